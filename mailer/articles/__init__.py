@@ -1,0 +1,1 @@
+"""Feeds, ingestion (fetch, parse, sanitize, dedupe) and en<->ko pairing."""

@@ -1,0 +1,112 @@
+"""Ingesting feeds: fetch, parse, dedupe (guid, else canonical link), upsert, pair."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from mailer.articles.fetch import FetchError, fetch
+from mailer.articles.models import LANGS, Article, Feed
+from mailer.articles.pairing import pair_unpaired
+from mailer.articles.parse import ParsedItem, parse_feed
+from mailer.config import get_settings
+
+log = logging.getLogger(__name__)
+EDITABLE = ("url", "title", "summary", "content_html", "image_url", "published_at")
+
+
+class FeedError(ValueError):
+    pass
+
+
+@dataclass
+class IngestResult:
+    feed_url: str
+    new: int = 0
+    updated: int = 0
+    not_modified: bool = False
+    error: str | None = None
+
+
+def add_feed(session: Session, url: str, lang: str) -> Feed:
+    if lang not in LANGS:
+        raise FeedError(f"feed language must be en or ko, not {lang!r}")
+    if session.scalar(select(Feed).where(Feed.url == url)):
+        raise FeedError(f"feed already added: {url}")
+    feed = Feed(url=url, lang=lang)
+    session.add(feed)
+    session.flush()
+    return feed
+
+
+def _upsert(session: Session, feed: Feed, item: ParsedItem, result: IngestResult) -> None:
+    existing = session.scalar(
+        select(Article).where(
+            Article.lang == feed.lang,
+            or_(
+                (Article.feed_id == feed.id) & (Article.guid == item.guid),
+                Article.url == item.url,
+            ),
+        )
+    )
+    if existing is None:
+        session.add(Article(feed_id=feed.id, lang=feed.lang, guid=item.guid, **{k: getattr(item, k) for k in EDITABLE}))
+        result.new += 1
+        return
+    changed = {k: getattr(item, k) for k in EDITABLE if getattr(existing, k) != getattr(item, k)}
+    if changed:
+        for key, value in changed.items():
+            setattr(existing, key, value)
+        result.updated += 1
+
+
+def ingest_feed(session: Session, feed: Feed, now: datetime) -> IngestResult:
+    """One feed; a failure is recorded on the feed and never touches what was ingested before."""
+    result = IngestResult(feed_url=feed.url)
+    feed.last_fetched_at = now
+    try:
+        fetched = fetch(feed.url, feed.etag, feed.last_modified)
+    except FetchError as exc:
+        feed.last_error = result.error = str(exc)
+        log.warning("feed %s: %s", feed.url, exc)
+        return result
+    if fetched.body is None:
+        result.not_modified = True
+        feed.last_error = None
+        return result
+    parsed = parse_feed(
+        fetched.body, now=now, summary_length=get_settings().summary_length, content_type=fetched.content_type
+    )
+    seen = set()
+    for item in parsed.items:
+        if item.guid in seen:  # a feed that repeats an item
+            continue
+        seen.add(item.guid)
+        _upsert(session, feed, item, result)
+        session.flush()
+    feed.title = parsed.title or feed.title
+    feed.etag, feed.last_modified = fetched.etag, fetched.last_modified
+    feed.last_error = result.error = parsed.error
+    if parsed.error:
+        log.warning("feed %s: %s (kept %d items)", feed.url, parsed.error, len(parsed.items))
+    return result
+
+
+def ingest_all(session: Session, now: datetime, only_url: str | None = None) -> list[IngestResult]:
+    query = select(Feed).order_by(Feed.id)
+    if only_url:
+        query = query.where(Feed.url == only_url)
+    feeds = session.scalars(query).all()
+    if only_url and not feeds:
+        raise FeedError(f"no such feed: {only_url}")
+    results = []
+    for feed in feeds:
+        results.append(ingest_feed(session, feed, now))
+        session.commit()  # each feed stands alone: one bad feed never rolls back another
+    pair_unpaired(session, now)
+    session.commit()
+    return results

@@ -1,0 +1,63 @@
+"""The Celery app: queues ingest/assemble/send/events, JSON only, late acks, and the beat schedule.
+
+With MAILER_BROKER_URL empty, tasks run in-process (eager), so the embedded default needs no server.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.schedules import crontab
+from kombu import Queue
+
+from mailer.config import Settings, get_settings
+
+QUEUES = ("ingest", "assemble", "send", "events")
+TASK_MODULES = ("mailer.articles.tasks", "mailer.issues.tasks", "mailer.delivery.tasks")
+
+
+def beat_schedule(settings: Settings) -> dict:
+    return {
+        "ingest-feeds": {
+            "task": "mailer.ingest_all",
+            "schedule": settings.ingest_interval_minutes * 60.0,
+        },
+        "draft-weekly-issue": {
+            "task": "mailer.draft_issue",
+            "schedule": crontab(
+                minute=0, hour=settings.digest_hour, day_of_week=(settings.digest_weekday + 1) % 7,
+            ),
+        },
+        "requeue-stale-batches": {"task": "mailer.requeue_stale_batches", "schedule": 60.0},
+    }
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    app = Celery("mailer", include=list(TASK_MODULES))
+    eager = not settings.broker_url
+    app.conf.update(
+        broker_url=settings.broker_url or "memory://",
+        task_always_eager=eager,
+        task_eager_propagates=True,
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        task_acks_late=True,  # a task is acknowledged when done, so a dead worker's task runs again
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="send",
+        broker_connection_retry_on_startup=True,
+        # A batch that outlives its lease is taken up by requeue-stale-batches; Redis must not
+        # redeliver an unacked task much sooner than that.
+        broker_transport_options={"visibility_timeout": max(3600, 2 * settings.batch_lease_seconds)},
+        timezone=settings.digest_timezone,
+        enable_utc=True,
+        beat_schedule=beat_schedule(settings),
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+app = create_app()

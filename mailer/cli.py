@@ -1,0 +1,419 @@
+"""The `mailer` command. Thin: parses arguments, calls services, prints results."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from mailer.config import get_settings
+
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors a user can cause and fix: one line on stderr, exit status 1, no traceback."""
+    from mailer.articles.fetch import FetchError
+    from mailer.articles.ingest import FeedError
+    from mailer.articles.pairing import PairingError
+    from mailer.delivery.senders import SendError
+    from mailer.issues.service import IssueError
+    from mailer.issues.states import InvalidTransition
+    from mailer.rendering.render import RenderError
+    from subscribers.emails import InvalidEmail
+    from subscribers.service import SubscriberError
+
+    return (FetchError, FeedError, PairingError, SendError, IssueError, InvalidTransition, RenderError,
+            InvalidEmail, SubscriberError)
+
+
+class MailerGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except _user_errors() as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except Exception as exc:
+            from pydantic import ValidationError
+
+            if isinstance(exc, ValidationError):  # bad settings: say which, without the values
+                fields = ", ".join("MAILER_" + str(e["loc"][0]).upper() if e["loc"] else e["msg"]
+                                   for e in exc.errors())
+                click.echo(f"error: invalid settings: {fields}: {exc.errors()[0]['msg']}", err=True)
+                ctx.exit(2)
+            raise
+
+
+def _session():
+    """A unit of work on a database whose schema is current (the embedded SQLite one is migrated on use)."""
+    from mailer.db import schema_is_current, session_scope, upgrade_database
+
+    settings = get_settings()
+    if not schema_is_current():
+        if settings.database_url.startswith("sqlite"):
+            upgrade_database()
+        else:
+            raise click.ClickException("the database schema is not current: run `mailer db upgrade`")
+    return session_scope()
+
+
+def _dump(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group(cls=MailerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bilingual-mailer")
+def main() -> None:
+    """A bilingual (Korean/English) newsletter mailer."""
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"),
+              show_default=True, help="Where the demo keeps its database, feeds and outbox.")
+def demo(directory: Path) -> None:
+    """The whole job end to end on the embedded default: SQLite, tasks in-process, outbox files."""
+    from mailer.demo.run import run_demo
+
+    run_demo(directory, echo=click.echo)
+
+
+# --- db ---------------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations up to REVISION."""
+    from mailer.db import upgrade_database
+
+    upgrade_database(revision=revision)
+    click.echo(f"database at {revision}")
+
+
+# --- feeds and articles -----------------------------------------------------------------------
+
+@main.group()
+def feeds() -> None:
+    """The RSS/Atom feeds to ingest."""
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--lang", type=click.Choice(["en", "ko"]), required=True)
+def feeds_add(url: str, lang: str) -> None:
+    """Add a feed in one language."""
+    from mailer.articles.ingest import add_feed
+
+    with _session() as session:
+        feed = add_feed(session, url, lang)
+        click.echo(f"added feed {feed.id} ({lang}): {url}")
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def feeds_list(as_json: bool) -> None:
+    """Feeds with their last fetch, last error and item count."""
+    from sqlalchemy import func, select
+
+    from mailer.articles.models import Article, Feed
+
+    with _session() as session:
+        counts = dict(session.execute(select(Article.feed_id, func.count()).group_by(Article.feed_id)).all())
+        rows = [
+            {"url": f.url, "lang": f.lang, "title": f.title, "items": counts.get(f.id, 0),
+             "last_fetched_at": f.last_fetched_at.isoformat() if f.last_fetched_at else None,
+             "last_error": f.last_error}
+            for f in session.scalars(select(Feed).order_by(Feed.id))
+        ]
+    if as_json:
+        return _dump(rows)
+    for r in rows:
+        state = f"ERROR: {r['last_error']}" if r["last_error"] else "ok"
+        click.echo(f"[{r['lang']}] {r['url']}  items={r['items']}  last={r['last_fetched_at'] or 'never'}  {state}")
+
+
+@main.command()
+@click.option("--feed", "feed_url", help="Only this feed's URL.")
+def ingest(feed_url: str | None) -> None:
+    """Fetch every feed (or one), store new and edited stories, pair translations."""
+    from mailer.articles.ingest import ingest_all
+    from mailer.db import utcnow
+
+    with _session() as session:
+        results = ingest_all(session, utcnow(), only_url=feed_url)
+    failed = 0
+    for r in results:
+        if r.error:
+            failed += 1
+        state = "not modified" if r.not_modified else f"{r.new} new, {r.updated} updated"
+        click.echo(f"{r.feed_url}: {state}" + (f"  ERROR: {r.error}" if r.error else ""))
+    if failed and failed == len(results):
+        sys.exit(1)
+
+
+@main.group()
+def articles() -> None:
+    """Ingested stories and their en<->ko pairs."""
+
+
+@articles.command("list")
+@click.option("--lang", type=click.Choice(["en", "ko"]))
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True)
+def articles_list(lang: str | None, as_json: bool, limit: int) -> None:
+    """Newest stories first."""
+    from sqlalchemy import select
+
+    from mailer.articles.models import Article
+
+    query = select(Article).order_by(Article.published_at.desc(), Article.id.desc()).limit(limit)
+    if lang:
+        query = query.where(Article.lang == lang)
+    with _session() as session:
+        rows = [a.as_dict() for a in session.scalars(query)]
+    if as_json:
+        return _dump(rows)
+    for a in rows:
+        pair = f"<->{a['pair_id']}" if a["pair_id"] else "unpaired"
+        click.echo(f"{a['id']:>5} [{a['lang']}] {a['published_at'][:16]}  {a['title']}  ({pair})")
+
+
+@articles.command("pair")
+@click.argument("first", type=int)
+@click.argument("second", type=int)
+def articles_pair(first: int, second: int) -> None:
+    """Pair an English and a Korean story by hand."""
+    from mailer.articles.pairing import pair
+
+    with _session() as session:
+        pair(session, first, second)
+    click.echo(f"paired {first} <-> {second}")
+
+
+@articles.command("unpair")
+@click.argument("article_id", type=int)
+def articles_unpair(article_id: int) -> None:
+    """Undo a story's pairing (both sides)."""
+    from mailer.articles.pairing import unpair
+
+    with _session() as session:
+        unpair(session, article_id)
+    click.echo(f"unpaired {article_id}")
+
+
+# --- subscribers ------------------------------------------------------------------------------
+
+@main.group()
+def subscribers() -> None:
+    """Subscribers."""
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--lang", type=click.Choice(["ko", "en", "both"]), required=True)
+@click.option("--confirmed", is_flag=True, help="Skip double opt-in (the address owner already agreed).")
+def subscribers_add(email: str, lang: str, confirmed: bool) -> None:
+    """Add a subscriber (pending until confirmed, unless --confirmed)."""
+    from subscribers import service
+
+    with _session() as session:
+        sub, created = service.add(session, email, lang, confirmed=confirmed, source="cli")
+        click.echo(f"{'added' if created else 'already subscribed'}: {sub.email} ({sub.lang}, {sub.status})")
+
+
+@subscribers.command("show")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True)
+def subscribers_show(email: str, as_json: bool) -> None:
+    """Everything held about one subscriber."""
+    from subscribers import service
+
+    with _session() as session:
+        sub = service.get_by_email(session, email)
+        if sub is None:
+            raise click.ClickException(f"no subscriber {email}")
+        data = sub.as_dict()
+    if as_json:
+        return _dump(data)
+    for key, value in data.items():
+        click.echo(f"{key:>16}: {value}")
+
+
+# --- issues -----------------------------------------------------------------------------------
+
+@main.group()
+def issue() -> None:
+    """Digest issues: draft, preview, send."""
+
+
+def _issue_dict(session, issue) -> dict:
+    from mailer.delivery.stats import delivery_counts
+
+    counts = delivery_counts(session, issue.id)
+    return {
+        "number": issue.number,
+        "status": issue.status,
+        "status_reason": issue.status_reason,
+        "window_start": issue.window_start.isoformat(),
+        "window_end": issue.window_end.isoformat(),
+        "scheduled_at": issue.scheduled_at.isoformat() if issue.scheduled_at else None,
+        "stories": [s.article_id for s in issue.stories],
+        "editions": [
+            {"lang": e.lang, "subject": e.subject, "preheader": e.preheader,
+             "html_bytes": len((e.html or "").encode()), "deliveries": counts.get(e.lang, {})}
+            for e in issue.editions
+        ],
+    }
+
+
+@issue.command("draft")
+def issue_draft() -> None:
+    """Draft the next issue from stories since the last one. Prints its number last."""
+    from mailer.db import utcnow
+    from mailer.issues.service import draft_issue
+
+    with _session() as session:
+        new = draft_issue(session, utcnow())
+        if new is None:
+            raise click.ClickException("no new stories since the last issue: nothing drafted")
+        for e in new.editions:
+            click.echo(f"[{e.lang}] {e.subject}")
+        click.echo(new.number)
+
+
+@issue.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def issue_list(as_json: bool) -> None:
+    """All issues, newest first."""
+    from sqlalchemy import select
+
+    from mailer.issues.models import Issue
+
+    with _session() as session:
+        rows = [_issue_dict(session, i) for i in session.scalars(select(Issue).order_by(Issue.number.desc()))]
+    if as_json:
+        return _dump(rows)
+    for r in rows:
+        click.echo(f"#{r['number']:<4} {r['status']:<10} {len(r['stories'])} stories  {r['window_end'][:10]}")
+
+
+@issue.command("show")
+@click.argument("number", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def issue_show(number: int, as_json: bool) -> None:
+    """One issue: status, editions and delivery counts."""
+    from mailer.issues.service import get_issue
+
+    with _session() as session:
+        data = _issue_dict(session, get_issue(session, number))
+    if as_json:
+        return _dump(data)
+    click.echo(f"issue #{data['number']}: {data['status']}" + (f" ({data['status_reason']})" if data["status_reason"] else ""))
+    for e in data["editions"]:
+        counts = ", ".join(f"{k}={v}" for k, v in sorted(e["deliveries"].items())) or "not sent"
+        click.echo(f"  [{e['lang']}] {e['subject']}  ({e['html_bytes'] // 1024} KB)  {counts}")
+
+
+@issue.command("preview")
+@click.argument("number", type=int)
+@click.option("--lang", type=click.Choice(["ko", "en", "both"]), required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the HTML here.")
+@click.option("--text", "as_text", is_flag=True, help="The text part instead of the HTML.")
+def issue_preview(number: int, lang: str, out: Path | None, as_text: bool) -> None:
+    """Re-render an edition and show it (subscriber links stay as placeholders)."""
+    from mailer.issues.service import get_issue, render_issue
+
+    with _session() as session:
+        found = get_issue(session, number)
+        render_issue(session, found)
+        edition = next(e for e in found.editions if e.lang == lang)
+        body = edition.text if as_text else edition.html
+    if out:
+        out.write_text(body, encoding="utf-8")
+        click.echo(f"wrote {out} ({len(body.encode()) // 1024} KB)")
+    else:
+        click.echo(body)
+
+
+@issue.command("send")
+@click.argument("number", type=int)
+@click.option("--wait", is_flag=True, help="Show progress until the issue is sent or has failed.")
+def issue_send(number: int, wait: bool) -> None:
+    """Send an issue now, through the configured backend, to every active subscriber."""
+    from mailer.delivery.stats import batch_progress
+    from mailer.delivery.tasks import send_issue
+    from mailer.issues.service import get_issue
+    from mailer.issues.states import TERMINAL
+
+    batch_ids = send_issue(number)
+    click.echo(f"issue #{number}: {len(batch_ids)} batches queued")
+    if not wait:
+        return
+    with _session() as session:
+        issue_id = get_issue(session, number).id
+    done, total = 0, 1
+    with click.progressbar(length=1, label=f"issue #{number}") as bar:
+        while True:
+            with _session() as session:
+                done, total = batch_progress(session, issue_id)
+                status = get_issue(session, number).status
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+            if status in TERMINAL:
+                break
+            time.sleep(1)
+    click.echo(f"issue #{number}: {status}")
+    if status != "sent":
+        sys.exit(1)
+
+
+# --- processes --------------------------------------------------------------------------------
+
+@main.command()
+@click.option("-Q", "--queues", default="ingest,assemble,send,events", show_default=True)
+@click.option("-c", "--concurrency", type=int, help="Worker processes (default: one per core).")
+@click.option("--loglevel", default="info", show_default=True)
+def worker(queues: str, concurrency: int | None, loglevel: str) -> None:
+    """A Celery worker with the project's app (needs MAILER_BROKER_URL)."""
+    if not get_settings().broker_url:
+        raise click.ClickException("MAILER_BROKER_URL is not set: without a broker, tasks run in-process")
+    from mailer.celery_app import app
+
+    argv = ["worker", "-Q", queues, "--loglevel", loglevel]
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    app.worker_main(argv)
+
+
+@main.command()
+@click.option("--loglevel", default="info", show_default=True)
+def beat(loglevel: str) -> None:
+    """Celery beat: ingest, the weekly draft and stale-batch pickup on schedule."""
+    if not get_settings().broker_url:
+        raise click.ClickException("MAILER_BROKER_URL is not set: beat needs a broker")
+    from mailer.celery_app import app
+
+    app.start(["beat", "--loglevel", loglevel])
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """The web app: public pages, webhook, /healthz and /readyz."""
+    import uvicorn
+
+    uvicorn.run("mailer.web.app:create_app", factory=True, host=host, port=port, proxy_headers=True)
+
+
+if __name__ == "__main__":
+    main()

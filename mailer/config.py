@@ -1,0 +1,64 @@
+"""The one Settings object. Every MAILER_ variable of DESIGN.md lives here and nowhere else."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MAILER_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    database_url: str = "sqlite:///./mailer.db"
+    broker_url: str = ""  # empty: tasks run in-process, no server needed
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    # Old keys still verify links already sent, so rotating the secret breaks no unsubscribe link.
+    old_secret_keys: list[SecretStr] = Field(default_factory=list)
+    public_url: str = "http://localhost:8000"
+
+    mail_backend: Literal["outbox", "sendgrid", "console"] = "outbox"
+    outbox_dir: str = "./outbox"
+    sendgrid_api_key: SecretStr = SecretStr("")
+    sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_timeout_seconds: float = 30.0
+    sendgrid_webhook_public_key: str = ""
+    sendgrid_sandbox: bool = False
+
+    from_email: str = "newsletter@news.example.com"
+    from_name_en: str = "The Seoul Ledger"
+    from_name_ko: str = "서울 레저"
+    reply_to: str = ""
+
+    batch_size: int = Field(1000, ge=1, le=1000)  # SendGrid: at most 1000 personalizations a request
+    batch_lease_seconds: int = 300
+    reconcile_grace_seconds: int = 900
+    send_max_retries: int = 8
+
+    ingest_interval_minutes: int = 15
+    digest_weekday: int = Field(0, ge=0, le=6)  # 0 = Monday
+    digest_hour: int = Field(6, ge=0, le=23)
+    digest_timezone: str = "Asia/Seoul"
+    digest_max_stories: int = 10
+    summary_length: int = 200
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_in_production(self) -> "Settings":
+        if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET_KEY:
+            raise ValueError("MAILER_SECRET_KEY must be set to a private value when MAILER_ENV=production")
+        return self
+
+    @property
+    def public_base(self) -> str:
+        return self.public_url.rstrip("/")
+
+    def from_name(self, lang: str) -> str:
+        return self.from_name_ko if lang == "ko" else self.from_name_en
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Senders (SendGrid, outbox, console), the delivery ledger, batching and the send tasks."""

@@ -1,0 +1,62 @@
+"""What a send hands to a Sender: one rendered edition plus per-recipient values, and its MIME form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email import policy
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, make_msgid
+
+from mailer.rendering.placeholders import fill
+
+# compat32 folding with Header objects keeps a non-ASCII subject in whole encoded-words, so
+# parsers get it back unchanged; the default policy's refolding can drop or double a space
+# (CPython gh-92081) on Python 3.11.
+_WIRE = policy.compat32.clone(linesep="\r\n")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    delivery_id: int
+    email: str
+    substitutions: dict[str, str]  # placeholder tag -> this recipient's value
+    headers: dict[str, str]  # List-Unsubscribe and List-Unsubscribe-Post
+    custom_args: dict[str, str]
+
+
+@dataclass(frozen=True)
+class OutgoingBatch:
+    batch_id: int
+    issue_number: int
+    lang: str  # the edition: ko, en or both
+    from_email: str
+    from_name: str
+    subject: str
+    html: str
+    text: str
+    recipients: list[Recipient]
+    reply_to: str = ""
+    categories: tuple[str, ...] = field(default=())
+
+
+def _header(value: str) -> str | Header:
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+def to_mime(batch: OutgoingBatch, rcpt: Recipient) -> bytes:
+    """One recipient's message: multipart/alternative, text first, UTF-8, substitutions filled."""
+    msg = MIMEMultipart("alternative")
+    msg["Subject"] = _header(batch.subject)
+    msg["From"] = formataddr((batch.from_name, batch.from_email), charset="utf-8")
+    msg["To"] = rcpt.email
+    if batch.reply_to:
+        msg["Reply-To"] = batch.reply_to
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(idstring=f"d{rcpt.delivery_id}", domain=batch.from_email.rpartition("@")[2])
+    for name, value in rcpt.headers.items():
+        msg[name] = value
+    msg.attach(MIMEText(fill(batch.text, rcpt.substitutions), "plain", "utf-8"))
+    msg.attach(MIMEText(fill(batch.html, rcpt.substitutions), "html", "utf-8"))
+    return msg.as_bytes(policy=_WIRE)

@@ -1,0 +1,80 @@
+"""The Sender interface and its implementations, chosen by MAILER_MAIL_BACKEND."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from mailer.config import Settings, get_settings
+from mailer.delivery.message import OutgoingBatch, to_mime
+
+
+@dataclass
+class SendResult:
+    message_id: str | None = None
+    invalid: list[int] = field(default_factory=list)  # delivery ids the provider refused by address
+
+
+class SendError(Exception):
+    """A failed request. `transient` errors are retried; the others fail the batch."""
+
+    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None):
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+class Sender(Protocol):
+    name: str
+
+    def send(self, batch: OutgoingBatch) -> SendResult: ...
+
+
+class OutboxSender:
+    """Writes one .eml per recipient. Files are named by delivery id: a re-run overwrites, never adds."""
+
+    name = "outbox"
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+
+    def path_for(self, batch: OutgoingBatch, delivery_id: int) -> Path:
+        return self.directory / f"issue-{batch.issue_number}" / batch.lang / f"{delivery_id}.eml"
+
+    def send(self, batch: OutgoingBatch) -> SendResult:
+        for rcpt in batch.recipients:
+            path = self.path_for(batch, rcpt.delivery_id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(to_mime(batch, rcpt))
+            os.replace(tmp, path)  # atomic: a reader never sees half a message
+        return SendResult(message_id=f"outbox-{batch.batch_id}")
+
+
+class ConsoleSender:
+    """Prints each message to a stream: for development."""
+
+    name = "console"
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stdout
+
+    def send(self, batch: OutgoingBatch) -> SendResult:
+        for rcpt in batch.recipients:
+            self.stream.write(to_mime(batch, rcpt).decode("ascii", "replace") + "\n")
+        self.stream.flush()
+        return SendResult(message_id=f"console-{batch.batch_id}")
+
+
+def get_sender(settings: Settings | None = None) -> Sender:
+    settings = settings or get_settings()
+    if settings.mail_backend == "outbox":
+        return OutboxSender(settings.outbox_dir)
+    if settings.mail_backend == "console":
+        return ConsoleSender()
+    from mailer.delivery.sendgrid import SendGridSender
+
+    return SendGridSender.from_settings(settings)

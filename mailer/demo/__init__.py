@@ -1,0 +1,1 @@
+"""`mailer demo`: the whole job end to end on the embedded default."""

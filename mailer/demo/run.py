@@ -1,0 +1,120 @@
+"""`mailer demo`: feeds -> articles -> issue -> editions -> outbox, on SQLite with tasks in-process."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+SAMPLES = Path(__file__).parent / "samples"
+SAMPLE_SUBSCRIBERS = [
+    ("minji.kim@example.com", "ko"), ("jihoon.park@example.com", "ko"), ("seoyeon.lee@example.com", "ko"),
+    ("dohyun.choi@example.net", "ko"), ("emily.carter@example.com", "en"), ("daniel.okafor@example.org", "en"),
+    ("sofia.martinez@example.net", "en"), ("hana.jung@example.org", "both"), ("michael.yoon@example.com", "both"),
+]
+# The sample stories span more than a week; squeeze them into the last six days so this week's issue has them all.
+DEMO_SPAN = timedelta(days=6)
+NEWEST_AGE = timedelta(hours=3)
+_PUBDATE = re.compile(r"<pubDate>([^<]+)</pubDate>")
+
+
+def rebase_dates(xml: str, newest: datetime, span: timedelta = DEMO_SPAN) -> str:
+    """Move a feed's pubDates so the newest is `newest`, keeping their order and at most `span` apart."""
+    dates = [parsedate_to_datetime(d) for d in _PUBDATE.findall(xml)]
+    if not dates:
+        return xml
+    latest, earliest = max(dates), min(dates)
+    scale = min(1.0, span / (latest - earliest)) if latest > earliest else 1.0
+    return _PUBDATE.sub(
+        lambda m: f"<pubDate>{format_datetime(newest - (latest - parsedate_to_datetime(m.group(1))) * scale)}</pubDate>",
+        xml,
+    )
+
+
+def _configure(directory: Path) -> None:
+    """The embedded default, inside DIR, whatever the environment says."""
+    from mailer.config import get_settings
+
+    os.environ.update({
+        "MAILER_DATABASE_URL": f"sqlite:///{(directory / 'mailer.db').resolve()}",
+        "MAILER_OUTBOX_DIR": str((directory / "outbox").resolve()),
+        "MAILER_MAIL_BACKEND": "outbox",
+        "MAILER_BROKER_URL": "",
+    })
+    get_settings.cache_clear()
+
+
+def run_demo(directory: Path, echo: Callable[[str], None] = print) -> dict:
+    started = time.monotonic()
+    directory.mkdir(parents=True, exist_ok=True)
+    _configure(directory)
+
+    from mailer.articles.ingest import add_feed, ingest_all
+    from mailer.articles.models import Feed
+    from mailer.db import session_scope, upgrade_database, utcnow
+    from mailer.delivery.stats import delivery_counts
+    from mailer.delivery.tasks import send_issue
+    from mailer.issues.models import Issue
+    from mailer.issues.service import draft_issue
+    from mailer.issues.states import IssueStatus
+    from subscribers import service as subscribers
+
+    now = utcnow()
+    upgrade_database()
+    feeds_dir = directory / "feeds"
+    feeds_dir.mkdir(exist_ok=True)
+    with session_scope() as session:
+        for lang in ("en", "ko"):
+            path = feeds_dir / f"{lang}.xml"
+            if not path.exists():  # written once: a second run sees the same stories, not new ones
+                xml = (SAMPLES / f"{lang}.xml").read_text(encoding="utf-8")
+                path.write_text(rebase_dates(xml, now - NEWEST_AGE), encoding="utf-8")
+            url = str(path.resolve())
+            if session.scalar(select(Feed).where(Feed.url == url)) is None:
+                add_feed(session, url, lang)
+        session.commit()
+        results = ingest_all(session, now)
+        for r in results:
+            echo(f"ingested {Path(r.feed_url).name}: {r.new} new, {r.updated} updated"
+                 + (f" (error: {r.error})" if r.error else ""))
+        added = sum(subscribers.add(session, email, lang, confirmed=True, source="demo")[1]
+                    for email, lang in SAMPLE_SUBSCRIBERS)
+        echo(f"subscribers: {added} added, {len(SAMPLE_SUBSCRIBERS) - added} already there")
+        issue = draft_issue(session, now)
+        if issue is None:
+            issue = session.scalar(select(Issue).order_by(Issue.number.desc()).limit(1))
+            echo(f"no new stories since issue #{issue.number}: nothing new drafted")
+        else:
+            echo(f"drafted issue #{issue.number} with {len(issue.stories)} stories")
+        number, status = issue.number, issue.status
+
+    if status in (IssueStatus.DRAFT, IssueStatus.SCHEDULED):
+        batches = send_issue(number)
+        echo(f"sent issue #{number} in {len(batches)} batch(es) through the outbox")
+    else:
+        echo(f"issue #{number} is already {status}: nobody is mailed twice")
+
+    with session_scope() as session:
+        issue = session.scalar(select(Issue).where(Issue.number == number))
+        counts = delivery_counts(session, issue.id)
+        summary = {
+            "issue": number,
+            "status": issue.status,
+            "recipients": {lang: sum(c.values()) for lang, c in sorted(counts.items())},
+            "subjects": {e.lang: e.subject for e in issue.editions},
+            "outbox": str((directory / "outbox" / f"issue-{number}").resolve()),
+            "seconds": round(time.monotonic() - started, 2),
+        }
+    echo("")
+    echo(f"Issue #{summary['issue']}: {summary['status']}")
+    for lang, n in summary["recipients"].items():
+        echo(f"  {lang:<4} {n} recipient(s)  subject: {summary['subjects'][lang]}")
+    echo(f"Outbox: {summary['outbox']}")
+    echo(f"Time: {summary['seconds']} s")
+    return summary

@@ -1,0 +1,1 @@
+"""SendGrid Event Webhook: verify, store, deduplicate, apply."""

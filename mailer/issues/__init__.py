@@ -1,0 +1,1 @@
+"""Issues and editions: selection of stories, drafting, and the scheduling state machine."""

@@ -1,0 +1,71 @@
+"""Render one email in one language: subject, HTML (Jinja2 then MJML) and text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jinja2
+import mjml
+
+from mailer import templates_dir
+
+EDITION_LANGS = ("ko", "en", "both")
+
+
+class RenderError(Exception):
+    """A broken template or bad MJML: raised when an issue is drafted or previewed, never at send time."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+@lru_cache(maxsize=None)
+def environment(lang: str, kind: str) -> jinja2.Environment:
+    """One environment per language: its own folder first, then the shared layouts."""
+    if lang not in EDITION_LANGS:
+        raise RenderError(f"no templates for language {lang!r}")
+    root = templates_dir() / "email"
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(root / lang), str(root)]),
+        autoescape=kind == "html",  # the subject and text part are plain text, never HTML-escaped
+        undefined=jinja2.StrictUndefined,  # a missing value is a template bug, not an empty string
+        keep_trailing_newline=False,
+    )
+
+
+def _render(lang: str, kind: str, name: str, context: dict) -> str:
+    try:
+        return environment(lang, kind).get_template(name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise RenderError(f"template {lang}/{exc.name or name}, line {exc.lineno}: {exc.message}") from exc
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"template {lang}/{name}: {exc}") from exc
+
+
+def render_subject(name: str, lang: str, context: dict) -> str:
+    subject = " ".join(_render(lang, "text", f"{name}/subject.txt", context).split())
+    if not subject:
+        raise RenderError(f"{lang}/{name}: empty subject")
+    return subject
+
+
+def render_body(name: str, lang: str, context: dict) -> tuple[str, str]:
+    """(html, text). The context's `subject` becomes the HTML title."""
+    source = _render(lang, "html", f"{name}/body.mjml.j2", context)
+    try:
+        html = mjml.mjml2html(source)
+    except ValueError as exc:
+        raise RenderError(f"MJML of {lang}/{name}: {exc}") from exc
+    text = _render(lang, "text", f"{name}/body.txt.j2", context).strip() + "\n"
+    return html, text
+
+
+def render_email(name: str, lang: str, context: dict) -> Rendered:
+    subject = render_subject(name, lang, context)
+    html, text = render_body(name, lang, {**context, "subject": subject})
+    return Rendered(subject=subject, html=html, text=text)

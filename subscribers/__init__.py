@@ -1,0 +1,1 @@
+"""Subscribers: the model, subscribe/confirm/preferences/unsubscribe, tokens, import/export."""
