@@ -56,7 +56,8 @@ class Settings(BaseSettings):
         return self.public_url.rstrip("/")
 
     def from_name(self, lang: str) -> str:
-        return self.from_name_ko if lang == "ko" else self.from_name_en
+        """The sender name of an edition: English only for the English edition."""
+        return self.from_name_en if lang == "en" else self.from_name_ko
 
 
 @lru_cache

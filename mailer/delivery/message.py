@@ -11,10 +11,11 @@ from email.utils import formataddr, formatdate, make_msgid
 
 from mailer.rendering.placeholders import fill
 
-# compat32 folding with Header objects keeps a non-ASCII subject in whole encoded-words, so
-# parsers get it back unchanged; the default policy's refolding can drop or double a space
-# (CPython gh-92081) on Python 3.11.
-_WIRE = policy.compat32.clone(linesep="\r\n")
+# A non-ASCII subject is encoded here, whole, into RFC 2047 encoded-words folded at 76 columns, so
+# parsers get it back unchanged: the default policy's refolding can drop or double a space
+# (CPython gh-92081 on Python 3.11). Other headers are left unfolded (up to RFC 5322's 998), so
+# List-Unsubscribe reads back exactly as written.
+_WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ class OutgoingBatch:
     categories: tuple[str, ...] = field(default=())
 
 
-def _header(value: str) -> str | Header:
-    return value if value.isascii() else Header(value, "utf-8")
+def _header(value: str) -> str:
+    return value if value.isascii() else Header(value, "utf-8").encode(linesep="\r\n", maxlinelen=76)
 
 
 def to_mime(batch: OutgoingBatch, rcpt: Recipient) -> bytes:

@@ -125,8 +125,9 @@ def send_batch(session: Session, batch_id: int, *, sender: Sender, settings: Set
     now = now or utcnow()
     if not _lease(session, batch_id, now, settings):
         return BatchOutcome("skipped")
-    batch = session.get(Batch, batch_id)
-    issue = session.get(Issue, batch.issue_id)
+    # populate_existing: the lease was written by a bulk UPDATE the identity map has not seen
+    batch = session.get(Batch, batch_id, populate_existing=True)
+    issue = session.get(Issue, batch.issue_id, populate_existing=True)
     if issue.status != IssueStatus.SENDING:
         # Paused: hand the batch back for resume. Cancelled: close it and its deliveries.
         cancelled = issue.status == IssueStatus.CANCELLED
@@ -179,7 +180,7 @@ def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool
     ).all())
     if any(counts.get(s, 0) for s in BATCH_OPEN):
         return False
-    issue = session.get(Issue, issue_id)
+    issue = session.get(Issue, issue_id, populate_existing=True)
     if issue.status != IssueStatus.SENDING:
         return False
     failed = counts.get(BatchStatus.FAILED, 0)

@@ -58,7 +58,8 @@ def render_body(name: str, lang: str, context: dict) -> tuple[str, str]:
     """(html, text). The context's `subject` becomes the HTML title."""
     source = _render(lang, "html", f"{name}/body.mjml.j2", context)
     try:
-        html = mjml.mjml2html(source)
+        # fonts={}: no web-font imports; the layout names a system font stack (CJK included)
+        html = mjml.mjml2html(source, fonts={})
     except ValueError as exc:
         raise RenderError(f"MJML of {lang}/{name}: {exc}") from exc
     text = _render(lang, "text", f"{name}/body.txt.j2", context).strip() + "\n"

@@ -1,0 +1,1 @@
+"""The FastAPI app: public pages, editor admin, webhook, /metrics, /healthz, /readyz."""

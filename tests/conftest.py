@@ -1,0 +1,120 @@
+"""Test setup: one database per run (SQLite file, or PostgreSQL from MAILER_TEST_DATABASE_URL),
+migrated with Alembic once, emptied after every test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SAMPLES = ROOT / "mailer" / "demo" / "samples"
+
+
+def pytest_configure(config):
+    base = Path(config.rootpath) / ".pytest-tmp"
+    base.mkdir(exist_ok=True)
+    url = os.environ.get("MAILER_TEST_DATABASE_URL") or f"sqlite:///{base / 'test.db'}"
+    if url.startswith("sqlite"):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    os.environ.update({
+        "MAILER_ENV": "test",
+        "MAILER_DATABASE_URL": url,
+        "MAILER_BROKER_URL": "",
+        "MAILER_MAIL_BACKEND": "outbox",
+        "MAILER_OUTBOX_DIR": str(base / "outbox"),
+        "MAILER_SECRET_KEY": "test-secret",
+        "MAILER_PUBLIC_URL": "https://news.example.com",
+    })
+    from mailer.config import get_settings
+
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    from sqlalchemy import text
+
+    import mailer.models  # noqa: F401
+    from mailer.db import Base, get_engine, upgrade_database
+
+    url = os.environ["MAILER_DATABASE_URL"]
+    engine = get_engine(url)
+    with engine.begin() as conn:  # a clean slate, whatever an earlier run left
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    upgrade_database(url)
+    return url
+
+
+@pytest.fixture
+def settings(database_url, tmp_path, monkeypatch):
+    """Fresh settings for each test, with its own outbox."""
+    from mailer.config import get_settings
+
+    monkeypatch.setenv("MAILER_OUTBOX_DIR", str(tmp_path / "outbox"))
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def session(settings):
+    from sqlalchemy import delete
+
+    from mailer.db import Base, session_factory
+
+    s = session_factory()()
+    try:
+        yield s
+    finally:
+        s.rollback()
+        s.close()
+        with session_factory()() as cleaner:
+            for table in reversed(Base.metadata.sorted_tables):
+                cleaner.execute(delete(table))
+            cleaner.commit()
+
+
+@pytest.fixture
+def sample_feeds(tmp_path) -> dict[str, Path]:
+    """The bundled sample feeds with dates moved to the last few days, as the demo does."""
+    from mailer.db import utcnow
+    from mailer.demo.run import NEWEST_AGE, rebase_dates
+
+    paths = {}
+    for lang in ("en", "ko"):
+        path = tmp_path / f"{lang}.xml"
+        path.write_text(rebase_dates((SAMPLES / f"{lang}.xml").read_text("utf-8"), utcnow() - NEWEST_AGE), "utf-8")
+        paths[lang] = path
+    return paths
+
+
+@pytest.fixture
+def ingested(session, sample_feeds):
+    """Both sample feeds added and ingested."""
+    from mailer.articles.ingest import add_feed, ingest_all
+    from mailer.db import utcnow
+
+    for lang, path in sample_feeds.items():
+        add_feed(session, str(path), lang)
+    session.commit()
+    return ingest_all(session, utcnow())
+
+
+@pytest.fixture
+def subscribers_by_lang(session):
+    """Active subscribers: 4 ko, 3 en, 2 both; one pending and one unsubscribed who must get nothing."""
+    from subscribers import service
+
+    made = {"ko": 4, "en": 3, "both": 2}
+    for lang, n in made.items():
+        for i in range(n):
+            service.add(session, f"{lang}{i}@example.com", lang, confirmed=True)
+    service.add(session, "pending@example.com", "ko")
+    gone, _ = service.add(session, "gone@example.com", "en", confirmed=True)
+    service.unsubscribe(session, gone.id)
+    session.commit()
+    return made

@@ -1,0 +1,140 @@
+"""Sending an issue through the ledger: everyone once, nobody twice, state kept exact."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from mailer.db import utcnow
+from mailer.delivery import service
+from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
+from mailer.delivery.senders import OutboxSender, SendError, SendResult
+from mailer.delivery.tasks import send_issue
+from mailer.issues.models import Issue
+from mailer.issues.service import draft_issue, transition
+from mailer.issues.states import IssueStatus
+from subscribers import service as subscribers
+
+
+@pytest.fixture
+def issue(session, ingested, subscribers_by_lang):
+    issue = draft_issue(session, utcnow())
+    session.commit()
+    return issue
+
+
+def _emls(settings) -> list[Path]:
+    return sorted(Path(settings.outbox_dir).rglob("*.eml"))
+
+
+def test_send_reaches_every_active_subscriber_once(session, issue, settings):
+    send_issue(issue.number)
+    session.expire_all()
+    assert session.get(Issue, issue.id).status == IssueStatus.SENT
+    files = _emls(settings)
+    assert len(files) == 9
+    statuses = set(session.scalars(select(Delivery.status)))
+    assert statuses == {DeliveryStatus.SENT}
+    assert all(b.status == BatchStatus.ACCEPTED and b.message_id for b in session.scalars(select(Batch)))
+
+
+def test_running_a_batch_again_sends_nothing(session, issue, settings):
+    batch_ids = send_issue(issue.number)
+    before = {p: p.stat().st_mtime_ns for p in _emls(settings)}
+    sender = OutboxSender(settings.outbox_dir)
+    for batch_id in batch_ids:
+        assert service.send_batch(session, batch_id, sender=sender, settings=settings).status == "skipped"
+    assert {p: p.stat().st_mtime_ns for p in _emls(settings)} == before
+
+
+def test_an_unsubscribe_after_the_snapshot_is_honoured(session, issue, settings):
+    batch_ids = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    leaver = subscribers.get_by_email(session, "ko0@example.com")
+    subscribers.unsubscribe(session, leaver.id)
+    session.commit()
+    for batch_id in batch_ids:
+        service.send_batch(session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings)
+    d = session.scalar(select(Delivery).where(Delivery.subscriber_id == leaver.id))
+    assert d.status == DeliveryStatus.CANCELLED
+    assert len(_emls(settings)) == 8
+
+
+def test_a_paused_issue_hands_batches_back_and_resume_finishes_it(session, issue, settings):
+    batch_ids = service.start_send(session, issue, settings, utcnow())
+    transition(session, issue, IssueStatus.PAUSED)
+    session.commit()
+    sender = OutboxSender(settings.outbox_dir)
+    for batch_id in batch_ids:
+        assert service.send_batch(session, batch_id, sender=sender, settings=settings).status == BatchStatus.PENDING
+    assert _emls(settings) == []
+    resumed = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    assert sorted(resumed) == sorted(batch_ids)
+    for batch_id in resumed:
+        service.send_batch(session, batch_id, sender=sender, settings=settings)
+    session.expire_all()
+    assert session.get(Issue, issue.id).status == IssueStatus.SENT
+    assert len(_emls(settings)) == 9
+
+
+def test_a_cancelled_issue_sends_nothing_more(session, issue, settings):
+    batch_ids = service.start_send(session, issue, settings, utcnow())
+    transition(session, issue, IssueStatus.CANCELLED)
+    session.commit()
+    for batch_id in batch_ids:
+        service.send_batch(session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings)
+    assert _emls(settings) == []
+    assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.CANCELLED}
+
+
+class FlakySender:
+    """Fails the first `failures` requests as a provider outage would, then writes to the outbox."""
+
+    name = "flaky"
+
+    def __init__(self, outbox, failures, transient=True):
+        self.outbox, self.failures, self.transient, self.calls = outbox, failures, transient, 0
+
+    def send(self, batch) -> SendResult:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise SendError("503 from provider", transient=self.transient)
+        return self.outbox.send(batch)
+
+
+def test_transient_errors_are_retried_with_backoff_then_succeed(session, issue, settings):
+    [first, *rest] = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1)
+    outcome = service.send_batch(session, first, sender=sender, settings=settings)
+    assert outcome.status == BatchStatus.RETRYING and 0 <= outcome.retry_in <= 4
+    assert service.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
+    assert session.get(Batch, first).attempts == 2
+
+
+def test_a_permanent_error_fails_the_batch_and_says_why(session, issue, settings):
+    batch_ids = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    sender = FlakySender(None, failures=99, transient=False)
+    for batch_id in batch_ids:
+        assert service.send_batch(session, batch_id, sender=sender, settings=settings).status == BatchStatus.FAILED
+    session.expire_all()
+    issue = session.get(Issue, issue.id)
+    assert issue.status == IssueStatus.FAILED and "3 batch(es) failed" in issue.status_reason
+    assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.FAILED}
+
+
+def test_a_batch_whose_worker_died_is_picked_up_after_its_lease(session, issue, settings):
+    from datetime import timedelta
+
+    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    now = utcnow()
+    assert service._lease(session, first, now, settings)  # a worker took it, then died
+    assert first not in service.requeue_stale(session, now, settings)
+    later = now + timedelta(seconds=settings.batch_lease_seconds + 1)
+    assert first in service.requeue_stale(session, later, settings)
+    outcome = service.send_batch(session, first, sender=OutboxSender(settings.outbox_dir), settings=settings,
+                                 now=later)
+    assert outcome.status == BatchStatus.ACCEPTED

@@ -1,0 +1,89 @@
+"""The schema: migrations produce exactly the models, and the constraints the design relies on hold."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+import mailer.models as models
+from mailer.db import Base, compare_and_set, get_engine, schema_is_current
+
+
+def test_migrations_produce_exactly_the_models_schema(database_url):
+    with get_engine(database_url).connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(ctx, Base.metadata) == []
+    assert schema_is_current(database_url)
+
+
+def test_every_model_table_exists(database_url):
+    from sqlalchemy import inspect
+
+    tables = set(inspect(get_engine(database_url)).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+    for name in ("feeds", "articles", "subscribers", "issues", "editions", "deliveries", "batches",
+                 "webhook_events"):
+        assert name in tables
+
+
+def _issue(session, number=1):
+    now = datetime.now(UTC)
+    issue = models.Issue(number=number, window_start=now - timedelta(days=7), window_end=now)
+    issue.editions = [models.Edition(lang="ko", subject="s")]
+    session.add(issue)
+    session.flush()
+    return issue
+
+
+def test_one_delivery_per_issue_and_subscriber(session):
+    issue = _issue(session)
+    sub = models.Subscriber(email="a@example.com", lang="ko", status="active")
+    session.add(sub)
+    session.flush()
+    edition = issue.editions[0]
+    session.add(models.Delivery(issue_id=issue.id, edition_id=edition.id, subscriber_id=sub.id, email=sub.email))
+    session.flush()
+    session.add(models.Delivery(issue_id=issue.id, edition_id=edition.id, subscriber_id=sub.id, email=sub.email))
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_one_event_per_sg_event_id(session):
+    session.add(models.WebhookEvent(sg_event_id="abc", event="delivered", payload={"a": 1}))
+    session.flush()
+    session.add(models.WebhookEvent(sg_event_id="abc", event="delivered", payload={"a": 1}))
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_subscriber_email_is_unique(session):
+    session.add(models.Subscriber(email="x@example.com", lang="en"))
+    session.flush()
+    session.add(models.Subscriber(email="x@example.com", lang="ko"))
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_status_and_language_are_checked(session):
+    session.add(models.Subscriber(email="y@example.com", lang="fr"))
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_datetimes_come_back_aware_utc(session):
+    issue = _issue(session)
+    session.commit()
+    session.expire_all()
+    again = session.scalar(select(models.Issue).where(models.Issue.id == issue.id))
+    assert again.window_end.tzinfo is UTC
+
+
+def test_compare_and_set_lets_exactly_one_racer_win(session):
+    issue = _issue(session)
+    session.commit()
+    assert compare_and_set(session, models.Issue, issue.id, {"draft"}, status="sending")
+    assert not compare_and_set(session, models.Issue, issue.id, {"draft"}, status="sending")
+    session.commit()
