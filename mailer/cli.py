@@ -396,13 +396,14 @@ def worker(queues: str, concurrency: int | None, loglevel: str) -> None:
 
 @main.command()
 @click.option("--loglevel", default="info", show_default=True)
-def beat(loglevel: str) -> None:
+@click.option("--schedule", default="celerybeat-schedule", show_default=True, help="Beat's state file.")
+def beat(loglevel: str, schedule: str) -> None:
     """Celery beat: ingest, the weekly draft and stale-batch pickup on schedule."""
     if not get_settings().broker_url:
         raise click.ClickException("MAILER_BROKER_URL is not set: beat needs a broker")
     from mailer.celery_app import app
 
-    app.start(["beat", "--loglevel", loglevel])
+    app.start(["beat", "--loglevel", loglevel, "--schedule", schedule])
 
 
 @main.command()

@@ -1,0 +1,80 @@
+"""The `mailer` command as users and scripts drive it: JSON on stdout, one-line errors, exit codes."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from mailer.cli import main
+
+
+@pytest.fixture
+def run(settings, session):
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_subscribers_add_and_show_json(run):
+    result = run("subscribers", "add", "Min.Ji@Example.COM", "--lang", "ko", "--confirmed")
+    assert result.exit_code == 0, result.output
+    shown = run("subscribers", "show", "min.ji@example.com", "--json")
+    data = json.loads(shown.stdout)
+    assert data["email"] == "min.ji@example.com" and data["lang"] == "ko" and data["status"] == "active"
+    again = run("subscribers", "add", "min.ji@example.com", "--lang", "en")
+    assert "already subscribed" in again.output
+    assert json.loads(run("subscribers", "show", "min.ji@example.com", "--json").stdout)["lang"] == "ko"
+
+
+def test_bad_input_is_one_line_on_stderr_and_nonzero(run):
+    result = run("subscribers", "add", "not-an-address", "--lang", "ko")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert run("issue", "show", "42").exit_code == 1
+    assert "no issue #42" in run("issue", "show", "42").stderr
+
+
+def test_feeds_ingest_articles_issue_flow(run, sample_feeds):
+    assert run("feeds", "add", str(sample_feeds["en"]), "--lang", "en").exit_code == 0
+    assert run("feeds", "add", str(sample_feeds["ko"]), "--lang", "ko").exit_code == 0
+    assert run("feeds", "add", str(sample_feeds["ko"]), "--lang", "ko").exit_code == 1  # already added
+    assert "10 new" in run("ingest").output
+    feeds = json.loads(run("feeds", "list", "--json").stdout)
+    assert [f["items"] for f in feeds] == [10, 10] and all(f["last_error"] is None for f in feeds)
+    articles = json.loads(run("articles", "list", "--lang", "ko", "--json").stdout)
+    assert len(articles) == 10
+    assert set(articles[0]) == {"id", "lang", "title", "url", "published_at", "summary", "content_html", "pair_id"}
+
+    run("subscribers", "add", "reader@example.com", "--lang", "both", "--confirmed")
+    drafted = run("issue", "draft")
+    assert drafted.exit_code == 0
+    number = drafted.stdout.strip().splitlines()[-1]
+    assert number == "1"
+    shown = json.loads(run("issue", "show", number, "--json").stdout)
+    assert shown["number"] == 1 and shown["status"] == "draft"
+    assert {e["lang"] for e in shown["editions"]} == {"ko", "en", "both"}
+    assert run("issue", "send", number, "--wait").exit_code == 0
+    listed = json.loads(run("issue", "list", "--json").stdout)
+    assert listed[0]["status"] == "sent"
+    assert listed[0]["editions"][0]["deliveries"] == {"sent": 1}  # "both" sorts first
+    assert run("issue", "send", number).exit_code == 1  # already sent: refused, nothing resent
+
+
+def test_preview_writes_the_edition(run, ingested, tmp_path):
+    assert run("issue", "draft").exit_code == 0
+    out = tmp_path / "ko.html"
+    assert run("issue", "preview", "1", "--lang", "ko", "--out", str(out)).exit_code == 0
+    assert '<html lang="ko"' in out.read_text("utf-8")
+
+
+def test_empty_week_drafts_nothing_and_says_so(run):
+    result = run("issue", "draft")
+    assert result.exit_code == 1 and "no new stories" in result.stderr
+
+
+def test_worker_without_a_broker_explains_itself(run):
+    result = run("worker")
+    assert result.exit_code == 1 and "MAILER_BROKER_URL" in result.stderr
