@@ -1,0 +1,81 @@
+"""The Celery app's settings, and a real worker on Redis sending an issue."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from mailer.celery_app import QUEUES, create_app
+from mailer.config import Settings
+
+REDIS_URL = os.environ.get("MAILER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def test_app_is_configured_for_safe_delivery():
+    conf = create_app(Settings(_env_file=None, broker_url="redis://127.0.0.1:6379/0")).conf
+    assert conf.broker_url == "redis://127.0.0.1:6379/0" and not conf.task_always_eager
+    assert conf.task_serializer == "json" and conf.accept_content == ["json"]
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost
+    assert conf.worker_prefetch_multiplier == 1
+    assert {q.name for q in conf.task_queues} == set(QUEUES) == {"ingest", "assemble", "send", "events"}
+    assert {"ingest-feeds", "draft-weekly-issue", "requeue-stale-batches"} <= set(conf.beat_schedule)
+
+
+def test_without_a_broker_tasks_run_in_process():
+    conf = create_app(Settings(_env_file=None, broker_url="")).conf
+    assert conf.task_always_eager
+
+
+def test_tasks_are_registered_on_their_queues():
+    app = create_app(Settings(_env_file=None, broker_url="redis://127.0.0.1:6379/0"))
+    app.loader.import_default_modules()
+    for name, queue in (("mailer.send_batch", "send"), ("mailer.ingest_all", "ingest"),
+                        ("mailer.draft_issue", "assemble"), ("mailer.requeue_stale_batches", "send")):
+        assert name in app.tasks and app.tasks[name].queue == queue
+
+
+@pytest.mark.celery
+def test_a_real_worker_on_redis_sends_an_issue_to_everyone_once(session, ingested, subscribers_by_lang,
+                                                                 settings):
+    from mailer.delivery.models import Batch, BatchStatus, Delivery
+    from mailer.db import utcnow
+    from mailer.issues.models import Issue
+    from mailer.issues.service import draft_issue
+
+    broker = redis.Redis.from_url(REDIS_URL)
+    broker.flushdb()
+    issue = draft_issue(session, utcnow())
+    session.commit()
+    env = {**os.environ, "MAILER_BROKER_URL": REDIS_URL, "MAILER_OUTBOX_DIR": settings.outbox_dir,
+           "MAILER_BATCH_SIZE": "2"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "mailer.cli", "worker", "-Q", "send", "-c", "2", "--loglevel", "warning"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        sent = subprocess.run(
+            [sys.executable, "-m", "mailer.cli", "issue", "send", str(issue.number), "--wait"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert sent.returncode == 0, sent.stderr
+        assert f"issue #{issue.number}: sent" in sent.stdout
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            log = worker.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            log = worker.communicate()[0]
+    assert "Traceback" not in log, log
+    session.expire_all()
+    assert session.get(Issue, issue.id).status == "sent"
+    batches = session.scalars(select(Batch)).all()
+    assert len(batches) == 5 and all(b.status == BatchStatus.ACCEPTED for b in batches)
+    assert set(session.scalars(select(Delivery.status))) == {"sent"}
+    emls = list(Path(settings.outbox_dir).rglob("*.eml"))
+    assert len(emls) == sum(subscribers_by_lang.values()) == 9
