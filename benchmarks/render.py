@@ -25,10 +25,10 @@ def main() -> int:
     os.environ.update({"MAILER_DATABASE_URL": f"sqlite:///{work / 'bench.db'}", "MAILER_BROKER_URL": ""})
 
     from mailer.articles.ingest import add_feed, ingest_all
+    from mailer.config import get_settings
     from mailer.db import session_scope, upgrade_database, utcnow
     from mailer.demo.run import NEWEST_AGE, SAMPLES, rebase_dates
     from mailer.issues.service import digest_context, draft_issue, stories_of
-    from mailer.config import get_settings
     from mailer.rendering.render import render_body
 
     upgrade_database()

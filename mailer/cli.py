@@ -12,7 +12,6 @@ import click
 from mailer.config import get_settings
 
 
-
 def _user_errors() -> tuple[type[Exception], ...]:
     """Errors a user can cause and fix: one line on stderr, exit status 1, no traceback."""
     from mailer.articles.fetch import FetchError

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     send_max_retries: int = 8
 
     ingest_interval_minutes: int = 15
+    feed_timeout_seconds: float = 20.0
+    feed_max_bytes: int = 10 * 1024 * 1024
+    feed_max_redirects: int = 5
     digest_weekday: int = Field(0, ge=0, le=6)  # 0 = Monday
     digest_hour: int = Field(6, ge=0, le=23)
     digest_timezone: str = "Asia/Seoul"

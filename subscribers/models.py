@@ -45,7 +45,7 @@ class Subscriber(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     def as_dict(self) -> dict:
-        iso = lambda d: d.isoformat() if d else None  # noqa: E731
+        iso = lambda d: d.isoformat() if d else None
         return {
             "email": self.email,
             "lang": self.lang,

@@ -2,11 +2,10 @@
 
 import importlib
 import re
+from pathlib import Path
 
 import click
 import yaml
-
-from pathlib import Path
 
 from mailer.cli import main
 

@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-import mailer.models as models
+from mailer import models
 from mailer.db import Base, compare_and_set, get_engine, schema_is_current
 
 
@@ -87,3 +87,15 @@ def test_compare_and_set_lets_exactly_one_racer_win(session):
     assert compare_and_set(session, models.Issue, issue.id, {"draft"}, status="sending")
     assert not compare_and_set(session, models.Issue, issue.id, {"draft"}, status="sending")
     session.commit()
+
+
+def test_migrations_go_down_and_up_again(tmp_path):
+    from alembic import command
+
+    from mailer.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'roundtrip.db'}"
+    command.upgrade(alembic_config(url), "head")
+    command.downgrade(alembic_config(url), "base")
+    command.upgrade(alembic_config(url), "head")
+    assert schema_is_current(url)

@@ -16,7 +16,7 @@ from mailer.articles.parse import ParsedItem, parse_feed
 from mailer.config import get_settings
 
 log = logging.getLogger(__name__)
-EDITABLE = ("url", "title", "summary", "content_html", "image_url", "published_at")
+EDITABLE = ("url", "title", "summary", "content_html", "image_url", "translation_url", "published_at")
 
 
 class FeedError(ValueError):
@@ -43,18 +43,13 @@ def add_feed(session: Session, url: str, lang: str) -> Feed:
     return feed
 
 
-def _upsert(session: Session, feed: Feed, item: ParsedItem, result: IngestResult) -> None:
-    existing = session.scalar(
-        select(Article).where(
-            Article.lang == feed.lang,
-            or_(
-                (Article.feed_id == feed.id) & (Article.guid == item.guid),
-                Article.url == item.url,
-            ),
-        )
-    )
+def _upsert(session: Session, feed: Feed, item: ParsedItem, known: dict[str, Article], result: IngestResult) -> None:
+    """Insert a new story or update an edited one; `known` maps guid and canonical URL to existing rows."""
+    existing = known.get(item.guid) or known.get(item.url)
     if existing is None:
-        session.add(Article(feed_id=feed.id, lang=feed.lang, guid=item.guid, **{k: getattr(item, k) for k in EDITABLE}))
+        article = Article(feed_id=feed.id, lang=feed.lang, guid=item.guid, **{k: getattr(item, k) for k in EDITABLE})
+        session.add(article)
+        known[item.guid] = known[item.url] = article
         result.new += 1
         return
     changed = {k: getattr(item, k) for k in EDITABLE if getattr(existing, k) != getattr(item, k)}
@@ -62,6 +57,21 @@ def _upsert(session: Session, feed: Feed, item: ParsedItem, result: IngestResult
         for key, value in changed.items():
             setattr(existing, key, value)
         result.updated += 1
+
+
+def _known(session: Session, feed: Feed, items: list[ParsedItem]) -> dict[str, Article]:
+    """Existing rows these items may be: same feed and guid, or same language and canonical link."""
+    guids, urls = {i.guid for i in items}, {i.url for i in items}
+    rows = session.scalars(select(Article).where(
+        Article.lang == feed.lang,
+        or_((Article.feed_id == feed.id) & Article.guid.in_(guids), Article.url.in_(urls)),
+    ))
+    known: dict[str, Article] = {}
+    for a in rows:
+        if a.feed_id == feed.id:
+            known[a.guid] = a
+        known.setdefault(a.url, a)
+    return known
 
 
 def ingest_feed(session: Session, feed: Feed, now: datetime) -> IngestResult:
@@ -79,15 +89,17 @@ def ingest_feed(session: Session, feed: Feed, now: datetime) -> IngestResult:
         feed.last_error = None
         return result
     parsed = parse_feed(
-        fetched.body, now=now, summary_length=get_settings().summary_length, content_type=fetched.content_type
+        fetched.body, now=now, summary_length=get_settings().summary_length, content_type=fetched.content_type,
+        lang=feed.lang,
     )
+    known = _known(session, feed, parsed.items)
     seen = set()
     for item in parsed.items:
         if item.guid in seen:  # a feed that repeats an item
             continue
         seen.add(item.guid)
-        _upsert(session, feed, item, result)
-        session.flush()
+        _upsert(session, feed, item, known, result)
+    session.flush()
     feed.title = parsed.title or feed.title
     feed.etag, feed.last_modified = fetched.etag, fetched.last_modified
     feed.last_error = result.error = parsed.error

@@ -41,6 +41,8 @@ class Article(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     content_html: Mapped[str] = mapped_column(Text, default="")
     image_url: Mapped[str | None] = mapped_column(String(2000))
+    # The other language's URL when the feed names it (a hreflang alternate); links in the content count too.
+    translation_url: Mapped[str | None] = mapped_column(String(2000))
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # One-to-one and symmetric: both rows of a pair point at each other.
     pair_id: Mapped[int | None] = mapped_column(

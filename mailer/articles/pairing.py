@@ -1,4 +1,5 @@
-"""en<->ko pairing: a story that links to a URL of the other language's feed is its translation."""
+"""en<->ko pairing: a story that links to a URL of the other language's feed is its translation,
+whatever the anchor text; so is a hreflang alternate the feed names."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from mailer.articles.models import Article
 from mailer.articles.urls import canonical
 
-_HREF = re.compile(r"""<a\s[^>]*href=["']([^"']+)["']""", re.I)
+_HREF = re.compile(r"""<a\s[^>]*href=["']([^"']+)["']""", re.IGNORECASE)
 PAIRING_HORIZON = timedelta(days=90)
 
 
@@ -19,8 +20,10 @@ class PairingError(ValueError):
     pass
 
 
-def linked_urls(content_html: str) -> list[str]:
-    return [canonical(href) for href in _HREF.findall(content_html or "")]
+def candidate_urls(article: Article) -> list[str]:
+    """Where the translation may be: the feed's hreflang alternate first, then every link in the story."""
+    linked = [canonical(href) for href in _HREF.findall(article.content_html or "")]
+    return [article.translation_url, *linked] if article.translation_url else linked
 
 
 def pair_unpaired(session: Session, now: datetime) -> int:
@@ -37,7 +40,7 @@ def pair_unpaired(session: Session, now: datetime) -> int:
         if article.pair_id is not None:
             continue
         other_lang = "ko" if article.lang == "en" else "en"
-        for url in linked_urls(article.content_html):
+        for url in candidate_urls(article):
             other = by_url.get((other_lang, url))
             if other is not None and other.pair_id is None:
                 _link(session, article, other)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -10,6 +11,13 @@ import feedparser
 
 from mailer.articles.sanitize import clean_html, summarize, to_text
 from mailer.articles.urls import canonical
+
+# Korean publishers still serve EUC-KR, often with CP949 (its Microsoft superset) characters in it:
+# decoding as CP949 reads both, where a strict EUC-KR decoder would give up on a single syllable.
+KOREAN_LEGACY = {"euc-kr", "euc_kr", "euckr", "ks_c_5601-1987", "ksc5601", "ks_c_5601", "cp949", "x-windows-949",
+                 "windows-949", "uhc"}
+_XML_DECL = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])([A-Za-z0-9._:-]+)(["'])""")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
 
 
 @dataclass
@@ -21,6 +29,7 @@ class ParsedItem:
     content_html: str
     published_at: datetime
     image_url: str | None = None
+    translation_url: str | None = None  # a hreflang alternate in the other language
 
 
 @dataclass
@@ -28,6 +37,18 @@ class ParsedFeed:
     title: str | None
     items: list[ParsedItem]
     error: str | None  # set when the feed was malformed; items holds what could be salvaged
+
+
+def _to_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str | None]:
+    """Re-encode a legacy Korean feed as UTF-8 (declaration and header charset adjusted to match)."""
+    header = _CHARSET.search(content_type or "")
+    decl = _XML_DECL.match(body)
+    declared = (header.group(1) if header else decl.group(2).decode() if decl else "").lower()
+    if declared not in KOREAN_LEGACY:
+        return body, content_type
+    text = body.decode("cp949", errors="replace").encode("utf-8")
+    text = _XML_DECL.sub(rb"\1utf-8\3", text, count=1)
+    return text, _CHARSET.sub("charset=utf-8", content_type) if content_type else None
 
 
 def _when(entry, fallback: datetime) -> datetime:
@@ -48,8 +69,19 @@ def _image(entry) -> str | None:
     return None
 
 
-def parse_feed(body: bytes, *, now: datetime, summary_length: int, content_type: str | None = None) -> ParsedFeed:
+def _translation(entry, lang: str | None) -> str | None:
+    for link in entry.get("links", []):
+        hreflang = (link.get("hreflang") or "").lower()[:2]
+        if link.get("rel") == "alternate" and hreflang in ("en", "ko") and hreflang != lang and link.get("href"):
+            return canonical(link["href"])
+    return None
+
+
+def parse_feed(body: bytes, *, now: datetime, summary_length: int, content_type: str | None = None,
+               lang: str | None = None) -> ParsedFeed:
+    body, content_type = _to_utf8(body, content_type)
     headers = {"content-type": content_type} if content_type else None
+    # feedparser's own sanitizer is off: nh3 (clean_html) is the one allow-list for every item
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
     error = None
     if parsed.bozo:
@@ -74,7 +106,8 @@ def parse_feed(body: bytes, *, now: datetime, summary_length: int, content_type:
             content_html=content,
             published_at=_when(entry, now),
             image_url=_image(entry),
+            translation_url=_translation(entry, lang),
         ))
-    if not items and parsed.bozo and error is None:
-        error = "feed has no readable items"
+    if not items and error is None and (parsed.bozo or not parsed.version):
+        error = "not an RSS or Atom feed" if not parsed.version else "feed has no readable items"
     return ParsedFeed(title=parsed.feed.get("title"), items=items, error=error)

@@ -41,7 +41,7 @@ def clean_html(raw: str) -> str:
 
 def to_text(markup: str) -> str:
     """Plain text of (already cleaned) HTML, whitespace folded."""
-    text = re.sub(r"</(p|h\d|li|blockquote)>|<br\s*/?>", " ", markup or "", flags=re.I)
+    text = re.sub(r"</(p|h\d|li|blockquote)>|<br\s*/?>", " ", markup or "", flags=re.IGNORECASE)
     return _SPACE.sub(" ", html.unescape(_TAG.sub("", text))).strip()
 
 

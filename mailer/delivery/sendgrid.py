@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 
@@ -74,6 +73,6 @@ class SendGridSender:
                 retry_after = max(0.0, float(reset) - time.time()) if reset else None
                 raise SendError(detail, transient=True, retry_after=retry_after) from exc
             raise SendError(detail, transient=status >= 500) from exc
-        except (urllib.error.URLError, socket.timeout, ConnectionError) as exc:
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
             raise SendError(f"SendGrid unreachable: {exc}", transient=True) from exc
         return SendResult(message_id=response.headers.get("X-Message-Id"))

@@ -87,7 +87,7 @@ def stories_of(session: Session, issue: Issue) -> list[dict]:
 def digest_context(issue: Issue, lang: str, stories: list[dict], settings: Settings, *, day) -> dict:
     brand = {"ko": settings.from_name_ko, "en": settings.from_name_en}
     label = {"ko": f"제{issue.number}호", "en": f"No. {issue.number}"}
-    both = lambda d: f"{d['ko']} · {d['en']}"  # noqa: E731
+    both = lambda d: f"{d['ko']} · {d['en']}"
     return {
         "number": issue.number,
         "lang": lang,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import jinja2
 import mjml
@@ -24,7 +24,7 @@ class Rendered:
     text: str
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment(lang: str, kind: str) -> jinja2.Environment:
     """One environment per language: its own folder first, then the shared layouts."""
     if lang not in EDITION_LANGS:

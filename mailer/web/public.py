@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
@@ -11,6 +13,7 @@ from subscribers import service, tokens
 from subscribers.models import Subscriber
 
 router = APIRouter()
+DbSession = Annotated[Session, Depends(db_session)]
 
 
 def _page(request: Request, name: str, lang: str, status_code: int = 200, **context) -> HTMLResponse:
@@ -31,7 +34,7 @@ def _page_lang(sub: Subscriber) -> str:
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
-def unsubscribe_form(token: str, request: Request, session: Session = Depends(db_session)):
+def unsubscribe_form(token: str, request: Request, session: DbSession):
     """Shows a confirmation button and changes nothing: mail scanners prefetch links."""
     sub = _subscriber(session, token)
     if sub is None:
@@ -40,7 +43,7 @@ def unsubscribe_form(token: str, request: Request, session: Session = Depends(db
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
-def unsubscribe(token: str, request: Request, session: Session = Depends(db_session)):
+def unsubscribe(token: str, request: Request, session: DbSession):
     """The button's target and the RFC 8058 one-click target: 200 (never a redirect), at once, every time."""
     sub = _subscriber(session, token)
     if sub is None:

@@ -104,7 +104,7 @@ class FlakySender:
 
 
 def test_transient_errors_are_retried_with_backoff_then_succeed(session, issue, settings):
-    [first, *rest] = service.start_send(session, issue, settings, utcnow())
+    [first, *_] = service.start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1)
     outcome = service.send_batch(session, first, sender=sender, settings=settings)

@@ -71,7 +71,7 @@ def test_the_bilingual_edition_shows_both_languages(issue):
 
 
 def test_a_broken_template_fails_with_a_clear_message(tmp_path, monkeypatch):
-    import mailer.rendering.render as render
+    from mailer.rendering import render
 
     for lang in ("en",):
         (tmp_path / "email" / lang / "broken").mkdir(parents=True)

@@ -32,9 +32,9 @@ def test_confirmation_links_expire_after_seven_days(settings):
     import time
     from unittest.mock import patch
 
-    with patch("time.time", return_value=time.time() + tokens.CONFIRM_MAX_AGE + 60):
-        with pytest.raises(tokens.InvalidToken):
-            tokens.read_token(tokens.CONFIRM, stale, settings)
+    with patch("time.time", return_value=time.time() + tokens.CONFIRM_MAX_AGE + 60), \
+            pytest.raises(tokens.InvalidToken):
+        tokens.read_token(tokens.CONFIRM, stale, settings)
     assert tokens.read_token(tokens.CONFIRM, stale, settings) == 5
 
 
