@@ -27,7 +27,7 @@ def beat_schedule(settings: Settings) -> dict:
                 minute=0, hour=settings.digest_hour, day_of_week=(settings.digest_weekday + 1) % 7,
             ),
         },
-        "requeue-stale-batches": {"task": "mailer.requeue_stale_batches", "schedule": 60.0},
+        "sweep-batches": {"task": "mailer.sweep_batches", "schedule": settings.maintenance_interval_seconds},
     }
 
 

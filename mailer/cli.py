@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from mailer.config import get_settings
+from mailer.standin.cli import standin
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -74,11 +75,13 @@ def main() -> None:
 @main.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"),
               show_default=True, help="Where the demo keeps its database, feeds and outbox.")
-def demo(directory: Path) -> None:
+@click.option("--backend", type=click.Choice(["outbox", "sendgrid"]), default="outbox", show_default=True,
+              help="sendgrid: send through the SendGrid API to a local stand-in started for the demo.")
+def demo(directory: Path, backend: str) -> None:
     """The whole job end to end on the embedded default: SQLite, tasks in-process, outbox files."""
     from mailer.demo.run import run_demo
 
-    run_demo(directory, echo=click.echo)
+    run_demo(directory, echo=click.echo, backend=backend)
 
 
 # --- db ---------------------------------------------------------------------------------------
@@ -343,36 +346,81 @@ def issue_preview(number: int, lang: str, out: Path | None, as_text: bool) -> No
         click.echo(body)
 
 
+def _wait_for(number: int) -> str:
+    """A progress bar over the issue's recipients until it is sent, failed, cancelled or paused."""
+    from mailer.delivery.stats import batch_progress
+    from mailer.issues.service import get_issue
+    from mailer.issues.states import TERMINAL, IssueStatus
+
+    with click.progressbar(length=1, label=f"issue #{number}", show_pos=True, file=sys.stderr) as bar:
+        while True:
+            with _session() as session:
+                issue = get_issue(session, number)
+                done, total = batch_progress(session, issue.id)
+                status, reason = issue.status, issue.status_reason
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+            if status in TERMINAL or status == IssueStatus.PAUSED:
+                break
+            time.sleep(1)
+    click.echo(f"issue #{number}: {status}" + (f" ({reason})" if reason else ""))
+    return status
+
+
 @issue.command("send")
 @click.argument("number", type=int)
-@click.option("--wait", is_flag=True, help="Show progress until the issue is sent or has failed.")
+@click.option("--wait", is_flag=True, help="Show progress until the issue is sent, or stops and says why.")
 def issue_send(number: int, wait: bool) -> None:
     """Send an issue now, through the configured backend, to every active subscriber."""
-    from mailer.delivery.stats import batch_progress
     from mailer.delivery.tasks import send_issue
-    from mailer.issues.service import get_issue
-    from mailer.issues.states import TERMINAL
 
     batch_ids = send_issue(number)
     click.echo(f"issue #{number}: {len(batch_ids)} batches queued")
-    if not wait:
-        return
-    with _session() as session:
-        issue_id = get_issue(session, number).id
-    done, total = 0, 1
-    with click.progressbar(length=1, label=f"issue #{number}") as bar:
-        while True:
-            with _session() as session:
-                done, total = batch_progress(session, issue_id)
-                status = get_issue(session, number).status
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
-            if status in TERMINAL:
-                break
-            time.sleep(1)
-    click.echo(f"issue #{number}: {status}")
-    if status != "sent":
+    if wait and _wait_for(number) != "sent":
         sys.exit(1)
+
+
+@issue.command("pause")
+@click.argument("number", type=int)
+def issue_pause(number: int) -> None:
+    """Pause a send in flight: requests already out finish, nothing new goes out."""
+    from mailer.delivery.service import pause_issue
+    from mailer.issues.service import get_issue
+
+    with _session() as session:
+        pause_issue(session, get_issue(session, number), "paused by an editor")
+    click.echo(f"issue #{number}: paused")
+
+
+@issue.command("resume")
+@click.argument("number", type=int)
+@click.option("--wait", is_flag=True, help="Show progress until the issue is sent, or stops and says why.")
+def issue_resume(number: int, wait: bool) -> None:
+    """Resume a paused send where it stopped; nobody already mailed is mailed again."""
+    from mailer.delivery.tasks import send_issue
+    from mailer.issues.service import get_issue
+    from mailer.issues.states import IssueStatus
+
+    with _session() as session:
+        if get_issue(session, number).status != IssueStatus.PAUSED:
+            raise click.ClickException(f"issue #{number} is not paused")
+    batch_ids = send_issue(number)
+    click.echo(f"issue #{number}: resumed, {len(batch_ids)} batches queued")
+    if wait and _wait_for(number) != "sent":
+        sys.exit(1)
+
+
+@issue.command("cancel")
+@click.argument("number", type=int)
+def issue_cancel(number: int) -> None:
+    """Stop an issue for good (draft, scheduled, sending or paused)."""
+    from mailer.db import utcnow
+    from mailer.delivery.service import cancel_issue
+    from mailer.issues.service import get_issue
+
+    with _session() as session:
+        cancel_issue(session, get_issue(session, number), utcnow())
+    click.echo(f"issue #{number}: cancelled")
 
 
 # --- processes --------------------------------------------------------------------------------
@@ -413,6 +461,9 @@ def serve(host: str, port: int) -> None:
     import uvicorn
 
     uvicorn.run("mailer.web.app:create_app", factory=True, host=host, port=port, proxy_headers=True)
+
+
+main.add_command(standin)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     batch_lease_seconds: int = 300
     reconcile_grace_seconds: int = 900
     send_max_retries: int = 8
+    # Shared by every worker (in Redis when a broker is set): 0 means no limit. Per hour is for
+    # warming up a new sending domain.
+    send_rate_per_second: float = 0
+    send_rate_per_hour: int = 0
+    maintenance_interval_seconds: float = 30.0  # how often beat looks for stale and unknown batches
 
     ingest_interval_minutes: int = 15
     feed_timeout_seconds: float = 20.0

@@ -23,7 +23,7 @@ def test_app_is_configured_for_safe_delivery():
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.worker_prefetch_multiplier == 1
     assert {q.name for q in conf.task_queues} == set(QUEUES) == {"ingest", "assemble", "send", "events"}
-    assert {"ingest-feeds", "draft-weekly-issue", "requeue-stale-batches"} <= set(conf.beat_schedule)
+    assert {"ingest-feeds", "draft-weekly-issue", "sweep-batches"} <= set(conf.beat_schedule)
 
 
 def test_ingest_interval_is_configurable():
@@ -41,7 +41,7 @@ def test_tasks_are_registered_on_their_queues():
     app = create_app(Settings(_env_file=None, broker_url="redis://127.0.0.1:6379/0"))
     app.loader.import_default_modules()
     for name, queue in (("mailer.send_batch", "send"), ("mailer.ingest_all", "ingest"),
-                        ("mailer.draft_issue", "assemble"), ("mailer.requeue_stale_batches", "send")):
+                        ("mailer.draft_issue", "assemble"), ("mailer.sweep_batches", "send"), ("mailer.reconcile_batch", "send")):
         assert name in app.tasks and app.tasks[name].queue == queue
 
 

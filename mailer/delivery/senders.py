@@ -19,12 +19,25 @@ class SendResult:
 
 
 class SendError(Exception):
-    """A failed request. `transient` errors are retried; the others fail the batch."""
+    """A request that did not end in acceptance; `kind` says what the batch should do about it."""
 
-    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None):
+    TRANSIENT = "transient"  # nothing was sent (429, 5xx, refused connection): retry with backoff
+    UNKNOWN = "unknown"  # sent, answer lost (timeout, reset): reconcile from webhook events before resending
+    INVALID = "invalid"  # 400 naming personalizations: drop those recipients, resend the rest
+    TOO_LARGE = "too_large"  # 413: split the batch
+    AUTH = "auth"  # 401/403: no batch can succeed; pause the issue for an operator
+    PERMANENT = "permanent"  # anything else: fail the batch and report it
+
+    def __init__(self, message: str, *, kind: str, retry_after: float | None = None,
+                 invalid: tuple[int, ...] = ()):
         super().__init__(message)
-        self.transient = transient
+        self.kind = kind
         self.retry_after = retry_after
+        self.invalid = invalid  # indexes of the refused recipients, in the batch's order
+
+    @property
+    def transient(self) -> bool:
+        return self.kind == self.TRANSIENT
 
 
 class Sender(Protocol):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import re
+import socket
 import time
 import urllib.error
 
@@ -12,6 +15,8 @@ from sendgrid import SendGridAPIClient
 from mailer.config import Settings
 from mailer.delivery.message import OutgoingBatch
 from mailer.delivery.senders import SendError, SendResult
+
+_PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)\b")
 
 
 def build_payload(batch: OutgoingBatch, *, sandbox: bool = False) -> dict:
@@ -39,12 +44,44 @@ def build_payload(batch: OutgoingBatch, *, sandbox: bool = False) -> dict:
     return payload
 
 
-def _errors(body) -> str:
+def _errors(body) -> list[dict]:
     try:
         errors = json.loads(body or b"{}").get("errors", [])
-        return "; ".join(f"{e.get('field') or '-'}: {e.get('message')}" for e in errors) or "no detail"
+        return [e for e in errors if isinstance(e, dict)]
     except (ValueError, AttributeError):
-        return "unreadable error body"
+        return []
+
+
+def _describe(status: int, errors: list[dict]) -> str:
+    detail = "; ".join(f"{e.get('field') or '-'}: {e.get('message')}" for e in errors) or "no detail"
+    return f"SendGrid answered {status}: {detail}"
+
+
+def classify(status: int, body, headers) -> SendError:
+    """What a non-2xx answer means for the batch (see SendError's kinds)."""
+    errors = _errors(body)
+    message = _describe(status, errors)
+    if status == 429:
+        reset = (headers or {}).get("X-RateLimit-Reset")
+        retry_after = max(0.0, float(reset) - time.time()) if reset else None
+        return SendError(message, kind=SendError.TRANSIENT, retry_after=retry_after)
+    if status >= 500:
+        return SendError(message, kind=SendError.TRANSIENT)
+    if status in (401, 403):
+        return SendError(message, kind=SendError.AUTH)
+    if status == 413:
+        return SendError(message, kind=SendError.TOO_LARGE)
+    if status == 400:
+        fields = [_PERSONALIZATION_FIELD.match(e.get("field") or "") for e in errors]
+        if errors and all(fields):  # every error names a recipient: the rest can go
+            return SendError(message, kind=SendError.INVALID, invalid=tuple(sorted({int(m.group(1)) for m in fields})))
+    return SendError(message, kind=SendError.PERMANENT)
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """Connection refused or name not resolved: the request never left, so a plain retry is safe."""
+    reason = getattr(exc, "reason", exc)
+    return isinstance(reason, ConnectionRefusedError | socket.gaierror)
 
 
 class SendGridSender:
@@ -59,20 +96,17 @@ class SendGridSender:
     def from_settings(cls, settings: Settings) -> SendGridSender:
         key = settings.sendgrid_api_key.get_secret_value()
         if not key:
-            raise SendError("MAILER_SENDGRID_API_KEY is not set", transient=False)
+            raise SendError("MAILER_SENDGRID_API_KEY is not set", kind=SendError.AUTH)
         return cls(key, settings.sendgrid_host, settings.sendgrid_timeout_seconds, settings.sendgrid_sandbox)
 
     def send(self, batch: OutgoingBatch) -> SendResult:
         try:
             response = self.client.client.mail.send.post(request_body=build_payload(batch, sandbox=self.sandbox))
         except http_errors.HTTPError as exc:
-            status = exc.status_code
-            detail = f"SendGrid answered {status}: {_errors(exc.body)}"
-            if status == 429:
-                reset = (exc.headers or {}).get("X-RateLimit-Reset")
-                retry_after = max(0.0, float(reset) - time.time()) if reset else None
-                raise SendError(detail, transient=True, retry_after=retry_after) from exc
-            raise SendError(detail, transient=status >= 500) from exc
-        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
-            raise SendError(f"SendGrid unreachable: {exc}", transient=True) from exc
+            raise classify(exc.status_code, exc.body, exc.headers) from exc
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            if _never_sent(exc):
+                raise SendError(f"SendGrid unreachable: {exc}", kind=SendError.TRANSIENT) from exc
+            # timed out or cut off after the request went out: SendGrid may have accepted it
+            raise SendError(f"SendGrid answer lost: {exc!r}", kind=SendError.UNKNOWN) from exc
         return SendResult(message_id=response.headers.get("X-Message-Id"))

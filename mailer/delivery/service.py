@@ -1,13 +1,19 @@
-"""Starting an issue's send and sending one batch: the logic behind the thin Celery tasks."""
+"""Starting an issue's send and sending one batch: the logic behind the thin Celery tasks.
+
+A batch moves pending -> sending (leased) -> accepted | retrying | unknown | failed | cancelled.
+Every move is written before the action it announces, so a worker that dies leaves a record
+that the next one can act on without losing or repeating a recipient.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
@@ -15,6 +21,7 @@ from mailer.db import utcnow
 from mailer.delivery.ledger import cut_batches, snapshot_recipients
 from mailer.delivery.message import OutgoingBatch, Recipient
 from mailer.delivery.models import BATCH_OPEN, Batch, BatchStatus, Delivery, DeliveryStatus
+from mailer.delivery.ratelimit import limiter
 from mailer.delivery.senders import Sender, SendError
 from mailer.issues.models import Edition, Issue
 from mailer.issues.service import transition
@@ -26,18 +33,19 @@ from subscribers.models import Status, Subscriber
 log = logging.getLogger(__name__)
 LEASABLE = (BatchStatus.PENDING, BatchStatus.RETRYING)
 CATEGORY = "digest"
+MAX_INLINE_WAIT = 2.0  # a rate-limit wait longer than this hands the batch back instead of holding a worker
 
 
 def start_send(session: Session, issue: Issue, settings: Settings, now: datetime) -> list[int]:
     """Compare-and-set the issue to `sending`, write the ledger and the batches; returns batch ids.
 
     The caller commits, then enqueues one task per batch. Starting twice starts once: the second
-    caller loses the compare-and-set and gets InvalidTransition.
+    caller loses the compare-and-set and gets InvalidTransition. A paused issue resumes here.
     """
     resuming = issue.status == IssueStatus.PAUSED
-    transition(session, issue, IssueStatus.SENDING, **({} if resuming else {"started_at": now}))
+    transition(session, issue, IssueStatus.SENDING, status_reason=None, **({} if resuming else {"started_at": now}))
     if resuming:
-        return open_batches(session, issue.id)
+        return open_batches(session, issue.id, (BatchStatus.PENDING, BatchStatus.RETRYING))
     count = snapshot_recipients(session, issue, now)
     batch_ids = cut_batches(session, issue, settings.batch_size)
     log.info("issue #%s: %d recipients in %d batches", issue.number, count, len(batch_ids))
@@ -46,33 +54,53 @@ def start_send(session: Session, issue: Issue, settings: Settings, now: datetime
     return batch_ids
 
 
-def open_batches(session: Session, issue_id: int) -> list[int]:
+def open_batches(session: Session, issue_id: int, statuses=BATCH_OPEN) -> list[int]:
     return list(session.scalars(
-        select(Batch.id).where(Batch.issue_id == issue_id, Batch.status.in_(list(BATCH_OPEN))).order_by(Batch.id)
+        select(Batch.id).where(Batch.issue_id == issue_id, Batch.status.in_(list(statuses))).order_by(Batch.id)
     ))
+
+
+def pause_issue(session: Session, issue: Issue, reason: str | None = None) -> None:
+    """Batches in flight finish their request; the others are handed back when a worker picks them up."""
+    transition(session, issue, IssueStatus.PAUSED, status_reason=reason)
+
+
+def cancel_issue(session: Session, issue: Issue, now: datetime) -> None:
+    """Stop for good: every batch not in flight is closed now, with its waiting deliveries."""
+    transition(session, issue, IssueStatus.CANCELLED, finished_at=now, status_reason="cancelled by an editor")
+    closing = [BatchStatus.PENDING, BatchStatus.RETRYING, BatchStatus.UNKNOWN]
+    batch_ids = select(Batch.id).where(Batch.issue_id == issue.id, Batch.status.in_(closing))
+    session.execute(
+        update(Delivery).where(Delivery.batch_id.in_(batch_ids), Delivery.status == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.CANCELLED, updated_at=now).execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Batch).where(Batch.issue_id == issue.id, Batch.status.in_(closing))
+        .values(status=BatchStatus.CANCELLED, leased_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass
 class BatchOutcome:
     status: str
-    retry_in: float | None = None  # seconds: the task should retry after this long
+    retry_in: float | None = None  # send again after this many seconds
+    reconcile_in: float | None = None  # look for webhook evidence after this many seconds
+    spawned: list[int] = field(default_factory=list)  # new batches split off (413): enqueue them
 
 
 def _lease(session: Session, batch_id: int, now: datetime, settings: Settings) -> bool:
-    """Take the batch: a pending or retrying one, or one whose worker went silent past its lease."""
+    """Take a pending or retrying batch. The lease is on record before any request goes out."""
     result = session.execute(
         update(Batch)
-        .where(
-            Batch.id == batch_id,
-            or_(Batch.status.in_(LEASABLE), and_(Batch.status == BatchStatus.SENDING, Batch.leased_until < now)),
-        )
+        .where(Batch.id == batch_id, Batch.status.in_(LEASABLE))
         .values(
             status=BatchStatus.SENDING, attempts=Batch.attempts + 1, updated_at=now,
             leased_until=now + timedelta(seconds=settings.batch_lease_seconds),
         )
         .execution_options(synchronize_session=False)
     )
-    session.commit()  # the lease is on record before any request goes out
+    session.commit()
     return result.rowcount == 1
 
 
@@ -108,6 +136,7 @@ def _recipients(session: Session, batch: Batch, settings: Settings) -> tuple[lis
 
 def _set_deliveries(session: Session, batch_id: int, ids: list[int] | None, status: str, now: datetime,
                     error: str | None = None) -> None:
+    """Move the batch's still-queued deliveries (or those of `ids`) on; webhook evidence is never overwritten."""
     query = update(Delivery).where(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED)
     if ids is not None:
         query = query.where(Delivery.id.in_(ids))
@@ -117,6 +146,29 @@ def _set_deliveries(session: Session, batch_id: int, ids: list[int] | None, stat
 def backoff(attempt: int, base: float = 2.0, cap: float = 600.0) -> float:
     """Exponential with full jitter, so retrying workers do not stampede together."""
     return random.uniform(0, min(cap, base * 2 ** attempt))
+
+
+def _split(session: Session, batch: Batch, recipients: list[Recipient], now: datetime) -> int:
+    """Move the second half of the batch's recipients to a new pending batch (after a 413)."""
+    half = [r.delivery_id for r in recipients[len(recipients) // 2:]]
+    new_id = session.execute(insert(Batch).values(
+        issue_id=batch.issue_id, edition_id=batch.edition_id, size=len(half), status=BatchStatus.PENDING,
+        created_at=now, updated_at=now,
+    ).returning(Batch.id)).scalar_one()
+    session.execute(update(Delivery).where(Delivery.id.in_(half)).values(batch_id=new_id)
+                    .execution_options(synchronize_session=False))
+    batch.size -= len(half)
+    return new_id
+
+
+def _outgoing(batch: Batch, issue: Issue, edition: Edition, recipients: list[Recipient],
+              settings: Settings) -> OutgoingBatch:
+    return OutgoingBatch(
+        batch_id=batch.id, issue_number=issue.number, lang=edition.lang,
+        from_email=settings.from_email, from_name=settings.from_name(edition.lang), reply_to=settings.reply_to,
+        subject=edition.subject, html=edition.html, text=edition.text, recipients=recipients,
+        categories=(CATEGORY, f"issue-{issue.number}", f"lang-{edition.lang}"),
+    )
 
 
 def send_batch(session: Session, batch_id: int, *, sender: Sender, settings: Settings,
@@ -138,37 +190,101 @@ def send_batch(session: Session, batch_id: int, *, sender: Sender, settings: Set
         session.commit()
         return BatchOutcome(batch.status)
     edition = session.get(Edition, batch.edition_id)
-    recipients, dropped = _recipients(session, batch, settings)
-    if dropped:
-        _set_deliveries(session, batch.id, dropped, DeliveryStatus.CANCELLED, now)
-    try:
-        result = sender.send(OutgoingBatch(
-            batch_id=batch.id, issue_number=issue.number, lang=edition.lang,
-            from_email=settings.from_email, from_name=settings.from_name(edition.lang), reply_to=settings.reply_to,
-            subject=edition.subject, html=edition.html, text=edition.text, recipients=recipients,
-            categories=(CATEGORY, f"issue-{issue.number}", f"lang-{edition.lang}"),
-        )) if recipients else None
-    except SendError as exc:
-        batch.last_error = str(exc)
-        if exc.transient and batch.attempts <= settings.send_max_retries:
-            batch.status, batch.leased_until = BatchStatus.RETRYING, None
-            session.commit()
-            retry_in = exc.retry_after if exc.retry_after is not None else backoff(batch.attempts)
-            log.warning("batch %s: %s; retrying in %.0fs", batch.id, exc, retry_in)
-            return BatchOutcome(batch.status, retry_in=retry_in)
-        batch.status = BatchStatus.FAILED
-        _set_deliveries(session, batch.id, None, DeliveryStatus.FAILED, now, error=str(exc))
-        log.error("batch %s failed: %s", batch.id, exc)
-    else:
-        if result is not None:
-            if result.invalid:
-                _set_deliveries(session, batch.id, result.invalid, DeliveryStatus.INVALID, now)
-            _set_deliveries(session, batch.id, None, DeliveryStatus.SENT, now)
-            batch.message_id = result.message_id
-        batch.status, batch.sent_at = BatchStatus.ACCEPTED, now
+    outcome = _send_leased(session, batch, issue, edition, sender, settings, now)
     batch.leased_until = None
     session.commit()
-    finish_issue_if_done(session, issue.id, now)
+    if outcome.status in (BatchStatus.ACCEPTED, BatchStatus.FAILED):
+        finish_issue_if_done(session, issue.id, now)
+        session.commit()
+    return outcome
+
+
+def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Edition, sender: Sender,
+                 settings: Settings, now: datetime) -> BatchOutcome:
+    spawned: list[int] = []
+    while True:  # each pass sends fewer recipients (invalid ones dropped, or half split off)
+        recipients, dropped = _recipients(session, batch, settings)
+        if dropped:
+            _set_deliveries(session, batch.id, dropped, DeliveryStatus.CANCELLED, now)
+        if not recipients:
+            batch.status, batch.sent_at = BatchStatus.ACCEPTED, now
+            return BatchOutcome(batch.status, spawned=spawned)
+        wait = limiter(settings).reserve(len(recipients))
+        if wait > MAX_INLINE_WAIT:
+            batch.status = BatchStatus.RETRYING
+            return BatchOutcome(batch.status, retry_in=wait, spawned=spawned)
+        time.sleep(wait)
+        try:
+            result = sender.send(_outgoing(batch, issue, edition, recipients, settings))
+        except SendError as exc:
+            batch.last_error = str(exc)
+            if exc.kind == SendError.INVALID and exc.invalid:
+                refused = [recipients[i].delivery_id for i in exc.invalid if i < len(recipients)]
+                _set_deliveries(session, batch.id, refused, DeliveryStatus.INVALID, now, error=str(exc))
+                session.commit()
+                continue
+            if exc.kind == SendError.TOO_LARGE and len(recipients) > 1:
+                spawned.append(_split(session, batch, recipients, now))
+                session.commit()
+                continue
+            return _failed_attempt(session, batch, issue, exc, settings, now, spawned)
+        if result.invalid:
+            _set_deliveries(session, batch.id, result.invalid, DeliveryStatus.INVALID, now)
+        _set_deliveries(session, batch.id, None, DeliveryStatus.SENT, now)
+        batch.message_id, batch.status, batch.sent_at = result.message_id, BatchStatus.ACCEPTED, now
+        return BatchOutcome(batch.status, spawned=spawned)
+
+
+def _failed_attempt(session: Session, batch: Batch, issue: Issue, exc: SendError, settings: Settings,
+                    now: datetime, spawned: list[int]) -> BatchOutcome:
+    if exc.kind == SendError.AUTH:
+        batch.status = BatchStatus.PENDING  # nothing was sent; it goes out on resume
+        reason = (f"SendGrid refused our credentials ({exc}). Fix MAILER_SENDGRID_API_KEY, "
+                  f"then run `mailer issue resume {issue.number}`.")
+        try:
+            pause_issue(session, issue, reason)
+            log.error("issue #%s paused: %s", issue.number, reason)
+        except InvalidTransition:
+            pass  # another worker paused it first
+        return BatchOutcome(batch.status, spawned=spawned)
+    if exc.kind == SendError.UNKNOWN:
+        batch.status, batch.updated_at = BatchStatus.UNKNOWN, now
+        log.warning("batch %s: %s; reconciling in %ss", batch.id, exc, settings.reconcile_grace_seconds)
+        return BatchOutcome(batch.status, reconcile_in=settings.reconcile_grace_seconds, spawned=spawned)
+    if exc.transient and batch.attempts <= settings.send_max_retries:
+        batch.status = BatchStatus.RETRYING
+        retry_in = exc.retry_after if exc.retry_after is not None else backoff(batch.attempts)
+        log.warning("batch %s: %s; retrying in %.1fs", batch.id, exc, retry_in)
+        return BatchOutcome(batch.status, retry_in=retry_in, spawned=spawned)
+    batch.status = BatchStatus.FAILED
+    _set_deliveries(session, batch.id, None, DeliveryStatus.FAILED, now, error=str(exc))
+    log.error("batch %s failed after %d attempt(s): %s", batch.id, batch.attempts, exc)
+    return BatchOutcome(batch.status, spawned=spawned)
+
+
+def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Settings) -> BatchOutcome:
+    """An `unknown` batch, once its grace period is over: recipients SendGrid reported `processed` count
+    as sent; only the others go out again."""
+    batch = session.get(Batch, batch_id, populate_existing=True)
+    if batch is None or batch.status != BatchStatus.UNKNOWN:
+        return BatchOutcome("skipped")
+    remaining = (batch.updated_at + timedelta(seconds=settings.reconcile_grace_seconds) - now).total_seconds()
+    if remaining > 0:
+        return BatchOutcome(batch.status, reconcile_in=remaining)
+    unconfirmed = session.scalar(select(func.count()).where(
+        Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.QUEUED))
+    if unconfirmed:
+        # compare-and-set, so two reconcilers cannot both send the batch again
+        taken = session.execute(
+            update(Batch).where(Batch.id == batch.id, Batch.status == BatchStatus.UNKNOWN)
+            .values(status=BatchStatus.RETRYING, updated_at=now).execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
+        log.warning("batch %s: %d recipient(s) without webhook evidence; sending them again", batch.id, unconfirmed)
+        return BatchOutcome(BatchStatus.RETRYING, retry_in=0.0) if taken else BatchOutcome("skipped")
+    batch.status, batch.sent_at, batch.updated_at = BatchStatus.ACCEPTED, now, now
+    session.commit()
+    finish_issue_if_done(session, batch.issue_id, now)
     session.commit()
     return BatchOutcome(batch.status)
 
@@ -195,15 +311,27 @@ def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool
     return True
 
 
-def requeue_stale(session: Session, now: datetime, settings: Settings) -> list[int]:
-    """Batches of sending issues whose lease ran out, or that waited a whole lease without a worker."""
+@dataclass
+class Sweep:
+    send: list[int]
+    reconcile: list[int]
+
+
+def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
+    """The periodic safety net. A batch whose worker died mid-request may have been sent, so it becomes
+    `unknown` (reconciled, never blindly resent); a batch that waited a whole lease for a worker is sent."""
+    sending_issues = select(Issue.id).where(Issue.status == IssueStatus.SENDING)
+    session.execute(
+        update(Batch).where(Batch.status == BatchStatus.SENDING, Batch.leased_until < now)
+        .values(status=BatchStatus.UNKNOWN, leased_until=None, updated_at=now,
+                last_error="lease expired: the worker went silent mid-send")
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
     stale = now - timedelta(seconds=settings.batch_lease_seconds)
-    return list(session.scalars(
-        select(Batch.id).join(Issue, Issue.id == Batch.issue_id).where(
-            Issue.status == IssueStatus.SENDING,
-            or_(
-                and_(Batch.status == BatchStatus.SENDING, Batch.leased_until < now),
-                and_(Batch.status.in_(LEASABLE), Batch.updated_at < stale),
-            ),
-        )
-    ))
+    grace_over = now - timedelta(seconds=settings.reconcile_grace_seconds)
+    send = session.scalars(select(Batch.id).where(
+        Batch.issue_id.in_(sending_issues), Batch.status.in_(LEASABLE), Batch.updated_at < stale))
+    reconcile = session.scalars(select(Batch.id).where(
+        Batch.status == BatchStatus.UNKNOWN, Batch.updated_at <= grace_over))
+    return Sweep(send=list(send), reconcile=list(reconcile))

@@ -10,28 +10,48 @@ from mailer.db import session_scope, utcnow
 from mailer.delivery import service
 from mailer.delivery.senders import get_sender
 
-IN_PROCESS_MAX_WAIT = 5.0
+IN_PROCESS_MAX_WAIT = 5.0  # with no broker, a retry waits here, briefly, instead of on a queue
 
 
-@app.task(name="mailer.send_batch", queue="send", bind=True, max_retries=None, acks_late=True)
+def _follow_up(task, batch_id: int, outcome: service.BatchOutcome) -> str:
+    """Enqueue what an outcome asks for: split-off batches, a retry, a reconciliation."""
+    enqueue(outcome.spawned)
+    delay = outcome.retry_in if outcome.retry_in is not None else outcome.reconcile_in
+    follow = send_batch if outcome.retry_in is not None else reconcile_batch
+    if delay is None:
+        return outcome.status
+    if task.request.is_eager or not get_settings().broker_url:
+        time.sleep(min(delay, IN_PROCESS_MAX_WAIT))
+        follow.apply(args=(batch_id,), throw=True)
+    else:
+        follow.apply_async((batch_id,), countdown=delay)
+    return outcome.status
+
+
+@app.task(name="mailer.send_batch", queue="send", bind=True, acks_late=True)
 def send_batch(self, batch_id: int) -> str:
     settings = get_settings()
     with session_scope() as session:
         outcome = service.send_batch(session, batch_id, sender=get_sender(settings), settings=settings)
-    if outcome.retry_in is None:
-        return outcome.status
-    if self.request.is_eager:  # in-process: no worker comes back later, so wait here and try again
-        time.sleep(min(outcome.retry_in, IN_PROCESS_MAX_WAIT))
-        return send_batch(batch_id)
-    raise self.retry(countdown=outcome.retry_in)
+    return _follow_up(self, batch_id, outcome)
 
 
-@app.task(name="mailer.requeue_stale_batches", queue="send")
-def requeue_stale_batches() -> int:
+@app.task(name="mailer.reconcile_batch", queue="send", bind=True, acks_late=True)
+def reconcile_batch(self, batch_id: int) -> str:
     with session_scope() as session:
-        ids = service.requeue_stale(session, utcnow(), get_settings())
-    enqueue(ids)
-    return len(ids)
+        outcome = service.reconcile_batch(session, batch_id, utcnow(), get_settings())
+    return _follow_up(self, batch_id, outcome)
+
+
+@app.task(name="mailer.sweep_batches", queue="send")
+def sweep_batches() -> dict:
+    """Beat's safety net for batches whose task or worker was lost."""
+    with session_scope() as session:
+        found = service.sweep(session, utcnow(), get_settings())
+    enqueue(found.send)
+    for batch_id in found.reconcile:
+        reconcile_batch.delay(batch_id)
+    return {"send": len(found.send), "reconcile": len(found.reconcile)}
 
 
 def enqueue(batch_ids: list[int]) -> None:
@@ -48,7 +68,7 @@ def enqueue(batch_ids: list[int]) -> None:
 
 
 def send_issue(number: int) -> list[int]:
-    """`mailer issue send N`: write the ledger and batches, commit, then enqueue them."""
+    """`mailer issue send N` (and resume): write the ledger and batches, commit, then enqueue them."""
     from mailer.issues.service import get_issue
 
     settings = get_settings()

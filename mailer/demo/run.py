@@ -21,6 +21,7 @@ SAMPLE_SUBSCRIBERS = [
 # The sample stories span more than a week; squeeze them into the last six days so this week's issue has them all.
 DEMO_SPAN = timedelta(days=6)
 NEWEST_AGE = timedelta(hours=3)
+DEMO_API_KEY = "SG.demo-standin"  # only ever sent to the stand-in on this machine
 _PUBDATE = re.compile(r"<pubDate>([^<]+)</pubDate>")
 
 
@@ -37,23 +38,39 @@ def rebase_dates(xml: str, newest: datetime, span: timedelta = DEMO_SPAN) -> str
     )
 
 
-def _configure(directory: Path) -> None:
+def _configure(directory: Path, standin_url: str | None) -> None:
     """The embedded default, inside DIR, whatever the environment says."""
     from mailer.config import get_settings
 
     os.environ.update({
         "MAILER_DATABASE_URL": f"sqlite:///{(directory / 'mailer.db').resolve()}",
         "MAILER_OUTBOX_DIR": str((directory / "outbox").resolve()),
-        "MAILER_MAIL_BACKEND": "outbox",
+        "MAILER_MAIL_BACKEND": "sendgrid" if standin_url else "outbox",
         "MAILER_BROKER_URL": "",
     })
+    if standin_url:
+        os.environ.update({"MAILER_SENDGRID_HOST": standin_url, "MAILER_SENDGRID_API_KEY": DEMO_API_KEY})
     get_settings.cache_clear()
 
 
-def run_demo(directory: Path, echo: Callable[[str], None] = print) -> dict:
+def run_demo(directory: Path, echo: Callable[[str], None] = print, backend: str = "outbox") -> dict:
+    """With backend="sendgrid" the mail goes through the real SendGrid client to a stand-in on this machine."""
+    if backend != "sendgrid":
+        return _run(directory, echo, None)
+    from mailer.standin import StandIn
+
+    with StandIn(api_key=DEMO_API_KEY) as standin:
+        echo(f"SendGrid stand-in listening on {standin.url}")
+        summary = _run(directory, echo, standin)
+        requests = sum(1 for _ in standin.accepted())
+        echo(f"SendGrid stand-in accepted {len(standin.recipients())} message(s) in {requests} request(s)")
+    return summary
+
+
+def _run(directory: Path, echo: Callable[[str], None], standin) -> dict:
     started = time.monotonic()
     directory.mkdir(parents=True, exist_ok=True)
-    _configure(directory)
+    _configure(directory, standin.url if standin else None)
 
     from mailer.articles.ingest import add_feed, ingest_all
     from mailer.articles.models import Feed
@@ -96,7 +113,7 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> dict:
 
     if status in (IssueStatus.DRAFT, IssueStatus.SCHEDULED):
         batches = send_issue(number)
-        echo(f"sent issue #{number} in {len(batches)} batch(es) through the outbox")
+        echo(f"sent issue #{number} in {len(batches)} batch(es) through the {'SendGrid API' if standin else 'outbox'}")
     else:
         echo(f"issue #{number} is already {status}: nobody is mailed twice")
 
@@ -115,6 +132,7 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> dict:
     echo(f"Issue #{summary['issue']}: {summary['status']}")
     for lang, n in summary["recipients"].items():
         echo(f"  {lang:<4} {n} recipient(s)  subject: {summary['subjects'][lang]}")
-    echo(f"Outbox: {summary['outbox']}")
+    if not standin:
+        echo(f"Outbox: {summary['outbox']}")
     echo(f"Time: {summary['seconds']} s")
     return summary

@@ -19,7 +19,7 @@ ISSUE_TRANSITIONS: dict[IssueStatus, frozenset[IssueStatus]] = {
     S.SCHEDULED: frozenset({S.DRAFT, S.SCHEDULED}),
     S.DRAFT: frozenset({S.SCHEDULED}),  # unschedule
     S.SENDING: frozenset({S.DRAFT, S.SCHEDULED, S.PAUSED}),  # from paused: resume
-    S.PAUSED: frozenset({S.SENDING, S.SCHEDULED}),
+    S.PAUSED: frozenset({S.SENDING}),
     S.SENT: frozenset({S.SENDING}),
     S.CANCELLED: frozenset({S.DRAFT, S.SCHEDULED, S.SENDING, S.PAUSED}),
     S.FAILED: frozenset({S.SENDING}),

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from mailer.db import utcnow
 from mailer.delivery import service
@@ -89,17 +89,19 @@ def test_a_cancelled_issue_sends_nothing_more(session, issue, settings):
 
 
 class FlakySender:
-    """Fails the first `failures` requests as a provider outage would, then writes to the outbox."""
+    """Fails the first `failures` requests as a provider would, then writes to the outbox."""
 
     name = "flaky"
 
-    def __init__(self, outbox, failures, transient=True):
-        self.outbox, self.failures, self.transient, self.calls = outbox, failures, transient, 0
+    def __init__(self, outbox, failures, kind=SendError.TRANSIENT, **error):
+        self.outbox, self.failures, self.kind, self.error, self.calls = outbox, failures, kind, error, 0
+        self.sizes = []
 
     def send(self, batch) -> SendResult:
         self.calls += 1
+        self.sizes.append(len(batch.recipients))
         if self.calls <= self.failures:
-            raise SendError("503 from provider", transient=self.transient)
+            raise SendError(f"{self.kind} from provider", kind=self.kind, **self.error)
         return self.outbox.send(batch)
 
 
@@ -116,7 +118,7 @@ def test_transient_errors_are_retried_with_backoff_then_succeed(session, issue, 
 def test_a_permanent_error_fails_the_batch_and_says_why(session, issue, settings):
     batch_ids = service.start_send(session, issue, settings, utcnow())
     session.commit()
-    sender = FlakySender(None, failures=99, transient=False)
+    sender = FlakySender(None, failures=99, kind=SendError.PERMANENT)
     for batch_id in batch_ids:
         assert service.send_batch(session, batch_id, sender=sender, settings=settings).status == BatchStatus.FAILED
     session.expire_all()
@@ -125,16 +127,88 @@ def test_a_permanent_error_fails_the_batch_and_says_why(session, issue, settings
     assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.FAILED}
 
 
-def test_a_batch_whose_worker_died_is_picked_up_after_its_lease(session, issue, settings):
+def test_a_batch_whose_worker_died_is_reconciled_not_blindly_resent(session, issue, settings):
     from datetime import timedelta
 
     [first, *_] = service.start_send(session, issue, settings, utcnow())
     session.commit()
     now = utcnow()
-    assert service._lease(session, first, now, settings)  # a worker took it, then died
-    assert first not in service.requeue_stale(session, now, settings)
+    assert service._lease(session, first, now, settings)  # a worker took it, then died mid-request
+    assert service.sweep(session, now, settings).send == []
     later = now + timedelta(seconds=settings.batch_lease_seconds + 1)
-    assert first in service.requeue_stale(session, later, settings)
-    outcome = service.send_batch(session, first, sender=OutboxSender(settings.outbox_dir), settings=settings,
-                                 now=later)
-    assert outcome.status == BatchStatus.ACCEPTED
+    assert service.sweep(session, later, settings).reconcile == []  # unknown now; waiting for evidence
+    assert session.get(Batch, first, populate_existing=True).status == BatchStatus.UNKNOWN
+    # SendGrid's `processed` event arrived for one recipient: it must not be mailed again
+    first_delivery = session.scalars(select(Delivery).where(Delivery.batch_id == first).order_by(Delivery.id)).first()
+    first_delivery.status = DeliveryStatus.SENT
+    session.commit()
+    after_grace = later + timedelta(seconds=settings.reconcile_grace_seconds + 1)
+    assert service.sweep(session, after_grace, settings).reconcile == [first]
+    assert service.reconcile_batch(session, first, after_grace, settings).retry_in == 0
+    sender = FlakySender(OutboxSender(settings.outbox_dir), failures=0)
+    assert service.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
+    size = session.get(Batch, first).size
+    assert sender.sizes == [size - 1]
+
+
+def test_a_lost_answer_waits_for_evidence_and_resends_only_the_unconfirmed(session, issue, settings):
+    from datetime import timedelta
+
+    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.UNKNOWN)
+    outcome = service.send_batch(session, first, sender=sender, settings=settings)
+    assert outcome.status == BatchStatus.UNKNOWN and outcome.reconcile_in == settings.reconcile_grace_seconds
+    assert service.reconcile_batch(session, first, utcnow(), settings).reconcile_in > 0  # too early
+    session.execute(update(Delivery).where(Delivery.batch_id == first).values(status=DeliveryStatus.DELIVERED))
+    session.commit()
+    later = utcnow() + timedelta(seconds=settings.reconcile_grace_seconds + 1)
+    assert service.reconcile_batch(session, first, later, settings).status == BatchStatus.ACCEPTED
+    assert sender.calls == 1  # every recipient had evidence: nothing sent again
+
+
+def test_a_400_naming_recipients_drops_them_and_sends_the_rest(session, issue, settings):
+    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.INVALID, invalid=(0,))
+    assert service.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
+    statuses = session.scalars(select(Delivery.status).where(Delivery.batch_id == first).order_by(Delivery.id)).all()
+    assert statuses[0] == DeliveryStatus.INVALID and set(statuses[1:]) == {DeliveryStatus.SENT}
+    assert sender.sizes == [len(statuses), len(statuses) - 1]
+
+
+def test_a_413_splits_the_batch(session, issue, settings):
+    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    size = session.get(Batch, first).size
+    sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.TOO_LARGE)
+    outcome = service.send_batch(session, first, sender=sender, settings=settings)
+    assert outcome.status == BatchStatus.ACCEPTED and len(outcome.spawned) == 1
+    spawned = session.get(Batch, outcome.spawned[0])
+    assert spawned.status == BatchStatus.PENDING and spawned.size + session.get(Batch, first).size == size
+    assert service.send_batch(session, spawned.id, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
+
+
+def test_refused_credentials_pause_the_issue_instead_of_burning_batches(session, issue, settings):
+    batch_ids = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    sender = FlakySender(None, failures=99, kind=SendError.AUTH)
+    for batch_id in batch_ids:
+        service.send_batch(session, batch_id, sender=sender, settings=settings)
+    assert sender.calls == 1  # the other batches saw the pause and went back to pending
+    session.expire_all()
+    issue = session.get(Issue, issue.id)
+    assert issue.status == IssueStatus.PAUSED and "MAILER_SENDGRID_API_KEY" in issue.status_reason
+    assert set(session.scalars(select(Batch.status))) == {BatchStatus.PENDING}
+    assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.QUEUED}
+
+
+def test_cancel_closes_every_waiting_batch(session, issue, settings):
+    batch_ids = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    service.cancel_issue(session, issue, utcnow())
+    session.commit()
+    assert set(session.scalars(select(Batch.status))) == {BatchStatus.CANCELLED}
+    assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.CANCELLED}
+    assert all(service.send_batch(session, b, sender=OutboxSender(settings.outbox_dir), settings=settings).status
+               == "skipped" for b in batch_ids)

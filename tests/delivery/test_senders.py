@@ -1,4 +1,4 @@
-"""One conformance test, run against every Sender implementation."""
+"""One conformance test, run against every Sender implementation (SendGrid through the stand-in)."""
 
 import io
 from email import policy
@@ -8,10 +8,12 @@ import pytest
 
 from mailer.delivery.message import OutgoingBatch, Recipient
 from mailer.delivery.senders import ConsoleSender, OutboxSender, SendResult, get_sender
-from mailer.rendering.placeholders import UNSUBSCRIBE_URL
+from mailer.delivery.sendgrid import SendGridSender
+from mailer.rendering.placeholders import UNSUBSCRIBE_URL, fill
+from mailer.standin import StandIn
 
 
-def _batch(n=3) -> OutgoingBatch:
+def make_batch(n=3) -> OutgoingBatch:
     recipients = [
         Recipient(100 + i, f"r{i}@example.com", {UNSUBSCRIBE_URL: f"https://n.example/unsubscribe/t{i}"},
                   {"List-Unsubscribe": f"<https://n.example/unsubscribe/t{i}>",
@@ -19,9 +21,16 @@ def _batch(n=3) -> OutgoingBatch:
                   {"delivery_id": str(100 + i)})
         for i in range(n)
     ]
-    return OutgoingBatch(7, 3, "ko", "news@example.com", "서울 레저", "주간 브리핑 3호", 
+    return OutgoingBatch(7, 3, "ko", "news@example.com", "서울 레저", "주간 브리핑 3호",
                          f'<html lang="ko"><a href="{UNSUBSCRIBE_URL}">구독 취소</a></html>',
                          f"구독 취소: {UNSUBSCRIBE_URL}", recipients, categories=("digest",))
+
+
+def _from_mime(raw: bytes) -> dict:
+    m = BytesParser(policy=policy.default).parsebytes(raw)
+    return {"to": m["To"], "subject": m["Subject"], "unsubscribe": m["List-Unsubscribe"],
+            "one_click": m["List-Unsubscribe-Post"], "html": m.get_body(("html",)).get_content(),
+            "text": m.get_body(("plain",)).get_content()}
 
 
 class Outbox:
@@ -30,7 +39,7 @@ class Outbox:
         return OutboxSender(tmp_path)
 
     def delivered(self):
-        return [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in sorted(self.dir.rglob("*.eml"))]
+        return [_from_mime(p.read_bytes()) for p in sorted(self.dir.rglob("*.eml"))]
 
 
 class Console:
@@ -40,32 +49,59 @@ class Console:
 
     def delivered(self):
         chunks = self.stream.getvalue().split("Content-Type: multipart/alternative")[1:]
-        return [BytesParser(policy=policy.default).parsebytes(("Content-Type: multipart/alternative" + c).encode())
-                for c in chunks]
+        return [_from_mime(("Content-Type: multipart/alternative" + c).encode()) for c in chunks]
 
 
-@pytest.fixture(params=[Outbox, Console], ids=["outbox", "console"])
+class SendGrid:
+    """What SendGrid would deliver: each personalization applied to the request's content."""
+
+    def make(self, tmp_path):
+        self.standin = StandIn(api_key="SG.test", keep_payloads=True).start()
+        return SendGridSender("SG.test", self.standin.url, timeout=5)
+
+    def delivered(self):
+        out = []
+        for record in self.standin.accepted():
+            payload = record["payload"]
+            text, html = (c["value"] for c in payload["content"])
+            for p in payload["personalizations"]:
+                out.append({"to": p["to"][0]["email"], "subject": payload["subject"],
+                            "unsubscribe": p["headers"]["List-Unsubscribe"],
+                            "one_click": p["headers"]["List-Unsubscribe-Post"],
+                            "html": fill(html, p["substitutions"]), "text": fill(text, p["substitutions"])})
+        return out
+
+    def close(self):
+        self.standin.stop()
+
+
+@pytest.fixture(params=[Outbox, Console, SendGrid], ids=["outbox", "console", "sendgrid"])
 def backend(request):
-    return request.param()
+    b = request.param()
+    yield b
+    if hasattr(b, "close"):
+        b.close()
 
 
 def test_sender_conformance(backend, tmp_path):
     sender = backend.make(tmp_path)
-    result = sender.send(_batch())
+    result = sender.send(make_batch())
     assert isinstance(result, SendResult) and result.message_id and result.invalid == []
     messages = backend.delivered()
-    assert sorted(m["To"] for m in messages) == ["r0@example.com", "r1@example.com", "r2@example.com"]
+    assert sorted(m["to"] for m in messages) == ["r0@example.com", "r1@example.com", "r2@example.com"]
     for m in messages:
-        i = m["To"][1]
-        assert m["Subject"] == "주간 브리핑 3호"
-        assert m["List-Unsubscribe"] == f"<https://n.example/unsubscribe/t{i}>"
-        assert f"https://n.example/unsubscribe/t{i}" in m.get_body(("html",)).get_content()
+        i = m["to"][1]
+        assert m["subject"] == "주간 브리핑 3호"
+        assert m["unsubscribe"] == f"<https://n.example/unsubscribe/t{i}>"
+        assert m["one_click"] == "List-Unsubscribe=One-Click"
+        assert f'href="https://n.example/unsubscribe/t{i}"' in m["html"]  # each reader their own link
+        assert f"https://n.example/unsubscribe/t{i}" in m["text"]
 
 
 def test_outbox_send_is_idempotent(tmp_path):
     sender = OutboxSender(tmp_path)
-    sender.send(_batch())
-    sender.send(_batch())
+    sender.send(make_batch())
+    sender.send(make_batch())
     assert len(list(tmp_path.rglob("*.eml"))) == 3
     assert not list(tmp_path.rglob("*.tmp"))
 
@@ -77,3 +113,7 @@ def test_backend_is_chosen_by_setting(settings, monkeypatch):
     monkeypatch.setenv("MAILER_MAIL_BACKEND", "console")
     get_settings.cache_clear()
     assert get_sender(get_settings()).name == "console"
+    monkeypatch.setenv("MAILER_MAIL_BACKEND", "sendgrid")
+    monkeypatch.setenv("MAILER_SENDGRID_API_KEY", "SG.key")
+    get_settings.cache_clear()
+    assert get_sender(get_settings()).name == "sendgrid"

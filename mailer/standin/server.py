@@ -1,0 +1,407 @@
+"""A local stand-in for SendGrid's v3 mail-send API and its signed Event Webhook.
+
+Real HTTP on a real socket, so the official `sendgrid` client, timeouts and dropped connections behave as
+they would against api.sendgrid.com. Order of checks per request: bearer key (401), body size (413), JSON
+(400), injected fault (429/500/503, or slow), recipient limits (always) and full validation (sampled),
+then accept: record, queue webhook events, answer 202 - or, for a `drop` fault, close without answering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import secrets
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter, deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from mailer.standin import signing
+from mailer.standin.faults import Faults
+from mailer.standin.validate import check_limits, validate
+
+MAX_BODY_BYTES = 30 * 1024 * 1024
+RATE_LIMIT = 600  # what X-RateLimit-Limit reports; the stand-in only limits when a fault says so
+AUTH_ERROR = "The provided authorization grant is invalid, expired, or revoked"
+_ADDRESS_FIELDS = ("to", "cc", "bcc")
+
+
+def _errors(message: str, field: str | None = None) -> dict:
+    return {"errors": [{"message": message, "field": field, "help": None}]}
+
+
+def _bounces(email: str, rate: float) -> bool:
+    """Repeatable per address, so a test or a demo sees the same bounces every run."""
+    if rate <= 0:
+        return False
+    digest = hashlib.sha256(email.lower().encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < rate
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a handler asleep in a `slow` fault must not hold up stop()
+    request_queue_size = 256  # benchmarks open many connections at once
+    standin: StandIn
+
+    def handle_error(self, request, client_address):
+        pass  # clients that give up (timeouts, resets) are expected here; stay quiet
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive for clients that want it; every answer has a Content-Length
+    server_version = "SendGridStandIn/1"
+    sys_version = ""
+    server: _Server
+
+    def log_message(self, format, *args):
+        pass  # the hot path must not write to stderr
+
+    def _reply(self, status: int, body=None, headers: dict | None = None) -> None:
+        data = b"" if body is None else json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        if data:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    def _read_body(self, length: int) -> bytes:
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _drain(self, length: int) -> None:
+        """Read and discard, so the client finishes sending and can read our answer (no reset)."""
+        while length > 0:
+            chunk = self.rfile.read(min(length, 1 << 20))
+            if not chunk:
+                break
+            length -= len(chunk)
+
+    def _length(self) -> int | None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return None
+        return length if length >= 0 else None
+
+    def do_GET(self):
+        standin, path = self.server.standin, self.path.split("?", 1)[0]
+        if path == "/healthz":
+            self._reply(200, {"status": "ok"})
+        elif path == "/_standin/recipients":
+            self._reply(200, standin.recipients())
+        elif path == "/_standin/stats":
+            self._reply(200, standin.stats())
+        else:
+            self._reply(404, _errors("not found"))
+
+    def do_POST(self):
+        path = self.path.split("?", 1)[0]
+        if path == "/v3/mail/send":
+            return self._mail_send()
+        length = self._length()
+        if length is None:
+            self.close_connection = True
+            return self._reply(400, _errors("Bad Content-Length"))
+        self._drain(length)
+        if path == "/_standin/reset":
+            self.server.standin.reset()
+            self._reply(200, {"reset": True})
+        else:
+            self._reply(404, _errors("not found"))
+
+    def _mail_send(self) -> None:
+        standin = self.server.standin
+        length = self._length()
+        if length is None:
+            self.close_connection = True
+            return standin._answer(self, 400, _errors("Bad Content-Length"))
+        if self.headers.get("Authorization") != standin._bearer:
+            self._drain(length)
+            return standin._answer(self, 401, _errors(AUTH_ERROR))
+        if length > MAX_BODY_BYTES:
+            self._drain(length)
+            return standin._answer(self, 413, _errors(
+                "The JSON payload you have included in your request is too large.", None))
+        try:
+            payload = json.loads(self._read_body(length))
+        except (ValueError, UnicodeDecodeError):
+            return standin._answer(self, 400, _errors("Bad Request: the body is not valid JSON."))
+        standin._mail_send(self, payload)
+
+
+class StandIn:
+    """Serve in a background thread; read what was accepted through the thread-safe accessors."""
+
+    def __init__(self, *, api_key: str = "SG.standin", host: str = "127.0.0.1", port: int = 0,
+                 faults: Faults | str | None = None, record_path: str | None = None,
+                 webhook_url: str | None = None, webhook_private_key: ec.EllipticCurvePrivateKey | None = None,
+                 bounce_rate: float = 0.0, validate_sample: float = 1.0, seed: int = 0,
+                 slow_seconds: float = 5.0, webhook_batch_size: int = 1000, webhook_interval: float = 0.2,
+                 keep_payloads: bool = False):
+        self.keep_payloads = keep_payloads
+        self.api_key = api_key
+        self._bearer = f"Bearer {api_key}"
+        self.host, self.port = host, port
+        self.faults = faults if isinstance(faults, Faults) else Faults(faults, seed=seed)
+        self.record_path = record_path
+        self.webhook_url = webhook_url
+        self.private_key = webhook_private_key or signing.generate_private_key()
+        self.bounce_rate = bounce_rate
+        self.validate_sample = validate_sample
+        self.slow_seconds = slow_seconds
+        self.webhook_batch_size = max(1, webhook_batch_size)
+        self.webhook_interval = webhook_interval
+
+        self._sample_rng = random.Random(seed + 1)  # separate from the fault draws, so both repeat
+        self._lock = threading.Lock()
+        self._accepted: list[dict] = []
+        self._recipients: list[str] = []
+        self._counts: Counter[str] = Counter()
+        self._record_file = None
+        self._events: deque[dict] = deque()
+        self._events_lock = threading.Lock()
+        self._webhook_posts = 0
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._threads: list[threading.Thread] = []
+        # no proxies: the webhook receiver is local, and an http_proxy in the environment must not reroute it
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    # lifecycle
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the stand-in is not started")
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> Self:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        if self.record_path:
+            # kept open for the server's lifetime; closed in stop()
+            self._record_file = open(self.record_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._server = _Server((self.host, self.port), _Handler)
+        self._server.standin = self
+        self.port = self._server.server_address[1]
+        self._threads = [threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                          name="standin-http", daemon=True)]
+        if self.webhook_url:
+            self._threads.append(threading.Thread(target=self._webhook_loop, name="standin-webhook", daemon=True))
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()  # also wakes handlers sleeping in a `slow` fault
+        self._server.shutdown()
+        self._server.server_close()
+        for t in self._threads:
+            t.join(timeout=5)
+        self._server, self._threads = None, []
+        with self._lock:
+            if self._record_file:
+                self._record_file.close()
+                self._record_file = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # accessors (copies, taken under the lock)
+
+    def accepted(self) -> list[dict]:
+        with self._lock:
+            return [dict(r) for r in self._accepted]
+
+    def recipients(self) -> list[str]:
+        """Every accepted recipient, repeated if accepted more than once: count these to find duplicates."""
+        with self._lock:
+            return list(self._recipients)
+
+    @property
+    def requests_seen(self) -> dict[str, int]:
+        """Mail-send requests by outcome: '202', '200' (sandbox), '400', '401', '413', '429', '500', '503',
+        'drop'."""
+        with self._lock:
+            return dict(self._counts)
+
+    def webhook_pending(self) -> int:
+        with self._events_lock:
+            return len(self._events)
+
+    def stats(self) -> dict:
+        with self._lock:
+            stats = {"requests": dict(self._counts), "accepted": len(self._accepted),
+                     "recipients": len(self._recipients)}
+        with self._events_lock:
+            stats["webhook_pending"] = len(self._events)
+            stats["webhook_posts"] = self._webhook_posts
+        return stats
+
+    def reset(self) -> None:
+        with self._lock:
+            self._accepted.clear()
+            self._recipients.clear()
+            self._counts.clear()
+        with self._events_lock:
+            self._events.clear()
+
+    def public_key_b64(self) -> str:
+        return signing.public_key_b64(self.private_key)
+
+    # the mail-send path (called from handler threads)
+
+    def _answer(self, handler: _Handler, status: int, body=None, headers=None) -> None:
+        with self._lock:
+            self._counts[str(status)] += 1
+        handler._reply(status, body, headers)
+
+    def _mail_send(self, handler: _Handler, payload) -> None:
+        outcome = self.faults.next_outcome()
+        if outcome == "429":
+            return self._answer(handler, 429, _errors("too many requests"), {
+                "X-RateLimit-Limit": str(RATE_LIMIT), "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(int(time.time()) + 1)})
+        if outcome in ("500", "503"):
+            message = "internal server error" if outcome == "500" else "service unavailable"
+            return self._answer(handler, int(outcome), _errors(message))
+        if outcome == "slow":
+            self._stopping.wait(self.slow_seconds)
+
+        settings = payload.get("mail_settings") if isinstance(payload, dict) else None
+        sandbox_mode = settings.get("sandbox_mode") if isinstance(settings, dict) else None
+        sandbox = isinstance(sandbox_mode, dict) and sandbox_mode.get("enable") is True
+        with self._lock:
+            full = sandbox or self.validate_sample >= 1 or self._sample_rng.random() < self.validate_sample
+        errors = validate(payload) if full else check_limits(payload)
+        if errors:
+            return self._answer(handler, 400, {"errors": errors})
+        if sandbox:  # SendGrid: 200, validated but not queued for delivery
+            return self._answer(handler, 200)
+
+        message_id = self._accept(payload)
+        if outcome == "drop":
+            with self._lock:
+                self._counts["drop"] += 1
+            handler.close_connection = True
+            try:  # accepted, but the answer is lost: the client sees the connection close
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        self._answer(handler, 202, None, {"X-Message-Id": message_id})
+
+    def _accept(self, payload: dict) -> str:
+        message_id = secrets.token_urlsafe(16)  # 22 url-safe characters, like SendGrid's ids
+        top_args = payload.get("custom_args") if isinstance(payload.get("custom_args"), dict) else {}
+        recipients, per_args = [], []
+        for p in payload["personalizations"]:
+            own = p.get("custom_args")
+            args = {**top_args, **own} if isinstance(own, dict) else dict(top_args)  # personalization wins
+            for kind in _ADDRESS_FIELDS:
+                for entry in p.get(kind) or ():
+                    recipients.append(entry["email"])
+                    per_args.append(args)
+        sender = payload.get("from")
+        categories = payload.get("categories") if isinstance(payload.get("categories"), list) else []
+        record = {
+            "message_id": message_id,
+            "recipients": recipients,
+            "custom_args": per_args,
+            "subject": payload.get("subject"),
+            "from": sender.get("email") if isinstance(sender, dict) else None,
+            "categories": list(categories),
+            "personalizations": len(payload["personalizations"]),
+        }
+        if self.keep_payloads:  # whole requests, for tests that check what a message would look like
+            record["payload"] = payload
+        line = None
+        if self.record_path:
+            line = json.dumps({"message_id": message_id, "recipients": recipients, "custom_args": per_args},
+                              ensure_ascii=False) + "\n"
+        with self._lock:
+            self._accepted.append(record)
+            self._recipients.extend(recipients)
+            if line and self._record_file:
+                self._record_file.write(line)
+                self._record_file.flush()  # other processes tail this file
+        if self.webhook_url:
+            self._queue_events(record)
+        return message_id
+
+    # Event Webhook
+
+    def _queue_events(self, record: dict) -> None:
+        now = int(time.time())
+        message_id = record["message_id"]
+        processed, outcomes = [], []
+        for n, (email, args) in enumerate(zip(record["recipients"], record["custom_args"])):
+            base = dict(args)  # custom_args are flattened into each event, as SendGrid does
+            base.update({"email": email, "timestamp": now, "smtp-id": f"<{message_id}@standin.sendgrid.local>",
+                         "sg_message_id": f"{message_id}.{n}"})
+            if record["categories"]:
+                base["category"] = record["categories"]
+            processed.append({**base, "event": "processed", "sg_event_id": secrets.token_urlsafe(16)})
+            if _bounces(email, self.bounce_rate):
+                outcomes.append({**base, "event": "bounce", "sg_event_id": secrets.token_urlsafe(16),
+                                 "type": "bounce", "status": "5.1.1",
+                                 "reason": "550 5.1.1 The email account that you tried to reach does not exist."})
+            else:
+                outcomes.append({**base, "event": "delivered", "sg_event_id": secrets.token_urlsafe(16),
+                                 "response": "250 OK"})
+        with self._events_lock:
+            self._events.extend(processed)  # every processed event precedes the request's outcomes
+            self._events.extend(outcomes)
+
+    def _webhook_loop(self) -> None:
+        while not self._stopping.wait(self.webhook_interval):
+            self._flush_events(timeout=5.0)
+        self._flush_events(timeout=1.0)  # one last try on the way out
+
+    def _flush_events(self, timeout: float) -> None:
+        while True:
+            with self._events_lock:
+                n = min(self.webhook_batch_size, len(self._events))
+                batch = [self._events.popleft() for _ in range(n)]
+            if not batch:
+                return
+            if not self._post_events(batch, timeout):
+                with self._events_lock:  # SendGrid retries; put them back, in order, for the next round
+                    self._events.extendleft(reversed(batch))
+                return
+
+    def _post_events(self, batch: list[dict], timeout: float) -> bool:
+        body = json.dumps(batch, separators=(",", ":")).encode("utf-8")
+        timestamp = str(int(time.time()))
+        request = urllib.request.Request(self.webhook_url, data=body, method="POST", headers={
+            "Content-Type": "application/json",
+            "User-Agent": "SendGrid Event API",
+            signing.SIGNATURE_HEADER: signing.sign(body, timestamp, self.private_key),
+            signing.TIMESTAMP_HEADER: timestamp,
+        })
+        try:
+            with self._opener.open(request, timeout=timeout) as response:
+                response.read()
+                ok = 200 <= response.status < 300
+        except (urllib.error.URLError, OSError, ValueError):
+            ok = False
+        if ok:
+            with self._events_lock:
+                self._webhook_posts += 1
+        return ok

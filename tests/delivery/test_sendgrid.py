@@ -1,0 +1,101 @@
+"""The SendGrid backend over real HTTP against the stand-in: every answer becomes the right kind of outcome."""
+
+import socket
+
+import pytest
+
+from mailer.delivery.senders import SendError
+from mailer.delivery.sendgrid import SendGridSender, build_payload, classify
+from mailer.standin import Faults, StandIn, validate
+
+from .test_senders import make_batch
+
+
+@pytest.fixture
+def standin():
+    with StandIn(api_key="SG.test", faults=Faults(), keep_payloads=True) as s:
+        yield s
+
+
+def _sender(standin, key="SG.test", timeout=5.0):
+    return SendGridSender(key, standin.url, timeout=timeout)
+
+
+def test_every_request_is_valid_by_sendgrids_rules(standin):
+    batch = make_batch(5)
+    assert validate(build_payload(batch)) == []
+    assert validate(build_payload(batch, sandbox=True)) == []
+    result = _sender(standin).send(batch)
+    [record] = standin.accepted()
+    assert result.message_id == record["message_id"]
+    payload = record["payload"]
+    assert [c["type"] for c in payload["content"]] == ["text/plain", "text/html"]
+    assert payload["from"] == {"email": "news@example.com", "name": "서울 레저"}
+    assert all(isinstance(v, str) for p in payload["personalizations"] for v in p["custom_args"].values())
+    assert payload["categories"] == ["digest"]
+
+
+def test_429_is_retried_at_the_reset_time(standin):
+    standin.faults.push("429")
+    with pytest.raises(SendError) as caught:
+        _sender(standin).send(make_batch())
+    assert caught.value.kind == SendError.TRANSIENT and 0 <= caught.value.retry_after <= 2
+    assert standin.recipients() == []
+
+
+@pytest.mark.parametrize("fault", ["500", "503"])
+def test_server_errors_are_transient(standin, fault):
+    standin.faults.push(fault)
+    with pytest.raises(SendError) as caught:
+        _sender(standin).send(make_batch())
+    assert caught.value.kind == SendError.TRANSIENT and caught.value.retry_after is None
+
+
+def test_an_answer_dropped_after_accepting_is_unknown(standin):
+    standin.faults.push("drop")
+    with pytest.raises(SendError) as caught:
+        _sender(standin).send(make_batch())
+    assert caught.value.kind == SendError.UNKNOWN
+    assert len(standin.recipients()) == 3  # it was accepted: resending blindly would duplicate
+
+
+def test_a_timeout_is_unknown(standin):
+    standin.slow_seconds = 2.0
+    standin.faults.push("slow")
+    with pytest.raises(SendError) as caught:
+        _sender(standin, timeout=0.3).send(make_batch())
+    assert caught.value.kind == SendError.UNKNOWN
+
+
+def test_a_refused_connection_was_never_sent():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    with pytest.raises(SendError) as caught:
+        SendGridSender("SG.test", f"http://127.0.0.1:{port}", timeout=2).send(make_batch())
+    assert caught.value.kind == SendError.TRANSIENT
+
+
+def test_a_wrong_key_is_an_auth_error(standin):
+    with pytest.raises(SendError) as caught:
+        _sender(standin, key="SG.wrong").send(make_batch())
+    assert caught.value.kind == SendError.AUTH and "401" in str(caught.value)
+    assert "SG.wrong" not in str(caught.value)  # the key never reaches a log line
+
+
+def test_a_400_names_the_refused_recipients(standin):
+    batch = make_batch(3)
+    bad = batch.recipients[1].__class__(101, "not an address", {}, {}, {})
+    batch.recipients[1] = bad
+    with pytest.raises(SendError) as caught:
+        _sender(standin).send(batch)
+    assert caught.value.kind == SendError.INVALID and caught.value.invalid == (1,)
+
+
+def test_classify_other_answers():
+    assert classify(413, b"{}", {}).kind == SendError.TOO_LARGE
+    assert classify(403, b'{"errors":[{"message":"forbidden"}]}', {}).kind == SendError.AUTH
+    general = classify(400, b'{"errors":[{"field":"from.email","message":"bad"}]}', {})
+    assert general.kind == SendError.PERMANENT and "from.email: bad" in str(general)
+    mixed = b'{"errors":[{"field":"personalizations.2.to.0.email","message":"x"},{"field":"subject","message":"y"}]}'
+    assert classify(400, mixed, {}).kind == SendError.PERMANENT  # not only recipients: resending would not help
