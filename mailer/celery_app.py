@@ -12,7 +12,7 @@ from kombu import Queue
 from mailer.config import Settings, get_settings
 
 QUEUES = ("ingest", "assemble", "send", "events")
-TASK_MODULES = ("mailer.articles.tasks", "mailer.issues.tasks", "mailer.delivery.tasks")
+TASK_MODULES = ("mailer.articles.tasks", "mailer.issues.tasks", "mailer.delivery.tasks", "mailer.events.tasks")
 
 
 def beat_schedule(settings: Settings) -> dict:

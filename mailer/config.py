@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     sendgrid_host: str = "https://api.sendgrid.com"
     sendgrid_timeout_seconds: float = 30.0
     sendgrid_webhook_public_key: str = ""
+    webhook_max_age_seconds: int = 600  # a signed post older than this is refused (replays)
     sendgrid_sandbox: bool = False
 
     from_email: str = "newsletter@news.example.com"

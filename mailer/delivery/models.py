@@ -27,15 +27,33 @@ BATCH_OPEN = frozenset({BatchStatus.PENDING, BatchStatus.SENDING, BatchStatus.RE
 
 class DeliveryStatus(StrEnum):
     QUEUED = "queued"
-    SENT = "sent"  # accepted by the provider (or written to the outbox)
-    INVALID = "invalid"
+    SENT = "sent"  # accepted by the provider (202, or its `processed` event), or written to the outbox
+    INVALID = "invalid"  # refused by the provider for its address
     FAILED = "failed"
     CANCELLED = "cancelled"
+    DEFERRED = "deferred"
     DELIVERED = "delivered"
-    BOUNCED = "bounced"
     OPENED = "opened"
     CLICKED = "clicked"
     UNSUBSCRIBED = "unsubscribed"
+    DROPPED = "dropped"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+D = DeliveryStatus
+# How far a delivery has got. Webhook events arrive out of order and more than once, so a status only
+# ever moves to a higher rank: a late `processed` never undoes `delivered`.
+DELIVERY_RANK = {
+    D.QUEUED: 0, D.FAILED: 0, D.CANCELLED: 0, D.INVALID: 0,
+    D.SENT: 1, D.DEFERRED: 2, D.DELIVERED: 3, D.OPENED: 4, D.CLICKED: 5,
+    D.UNSUBSCRIBED: 6, D.DROPPED: 7, D.BOUNCED: 7, D.COMPLAINED: 8,
+}
+
+
+def below(status: DeliveryStatus) -> list[str]:
+    """The statuses a delivery may move from to reach `status`."""
+    return [s for s, rank in DELIVERY_RANK.items() if rank < DELIVERY_RANK[status]]
 
 
 class Batch(Base):

@@ -10,12 +10,13 @@ from mailer import __version__, templates_dir
 
 
 def create_app() -> FastAPI:
-    from mailer.web import health, public
+    from mailer.web import health, public, webhooks
 
     app = FastAPI(title="Bilingual newsletter mailer", version=__version__, docs_url=None, redoc_url=None)
     app.state.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
     app.include_router(health.router)
     app.include_router(public.router)
+    app.include_router(webhooks.router)
 
     @app.middleware("http")
     async def security_headers(request, call_next):

@@ -1,0 +1,130 @@
+"""POST /webhooks/sendgrid: signed, forged, unsigned and stale posts; replays; out-of-order events; a big post."""
+
+import json
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from mailer.db import utcnow
+from mailer.delivery import service
+from mailer.delivery.models import Delivery, DeliveryStatus
+from mailer.events.models import WebhookEvent
+from mailer.issues.service import draft_issue
+from mailer.standin.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, generate_private_key, public_key_b64, sign
+from mailer.web.app import create_app
+
+KEY = generate_private_key()
+
+
+@pytest.fixture
+def client(settings, monkeypatch):
+    from mailer.config import get_settings
+
+    monkeypatch.setenv("MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key_b64(KEY))
+    get_settings.cache_clear()
+    return TestClient(create_app())
+
+
+@pytest.fixture
+def deliveries(session, ingested, subscribers_by_lang, settings):
+    issue = draft_issue(session, utcnow())
+    session.commit()
+    service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    return session.scalars(select(Delivery).order_by(Delivery.id)).all()
+
+
+def _event(kind, delivery, n=0, **extra):
+    return {"event": kind, "email": delivery.email, "timestamp": int(time.time()), "sg_event_id": f"{kind}-{delivery.id}-{n}",
+            "sg_message_id": f"msg.{delivery.id}", "delivery_id": str(delivery.id), "batch_id": str(delivery.batch_id),
+            "issue_id": str(delivery.issue_id), "category": ["digest"], **extra}
+
+
+def post(client, events, key=KEY, stamp=None, body=None):
+    body = body if body is not None else json.dumps(events).encode()
+    stamp = stamp or str(int(time.time()))
+    headers = {SIGNATURE_HEADER: sign(body, stamp, key), TIMESTAMP_HEADER: stamp, "Content-Type": "application/json"}
+    return client.post("/webhooks/sendgrid", content=body, headers=headers)
+
+
+def _statuses(session):
+    session.expire_all()
+    return {d.id: d.status for d in session.scalars(select(Delivery))}
+
+
+def _stored(session):
+    return session.scalar(select(func.count()).select_from(WebhookEvent))
+
+
+def test_a_signed_post_is_stored_and_applied(client, session, deliveries):
+    d = deliveries[0]
+    response = post(client, [_event("processed", d), _event("delivered", d)])
+    assert response.status_code == 200 and response.json() == {"received": 2, "new": 2}
+    assert _statuses(session)[d.id] == DeliveryStatus.DELIVERED
+    assert session.scalar(select(func.count()).where(WebhookEvent.processed_at.is_(None))) == 0
+
+
+def test_forged_unsigned_and_stale_posts_change_nothing(client, session, deliveries):
+    d = deliveries[0]
+    events = [_event("delivered", d)]
+    body = json.dumps(events).encode()
+    stamp = str(int(time.time()))
+    tampered = {SIGNATURE_HEADER: sign(body, stamp, KEY), TIMESTAMP_HEADER: stamp}
+    assert client.post("/webhooks/sendgrid", content=body.replace(b"delivered", b"bounce"), headers=tampered).status_code == 403
+    assert post(client, events, key=generate_private_key()).status_code == 403  # someone else's key
+    assert client.post("/webhooks/sendgrid", content=body).status_code == 401  # unsigned
+    stale = str(int(time.time()) - 11 * 60)
+    assert post(client, events, stamp=stale).status_code == 403
+    assert _stored(session) == 0 and _statuses(session)[d.id] == DeliveryStatus.QUEUED
+
+
+def test_no_configured_key_refuses_everything(settings, session, deliveries):
+    response = post(TestClient(create_app()), [_event("delivered", deliveries[0])])
+    assert response.status_code == 503 and _stored(session) == 0
+
+
+def test_a_signed_post_that_is_not_events_is_a_400(client, session):
+    assert post(client, None, body=b'{"not": "a list"}').status_code == 400
+    assert post(client, None, body=b"\xff\xfe").status_code == 400
+    assert _stored(session) == 0
+
+
+def test_replays_are_stored_once(client, session, deliveries):
+    events = [_event("processed", d) for d in deliveries]
+    assert post(client, events).json()["new"] == len(events)
+    assert post(client, events).json() == {"received": len(events), "new": 0}
+    assert _stored(session) == len(events)
+
+
+def test_out_of_order_events_never_move_a_delivery_backwards(client, session, deliveries):
+    d = deliveries[0]
+    post(client, [_event("delivered", d)])
+    post(client, [_event("processed", d)])  # late
+    assert _statuses(session)[d.id] == DeliveryStatus.DELIVERED
+    post(client, [_event("click", d), _event("open", d)])
+    assert _statuses(session)[d.id] == DeliveryStatus.CLICKED
+
+
+def test_processed_evidence_reconciles_a_lost_answer(client, session, deliveries, settings):
+    from datetime import timedelta
+
+    from mailer.delivery.models import Batch, BatchStatus
+
+    batch_id = deliveries[0].batch_id
+    members = [d for d in deliveries if d.batch_id == batch_id]
+    session.get(Batch, batch_id).status = BatchStatus.UNKNOWN
+    session.commit()
+    post(client, [_event("processed", d) for d in members])
+    later = utcnow() + timedelta(seconds=settings.reconcile_grace_seconds + 1)
+    assert service.reconcile_batch(session, batch_id, later, settings).status == BatchStatus.ACCEPTED
+
+
+def test_one_post_of_ten_thousand_events(client, session, deliveries):
+    d = deliveries[0]
+    events = [_event("open", d, n) for n in range(10_000)]
+    response = post(client, events)
+    assert response.status_code == 200 and response.json()["new"] == 10_000
+    assert _stored(session) == 10_000
+    assert _statuses(session)[d.id] == DeliveryStatus.OPENED
