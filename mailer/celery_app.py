@@ -5,14 +5,15 @@ With MAILER_BROKER_URL empty, tasks run in-process (eager), so the embedded defa
 
 from __future__ import annotations
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
 
 from mailer.config import Settings, get_settings
 
 QUEUES = ("ingest", "assemble", "send", "events")
-TASK_MODULES = ("mailer.articles.tasks", "mailer.issues.tasks", "mailer.delivery.tasks", "mailer.events.tasks")
+TASK_MODULES = ("mailer.articles.tasks", "mailer.issues.tasks", "mailer.delivery.tasks", "mailer.events.tasks",
+                "mailer.delivery.transactional")
 
 
 def beat_schedule(settings: Settings) -> dict:
@@ -61,3 +62,13 @@ def create_app(settings: Settings | None = None) -> Celery:
 
 
 app = create_app()
+
+
+@signals.setup_logging.connect
+def _logging(loglevel=None, **_kwargs):
+    """Workers and beat log through mailer.logs (JSON in production), not Celery's own format."""
+    import logging
+
+    from mailer.logs import configure
+
+    configure(get_settings(), loglevel or logging.INFO)

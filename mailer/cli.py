@@ -68,6 +68,11 @@ def _dump(data) -> None:
 @click.version_option(package_name="bilingual-mailer")
 def main() -> None:
     """A bilingual (Korean/English) newsletter mailer."""
+    import logging
+
+    from mailer.logs import configure
+
+    configure(get_settings(), logging.WARNING)  # commands print their own results; logs are for trouble
 
 
 # --- demo -------------------------------------------------------------------------------------
@@ -216,7 +221,19 @@ def articles_unpair(article_id: int) -> None:
 
 @main.group()
 def subscribers() -> None:
-    """Subscribers."""
+    """Subscribers: add, import, export, show, remove, erase."""
+
+
+def _send_confirmation(subscriber_id: int, lang: str) -> None:
+    """After the commit: the double opt-in mail (in-process without a broker, else queued)."""
+    from mailer.delivery.transactional import enqueue_confirmation
+
+    outcome = enqueue_confirmation(subscriber_id, lang)
+    if outcome == "failed":
+        click.echo("warning: the confirmation email could not be sent (see the log); run add again to resend",
+                   err=True)
+    else:
+        click.echo(f"confirmation email {outcome}")
 
 
 @subscribers.command("add")
@@ -224,30 +241,165 @@ def subscribers() -> None:
 @click.option("--lang", type=click.Choice(["ko", "en", "both"]), required=True)
 @click.option("--confirmed", is_flag=True, help="Skip double opt-in (the address owner already agreed).")
 def subscribers_add(email: str, lang: str, confirmed: bool) -> None:
-    """Add a subscriber (pending until confirmed, unless --confirmed)."""
+    """Add a subscriber: pending, and sent a confirmation email, unless --confirmed.
+
+    An address already on file is left as it is (a pending one gets its confirmation email again).
+    An erased, bounced or complained address is refused.
+    """
     from subscribers import service
+    from subscribers.models import Status
 
     with _session() as session:
         sub, created = service.add(session, email, lang, confirmed=confirmed, source="cli")
         click.echo(f"{'added' if created else 'already subscribed'}: {sub.email} ({sub.lang}, {sub.status})")
+        pending = None if sub.status != Status.PENDING else (sub.id, sub.lang)
+    if pending:
+        _send_confirmation(*pending)
+
+
+def _size(file) -> int | None:
+    import io
+    import os
+
+    try:
+        return os.fstat(file.fileno()).st_size or None
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None  # stdin or a pipe: no bar, only the summary
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write every bad row (line, reason) to this CSV file.")
+def subscribers_import(file, errors_path: Path | None) -> None:
+    """Import subscribers from a CSV file (or - for stdin) with a header row: email, lang[, status, created_at].
+
+    New addresses are added (active unless `status` says otherwise); addresses on file are left
+    unchanged, so nobody unsubscribed or suppressed comes back, and importing again adds nothing.
+    Bad rows are reported with their line numbers and skipped.
+    """
+    import csv
+
+    from mailer.db import utcnow
+    from subscribers.csv_import import CountedBytes, import_rows, read_rows, text_of
+
+    shown_max = 100
+    shown: list[str] = []
+    counted = CountedBytes(file)
+    text = text_of(counted)
+    errors_out = errors_path.open("w", encoding="utf-8", newline="") if errors_path else None
+    errors_csv = csv.writer(errors_out) if errors_out else None
+    if errors_csv:
+        errors_csv.writerow(["line", "reason"])
+
+    def on_bad_row(bad) -> None:
+        if len(shown) < shown_max:
+            shown.append(f"line {bad.line}: {bad.reason}")
+        if errors_csv:
+            errors_csv.writerow([bad.line, bad.reason])
+
+    total = _size(file)
+    try:
+        rows = read_rows(text)  # the header first: a file without email and lang is refused whole
+        with _session() as session, click.progressbar(
+            length=total or 1, label="importing", file=sys.stderr, hidden=not (total and sys.stderr.isatty()),
+        ) as bar:
+            def on_chunk(_report) -> None:
+                bar.update(min(counted.count, total or 1) - bar.pos)
+
+            report = import_rows(session, rows, now=utcnow(), on_bad_row=on_bad_row, on_chunk=on_chunk)
+    except UnicodeDecodeError:
+        raise click.ClickException(f"the file is not UTF-8 text (near byte {counted.count}); "
+                                   "rows before that point were imported") from None
+    finally:
+        if errors_out:
+            errors_out.close()
+    for line in shown:
+        click.echo(line, err=True)
+    if report.bad > len(shown):
+        more = f"{errors_path}" if errors_path else "--errors FILE"
+        click.echo(f"... and {report.bad - len(shown)} more bad rows (all of them: {more})", err=True)
+    click.echo(f"imported {report.rows} rows: {report.added} added, {report.existing} already on file, "
+               f"{report.suppressed} suppressed, {report.bad} bad")
+
+
+@subscribers.command("export")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--status", type=click.Choice(["pending", "active", "unsubscribed", "bounced", "complained"]),
+              help="Only subscribers with this status.")
+def subscribers_export(file: Path | None, status: str | None) -> None:
+    """Write subscribers as CSV to FILE (readable by its owner only), or to stdout. Streams."""
+    import os
+
+    from subscribers.csv_export import write_csv
+
+    with _session() as session:
+        if file is None or str(file) == "-":
+            count = write_csv(session, sys.stdout, status=status)
+            click.echo(f"exported {count} subscribers", err=True)  # stdout carries the CSV only
+            return
+        tmp = file.with_name(file.name + ".tmp")
+        # Personal data: 0600, and written whole or not at all.
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8",
+                       newline="") as out:
+            count = write_csv(session, out, status=status)
+        os.replace(tmp, file)
+    click.echo(f"exported {count} subscribers to {file}")
 
 
 @subscribers.command("show")
 @click.argument("email")
 @click.option("--json", "as_json", is_flag=True)
 def subscribers_show(email: str, as_json: bool) -> None:
-    """Everything held about one subscriber."""
+    """Everything held about one subscriber: the record, its history, deliveries and provider events."""
+    from mailer.privacy import subscriber_report
     from subscribers import service
 
     with _session() as session:
-        sub = service.get_by_email(session, email)
-        if sub is None:
-            raise click.ClickException(f"no subscriber {email}")
-        data = sub.as_dict()
+        data = subscriber_report(session, email)
+        if data is None:
+            reason = service.suppression_reason(session, email)
+            listed = f" (the address is on the suppression list: {reason})" if reason else ""
+            raise click.ClickException(f"no subscriber {email}{listed}")
     if as_json:
         return _dump(data)
     for key, value in data.items():
-        click.echo(f"{key:>16}: {value}")
+        if not isinstance(value, list):
+            click.echo(f"{key:>16}: {value}")
+    for change in data["history"]:
+        click.echo(f"{'history':>16}: {change['at'][:19]}  {change['action']} ({change['source']})"
+                   + (f"  {change['detail']}" if change["detail"] else ""))
+    for d in data["deliveries"]:
+        click.echo(f"{'delivery':>16}: issue #{d['issue']} [{d['edition']}] {d['status']}  {d['sent_at'] or ''}")
+    if data["events"]:
+        click.echo(f"{'events':>16}: {len(data['events'])} from the mail provider (--json lists them)")
+
+
+@subscribers.command("remove")
+@click.argument("email")
+def subscribers_remove(email: str) -> None:
+    """Stop mailing an address: it is unsubscribed, and kept on file so no import brings it back."""
+    from subscribers import service
+
+    with _session() as session:
+        sub = service.remove(session, email)
+        click.echo(f"removed: {sub.email} is {sub.status} (`subscribers erase` deletes the record)")
+
+
+@subscribers.command("erase")
+@click.argument("email")
+def subscribers_erase(email: str) -> None:
+    """GDPR erasure: delete everything about an address; only a hash stays, on the suppression list."""
+    from mailer.privacy import erase
+    from subscribers.emails import normalize
+
+    with _session() as session:
+        existed = erase(session, email)
+    address = normalize(email)
+    if existed:
+        click.echo(f"erased: {address} (deliveries keep their counts without it; it is on the suppression list)")
+    else:
+        click.echo(f"no subscriber {address}; it is on the suppression list now, so no import can add it")
 
 
 # --- issues -----------------------------------------------------------------------------------
@@ -259,8 +411,10 @@ def issue() -> None:
 
 def _issue_dict(session, issue) -> dict:
     from mailer.delivery.stats import delivery_counts
+    from mailer.events.stats import issue_stats
 
     counts = delivery_counts(session, issue.id)
+    stats = issue_stats(session, issue.id)
     return {
         "number": issue.number,
         "status": issue.status,
@@ -271,7 +425,8 @@ def _issue_dict(session, issue) -> dict:
         "stories": [s.article_id for s in issue.stories],
         "editions": [
             {"lang": e.lang, "subject": e.subject, "preheader": e.preheader,
-             "html_bytes": len((e.html or "").encode()), "deliveries": counts.get(e.lang, {})}
+             "html_bytes": len((e.html or "").encode()), "deliveries": counts.get(e.lang, {}),
+             "stats": stats.get(e.lang, {})}
             for e in issue.editions
         ],
     }
@@ -321,8 +476,9 @@ def issue_show(number: int, as_json: bool) -> None:
         return _dump(data)
     click.echo(f"issue #{data['number']}: {data['status']}" + (f" ({data['status_reason']})" if data["status_reason"] else ""))
     for e in data["editions"]:
-        counts = ", ".join(f"{k}={v}" for k, v in sorted(e["deliveries"].items())) or "not sent"
-        click.echo(f"  [{e['lang']}] {e['subject']}  ({e['html_bytes'] // 1024} KB)  {counts}")
+        click.echo(f"  [{e['lang']}] {e['subject']}  ({e['html_bytes'] // 1024} KB)")
+        if e["deliveries"]:
+            click.echo("        " + "  ".join(f"{k}={v}" for k, v in e["stats"].items()))
 
 
 @issue.command("preview")
@@ -344,6 +500,9 @@ def issue_preview(number: int, lang: str, out: Path | None, as_text: bool) -> No
         click.echo(f"wrote {out} ({len(body.encode()) // 1024} KB)")
     else:
         click.echo(body)
+
+
+WAIT = click.option("--wait", is_flag=True, help="Show progress until the issue is sent, or stops and says why.")
 
 
 def _wait_for(number: int) -> str:
@@ -369,7 +528,7 @@ def _wait_for(number: int) -> str:
 
 @issue.command("send")
 @click.argument("number", type=int)
-@click.option("--wait", is_flag=True, help="Show progress until the issue is sent, or stops and says why.")
+@WAIT
 def issue_send(number: int, wait: bool) -> None:
     """Send an issue now, through the configured backend, to every active subscriber."""
     from mailer.delivery.tasks import send_issue
@@ -394,7 +553,7 @@ def issue_pause(number: int) -> None:
 
 @issue.command("resume")
 @click.argument("number", type=int)
-@click.option("--wait", is_flag=True, help="Show progress until the issue is sent, or stops and says why.")
+@WAIT
 def issue_resume(number: int, wait: bool) -> None:
     """Resume a paused send where it stopped; nobody already mailed is mailed again."""
     from mailer.delivery.tasks import send_issue
@@ -423,21 +582,68 @@ def issue_cancel(number: int) -> None:
     click.echo(f"issue #{number}: cancelled")
 
 
+# --- ops --------------------------------------------------------------------------------------
+
+@main.group()
+def ops() -> None:
+    """What ops watch."""
+
+
+@ops.command("status")
+@click.option("--json", "as_json", is_flag=True)
+def ops_status(as_json: bool) -> None:
+    """Queues, workers, issues in flight (progress, time to drain), stuck batches, recent failures."""
+    from mailer.db import utcnow
+    from mailer.ops.status import status
+
+    with _session() as session:
+        data = status(session, get_settings(), utcnow())
+    if as_json:
+        return _dump(data)
+    queues, workers = data["queues"], data["workers"]
+    if queues is None:
+        click.echo("queues:   none (no MAILER_BROKER_URL: tasks run in-process)")
+    elif "error" in queues:
+        click.echo(f"queues:   {queues['error']}")
+    else:
+        click.echo("queues:   " + "  ".join(f"{name}={n}" for name, n in queues.items()))
+    if isinstance(workers, list):
+        click.echo(f"workers:  {len(workers)} online" + ("" if workers else "  <- nothing is consuming the queues"))
+        for w in workers:
+            running = ", ".join(t["task"] for t in w["active"]) or "idle"
+            click.echo(f"  {w['name']} [{','.join(w['queues'])}]: {running}")
+    for i in data["issues"]:
+        eta = f"{i['eta_seconds']}s" if i["eta_seconds"] is not None else "unknown"
+        click.echo(f"issue #{i['number']}: {i['status']} {i['done']}/{i['total']} recipients, "
+                   f"{i['per_second']}/s, time to drain {eta}" + (f" ({i['reason']})" if i["reason"] else ""))
+    if not data["issues"]:
+        click.echo("issues:   none in flight")
+    b = data["batches"]
+    click.echo(f"batches:  unknown={b['unknown']} retrying={b['retrying']} lease_expired={b['lease_expired']}")
+    for f in data["failures"]:
+        where = f"batch {f['id']} of issue #{f['issue']}" if f["kind"] == "batch" else f"feed {f['url']}"
+        click.echo(f"failure:  {where}: {f['error']}")
+
+
 # --- processes --------------------------------------------------------------------------------
 
 @main.command()
 @click.option("-Q", "--queues", default="ingest,assemble,send,events", show_default=True)
 @click.option("-c", "--concurrency", type=int, help="Worker processes (default: one per core).")
+@click.option("-P", "--pool", type=click.Choice(["prefork", "solo", "threads"]), default="prefork", show_default=True)
+@click.option("-n", "--hostname", help="Worker name (default celery@HOST).")
 @click.option("--loglevel", default="info", show_default=True)
-def worker(queues: str, concurrency: int | None, loglevel: str) -> None:
+def worker(queues: str, concurrency: int | None, pool: str, hostname: str | None, loglevel: str) -> None:
     """A Celery worker with the project's app (needs MAILER_BROKER_URL)."""
     if not get_settings().broker_url:
         raise click.ClickException("MAILER_BROKER_URL is not set: without a broker, tasks run in-process")
     from mailer.celery_app import app
 
-    argv = ["worker", "-Q", queues, "--loglevel", loglevel]
+    argv = ["worker", "-Q", queues, "--loglevel", loglevel, "--pool", pool]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
+    if hostname:
+        argv += ["--hostname", hostname]
     app.worker_main(argv)
 
 
@@ -458,9 +664,15 @@ def beat(loglevel: str, schedule: str) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """The web app: public pages, webhook, /healthz and /readyz."""
+    import logging
+
     import uvicorn
 
-    uvicorn.run("mailer.web.app:create_app", factory=True, host=host, port=port, proxy_headers=True)
+    from mailer.logs import configure
+
+    configure(get_settings(), logging.INFO)
+    # log_config=None: uvicorn logs through our handler (JSON lines in production)
+    uvicorn.run("mailer.web.app:create_app", factory=True, host=host, port=port, proxy_headers=True, log_config=None)
 
 
 main.add_command(standin)

@@ -13,6 +13,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MAILER_", env_file=".env", extra="ignore")
 
     env: Literal["development", "production", "test"] = "development"
+    log_format: Literal["text", "json"] = "text"  # production always logs JSON lines
     database_url: str = "sqlite:///./mailer.db"
     broker_url: str = ""  # empty: tasks run in-process, no server needed
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)

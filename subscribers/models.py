@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from mailer.db import Base, UTCDateTime, utcnow
 
@@ -20,6 +20,10 @@ class Status(StrEnum):
 
 
 SUPPRESSED = frozenset({Status.BOUNCED, Status.COMPLAINED})
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 class Subscriber(Base):
@@ -44,16 +48,60 @@ class Subscriber(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    @validates("email")
+    def _lower(self, _key, value: str) -> str:
+        # The service normalizes fully; this keeps a hand-made row from breaking case-insensitive uniqueness.
+        return value.strip().lower()
+
     def as_dict(self) -> dict:
-        iso = lambda d: d.isoformat() if d else None
         return {
             "email": self.email,
             "lang": self.lang,
             "status": self.status,
             "consent_source": self.consent_source,
-            "consent_at": iso(self.consent_at),
+            "consent_at": _iso(self.consent_at),
             "consent_ip": self.consent_ip,
-            "confirmed_at": iso(self.confirmed_at),
-            "unsubscribed_at": iso(self.unsubscribed_at),
-            "created_at": iso(self.created_at),
+            "confirmed_at": _iso(self.confirmed_at),
+            "unsubscribed_at": _iso(self.unsubscribed_at),
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
         }
+
+
+class Change(Base):
+    """One subscription change (sign-up, confirmation, language, unsubscribe...): the consent history.
+
+    Personal data: it goes with the subscriber when they are erased (ON DELETE CASCADE).
+    """
+
+    __tablename__ = "subscription_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32))  # web, link, one-click, cli, import, webhook, ...
+    ip: Mapped[str | None] = mapped_column(String(45))
+    detail: Mapped[str | None] = mapped_column(String(200))
+
+    def as_dict(self) -> dict:
+        return {"at": _iso(self.at), "action": self.action, "source": self.source, "ip": self.ip,
+                "detail": self.detail}
+
+
+class SuppressionReason(StrEnum):
+    ERASED = "erased"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+class Suppression(Base):
+    """An address that must not come back by import or by hand: only a keyed hash of it is kept."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (CheckConstraint("reason IN ('erased', 'bounced', 'complained')", name="reason"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)  # see subscribers.suppression
+    reason: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,34 +1,86 @@
-"""Subscription changes. Other packages call these; none reaches into the table by hand."""
+"""Subscription changes. Other packages call these; none reaches into the tables by hand.
+
+Every change also writes a row of history (what, how, when, from which IP) in the caller's
+transaction. Callers commit before they answer, so a change that was answered is never lost.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailer.db import utcnow
+from subscribers import suppression, tokens
 from subscribers.emails import normalize
-from subscribers.models import LANGS, SUPPRESSED, Status, Subscriber
+from subscribers.models import LANGS, SUPPRESSED, Change, Status, Subscriber, SuppressionReason
+
+# Mail a sign-up request sends (see confirmation_kind).
+CONFIRM_MAIL = "confirm"  # not subscribed yet: a link to confirm
+ALREADY_MAIL = "already"  # already subscribed: a link to the preferences instead
 
 
 class SubscriberError(ValueError):
     pass
 
 
+class NotAllowed(SubscriberError):
+    """A change the subscriber's state forbids; `code` names it for pages that translate it."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in LANGS:
+        raise SubscriberError(f"language must be one of {', '.join(LANGS)}, not {lang!r}")
+
+
+def _record(session: Session, sub: Subscriber, action: str, source: str, *, ip: str | None = None,
+            detail: str | None = None, now: datetime | None = None) -> None:
+    session.add(Change(subscriber_id=sub.id, at=now or utcnow(), action=action, source=source, ip=ip,
+                       detail=detail))
+
+
+def get(session: Session, subscriber_id: int) -> Subscriber | None:
+    return session.get(Subscriber, subscriber_id)
+
+
 def get_by_email(session: Session, email: str) -> Subscriber | None:
     return session.scalar(select(Subscriber).where(Subscriber.email == normalize(email)))
+
+
+def from_token(session: Session, purpose: str, token: str) -> tuple[Subscriber, tokens.Claim]:
+    """The subscriber a link names. InvalidToken when it is bad, or names nobody (any more)."""
+    claim = tokens.read(purpose, token)
+    sub = session.get(Subscriber, claim.subscriber_id)
+    if sub is None:
+        raise tokens.InvalidToken()
+    if claim.issued_at is not None and sub.created_at.replace(microsecond=0) > claim.issued_at:
+        raise tokens.InvalidToken()  # made before this row existed: for an erased subscriber with the same id
+    return sub, claim
 
 
 def add(
     session: Session, email: str, lang: str, *, confirmed: bool = False, source: str = "cli",
     ip: str | None = None,
 ) -> tuple[Subscriber, bool]:
-    """Add a subscriber, or return the existing one unchanged. Returns (subscriber, created)."""
-    if lang not in LANGS:
-        raise SubscriberError(f"language must be one of {', '.join(LANGS)}, not {lang!r}")
+    """Add a subscriber, or return the existing one unchanged. Returns (subscriber, created).
+
+    A suppressed address (erased, bounced, complained) is refused: only its owner can bring it
+    back, by signing up again on the subscribe page.
+    """
+    _check_lang(lang)
     address = normalize(email)
     existing = session.scalar(select(Subscriber).where(Subscriber.email == address))
     if existing is not None:
         return existing, False
+    reason = suppression.reason_for(session, address)
+    if reason is not None:
+        raise NotAllowed(f"{address} is on the suppression list ({reason}) and cannot be added", "suppressed")
     now = utcnow()
     sub = Subscriber(
         email=address, lang=lang, consent_source=source, consent_at=now, consent_ip=ip,
@@ -37,18 +89,160 @@ def add(
     )
     session.add(sub)
     session.flush()
+    _record(session, sub, "added", source, ip=ip, detail=f"{sub.status}, lang {lang}", now=now)
     return sub, True
 
 
-def unsubscribe(session: Session, subscriber_id: int) -> Subscriber | None:
+def request_subscription(session: Session, email: str, lang: str, *, ip: str | None = None,
+                         now: datetime | None = None) -> int | None:
+    """A sign-up from the web form. Returns the subscriber to mail (see confirmation_kind), or None.
+
+    Changes no existing subscriber: the requester may not be the address's owner. The language
+    chosen travels in the confirmation link instead and takes effect when the owner confirms.
+    Callers answer every request alike, whatever this returns: the page must not tell who is known.
+    """
+    _check_lang(lang)
+    address = normalize(email)
+    now = now or utcnow()
+    sub = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    if sub is None:
+        if suppression.reason_for(session, address) in (SuppressionReason.BOUNCED, SuppressionReason.COMPLAINED):
+            return None
+        sub = Subscriber(email=address, lang=lang, status=Status.PENDING, consent_source="web",
+                         consent_at=now, consent_ip=ip, created_at=now, updated_at=now)
+        try:
+            with session.begin_nested():  # two sign-ups racing for one address: the loser reads the winner
+                session.add(sub)
+        except IntegrityError:
+            sub = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    if sub.status in SUPPRESSED:
+        return None
+    _record(session, sub, "sign-up requested", "web", ip=ip, detail=f"lang {lang}", now=now)
+    return sub.id
+
+
+def confirmation_kind(sub: Subscriber | None) -> str | None:
+    """Which mail a sign-up request sends: a link to confirm, a note that they already are, or none."""
+    if sub is None or sub.status in SUPPRESSED:
+        return None
+    return ALREADY_MAIL if sub.status == Status.ACTIVE else CONFIRM_MAIL
+
+
+def confirm(session: Session, sub: Subscriber, claim: tokens.Claim, *, ip: str | None = None,
+            now: datetime | None = None) -> Subscriber:
+    """The double opt-in link was followed. Following it again changes nothing."""
+    now = now or utcnow()
+    if sub.status == Status.ACTIVE:
+        return sub
+    if sub.status in SUPPRESSED:
+        raise NotAllowed(f"{sub.email} is suppressed ({sub.status})", "suppressed")
+    if (sub.status == Status.UNSUBSCRIBED and sub.unsubscribed_at is not None and claim.issued_at is not None
+            and sub.unsubscribed_at.replace(microsecond=0) > claim.issued_at):
+        # A link from before they unsubscribed (a scanner, an old mail), not a new wish to subscribe.
+        raise tokens.InvalidToken()
+    before = sub.status
+    if before == Status.UNSUBSCRIBED:  # a new consent, given on the form and confirmed now
+        sub.consent_source, sub.consent_at, sub.consent_ip = "web", now, ip
+    sub.status, sub.confirmed_at, sub.unsubscribed_at = Status.ACTIVE, now, None
+    if claim.lang:
+        sub.lang = claim.lang
+    suppression.lift_erasure(session, sub.email)
+    _record(session, sub, "confirmed", "link", ip=ip, detail=f"{before} -> active, lang {sub.lang}", now=now)
+    session.flush()
+    return sub
+
+
+def unsubscribe(session: Session, subscriber_id: int, *, source: str = "link", ip: str | None = None
+                ) -> Subscriber | None:
     """Idempotent; a suppressed address stays suppressed (it is already not mailed)."""
     sub = session.get(Subscriber, subscriber_id)
     if sub is None:
         return None
     if sub.status not in SUPPRESSED and sub.status != Status.UNSUBSCRIBED:
+        before, now = sub.status, utcnow()
         sub.status = Status.UNSUBSCRIBED
-        sub.unsubscribed_at = utcnow()
+        sub.unsubscribed_at = now
+        _record(session, sub, "unsubscribed", source, ip=ip, detail=f"{before} -> unsubscribed", now=now)
     return sub
+
+
+def resubscribe(session: Session, sub: Subscriber, *, source: str = "web", ip: str | None = None,
+                now: datetime | None = None) -> Subscriber:
+    """From the preference centre, whose link proves the address. Never undoes a bounce or complaint."""
+    if sub.status in SUPPRESSED:
+        raise NotAllowed(f"{sub.email} is suppressed ({sub.status}) and cannot be resubscribed", "suppressed")
+    if sub.status == Status.ACTIVE:
+        return sub
+    now = now or utcnow()
+    before = sub.status
+    sub.status, sub.unsubscribed_at = Status.ACTIVE, None
+    sub.confirmed_at = sub.confirmed_at or now
+    sub.consent_source, sub.consent_at, sub.consent_ip = source, now, ip
+    suppression.lift_erasure(session, sub.email)
+    _record(session, sub, "resubscribed", source, ip=ip, detail=f"{before} -> active", now=now)
+    return sub
+
+
+def set_lang(session: Session, sub: Subscriber, lang: str, *, source: str = "web", ip: str | None = None) -> bool:
+    _check_lang(lang)
+    if sub.lang == lang:
+        return False
+    before, sub.lang = sub.lang, lang
+    _record(session, sub, "language changed", source, ip=ip, detail=f"{before} -> {lang}")
+    return True
+
+
+def mark_suppressed(session: Session, subscriber_id: int, status: str, *, source: str = "webhook",
+                    detail: str | None = None) -> Subscriber | None:
+    """A bounce or complaint: the address is mailed no more, and nothing silently undoes that."""
+    if status not in SUPPRESSED:
+        raise SubscriberError(f"a suppression is bounced or complained, not {status!r}")
+    sub = session.get(Subscriber, subscriber_id)
+    if sub is None or sub.status == status:
+        return sub
+    before, sub.status = sub.status, Status(status)
+    _record(session, sub, status, source, detail=detail or f"{before} -> {status}")
+    return sub
+
+
+def remove(session: Session, email: str) -> Subscriber:
+    """`mailer subscribers remove`: stop mailing an address but keep it on file, so no import brings it back."""
+    sub = get_by_email(session, email)
+    if sub is None:
+        raise SubscriberError(f"no subscriber {normalize(email)}")
+    return unsubscribe(session, sub.id, source="cli")
+
+
+def erase(session: Session, email: str) -> bool:
+    """GDPR erasure: delete the subscriber and their history, keep only a hash on the suppression list.
+
+    Returns whether a subscriber was on file; the address is listed either way (the owner asked
+    never to be mailed). Data other packages hold about them is theirs to clear first (mailer.privacy).
+    """
+    address = normalize(email)
+    sub = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    reason = sub.status if sub is not None and sub.status in SUPPRESSED else SuppressionReason.ERASED
+    suppression.suppress(session, address, reason)
+    if sub is None:
+        return False
+    session.execute(delete(Change).where(Change.subscriber_id == sub.id))
+    session.delete(sub)  # deliveries keep their counts: their subscriber_id is SET NULL by the database
+    session.flush()
+    return True
+
+
+def history(session: Session, subscriber_id: int) -> list[Change]:
+    return list(session.scalars(select(Change).where(Change.subscriber_id == subscriber_id)
+                                .order_by(Change.at, Change.id)))
+
+
+def personal_data(session: Session, sub: Subscriber) -> dict:
+    """Everything this package holds about one subscriber (GDPR access)."""
+    return {
+        **sub.as_dict(),
+        "suppression": suppression.reason_for(session, sub.email),
+        "history": [c.as_dict() for c in history(session, sub.id)],
+    }
 
 
 def counts(session: Session) -> dict[tuple[str, str], int]:
@@ -57,3 +251,8 @@ def counts(session: Session) -> dict[tuple[str, str], int]:
         select(Subscriber.lang, Subscriber.status, func.count()).group_by(Subscriber.lang, Subscriber.status)
     )
     return {(lang, status): n for lang, status, n in rows}
+
+
+def suppression_reason(session: Session, email: str) -> str | None:
+    """Why an address is on the suppression list (erased, bounced, complained), or None."""
+    return suppression.reason_for(session, normalize(email))

@@ -1,6 +1,14 @@
-"""Signed tokens, one purpose each; old secret keys still verify so rotation breaks no link."""
+"""Signed tokens, one purpose each; old secret keys still verify so rotation breaks no link.
+
+Tokens carry the time they were made, so a link can be checked against the subscriber it names: a
+link older than its subscriber's row was made for someone else (an erased subscriber whose id the
+database handed out again) and is refused. Links made before tokens carried a time still verify.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
 
@@ -11,42 +19,76 @@ UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
 PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES)
 CONFIRM_MAX_AGE = 7 * 24 * 3600  # a confirmation link is valid for 7 days
+_LANGS = ("ko", "en", "both")  # as subscribers.models.LANGS (tokens import nothing of the models)
 
 
 class InvalidToken(Exception):
     """Tampered, expired or meant for another purpose; says nothing more on purpose."""
 
 
-def _keys(settings: Settings) -> list[str]:
-    # itsdangerous signs with the last key and verifies with any of them.
+@dataclass(frozen=True)
+class Claim:
+    subscriber_id: int
+    issued_at: datetime | None  # None: a link from before tokens carried their time
+    lang: str | None = None  # confirmation links: the language chosen on the form
+
+
+def signing_keys(settings: Settings) -> list[str]:
+    """itsdangerous signs with the last key and verifies with any of them."""
     return [k.get_secret_value() for k in settings.old_secret_keys] + [settings.secret_key.get_secret_value()]
 
 
-def _serializer(purpose: str, settings: Settings):
+def _check(purpose: str) -> None:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    cls = URLSafeTimedSerializer if purpose == CONFIRM else URLSafeSerializer
-    return cls(_keys(settings), salt=f"mailer.{purpose}")
 
 
-def make_token(purpose: str, subscriber_id: int, settings: Settings | None = None) -> str:
-    return _serializer(purpose, settings or get_settings()).dumps(subscriber_id)
+def _timed(purpose: str, settings: Settings) -> URLSafeTimedSerializer:
+    _check(purpose)
+    return URLSafeTimedSerializer(signing_keys(settings), salt=f"mailer.{purpose}")
+
+
+def _untimed(purpose: str, settings: Settings) -> URLSafeSerializer:
+    _check(purpose)
+    return URLSafeSerializer(signing_keys(settings), salt=f"mailer.{purpose}")
+
+
+def make_token(purpose: str, subscriber_id: int, settings: Settings | None = None, *,
+               lang: str | None = None) -> str:
+    if lang is not None and (purpose != CONFIRM or lang not in _LANGS):
+        raise ValueError("only a confirmation link carries a language: ko, en or both")
+    payload = subscriber_id if lang is None else [subscriber_id, lang]
+    return _timed(purpose, settings or get_settings()).dumps(payload)
+
+
+def _claim(value, issued_at: datetime | None) -> Claim:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Claim(value, issued_at)
+    if (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int)
+            and not isinstance(value[0], bool) and value[1] in _LANGS):
+        return Claim(value[0], issued_at, value[1])
+    raise InvalidToken()
+
+
+def read(purpose: str, token: str, settings: Settings | None = None) -> Claim:
+    settings = settings or get_settings()
+    max_age = CONFIRM_MAX_AGE if purpose == CONFIRM else None
+    try:
+        value, issued_at = _timed(purpose, settings).loads(token, max_age=max_age, return_timestamp=True)
+        return _claim(value, issued_at)
+    except BadData as exc:
+        if purpose == CONFIRM:  # confirmation links always carried their time, and expire
+            raise InvalidToken() from exc
+    try:  # an unsubscribe or preferences link sent before tokens carried their time
+        return _claim(_untimed(purpose, settings).loads(token), None)
+    except BadData as exc:
+        raise InvalidToken() from exc
 
 
 def read_token(purpose: str, token: str, settings: Settings | None = None) -> int:
-    serializer = _serializer(purpose, settings or get_settings())
-    try:
-        if purpose == CONFIRM:
-            value = serializer.loads(token, max_age=CONFIRM_MAX_AGE)
-        else:
-            value = serializer.loads(token)
-    except BadData as exc:
-        raise InvalidToken() from exc
-    if not isinstance(value, int):
-        raise InvalidToken()
-    return value
+    return read(purpose, token, settings).subscriber_id
 
 
-def link(purpose: str, subscriber_id: int, settings: Settings | None = None) -> str:
+def link(purpose: str, subscriber_id: int, settings: Settings | None = None, *, lang: str | None = None) -> str:
     settings = settings or get_settings()
-    return f"{settings.public_base}/{purpose}/{make_token(purpose, subscriber_id, settings)}"
+    return f"{settings.public_base}/{purpose}/{make_token(purpose, subscriber_id, settings, lang=lang)}"

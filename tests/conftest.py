@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLES = ROOT / "mailer" / "demo" / "samples"
 
 
 def pytest_configure(config):
-    base = Path(config.rootpath) / ".pytest-tmp"
-    base.mkdir(exist_ok=True)
+    # MAILER_TEST_TMP: a run of its own beside another one in the same checkout
+    base = Path(os.environ.get("MAILER_TEST_TMP") or Path(config.rootpath) / ".pytest-tmp")
+    base.mkdir(parents=True, exist_ok=True)
     url = os.environ.get("MAILER_TEST_DATABASE_URL") or f"sqlite:///{base / 'test.db'}"
     if url.startswith("sqlite"):
         Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)

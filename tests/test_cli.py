@@ -78,3 +78,24 @@ def test_empty_week_drafts_nothing_and_says_so(run):
 def test_worker_without_a_broker_explains_itself(run):
     result = run("worker")
     assert result.exit_code == 1 and "MAILER_BROKER_URL" in result.stderr
+
+
+def test_pause_resume_and_cancel(run, ingested, subscribers_by_lang, session):
+    from mailer.db import utcnow
+    from mailer.delivery.service import start_send
+    from mailer.issues.service import draft_issue, get_issue
+
+    issue = draft_issue(session, utcnow())
+    session.commit()
+    from mailer.config import get_settings
+
+    start_send(session, issue, get_settings(), utcnow())  # in flight, no batch sent yet
+    session.commit()
+    assert run("issue", "resume", "1").exit_code == 1  # not paused
+    assert run("issue", "pause", "1").output == "issue #1: paused\n"
+    resumed = run("issue", "resume", "1", "--wait")
+    assert resumed.exit_code == 0 and "issue #1: sent" in resumed.output
+    session.expire_all()
+    assert get_issue(session, 1).status == "sent"
+    cancelled = run("issue", "cancel", "1")
+    assert cancelled.exit_code == 1 and "cannot become cancelled" in cancelled.stderr

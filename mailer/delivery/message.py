@@ -40,6 +40,7 @@ class OutgoingBatch:
     recipients: list[Recipient]
     reply_to: str = ""
     categories: tuple[str, ...] = field(default=())
+    folder: str = ""  # where the outbox files it, instead of issue-N/ (transactional mail: "confirm")
 
 
 def _header(value: str) -> str:

@@ -16,6 +16,7 @@ from mailer.delivery.message import OutgoingBatch, to_mime
 class SendResult:
     message_id: str | None = None
     invalid: list[int] = field(default_factory=list)  # delivery ids the provider refused by address
+    status: str = "ok"  # for metrics: the provider's answer ("202"), or the backend's name
 
 
 class SendError(Exception):
@@ -29,9 +30,10 @@ class SendError(Exception):
     PERMANENT = "permanent"  # anything else: fail the batch and report it
 
     def __init__(self, message: str, *, kind: str, retry_after: float | None = None,
-                 invalid: tuple[int, ...] = ()):
+                 invalid: tuple[int, ...] = (), status: str = "error"):
         super().__init__(message)
         self.kind = kind
+        self.status = status  # for metrics: the HTTP status, or "lost" / "refused"
         self.retry_after = retry_after
         self.invalid = invalid  # indexes of the refused recipients, in the batch's order
 
@@ -55,7 +57,8 @@ class OutboxSender:
         self.directory = Path(directory)
 
     def path_for(self, batch: OutgoingBatch, delivery_id: int) -> Path:
-        return self.directory / f"issue-{batch.issue_number}" / batch.lang / f"{delivery_id}.eml"
+        folder = batch.folder or f"issue-{batch.issue_number}"
+        return self.directory / folder / batch.lang / f"{delivery_id}.eml"
 
     def send(self, batch: OutgoingBatch) -> SendResult:
         for rcpt in batch.recipients:
@@ -64,7 +67,7 @@ class OutboxSender:
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(to_mime(batch, rcpt))
             os.replace(tmp, path)  # atomic: a reader never sees half a message
-        return SendResult(message_id=f"outbox-{batch.batch_id}")
+        return SendResult(message_id=f"outbox-{batch.batch_id}", status="outbox")
 
 
 class ConsoleSender:
@@ -79,7 +82,7 @@ class ConsoleSender:
         for rcpt in batch.recipients:
             self.stream.write(to_mime(batch, rcpt).decode("ascii", "replace") + "\n")
         self.stream.flush()
-        return SendResult(message_id=f"console-{batch.batch_id}")
+        return SendResult(message_id=f"console-{batch.batch_id}", status="console")
 
 
 def get_sender(settings: Settings | None = None) -> Sender:

@@ -60,22 +60,23 @@ def _describe(status: int, errors: list[dict]) -> str:
 def classify(status: int, body, headers) -> SendError:
     """What a non-2xx answer means for the batch (see SendError's kinds)."""
     errors = _errors(body)
-    message = _describe(status, errors)
+    message, code = _describe(status, errors), str(status)
     if status == 429:
         reset = (headers or {}).get("X-RateLimit-Reset")
         retry_after = max(0.0, float(reset) - time.time()) if reset else None
-        return SendError(message, kind=SendError.TRANSIENT, retry_after=retry_after)
+        return SendError(message, kind=SendError.TRANSIENT, retry_after=retry_after, status=code)
     if status >= 500:
-        return SendError(message, kind=SendError.TRANSIENT)
+        return SendError(message, kind=SendError.TRANSIENT, status=code)
     if status in (401, 403):
-        return SendError(message, kind=SendError.AUTH)
+        return SendError(message, kind=SendError.AUTH, status=code)
     if status == 413:
-        return SendError(message, kind=SendError.TOO_LARGE)
+        return SendError(message, kind=SendError.TOO_LARGE, status=code)
     if status == 400:
         fields = [_PERSONALIZATION_FIELD.match(e.get("field") or "") for e in errors]
         if errors and all(fields):  # every error names a recipient: the rest can go
-            return SendError(message, kind=SendError.INVALID, invalid=tuple(sorted({int(m.group(1)) for m in fields})))
-    return SendError(message, kind=SendError.PERMANENT)
+            invalid = tuple(sorted({int(m.group(1)) for m in fields}))
+            return SendError(message, kind=SendError.INVALID, invalid=invalid, status=code)
+    return SendError(message, kind=SendError.PERMANENT, status=code)
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -106,7 +107,7 @@ class SendGridSender:
             raise classify(exc.status_code, exc.body, exc.headers) from exc
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             if _never_sent(exc):
-                raise SendError(f"SendGrid unreachable: {exc}", kind=SendError.TRANSIENT) from exc
+                raise SendError(f"SendGrid unreachable: {exc}", kind=SendError.TRANSIENT, status="refused") from exc
             # timed out or cut off after the request went out: SendGrid may have accepted it
-            raise SendError(f"SendGrid answer lost: {exc!r}", kind=SendError.UNKNOWN) from exc
-        return SendResult(message_id=response.headers.get("X-Message-Id"))
+            raise SendError(f"SendGrid answer lost: {exc!r}", kind=SendError.UNKNOWN, status="lost") from exc
+        return SendResult(message_id=response.headers.get("X-Message-Id"), status=str(response.status_code))

@@ -26,6 +26,7 @@ from mailer.delivery.senders import Sender, SendError
 from mailer.issues.models import Edition, Issue
 from mailer.issues.service import transition
 from mailer.issues.states import InvalidTransition, IssueStatus
+from mailer.ops import counters
 from mailer.rendering.placeholders import PREFERENCES_URL, UNSUBSCRIBE_URL
 from subscribers import tokens
 from subscribers.models import Status, Subscriber
@@ -48,7 +49,8 @@ def start_send(session: Session, issue: Issue, settings: Settings, now: datetime
         return open_batches(session, issue.id, (BatchStatus.PENDING, BatchStatus.RETRYING))
     count = snapshot_recipients(session, issue, now)
     batch_ids = cut_batches(session, issue, settings.batch_size)
-    log.info("issue #%s: %d recipients in %d batches", issue.number, count, len(batch_ids))
+    log.info("issue #%s: %d recipients in %d batches", issue.number, count, len(batch_ids),
+             extra={"issue": issue.number})
     if not batch_ids:
         finish_issue_if_done(session, issue.id, now)
     return batch_ids
@@ -214,9 +216,11 @@ def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Edition,
             batch.status = BatchStatus.RETRYING
             return BatchOutcome(batch.status, retry_in=wait, spawned=spawned)
         time.sleep(wait)
+        started = time.monotonic()
         try:
             result = sender.send(_outgoing(batch, issue, edition, recipients, settings))
         except SendError as exc:
+            counters.record_response(exc.status)
             batch.last_error = str(exc)
             if exc.kind == SendError.INVALID and exc.invalid:
                 refused = [recipients[i].delivery_id for i in exc.invalid if i < len(recipients)]
@@ -228,6 +232,8 @@ def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Edition,
                 session.commit()
                 continue
             return _failed_attempt(session, batch, issue, exc, settings, now, spawned)
+        counters.record_response(result.status)
+        counters.record_batch(time.monotonic() - started)
         if result.invalid:
             _set_deliveries(session, batch.id, result.invalid, DeliveryStatus.INVALID, now)
         _set_deliveries(session, batch.id, None, DeliveryStatus.SENT, now)
@@ -243,22 +249,25 @@ def _failed_attempt(session: Session, batch: Batch, issue: Issue, exc: SendError
                   f"then run `mailer issue resume {issue.number}`.")
         try:
             pause_issue(session, issue, reason)
-            log.error("issue #%s paused: %s", issue.number, reason)
+            log.error("issue #%s paused: %s", issue.number, reason, extra={"issue": issue.number, "batch": batch.id})
         except InvalidTransition:
             pass  # another worker paused it first
         return BatchOutcome(batch.status, spawned=spawned)
     if exc.kind == SendError.UNKNOWN:
         batch.status, batch.updated_at = BatchStatus.UNKNOWN, now
-        log.warning("batch %s: %s; reconciling in %ss", batch.id, exc, settings.reconcile_grace_seconds)
+        log.warning("batch %s: %s; reconciling in %ss", batch.id, exc, settings.reconcile_grace_seconds,
+                    extra={"issue": issue.number, "batch": batch.id})
         return BatchOutcome(batch.status, reconcile_in=settings.reconcile_grace_seconds, spawned=spawned)
     if exc.transient and batch.attempts <= settings.send_max_retries:
         batch.status = BatchStatus.RETRYING
         retry_in = exc.retry_after if exc.retry_after is not None else backoff(batch.attempts)
-        log.warning("batch %s: %s; retrying in %.1fs", batch.id, exc, retry_in)
+        log.warning("batch %s: %s; retrying in %.1fs", batch.id, exc, retry_in,
+                    extra={"issue": issue.number, "batch": batch.id})
         return BatchOutcome(batch.status, retry_in=retry_in, spawned=spawned)
     batch.status = BatchStatus.FAILED
     _set_deliveries(session, batch.id, None, DeliveryStatus.FAILED, now, error=str(exc))
-    log.error("batch %s failed after %d attempt(s): %s", batch.id, batch.attempts, exc)
+    log.error("batch %s failed after %d attempt(s): %s", batch.id, batch.attempts, exc,
+              extra={"issue": issue.number, "batch": batch.id})
     return BatchOutcome(batch.status, spawned=spawned)
 
 
@@ -280,7 +289,8 @@ def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Se
             .values(status=BatchStatus.RETRYING, updated_at=now).execution_options(synchronize_session=False)
         ).rowcount
         session.commit()
-        log.warning("batch %s: %d recipient(s) without webhook evidence; sending them again", batch.id, unconfirmed)
+        log.warning("batch %s: %d recipient(s) without webhook evidence; sending them again", batch.id, unconfirmed,
+                    extra={"batch": batch.id})
         return BatchOutcome(BatchStatus.RETRYING, retry_in=0.0) if taken else BatchOutcome("skipped")
     batch.status, batch.sent_at, batch.updated_at = BatchStatus.ACCEPTED, now, now
     session.commit()

@@ -1,5 +1,6 @@
 """Acting on stored webhook events: each one a state transition on a delivery (and, for bounces,
-complaints and unsubscribes, on the subscriber). Safe to run twice; order of arrival does not matter."""
+complaints and unsubscribes, on the subscriber). Safe to run twice; order of arrival does not matter:
+delivery statuses only move up their rank, and suppressions are never undone by a later event."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from mailer.delivery.models import Delivery, DeliveryStatus, below
 from mailer.events.models import WebhookEvent
+from subscribers import service as subscribers
+from subscribers.emails import InvalidEmail
 
 log = logging.getLogger(__name__)
 BATCH = 5000
@@ -31,12 +34,38 @@ DELIVERY_EFFECT = {
 }
 
 
-def _delivery_id(payload: dict) -> int | None:
-    value = payload.get("delivery_id")  # our custom_args arrive flattened into the event
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+# what a dropped message says about its address (SendGrid's `reason`)
+DROPPED_REASON = {"bounced address": "bounced", "invalid": "bounced", "spam reporting address": "complained",
+                  "unsubscribed address": "unsubscribed"}
+SUBSCRIBER_EFFECT = {"bounce": "bounced", "blocked": "bounced", "spamreport": "complained",
+                     "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed"}
+
+
+def _subscriber_effect(event: WebhookEvent) -> str | None:
+    if event.event == "dropped":
+        reason = str(event.payload.get("reason") or "").lower()
+        return next((effect for key, effect in DROPPED_REASON.items() if key in reason), None)
+    return SUBSCRIBER_EFFECT.get(event.event)
+
+
+def _apply_to_subscriber(session: Session, event: WebhookEvent, effect: str) -> None:
+    """Suppress or unsubscribe the address, through the subscribers service (which records the change)."""
+    sub = None
+    if event.delivery_id:
+        subscriber_id = session.scalar(select(Delivery.subscriber_id).where(Delivery.id == event.delivery_id))
+        sub = subscribers.get(session, subscriber_id) if subscriber_id else None
+    if sub is None and event.email:
+        try:
+            sub = subscribers.get_by_email(session, event.email)
+        except InvalidEmail:
+            return
+    if sub is None:
+        return
+    detail = f"SendGrid {event.event}" + (f": {event.payload.get('reason')}" if event.payload.get("reason") else "")
+    if effect == "unsubscribed":
+        subscribers.unsubscribe(session, sub.id, source="webhook")
+    else:
+        subscribers.mark_suppressed(session, sub.id, effect, source="webhook", detail=detail[:500])
 
 
 def apply_pending(session: Session, now: datetime, limit: int = BATCH) -> int:
@@ -47,9 +76,11 @@ def apply_pending(session: Session, now: datetime, limit: int = BATCH) -> int:
     moves: dict[DeliveryStatus, set[int]] = defaultdict(set)
     for event in events:
         status = DELIVERY_EFFECT.get(event.event)
-        delivery_id = _delivery_id(event.payload)
-        if status and delivery_id:
-            moves[status].add(delivery_id)
+        if status and event.delivery_id:
+            moves[status].add(event.delivery_id)
+        effect = _subscriber_effect(event)
+        if effect:
+            _apply_to_subscriber(session, event, effect)
         event.processed_at = now
     for status, ids in moves.items():
         ordered = sorted(ids)

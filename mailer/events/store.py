@@ -39,6 +39,13 @@ def _event_id(event: dict) -> str:
         json.dumps(event, sort_keys=True).encode()).hexdigest()[:40])
 
 
+def _int(value) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _when(event: dict) -> datetime | None:
     try:
         return datetime.fromtimestamp(int(event["timestamp"]), UTC)
@@ -53,7 +60,9 @@ def store(session: Session, events: list[dict], now: datetime) -> int:
     for start in range(0, len(events), CHUNK):
         rows = [
             {"sg_event_id": _event_id(e), "event": e["event"][:32], "email": (e.get("email") or None),
-             "occurred_at": _when(e), "payload": e, "received_at": now}
+             "occurred_at": _when(e), "payload": e, "received_at": now,
+             # our custom_args, flattened into the event by SendGrid
+             "issue_id": _int(e.get("issue_id")), "delivery_id": _int(e.get("delivery_id"))}
             for e in events[start:start + CHUNK]
         ]
         statement = (insert(WebhookEvent).on_conflict_do_nothing(index_elements=["sg_event_id"])

@@ -1,52 +1,204 @@
-"""Public pages a subscriber meets from an email. No login, no cookie: the signed token is enough."""
+"""Public pages a subscriber meets: sign-up, confirmation, unsubscribe and the preference centre.
+
+No login and no cookie: a signed token in the link is the credential. Every change is committed
+before the page answers, so a page that says "done" is never followed by a lost change.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from mailer.web import csrf, language, ratelimit
 from mailer.web.deps import db_session
-from subscribers import service, tokens
-from subscribers.models import Subscriber
+from mailer.web.texts import TEXTS
+from subscribers import service, suppression, tokens
+from subscribers.emails import InvalidEmail, normalize
+from subscribers.models import LANGS, SUPPRESSED, Status, Subscriber
 
 router = APIRouter()
 DbSession = Annotated[Session, Depends(db_session)]
+FormField = Annotated[str, Form()]
 
 
 def _page(request: Request, name: str, lang: str, status_code: int = 200, **context) -> HTMLResponse:
+    other = language.other(lang)
     return request.app.state.templates.TemplateResponse(
-        request, f"{name}.html", {"lang": lang, **context}, status_code=status_code
+        request, f"{name}.html",
+        {"lang": lang, "t": TEXTS[lang], "o": TEXTS[other], "other_lang": other, **context},
+        status_code=status_code,
     )
 
 
-def _subscriber(session: Session, token: str) -> Subscriber | None:
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _page_lang(request: Request, sub: Subscriber | None = None) -> str:
+    return language.choose(sub.lang if sub else None, request.query_params.get("lang"),
+                           request.headers.get("accept-language"))
+
+
+def _invalid_link(request: Request) -> HTMLResponse:
+    return _page(request, "invalid_link", _page_lang(request), status_code=400)
+
+
+def _from_link(session: Session, purpose: str, token: str) -> tuple[Subscriber, tokens.Claim] | None:
     try:
-        return session.get(Subscriber, tokens.read_token(tokens.UNSUBSCRIBE, token))
+        return service.from_token(session, purpose, token)
     except tokens.InvalidToken:
         return None
 
 
-def _page_lang(sub: Subscriber) -> str:
-    return "en" if sub.lang == "en" else "ko"  # a bilingual reader gets the Korean page, with English beside
+def _preferences_url(sub: Subscriber) -> str:
+    return f"/preferences/{tokens.make_token(tokens.PREFERENCES, sub.id)}"
 
+
+# --- subscribe --------------------------------------------------------------------------------
+
+def _subscribe_form(request: Request, lang: str, *, status_code: int = 200, error: str | None = None,
+                    email: str = "", chosen: str | None = None) -> HTMLResponse:
+    return _page(request, "subscribe", lang, status_code, error=error, email=email,
+                 chosen=chosen if chosen in LANGS else lang, csrf_token=csrf.issue(csrf.SUBSCRIBE),
+                 switch_url=f"/subscribe?lang={language.other(lang)}")
+
+
+@router.get("/subscribe", response_class=HTMLResponse)
+def subscribe_form(request: Request):
+    return _subscribe_form(request, _page_lang(request))
+
+
+@router.post("/subscribe", response_class=HTMLResponse)
+def subscribe(request: Request, session: DbSession, background: BackgroundTasks, email: FormField = "",
+              lang: FormField = "", csrf_token: FormField = ""):
+    """Answers alike for a new, pending, active, unsubscribed or suppressed address: no enumeration."""
+    page_lang = _page_lang(request)
+    t = TEXTS[page_lang]
+    limiter = request.app.state.rate_limiter
+    limited = limiter.hit("signup-ip", ratelimit.client_key(_ip(request)), ratelimit.SIGNUPS_PER_IP)
+    if not limited.allowed:
+        response = _page(request, "rate_limited", page_lang, status_code=429,
+                         minutes=max(1, round(limited.retry_after / 60)))
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
+    email = email.strip()
+    if not csrf.verify(csrf_token, csrf.SUBSCRIBE):
+        return _subscribe_form(request, page_lang, status_code=400, error=t["error_form_expired"], email=email,
+                               chosen=lang)
+    if lang not in LANGS:
+        return _subscribe_form(request, page_lang, status_code=400, error=t["error_lang"], email=email)
+    try:
+        address = normalize(email)
+    except InvalidEmail:
+        return _subscribe_form(request, page_lang, status_code=400, error=t["error_email"], email=email,
+                               chosen=lang)
+    subscriber_id = service.request_subscription(session, address, lang, ip=_ip(request))
+    session.commit()
+    # Mail only after the commit, and after the answer: the page takes as long whether or not a mail goes.
+    mails = limiter.hit("signup-address", suppression.address_hash(address), ratelimit.MAILS_PER_ADDRESS)
+    if subscriber_id is not None and mails.allowed:
+        from mailer.delivery.transactional import enqueue_confirmation
+
+        background.add_task(enqueue_confirmation, subscriber_id, lang)
+    return _page(request, "subscribe_sent", page_lang, email=email)
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+def confirm(token: str, request: Request, session: DbSession):
+    """The double opt-in link from the confirmation mail. Following it again changes nothing."""
+    found = _from_link(session, tokens.CONFIRM, token)
+    if found is None:
+        return _invalid_link(request)
+    sub, claim = found
+    try:
+        service.confirm(session, sub, claim, ip=_ip(request))
+    except (tokens.InvalidToken, service.NotAllowed):
+        session.rollback()
+        return _invalid_link(request)
+    session.commit()
+    return _page(request, "confirmed", _page_lang(request, sub), subscriber_lang=sub.lang,
+                 preferences_url=_preferences_url(sub))
+
+
+# --- unsubscribe ------------------------------------------------------------------------------
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 def unsubscribe_form(token: str, request: Request, session: DbSession):
     """Shows a confirmation button and changes nothing: mail scanners prefetch links."""
-    sub = _subscriber(session, token)
-    if sub is None:
-        return _page(request, "invalid_link", "ko", status_code=400)
-    return _page(request, "unsubscribe", _page_lang(sub), done=False, token=token)
+    found = _from_link(session, tokens.UNSUBSCRIBE, token)
+    if found is None:
+        return _invalid_link(request)
+    sub, _ = found
+    # Someone already not mailed sees that, with the way back, instead of a button that does nothing.
+    done = sub.status not in (Status.ACTIVE, Status.PENDING)
+    return _page(request, "unsubscribe", _page_lang(request, sub), done=done, token=token,
+                 preferences_url=_preferences_url(sub))
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
-def unsubscribe(token: str, request: Request, session: DbSession):
-    """The button's target and the RFC 8058 one-click target: 200 (never a redirect), at once, every time."""
-    sub = _subscriber(session, token)
-    if sub is None:
-        return _page(request, "invalid_link", "ko", status_code=400)
-    service.unsubscribe(session, sub.id)
-    return _page(request, "unsubscribe", _page_lang(sub), done=True, token=token)
+def unsubscribe(token: str, request: Request, session: DbSession,
+                one_click: Annotated[str | None, Form(alias="List-Unsubscribe")] = None):
+    """The button's target and the RFC 8058 one-click target: 200 (never a redirect), at once, every time.
+
+    No CSRF token, cookie or auth: a mailbox provider posts `List-Unsubscribe=One-Click` and nothing else.
+    """
+    found = _from_link(session, tokens.UNSUBSCRIBE, token)
+    if found is None:
+        return _invalid_link(request)
+    sub, _ = found
+    service.unsubscribe(session, sub.id, source="one-click" if one_click == "One-Click" else "web", ip=_ip(request))
+    session.commit()
+    return _page(request, "unsubscribe", _page_lang(request, sub), done=True, token=token,
+                 preferences_url=_preferences_url(sub))
+
+
+# --- preference centre ------------------------------------------------------------------------
+
+def _preferences_page(request: Request, sub: Subscriber, token: str, *, status_code: int = 200,
+                      notice: str | None = None, error: str | None = None) -> HTMLResponse:
+    return _page(request, "preferences", _page_lang(request, sub), status_code, token=token, email=sub.email,
+                 subscriber_lang=sub.lang, status="suppressed" if sub.status in SUPPRESSED else sub.status,
+                 notice=notice, error=error, csrf_token=csrf.issue(csrf.PREFERENCES, str(sub.id)))
+
+
+@router.get("/preferences/{token}", response_class=HTMLResponse)
+def preferences_form(token: str, request: Request, session: DbSession):
+    found = _from_link(session, tokens.PREFERENCES, token)
+    if found is None:
+        return _invalid_link(request)
+    return _preferences_page(request, found[0], token)
+
+
+@router.post("/preferences/{token}", response_class=HTMLResponse)
+def preferences(token: str, request: Request, session: DbSession, action: FormField = "", lang: FormField = "",
+                csrf_token: FormField = ""):
+    """Change language, unsubscribe or resubscribe. A bad request changes nothing and says why."""
+    found = _from_link(session, tokens.PREFERENCES, token)
+    if found is None:
+        return _invalid_link(request)
+    sub, _ = found
+    t = TEXTS[_page_lang(request, sub)]
+    if not csrf.verify(csrf_token, csrf.PREFERENCES, str(sub.id)):
+        return _preferences_page(request, sub, token, status_code=400, error=t["error_form_expired"])
+    ip = _ip(request)
+    try:
+        if action == "lang":
+            service.set_lang(session, sub, lang, source="preferences", ip=ip)
+        elif action == "unsubscribe":
+            service.unsubscribe(session, sub.id, source="preferences", ip=ip)
+        elif action == "resubscribe":
+            service.resubscribe(session, sub, source="preferences", ip=ip)
+        else:
+            return _preferences_page(request, sub, token, status_code=400, error=t["error_action"])
+    except service.NotAllowed:
+        session.rollback()
+        return _preferences_page(request, sub, token, status_code=409, error=t["error_suppressed"])
+    except service.SubscriberError:
+        session.rollback()
+        return _preferences_page(request, sub, token, status_code=400, error=t["error_lang"])
+    session.commit()
+    t = TEXTS[_page_lang(request, sub)]  # a new language speaks at once
+    return _preferences_page(request, sub, token, notice=t[f"saved_{action}"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -14,6 +15,7 @@ from mailer.config import get_settings
 from mailer.db import session_scope, utcnow
 from mailer.events import signature, store
 from mailer.events.tasks import enqueue_processing
+from mailer.ops import counters
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -51,4 +53,5 @@ async def sendgrid_events(request: Request) -> JSONResponse:
     except store.BadPayload as exc:
         return _refuse(400, str(exc))
     new = await run_in_threadpool(_store, events)
+    counters.record_events(Counter(e["event"] for e in events))
     return JSONResponse({"received": len(events), "new": new})

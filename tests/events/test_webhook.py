@@ -12,7 +12,13 @@ from mailer.delivery import service
 from mailer.delivery.models import Delivery, DeliveryStatus
 from mailer.events.models import WebhookEvent
 from mailer.issues.service import draft_issue
-from mailer.standin.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, generate_private_key, public_key_b64, sign
+from mailer.standin.signing import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    generate_private_key,
+    public_key_b64,
+    sign,
+)
 from mailer.web.app import create_app
 
 KEY = generate_private_key()
@@ -128,3 +134,19 @@ def test_one_post_of_ten_thousand_events(client, session, deliveries):
     assert response.status_code == 200 and response.json()["new"] == 10_000
     assert _stored(session) == 10_000
     assert _statuses(session)[d.id] == DeliveryStatus.OPENED
+
+
+def test_bounces_complaints_and_unsubscribes_reach_the_subscriber(client, session, deliveries):
+    from subscribers import service as subscribers
+
+    a, b, c, d = deliveries[:4]
+    post(client, [_event("bounce", a, type="bounce", status="5.1.1", reason="550 no such user"),
+                  _event("spamreport", b), _event("unsubscribe", c),
+                  _event("dropped", d, reason="Bounced Address"), _event("delivered", d)])
+    session.expire_all()
+    status = {x.email: subscribers.get_by_email(session, x.email).status for x in (a, b, c, d)}
+    assert status == {a.email: "bounced", b.email: "complained", c.email: "unsubscribed", d.email: "bounced"}
+    post(client, [_event("delivered", b, 9)])  # a later event undoes no suppression
+    session.expire_all()
+    assert subscribers.get_by_email(session, b.email).status == "complained"
+    assert _statuses(session)[a.id] == DeliveryStatus.BOUNCED

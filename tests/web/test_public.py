@@ -2,6 +2,7 @@
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from mailer.web.app import create_app
 from subscribers import service, tokens
@@ -54,7 +55,8 @@ def test_one_click_post_as_a_mailbox_provider_sends_it(client, session, reader, 
 
 def test_a_tampered_or_wrong_purpose_token_is_refused_in_both_languages(client, session, reader):
     good = tokens.make_token(tokens.UNSUBSCRIBE, reader.id)
-    for token in (good[:-2] + "xx", tokens.make_token(tokens.PREFERENCES, reader.id), "garbage"):
+    tampered = good[:-5] + ("x" if good[-5] != "x" else "y") + good[-4:]
+    for token in (tampered, tokens.make_token(tokens.PREFERENCES, reader.id), "garbage"):
         response = client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
         assert response.status_code == 400
         assert "링크가 올바르지 않습니다" in response.text and "This link is not valid" in response.text
@@ -66,3 +68,103 @@ def test_security_headers(client):
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "no-referrer"
     assert "content-security-policy" in headers
+
+
+# --- the link as mailbox providers and mail scanners use it, byte for byte -----------------------
+
+ONE_CLICK_BODIES = {
+    "urlencoded": ("application/x-www-form-urlencoded", b"List-Unsubscribe=One-Click"),
+    "multipart": ("multipart/form-data; boundary=----provider7MA4YWxkTrZu0gW",
+                  (b"------provider7MA4YWxkTrZu0gW\r\n"
+                   b'Content-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+                   b"One-Click\r\n"
+                   b"------provider7MA4YWxkTrZu0gW--\r\n")),
+}
+
+
+@pytest.mark.parametrize("kind", ONE_CLICK_BODIES)
+def test_one_click_raw_request_takes_effect_at_once(client, session, reader, kind):
+    content_type, body = ONE_CLICK_BODIES[kind]
+    url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}"
+    client.cookies.clear()
+    for _ in range(3):
+        response = client.post(url, content=body, headers={"Content-Type": content_type,
+                                                           "User-Agent": "Mailbox-Provider-Unsubscriber"})
+        assert response.status_code == 200 and "location" not in response.headers
+        assert "set-cookie" not in response.headers
+        assert _status(session, reader) == Status.UNSUBSCRIBED  # committed before the answer
+    from subscribers.models import Change
+
+    changes = session.scalars(select(Change).where(Change.subscriber_id == reader.id)).all()
+    assert [(c.action, c.source) for c in changes if c.action == "unsubscribed"] == [("unsubscribed", "one-click")]
+
+
+def test_the_pages_button_posts_an_empty_form(client, session, reader):
+    url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}"
+    page = client.get(url)
+    assert f'action="{url}"' in page.text and 'method="post"' in page.text
+    assert client.post(url).status_code == 200
+    assert _status(session, reader) == Status.UNSUBSCRIBED
+
+
+def test_get_and_head_never_change_anything_however_often(client, session, reader):
+    url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}"
+    for _ in range(3):
+        assert client.get(url).status_code == 200
+    assert client.head(url).status_code in (200, 405)
+    assert _status(session, reader) == Status.ACTIVE
+
+
+def test_an_english_reader_gets_english_with_a_korean_line(client, session):
+    sub, _ = service.add(session, "en-reader@example.com", "en", confirmed=True)
+    session.commit()
+    page = client.get(f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, sub.id)}",
+                      headers={"Accept-Language": "ko"})
+    assert '<html lang="en">' in page.text and "Unsubscribe from the weekly digest?" in page.text
+    assert 'lang="ko"' in page.text and "버튼을 누르면 구독이 취소됩니다" in page.text
+
+
+def test_links_sent_before_tokens_carried_a_time_still_work(client, session, reader, settings):
+    from itsdangerous import URLSafeSerializer
+
+    old = URLSafeSerializer([settings.secret_key.get_secret_value()], salt="mailer.unsubscribe").dumps(reader.id)
+    assert client.post(f"/unsubscribe/{old}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert _status(session, reader) == Status.UNSUBSCRIBED
+
+
+def test_a_link_of_an_erased_subscriber_is_refused_even_if_the_id_comes_back(client, session, reader):
+    import time
+
+    from mailer import privacy
+    from subscribers.models import Subscriber
+
+    token = tokens.make_token(tokens.UNSUBSCRIBE, reader.id)
+    privacy.erase(session, reader.email)
+    session.commit()
+    assert client.post(f"/unsubscribe/{token}").status_code == 400
+    time.sleep(1.1)  # tokens carry whole seconds
+    # SQLite hands out the highest id again once its row is gone: a newcomer must not inherit old links.
+    newcomer = Subscriber(id=reader.id, email="newcomer@example.com", lang="ko", status="active")
+    session.add(newcomer)
+    session.commit()
+    assert client.post(f"/unsubscribe/{token}").status_code == 400
+    assert client.get(f"/preferences/{tokens.make_token(tokens.PREFERENCES, reader.id)}").status_code == 200
+    assert _status(session, newcomer) == Status.ACTIVE
+
+
+def test_pages_are_not_cached_framed_or_scripted(client, session, reader):
+    page = client.get(f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}")
+    assert page.headers["cache-control"] == "no-store"
+    csp = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "form-action 'self'" in csp and "script-src" not in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "<script" not in page.text
+    assert client.get("/subscribe").headers["strict-transport-security"]  # public URL is https
+
+
+def test_an_unsubscribed_reader_sees_so_and_the_way_back(client, session, reader):
+    service.unsubscribe(session, reader.id)
+    session.commit()
+    page = client.get(f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}")
+    assert page.status_code == 200 and "구독이 취소되었습니다" in page.text and "/preferences/" in page.text
+    assert 'method="post"' not in page.text

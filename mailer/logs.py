@@ -1,0 +1,69 @@
+"""Logging for every process: JSON lines in production (for a log pipeline), plain text otherwise.
+
+Each record carries the Celery task id when there is one, and whatever `extra` ids the caller gave
+(issue, batch). Secrets never reach a log line; addresses at info level go through `mask`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+from mailer.config import Settings
+
+CONTEXT_FIELDS = ("issue", "batch", "delivery", "task_id", "task")
+
+
+def mask(email: str | None) -> str:
+    """'minji.kim@example.com' -> 'mi***@example.com': enough to tell people apart in a log, no more."""
+    if not email or "@" not in email:
+        return "***"
+    local, _, domain = email.rpartition("@")
+    return f"{local[:2]}***@{domain}"
+
+
+class TaskContext(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            from celery import current_task
+
+            if current_task and current_task.request.id and not getattr(record, "task_id", None):
+                record.task_id, record.task = current_task.request.id, current_task.name
+        except Exception:  # noqa: BLE001, S110 - logging must never fail a task
+            pass
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: getattr(record, k) for k in CONTEXT_FIELDS if getattr(record, k, None) is not None})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        context = " ".join(f"{k}={getattr(record, k)}" for k in CONTEXT_FIELDS if getattr(record, k, None) is not None)
+        return f"{line} [{context}]" if context else line
+
+
+def configure(settings: Settings, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(TaskContext())
+    json_lines = settings.env == "production" or settings.log_format == "json"
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("httpx", "urllib3", "kombu", "amqp"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

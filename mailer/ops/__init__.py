@@ -1,0 +1,1 @@
+"""What ops watch: queues, workers, issues in flight, failures, and Prometheus metrics."""

@@ -1,0 +1,78 @@
+"""Counters every worker adds to and the web app's /metrics reads: in Redis when a broker is set (workers
+run on other hosts), in this process otherwise."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from functools import lru_cache
+
+import redis
+
+from mailer.config import get_settings
+
+KEY = "mailer:metrics"
+# upper bounds (seconds) of the batch latency histogram
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class _Memory:
+    def __init__(self):
+        self.lock, self.values = threading.Lock(), Counter()
+
+    def incr(self, items: dict[str, float]) -> None:
+        with self.lock:
+            self.values.update(items)
+
+    def read(self) -> dict[str, float]:
+        with self.lock:
+            return dict(self.values)
+
+
+class _Redis:
+    def __init__(self, client: redis.Redis):
+        self.client = client
+
+    def incr(self, items: dict[str, float]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for field, amount in items.items():
+            pipe.hincrbyfloat(KEY, field, amount)
+        pipe.execute()
+
+    def read(self) -> dict[str, float]:
+        return {k.decode(): float(v) for k, v in self.client.hgetall(KEY).items()}
+
+
+@lru_cache(maxsize=4)
+def _store(broker_url: str):
+    if broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return _Redis(redis.Redis.from_url(broker_url, socket_timeout=2))
+    return _Memory()
+
+
+def store():
+    return _store(get_settings().broker_url)
+
+
+def _safe_incr(items: dict[str, float]) -> None:
+    try:
+        store().incr(items)
+    except redis.RedisError:
+        pass  # metrics must never stop a send
+
+
+def record_response(status: str) -> None:
+    """One provider answer: "202", "429", "500", "lost", "refused", "outbox", ..."""
+    _safe_incr({f"responses:{status}": 1})
+
+
+def record_batch(seconds: float) -> None:
+    items = {"batch_seconds:count": 1, "batch_seconds:sum": seconds}
+    for bound in LATENCY_BUCKETS:
+        if seconds <= bound:
+            items[f"batch_seconds:le:{bound}"] = 1
+    _safe_incr(items)
+
+
+def record_events(kinds: Counter) -> None:
+    _safe_incr({f"events:{kind}": n for kind, n in kinds.items()})

@@ -1,0 +1,74 @@
+"""GET /metrics: Prometheus series, read at scrape time from the database, Redis and the shared counters."""
+
+from __future__ import annotations
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import CollectorRegistry
+from sqlalchemy import func, select
+
+from mailer.config import get_settings
+from mailer.db import session_scope, utcnow
+from mailer.delivery.models import Batch, Delivery
+from mailer.issues.models import Edition, Issue
+from mailer.issues.states import IssueStatus
+from mailer.ops import counters, status
+
+RECENT_ISSUES = 5  # deliveries of the latest issues: a gauge over all history would scan every row
+
+
+class Collector:
+    def collect(self):
+        settings, now = get_settings(), utcnow()
+        with session_scope() as session:
+            latest = session.scalars(select(Issue.id).order_by(Issue.number.desc()).limit(RECENT_ISSUES)).all()
+            deliveries = GaugeMetricFamily("mailer_deliveries", "Deliveries of recent issues by status and language",
+                                           labels=["status", "lang"])
+            for st, lang, n in session.execute(
+                    select(Delivery.status, Edition.lang, func.count()).join(Edition, Edition.id == Delivery.edition_id)
+                    .where(Delivery.issue_id.in_(latest))
+                    .group_by(Delivery.status, Edition.lang)):
+                deliveries.add_metric([st, lang], n)
+            yield deliveries
+            batches = GaugeMetricFamily("mailer_batches", "Batches by status", labels=["status"])
+            for st, n in session.execute(select(Batch.status, func.count()).group_by(Batch.status)):
+                batches.add_metric([st], n)
+            yield batches
+            drain = GaugeMetricFamily("mailer_time_to_drain_seconds", "Estimated seconds until an issue in flight "
+                                      "is sent", labels=["issue"])
+            for row in status.issues_in_flight(session, now):
+                if row["status"] == IssueStatus.SENDING and row["eta_seconds"] is not None:
+                    drain.add_metric([str(row["number"])], row["eta_seconds"])
+            yield drain
+        try:
+            depths = status.queue_depths(settings) or {}
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the broker is down
+            depths = {}
+        queue = GaugeMetricFamily("mailer_queue_depth", "Messages waiting per Celery queue", labels=["queue"])
+        for name, n in depths.items():
+            queue.add_metric([name], n)
+        yield queue
+        yield from _from_counters(counters.store().read())
+
+
+def _from_counters(values: dict[str, float]):
+    responses = CounterMetricFamily("mailer_sendgrid_responses", "Provider answers by status", labels=["status"])
+    events = CounterMetricFamily("mailer_webhook_events", "Webhook events received by type", labels=["event"])
+    for key, value in values.items():
+        kind, _, label = key.partition(":")
+        if kind == "responses":
+            responses.add_metric([label], value)
+        elif kind == "events":
+            events.add_metric([label], value)
+    yield responses
+    yield events
+    buckets = [(str(b), values.get(f"batch_seconds:le:{b}", 0.0)) for b in counters.LATENCY_BUCKETS]
+    buckets.append(("+Inf", values.get("batch_seconds:count", 0.0)))
+    latency = HistogramMetricFamily("mailer_batch_send_seconds", "Time for one batch request to the provider")
+    latency.add_metric([], buckets, sum_value=values.get("batch_seconds:sum", 0.0))
+    yield latency
+
+
+def registry() -> CollectorRegistry:
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(Collector())
+    return reg

@@ -1,0 +1,106 @@
+"""`mailer ops status`: queues, workers, issues in flight with progress and time to drain, stuck batches,
+recent failures. Each part is a plain function returning data; the CLI and /metrics format it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import redis
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailer.articles.models import Feed
+from mailer.celery_app import QUEUES
+from mailer.config import Settings
+from mailer.delivery.models import Batch, BatchStatus
+from mailer.delivery.stats import batch_progress
+from mailer.issues.models import Issue
+from mailer.issues.states import IssueStatus
+
+RATE_WINDOW = timedelta(minutes=5)  # recipients finished in this window give the drain rate
+PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priority levels in lists named queue + sep + n
+
+
+def queue_depths(settings: Settings) -> dict[str, int] | None:
+    """Messages waiting per queue, read straight from Redis; None when tasks run in-process."""
+    if not settings.broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    client = redis.Redis.from_url(settings.broker_url, socket_timeout=2, socket_connect_timeout=2)
+    depths = {}
+    for queue in QUEUES:
+        names = [queue] + [f"{queue}{PRIORITY_SEP}{n}" for n in range(1, 10)]
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.llen(name)
+        depths[queue] = sum(pipe.execute())
+    depths["unacked"] = client.hlen("unacked")
+    return depths
+
+
+def workers(settings: Settings, timeout: float = 1.0) -> list[dict] | None:
+    """Workers that answer, with the tasks they are running; None when tasks run in-process."""
+    if not settings.broker_url:
+        return None
+    from mailer.celery_app import create_app
+
+    inspect = create_app(settings).control.inspect(timeout=timeout)
+    active = inspect.active() or {}
+    queues = inspect.active_queues() or {}
+    return [
+        {"name": name, "queues": sorted(q["name"] for q in queues.get(name, [])),
+         "active": [{"task": t["name"], "args": t.get("args")} for t in tasks]}
+        for name, tasks in sorted(active.items())
+    ]
+
+
+def issues_in_flight(session: Session, now: datetime) -> list[dict]:
+    rows = []
+    for issue in session.scalars(select(Issue).where(
+            Issue.status.in_([IssueStatus.SENDING, IssueStatus.PAUSED])).order_by(Issue.number)):
+        done, total = batch_progress(session, issue.id)
+        recent = session.scalar(select(func.coalesce(func.sum(Batch.size), 0)).where(
+            Batch.issue_id == issue.id, Batch.status == BatchStatus.ACCEPTED, Batch.sent_at >= now - RATE_WINDOW))
+        rate = recent / RATE_WINDOW.total_seconds()  # recipients per second lately
+        remaining = total - done
+        rows.append({
+            "number": issue.number, "status": issue.status, "reason": issue.status_reason,
+            "done": done, "total": total, "per_second": round(rate, 1),
+            "eta_seconds": round(remaining / rate) if rate and remaining else (0 if not remaining else None),
+        })
+    return rows
+
+
+def stuck_batches(session: Session, now: datetime) -> dict[str, int]:
+    """Batches that need attention or are waiting on something."""
+    counts = dict(session.execute(select(Batch.status, func.count()).where(
+        Batch.status.in_([BatchStatus.UNKNOWN, BatchStatus.RETRYING])).group_by(Batch.status)).all())
+    expired = session.scalar(select(func.count()).where(
+        Batch.status == BatchStatus.SENDING, Batch.leased_until < now))
+    return {"unknown": counts.get(BatchStatus.UNKNOWN, 0), "retrying": counts.get(BatchStatus.RETRYING, 0),
+            "lease_expired": expired}
+
+
+def recent_failures(session: Session, limit: int = 10) -> list[dict]:
+    batches = session.execute(
+        select(Batch.id, Issue.number, Batch.last_error, Batch.updated_at).join(Issue, Issue.id == Batch.issue_id)
+        .where(Batch.status == BatchStatus.FAILED).order_by(Batch.updated_at.desc()).limit(limit))
+    failures = [{"kind": "batch", "id": b, "issue": n, "error": e, "at": at.isoformat()} for b, n, e, at in batches]
+    feeds = session.execute(select(Feed.url, Feed.last_error, Feed.last_fetched_at).where(Feed.last_error.is_not(None)))
+    failures += [{"kind": "feed", "url": u, "error": e, "at": at.isoformat() if at else None} for u, e, at in feeds]
+    return failures
+
+
+def status(session: Session, settings: Settings, now: datetime) -> dict:
+    def guarded(fn):
+        try:
+            return fn(settings)
+        except (redis.RedisError, OSError) as exc:
+            return {"error": f"broker unreachable: {type(exc).__name__}"}
+
+    return {
+        "queues": guarded(queue_depths),
+        "workers": guarded(workers),
+        "issues": issues_in_flight(session, now),
+        "batches": stuck_batches(session, now),
+        "failures": recent_failures(session),
+    }

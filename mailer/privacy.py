@@ -1,0 +1,76 @@
+"""GDPR access and erasure across packages.
+
+`subscribers` holds the person; the delivery ledger and the webhook events hold copies of their
+address. `subscribers` may not import those packages, so the whole picture is put together here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from mailer.delivery.models import Batch, Delivery
+from mailer.events.models import WebhookEvent
+from mailer.issues.models import Edition, Issue
+from subscribers import service
+from subscribers.emails import normalize
+
+# What an erased subscriber's webhook events keep: enough to deduplicate and count, nobody's data
+# (the address, IP, user agent, clicked URL and bounce text go).
+EVENT_KEYS_KEPT = frozenset({
+    "event", "sg_event_id", "sg_message_id", "timestamp", "category", "type", "bounce_classification",
+    "issue_id", "edition_id", "batch_id", "delivery_id",
+})
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def deliveries_of(session: Session, subscriber_id: int) -> list[dict]:
+    rows = session.execute(
+        select(Issue.number, Edition.lang, Delivery.status, Delivery.email, Batch.sent_at, Delivery.updated_at)
+        .join(Issue, Issue.id == Delivery.issue_id)
+        .join(Edition, Edition.id == Delivery.edition_id)
+        .outerjoin(Batch, Batch.id == Delivery.batch_id)
+        .where(Delivery.subscriber_id == subscriber_id)
+        .order_by(Issue.number)
+    )
+    return [{"issue": number, "edition": lang, "status": status, "email": email, "sent_at": _iso(sent_at),
+             "updated_at": _iso(updated_at)} for number, lang, status, email, sent_at, updated_at in rows]
+
+
+def _events_query(address: str):
+    return select(WebhookEvent).where(func.lower(WebhookEvent.email) == address).order_by(WebhookEvent.id)
+
+
+def events_of(session: Session, address: str) -> list[dict]:
+    return [{"event": e.event, "occurred_at": _iso(e.occurred_at), "received_at": _iso(e.received_at),
+             "payload": e.payload} for e in session.scalars(_events_query(address))]
+
+
+def subscriber_report(session: Session, email: str) -> dict | None:
+    """`mailer subscribers show --json`: everything held about one subscriber, or None."""
+    sub = service.get_by_email(session, email)
+    if sub is None:
+        return None
+    return {**service.personal_data(session, sub), "deliveries": deliveries_of(session, sub.id),
+            "events": events_of(session, sub.email)}
+
+
+def erase(session: Session, email: str) -> bool:
+    """`mailer subscribers erase`: blank the copies of the address here, then subscribers.service.erase.
+
+    Delivery rows stay (issue counts stay right) with no address and, once the subscriber row is
+    gone, no subscriber id. Returns whether a subscriber was on file.
+    """
+    address = normalize(email)
+    sub = service.get_by_email(session, address)
+    if sub is not None:
+        session.execute(update(Delivery).where(Delivery.subscriber_id == sub.id).values(email=None)
+                        .execution_options(synchronize_session=False))
+    for event in session.scalars(_events_query(address)):
+        event.email = None
+        event.payload = {k: v for k, v in (event.payload or {}).items() if k in EVENT_KEYS_KEPT}
+    session.flush()
+    return service.erase(session, address)

@@ -1,0 +1,36 @@
+"""CSRF tokens for the subscribe and preference forms: signed, timed, one purpose each.
+
+The public pages keep no session and set no cookie (unsubscribe must work without one), so the
+token is stateless: it proves the form came from this site recently and, for the preference
+centre, for that subscriber. The link's own token stays the credential.
+"""
+
+from __future__ import annotations
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from mailer.config import Settings, get_settings
+from subscribers.tokens import signing_keys
+
+SUBSCRIBE = "subscribe"
+PREFERENCES = "preferences"
+MAX_AGE = 24 * 3600  # a form left open for a day still submits
+
+
+def _serializer(purpose: str, settings: Settings) -> URLSafeTimedSerializer:
+    if purpose not in (SUBSCRIBE, PREFERENCES):
+        raise ValueError(f"unknown form {purpose!r}")
+    return URLSafeTimedSerializer(signing_keys(settings), salt=f"mailer.csrf.{purpose}")
+
+
+def issue(purpose: str, subject: str = "", settings: Settings | None = None) -> str:
+    return _serializer(purpose, settings or get_settings()).dumps(subject)
+
+
+def verify(token: str | None, purpose: str, subject: str = "", settings: Settings | None = None) -> bool:
+    if not token:
+        return False
+    try:
+        return _serializer(purpose, settings or get_settings()).loads(token, max_age=MAX_AGE) == subject
+    except BadData:
+        return False

@@ -1,0 +1,109 @@
+"""`mailer ops status` and GET /metrics."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+import redis
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from mailer.celery_app import create_app
+from mailer.cli import main
+from mailer.config import Settings
+from mailer.db import utcnow
+from mailer.delivery import service
+from mailer.delivery.models import Batch, BatchStatus
+from mailer.delivery.tasks import send_issue
+from mailer.issues.service import draft_issue
+from mailer.ops import counters
+from mailer.ops.status import issues_in_flight, queue_depths, stuck_batches, workers
+from mailer.web.app import create_app as create_web_app
+
+REDIS_URL = os.environ.get("MAILER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def issue(session, ingested, subscribers_by_lang, settings, monkeypatch):
+    from mailer.config import get_settings
+
+    monkeypatch.setenv("MAILER_BATCH_SIZE", "2")
+    get_settings.cache_clear()
+    issue = draft_issue(session, utcnow())
+    session.commit()
+    return issue
+
+
+def test_progress_and_time_to_drain_of_an_issue_in_flight(session, issue, settings):
+    from mailer.config import get_settings
+
+    batch_ids = service.start_send(session, issue, get_settings(), utcnow())
+    session.commit()
+    now = utcnow()
+    session.execute(update(Batch).where(Batch.id.in_(batch_ids[:2]))
+                    .values(status=BatchStatus.ACCEPTED, sent_at=now - timedelta(seconds=30)))
+    session.execute(update(Batch).where(Batch.id == batch_ids[2]).values(status=BatchStatus.UNKNOWN))
+    session.commit()
+    [row] = issues_in_flight(session, now)
+    assert row["number"] == issue.number and row["status"] == "sending"
+    assert (row["done"], row["total"]) == (4, 9)
+    assert row["per_second"] == pytest.approx(4 / 300, abs=0.1)
+    assert row["eta_seconds"] == round(5 / (4 / 300))
+    assert stuck_batches(session, now) == {"unknown": 1, "retrying": 0, "lease_expired": 0}
+
+
+def test_ops_status_json_without_a_broker(session, issue):
+    send_issue(issue.number)
+    result = CliRunner().invoke(main, ["ops", "status", "--json"])
+    data = json.loads(result.stdout)
+    assert data["queues"] is None and data["workers"] is None and data["issues"] == []
+    assert set(data) == {"queues", "workers", "issues", "batches", "failures"}
+
+
+@pytest.mark.celery
+def test_queue_depth_and_workers_read_from_redis(session, settings):
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    broker = Settings(_env_file=None, broker_url=REDIS_URL)
+    app = create_app(broker)
+    for _ in range(3):
+        app.send_task("mailer.ingest_all", queue="ingest")
+    depths = queue_depths(broker)
+    assert depths["ingest"] == 3 and depths["send"] == 0
+    env = {**os.environ, "MAILER_BROKER_URL": REDIS_URL}
+    worker = subprocess.Popen([sys.executable, "-m", "mailer.cli", "worker", "-Q", "assemble", "-P", "solo",
+                               "-n", "opsprobe@%h", "--loglevel", "warning"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        seen = []
+        for _ in range(30):
+            seen = workers(broker)
+            if seen:
+                break
+            time.sleep(0.5)
+        assert [w["name"].split("@")[0] for w in seen] == ["opsprobe"]
+        assert seen[0]["queues"] == ["assemble"]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    client.flushdb()
+
+
+def test_metrics_in_prometheus_format(session, issue, settings, monkeypatch):
+    store = counters._Memory()
+    monkeypatch.setattr(counters, "store", lambda: store)
+    send_issue(issue.number)
+    counters.record_events(__import__("collections").Counter({"delivered": 3}))
+    body = TestClient(create_web_app()).get("/metrics")
+    assert body.status_code == 200 and body.headers["content-type"].startswith("text/plain")
+    text = body.text
+    assert 'mailer_deliveries{lang="ko",status="sent"} 4.0' in text
+    assert 'mailer_batches{status="accepted"} 5.0' in text
+    assert 'mailer_sendgrid_responses_total{status="outbox"} 5.0' in text
+    assert 'mailer_batch_send_seconds_count 5.0' in text and 'mailer_batch_send_seconds_bucket{le="+Inf"} 5.0' in text
+    assert 'mailer_webhook_events_total{event="delivered"} 3.0' in text

@@ -1,0 +1,206 @@
+"""CSV import and export: streamed, bad rows by line, idempotent, nobody brought back."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from mailer.db import utcnow
+from subscribers import service
+from subscribers.csv_export import COLUMNS, write_csv
+from subscribers.csv_import import BadRow, CsvError, Row, import_rows, parse_row, read_rows, text_of
+from subscribers.models import Status, Subscriber
+from subscribers.suppression import suppress
+
+NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+
+def _import(session, text: str, **kw):
+    bad: list[BadRow] = []
+    report = import_rows(session, read_rows(io.StringIO(text)), now=NOW, on_bad_row=bad.append, **kw)
+    return report, bad
+
+
+def _count(session) -> int:
+    return session.scalar(select(func.count()).select_from(Subscriber))
+
+
+def test_parse_row_checks_every_field():
+    assert parse_row({"email": " Ko@Example.com ", "lang": "KO"}, 2) == Row(2, "ko@example.com", "ko", "active", None)
+    row = parse_row({"email": "a@example.com", "lang": "both", "status": "Unsubscribed",
+                     "created_at": "2024-03-01T10:00:00+09:00"}, 3)
+    assert row.status == "unsubscribed" and row.created_at == datetime(2024, 3, 1, 1, 0, tzinfo=UTC)
+    assert parse_row({"email": "a@example.com", "lang": "en", "created_at": "2024-03-01"}, 4).created_at.tzinfo is UTC
+    for raw, reason in [
+        ({"email": "", "lang": "ko"}, "email is empty"),
+        ({"email": "nope", "lang": "ko"}, "not a valid email address"),
+        ({"email": "a@example.com", "lang": "jp"}, "lang must be one of"),
+        ({"email": "a@example.com", "lang": "ko", "status": "vip"}, "status must be one of"),
+        ({"email": "a@example.com", "lang": "ko", "created_at": "yesterday"}, "not an ISO 8601 date"),
+        ({"email": None, "lang": None}, "email is empty"),  # a short row
+    ]:
+        bad = parse_row(raw, 9)
+        assert isinstance(bad, BadRow) and bad.line == 9 and reason in bad.reason
+
+
+def test_a_few_hundred_rows_with_bad_ones_reported_by_line(session):
+    lines = ["email,lang"]
+    for i in range(300):
+        lines.append(f"user{i}@example.com,{('ko', 'en', 'both')[i % 3]}")
+    lines[51] = "broken-address,ko"  # file line 52
+    lines[101] = "user100@example.com,fr"  # file line 102
+    report, bad = _import(session, "\n".join(lines) + "\n", chunk_rows=64)
+    assert [(b.line, b.reason.split(":")[0]) for b in bad] == [
+        (52, "'broken-address' is not a valid email address"), (102, "lang must be one of ko, en, both, not 'fr'")]
+    assert (report.added, report.existing, report.suppressed, report.bad) == (298, 0, 0, 2)
+    assert _count(session) == 298
+    sub = service.get_by_email(session, "user2@example.com")
+    assert (sub.lang, sub.status, sub.consent_source, sub.confirmed_at) == ("both", "active", "import", NOW)
+
+
+def test_line_numbers_are_lines_of_the_file_not_rows(session):
+    text = 'email,lang\n"a@example.com",ko\n\n"multi\nline@example.com",ko\nc@example.com,xx\n'
+    _, bad = _import(session, text)
+    assert [b.line for b in bad] == [4, 6]  # where each bad row starts, blank and spanned lines counted
+
+
+def test_importing_again_adds_nothing_and_changes_nobody(session):
+    text = "email,lang,status\na@example.com,ko,\nb@example.com,en,unsubscribed\nA@EXAMPLE.COM,en,\n"
+    first, _ = _import(session, text)
+    assert (first.added, first.existing) == (2, 1)  # the repeat within the file
+    session.expire_all()
+    before = {s.email: (s.lang, s.status, s.updated_at) for s in session.scalars(select(Subscriber))}
+    second, _ = _import(session, text)
+    assert (second.added, second.existing) == (0, 3)
+    session.expire_all()
+    assert {s.email: (s.lang, s.status, s.updated_at) for s in session.scalars(select(Subscriber))} == before
+
+
+def test_nobody_unsubscribed_or_suppressed_comes_back(session):
+    gone, _ = service.add(session, "gone@example.com", "ko", confirmed=True)
+    service.unsubscribe(session, gone.id)
+    bounced, _ = service.add(session, "bounced@example.com", "ko", confirmed=True)
+    service.mark_suppressed(session, bounced.id, Status.BOUNCED)
+    complained, _ = service.add(session, "complained@example.com", "ko", confirmed=True)
+    service.mark_suppressed(session, complained.id, Status.COMPLAINED)
+    service.add(session, "erased@example.com", "ko", confirmed=True)
+    service.erase(session, "erased@example.com")
+    suppress(session, "bounced-long-ago@example.com", "bounced")
+    session.commit()
+    text = "email,lang,status\n" + "".join(f"{who}@example.com,en,active\n" for who in (
+        "gone", "bounced", "complained", "erased", "bounced-long-ago", "fresh"))
+    report, _ = _import(session, text)
+    assert (report.added, report.existing, report.suppressed) == (1, 3, 2)
+    session.expire_all()
+    assert {s.email: s.status for s in session.scalars(select(Subscriber))} == {
+        "gone@example.com": "unsubscribed", "bounced@example.com": "bounced",
+        "complained@example.com": "complained", "fresh@example.com": "active"}
+    assert service.get_by_email(session, "gone@example.com").lang == "ko"
+
+
+def test_status_and_created_at_columns_are_honoured(session):
+    text = ("lang,email,created_at,status,extra\n"  # any order; unknown columns ignored
+            "ko,old@example.com,2020-01-02T03:04:05Z,,x\n"
+            "en,left@example.com,,unsubscribed,y\n"
+            "en,waiting@example.com,,pending,z\n")
+    _import(session, text)
+    old = service.get_by_email(session, "old@example.com")
+    assert old.created_at == datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC) == old.consent_at == old.confirmed_at
+    assert service.get_by_email(session, "left@example.com").unsubscribed_at == NOW
+    assert service.get_by_email(session, "waiting@example.com").status == Status.PENDING
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "empty"),
+    ("address,language\nx@example.com,ko\n", "no email or lang column"),
+    ("email\nx@example.com\n", "no lang column"),
+])
+def test_a_file_without_the_needed_header_is_refused_whole(session, text, message):
+    with pytest.raises(CsvError, match=message):
+        _import(session, text)
+    assert _count(session) == 0
+
+
+def test_a_byte_order_mark_and_crlf_lines_are_fine(session):
+    raw = "\ufeffEmail,Lang\r\nbom@example.com,ko\r\n".encode()
+    report = import_rows(session, read_rows(text_of(io.BytesIO(raw))), now=NOW)
+    assert report.added == 1
+
+
+def test_rows_are_read_as_they_are_imported_and_committed_in_chunks(session):
+    consumed = 0
+
+    def rows():
+        nonlocal consumed
+        for i in range(250):
+            consumed += 1
+            yield Row(i + 2, f"s{i}@example.com", "ko", "active", None)
+
+    seen = []
+
+    def on_chunk(report):
+        # Never more than a chunk read ahead of what is stored; earlier chunks are committed.
+        assert consumed - report.rows <= 100
+        from mailer.db import session_factory
+
+        with session_factory()() as other:
+            seen.append(other.scalar(select(func.count()).select_from(Subscriber)))
+
+    import_rows(session, rows(), now=NOW, chunk_rows=100, on_chunk=on_chunk)
+    assert seen == [100, 200, 250]
+
+
+def test_a_crash_midway_keeps_the_chunks_before_it_and_a_rerun_finishes(session):
+    def rows(fail_at):
+        for i in range(120):
+            if i == fail_at:
+                raise RuntimeError("disk unplugged")
+            yield Row(i + 2, f"c{i}@example.com", "en", "active", None)
+
+    with pytest.raises(RuntimeError):
+        import_rows(session, rows(fail_at=70), now=NOW, chunk_rows=50)
+    session.rollback()
+    assert _count(session) == 50
+    report = import_rows(session, rows(fail_at=None), now=NOW, chunk_rows=50)
+    assert (report.added, report.existing, _count(session)) == (70, 50, 120)
+
+
+def test_an_unreadable_csv_stops_with_its_line(session):
+    text = 'email,lang\na@example.com,ko\n"unterminated,ko\n'
+    import csv
+
+    csv.field_size_limit(64)  # make the runaway quote fail fast
+    try:
+        with pytest.raises(CsvError, match="line"):
+            _import(session, text + "x" * 100 + "\n")
+    finally:
+        csv.field_size_limit(131072)
+
+
+def test_export_streams_every_subscriber_and_imports_back_unchanged(session):
+    service.add(session, "k@example.com", "ko", confirmed=True)
+    gone, _ = service.add(session, "u@example.com", "en", confirmed=True)
+    service.unsubscribe(session, gone.id)
+    service.add(session, "p@example.com", "both")
+    session.commit()
+    out = io.StringIO()
+    assert write_csv(session, out) == 3
+    lines = out.getvalue().splitlines()
+    assert lines[0] == ",".join(COLUMNS) and len(lines) == 4
+    only_active = io.StringIO()
+    assert write_csv(session, only_active, status="active") == 1 and "k@example.com" in only_active.getvalue()
+
+    before = {s.email: (s.lang, s.status) for s in session.scalars(select(Subscriber))}
+    for sub in session.scalars(select(Subscriber)):
+        session.delete(sub)
+    session.commit()
+    _import(session, out.getvalue())
+    session.expire_all()
+    assert {s.email: (s.lang, s.status) for s in session.scalars(select(Subscriber))} == before
+
+
+def test_now_is_utc():
+    assert utcnow().tzinfo is UTC

@@ -1,0 +1,181 @@
+"""Subscription changes as the service makes them: states, suppressions, history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from subscribers import service, tokens
+from subscribers.models import Change, Status, Subscriber
+from subscribers.suppression import suppress
+
+
+def _claim(sub, lang=None, **kw):
+    return tokens.read(tokens.CONFIRM, tokens.make_token(tokens.CONFIRM, sub.id, lang=lang, **kw))
+
+
+def _actions(session, sub):
+    return [c.action for c in service.history(session, sub.id)]
+
+
+def test_add_normalizes_keeps_the_first_and_records_it(session):
+    sub, created = service.add(session, "  Hana@Example.COM", "ko", source="cli")
+    assert created and sub.email == "hana@example.com" and sub.status == Status.PENDING
+    again, created = service.add(session, "HANA@example.com", "en", confirmed=True)
+    assert not created and again.id == sub.id and again.lang == "ko" and again.status == Status.PENDING
+    assert _actions(session, sub) == ["added"]
+
+
+@pytest.mark.parametrize("reason", ["erased", "bounced", "complained"])
+def test_add_refuses_a_suppressed_address(session, reason):
+    suppress(session, "gone@example.com", reason)
+    with pytest.raises(service.NotAllowed, match="suppression list"):
+        service.add(session, "Gone@example.com", "ko", confirmed=True)
+    assert session.scalar(select(func.count()).select_from(Subscriber)) == 0
+
+
+def test_add_refuses_an_unknown_language(session):
+    with pytest.raises(service.SubscriberError, match="language"):
+        service.add(session, "a@example.com", "fr")
+
+
+def test_a_web_request_creates_a_pending_subscriber_with_its_consent_record(session):
+    sub_id = service.request_subscription(session, "new@example.com", "both", ip="198.51.100.4")
+    sub = service.get(session, sub_id)
+    assert (sub.status, sub.lang, sub.consent_source, sub.consent_ip) == (Status.PENDING, "both", "web", "198.51.100.4")
+    assert sub.consent_at is not None and sub.confirmed_at is None
+    change = service.history(session, sub_id)[0]
+    assert (change.action, change.source, change.ip, change.detail) == ("sign-up requested", "web", "198.51.100.4",
+                                                                        "lang both")
+
+
+def test_a_web_request_changes_no_known_subscriber(session):
+    active, _ = service.add(session, "active@example.com", "ko", confirmed=True)
+    gone, _ = service.add(session, "gone@example.com", "ko", confirmed=True)
+    service.unsubscribe(session, gone.id)
+    assert service.request_subscription(session, "active@example.com", "en") == active.id
+    assert service.request_subscription(session, "gone@example.com", "en") == gone.id
+    assert (active.lang, active.status) == ("ko", Status.ACTIVE)
+    assert (gone.lang, gone.status) == ("ko", Status.UNSUBSCRIBED)
+    assert service.confirmation_kind(active) == service.ALREADY_MAIL
+    assert service.confirmation_kind(gone) == service.CONFIRM_MAIL
+
+
+def test_a_web_request_for_a_bounced_or_complained_address_mails_nobody(session):
+    bounced, _ = service.add(session, "bounced@example.com", "ko", confirmed=True)
+    service.mark_suppressed(session, bounced.id, Status.BOUNCED)
+    suppress(session, "complained-then-erased@example.com", "complained")
+    assert service.request_subscription(session, "bounced@example.com", "ko") is None
+    assert service.request_subscription(session, "complained-then-erased@example.com", "ko") is None
+    assert service.get_by_email(session, "complained-then-erased@example.com") is None
+    assert service.confirmation_kind(bounced) is None
+
+
+def test_confirming_activates_in_the_language_of_the_link_once(session):
+    sub = service.get(session, service.request_subscription(session, "c@example.com", "ko"))
+    service.confirm(session, sub, _claim(sub, "en"), ip="192.0.2.1")
+    assert (sub.status, sub.lang) == (Status.ACTIVE, "en") and sub.confirmed_at is not None
+    service.confirm(session, sub, _claim(sub, "both"))  # again: nothing changes
+    assert sub.lang == "en"
+    assert _actions(session, sub) == ["sign-up requested", "confirmed"]
+
+
+def test_confirming_after_unsubscribing_needs_a_newer_link(session):
+    sub = service.get(session, service.request_subscription(session, "u@example.com", "ko"))
+    old = _claim(sub)
+    service.confirm(session, sub, old)
+    service.unsubscribe(session, sub.id)
+    sub.unsubscribed_at = old.issued_at + timedelta(seconds=5)  # unsubscribed after the link was made
+    with pytest.raises(tokens.InvalidToken):
+        service.confirm(session, sub, old)
+    assert sub.status == Status.UNSUBSCRIBED
+    newer = tokens.Claim(sub.id, sub.unsubscribed_at + timedelta(seconds=1), "ko")
+    service.confirm(session, sub, newer)
+    assert sub.status == Status.ACTIVE and sub.unsubscribed_at is None
+
+
+def test_a_suppressed_subscriber_cannot_confirm_or_resubscribe(session):
+    sub, _ = service.add(session, "s@example.com", "ko")
+    service.mark_suppressed(session, sub.id, Status.COMPLAINED)
+    with pytest.raises(service.NotAllowed):
+        service.confirm(session, sub, _claim(sub))
+    with pytest.raises(service.NotAllowed):
+        service.resubscribe(session, sub)
+    assert sub.status == Status.COMPLAINED
+    assert service.unsubscribe(session, sub.id).status == Status.COMPLAINED  # stays suppressed
+
+
+def test_unsubscribe_is_idempotent_and_recorded_once(session):
+    sub, _ = service.add(session, "x@example.com", "en", confirmed=True)
+    for _ in range(3):
+        service.unsubscribe(session, sub.id, source="one-click", ip="203.0.113.9")
+    assert sub.status == Status.UNSUBSCRIBED and sub.unsubscribed_at is not None
+    assert _actions(session, sub) == ["added", "unsubscribed"]
+    assert service.unsubscribe(session, 999_999) is None
+
+
+def test_resubscribe_and_language_changes(session):
+    sub, _ = service.add(session, "r@example.com", "en", confirmed=True)
+    service.unsubscribe(session, sub.id)
+    service.resubscribe(session, sub, source="preferences", ip="192.0.2.7")
+    assert sub.status == Status.ACTIVE and sub.consent_ip == "192.0.2.7"
+    assert service.set_lang(session, sub, "ko") and not service.set_lang(session, sub, "ko")
+    with pytest.raises(service.SubscriberError):
+        service.set_lang(session, sub, "jp")
+    assert sub.lang == "ko"
+    assert _actions(session, sub) == ["added", "unsubscribed", "resubscribed", "language changed"]
+
+
+def test_remove_unsubscribes_and_keeps_the_record(session):
+    service.add(session, "rm@example.com", "ko", confirmed=True)
+    assert service.remove(session, "RM@example.com").status == Status.UNSUBSCRIBED
+    with pytest.raises(service.SubscriberError, match="no subscriber"):
+        service.remove(session, "nobody@example.com")
+
+
+def test_erase_deletes_the_person_and_keeps_only_a_hash(session):
+    sub, _ = service.add(session, "erase@example.com", "ko", confirmed=True)
+    service.unsubscribe(session, sub.id)
+    session.commit()
+    assert service.erase(session, "Erase@Example.com")
+    session.commit()
+    assert service.get_by_email(session, "erase@example.com") is None
+    assert session.scalar(select(func.count()).select_from(Change)) == 0
+    assert service.suppression_reason(session, "erase@example.com") == "erased"
+    assert not service.erase(session, "never-here@example.com")  # listed anyway: never mail it
+    assert service.suppression_reason(session, "never-here@example.com") == "erased"
+
+
+def test_erasing_a_bounced_subscriber_keeps_the_bounce(session):
+    sub, _ = service.add(session, "b@example.com", "ko", confirmed=True)
+    service.mark_suppressed(session, sub.id, Status.BOUNCED)
+    service.erase(session, "b@example.com")
+    assert service.suppression_reason(session, "b@example.com") == "bounced"
+
+
+def test_a_link_made_before_its_subscriber_existed_names_nobody(session):
+    sub, _ = service.add(session, "late@example.com", "ko", confirmed=True)
+    token = tokens.make_token(tokens.PREFERENCES, sub.id)
+    assert service.from_token(session, tokens.PREFERENCES, token)[0] is sub
+    sub.created_at = sub.created_at + timedelta(seconds=5)  # as if the id had been handed out again
+    with pytest.raises(tokens.InvalidToken):
+        service.from_token(session, tokens.PREFERENCES, token)
+    with pytest.raises(tokens.InvalidToken):
+        service.from_token(session, tokens.PREFERENCES, tokens.make_token(tokens.PREFERENCES, 999_999))
+
+
+def test_personal_data_holds_the_record_its_suppression_and_history(session):
+    sub, _ = service.add(session, "pd@example.com", "both", confirmed=True, ip="192.0.2.1")
+    data = service.personal_data(session, sub)
+    assert data["email"] == "pd@example.com" and data["consent_ip"] == "192.0.2.1"
+    assert data["suppression"] is None and [h["action"] for h in data["history"]] == ["added"]
+
+
+def test_mark_suppressed_takes_only_a_suppression(session):
+    sub, _ = service.add(session, "m@example.com", "ko", confirmed=True)
+    with pytest.raises(service.SubscriberError):
+        service.mark_suppressed(session, sub.id, Status.ACTIVE)
+    service.mark_suppressed(session, sub.id, Status.BOUNCED, detail="550 mailbox unavailable")
+    assert sub.status == Status.BOUNCED and service.history(session, sub.id)[-1].detail == "550 mailbox unavailable"

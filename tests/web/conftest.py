@@ -1,0 +1,54 @@
+"""The web app over HTTP, and the confirmation mails it sends (read back from the outbox)."""
+
+from __future__ import annotations
+
+import re
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+@pytest.fixture
+def client(settings, session):
+    from mailer.web.app import create_app
+
+    return TestClient(create_app(), follow_redirects=False)
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def sign_up(client, email: str, lang: str, *, page_lang: str = "ko", **headers):
+    form = client.get(f"/subscribe?lang={page_lang}")
+    return client.post(f"/subscribe?lang={page_lang}", headers=headers,
+                       data={"email": email, "lang": lang, "csrf_token": csrf_of(form.text)})
+
+
+class Outbox:
+    """The confirmation mails written by the outbox backend, oldest first."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root) / "confirm"
+
+    def messages(self, to: str | None = None) -> list:
+        paths = sorted(self.root.rglob("*.eml"), key=lambda p: int(p.stem))
+        found = [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in paths]
+        return [m for m in found if to is None or m["To"] == to]
+
+    def link(self, message, purpose: str = "confirm") -> str:
+        text = message.get_body(("plain",)).get_content()
+        return re.search(rf"https://news\.example\.com(/{purpose}/[\w.-]+)", text).group(1)
+
+
+@pytest.fixture
+def outbox(settings) -> Outbox:
+    return Outbox(settings.outbox_dir)
+
+
+def tamper(token: str) -> str:
+    """One signature character changed (not the last: its low bits are base64 padding)."""
+    return token[:-5] + ("x" if token[-5] != "x" else "y") + token[-4:]
