@@ -28,6 +28,8 @@ def beat_schedule(settings: Settings) -> dict:
                 minute=0, hour=settings.digest_hour, day_of_week=(settings.digest_weekday + 1) % 7,
             ),
         },
+        # Per-edition send times live in the database, not here: this tick only asks what is due.
+        "send-due-editions": {"task": "mailer.send_due", "schedule": settings.schedule_tick_seconds},
         "sweep-batches": {"task": "mailer.sweep_batches", "schedule": settings.maintenance_interval_seconds},
     }
 

@@ -424,7 +424,9 @@ def _issue_dict(session, issue) -> dict:
         "scheduled_at": issue.scheduled_at.isoformat() if issue.scheduled_at else None,
         "stories": [s.article_id for s in issue.stories],
         "editions": [
-            {"lang": e.lang, "subject": e.subject, "preheader": e.preheader,
+            {"lang": e.lang, "subject": e.subject, "preheader": e.preheader, "note": e.note,
+             "send_at": e.send_at.isoformat() if e.send_at else None,
+             "started_at": e.started_at.isoformat() if e.started_at else None,
              "html_bytes": len((e.html or "").encode()), "deliveries": counts.get(e.lang, {}),
              "stats": stats.get(e.lang, {})}
             for e in issue.editions
@@ -476,7 +478,8 @@ def issue_show(number: int, as_json: bool) -> None:
         return _dump(data)
     click.echo(f"issue #{data['number']}: {data['status']}" + (f" ({data['status_reason']})" if data["status_reason"] else ""))
     for e in data["editions"]:
-        click.echo(f"  [{e['lang']}] {e['subject']}  ({e['html_bytes'] // 1024} KB)")
+        when = f"  send at {e['send_at']}" if e["send_at"] else ""
+        click.echo(f"  [{e['lang']}] {e['subject']}  ({e['html_bytes'] // 1024} KB){when}")
         if e["deliveries"]:
             click.echo("        " + "  ".join(f"{k}={v}" for k, v in e["stats"].items()))
 
@@ -500,6 +503,43 @@ def issue_preview(number: int, lang: str, out: Path | None, as_text: bool) -> No
         click.echo(f"wrote {out} ({len(body.encode()) // 1024} KB)")
     else:
         click.echo(body)
+
+
+@issue.command("test")
+@click.argument("number", type=int)
+@click.option("--to", "to", multiple=True, required=True, help="An address to send the test to (repeatable).")
+@click.option("--lang", type=click.Choice(["ko", "en", "both"]), default="ko", show_default=True)
+def issue_test(number: int, to: tuple[str, ...], lang: str) -> None:
+    """Send one edition to chosen addresses as a test ([TEST] in the subject; not a delivery of the issue)."""
+    from mailer.issues.proofs import send_proof
+    from mailer.issues.service import get_issue
+
+    with _session() as session:
+        sent = send_proof(get_issue(session, number), lang, list(to), get_settings())
+    click.echo(f"issue #{number} [{lang}]: test sent to {', '.join(sent)}")
+
+
+@issue.command("schedule")
+@click.argument("number", type=int)
+@click.option("--at", "at", required=True, help="ISO 8601, e.g. 2026-12-07T07:00 (read in --tz unless it has an offset).")
+@click.option("--lang", type=click.Choice(["ko", "en", "both", "all"]), default="all", show_default=True,
+              help="The edition to schedule (each may have its own time).")
+@click.option("--tz", default=None, help="IANA time zone of --at [default: MAILER_DIGEST_TIMEZONE].")
+def issue_schedule(number: int, at: str, lang: str, tz: str | None) -> None:
+    """Give editions a send time; beat sends each when it is due (stored in the database)."""
+    from mailer.db import utcnow
+    from mailer.issues import scheduling
+    from mailer.issues.service import get_issue
+
+    zone = tz or get_settings().digest_timezone
+    when = scheduling.parse_when(at, zone)
+    with _session() as session:
+        found = get_issue(session, number)
+        scheduling.schedule(session, found, scheduling.langs_of(lang), when, utcnow())
+        for e in found.editions:
+            local = e.send_at.astimezone(scheduling.zone(zone)).isoformat() if e.send_at else "not scheduled"
+            click.echo(f"  [{e.lang}] {local}")
+    click.echo(f"issue #{number}: scheduled")
 
 
 WAIT = click.option("--wait", is_flag=True, help="Show progress until the issue is sent, or stops and says why.")
@@ -580,6 +620,29 @@ def issue_cancel(number: int) -> None:
     with _session() as session:
         cancel_issue(session, get_issue(session, number), utcnow())
     click.echo(f"issue #{number}: cancelled")
+
+
+# --- admin ------------------------------------------------------------------------------------
+
+@main.group()
+def admin() -> None:
+    """Accounts for the editor's desk (/admin)."""
+
+
+@admin.command("create-user")
+@click.argument("name")
+def admin_create_user(name: str) -> None:
+    """Create an editor account; asks for its password twice (never on the command line)."""
+    from mailer.web.admin.accounts import AccountError, create_user
+    from mailer.web.admin.passwords import WeakPassword
+
+    password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        with _session() as session:
+            create_user(session, name, password)
+    except (AccountError, WeakPassword) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created editor {name}")
 
 
 # --- ops --------------------------------------------------------------------------------------

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     digest_hour: int = Field(6, ge=0, le=23)
     digest_timezone: str = "Asia/Seoul"
     digest_max_stories: int = 10
+    schedule_tick_seconds: float = 60.0  # how often beat looks for editions whose send time has come
+    admin_session_hours: int = 12  # an editor's login lasts this long
     summary_length: int = 200
 
     @model_validator(mode="after")

@@ -7,19 +7,24 @@ database handed out again) and is refused. Links made before tokens carried a ti
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
 
 from mailer.config import Settings, get_settings
+from subscribers.models import LANGS
 
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
 PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES)
 CONFIRM_MAX_AGE = 7 * 24 * 3600  # a confirmation link is valid for 7 days
-_LANGS = ("ko", "en", "both")  # as subscribers.models.LANGS (tokens import nothing of the models)
 
 
 class InvalidToken(Exception):
@@ -53,19 +58,50 @@ def _untimed(purpose: str, settings: Settings) -> URLSafeSerializer:
     return URLSafeSerializer(signing_keys(settings), salt=f"mailer.{purpose}")
 
 
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+@lru_cache(maxsize=32)
+def _mac(purpose: str, secret: str) -> hmac.HMAC:
+    """itsdangerous' defaults, once per key instead of once per token: the key derived "django-concat"
+    (SHA-1 of salt + b"signer" + secret), then HMAC-SHA1. Copied for each token."""
+    derived = hashlib.sha1(f"mailer.{purpose}".encode() + b"signer" + secret.encode()).digest()
+    return hmac.new(derived, digestmod=hashlib.sha1)
+
+
+_FAST_MAX_DIGITS = 10  # itsdangerous zlibs a payload when that is shorter; never so for 10 bytes or fewer
+
+
+def _fast_token(purpose: str, payload: bytes, secret: str) -> str:
+    """Byte for byte what URLSafeTimedSerializer(...).dumps(subscriber_id) makes (a test pins it), at a
+    fraction of the cost: a send signs two of these per recipient."""
+    now = int(time.time())
+    value = _b64(payload) + b"." + _b64(now.to_bytes((now.bit_length() + 7) // 8 or 1, "big"))
+    mac = _mac(purpose, secret).copy()
+    mac.update(value)
+    return (value + b"." + _b64(mac.digest())).decode("ascii")
+
+
 def make_token(purpose: str, subscriber_id: int, settings: Settings | None = None, *,
                lang: str | None = None) -> str:
-    if lang is not None and (purpose != CONFIRM or lang not in _LANGS):
+    if lang is not None and (purpose != CONFIRM or lang not in LANGS):
         raise ValueError("only a confirmation link carries a language: ko, en or both")
+    settings = settings or get_settings()
+    if lang is None and type(subscriber_id) is int:
+        payload = str(subscriber_id).encode()
+        if len(payload) <= _FAST_MAX_DIGITS:
+            _check(purpose)
+            return _fast_token(purpose, payload, settings.secret_key.get_secret_value())
     payload = subscriber_id if lang is None else [subscriber_id, lang]
-    return _timed(purpose, settings or get_settings()).dumps(payload)
+    return _timed(purpose, settings).dumps(payload)
 
 
 def _claim(value, issued_at: datetime | None) -> Claim:
     if isinstance(value, int) and not isinstance(value, bool):
         return Claim(value, issued_at)
     if (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int)
-            and not isinstance(value[0], bool) and value[1] in _LANGS):
+            and not isinstance(value[0], bool) and value[1] in LANGS):
         return Claim(value[0], issued_at, value[1])
     raise InvalidToken()
 

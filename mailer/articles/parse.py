@@ -81,8 +81,11 @@ def parse_feed(body: bytes, *, now: datetime, summary_length: int, content_type:
                lang: str | None = None) -> ParsedFeed:
     body, content_type = _to_utf8(body, content_type)
     headers = {"content-type": content_type} if content_type else None
-    # feedparser's own sanitizer is off: nh3 (clean_html) is the one allow-list for every item
-    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+    try:
+        # feedparser's own sanitizer is off: nh3 (clean_html) is the one allow-list for every item
+        parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+    except (UnicodeError, ValueError, LookupError) as exc:  # a mangled encoding declaration
+        return ParsedFeed(title=None, items=[], error=f"malformed feed: unreadable encoding ({type(exc).__name__})")
     error = None
     if parsed.bozo:
         exc = parsed.get("bozo_exception")
@@ -108,6 +111,7 @@ def parse_feed(body: bytes, *, now: datetime, summary_length: int, content_type:
             image_url=_image(entry),
             translation_url=_translation(entry, lang),
         ))
-    if not items and error is None and (parsed.bozo or not parsed.version):
-        error = "not an RSS or Atom feed" if not parsed.version else "feed has no readable items"
+    version = parsed.get("version")  # absent for an empty body
+    if not items and error is None and (parsed.bozo or not version):
+        error = "not an RSS or Atom feed" if not version else "feed has no readable items"
     return ParsedFeed(title=parsed.feed.get("title"), items=items, error=error)

@@ -9,16 +9,19 @@ from sqlalchemy.orm import Session
 
 from mailer.db import UTCDateTime
 from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
-from mailer.issues.models import Issue
+from mailer.issues.models import Edition, Issue
 from subscribers.models import Status, Subscriber
 
 ID_CHUNK = 10_000  # delivery ids read at a time while cutting batches
 
 
-def snapshot_recipients(session: Session, issue: Issue, now: datetime) -> int:
-    """One ledger row per active subscriber, with the edition of their language: INSERT ... SELECT."""
+def snapshot_recipients(session: Session, issue: Issue, now: datetime, editions: list[Edition] | None = None) -> int:
+    """One ledger row per active subscriber, with the edition of their language: INSERT ... SELECT.
+
+    `editions`: only these (an edition with its own send time is snapshotted when it is due).
+    """
     total = 0
-    for edition in issue.editions:
+    for edition in issue.editions if editions is None else editions:
         source = select(
             literal(issue.id), literal(edition.id), Subscriber.id, Subscriber.email,
             literal(str(DeliveryStatus.QUEUED)), literal(now, UTCDateTime),
@@ -32,10 +35,10 @@ def snapshot_recipients(session: Session, issue: Issue, now: datetime) -> int:
     return total
 
 
-def cut_batches(session: Session, issue: Issue, size: int) -> list[int]:
+def cut_batches(session: Session, issue: Issue, size: int, editions: list[Edition] | None = None) -> list[int]:
     """Group the issue's unbatched deliveries, per edition, into batches of at most `size`."""
     batch_ids = []
-    for edition in issue.editions:
+    for edition in issue.editions if editions is None else editions:
         ids = session.scalars(
             select(Delivery.id)
             .where(Delivery.issue_id == issue.id, Delivery.edition_id == edition.id, Delivery.batch_id.is_(None))

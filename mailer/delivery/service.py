@@ -24,7 +24,7 @@ from mailer.delivery.models import BATCH_OPEN, Batch, BatchStatus, Delivery, Del
 from mailer.delivery.ratelimit import limiter
 from mailer.delivery.senders import Sender, SendError
 from mailer.issues.models import Edition, Issue
-from mailer.issues.service import transition
+from mailer.issues.service import IssueError, transition
 from mailer.issues.states import InvalidTransition, IssueStatus
 from mailer.ops import counters
 from mailer.rendering.placeholders import PREFERENCES_URL, UNSUBSCRIBE_URL
@@ -38,21 +38,87 @@ MAX_INLINE_WAIT = 2.0  # a rate-limit wait longer than this hands the batch back
 
 
 def start_send(session: Session, issue: Issue, settings: Settings, now: datetime) -> list[int]:
-    """Compare-and-set the issue to `sending`, write the ledger and the batches; returns batch ids.
+    """Compare-and-set the issue to `sending`, write the ledger and the batches of every edition not
+    started yet; returns batch ids.
 
     The caller commits, then enqueues one task per batch. Starting twice starts once: the second
-    caller loses the compare-and-set and gets InvalidTransition. A paused issue resumes here.
+    caller loses the compare-and-set and gets InvalidTransition. A paused issue resumes here. An issue
+    already sending because some editions went out on their own schedule sends the rest now.
     """
     resuming = issue.status == IssueStatus.PAUSED
-    transition(session, issue, IssueStatus.SENDING, status_reason=None, **({} if resuming else {"started_at": now}))
+    unstarted = [e for e in issue.editions if e.started_at is None]
     if resuming:
+        transition(session, issue, IssueStatus.SENDING, status_reason=None)
         return open_batches(session, issue.id, (BatchStatus.PENDING, BatchStatus.RETRYING))
-    count = snapshot_recipients(session, issue, now)
-    batch_ids = cut_batches(session, issue, settings.batch_size)
+    if issue.status == IssueStatus.SENDING and unstarted:
+        pass  # the editions left over from a per-edition schedule; each is claimed by compare-and-set below
+    else:
+        _check_rendered(issue)
+        transition(session, issue, IssueStatus.SENDING, status_reason=None, started_at=now)
+    return start_editions(session, issue, unstarted, settings, now)
+
+
+def _check_rendered(issue: Issue) -> None:
+    """Sending never renders: an edition without stored HTML is refused before anything is written."""
+    missing = [e.lang for e in issue.editions if not (e.html and e.text and e.subject)]
+    if missing:
+        raise IssueError(f"issue #{issue.number}: edition(s) {', '.join(missing)} not rendered; "
+                         f"run `mailer issue preview {issue.number} --lang {missing[0]}` and fix what it reports")
+
+
+def start_editions(session: Session, issue: Issue, editions: list[Edition], settings: Settings,
+                   now: datetime) -> list[int]:
+    """Snapshot and batch each edition once: a compare-and-set on its started_at picks the one caller
+    (beat tick, `issue send`, a second beat after a restart) that writes its ledger."""
+    batch_ids: list[int] = []
+    count = 0
+    for edition in editions:
+        claimed = session.execute(
+            update(Edition).where(Edition.id == edition.id, Edition.started_at.is_(None))
+            .values(started_at=now).execution_options(synchronize_session=False)
+        ).rowcount == 1
+        if not claimed:
+            continue
+        count += snapshot_recipients(session, issue, now, [edition])
+        batch_ids += cut_batches(session, issue, settings.batch_size, [edition])
+    for edition in editions:
+        session.expire(edition, ["started_at"])  # written by a bulk UPDATE the identity map has not seen
     log.info("issue #%s: %d recipients in %d batches", issue.number, count, len(batch_ids),
              extra={"issue": issue.number})
     if not batch_ids:
         finish_issue_if_done(session, issue.id, now)
+    return batch_ids
+
+
+def due_editions(session: Session, now: datetime) -> dict[int, list[int]]:
+    """{issue id: [edition ids]} whose send time has come and that have not started (paused issues wait)."""
+    rows = session.execute(
+        select(Edition.issue_id, Edition.id).join(Issue, Issue.id == Edition.issue_id)
+        .where(Edition.send_at <= now, Edition.started_at.is_(None),
+               Issue.status.in_([IssueStatus.SCHEDULED, IssueStatus.SENDING]))
+        .order_by(Edition.issue_id, Edition.id)
+    )
+    due: dict[int, list[int]] = {}
+    for issue_id, edition_id in rows:
+        due.setdefault(issue_id, []).append(edition_id)
+    return due
+
+
+def start_due(session: Session, settings: Settings, now: datetime) -> list[int]:
+    """The beat tick: start every edition that is due. Run twice (two beats, a restart) it starts each once."""
+    batch_ids: list[int] = []
+    for issue_id, edition_ids in due_editions(session, now).items():
+        issue = session.get(Issue, issue_id, populate_existing=True)
+        if issue.status == IssueStatus.SCHEDULED:
+            try:
+                transition(session, issue, IssueStatus.SENDING, status_reason=None, started_at=now)
+            except InvalidTransition:  # another tick, or an editor, moved it first
+                if issue.status != IssueStatus.SENDING:
+                    continue
+        editions = [e for e in issue.editions if e.id in edition_ids]
+        batch_ids += start_editions(session, issue, editions, settings, now)
+        log.info("issue #%s: due edition(s) %s started", issue.number, ", ".join(e.lang for e in editions),
+                 extra={"issue": issue.number})
     return batch_ids
 
 
@@ -305,6 +371,9 @@ def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool
         select(Batch.status, func.count()).where(Batch.issue_id == issue_id).group_by(Batch.status)
     ).all())
     if any(counts.get(s, 0) for s in BATCH_OPEN):
+        return False
+    waiting = session.scalar(select(func.count()).where(Edition.issue_id == issue_id, Edition.started_at.is_(None)))
+    if waiting:  # an edition with a later send time keeps the issue `sending`
         return False
     issue = session.get(Issue, issue_id, populate_existing=True)
     if issue.status != IssueStatus.SENDING:

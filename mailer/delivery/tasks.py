@@ -54,6 +54,17 @@ def sweep_batches() -> dict:
     return {"send": len(found.send), "reconcile": len(found.reconcile)}
 
 
+@app.task(name="mailer.send_due", queue="assemble")
+def send_due() -> int:
+    """Beat's tick: start the editions whose send time has come. Their ledger is committed before a
+    task is enqueued, and a lost enqueue is picked up by sweep_batches, so a restart loses nothing."""
+    settings = get_settings()
+    with session_scope() as session:
+        batch_ids = service.start_due(session, settings, utcnow())
+    enqueue(batch_ids)
+    return len(batch_ids)
+
+
 def enqueue(batch_ids: list[int]) -> None:
     """Call only after the transaction that wrote these batches has committed.
 

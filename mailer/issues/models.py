@@ -72,6 +72,33 @@ class Edition(Base):
     html: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)
     rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Set once, by compare-and-set, when this edition's recipients are snapshotted: the beat tick and
+    # `issue send` may race for it, and only one of them writes the ledger.
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     issue: Mapped[Issue] = relationship(back_populates="editions")
+
+
+class DraftRun(Base):
+    """Each drafting attempt (beat or editor): an empty week leaves a row here for the dashboard."""
+
+    __tablename__ = "draft_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    stories: Mapped[int] = mapped_column(Integer, default=0)
+    issue_number: Mapped[int | None] = mapped_column(Integer)  # None: an empty week, nothing drafted
+
+
+class Editor(Base):
+    """An account for the editor's desk (/admin), made by `mailer admin create-user`."""
+
+    __tablename__ = "editors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from mailer.articles.models import Article
 from mailer.config import Settings, get_settings
 from mailer.db import compare_and_set, utcnow
-from mailer.issues.models import EDITION_LANGS, Edition, Issue, IssueStory
+from mailer.issues.models import EDITION_LANGS, DraftRun, Edition, Issue, IssueStory
 from mailer.issues.selection import Candidate, select_stories, window
 from mailer.issues.states import ISSUE_TRANSITIONS, InvalidTransition, IssueStatus
 from mailer.rendering.dates import long_date
@@ -51,9 +51,13 @@ def draft_issue(session: Session, now: datetime, settings: Settings | None = Non
     used = {i for row in used_rows for i in row if i is not None}
     picked = select_stories(candidates, start=start, end=end, used=used, limit=settings.digest_max_stories)
     if not picked:
+        # Kept in draft_runs as well as logged: the dashboard tells editors why no issue appeared.
+        session.add(DraftRun(ran_at=now, window_start=start, window_end=end, stories=0))
+        session.flush()
         log.info("no new stories between %s and %s: no issue drafted", start.isoformat(), end.isoformat())
         return None
     number = (session.scalar(select(func.max(Issue.number))) or 0) + 1
+    session.add(DraftRun(ran_at=now, window_start=start, window_end=end, stories=len(picked), issue_number=number))
     issue = Issue(number=number, status=IssueStatus.DRAFT, window_start=start, window_end=end)
     issue.stories = [IssueStory(article_id=aid, position=i) for i, aid in enumerate(picked)]
     issue.editions = [Edition(lang=lang, subject="") for lang in EDITION_LANGS]

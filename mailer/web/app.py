@@ -14,7 +14,9 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; style-src 'self' 'unsafe-inline'
 
 
 def create_app() -> FastAPI:
-    from mailer.web import health, metrics, public, ratelimit, webhooks
+    from mailer.web import archive, health, metrics, public, ratelimit, webhooks
+    from mailer.web.admin import auth as admin_auth
+    from mailer.web.admin import routes as admin
 
     settings = get_settings()
     app = FastAPI(title="Bilingual newsletter mailer", version=__version__, docs_url=None, redoc_url=None)
@@ -24,6 +26,9 @@ def create_app() -> FastAPI:
     app.include_router(public.router)
     app.include_router(webhooks.router)
     app.include_router(metrics.router)
+    app.include_router(archive.router)
+    app.include_router(admin.router)
+    app.add_exception_handler(admin_auth.LoginRequired, admin_auth.login_redirect)
     https = settings.public_url.startswith("https://")
 
     @app.middleware("http")

@@ -14,11 +14,14 @@ from subscribers.tokens import signing_keys
 
 SUBSCRIBE = "subscribe"
 PREFERENCES = "preferences"
+ADMIN_LOGIN = "admin-login"
+ADMIN = "admin"  # bound to the editor's session nonce, so a token from one login is no good in another
+PURPOSES = (SUBSCRIBE, PREFERENCES, ADMIN_LOGIN, ADMIN)
 MAX_AGE = 24 * 3600  # a form left open for a day still submits
 
 
 def _serializer(purpose: str, settings: Settings) -> URLSafeTimedSerializer:
-    if purpose not in (SUBSCRIBE, PREFERENCES):
+    if purpose not in PURPOSES:
         raise ValueError(f"unknown form {purpose!r}")
     return URLSafeTimedSerializer(signing_keys(settings), salt=f"mailer.csrf.{purpose}")
 

@@ -138,9 +138,23 @@ def unsubscribe_form(token: str, request: Request, session: DbSession):
                  preferences_url=_preferences_url(sub))
 
 
+ONE_CLICK_BODY_MAX = 64 * 1024
+
+
+async def _is_one_click(request: Request) -> bool:
+    """Whether the body says `List-Unsubscribe=One-Click`. Read raw, not parsed as a form: whatever a
+    mailbox provider sends (urlencoded, multipart, a broken boundary, nothing), the POST still works."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > ONE_CLICK_BODY_MAX:
+            break
+    return b"List-Unsubscribe" in body and b"One-Click" in body
+
+
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
 def unsubscribe(token: str, request: Request, session: DbSession,
-                one_click: Annotated[str | None, Form(alias="List-Unsubscribe")] = None):
+                one_click: Annotated[bool, Depends(_is_one_click)]):
     """The button's target and the RFC 8058 one-click target: 200 (never a redirect), at once, every time.
 
     No CSRF token, cookie or auth: a mailbox provider posts `List-Unsubscribe=One-Click` and nothing else.
@@ -149,7 +163,7 @@ def unsubscribe(token: str, request: Request, session: DbSession,
     if found is None:
         return _invalid_link(request)
     sub, _ = found
-    service.unsubscribe(session, sub.id, source="one-click" if one_click == "One-Click" else "web", ip=_ip(request))
+    service.unsubscribe(session, sub.id, source="one-click" if one_click else "web", ip=_ip(request))
     session.commit()
     return _page(request, "unsubscribe", _page_lang(request, sub), done=True, token=token,
                  preferences_url=_preferences_url(sub))

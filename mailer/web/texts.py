@@ -58,6 +58,15 @@ KO = {
     "error_suppressed": "이 주소는 반송 또는 스팸 신고로 발송이 중단되어 다시 구독할 수 없습니다.",
     "error_action": "요청을 처리할 수 없습니다. 다시 시도해 주세요.",
     "preferences_other": "구독 설정 페이지입니다.",
+    # archive
+    "archive_title": "지난 호 보기",
+    "archive_intro": "지금까지 보내드린 주간 브리핑입니다.",
+    "archive_empty": "아직 보내드린 호가 없습니다.",
+    "archive_issue": "제{number}호",
+    "archive_missing_title": "찾으시는 호가 없습니다",
+    "archive_missing_body": "아직 발송되지 않았거나 없는 호입니다.",
+    "archive_link": "지난 호 목록",
+    "subscribe_link": "구독 신청",
 }
 
 EN = {
@@ -112,6 +121,14 @@ EN = {
     "error_suppressed": "Mail to this address bounced or was reported as spam, so it cannot be subscribed again.",
     "error_action": "We could not do that. Please try again.",
     "preferences_other": "This is your preferences page.",
+    "archive_title": "Past issues",
+    "archive_intro": "Every weekly digest we have sent.",
+    "archive_empty": "No issue has been sent yet.",
+    "archive_issue": "Issue #{number}",
+    "archive_missing_title": "No such issue",
+    "archive_missing_body": "This issue does not exist or has not been sent yet.",
+    "archive_link": "All past issues",
+    "subscribe_link": "Subscribe",
 }
 
 TEXTS = {"ko": KO, "en": EN}

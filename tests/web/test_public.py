@@ -79,6 +79,8 @@ ONE_CLICK_BODIES = {
                    b'Content-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
                    b"One-Click\r\n"
                    b"------provider7MA4YWxkTrZu0gW--\r\n")),
+    "broken-multipart": ("multipart/form-data; boundary=declared", b"List-Unsubscribe=One-Click"),
+    "text": ("text/plain", b"List-Unsubscribe=One-Click"),
 }
 
 

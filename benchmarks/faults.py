@@ -1,0 +1,198 @@
+"""A send under faults: every active subscriber must be mailed exactly once.
+
+    python benchmarks/faults.py [--subscribers 50000] [--json out.json] [--database-url URL]
+
+The stack: PostgreSQL (`bench` database, schema recreated), a redis-server of this benchmark's own on a free
+port (--save "" --appendonly no, so a restart loses every queued task), the stand-in answering
+`--fail "429:0.10,500:0.05,drop:0.01"` and posting signed Event Webhook batches to `mailer serve`, `mailer beat`
+sweeping every 2 s, and two `mailer worker -Q send,events -c 1 -P solo`. During the send: once a fifth of the
+recipients are accepted, SIGKILL worker0 and start a replacement; once two fifths are, restart the Redis
+server (everything queued is lost; beat's sweep must find the batches again). Prints lost and duplicated
+recipients (both must be 0) and the time to finish.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def start_redis(port: int, directory: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(directory)],
+                            stdout=open(directory / f"redis-{port}.log", "a"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            client.ping()
+            return proc
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    raise SystemExit("redis-server did not start")
+
+
+def stop_redis(proc: subprocess.Popen) -> None:
+    proc.terminate()  # our own server only: never `redis-cli shutdown` against a shared one
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subscribers", type=int, default=50_000)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench")
+    parser.add_argument("--fail", default="429:0.10,500:0.05,drop:0.01")
+    parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="mailer-faults-bench-"))
+    redis_port = None
+    import _stack as st
+
+    st.check_local(args.database_url)
+    redis_port = st.free_port()
+    broker = f"redis://127.0.0.1:{redis_port}/0"
+    os.environ.update({
+        "MAILER_DATABASE_URL": args.database_url, "MAILER_BROKER_URL": broker, "MAILER_MAIL_BACKEND": "sendgrid",
+        "MAILER_SECRET_KEY": "bench-secret-key", "MAILER_PUBLIC_URL": "https://news.example.com",
+        "MAILER_ENV": "development", "MAILER_LOG_FORMAT": "text",
+        "MAILER_MAINTENANCE_INTERVAL_SECONDS": "2", "MAILER_RECONCILE_GRACE_SECONDS": "5",
+        "MAILER_BATCH_LEASE_SECONDS": "15", "MAILER_SEND_MAX_RETRIES": "30",
+        "MAILER_SENDGRID_TIMEOUT_SECONDS": "10",
+    })
+    redis_proc = start_redis(redis_port, work)
+    stack = None
+    results: dict = {"subscribers": args.subscribers, "fail": args.fail,
+                     "command": " ".join(["python", "benchmarks/faults.py", *(argv or sys.argv[1:])])}
+    try:
+        st.fresh_schema(args.database_url)
+        st.copy_subscribers(args.database_url, args.subscribers)
+        number = st.draft_from_samples(work)
+        record = work / "record.jsonl"
+        stack = st.Stack(dict(os.environ), work)
+        web_port = st.free_port()
+        key_file = work / "webhook-key.pem"
+        url, public_key = st.start_standin(stack, record, "--validate-sample", "0.01", "--fail", args.fail,
+                                           "--seed", "7", "--key-file", str(key_file),
+                                           "--webhook-url", f"http://127.0.0.1:{web_port}/webhooks/sendgrid")
+        env = {"MAILER_SENDGRID_HOST": url, "MAILER_SENDGRID_API_KEY": st.API_KEY,
+               "MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY": public_key}
+        stack.env.update(env)
+        os.environ.update(env)
+        stack.start("web", "serve", "--port", str(web_port))
+        st.wait_http(f"http://127.0.0.1:{web_port}/healthz")
+        stack.start("beat", "beat", "--loglevel", "warning", "--schedule", str(work / "beat-schedule"))
+        for i in range(2):
+            stack.start(f"worker{i}", "worker", "-Q", "send,events", "-c", "1", "-P", "solo", "-n",
+                        f"worker{i}@%h", "--loglevel", "warning")
+        from mailer.celery_app import app
+
+        st.wait_workers(app, 2)
+
+        from sqlalchemy import select
+
+        from mailer.config import get_settings
+        from mailer.db import session_scope, utcnow
+        from mailer.delivery import service, tasks
+        from mailer.issues.models import Issue
+        from mailer.issues.service import get_issue
+
+        get_settings.cache_clear()
+        tail = st.RecordTail(record)
+        tail.start()
+        t0 = time.time()
+        with session_scope() as session:
+            batch_ids = service.start_send(session, get_issue(session, number), get_settings(), utcnow())
+        tasks.enqueue(batch_ids)
+        print(f"send started: {len(batch_ids)} batches", flush=True)
+        killed = restarted = None
+        status, deadline = None, t0 + args.timeout
+        with session_scope() as session:
+            while time.time() < deadline:
+                accepted = sum(n for _, n, _ in tail.seen)
+                if killed is None and accepted >= args.subscribers // 5:
+                    stack.procs["worker0"][0].send_signal(signal.SIGKILL)
+                    killed = time.time() - t0
+                    print(f"{killed:.1f} s: SIGKILLed worker0 at {accepted:,} accepted; starting worker2", flush=True)
+                    stack.start("worker2", "worker", "-Q", "send,events", "-c", "1", "-P", "solo", "-n",
+                                "worker2@%h", "--loglevel", "warning")
+                if restarted is None and killed is not None and accepted >= 2 * args.subscribers // 5:
+                    stop_redis(redis_proc)
+                    time.sleep(1.0)
+                    redis_proc = start_redis(redis_port, work)
+                    restarted = time.time() - t0
+                    print(f"{restarted:.1f} s: restarted Redis (empty) at {accepted:,} accepted", flush=True)
+                status = session.scalar(select(Issue.status).where(Issue.number == number))
+                if status in ("sent", "failed", "cancelled", "paused"):
+                    break
+                session.rollback()
+                time.sleep(0.1)
+        finished = time.time() - t0
+        tail.stopping.set()
+        tail.join(timeout=30)
+        results.update({"issue_status": status, "seconds_to_finish": round(finished, 2),
+                        "recipients_per_second": round(args.subscribers / finished, 1),
+                        "worker_killed_at_s": killed, "redis_restarted_at_s": restarted})
+        stats = json.loads(urllib_get(url + "/_standin/stats"))
+        results["standin_requests"] = stats["requests"]
+        results["peak_rss_mb"] = {n: st.peak_rss_mb(stack.pid(n)) for n in ("worker1", "worker2", "standin", "web")}
+        results["peak_worker_rss_mb"] = max(results["peak_rss_mb"][n] or 0 for n in ("worker1", "worker2"))
+        results.update(st.check_record(record, number))
+        with session_scope() as session:
+            from sqlalchemy import func
+
+            from mailer.delivery.models import Batch
+            results["batches_with_lease_expired"] = session.scalar(
+                select(func.count()).where(Batch.last_error.like("lease expired%")))
+            results["batch_attempts_max"] = session.scalar(select(func.max(Batch.attempts)))
+    finally:
+        if stack:
+            stack.stop()
+        stop_redis(redis_proc)
+
+    print(f"\nfaults ({args.fail}), {args.subscribers:,} subscribers, worker SIGKILLed at "
+          f"{results.get('worker_killed_at_s')} s, Redis restarted at {results.get('redis_restarted_at_s')} s:")
+    print(f"  issue status: {results.get('issue_status')}, finished in {results.get('seconds_to_finish')} s")
+    print(f"  stand-in answers: {results.get('standin_requests')}")
+    print(f"  lost {results.get('lost')}, duplicates {results.get('duplicates')}, "
+          f"unexpected {results.get('unexpected')} ({results.get('recipients_recorded')} recorded, "
+          f"{results.get('ledger_rows')} in the ledger)")
+    print(f"  peak RSS: {results.get('peak_rss_mb')}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"wrote {args.json}")
+    if args.keep:
+        print(f"work directory kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    ok = results.get("lost") == 0 and results.get("duplicates") == 0 and results.get("issue_status") == "sent"
+    return 0 if ok else 1
+
+
+def urllib_get(url: str) -> str:
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return opener.open(url, timeout=5).read().decode()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

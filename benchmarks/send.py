@@ -1,0 +1,242 @@
+"""Send one issue to N synthetic subscribers through real Celery workers, Redis and the SendGrid stand-in.
+
+    python benchmarks/send.py --subscribers 100000 [--json out.json] [--png out.png] [--workers 2]
+        [--batch-size 1000] [--database-url URL] [--broker-url redis://127.0.0.1:6379/12] [--profile]
+
+What it does, in order: drops and recreates the schema in the `bench` database (PostgreSQL only), COPYs N
+active subscribers (a third each ko/en/both), drafts an issue from the sample feeds, starts the stand-in
+(`mailer standin --validate-sample 0.01 --record FILE`) and W workers (`mailer worker -Q send -c 1 -P solo`),
+then times the send from `start_send` (snapshot + batches) until the issue is `sent`.
+
+Figures (all wall-clock on a shared 2-core machine, so noisy):
+- recipients_per_second: N / (time from the send starting to the issue observed `sent`, polled every 50 ms);
+- snapshot_cut_seconds: start_send (INSERT ... SELECT of the ledger and cutting batches) + commit, in this
+  process; that is also the only database time measured directly (pg_stat_statements is off); the
+  pg_stat_database deltas (commits, rows inserted/updated) are reported for the whole run;
+- enqueue_seconds: putting one Celery task per batch on Redis;
+- task_seconds p50/p95/p99: each send_batch task's run time as Celery logs it ("succeeded in"): lease,
+  read recipients, sign tokens, build JSON, POST, mark deliveries, commit;
+- queue_to_accept_seconds p50/p95/p99: from the batch row's created_at (cut) to the stand-in recording it
+  (observed by tailing the record file every 10 ms): includes the time a batch waits in the queue;
+- peak RSS (VmHWM) of each worker and of the stand-in, read just before they are stopped;
+- lost / duplicates: the stand-in's record against the ledger and the active subscribers.
+--profile samples each worker with py-spy (bench extra) and prints the hot spots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subscribers", type=int, required=True)
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--png", type=Path, help="throughput plot (default: next to --json, or in the work dir)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench")
+    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/12")
+    parser.add_argument("--timeout", type=float, default=900, help="give up on the send after this many seconds")
+    parser.add_argument("--profile", action="store_true", help="py-spy each worker; print the hot spots")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, record file)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not args.database_url.startswith("postgresql"):
+        raise SystemExit("this benchmark needs PostgreSQL (COPY)")
+    work = Path(tempfile.mkdtemp(prefix="mailer-send-bench-"))
+    os.environ.update({
+        "MAILER_DATABASE_URL": args.database_url, "MAILER_BROKER_URL": args.broker_url,
+        "MAILER_MAIL_BACKEND": "sendgrid", "MAILER_BATCH_SIZE": str(args.batch_size),
+        "MAILER_SECRET_KEY": "bench-secret-key", "MAILER_PUBLIC_URL": "https://news.example.com",
+        "MAILER_ENV": "development", "MAILER_LOG_FORMAT": "text",
+    })
+    import _stack as st
+
+    st.check_local(args.database_url)
+    st.check_local(args.broker_url)
+    import redis
+
+    redis.Redis.from_url(args.broker_url).flushdb()  # our own DB number only
+
+    t = time.perf_counter()
+    st.fresh_schema(args.database_url)
+    copy_s = st.copy_subscribers(args.database_url, args.subscribers)
+    number = st.draft_from_samples(work)
+    print(f"setup: schema + {args.subscribers:,} subscribers by COPY in {copy_s:.2f} s, issue #{number} drafted "
+          f"({time.perf_counter() - t:.1f} s in all)", flush=True)
+
+    record = work / "record.jsonl"
+    stack = st.Stack(dict(os.environ), work)
+    results: dict = {"subscribers": args.subscribers, "workers": args.workers, "batch_size": args.batch_size,
+                     "command": " ".join(["python", "benchmarks/send.py", *(argv or sys.argv[1:])])}
+    spies: list[tuple[subprocess.Popen, Path]] = []
+    try:
+        url, _ = st.start_standin(stack, record, "--validate-sample", "0.01")
+        stack.env.update({"MAILER_SENDGRID_HOST": url, "MAILER_SENDGRID_API_KEY": st.API_KEY})
+        os.environ.update({"MAILER_SENDGRID_HOST": url, "MAILER_SENDGRID_API_KEY": st.API_KEY})
+        names = [f"worker{i}" for i in range(args.workers)]
+        for name in names:
+            stack.start(name, "worker", "-Q", "send", "-c", "1", "-P", "solo", "-n", f"{name}@%h",
+                        "--loglevel", "info")
+        from mailer.celery_app import app
+
+        st.wait_workers(app, args.workers)
+        if args.profile:
+            spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+            for name in names:
+                out = work / f"{name}.pyspy.txt"
+                spies.append((subprocess.Popen([spy, "record", "-p", str(stack.pid(name)), "-f", "raw", "-o",
+                                                str(out), "-r", "200", "--nonblocking"],
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))
+            time.sleep(1.0)
+
+        tail = st.RecordTail(record)
+        tail.start()
+        pg_before = st.pg_counters(args.database_url)
+        results.update(run_send(args, number, st))
+        tail.stopping.set()
+        tail.join(timeout=30)
+        pg_after = st.pg_counters(args.database_url)
+        results["pg_stat_database_delta"] = {k: round(float(pg_after[k] - pg_before[k]), 1) for k in pg_after}
+
+        results["task_seconds"] = st.percentiles(task_times(stack, names))
+        results["queue_to_accept_seconds"] = st.percentiles(queue_to_accept(tail.seen))
+        results["peak_rss_mb"] = {name: st.peak_rss_mb(stack.pid(name)) for name in [*names, "standin"]}
+        results["peak_worker_rss_mb"] = max((results["peak_rss_mb"][n] or 0) for n in names)
+        for proc, _ in spies:
+            proc.send_signal(2)  # SIGINT: py-spy writes its file and exits
+        for proc, _ in spies:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        png = args.png or ((args.json.with_suffix(".png")) if args.json else work / "throughput.png")
+        st.throughput_png(tail.seen, results.pop("_t0"), png,
+                          f"send of {args.subscribers:,} through {args.workers} worker(s)")
+        results["png"] = str(png)
+        results.update(st.check_record(record, number))
+        tracebacks = [n for n in names if "Traceback" in stack.log(n)]
+        results["worker_tracebacks"] = tracebacks
+    finally:
+        for proc, _ in spies:
+            if proc.poll() is None:
+                proc.kill()
+        stack.stop()
+
+    report(results)
+    if args.profile:
+        for _, out in spies:
+            if out.exists():
+                print(f"\nhot spots in {out.name} (function, self %, inclusive %):")
+                for fn, self_pct, incl_pct in st.collapsed_hotspots(out, 20):
+                    print(f"  {self_pct:5.1f} {incl_pct:5.1f}  {fn}")
+                needles = ["_lease", "_recipients", "tokens.py", "build_payload", "json/encoder",
+                           "sendgrid.py", "_set_deliveries", "finish_issue_if_done", "http/client",
+                           "python_http_client", "urllib/request", "psycopg", "sqlalchemy", "kombu",
+                           "celery/app/trace", "redis"]
+                print("  inclusive: " + ", ".join(f"{k}={v}%" for k, v in st.inclusive_hotspots(out, needles).items()))
+        results["profiles"] = [str(out) for _, out in spies]
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"wrote {args.json}")
+    if args.keep or args.profile:
+        print(f"work directory kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if results["lost"] == 0 and results["duplicates"] == 0 else 1
+
+
+def run_send(args, number: int, st) -> dict:
+    """What `mailer issue send N` does (tasks.send_issue), split so each phase is timed."""
+    from sqlalchemy import select
+
+    from mailer.config import get_settings
+    from mailer.db import session_scope, utcnow
+    from mailer.delivery import service, tasks
+    from mailer.issues.models import Issue
+    from mailer.issues.service import get_issue
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    t0 = time.time()
+    with session_scope() as session:
+        batch_ids = service.start_send(session, get_issue(session, number), settings, utcnow())
+    t1 = time.time()
+    tasks.enqueue(batch_ids)
+    t2 = time.time()
+    print(f"send started: {len(batch_ids)} batches cut in {t1 - t0:.2f} s, enqueued in {t2 - t1:.2f} s", flush=True)
+    status, deadline = None, t0 + args.timeout
+    with session_scope() as session:
+        while time.time() < deadline:
+            status = session.scalar(select(Issue.status).where(Issue.number == number))
+            if status in ("sent", "failed", "cancelled", "paused"):
+                break
+            session.rollback()  # a fresh snapshot next time
+            time.sleep(0.05)
+    t3 = time.time()
+    if status != "sent":
+        print(f"issue #{number} ended {status!r} after {t3 - t0:.1f} s", file=sys.stderr)
+    return {
+        "_t0": t0, "issue_status": status, "batches": len(batch_ids),
+        "end_to_end_seconds": round(t3 - t0, 3),
+        "recipients_per_second": round(args.subscribers / (t3 - t0), 1),
+        "snapshot_cut_seconds": round(t1 - t0, 3),
+        "enqueue_seconds": round(t2 - t1, 3),
+    }
+
+
+_SUCCEEDED = re.compile(r"mailer\.send_batch\[[^\]]+\] succeeded in ([0-9.]+)s")
+
+
+def task_times(stack, names: list[str]) -> list[float]:
+    return [float(m) for n in names for m in _SUCCEEDED.findall(stack.log(n))]
+
+
+def queue_to_accept(seen) -> list[float]:
+    from sqlalchemy import select
+
+    from mailer.db import session_scope
+    from mailer.delivery.models import Batch
+
+    with session_scope() as session:
+        created = {bid: c.timestamp() for bid, c in session.execute(select(Batch.id, Batch.created_at))}
+    return [t - created[bid] for t, _, bid in seen if bid in created]
+
+
+def report(r: dict) -> None:
+    print(f"\nsend of {r['subscribers']:,} recipients, {r['workers']} worker(s), batches of {r['batch_size']}:")
+    print(f"  issue status:            {r['issue_status']}")
+    print(f"  end to end:              {r['end_to_end_seconds']:.2f} s = {r['recipients_per_second']:,.0f} recipients/s")
+    print(f"  snapshot + cut batches:  {r['snapshot_cut_seconds']:.2f} s ({r['batches']} batches); "
+          f"enqueue {r['enqueue_seconds']:.2f} s")
+    ts, qa = r["task_seconds"], r["queue_to_accept_seconds"]
+    print(f"  send_batch task time:    p50 {ts['p50']} s, p95 {ts['p95']} s, p99 {ts['p99']} s")
+    print(f"  batch cut -> accepted:   p50 {qa['p50']} s, p95 {qa['p95']} s, p99 {qa['p99']} s")
+    print("  peak RSS (VmHWM):        " + ", ".join(f"{k} {v} MB" for k, v in r["peak_rss_mb"].items()))
+    pg = r["pg_stat_database_delta"]
+    print(f"  database (whole run):    {pg['xact_commit']:.0f} commits, {pg['tup_inserted']:.0f} rows inserted, "
+          f"{pg['tup_updated']:.0f} updated")
+    print(f"  record vs ledger:        lost {r['lost']}, duplicates {r['duplicates']}, unexpected {r['unexpected']} "
+          f"({r['recipients_recorded']:,} recorded, {r['ledger_rows']:,} in the ledger)")
+    if r["worker_tracebacks"]:
+        print(f"  tracebacks in: {r['worker_tracebacks']}")
+    print(f"  throughput plot:         {r['png']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

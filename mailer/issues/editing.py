@@ -1,0 +1,127 @@
+"""The issue editor's changes: stories added, removed, moved and pinned; subjects, preheaders and
+notes per edition. Every change re-renders, so a template error shows while the editor is there."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailer.articles.models import Article
+from mailer.issues.models import Edition, Issue, IssueStory
+from mailer.issues.service import IssueError, render_issue
+from mailer.issues.states import IssueStatus
+
+EDITABLE = (IssueStatus.DRAFT, IssueStatus.SCHEDULED)
+MAX_SUBJECT = 500
+
+
+def _check_editable(issue: Issue) -> None:
+    if issue.status not in EDITABLE or any(e.started_at for e in issue.editions):
+        raise IssueError(f"issue #{issue.number} is {issue.status}: only drafts and scheduled issues can be edited")
+
+
+def reorder(ids: list[int], article_id: int, delta: int) -> list[int]:
+    """The list with one id moved `delta` places (clamped at the ends). Pure."""
+    if article_id not in ids:
+        return ids
+    i = ids.index(article_id)
+    j = max(0, min(len(ids) - 1, i + delta))
+    out = ids[:i] + ids[i + 1:]
+    out.insert(j, article_id)
+    return out
+
+
+def _renumber(issue: Issue, order: list[int]) -> None:
+    by_id = {s.article_id: s for s in issue.stories}
+    for position, article_id in enumerate(order):
+        by_id[article_id].position = position
+
+
+def _refresh(session: Session, issue: Issue) -> None:
+    session.flush()
+    session.expire(issue, ["stories"])  # the relationship's order (pinned, position) is read again
+    render_issue(session, issue)
+
+
+def move_story(session: Session, issue: Issue, article_id: int, delta: int) -> None:
+    _check_editable(issue)
+    _renumber(issue, reorder([s.article_id for s in issue.stories], article_id, delta))
+    _refresh(session, issue)
+
+
+def pin_story(session: Session, issue: Issue, article_id: int, pinned: bool) -> None:
+    """Pinned stories lead the issue, in their own order; the rest follow."""
+    _check_editable(issue)
+    story = next((s for s in issue.stories if s.article_id == article_id), None)
+    if story is None:
+        raise IssueError(f"story {article_id} is not in issue #{issue.number}")
+    story.pinned = pinned
+    _refresh(session, issue)
+
+
+def remove_story(session: Session, issue: Issue, article_id: int) -> None:
+    _check_editable(issue)
+    if len(issue.stories) <= 1:
+        raise IssueError("an issue needs at least one story")
+    issue.stories = [s for s in issue.stories if s.article_id != article_id]
+    _renumber(issue, [s.article_id for s in issue.stories])
+    _refresh(session, issue)
+
+
+def add_story(session: Session, issue: Issue, article_id: int) -> None:
+    """Add a story at the end. Either side of a translated pair stands for the story; one already in
+    this or another issue is refused."""
+    _check_editable(issue)
+    article = session.get(Article, article_id)
+    if article is None:
+        raise IssueError(f"no story {article_id}")
+    sides = {article.id, article.pair_id} - {None}
+    used = session.scalar(select(IssueStory.issue_id).where(IssueStory.article_id.in_(sides)).limit(1))
+    if used is not None:
+        number = session.get(Issue, used).number
+        raise IssueError(f"story {article_id} is already in issue #{number}")
+    last = max((s.position for s in issue.stories), default=-1)
+    issue.stories.append(IssueStory(article_id=article_id, position=last + 1))
+    _refresh(session, issue)
+
+
+def set_story_note(session: Session, issue: Issue, article_id: int, note: str) -> None:
+    _check_editable(issue)
+    for s in issue.stories:
+        if s.article_id == article_id:
+            s.note = note.strip() or None
+    _refresh(session, issue)
+
+
+def update_editions(session: Session, issue: Issue, fields: dict[str, dict[str, str]]) -> None:
+    """{lang: {"subject", "preheader", "note"}}. A blank subject or preheader gets the default back."""
+    _check_editable(issue)
+    by_lang: dict[str, Edition] = {e.lang: e for e in issue.editions}
+    for lang, values in fields.items():
+        edition = by_lang.get(lang)
+        if edition is None:
+            continue
+        subject = " ".join(values.get("subject", edition.subject).split())
+        if len(subject) > MAX_SUBJECT:
+            raise IssueError(f"the {lang} subject is longer than {MAX_SUBJECT} characters")
+        edition.subject = subject
+        edition.preheader = " ".join(values.get("preheader", edition.preheader).split())[:MAX_SUBJECT]
+        edition.note = values.get("note", edition.note).strip()
+    _refresh(session, issue)
+
+
+def candidates(session: Session, limit: int = 50) -> list[Article]:
+    """Recent stories in no issue (one side of each pair), for the editor's "add" list."""
+    used = select(IssueStory.article_id)
+    rows = session.scalars(
+        select(Article).where(Article.id.not_in(used)).order_by(Article.published_at.desc()).limit(limit * 2)
+    ).all()
+    used_ids = set(session.scalars(used))
+    seen: set[int] = set()
+    out = []
+    for a in rows:
+        if a.id in seen or (a.pair_id and a.pair_id in used_ids):
+            continue
+        seen |= {a.id, a.pair_id} - {None}
+        out.append(a)
+    return out[:limit]

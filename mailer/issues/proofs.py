@@ -1,0 +1,49 @@
+"""A test send ("proof") of one edition to chosen addresses, through the configured backend.
+
+Nothing is written to the ledger: a proof is not a delivery of the issue, so sending the issue later
+mails every subscriber (an editor who is also a subscriber included) exactly once.
+"""
+
+from __future__ import annotations
+
+import time
+
+from mailer.config import Settings
+from mailer.delivery.message import OutgoingBatch, Recipient
+from mailer.delivery.senders import get_sender
+from mailer.issues.archive import neutral_links
+from mailer.issues.models import Issue
+from mailer.issues.service import IssueError
+from subscribers.emails import normalize
+
+PREFIX = "[TEST] "
+FOLDER = "test"  # the outbox files proofs apart from issue-N/
+MAX_ADDRESSES = 20
+
+
+def proof(issue: Issue, lang: str, addresses: list[str], settings: Settings) -> OutgoingBatch:
+    """The proof message: the stored edition as sent, the subject marked, subscriber links neutral."""
+    edition = next((e for e in issue.editions if e.lang == lang), None)
+    if edition is None or not edition.html:
+        raise IssueError(f"issue #{issue.number} has no rendered {lang} edition")
+    emails = list(dict.fromkeys(normalize(a) for a in addresses))  # InvalidEmail names a bad one
+    if not emails or len(emails) > MAX_ADDRESSES:
+        raise IssueError(f"give between 1 and {MAX_ADDRESSES} addresses")
+    links = neutral_links(lang, settings)
+    stamp = time.time_ns() // 1000  # unique per proof: the outbox names files by it
+    return OutgoingBatch(
+        batch_id=0, issue_number=issue.number, lang=lang, from_email=settings.from_email,
+        from_name=settings.from_name(lang), reply_to=settings.reply_to,
+        subject=PREFIX + edition.subject, html=edition.html, text=edition.text,
+        recipients=[Recipient(delivery_id=stamp + i, email=email, substitutions=links, headers={},
+                              custom_args={"kind": "test", "issue": str(issue.number)})
+                    for i, email in enumerate(emails)],
+        categories=("test", f"issue-{issue.number}", f"lang-{lang}"), folder=FOLDER,
+    )
+
+
+def send_proof(issue: Issue, lang: str, addresses: list[str], settings: Settings) -> list[str]:
+    """Send now (SendError on failure, for the caller to show); returns the addresses mailed."""
+    message = proof(issue, lang, addresses, settings)
+    get_sender(settings).send(message)
+    return [r.email for r in message.recipients]

@@ -1,0 +1,69 @@
+"""Per-edition send times: parsing what an editor typed, and storing it. The beat tick
+(mailer.delivery.service.start_due) reads them back, so nothing about a schedule lives in memory."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.orm import Session
+
+from mailer.issues.models import EDITION_LANGS, Issue
+from mailer.issues.service import IssueError, render_issue, transition
+from mailer.issues.states import IssueStatus
+
+EDITABLE = (IssueStatus.DRAFT, IssueStatus.SCHEDULED)
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise IssueError(f"unknown time zone {name!r} (use an IANA name such as Asia/Seoul)") from None
+
+
+def parse_when(text: str, tz: str) -> datetime:
+    """ISO 8601; a time without an offset is read in `tz`. Returns UTC."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise IssueError(f"not an ISO 8601 date and time: {text!r} (e.g. 2026-12-07T07:00)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=zone(tz))
+    return when.astimezone(UTC)
+
+
+def langs_of(choice: str) -> tuple[str, ...]:
+    """`all` (every edition) or one edition's language."""
+    if choice == "all":
+        return EDITION_LANGS
+    if choice not in EDITION_LANGS:
+        raise IssueError(f"no edition {choice!r}: choose ko, en, both or all")
+    return (choice,)
+
+
+def schedule(session: Session, issue: Issue, langs: tuple[str, ...], when: datetime, now: datetime) -> None:
+    """Give these editions a send time. Renders first, so a broken template is found now, not at send time."""
+    if when <= now:
+        raise IssueError(f"{when.isoformat()} is in the past; use `mailer issue send {issue.number}` to send now")
+    editions = [e for e in issue.editions if e.lang in langs]
+    started = [e.lang for e in editions if e.started_at is not None]
+    if started:
+        raise IssueError(f"issue #{issue.number}: edition(s) {', '.join(started)} already sent")
+    if issue.status not in (*EDITABLE, IssueStatus.SENDING):
+        raise IssueError(f"issue #{issue.number} is {issue.status}; it cannot be scheduled")
+    render_issue(session, issue)
+    for e in editions:
+        e.send_at = when
+    session.flush()
+    if issue.status in EDITABLE:
+        first = min(e.send_at for e in issue.editions if e.send_at)
+        transition(session, issue, IssueStatus.SCHEDULED, scheduled_at=first)
+
+
+def unschedule(session: Session, issue: Issue) -> None:
+    """Back to a draft: no edition keeps a send time."""
+    transition(session, issue, IssueStatus.DRAFT, scheduled_at=None)
+    for e in issue.editions:
+        e.send_at = None
+    session.flush()

@@ -1,0 +1,33 @@
+"""Editor accounts: created from the command line, checked at login."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailer.issues.models import Editor
+from mailer.web.admin.passwords import DUMMY_HASH, hash_password, verify_password
+
+MAX_NAME = 100
+
+
+class AccountError(ValueError):
+    pass
+
+
+def create_user(session: Session, name: str, password: str) -> Editor:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise AccountError(f"a user name has 1 to {MAX_NAME} characters")
+    if session.scalar(select(Editor).where(Editor.name == name)):
+        raise AccountError(f"user {name!r} exists already")
+    editor = Editor(name=name, password_hash=hash_password(password))
+    session.add(editor)
+    session.flush()
+    return editor
+
+
+def authenticate(session: Session, name: str, password: str) -> Editor | None:
+    editor = session.scalar(select(Editor).where(Editor.name == name.strip()))
+    ok = verify_password(password, editor.password_hash if editor else DUMMY_HASH)
+    return editor if editor and ok else None

@@ -1,0 +1,56 @@
+"""Who is asking: every /admin route but the login page depends on `require_editor`.
+
+An anonymous GET is sent to the login page; an anonymous POST is refused (401), and a POST without
+the session's CSRF token too (403), so nothing changes without a logged-in editor's own form.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import HTTPException, Request
+from fastapi.responses import RedirectResponse
+
+from mailer.config import get_settings
+from mailer.issues.models import Editor
+from mailer.web import csrf
+from mailer.web.admin import sessions
+from mailer.web.deps import db_session
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_url: str):
+        self.next_url = next_url
+
+
+def login_redirect(_request: Request, exc: LoginRequired) -> RedirectResponse:
+    return RedirectResponse(f"/admin/login?next={quote(exc.next_url, safe='/')}", status_code=303)
+
+
+def _here(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def require_editor(request: Request) -> Editor:
+    claim = sessions.read(request.cookies.get(sessions.COOKIE), get_settings())
+    editor = None
+    if claim is not None:
+        for session in db_session():
+            editor = session.get(Editor, claim.editor_id)
+            if editor is not None:
+                session.expunge(editor)
+    if editor is None:
+        if request.method in ("GET", "HEAD"):
+            raise LoginRequired(_here(request))
+        raise HTTPException(status_code=401, detail="log in first")
+    request.state.nonce = claim.nonce
+    return editor
+
+
+def csrf_token(request: Request) -> str:
+    return csrf.issue(csrf.ADMIN, request.state.nonce)
+
+
+def check_csrf(request: Request, token: str) -> None:
+    if not csrf.verify(token, csrf.ADMIN, request.state.nonce):
+        raise HTTPException(status_code=403, detail="the form expired: reload the page")

@@ -1,0 +1,329 @@
+"""The editor's desk pages. Thin: each handler checks who asks, calls a service, renders a page."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailer.config import get_settings
+from mailer.db import utcnow
+from mailer.issues import archive, editing, proofs, scheduling
+from mailer.issues.models import EDITION_LANGS, DraftRun, Editor, Issue
+from mailer.issues.service import IssueError, get_issue, stories_of
+from mailer.issues.states import InvalidTransition, IssueStatus
+from mailer.rendering.render import RenderError
+from mailer.web import csrf, language
+from mailer.web.admin import accounts, sessions
+from mailer.web.admin.auth import check_csrf, csrf_token, require_editor
+from mailer.web.admin.texts import TEXTS
+from mailer.web.deps import db_session
+
+router = APIRouter(prefix="/admin")
+DbSession = Annotated[Session, Depends(db_session)]
+CurrentEditor = Annotated[Editor, Depends(require_editor)]
+FormField = Annotated[str, Form()]
+TIMEZONES = ("Asia/Seoul", "America/New_York", "America/Los_Angeles", "Europe/London", "UTC")
+RECENT = 10
+# The edition preview is framed by the issue page (same origin only); images come from the news site.
+PREVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'"
+
+
+def _lang(request: Request) -> str:
+    asked = request.query_params.get("lang")
+    if asked in language.PAGE_LANGS:
+        return asked
+    saved = request.cookies.get(sessions.LANG_COOKIE)
+    return saved if saved in language.PAGE_LANGS else language.from_accept_language(
+        request.headers.get("accept-language"))
+
+
+def _page(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
+    lang = _lang(request)
+    other = language.other(lang)
+    response = request.app.state.templates.TemplateResponse(request, f"admin/{template}.html", {
+        "lang": lang, "t": TEXTS[lang], "other_lang": other, "switch_url": f"{request.url.path}?lang={other}",
+        "csrf_token": csrf_token(request) if hasattr(request.state, "nonce") else "", **context,
+    }, status_code=status_code)
+    if request.query_params.get("lang") in language.PAGE_LANGS:  # the switch is remembered
+        response.set_cookie(sessions.LANG_COOKIE, lang, max_age=365 * 86400, path="/admin", samesite="lax",
+                            httponly=True, secure=get_settings().public_url.startswith("https://"))
+    return response
+
+
+def _back(url: str, **params) -> RedirectResponse:
+    from urllib.parse import urlencode
+
+    return RedirectResponse(url + ("?" + urlencode(params) if params else ""), status_code=303)
+
+
+# --- login ------------------------------------------------------------------------------------
+
+def _safe_next(url: str) -> str:
+    return url if url.startswith("/admin") and not url.startswith("//") else "/admin"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/admin"):
+    return _page(request, "login", login_csrf=csrf.issue(csrf.ADMIN_LOGIN), next=_safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, session: DbSession, name: FormField = "", password: FormField = "",
+          csrf_token: FormField = "", next: FormField = "/admin"):
+    t = TEXTS[_lang(request)]
+    if not csrf.verify(csrf_token, csrf.ADMIN_LOGIN):
+        error = t["form_expired"]
+    else:
+        editor = accounts.authenticate(session, name, password)
+        if editor is not None:
+            response = _back(_safe_next(next))
+            response.set_cookie(sessions.COOKIE, sessions.make(editor.id, get_settings()),
+                                **sessions.cookie_options(get_settings()))
+            return response
+        error = t["login_failed"]
+    return _page(request, "login", 401, login_csrf=csrf.issue(csrf.ADMIN_LOGIN), next=_safe_next(next),
+                 error=error, name=name)
+
+
+@router.post("/logout")
+def logout(request: Request, editor: CurrentEditor, csrf_token: FormField = ""):
+    check_csrf(request, csrf_token)
+    response = _back("/admin/login")
+    response.delete_cookie(sessions.COOKIE, path="/admin")
+    return response
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
+def _progress(session: Session, issue: Issue) -> dict:
+    from mailer.delivery.stats import batch_progress
+    from mailer.events.stats import issue_stats
+
+    done, total = batch_progress(session, issue.id)
+    return {"done": done, "total": total, "stats": issue_stats(session, issue.id)}
+
+
+@router.get("", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
+    from subscribers.service import counts
+
+    upcoming = session.scalar(
+        select(Issue).where(Issue.status.in_([IssueStatus.DRAFT, IssueStatus.SCHEDULED]))
+        .order_by(Issue.number.desc()).limit(1))
+    recent = session.scalars(
+        select(Issue).where(Issue.status.not_in([IssueStatus.DRAFT, IssueStatus.SCHEDULED]))
+        .order_by(Issue.number.desc()).limit(RECENT)).all()
+    runs = session.scalars(select(DraftRun).order_by(DraftRun.ran_at.desc(), DraftRun.id.desc()).limit(5)).all()
+    by = counts(session)
+    statuses = sorted({s for _, s in by})
+    table = [(lang, [by.get((lang, s), 0) for s in statuses], sum(by.get((lang, s), 0) for s in statuses))
+             for lang in EDITION_LANGS]
+    return _page(request, "dashboard", editor=editor, upcoming=upcoming, recent=[(i, _progress(session, i))
+                 for i in recent], runs=runs, statuses=statuses, table=table, notice=request.query_params.get("n"))
+
+
+@router.post("/draft")
+def draft_now(request: Request, session: DbSession, editor: CurrentEditor, csrf_token: FormField = ""):
+    from mailer.issues.service import draft_issue
+
+    check_csrf(request, csrf_token)
+    issue = draft_issue(session, utcnow())
+    session.commit()
+    return _back(f"/admin/issues/{issue.number}") if issue else _back("/admin")
+
+
+# --- the issue editor -------------------------------------------------------------------------
+
+def _local(when: datetime | None, tz: str) -> str:
+    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") + f" {tz}" if when else ""
+
+
+def _issue_page(request: Request, session: Session, editor: Editor, number: int, status_code: int = 200,
+                **extra) -> HTMLResponse:
+    issue = get_issue(session, number)
+    tz = get_settings().digest_timezone
+    stories = list(zip(issue.stories, stories_of(session, issue), strict=True))
+    return _page(request, "issue", status_code, editor=editor, issue=issue, stories=stories,
+                 editable=issue.status in editing.EDITABLE and not any(e.started_at for e in issue.editions),
+                 candidates=editing.candidates(session), progress=_progress(session, issue),
+                 timezones=TIMEZONES, default_tz=tz, local=lambda w: _local(w, tz),
+                 notice=request.query_params.get("n"), **extra)
+
+
+@router.get("/issues/{number}", response_class=HTMLResponse)
+def issue_page(number: int, request: Request, session: DbSession, editor: CurrentEditor):
+    try:
+        return _issue_page(request, session, editor, number)
+    except IssueError:
+        return Response(f"no issue #{number}", status_code=404)
+
+
+def _apply(request: Request, session: Session, editor: Editor, number: int, change, notice: str = "saved"):
+    """Run an editing change; a template or state error is shown on the page, and nothing is kept."""
+    try:
+        change(get_issue(session, number))
+        session.commit()
+    except (IssueError, RenderError, InvalidTransition) as exc:
+        session.rollback()
+        label = TEXTS[_lang(request)]["render_error" if isinstance(exc, RenderError) else "error"]
+        return _issue_page(request, session, editor, number, 422, error=f"{label}: {exc}")
+    return _back(f"/admin/issues/{number}", n=notice)
+
+
+@router.post("/issues/{number}/editions")
+async def save_editions(number: int, request: Request, session: DbSession, editor: CurrentEditor):
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token", "")))
+    fields = {lang: {k: str(form.get(f"{k}_{lang}", "")) for k in ("subject", "preheader", "note")}
+              for lang in EDITION_LANGS}
+    return _apply(request, session, editor, number, lambda i: editing.update_editions(session, i, fields))
+
+
+@router.post("/issues/{number}/stories")
+def change_story(number: int, request: Request, session: DbSession, editor: CurrentEditor,
+                 action: FormField = "", article_id: Annotated[int, Form()] = 0, note: FormField = "",
+                 csrf_token: FormField = ""):
+    check_csrf(request, csrf_token)
+    changes = {
+        "up": lambda i: editing.move_story(session, i, article_id, -1),
+        "down": lambda i: editing.move_story(session, i, article_id, 1),
+        "pin": lambda i: editing.pin_story(session, i, article_id, True),
+        "unpin": lambda i: editing.pin_story(session, i, article_id, False),
+        "remove": lambda i: editing.remove_story(session, i, article_id),
+        "add": lambda i: editing.add_story(session, i, article_id),
+        "note": lambda i: editing.set_story_note(session, i, article_id, note),
+    }
+    if action not in changes:
+        return Response("unknown action", status_code=400)
+    return _apply(request, session, editor, number, changes[action])
+
+
+@router.get("/issues/{number}/preview/{lang}", response_class=HTMLResponse)
+def preview(number: int, lang: str, request: Request, session: DbSession, editor: CurrentEditor):
+    """The stored edition as a reader sees it (subscriber links neutral), for the issue page's frames."""
+    try:
+        edition = next(e for e in get_issue(session, number).editions if e.lang == lang)
+    except (IssueError, StopIteration):
+        return Response("no such edition", status_code=404)
+    return HTMLResponse(archive.archive_html(edition, get_settings()), headers={
+        "Content-Security-Policy": PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN"})
+
+
+@router.post("/issues/{number}/test")
+def test_send(number: int, request: Request, session: DbSession, editor: CurrentEditor, to: FormField = "",
+              lang: FormField = "ko", csrf_token: FormField = ""):
+    from mailer.delivery.senders import SendError
+    from subscribers.emails import InvalidEmail
+
+    check_csrf(request, csrf_token)
+    t = TEXTS[_lang(request)]
+    try:
+        sent = proofs.send_proof(get_issue(session, number), lang, to.split(), get_settings())
+    except (IssueError, InvalidEmail, SendError) as exc:
+        return _issue_page(request, session, editor, number, 422, error=f"{t['error']}: {exc}")
+    return _back(f"/admin/issues/{number}", n="test_sent", to=", ".join(sent))
+
+
+@router.post("/issues/{number}/schedule")
+def schedule(number: int, request: Request, session: DbSession, editor: CurrentEditor, date: FormField = "",
+             time: FormField = "", timezone: FormField = "", lang: FormField = "all", csrf_token: FormField = ""):
+    check_csrf(request, csrf_token)
+    tz = timezone or get_settings().digest_timezone
+
+    def change(issue):
+        when = scheduling.parse_when(f"{date}T{time}", tz)
+        scheduling.schedule(session, issue, scheduling.langs_of(lang), when, utcnow())
+
+    return _apply(request, session, editor, number, change)
+
+
+@router.post("/issues/{number}/unschedule")
+def unschedule(number: int, request: Request, session: DbSession, editor: CurrentEditor,
+               csrf_token: FormField = ""):
+    check_csrf(request, csrf_token)
+    return _apply(request, session, editor, number, lambda i: scheduling.unschedule(session, i))
+
+
+@router.post("/issues/{number}/action")
+def issue_action(number: int, request: Request, session: DbSession, editor: CurrentEditor,
+                 action: FormField = "", csrf_token: FormField = ""):
+    """Send now, pause, resume, cancel. Batches are enqueued only after the ledger is committed."""
+    from mailer.delivery import service, tasks
+
+    check_csrf(request, csrf_token)
+    t = TEXTS[_lang(request)]
+    try:
+        issue = get_issue(session, number)
+        if action == "pause":
+            service.pause_issue(session, issue, "paused by an editor")
+        elif action == "cancel":
+            service.cancel_issue(session, issue, utcnow())
+        elif action in ("send", "resume"):
+            if action == "resume" and issue.status != IssueStatus.PAUSED:
+                raise IssueError(f"issue #{number} is not paused")
+            session.commit()
+            tasks.send_issue(number)
+        else:
+            return Response("unknown action", status_code=400)
+        session.commit()
+    except (IssueError, InvalidTransition, RenderError) as exc:
+        session.rollback()
+        return _issue_page(request, session, editor, number, 409, error=f"{t['error']}: {exc}")
+    return _back(f"/admin/issues/{number}", n="done")
+
+
+# --- subscribers ------------------------------------------------------------------------------
+
+SEARCH_LIMIT = 100
+
+
+@router.get("/subscribers", response_class=HTMLResponse)
+def subscribers_page(request: Request, session: DbSession, editor: CurrentEditor, q: str = ""):
+    from subscribers.models import Subscriber
+
+    query = select(Subscriber).order_by(Subscriber.created_at.desc(), Subscriber.id.desc()).limit(SEARCH_LIMIT)
+    if q.strip():
+        query = query.where(Subscriber.email.contains(q.strip().lower(), autoescape=True))
+    return _page(request, "subscribers", editor=editor, q=q, rows=session.scalars(query).all(),
+                 report=request.query_params.get("report"))
+
+
+@router.post("/subscribers/import")
+async def subscribers_import(request: Request, session: DbSession, editor: CurrentEditor):
+    from subscribers.csv_import import import_rows, read_rows
+    from subscribers.service import SubscriberError
+
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token", "")))
+    upload = form.get("file")
+    t = TEXTS[_lang(request)]
+    if not isinstance(upload, UploadFile) and not hasattr(upload, "read"):
+        return _page(request, "subscribers", 400, editor=editor, q="", rows=[], error=t["error"])
+    text = io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline="")
+    try:
+        report = import_rows(session, read_rows(text), now=utcnow())
+    except (SubscriberError, ValueError, UnicodeDecodeError) as exc:
+        session.rollback()
+        return _page(request, "subscribers", 400, editor=editor, q="", rows=[], error=f"{t['error']}: {exc}")
+    session.commit()
+    summary = t["imported"].format(rows=report.rows, added=report.added, existing=report.existing,
+                                   suppressed=report.suppressed, bad=report.bad)
+    return _back("/admin/subscribers", report=summary)
+
+
+@router.get("/subscribers/export.csv")
+def subscribers_export(session: DbSession, editor: CurrentEditor, status: str | None = None):
+    from subscribers.csv_export import write_csv
+
+    out = io.StringIO()
+    write_csv(session, out, status=status or None)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="subscribers.csv"', "Cache-Control": "no-store"})

@@ -1,0 +1,39 @@
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def editor(session):
+    from mailer.web.admin.accounts import create_user
+
+    editor = create_user(session, "mina", PASSWORD)
+    session.commit()
+    return editor
+
+
+@pytest.fixture
+def anonymous(settings, session):
+    from mailer.web.app import create_app
+
+    # https: the session cookie is Secure because MAILER_PUBLIC_URL is https in the tests
+    return TestClient(create_app(), base_url="https://testserver", follow_redirects=False)
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def log_in(client, name="mina", password=PASSWORD):
+    form = client.get("/admin/login")
+    return client.post("/admin/login", data={"name": name, "password": password, "csrf_token": csrf_of(form.text),
+                                             "next": "/admin"})
+
+
+@pytest.fixture
+def admin(anonymous, editor):
+    assert log_in(anonymous).status_code == 303
+    return anonymous
