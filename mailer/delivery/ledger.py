@@ -1,10 +1,11 @@
-"""The delivery ledger: snapshot recipients and cut batches, in bulk, before anything is sent."""
+"""The delivery ledger: one row per recipient, each already in its batch, written in bulk before anything
+is sent."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, literal, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from mailer.db import UTCDateTime
@@ -12,63 +13,47 @@ from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
 from mailer.issues.models import Edition, Issue
 from subscribers.models import Status, Subscriber
 
-ID_CHUNK = 10_000  # delivery ids read at a time while cutting batches
 
+def write_ledger(session: Session, issue: Issue, edition: Edition, now: datetime, size: int) -> tuple[int, list[int]]:
+    """Snapshot the edition's active subscribers into the ledger, cut into batches of at most `size`.
 
-def snapshot_recipients(session: Session, issue: Issue, now: datetime, editions: list[Edition] | None = None) -> int:
-    """One ledger row per active subscriber, with the edition of their language: INSERT ... SELECT.
-
-    `editions`: only these (an edition with its own send time is snapshotted when it is due).
+    The batches are created first; one INSERT ... SELECT then numbers the subscribers and files each row
+    straight into its batch, so the ledger is never updated afterwards (an UPDATE per batch made
+    cutting cost grow with the square of the list). Returns (recipients, batch ids).
     """
-    total = 0
-    for edition in issue.editions if editions is None else editions:
-        source = select(
-            literal(issue.id), literal(edition.id), Subscriber.id, Subscriber.email,
-            literal(str(DeliveryStatus.QUEUED)), literal(now, UTCDateTime),
-        ).where(Subscriber.status == Status.ACTIVE, Subscriber.lang == edition.lang)
-        result = session.execute(
-            insert(Delivery).from_select(
-                ["issue_id", "edition_id", "subscriber_id", "email", "status", "updated_at"], source
-            )
-        )
-        total += result.rowcount
-    return total
-
-
-def cut_batches(session: Session, issue: Issue, size: int, editions: list[Edition] | None = None) -> list[int]:
-    """Group the issue's unbatched deliveries, per edition, into batches of at most `size`."""
-    batch_ids = []
-    for edition in issue.editions if editions is None else editions:
-        ids = session.scalars(
-            select(Delivery.id)
-            .where(Delivery.issue_id == issue.id, Delivery.edition_id == edition.id, Delivery.batch_id.is_(None))
-            .order_by(Delivery.id)
-            .execution_options(yield_per=ID_CHUNK)
-        )
-        chunk: list[int] = []
-        for delivery_id in ids:
-            chunk.append(delivery_id)
-            if len(chunk) == size:
-                batch_ids.append(_make_batch(session, issue.id, edition.id, chunk))
-                chunk = []
-        if chunk:
-            batch_ids.append(_make_batch(session, issue.id, edition.id, chunk))
-    return batch_ids
-
-
-def _make_batch(session: Session, issue_id: int, edition_id: int, ids: list[int]) -> int:
-    batch_id = session.execute(
-        insert(Batch).values(
-            issue_id=issue_id, edition_id=edition_id, size=len(ids), status=BatchStatus.PENDING
-        ).returning(Batch.id)
-    ).scalar_one()
-    session.execute(
-        update(Delivery)
-        .where(
-            Delivery.issue_id == issue_id, Delivery.edition_id == edition_id,
-            Delivery.batch_id.is_(None), Delivery.id.between(ids[0], ids[-1]),
-        )
-        .values(batch_id=batch_id)
-        .execution_options(synchronize_session=False)
-    )
-    return batch_id
+    readers = (Subscriber.status == Status.ACTIVE, Subscriber.lang == edition.lang)
+    expected = session.scalar(select(func.count()).where(*readers))
+    if not expected:
+        return 0, []
+    count = -(-expected // size)
+    batch_ids = list(session.scalars(
+        insert(Batch).returning(Batch.id, sort_by_parameter_order=True),
+        [{"issue_id": issue.id, "edition_id": edition.id, "size": size, "status": BatchStatus.PENDING,
+          "created_at": now, "updated_at": now} for _ in range(count)],
+    ))
+    ranked = select(
+        Subscriber.id.label("subscriber_id"), Subscriber.email.label("email"),
+        ((func.row_number().over(order_by=Subscriber.id) - 1) // size).label("ordinal"),
+    ).where(*readers).subquery()
+    batch_map = select(  # the new batches, numbered 0, 1, 2 ... in the order they were made
+        Batch.id.label("batch_id"), (func.row_number().over(order_by=Batch.id) - 1).label("ordinal"),
+    ).where(Batch.id.in_(batch_ids)).subquery()
+    source = select(
+        literal(issue.id), literal(edition.id), ranked.c.subscriber_id, ranked.c.email, batch_map.c.batch_id,
+        literal(str(DeliveryStatus.QUEUED)), literal(now, UTCDateTime),
+    ).join(batch_map, batch_map.c.ordinal == ranked.c.ordinal)
+    session.execute(insert(Delivery).from_select(
+        ["issue_id", "edition_id", "subscriber_id", "email", "batch_id", "status", "updated_at"], source,
+    ))
+    # Counted, not taken from rowcount (psycopg may report -1 here). Subscribers who left between the count
+    # and the snapshot leave the last batch short, or a batch empty.
+    sizes = dict(session.execute(
+        select(Delivery.batch_id, func.count()).where(Delivery.batch_id.in_(batch_ids)).group_by(Delivery.batch_id)
+    ).all())
+    empty = [b for b in batch_ids if b not in sizes]
+    if empty:
+        session.execute(delete(Batch).where(Batch.id.in_(empty)))
+    short = {b: n for b, n in sizes.items() if n != size}
+    for batch_id, n in short.items():
+        session.execute(update(Batch).where(Batch.id == batch_id).values(size=n))
+    return sum(sizes.values()), [b for b in batch_ids if b in sizes]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailer.config import Settings
 from mailer.db import utcnow
-from mailer.delivery.ledger import cut_batches, snapshot_recipients
+from mailer.delivery.ledger import write_ledger
 from mailer.delivery.message import OutgoingBatch, Recipient
 from mailer.delivery.models import BATCH_OPEN, Batch, BatchStatus, Delivery, DeliveryStatus
 from mailer.delivery.ratelimit import limiter
@@ -79,8 +79,9 @@ def start_editions(session: Session, issue: Issue, editions: list[Edition], sett
         ).rowcount == 1
         if not claimed:
             continue
-        count += snapshot_recipients(session, issue, now, [edition])
-        batch_ids += cut_batches(session, issue, settings.batch_size, [edition])
+        written, ids = write_ledger(session, issue, edition, now, settings.batch_size)
+        count += written
+        batch_ids += ids
     for edition in editions:
         session.expire(edition, ["started_at"])  # written by a bulk UPDATE the identity map has not seen
     log.info("issue #%s: %d recipients in %d batches", issue.number, count, len(batch_ids),
