@@ -293,16 +293,20 @@ def pg_counters(url: str) -> dict:
     return dict(row)
 
 
+def _samples(path: Path):
+    """py-spy's raw (collapsed) output: one (stack, sample count) per line."""
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if count.isdigit():
+            yield stack, int(count)
+
+
 def collapsed_hotspots(path: Path, top: int = 25) -> list[tuple[str, float, float]]:
-    """From py-spy's raw (collapsed) output: (function, self %, inclusive %) for the top functions by self time."""
+    """(function, self %, inclusive %) for the top functions by self time."""
     self_t: Counter[str] = Counter()
     incl: Counter[str] = Counter()
     total = 0
-    for line in path.read_text(errors="replace").splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        n = int(count)
+    for stack, n in _samples(path):
         total += n
         frames = stack.split(";")
         self_t[frames[-1]] += n
@@ -317,11 +321,7 @@ def inclusive_hotspots(path: Path, needles: list[str]) -> dict[str, float]:
     """Inclusive share of samples whose stack contains a frame matching each needle."""
     hits: Counter[str] = Counter()
     total = 0
-    for line in path.read_text(errors="replace").splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        n = int(count)
+    for stack, n in _samples(path):
         total += n
         for needle in needles:
             if needle in stack:
