@@ -50,9 +50,8 @@ def start_send(session: Session, issue: Issue, settings: Settings, now: datetime
     if resuming:
         transition(session, issue, IssueStatus.SENDING, status_reason=None)
         return open_batches(session, issue.id, (BatchStatus.PENDING, BatchStatus.RETRYING))
-    if issue.status == IssueStatus.SENDING and unstarted:
-        pass  # the editions left over from a per-edition schedule; each is claimed by compare-and-set below
-    else:
+    # Already sending with editions left over from a per-edition schedule: each is claimed below.
+    if not (issue.status == IssueStatus.SENDING and unstarted):
         _check_rendered(issue)
         transition(session, issue, IssueStatus.SENDING, status_reason=None, started_at=now)
     return start_editions(session, issue, unstarted, settings, now)
