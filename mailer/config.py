@@ -15,6 +15,7 @@ class Settings(BaseSettings):
     env: Literal["development", "production", "test"] = "development"
     log_format: Literal["text", "json"] = "text"  # production always logs JSON lines
     database_url: str = "sqlite:///./mailer.db"
+    database_pool_size: int = 10  # per process (PostgreSQL); overflow up to twice as many more
     broker_url: str = ""  # empty: tasks run in-process, no server needed
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     # Old keys still verify links already sent, so rotating the secret breaks no unsubscribe link.

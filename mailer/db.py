@@ -65,7 +65,11 @@ def get_engine(url: str | None = None) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        # The web app runs sync routes on a thread pool of 40: SQLAlchemy's default of 5 (+10) connections
+        # left most requests queueing for one under load.
+        settings = get_settings()
+        engine = create_engine(url, pool_pre_ping=True, pool_size=settings.database_pool_size,
+                               max_overflow=settings.database_pool_size * 2)
     return engine
 
 
