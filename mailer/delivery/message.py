@@ -41,6 +41,9 @@ class OutgoingBatch:
     reply_to: str = ""
     categories: tuple[str, ...] = field(default=())
     folder: str = ""  # where the outbox files it, instead of issue-N/ (transactional mail: "confirm")
+    # The same for every recipient: sent once per request (SendGrid applies them to each personalization).
+    headers: dict[str, str] = field(default_factory=dict)
+    custom_args: dict[str, str] = field(default_factory=dict)
 
 
 def _header(value: str) -> str:
@@ -57,7 +60,7 @@ def to_mime(batch: OutgoingBatch, rcpt: Recipient) -> bytes:
         msg["Reply-To"] = batch.reply_to
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(idstring=f"d{rcpt.delivery_id}", domain=batch.from_email.rpartition("@")[2])
-    for name, value in rcpt.headers.items():
+    for name, value in {**batch.headers, **rcpt.headers}.items():
         msg[name] = value
     msg.attach(MIMEText(fill(batch.text, rcpt.substitutions), "plain", "utf-8"))
     msg.attach(MIMEText(fill(batch.html, rcpt.substitutions), "html", "utf-8"))

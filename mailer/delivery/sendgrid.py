@@ -20,7 +20,8 @@ _PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)\b")
 
 
 def build_payload(batch: OutgoingBatch, *, sandbox: bool = False) -> dict:
-    """One personalization per recipient; the edition's content once. Text before HTML, as SendGrid requires."""
+    """One personalization per recipient; the edition's content, and what every recipient shares, once.
+    Text before HTML, as SendGrid requires."""
     payload = {
         "personalizations": [
             {
@@ -35,6 +36,10 @@ def build_payload(batch: OutgoingBatch, *, sandbox: bool = False) -> dict:
         "subject": batch.subject,
         "content": [{"type": "text/plain", "value": batch.text}, {"type": "text/html", "value": batch.html}],
     }
+    if batch.headers:
+        payload["headers"] = batch.headers
+    if batch.custom_args:
+        payload["custom_args"] = batch.custom_args
     if batch.reply_to:
         payload["reply_to"] = {"email": batch.reply_to}
     if batch.categories:

@@ -193,11 +193,8 @@ def _recipients(session: Session, batch: Batch, settings: Settings) -> tuple[lis
                 UNSUBSCRIBE_URL: unsubscribe,
                 PREFERENCES_URL: tokens.link(tokens.PREFERENCES, subscriber_id, settings),
             },
-            headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-            custom_args={
-                "issue_id": str(batch.issue_id), "edition_id": str(batch.edition_id),
-                "batch_id": str(batch.id), "delivery_id": str(delivery_id),
-            },
+            headers={"List-Unsubscribe": f"<{unsubscribe}>"},
+            custom_args={"delivery_id": str(delivery_id)},
         ))
     return recipients, dropped
 
@@ -236,6 +233,9 @@ def _outgoing(batch: Batch, issue: Issue, edition: Edition, recipients: list[Rec
         from_email=settings.from_email, from_name=settings.from_name(edition.lang), reply_to=settings.reply_to,
         subject=edition.subject, html=edition.html, text=edition.text, recipients=recipients,
         categories=(CATEGORY, f"issue-{issue.number}", f"lang-{edition.lang}"),
+        # RFC 8058: the one-click POST goes to each reader's own List-Unsubscribe link
+        headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        custom_args={"issue_id": str(batch.issue_id), "edition_id": str(batch.edition_id), "batch_id": str(batch.id)},
     )
 
 

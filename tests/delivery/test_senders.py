@@ -65,9 +65,10 @@ class SendGrid:
             payload = record["payload"]
             text, html = (c["value"] for c in payload["content"])
             for p in payload["personalizations"]:
+                headers = {**payload.get("headers", {}), **p.get("headers", {})}  # as SendGrid merges them
                 out.append({"to": p["to"][0]["email"], "subject": payload["subject"],
-                            "unsubscribe": p["headers"]["List-Unsubscribe"],
-                            "one_click": p["headers"]["List-Unsubscribe-Post"],
+                            "unsubscribe": headers["List-Unsubscribe"],
+                            "one_click": headers["List-Unsubscribe-Post"],
                             "html": fill(html, p["substitutions"]), "text": fill(text, p["substitutions"])})
         return out
 
