@@ -45,16 +45,25 @@ def start_send(session: Session, issue: Issue, settings: Settings, now: datetime
     caller loses the compare-and-set and gets InvalidTransition. A paused issue resumes here. An issue
     already sending because some editions went out on their own schedule sends the rest now.
     """
-    resuming = issue.status == IssueStatus.PAUSED
-    unstarted = [e for e in issue.editions if e.started_at is None]
-    if resuming:
+    if issue.status == IssueStatus.PAUSED:
         transition(session, issue, IssueStatus.SENDING, status_reason=None)
         return open_batches(session, issue.id, (BatchStatus.PENDING, BatchStatus.RETRYING))
-    # Already sending with editions left over from a per-edition schedule: each is claimed below.
+    return start_editions(session, issue, begin_send(session, issue, now), settings, now)
+
+
+def begin_send(session: Session, issue: Issue, now: datetime) -> list[Edition]:
+    """The first half of a send: the issue becomes `sending` and every edition not started yet is due
+    now. Returns those editions. Committed on its own, it lets each edition's ledger be written and
+    sent in turn; an edition left unstarted by a crash is due, so beat's tick starts it."""
+    unstarted = [e for e in issue.editions if e.started_at is None]
+    # Already sending with editions left over from a per-edition schedule: each is claimed later.
     if not (issue.status == IssueStatus.SENDING and unstarted):
         _check_rendered(issue)
         transition(session, issue, IssueStatus.SENDING, status_reason=None, started_at=now)
-    return start_editions(session, issue, unstarted, settings, now)
+    for edition in unstarted:
+        edition.send_at = now
+    session.flush()
+    return unstarted
 
 
 def _check_rendered(issue: Issue) -> None:

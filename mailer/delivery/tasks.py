@@ -79,11 +79,27 @@ def enqueue(batch_ids: list[int]) -> None:
 
 
 def send_issue(number: int) -> list[int]:
-    """`mailer issue send N` (and resume): write the ledger and batches, commit, then enqueue them."""
+    """`mailer issue send N` (and resume): the issue becomes `sending`, then each edition's ledger is
+    written, committed and its batches enqueued in turn, so the first edition is on its way while the
+    next one's ledger is written."""
+    from mailer.issues.models import Edition, Issue
     from mailer.issues.service import get_issue
+    from mailer.issues.states import IssueStatus
 
     settings = get_settings()
     with session_scope() as session:
-        batch_ids = service.start_send(session, get_issue(session, number), settings, utcnow())
+        issue = get_issue(session, number)
+        if issue.status == IssueStatus.PAUSED:
+            batch_ids = service.start_send(session, issue, settings, utcnow())
+            editions, issue_id = [], issue.id
+        else:
+            batch_ids, issue_id = [], issue.id
+            editions = [e.id for e in service.begin_send(session, issue, utcnow())]
     enqueue(batch_ids)
+    for edition_id in editions:
+        with session_scope() as session:
+            ids = service.start_editions(session, session.get(Issue, issue_id), [session.get(Edition, edition_id)],
+                                         settings, utcnow())
+        enqueue(ids)
+        batch_ids += ids
     return batch_ids

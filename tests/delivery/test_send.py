@@ -212,3 +212,20 @@ def test_cancel_closes_every_waiting_batch(session, issue, settings):
     assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.CANCELLED}
     assert all(service.send_batch(session, b, sender=OutboxSender(settings.outbox_dir), settings=settings).status
                == "skipped" for b in batch_ids)
+
+
+def test_editions_left_unstarted_by_a_crash_are_started_by_the_tick(session, issue, settings):
+    # `issue send` committed the issue as sending, then died before writing any edition's ledger
+    service.begin_send(session, issue, utcnow())
+    session.commit()
+    assert session.scalars(select(Delivery)).all() == []
+    batch_ids = service.start_due(session, settings, utcnow())
+    session.commit()
+    assert len(session.scalars(select(Delivery)).all()) == 9
+    assert service.start_due(session, settings, utcnow()) == []  # each edition starts once
+    from mailer.delivery.tasks import enqueue
+
+    enqueue(batch_ids)
+    session.expire_all()
+    assert session.get(Issue, issue.id).status == IssueStatus.SENT
+    assert len(_emls(settings)) == 9
