@@ -110,18 +110,15 @@ def main(argv=None) -> int:
         from sqlalchemy import select
 
         from mailer.config import get_settings
-        from mailer.db import session_scope, utcnow
-        from mailer.delivery import service, tasks
+        from mailer.db import session_scope
+        from mailer.delivery import tasks
         from mailer.issues.models import Issue
-        from mailer.issues.service import get_issue
 
         get_settings.cache_clear()
         tail = st.RecordTail(record)
         tail.start()
         t0 = time.time()
-        with session_scope() as session:
-            batch_ids = service.start_send(session, get_issue(session, number), get_settings(), utcnow())
-        tasks.enqueue(batch_ids)
+        batch_ids = tasks.send_issue(number)  # what `mailer issue send` does
         print(f"send started: {len(batch_ids)} batches", flush=True)
         killed = restarted = None
         status, deadline = None, t0 + args.timeout

@@ -547,13 +547,14 @@ WAIT = click.option("--wait", is_flag=True, help="Show progress until the issue 
 
 def _wait_for(number: int) -> str:
     """A progress bar over the issue's recipients until it is sent, failed, cancelled or paused."""
+    from mailer.db import session_scope
     from mailer.delivery.stats import batch_progress
     from mailer.issues.service import get_issue
     from mailer.issues.states import TERMINAL, IssueStatus
 
     with click.progressbar(length=1, label=f"issue #{number}", show_pos=True, file=sys.stderr) as bar:
         while True:
-            with _session() as session:
+            with session_scope() as session:  # the schema was checked when the send started
                 issue = get_issue(session, number)
                 done, total = batch_progress(session, issue.id)
                 status, reason = issue.status, issue.status_reason

@@ -50,3 +50,15 @@ def test_demo_sample_feeds_meet_the_brief():
     assert slugs(en) == slugs(ko)  # translations of each other
     raw = "".join(e.content[0].value for e in en.entries + ko.entries)
     assert "<script" in raw and "onclick" in raw and "<iframe" in raw  # something for the sanitizer to do
+
+
+def test_demo_through_the_sendgrid_api_against_the_stand_in(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "mailer.cli", "demo", "--dir", str(tmp_path / "demo"), "--backend", "sendgrid"],
+        capture_output=True, text=True, check=False, env=env, cwd=tmp_path, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "through the SendGrid API" in result.stdout and "Issue #1: sent" in result.stdout
+    assert "SendGrid stand-in accepted 9 message(s) in 3 request(s)" in result.stdout
+    assert not list((tmp_path / "demo").rglob("*.eml"))  # nothing went to the outbox

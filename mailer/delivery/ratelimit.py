@@ -13,6 +13,7 @@ from functools import lru_cache
 import redis
 
 from mailer.config import Settings
+from mailer.redis_client import client, is_redis
 
 PREFIX = "mailer:rate"
 
@@ -49,30 +50,28 @@ class RateLimiter:
         Returns 0 when the send may go now, else the seconds until a window has room (and takes nothing).
         """
         now = time.time() if now is None else now
-        if self.per_second > 0:
-            # fractional rates (0.5/s) use a window long enough to hold one request
-            window = max(1.0, 1.0 / self.per_second)
-            slot = math.floor(now / window)
-            key = f"{PREFIX}:req:{window:g}:{slot}"
-            if self.counters.add(key, 1, int(window) + 2) > max(1, round(self.per_second * window)):
-                self.counters.add(key, -1, int(window) + 2)
-                return (slot + 1) * window - now
+        # fractional rates (0.5/s) use a window long enough to hold one request
+        window = max(1.0, 1.0 / self.per_second) if self.per_second > 0 else 1.0
+        slot = math.floor(now / window)
+        req_key, req_ttl = f"{PREFIX}:req:{window:g}:{slot}", int(window) + 2
+        if self.per_second > 0 and self.counters.add(req_key, 1, req_ttl) > max(1, round(self.per_second * window)):
+            self.counters.add(req_key, -1, req_ttl)
+            return (slot + 1) * window - now
         if self.per_hour > 0:
             hour = math.floor(now / 3600)
             key = f"{PREFIX}:msg:{hour}"
             if self.counters.add(key, messages, 3700) > self.per_hour:
                 self.counters.add(key, -messages, 3700)
                 if self.per_second > 0:  # give the request slot back too
-                    window = max(1.0, 1.0 / self.per_second)
-                    self.counters.add(f"{PREFIX}:req:{window:g}:{math.floor(now / window)}", -1, int(window) + 2)
+                    self.counters.add(req_key, -1, req_ttl)
                 return (hour + 1) * 3600 - now
         return 0.0
 
 
 @lru_cache(maxsize=4)
 def _counters(broker_url: str):
-    if broker_url.startswith(("redis://", "rediss://", "unix://")):
-        return _RedisCounters(redis.Redis.from_url(broker_url, socket_timeout=5))
+    if is_redis(broker_url):
+        return _RedisCounters(client(broker_url, timeout=5.0))
     return _MemoryCounters()
 
 

@@ -46,9 +46,14 @@ def start_send(session: Session, issue: Issue, settings: Settings, now: datetime
     already sending because some editions went out on their own schedule sends the rest now.
     """
     if issue.status == IssueStatus.PAUSED:
-        transition(session, issue, IssueStatus.SENDING, status_reason=None)
-        return open_batches(session, issue.id, (BatchStatus.PENDING, BatchStatus.RETRYING))
+        return resume_send(session, issue)
     return start_editions(session, issue, begin_send(session, issue, now), settings, now)
+
+
+def resume_send(session: Session, issue: Issue) -> list[int]:
+    """A paused issue goes on: its batches that were handed back are sent again (returns their ids)."""
+    transition(session, issue, IssueStatus.SENDING, status_reason=None)
+    return open_batches(session, issue.id)
 
 
 def begin_send(session: Session, issue: Issue, now: datetime) -> list[Edition]:
@@ -131,9 +136,10 @@ def start_due(session: Session, settings: Settings, now: datetime) -> list[int]:
     return batch_ids
 
 
-def open_batches(session: Session, issue_id: int, statuses=BATCH_OPEN) -> list[int]:
+def open_batches(session: Session, issue_id: int) -> list[int]:
+    """Batches waiting for a worker (pending or retrying)."""
     return list(session.scalars(
-        select(Batch.id).where(Batch.issue_id == issue_id, Batch.status.in_(list(statuses))).order_by(Batch.id)
+        select(Batch.id).where(Batch.issue_id == issue_id, Batch.status.in_(LEASABLE)).order_by(Batch.id)
     ))
 
 
@@ -288,7 +294,8 @@ def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Edition,
             return BatchOutcome(batch.status, spawned=spawned)
         wait = limiter(settings).reserve(len(recipients))
         if wait > MAX_INLINE_WAIT:
-            batch.status = BatchStatus.RETRYING
+            # handed back unsent: a wait for the rate limit is not a failed attempt
+            batch.status, batch.attempts = BatchStatus.RETRYING, batch.attempts - 1
             return BatchOutcome(batch.status, retry_in=wait, spawned=spawned)
         time.sleep(wait)
         started = time.monotonic()

@@ -87,13 +87,14 @@ def send_issue(number: int) -> list[int]:
     from mailer.issues.states import IssueStatus
 
     settings = get_settings()
+    batch_ids: list[int] = []
+    editions: list[int] = []
     with session_scope() as session:
         issue = get_issue(session, number)
+        issue_id = issue.id
         if issue.status == IssueStatus.PAUSED:
-            batch_ids = service.start_send(session, issue, settings, utcnow())
-            editions, issue_id = [], issue.id
+            batch_ids = service.resume_send(session, issue)
         else:
-            batch_ids, issue_id = [], issue.id
             editions = [e.id for e in service.begin_send(session, issue, utcnow())]
     enqueue(batch_ids)
     for edition_id in editions:

@@ -72,6 +72,7 @@ def apply_pending(session: Session, now: datetime, limit: int = BATCH) -> int:
     """Apply up to `limit` stored, unapplied events; returns how many were applied."""
     events = session.scalars(
         select(WebhookEvent).where(WebhookEvent.processed_at.is_(None)).order_by(WebhookEvent.id).limit(limit)
+        .with_for_update(skip_locked=True)  # two events tasks take different events, never the same ones
     ).all()
     moves: dict[DeliveryStatus, set[int]] = defaultdict(set)
     for event in events:

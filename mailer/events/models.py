@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Integer, String, Text
+from sqlalchemy import JSON, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.db import Base, UTCDateTime, utcnow
+from mailer.delivery.models import BigId
 
 
 class WebhookEvent(Base):
@@ -22,7 +23,7 @@ class WebhookEvent(Base):
     # Our custom_args, lifted out of the payload so per-issue stats are one indexed query; no foreign
     # keys: an event may name a delivery since erased, and is kept all the same.
     issue_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    delivery_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    delivery_id: Mapped[int | None] = mapped_column(BigId)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     error: Mapped[str | None] = mapped_column(Text)

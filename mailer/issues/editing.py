@@ -15,8 +15,13 @@ EDITABLE = (IssueStatus.DRAFT, IssueStatus.SCHEDULED)
 MAX_SUBJECT = 500
 
 
+def is_editable(issue: Issue) -> bool:
+    """A draft or scheduled issue none of whose editions has started going out."""
+    return issue.status in EDITABLE and not any(e.started_at for e in issue.editions)
+
+
 def _check_editable(issue: Issue) -> None:
-    if issue.status not in EDITABLE or any(e.started_at for e in issue.editions):
+    if not is_editable(issue):
         raise IssueError(f"issue #{issue.number} is {issue.status}: only drafts and scheduled issues can be edited")
 
 

@@ -8,11 +8,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
+from mailer.issues.editing import EDITABLE
 from mailer.issues.models import EDITION_LANGS, Issue
 from mailer.issues.service import IssueError, render_issue, transition
 from mailer.issues.states import IssueStatus
-
-EDITABLE = (IssueStatus.DRAFT, IssueStatus.SCHEDULED)
 
 
 def zone(name: str) -> ZoneInfo:

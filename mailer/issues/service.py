@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.articles.models import Article
@@ -56,7 +56,7 @@ def draft_issue(session: Session, now: datetime, settings: Settings | None = Non
         session.flush()
         log.info("no new stories between %s and %s: no issue drafted", start.isoformat(), end.isoformat())
         return None
-    number = (session.scalar(select(func.max(Issue.number))) or 0) + 1
+    number = (last.number if last else 0) + 1
     session.add(DraftRun(ran_at=now, window_start=start, window_end=end, stories=len(picked), issue_number=number))
     issue = Issue(number=number, status=IssueStatus.DRAFT, window_start=start, window_end=end)
     issue.stories = [IssueStory(article_id=aid, position=i) for i, aid in enumerate(picked)]

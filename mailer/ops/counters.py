@@ -10,6 +10,7 @@ from functools import lru_cache
 import redis
 
 from mailer.config import get_settings
+from mailer.redis_client import client, is_redis
 
 KEY = "mailer:metrics"
 # upper bounds (seconds) of the batch latency histogram
@@ -45,8 +46,8 @@ class _Redis:
 
 @lru_cache(maxsize=4)
 def _store(broker_url: str):
-    if broker_url.startswith(("redis://", "rediss://", "unix://")):
-        return _Redis(redis.Redis.from_url(broker_url, socket_timeout=2))
+    if is_redis(broker_url):
+        return _Redis(client(broker_url))
     return _Memory()
 
 

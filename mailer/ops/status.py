@@ -16,6 +16,7 @@ from mailer.delivery.models import Batch, BatchStatus
 from mailer.delivery.stats import batch_progress
 from mailer.issues.models import Issue
 from mailer.issues.states import IssueStatus
+from mailer.redis_client import client, is_redis
 
 RATE_WINDOW = timedelta(minutes=5)  # recipients finished in this window give the drain rate
 PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priority levels in lists named queue + sep + n
@@ -23,17 +24,17 @@ PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priority levels in li
 
 def queue_depths(settings: Settings) -> dict[str, int] | None:
     """Messages waiting per queue, read straight from Redis; None when tasks run in-process."""
-    if not settings.broker_url.startswith(("redis://", "rediss://", "unix://")):
+    if not is_redis(settings.broker_url):
         return None
-    client = redis.Redis.from_url(settings.broker_url, socket_timeout=2, socket_connect_timeout=2)
+    redis_ = client(settings.broker_url)
     depths = {}
     for queue in QUEUES:
         names = [queue] + [f"{queue}{PRIORITY_SEP}{n}" for n in range(1, 10)]
-        pipe = client.pipeline(transaction=False)
+        pipe = redis_.pipeline(transaction=False)
         for name in names:
             pipe.llen(name)
         depths[queue] = sum(pipe.execute())
-    depths["unacked"] = client.hlen("unacked")
+    depths["unacked"] = redis_.hlen("unacked")
     return depths
 
 

@@ -2,7 +2,6 @@
 
 UNSUBSCRIBE_URL = "%unsubscribe_url%"
 PREFERENCES_URL = "%preferences_url%"
-ALL = (UNSUBSCRIBE_URL, PREFERENCES_URL)
 
 
 def fill(text: str, values: dict[str, str]) -> str:

@@ -9,8 +9,7 @@ import jinja2
 import mjml
 
 from mailer import templates_dir
-
-EDITION_LANGS = ("ko", "en", "both")
+from mailer.issues.models import EDITION_LANGS
 
 
 class RenderError(Exception):

@@ -25,12 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from mailer.standin import signing
 from mailer.standin.faults import Faults
-from mailer.standin.validate import check_limits, validate
+from mailer.standin.validate import _ADDRESS_FIELDS, check_limits, validate
 
 MAX_BODY_BYTES = 30 * 1024 * 1024
 RATE_LIMIT = 600  # what X-RateLimit-Limit reports; the stand-in only limits when a fault says so
 AUTH_ERROR = "The provided authorization grant is invalid, expired, or revoked"
-_ADDRESS_FIELDS = ("to", "cc", "bcc")
 
 
 def _errors(message: str, field: str | None = None) -> dict:

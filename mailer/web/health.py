@@ -6,6 +6,7 @@ from sqlalchemy import text
 
 from mailer.config import get_settings
 from mailer.db import get_engine
+from mailer.redis_client import client, is_redis
 
 router = APIRouter()
 
@@ -25,11 +26,9 @@ def readyz() -> JSONResponse:
     except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which kind, not the URL
         checks["database"] = f"error: {type(exc).__name__}"
     broker = get_settings().broker_url
-    if broker:
-        import redis
-
+    if is_redis(broker):
         try:
-            redis.Redis.from_url(broker, socket_timeout=2, socket_connect_timeout=2).ping()
+            client(broker).ping()
             checks["broker"] = "ok"
         except Exception as exc:  # noqa: BLE001
             checks["broker"] = f"error: {type(exc).__name__}"

@@ -14,6 +14,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from mailer.redis_client import is_redis
+
 log = logging.getLogger(__name__)
 
 
@@ -143,4 +145,4 @@ class RedisLimiter:
 
 
 def from_settings(settings) -> MemoryLimiter | RedisLimiter:
-    return RedisLimiter.from_url(settings.broker_url) if settings.broker_url else MemoryLimiter()
+    return RedisLimiter.from_url(settings.broker_url) if is_redis(settings.broker_url) else MemoryLimiter()

@@ -229,3 +229,28 @@ def test_editions_left_unstarted_by_a_crash_are_started_by_the_tick(session, iss
     session.expire_all()
     assert session.get(Issue, issue.id).status == IssueStatus.SENT
     assert len(_emls(settings)) == 9
+
+
+def test_retries_run_out_and_the_batch_fails(session, issue, settings, monkeypatch):
+    monkeypatch.setattr(settings, "send_max_retries", 1)
+    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    sender = FlakySender(None, failures=99)
+    assert service.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.RETRYING
+    assert service.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.FAILED
+    assert sender.calls == 2
+
+
+def test_a_rate_limit_wait_hands_the_batch_back_without_using_an_attempt(session, issue, settings, monkeypatch):
+    class Full:
+        def reserve(self, messages, now=None):
+            return 3600.0
+
+    monkeypatch.setattr(service, "limiter", lambda _settings: Full())
+    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    sender = FlakySender(OutboxSender(settings.outbox_dir), failures=0)
+    for _ in range(3):
+        outcome = service.send_batch(session, first, sender=sender, settings=settings)
+        assert outcome.status == BatchStatus.RETRYING and outcome.retry_in == 3600.0
+    assert session.get(Batch, first, populate_existing=True).attempts == 0 and sender.calls == 0

@@ -16,14 +16,15 @@ from mailer.standin import StandIn
 def make_batch(n=3) -> OutgoingBatch:
     recipients = [
         Recipient(100 + i, f"r{i}@example.com", {UNSUBSCRIBE_URL: f"https://n.example/unsubscribe/t{i}"},
-                  {"List-Unsubscribe": f"<https://n.example/unsubscribe/t{i}>",
-                   "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-                  {"delivery_id": str(100 + i)})
+                  {"List-Unsubscribe": f"<https://n.example/unsubscribe/t{i}>"}, {"delivery_id": str(100 + i)})
         for i in range(n)
     ]
+    # as the service builds it: what every recipient shares is given once, for the whole batch
     return OutgoingBatch(7, 3, "ko", "news@example.com", "서울 레저", "주간 브리핑 3호",
                          f'<html lang="ko"><a href="{UNSUBSCRIBE_URL}">구독 취소</a></html>',
-                         f"구독 취소: {UNSUBSCRIBE_URL}", recipients, categories=("digest",))
+                         f"구독 취소: {UNSUBSCRIBE_URL}", recipients, categories=("digest",),
+                         headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+                         custom_args={"issue_id": "3", "batch_id": "7"})
 
 
 def _from_mime(raw: bytes) -> dict:

@@ -33,6 +33,10 @@ def test_every_request_is_valid_by_sendgrids_rules(standin):
     assert payload["from"] == {"email": "news@example.com", "name": "서울 레저"}
     assert all(isinstance(v, str) for p in payload["personalizations"] for v in p["custom_args"].values())
     assert payload["categories"] == ["digest"]
+    # shared once per request; SendGrid applies them to every personalization
+    assert payload["headers"] == {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    assert payload["custom_args"] == {"issue_id": "3", "batch_id": "7"}
+    assert all("List-Unsubscribe-Post" not in p["headers"] for p in payload["personalizations"])
 
 
 def test_429_is_retried_at_the_reset_time(standin):

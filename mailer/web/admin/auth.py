@@ -6,10 +6,12 @@ the session's CSRF token too (403), so nothing changes without a logged-in edito
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 
 from mailer.config import get_settings
 from mailer.issues.models import Editor
@@ -31,14 +33,10 @@ def _here(request: Request) -> str:
     return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
-def require_editor(request: Request) -> Editor:
+def require_editor(request: Request, session: Annotated[Session, Depends(db_session)]) -> Editor:
+    """FastAPI gives this and the route the same `db_session` (one per request): one connection, not two."""
     claim = sessions.read(request.cookies.get(sessions.COOKIE), get_settings())
-    editor = None
-    if claim is not None:
-        for session in db_session():
-            editor = session.get(Editor, claim.editor_id)
-            if editor is not None:
-                session.expunge(editor)
+    editor = session.get(Editor, claim.editor_id) if claim is not None else None
     if editor is None:
         if request.method in ("GET", "HEAD"):
             raise LoginRequired(_here(request))

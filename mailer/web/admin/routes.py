@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -152,7 +152,7 @@ def _issue_page(request: Request, session: Session, editor: Editor, number: int,
     tz = get_settings().digest_timezone
     stories = list(zip(issue.stories, stories_of(session, issue), strict=True))
     return _page(request, "issue", status_code, editor=editor, issue=issue, stories=stories,
-                 editable=issue.status in editing.EDITABLE and not any(e.started_at for e in issue.editions),
+                 editable=editing.is_editable(issue),
                  candidates=editing.candidates(session), progress=_progress(session, issue),
                  timezones=TIMEZONES, default_tz=tz, local=lambda w: _local(w, tz),
                  notice=request.query_params.get("n"), **extra)
@@ -298,22 +298,19 @@ def subscribers_page(request: Request, session: DbSession, editor: CurrentEditor
 
 @router.post("/subscribers/import")
 async def subscribers_import(request: Request, session: DbSession, editor: CurrentEditor):
-    from subscribers.csv_import import import_rows, read_rows
-    from subscribers.service import SubscriberError
+    from subscribers.csv_import import CountedBytes, import_rows, read_rows, text_of
 
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token", "")))
     upload = form.get("file")
     t = TEXTS[_lang(request)]
-    if not isinstance(upload, UploadFile) and not hasattr(upload, "read"):
+    if not hasattr(upload, "file"):  # a form field, not an uploaded file
         return _page(request, "subscribers", 400, editor=editor, q="", rows=[], error=t["error"])
-    text = io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline="")
-    try:
-        report = import_rows(session, read_rows(text), now=utcnow())
-    except (SubscriberError, ValueError, UnicodeDecodeError) as exc:
+    try:  # import_rows commits chunk by chunk, like the CLI
+        report = import_rows(session, read_rows(text_of(CountedBytes(upload.file))), now=utcnow())
+    except ValueError as exc:  # a bad header, a subscriber error, or a file that is not UTF-8
         session.rollback()
         return _page(request, "subscribers", 400, editor=editor, q="", rows=[], error=f"{t['error']}: {exc}")
-    session.commit()
     summary = t["imported"].format(rows=report.rows, added=report.added, existing=report.existing,
                                    suppressed=report.suppressed, bad=report.bad)
     return _back("/admin/subscribers", report=summary)
