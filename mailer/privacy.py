@@ -61,13 +61,12 @@ def subscriber_report(session: Session, email: str) -> dict | None:
 def erase(session: Session, email: str) -> bool:
     """`mailer subscribers erase`: blank the copies of the address here, then subscribers.service.erase.
 
-    Delivery rows stay (issue counts stay right) with no address and, once the subscriber row is
-    gone, no subscriber id. Returns whether a subscriber was on file.
+    Delivery rows stay (issue counts stay right) with neither address nor subscriber id. Returns whether a subscriber was on file.
     """
     address = normalize(email)
     sub = service.get_by_email(session, address)
     if sub is not None:
-        session.execute(update(Delivery).where(Delivery.subscriber_id == sub.id).values(email=None)
+        session.execute(update(Delivery).where(Delivery.subscriber_id == sub.id).values(email=None, subscriber_id=None)
                         .execution_options(synchronize_session=False))
     for event in session.scalars(_events_query(address)):
         event.email = None

@@ -226,7 +226,7 @@ def erase(session: Session, email: str) -> bool:
     if sub is None:
         return False
     session.execute(delete(Change).where(Change.subscriber_id == sub.id))
-    session.delete(sub)  # deliveries keep their counts: their subscriber_id is SET NULL by the database
+    session.delete(sub)
     session.flush()
     return True
 
