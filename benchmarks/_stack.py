@@ -9,6 +9,7 @@ at import time.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -148,6 +149,33 @@ def peak_rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds(database: str) -> float:
+    """CPU time of the live PostgreSQL backends connected to `database` and of the server's writers
+    (other databases' backends, such as a test run's, are left out)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() != "postgres":
+                    continue
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            words = title.split()
+            if database in words or any(w in title for w in ("walwriter", "checkpointer", "background writer")):
+                total += cpu_seconds(int(entry.name)) or 0.0
+    return total
 
 
 def wait_http(url: str, timeout: float = 30) -> None:

@@ -19,6 +19,8 @@ Figures (all wall-clock on a shared 2-core machine, so noisy):
 - queue_to_accept_seconds p50/p95/p99: from the batch row's created_at (cut) to the stand-in recording it
   (observed by tailing the record file every 10 ms): includes the time a batch waits in the queue;
 - peak RSS (VmHWM) of each worker and of the stand-in, read just before they are stopped;
+- CPU seconds used during the send by each worker, the stand-in, this process (the starter: ledger and
+  enqueue) and the PostgreSQL backends of its database with the server's writers: where the machine's two cores went;
 - lost / duplicates: the stand-in's record against the ledger and the active subscribers.
 --profile samples each worker with py-spy (bench extra) and prints the hot spots.
 """
@@ -108,7 +110,13 @@ def main(argv=None) -> int:
         tail = st.RecordTail(record)
         tail.start()
         pg_before = st.pg_counters(args.database_url)
+        procs, dbname = [*names, "standin"], args.database_url.rsplit("/", 1)[1].split("?")[0]
+        cpu_before = {n: st.cpu_seconds(stack.pid(n)) for n in procs}
+        cpu_before.update(starter=st.cpu_seconds(os.getpid()), postgres=st.postgres_cpu_seconds(dbname))
         results.update(run_send(args, number, st))
+        cpu_after = {n: st.cpu_seconds(stack.pid(n)) for n in procs}
+        cpu_after.update(starter=st.cpu_seconds(os.getpid()), postgres=st.postgres_cpu_seconds(dbname))
+        results["cpu_seconds"] = {n: round(cpu_after[n] - cpu_before[n], 2) for n in cpu_after}
         tail.stopping.set()
         tail.join(timeout=30)
         pg_after = st.pg_counters(args.database_url)
@@ -224,6 +232,7 @@ def report(r: dict) -> None:
     print(f"  send_batch task time:    p50 {ts['p50']} s, p95 {ts['p95']} s, p99 {ts['p99']} s")
     print(f"  batch cut -> accepted:   p50 {qa['p50']} s, p95 {qa['p95']} s, p99 {qa['p99']} s")
     print("  peak RSS (VmHWM):        " + ", ".join(f"{k} {v} MB" for k, v in r["peak_rss_mb"].items()))
+    print("  CPU seconds during send: " + ", ".join(f"{k} {v}" for k, v in r["cpu_seconds"].items()))
     pg = r["pg_stat_database_delta"]
     print(f"  database (whole run):    {pg['xact_commit']:.0f} commits, {pg['tup_inserted']:.0f} rows inserted, "
           f"{pg['tup_updated']:.0f} updated")

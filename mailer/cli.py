@@ -723,20 +723,38 @@ def beat(loglevel: str, schedule: str) -> None:
     app.start(["beat", "--loglevel", loglevel, "--schedule", schedule])
 
 
+def uvicorn_options(host: str, port: int, workers: int) -> dict:
+    """How `mailer serve` runs uvicorn."""
+    return {
+        "factory": True, "host": host, "port": port, "workers": workers,
+        "proxy_headers": True,  # the client's address from X-Forwarded-For, for sign-up rate limits
+        "log_config": None,  # uvicorn logs through our handler (JSON lines in production)
+        # No access log: a line per request would write every unsubscribe and preference link, tokens that
+        # are as good as a password, into the logs (and cost a tenth of a one-click request's CPU).
+        "access_log": False,
+    }
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Processes serving the app; about one per core (each has its own database pool).")
+def serve(host: str, port: int, workers: int) -> None:
     """The web app: public pages, webhook, /healthz and /readyz."""
     import logging
 
     import uvicorn
 
     from mailer.logs import configure
+    from mailer.redis_client import is_redis
 
-    configure(get_settings(), logging.INFO)
-    # log_config=None: uvicorn logs through our handler (JSON lines in production)
-    uvicorn.run("mailer.web.app:create_app", factory=True, host=host, port=port, proxy_headers=True, log_config=None)
+    settings = get_settings()
+    configure(settings, logging.INFO)
+    if workers > 1 and not is_redis(settings.broker_url):
+        logging.getLogger(__name__).warning(
+            "%d web processes without a Redis broker: each keeps its own sign-up rate limits", workers)
+    uvicorn.run("mailer.web.app:create_served_app", **uvicorn_options(host, port, workers))
 
 
 main.add_command(standin)

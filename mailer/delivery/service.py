@@ -34,6 +34,7 @@ from subscribers.models import Status, Subscriber
 log = logging.getLogger(__name__)
 LEASABLE = (BatchStatus.PENDING, BatchStatus.RETRYING)
 CATEGORY = "digest"
+LINKS = (tokens.UNSUBSCRIBE, tokens.PREFERENCES)  # signed for every recipient
 MAX_INLINE_WAIT = 2.0  # a rate-limit wait longer than this hands the batch back instead of holding a worker
 
 
@@ -200,14 +201,11 @@ def _recipients(session: Session, batch: Batch, settings: Settings) -> tuple[lis
         if status != Status.ACTIVE:  # unsubscribed, suppressed or erased since the snapshot
             dropped.append(delivery_id)
             continue
-        unsubscribe = tokens.link(tokens.UNSUBSCRIBE, subscriber_id, settings)
+        unsubscribe, preferences = tokens.links(LINKS, subscriber_id, settings)
         recipients.append(Recipient(
             delivery_id=delivery_id,
             email=email,
-            substitutions={
-                UNSUBSCRIBE_URL: unsubscribe,
-                PREFERENCES_URL: tokens.link(tokens.PREFERENCES, subscriber_id, settings),
-            },
+            substitutions={UNSUBSCRIBE_URL: unsubscribe, PREFERENCES_URL: preferences},
             headers={"List-Unsubscribe": f"<{unsubscribe}>"},
             custom_args={"delivery_id": str(delivery_id)},
         ))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
 
 from mailer import __version__, templates_dir
 from mailer.config import get_settings
@@ -13,14 +16,70 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; style-src 'self' 'unsafe-inline'
                            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 
 
+def security_headers(content_type: str, https: bool) -> list[tuple[str, str]]:
+    """The headers every answer carries (a route's own value of one wins)."""
+    headers = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),  # tokens live in our URLs
+        ("X-Frame-Options", "DENY"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ]
+    if https:
+        headers.append(("Strict-Transport-Security", "max-age=31536000"))
+    if content_type.startswith("text/html"):
+        headers.append(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        # A page behind a token is nobody else's: no shared cache may keep it.
+        headers.append(("Cache-Control", "no-store"))
+    return headers
+
+
+class SecurityHeaders:
+    """Plain ASGI rather than @app.middleware("http"): that one runs each request through a task group and
+    memory streams, which cost more CPU than the one-click route's own work."""
+
+    def __init__(self, app, https: bool):
+        self.app, self.https = app, https
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in security_headers(headers.get("content-type", ""), self.https):
+                    headers.setdefault(name, value)
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
+
+
+def _lifespan(threads: int):
+    @asynccontextmanager
+    async def lifespan(_app):
+        import anyio.to_thread
+
+        # Sync routes share anyio's thread limiter (40 by default). With more threads than pooled database
+        # connections, PostgreSQL requests past the pool each opened and closed a connection of their own
+        # (a server process forked per request); waiting for a thread is cheaper.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    return lifespan
+
+
 def create_app() -> FastAPI:
     from mailer.web import archive, health, metrics, public, ratelimit, webhooks
     from mailer.web.admin import auth as admin_auth
     from mailer.web.admin import routes as admin
 
     settings = get_settings()
-    app = FastAPI(title="Bilingual newsletter mailer", version=__version__, docs_url=None, redoc_url=None)
+    app = FastAPI(title="Bilingual newsletter mailer", version=__version__, docs_url=None, redoc_url=None,
+                  lifespan=_lifespan(settings.database_pool_size))
+    # Templates ship with the package: no stat() of each template on every render, except while developing.
     app.state.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
+    app.state.templates.env.auto_reload = settings.env == "development"
     app.state.rate_limiter = ratelimit.from_settings(settings)
     app.include_router(health.router)
     app.include_router(public.router)
@@ -29,22 +88,16 @@ def create_app() -> FastAPI:
     app.include_router(archive.router)
     app.include_router(admin.router)
     app.add_exception_handler(admin_auth.LoginRequired, admin_auth.login_redirect)
-    https = settings.public_url.startswith("https://")
-
-    @app.middleware("http")
-    async def security_headers(request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")  # tokens live in our URLs
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if https:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-            # A page behind a token is nobody else's: no shared cache may keep it.
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
+    app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     return app
+
+
+def create_served_app() -> FastAPI:
+    """`mailer serve`'s factory, called in each web process: worker processes are spawned afresh, so each
+    sets up logging as every mailer process does before it makes the app."""
+    import logging
+
+    from mailer.logs import configure
+
+    configure(get_settings(), logging.INFO)
+    return create_app()

@@ -73,3 +73,12 @@ def test_the_fast_signer_makes_exactly_what_itsdangerous_makes(settings, purpose
         assert ours == theirs
         if subscriber_id >= 0:
             assert tokens.read(purpose, ours, keyed).subscriber_id == subscriber_id
+
+
+@FAST
+@given(subscriber_id=st.integers(min_value=-2**40, max_value=2**40), when=st.integers(min_value=1, max_value=2**32))
+def test_links_for_several_purposes_are_the_links_made_one_by_one(settings, subscriber_id, when):
+    purposes = (tokens.UNSUBSCRIBE, tokens.PREFERENCES)
+    with patch("time.time", return_value=when + 0.25):
+        assert tokens.links(purposes, subscriber_id, settings) == tuple(
+            tokens.link(p, subscriber_id, settings) for p in purposes)

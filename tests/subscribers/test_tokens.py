@@ -79,3 +79,8 @@ def test_a_well_signed_token_with_a_strange_payload_is_refused(settings):
 
 def test_links_point_at_the_public_url(settings):
     assert tokens.link(tokens.UNSUBSCRIBE, 4, settings).startswith("https://news.example.com/unsubscribe/")
+
+
+def test_links_refuse_an_unknown_purpose(settings):
+    with pytest.raises(ValueError):
+        tokens.links((tokens.UNSUBSCRIBE, "admin"), 4, settings)
