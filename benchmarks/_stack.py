@@ -247,8 +247,7 @@ class RecordTail(threading.Thread):
 def _line_summary(line: str) -> tuple[int, int]:
     # cheap: the count of recipients and the batch id, without parsing a 1000-recipient line twice
     record = json.loads(line)
-    args = record.get("custom_args") or [{}]
-    return len(record["recipients"]), int(args[0].get("batch_id", 0) or 0)
+    return len(record["recipients"]), int((record.get("custom_args") or {}).get("batch_id", 0) or 0)
 
 
 def check_record(record: Path, issue_number: int) -> dict:

@@ -22,7 +22,7 @@ Figures (all wall-clock on a shared 2-core machine, so noisy):
 - CPU seconds used during the send by each worker, the stand-in, this process (the starter: ledger and
   enqueue) and the PostgreSQL backends of its database with the server's writers: where the machine's two cores went;
 - lost / duplicates: the stand-in's record against the ledger and the active subscribers.
---profile samples each worker with py-spy (bench extra) and prints the hot spots.
+--profile samples each worker and the stand-in with py-spy (bench extra) and prints the hot spots.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def parse_args(argv=None):
     parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench")
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--timeout", type=float, default=900, help="give up on the send after this many seconds")
-    parser.add_argument("--profile", action="store_true", help="py-spy each worker; print the hot spots")
+    parser.add_argument("--profile", action="store_true", help="py-spy each worker and the stand-in; print the hot spots")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, record file)")
     return parser.parse_args(argv)
 
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
         st.wait_workers(app, args.workers)
         if args.profile:
             spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-            for name in names:
+            for name in [*names, "standin"]:
                 out = work / f"{name}.pyspy.txt"
                 spies.append((subprocess.Popen([spy, "record", "-p", str(stack.pid(name)), "-f", "raw", "-o",
                                                 str(out), "-r", "200", "--nonblocking"],

@@ -70,8 +70,8 @@ def _engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        # The web app runs sync routes on a thread pool of 40: SQLAlchemy's default of 5 (+10) connections
-        # left most requests queueing for one under load.
+        # The web app runs as many threads as this pool holds (mailer.web.app); SQLAlchemy's default of 5
+        # (+10) connections left most requests queueing for one under load.
         settings = get_settings()
         engine = create_engine(url, pool_pre_ping=True, pool_size=settings.database_pool_size,
                                max_overflow=settings.database_pool_size * 2)
@@ -79,6 +79,13 @@ def _engine(url: str) -> Engine:
 
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
+    return _session_factory(url or get_settings().database_url)
+
+
+@lru_cache(maxsize=8)
+def _session_factory(url: str) -> sessionmaker[Session]:
+    # Made once per URL: a sessionmaker is a new class, and making one per unit of work cost more CPU than
+    # a one-click unsubscribe's SQL.
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
 

@@ -197,11 +197,12 @@ def _recipients(session: Session, batch: Batch, settings: Settings) -> tuple[lis
         .order_by(Delivery.id)
     ).all()
     recipients, dropped = [], []
+    links = tokens.link_maker(LINKS, settings)
     for delivery_id, email, subscriber_id, status in rows:
         if status != Status.ACTIVE:  # unsubscribed, suppressed or erased since the snapshot
             dropped.append(delivery_id)
             continue
-        unsubscribe, preferences = tokens.links(LINKS, subscriber_id, settings)
+        unsubscribe, preferences = links(subscriber_id)
         recipients.append(Recipient(
             delivery_id=delivery_id,
             email=email,
@@ -381,6 +382,9 @@ def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Se
 
 def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool:
     """When no batch is open any more: `sent`, or `failed` if every batch failed."""
+    # Asked after every batch: while any is open (almost always), one indexed probe answers it.
+    if session.scalar(select(Batch.id).where(Batch.issue_id == issue_id, Batch.status.in_(BATCH_OPEN)).limit(1)):
+        return False
     counts = dict(session.execute(
         select(Batch.status, func.count()).where(Batch.issue_id == issue_id).group_by(Batch.status)
     ).all())

@@ -138,6 +138,19 @@ class _Handler(BaseHTTPRequestHandler):
         standin._mail_send(self, payload)
 
 
+def _custom_args(record: dict) -> list[dict]:
+    """Each recipient's custom_args: the request's, with their personalization's on top."""
+    shared = record["shared_args"]
+    return [{**shared, **own} for own in record["own_args"]]
+
+
+def _public(record: dict) -> dict:
+    """An accepted request as accepted() shows it: custom_args per recipient."""
+    shown = {k: v for k, v in record.items() if k not in ("shared_args", "own_args")}
+    shown["custom_args"] = _custom_args(record)
+    return shown
+
+
 class StandIn:
     """Serve in a background thread; read what was accepted through the thread-safe accessors."""
 
@@ -226,7 +239,7 @@ class StandIn:
 
     def accepted(self) -> list[dict]:
         with self._lock:
-            return [dict(r) for r in self._accepted]
+            return [_public(r) for r in self._accepted]
 
     def recipients(self) -> list[str]:
         """Every accepted recipient, repeated if accepted more than once: count these to find duplicates."""
@@ -308,21 +321,23 @@ class StandIn:
 
     def _accept(self, payload: dict) -> str:
         message_id = secrets.token_urlsafe(16)  # 22 url-safe characters, like SendGrid's ids
-        top_args = payload.get("custom_args") if isinstance(payload.get("custom_args"), dict) else {}
-        recipients, per_args = [], []
+        shared = payload.get("custom_args") if isinstance(payload.get("custom_args"), dict) else {}
+        recipients, own_args = [], []
         for p in payload["personalizations"]:
-            own = p.get("custom_args")
-            args = {**top_args, **own} if isinstance(own, dict) else dict(top_args)  # personalization wins
+            own = p.get("custom_args") if isinstance(p.get("custom_args"), dict) else {}
             for kind in _ADDRESS_FIELDS:
                 for entry in p.get(kind) or ():
                     recipients.append(entry["email"])
-                    per_args.append(args)
+                    own_args.append(own)
         sender = payload.get("from")
         categories = payload.get("categories") if isinstance(payload.get("categories"), list) else []
+        # Each recipient's custom_args are the request's with their personalization's on top; they are
+        # merged only when read (accepted(), webhook events), as a send of 1M would pay for it otherwise.
         record = {
             "message_id": message_id,
             "recipients": recipients,
-            "custom_args": per_args,
+            "shared_args": shared,
+            "own_args": own_args,
             "subject": payload.get("subject"),
             "from": sender.get("email") if isinstance(sender, dict) else None,
             "categories": list(categories),
@@ -331,8 +346,8 @@ class StandIn:
         if self.keep_payloads:  # whole requests, for tests that check what a message would look like
             record["payload"] = payload
         line = None
-        if self.record_path:
-            line = json.dumps({"message_id": message_id, "recipients": recipients, "custom_args": per_args},
+        if self.record_path:  # who got the request, and its shared custom_args (issue, edition, batch)
+            line = json.dumps({"message_id": message_id, "recipients": recipients, "custom_args": shared},
                               ensure_ascii=False) + "\n"
         with self._lock:
             self._accepted.append(record)
@@ -350,8 +365,8 @@ class StandIn:
         now = int(time.time())
         message_id = record["message_id"]
         processed, outcomes = [], []
-        for n, (email, args) in enumerate(zip(record["recipients"], record["custom_args"])):
-            base = dict(args)  # custom_args are flattened into each event, as SendGrid does
+        for n, (email, args) in enumerate(zip(record["recipients"], _custom_args(record))):
+            base = args  # custom_args are flattened into each event, as SendGrid does
             base.update({"email": email, "timestamp": now, "smtp-id": f"<{message_id}@standin.sendgrid.local>",
                          "sg_message_id": f"{message_id}.{n}"})
             if record["categories"]:

@@ -80,5 +80,5 @@ def test_the_fast_signer_makes_exactly_what_itsdangerous_makes(settings, purpose
 def test_links_for_several_purposes_are_the_links_made_one_by_one(settings, subscriber_id, when):
     purposes = (tokens.UNSUBSCRIBE, tokens.PREFERENCES)
     with patch("time.time", return_value=when + 0.25):
-        assert tokens.links(purposes, subscriber_id, settings) == tuple(
+        assert tokens.link_maker(purposes, settings)(subscriber_id) == tuple(
             tokens.link(p, subscriber_id, settings) for p in purposes)

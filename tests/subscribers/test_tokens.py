@@ -83,4 +83,4 @@ def test_links_point_at_the_public_url(settings):
 
 def test_links_refuse_an_unknown_purpose(settings):
     with pytest.raises(ValueError):
-        tokens.links((tokens.UNSUBSCRIBE, "admin"), 4, settings)
+        tokens.link_maker((tokens.UNSUBSCRIBE, "admin"), settings)
