@@ -1,161 +1,285 @@
-"""Load on the two public write endpoints: RFC 8058 one-click unsubscribe and sign-up, against PostgreSQL.
+"""Load on the two public write endpoints, RFC 8058 one-click unsubscribe and sign-up, on PostgreSQL.
 
-    python benchmarks/web_load.py [--subscribers 20000] [--requests 5000] [--concurrency 32] [--seconds 30]
-        [--uvicorn-workers K] [--json out.json] [--database-url URL]
+    python benchmarks/web_load.py [--subscribers 40000] [--seconds 10] [--concurrency 16] [--workers 2]
+        [--json out.json] [--database-url URL] [--broker-url URL]
 
-Recreates the schema in the `bench` database, COPYs the subscribers, starts `mailer serve` (or, with
---uvicorn-workers K, `uvicorn mailer.web.app:create_app --factory --workers K`, since `mailer serve` has no
-workers option) on 127.0.0.1, then runs two phases with an asyncio httpx client (bounded concurrency, at most
---requests requests and --seconds seconds per phase):
+The stack, as production runs it: the schema recreated in the `bench` database and the subscribers COPYed
+in, then `mailer serve --workers K` (uvicorn, one process per core) on 127.0.0.1 with MAILER_ENV=production
+and a Redis broker (its own database number, flushed before and after), so sign-up rate limits are shared
+by the web processes and confirmation mails are queued, not sent, as with a Celery worker.
 
-- unsubscribe: POST /unsubscribe/{token} with body `List-Unsubscribe=One-Click` (form-urlencoded), each
-  request for a different subscriber (tokens signed here with the same secret key);
+The client is wrk (`apt-get install wrk`) with a Lua script this file writes: the machine has 2 cores
+shared by the client, the web processes and PostgreSQL, and wrk costs a small fraction of a Python client's
+CPU. Each of `--concurrency` connections sends its next request when the last one is answered (closed loop).
+A second of GET /unsubscribe/{token} (which changes nothing) warms the processes' database pools first.
+Then two phases of `--seconds` each:
+
+- unsubscribe: POST /unsubscribe/{token} with body `List-Unsubscribe=One-Click` (form-urlencoded), as a
+  mailbox provider sends it; every request for a different active subscriber (tokens signed here with the
+  benchmark's secret key), so each one really unsubscribes someone (a run that answers more requests
+  than there are subscribers stops with an error: the repeats would take the cheaper already-done path);
 - subscribe: POST /subscribe with a new address, a language and the form's CSRF token. Sign-ups are rate
-  limited per client IP (10 at once, then 20 an hour) and there is no setting for it; `mailer serve` trusts
-  X-Forwarded-For from 127.0.0.1 (uvicorn's proxy_headers), so each request claims its own client address.
+  limited per client IP (10 at once, then 20 an hour); `mailer serve` trusts X-Forwarded-For from
+  127.0.0.1, so each request claims its own client address.
 
-Prints requests/s and latency p50/p95/p99 per endpoint, and the status codes seen.
+Figures, per phase: requests/s (answers counted by wrk over the phase's duration), latency p50/p90/p99 and
+max in ms (wrk's histogram of every answer, from the request written to the answer read), the status codes
+seen, and the CPU each party used in cores (web processes, PostgreSQL backends, the wrk client, and the
+whole machine: a `machine` figure well above the sum of the others means something else was running).
+Then the database is checked: subscribers unsubscribed and one-click history rows (each at least the
+unsubscribe answers: requests in flight when wrk stopped still took effect), and sign-ups pending.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
+import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+# One Lua script per phase, the values written in: wrk hands its arguments only to the threads' states, and
+# done() (which writes the figures) runs in another. Each thread takes every n-th line of the work file.
+LUA = r"""
+local PATHS_FILE, OUT, NTHREADS, BODY_KIND = %(paths)s, %(out)s, %(threads)d, %(kind)s
+local FORM = {["Content-Type"] = "application/x-www-form-urlencoded"}
+local threads = {}
 
-async def phase(name: str, base: str, make_request, total: int, concurrency: int, seconds: float) -> dict:
-    import httpx
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
 
-    latencies: list[float] = []
-    codes: Counter[int | str] = Counter()
-    counter = iter(range(total))
-    deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+function init(args)
+  nthreads = NTHREADS
+  lines, sent, codes = {}, 0, {}
+  local k = 0
+  for line in io.lines(PATHS_FILE) do
+    if k %% nthreads == id then lines[#lines + 1] = line end
+    k = k + 1
+  end
+end
 
-    async def worker(client):
-        for i in counter:
-            if time.perf_counter() > deadline:
-                return
-            method, path, kwargs = make_request(i)
-            t = time.perf_counter()
-            try:
-                response = await client.request(method, path, **kwargs)
-                codes[response.status_code] += 1
-            except httpx.HTTPError as exc:
-                codes[type(exc).__name__] += 1
-                continue
-            latencies.append(time.perf_counter() - t)
+function request()
+  sent = sent + 1
+  local line = lines[sent] or lines[#lines]  -- past the end: repeats (the Python side says so)
+  if BODY_KIND == "one-click" then
+    return wrk.format("POST", line, FORM, "List-Unsubscribe=One-Click")
+  elseif BODY_KIND == "none" then
+    return wrk.format("GET", line)
+  end
+  local n = id + nthreads * sent  -- a new address and client address for every request
+  local headers = {["Content-Type"] = FORM["Content-Type"],
+                   ["X-Forwarded-For"] = string.format("10.%%d.%%d.%%d", math.floor(n / 65536) %% 256,
+                                                       math.floor(n / 256) %% 256, n %% 256)}
+  local langs = {"ko", "en", "both"}
+  return wrk.format("POST", "/subscribe", headers,
+                    string.format("email=new%%d%%%%40load.example&lang=%%s&%%s", n, langs[n %% 3 + 1], line))
+end
 
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30, trust_env=False) as client:
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - t0
+function response(status, headers, body)
+  codes[status] = (codes[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local all = {}
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("codes")) do all[status] = (all[status] or 0) + n end
+  end
+  local parts = {}
+  for status, n in pairs(all) do parts[#parts + 1] = string.format('"%%d": %%d', status, n) end
+  local e = summary.errors
+  local f = io.open(OUT, "w")
+  f:write(string.format('{"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p90_us": %%d, "p99_us": %%d, '
+    .. '"max_us": %%d, "status_codes": {%%s}, "socket_errors": {"connect": %%d, "read": %%d, "write": %%d, '
+    .. '"timeout": %%d}}', summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max, table.concat(parts, ", "), e.connect, e.read, e.write, e.timeout))
+  f:close()
+end
+"""
+
+
+class CpuMeter:
+    """CPU seconds of the web processes, PostgreSQL's processes and wrk over a phase, and the machine's."""
+
+    def __init__(self, web_pid: int):
+        self.web_pid = web_pid
+
+    def _processes(self) -> dict[str, float]:
+        import psutil
+
+        web = psutil.Process(self.web_pid)
+        totals = {"web": 0.0, "postgres": 0.0}
+        for proc in [web, *web.children(recursive=True)]:
+            totals["web"] += _cpu(proc)
+        for proc in psutil.process_iter(["name"]):
+            if proc.info["name"] == "postgres":
+                totals["postgres"] += _cpu(proc)
+        client = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has been waited for
+        totals["client"] = client.ru_utime + client.ru_stime
+        return totals
+
+    def __enter__(self):
+        import psutil
+
+        self.t0, self.before = time.perf_counter(), self._processes()
+        self.machine0 = psutil.cpu_times()
+        return self
+
+    def __exit__(self, *exc):
+        import psutil
+
+        elapsed = time.perf_counter() - self.t0
+        after, machine = self._processes(), psutil.cpu_times()
+        self.cores = {k: round((after[k] - self.before[k]) / elapsed, 2) for k in after}
+        busy = sum(machine) - machine.idle - machine.iowait
+        busy0 = sum(self.machine0) - self.machine0.idle - self.machine0.iowait
+        self.cores["machine"] = round((busy - busy0) / elapsed, 2)
+
+
+def _cpu(proc) -> float:
+    import psutil
+
+    try:
+        t = proc.cpu_times()
+        return t.user + t.system
+    except psutil.Error:  # gone meanwhile
+        return 0.0
+
+
+def run_wrk(name: str, base: str, work: Path, lines: list[str], kind: str, *, seconds: float,
+            concurrency: int, threads: int, web_pid: int) -> dict:
+    paths, out = work / f"{name}.txt", work / f"{name}.json"
+    paths.write_text("\n".join(lines) + "\n")
+    script = work / f"{name}.lua"
+    script.write_text(LUA % {"paths": json.dumps(str(paths)), "out": json.dumps(str(out)),
+                             "threads": threads,
+                             "kind": json.dumps(kind)})
+    command = ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{seconds:g}s", "--timeout", "10s",
+               "-s", str(script), base]
+    with CpuMeter(web_pid) as cpu:
+        finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    if finished.returncode != 0 or not out.exists():
+        raise SystemExit(f"wrk failed ({finished.returncode}): {finished.stderr or finished.stdout}")
+    raw = json.loads(out.read_text())
+    elapsed = raw["duration_us"] / 1e6
+    result = {
+        "requests": raw["requests"], "seconds": round(elapsed, 2),
+        "requests_per_second": round(raw["requests"] / elapsed, 1) if elapsed else 0.0,
+        "latency_ms": {k: round(raw[f"{k}_us"] / 1000, 1) for k in ("p50", "p90", "p99", "max")},
+        "status_codes": raw["status_codes"], "socket_errors": raw["socket_errors"], "cpu_cores": cpu.cores,
+    }
+    lat = result["latency_ms"]
+    print(f"{name:12s} {result['requests']:6d} requests in {elapsed:6.2f} s = {result['requests_per_second']:7.1f} "
+          f"req/s; latency p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, max {lat['max']} ms; "
+          f"status {result['status_codes']}; CPU cores {cpu.cores}", flush=True)
+    return result
+
+
+def web_peak_rss_mb(pid: int) -> float | None:
+    """The largest peak resident set among the web processes (uvicorn's supervisor and its workers)."""
+    import psutil
+
     import _stack as st
 
-    pct = {k: (round(v * 1000, 1) if v is not None else None) for k, v in st.percentiles(latencies).items()}
-    result = {"requests": len(latencies), "seconds": round(elapsed, 2),
-              "requests_per_second": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
-              "latency_ms": pct, "status_codes": {str(k): v for k, v in codes.items()}}
-    print(f"{name:12s} {result['requests']:6d} requests in {elapsed:6.2f} s = {result['requests_per_second']:7.1f} req/s; "
-          f"latency p50 {pct['p50']} ms, p95 {pct['p95']} ms, p99 {pct['p99']} ms; status {result['status_codes']}",
-          flush=True)
-    return result
+    try:
+        pids = [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
+    except psutil.Error:
+        return None
+    peaks = [p for p in (st.peak_rss_mb(x) for x in pids) if p is not None]
+    return max(peaks) if peaks else None
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--subscribers", type=int, default=20_000)
-    parser.add_argument("--requests", type=int, default=5_000, help="per endpoint, at most")
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=30.0, help="per endpoint, at most")
-    parser.add_argument("--uvicorn-workers", type=int, default=0)
-    parser.add_argument("--json", type=Path)
+    parser.add_argument("--subscribers", type=int, default=40_000, help="more than unsubscribes answered")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per endpoint")
+    parser.add_argument("--concurrency", type=int, default=16, help="connections open at once")
+    parser.add_argument("--workers", type=int, default=2, help="`mailer serve --workers`: web processes")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench")
+    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13", help="flushed: this benchmark's own")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, Lua scripts)")
     args = parser.parse_args(argv)
-    if args.requests > args.subscribers:
-        raise SystemExit("--requests must not exceed --subscribers (one subscriber per unsubscribe)")
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install wrk")
 
     work = Path(tempfile.mkdtemp(prefix="mailer-web-bench-"))
     os.environ.update({
-        "MAILER_DATABASE_URL": args.database_url, "MAILER_BROKER_URL": "", "MAILER_MAIL_BACKEND": "outbox",
-        "MAILER_OUTBOX_DIR": str(work / "outbox"), "MAILER_SECRET_KEY": "bench-secret-key",
-        "MAILER_PUBLIC_URL": "https://news.example.com", "MAILER_ENV": "development", "MAILER_LOG_FORMAT": "text",
+        "MAILER_DATABASE_URL": args.database_url, "MAILER_BROKER_URL": args.broker_url,
+        "MAILER_MAIL_BACKEND": "outbox", "MAILER_OUTBOX_DIR": str(work / "outbox"),
+        "MAILER_SECRET_KEY": "bench-secret-key", "MAILER_PUBLIC_URL": "https://news.example.com",
+        "MAILER_ENV": "production",
     })
+    import redis
+
     import _stack as st
 
     st.check_local(args.database_url)
+    st.check_local(args.broker_url)
+    broker = redis.Redis.from_url(args.broker_url)
+    broker.flushdb()  # our own database number only
     st.fresh_schema(args.database_url)
     st.copy_subscribers(args.database_url, args.subscribers)
 
     from mailer.web import csrf
     from subscribers import tokens
 
+    # Ids are 1..N on a fresh schema, in COPY order.
+    unsubscribe_paths = [f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, i + 1)}" for i in range(args.subscribers)]
     port = st.free_port()
     stack = st.Stack(dict(os.environ), work)
-    if args.uvicorn_workers:
-        import subprocess
-
-        log = open(work / "web.log", "w")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "mailer.web.app:create_app", "--factory",
-                                 "--host", "127.0.0.1", "--port", str(port), "--proxy-headers",
-                                 "--workers", str(args.uvicorn_workers), "--no-access-log"],
-                                env=stack.env, stdout=log, stderr=subprocess.STDOUT, cwd=work)
-        stack.procs["web"] = (proc, log)
-        server = f"uvicorn --workers {args.uvicorn_workers} --no-access-log"
-    else:
-        stack.start("web", "serve", "--port", str(port))
-        server = "mailer serve"
+    stack.start("web", "serve", "--port", str(port), "--workers", str(args.workers))
     base = f"http://127.0.0.1:{port}"
-    results: dict = {"server": server, "concurrency": args.concurrency, "subscribers": args.subscribers,
+    results: dict = {"server": f"mailer serve --workers {args.workers}", "client": f"wrk -t {args.threads}",
+                     "concurrency": args.concurrency, "subscribers": args.subscribers, "cpus": os.cpu_count(),
                      "command": " ".join(["python", "benchmarks/web_load.py", *(argv or sys.argv[1:])])}
+    common = {"seconds": args.seconds, "concurrency": args.concurrency, "threads": args.threads,
+              "web_pid": stack.pid("web")}
     try:
         st.wait_http(base + "/healthz")
-        unsubscribe_tokens = [tokens.make_token(tokens.UNSUBSCRIBE, i + 1) for i in range(args.requests)]
-        csrf_token = csrf.issue(csrf.SUBSCRIBE)
-        form = {"Content-Type": "application/x-www-form-urlencoded"}
-
-        def unsubscribe(i):
-            return "POST", f"/unsubscribe/{unsubscribe_tokens[i]}", {"content": b"List-Unsubscribe=One-Click",
-                                                                     "headers": form}
-
-        def subscribe(i):
-            headers = {"X-Forwarded-For": f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"}
-            return "POST", "/subscribe", {"data": {"email": f"new{i}@load.example", "lang": ("ko", "en", "both")[i % 3],
-                                                   "csrf_token": csrf_token}, "headers": headers}
-
-        print(f"{server} on {base}, PostgreSQL, {args.subscribers:,} subscribers, concurrency {args.concurrency}")
-        results["unsubscribe"] = asyncio.run(phase("unsubscribe", base, unsubscribe, args.requests, args.concurrency,
-                                                   args.seconds))
-        results["subscribe"] = asyncio.run(phase("subscribe", base, subscribe, args.requests, args.concurrency,
-                                                 args.seconds))
+        print(f"{results['server']} on {base}, PostgreSQL, {args.subscribers:,} subscribers, "
+              f"concurrency {args.concurrency}, {results['client']}")
+        run_wrk("warm-up", base, work, unsubscribe_paths[-200:], "none", **{**common, "seconds": 1})
+        results["unsubscribe"] = run_wrk("unsubscribe", base, work, unsubscribe_paths, "one-click", **common)
+        if results["unsubscribe"]["requests"] > args.subscribers:
+            raise SystemExit(f"{results['unsubscribe']['requests']} unsubscribes answered for {args.subscribers} "
+                             "subscribers: the repeats do less work; run again with more --subscribers")
+        csrf_field = f"csrf_token={csrf.issue(csrf.SUBSCRIBE)}"
+        results["subscribe"] = run_wrk("subscribe", base, work, [csrf_field], "sign-up", **common)
+        results["peak_web_rss_mb"] = web_peak_rss_mb(stack.pid("web"))
         from sqlalchemy import func, select
 
         from mailer.db import session_scope
-        from subscribers.models import Subscriber
+        from subscribers.models import Change, Subscriber
 
         with session_scope() as session:
             results["unsubscribed_in_db"] = session.scalar(
                 select(func.count()).where(Subscriber.status == "unsubscribed"))
+            results["one_click_history_rows"] = session.scalar(
+                select(func.count()).where(Change.action == "unsubscribed", Change.source == "one-click"))
             results["pending_in_db"] = session.scalar(select(func.count()).where(Subscriber.status == "pending"))
-        results["peak_web_rss_mb"] = st.peak_rss_mb(stack.pid("web"))
-        print(f"in the database: {results['unsubscribed_in_db']} unsubscribed, {results['pending_in_db']} pending; "
+        print(f"in the database: {results['unsubscribed_in_db']} unsubscribed "
+              f"({results['one_click_history_rows']} one-click history rows), {results['pending_in_db']} pending; "
               f"web peak RSS {results['peak_web_rss_mb']} MB")
     finally:
         stack.stop()
+        broker.flushdb()  # the confirmation mails queued for no worker
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
         print(f"wrote {args.json}")
-    shutil.rmtree(work, ignore_errors=True)
+    if args.keep:
+        print(f"work directory: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
