@@ -37,7 +37,7 @@ def beat_schedule(settings: Settings) -> dict:
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     app = Celery("mailer", include=list(TASK_MODULES))
-    eager = not settings.broker_url
+    eager = settings.tasks_in_process
     app.conf.update(
         broker_url=settings.broker_url or "memory://",
         task_always_eager=eager,

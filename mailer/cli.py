@@ -276,7 +276,7 @@ def subscribers_import(file, errors_path: Path | None) -> None:
 
     New addresses are added (active unless `status` says otherwise); addresses on file are left
     unchanged, so nobody unsubscribed or suppressed comes back, and importing again adds nothing.
-    Bad rows are reported with their line numbers and skipped.
+    Bad rows are reported with their line numbers and skipped; the command then exits with status 1.
     """
     import csv
 
@@ -321,6 +321,8 @@ def subscribers_import(file, errors_path: Path | None) -> None:
         click.echo(f"... and {report.bad - len(shown)} more bad rows (all of them: {more})", err=True)
     click.echo(f"imported {report.rows} rows: {report.added} added, {report.existing} already on file, "
                f"{report.suppressed} suppressed, {report.bad} bad")
+    if report.bad:
+        sys.exit(1)  # the good rows are in; a script still learns that some were not
 
 
 @subscribers.command("export")
@@ -699,7 +701,7 @@ def ops_status(as_json: bool) -> None:
 @click.option("--loglevel", default="info", show_default=True)
 def worker(queues: str, concurrency: int | None, pool: str, hostname: str | None, loglevel: str) -> None:
     """A Celery worker with the project's app (needs MAILER_BROKER_URL)."""
-    if not get_settings().broker_url:
+    if get_settings().tasks_in_process:
         raise click.ClickException("MAILER_BROKER_URL is not set: without a broker, tasks run in-process")
     from mailer.celery_app import app
 
@@ -716,7 +718,7 @@ def worker(queues: str, concurrency: int | None, pool: str, hostname: str | None
 @click.option("--schedule", default="celerybeat-schedule", show_default=True, help="Beat's state file.")
 def beat(loglevel: str, schedule: str) -> None:
     """Celery beat: ingest, the weekly draft and stale-batch pickup on schedule."""
-    if not get_settings().broker_url:
+    if get_settings().tasks_in_process:
         raise click.ClickException("MAILER_BROKER_URL is not set: beat needs a broker")
     from mailer.celery_app import app
 

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def tasks_in_process(self) -> bool:
+        """No broker: every task runs in the calling process (the embedded default)."""
+        return not self.broker_url
+
+    @property
     def public_base(self) -> str:
         return self.public_url.rstrip("/")
 

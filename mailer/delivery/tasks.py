@@ -20,7 +20,7 @@ def _follow_up(task, batch_id: int, outcome: service.BatchOutcome) -> str:
     follow = send_batch if outcome.retry_in is not None else reconcile_batch
     if delay is None:
         return outcome.status
-    if task.request.is_eager or not get_settings().broker_url:
+    if task.request.is_eager or get_settings().tasks_in_process:
         time.sleep(min(delay, IN_PROCESS_MAX_WAIT))
         follow.apply(args=(batch_id,), throw=True)
     else:
@@ -70,7 +70,7 @@ def enqueue(batch_ids: list[int]) -> None:
 
     With no broker configured the batches run here and now (read at call time, not import time).
     """
-    in_process = not get_settings().broker_url
+    in_process = get_settings().tasks_in_process
     for batch_id in batch_ids:
         if in_process:
             send_batch.apply(args=(batch_id,), throw=True)

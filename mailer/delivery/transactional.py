@@ -82,7 +82,7 @@ def send_confirmation(self, subscriber_id: int, lang: str, number: int) -> str:
 def enqueue_confirmation(subscriber_id: int, lang: str) -> str:
     """Call only after the sign-up is committed. Returns sent/skipped/failed in-process, else queued."""
     number = time.time_ns() // 1000  # unique per request; the outbox names the file by it
-    if not get_settings().broker_url:  # read at call time, as mailer.delivery.tasks.enqueue does
+    if get_settings().tasks_in_process:  # read at call time, as mailer.delivery.tasks.enqueue does
         return send_confirmation.apply(args=(subscriber_id, lang, number), throw=True).get()
     send_confirmation.delay(subscriber_id, lang, number)
     return "queued"

@@ -40,7 +40,7 @@ def queue_depths(settings: Settings) -> dict[str, int] | None:
 
 def workers(settings: Settings, timeout: float = 1.0) -> list[dict] | None:
     """Workers that answer, with the tasks they are running; None when tasks run in-process."""
-    if not settings.broker_url:
+    if settings.tasks_in_process:
         return None
     from mailer.celery_app import create_app
 

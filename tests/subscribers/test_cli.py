@@ -51,13 +51,15 @@ def test_import_reports_bad_lines_on_stderr_and_imports_the_rest(run, session, t
     path = _csv(tmp_path, "\n".join(rows) + "\n")
     errors = tmp_path / "errors.csv"
     result = run("subscribers", "import", path, "--errors", str(errors))
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # the good rows are in, but a script must learn that some were not
     assert result.stdout.strip() == "imported 200 rows: 198 added, 0 already on file, 0 suppressed, 2 bad"
     assert "line 11: 'r9-broken' is not a valid email address" in result.stderr
     assert "line 21: status must be one of" in result.stderr
     assert list(csv.reader(errors.open()))[1][0] == "11"
     again = run("subscribers", "import", path)
     assert "0 added, 198 already on file" in again.stdout  # idempotent
+    clean = run("subscribers", "import", _csv(tmp_path, "email,lang\nfine@example.com,ko\n", "clean.csv"))
+    assert clean.exit_code == 0
 
 
 def test_import_from_stdin_and_a_bad_header(run, tmp_path):
