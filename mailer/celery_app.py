@@ -31,6 +31,10 @@ def beat_schedule(settings: Settings) -> dict:
         # Per-edition send times live in the database, not here: this tick only asks what is due.
         "send-due-editions": {"task": "mailer.send_due", "schedule": settings.schedule_tick_seconds},
         "sweep-batches": {"task": "mailer.sweep_batches", "schedule": settings.maintenance_interval_seconds},
+        # Webhook events are stored before the 2xx and applied by a task; one lost with the broker
+        # leaves them stored, and this applies them (a reconciliation waits for it).
+        "apply-stored-events": {"task": "mailer.process_events",
+                                "schedule": settings.maintenance_interval_seconds},
     }
 
 

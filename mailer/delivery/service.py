@@ -23,6 +23,7 @@ from mailer.delivery.message import OutgoingBatch, Recipient
 from mailer.delivery.models import BATCH_OPEN, Batch, BatchStatus, Delivery, DeliveryStatus
 from mailer.delivery.ratelimit import limiter
 from mailer.delivery.senders import Sender, SendError
+from mailer.events.models import WebhookEvent
 from mailer.issues.models import Edition, Issue
 from mailer.issues.service import IssueError, transition
 from mailer.issues.states import InvalidTransition, IssueStatus
@@ -361,6 +362,10 @@ def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Se
     remaining = (batch.updated_at + timedelta(seconds=settings.reconcile_grace_seconds) - now).total_seconds()
     if remaining > 0:
         return BatchOutcome(batch.status, reconcile_in=remaining)
+    if _evidence_pending(session, batch.id):
+        # Stored but not applied yet (its task may have been lost with the broker): beat's
+        # apply-stored-events gets to it within a maintenance interval; judge after that.
+        return BatchOutcome(batch.status, reconcile_in=float(settings.maintenance_interval_seconds))
     unconfirmed = session.scalar(select(func.count()).where(
         Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.QUEUED))
     if unconfirmed:
@@ -378,6 +383,13 @@ def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Se
     finish_issue_if_done(session, batch.issue_id, now)
     session.commit()
     return BatchOutcome(batch.status)
+
+
+def _evidence_pending(session: Session, batch_id: int) -> bool:
+    """Whether webhook events about the batch's recipients are stored but not yet applied."""
+    members = select(Delivery.id).where(Delivery.batch_id == batch_id)
+    return session.scalar(select(WebhookEvent.id).where(
+        WebhookEvent.processed_at.is_(None), WebhookEvent.delivery_id.in_(members)).limit(1)) is not None
 
 
 def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool:

@@ -22,7 +22,7 @@ def process_events() -> int:
 
 def enqueue_processing() -> None:
     """After the events are committed: on the events queue, or here and now without a broker."""
-    if get_settings().broker_url:
-        process_events.delay()
-    else:
+    if get_settings().tasks_in_process:
         process_stored()
+    else:
+        process_events.delay()

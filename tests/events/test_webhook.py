@@ -150,3 +150,25 @@ def test_bounces_complaints_and_unsubscribes_reach_the_subscriber(client, sessio
     session.expire_all()
     assert subscribers.get_by_email(session, b.email).status == "complained"
     assert _statuses(session)[a.id] == DeliveryStatus.BOUNCED
+
+
+def test_stored_but_unapplied_evidence_postpones_reconciliation(session, deliveries, settings):
+    """A broker restart can lose the task that applies stored events: judging the batch without them
+    would mail its recipients twice."""
+    from datetime import timedelta
+
+    from mailer.delivery.models import Batch, BatchStatus
+    from mailer.events import store
+    from mailer.events.tasks import process_stored
+
+    batch_id = deliveries[0].batch_id
+    members = [d for d in deliveries if d.batch_id == batch_id]
+    session.get(Batch, batch_id).status = BatchStatus.UNKNOWN
+    store.store(session, [_event("processed", d) for d in members], utcnow())  # stored, task lost
+    session.commit()
+    later = utcnow() + timedelta(seconds=settings.reconcile_grace_seconds + 1)
+    waiting = service.reconcile_batch(session, batch_id, later, settings)
+    assert waiting.status == BatchStatus.UNKNOWN and waiting.reconcile_in > 0 and waiting.retry_in is None
+    assert process_stored() == len(members)  # what beat's apply-stored-events does
+    session.expire_all()
+    assert service.reconcile_batch(session, batch_id, later, settings).status == BatchStatus.ACCEPTED
