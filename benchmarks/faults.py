@@ -1,6 +1,6 @@
 """A send under faults: every active subscriber must be mailed exactly once.
 
-    python benchmarks/faults.py [--subscribers 50000] [--json out.json] [--database-url URL]
+    python benchmarks/faults.py [--subscribers 50000] [--json out.json] [--seed 7] [--database-url URL]
 
 The stack: PostgreSQL (`bench` database, schema recreated), a redis-server of this benchmark's own on a free
 port (--save "" --appendonly no, so a restart loses every queued task), the stand-in answering
@@ -59,6 +59,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench")
     parser.add_argument("--fail", default="429:0.10,500:0.05,drop:0.01")
+    parser.add_argument("--seed", type=int, default=7, help="the stand-in's fault draws")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)
@@ -91,7 +92,7 @@ def main(argv=None) -> int:
         web_port = st.free_port()
         key_file = work / "webhook-key.pem"
         url, public_key = st.start_standin(stack, record, "--validate-sample", "0.01", "--fail", args.fail,
-                                           "--seed", "7", "--key-file", str(key_file),
+                                           "--seed", str(args.seed), "--key-file", str(key_file),
                                            "--webhook-url", f"http://127.0.0.1:{web_port}/webhooks/sendgrid")
         env = {"MAILER_SENDGRID_HOST": url, "MAILER_SENDGRID_API_KEY": st.API_KEY,
                "MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY": public_key}
