@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 import redis
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from mailer.db import utcnow
 from mailer.delivery.models import Batch, Delivery, DeliveryStatus
@@ -62,14 +62,13 @@ class Stack:
             log.close()
 
 
-@pytest.fixture
-def stack(session, ingested, settings, tmp_path):
-    redis.Redis.from_url(REDIS_URL).flushdb()
+def _stack(settings, tmp_path, broker_url: str):
+    redis.Redis.from_url(broker_url).flushdb()
     web_port = _free_port()
     standin = StandIn(api_key="SG.faults", webhook_url=f"http://127.0.0.1:{web_port}/webhooks/sendgrid",
                       webhook_interval=0.2, slow_seconds=0.5).start()
     env = {**os.environ,
-           "MAILER_BROKER_URL": REDIS_URL, "MAILER_MAIL_BACKEND": "sendgrid",
+           "MAILER_BROKER_URL": broker_url, "MAILER_MAIL_BACKEND": "sendgrid",
            "MAILER_SENDGRID_HOST": standin.url, "MAILER_SENDGRID_API_KEY": "SG.faults",
            "MAILER_SENDGRID_TIMEOUT_SECONDS": "5", "MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY": standin.public_key_b64(),
            "MAILER_BATCH_SIZE": "50", "MAILER_RECONCILE_GRACE_SECONDS": "3", "MAILER_BATCH_LEASE_SECONDS": "8",
@@ -87,6 +86,51 @@ def stack(session, ingested, settings, tmp_path):
     yield s
     s.stop()
     standin.stop()
+
+
+@pytest.fixture
+def stack(session, ingested, settings, tmp_path):
+    yield from _stack(settings, tmp_path, REDIS_URL)
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, keeping nothing on disk: a restart loses every queued task
+    (restarting the shared server would break the tests running beside this one)."""
+
+    def __init__(self, tmp_path):
+        self.port, self.dir, self.proc = _free_port(), tmp_path, None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", str(self.dir)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stack_on_private_redis(session, ingested, settings, tmp_path, private_redis):
+    yield from _stack(settings, tmp_path, private_redis.url)
 
 
 def _subscribers(session, n: int) -> list[str]:
@@ -152,3 +196,46 @@ def test_a_worker_killed_mid_send_loses_and_repeats_nobody(session, stack):
     # the victim's batch went the safe way: lease expired -> unknown -> reconciled from webhook evidence
     errors = session.scalars(select(Batch.last_error).where(Batch.last_error.is_not(None))).all()
     assert any("lease expired" in e for e in errors), errors
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_a_broker_restart_loses_no_webhook_evidence(session, stack_on_private_redis, private_redis):
+    """A dropped answer leaves its batch `unknown`; SendGrid's `processed` events for it are stored, but
+    the task that would apply them is lost when Redis restarts. The batch must be judged on that
+    evidence (applied by beat's safety net), not sent again."""
+    from mailer.events.models import WebhookEvent
+
+    stack = stack_on_private_redis
+    emails = _subscribers(session, 300)
+    issue = draft_issue(session, utcnow())
+    session.commit()
+    stack.standin.faults = Faults(None, script=["drop"])  # the first request: accepted, answer lost
+    stack.start("sender", "worker", "-Q", "send", "-P", "solo", "-n", "sender@%h", "--loglevel", "warning")
+    started = subprocess.run([sys.executable, "-m", "mailer.cli", "issue", "send", str(issue.number)],
+                             env=stack.env, capture_output=True, text=True, timeout=60, check=False)
+    assert started.returncode == 0, started.stdout + started.stderr
+
+    def processed_stored() -> int:
+        session.rollback()
+        return session.scalar(select(func.count()).where(WebhookEvent.event == "processed"))
+
+    # every recipient accepted once and its evidence stored; nobody consumes the events queue yet
+    _wait_for(lambda: len(stack.standin.recipients()) == len(emails) and processed_stored() == len(emails),
+              60, "every recipient accepted and its processed event stored")
+    assert stack.standin.requests_seen["drop"] == 1
+    private_redis.stop()  # queued tasks are lost: the events' apply task, the batch's reconciliation
+    private_redis.start()
+    stack.start("worker", "worker", "-Q", "send,events", "-P", "solo", "-n", "worker@%h", "--loglevel", "warning")
+
+    def finished() -> bool:
+        session.rollback()
+        return session.scalar(select(Issue.status).where(Issue.id == issue.id)) == "sent"
+
+    _wait_for(finished, 90, "the issue to finish")
+    _assert_everyone_exactly_once(session, stack, emails, issue)
