@@ -24,8 +24,9 @@ Then two phases of `--seconds` each:
 
 Figures, per phase: requests/s (answers counted by wrk over the phase's duration), latency p50/p90/p99 and
 max in ms (wrk's histogram of every answer, from the request written to the answer read), the status codes
-seen, and the CPU each party used in cores (web processes, PostgreSQL backends, the wrk client, and the
-whole machine: a `machine` figure well above the sum of the others means something else was running).
+seen, and the CPU each party used in cores (web processes, PostgreSQL's processes, the wrk client, and the
+whole machine, which also counts the kernel's loopback networking that no process is charged for: a
+`machine` figure near 2 with the others' sum far below it can also mean something else was running).
 Then the database is checked: subscribers unsubscribed and one-click history rows (each at least the
 unsubscribe answers: requests in flight when wrk stopped still took effect), and sign-ups pending.
 """
@@ -185,9 +186,8 @@ def run_wrk(name: str, base: str, work: Path, lines: list[str], kind: str, *, se
 
 def web_peak_rss_mb(pid: int) -> float | None:
     """The largest peak resident set among the web processes (uvicorn's supervisor and its workers)."""
-    import psutil
-
     import _stack as st
+    import psutil
 
     try:
         pids = [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
@@ -219,9 +219,8 @@ def main(argv=None) -> int:
         "MAILER_SECRET_KEY": "bench-secret-key", "MAILER_PUBLIC_URL": "https://news.example.com",
         "MAILER_ENV": "production",
     })
-    import redis
-
     import _stack as st
+    import redis
 
     st.check_local(args.database_url)
     st.check_local(args.broker_url)

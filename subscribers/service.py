@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from mailer.db import utcnow
 from subscribers import suppression, tokens
@@ -212,6 +213,10 @@ def unsubscribe_by_link(session: Session, token: str, *, source: str = "link", i
     if lang is not None:
         _record(session, claim.subscriber_id, "unsubscribed", source, ip=ip,
                 detail=f"{Status.ACTIVE} -> unsubscribed", now=now)
+        # The UPDATE went past the session: a copy it had loaded still says active.
+        loaded = session.identity_map.get(identity_key(Subscriber, claim.subscriber_id))
+        if loaded is not None:
+            session.expire(loaded)
         return claim.subscriber_id, lang
     sub = _named_by(session, claim)
     unsubscribe(session, sub.id, source=source, ip=ip)

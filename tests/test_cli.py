@@ -99,3 +99,21 @@ def test_pause_resume_and_cancel(run, ingested, subscribers_by_lang, session):
     assert get_issue(session, 1).status == "sent"
     cancelled = run("issue", "cancel", "1")
     assert cancelled.exit_code == 1 and "cannot become cancelled" in cancelled.stderr
+
+
+def test_serve_runs_the_workers_asked_for_without_an_access_log(run, monkeypatch, caplog):
+    import uvicorn
+
+    import mailer.logs
+    from mailer.cli import uvicorn_options
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    monkeypatch.setattr(mailer.logs, "configure", lambda *a, **k: None)  # keep pytest's log capture
+    assert run("serve", "--port", "8123", "--workers", "2").exit_code == 0
+    assert calls == [("mailer.web.app:create_served_app", uvicorn_options("127.0.0.1", 8123, 2))]
+    options = calls[0][1]
+    assert options["access_log"] is False  # a line per request would log every unsubscribe link's token
+    assert options["workers"] == 2 and options["proxy_headers"] and options["factory"]
+    assert "each keeps its own sign-up rate limits" in caplog.text  # no broker in tests
+    assert run("serve", "--workers", "0").exit_code == 2

@@ -99,3 +99,10 @@ def test_migrations_go_down_and_up_again(tmp_path):
     command.downgrade(alembic_config(url), "base")
     command.upgrade(alembic_config(url), "head")
     assert schema_is_current(url)
+
+
+def test_one_engine_and_one_session_factory_per_database(database_url):
+    from mailer.db import session_factory
+
+    assert get_engine() is get_engine(None) is get_engine(database_url)
+    assert session_factory() is session_factory(database_url)

@@ -179,3 +179,98 @@ def test_mark_suppressed_takes_only_a_suppression(session):
         service.mark_suppressed(session, sub.id, Status.ACTIVE)
     service.mark_suppressed(session, sub.id, Status.BOUNCED, detail="550 mailbox unavailable")
     assert sub.status == Status.BOUNCED and service.history(session, sub.id)[-1].detail == "550 mailbox unavailable"
+
+
+# --- unsubscribe_by_link: the one-click path ----------------------------------------------------
+
+def _unsubscribe_link(session, sub, **kw):
+    return service.unsubscribe_by_link(session, tokens.make_token(tokens.UNSUBSCRIBE, sub.id), **kw)
+
+
+def _changes(session, sub):
+    session.expire_all()
+    return [(c.action, c.source, c.ip, c.detail) for c in service.history(session, sub.id)]
+
+
+def test_a_link_unsubscribes_an_active_subscriber_once_with_its_history(session):
+    sub, _ = service.add(session, "oc@example.com", "en", confirmed=True)
+    session.commit()
+    for _ in range(3):
+        assert _unsubscribe_link(session, sub, source="one-click", ip="203.0.113.9") == (sub.id, "en")
+    session.commit()
+    session.expire_all()
+    assert sub.status == Status.UNSUBSCRIBED and sub.unsubscribed_at is not None
+    assert sub.updated_at == sub.unsubscribed_at
+    assert _changes(session, sub)[1:] == [("unsubscribed", "one-click", "203.0.113.9", "active -> unsubscribed")]
+
+
+def test_an_active_subscriber_costs_one_update_and_the_history_insert(session):
+    from sqlalchemy import event
+
+    sub, _ = service.add(session, "lean@example.com", "ko", confirmed=True)
+    session.commit()
+    statements = []
+
+    def seen(conn, cursor, statement, *_):
+        statements.append(statement.split()[0].upper())
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        _unsubscribe_link(session, sub, source="one-click")
+        session.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert statements == ["UPDATE", "INSERT"]  # no SELECT of the subscriber first
+
+
+@pytest.mark.parametrize("before", [Status.PENDING, Status.UNSUBSCRIBED, Status.BOUNCED, Status.COMPLAINED])
+def test_a_link_to_anyone_not_active_takes_the_general_path(session, before):
+    sub, _ = service.add(session, f"{before}@example.com", "both")
+    if before != Status.PENDING:
+        sub.status = before
+    session.commit()
+    assert _unsubscribe_link(session, sub, source="one-click") == (sub.id, "both")
+    session.commit()
+    session.expire_all()
+    expected = Status.UNSUBSCRIBED if before in (Status.PENDING, Status.UNSUBSCRIBED) else before
+    assert sub.status == expected  # a suppression stays one
+    unsubscribed = [c for c in _changes(session, sub) if c[0] == "unsubscribed"]
+    assert unsubscribed == ([("unsubscribed", "one-click", None, "pending -> unsubscribed")]
+                            if before == Status.PENDING else [])
+
+
+def test_a_bad_link_changes_nothing(session):
+    sub, _ = service.add(session, "bad@example.com", "ko", confirmed=True)
+    session.commit()
+    for token in ("garbage", tokens.make_token(tokens.PREFERENCES, sub.id),
+                  tokens.make_token(tokens.UNSUBSCRIBE, 999_999)):
+        with pytest.raises(tokens.InvalidToken):
+            service.unsubscribe_by_link(session, token)
+    session.expire_all()
+    assert sub.status == Status.ACTIVE and _changes(session, sub)[1:] == []
+
+
+@pytest.mark.parametrize("offset, fits", [(-3.0, True), (0.0, True), (0.999, True), (1.0, False), (5.0, False)])
+def test_the_one_statement_path_and_from_token_agree_on_which_row_a_link_names(session, offset, fits):
+    """Two spellings of one rule (Python for a loaded row, SQL for the one-click UPDATE): a row made later
+    than the link's second was made for someone else."""
+    sub, _ = service.add(session, "when@example.com", "ko", confirmed=True)
+    token = tokens.make_token(tokens.UNSUBSCRIBE, sub.id)
+    issued_at = tokens.read(tokens.UNSUBSCRIBE, token).issued_at
+    sub.created_at = issued_at + timedelta(seconds=offset)
+    session.commit()
+    try:
+        service.from_token(session, tokens.UNSUBSCRIBE, token)
+        python_fits = True
+    except tokens.InvalidToken:
+        python_fits = False
+    try:
+        service.unsubscribe_by_link(session, token)
+        sql_fits = True
+    except tokens.InvalidToken:
+        sql_fits = False
+    session.commit()
+    session.expire_all()
+    assert python_fits == sql_fits == fits
+    assert sub.status == (Status.UNSUBSCRIBED if fits else Status.ACTIVE)

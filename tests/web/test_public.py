@@ -170,3 +170,59 @@ def test_an_unsubscribed_reader_sees_so_and_the_way_back(client, session, reader
     page = client.get(f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}")
     assert page.status_code == 200 and "구독이 취소되었습니다" in page.text and "/preferences/" in page.text
     assert 'method="post"' not in page.text
+
+
+# --- how the app is served ------------------------------------------------------------------------
+
+def test_security_headers_for_pages_and_for_the_rest():
+    from mailer.web.app import security_headers
+
+    page = dict(security_headers("text/html; charset=utf-8", https=True))
+    assert page["Cache-Control"] == "no-store" and "frame-ancestors 'none'" in page["Content-Security-Policy"]
+    assert page["Strict-Transport-Security"] == "max-age=31536000"
+    other = dict(security_headers("application/json", https=False))
+    assert other["X-Content-Type-Options"] == "nosniff"
+    assert not {"Cache-Control", "Content-Security-Policy", "Strict-Transport-Security"} & other.keys()
+
+
+def test_a_routes_own_header_wins_over_the_default():
+    from starlette.responses import HTMLResponse
+
+    from mailer.web.app import SecurityHeaders
+
+    inner = HTMLResponse("<p>archive</p>", headers={"Cache-Control": "public, max-age=300"})
+    response = TestClient(SecurityHeaders(inner, https=False)).get("/")
+    assert response.headers["cache-control"] == "public, max-age=300"
+    assert response.headers["x-frame-options"] == "DENY" and "content-security-policy" in response.headers
+
+
+def test_requests_get_no_more_threads_than_the_database_pool_has_connections():
+    import anyio
+    import anyio.to_thread
+
+    from mailer.web.app import _lifespan
+
+    async def threads_while_serving():
+        async with _lifespan(3)(None):
+            return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    assert anyio.run(threads_while_serving) == 3
+
+
+@pytest.mark.parametrize("env, reloads", [("development", True), ("production", False), ("test", False)])
+def test_templates_are_read_once_except_while_developing(settings, monkeypatch, env, reloads):
+    from mailer.config import get_settings
+
+    monkeypatch.setenv("MAILER_ENV", env)
+    monkeypatch.setenv("MAILER_SECRET_KEY", "not-the-dev-key")
+    get_settings.cache_clear()
+    assert create_app().state.templates.env.auto_reload is reloads
+
+
+def test_the_served_app_sets_up_logging_in_each_process(settings, monkeypatch):
+    import mailer.logs
+    from mailer.web.app import create_served_app
+
+    configured = []
+    monkeypatch.setattr(mailer.logs, "configure", lambda s, level: configured.append(s.env))
+    assert create_served_app().title and configured == ["test"]
