@@ -106,3 +106,23 @@ def test_one_engine_and_one_session_factory_per_database(database_url):
 
     assert get_engine() is get_engine(None) is get_engine(database_url)
     assert session_factory() is session_factory(database_url)
+
+
+def test_a_pooled_connection_the_server_closed_while_idle_is_replaced(database_url, monkeypatch):
+    """No ping on every checkout (a round trip per web request), but one for a connection that sat idle:
+    the server (restarted, or a proxy's timeout) may have closed it."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to close a connection")
+    from sqlalchemy import text
+
+    import mailer.db
+
+    engine = mailer.db._engine(database_url + "?application_name=idle-ping-test")  # a pool of its own
+    with engine.connect() as conn:
+        first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    with get_engine(database_url).connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    monkeypatch.setattr(mailer.db, "IDLE_PING_SECONDS", 0.0)  # it has been idle long enough
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != first
+    engine.dispose()
