@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     batch_size: int = Field(1000, ge=1, le=1000)  # SendGrid: at most 1000 personalizations a request
     batch_lease_seconds: int = 300
     reconcile_grace_seconds: int = 900
+    # ...and longer while SendGrid's webhook stream lags behind the lost answer, up to this long
+    reconcile_max_wait_seconds: int = 3600
     send_max_retries: int = 8
     # Shared by every worker (in Redis when a broker is set): 0 means no limit. Per hour is for
     # warming up a new sending domain.

@@ -355,28 +355,32 @@ def _failed_attempt(session: Session, batch: Batch, issue: Issue, exc: SendError
 
 def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Settings) -> BatchOutcome:
     """An `unknown` batch, once its grace period is over: recipients SendGrid reported `processed` count
-    as sent; only the others go out again."""
+    as sent; only the others go out again, and only once the webhook stream has caught up with the lost
+    answer (a backlog of events must not read as "never accepted")."""
     batch = session.get(Batch, batch_id, populate_existing=True)
     if batch is None or batch.status != BatchStatus.UNKNOWN:
         return BatchOutcome("skipped")
-    remaining = (batch.updated_at + timedelta(seconds=settings.reconcile_grace_seconds) - now).total_seconds()
+    lost_at = batch.updated_at
+    remaining = (lost_at + timedelta(seconds=settings.reconcile_grace_seconds) - now).total_seconds()
     if remaining > 0:
         return BatchOutcome(batch.status, reconcile_in=remaining)
-    if _evidence_pending(session, batch.id):
-        # Stored but not applied yet (its task may have been lost with the broker): beat's
-        # apply-stored-events gets to it within a maintenance interval; judge after that.
-        return BatchOutcome(batch.status, reconcile_in=float(settings.maintenance_interval_seconds))
+    wait = BatchOutcome(batch.status, reconcile_in=float(settings.maintenance_interval_seconds))
+    if _evidence_stored_unapplied(session, batch.id):
+        return wait  # its task may have been lost with the broker: beat's apply-stored-events applies it
     unconfirmed = session.scalar(select(func.count()).where(
         Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.QUEUED))
     if unconfirmed:
+        waited = (now - lost_at).total_seconds()
+        if not _webhooks_past(session, lost_at) and waited < settings.reconcile_max_wait_seconds:
+            return wait
         # compare-and-set, so two reconcilers cannot both send the batch again
         taken = session.execute(
             update(Batch).where(Batch.id == batch.id, Batch.status == BatchStatus.UNKNOWN)
             .values(status=BatchStatus.RETRYING, updated_at=now).execution_options(synchronize_session=False)
         ).rowcount
         session.commit()
-        log.warning("batch %s: %d recipient(s) without webhook evidence; sending them again", batch.id, unconfirmed,
-                    extra={"batch": batch.id})
+        log.warning("batch %s: %d recipient(s) without webhook evidence after %.0f s; sending them again",
+                    batch.id, unconfirmed, waited, extra={"batch": batch.id})
         return BatchOutcome(BatchStatus.RETRYING, retry_in=0.0) if taken else BatchOutcome("skipped")
     batch.status, batch.sent_at, batch.updated_at = BatchStatus.ACCEPTED, now, now
     session.commit()
@@ -385,11 +389,23 @@ def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Se
     return BatchOutcome(batch.status)
 
 
-def _evidence_pending(session: Session, batch_id: int) -> bool:
+def _evidence_stored_unapplied(session: Session, batch_id: int) -> bool:
     """Whether webhook events about the batch's recipients are stored but not yet applied."""
     members = select(Delivery.id).where(Delivery.batch_id == batch_id)
     return session.scalar(select(WebhookEvent.id).where(
         WebhookEvent.processed_at.is_(None), WebhookEvent.delivery_id.in_(members)).limit(1)) is not None
+
+
+WATERMARK_EVENTS = 100
+
+
+def _webhooks_past(session: Session, moment: datetime) -> bool:
+    """Whether the webhook stream has brought events SendGrid timestamped after `moment`: the newest of
+    the last events received (they come roughly in order). Behind it, a backlog may still hold the
+    evidence for a request made at `moment`."""
+    recent = select(WebhookEvent.occurred_at).order_by(WebhookEvent.id.desc()).limit(WATERMARK_EVENTS).subquery()
+    watermark = session.scalar(select(func.max(recent.c.occurred_at)))
+    return watermark is not None and watermark > moment
 
 
 def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool:

@@ -144,6 +144,10 @@ def test_a_batch_whose_worker_died_is_reconciled_not_blindly_resent(session, iss
     session.commit()
     after_grace = later + timedelta(seconds=settings.reconcile_grace_seconds + 1)
     assert service.sweep(session, after_grace, settings).reconcile == [first]
+    # no webhook event since the loss: the evidence may still be queued at SendGrid's end
+    waiting = service.reconcile_batch(session, first, after_grace, settings)
+    assert waiting.status == BatchStatus.UNKNOWN and waiting.retry_in is None and waiting.reconcile_in > 0
+    _webhook_event_at(session, later + timedelta(seconds=2))  # the stream has moved past the loss
     assert service.reconcile_batch(session, first, after_grace, settings).retry_in == 0
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=0)
     assert service.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
@@ -254,3 +258,30 @@ def test_a_rate_limit_wait_hands_the_batch_back_without_using_an_attempt(session
         outcome = service.send_batch(session, first, sender=sender, settings=settings)
         assert outcome.status == BatchStatus.RETRYING and outcome.retry_in == 3600.0
     assert session.get(Batch, first, populate_existing=True).attempts == 0 and sender.calls == 0
+
+
+def _webhook_event_at(session, when):
+    """An event about someone else, timestamped by SendGrid at `when`."""
+    from mailer.events import store
+
+    store.store(session, [{"event": "delivered", "email": "other@example.com", "sg_event_id": f"x-{when}",
+                           "timestamp": int(when.timestamp()) + 1}], utcnow())
+    session.commit()
+
+
+def test_a_lost_answer_waits_while_the_webhook_stream_lags_behind_it(session, issue, settings):
+    """A backlog of events must not read as "never accepted", but no stream at all must not hold a
+    batch forever either."""
+    from datetime import timedelta
+
+    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.UNKNOWN)
+    assert service.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.UNKNOWN
+    lost_at = session.get(Batch, first, populate_existing=True).updated_at
+    _webhook_event_at(session, lost_at - timedelta(seconds=30))  # the stream is half a minute behind
+    after_grace = lost_at + timedelta(seconds=settings.reconcile_grace_seconds + 1)
+    assert service.reconcile_batch(session, first, after_grace, settings).reconcile_in > 0
+    assert session.get(Batch, first, populate_existing=True).status == BatchStatus.UNKNOWN
+    too_long = lost_at + timedelta(seconds=settings.reconcile_max_wait_seconds + 1)
+    assert service.reconcile_batch(session, first, too_long, settings).retry_in == 0
