@@ -729,7 +729,8 @@ def uvicorn_options(host: str, port: int, workers: int) -> dict:
     """How `mailer serve` runs uvicorn."""
     return {
         "factory": True, "host": host, "port": port, "workers": workers,
-        "proxy_headers": True,  # the client's address from X-Forwarded-For, for sign-up rate limits
+        # the client's address from X-Forwarded-For, for sign-up rate limits, from trusted proxies only
+        "proxy_headers": True, "forwarded_allow_ips": get_settings().trusted_proxies,
         "log_config": None,  # uvicorn logs through our handler (JSON lines in production)
         # No access log: a line per request would write every unsubscribe and preference link, tokens that
         # are as good as a password, into the logs (and cost a tenth of a one-click request's CPU).

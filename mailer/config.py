@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     # Old keys still verify links already sent, so rotating the secret breaks no unsubscribe link.
     old_secret_keys: list[SecretStr] = Field(default_factory=list)
     public_url: str = "http://localhost:8000"
+    # Proxies whose X-Forwarded-For is believed (comma-separated addresses, or *): the client's address
+    # is the right-most one not among them. Sign-up rate limits are per client address.
+    trusted_proxies: str = "127.0.0.1"
 
     mail_backend: Literal["outbox", "sendgrid", "console"] = "outbox"
     outbox_dir: str = "./outbox"

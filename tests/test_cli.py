@@ -115,5 +115,6 @@ def test_serve_runs_the_workers_asked_for_without_an_access_log(run, monkeypatch
     options = calls[0][1]
     assert options["access_log"] is False  # a line per request would log every unsubscribe link's token
     assert options["workers"] == 2 and options["proxy_headers"] and options["factory"]
+    assert options["forwarded_allow_ips"] == "127.0.0.1"  # MAILER_TRUSTED_PROXIES
     assert "each keeps its own sign-up rate limits" in caplog.text  # no broker in tests
     assert run("serve", "--workers", "0").exit_code == 2

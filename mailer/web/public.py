@@ -104,7 +104,7 @@ def subscribe(request: Request, session: DbSession, background: BackgroundTasks,
         from mailer.delivery.transactional import enqueue_confirmation
 
         background.add_task(enqueue_confirmation, subscriber_id, lang)
-    return _page(request, "subscribe_sent", page_lang, email=email)
+    return _page(request, "subscribe_sent", page_lang, email=email, days=tokens.CONFIRM_MAX_AGE // 86400)
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)

@@ -26,7 +26,7 @@ KO = {
     "rate_limited_title": "잠시 후 다시 시도해 주세요",
     "rate_limited_body": "이 네트워크에서 신청이 너무 많이 들어왔습니다. {minutes}분쯤 뒤에 다시 시도해 주세요.",
     "sent_title": "메일함을 확인해 주세요",
-    "sent_body": "{email} 주소로 구독 확인 링크를 보내드렸습니다. 링크는 7일 동안 유효하며, 링크를 누르셔야 "
+    "sent_body": "{email} 주소로 구독 확인 링크를 보내드렸습니다. 링크는 {days}일 동안 유효하며, 링크를 누르셔야 "
                  "구독이 시작됩니다. 메일이 보이지 않으면 스팸함도 확인해 주세요.",
     # confirm
     "confirmed_title": "구독이 확인되었습니다",
@@ -92,7 +92,7 @@ EN = {
     "rate_limited_title": "Please try again later",
     "rate_limited_body": "Too many sign-ups came from this network. Please try again in about {minutes} minutes.",
     "sent_title": "Check your inbox",
-    "sent_body": "We sent a link to confirm your subscription to {email}. It is valid for 7 days, and "
+    "sent_body": "We sent a link to confirm your subscription to {email}. It is valid for {days} days, and "
                  "nothing is sent until you follow it. If you cannot see it, look in your spam folder.",
     "confirmed_title": "Your subscription is confirmed",
     "confirmed_body": "You will receive the weekly digest in {lang}.",

@@ -224,3 +224,9 @@ def test_with_a_broker_the_mail_is_queued_after_the_sign_up_is_committed(client,
     monkeypatch.setattr(transactional.send_confirmation, "delay", delay)
     assert sign_up(client, "queued@example.com", "en").status_code == 200
     assert queued == [("queued@example.com", "en")] and outbox.messages() == []
+
+
+def test_the_sent_page_states_how_long_the_link_lasts(client, outbox, monkeypatch):
+    monkeypatch.setattr(tokens, "CONFIRM_MAX_AGE", 3 * 24 * 3600)
+    assert "It is valid for 3 days" in sign_up(client, "three@example.com", "en", page_lang="en").text
+    assert "링크는 3일 동안 유효하며" in sign_up(client, "sam@example.com", "ko", page_lang="ko").text
