@@ -107,9 +107,27 @@ def subscribe(request: Request, session: DbSession, background: BackgroundTasks,
     return _page(request, "subscribe_sent", page_lang, email=email, days=tokens.CONFIRM_MAX_AGE // 86400)
 
 
+def _confirmed_page(request: Request, sub: Subscriber) -> HTMLResponse:
+    return _page(request, "confirmed", _page_lang(request, sub.lang), subscriber_lang=sub.lang,
+                 preferences_url=_preferences_url(sub.id))
+
+
 @router.get("/confirm/{token}", response_class=HTMLResponse)
+def confirm_form(token: str, request: Request, session: DbSession):
+    """The double opt-in link from the confirmation mail shows a button and changes nothing: mail
+    scanners prefetch links, and a sign-up they confirmed would prove nobody read the mail."""
+    found = _from_link(session, tokens.CONFIRM, token)
+    if found is None:
+        return _invalid_link(request)
+    sub, _ = found
+    if sub.status == Status.ACTIVE:
+        return _confirmed_page(request, sub)
+    return _page(request, "confirm", _page_lang(request, sub.lang), token=token)
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse)
 def confirm(token: str, request: Request, session: DbSession):
-    """The double opt-in link from the confirmation mail. Following it again changes nothing."""
+    """The button on the confirmation page. Pressing it again changes nothing."""
     found = _from_link(session, tokens.CONFIRM, token)
     if found is None:
         return _invalid_link(request)
@@ -120,8 +138,7 @@ def confirm(token: str, request: Request, session: DbSession):
         session.rollback()
         return _invalid_link(request)
     session.commit()
-    return _page(request, "confirmed", _page_lang(request, sub.lang), subscriber_lang=sub.lang,
-                 preferences_url=_preferences_url(sub.id))
+    return _confirmed_page(request, sub)
 
 
 # --- unsubscribe ------------------------------------------------------------------------------

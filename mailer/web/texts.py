@@ -29,6 +29,11 @@ KO = {
     "sent_body": "{email} 주소로 구독 확인 링크를 보내드렸습니다. 링크는 {days}일 동안 유효하며, 링크를 누르셔야 "
                  "구독이 시작됩니다. 메일이 보이지 않으면 스팸함도 확인해 주세요.",
     # confirm
+    "confirm_title": "구독 확인",
+    "confirm_question": "주간 브리핑 구독을 확인하시겠습니까?",
+    "confirm_explain": "아래 버튼을 누르시면 구독이 시작됩니다.",
+    "confirm_button": "구독 확인",
+    "confirm_other": "버튼을 누르면 구독이 확인됩니다.",
     "confirmed_title": "구독이 확인되었습니다",
     "confirmed_body": "이제 매주 주간 브리핑을 {lang}로 보내드립니다.",
     "preferences_link": "구독 설정 (언어 변경, 구독 취소)",
@@ -94,6 +99,11 @@ EN = {
     "sent_title": "Check your inbox",
     "sent_body": "We sent a link to confirm your subscription to {email}. It is valid for {days} days, and "
                  "nothing is sent until you follow it. If you cannot see it, look in your spam folder.",
+    "confirm_title": "Confirm your subscription",
+    "confirm_question": "Confirm your subscription to the weekly digest?",
+    "confirm_explain": "Press the button and your subscription starts.",
+    "confirm_button": "Confirm",
+    "confirm_other": "Press the button to confirm your subscription.",
     "confirmed_title": "Your subscription is confirmed",
     "confirmed_body": "You will receive the weekly digest in {lang}.",
     "preferences_link": "Preferences (language, unsubscribe)",

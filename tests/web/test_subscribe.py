@@ -43,12 +43,17 @@ def test_double_opt_in_from_form_to_confirmed_in_the_chosen_language(client, ses
     assert '<html lang="en"' in mail.get_body(("html",)).get_content()
     assert "List-Unsubscribe" not in mail  # not a newsletter: nothing to unsubscribe from yet
 
-    confirmed = client.get(outbox.link(mail))
+    asked = client.get(outbox.link(mail))  # a mail scanner's prefetch too: it must change nothing
+    assert asked.status_code == 200 and "Confirm your subscription to the weekly digest?" in asked.text
+    assert f'<form method="post" action="{outbox.link(mail)}">' in asked.text
+    assert _fresh("min.ji@example.com").status == Status.PENDING
+    confirmed = client.post(outbox.link(mail))
     assert confirmed.status_code == 200 and "Your subscription is confirmed" in confirmed.text
     assert "in English" in confirmed.text and "/preferences/" in confirmed.text
     sub = _fresh("min.ji@example.com")
     assert sub.status == Status.ACTIVE and sub.lang == "en" and sub.confirmed_at is not None
-    assert client.get(outbox.link(mail)).status_code == 200  # following it again is harmless
+    assert "Your subscription is confirmed" in client.get(outbox.link(mail)).text  # following it again
+    assert client.post(outbox.link(mail)).status_code == 200  # and pressing again is harmless
     assert _fresh("min.ji@example.com").status == Status.ACTIVE
 
 
@@ -58,7 +63,8 @@ def test_a_korean_sign_up_gets_a_korean_mail_and_page(client, outbox):
     assert mail["Subject"] == "서울 레저 주간 브리핑 구독을 확인해 주세요"  # round-trips through a parser
     html = mail.get_body(("html",)).get_content()
     assert '<html lang="ko"' in html and "word-break:keep-all" in html and "구독 확인" in html
-    page = client.get(outbox.link(mail))
+    assert "주간 브리핑 구독을 확인하시겠습니까?" in client.get(outbox.link(mail)).text
+    page = client.post(outbox.link(mail))
     assert '<html lang="ko">' in page.text and "구독이 확인되었습니다" in page.text
 
 
@@ -67,10 +73,10 @@ def test_asking_again_resends_and_either_link_confirms(client, outbox):
     sign_up(client, "again@example.com", "both")
     first, second = outbox.messages("again@example.com")
     assert "·" in second["Subject"]  # the bilingual mail, as asked the second time
-    assert client.get(outbox.link(second)).status_code == 200
+    assert client.post(outbox.link(second)).status_code == 200
     assert _fresh("again@example.com").lang == "both"
     # The other link still answers, and changes nothing now: the language is the preference centre's.
-    assert client.get(outbox.link(first)).status_code == 200
+    assert client.post(outbox.link(first)).status_code == 200
     assert _fresh("again@example.com").lang == "both"
 
 
@@ -105,7 +111,7 @@ def test_an_unsubscribed_reader_comes_back_only_by_confirming(client, session, o
     session.commit()
     sign_up(client, "back@example.com", "en")
     assert _fresh("back@example.com").status == Status.UNSUBSCRIBED
-    client.get(outbox.link(outbox.messages()[0]))
+    client.post(outbox.link(outbox.messages()[0]))
     again = _fresh("back@example.com")
     assert again.status == Status.ACTIVE and again.lang == "en" and again.consent_source == "web"
 
@@ -113,12 +119,13 @@ def test_an_unsubscribed_reader_comes_back_only_by_confirming(client, session, o
 def test_a_confirmation_link_from_before_an_unsubscribe_does_not_resubscribe(client, session, outbox):
     sign_up(client, "scanner@example.com", "ko")
     link = outbox.link(outbox.messages()[0])
-    assert client.get(link).status_code == 200
+    assert client.post(link).status_code == 200
     time.sleep(1.1)  # tokens carry whole seconds
     with session_factory()() as s:
         service.unsubscribe(s, service.get_by_email(s, "scanner@example.com").id)
         s.commit()
-    replayed = client.get(link)  # a mail scanner re-visiting the old mail
+    assert client.get(link).status_code == 200  # a mail scanner re-visiting the old mail changes nothing
+    replayed = client.post(link)  # nor does pressing an old mail's button
     assert replayed.status_code == 400 and "This link is not valid" in replayed.text
     assert _fresh("scanner@example.com").status == Status.UNSUBSCRIBED
 
@@ -130,7 +137,7 @@ def test_an_expired_or_tampered_confirmation_link_is_refused_in_both_languages(c
         late = client.get(link)
     assert late.status_code == 400
     assert "링크가 올바르지 않습니다" in late.text and "This link is not valid" in late.text
-    assert client.get(tamper(link)).status_code == 400
+    assert client.get(tamper(link)).status_code == 400 and client.post(tamper(link)).status_code == 400
     sub_id = _fresh("late@example.com").id
     wrong_purpose = tokens.make_token(tokens.UNSUBSCRIBE, sub_id)
     assert client.get(f"/confirm/{wrong_purpose}").status_code == 400
@@ -193,7 +200,7 @@ def test_an_erased_address_can_come_back_only_through_its_owners_confirmation(cl
     sign_up(client, "erased@example.com", "en")
     with session_factory()() as s:
         assert service.suppression_reason(s, "erased@example.com") == "erased"  # still, until confirmed
-    client.get(outbox.link(outbox.messages()[0]))
+    client.post(outbox.link(outbox.messages()[0]))
     with session_factory()() as s:
         assert service.suppression_reason(s, "erased@example.com") is None
         assert service.get_by_email(s, "erased@example.com").status == Status.ACTIVE
@@ -201,7 +208,7 @@ def test_an_erased_address_can_come_back_only_through_its_owners_confirmation(cl
 
 def test_sign_up_history_records_the_request_and_the_confirmation(client, session, outbox):
     sign_up(client, "history@example.com", "both")
-    client.get(outbox.link(outbox.messages()[0]))
+    client.post(outbox.link(outbox.messages()[0]))
     sub = _fresh("history@example.com")
     actions = [c.action for c in session.scalars(select(Change).where(Change.subscriber_id == sub.id)
                                                  .order_by(Change.id))]
