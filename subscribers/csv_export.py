@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Iterator
 from typing import TextIO
 
 from sqlalchemy import select
@@ -15,16 +17,32 @@ COLUMNS = ("email", "lang", "status", "created_at", "confirmed_at", "unsubscribe
 PAGE_ROWS = 1000
 
 
-def write_csv(session: Session, out: TextIO, *, status: str | None = None) -> int:
-    """Write every subscriber (or those with one status) as CSV; returns how many."""
-    writer = csv.writer(out, lineterminator="\n")
+def _pages(session: Session, status: str | None) -> Iterator[tuple[str, int]]:
+    """(CSV text, rows in it): the header first, then a page of rows at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
+    yield buffer.getvalue(), 0
     query = select(*(getattr(Subscriber, c) for c in COLUMNS)).order_by(Subscriber.id)
     if status:
         query = query.where(Subscriber.status == status)
-    count = 0
     # yield_per: a server-side cursor on PostgreSQL, so 100k subscribers are never all in memory
-    for row in session.execute(query.execution_options(yield_per=PAGE_ROWS)):
-        writer.writerow([v.isoformat() if hasattr(v, "isoformat") else v for v in row])
-        count += 1
+    for page in session.execute(query.execution_options(yield_per=PAGE_ROWS)).partitions():
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows([v.isoformat() if hasattr(v, "isoformat") else v for v in row] for row in page)
+        yield buffer.getvalue(), len(page)
+
+
+def csv_lines(session: Session, *, status: str | None = None) -> Iterator[str]:
+    """Every subscriber (or those with one status) as CSV text, streamed a page of rows at a time."""
+    return (text for text, _ in _pages(session, status))
+
+
+def write_csv(session: Session, out: TextIO, *, status: str | None = None) -> int:
+    """Write every subscriber (or those with one status) as CSV; returns how many."""
+    count = 0
+    for text, rows in _pages(session, status):
+        out.write(text)
+        count += rows
     return count

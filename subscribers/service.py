@@ -288,6 +288,14 @@ def erase(session: Session, email: str) -> bool:
     return True
 
 
+def search(session: Session, text: str, *, limit: int = 100) -> list[Subscriber]:
+    """Subscribers whose address contains `text` (everyone, if it is blank), newest first."""
+    query = select(Subscriber).order_by(Subscriber.created_at.desc(), Subscriber.id.desc()).limit(limit)
+    if text.strip():
+        query = query.where(Subscriber.email.contains(text.strip().lower(), autoescape=True))
+    return list(session.scalars(query))
+
+
 def history(session: Session, subscriber_id: int) -> list[Change]:
     return list(session.scalars(select(Change).where(Change.subscriber_id == subscriber_id)
                                 .order_by(Change.at, Change.id)))

@@ -204,3 +204,16 @@ def test_export_streams_every_subscriber_and_imports_back_unchanged(session):
 
 def test_now_is_utc():
     assert utcnow().tzinfo is UTC
+
+
+def test_export_comes_a_page_of_rows_at_a_time(session, monkeypatch):
+    from subscribers import csv_export
+
+    for i in range(5):
+        service.add(session, f"page{i}@example.com", "ko", confirmed=True)
+    session.commit()
+    monkeypatch.setattr(csv_export, "PAGE_ROWS", 2)
+    chunks = list(csv_export.csv_lines(session))
+    assert [c.count("\n") for c in chunks] == [1, 2, 2, 1]  # the header, then pages of at most 2 rows
+    assert "".join(chunks).splitlines()[1:] == [line for c in chunks[1:] for line in c.splitlines()]
+    assert list(csv_export.csv_lines(session, status="unsubscribed")) == [",".join(COLUMNS) + "\n"]

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.config import get_settings
-from mailer.db import utcnow
+from mailer.db import session_scope, utcnow
 from mailer.issues import archive, editing, proofs, scheduling
 from mailer.issues.models import EDITION_LANGS, DraftRun, Editor, Issue
 from mailer.issues.service import IssueError, get_issue, stories_of
@@ -287,12 +286,9 @@ SEARCH_LIMIT = 100
 
 @router.get("/subscribers", response_class=HTMLResponse)
 def subscribers_page(request: Request, session: DbSession, editor: CurrentEditor, q: str = ""):
-    from subscribers.models import Subscriber
+    from subscribers.service import search
 
-    query = select(Subscriber).order_by(Subscriber.created_at.desc(), Subscriber.id.desc()).limit(SEARCH_LIMIT)
-    if q.strip():
-        query = query.where(Subscriber.email.contains(q.strip().lower(), autoescape=True))
-    return _page(request, "subscribers", editor=editor, q=q, rows=session.scalars(query).all(),
+    return _page(request, "subscribers", editor=editor, q=q, rows=search(session, q, limit=SEARCH_LIMIT),
                  report=request.query_params.get("report"))
 
 
@@ -316,11 +312,17 @@ async def subscribers_import(request: Request, session: DbSession, editor: Curre
     return _back("/admin/subscribers", report=summary)
 
 
-@router.get("/subscribers/export.csv")
-def subscribers_export(session: DbSession, editor: CurrentEditor, status: str | None = None):
-    from subscribers.csv_export import write_csv
+def _export_stream(status: str | None):
+    from subscribers.csv_export import csv_lines
 
-    out = io.StringIO()
-    write_csv(session, out, status=status or None)
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+    # A session of its own: the request's is closed before a streamed body is sent.
+    with session_scope() as session:
+        yield from csv_lines(session, status=status)
+
+
+@router.get("/subscribers/export.csv")
+def subscribers_export(editor: CurrentEditor, status: str | None = None):
+    """Streamed a page of rows at a time, as `mailer subscribers export` writes it: a large list is never
+    held in memory."""
+    return StreamingResponse(_export_stream(status or None), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="subscribers.csv"', "Cache-Control": "no-store"})
