@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from mailer.db import utcnow
+from mailer.db import compare_and_set, utcnow
 from subscribers import suppression, tokens
 from subscribers.emails import normalize
 from subscribers.models import LANGS, SUPPRESSED, Change, Status, Subscriber, SuppressionReason
@@ -148,18 +148,23 @@ def confirmation_kind(sub: Subscriber | None) -> str | None:
     return ALREADY_MAIL if sub.status == Status.ACTIVE else CONFIRM_MAIL
 
 
-def confirm(session: Session, sub: Subscriber, claim: tokens.Claim, *, ip: str | None = None,
-            now: datetime | None = None) -> Subscriber:
-    """The double opt-in link was followed. Following it again changes nothing."""
-    now = now or utcnow()
-    if sub.status == Status.ACTIVE:
-        return sub
+def check_confirmable(sub: Subscriber, claim: tokens.Claim) -> None:
+    """NotAllowed or InvalidToken if this confirmation link may not (re)start this subscription."""
     if sub.status in SUPPRESSED:
         raise NotAllowed(f"{sub.email} is suppressed ({sub.status})", "suppressed")
     if (sub.status == Status.UNSUBSCRIBED and sub.unsubscribed_at is not None and claim.issued_at is not None
             and sub.unsubscribed_at.replace(microsecond=0) > claim.issued_at):
         # A link from before they unsubscribed (a scanner, an old mail), not a new wish to subscribe.
         raise tokens.InvalidToken()
+
+
+def confirm(session: Session, sub: Subscriber, claim: tokens.Claim, *, ip: str | None = None,
+            now: datetime | None = None) -> Subscriber:
+    """The double opt-in link was followed. Following it again changes nothing."""
+    now = now or utcnow()
+    if sub.status == Status.ACTIVE:
+        return sub
+    check_confirmable(sub, claim)
     before = sub.status
     if before == Status.UNSUBSCRIBED:  # a new consent, given on the form and confirmed now
         sub.consent_source, sub.consent_at, sub.consent_ip = "web", now, ip
@@ -180,9 +185,11 @@ def unsubscribe(session: Session, subscriber_id: int, *, source: str = "link", i
         return None
     if sub.status not in SUPPRESSED and sub.status != Status.UNSUBSCRIBED:
         before, now = sub.status, utcnow()
-        sub.status = Status.UNSUBSCRIBED
-        sub.unsubscribed_at = now
-        _record(session, sub.id, "unsubscribed", source, ip=ip, detail=f"{before} -> unsubscribed", now=now)
+        session.flush()
+        # compare-and-set: of two unsubscribes racing (a one-click and the preference centre), one records it
+        if compare_and_set(session, Subscriber, sub.id, {before}, status=Status.UNSUBSCRIBED, unsubscribed_at=now):
+            _record(session, sub.id, "unsubscribed", source, ip=ip, detail=f"{before} -> unsubscribed", now=now)
+        session.expire(sub)  # written past the session
     return sub
 
 

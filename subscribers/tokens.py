@@ -24,7 +24,8 @@ CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
 PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES)
-CONFIRM_MAX_AGE = 7 * 24 * 3600  # a confirmation link is valid for 7 days
+CONFIRM_MAX_AGE_DAYS = 7
+CONFIRM_MAX_AGE = CONFIRM_MAX_AGE_DAYS * 24 * 3600  # what a confirmation link is valid for
 
 
 class InvalidToken(Exception):

@@ -190,7 +190,8 @@ def _lease(session: Session, batch_id: int, now: datetime, settings: Settings) -
 
 
 def _recipients(session: Session, batch: Batch, settings: Settings) -> tuple[list[Recipient], list[int]]:
-    """The batch's queued deliveries whose subscriber is still active, and those no longer to be mailed."""
+    """The batch's queued deliveries whose subscriber is still active, and those no longer to be mailed.
+    Clears the address on deliveries whose subscriber has been erased."""
     rows = session.execute(
         select(Delivery.id, Delivery.email, Subscriber.id, Subscriber.status)
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
@@ -199,9 +200,10 @@ def _recipients(session: Session, batch: Batch, settings: Settings) -> tuple[lis
     ).all()
     recipients, dropped = [], []
     links = tokens.link_maker(LINKS, settings)
+    erased = []
     for delivery_id, email, subscriber_id, status in rows:
         if status != Status.ACTIVE:  # unsubscribed, suppressed or erased since the snapshot
-            dropped.append(delivery_id)
+            (dropped if status is not None else erased).append(delivery_id)
             continue
         unsubscribe, preferences = links(subscriber_id)
         recipients.append(Recipient(
@@ -211,7 +213,12 @@ def _recipients(session: Session, batch: Batch, settings: Settings) -> tuple[lis
             headers={"List-Unsubscribe": f"<{unsubscribe}>"},
             custom_args={"delivery_id": str(delivery_id)},
         ))
-    return recipients, dropped
+    if erased:
+        # Erased while the ledger was being written (no foreign key holds the row): their copy of the
+        # address goes too, as mailer.privacy.erase would have cleared it.
+        session.execute(update(Delivery).where(Delivery.id.in_(erased)).values(email=None, subscriber_id=None)
+                        .execution_options(synchronize_session=False))
+    return recipients, dropped + erased
 
 
 def _set_deliveries(session: Session, batch_id: int, ids: list[int] | None, status: str, now: datetime,
@@ -364,22 +371,30 @@ def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Se
     remaining = (lost_at + timedelta(seconds=settings.reconcile_grace_seconds) - now).total_seconds()
     if remaining > 0:
         return BatchOutcome(batch.status, reconcile_in=remaining)
-    wait = BatchOutcome(batch.status, reconcile_in=float(settings.maintenance_interval_seconds))
+    # Past the grace period a batch that must wait is asked again by the sweep, every maintenance
+    # interval: no follow-up of its own, or each tick would start another chain of them.
+    waited = (now - lost_at).total_seconds()
+    overdue = waited >= settings.reconcile_max_wait_seconds
+    # The watermark first: events it has passed were stored before it was read, so the checks below see them.
+    caught_up = _webhooks_past(session, lost_at)
     if _evidence_stored_unapplied(session, batch.id):
-        return wait  # its task may have been lost with the broker: beat's apply-stored-events applies it
+        if not overdue:
+            return BatchOutcome(batch.status)  # its task may have been lost: beat's apply-stored-events runs it
+        log.error("batch %s: webhook events stored for %.0f s but never applied; is an events worker running?",
+                  batch.id, waited, extra={"batch": batch.id})
     unconfirmed = session.scalar(select(func.count()).where(
         Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.QUEUED))
     if unconfirmed:
-        waited = (now - lost_at).total_seconds()
-        if not _webhooks_past(session, lost_at) and waited < settings.reconcile_max_wait_seconds:
-            return wait
+        if not caught_up and not overdue:
+            return BatchOutcome(batch.status)
         # compare-and-set, so two reconcilers cannot both send the batch again
         taken = session.execute(
             update(Batch).where(Batch.id == batch.id, Batch.status == BatchStatus.UNKNOWN)
             .values(status=BatchStatus.RETRYING, updated_at=now).execution_options(synchronize_session=False)
         ).rowcount
         session.commit()
-        log.warning("batch %s: %d recipient(s) without webhook evidence after %.0f s; sending them again",
+        log.warning("batch %s: %d recipient(s) without webhook evidence %.0f s after the answer was lost; "
+                    "sending them again",
                     batch.id, unconfirmed, waited, extra={"batch": batch.id})
         return BatchOutcome(BatchStatus.RETRYING, retry_in=0.0) if taken else BatchOutcome("skipped")
     batch.status, batch.sent_at, batch.updated_at = BatchStatus.ACCEPTED, now, now

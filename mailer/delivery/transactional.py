@@ -35,7 +35,7 @@ def confirmation_context(subscriber_id: int, kind: str, lang: str, settings: Set
         "confirm_url": tokens.link(tokens.CONFIRM, subscriber_id, settings, lang=lang)
         if kind == service.CONFIRM_MAIL else "",
         "preferences_url": tokens.link(tokens.PREFERENCES, subscriber_id, settings),
-        "expires_days": tokens.CONFIRM_MAX_AGE // 86400,
+        "expires_days": tokens.CONFIRM_MAX_AGE_DAYS,
     }
 
 

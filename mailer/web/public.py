@@ -104,7 +104,7 @@ def subscribe(request: Request, session: DbSession, background: BackgroundTasks,
         from mailer.delivery.transactional import enqueue_confirmation
 
         background.add_task(enqueue_confirmation, subscriber_id, lang)
-    return _page(request, "subscribe_sent", page_lang, email=email, days=tokens.CONFIRM_MAX_AGE // 86400)
+    return _page(request, "subscribe_sent", page_lang, email=email, days=tokens.CONFIRM_MAX_AGE_DAYS)
 
 
 def _confirmed_page(request: Request, sub: Subscriber) -> HTMLResponse:
@@ -119,9 +119,13 @@ def confirm_form(token: str, request: Request, session: DbSession):
     found = _from_link(session, tokens.CONFIRM, token)
     if found is None:
         return _invalid_link(request)
-    sub, _ = found
+    sub, claim = found
     if sub.status == Status.ACTIVE:
         return _confirmed_page(request, sub)
+    try:
+        service.check_confirmable(sub, claim)  # no button that could only answer "not valid"
+    except (tokens.InvalidToken, service.NotAllowed):
+        return _invalid_link(request)
     return _page(request, "confirm", _page_lang(request, sub.lang), token=token)
 
 

@@ -274,3 +274,19 @@ def test_the_one_statement_path_and_from_token_agree_on_which_row_a_link_names(s
     session.expire_all()
     assert python_fits == sql_fits == fits
     assert sub.status == (Status.UNSUBSCRIBED if fits else Status.ACTIVE)
+
+
+def test_two_unsubscribes_racing_record_one_change(session):
+    """The preference centre loaded the reader as active; a one-click unsubscribe commits first."""
+    from mailer.db import session_factory
+
+    sub, _ = service.add(session, "race@example.com", "ko", confirmed=True)
+    session.commit()
+    assert session.get(Subscriber, sub.id).status == Status.ACTIVE  # loaded, as the page did
+    with session_factory()() as other:
+        service.unsubscribe(other, sub.id, source="one-click")
+        other.commit()
+    assert service.unsubscribe(session, sub.id, source="web").status == Status.UNSUBSCRIBED
+    session.commit()
+    assert session.scalar(select(func.count()).where(
+        Change.subscriber_id == sub.id, Change.action == "unsubscribed")) == 1
