@@ -116,7 +116,9 @@ def main(argv=None) -> int:
         results.update(run_send(args, number, st))
         cpu_after = {n: st.cpu_seconds(stack.pid(n)) for n in procs}
         cpu_after.update(starter=st.cpu_seconds(os.getpid()), postgres=st.postgres_cpu_seconds(dbname))
-        results["cpu_seconds"] = {n: round(cpu_after[n] - cpu_before[n], 2) for n in cpu_after}
+        # None for a process that died; PostgreSQL's sum can shrink if a backend exits in between
+        results["cpu_seconds"] = {n: round(cpu_after[n] - cpu_before[n], 2) if None not in (cpu_after[n], cpu_before[n])
+                                  else None for n in cpu_after}
         tail.stopping.set()
         tail.join(timeout=30)
         pg_after = st.pg_counters(args.database_url)

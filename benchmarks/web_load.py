@@ -279,7 +279,13 @@ def main(argv=None) -> int:
         print(f"work directory: {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
-    return 0
+    # every answered one-click took effect, with exactly one history row each (requests still in flight when
+    # wrk stopped may have taken effect too)
+    answered = results["unsubscribe"]["status_codes"].get("200", 0)
+    consistent = results["one_click_history_rows"] == results["unsubscribed_in_db"] >= answered
+    if not consistent:
+        print("the database does not match the answers", file=sys.stderr)
+    return 0 if consistent else 1
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ class Settings(BaseSettings):
     # Old keys still verify links already sent, so rotating the secret breaks no unsubscribe link.
     old_secret_keys: list[SecretStr] = Field(default_factory=list)
     public_url: str = "http://localhost:8000"
-    # Proxies whose X-Forwarded-For is believed (comma-separated addresses, or *): the client's address
-    # is the right-most one not among them. Sign-up rate limits are per client address.
+    # Proxies whose X-Forwarded-For is believed (comma-separated addresses or networks): the client's
+    # address is the right-most one not among them. Sign-up rate limits are per client address. Not *:
+    # then the left-most address counts, which the client writes itself.
     trusted_proxies: str = "127.0.0.1"
 
     mail_backend: Literal["outbox", "sendgrid", "console"] = "outbox"
@@ -42,7 +43,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(1000, ge=1, le=1000)  # SendGrid: at most 1000 personalizations a request
     batch_lease_seconds: int = 300
     reconcile_grace_seconds: int = 900
-    # ...and longer while SendGrid's webhook stream lags behind the lost answer, up to this long
+    # ...and longer while SendGrid's webhook stream lags behind the lost answer: up to this long after it
     reconcile_max_wait_seconds: int = 3600
     send_max_retries: int = 8
     # Shared by every worker (in Redis when a broker is set): 0 means no limit. Per hour is for

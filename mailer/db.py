@@ -105,14 +105,14 @@ def _ping_when_idle(engine: Engine) -> None:
 
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
-    return _session_factory(url or get_settings().database_url)
+    return _session_factory(get_engine(url))
 
 
 @lru_cache(maxsize=8)
-def _session_factory(url: str) -> sessionmaker[Session]:
-    # Made once per URL: a sessionmaker is a new class, and making one per unit of work cost more CPU than
-    # a one-click unsubscribe's SQL.
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+def _session_factory(engine: Engine) -> sessionmaker[Session]:
+    # Made once per engine (so never bound to one the engine cache has let go): a sessionmaker is a new
+    # class, and making one per unit of work cost more CPU than a one-click unsubscribe's SQL.
+    return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 @contextmanager

@@ -66,7 +66,8 @@ def erase(session: Session, email: str) -> bool:
     address = normalize(email)
     sub = service.get_by_email(session, address)
     if sub is not None:
-        session.execute(update(Delivery).where(Delivery.subscriber_id == sub.id).values(email=None, subscriber_id=None)
+        session.execute(update(Delivery).where(Delivery.subscriber_id == sub.id)
+                        .values(email=None, subscriber_id=None)
                         .execution_options(synchronize_session=False))
     for event in session.scalars(_events_query(address)):
         event.email = None

@@ -114,10 +114,12 @@ def test_a_pooled_connection_the_server_closed_while_idle_is_replaced(database_u
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite has no server to close a connection")
     from sqlalchemy import text
+    from sqlalchemy.engine import make_url
 
     import mailer.db
 
-    engine = mailer.db._engine(database_url + "?application_name=idle-ping-test")  # a pool of its own
+    own = make_url(database_url).update_query_dict({"application_name": "idle-ping-test"})
+    engine = mailer.db._engine(own.render_as_string(hide_password=False))  # a pool of its own
     with engine.connect() as conn:
         first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
     with get_engine(database_url).connect() as other:

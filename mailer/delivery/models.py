@@ -92,6 +92,7 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     # Half-full pages: a row's status changes (sent, delivered, opened...) fit on its own page, so
     # PostgreSQL updates it in place without touching the indexes: 1.2 instead of 5.8 us a row.
+    # (It applies to pages written after migration 0006; older ledger rows keep their full pages.)
     __table_args__ = (UniqueConstraint("issue_id", "subscriber_id"), {"postgresql_with": {"fillfactor": FILLFACTOR}})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -431,7 +431,7 @@ def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool
     counts = dict(session.execute(
         select(Batch.status, func.count()).where(Batch.issue_id == issue_id).group_by(Batch.status)
     ).all())
-    if any(counts.get(s, 0) for s in BATCH_OPEN):
+    if any(counts.get(s, 0) for s in BATCH_OPEN):  # one opened since the probe (a split, a retry)
         return False
     waiting = session.scalar(select(func.count()).where(Edition.issue_id == issue_id, Edition.started_at.is_(None)))
     if waiting:  # an edition with a later send time keeps the issue `sending`

@@ -370,7 +370,7 @@ class StandIn:
         message_id = record["message_id"]
         processed, outcomes = [], []
         for n, (email, args) in enumerate(zip(record["recipients"], _custom_args(record))):
-            base = args  # custom_args are flattened into each event, as SendGrid does
+            base = args  # custom_args are flattened into each event, as SendGrid does (a fresh dict each)
             base.update({"email": email, "timestamp": now, "smtp-id": f"<{message_id}@standin.sendgrid.local>",
                          "sg_message_id": f"{message_id}.{n}"})
             if record["categories"]:

@@ -290,3 +290,12 @@ def test_two_unsubscribes_racing_record_one_change(session):
     session.commit()
     assert session.scalar(select(func.count()).where(
         Change.subscriber_id == sub.id, Change.action == "unsubscribed")) == 1
+
+
+def test_search_finds_by_part_of_the_address_newest_first(session):
+    for name in ("kim.a", "lee.b", "kim.c"):
+        service.add(session, f"{name}@example.com", "ko", confirmed=True)
+    session.commit()
+    assert [s.email for s in service.search(session, " KIM ")] == ["kim.c@example.com", "kim.a@example.com"]
+    assert [s.email for s in service.search(session, "%")] == []  # a wildcard is only a character
+    assert len(service.search(session, "", limit=2)) == 2

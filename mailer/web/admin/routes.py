@@ -315,14 +315,15 @@ async def subscribers_import(request: Request, session: DbSession, editor: Curre
 def _export_stream(status: str | None):
     from subscribers.csv_export import csv_lines
 
-    # A session of its own: the request's is closed before a streamed body is sent.
     with session_scope() as session:
         yield from csv_lines(session, status=status)
 
 
 @router.get("/subscribers/export.csv")
-def subscribers_export(editor: CurrentEditor, status: str | None = None):
+def subscribers_export(session: DbSession, editor: CurrentEditor, status: str | None = None):
     """Streamed a page of rows at a time, as `mailer subscribers export` writes it: a large list is never
-    held in memory."""
+    held in memory. From a session of the stream's own: the request's (the login check) is closed here,
+    not held open for the whole download."""
+    session.close()
     return StreamingResponse(_export_stream(status or None), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="subscribers.csv"', "Cache-Control": "no-store"})
