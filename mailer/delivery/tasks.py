@@ -8,39 +8,55 @@ from mailer.celery_app import app
 from mailer.config import get_settings
 from mailer.db import session_scope, utcnow
 from mailer.delivery import service
+from mailer.delivery.models import BatchStatus
 from mailer.delivery.senders import get_sender
 
 IN_PROCESS_MAX_WAIT = 5.0  # with no broker, a retry waits here, briefly, instead of on a queue
 
 
+def _send(batch_id: int) -> service.BatchOutcome:
+    settings = get_settings()
+    with session_scope() as session:
+        return service.send_batch(session, batch_id, sender=get_sender(settings), settings=settings)
+
+
+def _reconcile(batch_id: int) -> service.BatchOutcome:
+    with session_scope() as session:
+        return service.reconcile_batch(session, batch_id, utcnow(), get_settings())
+
+
 def _follow_up(task, batch_id: int, outcome: service.BatchOutcome) -> str:
-    """Enqueue what an outcome asks for: split-off batches, a retry, a reconciliation."""
-    enqueue(outcome.spawned)
-    delay = outcome.retry_in if outcome.retry_in is not None else outcome.reconcile_in
-    follow = send_batch if outcome.retry_in is not None else reconcile_batch
-    if delay is None:
-        return outcome.status
-    if task.request.is_eager or get_settings().tasks_in_process:
+    """Enqueue what an outcome asks for: split-off batches, a retry, a reconciliation.
+
+    With no broker it is done here, waiting briefly between steps, in a loop: nested calls ran out of
+    stack during a long reconciliation wait. There is no sweep in-process either, so an `unknown` batch
+    the sweep would ask about again is asked about here.
+    """
+    settings = get_settings()
+    in_process = task.request.is_eager or settings.tasks_in_process
+    while True:
+        enqueue(outcome.spawned)
+        retry = outcome.retry_in is not None
+        delay = outcome.retry_in if retry else outcome.reconcile_in
+        if delay is None and in_process and outcome.status == BatchStatus.UNKNOWN:
+            delay = float(settings.maintenance_interval_seconds)
+        if delay is None:
+            return outcome.status
+        if not in_process:
+            (send_batch if retry else reconcile_batch).apply_async((batch_id,), countdown=delay)
+            return outcome.status
         time.sleep(min(delay, IN_PROCESS_MAX_WAIT))
-        follow.apply(args=(batch_id,), throw=True)
-    else:
-        follow.apply_async((batch_id,), countdown=delay)
-    return outcome.status
+        outcome = _send(batch_id) if retry else _reconcile(batch_id)
 
 
 @app.task(name="mailer.send_batch", queue="send", bind=True, acks_late=True)
 def send_batch(self, batch_id: int) -> str:
-    settings = get_settings()
-    with session_scope() as session:
-        outcome = service.send_batch(session, batch_id, sender=get_sender(settings), settings=settings)
-    return _follow_up(self, batch_id, outcome)
+    return _follow_up(self, batch_id, _send(batch_id))
 
 
 @app.task(name="mailer.reconcile_batch", queue="send", bind=True, acks_late=True)
 def reconcile_batch(self, batch_id: int) -> str:
-    with session_scope() as session:
-        outcome = service.reconcile_batch(session, batch_id, utcnow(), get_settings())
-    return _follow_up(self, batch_id, outcome)
+    return _follow_up(self, batch_id, _reconcile(batch_id))
 
 
 @app.task(name="mailer.sweep_batches", queue="send")

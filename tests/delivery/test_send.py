@@ -1,5 +1,6 @@
 """Sending an issue through the ledger: everyone once, nobody twice, state kept exact."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -306,3 +307,24 @@ def test_a_lost_answer_waits_while_the_webhook_stream_lags_behind_it(session, is
     assert session.get(Batch, first, populate_existing=True).status == BatchStatus.UNKNOWN
     too_long = lost_at + timedelta(seconds=settings.reconcile_max_wait_seconds + 1)
     assert service.reconcile_batch(session, first, too_long, settings).retry_in == 0
+
+
+def test_without_a_broker_a_lost_answer_is_reconciled_in_process_in_a_loop(session, issue, settings, monkeypatch):
+    """No broker means no sweep: the task itself keeps asking until the wait is over, iteratively (nested
+    calls ran out of stack during a long wait), and the batch is neither stuck nor sent twice."""
+    from mailer.config import get_settings
+    from mailer.delivery import tasks
+
+    for name, value in {"RECONCILE_GRACE_SECONDS": "0", "RECONCILE_MAX_WAIT_SECONDS": "1",
+                        "MAINTENANCE_INTERVAL_SECONDS": "1"}.items():
+        monkeypatch.setenv(f"MAILER_{name}", value)
+    get_settings.cache_clear()
+    [first, *_] = service.start_send(session, issue, get_settings(), utcnow())
+    session.commit()
+    sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.UNKNOWN)
+    monkeypatch.setattr(tasks, "get_sender", lambda _settings: sender)
+    monkeypatch.setattr(tasks, "IN_PROCESS_MAX_WAIT", 0.05)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)  # the waits are not what is tested
+    assert tasks.send_batch.apply(args=(first,), throw=True).get() == BatchStatus.ACCEPTED
+    assert sender.calls == 2  # lost once, then (no evidence after the max wait) sent once more
+    assert session.get(Batch, first, populate_existing=True).status == BatchStatus.ACCEPTED
