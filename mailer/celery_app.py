@@ -83,10 +83,6 @@ def _logging(loglevel=None, **_kwargs):
 @signals.worker_ready.connect
 @signals.worker_process_init.connect
 def _freeze_startup_objects(**_kwargs):
-    """Everything imported at start lives as long as the worker: moving it out of the collector's reach
-    keeps each collection small. A send allocates thousands of objects per batch, so collections are
-    frequent, and each used to walk the whole of Celery, SQLAlchemy and the sendgrid client."""
-    import gc
+    from mailer.runtime import freeze_startup_objects
 
-    gc.collect()
-    gc.freeze()
+    freeze_startup_objects()

@@ -98,6 +98,9 @@ def create_served_app() -> FastAPI:
     import logging
 
     from mailer.logs import configure
+    from mailer.runtime import freeze_startup_objects
 
     configure(get_settings(), logging.INFO)
-    return create_app()
+    app = create_app()
+    freeze_startup_objects()
+    return app
