@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -149,6 +150,17 @@ def peak_rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
+
+
+def finish(results: dict, json_path: Path | None, work: Path, keep: bool) -> None:
+    """Every benchmark's last steps: the figures to --json, the work directory kept (--keep) or removed."""
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=2))
+        print(f"wrote {json_path}")
+    if keep:
+        print(f"work directory kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def cpu_seconds(pid: int) -> float | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -174,13 +173,7 @@ def main(argv=None) -> int:
           f"unexpected {results.get('unexpected')} ({results.get('recipients_recorded')} recorded, "
           f"{results.get('ledger_rows')} in the ledger)")
     print(f"  peak RSS: {results.get('peak_rss_mb')}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
-        print(f"wrote {args.json}")
-    if args.keep:
-        print(f"work directory kept: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    st.finish(results, args.json, work, args.keep)
     ok = results.get("lost") == 0 and results.get("duplicates") == 0 and results.get("issue_status") == "sent"
     return 0 if ok else 1
 

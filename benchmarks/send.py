@@ -28,7 +28,6 @@ Figures (all wall-clock on a shared 2-core machine, so noisy):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -161,13 +160,7 @@ def main(argv=None) -> int:
                            "celery/app/trace", "redis"]
                 print("  inclusive: " + ", ".join(f"{k}={v}%" for k, v in st.inclusive_hotspots(out, needles).items()))
         results["profiles"] = [str(out) for _, out in spies]
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
-        print(f"wrote {args.json}")
-    if args.keep or args.profile:
-        print(f"work directory kept: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    st.finish(results, args.json, work, args.keep or args.profile)  # profiles are read from the work directory
     return 0 if results["lost"] == 0 and results["duplicates"] == 0 else 1
 
 

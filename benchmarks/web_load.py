@@ -272,13 +272,7 @@ def main(argv=None) -> int:
     finally:
         stack.stop()
         broker.flushdb()  # the confirmation mails queued for no worker
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
-        print(f"wrote {args.json}")
-    if args.keep:
-        print(f"work directory: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    st.finish(results, args.json, work, args.keep)
     # every answered one-click took effect, with exactly one history row each (requests still in flight when
     # wrk stopped may have taken effect too)
     answered = results["unsubscribe"]["status_codes"].get("200", 0)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailer.db import UTCDateTime, compare_and_set, utcnow
+from mailer.db import UTCDateTime, compare_and_set, get_engine, session_scope, utcnow
 from subscribers import suppression, tokens
 from subscribers.emails import normalize
 from subscribers.models import LANGS, SUPPRESSED, Change, Status, Subscriber, SuppressionReason
@@ -239,8 +239,19 @@ def unsubscribe_by_link(session: Session, token: str, *, source: str = "link", i
     """unsubscribe() for the subscriber an unsubscribe link names; returns their (id, lang). InvalidToken as
     from_token, with nothing changed."""
     sub, _ = from_token(session, tokens.UNSUBSCRIBE, token)
-    unsubscribe(session, sub.id, source=source, ip=ip)
-    return sub.id, sub.lang
+    sub_id, lang = sub.id, sub.lang  # read now: unsubscribe() expires the row
+    unsubscribe(session, sub_id, source=source, ip=ip)
+    return sub_id, lang
+
+
+def unsubscribe_by_link_committed(token: str, *, source: str, ip: str | None = None) -> tuple[int, str]:
+    """The one-click unsubscribe, committed: an active subscriber on PostgreSQL costs one statement;
+    anyone else takes unsubscribe_by_link in a transaction. Returns (id, lang); InvalidToken for a bad link."""
+    done = unsubscribe_active_at_once(get_engine(), token, source=source, ip=ip)
+    if done is None:
+        with session_scope() as session:
+            done = unsubscribe_by_link(session, token, source=source, ip=ip)
+    return done
 
 
 def resubscribe(session: Session, sub: Subscriber, *, source: str = "web", ip: str | None = None,

@@ -369,8 +369,8 @@ class StandIn:
         now = int(time.time())
         message_id = record["message_id"]
         processed, outcomes = [], []
-        for n, (email, args) in enumerate(zip(record["recipients"], _custom_args(record))):
-            base = args  # custom_args are flattened into each event, as SendGrid does (a fresh dict each)
+        # custom_args are flattened into each event, as SendGrid does (_custom_args makes a fresh dict each)
+        for n, (email, base) in enumerate(zip(record["recipients"], _custom_args(record))):
             base.update({"email": email, "timestamp": now, "smtp-id": f"<{message_id}@standin.sendgrid.local>",
                          "sg_message_id": f"{message_id}.{n}"})
             if record["categories"]:

@@ -13,7 +13,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from mailer.db import get_engine, session_scope
 from mailer.web import csrf, language, ratelimit
 from mailer.web.deps import db_session
 from mailer.web.texts import TEXTS
@@ -175,14 +174,9 @@ async def _is_one_click(request: Request) -> bool:
 
 
 def _unsubscribe_committed(token: str, source: str, ip: str | None) -> tuple[int, str] | None:
-    """The change and its history, committed together: (subscriber id, lang), or None for a bad link. An
-    active subscriber on PostgreSQL costs one statement; anyone else takes the general path."""
+    """The change and its history, committed together: (subscriber id, lang), or None for a bad link."""
     try:
-        done = service.unsubscribe_active_at_once(get_engine(), token, source=source, ip=ip)
-        if done is None:
-            with session_scope() as session:
-                done = service.unsubscribe_by_link(session, token, source=source, ip=ip)
-        return done
+        return service.unsubscribe_by_link_committed(token, source=source, ip=ip)
     except tokens.InvalidToken:
         return None
 
