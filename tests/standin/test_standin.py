@@ -84,6 +84,17 @@ def test_valid_payload_is_accepted_and_recorded(standin):
     assert standin.requests_seen == {"202": 1}
 
 
+def test_a_body_that_is_not_declared_json_is_415(standin):
+    mail = client(standin).client.mail.send
+    with pytest.raises(http_errors.HTTPError) as info:
+        mail.post(request_body=json.dumps(payload(1)), request_headers={"Content-Type": "text/plain"})
+    assert info.value.status_code == 415
+    assert json.loads(info.value.body)["errors"][0]["message"] == "Content-Type should be application/json."
+    # a charset parameter is fine, as from SendGrid's own clients
+    mail.post(request_body=json.dumps(payload(1)), request_headers={"Content-Type": "application/json; charset=utf-8"})
+    assert standin.requests_seen == {"415": 1, "202": 1} and len(standin.accepted()) == 1
+
+
 def test_recipients_repeat_when_accepted_twice(standin):
     send(standin, payload(2))
     send(standin, payload(1))
