@@ -1,9 +1,10 @@
 """The delivery ledger: one row per recipient, each already in its batch, written in bulk before anything
-is sent."""
+is sent, a block of subscribers at a time."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
@@ -14,27 +15,40 @@ from mailer.issues.models import Edition, Issue
 from subscribers.models import Status, Subscriber
 
 
-def write_ledger(session: Session, issue: Issue, edition: Edition, now: datetime, size: int) -> tuple[int, list[int]]:
-    """Snapshot the edition's active subscribers into the ledger, cut into batches of at most `size`.
+class Block(NamedTuple):
+    recipients: int
+    batch_ids: list[int]
+    through: int | None  # the last subscriber id written so far
+    last: bool  # no active reader of the edition after `through`
+
+
+def write_block(session: Session, issue: Issue, edition: Edition, now: datetime, size: int,
+                after: int | None, max_batches: int) -> Block:
+    """Snapshot the edition's next active subscribers (ids above `after`, in id order, at most `max_batches`
+    batches of them) into the ledger, cut into batches of at most `size`.
 
     The batches are created first; one INSERT ... SELECT then numbers the subscribers and files each row
     straight into its batch, so the ledger is never updated afterwards (an UPDATE per batch made
-    cutting cost grow with the square of the list). Returns (recipients, batch ids).
+    cutting cost grow with the square of the list).
     """
-    readers = (Subscriber.status == Status.ACTIVE, Subscriber.lang == edition.lang)
-    expected = session.scalar(select(func.count()).where(*readers))
-    if not expected:
-        return 0, []
-    count = -(-expected // size)
+    readers = [Subscriber.status == Status.ACTIVE, Subscriber.lang == edition.lang]
+    if after is not None:
+        readers.append(Subscriber.id > after)
+    limit = size * max_batches
+    found = session.scalar(select(func.count()).select_from(
+        select(Subscriber.id).where(*readers).limit(limit + 1).subquery()))
+    last = found <= limit
+    if not found:
+        return Block(0, [], after, True)
     batch_ids = list(session.scalars(
         insert(Batch).returning(Batch.id, sort_by_parameter_order=True),
         [{"issue_id": issue.id, "edition_id": edition.id, "size": size, "status": BatchStatus.PENDING,
-          "created_at": now, "updated_at": now} for _ in range(count)],
+          "created_at": now, "updated_at": now} for _ in range(-(-min(found, limit) // size))],
     ))
     ranked = select(
         Subscriber.id.label("subscriber_id"), Subscriber.email.label("email"),
         ((func.row_number().over(order_by=Subscriber.id) - 1) // size).label("ordinal"),
-    ).where(*readers).subquery()
+    ).where(*readers).order_by(Subscriber.id).limit(limit).subquery()
     batch_map = select(  # the new batches, numbered 0, 1, 2 ... in the order they were made
         Batch.id.label("batch_id"), (func.row_number().over(order_by=Batch.id) - 1).label("ordinal"),
     ).where(Batch.id.in_(batch_ids)).subquery()
@@ -47,13 +61,15 @@ def write_ledger(session: Session, issue: Issue, edition: Edition, now: datetime
     ))
     # Counted, not taken from rowcount (psycopg may report -1 here). Subscribers who left between the count
     # and the snapshot leave the last batch short, or a batch empty.
-    sizes = dict(session.execute(
-        select(Delivery.batch_id, func.count()).where(Delivery.batch_id.in_(batch_ids)).group_by(Delivery.batch_id)
-    ).all())
-    empty = [b for b in batch_ids if b not in sizes]
+    written = {batch_id: (n, through) for batch_id, n, through in session.execute(
+        select(Delivery.batch_id, func.count(), func.max(Delivery.subscriber_id))
+        .where(Delivery.batch_id.in_(batch_ids)).group_by(Delivery.batch_id)
+    )}
+    empty = [b for b in batch_ids if b not in written]
     if empty:
         session.execute(delete(Batch).where(Batch.id.in_(empty)))
-    short = {b: n for b, n in sizes.items() if n != size}
-    for batch_id, n in short.items():
-        session.execute(update(Batch).where(Batch.id == batch_id).values(size=n))
-    return sum(sizes.values()), [b for b in batch_ids if b in sizes]
+    for batch_id, (n, _) in written.items():
+        if n != size:
+            session.execute(update(Batch).where(Batch.id == batch_id).values(size=n))
+    through = max((t for _, t in written.values()), default=after)
+    return Block(sum(n for n, _ in written.values()), [b for b in batch_ids if b in written], through, last)

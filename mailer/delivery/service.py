@@ -10,15 +10,16 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
 from mailer.db import utcnow
-from mailer.delivery.ledger import write_ledger
+from mailer.delivery.ledger import write_block
 from mailer.delivery.message import OutgoingBatch, Recipient
 from mailer.delivery.models import BATCH_OPEN, Batch, BatchStatus, Delivery, DeliveryStatus
 from mailer.delivery.ratelimit import limiter
@@ -37,6 +38,10 @@ LEASABLE = (BatchStatus.PENDING, BatchStatus.RETRYING)
 CATEGORY = "digest"
 LINKS = (tokens.UNSUBSCRIBE, tokens.PREFERENCES)  # signed for every recipient
 MAX_INLINE_WAIT = 2.0  # a rate-limit wait longer than this hands the batch back instead of holding a worker
+# An edition's ledger is written this many batches at a time: a small first block so that workers start at
+# once, then larger ones, each committed and sent while the next is written.
+LEDGER_FIRST_BLOCK = 10
+LEDGER_BLOCK = 100
 
 
 def start_send(session: Session, issue: Issue, settings: Settings, now: datetime) -> list[int]:
@@ -82,28 +87,85 @@ def _check_rendered(issue: Issue) -> None:
 
 
 def start_editions(session: Session, issue: Issue, editions: list[Edition], settings: Settings,
-                   now: datetime) -> list[int]:
+                   now: datetime, after_block: Callable[[list[int]], None] | None = None) -> list[int]:
     """Snapshot and batch each edition once: a compare-and-set on its started_at picks the one caller
-    (beat tick, `issue send`, a second beat after a restart) that writes its ledger."""
+    (beat tick, `issue send`, a second beat after a restart) that writes its ledger. Returns batch ids.
+
+    Without `after_block` every ledger is written in the caller's transaction. With it, each block is
+    committed here and its batch ids handed to after_block (to enqueue) before the next is written.
+    """
     batch_ids: list[int] = []
-    count = 0
     for edition in editions:
         claimed = session.execute(
             update(Edition).where(Edition.id == edition.id, Edition.started_at.is_(None))
-            .values(started_at=now).execution_options(synchronize_session=False)
+            .values(started_at=now, ledger_heartbeat=utcnow()).execution_options(synchronize_session=False)
         ).rowcount == 1
-        if not claimed:
-            continue
-        written, ids = write_ledger(session, issue, edition, now, settings.batch_size)
-        count += written
-        batch_ids += ids
+        if claimed:
+            batch_ids += write_ledger(session, issue, edition, settings, now, None, after_block)
     for edition in editions:
-        session.expire(edition, ["started_at"])  # written by a bulk UPDATE the identity map has not seen
-    log.info("issue #%s: %d recipients in %d batches", issue.number, count, len(batch_ids),
-             extra={"issue": issue.number})
-    if not batch_ids:
-        finish_issue_if_done(session, issue.id, now)
+        session.expire(edition)  # written by bulk UPDATEs the identity map has not seen
+    log.info("issue #%s: %d batches", issue.number, len(batch_ids), extra={"issue": issue.number})
     return batch_ids
+
+
+def write_ledger(session: Session, issue: Issue, edition: Edition, settings: Settings, now: datetime,
+                 through: int | None, after_block: Callable[[list[int]], None] | None) -> list[int]:
+    """An edition's ledger, block after block from subscriber id `through` on, its progress recorded with
+    each block; the last one marks it done. Returns the batch ids."""
+    batch_ids: list[int] = []
+    blocks = LEDGER_FIRST_BLOCK if through is None else LEDGER_BLOCK
+    while True:
+        if after_block and batch_ids and _issue_status(session, issue.id) == IssueStatus.CANCELLED:
+            block_last, block_ids = True, []  # cancelled while being written: the rest is never written
+        else:
+            block = write_block(session, issue, edition, now, settings.batch_size, through, blocks)
+            through, block_last, block_ids = block.through, block.last, block.batch_ids
+        session.execute(update(Edition).where(Edition.id == edition.id).values(
+            ledger_through=through, ledger_heartbeat=utcnow(), ledger_done_at=now if block_last else None,
+        ).execution_options(synchronize_session=False))
+        batch_ids += block_ids
+        if after_block:
+            session.commit()
+            after_block(block_ids)
+        if block_last:
+            break
+        blocks = LEDGER_BLOCK
+    # The last block may be empty; then no batch would finish the issue (a probe: cheap while any is open).
+    if finish_issue_if_done(session, issue.id, now) and after_block:
+        session.commit()
+    return batch_ids
+
+
+def _issue_status(session: Session, issue_id: int) -> str:
+    return session.scalar(select(Issue.status).where(Issue.id == issue_id))
+
+
+def stalled_ledgers(session: Session, now: datetime, settings: Settings) -> list[tuple[int, int]]:
+    """(issue id, edition id) of ledgers left half-written: their writer has not been heard of for a lease."""
+    stale = now - timedelta(seconds=settings.batch_lease_seconds)
+    return list(session.execute(
+        select(Edition.issue_id, Edition.id).join(Issue, Issue.id == Edition.issue_id)
+        .where(Edition.started_at.is_not(None), Edition.ledger_done_at.is_(None), Edition.ledger_heartbeat < stale,
+               Issue.status.in_([IssueStatus.SENDING, IssueStatus.PAUSED]))
+        .order_by(Edition.id)
+    ).all())
+
+
+def resume_ledger(session: Session, edition_id: int, now: datetime, settings: Settings,
+                  after_block: Callable[[list[int]], None] | None = None) -> list[int]:
+    """Take over a stalled ledger (compare-and-set on its heartbeat, so one taker) and write the rest."""
+    stale = now - timedelta(seconds=settings.batch_lease_seconds)
+    taken = session.execute(
+        update(Edition).where(Edition.id == edition_id, Edition.ledger_done_at.is_(None),
+                              Edition.ledger_heartbeat < stale)
+        .values(ledger_heartbeat=utcnow()).execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if not taken:
+        return []
+    edition = session.get(Edition, edition_id, populate_existing=True)
+    log.warning("issue #%s: the %s ledger's writer went silent after subscriber %s; writing the rest",
+                edition.issue.number, edition.lang, edition.ledger_through, extra={"issue": edition.issue.number})
+    return write_ledger(session, edition.issue, edition, settings, now, edition.ledger_through, after_block)
 
 
 def due_editions(session: Session, now: datetime) -> dict[int, list[int]]:
@@ -120,8 +182,10 @@ def due_editions(session: Session, now: datetime) -> dict[int, list[int]]:
     return due
 
 
-def start_due(session: Session, settings: Settings, now: datetime) -> list[int]:
-    """The beat tick: start every edition that is due. Run twice (two beats, a restart) it starts each once."""
+def start_due(session: Session, settings: Settings, now: datetime,
+              after_block: Callable[[list[int]], None] | None = None) -> list[int]:
+    """The beat tick: start every edition that is due, and finish every ledger left half-written. Run twice
+    (two beats, a restart) it starts each once."""
     batch_ids: list[int] = []
     for issue_id, edition_ids in due_editions(session, now).items():
         issue = session.get(Issue, issue_id, populate_existing=True)
@@ -132,9 +196,11 @@ def start_due(session: Session, settings: Settings, now: datetime) -> list[int]:
                 if issue.status != IssueStatus.SENDING:
                     continue
         editions = [e for e in issue.editions if e.id in edition_ids]
-        batch_ids += start_editions(session, issue, editions, settings, now)
+        batch_ids += start_editions(session, issue, editions, settings, now, after_block)
         log.info("issue #%s: due edition(s) %s started", issue.number, ", ".join(e.lang for e in editions),
                  extra={"issue": issue.number})
+    for _, edition_id in stalled_ledgers(session, now, settings):
+        batch_ids += resume_ledger(session, edition_id, now, settings, after_block)
     return batch_ids
 
 
@@ -433,8 +499,9 @@ def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool
     ).all())
     if any(counts.get(s, 0) for s in BATCH_OPEN):  # one opened since the probe (a split, a retry)
         return False
-    waiting = session.scalar(select(func.count()).where(Edition.issue_id == issue_id, Edition.started_at.is_(None)))
-    if waiting:  # an edition with a later send time keeps the issue `sending`
+    waiting = session.scalar(select(func.count()).where(
+        Edition.issue_id == issue_id, or_(Edition.started_at.is_(None), Edition.ledger_done_at.is_(None))))
+    if waiting:  # an edition with a later send time, or a ledger still being written, keeps the issue `sending`
         return False
     issue = session.get(Issue, issue_id, populate_existing=True)
     if issue.status != IssueStatus.SENDING:

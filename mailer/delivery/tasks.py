@@ -72,13 +72,11 @@ def sweep_batches() -> dict:
 
 @app.task(name="mailer.send_due", queue="assemble")
 def send_due() -> int:
-    """Beat's tick: start the editions whose send time has come. Their ledger is committed before a
-    task is enqueued, and a lost enqueue is picked up by sweep_batches, so a restart loses nothing."""
-    settings = get_settings()
+    """Beat's tick: start the editions whose send time has come, and finish ledgers whose writer died.
+    Each block of a ledger is committed before its tasks are enqueued, and a lost enqueue is picked up by
+    sweep_batches, so a restart loses nothing."""
     with session_scope() as session:
-        batch_ids = service.start_due(session, settings, utcnow())
-    enqueue(batch_ids)
-    return len(batch_ids)
+        return len(service.start_due(session, get_settings(), utcnow(), after_block=enqueue))
 
 
 def enqueue(batch_ids: list[int]) -> None:
@@ -96,8 +94,8 @@ def enqueue(batch_ids: list[int]) -> None:
 
 def send_issue(number: int) -> list[int]:
     """`mailer issue send N` (and resume): the issue becomes `sending`, then each edition's ledger is
-    written, committed and its batches enqueued in turn, so the first edition is on its way while the
-    next one's ledger is written."""
+    written a block at a time, each block committed and its batches enqueued before the next is written,
+    so the first recipients are on their way at once."""
     from mailer.issues.models import Edition, Issue
     from mailer.issues.service import get_issue
     from mailer.issues.states import IssueStatus
@@ -115,8 +113,6 @@ def send_issue(number: int) -> list[int]:
     enqueue(batch_ids)
     for edition_id in editions:
         with session_scope() as session:
-            ids = service.start_editions(session, session.get(Issue, issue_id), [session.get(Edition, edition_id)],
-                                         settings, utcnow())
-        enqueue(ids)
-        batch_ids += ids
+            batch_ids += service.start_editions(session, session.get(Issue, issue_id),
+                                                [session.get(Edition, edition_id)], settings, utcnow(), enqueue)
     return batch_ids

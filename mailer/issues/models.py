@@ -76,6 +76,12 @@ class Edition(Base):
     # Set once, by compare-and-set, when this edition's recipients are snapshotted: the beat tick and
     # `issue send` may race for it, and only one of them writes the ledger.
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The ledger is written in blocks of subscribers, in id order, each committed and sent while the next is
+    # written: the last subscriber id written, the writer's last sign of life (a silent writer's edition is
+    # taken over by beat's tick) and when the last block was written (the issue cannot finish before).
+    ledger_through: Mapped[int | None] = mapped_column(Integer)
+    ledger_heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ledger_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     issue: Mapped[Issue] = relationship(back_populates="editions")
 

@@ -53,3 +53,101 @@ def test_starting_twice_starts_once(session, issue, settings):
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Batch)) == len(first)
     assert session.scalar(select(func.count()).select_from(Delivery)) == 9
+
+
+# --- written a block at a time --------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_blocks(monkeypatch, settings):
+    """Batches of one, blocks of 2 then 3 batches: ko's 4 readers take two blocks."""
+    from mailer.config import get_settings
+    from mailer.delivery import service
+
+    monkeypatch.setenv("MAILER_BATCH_SIZE", "1")
+    monkeypatch.setattr(service, "LEDGER_FIRST_BLOCK", 2)
+    monkeypatch.setattr(service, "LEDGER_BLOCK", 3)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+class WriterDied(Exception):
+    pass
+
+
+def _ledger(session, issue) -> list[tuple[str, str]]:
+    return sorted(session.execute(select(Edition.lang, Delivery.email).join(Edition, Edition.id == Delivery.edition_id)
+                                  .where(Delivery.issue_id == issue.id)).all())
+
+
+def _readers(subscribers_by_lang) -> list[tuple[str, str]]:
+    return sorted((lang, f"{lang}{i}@example.com") for lang, n in subscribers_by_lang.items() for i in range(n))
+
+
+def test_each_block_is_committed_before_it_is_handed_over(session, issue, small_blocks, subscribers_by_lang):
+    from mailer.db import session_factory
+    from mailer.delivery.service import begin_send, finish_issue_if_done, start_editions
+
+    editions = begin_send(session, issue, utcnow())
+    session.commit()
+    seen = []
+
+    def after_block(batch_ids):
+        with session_factory()() as other:  # another connection sees the block, so a worker can send it
+            committed = other.scalar(select(func.count()).select_from(Delivery).where(Delivery.batch_id.in_(batch_ids)))
+            ko = other.scalar(select(Edition).where(Edition.issue_id == issue.id, Edition.lang == "ko"))
+            seen.append((len(batch_ids), committed, ko.ledger_done_at is not None))
+            if len(seen) == 1:  # half of ko is written: the issue cannot be finished yet
+                assert not finish_issue_if_done(other, issue.id, utcnow())
+
+    ko = next(e for e in editions if e.lang == "ko")
+    start_editions(session, issue, [ko], small_blocks, utcnow(), after_block)
+    assert seen == [(2, 2, False), (2, 2, True)]  # 4 ko readers: a first block of 2, then the rest
+    assert _ledger(session, issue) == [r for r in _readers(subscribers_by_lang) if r[0] == "ko"]
+
+
+def test_a_ledger_whose_writer_died_is_finished_by_beat_once(session, issue, small_blocks, subscribers_by_lang):
+    from datetime import timedelta
+
+    from mailer.delivery.service import begin_send, start_due, start_editions
+
+    now = utcnow()
+    editions = begin_send(session, issue, now)
+    session.commit()
+
+    def dies(batch_ids):
+        raise WriterDied()
+
+    with pytest.raises(WriterDied):
+        start_editions(session, issue, editions, small_blocks, now, dies)
+    session.rollback()
+    assert len(_ledger(session, issue)) == 2  # the first block of the first edition, committed
+    later = utcnow()
+    # en and both, never started, are due; ko's writer may still be alive, so it is left to it for now
+    assert len(start_due(session, small_blocks, later)) == 3 + 2
+    session.commit()
+    assert len(_ledger(session, issue)) == 2 + 3 + 2
+    taken = start_due(session, small_blocks, later + timedelta(seconds=small_blocks.batch_lease_seconds + 1))
+    session.commit()
+    assert len(taken) == 2  # the rest of ko
+    assert _ledger(session, issue) == _readers(subscribers_by_lang)  # everyone once
+    assert start_due(session, small_blocks, later + timedelta(days=1)) == []
+    session.expire_all()
+    assert all(e.ledger_done_at is not None for e in session.scalars(select(Edition).where(Edition.issue_id == issue.id)))
+
+
+def test_a_send_cancelled_while_its_ledger_is_written_writes_no_more(session, issue, small_blocks):
+    from mailer.delivery.service import begin_send, cancel_issue, start_editions
+
+    editions = begin_send(session, issue, utcnow())
+    session.commit()
+    ko = next(e for e in editions if e.lang == "ko")
+
+    def cancel(batch_ids):
+        if batch_ids:
+            cancel_issue(session, issue, utcnow())
+            session.commit()
+
+    assert len(start_editions(session, issue, [ko], small_blocks, utcnow(), cancel)) == 2
+    session.expire_all()
+    assert len(_ledger(session, issue)) == 2 and ko.ledger_done_at is not None
