@@ -115,13 +115,25 @@ def write_ledger(session: Session, issue: Issue, edition: Edition, settings: Set
     batch_ids: list[int] = []
     blocks = LEDGER_FIRST_BLOCK if through is None else LEDGER_BLOCK
     while True:
+        # Compare-and-set first: a writer that went silent for a lease and was taken over stops here. The
+        # row stays locked until this block commits, so no one takes over halfway through it.
+        still_ours = session.execute(
+            update(Edition).where(Edition.id == edition.id, Edition.ledger_done_at.is_(None),
+                                  Edition.ledger_through.is_not_distinct_from(through))
+            .values(ledger_heartbeat=utcnow()).execution_options(synchronize_session=False)
+        ).rowcount == 1
+        if not still_ours:
+            session.rollback()
+            log.error("issue #%s: the %s ledger was taken over by another writer; this one stops",
+                      issue.number, edition.lang, extra={"issue": issue.number})
+            return batch_ids
         if after_block and batch_ids and _issue_status(session, issue.id) == IssueStatus.CANCELLED:
             block_last, block_ids = True, []  # cancelled while being written: the rest is never written
         else:
             block = write_block(session, issue, edition, now, settings.batch_size, through, blocks)
             through, block_last, block_ids = block.through, block.last, block.batch_ids
         session.execute(update(Edition).where(Edition.id == edition.id).values(
-            ledger_through=through, ledger_heartbeat=utcnow(), ledger_done_at=now if block_last else None,
+            ledger_through=through, ledger_done_at=now if block_last else None,
         ).execution_options(synchronize_session=False))
         batch_ids += block_ids
         if after_block:

@@ -151,3 +151,26 @@ def test_a_send_cancelled_while_its_ledger_is_written_writes_no_more(session, is
     assert len(start_editions(session, issue, [ko], small_blocks, utcnow(), cancel)) == 2
     session.expire_all()
     assert len(_ledger(session, issue)) == 2 and ko.ledger_done_at is not None
+
+
+def test_a_writer_taken_over_stops_without_writing_twice(session, issue, small_blocks, subscribers_by_lang):
+    from datetime import timedelta
+
+    from mailer.db import session_factory
+    from mailer.delivery.service import begin_send, resume_ledger, start_editions
+
+    editions = begin_send(session, issue, utcnow())
+    session.commit()
+    ko = next(e for e in editions if e.lang == "ko")
+    ko_id = ko.id
+
+    def stalls_then_is_taken_over(batch_ids):
+        if len(_ledger(session, issue)) == 2:  # after its first block, it goes silent past its lease ...
+            with session_factory()() as other:  # ... and beat takes over and writes the rest
+                later = utcnow() + timedelta(seconds=small_blocks.batch_lease_seconds + 1)
+                assert len(resume_ledger(other, ko_id, later, small_blocks)) == 2
+                other.commit()
+
+    written = start_editions(session, issue, [ko], small_blocks, utcnow(), stalls_then_is_taken_over)
+    assert len(written) == 2  # its own first block; its second is rolled back, not written twice
+    assert _ledger(session, issue) == [r for r in _readers(subscribers_by_lang) if r[0] == "ko"]
