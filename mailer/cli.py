@@ -680,7 +680,8 @@ def ops_status(as_json: bool) -> None:
             click.echo(f"  {w['name']} [{','.join(w['queues'])}]: {running}")
     for i in data["issues"]:
         eta = f"{i['eta_seconds']}s" if i["eta_seconds"] is not None else "unknown"
-        click.echo(f"issue #{i['number']}: {i['status']} {i['done']}/{i['total']} recipients, "
+        pending = f" (ledger still to write: {', '.join(i['ledger_pending'])})" if i["ledger_pending"] else ""
+        click.echo(f"issue #{i['number']}: {i['status']} {i['done']}/{i['total']} recipients{pending}, "
                    f"{i['per_second']}/s, time to drain {eta}" + (f" ({i['reason']})" if i["reason"] else ""))
     if not data["issues"]:
         click.echo("issues:   none in flight")

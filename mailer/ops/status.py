@@ -63,10 +63,13 @@ def issues_in_flight(session: Session, now: datetime) -> list[dict]:
             Batch.issue_id == issue.id, Batch.status == BatchStatus.ACCEPTED, Batch.sent_at >= now - RATE_WINDOW))
         rate = recent / RATE_WINDOW.total_seconds()  # recipients per second lately
         remaining = total - done
+        # editions not started, or whose ledger is still being written: the total is not final yet
+        unwritten = sorted(e.lang for e in issue.editions if e.ledger_done_at is None)
         rows.append({
             "number": issue.number, "status": issue.status, "reason": issue.status_reason,
-            "done": done, "total": total, "per_second": round(rate, 1),
-            "eta_seconds": round(remaining / rate) if rate and remaining else (0 if not remaining else None),
+            "done": done, "total": total, "per_second": round(rate, 1), "ledger_pending": unwritten,
+            "eta_seconds": None if unwritten else round(remaining / rate) if rate and remaining else (
+                0 if not remaining else None),
         })
     return rows
 

@@ -53,8 +53,21 @@ def test_progress_and_time_to_drain_of_an_issue_in_flight(session, issue, settin
     assert row["number"] == issue.number and row["status"] == "sending"
     assert (row["done"], row["total"]) == (4, 9)
     assert row["per_second"] == pytest.approx(4 / 300, abs=0.1)
-    assert row["eta_seconds"] == round(5 / (4 / 300))
+    assert row["eta_seconds"] == round(5 / (4 / 300)) and row["ledger_pending"] == []
     assert stuck_batches(session, now) == {"unknown": 1, "retrying": 0, "lease_expired": 0}
+
+
+def test_no_time_to_drain_while_a_ledger_is_still_written(session, issue, settings):
+    from mailer.config import get_settings
+
+    editions = service.begin_send(session, issue, utcnow())
+    ko = next(e for e in editions if e.lang == "ko")
+    service.start_editions(session, issue, [ko], get_settings(), utcnow())
+    session.commit()
+    [row] = issues_in_flight(session, utcnow())
+    assert row["total"] == 4 and row["ledger_pending"] == ["both", "en"] and row["eta_seconds"] is None
+    result = CliRunner().invoke(main, ["ops", "status"])
+    assert "4 recipients (ledger still to write: both, en)" in result.output
 
 
 def test_ops_status_json_without_a_broker(session, issue):
