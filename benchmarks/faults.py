@@ -5,8 +5,10 @@
 The stack: PostgreSQL (`bench` database, schema recreated), a redis-server of this benchmark's own on a free
 port (--save "" --appendonly no, so a restart loses every queued task), the stand-in answering
 `--fail "429:0.10,500:0.05,drop:0.01"` and posting signed Event Webhook batches to `mailer serve`, `mailer beat`
-sweeping every 2 s, and two `mailer worker -Q send,events -c 1 -P solo`. During the send: once a fifth of the
-recipients are accepted, SIGKILL worker0 and start a replacement; once two fifths are, restart the Redis
+sweeping every 2 s, two `mailer worker -Q send,events -c 1 -P solo` and one `-Q assemble` (beat's send-due tick). The send is started by `mailer issue
+send`, SIGKILLed as soon as its first block of ledger rows is committed (beat starts the editions it never
+reached, and takes over the ledger it was writing once the 15 s lease runs out). During the send: once a fifth of
+the recipients are accepted, SIGKILL worker0 and start a replacement; once two fifths are, restart the Redis
 server (everything queued is lost; beat's sweep must find the batches again). Prints lost and duplicated
 recipients (both must be 0) and the time to finish.
 """
@@ -52,6 +54,31 @@ def stop_redis(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def kill_starter_mid_ledger(stack, number: int, t0: float) -> dict:
+    """SIGKILL `mailer issue send` as soon as its first block of ledger rows is committed: beat must start
+    the editions it never reached, and take over the one it was writing once its lease runs out."""
+    from sqlalchemy import text
+
+    from mailer.db import get_engine
+
+    query = text("SELECT count(*), count(*) FILTER (WHERE e.ledger_done_at IS NULL AND e.started_at IS NOT NULL) "
+                 "FROM editions e JOIN issues i ON i.id = e.issue_id "
+                 "WHERE i.number = :n AND EXISTS (SELECT 1 FROM batches b WHERE b.edition_id = e.id)")
+    with get_engine().connect() as conn:
+        while stack.alive("starter") and time.time() - t0 < 60:
+            started, half_written = conn.execute(query, {"n": number}).one()
+            conn.rollback()
+            if started:
+                stack.procs["starter"][0].send_signal(signal.SIGKILL)
+                at = time.time() - t0
+                print(f"{at:.1f} s: SIGKILLed `mailer issue send` with {started} edition(s) begun, "
+                      f"{half_written} of them half-written", flush=True)
+                return {"at_s": round(at, 2), "editions_begun": started, "half_written": half_written}
+            time.sleep(0.005)
+    print("`mailer issue send` finished before it could be killed", flush=True)
+    return {"at_s": None}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subscribers", type=int, default=50_000)
@@ -74,7 +101,8 @@ def main(argv=None) -> int:
         "MAILER_DATABASE_URL": args.database_url, "MAILER_BROKER_URL": broker, "MAILER_MAIL_BACKEND": "sendgrid",
         "MAILER_SECRET_KEY": "bench-secret-key", "MAILER_PUBLIC_URL": "https://news.example.com",
         "MAILER_ENV": "development", "MAILER_LOG_FORMAT": "text",
-        "MAILER_MAINTENANCE_INTERVAL_SECONDS": "2", "MAILER_RECONCILE_GRACE_SECONDS": "5",
+        "MAILER_MAINTENANCE_INTERVAL_SECONDS": "2", "MAILER_SCHEDULE_TICK_SECONDS": "2",
+        "MAILER_RECONCILE_GRACE_SECONDS": "5",
         "MAILER_BATCH_LEASE_SECONDS": "15", "MAILER_SEND_MAX_RETRIES": "30",
         "MAILER_SENDGRID_TIMEOUT_SECONDS": "10",
     })
@@ -103,23 +131,25 @@ def main(argv=None) -> int:
         for i in range(2):
             stack.start(f"worker{i}", "worker", "-Q", "send,events", "-c", "1", "-P", "solo", "-n",
                         f"worker{i}@%h", "--loglevel", "warning")
+        # beat's send-due tick runs on the assemble queue, as in docker-compose's worker-background
+        stack.start("background", "worker", "-Q", "assemble", "-c", "1", "-P", "solo", "-n", "background@%h",
+                    "--loglevel", "warning")
         from mailer.celery_app import app
 
-        st.wait_workers(app, 2)
+        st.wait_workers(app, 3)
 
         from sqlalchemy import select
 
         from mailer.config import get_settings
         from mailer.db import session_scope
-        from mailer.delivery import tasks
         from mailer.issues.models import Issue
 
         get_settings.cache_clear()
         tail = st.RecordTail(record)
         tail.start()
         t0 = time.time()
-        batch_ids = tasks.send_issue(number)  # what `mailer issue send` does
-        print(f"send started: {len(batch_ids)} batches", flush=True)
+        stack.start("starter", "issue", "send", str(number))
+        starter_killed = kill_starter_mid_ledger(stack, number, t0)
         killed = restarted = None
         status, deadline = None, t0 + args.timeout
         with session_scope() as session:
@@ -147,6 +177,7 @@ def main(argv=None) -> int:
         tail.join(timeout=30)
         results.update({"issue_status": status, "seconds_to_finish": round(finished, 2),
                         "recipients_per_second": round(args.subscribers / finished, 1),
+                        "starter_killed": starter_killed,
                         "worker_killed_at_s": killed, "redis_restarted_at_s": restarted})
         stats = json.loads(urllib_get(url + "/_standin/stats"))
         results["standin_requests"] = stats["requests"]
@@ -165,7 +196,8 @@ def main(argv=None) -> int:
             stack.stop()
         stop_redis(redis_proc)
 
-    print(f"\nfaults ({args.fail}), {args.subscribers:,} subscribers, worker SIGKILLed at "
+    print(f"\nfaults ({args.fail}), {args.subscribers:,} subscribers, `mailer issue send` SIGKILLed at "
+          f"{(results.get('starter_killed') or {}).get('at_s')} s, worker SIGKILLed at "
           f"{results.get('worker_killed_at_s')} s, Redis restarted at {results.get('redis_restarted_at_s')} s:")
     print(f"  issue status: {results.get('issue_status')}, finished in {results.get('seconds_to_finish')} s")
     print(f"  stand-in answers: {results.get('standin_requests')}")
