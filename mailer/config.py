@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     send_rate_per_second: float = 0
     send_rate_per_hour: int = 0
     maintenance_interval_seconds: float = 30.0  # how often beat looks for stale and unknown batches
+    # Counting a 1M-recipient issue's ledger and events takes seconds: the dashboard and /metrics read
+    # counts stored by beat this often, for issues in flight or finished within stats_refresh_days.
+    stats_refresh_seconds: float = 60.0
+    stats_refresh_days: int = 7
 
     ingest_interval_minutes: int = 15
     feed_timeout_seconds: float = 20.0

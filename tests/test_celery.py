@@ -23,7 +23,8 @@ def test_app_is_configured_for_safe_delivery():
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.worker_prefetch_multiplier == 1
     assert {q.name for q in conf.task_queues} == set(QUEUES) == {"ingest", "assemble", "send", "events"}
-    assert {"ingest-feeds", "draft-weekly-issue", "sweep-batches", "apply-stored-events"} <= set(conf.beat_schedule)
+    assert {"ingest-feeds", "draft-weekly-issue", "sweep-batches", "apply-stored-events",
+            "refresh-issue-counts"} <= set(conf.beat_schedule)
 
 
 def test_every_scheduled_task_exists():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.db import Base, UTCDateTime, utcnow
@@ -27,3 +27,15 @@ class WebhookEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class IssueCounts(Base):
+    """An issue's deliveries by language and status, and its stats, as counted at counted_at: what the
+    dashboard and /metrics show, so that a page or a scrape never counts a million rows."""
+
+    __tablename__ = "issue_counts"
+
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deliveries: Mapped[dict] = mapped_column(JSON)  # {lang: {delivery status: n}}
+    stats: Mapped[dict] = mapped_column(JSON)  # {lang: {stat: n}}, as issue_stats()

@@ -1,16 +1,21 @@
 """Per-issue stats by edition language, from the ledger (sent) and the webhook events (the rest).
 
-Each figure counts deliveries, not events: a reader who opens twice is one open.
+Each figure counts deliveries, not events: a reader who opens twice is one open. Counting a large
+issue takes seconds, so pages and scrapes read counts stored by beat (stored_counts).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import distinct, func, select
+from datetime import datetime, timedelta
+
+from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.orm import Session
 
+from mailer.config import Settings
 from mailer.delivery.models import DELIVERY_RANK, Delivery, DeliveryStatus
-from mailer.events.models import WebhookEvent
-from mailer.issues.models import Edition
+from mailer.delivery.stats import delivery_counts
+from mailer.events.models import IssueCounts, WebhookEvent
+from mailer.issues.models import Edition, Issue
 
 STATS = ("sent", "delivered", "bounced", "complained", "opened", "clicked", "unsubscribed")
 EVENT_STAT = {
@@ -21,15 +26,16 @@ EVENT_STAT = {
 SENT = [s for s, rank in DELIVERY_RANK.items() if rank >= DELIVERY_RANK[DeliveryStatus.SENT]]
 
 
-def issue_stats(session: Session, issue_id: int) -> dict[str, dict[str, int]]:
-    """{edition lang: {stat: deliveries}}, every stat present (zeros included)."""
+def issue_stats(session: Session, issue_id: int,
+                deliveries: dict[str, dict[str, int]] | None = None) -> dict[str, dict[str, int]]:
+    """{edition lang: {stat: deliveries}}, every stat present (zeros included). `deliveries`: the issue's
+    delivery_counts(), when the caller has them already."""
+    if deliveries is None:
+        deliveries = delivery_counts(session, issue_id)
     langs = session.scalars(select(Edition.lang).where(Edition.issue_id == issue_id)).all()
     stats = {lang: dict.fromkeys(STATS, 0) for lang in langs}
-    for lang, n in session.execute(
-        select(Edition.lang, func.count()).select_from(Delivery).join(Edition, Edition.id == Delivery.edition_id)
-        .where(Delivery.issue_id == issue_id, Delivery.status.in_(SENT)).group_by(Edition.lang)
-    ):
-        stats[lang]["sent"] = n
+    for lang, by_status in deliveries.items():
+        stats[lang]["sent"] = sum(n for status, n in by_status.items() if status in SENT)
     for lang, event, n in session.execute(
         select(Edition.lang, WebhookEvent.event, func.count(distinct(WebhookEvent.delivery_id)))
         .join(Delivery, Delivery.id == WebhookEvent.delivery_id)
@@ -39,3 +45,41 @@ def issue_stats(session: Session, issue_id: int) -> dict[str, dict[str, int]]:
     ):
         stats[lang][EVENT_STAT[event]] += n  # bounce + blocked + dropped add up; a delivery has one of them
     return stats
+
+
+def refresh_counts(session: Session, issue_id: int, now: datetime) -> IssueCounts:
+    """Count the issue's deliveries and stats now, and store them."""
+    deliveries = delivery_counts(session, issue_id)
+    counts = session.get(IssueCounts, issue_id) or IssueCounts(issue_id=issue_id)
+    counts.counted_at, counts.deliveries = now, deliveries
+    counts.stats = issue_stats(session, issue_id, deliveries)
+    session.add(counts)
+    session.flush()
+    return counts
+
+
+def _settled(issue: Issue, now: datetime, settings: Settings) -> bool:
+    """Finished long enough ago that its counts barely move (a late open): beat no longer counts it."""
+    return issue.finished_at is not None and issue.finished_at < now - timedelta(days=settings.stats_refresh_days)
+
+
+def stored_counts(session: Session, issue: Issue, now: datetime, settings: Settings) -> IssueCounts:
+    """The issue's stored counts while they are fresh (beat's refresh keeps them so); counted now otherwise,
+    as without beat (tasks in-process) or the first time."""
+    counts = session.get(IssueCounts, issue.id)
+    fresh_after = now - timedelta(seconds=2 * settings.stats_refresh_seconds)
+    if counts is not None and (counts.counted_at >= fresh_after or _settled(issue, now, settings)):
+        return counts
+    return refresh_counts(session, issue.id, now)
+
+
+def refresh_active(session: Session, now: datetime, settings: Settings) -> int:
+    """Beat: count again every issue started and not settled. Returns how many; commits each."""
+    ids = session.scalars(select(Issue.id).where(
+        Issue.started_at.is_not(None),
+        or_(Issue.finished_at.is_(None), Issue.finished_at >= now - timedelta(days=settings.stats_refresh_days)),
+    ).order_by(Issue.id)).all()
+    for issue_id in ids:
+        refresh_counts(session, issue_id, now)
+        session.commit()
+    return len(ids)

@@ -2,6 +2,7 @@ from mailer.celery_app import app
 from mailer.config import get_settings
 from mailer.db import session_scope, utcnow
 from mailer.events.apply import apply_pending
+from mailer.events.stats import refresh_active
 
 
 def process_stored() -> int:
@@ -26,3 +27,10 @@ def enqueue_processing() -> None:
         process_stored()
     else:
         process_events.delay()
+
+
+@app.task(name="mailer.refresh_issue_counts", queue="assemble")
+def refresh_issue_counts() -> int:
+    """Beat: store fresh counts of the issues in flight or recently sent, for the dashboard and /metrics."""
+    with session_scope() as session:
+        return refresh_active(session, utcnow(), get_settings())

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import CollectorRegistry
 from sqlalchemy import func, select
 
 from mailer.config import get_settings
 from mailer.db import session_scope, utcnow
-from mailer.delivery.models import Batch, Delivery
-from mailer.issues.models import Edition, Issue
+from mailer.delivery.models import Batch
+from mailer.events.stats import stored_counts
+from mailer.issues.models import Issue
 from mailer.issues.states import IssueStatus
 from mailer.ops import counters, status
 
@@ -20,13 +23,15 @@ class Collector:
     def collect(self):
         settings, now = get_settings(), utcnow()
         with session_scope() as session:
-            latest = session.scalars(select(Issue.id).order_by(Issue.number.desc()).limit(RECENT_ISSUES)).all()
-            deliveries = GaugeMetricFamily("mailer_deliveries", "Deliveries of recent issues by status and language",
-                                           labels=["status", "lang"])
-            for st, lang, n in session.execute(
-                    select(Delivery.status, Edition.lang, func.count()).join(Edition, Edition.id == Delivery.edition_id)
-                    .where(Delivery.issue_id.in_(latest))
-                    .group_by(Delivery.status, Edition.lang)):
+            latest = session.scalars(select(Issue).where(Issue.started_at.is_not(None))
+                                     .order_by(Issue.number.desc()).limit(RECENT_ISSUES)).all()
+            deliveries = GaugeMetricFamily("mailer_deliveries", "Deliveries of recent issues by status and language "
+                                           "(as last counted by beat)", labels=["status", "lang"])
+            totals: Counter = Counter()
+            for issue in latest:
+                for lang, by_status in stored_counts(session, issue, now, settings).deliveries.items():
+                    totals.update({(st, lang): n for st, n in by_status.items()})
+            for (st, lang), n in sorted(totals.items()):
                 deliveries.add_metric([st, lang], n)
             yield deliveries
             batches = GaugeMetricFamily("mailer_batches", "Batches by status", labels=["status"])

@@ -43,3 +43,43 @@ def test_stats_count_deliveries_per_language(session, ingested, subscribers_by_l
     assert stats["both"] == {**dict.fromkeys(STATS, 0), "sent": 2}
     shown = json.loads(CliRunner().invoke(main, ["issue", "show", str(issue.number), "--json"]).stdout)
     assert {e["lang"]: e["stats"] for e in shown["editions"]} == stats
+
+
+def test_pages_and_scrapes_read_counts_stored_by_beat(session, ingested, subscribers_by_lang, settings):
+    from datetime import timedelta
+
+    from sqlalchemy import delete, update
+
+    from mailer.events.models import IssueCounts
+    from mailer.events.stats import refresh_active, stored_counts
+    from mailer.issues.models import Issue
+    from mailer.ops.metrics import Collector
+
+    issue = draft_issue(session, utcnow())
+    session.commit()
+    assert refresh_active(session, utcnow(), settings) == 0  # not started: nothing to count
+    send_issue(issue.number)
+    now = utcnow()
+    assert refresh_active(session, now, settings) == 1
+    stored = session.get(IssueCounts, issue.id)
+    assert stored.counted_at == now and stored.stats == issue_stats(session, issue.id)
+    assert stored.deliveries == {"ko": {"sent": 4}, "en": {"sent": 3}, "both": {"sent": 2}}
+
+    # A page or a scrape within the refresh interval reads the stored counts, not the ledger.
+    session.execute(delete(Delivery).where(Delivery.issue_id == issue.id))
+    session.commit()
+    soon = now + timedelta(seconds=settings.stats_refresh_seconds)
+    assert stored_counts(session, issue, soon, settings).stats["ko"]["sent"] == 4
+    scraped = {(s.labels["status"], s.labels["lang"]): s.value
+               for m in Collector().collect() if m.name == "mailer_deliveries" for s in m.samples}
+    assert scraped == {("sent", "ko"): 4, ("sent", "en"): 3, ("sent", "both"): 2}
+    # Stale (beat not running): counted again, and stored.
+    later = now + timedelta(seconds=3 * settings.stats_refresh_seconds)
+    assert stored_counts(session, issue, later, settings).stats["ko"]["sent"] == 0
+    assert session.get(IssueCounts, issue.id).counted_at == later
+    # Settled: finished long ago, beat leaves it alone and its last counts stand.
+    session.execute(update(Issue).where(Issue.id == issue.id).values(finished_at=now - timedelta(days=30)))
+    session.commit()
+    session.refresh(issue)
+    assert refresh_active(session, later, settings) == 0
+    assert stored_counts(session, issue, later + timedelta(days=1), settings).counted_at == later

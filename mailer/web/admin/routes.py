@@ -103,10 +103,11 @@ def logout(request: Request, editor: CurrentEditor, csrf_token: FormField = ""):
 
 def _progress(session: Session, issue: Issue) -> dict:
     from mailer.delivery.stats import batch_progress
-    from mailer.events.stats import issue_stats
+    from mailer.events.stats import stored_counts
 
     done, total = batch_progress(session, issue.id)
-    return {"done": done, "total": total, "stats": issue_stats(session, issue.id)}
+    counts = stored_counts(session, issue, utcnow(), get_settings())
+    return {"done": done, "total": total, "stats": counts.stats, "counted_at": counts.counted_at}
 
 
 @router.get("", response_class=HTMLResponse)
