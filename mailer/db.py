@@ -134,6 +134,13 @@ def is_postgres(session_or_engine) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+def upsert_insert(session: Session, table):
+    """INSERT with ON CONFLICT (PostgreSQL's and SQLite's share the form): for rows two writers may race to add."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if is_postgres(session) else sqlite.insert)(table)
+
+
 def compare_and_set(session: Session, model, row_id: int, allowed_from, **values) -> bool:
     """Move one row to new values only if its status is still one of allowed_from.
 

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailer.db import upsert_insert
 from subscribers import suppression
 from subscribers.emails import InvalidEmail, normalize
 from subscribers.models import LANGS, Status, Subscriber
@@ -153,13 +154,7 @@ def _values(row: Row, now: datetime) -> dict:
 
 def _insert_new(session: Session):
     """INSERT that skips an address someone else added meanwhile (a web sign-up racing the import)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif session.get_bind().dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - the project runs on these two
-        return insert(Subscriber.__table__)
-    return dialect_insert(Subscriber.__table__).on_conflict_do_nothing(index_elements=["email"])
+    return upsert_insert(session, Subscriber.__table__).on_conflict_do_nothing(index_elements=["email"])
 
 
 def _flush(session: Session, chunk: dict[str, Row], now: datetime, report: ImportReport) -> None:

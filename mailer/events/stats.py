@@ -12,6 +12,7 @@ from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
+from mailer.db import upsert_insert
 from mailer.delivery.models import DELIVERY_RANK, Delivery, DeliveryStatus
 from mailer.delivery.stats import delivery_counts
 from mailer.events.models import IssueCounts, WebhookEvent
@@ -48,19 +49,19 @@ def issue_stats(session: Session, issue_id: int,
 
 
 def refresh_counts(session: Session, issue_id: int, now: datetime) -> IssueCounts:
-    """Count the issue's deliveries and stats now, and store them."""
+    """Count the issue's deliveries and stats now, and store them (an upsert: beat and a page may race)."""
     deliveries = delivery_counts(session, issue_id)
-    counts = session.get(IssueCounts, issue_id) or IssueCounts(issue_id=issue_id)
-    counts.counted_at, counts.deliveries = now, deliveries
-    counts.stats = issue_stats(session, issue_id, deliveries)
-    session.add(counts)
-    session.flush()
-    return counts
+    values = {"issue_id": issue_id, "counted_at": now, "deliveries": deliveries,
+              "stats": issue_stats(session, issue_id, deliveries)}
+    statement = upsert_insert(session, IssueCounts)
+    session.execute(statement.values(values).on_conflict_do_update(
+        index_elements=["issue_id"], set_={k: statement.excluded[k] for k in ("counted_at", "deliveries", "stats")}))
+    return session.get(IssueCounts, issue_id, populate_existing=True)
 
 
-def _settled(issue: Issue, now: datetime, settings: Settings) -> bool:
-    """Finished long enough ago that its counts barely move (a late open): beat no longer counts it."""
-    return issue.finished_at is not None and issue.finished_at < now - timedelta(days=settings.stats_refresh_days)
+def _settled_before(now: datetime, settings: Settings) -> datetime:
+    """Issues finished before this are settled: their counts barely move (a late open), beat counts them no more."""
+    return now - timedelta(days=settings.stats_refresh_days)
 
 
 def stored_counts(session: Session, issue: Issue, now: datetime, settings: Settings) -> IssueCounts:
@@ -68,7 +69,8 @@ def stored_counts(session: Session, issue: Issue, now: datetime, settings: Setti
     as without beat (tasks in-process) or the first time."""
     counts = session.get(IssueCounts, issue.id)
     fresh_after = now - timedelta(seconds=2 * settings.stats_refresh_seconds)
-    if counts is not None and (counts.counted_at >= fresh_after or _settled(issue, now, settings)):
+    settled = issue.finished_at is not None and issue.finished_at < _settled_before(now, settings)
+    if counts is not None and (counts.counted_at >= fresh_after or settled):
         return counts
     return refresh_counts(session, issue.id, now)
 
@@ -77,7 +79,7 @@ def refresh_active(session: Session, now: datetime, settings: Settings) -> int:
     """Beat: count again every issue started and not settled. Returns how many; commits each."""
     ids = session.scalars(select(Issue.id).where(
         Issue.started_at.is_not(None),
-        or_(Issue.finished_at.is_(None), Issue.finished_at >= now - timedelta(days=settings.stats_refresh_days)),
+        or_(Issue.finished_at.is_(None), Issue.finished_at >= _settled_before(now, settings)),
     ).order_by(Issue.id)).all()
     for issue_id in ids:
         refresh_counts(session, issue_id, now)

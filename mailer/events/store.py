@@ -7,11 +7,9 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from mailer.db import is_postgres
+from mailer.db import upsert_insert
 from mailer.events.models import WebhookEvent
 
 CHUNK = 1000
@@ -55,7 +53,6 @@ def _when(event: dict) -> datetime | None:
 
 def store(session: Session, events: list[dict], now: datetime) -> int:
     """Insert the events not seen before; returns how many were new."""
-    insert = pg_insert if is_postgres(session) else sqlite_insert
     new = 0
     for start in range(0, len(events), CHUNK):
         rows = [
@@ -65,7 +62,7 @@ def store(session: Session, events: list[dict], now: datetime) -> int:
              "issue_id": _int(e.get("issue_id")), "delivery_id": _int(e.get("delivery_id"))}
             for e in events[start:start + CHUNK]
         ]
-        statement = (insert(WebhookEvent).on_conflict_do_nothing(index_elements=["sg_event_id"])
+        statement = (upsert_insert(session, WebhookEvent).on_conflict_do_nothing(index_elements=["sg_event_id"])
                      .returning(WebhookEvent.id))  # returns only the rows inserted: the new ones
         new += len(session.connection().execute(statement, rows).all())
     return new
