@@ -16,7 +16,6 @@ from subscribers.models import Status, Subscriber
 
 
 class Block(NamedTuple):
-    recipients: int
     batch_ids: list[int]
     through: int | None  # the last subscriber id written so far
     last: bool  # no active reader of the edition after `through`
@@ -39,7 +38,7 @@ def write_block(session: Session, issue: Issue, edition: Edition, now: datetime,
         select(Subscriber.id).where(*readers).limit(limit + 1).subquery()))
     last = found <= limit
     if not found:
-        return Block(0, [], after, True)
+        return Block([], after, True)
     batch_ids = list(session.scalars(
         insert(Batch).returning(Batch.id, sort_by_parameter_order=True),
         [{"issue_id": issue.id, "edition_id": edition.id, "size": size, "status": BatchStatus.PENDING,
@@ -72,4 +71,4 @@ def write_block(session: Session, issue: Issue, edition: Edition, now: datetime,
         if n != size:
             session.execute(update(Batch).where(Batch.id == batch_id).values(size=n))
     through = max((t for _, t in written.values()), default=after)
-    return Block(sum(n for n, _ in written.values()), [b for b in batch_ids if b in written], through, last)
+    return Block([b for b in batch_ids if b in written], through, last)

@@ -29,7 +29,7 @@ def test_every_request_is_valid_by_sendgrids_rules(standin):
     [record] = standin.accepted()
     assert result.message_id == record["message_id"]
     payload = record["payload"]
-    assert payload == build_payload(batch)  # what we built arrives whole (UTF-8, not \u escapes, on the wire)
+    assert payload == build_payload(batch)  # what we built arrives whole, Korean included
     assert [c["type"] for c in payload["content"]] == ["text/plain", "text/html"]
     assert payload["from"] == {"email": "news@example.com", "name": "서울 레저"}
     assert all(isinstance(v, str) for p in payload["personalizations"] for v in p["custom_args"].values())
