@@ -18,7 +18,7 @@ import redis
 from sqlalchemy import func, insert, select
 
 from mailer.db import utcnow
-from mailer.delivery.models import Batch, Delivery, DeliveryStatus
+from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
 from mailer.issues.models import Issue
 from mailer.issues.service import draft_issue
 from mailer.standin import Faults, StandIn
@@ -48,6 +48,19 @@ class Stack:
 
     def log(self, name: str) -> str:
         return (self.tmp_path / f"{name}.log").read_text()
+
+    def wait_workers(self, *names: str, timeout: float = 60) -> None:
+        """Until each named worker answers a ping (on a slow machine one can take seconds to come up)."""
+        from mailer.celery_app import create_app
+        from mailer.config import Settings
+
+        app = create_app(Settings(broker_url=self.env["MAILER_BROKER_URL"]))
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            up = {host.split("@")[0] for reply in app.control.ping(timeout=0.5) or [] for host in reply}
+            if up >= set(names):
+                return
+        raise AssertionError(f"workers {names} did not come up within {timeout} s")
 
     def stop(self):
         for proc, log in self.procs.values():
@@ -183,12 +196,20 @@ def test_a_worker_killed_mid_send_loses_and_repeats_nobody(session, stack):
     stack.env["MAILER_BATCH_SIZE"] = "100"
     victim = stack.start("victim", "worker", "-Q", "send", "-P", "solo", "-n", "victim@%h", "--loglevel", "warning")
     stack.start("survivor", "worker", "-Q", "send,events", "-P", "solo", "-n", "survivor@%h", "--loglevel", "warning")
+    # Both up before the send: a victim that joins late is killed with the send nearly done, and its lost
+    # batch then waits for webhook events that a finished send no longer brings (up to the max wait).
+    stack.wait_workers("victim", "survivor")
     sender = subprocess.Popen([sys.executable, "-m", "mailer.cli", "issue", "send", str(issue.number), "--wait"],
                               env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 30
     while len(stack.standin.recipients()) < 1000 and time.time() < deadline:  # well under way
         time.sleep(0.02)
-    time.sleep(0.15)  # inside a request
+    while time.time() < deadline:  # both workers hold a lease, inside a (slow) request: the victim is mid-send
+        sending = session.scalar(select(func.count()).where(Batch.status == BatchStatus.SENDING))
+        session.rollback()
+        if sending >= 2:
+            break
+        time.sleep(0.01)
     victim.send_signal(signal.SIGKILL)
     out, err = sender.communicate(timeout=240)
     assert sender.returncode == 0, out + err + stack.log("survivor")
