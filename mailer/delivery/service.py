@@ -152,13 +152,17 @@ def _issue_status(session: Session, issue_id: int) -> str:
     return session.scalar(select(Issue.status).where(Issue.id == issue_id))
 
 
-def stalled_ledgers(session: Session, now: datetime, settings: Settings) -> list[tuple[int, int]]:
-    """(issue id, edition id) of ledgers left half-written: their writer has not been heard of for a lease."""
+def _ledger_stalled(now: datetime, settings: Settings):
+    """A ledger left half-written: its writer has not been heard of for a lease."""
     stale = now - timedelta(seconds=settings.batch_lease_seconds)
+    return Edition.started_at.is_not(None) & Edition.ledger_done_at.is_(None) & (Edition.ledger_heartbeat < stale)
+
+
+def stalled_ledgers(session: Session, now: datetime, settings: Settings) -> list[tuple[int, int]]:
+    """(issue id, edition id) of the stalled ledgers of issues still sending (or paused)."""
     return list(session.execute(
         select(Edition.issue_id, Edition.id).join(Issue, Issue.id == Edition.issue_id)
-        .where(Edition.started_at.is_not(None), Edition.ledger_done_at.is_(None), Edition.ledger_heartbeat < stale,
-               Issue.status.in_([IssueStatus.SENDING, IssueStatus.PAUSED]))
+        .where(_ledger_stalled(now, settings), Issue.status.in_([IssueStatus.SENDING, IssueStatus.PAUSED]))
         .order_by(Edition.id)
     ).all())
 
@@ -166,10 +170,8 @@ def stalled_ledgers(session: Session, now: datetime, settings: Settings) -> list
 def resume_ledger(session: Session, edition_id: int, now: datetime, settings: Settings,
                   after_block: Callable[[list[int]], None] | None = None) -> list[int]:
     """Take over a stalled ledger (compare-and-set on its heartbeat, so one taker) and write the rest."""
-    stale = now - timedelta(seconds=settings.batch_lease_seconds)
     taken = session.execute(
-        update(Edition).where(Edition.id == edition_id, Edition.ledger_done_at.is_(None),
-                              Edition.ledger_heartbeat < stale)
+        update(Edition).where(Edition.id == edition_id, _ledger_stalled(now, settings))
         .values(ledger_heartbeat=utcnow()).execution_options(synchronize_session=False)
     ).rowcount == 1
     if not taken:

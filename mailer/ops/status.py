@@ -65,11 +65,13 @@ def issues_in_flight(session: Session, now: datetime) -> list[dict]:
         remaining = total - done
         # editions not started, or whose ledger is still being written: the total is not final yet
         unwritten = sorted(e.lang for e in issue.editions if e.ledger_done_at is None)
+        if unwritten or (remaining and not rate):
+            eta = None
+        else:
+            eta = round(remaining / rate) if remaining else 0
         rows.append({
             "number": issue.number, "status": issue.status, "reason": issue.status_reason,
-            "done": done, "total": total, "per_second": round(rate, 1), "ledger_pending": unwritten,
-            "eta_seconds": None if unwritten else round(remaining / rate) if rate and remaining else (
-                0 if not remaining else None),
+            "done": done, "total": total, "per_second": round(rate, 1), "ledger_pending": unwritten, "eta_seconds": eta,
         })
     return rows
 
