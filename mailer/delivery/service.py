@@ -542,9 +542,11 @@ def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
     """The periodic safety net. A batch whose worker died mid-request may have been sent, so it becomes
     `unknown` (reconciled, never blindly resent); a batch that waited a whole lease for a worker is sent."""
     sending_issues = select(Issue.id).where(Issue.status == IssueStatus.SENDING)
+    # The answer is lost as of the lease's end, the last moment its request can have gone out, not as of
+    # this sweep: the webhook stream need only pass that moment (events after it may be few, near the end).
     session.execute(
         update(Batch).where(Batch.status == BatchStatus.SENDING, Batch.leased_until < now)
-        .values(status=BatchStatus.UNKNOWN, leased_until=None, updated_at=now,
+        .values(status=BatchStatus.UNKNOWN, leased_until=None, updated_at=Batch.leased_until,
                 last_error="lease expired: the worker went silent mid-send")
         .execution_options(synchronize_session=False)
     )

@@ -194,6 +194,9 @@ def test_a_worker_killed_mid_send_loses_and_repeats_nobody(session, stack):
     stack.standin.faults = Faults("slow:1.0")  # every request takes a while: there is a "mid"
     stack.standin.slow_seconds = 0.3
     stack.env["MAILER_BATCH_SIZE"] = "100"
+    # Killed before its request went out, the victim's batch has no evidence; if the survivor finished
+    # within the victim's lease, no event comes after the loss either, and only the max wait ends it.
+    stack.env["MAILER_RECONCILE_MAX_WAIT_SECONDS"] = "20"
     victim = stack.start("victim", "worker", "-Q", "send", "-P", "solo", "-n", "victim@%h", "--loglevel", "warning")
     stack.start("survivor", "worker", "-Q", "send,events", "-P", "solo", "-n", "survivor@%h", "--loglevel", "warning")
     # Both up before the send: a victim that joins late is killed with the send nearly done, and its lost

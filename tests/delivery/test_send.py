@@ -156,7 +156,8 @@ def test_a_batch_whose_worker_died_is_reconciled_not_blindly_resent(session, iss
     now = utcnow()
     assert service._lease(session, first, now, settings)  # a worker took it, then died mid-request
     assert service.sweep(session, now, settings).send == []
-    later = now + timedelta(seconds=settings.batch_lease_seconds + 1)
+    lease_end = now + timedelta(seconds=settings.batch_lease_seconds)
+    later = lease_end + timedelta(seconds=60)  # beat's sweep comes a while after the lease ran out
     assert service.sweep(session, later, settings).reconcile == []  # unknown now; waiting for evidence
     assert session.get(Batch, first, populate_existing=True).status == BatchStatus.UNKNOWN
     # SendGrid's `processed` event arrived for one recipient: it must not be mailed again
@@ -169,7 +170,8 @@ def test_a_batch_whose_worker_died_is_reconciled_not_blindly_resent(session, iss
     waiting = service.reconcile_batch(session, first, after_grace, settings)
     assert waiting.status == BatchStatus.UNKNOWN and waiting.retry_in is None
     assert waiting.reconcile_in is None  # the sweep asks again every interval: no chain of its own
-    _webhook_event_at(session, later + timedelta(seconds=2))  # the stream has moved past the loss
+    # the stream has moved past the lease's end (the loss), though not past the sweep that found it
+    _webhook_event_at(session, lease_end + timedelta(seconds=2))
     assert service.reconcile_batch(session, first, after_grace, settings).retry_in == 0
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=0)
     assert service.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
