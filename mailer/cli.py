@@ -412,11 +412,11 @@ def issue() -> None:
 
 
 def _issue_dict(session, issue) -> dict:
-    from mailer.delivery.stats import delivery_counts
-    from mailer.events.stats import issue_stats
+    from mailer.db import utcnow
+    from mailer.events.stats import stored_counts
 
-    counts = delivery_counts(session, issue.id)
-    stats = issue_stats(session, issue.id)
+    # as the dashboard reads them: a list of many 1M-recipient issues must not count each ledger again
+    counts = stored_counts(session, issue, utcnow(), get_settings())
     return {
         "number": issue.number,
         "status": issue.status,
@@ -425,12 +425,13 @@ def _issue_dict(session, issue) -> dict:
         "window_end": issue.window_end.isoformat(),
         "scheduled_at": issue.scheduled_at.isoformat() if issue.scheduled_at else None,
         "stories": [s.article_id for s in issue.stories],
+        "counted_at": counts.counted_at.isoformat(),
         "editions": [
             {"lang": e.lang, "subject": e.subject, "preheader": e.preheader, "note": e.note,
              "send_at": e.send_at.isoformat() if e.send_at else None,
              "started_at": e.started_at.isoformat() if e.started_at else None,
-             "html_bytes": len((e.html or "").encode()), "deliveries": counts.get(e.lang, {}),
-             "stats": stats.get(e.lang, {})}
+             "html_bytes": len((e.html or "").encode()), "deliveries": counts.deliveries.get(e.lang, {}),
+             "stats": counts.stats.get(e.lang, {})}
             for e in issue.editions
         ],
     }

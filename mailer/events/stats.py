@@ -66,13 +66,14 @@ def _settled_before(now: datetime, settings: Settings) -> datetime:
 
 def stored_counts(session: Session, issue: Issue, now: datetime, settings: Settings) -> IssueCounts:
     """The issue's stored counts while they are fresh (beat's refresh keeps them so); counted now otherwise,
-    as without beat (tasks in-process) or the first time."""
+    as without beat (tasks in-process), the first time, or the first time after the issue started or
+    finished (a `sent` issue never shows the counts of its draft or of its sending)."""
     counts = session.get(IssueCounts, issue.id)
-    fresh_after = now - timedelta(seconds=2 * settings.stats_refresh_seconds)
+    if counts is None or any(counts.counted_at < moment for moment in (issue.started_at, issue.finished_at) if moment):
+        return refresh_counts(session, issue.id, now)
+    fresh = counts.counted_at >= now - timedelta(seconds=2 * settings.stats_refresh_seconds)
     settled = issue.finished_at is not None and issue.finished_at < _settled_before(now, settings)
-    if counts is not None and (counts.counted_at >= fresh_after or settled):
-        return counts
-    return refresh_counts(session, issue.id, now)
+    return counts if fresh or settled else refresh_counts(session, issue.id, now)
 
 
 def refresh_active(session: Session, now: datetime, settings: Settings) -> int:

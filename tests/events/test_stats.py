@@ -83,3 +83,10 @@ def test_pages_and_scrapes_read_counts_stored_by_beat(session, ingested, subscri
     session.refresh(issue)
     assert refresh_active(session, later, settings) == 0
     assert stored_counts(session, issue, later + timedelta(days=1), settings).counted_at == later
+    # Counted while it was sending, read once it has finished: counted again, for its final figures.
+    finished = later + timedelta(seconds=1)
+    session.execute(update(Issue).where(Issue.id == issue.id).values(finished_at=finished))
+    session.commit()
+    session.refresh(issue)
+    assert stored_counts(session, issue, finished, settings).counted_at == finished
+    assert stored_counts(session, issue, finished + timedelta(seconds=1), settings).counted_at == finished
