@@ -19,9 +19,24 @@ from mailer.delivery.senders import SendError, SendResult
 
 _PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)\b")
 # The client json.dumps() a dict body itself, unless the Content-Type is some other string: then it sends
-# a str body as it is. We encode with orjson (a fifth of the time for a 1,000-recipient request, and
+# body.encode("utf-8"). We encode with orjson (a fifth of the time for a 1,000-recipient request, and
 # UTF-8 instead of \u escapes); SendGrid's own Node.js client sends this same header.
 JSON_UTF8 = {"Content-Type": "application/json; charset=utf-8"}
+
+
+class _Body(bytes):
+    """The encoded request body, handed to the client as it is (it calls `.encode("utf-8")` on a body that
+    is not plain JSON), whose str() is only its size. The client formats every body into a debug line,
+    even with debug logging off: repr() of a 1,000-recipient body cost about 0.9 ms a request, and a
+    debug log would have held every recipient's address and signed unsubscribe link."""
+
+    def encode(self, _encoding: str = "utf-8") -> bytes:
+        return self
+
+    def __str__(self) -> str:
+        return f"<{len(self):,} bytes of JSON>"
+
+    __repr__ = __str__
 
 
 def build_payload(batch: OutgoingBatch, *, sandbox: bool = False) -> dict:
@@ -112,7 +127,7 @@ class SendGridSender:
 
     def send(self, batch: OutgoingBatch) -> SendResult:
         try:
-            body = orjson.dumps(build_payload(batch, sandbox=self.sandbox)).decode()
+            body = _Body(orjson.dumps(build_payload(batch, sandbox=self.sandbox)))
             response = self.client.client.mail.send.post(request_body=body, request_headers=JSON_UTF8)
         except http_errors.HTTPError as exc:
             raise classify(exc.status_code, exc.body, exc.headers) from exc

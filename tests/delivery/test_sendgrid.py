@@ -1,5 +1,6 @@
 """The SendGrid backend over real HTTP against the stand-in: every answer becomes the right kind of outcome."""
 
+import logging
 import socket
 
 import pytest
@@ -38,6 +39,18 @@ def test_every_request_is_valid_by_sendgrids_rules(standin):
     assert payload["headers"] == {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     assert payload["custom_args"] == {"issue_id": "3", "batch_id": "7"}
     assert all("List-Unsubscribe-Post" not in p["headers"] for p in payload["personalizations"])
+
+
+def test_the_clients_debug_log_holds_no_address_or_link(standin, caplog):
+    """python_http_client logs every request body at DEBUG: ours says only its size."""
+    batch = make_batch(3)
+    with caplog.at_level(logging.DEBUG, logger="python_http_client"):
+        _sender(standin).send(batch)
+    logged = caplog.text
+    assert "POST Request" in logged and "bytes of JSON" in logged
+    private = [r.email for r in batch.recipients] + [link for r in batch.recipients for link in r.substitutions.values()]
+    assert not [p for p in private if p in logged]
+    assert standin.accepted()[0]["payload"] == build_payload(batch)
 
 
 def test_429_is_retried_at_the_reset_time(standin):
