@@ -320,16 +320,20 @@ def throughput_png(seen: list[tuple[float, int, int]], t0: float, path: Path, ti
 
 
 def pg_counters(url: str) -> dict:
-    """Cheap database-wide counters from pg_stat_database (pg_stat_statements is not enabled here)."""
+    """Cheap counters (pg_stat_statements is not enabled here): transactions from pg_stat_database, rows
+    written from pg_stat_user_tables (pg_stat_database's tup_updated fell short of the deliveries updated)."""
     from sqlalchemy import text
 
     from mailer.db import get_engine
 
     with get_engine(url).connect() as conn:
         row = conn.execute(text(
-            "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_fetched, blk_read_time, "
-            "blk_write_time FROM pg_stat_database WHERE datname = current_database()")).mappings().one()
-    return dict(row)
+            "SELECT xact_commit, xact_rollback, tup_fetched, blk_read_time, blk_write_time "
+            "FROM pg_stat_database WHERE datname = current_database()")).mappings().one()
+        tables = conn.execute(text(
+            "SELECT coalesce(sum(n_tup_ins), 0) AS tup_inserted, coalesce(sum(n_tup_upd), 0) AS tup_updated, "
+            "coalesce(sum(n_tup_hot_upd), 0) AS tup_hot_updated FROM pg_stat_user_tables")).mappings().one()
+    return {**row, **tables}
 
 
 def _samples(path: Path):
