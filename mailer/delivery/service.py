@@ -401,8 +401,7 @@ def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Edition,
                 session.commit()
                 continue
             return _failed_attempt(session, batch, issue, exc, settings, now, spawned)
-        counters.record_response(result.status)
-        counters.record_batch(time.monotonic() - started)
+        counters.record_batch(result.status, time.monotonic() - started)
         if result.invalid:
             _set_deliveries(session, batch.id, result.invalid, DeliveryStatus.INVALID, now)
         _set_deliveries(session, batch.id, None, DeliveryStatus.SENT, now)

@@ -67,8 +67,9 @@ def record_response(status: str) -> None:
     _safe_incr({f"responses:{status}": 1})
 
 
-def record_batch(seconds: float) -> None:
-    items = {"batch_seconds:count": 1, "batch_seconds:sum": seconds}
+def record_batch(status: str, seconds: float) -> None:
+    """An accepted batch: its answer and how long the request took, in one round trip to Redis."""
+    items = {f"responses:{status}": 1, "batch_seconds:count": 1, "batch_seconds:sum": seconds}
     for bound in LATENCY_BUCKETS:
         if seconds <= bound:
             items[f"batch_seconds:le:{bound}"] = 1
