@@ -254,19 +254,21 @@ class BatchOutcome:
     spawned: list[int] = field(default_factory=list)  # new batches split off (413): enqueue them
 
 
-def _lease(session: Session, batch_id: int, now: datetime, settings: Settings) -> bool:
-    """Take a pending or retrying batch. The lease is on record before any request goes out."""
-    result = session.execute(
+def _lease(session: Session, batch_id: int, now: datetime, settings: Settings) -> Batch | None:
+    """Take a pending or retrying batch: the batch, leased, or None when it is not to be taken. The lease
+    is on record before any request goes out."""
+    batch = session.scalars(
         update(Batch)
         .where(Batch.id == batch_id, Batch.status.in_(LEASABLE))
         .values(
             status=BatchStatus.SENDING, attempts=Batch.attempts + 1, updated_at=now,
             leased_until=now + timedelta(seconds=settings.batch_lease_seconds),
         )
-        .execution_options(synchronize_session=False)
-    )
+        .returning(Batch),  # the batch as leased, without reading it again
+        execution_options={"populate_existing": True, "synchronize_session": False},
+    ).one_or_none()
     session.commit()
-    return result.rowcount == 1
+    return batch
 
 
 def _recipients(session: Session, batch: Batch, settings: Settings) -> tuple[list[Recipient], list[int]]:
@@ -345,10 +347,9 @@ def send_batch(session: Session, batch_id: int, *, sender: Sender, settings: Set
                now: datetime | None = None) -> BatchOutcome:
     """Send one batch at most once per lease. Safe to run twice: a batch already taken is skipped."""
     now = now or utcnow()
-    if not _lease(session, batch_id, now, settings):
+    batch = _lease(session, batch_id, now, settings)
+    if batch is None:
         return BatchOutcome("skipped")
-    # populate_existing: the lease was written by a bulk UPDATE the identity map has not seen
-    batch = session.get(Batch, batch_id, populate_existing=True)
     issue = session.get(Issue, batch.issue_id, populate_existing=True)
     if issue.status != IssueStatus.SENDING:
         # Paused: hand the batch back for resume. Cancelled: close it and its deliveries.

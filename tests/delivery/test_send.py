@@ -148,6 +148,17 @@ def test_a_permanent_error_fails_the_batch_and_says_why(session, issue, settings
     assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.FAILED}
 
 
+def test_a_lease_is_taken_once_and_shows_in_the_batch_already_loaded(session, issue, settings):
+    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    loaded = session.get(Batch, first)
+    assert loaded.status == BatchStatus.PENDING and loaded.attempts == 0
+    leased = service._lease(session, first, utcnow(), settings)
+    assert leased is loaded and loaded.status == BatchStatus.SENDING and loaded.attempts == 1
+    assert loaded.leased_until is not None
+    assert service._lease(session, first, utcnow(), settings) is None  # taken: nobody else sends it
+
+
 def test_a_batch_whose_worker_died_is_reconciled_not_blindly_resent(session, issue, settings):
     from datetime import timedelta
 
