@@ -74,6 +74,13 @@ class Settings(BaseSettings):
             raise ValueError("MAILER_SECRET_KEY must be set to a private value when MAILER_ENV=production")
         return self
 
+    @model_validator(mode="after")
+    def _lease_outlasts_a_request(self) -> "Settings":
+        # A batch whose lease ran out is judged lost as of the lease's end: no request may outlive it.
+        if self.batch_lease_seconds <= self.sendgrid_timeout_seconds:
+            raise ValueError("MAILER_BATCH_LEASE_SECONDS must be longer than MAILER_SENDGRID_TIMEOUT_SECONDS")
+        return self
+
     @property
     def tasks_in_process(self) -> bool:
         """No broker: every task runs in the calling process (the embedded default)."""

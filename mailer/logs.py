@@ -65,5 +65,6 @@ def configure(settings: Settings, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "urllib3", "kombu", "amqp"):
+    # python_http_client (under `sendgrid`) logs every request's headers at DEBUG, the API key among them
+    for noisy in ("httpx", "urllib3", "kombu", "amqp", "python_http_client"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
@@ -115,6 +115,7 @@ def write_ledger(session: Session, issue: Issue, edition: Edition, settings: Set
     batch_ids: list[int] = []
     blocks = LEDGER_FIRST_BLOCK if through is None else LEDGER_BLOCK
     while True:
+        now = max(now, utcnow())  # each block's own time: a large ledger takes a while to write
         # Compare-and-set first: a writer that went silent for a lease and was taken over stops here. The
         # row stays locked until this block commits, so no one takes over halfway through it.
         still_ours = session.execute(
@@ -361,7 +362,10 @@ def send_batch(session: Session, batch_id: int, *, sender: Sender, settings: Set
         session.commit()
         return BatchOutcome(batch.status)
     edition = session.get(Edition, batch.edition_id)
-    outcome = _send_leased(session, batch, issue, edition, sender, settings, now)
+    # The last moment a request may start and still end (answered or timed out) within the lease: the
+    # sweep takes a batch whose lease ran out for lost as of the lease's end.
+    last_start = time.monotonic() + settings.batch_lease_seconds - settings.sendgrid_timeout_seconds
+    outcome = _send_leased(session, batch, issue, edition, sender, settings, now, last_start)
     batch.leased_until = None
     session.commit()
     if outcome.status in (BatchStatus.ACCEPTED, BatchStatus.FAILED):
@@ -371,7 +375,7 @@ def send_batch(session: Session, batch_id: int, *, sender: Sender, settings: Set
 
 
 def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Edition, sender: Sender,
-                 settings: Settings, now: datetime) -> BatchOutcome:
+                 settings: Settings, now: datetime, last_start: float) -> BatchOutcome:
     spawned: list[int] = []
     while True:  # each pass sends fewer recipients (invalid ones dropped, or half split off)
         recipients, dropped = _recipients(session, batch, settings)
@@ -387,6 +391,11 @@ def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Edition,
             return BatchOutcome(batch.status, retry_in=wait, spawned=spawned)
         time.sleep(wait)
         started = time.monotonic()
+        if started > last_start:
+            # Too late in the lease (after refusals and splits, each a request): handed back unsent. Nothing
+            # was accepted under this lease, only refusals loop back here.
+            batch.status = BatchStatus.RETRYING
+            return BatchOutcome(batch.status, retry_in=0.0, spawned=spawned)
         try:
             result = sender.send(_outgoing(batch, issue, edition, recipients, settings))
         except SendError as exc:
@@ -423,7 +432,9 @@ def _failed_attempt(session: Session, batch: Batch, issue: Issue, exc: SendError
             pass  # another worker paused it first
         return BatchOutcome(batch.status, spawned=spawned)
     if exc.kind == SendError.UNKNOWN:
-        batch.status, batch.updated_at = BatchStatus.UNKNOWN, now
+        # lost as of now, when the request ended (it may have taken its whole timeout), not the task's start:
+        # reconciliation waits for the webhook stream to pass this moment
+        batch.status, batch.updated_at = BatchStatus.UNKNOWN, max(now, utcnow())
         log.warning("batch %s: %s; reconciling in %ss", batch.id, exc, settings.reconcile_grace_seconds,
                     extra={"issue": issue.number, "batch": batch.id})
         return BatchOutcome(batch.status, reconcile_in=settings.reconcile_grace_seconds, spawned=spawned)
@@ -557,4 +568,12 @@ def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
         Batch.issue_id.in_(sending_issues), Batch.status.in_(LEASABLE), Batch.updated_at < stale))
     reconcile = session.scalars(select(Batch.id).where(
         Batch.status == BatchStatus.UNKNOWN, Batch.updated_at <= grace_over))
-    return Sweep(send=list(send), reconcile=list(reconcile))
+    found = Sweep(send=list(send), reconcile=list(reconcile))
+    # An issue with nothing open that is still `sending`: whoever closed the last batch or ledger block
+    # died before finishing it.
+    idle = session.scalars(select(Issue.id).where(Issue.status == IssueStatus.SENDING, ~exists().where(
+        Batch.issue_id == Issue.id, Batch.status.in_(BATCH_OPEN))))
+    for issue_id in list(idle):
+        finish_issue_if_done(session, issue_id, now)
+        session.commit()
+    return found

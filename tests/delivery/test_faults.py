@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 import redis
@@ -192,11 +193,12 @@ def test_a_worker_killed_mid_send_loses_and_repeats_nobody(session, stack):
     issue = draft_issue(session, utcnow())
     session.commit()
     stack.standin.faults = Faults("slow:1.0")  # every request takes a while: there is a "mid"
-    stack.standin.slow_seconds = 0.3
+    stack.standin.slow_seconds = 0.5
     stack.env["MAILER_BATCH_SIZE"] = "100"
     # Killed before its request went out, the victim's batch has no evidence; if the survivor finished
-    # within the victim's lease, no event comes after the loss either, and only the max wait ends it.
-    stack.env["MAILER_RECONCILE_MAX_WAIT_SECONDS"] = "20"
+    # within the victim's lease, no event comes after the loss either, and only the max wait ends it (long
+    # enough for the survivor, busy sending, to apply the evidence of a request that did go out).
+    stack.env["MAILER_RECONCILE_MAX_WAIT_SECONDS"] = "60"
     victim = stack.start("victim", "worker", "-Q", "send", "-P", "solo", "-n", "victim@%h", "--loglevel", "warning")
     stack.start("survivor", "worker", "-Q", "send,events", "-P", "solo", "-n", "survivor@%h", "--loglevel", "warning")
     # Both up before the send: a victim that joins late is killed with the send nearly done, and its lost
@@ -204,15 +206,17 @@ def test_a_worker_killed_mid_send_loses_and_repeats_nobody(session, stack):
     stack.wait_workers("victim", "survivor")
     sender = subprocess.Popen([sys.executable, "-m", "mailer.cli", "issue", "send", str(issue.number), "--wait"],
                               env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: len(stack.standin.recipients()) >= 1000, 60, "the send to get under way")
+    # Both workers hold a lease taken under 0.2 s ago: the victim is before or inside its 0.5 s request, and
+    # cannot have recorded it accepted by the time the signal lands.
     deadline = time.time() + 30
-    while len(stack.standin.recipients()) < 1000 and time.time() < deadline:  # well under way
-        time.sleep(0.02)
-    while time.time() < deadline:  # both workers hold a lease, inside a (slow) request: the victim is mid-send
-        sending = session.scalar(select(func.count()).where(Batch.status == BatchStatus.SENDING))
+    while True:
+        assert time.time() < deadline, "never saw both workers at the start of a request"
+        leased = session.scalars(select(Batch.updated_at).where(Batch.status == BatchStatus.SENDING)).all()
         session.rollback()
-        if sending >= 2:
+        if len(leased) >= 2 and min(leased) > utcnow() - timedelta(seconds=0.2):
             break
-        time.sleep(0.01)
+        time.sleep(0.005)
     victim.send_signal(signal.SIGKILL)
     out, err = sender.communicate(timeout=240)
     assert sender.returncode == 0, out + err + stack.log("survivor")

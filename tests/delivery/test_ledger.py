@@ -1,12 +1,12 @@
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from mailer.db import utcnow
-from mailer.delivery.models import Batch, Delivery
+from mailer.delivery.models import Batch, BatchStatus, Delivery
 from mailer.delivery.service import start_send
-from mailer.issues.models import Edition
+from mailer.issues.models import Edition, Issue
 from mailer.issues.service import draft_issue
-from mailer.issues.states import InvalidTransition
+from mailer.issues.states import InvalidTransition, IssueStatus
 
 
 @pytest.fixture
@@ -89,6 +89,9 @@ def test_each_block_is_committed_before_it_is_handed_over(session, issue, small_
     from mailer.delivery.service import begin_send, finish_issue_if_done, start_editions
 
     editions = begin_send(session, issue, utcnow())
+    # only ko is written here; en and both count as done, so that ko's ledger alone holds the issue open
+    session.execute(update(Edition).where(Edition.issue_id == issue.id, Edition.lang != "ko")
+                    .values(started_at=utcnow(), ledger_done_at=utcnow()))
     session.commit()
     seen = []
 
@@ -97,12 +100,45 @@ def test_each_block_is_committed_before_it_is_handed_over(session, issue, small_
             committed = other.scalar(select(func.count()).select_from(Delivery).where(Delivery.batch_id.in_(batch_ids)))
             ko = other.scalar(select(Edition).where(Edition.issue_id == issue.id, Edition.lang == "ko"))
             seen.append((len(batch_ids), committed, ko.ledger_done_at is not None))
-            if len(seen) == 1:  # half of ko is written: the issue cannot be finished yet
+            other.execute(update(Batch).where(Batch.id.in_(batch_ids)).values(status=BatchStatus.ACCEPTED))
+            other.commit()  # a worker sent the block at once
+            if len(seen) == 1:  # every batch so far is sent, but half of ko is still to write
                 assert not finish_issue_if_done(other, issue.id, utcnow())
 
     ko = next(e for e in editions if e.lang == "ko")
     start_editions(session, issue, [ko], small_blocks, utcnow(), after_block)
     assert seen == [(2, 2, False), (2, 2, True)]  # 4 ko readers: a first block of 2, then the rest
+    assert _ledger(session, issue) == [r for r in _readers(subscribers_by_lang) if r[0] == "ko"]
+    session.expire_all()
+    assert session.get(Issue, issue.id).status == IssueStatus.SENT  # the writer finished it, its ledger done
+
+
+def test_a_reader_back_between_the_count_and_the_snapshot_leaves_nobody_out(session, issue, subscribers_by_lang):
+    """The block's batches are cut to the count; a reader re-activated before the snapshot pushes the last
+    reader past them. The block must not then be taken for the last one."""
+    from sqlalchemy import event
+
+    from mailer.delivery.ledger import write_block
+    from mailer.delivery.service import begin_send
+    from subscribers.models import Status, Subscriber
+
+    editions = begin_send(session, issue, utcnow())
+    ko = next(e for e in editions if e.lang == "ko")
+    session.execute(update(Subscriber).where(Subscriber.email == "ko1@example.com").values(status=Status.UNSUBSCRIBED))
+    session.commit()
+
+    def back_before_the_snapshot(state):
+        if state.is_insert and state.statement.table.name == "deliveries":
+            state.session.connection().execute(
+                update(Subscriber).where(Subscriber.email == "ko1@example.com").values(status=Status.ACTIVE))
+
+    event.listen(session, "do_orm_execute", back_before_the_snapshot)
+    first = write_block(session, issue, ko, utcnow(), 1, None, 10)
+    event.remove(session, "do_orm_execute", back_before_the_snapshot)
+    assert len(first.batch_ids) == 3 and not first.last  # counted 3, found 4: ko3 is left for the next block
+    second = write_block(session, issue, ko, utcnow(), 1, first.through, 10)
+    assert len(second.batch_ids) == 1 and second.last
+    session.commit()
     assert _ledger(session, issue) == [r for r in _readers(subscribers_by_lang) if r[0] == "ko"]
 
 

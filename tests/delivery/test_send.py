@@ -126,6 +126,45 @@ class FlakySender:
         return self.outbox.send(batch)
 
 
+def test_no_request_starts_too_late_in_its_lease(session, issue, settings):
+    """After a refusal (here a 413, taking its time), a request that could outlive the lease is not made:
+    the batch is handed back, as the sweep would take it for lost as of the lease's end."""
+
+    class SlowTooLarge(FlakySender):
+        def send(self, batch):
+            time.sleep(1.05)  # past the lease (2 s) less a request's timeout (1 s)
+            return super().send(batch)
+
+    tight = settings.model_copy(update={"batch_lease_seconds": 2, "sendgrid_timeout_seconds": 1.0})
+    [first, *_] = service.start_send(session, issue, tight, utcnow())
+    session.commit()
+    sender = SlowTooLarge(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.TOO_LARGE)
+    outcome = service.send_batch(session, first, sender=sender, settings=tight)
+    assert outcome.status == BatchStatus.RETRYING and outcome.retry_in == 0 and len(outcome.spawned) == 1
+    assert sender.calls == 1  # the split half was not sent late
+    batch = session.get(Batch, first, populate_existing=True)
+    assert batch.status == BatchStatus.RETRYING and batch.leased_until is None
+    assert service.send_batch(session, first, sender=sender, settings=tight).status == BatchStatus.ACCEPTED
+
+
+def test_a_lease_must_outlast_a_request():
+    from mailer.config import Settings
+
+    with pytest.raises(ValueError, match="MAILER_BATCH_LEASE_SECONDS must be longer"):
+        Settings(batch_lease_seconds=30, sendgrid_timeout_seconds=30)
+
+
+def test_the_sweep_finishes_an_issue_left_sending_with_nothing_open(session, issue, settings):
+    batch_ids = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    # the worker that closed the last batch died before it could finish the issue
+    session.execute(update(Batch).where(Batch.id.in_(batch_ids)).values(status=BatchStatus.ACCEPTED))
+    session.commit()
+    assert session.get(Issue, issue.id, populate_existing=True).status == IssueStatus.SENDING
+    service.sweep(session, utcnow(), settings)
+    assert session.get(Issue, issue.id, populate_existing=True).status == IssueStatus.SENT
+
+
 def test_transient_errors_are_retried_with_backoff_then_succeed(session, issue, settings):
     [first, *_] = service.start_send(session, issue, settings, utcnow())
     session.commit()
@@ -302,6 +341,24 @@ def _webhook_event_at(session, when):
     store.store(session, [{"event": "delivered", "email": "other@example.com", "sg_event_id": f"x-{when}",
                            "timestamp": int(when.timestamp()) + 1}], utcnow())
     session.commit()
+
+
+def test_a_lost_answer_is_lost_as_of_the_end_of_its_request(session, issue, settings):
+    """Not as of the task's start: a request that timed out may have been processed late in its timeout,
+    and the webhook stream must pass that moment before anyone is mailed again."""
+    from datetime import timedelta
+
+    class SlowLoss(FlakySender):
+        def send(self, batch):
+            time.sleep(0.2)
+            return super().send(batch)
+
+    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    session.commit()
+    started = utcnow()
+    sender = SlowLoss(None, failures=1, kind=SendError.UNKNOWN)
+    assert service.send_batch(session, first, sender=sender, settings=settings, now=started).status == BatchStatus.UNKNOWN
+    assert session.get(Batch, first, populate_existing=True).updated_at >= started + timedelta(seconds=0.2)
 
 
 def test_a_lost_answer_waits_while_the_webhook_stream_lags_behind_it(session, issue, settings):

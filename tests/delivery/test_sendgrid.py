@@ -53,6 +53,23 @@ def test_the_clients_debug_log_holds_no_address_or_link(standin, caplog):
     assert standin.accepted()[0]["payload"] == build_payload(batch)
 
 
+def test_debug_logging_shows_neither_the_api_key_nor_the_body(standin, capsys):
+    """At DEBUG, the client would log each request's headers (the API key among them): kept quiet."""
+    from mailer.config import Settings
+    from mailer.logs import configure
+
+    batch = make_batch(2)
+    configure(Settings(_env_file=None), logging.DEBUG)
+    try:
+        logging.getLogger("mailer.test").debug("debug lines are written")
+        _sender(standin, key="SG.test").send(batch)
+    finally:
+        configure(Settings(_env_file=None))
+    written = capsys.readouterr().err
+    assert "debug lines are written" in written
+    assert "SG.test" not in written and batch.recipients[0].email not in written
+
+
 def test_429_is_retried_at_the_reset_time(standin):
     standin.faults.push("429")
     with pytest.raises(SendError) as caught:
