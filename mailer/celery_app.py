@@ -35,7 +35,9 @@ def beat_schedule(settings: Settings) -> dict:
         # leaves them stored, and this applies them (a reconciliation waits for it).
         "apply-stored-events": {"task": "mailer.process_events",
                                 "schedule": settings.maintenance_interval_seconds},
-        "refresh-issue-counts": {"task": "mailer.refresh_issue_counts", "schedule": settings.stats_refresh_seconds},
+        # Behind a busy `assemble` worker, a refresh older than the next one is dropped, not run back to back.
+        "refresh-issue-counts": {"task": "mailer.refresh_issue_counts", "schedule": settings.stats_refresh_seconds,
+                                 "options": {"expires": settings.stats_refresh_seconds}},
     }
 
 

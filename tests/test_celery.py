@@ -25,6 +25,8 @@ def test_app_is_configured_for_safe_delivery():
     assert {q.name for q in conf.task_queues} == set(QUEUES) == {"ingest", "assemble", "send", "events"}
     assert {"ingest-feeds", "draft-weekly-issue", "sweep-batches", "apply-stored-events",
             "refresh-issue-counts"} <= set(conf.beat_schedule)
+    refresh = conf.beat_schedule["refresh-issue-counts"]  # one left waiting past the next is dropped
+    assert refresh["options"]["expires"] == refresh["schedule"] == 60
 
 
 def test_every_scheduled_task_exists():
