@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
@@ -569,11 +569,9 @@ def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
     reconcile = session.scalars(select(Batch.id).where(
         Batch.status == BatchStatus.UNKNOWN, Batch.updated_at <= grace_over))
     found = Sweep(send=list(send), reconcile=list(reconcile))
-    # An issue with nothing open that is still `sending`: whoever closed the last batch or ledger block
-    # died before finishing it.
-    idle = session.scalars(select(Issue.id).where(Issue.status == IssueStatus.SENDING, ~exists().where(
-        Batch.issue_id == Issue.id, Batch.status.in_(BATCH_OPEN))))
-    for issue_id in list(idle):
-        finish_issue_if_done(session, issue_id, now)
-        session.commit()
+    # An issue still `sending` with nothing open: whoever closed its last batch or ledger block died before
+    # finishing it (for the others, finish_issue_if_done's first probe answers at once).
+    for issue_id in session.scalars(sending_issues).all():
+        if finish_issue_if_done(session, issue_id, now):
+            session.commit()
     return found
