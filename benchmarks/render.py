@@ -28,7 +28,8 @@ def main() -> int:
     from mailer.config import get_settings
     from mailer.db import session_scope, upgrade_database, utcnow
     from mailer.demo.run import NEWEST_AGE, SAMPLES, rebase_dates
-    from mailer.issues.service import digest_context, draft_issue, stories_of
+    from mailer.issues.digest import digest_context, stories_of
+    from mailer.issues.service import draft_issue
     from mailer.rendering.render import render_body
 
     upgrade_database()

@@ -13,7 +13,7 @@ from mailer.config import Settings, get_settings
 
 QUEUES = ("ingest", "assemble", "send", "events")
 TASK_MODULES = ("mailer.articles.tasks", "mailer.issues.tasks", "mailer.delivery.tasks", "mailer.events.tasks",
-                "mailer.delivery.transactional")
+                "mailer.mail.transactional")
 
 
 def beat_schedule(settings: Settings) -> dict:
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> Celery:
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="send",
         broker_connection_retry_on_startup=True,
-        # A batch that outlives its lease is taken up by requeue-stale-batches; Redis must not
+        # A batch that outlives its lease is taken up by beat's sweep-batches; Redis must not
         # redeliver an unacked task much sooner than that.
         broker_transport_options={"visibility_timeout": max(3600, 2 * settings.batch_lease_seconds)},
         timezone=settings.digest_timezone,
@@ -71,6 +71,12 @@ def create_app(settings: Settings | None = None) -> Celery:
 
 
 app = create_app()
+
+
+def task_named(name: str):
+    """A task registered by a module of a higher layer, which the caller may not import: by its name."""
+    app.loader.import_default_modules()  # the task modules, as a worker imports them at its start
+    return app.tasks[name]
 
 
 @signals.setup_logging.connect

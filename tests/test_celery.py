@@ -13,8 +13,6 @@ from sqlalchemy import select
 from mailer.celery_app import QUEUES, create_app
 from mailer.config import Settings
 
-REDIS_URL = os.environ.get("MAILER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
 
 def test_app_is_configured_for_safe_delivery():
     conf = create_app(Settings(_env_file=None, broker_url="redis://127.0.0.1:6379/0")).conf
@@ -57,17 +55,17 @@ def test_tasks_are_registered_on_their_queues():
 
 @pytest.mark.celery
 def test_a_real_worker_on_redis_sends_an_issue_to_everyone_once(session, ingested, subscribers_by_lang,
-                                                                 settings):
+                                                                 settings, redis_url):
     from mailer.db import utcnow
     from mailer.delivery.models import Batch, BatchStatus, Delivery
     from mailer.issues.models import Issue
     from mailer.issues.service import draft_issue
 
-    broker = redis.Redis.from_url(REDIS_URL)
+    broker = redis.Redis.from_url(redis_url)
     broker.flushdb()
     issue = draft_issue(session, utcnow())
     session.commit()
-    env = {**os.environ, "MAILER_BROKER_URL": REDIS_URL, "MAILER_OUTBOX_DIR": settings.outbox_dir,
+    env = {**os.environ, "MAILER_BROKER_URL": redis_url, "MAILER_OUTBOX_DIR": settings.outbox_dir,
            "MAILER_BATCH_SIZE": "2"}
     worker = subprocess.Popen(
         [sys.executable, "-m", "mailer.cli", "worker", "-Q", "send", "-c", "2", "--loglevel", "warning"],

@@ -82,8 +82,8 @@ def test_worker_without_a_broker_explains_itself(run):
 
 def test_pause_resume_and_cancel(run, ingested, subscribers_by_lang, session):
     from mailer.db import utcnow
-    from mailer.delivery.service import start_send
     from mailer.issues.service import draft_issue, get_issue
+    from tests.factories import start_send
 
     issue = draft_issue(session, utcnow())
     session.commit()
@@ -105,7 +105,7 @@ def test_serve_runs_the_workers_asked_for_without_an_access_log(run, monkeypatch
     import uvicorn
 
     import mailer.logs
-    from mailer.cli import uvicorn_options
+    from mailer.cli.processes import uvicorn_options
 
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))

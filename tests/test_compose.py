@@ -22,9 +22,10 @@ def _parses_as_mailer_command(args: list[str]) -> bool:
     """The words name a `mailer` command (not just a group) and its options parse."""
     command: click.Command = main
     while isinstance(command, click.Group):
-        if not args or args[0] not in command.commands:
+        found = command.get_command(click.Context(command), args[0]) if args else None
+        if found is None:
             return False
-        command, args = command.commands[args[0]], args[1:]
+        command, args = found, args[1:]
     command.make_context(command.name, list(args))  # raises on an unknown option or bad value
     return True
 

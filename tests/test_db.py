@@ -8,8 +8,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from mailer import models
 from mailer.db import Base, compare_and_set, get_engine, schema_is_current
+from mailer.delivery.models import Delivery
+from mailer.events.models import WebhookEvent
+from mailer.issues.models import Edition, Issue
+from subscribers.models import Subscriber
 
 
 def test_migrations_produce_exactly_the_models_schema(database_url):
@@ -31,8 +34,8 @@ def test_every_model_table_exists(database_url):
 
 def _issue(session, number=1):
     now = datetime.now(UTC)
-    issue = models.Issue(number=number, window_start=now - timedelta(days=7), window_end=now)
-    issue.editions = [models.Edition(lang="ko", subject="s")]
+    issue = Issue(number=number, window_start=now - timedelta(days=7), window_end=now)
+    issue.editions = [Edition(lang="ko", subject="s")]
     session.add(issue)
     session.flush()
     return issue
@@ -40,35 +43,35 @@ def _issue(session, number=1):
 
 def test_one_delivery_per_issue_and_subscriber(session):
     issue = _issue(session)
-    sub = models.Subscriber(email="a@example.com", lang="ko", status="active")
+    sub = Subscriber(email="a@example.com", lang="ko", status="active")
     session.add(sub)
     session.flush()
     edition = issue.editions[0]
-    session.add(models.Delivery(issue_id=issue.id, edition_id=edition.id, subscriber_id=sub.id, email=sub.email))
+    session.add(Delivery(issue_id=issue.id, edition_id=edition.id, subscriber_id=sub.id, email=sub.email))
     session.flush()
-    session.add(models.Delivery(issue_id=issue.id, edition_id=edition.id, subscriber_id=sub.id, email=sub.email))
+    session.add(Delivery(issue_id=issue.id, edition_id=edition.id, subscriber_id=sub.id, email=sub.email))
     with pytest.raises(IntegrityError):
         session.flush()
 
 
 def test_one_event_per_sg_event_id(session):
-    session.add(models.WebhookEvent(sg_event_id="abc", event="delivered", payload={"a": 1}))
+    session.add(WebhookEvent(sg_event_id="abc", event="delivered", payload={"a": 1}))
     session.flush()
-    session.add(models.WebhookEvent(sg_event_id="abc", event="delivered", payload={"a": 1}))
+    session.add(WebhookEvent(sg_event_id="abc", event="delivered", payload={"a": 1}))
     with pytest.raises(IntegrityError):
         session.flush()
 
 
 def test_subscriber_email_is_unique(session):
-    session.add(models.Subscriber(email="x@example.com", lang="en"))
+    session.add(Subscriber(email="x@example.com", lang="en"))
     session.flush()
-    session.add(models.Subscriber(email="x@example.com", lang="ko"))
+    session.add(Subscriber(email="x@example.com", lang="ko"))
     with pytest.raises(IntegrityError):
         session.flush()
 
 
 def test_status_and_language_are_checked(session):
-    session.add(models.Subscriber(email="y@example.com", lang="fr"))
+    session.add(Subscriber(email="y@example.com", lang="fr"))
     with pytest.raises(IntegrityError):
         session.flush()
 
@@ -77,15 +80,15 @@ def test_datetimes_come_back_aware_utc(session):
     issue = _issue(session)
     session.commit()
     session.expire_all()
-    again = session.scalar(select(models.Issue).where(models.Issue.id == issue.id))
+    again = session.scalar(select(Issue).where(Issue.id == issue.id))
     assert again.window_end.tzinfo is UTC
 
 
 def test_compare_and_set_lets_exactly_one_racer_win(session):
     issue = _issue(session)
     session.commit()
-    assert compare_and_set(session, models.Issue, issue.id, {"draft"}, status="sending")
-    assert not compare_and_set(session, models.Issue, issue.id, {"draft"}, status="sending")
+    assert compare_and_set(session, Issue, issue.id, {"draft"}, status="sending")
+    assert not compare_and_set(session, Issue, issue.id, {"draft"}, status="sending")
     session.commit()
 
 

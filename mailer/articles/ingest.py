@@ -10,10 +10,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from mailer.articles.fetch import FetchError, fetch
-from mailer.articles.models import LANGS, Article, Feed
+from mailer.articles.models import Article, Feed
 from mailer.articles.pairing import pair_unpaired
 from mailer.articles.parse import ParsedItem, parse_feed
 from mailer.config import get_settings
+from mailer.langs import STORY_LANGS
 
 log = logging.getLogger(__name__)
 EDITABLE = ("url", "title", "summary", "content_html", "image_url", "translation_url", "published_at")
@@ -33,7 +34,7 @@ class IngestResult:
 
 
 def add_feed(session: Session, url: str, lang: str) -> Feed:
-    if lang not in LANGS:
+    if lang not in STORY_LANGS:
         raise FeedError(f"feed language must be en or ko, not {lang!r}")
     if session.scalar(select(Feed).where(Feed.url == url)):
         raise FeedError(f"feed already added: {url}")

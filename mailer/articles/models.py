@@ -2,17 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mailer.db import Base, UTCDateTime, utcnow
-
-LANGS = ("en", "ko")
+from mailer.db import Base, UTCDateTime, one_of, utcnow
+from mailer.langs import STORY_LANGS
 
 
 class Feed(Base):
     __tablename__ = "feeds"
-    __table_args__ = (CheckConstraint("lang IN ('en', 'ko')", name="lang"),)
+    __table_args__ = (one_of("lang", STORY_LANGS),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(2000), unique=True)
@@ -29,7 +28,7 @@ class Article(Base):
     __tablename__ = "articles"
     __table_args__ = (
         UniqueConstraint("feed_id", "guid"),
-        CheckConstraint("lang IN ('en', 'ko')", name="lang"),
+        one_of("lang", STORY_LANGS),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

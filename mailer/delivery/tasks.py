@@ -1,118 +1,95 @@
-"""Thin tasks: ids in, services do the work; enqueued only after the ledger is committed."""
+"""Thin tasks: batch ids in, the delivery services do the work. A batch is queued only after the rows
+that describe it are committed."""
 
 from __future__ import annotations
 
 import time
 
-from mailer.celery_app import app
-from mailer.config import get_settings
+from mailer.celery_app import app, task_named
+from mailer.config import Settings, get_settings
 from mailer.db import session_scope, utcnow
-from mailer.delivery import service
+from mailer.delivery.batches import BatchOutcome
+from mailer.delivery.batches import send_batch as send_leased_batch
+from mailer.delivery.lifecycle import sweep
 from mailer.delivery.models import BatchStatus
-from mailer.delivery.senders import get_sender
+from mailer.mail.senders import get_sender
 
 IN_PROCESS_MAX_WAIT = 5.0  # with no broker, a retry waits here, briefly, instead of on a queue
+# Registered by mailer.events.tasks: reconciling reads webhook events, a layer above delivery, so the task is
+# called by its name rather than imported.
+RECONCILE_BATCH = "mailer.reconcile_batch"
 
 
-def _send(batch_id: int) -> service.BatchOutcome:
-    settings = get_settings()
+def _send(batch_id: int, settings: Settings) -> BatchOutcome:
     with session_scope() as session:
-        return service.send_batch(session, batch_id, sender=get_sender(settings), settings=settings)
+        return send_leased_batch(session, batch_id, sender=get_sender(settings), settings=settings)
 
 
-def _reconcile(batch_id: int) -> service.BatchOutcome:
-    with session_scope() as session:
-        return service.reconcile_batch(session, batch_id, utcnow(), get_settings())
+def follow_up(batch_id: int, outcome: BatchOutcome, settings: Settings, in_process: bool) -> str:
+    """Hand on what an outcome asks for: split-off batches, a retry, a reconciliation.
 
-
-def _follow_up(task, batch_id: int, outcome: service.BatchOutcome) -> str:
-    """Enqueue what an outcome asks for: split-off batches, a retry, a reconciliation.
-
-    With no broker it is done here, waiting briefly between steps, in a loop: nested calls ran out of
-    stack during a long reconciliation wait. There is no sweep in-process either, so an `unknown` batch
-    the sweep would ask about again is asked about here.
+    In process (no broker) a retry waits here, briefly, and runs again: in a loop, since nested calls ran
+    out of stack during long waits.
     """
-    settings = get_settings()
-    in_process = task.request.is_eager or settings.tasks_in_process
     while True:
-        enqueue(outcome.spawned)
-        retry = outcome.retry_in is not None
-        delay = outcome.retry_in if retry else outcome.reconcile_in
-        if delay is None and in_process and outcome.status == BatchStatus.UNKNOWN:
-            delay = float(settings.maintenance_interval_seconds)
-        if delay is None:
-            return outcome.status
+        enqueue(outcome.spawned, settings)
+        if outcome.retry_in is None:
+            break
         if not in_process:
-            (send_batch if retry else reconcile_batch).apply_async((batch_id,), countdown=delay)
+            send_batch.apply_async((batch_id,), countdown=outcome.retry_in)
             return outcome.status
-        time.sleep(min(delay, IN_PROCESS_MAX_WAIT))
-        outcome = _send(batch_id) if retry else _reconcile(batch_id)
+        time.sleep(min(outcome.retry_in, IN_PROCESS_MAX_WAIT))
+        outcome = _send(batch_id, settings)
+    if outcome.status == BatchStatus.UNKNOWN and (in_process or outcome.reconcile_in is not None):
+        return reconcile_later([batch_id], settings, countdown=outcome.reconcile_in or 0.0) or outcome.status
+    return outcome.status
 
 
 @app.task(name="mailer.send_batch", queue="send", bind=True, acks_late=True)
 def send_batch(self, batch_id: int) -> str:
-    return _follow_up(self, batch_id, _send(batch_id))
-
-
-@app.task(name="mailer.reconcile_batch", queue="send", bind=True, acks_late=True)
-def reconcile_batch(self, batch_id: int) -> str:
-    return _follow_up(self, batch_id, _reconcile(batch_id))
+    settings = get_settings()
+    in_process = self.request.is_eager or settings.tasks_in_process
+    return follow_up(batch_id, _send(batch_id, settings), settings, in_process)
 
 
 @app.task(name="mailer.sweep_batches", queue="send")
 def sweep_batches() -> dict:
     """Beat's safety net for batches whose task or worker was lost."""
+    settings = get_settings()
     with session_scope() as session:
-        found = service.sweep(session, utcnow(), get_settings())
-    enqueue(found.send)
-    for batch_id in found.reconcile:
-        reconcile_batch.delay(batch_id)
+        found = sweep(session, utcnow(), settings)
+    enqueue(found.send, settings)
+    reconcile_later(found.reconcile, settings)
     return {"send": len(found.send), "reconcile": len(found.reconcile)}
 
 
 @app.task(name="mailer.send_due", queue="assemble")
 def send_due() -> int:
     """Beat's tick: start the editions whose send time has come, and finish ledgers whose writer died.
-    Each block of a ledger is committed before its tasks are enqueued, and a lost enqueue is picked up by
+    Each block of a ledger is committed before its batches are queued, and a lost enqueue is picked up by
     sweep_batches, so a restart loses nothing."""
-    with session_scope() as session:
-        return len(service.start_due(session, get_settings(), utcnow(), after_block=enqueue))
+    from mailer.delivery import facade  # the facade queues through this module's enqueue
+
+    return len(facade.send_due(get_settings()))
 
 
-def enqueue(batch_ids: list[int]) -> None:
-    """Call only after the transaction that wrote these batches has committed.
-
-    With no broker configured the batches run here and now (read at call time, not import time).
-    """
-    in_process = get_settings().tasks_in_process
+def enqueue(batch_ids: list[int], settings: Settings) -> None:
+    """Call only after the transaction that wrote these batches has committed. With no broker configured
+    the batches run here and now."""
     for batch_id in batch_ids:
-        if in_process:
+        if settings.tasks_in_process:
             send_batch.apply(args=(batch_id,), throw=True)
         else:
             send_batch.delay(batch_id)
 
 
-def send_issue(number: int) -> list[int]:
-    """`mailer issue send N` (and resume): the issue becomes `sending`, then each edition's ledger is
-    written a block at a time, each block committed and its batches enqueued before the next is written,
-    so the first recipients are on their way at once."""
-    from mailer.issues.models import Edition, Issue
-    from mailer.issues.service import get_issue
-    from mailer.issues.states import IssueStatus
-
-    settings = get_settings()
-    batch_ids: list[int] = []
-    editions: list[int] = []
-    with session_scope() as session:
-        issue = get_issue(session, number)
-        issue_id = issue.id
-        if issue.status == IssueStatus.PAUSED:
-            batch_ids = service.resume_send(session, issue)
+def reconcile_later(batch_ids: list[int], settings: Settings, countdown: float = 0.0) -> str | None:
+    """Ask about `unknown` batches once their grace period is over. In process it is asked now (and waits
+    out the grace period itself); then the last one's final status is returned."""
+    status = None
+    for batch_id in batch_ids:
+        if settings.tasks_in_process:
+            status = task_named(RECONCILE_BATCH).apply(args=(batch_id,), throw=True).get()
         else:
-            editions = [e.id for e in service.begin_send(session, issue, utcnow())]
-    enqueue(batch_ids)
-    for edition_id in editions:
-        with session_scope() as session:
-            batch_ids += service.start_editions(session, session.get(Issue, issue_id),
-                                                [session.get(Edition, edition_id)], settings, utcnow(), enqueue)
-    return batch_ids
+            app.send_task(RECONCILE_BATCH, args=(batch_id,), countdown=countdown, queue="send")
+    return status

@@ -74,9 +74,10 @@ def _run(directory: Path, echo: Callable[[str], None], standin) -> dict:
 
     from mailer.articles.ingest import add_feed, ingest_all
     from mailer.articles.models import Feed
+    from mailer.config import get_settings
     from mailer.db import session_scope, upgrade_database, utcnow
+    from mailer.delivery.facade import send_now
     from mailer.delivery.stats import delivery_counts
-    from mailer.delivery.tasks import send_issue
     from mailer.issues.models import Issue
     from mailer.issues.service import draft_issue
     from mailer.issues.states import IssueStatus
@@ -112,7 +113,7 @@ def _run(directory: Path, echo: Callable[[str], None], standin) -> dict:
         number, status = issue.number, issue.status
 
     if status in (IssueStatus.DRAFT, IssueStatus.SCHEDULED):
-        batches = send_issue(number)
+        batches = send_now(number, get_settings())
         echo(f"sent issue #{number} in {len(batches)} batch(es) through the {'SendGrid API' if standin else 'outbox'}")
     else:
         echo(f"issue #{number} is already {status}: nobody is mailed twice")

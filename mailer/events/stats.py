@@ -86,3 +86,30 @@ def refresh_active(session: Session, now: datetime, settings: Settings) -> int:
         refresh_counts(session, issue_id, now)
         session.commit()
     return len(ids)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def issue_report(session: Session, issue: Issue, now: datetime, settings: Settings) -> dict:
+    """An issue as `mailer issue show/list --json` prints it, with its stored counts (as the dashboard reads
+    them: a list of many 1M-recipient issues must not count each ledger again)."""
+    counts = stored_counts(session, issue, now, settings)
+    return {
+        "number": issue.number,
+        "status": issue.status,
+        "status_reason": issue.status_reason,
+        "window_start": issue.window_start.isoformat(),
+        "window_end": issue.window_end.isoformat(),
+        "scheduled_at": _iso(issue.scheduled_at),
+        "stories": [s.article_id for s in issue.stories],
+        "counted_at": counts.counted_at.isoformat(),
+        "editions": [
+            {"lang": e.lang, "subject": e.subject, "preheader": e.preheader, "note": e.note,
+             "send_at": _iso(e.send_at), "started_at": _iso(e.started_at),
+             "html_bytes": len((e.html or "").encode()), "deliveries": counts.deliveries.get(e.lang, {}),
+             "stats": counts.stats.get(e.lang, {})}
+            for e in issue.editions
+        ],
+    }

@@ -7,8 +7,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.articles.models import Article
+from mailer.issues.digest import render_issue
 from mailer.issues.models import Edition, Issue, IssueStory
-from mailer.issues.service import IssueError, render_issue
+from mailer.issues.service import IssueError
 from mailer.issues.states import IssueStatus
 
 EDITABLE = (IssueStatus.DRAFT, IssueStatus.SCHEDULED)

@@ -2,23 +2,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailer.db import Base, UTCDateTime, utcnow
+from mailer.db import Base, UTCDateTime, one_of, utcnow
 from mailer.issues.states import IssueStatus
-
-EDITION_LANGS = ("ko", "en", "both")
+from mailer.langs import EDITIONS
 
 
 class Issue(Base):
     __tablename__ = "issues"
-    __table_args__ = (
-        CheckConstraint(
-            "status IN ('draft', 'scheduled', 'sending', 'paused', 'sent', 'cancelled', 'failed')",
-            name="status",
-        ),
-    )
+    __table_args__ = (one_of("status", IssueStatus),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[int] = mapped_column(Integer, unique=True)
@@ -60,7 +54,7 @@ class Edition(Base):
     __tablename__ = "editions"
     __table_args__ = (
         UniqueConstraint("issue_id", "lang"),
-        CheckConstraint("lang IN ('ko', 'en', 'both')", name="lang"),
+        one_of("lang", EDITIONS),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

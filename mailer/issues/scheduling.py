@@ -1,5 +1,5 @@
 """Per-edition send times: parsing what an editor typed, and storing it. The beat tick
-(mailer.delivery.service.start_due) reads them back, so nothing about a schedule lives in memory."""
+(mailer.delivery.facade.send_due) reads them back, so nothing about a schedule lives in memory."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
+from mailer.issues.digest import render_issue
 from mailer.issues.editing import EDITABLE
-from mailer.issues.models import EDITION_LANGS, Issue
-from mailer.issues.service import IssueError, render_issue, transition
+from mailer.issues.models import Issue
+from mailer.issues.service import IssueError, transition
 from mailer.issues.states import IssueStatus
+from mailer.langs import EDITIONS
 
 
 def zone(name: str) -> ZoneInfo:
@@ -35,8 +37,8 @@ def parse_when(text: str, tz: str) -> datetime:
 def langs_of(choice: str) -> tuple[str, ...]:
     """`all` (every edition) or one edition's language."""
     if choice == "all":
-        return EDITION_LANGS
-    if choice not in EDITION_LANGS:
+        return EDITIONS
+    if choice not in EDITIONS:
         raise IssueError(f"no edition {choice!r}: choose ko, en, both or all")
     return (choice,)
 

@@ -10,11 +10,12 @@ from sqlalchemy import func, select
 
 from mailer.config import get_settings
 from mailer.db import session_scope, utcnow
+from mailer.delivery import counters
 from mailer.delivery.models import Batch
 from mailer.events.stats import stored_counts
 from mailer.issues.models import Issue
 from mailer.issues.states import IssueStatus
-from mailer.ops import counters, status
+from mailer.ops import status
 
 RECENT_ISSUES = 5  # deliveries of the latest issues: a gauge over all history would scan every row
 

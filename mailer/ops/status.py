@@ -110,3 +110,33 @@ def status(session: Session, settings: Settings, now: datetime) -> dict:
         "batches": stuck_batches(session, now),
         "failures": recent_failures(session),
     }
+
+
+def as_text(data: dict) -> list[str]:
+    """status() as the lines `mailer ops status` prints."""
+    lines: list[str] = []
+    queues, workers = data["queues"], data["workers"]
+    if queues is None:
+        lines.append("queues:   none (no MAILER_BROKER_URL: tasks run in-process)")
+    elif "error" in queues:
+        lines.append(f"queues:   {queues['error']}")
+    else:
+        lines.append("queues:   " + "  ".join(f"{name}={n}" for name, n in queues.items()))
+    if isinstance(workers, list):
+        lines.append(f"workers:  {len(workers)} online" + ("" if workers else "  <- nothing is consuming the queues"))
+        for w in workers:
+            running = ", ".join(t["task"] for t in w["active"]) or "idle"
+            lines.append(f"  {w['name']} [{','.join(w['queues'])}]: {running}")
+    for i in data["issues"]:
+        eta = f"{i['eta_seconds']}s" if i["eta_seconds"] is not None else "unknown"
+        pending = f" (ledger still to write: {', '.join(i['ledger_pending'])})" if i["ledger_pending"] else ""
+        lines.append(f"issue #{i['number']}: {i['status']} {i['done']}/{i['total']} recipients{pending}, "
+                     f"{i['per_second']}/s, time to drain {eta}" + (f" ({i['reason']})" if i["reason"] else ""))
+    if not data["issues"]:
+        lines.append("issues:   none in flight")
+    b = data["batches"]
+    lines.append(f"batches:  unknown={b['unknown']} retrying={b['retrying']} lease_expired={b['lease_expired']}")
+    for f in data["failures"]:
+        where = f"batch {f['id']} of issue #{f['issue']}" if f["kind"] == "batch" else f"feed {f['url']}"
+        lines.append(f"failure:  {where}: {f['error']}")
+    return lines

@@ -9,7 +9,7 @@ import jinja2
 import mjml
 
 from mailer import templates_dir
-from mailer.issues.models import EDITION_LANGS
+from mailer.langs import EDITIONS
 
 
 class RenderError(Exception):
@@ -26,7 +26,7 @@ class Rendered:
 @cache
 def environment(lang: str, kind: str) -> jinja2.Environment:
     """One environment per language: its own folder first, then the shared layouts."""
-    if lang not in EDITION_LANGS:
+    if lang not in EDITIONS:
         raise RenderError(f"no templates for language {lang!r}")
     root = templates_dir() / "email"
     return jinja2.Environment(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from mailer.config import get_settings
 from mailer.issues import archive
-from mailer.issues.models import EDITION_LANGS
+from mailer.langs import EDITIONS
 from mailer.web import language
 from mailer.web.deps import db_session
 from mailer.web.texts import TEXTS
@@ -37,7 +37,7 @@ def archive_index(request: Request, session: DbSession):
 
 @router.get("/archive/{number}/{lang}", response_class=HTMLResponse)
 def archive_edition(number: int, lang: str, request: Request, session: DbSession):
-    edition = archive.public_edition(session, number, lang) if lang in EDITION_LANGS else None
+    edition = archive.public_edition(session, number, lang) if lang in EDITIONS else None
     if edition is None:
         page_lang = language.choose(None, request.query_params.get("lang"), request.headers.get("accept-language"))
         return request.app.state.templates.TemplateResponse(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-PAGE_LANGS = ("ko", "en")
+from mailer.langs import STORY_LANGS
+
+PAGE_LANGS = STORY_LANGS  # pages are in Korean or English
 
 
 def from_accept_language(header: str | None) -> str:

@@ -13,12 +13,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from mailer.langs import EDITIONS
 from mailer.web import csrf, language, ratelimit
 from mailer.web.deps import db_session
 from mailer.web.texts import TEXTS
 from subscribers import service, suppression, tokens
 from subscribers.emails import InvalidEmail, normalize
-from subscribers.models import LANGS, SUPPRESSED, Status, Subscriber
+from subscribers.models import SUPPRESSED, Status, Subscriber
 
 router = APIRouter()
 DbSession = Annotated[Session, Depends(db_session)]
@@ -62,7 +63,7 @@ def _preferences_url(subscriber_id: int) -> str:
 def _subscribe_form(request: Request, lang: str, *, status_code: int = 200, error: str | None = None,
                     email: str = "", chosen: str | None = None) -> HTMLResponse:
     return _page(request, "subscribe", lang, status_code, error=error, email=email,
-                 chosen=chosen if chosen in LANGS else lang, csrf_token=csrf.issue(csrf.SUBSCRIBE),
+                 chosen=chosen if chosen in EDITIONS else lang, csrf_token=csrf.issue(csrf.SUBSCRIBE),
                  switch_url=f"/subscribe?lang={language.other(lang)}")
 
 
@@ -88,7 +89,7 @@ def subscribe(request: Request, session: DbSession, background: BackgroundTasks,
     if not csrf.verify(csrf_token, csrf.SUBSCRIBE):
         return _subscribe_form(request, page_lang, status_code=400, error=t["error_form_expired"], email=email,
                                chosen=lang)
-    if lang not in LANGS:
+    if lang not in EDITIONS:
         return _subscribe_form(request, page_lang, status_code=400, error=t["error_lang"], email=email)
     try:
         address = normalize(email)
@@ -100,7 +101,7 @@ def subscribe(request: Request, session: DbSession, background: BackgroundTasks,
     # Mail only after the commit, and after the answer: the page takes as long whether or not a mail goes.
     mails = limiter.hit("signup-address", suppression.address_hash(address), ratelimit.MAILS_PER_ADDRESS)
     if subscriber_id is not None and mails.allowed:
-        from mailer.delivery.transactional import enqueue_confirmation
+        from mailer.mail.transactional import enqueue_confirmation
 
         background.add_task(enqueue_confirmation, subscriber_id, lang)
     return _page(request, "subscribe_sent", page_lang, email=email, days=tokens.CONFIRM_MAX_AGE_DAYS)

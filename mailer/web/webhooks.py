@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse
 
 from mailer.config import get_settings
 from mailer.db import session_scope, utcnow
+from mailer.delivery import counters
 from mailer.events import signature, store
 from mailer.events.tasks import enqueue_processing
-from mailer.ops import counters
 
 log = logging.getLogger(__name__)
 router = APIRouter()

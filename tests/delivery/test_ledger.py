@@ -3,16 +3,13 @@ from sqlalchemy import func, select, update
 
 from mailer.db import utcnow
 from mailer.delivery.models import Batch, BatchStatus, Delivery
-from mailer.delivery.service import start_send
 from mailer.issues.models import Edition, Issue
-from mailer.issues.service import draft_issue
 from mailer.issues.states import InvalidTransition, IssueStatus
+from tests.factories import start_send
 
 
 @pytest.fixture
-def issue(session, ingested, subscribers_by_lang):
-    issue = draft_issue(session, utcnow())
-    session.commit()
+def issue(issue, subscribers_by_lang):  # this module's issue has readers
     return issue
 
 
@@ -62,11 +59,11 @@ def test_starting_twice_starts_once(session, issue, settings):
 def small_blocks(monkeypatch, settings):
     """Batches of one, blocks of 2 then 3 batches: ko's 4 readers take two blocks."""
     from mailer.config import get_settings
-    from mailer.delivery import service
+    from mailer.delivery import start
 
     monkeypatch.setenv("MAILER_BATCH_SIZE", "1")
-    monkeypatch.setattr(service, "LEDGER_FIRST_BLOCK", 2)
-    monkeypatch.setattr(service, "LEDGER_BLOCK", 3)
+    monkeypatch.setattr(start, "LEDGER_FIRST_BLOCK", 2)
+    monkeypatch.setattr(start, "LEDGER_BLOCK", 3)
     get_settings.cache_clear()
     return get_settings()
 
@@ -86,7 +83,8 @@ def _readers(subscribers_by_lang) -> list[tuple[str, str]]:
 
 def test_each_block_is_committed_before_it_is_handed_over(session, issue, small_blocks, subscribers_by_lang):
     from mailer.db import session_factory
-    from mailer.delivery.service import begin_send, finish_issue_if_done, start_editions
+    from mailer.delivery.lifecycle import finish_issue_if_done
+    from mailer.delivery.start import begin_send, start_editions
 
     editions = begin_send(session, issue, utcnow())
     # only ko is written here; en and both count as done, so that ko's ledger alone holds the issue open
@@ -119,7 +117,7 @@ def test_a_reader_back_between_the_count_and_the_snapshot_leaves_nobody_out(sess
     from sqlalchemy import event
 
     from mailer.delivery.ledger import write_block
-    from mailer.delivery.service import begin_send
+    from mailer.delivery.start import begin_send
     from subscribers.models import Status, Subscriber
 
     editions = begin_send(session, issue, utcnow())
@@ -145,7 +143,7 @@ def test_a_reader_back_between_the_count_and_the_snapshot_leaves_nobody_out(sess
 def test_a_ledger_whose_writer_died_is_finished_by_beat_once(session, issue, small_blocks, subscribers_by_lang):
     from datetime import timedelta
 
-    from mailer.delivery.service import begin_send, start_due, start_editions
+    from mailer.delivery.start import begin_send, start_due, start_editions
 
     now = utcnow()
     editions = begin_send(session, issue, now)
@@ -173,7 +171,8 @@ def test_a_ledger_whose_writer_died_is_finished_by_beat_once(session, issue, sma
 
 
 def test_a_send_cancelled_while_its_ledger_is_written_writes_no_more(session, issue, small_blocks):
-    from mailer.delivery.service import begin_send, cancel_issue, start_editions
+    from mailer.delivery.lifecycle import cancel_issue
+    from mailer.delivery.start import begin_send, start_editions
 
     editions = begin_send(session, issue, utcnow())
     session.commit()
@@ -193,7 +192,7 @@ def test_a_writer_taken_over_stops_without_writing_twice(session, issue, small_b
     from datetime import timedelta
 
     from mailer.db import session_factory
-    from mailer.delivery.service import begin_send, resume_ledger, start_editions
+    from mailer.delivery.start import begin_send, resume_ledger, start_editions
 
     editions = begin_send(session, issue, utcnow())
     session.commit()

@@ -6,21 +6,22 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from mailer.config import get_settings
 from mailer.db import utcnow
-from mailer.delivery import service
+from mailer.delivery import batches, lifecycle, start
+from mailer.delivery.facade import send_now
 from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
-from mailer.delivery.senders import OutboxSender, SendError, SendResult
-from mailer.delivery.tasks import send_issue
+from mailer.events import reconcile
 from mailer.issues.models import Issue
-from mailer.issues.service import draft_issue, transition
+from mailer.issues.service import transition
 from mailer.issues.states import IssueStatus
+from mailer.mail.senders import OutboxSender, SendError, SendResult
 from subscribers import service as subscribers
+from tests.factories import start_send
 
 
 @pytest.fixture
-def issue(session, ingested, subscribers_by_lang):
-    issue = draft_issue(session, utcnow())
-    session.commit()
+def issue(issue, subscribers_by_lang):  # this module's issue has readers
     return issue
 
 
@@ -29,7 +30,7 @@ def _emls(settings) -> list[Path]:
 
 
 def test_send_reaches_every_active_subscriber_once(session, issue, settings):
-    send_issue(issue.number)
+    send_now(issue.number, get_settings())
     session.expire_all()
     assert session.get(Issue, issue.id).status == IssueStatus.SENT
     files = _emls(settings)
@@ -40,22 +41,22 @@ def test_send_reaches_every_active_subscriber_once(session, issue, settings):
 
 
 def test_running_a_batch_again_sends_nothing(session, issue, settings):
-    batch_ids = send_issue(issue.number)
+    batch_ids = send_now(issue.number, get_settings())
     before = {p: p.stat().st_mtime_ns for p in _emls(settings)}
     sender = OutboxSender(settings.outbox_dir)
     for batch_id in batch_ids:
-        assert service.send_batch(session, batch_id, sender=sender, settings=settings).status == "skipped"
+        assert batches.send_batch(session, batch_id, sender=sender, settings=settings).status == "skipped"
     assert {p: p.stat().st_mtime_ns for p in _emls(settings)} == before
 
 
 def test_an_unsubscribe_after_the_snapshot_is_honoured(session, issue, settings):
-    batch_ids = service.start_send(session, issue, settings, utcnow())
+    batch_ids = start_send(session, issue, settings, utcnow())
     session.commit()
     leaver = subscribers.get_by_email(session, "ko0@example.com")
     subscribers.unsubscribe(session, leaver.id)
     session.commit()
     for batch_id in batch_ids:
-        service.send_batch(session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings)
+        batches.send_batch(session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings)
     d = session.scalar(select(Delivery).where(Delivery.subscriber_id == leaver.id))
     assert d.status == DeliveryStatus.CANCELLED
     assert len(_emls(settings)) == 8
@@ -63,17 +64,17 @@ def test_an_unsubscribe_after_the_snapshot_is_honoured(session, issue, settings)
 
 def test_a_subscriber_erased_while_the_ledger_was_written_is_not_mailed_nor_kept(session, issue, settings):
     """Without a foreign key nothing stops an erasure racing the ledger's INSERT: the send clears the
-    ledger's copy of the address, as mailer.privacy.erase would have."""
+    ledger's copy of the address, as mailer.events.privacy.erase would have."""
     from subscribers.models import Subscriber
 
-    batch_ids = service.start_send(session, issue, settings, utcnow())
+    batch_ids = start_send(session, issue, settings, utcnow())
     session.commit()
     gone = subscribers.get_by_email(session, "ko0@example.com")
     gone_id = gone.id
     session.delete(gone)  # what subscribers.service.erase does after the ledger row was written
     session.commit()
     for batch_id in batch_ids:
-        service.send_batch(session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings)
+        batches.send_batch(session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings)
     assert session.get(Subscriber, gone_id) is None
     assert session.scalar(select(Delivery).where(Delivery.email == "ko0@example.com")) is None
     assert session.scalar(select(Delivery).where(Delivery.subscriber_id == gone_id)) is None
@@ -82,29 +83,29 @@ def test_a_subscriber_erased_while_the_ledger_was_written_is_not_mailed_nor_kept
 
 
 def test_a_paused_issue_hands_batches_back_and_resume_finishes_it(session, issue, settings):
-    batch_ids = service.start_send(session, issue, settings, utcnow())
+    batch_ids = start_send(session, issue, settings, utcnow())
     transition(session, issue, IssueStatus.PAUSED)
     session.commit()
     sender = OutboxSender(settings.outbox_dir)
     for batch_id in batch_ids:
-        assert service.send_batch(session, batch_id, sender=sender, settings=settings).status == BatchStatus.PENDING
+        assert batches.send_batch(session, batch_id, sender=sender, settings=settings).status == BatchStatus.PENDING
     assert _emls(settings) == []
-    resumed = service.start_send(session, issue, settings, utcnow())
+    resumed = start_send(session, issue, settings, utcnow())
     session.commit()
     assert sorted(resumed) == sorted(batch_ids)
     for batch_id in resumed:
-        service.send_batch(session, batch_id, sender=sender, settings=settings)
+        batches.send_batch(session, batch_id, sender=sender, settings=settings)
     session.expire_all()
     assert session.get(Issue, issue.id).status == IssueStatus.SENT
     assert len(_emls(settings)) == 9
 
 
 def test_a_cancelled_issue_sends_nothing_more(session, issue, settings):
-    batch_ids = service.start_send(session, issue, settings, utcnow())
+    batch_ids = start_send(session, issue, settings, utcnow())
     transition(session, issue, IssueStatus.CANCELLED)
     session.commit()
     for batch_id in batch_ids:
-        service.send_batch(session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings)
+        batches.send_batch(session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings)
     assert _emls(settings) == []
     assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.CANCELLED}
 
@@ -136,15 +137,15 @@ def test_no_request_starts_too_late_in_its_lease(session, issue, settings):
             return super().send(batch)
 
     tight = settings.model_copy(update={"batch_lease_seconds": 2, "sendgrid_timeout_seconds": 1.0})
-    [first, *_] = service.start_send(session, issue, tight, utcnow())
+    [first, *_] = start_send(session, issue, tight, utcnow())
     session.commit()
     sender = SlowTooLarge(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.TOO_LARGE)
-    outcome = service.send_batch(session, first, sender=sender, settings=tight)
+    outcome = batches.send_batch(session, first, sender=sender, settings=tight)
     assert outcome.status == BatchStatus.RETRYING and outcome.retry_in == 0 and len(outcome.spawned) == 1
     assert sender.calls == 1  # the split half was not sent late
     batch = session.get(Batch, first, populate_existing=True)
     assert batch.status == BatchStatus.RETRYING and batch.leased_until is None
-    assert service.send_batch(session, first, sender=sender, settings=tight).status == BatchStatus.ACCEPTED
+    assert batches.send_batch(session, first, sender=sender, settings=tight).status == BatchStatus.ACCEPTED
 
 
 def test_a_lease_must_outlast_a_request():
@@ -155,32 +156,32 @@ def test_a_lease_must_outlast_a_request():
 
 
 def test_the_sweep_finishes_an_issue_left_sending_with_nothing_open(session, issue, settings):
-    batch_ids = service.start_send(session, issue, settings, utcnow())
+    batch_ids = start_send(session, issue, settings, utcnow())
     session.commit()
     # the worker that closed the last batch died before it could finish the issue
     session.execute(update(Batch).where(Batch.id.in_(batch_ids)).values(status=BatchStatus.ACCEPTED))
     session.commit()
     assert session.get(Issue, issue.id, populate_existing=True).status == IssueStatus.SENDING
-    service.sweep(session, utcnow(), settings)
+    lifecycle.sweep(session, utcnow(), settings)
     assert session.get(Issue, issue.id, populate_existing=True).status == IssueStatus.SENT
 
 
 def test_transient_errors_are_retried_with_backoff_then_succeed(session, issue, settings):
-    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1)
-    outcome = service.send_batch(session, first, sender=sender, settings=settings)
+    outcome = batches.send_batch(session, first, sender=sender, settings=settings)
     assert outcome.status == BatchStatus.RETRYING and 0 <= outcome.retry_in <= 4
-    assert service.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
+    assert batches.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
     assert session.get(Batch, first).attempts == 2
 
 
 def test_a_permanent_error_fails_the_batch_and_says_why(session, issue, settings):
-    batch_ids = service.start_send(session, issue, settings, utcnow())
+    batch_ids = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(None, failures=99, kind=SendError.PERMANENT)
     for batch_id in batch_ids:
-        assert service.send_batch(session, batch_id, sender=sender, settings=settings).status == BatchStatus.FAILED
+        assert batches.send_batch(session, batch_id, sender=sender, settings=settings).status == BatchStatus.FAILED
     session.expire_all()
     issue = session.get(Issue, issue.id)
     assert issue.status == IssueStatus.FAILED and "3 batch(es) failed" in issue.status_reason
@@ -188,43 +189,43 @@ def test_a_permanent_error_fails_the_batch_and_says_why(session, issue, settings
 
 
 def test_a_lease_is_taken_once_and_shows_in_the_batch_already_loaded(session, issue, settings):
-    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     loaded = session.get(Batch, first)
     assert loaded.status == BatchStatus.PENDING and loaded.attempts == 0
-    leased = service._lease(session, first, utcnow(), settings)
+    leased = batches._lease(session, first, utcnow(), settings)
     assert leased is loaded and loaded.status == BatchStatus.SENDING and loaded.attempts == 1
     assert loaded.leased_until is not None
-    assert service._lease(session, first, utcnow(), settings) is None  # taken: nobody else sends it
+    assert batches._lease(session, first, utcnow(), settings) is None  # taken: nobody else sends it
 
 
 def test_a_batch_whose_worker_died_is_reconciled_not_blindly_resent(session, issue, settings):
     from datetime import timedelta
 
-    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     now = utcnow()
-    assert service._lease(session, first, now, settings)  # a worker took it, then died mid-request
-    assert service.sweep(session, now, settings).send == []
+    assert batches._lease(session, first, now, settings)  # a worker took it, then died mid-request
+    assert lifecycle.sweep(session, now, settings).send == []
     lease_end = now + timedelta(seconds=settings.batch_lease_seconds)
     later = lease_end + timedelta(seconds=60)  # beat's sweep comes a while after the lease ran out
-    assert service.sweep(session, later, settings).reconcile == []  # unknown now; waiting for evidence
+    assert lifecycle.sweep(session, later, settings).reconcile == []  # unknown now; waiting for evidence
     assert session.get(Batch, first, populate_existing=True).status == BatchStatus.UNKNOWN
     # SendGrid's `processed` event arrived for one recipient: it must not be mailed again
     first_delivery = session.scalars(select(Delivery).where(Delivery.batch_id == first).order_by(Delivery.id)).first()
     first_delivery.status = DeliveryStatus.SENT
     session.commit()
     after_grace = later + timedelta(seconds=settings.reconcile_grace_seconds + 1)
-    assert service.sweep(session, after_grace, settings).reconcile == [first]
+    assert lifecycle.sweep(session, after_grace, settings).reconcile == [first]
     # no webhook event since the loss: the evidence may still be queued at SendGrid's end
-    waiting = service.reconcile_batch(session, first, after_grace, settings)
+    waiting = reconcile.reconcile_batch(session, first, after_grace, settings)
     assert waiting.status == BatchStatus.UNKNOWN and waiting.retry_in is None
     assert waiting.reconcile_in is None  # the sweep asks again every interval: no chain of its own
     # the stream has moved past the lease's end (the loss), though not past the sweep that found it
     _webhook_event_at(session, lease_end + timedelta(seconds=2))
-    assert service.reconcile_batch(session, first, after_grace, settings).retry_in == 0
+    assert reconcile.reconcile_batch(session, first, after_grace, settings).retry_in == 0
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=0)
-    assert service.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
+    assert batches.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
     size = session.get(Batch, first).size
     assert sender.sizes == [size - 1]
 
@@ -232,47 +233,47 @@ def test_a_batch_whose_worker_died_is_reconciled_not_blindly_resent(session, iss
 def test_a_lost_answer_waits_for_evidence_and_resends_only_the_unconfirmed(session, issue, settings):
     from datetime import timedelta
 
-    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.UNKNOWN)
-    outcome = service.send_batch(session, first, sender=sender, settings=settings)
+    outcome = batches.send_batch(session, first, sender=sender, settings=settings)
     assert outcome.status == BatchStatus.UNKNOWN and outcome.reconcile_in == settings.reconcile_grace_seconds
-    assert service.reconcile_batch(session, first, utcnow(), settings).reconcile_in > 0  # too early
+    assert reconcile.reconcile_batch(session, first, utcnow(), settings).reconcile_in > 0  # too early
     session.execute(update(Delivery).where(Delivery.batch_id == first).values(status=DeliveryStatus.DELIVERED))
     session.commit()
     later = utcnow() + timedelta(seconds=settings.reconcile_grace_seconds + 1)
-    assert service.reconcile_batch(session, first, later, settings).status == BatchStatus.ACCEPTED
+    assert reconcile.reconcile_batch(session, first, later, settings).status == BatchStatus.ACCEPTED
     assert sender.calls == 1  # every recipient had evidence: nothing sent again
 
 
 def test_a_400_naming_recipients_drops_them_and_sends_the_rest(session, issue, settings):
-    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.INVALID, invalid=(0,))
-    assert service.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
+    assert batches.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
     statuses = session.scalars(select(Delivery.status).where(Delivery.batch_id == first).order_by(Delivery.id)).all()
     assert statuses[0] == DeliveryStatus.INVALID and set(statuses[1:]) == {DeliveryStatus.SENT}
     assert sender.sizes == [len(statuses), len(statuses) - 1]
 
 
 def test_a_413_splits_the_batch(session, issue, settings):
-    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     size = session.get(Batch, first).size
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.TOO_LARGE)
-    outcome = service.send_batch(session, first, sender=sender, settings=settings)
+    outcome = batches.send_batch(session, first, sender=sender, settings=settings)
     assert outcome.status == BatchStatus.ACCEPTED and len(outcome.spawned) == 1
     spawned = session.get(Batch, outcome.spawned[0])
     assert spawned.status == BatchStatus.PENDING and spawned.size + session.get(Batch, first).size == size
-    assert service.send_batch(session, spawned.id, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
+    assert batches.send_batch(session, spawned.id, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
 
 
 def test_refused_credentials_pause_the_issue_instead_of_burning_batches(session, issue, settings):
-    batch_ids = service.start_send(session, issue, settings, utcnow())
+    batch_ids = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(None, failures=99, kind=SendError.AUTH)
     for batch_id in batch_ids:
-        service.send_batch(session, batch_id, sender=sender, settings=settings)
+        batches.send_batch(session, batch_id, sender=sender, settings=settings)
     assert sender.calls == 1  # the other batches saw the pause and went back to pending
     session.expire_all()
     issue = session.get(Issue, issue.id)
@@ -282,28 +283,28 @@ def test_refused_credentials_pause_the_issue_instead_of_burning_batches(session,
 
 
 def test_cancel_closes_every_waiting_batch(session, issue, settings):
-    batch_ids = service.start_send(session, issue, settings, utcnow())
+    batch_ids = start_send(session, issue, settings, utcnow())
     session.commit()
-    service.cancel_issue(session, issue, utcnow())
+    lifecycle.cancel_issue(session, issue, utcnow())
     session.commit()
     assert set(session.scalars(select(Batch.status))) == {BatchStatus.CANCELLED}
     assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.CANCELLED}
-    assert all(service.send_batch(session, b, sender=OutboxSender(settings.outbox_dir), settings=settings).status
+    assert all(batches.send_batch(session, b, sender=OutboxSender(settings.outbox_dir), settings=settings).status
                == "skipped" for b in batch_ids)
 
 
 def test_editions_left_unstarted_by_a_crash_are_started_by_the_tick(session, issue, settings):
     # `issue send` committed the issue as sending, then died before writing any edition's ledger
-    service.begin_send(session, issue, utcnow())
+    start.begin_send(session, issue, utcnow())
     session.commit()
     assert session.scalars(select(Delivery)).all() == []
-    batch_ids = service.start_due(session, settings, utcnow())
+    batch_ids = start.start_due(session, settings, utcnow())
     session.commit()
     assert len(session.scalars(select(Delivery)).all()) == 9
-    assert service.start_due(session, settings, utcnow()) == []  # each edition starts once
+    assert start.start_due(session, settings, utcnow()) == []  # each edition starts once
     from mailer.delivery.tasks import enqueue
 
-    enqueue(batch_ids)
+    enqueue(batch_ids, settings)
     session.expire_all()
     assert session.get(Issue, issue.id).status == IssueStatus.SENT
     assert len(_emls(settings)) == 9
@@ -311,11 +312,11 @@ def test_editions_left_unstarted_by_a_crash_are_started_by_the_tick(session, iss
 
 def test_retries_run_out_and_the_batch_fails(session, issue, settings, monkeypatch):
     monkeypatch.setattr(settings, "send_max_retries", 1)
-    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(None, failures=99)
-    assert service.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.RETRYING
-    assert service.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.FAILED
+    assert batches.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.RETRYING
+    assert batches.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.FAILED
     assert sender.calls == 2
 
 
@@ -324,12 +325,12 @@ def test_a_rate_limit_wait_hands_the_batch_back_without_using_an_attempt(session
         def reserve(self, messages, now=None):
             return 3600.0
 
-    monkeypatch.setattr(service, "limiter", lambda _settings: Full())
-    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    monkeypatch.setattr(batches, "limiter", lambda _settings: Full())
+    [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=0)
     for _ in range(3):
-        outcome = service.send_batch(session, first, sender=sender, settings=settings)
+        outcome = batches.send_batch(session, first, sender=sender, settings=settings)
         assert outcome.status == BatchStatus.RETRYING and outcome.retry_in == 3600.0
     assert session.get(Batch, first, populate_existing=True).attempts == 0 and sender.calls == 0
 
@@ -353,11 +354,11 @@ def test_a_lost_answer_is_lost_as_of_the_end_of_its_request(session, issue, sett
             time.sleep(0.2)
             return super().send(batch)
 
-    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     started = utcnow()
     sender = SlowLoss(None, failures=1, kind=SendError.UNKNOWN)
-    assert service.send_batch(session, first, sender=sender, settings=settings, now=started).status == BatchStatus.UNKNOWN
+    assert batches.send_batch(session, first, sender=sender, settings=settings, now=started).status == BatchStatus.UNKNOWN
     assert session.get(Batch, first, populate_existing=True).updated_at >= started + timedelta(seconds=0.2)
 
 
@@ -366,17 +367,17 @@ def test_a_lost_answer_waits_while_the_webhook_stream_lags_behind_it(session, is
     batch forever either."""
     from datetime import timedelta
 
-    [first, *_] = service.start_send(session, issue, settings, utcnow())
+    [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.UNKNOWN)
-    assert service.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.UNKNOWN
+    assert batches.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.UNKNOWN
     lost_at = session.get(Batch, first, populate_existing=True).updated_at
     _webhook_event_at(session, lost_at - timedelta(seconds=30))  # the stream is half a minute behind
     after_grace = lost_at + timedelta(seconds=settings.reconcile_grace_seconds + 1)
-    assert service.reconcile_batch(session, first, after_grace, settings) == service.BatchOutcome(BatchStatus.UNKNOWN)
+    assert reconcile.reconcile_batch(session, first, after_grace, settings) == batches.BatchOutcome(BatchStatus.UNKNOWN)
     assert session.get(Batch, first, populate_existing=True).status == BatchStatus.UNKNOWN
     too_long = lost_at + timedelta(seconds=settings.reconcile_max_wait_seconds + 1)
-    assert service.reconcile_batch(session, first, too_long, settings).retry_in == 0
+    assert reconcile.reconcile_batch(session, first, too_long, settings).retry_in == 0
 
 
 def test_without_a_broker_a_lost_answer_is_reconciled_in_process_in_a_loop(session, issue, settings, monkeypatch):
@@ -389,7 +390,7 @@ def test_without_a_broker_a_lost_answer_is_reconciled_in_process_in_a_loop(sessi
                         "MAINTENANCE_INTERVAL_SECONDS": "1"}.items():
         monkeypatch.setenv(f"MAILER_{name}", value)
     get_settings.cache_clear()
-    [first, *_] = service.start_send(session, issue, get_settings(), utcnow())
+    [first, *_] = start_send(session, issue, get_settings(), utcnow())
     session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.UNKNOWN)
     monkeypatch.setattr(tasks, "get_sender", lambda _settings: sender)

@@ -1,3 +1,5 @@
+from mailer.config import get_settings
+
 """Per-issue stats by language, in `mailer issue show`."""
 
 import json
@@ -7,8 +9,8 @@ from sqlalchemy import select
 
 from mailer.cli import main
 from mailer.db import utcnow
+from mailer.delivery.facade import send_now
 from mailer.delivery.models import Delivery
-from mailer.delivery.tasks import send_issue
 from mailer.events.apply import apply_pending
 from mailer.events.stats import STATS, issue_stats
 from mailer.events.store import store
@@ -24,7 +26,7 @@ def _event(kind, d, n=0):
 def test_stats_count_deliveries_per_language(session, ingested, subscribers_by_lang):
     issue = draft_issue(session, utcnow())
     session.commit()
-    send_issue(issue.number)
+    send_now(issue.number, get_settings())
     rows = session.execute(select(Delivery, Edition.lang).join(Edition, Edition.id == Delivery.edition_id)
                            .order_by(Delivery.id)).all()
     ko = [d for d, lang in rows if lang == "ko"]
@@ -58,7 +60,7 @@ def test_pages_and_scrapes_read_counts_stored_by_beat(session, ingested, subscri
     issue = draft_issue(session, utcnow())
     session.commit()
     assert refresh_active(session, utcnow(), settings) == 0  # not started: nothing to count
-    send_issue(issue.number)
+    send_now(issue.number, get_settings())
     now = utcnow()
     assert refresh_active(session, now, settings) == 1
     stored = session.get(IssueCounts, issue.id)

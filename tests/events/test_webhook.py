@@ -8,8 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from mailer.db import utcnow
-from mailer.delivery import service
+from mailer.delivery import batches
 from mailer.delivery.models import Delivery, DeliveryStatus
+from mailer.events import reconcile
 from mailer.events.models import WebhookEvent
 from mailer.issues.service import draft_issue
 from mailer.standin.signing import (
@@ -20,6 +21,7 @@ from mailer.standin.signing import (
     sign,
 )
 from mailer.web.app import create_app
+from tests.factories import start_send
 
 KEY = generate_private_key()
 
@@ -37,7 +39,7 @@ def client(settings, monkeypatch):
 def deliveries(session, ingested, subscribers_by_lang, settings):
     issue = draft_issue(session, utcnow())
     session.commit()
-    service.start_send(session, issue, settings, utcnow())
+    start_send(session, issue, settings, utcnow())
     session.commit()
     return session.scalars(select(Delivery).order_by(Delivery.id)).all()
 
@@ -124,7 +126,7 @@ def test_processed_evidence_reconciles_a_lost_answer(client, session, deliveries
     session.commit()
     post(client, [_event("processed", d) for d in members])
     later = utcnow() + timedelta(seconds=settings.reconcile_grace_seconds + 1)
-    assert service.reconcile_batch(session, batch_id, later, settings).status == BatchStatus.ACCEPTED
+    assert reconcile.reconcile_batch(session, batch_id, later, settings).status == BatchStatus.ACCEPTED
 
 
 def test_one_post_of_ten_thousand_events(client, session, deliveries):
@@ -169,8 +171,8 @@ def test_stored_but_unapplied_evidence_postpones_reconciliation(session, deliver
     store.store(session, [_event("processed", d, timestamp=stamp) for d in members], utcnow())
     session.commit()
     later = utcnow() + timedelta(seconds=settings.reconcile_grace_seconds + 1)
-    waiting = service.reconcile_batch(session, batch_id, later, settings)
-    assert waiting == service.BatchOutcome(BatchStatus.UNKNOWN)  # not resent; the sweep asks again
+    waiting = reconcile.reconcile_batch(session, batch_id, later, settings)
+    assert waiting == batches.BatchOutcome(BatchStatus.UNKNOWN)  # not resent; the sweep asks again
     assert process_stored() == len(members)  # what beat's apply-stored-events does
     session.expire_all()
-    assert service.reconcile_batch(session, batch_id, later, settings).status == BatchStatus.ACCEPTED
+    assert reconcile.reconcile_batch(session, batch_id, later, settings).status == BatchStatus.ACCEPTED

@@ -4,15 +4,8 @@ import pytest
 
 from mailer.db import utcnow
 from mailer.issues import editing
-from mailer.issues.service import IssueError, draft_issue
+from mailer.issues.service import IssueError
 from mailer.rendering.render import RenderError
-
-
-@pytest.fixture
-def issue(session, ingested):
-    issue = draft_issue(session, utcnow(), settings=None)
-    session.commit()
-    return issue
 
 
 def test_reorder_is_pure_and_clamps():
@@ -82,7 +75,7 @@ def test_a_broken_template_fails_when_saving_with_a_clear_message(session, issue
 
 
 def test_a_started_issue_cannot_be_edited(session, issue, settings):
-    from mailer.delivery.service import start_send
+    from tests.factories import start_send
 
     start_send(session, issue, settings, utcnow())
     session.commit()
@@ -91,7 +84,7 @@ def test_a_started_issue_cannot_be_edited(session, issue, settings):
 
 
 def test_sending_refuses_an_edition_that_was_never_rendered(session, issue, settings):
-    from mailer.delivery.service import start_send
+    from tests.factories import start_send
 
     issue.editions[0].html = None
     with pytest.raises(IssueError, match="not rendered"):

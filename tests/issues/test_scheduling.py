@@ -7,17 +7,16 @@ from sqlalchemy import func, select
 
 from mailer.db import utcnow
 from mailer.delivery.models import Batch, Delivery
-from mailer.delivery.service import start_due, start_send
+from mailer.delivery.start import start_due
 from mailer.issues import scheduling
 from mailer.issues.models import DraftRun, Edition
 from mailer.issues.service import IssueError, draft_issue
 from mailer.issues.states import IssueStatus
+from tests.factories import start_send
 
 
 @pytest.fixture
-def issue(session, ingested, subscribers_by_lang):
-    issue = draft_issue(session, utcnow())
-    session.commit()
+def issue(issue, subscribers_by_lang):  # this module's issue has readers
     return issue
 
 
@@ -56,14 +55,14 @@ def test_each_edition_goes_out_at_its_own_time_and_only_once(session, issue, set
     assert start_due(session, settings, ko_at + timedelta(minutes=1)) == []
     from mailer.delivery.tasks import enqueue
 
-    enqueue(first)
+    enqueue(first, settings)
     session.expire_all()
     assert session.get(type(issue), issue.id).status == IssueStatus.SENDING  # en is still to go
 
     second = start_due(session, settings, en_at)
     session.commit()
     assert second and _deliveries(session, "en") == 3
-    enqueue(second)
+    enqueue(second, settings)
     session.expire_all()
     assert session.get(type(issue), issue.id).status == IssueStatus.SENT
     assert _deliveries(session) == sum(subscribers_by_lang.values())
@@ -85,7 +84,7 @@ def test_send_now_after_a_partial_schedule_sends_only_the_rest(session, issue, s
 
 
 def test_a_paused_or_cancelled_issue_starts_no_due_edition(session, issue, settings):
-    from mailer.delivery.service import cancel_issue
+    from mailer.delivery.lifecycle import cancel_issue
 
     now = utcnow()
     scheduling.schedule(session, issue, ("ko",), now + timedelta(minutes=1), now)

@@ -15,34 +15,31 @@ from sqlalchemy import update
 
 from mailer.celery_app import create_app
 from mailer.cli import main
-from mailer.config import Settings
+from mailer.config import Settings, get_settings
 from mailer.db import utcnow
-from mailer.delivery import service
+from mailer.delivery import counters, start
+from mailer.delivery.facade import send_now
 from mailer.delivery.models import Batch, BatchStatus
-from mailer.delivery.tasks import send_issue
-from mailer.issues.service import draft_issue
-from mailer.ops import counters
 from mailer.ops.status import issues_in_flight, queue_depths, stuck_batches, workers
 from mailer.web.app import create_app as create_web_app
+from tests.factories import start_send
 
 REDIS_URL = os.environ.get("MAILER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
-def issue(session, ingested, subscribers_by_lang, settings, monkeypatch):
+def issue(issue, subscribers_by_lang, settings, monkeypatch):  # readers, two to a batch
     from mailer.config import get_settings
 
     monkeypatch.setenv("MAILER_BATCH_SIZE", "2")
     get_settings.cache_clear()
-    issue = draft_issue(session, utcnow())
-    session.commit()
     return issue
 
 
 def test_progress_and_time_to_drain_of_an_issue_in_flight(session, issue, settings):
     from mailer.config import get_settings
 
-    batch_ids = service.start_send(session, issue, get_settings(), utcnow())
+    batch_ids = start_send(session, issue, get_settings(), utcnow())
     session.commit()
     now = utcnow()
     session.execute(update(Batch).where(Batch.id.in_(batch_ids[:2]))
@@ -60,9 +57,9 @@ def test_progress_and_time_to_drain_of_an_issue_in_flight(session, issue, settin
 def test_no_time_to_drain_while_a_ledger_is_still_written(session, issue, settings):
     from mailer.config import get_settings
 
-    editions = service.begin_send(session, issue, utcnow())
+    editions = start.begin_send(session, issue, utcnow())
     ko = next(e for e in editions if e.lang == "ko")
-    service.start_editions(session, issue, [ko], get_settings(), utcnow())
+    start.start_editions(session, issue, [ko], get_settings(), utcnow())
     session.commit()
     [row] = issues_in_flight(session, utcnow())
     assert row["total"] == 4 and row["ledger_pending"] == ["both", "en"] and row["eta_seconds"] is None
@@ -71,7 +68,7 @@ def test_no_time_to_drain_while_a_ledger_is_still_written(session, issue, settin
 
 
 def test_ops_status_json_without_a_broker(session, issue):
-    send_issue(issue.number)
+    send_now(issue.number, get_settings())
     result = CliRunner().invoke(main, ["ops", "status", "--json"])
     data = json.loads(result.stdout)
     assert data["queues"] is None and data["workers"] is None and data["issues"] == []
@@ -110,7 +107,7 @@ def test_queue_depth_and_workers_read_from_redis(session, settings):
 def test_metrics_in_prometheus_format(session, issue, settings, monkeypatch):
     store = counters._Memory()
     monkeypatch.setattr(counters, "store", lambda: store)
-    send_issue(issue.number)
+    send_now(issue.number, get_settings())
     counters.record_events(__import__("collections").Counter({"delivered": 3}))
     body = TestClient(create_web_app()).get("/metrics")
     assert body.status_code == 200 and body.headers["content-type"].startswith("text/plain")

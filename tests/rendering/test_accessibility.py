@@ -52,19 +52,9 @@ def test_every_text_colour_has_enough_contrast(layout):
         assert contrast("#ffffff", BUTTON) >= 4.5
 
 
-@pytest.fixture
-def issue(session, ingested):
-    from mailer.db import utcnow
-    from mailer.issues.service import draft_issue
-
-    issue = draft_issue(session, utcnow())
-    session.commit()
-    return issue
-
-
 @pytest.mark.parametrize("lang", ["ko", "en", "both"])
 def test_an_edition_reads_with_images_off(issue, lang):
-    from mailer.issues.service import stories_of
+    from mailer.issues.digest import stories_of
 
     html = next(e for e in issue.editions if e.lang == lang).html
     head = html.split("</head>")[0]

@@ -31,16 +31,6 @@ def test_babel_dates_per_locale():
     assert long_date(day, "en") == "Wednesday, May 29, 2024"
 
 
-@pytest.fixture
-def issue(session, ingested):
-    from mailer.db import utcnow
-    from mailer.issues.service import draft_issue
-
-    issue = draft_issue(session, utcnow())
-    session.commit()
-    return issue
-
-
 @pytest.mark.parametrize("lang", LANGS)
 def test_edition_is_fit_for_mail_clients(issue, lang):
     e = next(e for e in issue.editions if e.lang == lang)

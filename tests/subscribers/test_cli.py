@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from mailer.cli import main
+from mailer.config import get_settings
 from subscribers import service
 from subscribers.models import Status
 
@@ -106,7 +107,7 @@ def test_remove_keeps_the_record_and_refuses_the_unknown(run):
 def sent_to_reader(run, session, ingested):
     """An issue sent to reader@example.com, and a provider event about them."""
     from mailer.db import utcnow
-    from mailer.delivery.tasks import send_issue
+    from mailer.delivery.facade import send_now
     from mailer.events.models import WebhookEvent
     from mailer.issues.service import draft_issue
 
@@ -114,7 +115,7 @@ def sent_to_reader(run, session, ingested):
     service.add(session, "other@example.com", "en", confirmed=True)
     number = draft_issue(session, utcnow()).number
     session.commit()
-    send_issue(number)
+    send_now(number, get_settings())
     session.add(WebhookEvent(sg_event_id="ev-1", event="open", email="Reader@Example.com", payload={
         "event": "open", "email": "Reader@Example.com", "ip": "198.51.100.77", "useragent": "Mail/1.0",
         "sg_event_id": "ev-1", "delivery_id": "1", "timestamp": 1764000000}))

@@ -9,8 +9,8 @@ from email.parser import BytesParser
 
 import pytest
 
-from mailer.delivery import transactional
-from mailer.delivery.message import to_mime
+from mailer.mail import transactional
+from mailer.mail.message import to_mime
 from mailer.rendering.render import render_email
 from subscribers import service, tokens
 from subscribers.models import Status
@@ -86,7 +86,7 @@ def test_sendgrid_accepts_it(settings, session, monkeypatch):
 
 
 def test_a_failed_send_is_reported_without_the_link(settings, session, monkeypatch, caplog):
-    from mailer.delivery.senders import SendError
+    from mailer.mail.senders import SendError
 
     class Broken:
         name = "broken"
@@ -106,7 +106,7 @@ def test_the_task_is_registered_on_the_send_queue():
     from mailer.celery_app import TASK_MODULES, create_app
     from mailer.config import Settings
 
-    assert "mailer.delivery.transactional" in TASK_MODULES
+    assert "mailer.mail.transactional" in TASK_MODULES
     app = create_app(Settings(_env_file=None, broker_url="redis://127.0.0.1:6379/0"))
     app.loader.import_default_modules()
     assert app.tasks["mailer.send_confirmation"].queue == "send"

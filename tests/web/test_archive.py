@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from mailer.config import get_settings
 from mailer.db import utcnow
 from mailer.issues.service import draft_issue
 
@@ -21,9 +22,9 @@ def test_a_draft_is_not_public(client, drafted):
 
 
 def test_a_sent_edition_is_shown_without_any_subscribers_links(client, drafted):
-    from mailer.delivery.tasks import send_issue
+    from mailer.delivery.facade import send_now
 
-    send_issue(1)
+    send_now(1, get_settings())
     listing = client.get("/archive?lang=ko")
     assert listing.status_code == 200 and 'href="/archive/1/ko"' in listing.text and "제1호" in listing.text
     for lang in ("ko", "en", "both"):

@@ -137,7 +137,7 @@ def test_links_sent_before_tokens_carried_a_time_still_work(client, session, rea
 def test_a_link_of_an_erased_subscriber_is_refused_even_if_the_id_comes_back(client, session, reader):
     import time
 
-    from mailer import privacy
+    from mailer.events import privacy
     from subscribers.models import Subscriber
 
     token = tokens.make_token(tokens.UNSUBSCRIBE, reader.id)

@@ -193,7 +193,7 @@ def test_one_address_gets_a_few_mails_however_often_it_is_asked(client, outbox):
 
 
 def test_an_erased_address_can_come_back_only_through_its_owners_confirmation(client, session, outbox):
-    from mailer import privacy
+    from mailer.events import privacy
 
     service.add(session, "erased@example.com", "ko", confirmed=True)
     privacy.erase(session, "erased@example.com")
@@ -217,7 +217,7 @@ def test_sign_up_history_records_the_request_and_the_confirmation(client, sessio
 
 
 def test_with_a_broker_the_mail_is_queued_after_the_sign_up_is_committed(client, monkeypatch, outbox):
-    from mailer.delivery import transactional
+    from mailer.mail import transactional
 
     monkeypatch.setenv("MAILER_BROKER_URL", "redis://127.0.0.1:6379/15")
     from mailer.config import get_settings

@@ -13,10 +13,13 @@ from sqlalchemy.orm import Session
 
 from mailer.config import get_settings
 from mailer.db import session_scope, utcnow
-from mailer.issues import archive, editing, proofs, scheduling
-from mailer.issues.models import EDITION_LANGS, DraftRun, Editor, Issue
-from mailer.issues.service import IssueError, get_issue, stories_of
+from mailer.issues import archive, editing, scheduling
+from mailer.issues.digest import stories_of
+from mailer.issues.models import DraftRun, Editor, Issue
+from mailer.issues.service import IssueError, get_issue
 from mailer.issues.states import InvalidTransition, IssueStatus
+from mailer.langs import EDITIONS
+from mailer.mail import proofs
 from mailer.rendering.render import RenderError
 from mailer.web import csrf, language
 from mailer.web.admin import accounts, sessions
@@ -125,7 +128,7 @@ def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
     by = counts(session)
     statuses = sorted({s for _, s in by})
     table = [(lang, [by.get((lang, s), 0) for s in statuses], sum(by.get((lang, s), 0) for s in statuses))
-             for lang in EDITION_LANGS]
+             for lang in EDITIONS]
     return _page(request, "dashboard", editor=editor, upcoming=upcoming, recent=[(i, _progress(session, i))
                  for i in recent], runs=runs, statuses=statuses, table=table, notice=request.query_params.get("n"))
 
@@ -183,7 +186,7 @@ async def save_editions(number: int, request: Request, session: DbSession, edito
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token", "")))
     fields = {lang: {k: str(form.get(f"{k}_{lang}", "")) for k in ("subject", "preheader", "note")}
-              for lang in EDITION_LANGS}
+              for lang in EDITIONS}
     return _apply(request, session, editor, number, lambda i: editing.update_editions(session, i, fields))
 
 
@@ -220,7 +223,7 @@ def preview(number: int, lang: str, request: Request, session: DbSession, editor
 @router.post("/issues/{number}/test")
 def test_send(number: int, request: Request, session: DbSession, editor: CurrentEditor, to: FormField = "",
               lang: FormField = "ko", csrf_token: FormField = ""):
-    from mailer.delivery.senders import SendError
+    from mailer.mail.senders import SendError
     from subscribers.emails import InvalidEmail
 
     check_csrf(request, csrf_token)
@@ -255,25 +258,19 @@ def unschedule(number: int, request: Request, session: DbSession, editor: Curren
 @router.post("/issues/{number}/action")
 def issue_action(number: int, request: Request, session: DbSession, editor: CurrentEditor,
                  action: FormField = "", csrf_token: FormField = ""):
-    """Send now, pause, resume, cancel. Batches are enqueued only after the ledger is committed."""
-    from mailer.delivery import service, tasks
+    """Send now, pause, resume, cancel: through the delivery facade, as the CLI and beat do."""
+    from mailer.delivery import facade
 
     check_csrf(request, csrf_token)
     t = TEXTS[_lang(request)]
+    actions = {"send": lambda: facade.send_now(number, get_settings()),
+               "resume": lambda: facade.resume(number, get_settings()),
+               "pause": lambda: facade.pause(number), "cancel": lambda: facade.cancel(number)}
+    if action not in actions:
+        return Response("unknown action", status_code=400)
+    session.commit()  # the facade works in transactions of its own
     try:
-        issue = get_issue(session, number)
-        if action == "pause":
-            service.pause_issue(session, issue, "paused by an editor")
-        elif action == "cancel":
-            service.cancel_issue(session, issue, utcnow())
-        elif action in ("send", "resume"):
-            if action == "resume" and issue.status != IssueStatus.PAUSED:
-                raise IssueError(f"issue #{number} is not paused")
-            session.commit()
-            tasks.send_issue(number)
-        else:
-            return Response("unknown action", status_code=400)
-        session.commit()
+        actions[action]()
     except (IssueError, InvalidTransition, RenderError) as exc:
         session.rollback()
         return _issue_page(request, session, editor, number, 409, error=f"{t['error']}: {exc}")

@@ -10,6 +10,7 @@ from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid
 from typing import NamedTuple
 
+from mailer.config import Settings
 from mailer.rendering.placeholders import fill
 
 # A non-ASCII subject is encoded here, whole, into RFC 2047 encoded-words folded at 76 columns, so
@@ -29,8 +30,9 @@ class Recipient(NamedTuple):  # a tuple, not a frozen dataclass: a send makes a 
 
 @dataclass(frozen=True)
 class OutgoingBatch:
-    batch_id: int
-    issue_number: int
+    """One rendered message and the recipients it goes to in one request: a digest batch, a proof, or
+    one person's transactional mail. Build it with compose(), which fills in the sender identity."""
+
     lang: str  # the edition: ko, en or both
     from_email: str
     from_name: str
@@ -38,12 +40,20 @@ class OutgoingBatch:
     html: str
     text: str
     recipients: list[Recipient]
+    batch_id: int | None = None  # the ledger's batch: a digest send only
+    issue_number: int | None = None
     reply_to: str = ""
     categories: tuple[str, ...] = field(default=())
-    folder: str = ""  # where the outbox files it, instead of issue-N/ (transactional mail: "confirm")
+    folder: str = ""  # where the outbox files it, instead of issue-N/ (proofs: "test", transactional: "confirm")
     # The same for every recipient: sent once per request (SendGrid applies them to each personalization).
     headers: dict[str, str] = field(default_factory=dict)
     custom_args: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def compose(cls, settings: Settings, lang: str, **fields) -> OutgoingBatch:
+        """A message in `lang` from the newsroom: the one place that sets From and Reply-To."""
+        return cls(lang=lang, from_email=settings.from_email, from_name=settings.from_name(lang),
+                   reply_to=settings.reply_to, **fields)
 
 
 def _header(value: str) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TextIO
 
 from mailer.config import Settings, get_settings
-from mailer.delivery.message import OutgoingBatch, to_mime
+from mailer.mail.message import OutgoingBatch, to_mime
 
 
 @dataclass
@@ -42,6 +43,11 @@ class SendError(Exception):
         return self.kind == self.TRANSIENT
 
 
+def backoff(attempt: int, base: float = 2.0, cap: float = 600.0) -> float:
+    """Exponential with full jitter, so retrying workers do not stampede together."""
+    return random.uniform(0, min(cap, base * 2 ** attempt))
+
+
 class Sender(Protocol):
     name: str
 
@@ -67,7 +73,7 @@ class OutboxSender:
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(to_mime(batch, rcpt))
             os.replace(tmp, path)  # atomic: a reader never sees half a message
-        return SendResult(message_id=f"outbox-{batch.batch_id}", status="outbox")
+        return SendResult(message_id=f"outbox-{batch.batch_id or batch.folder}", status="outbox")
 
 
 class ConsoleSender:
@@ -82,7 +88,7 @@ class ConsoleSender:
         for rcpt in batch.recipients:
             self.stream.write(to_mime(batch, rcpt).decode("ascii", "replace") + "\n")
         self.stream.flush()
-        return SendResult(message_id=f"console-{batch.batch_id}", status="console")
+        return SendResult(message_id=f"console-{batch.batch_id or batch.folder}", status="console")
 
 
 def get_sender(settings: Settings | None = None) -> Sender:
@@ -91,6 +97,6 @@ def get_sender(settings: Settings | None = None) -> Sender:
         return OutboxSender(settings.outbox_dir)
     if settings.mail_backend == "console":
         return ConsoleSender()
-    from mailer.delivery.sendgrid import SendGridSender
+    from mailer.mail.sendgrid import SendGridSender
 
     return SendGridSender.from_settings(settings)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mailer.delivery.message import OutgoingBatch, Recipient, to_mime
-from mailer.delivery.tasks import send_issue
+from mailer.config import get_settings
+from mailer.delivery.facade import send_now
+from mailer.mail.message import OutgoingBatch, Recipient, to_mime
 from mailer.rendering.placeholders import UNSUBSCRIBE_URL
 
 WORDS = ["서울", "레저", "주간", "브리핑", "1호:", "서울시,", "내년부터", "심야", "자율주행", "버스", "—", "what",
@@ -19,7 +20,7 @@ WORDS = ["서울", "레저", "주간", "브리핑", "1호:", "서울시,", "내�
 def _batch(subject: str) -> OutgoingBatch:
     rcpt = Recipient(1, "a@example.com", {UNSUBSCRIBE_URL: "https://x.example/u/1"},
                      {"List-Unsubscribe": "<https://x.example/u/1>"}, {})
-    return OutgoingBatch(1, 1, "ko", "news@example.com", "서울 레저", subject, "<p>u</p>", "text", [rcpt])
+    return OutgoingBatch("ko", "news@example.com", "서울 레저", subject, "<p>u</p>", "text", [rcpt], batch_id=1, issue_number=1)
 
 
 def _parse(raw: bytes):
@@ -41,7 +42,7 @@ def sent(session, ingested, subscribers_by_lang, settings):
 
     issue = draft_issue(session, utcnow())
     session.commit()
-    send_issue(issue.number)
+    send_now(issue.number, get_settings())
     return {e.lang: e for e in issue.editions}
 
 

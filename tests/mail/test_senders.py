@@ -6,9 +6,9 @@ from email.parser import BytesParser
 
 import pytest
 
-from mailer.delivery.message import OutgoingBatch, Recipient
-from mailer.delivery.senders import ConsoleSender, OutboxSender, SendResult, get_sender
-from mailer.delivery.sendgrid import SendGridSender
+from mailer.mail.message import OutgoingBatch, Recipient
+from mailer.mail.senders import ConsoleSender, OutboxSender, SendResult, get_sender
+from mailer.mail.sendgrid import SendGridSender
 from mailer.rendering.placeholders import UNSUBSCRIBE_URL, fill
 from mailer.standin import StandIn
 
@@ -20,9 +20,9 @@ def make_batch(n=3) -> OutgoingBatch:
         for i in range(n)
     ]
     # as the service builds it: what every recipient shares is given once, for the whole batch
-    return OutgoingBatch(7, 3, "ko", "news@example.com", "서울 레저", "주간 브리핑 3호",
+    return OutgoingBatch("ko", "news@example.com", "서울 레저", "주간 브리핑 3호",
                          f'<html lang="ko"><a href="{UNSUBSCRIBE_URL}">구독 취소</a></html>',
-                         f"구독 취소: {UNSUBSCRIBE_URL}", recipients, categories=("digest",),
+                         f"구독 취소: {UNSUBSCRIBE_URL}", recipients, batch_id=7, issue_number=3, categories=("digest",),
                          headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
                          custom_args={"issue_id": "3", "batch_id": "7"})
 

@@ -5,8 +5,8 @@ import socket
 
 import pytest
 
-from mailer.delivery.senders import SendError
-from mailer.delivery.sendgrid import SendGridSender, build_payload, classify
+from mailer.mail.senders import SendError
+from mailer.mail.sendgrid import SendGridSender, build_payload, classify
 from mailer.standin import Faults, StandIn, validate
 
 from .test_senders import make_batch

@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 
 from mailer.config import Settings
-from mailer.delivery.message import OutgoingBatch, Recipient
-from mailer.delivery.senders import get_sender
 from mailer.issues.archive import neutral_links
 from mailer.issues.models import Issue
 from mailer.issues.service import IssueError
+from mailer.mail.message import OutgoingBatch, Recipient
+from mailer.mail.senders import get_sender
 from subscribers.emails import normalize
 
 PREFIX = "[TEST] "
@@ -31,9 +31,8 @@ def proof(issue: Issue, lang: str, addresses: list[str], settings: Settings) -> 
         raise IssueError(f"give between 1 and {MAX_ADDRESSES} addresses")
     links = neutral_links(lang, settings)
     stamp = time.time_ns() // 1000  # unique per proof: the outbox names files by it
-    return OutgoingBatch(
-        batch_id=0, issue_number=issue.number, lang=lang, from_email=settings.from_email,
-        from_name=settings.from_name(lang), reply_to=settings.reply_to,
+    return OutgoingBatch.compose(
+        settings, lang, issue_number=issue.number,
         subject=PREFIX + edition.subject, html=edition.html, text=edition.text,
         recipients=[Recipient(delivery_id=stamp + i, email=email, substitutions=links, headers={},
                               custom_args={"kind": "test", "issue": str(issue.number)})

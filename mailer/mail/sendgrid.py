@@ -14,8 +14,8 @@ from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
 
 from mailer.config import Settings
-from mailer.delivery.message import OutgoingBatch
-from mailer.delivery.senders import SendError, SendResult
+from mailer.mail.message import OutgoingBatch
+from mailer.mail.senders import SendError, SendResult
 
 _PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)\b")
 # The client json.dumps() a dict body itself, unless the Content-Type is some other string: then it sends

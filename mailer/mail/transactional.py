@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import time
 
+from mailer import langs
 from mailer.celery_app import app
 from mailer.config import Settings, get_settings
 from mailer.db import session_scope
-from mailer.delivery.message import OutgoingBatch, Recipient
-from mailer.delivery.senders import SendError, get_sender
-from mailer.delivery.service import backoff
+from mailer.mail.message import OutgoingBatch, Recipient
+from mailer.mail.senders import SendError, backoff, get_sender
 from mailer.rendering.render import render_email
 from subscribers import service, tokens
 
@@ -24,14 +24,11 @@ MAX_RETRIES = 5
 
 
 def confirmation_context(subscriber_id: int, kind: str, lang: str, settings: Settings) -> dict:
-    brand = {"ko": settings.from_name_ko, "en": settings.from_name_en}
     return {
         "kind": kind,  # confirm: not subscribed yet; already: subscribed, so the preferences instead
         "lang": lang,
-        "html_lang": "ko" if lang == "both" else lang,
-        "brand": f"{brand['ko']} · {brand['en']}" if lang == "both" else brand[lang],
-        "brand_ko": brand["ko"],
-        "brand_en": brand["en"],
+        "html_lang": langs.html_lang(lang),
+        **langs.brands(settings.from_name_ko, settings.from_name_en, lang),
         "confirm_url": tokens.link(tokens.CONFIRM, subscriber_id, settings, lang=lang)
         if kind == service.CONFIRM_MAIL else "",
         "preferences_url": tokens.link(tokens.PREFERENCES, subscriber_id, settings),
@@ -50,10 +47,8 @@ def confirmation_message(session, subscriber_id: int, lang: str, number: int,
     if kind is None:
         return None
     rendered = render_email(CONFIRM_EMAIL, lang, confirmation_context(subscriber_id, kind, lang, settings))
-    return OutgoingBatch(
-        batch_id=0, issue_number=0, lang=lang, from_email=settings.from_email,
-        from_name=settings.from_name(lang), reply_to=settings.reply_to,
-        subject=rendered.subject, html=rendered.html, text=rendered.text,
+    return OutgoingBatch.compose(
+        settings, lang, subject=rendered.subject, html=rendered.html, text=rendered.text,
         recipients=[Recipient(delivery_id=number, email=sub.email, substitutions={}, headers={},
                               custom_args={"kind": kind, "subscriber_id": str(subscriber_id)})],
         categories=(CONFIRM_EMAIL, f"lang-{lang}"), folder=CONFIRM_EMAIL,
@@ -82,7 +77,7 @@ def send_confirmation(self, subscriber_id: int, lang: str, number: int) -> str:
 def enqueue_confirmation(subscriber_id: int, lang: str) -> str:
     """Call only after the sign-up is committed. Returns sent/skipped/failed in-process, else queued."""
     number = time.time_ns() // 1000  # unique per request; the outbox names the file by it
-    if get_settings().tasks_in_process:  # read at call time, as mailer.delivery.tasks.enqueue does
+    if get_settings().tasks_in_process:  # read at call time: the web app's settings may change under test
         return send_confirmation.apply(args=(subscriber_id, lang, number), throw=True).get()
     send_confirmation.delay(subscriber_id, lang, number)
     return "queued"

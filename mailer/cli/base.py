@@ -1,0 +1,90 @@
+"""What every `mailer` command shares: the group, its error handling, a database session, JSON output."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import click
+
+from mailer.config import get_settings
+
+# Commands whose module is imported only when they run: the stand-in brings its HTTP server and cryptography.
+LAZY_COMMANDS = {"standin": "mailer.standin.cli:standin"}
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors a user can cause and fix: one line on stderr, exit status 1, no traceback."""
+    from mailer.articles.fetch import FetchError
+    from mailer.articles.ingest import FeedError
+    from mailer.articles.pairing import PairingError
+    from mailer.issues.service import IssueError
+    from mailer.issues.states import InvalidTransition
+    from mailer.mail.senders import SendError
+    from mailer.rendering.render import RenderError
+    from subscribers.emails import InvalidEmail
+    from subscribers.service import SubscriberError
+
+    return (FetchError, FeedError, PairingError, SendError, IssueError, InvalidTransition, RenderError,
+            InvalidEmail, SubscriberError)
+
+
+class MailerGroup(click.Group):
+    def list_commands(self, ctx) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx, name: str):
+        if name in LAZY_COMMANDS:
+            module, _, attr = LAZY_COMMANDS[name].partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except _user_errors() as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except Exception as exc:
+            from pydantic import ValidationError
+
+            if isinstance(exc, ValidationError):  # bad settings: say which, without the values
+                fields = ", ".join("MAILER_" + str(e["loc"][0]).upper() if e["loc"] else e["msg"]
+                                   for e in exc.errors())
+                click.echo(f"error: invalid settings: {fields}: {exc.errors()[0]['msg']}", err=True)
+                ctx.exit(2)
+            raise
+
+
+def ensure_schema() -> None:
+    """The database schema must be current; the embedded SQLite one is migrated on first use."""
+    from mailer.db import schema_is_current, upgrade_database
+
+    if not schema_is_current():
+        if get_settings().database_url.startswith("sqlite"):
+            upgrade_database()
+        else:
+            raise click.ClickException("the database schema is not current: run `mailer db upgrade`")
+
+
+def db_session():
+    """A unit of work on a database whose schema is current."""
+    from mailer.db import session_scope
+
+    ensure_schema()
+    return session_scope()
+
+
+def print_json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group(cls=MailerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bilingual-mailer")
+def main() -> None:
+    """A bilingual (Korean/English) newsletter mailer."""
+    import logging
+
+    from mailer.logs import configure
+
+    configure(get_settings(), logging.WARNING)  # commands print their own results; logs are for trouble

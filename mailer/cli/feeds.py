@@ -1,0 +1,106 @@
+"""`mailer feeds`, `mailer ingest` and `mailer articles`: the stories coming in."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mailer.cli.base import db_session, main, print_json
+from mailer.langs import STORY_LANGS
+
+
+@main.group()
+def feeds() -> None:
+    """The RSS/Atom feeds to ingest."""
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--lang", type=click.Choice(STORY_LANGS), required=True)
+def feeds_add(url: str, lang: str) -> None:
+    """Add a feed in one language."""
+    from mailer.articles.ingest import add_feed
+
+    with db_session() as session:
+        feed = add_feed(session, url, lang)
+        click.echo(f"added feed {feed.id} ({lang}): {url}")
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def feeds_list(as_json: bool) -> None:
+    """Feeds with their last fetch, last error and item count."""
+    from mailer.articles.listing import feed_report
+
+    with db_session() as session:
+        rows = feed_report(session)
+    if as_json:
+        return print_json(rows)
+    for r in rows:
+        state = f"ERROR: {r['last_error']}" if r["last_error"] else "ok"
+        click.echo(f"[{r['lang']}] {r['url']}  items={r['items']}  last={r['last_fetched_at'] or 'never'}  {state}")
+
+
+@main.command()
+@click.option("--feed", "feed_url", help="Only this feed's URL.")
+def ingest(feed_url: str | None) -> None:
+    """Fetch every feed (or one), store new and edited stories, pair translations."""
+    from mailer.articles.ingest import ingest_all
+    from mailer.db import utcnow
+
+    with db_session() as session:
+        results = ingest_all(session, utcnow(), only_url=feed_url)
+    failed = 0
+    for r in results:
+        if r.error:
+            failed += 1
+        state = "not modified" if r.not_modified else f"{r.new} new, {r.updated} updated"
+        click.echo(f"{r.feed_url}: {state}" + (f"  ERROR: {r.error}" if r.error else ""))
+    if failed and failed == len(results):
+        sys.exit(1)
+
+
+@main.group()
+def articles() -> None:
+    """Ingested stories and their en<->ko pairs."""
+
+
+@articles.command("list")
+@click.option("--lang", type=click.Choice(STORY_LANGS))
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True)
+def articles_list(lang: str | None, as_json: bool, limit: int) -> None:
+    """Newest stories first."""
+    from mailer.articles.listing import newest_articles
+
+    with db_session() as session:
+        rows = newest_articles(session, lang, limit)
+    if as_json:
+        return print_json(rows)
+    for a in rows:
+        pair = f"<->{a['pair_id']}" if a["pair_id"] else "unpaired"
+        click.echo(f"{a['id']:>5} [{a['lang']}] {a['published_at'][:16]}  {a['title']}  ({pair})")
+
+
+@articles.command("pair")
+@click.argument("first", type=int)
+@click.argument("second", type=int)
+def articles_pair(first: int, second: int) -> None:
+    """Pair an English and a Korean story by hand."""
+    from mailer.articles.pairing import pair
+
+    with db_session() as session:
+        pair(session, first, second)
+    click.echo(f"paired {first} <-> {second}")
+
+
+@articles.command("unpair")
+@click.argument("article_id", type=int)
+def articles_unpair(article_id: int) -> None:
+    """Undo a story's pairing (both sides)."""
+    from mailer.articles.pairing import unpair
+
+    with db_session() as session:
+        unpair(session, article_id)
+    click.echo(f"unpaired {article_id}")

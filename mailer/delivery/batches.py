@@ -1,0 +1,233 @@
+"""Sending one batch: lease it, read its recipients, sign their links, one request, record the answer.
+
+Every move is written before the action it announces, so a worker that dies leaves a record that the
+next one can act on without losing or repeating a recipient.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from mailer.config import Settings
+from mailer.db import utcnow
+from mailer.delivery import counters
+from mailer.delivery.lifecycle import LEASABLE, finish_issue_if_done, pause_issue
+from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
+from mailer.delivery.ratelimit import limiter
+from mailer.issues.models import Edition, Issue
+from mailer.issues.states import InvalidTransition, IssueStatus
+from mailer.mail.message import OutgoingBatch, Recipient
+from mailer.mail.senders import Sender, SendError, backoff
+from mailer.rendering.placeholders import PREFERENCES_URL, UNSUBSCRIBE_URL
+from subscribers import tokens
+from subscribers.models import Status, Subscriber
+
+log = logging.getLogger(__name__)
+CATEGORY = "digest"
+LINKS = (tokens.UNSUBSCRIBE, tokens.PREFERENCES)  # signed for every recipient
+MAX_INLINE_WAIT = 2.0  # a rate-limit wait longer than this hands the batch back instead of holding a worker
+
+
+@dataclass
+class BatchOutcome:
+    status: str
+    retry_in: float | None = None  # send again after this many seconds
+    reconcile_in: float | None = None  # look for webhook evidence after this many seconds
+    spawned: list[int] = field(default_factory=list)  # new batches split off (413): enqueue them
+
+
+def _lease(session: Session, batch_id: int, now: datetime, settings: Settings) -> Batch | None:
+    """Take a pending or retrying batch: the batch, leased, or None when it is not to be taken. The lease
+    is on record before any request goes out."""
+    batch = session.scalars(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.status.in_(LEASABLE))
+        .values(
+            status=BatchStatus.SENDING, attempts=Batch.attempts + 1, updated_at=now,
+            leased_until=now + timedelta(seconds=settings.batch_lease_seconds),
+        )
+        .returning(Batch),  # the batch as leased, without reading it again
+        execution_options={"populate_existing": True, "synchronize_session": False},
+    ).one_or_none()
+    session.commit()
+    return batch
+
+
+def _recipients(session: Session, batch: Batch, settings: Settings) -> tuple[list[Recipient], list[int]]:
+    """The batch's queued deliveries whose subscriber is still active, and those no longer to be mailed.
+    Clears the address on deliveries whose subscriber has been erased."""
+    rows = session.execute(
+        select(Delivery.id, Delivery.email, Subscriber.id, Subscriber.status)
+        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.QUEUED)
+        .order_by(Delivery.id)
+    ).all()
+    recipients, dropped = [], []
+    links = tokens.link_maker(LINKS, settings)
+    erased = []
+    for delivery_id, email, subscriber_id, status in rows:
+        if status != Status.ACTIVE:  # unsubscribed, suppressed or erased since the snapshot
+            (dropped if status is not None else erased).append(delivery_id)
+            continue
+        unsubscribe, preferences = links(subscriber_id)
+        recipients.append(Recipient(
+            delivery_id=delivery_id,
+            email=email,
+            substitutions={UNSUBSCRIBE_URL: unsubscribe, PREFERENCES_URL: preferences},
+            headers={"List-Unsubscribe": f"<{unsubscribe}>"},
+            custom_args={"delivery_id": str(delivery_id)},
+        ))
+    if erased:
+        # Erased while the ledger was being written (no foreign key holds the row): their copy of the
+        # address goes too, as mailer.events.privacy.erase would have cleared it.
+        session.execute(update(Delivery).where(Delivery.id.in_(erased)).values(email=None, subscriber_id=None)
+                        .execution_options(synchronize_session=False))
+    return recipients, dropped + erased
+
+
+def _set_deliveries(session: Session, batch_id: int, ids: list[int] | None, status: str, now: datetime,
+                    error: str | None = None) -> None:
+    """Move the batch's still-queued deliveries (or those of `ids`) on; webhook evidence is never overwritten."""
+    query = update(Delivery).where(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED)
+    if ids is not None:
+        query = query.where(Delivery.id.in_(ids))
+    session.execute(query.values(status=status, updated_at=now, error=error).execution_options(synchronize_session=False))
+
+
+def _split(session: Session, batch: Batch, recipients: list[Recipient], now: datetime) -> int:
+    """Move the second half of the batch's recipients to a new pending batch (after a 413)."""
+    half = [r.delivery_id for r in recipients[len(recipients) // 2:]]
+    new_id = session.execute(insert(Batch).values(
+        issue_id=batch.issue_id, edition_id=batch.edition_id, size=len(half), status=BatchStatus.PENDING,
+        created_at=now, updated_at=now,
+    ).returning(Batch.id)).scalar_one()
+    session.execute(update(Delivery).where(Delivery.id.in_(half)).values(batch_id=new_id)
+                    .execution_options(synchronize_session=False))
+    batch.size -= len(half)
+    return new_id
+
+
+def _outgoing(batch: Batch, issue: Issue, edition: Edition, recipients: list[Recipient],
+              settings: Settings) -> OutgoingBatch:
+    return OutgoingBatch(
+        batch_id=batch.id, issue_number=issue.number, lang=edition.lang,
+        from_email=settings.from_email, from_name=settings.from_name(edition.lang), reply_to=settings.reply_to,
+        subject=edition.subject, html=edition.html, text=edition.text, recipients=recipients,
+        categories=(CATEGORY, f"issue-{issue.number}", f"lang-{edition.lang}"),
+        # RFC 8058: the one-click POST goes to each reader's own List-Unsubscribe link
+        headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        custom_args={"issue_id": str(batch.issue_id), "edition_id": str(batch.edition_id), "batch_id": str(batch.id)},
+    )
+
+
+def send_batch(session: Session, batch_id: int, *, sender: Sender, settings: Settings,
+               now: datetime | None = None) -> BatchOutcome:
+    """Send one batch at most once per lease. Safe to run twice: a batch already taken is skipped."""
+    now = now or utcnow()
+    batch = _lease(session, batch_id, now, settings)
+    if batch is None:
+        return BatchOutcome("skipped")
+    issue = session.get(Issue, batch.issue_id, populate_existing=True)
+    if issue.status != IssueStatus.SENDING:
+        # Paused: hand the batch back for resume. Cancelled: close it and its deliveries.
+        cancelled = issue.status == IssueStatus.CANCELLED
+        batch.status = BatchStatus.CANCELLED if cancelled else BatchStatus.PENDING
+        batch.leased_until = None
+        if cancelled:
+            _set_deliveries(session, batch.id, None, DeliveryStatus.CANCELLED, now)
+        session.commit()
+        return BatchOutcome(batch.status)
+    edition = session.get(Edition, batch.edition_id)
+    # The last moment a request may start and still end (answered or timed out) within the lease: the
+    # sweep takes a batch whose lease ran out for lost as of the lease's end.
+    last_start = time.monotonic() + settings.batch_lease_seconds - settings.sendgrid_timeout_seconds
+    outcome = _send_leased(session, batch, issue, edition, sender, settings, now, last_start)
+    batch.leased_until = None
+    session.commit()
+    if outcome.status in (BatchStatus.ACCEPTED, BatchStatus.FAILED):
+        finish_issue_if_done(session, issue.id, now)
+        session.commit()
+    return outcome
+
+
+def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Edition, sender: Sender,
+                 settings: Settings, now: datetime, last_start: float) -> BatchOutcome:
+    spawned: list[int] = []
+    while True:  # each pass sends fewer recipients (invalid ones dropped, or half split off)
+        recipients, dropped = _recipients(session, batch, settings)
+        if dropped:
+            _set_deliveries(session, batch.id, dropped, DeliveryStatus.CANCELLED, now)
+        if not recipients:
+            batch.status, batch.sent_at = BatchStatus.ACCEPTED, now
+            return BatchOutcome(batch.status, spawned=spawned)
+        wait = limiter(settings).reserve(len(recipients))
+        if wait > MAX_INLINE_WAIT:
+            # handed back unsent: a wait for the rate limit is not a failed attempt
+            batch.status, batch.attempts = BatchStatus.RETRYING, batch.attempts - 1
+            return BatchOutcome(batch.status, retry_in=wait, spawned=spawned)
+        time.sleep(wait)
+        started = time.monotonic()
+        if started > last_start:
+            # Too late in the lease (after refusals and splits, each a request): handed back unsent. Nothing
+            # was accepted under this lease, only refusals loop back here.
+            batch.status = BatchStatus.RETRYING
+            return BatchOutcome(batch.status, retry_in=0.0, spawned=spawned)
+        try:
+            result = sender.send(_outgoing(batch, issue, edition, recipients, settings))
+        except SendError as exc:
+            counters.record_response(exc.status)
+            batch.last_error = str(exc)
+            if exc.kind == SendError.INVALID and exc.invalid:
+                refused = [recipients[i].delivery_id for i in exc.invalid if i < len(recipients)]
+                _set_deliveries(session, batch.id, refused, DeliveryStatus.INVALID, now, error=str(exc))
+                session.commit()
+                continue
+            if exc.kind == SendError.TOO_LARGE and len(recipients) > 1:
+                spawned.append(_split(session, batch, recipients, now))
+                session.commit()
+                continue
+            return _failed_attempt(session, batch, issue, exc, settings, now, spawned)
+        counters.record_batch(result.status, time.monotonic() - started)
+        if result.invalid:
+            _set_deliveries(session, batch.id, result.invalid, DeliveryStatus.INVALID, now)
+        _set_deliveries(session, batch.id, None, DeliveryStatus.SENT, now)
+        batch.message_id, batch.status, batch.sent_at = result.message_id, BatchStatus.ACCEPTED, now
+        return BatchOutcome(batch.status, spawned=spawned)
+
+
+def _failed_attempt(session: Session, batch: Batch, issue: Issue, exc: SendError, settings: Settings,
+                    now: datetime, spawned: list[int]) -> BatchOutcome:
+    if exc.kind == SendError.AUTH:
+        batch.status = BatchStatus.PENDING  # nothing was sent; it goes out on resume
+        reason = (f"SendGrid refused our credentials ({exc}). Fix MAILER_SENDGRID_API_KEY, "
+                  f"then run `mailer issue resume {issue.number}`.")
+        try:
+            pause_issue(session, issue, reason)
+            log.error("issue #%s paused: %s", issue.number, reason, extra={"issue": issue.number, "batch": batch.id})
+        except InvalidTransition:
+            pass  # another worker paused it first
+        return BatchOutcome(batch.status, spawned=spawned)
+    if exc.kind == SendError.UNKNOWN:
+        # lost as of now, when the request ended (it may have taken its whole timeout), not the task's start:
+        # reconciliation waits for the webhook stream to pass this moment
+        batch.status, batch.updated_at = BatchStatus.UNKNOWN, max(now, utcnow())
+        log.warning("batch %s: %s; reconciling in %ss", batch.id, exc, settings.reconcile_grace_seconds,
+                    extra={"issue": issue.number, "batch": batch.id})
+        return BatchOutcome(batch.status, reconcile_in=settings.reconcile_grace_seconds, spawned=spawned)
+    if exc.transient and batch.attempts <= settings.send_max_retries:
+        batch.status = BatchStatus.RETRYING
+        retry_in = exc.retry_after if exc.retry_after is not None else backoff(batch.attempts)
+        log.warning("batch %s: %s; retrying in %.1fs", batch.id, exc, retry_in,
+                    extra={"issue": issue.number, "batch": batch.id})
+        return BatchOutcome(batch.status, retry_in=retry_in, spawned=spawned)
+    batch.status = BatchStatus.FAILED
+    _set_deliveries(session, batch.id, None, DeliveryStatus.FAILED, now, error=str(exc))
+    log.error("batch %s failed after %d attempt(s): %s", batch.id, batch.attempts, exc,
+              extra={"issue": issue.number, "batch": batch.id})
+    return BatchOutcome(batch.status, spawned=spawned)

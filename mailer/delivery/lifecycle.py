@@ -1,0 +1,118 @@
+"""An issue's send from the outside: resume, pause, cancel, finish, and beat's sweep for what was lost.
+
+A batch moves pending -> sending (leased) -> accepted | retrying | unknown | failed | cancelled; the
+issue is `sent` (or `failed`) once none is open and every edition's ledger is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from mailer.config import Settings
+from mailer.delivery.models import BATCH_OPEN, Batch, BatchStatus, Delivery, DeliveryStatus
+from mailer.issues.models import Edition, Issue
+from mailer.issues.service import transition
+from mailer.issues.states import InvalidTransition, IssueStatus
+
+LEASABLE = (BatchStatus.PENDING, BatchStatus.RETRYING)
+
+
+def open_batches(session: Session, issue_id: int) -> list[int]:
+    """Batches waiting for a worker (pending or retrying)."""
+    return list(session.scalars(
+        select(Batch.id).where(Batch.issue_id == issue_id, Batch.status.in_(LEASABLE)).order_by(Batch.id)
+    ))
+
+
+def resume_issue(session: Session, issue: Issue) -> list[int]:
+    """A paused issue goes on: its batches that were handed back are sent again (returns their ids)."""
+    transition(session, issue, IssueStatus.SENDING, status_reason=None)
+    return open_batches(session, issue.id)
+
+
+def pause_issue(session: Session, issue: Issue, reason: str | None = None) -> None:
+    """Batches in flight finish their request; the others are handed back when a worker picks them up."""
+    transition(session, issue, IssueStatus.PAUSED, status_reason=reason)
+
+
+def cancel_issue(session: Session, issue: Issue, now: datetime) -> None:
+    """Stop for good: every batch not in flight is closed now, with its waiting deliveries."""
+    transition(session, issue, IssueStatus.CANCELLED, finished_at=now, status_reason="cancelled by an editor")
+    closing = [BatchStatus.PENDING, BatchStatus.RETRYING, BatchStatus.UNKNOWN]
+    batch_ids = select(Batch.id).where(Batch.issue_id == issue.id, Batch.status.in_(closing))
+    session.execute(
+        update(Delivery).where(Delivery.batch_id.in_(batch_ids), Delivery.status == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.CANCELLED, updated_at=now).execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Batch).where(Batch.issue_id == issue.id, Batch.status.in_(closing))
+        .values(status=BatchStatus.CANCELLED, leased_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool:
+    """When no batch is open any more: `sent`, or `failed` if every batch failed."""
+    # Asked after every batch: while any is open (almost always), one indexed probe answers it.
+    if session.scalar(select(Batch.id).where(Batch.issue_id == issue_id, Batch.status.in_(BATCH_OPEN)).limit(1)):
+        return False
+    counts = dict(session.execute(
+        select(Batch.status, func.count()).where(Batch.issue_id == issue_id).group_by(Batch.status)
+    ).all())
+    if any(counts.get(s, 0) for s in BATCH_OPEN):  # one opened since the probe (a split, a retry)
+        return False
+    waiting = session.scalar(select(func.count()).where(
+        Edition.issue_id == issue_id, or_(Edition.started_at.is_(None), Edition.ledger_done_at.is_(None))))
+    if waiting:  # an edition with a later send time, or a ledger still being written, keeps the issue `sending`
+        return False
+    issue = session.get(Issue, issue_id, populate_existing=True)
+    if issue.status != IssueStatus.SENDING:
+        return False
+    failed = counts.get(BatchStatus.FAILED, 0)
+    all_failed = failed and failed == sum(counts.values())
+    try:
+        transition(
+            session, issue, IssueStatus.FAILED if all_failed else IssueStatus.SENT, finished_at=now,
+            status_reason=f"{failed} batch(es) failed" if failed else None,
+        )
+    except InvalidTransition:  # another worker finished it first
+        return False
+    return True
+
+
+@dataclass
+class Sweep:
+    send: list[int]
+    reconcile: list[int]
+
+
+def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
+    """The periodic safety net. A batch whose worker died mid-request may have been sent, so it becomes
+    `unknown` (reconciled, never blindly resent); a batch that waited a whole lease for a worker is sent."""
+    sending_issues = select(Issue.id).where(Issue.status == IssueStatus.SENDING)
+    # The answer is lost as of the lease's end, the last moment its request can have gone out, not as of
+    # this sweep: the webhook stream need only pass that moment (events after it may be few, near the end).
+    session.execute(
+        update(Batch).where(Batch.status == BatchStatus.SENDING, Batch.leased_until < now)
+        .values(status=BatchStatus.UNKNOWN, leased_until=None, updated_at=Batch.leased_until,
+                last_error="lease expired: the worker went silent mid-send")
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    stale = now - timedelta(seconds=settings.batch_lease_seconds)
+    grace_over = now - timedelta(seconds=settings.reconcile_grace_seconds)
+    send = session.scalars(select(Batch.id).where(
+        Batch.issue_id.in_(sending_issues), Batch.status.in_(LEASABLE), Batch.updated_at < stale))
+    reconcile = session.scalars(select(Batch.id).where(
+        Batch.status == BatchStatus.UNKNOWN, Batch.updated_at <= grace_over))
+    found = Sweep(send=list(send), reconcile=list(reconcile))
+    # An issue still `sending` with nothing open: whoever closed its last batch or ledger block died before
+    # finishing it (for the others, finish_issue_if_done's first probe answers at once).
+    for issue_id in session.scalars(sending_issues).all():
+        if finish_issue_if_done(session, issue_id, now):
+            session.commit()
+    return found

@@ -1,0 +1,80 @@
+"""Reconciling a lost answer: a batch whose request went out but whose answer never came (`unknown`) is
+resent only to the recipients SendGrid's webhook events do not show as `processed`, and only once the
+event stream has passed the moment the answer was lost."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from mailer.config import Settings
+from mailer.delivery.batches import BatchOutcome
+from mailer.delivery.lifecycle import finish_issue_if_done
+from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
+from mailer.events.models import WebhookEvent
+
+log = logging.getLogger(__name__)
+WATERMARK_EVENTS = 100
+
+
+def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Settings) -> BatchOutcome:
+    """An `unknown` batch, once its grace period is over: recipients SendGrid reported `processed` count
+    as sent; only the others go out again, and only once the webhook stream has caught up with the lost
+    answer (a backlog of events must not read as "never accepted")."""
+    batch = session.get(Batch, batch_id, populate_existing=True)
+    if batch is None or batch.status != BatchStatus.UNKNOWN:
+        return BatchOutcome("skipped")
+    lost_at = batch.updated_at
+    remaining = (lost_at + timedelta(seconds=settings.reconcile_grace_seconds) - now).total_seconds()
+    if remaining > 0:
+        return BatchOutcome(batch.status, reconcile_in=remaining)
+    # Past the grace period a batch that must wait is asked again by the sweep, every maintenance
+    # interval: no follow-up of its own, or each tick would start another chain of them.
+    waited = (now - lost_at).total_seconds()
+    overdue = waited >= settings.reconcile_max_wait_seconds
+    # The watermark first: events it has passed were stored before it was read, so the checks below see them.
+    caught_up = _webhooks_past(session, lost_at)
+    if _evidence_stored_unapplied(session, batch.id):
+        if not overdue:
+            return BatchOutcome(batch.status)  # its task may have been lost: beat's apply-stored-events runs it
+        log.error("batch %s: webhook events stored for %.0f s but never applied; is an events worker running?",
+                  batch.id, waited, extra={"batch": batch.id})
+    unconfirmed = session.scalar(select(func.count()).where(
+        Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.QUEUED))
+    if unconfirmed:
+        if not caught_up and not overdue:
+            return BatchOutcome(batch.status)
+        # compare-and-set, so two reconcilers cannot both send the batch again
+        taken = session.execute(
+            update(Batch).where(Batch.id == batch.id, Batch.status == BatchStatus.UNKNOWN)
+            .values(status=BatchStatus.RETRYING, updated_at=now).execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
+        log.warning("batch %s: %d recipient(s) without webhook evidence %.0f s after the answer was lost; "
+                    "sending them again",
+                    batch.id, unconfirmed, waited, extra={"batch": batch.id})
+        return BatchOutcome(BatchStatus.RETRYING, retry_in=0.0) if taken else BatchOutcome("skipped")
+    batch.status, batch.sent_at, batch.updated_at = BatchStatus.ACCEPTED, now, now
+    session.commit()
+    finish_issue_if_done(session, batch.issue_id, now)
+    session.commit()
+    return BatchOutcome(batch.status)
+
+
+def _evidence_stored_unapplied(session: Session, batch_id: int) -> bool:
+    """Whether webhook events about the batch's recipients are stored but not yet applied."""
+    members = select(Delivery.id).where(Delivery.batch_id == batch_id)
+    return session.scalar(select(WebhookEvent.id).where(
+        WebhookEvent.processed_at.is_(None), WebhookEvent.delivery_id.in_(members)).limit(1)) is not None
+
+
+def _webhooks_past(session: Session, moment: datetime) -> bool:
+    """Whether the webhook stream has brought events SendGrid timestamped after `moment`: the newest of
+    the last events received (they come roughly in order). Behind it, a backlog may still hold the
+    evidence for a request made at `moment`."""
+    recent = select(WebhookEvent.occurred_at).order_by(WebhookEvent.id.desc()).limit(WATERMARK_EVENTS).subquery()
+    watermark = session.scalar(select(func.max(recent.c.occurred_at)))
+    return watermark is not None and watermark > moment
