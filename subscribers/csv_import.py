@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from mailer.db import upsert_insert
 from subscribers import suppression
 from subscribers.emails import InvalidEmail, normalize
-from subscribers.models import LANGS, Status, Subscriber
+from mailer.langs import EDITIONS
+from subscribers.models import Status, Subscriber
 from subscribers.service import SubscriberError
 
 REQUIRED = ("email", "lang")
@@ -108,8 +109,8 @@ def parse_row(raw: dict, line: int) -> Row | BadRow:
     except InvalidEmail as exc:
         return BadRow(line, str(exc))
     lang = (raw.get("lang") or "").strip().lower()
-    if lang not in LANGS:
-        return BadRow(line, f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
+    if lang not in EDITIONS:
+        return BadRow(line, f"lang must be one of {', '.join(EDITIONS)}, not {lang!r}")
     status = (raw.get("status") or "").strip().lower() or Status.ACTIVE.value
     if status not in STATUSES:
         return BadRow(line, f"status must be one of {', '.join(STATUSES)}, not {status!r}")

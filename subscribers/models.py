@@ -6,9 +6,9 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from mailer.db import Base, UTCDateTime, utcnow
+from mailer.db import Base, UTCDateTime, one_of, utcnow
+from mailer.langs import EDITIONS
 
-LANGS = ("ko", "en", "both")
 
 
 class Status(StrEnum):
@@ -29,10 +29,8 @@ def _iso(value: datetime | None) -> str | None:
 class Subscriber(Base):
     __tablename__ = "subscribers"
     __table_args__ = (
-        CheckConstraint("lang IN ('ko', 'en', 'both')", name="lang"),
-        CheckConstraint(
-            "status IN ('pending', 'active', 'unsubscribed', 'bounced', 'complained')", name="status"
-        ),
+        one_of("lang", EDITIONS),
+        one_of("status", Status),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -99,7 +97,7 @@ class Suppression(Base):
     """An address that must not come back by import or by hand: only a keyed hash of it is kept."""
 
     __tablename__ = "suppressions"
-    __table_args__ = (CheckConstraint("reason IN ('erased', 'bounced', 'complained')", name="reason"),)
+    __table_args__ = (one_of("reason", SuppressionReason),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email_hash: Mapped[str] = mapped_column(String(64), unique=True)  # see subscribers.suppression

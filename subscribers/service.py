@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from mailer.db import UTCDateTime, compare_and_set, get_engine, session_scope, utcnow
 from subscribers import suppression, tokens
 from subscribers.emails import normalize
-from subscribers.models import LANGS, SUPPRESSED, Change, Status, Subscriber, SuppressionReason
+from mailer.langs import EDITIONS
+from subscribers.models import SUPPRESSED, Change, Status, Subscriber, SuppressionReason
 
 # Mail a sign-up request sends (see confirmation_kind).
 CONFIRM_MAIL = "confirm"  # not subscribed yet: a link to confirm
@@ -36,8 +37,8 @@ class NotAllowed(SubscriberError):
 
 
 def _check_lang(lang: str) -> None:
-    if lang not in LANGS:
-        raise SubscriberError(f"language must be one of {', '.join(LANGS)}, not {lang!r}")
+    if lang not in EDITIONS:
+        raise SubscriberError(f"language must be one of {', '.join(EDITIONS)}, not {lang!r}")
 
 
 # Built once, not per call: building a statement cost about as much CPU as running it (one-click unsubscribes
@@ -305,7 +306,7 @@ def erase(session: Session, email: str) -> bool:
     """GDPR erasure: delete the subscriber and their history, keep only a hash on the suppression list.
 
     Returns whether a subscriber was on file; the address is listed either way (the owner asked
-    never to be mailed). Data other packages hold about them is theirs to clear first (mailer.privacy).
+    never to be mailed). Data other packages hold about them is theirs to clear first (mailer.events.privacy).
     """
     address = normalize(email)
     sub = session.scalar(select(Subscriber).where(Subscriber.email == address))

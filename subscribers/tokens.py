@@ -18,7 +18,7 @@ from functools import lru_cache
 from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
 
 from mailer.config import Settings, get_settings
-from subscribers.models import LANGS
+from mailer.langs import EDITIONS
 
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
@@ -124,7 +124,7 @@ def _fast_payload(subscriber_id) -> bytes | None:
 
 def make_token(purpose: str, subscriber_id: int, settings: Settings | None = None, *,
                lang: str | None = None) -> str:
-    if lang is not None and (purpose != CONFIRM or lang not in LANGS):
+    if lang is not None and (purpose != CONFIRM or lang not in EDITIONS):
         raise ValueError("only a confirmation link carries a language: ko, en or both")
     settings = settings or get_settings()
     payload = _fast_payload(subscriber_id) if lang is None else None
@@ -138,7 +138,7 @@ def _claim(value, issued_at: datetime | None) -> Claim:
     if isinstance(value, int) and not isinstance(value, bool):
         return Claim(value, issued_at)
     if (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int)
-            and not isinstance(value[0], bool) and value[1] in LANGS):
+            and not isinstance(value[0], bool) and value[1] in EDITIONS):
         return Claim(value[0], issued_at, value[1])
     raise InvalidToken()
 
