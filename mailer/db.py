@@ -73,7 +73,7 @@ def get_engine(url: str | None = None) -> Engine:
 
 @lru_cache(maxsize=8)
 def _engine(url: str) -> Engine:
-    # Cached on the URL itself: get_engine() and get_engine(None) once made two pools in one process.
+    # Cached on the URL itself, so get_engine() and get_engine(None) share one pool in a process.
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)

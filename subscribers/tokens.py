@@ -158,10 +158,6 @@ def read(purpose: str, token: str, settings: Settings | None = None) -> Claim:
         raise InvalidToken() from exc
 
 
-def read_token(purpose: str, token: str, settings: Settings | None = None) -> int:
-    return read(purpose, token, settings).subscriber_id
-
-
 def link(purpose: str, subscriber_id: int, settings: Settings | None = None, *, lang: str | None = None) -> str:
     settings = settings or get_settings()
     return f"{settings.public_base}/{purpose}/{make_token(purpose, subscriber_id, settings, lang=lang)}"

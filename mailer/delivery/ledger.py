@@ -27,7 +27,7 @@ def write_block(session: Session, issue: Issue, edition: Edition, now: datetime,
     batches of them) into the ledger, cut into batches of at most `size`.
 
     The batches are created first; one INSERT ... SELECT then numbers the subscribers and files each row
-    straight into its batch, so the ledger is never updated afterwards (an UPDATE per batch made
+    straight into its batch, so the ledger is never updated afterwards (an UPDATE per batch would make
     cutting cost grow with the square of the list).
     """
     def readers(past: int | None) -> list:

@@ -27,8 +27,8 @@ JSON_UTF8 = {"Content-Type": "application/json; charset=utf-8"}
 class _Body(bytes):
     """The encoded request body, handed to the client as it is (it calls `.encode("utf-8")` on a body that
     is not plain JSON), whose str() is only its size. The client formats every body into a debug line,
-    even with debug logging off: repr() of a 1,000-recipient body cost about 0.9 ms a request, and a
-    debug log would have held every recipient's address and signed unsubscribe link."""
+    even with debug logging off: a whole body would cost a millisecond a request to format, and a debug
+    log would hold every recipient's address and signed unsubscribe link."""
 
     def encode(self, _encoding: str = "utf-8") -> bytes:
         return self
