@@ -7,8 +7,8 @@ import time
 from mailer.celery_app import app
 from mailer.config import get_settings
 from mailer.db import session_scope, utcnow
-from mailer.delivery.models import BatchStatus
 from mailer.delivery import tasks as delivery
+from mailer.delivery.models import BatchStatus
 from mailer.events.apply import apply_pending
 from mailer.events.reconcile import reconcile_batch as reconcile
 from mailer.events.stats import refresh_active

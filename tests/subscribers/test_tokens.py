@@ -10,10 +10,10 @@ def test_a_token_reads_back_for_its_own_purpose_only(settings):
     token = tokens.make_token(tokens.UNSUBSCRIBE, 42, settings)
     assert tokens.read(tokens.UNSUBSCRIBE, token, settings).subscriber_id == 42
     with pytest.raises(tokens.InvalidToken):
-        tokens.read(tokens.PREFERENCES, token, settings).subscriber_id
+        tokens.read(tokens.PREFERENCES, token, settings)
     # Not the last character: its low bits are base64 padding, so some changes there alter nothing.
     with pytest.raises(tokens.InvalidToken):
-        tokens.read(tokens.UNSUBSCRIBE, token[:-5] + ("A" if token[-5] != "A" else "B") + token[-4:], settings).subscriber_id
+        tokens.read(tokens.UNSUBSCRIBE, token[:-5] + ("A" if token[-5] != "A" else "B") + token[-4:], settings)
 
 
 def test_rotating_the_secret_keeps_old_links_working(settings):
@@ -24,7 +24,7 @@ def test_rotating_the_secret_keeps_old_links_working(settings):
     assert tokens.make_token(tokens.UNSUBSCRIBE, 7, rotated) != old
     forgotten = settings.model_copy(update={"secret_key": SecretStr("new-secret")})
     with pytest.raises(tokens.InvalidToken):
-        tokens.read(tokens.UNSUBSCRIBE, old, forgotten).subscriber_id
+        tokens.read(tokens.UNSUBSCRIBE, old, forgotten)
 
 
 def test_confirmation_links_expire_after_seven_days(settings):
@@ -35,7 +35,7 @@ def test_confirmation_links_expire_after_seven_days(settings):
 
     with patch("time.time", return_value=time.time() + tokens.CONFIRM_MAX_AGE + 60), \
             pytest.raises(tokens.InvalidToken):
-        tokens.read(tokens.CONFIRM, stale, settings).subscriber_id
+        tokens.read(tokens.CONFIRM, stale, settings)
     assert tokens.read(tokens.CONFIRM, stale, settings).subscriber_id == 5
 
 
