@@ -157,6 +157,12 @@ def _wait_for(number: int) -> str:
     return status
 
 
+def _queued(number: int, batch_ids: list[int], wait: bool, what: str = "") -> None:
+    click.echo(f"issue #{number}: {what}{len(batch_ids)} batches queued")
+    if wait and _wait_for(number) != "sent":
+        sys.exit(1)
+
+
 @issue.command("send")
 @click.argument("number", type=int)
 @WAIT
@@ -165,10 +171,7 @@ def issue_send(number: int, wait: bool) -> None:
     from mailer.delivery import facade
 
     ensure_schema()
-    batch_ids = facade.send_now(number, get_settings())
-    click.echo(f"issue #{number}: {len(batch_ids)} batches queued")
-    if wait and _wait_for(number) != "sent":
-        sys.exit(1)
+    _queued(number, facade.send_now(number, get_settings()), wait)
 
 
 @issue.command("pause")
@@ -190,10 +193,7 @@ def issue_resume(number: int, wait: bool) -> None:
     from mailer.delivery import facade
 
     ensure_schema()
-    batch_ids = facade.resume(number, get_settings())
-    click.echo(f"issue #{number}: resumed, {len(batch_ids)} batches queued")
-    if wait and _wait_for(number) != "sent":
-        sys.exit(1)
+    _queued(number, facade.resume(number, get_settings()), wait, "resumed, ")
 
 
 @issue.command("cancel")
