@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.db import upsert_insert
+from mailer.langs import EDITIONS
 from subscribers import suppression
 from subscribers.emails import InvalidEmail, normalize
-from mailer.langs import EDITIONS
 from subscribers.models import Status, Subscriber
 from subscribers.service import SubscriberError
 

@@ -3,12 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from mailer.db import Base, UTCDateTime, one_of, utcnow
 from mailer.langs import EDITIONS
-
 
 
 class Status(StrEnum):

@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailer.db import UTCDateTime, compare_and_set, get_engine, session_scope, utcnow
+from mailer.langs import EDITIONS
 from subscribers import suppression, tokens
 from subscribers.emails import normalize
-from mailer.langs import EDITIONS
 from subscribers.models import SUPPRESSED, Change, Status, Subscriber, SuppressionReason
 
 # Mail a sign-up request sends (see confirmation_kind).
