@@ -115,9 +115,8 @@ def _split(session: Session, batch: Batch, recipients: list[Recipient], now: dat
 
 def _outgoing(batch: Batch, issue: Issue, edition: Edition, recipients: list[Recipient],
               settings: Settings) -> OutgoingBatch:
-    return OutgoingBatch(
-        batch_id=batch.id, issue_number=issue.number, lang=edition.lang,
-        from_email=settings.from_email, from_name=settings.from_name(edition.lang), reply_to=settings.reply_to,
+    return OutgoingBatch.compose(
+        settings, edition.lang, batch_id=batch.id, issue_number=issue.number,
         subject=edition.subject, html=edition.html, text=edition.text, recipients=recipients,
         categories=(CATEGORY, f"issue-{issue.number}", f"lang-{edition.lang}"),
         # RFC 8058: the one-click POST goes to each reader's own List-Unsubscribe link
