@@ -6,8 +6,12 @@ TRACKING_PARAMS = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "i
 
 
 def canonical(url: str) -> str:
-    """Lower-case scheme and host, no fragment, no utm_* or click-id parameters, no trailing slash."""
-    parts = urlsplit(url.strip())
+    """Lower-case scheme and host, no fragment, no utm_* or click-id parameters, no trailing slash. A link
+    no URL parser reads (an unbalanced [ in its host) is kept as it is: a feed's bad link is not a crash."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
     query = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS

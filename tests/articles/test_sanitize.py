@@ -45,3 +45,10 @@ def test_short_text_is_left_alone():
 def test_canonical_strips_tracking_and_fragments():
     assert canonical("HTTPS://News.Example.com/en/story/?utm_source=x&id=3&fbclid=y#top") == \
         "https://news.example.com/en/story?id=3"
+
+
+def test_a_link_no_url_parser_reads_is_kept_as_it_is_rather_than_raising():
+    from mailer.articles.urls import canonical
+
+    assert canonical(" https://[news.example/en/story ") == "https://[news.example/en/story"
+    assert canonical("HTTPS://News.Example/a/?utm_source=x") == "https://news.example/a"
