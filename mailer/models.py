@@ -1,5 +1,9 @@
 """Every package's models, imported so that Base.metadata is complete (for Alembic and create_all)."""
 
+import mailer.articles.models
+import mailer.delivery.models
+import mailer.events.models
+import mailer.issues.models  # noqa: F401
 import subscribers.models  # noqa: F401
 from mailer.db import Base
 
