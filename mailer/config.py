@@ -7,6 +7,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-secret-change-me"
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -65,13 +66,27 @@ class Settings(BaseSettings):
     digest_timezone: str = "Asia/Seoul"
     digest_max_stories: int = 10
     schedule_tick_seconds: float = 60.0  # how often beat looks for editions whose send time has come
-    admin_session_hours: int = 12  # an editor's login lasts this long
+    admin_session_hours: int = Field(12, ge=1, le=24 * 30)  # an editor's login lasts this long
+    # Wrong passwords before a login is refused for a while (per account and per client address); each
+    # further failure doubles the wait, up to login_max_lockout_seconds.
+    login_max_failures: int = Field(5, ge=1)
+    login_max_lockout_seconds: int = Field(900, ge=1)
+    webhook_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)  # larger Event Webhook posts are refused (413)
+    feed_allow_private: bool = False  # feeds on private, loopback and link-local addresses (tests, intranets)
+    # A bearer token /metrics asks for (empty: /metrics is open; bind it to a private address then).
+    metrics_token: SecretStr = SecretStr("")
     summary_length: int = 200
 
     @model_validator(mode="after")
-    def _refuse_dev_secret_in_production(self) -> "Settings":
-        if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET_KEY:
-            raise ValueError("MAILER_SECRET_KEY must be set to a private value when MAILER_ENV=production")
+    def _refuse_weak_keys_in_production(self) -> "Settings":
+        if self.env != "production":
+            return self
+        key = self.secret_key.get_secret_value()
+        if key == DEV_SECRET_KEY or len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(f"MAILER_SECRET_KEY must be a private value of at least {MIN_SECRET_KEY_LENGTH} "
+                             "characters when MAILER_ENV=production")
+        if any(old.get_secret_value() == DEV_SECRET_KEY for old in self.old_secret_keys):
+            raise ValueError("MAILER_OLD_SECRET_KEYS holds the development key: remove it when MAILER_ENV=production")
         return self
 
     @model_validator(mode="after")

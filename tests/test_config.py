@@ -25,13 +25,46 @@ def test_reads_mailer_prefixed_environment(monkeypatch):
     assert s.public_base == "https://news.example.com"
 
 
-def test_production_refuses_the_default_secret(monkeypatch):
+STRONG_KEY = "k" * 32
+
+
+@pytest.mark.parametrize("key", [DEV_SECRET_KEY, "", "x", "k" * 31])
+def test_production_refuses_a_default_or_short_secret(monkeypatch, key):
     monkeypatch.setenv("MAILER_ENV", "production")
-    monkeypatch.setenv("MAILER_SECRET_KEY", DEV_SECRET_KEY)
-    with pytest.raises(ValidationError, match="MAILER_SECRET_KEY"):
+    monkeypatch.setenv("MAILER_SECRET_KEY", key)
+    with pytest.raises(ValidationError, match="MAILER_SECRET_KEY must be a private value of at least 32"):
         Settings(_env_file=None)
-    monkeypatch.setenv("MAILER_SECRET_KEY", "a-real-private-secret")
+    monkeypatch.setenv("MAILER_SECRET_KEY", STRONG_KEY)
     assert Settings(_env_file=None).env == "production"
+
+
+def test_production_refuses_the_development_key_among_the_old_ones(monkeypatch):
+    monkeypatch.setenv("MAILER_ENV", "production")
+    monkeypatch.setenv("MAILER_SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("MAILER_OLD_SECRET_KEYS", f'["{"o" * 32}", "{DEV_SECRET_KEY}"]')
+    with pytest.raises(ValidationError, match="MAILER_OLD_SECRET_KEYS holds the development key"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("MAILER_OLD_SECRET_KEYS", f'["{"o" * 32}"]')
+    assert len(Settings(_env_file=None).old_secret_keys) == 1
+
+
+def test_a_weak_production_key_is_one_line_from_the_cli(monkeypatch):
+    from click.testing import CliRunner
+
+    from mailer.cli import main
+    from mailer.config import get_settings
+
+    monkeypatch.setenv("MAILER_ENV", "production")
+    monkeypatch.setenv("MAILER_SECRET_KEY", "x")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["feeds", "list"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        ("error: invalid settings: MAILER_SECRET_KEY must be a private value of at least 32 characters when "
+         "MAILER_ENV=production")]
 
 
 def test_secrets_do_not_show_in_repr(monkeypatch):

@@ -49,9 +49,10 @@ class MailerGroup(click.Group):
             from pydantic import ValidationError
 
             if isinstance(exc, ValidationError):  # bad settings: say which, without the values
-                fields = ", ".join("MAILER_" + str(e["loc"][0]).upper() if e["loc"] else e["msg"]
-                                   for e in exc.errors())
-                click.echo(f"error: invalid settings: {fields}: {exc.errors()[0]['msg']}", err=True)
+                errors = exc.errors()
+                fields = ", ".join("MAILER_" + str(e["loc"][0]).upper() for e in errors if e["loc"])
+                reason = errors[0]["msg"].removeprefix("Value error, ")  # a check across settings names its own
+                click.echo(f"error: invalid settings: {fields + ': ' if fields else ''}{reason}", err=True)
                 ctx.exit(2)
             raise
 
