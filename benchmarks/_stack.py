@@ -43,11 +43,32 @@ def check_local(url: str) -> None:
 
 # --- database ---------------------------------------------------------------------------------
 
+def create_database_if_missing(url: str) -> None:
+    """CREATE DATABASE for the URL's database when the server has none by that name (asked through the
+    server's `postgres` maintenance database, in autocommit: CREATE DATABASE runs outside a transaction)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    name = target.database
+    if not name or name == "postgres":
+        return
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}) is None:
+                conn.execute(text(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(name)}"))
+                print(f"created database {name}", flush=True)
+    finally:
+        admin.dispose()
+
+
 def fresh_schema(url: str) -> None:
     from sqlalchemy import text
 
     from mailer.db import get_engine, upgrade_database
 
+    create_database_if_missing(url)
     with get_engine(url).begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))

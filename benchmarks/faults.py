@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,7 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def start_redis(port: int, directory: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("no redis-server on PATH: install one (Debian/Ubuntu: apt-get install redis-server)")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", str(directory)],
                             stdout=open(directory / f"redis-{port}.log", "a"), stderr=subprocess.STDOUT)  # noqa: SIM115
     import redis

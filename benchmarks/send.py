@@ -6,11 +6,11 @@
 What it does, in order: drops and recreates the schema in the `bench` database (PostgreSQL only), COPYs N
 active subscribers (a third each ko/en/both), drafts an issue from the sample feeds, starts the stand-in
 (`mailer standin --validate-sample 0.01 --record FILE`) and W workers (`mailer worker -Q send -c 1 -P solo`),
-then times the send from `mailer issue send` (tasks.send_issue) until the issue is `sent`.
+then times the send from `mailer issue send` (delivery.facade.send_now) until the issue is `sent`.
 
 Figures (all wall-clock on a shared 2-core machine, so noisy):
 - recipients_per_second: N / (time from the send starting to the issue observed `sent`, polled every 50 ms);
-- start_seconds: `tasks.send_issue`: each edition's ledger (one INSERT ... SELECT, rows filed into batches)
+- start_seconds: `facade.send_now`: each edition's ledger (one INSERT ... SELECT, rows filed into batches)
   committed and its batches enqueued in turn, while workers already send the first; in this
   process; that is also the only database time measured directly (pg_stat_statements is off); commits
   (pg_stat_database) and rows inserted and updated (pg_stat_user_tables) are counted over the send;
@@ -28,6 +28,7 @@ Figures (all wall-clock on a shared 2-core machine, so noisy):
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import shutil
@@ -55,10 +56,28 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def py_spy() -> str | None:
+    """py-spy's executable (the bench extra installs it beside this Python), or None."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
+
+
+def check_bench_extra(profile: bool) -> None:
+    """Before any setup, what this run needs of the bench extra: matplotlib (the throughput plot, drawn at the
+    end) and, with --profile, py-spy. Everything else it imports is the package's own dependencies."""
+    missing = [] if importlib.util.find_spec("matplotlib") else ["matplotlib"]
+    if profile and not py_spy():
+        missing.append("py-spy")
+    if missing:
+        raise SystemExit(f"benchmarks/send.py needs {' and '.join(missing)}, from the bench extra: "
+                         "pip install -e '.[bench]'")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not args.database_url.startswith("postgresql"):
         raise SystemExit("this benchmark needs PostgreSQL (COPY)")
+    check_bench_extra(args.profile)
     work = Path(tempfile.mkdtemp(prefix="mailer-send-bench-"))
     os.environ.update({
         "MAILER_DATABASE_URL": args.database_url, "MAILER_BROKER_URL": args.broker_url,
@@ -72,7 +91,11 @@ def main(argv=None) -> int:
     st.check_local(args.broker_url)
     import redis
 
-    redis.Redis.from_url(args.broker_url).flushdb()  # our own DB number only
+    try:
+        redis.Redis.from_url(args.broker_url, socket_connect_timeout=2).flushdb()  # our own DB number only
+    except redis.ConnectionError as e:
+        raise SystemExit(f"no Redis answers at {args.broker_url} ({e}): start one (Debian/Ubuntu: "
+                         "apt-get install redis-server) or pass --broker-url") from None
 
     t = time.perf_counter()
     st.fresh_schema(args.database_url)
@@ -98,7 +121,7 @@ def main(argv=None) -> int:
 
         st.wait_workers(app, args.workers)
         if args.profile:
-            spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+            spy = py_spy()
             for name in [*names, "standin"]:
                 out = work / f"{name}.pyspy.txt"
                 spies.append((subprocess.Popen([spy, "record", "-p", str(stack.pid(name)), "-f", "raw", "-o",
@@ -172,12 +195,12 @@ def main(argv=None) -> int:
 
 
 def run_send(args, number: int, st) -> dict:
-    """What `mailer issue send N` does (tasks.send_issue), split so each phase is timed."""
+    """What `mailer issue send N` does (facade.send_now), split so each phase is timed."""
     from sqlalchemy import select
 
     from mailer.config import get_settings
     from mailer.db import session_scope
-    from mailer.delivery import tasks
+    from mailer.delivery import facade
     from mailer.issues.models import Issue
 
     get_settings.cache_clear()
@@ -185,7 +208,7 @@ def run_send(args, number: int, st) -> dict:
     t0 = time.time()
     # each edition's ledger is written and its batches enqueued in turn: workers start on the first
     # edition while the next ledger is written
-    batch_ids = tasks.send_issue(number)
+    batch_ids = facade.send_now(number, get_settings())
     t1 = time.time()
     print(f"send started: {len(batch_ids)} batches written and enqueued in {t1 - t0:.2f} s", flush=True)
     status, deadline = None, t0 + args.timeout

@@ -105,6 +105,17 @@ def ingested(session, sample_feeds):
 
 
 @pytest.fixture
+def issue(session, ingested):
+    """The next issue drafted from the sample stories, committed."""
+    from mailer.db import utcnow
+    from mailer.issues.service import draft_issue
+
+    drafted = draft_issue(session, utcnow())
+    session.commit()
+    return drafted
+
+
+@pytest.fixture
 def subscribers_by_lang(session):
     """Active subscribers: 4 ko, 3 en, 2 both; one pending and one unsubscribed who must get nothing."""
     from subscribers import service
@@ -118,3 +129,29 @@ def subscribers_by_lang(session):
     service.unsubscribe(session, gone.id)
     session.commit()
     return made
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """Redis for the tests that need a real one (they flush its db 15): the one at MAILER_TEST_BROKER_URL
+    (default redis://127.0.0.1:6379) when it answers, else a redis-server from PATH of this run's own, on a
+    free port, stopped at the end of the run. Neither: the tests needing it fail, saying what to install."""
+    from tests import broker
+
+    url = broker.configured_url()
+    if broker.answers(url):
+        yield broker.with_test_db(url)
+        return
+    server, error = broker.RedisServer(tmp_path_factory.mktemp("redis"), db=broker.TEST_DB), None
+    try:
+        server.start()
+    except broker.NoRedis as e:
+        error = f"no Redis answers at {broker.shown(url)} and {e} or set MAILER_TEST_BROKER_URL"
+    except RuntimeError as e:
+        error = f"no Redis answers at {broker.shown(url)}, and {e}"
+    if error:  # one line, outside the except: no chained traceback
+        pytest.fail(error, pytrace=False)
+    try:
+        yield server.url
+    finally:
+        server.stop()

@@ -132,13 +132,3 @@ def test_a_pooled_connection_the_server_closed_while_idle_is_replaced(database_u
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != first
     engine.dispose()
 
-
-def test_the_models_and_the_migrations_describe_the_same_schema(database_url):
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from mailer.db import get_engine
-    from mailer.models import Base
-
-    with get_engine(database_url).connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

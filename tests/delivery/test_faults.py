@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,15 +23,9 @@ from mailer.issues.models import Issue
 from mailer.issues.service import draft_issue
 from mailer.standin import Faults, StandIn
 from subscribers.models import Subscriber
+from tests.broker import NoRedis, RedisServer, free_port
 
-REDIS_URL = os.environ.get("MAILER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 pytestmark = pytest.mark.celery
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Stack:
@@ -78,7 +71,7 @@ class Stack:
 
 def _stack(settings, tmp_path, broker_url: str):
     redis.Redis.from_url(broker_url).flushdb()
-    web_port = _free_port()
+    web_port = free_port()
     standin = StandIn(api_key="SG.faults", webhook_url=f"http://127.0.0.1:{web_port}/webhooks/sendgrid",
                       webhook_interval=0.2, slow_seconds=0.5).start()
     env = {**os.environ,
@@ -103,41 +96,21 @@ def _stack(settings, tmp_path, broker_url: str):
 
 
 @pytest.fixture
-def stack(session, ingested, settings, tmp_path):
-    yield from _stack(settings, tmp_path, REDIS_URL)
-
-
-class PrivateRedis:
-    """A redis-server of the test's own, keeping nothing on disk: a restart loses every queued task
-    (restarting the shared server would break the tests running beside this one)."""
-
-    def __init__(self, tmp_path):
-        self.port, self.dir, self.proc = _free_port(), tmp_path, None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", str(self.dir)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+def stack(session, ingested, settings, tmp_path, redis_url):
+    yield from _stack(settings, tmp_path, redis_url)
 
 
 @pytest.fixture
 def private_redis(tmp_path):
-    server = PrivateRedis(tmp_path)
-    server.start()
+    """A redis-server of the test's own, keeping nothing on disk: a restart loses every queued task
+    (restarting the shared server would break the tests running beside this one)."""
+    server, error = RedisServer(tmp_path), None
+    try:
+        server.start()
+    except NoRedis as e:
+        error = str(e)
+    if error:
+        pytest.fail(error, pytrace=False)
     yield server
     server.stop()
 

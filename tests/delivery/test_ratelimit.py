@@ -1,4 +1,3 @@
-import os
 import uuid
 
 import pytest
@@ -7,7 +6,6 @@ import redis
 from mailer.delivery import ratelimit
 from mailer.delivery.ratelimit import RateLimiter
 
-REDIS_URL = os.environ.get("MAILER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 T0 = 1_800_000_000.25  # a quarter of a second into a window, on the hour
 
 
@@ -16,7 +14,7 @@ def counters(request, monkeypatch):
     monkeypatch.setattr(ratelimit, "PREFIX", f"mailer:test:{uuid.uuid4().hex}")
     if request.param == "memory":
         return ratelimit._MemoryCounters()
-    return ratelimit._RedisCounters(redis.Redis.from_url(REDIS_URL))
+    return ratelimit._RedisCounters(redis.Redis.from_url(request.getfixturevalue("redis_url")))
 
 
 def test_requests_per_second(counters):
@@ -35,11 +33,11 @@ def test_messages_per_hour_for_warming_up_a_domain(counters):
     assert limit.reserve(2000, now=T0 + 11) == 0  # a refused reservation took nothing
 
 
-def test_workers_share_one_limit_through_redis(monkeypatch):
+def test_workers_share_one_limit_through_redis(monkeypatch, redis_url):
     monkeypatch.setattr(ratelimit, "PREFIX", f"mailer:test:{uuid.uuid4().hex}")
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(redis_url)
     first = RateLimiter(ratelimit._RedisCounters(client), per_second=1, per_hour=0)
-    second = RateLimiter(ratelimit._RedisCounters(redis.Redis.from_url(REDIS_URL)), per_second=1, per_hour=0)
+    second = RateLimiter(ratelimit._RedisCounters(redis.Redis.from_url(redis_url)), per_second=1, per_hour=0)
     assert first.reserve(10, now=T0) == 0
     assert second.reserve(10, now=T0 + 0.1) > 0
 

@@ -24,8 +24,6 @@ from mailer.ops.status import issues_in_flight, queue_depths, stuck_batches, wor
 from mailer.web.app import create_app as create_web_app
 from tests.factories import start_send
 
-REDIS_URL = os.environ.get("MAILER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
 
 @pytest.fixture
 def issue(issue, subscribers_by_lang, settings, monkeypatch):  # readers, two to a batch
@@ -76,16 +74,16 @@ def test_ops_status_json_without_a_broker(session, issue):
 
 
 @pytest.mark.celery
-def test_queue_depth_and_workers_read_from_redis(session, settings):
-    client = redis.Redis.from_url(REDIS_URL)
+def test_queue_depth_and_workers_read_from_redis(session, settings, redis_url):
+    client = redis.Redis.from_url(redis_url)
     client.flushdb()
-    broker = Settings(_env_file=None, broker_url=REDIS_URL)
+    broker = Settings(_env_file=None, broker_url=redis_url)
     app = create_app(broker)
     for _ in range(3):
         app.send_task("mailer.ingest_all", queue="ingest")
     depths = queue_depths(broker)
     assert depths["ingest"] == 3 and depths["send"] == 0
-    env = {**os.environ, "MAILER_BROKER_URL": REDIS_URL}
+    env = {**os.environ, "MAILER_BROKER_URL": redis_url}
     worker = subprocess.Popen([sys.executable, "-m", "mailer.cli", "worker", "-Q", "assemble", "-P", "solo",
                                "-n", "opsprobe@%h", "--loglevel", "warning"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
