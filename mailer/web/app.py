@@ -73,6 +73,7 @@ def create_app() -> FastAPI:
     from mailer.web import archive, health, metrics, public, ratelimit, webhooks
     from mailer.web.admin import auth as admin_auth
     from mailer.web.admin import routes as admin
+    from mailer.web.admin import throttle
 
     settings = get_settings()
     app = FastAPI(title="Bilingual newsletter mailer", version=__version__, docs_url=None, redoc_url=None,
@@ -81,6 +82,7 @@ def create_app() -> FastAPI:
     app.state.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
     app.state.templates.env.auto_reload = settings.env == "development"
     app.state.rate_limiter = ratelimit.from_settings(settings)
+    app.state.login_throttle = throttle.from_settings(settings)
     app.include_router(health.router)
     app.include_router(public.router)
     app.include_router(webhooks.router)

@@ -214,7 +214,7 @@ def test_templates_are_read_once_except_while_developing(settings, monkeypatch, 
     from mailer.config import get_settings
 
     monkeypatch.setenv("MAILER_ENV", env)
-    monkeypatch.setenv("MAILER_SECRET_KEY", "not-the-dev-key")
+    monkeypatch.setenv("MAILER_SECRET_KEY", "not-the-dev-key-but-a-private-one-32+")
     get_settings.cache_clear()
     assert create_app().state.templates.env.auto_reload is reloads
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.issues.models import Editor
+from mailer.web.admin import sessions
 from mailer.web.admin.passwords import DUMMY_HASH, hash_password, verify_password
 
 MAX_NAME = 100
@@ -25,6 +26,23 @@ def create_user(session: Session, name: str, password: str) -> Editor:
     session.add(editor)
     session.flush()
     return editor
+
+
+def set_password(session: Session, name: str, password: str, now) -> int:
+    """A new password for an existing editor; every session of theirs ends. Returns how many were live."""
+    editor = session.scalar(select(Editor).where(Editor.name == name.strip()))
+    if editor is None:
+        raise AccountError(f"no editor {name!r}")
+    editor.password_hash = hash_password(password)
+    return sessions.end_all(session, editor.id, now)
+
+
+def logout_all(session: Session, name: str, now) -> int:
+    """`mailer admin logout-all NAME`: end every session of the editor at once."""
+    editor = session.scalar(select(Editor).where(Editor.name == name.strip()))
+    if editor is None:
+        raise AccountError(f"no editor {name!r}")
+    return sessions.end_all(session, editor.id, now)
 
 
 def authenticate(session: Session, name: str, password: str) -> Editor | None:

@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
-from mailer.config import get_settings
+from mailer.db import utcnow
 from mailer.issues.models import Editor
 from mailer.web import csrf
 from mailer.web.admin import sessions
@@ -35,7 +35,7 @@ def _here(request: Request) -> str:
 
 def require_editor(request: Request, session: Annotated[Session, Depends(db_session)]) -> Editor:
     """FastAPI gives this and the route the same `db_session` (one per request): one connection, not two."""
-    claim = sessions.read(request.cookies.get(sessions.COOKIE), get_settings())
+    claim = sessions.read(session, request.cookies.get(sessions.COOKIE), utcnow())
     editor = session.get(Editor, claim.editor_id) if claim is not None else None
     if editor is None:
         if request.method in ("GET", "HEAD"):

@@ -26,6 +26,7 @@ from mailer.web.admin import accounts, sessions
 from mailer.web.admin.auth import check_csrf, csrf_token, require_editor
 from mailer.web.admin.texts import TEXTS
 from mailer.web.deps import db_session
+from mailer.web.ratelimit import client_key
 
 router = APIRouter(prefix="/admin")
 DbSession = Annotated[Session, Depends(db_session)]
@@ -80,23 +81,33 @@ def login_form(request: Request, next: str = "/admin"):
 def login(request: Request, session: DbSession, name: FormField = "", password: FormField = "",
           csrf_token: FormField = "", next: FormField = "/admin"):
     t = TEXTS[_lang(request)]
+    throttle, client = request.app.state.login_throttle, client_key(request.client.host if request.client else None)
+    status, headers = 401, {}
     if not csrf.verify(csrf_token, csrf.ADMIN_LOGIN):
         error = t["form_expired"]
+    elif wait := throttle.retry_after(name, client):
+        # Refused before the password is checked: a guess made while locked out is never tried.
+        status, headers, error = 429, {"Retry-After": str(wait)}, t["login_throttled"].format(seconds=wait)
     else:
         editor = accounts.authenticate(session, name, password)
         if editor is not None:
+            throttle.succeeded(name, client)
             response = _back(_safe_next(next))
-            response.set_cookie(sessions.COOKIE, sessions.make(editor.id, get_settings()),
+            response.set_cookie(sessions.COOKIE, sessions.start(session, editor.id, utcnow(), get_settings()),
                                 **sessions.cookie_options(get_settings()))
             return response
+        throttle.failed(name, client)
         error = t["login_failed"]
-    return _page(request, "login", 401, login_csrf=csrf.issue(csrf.ADMIN_LOGIN), next=_safe_next(next),
-                 error=error, name=name)
+    response = _page(request, "login", status, login_csrf=csrf.issue(csrf.ADMIN_LOGIN), next=_safe_next(next),
+                     error=error, name=name)
+    response.headers.update(headers)
+    return response
 
 
 @router.post("/logout")
-def logout(request: Request, editor: CurrentEditor, csrf_token: FormField = ""):
+def logout(request: Request, session: DbSession, editor: CurrentEditor, csrf_token: FormField = ""):
     check_csrf(request, csrf_token)
+    sessions.end(session, request.cookies.get(sessions.COOKIE))
     response = _back("/admin/login")
     response.delete_cookie(sessions.COOKIE, path="/admin")
     return response

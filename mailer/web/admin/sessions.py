@@ -1,43 +1,70 @@
-"""The editor's session: a signed, timed cookie (no server-side store), HttpOnly and SameSite=Lax,
-Secure when the site is served over https. It carries the editor's id and a random nonce that the
-admin forms' CSRF tokens are bound to."""
+"""The editor's session, kept on the server: the cookie holds a random id, the database its SHA-256 with
+the editor, expiry and last use. Logout, a password change and `mailer admin logout-all` delete the rows,
+which ends those sessions at once. The cookie is HttpOnly and SameSite=Lax, Secure over https. The
+admin forms' CSRF tokens are bound to the session (its hash), so a form outlives no session."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from mailer.config import Settings
-from subscribers.tokens import signing_keys
+from mailer.issues.models import EditorSession
 
 COOKIE = "mailer_admin"
 LANG_COOKIE = "mailer_admin_lang"
+TOKEN_BYTES = 32
+MAX_COOKIE = 100  # a longer cookie is no session of ours: not even hashed
+TOUCH_EVERY = timedelta(minutes=1)  # last use is written at most this often, not on every request
 
 
 @dataclass(frozen=True)
 class Claim:
     editor_id: int
-    nonce: str
+    nonce: str  # the CSRF binding: the session's hash, known only to the server and the cookie's holder
 
 
-def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(signing_keys(settings), salt="mailer.admin.session")
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def make(editor_id: int, settings: Settings) -> str:
-    return _serializer(settings).dumps({"e": editor_id, "n": secrets.token_urlsafe(16)})
+def start(session: Session, editor_id: int, now: datetime, settings: Settings) -> str:
+    """A new session for the editor; returns the cookie's value (the only copy of the id)."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session.add(EditorSession(editor_id=editor_id, token_hash=_hash(token), created_at=now, last_used_at=now,
+                              expires_at=now + timedelta(hours=settings.admin_session_hours)))
+    session.flush()
+    return token
 
 
-def read(value: str | None, settings: Settings) -> Claim | None:
-    if not value:
+def read(session: Session, token: str | None, now: datetime) -> Claim | None:
+    """The live session the cookie names, or None (unknown, ended or expired)."""
+    if not token or len(token) > MAX_COOKIE:
         return None
-    try:
-        data = _serializer(settings).loads(value, max_age=settings.admin_session_hours * 3600)
-        return Claim(int(data["e"]), str(data["n"]))
-    except (BadData, KeyError, TypeError, ValueError):
+    digest = _hash(token)
+    row = session.execute(select(EditorSession.id, EditorSession.editor_id, EditorSession.last_used_at)
+                          .where(EditorSession.token_hash == digest, EditorSession.expires_at > now)).one_or_none()
+    if row is None:
         return None
+    if now - row.last_used_at >= TOUCH_EVERY:
+        session.execute(update(EditorSession).where(EditorSession.id == row.id).values(last_used_at=now))
+    return Claim(row.editor_id, digest)
+
+
+def end(session: Session, token: str | None) -> None:
+    if token and len(token) <= MAX_COOKIE:
+        session.execute(delete(EditorSession).where(EditorSession.token_hash == _hash(token)))
+
+
+def end_all(session: Session, editor_id: int, now: datetime) -> int:
+    """Every session of the editor, and every expired one of anybody's; returns how many of theirs were live."""
+    session.execute(delete(EditorSession).where(EditorSession.expires_at <= now))
+    return session.execute(delete(EditorSession).where(EditorSession.editor_id == editor_id)).rowcount
 
 
 def cookie_options(settings: Settings) -> dict:
