@@ -35,7 +35,7 @@ def archive_index(request: Request, session: DbSession):
     })
 
 
-@router.get("/archive/{number}/{lang}", response_class=HTMLResponse)
+@router.get("/archive/{number:issue_number}/{lang}", response_class=HTMLResponse)
 def archive_edition(number: int, lang: str, request: Request, session: DbSession):
     edition = archive.public_edition(session, number, lang) if lang in EDITIONS else None
     if edition is None:

@@ -172,7 +172,7 @@ def _issue_page(request: Request, session: Session, editor: Editor, number: int,
                  notice=request.query_params.get("n"), **extra)
 
 
-@router.get("/issues/{number}", response_class=HTMLResponse)
+@router.get("/issues/{number:issue_number}", response_class=HTMLResponse)
 def issue_page(number: int, request: Request, session: DbSession, editor: CurrentEditor):
     try:
         return _issue_page(request, session, editor, number)
@@ -192,7 +192,7 @@ def _apply(request: Request, session: Session, editor: Editor, number: int, chan
     return _back(f"/admin/issues/{number}", n=notice)
 
 
-@router.post("/issues/{number}/editions")
+@router.post("/issues/{number:issue_number}/editions")
 async def save_editions(number: int, request: Request, session: DbSession, editor: CurrentEditor):
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token", "")))
@@ -201,7 +201,7 @@ async def save_editions(number: int, request: Request, session: DbSession, edito
     return _apply(request, session, editor, number, lambda i: editing.update_editions(session, i, fields))
 
 
-@router.post("/issues/{number}/stories")
+@router.post("/issues/{number:issue_number}/stories")
 def change_story(number: int, request: Request, session: DbSession, editor: CurrentEditor,
                  action: FormField = "", article_id: Annotated[int, Form()] = 0, note: FormField = "",
                  csrf_token: FormField = ""):
@@ -220,7 +220,7 @@ def change_story(number: int, request: Request, session: DbSession, editor: Curr
     return _apply(request, session, editor, number, changes[action])
 
 
-@router.get("/issues/{number}/preview/{lang}", response_class=HTMLResponse)
+@router.get("/issues/{number:issue_number}/preview/{lang}", response_class=HTMLResponse)
 def preview(number: int, lang: str, request: Request, session: DbSession, editor: CurrentEditor):
     """The stored edition as a reader sees it (subscriber links neutral), for the issue page's frames."""
     try:
@@ -231,7 +231,7 @@ def preview(number: int, lang: str, request: Request, session: DbSession, editor
         "Content-Security-Policy": PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN"})
 
 
-@router.post("/issues/{number}/test")
+@router.post("/issues/{number:issue_number}/test")
 def test_send(number: int, request: Request, session: DbSession, editor: CurrentEditor, to: FormField = "",
               lang: FormField = "ko", csrf_token: FormField = ""):
     from mailer.mail.senders import SendError
@@ -246,7 +246,7 @@ def test_send(number: int, request: Request, session: DbSession, editor: Current
     return _back(f"/admin/issues/{number}", n="test_sent", to=", ".join(sent))
 
 
-@router.post("/issues/{number}/schedule")
+@router.post("/issues/{number:issue_number}/schedule")
 def schedule(number: int, request: Request, session: DbSession, editor: CurrentEditor, date: FormField = "",
              time: FormField = "", timezone: FormField = "", lang: FormField = "all", csrf_token: FormField = ""):
     check_csrf(request, csrf_token)
@@ -259,14 +259,14 @@ def schedule(number: int, request: Request, session: DbSession, editor: CurrentE
     return _apply(request, session, editor, number, change)
 
 
-@router.post("/issues/{number}/unschedule")
+@router.post("/issues/{number:issue_number}/unschedule")
 def unschedule(number: int, request: Request, session: DbSession, editor: CurrentEditor,
                csrf_token: FormField = ""):
     check_csrf(request, csrf_token)
     return _apply(request, session, editor, number, lambda i: scheduling.unschedule(session, i))
 
 
-@router.post("/issues/{number}/action")
+@router.post("/issues/{number:issue_number}/action")
 def issue_action(number: int, request: Request, session: DbSession, editor: CurrentEditor,
                  action: FormField = "", csrf_token: FormField = ""):
     """Send now, pause, resume, cancel: through the delivery facade, as the CLI and beat do."""
