@@ -10,10 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import String, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailer.db import UTCDateTime, compare_and_set, get_engine, session_scope, utcnow
+from mailer.db import UTCDateTime, compare_and_set, get_engine, session_scope, upsert_insert, utcnow
 from mailer.langs import EDITIONS
 from subscribers import suppression, tokens
 from subscribers.emails import normalize
@@ -121,18 +120,18 @@ def request_subscription(session: Session, email: str, lang: str, *, ip: str | N
     _check_lang(lang)
     address = normalize(email)
     now = now or utcnow()
+    # The same statements for a new and a known address, so that the answer's time tells nobody which it
+    # was: the suppression list is read, and the insert tried (it adds nothing for an address on file, and
+    # of two sign-ups racing for one address, one adds it), for every request alike.
+    suppressed = suppression.reason_for(session, address) in (SuppressionReason.BOUNCED, SuppressionReason.COMPLAINED)
+    row = {"email": address, "lang": lang, "status": Status.PENDING.value, "consent_source": "web",
+           "consent_at": now, "consent_ip": ip, "created_at": now, "updated_at": now}
+    values = [literal(v, Subscriber.__table__.c[k].type) for k, v in row.items()]
+    session.execute(upsert_insert(session, Subscriber).from_select(
+        list(row), select(*values).where(literal(not suppressed)),  # a suppressed address is not added back
+    ).on_conflict_do_nothing(index_elements=["email"]))
     sub = session.scalar(select(Subscriber).where(Subscriber.email == address))
-    if sub is None:
-        if suppression.reason_for(session, address) in (SuppressionReason.BOUNCED, SuppressionReason.COMPLAINED):
-            return None
-        sub = Subscriber(email=address, lang=lang, status=Status.PENDING, consent_source="web",
-                         consent_at=now, consent_ip=ip, created_at=now, updated_at=now)
-        try:
-            with session.begin_nested():  # two sign-ups racing for one address: the loser reads the winner
-                session.add(sub)
-        except IntegrityError:
-            sub = session.scalar(select(Subscriber).where(Subscriber.email == address))
-    if sub.status in SUPPRESSED:
+    if sub is None or sub.status in SUPPRESSED:
         return None
     _record(session, sub.id, "sign-up requested", "web", ip=ip, detail=f"lang {lang}", now=now)
     return sub.id
