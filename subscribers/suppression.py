@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from subscribers.models import Suppression, SuppressionReason
+from subscribers.models import Subscriber, Suppression, SuppressionReason
 
 _KEY = b"bilingual-mailer/suppression-list/v1"
 # A bounce or complaint outranks an erasure: the owner may sign up again after erasure, not after those.
@@ -61,3 +61,14 @@ def lift_erasure(session: Session, normalized_address: str) -> bool:
     session.delete(row)
     session.flush()
     return True
+
+
+def erased_among(session: Session, normalized_addresses: Iterable[str]) -> set[str]:
+    """Which of these addresses were erased: listed, with no subscriber on file (a bounced or complained
+    subscriber is listed too, but still on file). One query for the list, one for those it names."""
+    by_hash = {address_hash(a): a for a in normalized_addresses}
+    listed = [by_hash[h] for h in suppressed_among(session, by_hash)]
+    if not listed:
+        return set()
+    on_file = set(session.scalars(select(Subscriber.email).where(Subscriber.email.in_(listed))))
+    return set(listed) - on_file

@@ -3,7 +3,6 @@
 import json
 import time
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -12,36 +11,10 @@ from mailer.delivery import batches
 from mailer.delivery.models import Delivery, DeliveryStatus
 from mailer.events import reconcile
 from mailer.events.models import WebhookEvent
-from mailer.issues.service import draft_issue
-from mailer.standin.signing import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    generate_private_key,
-    public_key_b64,
-    sign,
-)
+from mailer.standin.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, generate_private_key, sign
 from mailer.web.app import create_app
-from tests.factories import start_send
 
-KEY = generate_private_key()
-
-
-@pytest.fixture
-def client(settings, monkeypatch):
-    from mailer.config import get_settings
-
-    monkeypatch.setenv("MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key_b64(KEY))
-    get_settings.cache_clear()
-    return TestClient(create_app())
-
-
-@pytest.fixture
-def deliveries(session, ingested, subscribers_by_lang, settings):
-    issue = draft_issue(session, utcnow())
-    session.commit()
-    start_send(session, issue, settings, utcnow())
-    session.commit()
-    return session.scalars(select(Delivery).order_by(Delivery.id)).all()
+from .conftest import KEY
 
 
 def _event(kind, delivery, n=0, **extra):
@@ -69,7 +42,7 @@ def _stored(session):
 def test_a_signed_post_is_stored_and_applied(client, session, deliveries):
     d = deliveries[0]
     response = post(client, [_event("processed", d), _event("delivered", d)])
-    assert response.status_code == 200 and response.json() == {"received": 2, "new": 2}
+    assert response.status_code == 200 and response.json() == {"received": 2, "new": 2, "rejected": 0}
     assert _statuses(session)[d.id] == DeliveryStatus.DELIVERED
     assert session.scalar(select(func.count()).where(WebhookEvent.processed_at.is_(None))) == 0
 
@@ -102,7 +75,7 @@ def test_a_signed_post_that_is_not_events_is_a_400(client, session):
 def test_replays_are_stored_once(client, session, deliveries):
     events = [_event("processed", d) for d in deliveries]
     assert post(client, events).json()["new"] == len(events)
-    assert post(client, events).json() == {"received": len(events), "new": 0}
+    assert post(client, events).json() == {"received": len(events), "new": 0, "rejected": 0}
     assert _stored(session) == len(events)
 
 
