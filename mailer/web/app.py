@@ -76,8 +76,9 @@ def create_app() -> FastAPI:
     from mailer.web.admin import throttle
 
     settings = get_settings()
+    # No schema at a public address: it lists every admin route. /admin/openapi.json serves it to editors.
     app = FastAPI(title="Bilingual newsletter mailer", version=__version__, docs_url=None, redoc_url=None,
-                  lifespan=_lifespan(settings.database_pool_size))
+                  openapi_url=None, lifespan=_lifespan(settings.database_pool_size))
     # Templates ship with the package: no stat() of each template on every render, except while developing.
     app.state.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
     app.state.templates.env.auto_reload = settings.env == "development"

@@ -1,16 +1,31 @@
-"""GET /metrics in Prometheus' text format."""
+"""GET /metrics in Prometheus' text format. Open unless MAILER_METRICS_TOKEN is set: then a scrape must
+send `Authorization: Bearer <token>` (or bind `mailer serve` to a private address and leave it open)."""
 
-from fastapi import APIRouter
+import hmac
+
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from mailer.config import get_settings
 from mailer.ops.metrics import registry
 
 router = APIRouter()
 
 
+def _authorized(request: Request) -> bool:
+    token = get_settings().metrics_token.get_secret_value()
+    if not token:
+        return True
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
 @router.get("/metrics")
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    if not _authorized(request):
+        return Response("a bearer token is required\n", status_code=401, media_type="text/plain",
+                        headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     body = await run_in_threadpool(generate_latest, registry())
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -7,7 +7,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -64,6 +64,15 @@ def _back(url: str, **params) -> RedirectResponse:
     from urllib.parse import urlencode
 
     return RedirectResponse(url + ("?" + urlencode(params) if params else ""), status_code=303)
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi_schema(request: Request, session: DbSession):
+    """The app's OpenAPI schema, under /admin where the editor's cookie goes: to anyone while developing,
+    to a logged-in editor otherwise (it lists every admin route, which is nobody else's business)."""
+    if get_settings().env != "development":
+        require_editor(request, session)
+    return JSONResponse(request.app.openapi())
 
 
 # --- login ------------------------------------------------------------------------------------
