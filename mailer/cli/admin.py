@@ -12,19 +12,29 @@ def admin() -> None:
     """Accounts for the editor's desk (/admin)."""
 
 
+def _account(change, *args):
+    """Run an account change in one transaction; a refusal (unknown name, weak password) is one line."""
+    from mailer.web.admin.accounts import AccountError
+    from mailer.web.admin.passwords import WeakPassword
+
+    try:
+        with db_session() as session:
+            return change(session, *args)
+    except (AccountError, WeakPassword) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _new_password(prompt: str) -> str:
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)  # never on the command line
+
+
 @admin.command("create-user")
 @click.argument("name")
 def admin_create_user(name: str) -> None:
-    """Create an editor account; asks for its password twice (never on the command line)."""
-    from mailer.web.admin.accounts import AccountError, create_user
-    from mailer.web.admin.passwords import WeakPassword
+    """Create an editor account; asks for its password twice."""
+    from mailer.web.admin.accounts import create_user
 
-    password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    try:
-        with db_session() as session:
-            create_user(session, name, password)
-    except (AccountError, WeakPassword) as exc:
-        raise click.ClickException(str(exc)) from None
+    _account(create_user, name, _new_password("password"))
     click.echo(f"created editor {name}")
 
 
@@ -33,15 +43,9 @@ def admin_create_user(name: str) -> None:
 def admin_set_password(name: str) -> None:
     """Give an editor a new password (asked twice); every session of theirs ends at once."""
     from mailer.db import utcnow
-    from mailer.web.admin.accounts import AccountError, set_password
-    from mailer.web.admin.passwords import WeakPassword
+    from mailer.web.admin.accounts import set_password
 
-    password = click.prompt("new password", hide_input=True, confirmation_prompt=True)
-    try:
-        with db_session() as session:
-            ended = set_password(session, name, password, utcnow())
-    except (AccountError, WeakPassword) as exc:
-        raise click.ClickException(str(exc)) from None
+    ended = _account(set_password, name, _new_password("new password"), utcnow())
     click.echo(f"new password for {name}; {ended} session(s) ended")
 
 
@@ -50,11 +54,7 @@ def admin_set_password(name: str) -> None:
 def admin_logout_all(name: str) -> None:
     """End every session of an editor at once (a lost laptop, a shared computer)."""
     from mailer.db import utcnow
-    from mailer.web.admin.accounts import AccountError, logout_all
+    from mailer.web.admin.accounts import logout_all
 
-    try:
-        with db_session() as session:
-            ended = logout_all(session, name, utcnow())
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
+    ended = _account(logout_all, name, utcnow())
     click.echo(f"{ended} session(s) of {name} ended")
