@@ -1,7 +1,9 @@
 """The one Settings object. Every MAILER_ variable of DESIGN.md lives here and nowhere else."""
 
+import re
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +42,11 @@ class Settings(BaseSettings):
     from_name_en: str = "The Seoul Ledger"
     from_name_ko: str = "서울 레저"
     reply_to: str = ""
+    # --- what every email must carry (issue 14) ---
+    # CAN-SPAM: the sender's physical postal address, in every edition and confirmation. Several lines are
+    # written with real newlines or a literal \n (an .env value is one line). Production sends nothing without it.
+    postal_address: str = ""
+    list_id: str = ""  # the List-Id header's id (e.g. weekly.news.example.org); empty: weekly.<public host>
 
     batch_size: int = Field(1000, ge=1, le=1000)  # SendGrid: at most 1000 personalizations a request
     batch_lease_seconds: int = 300
@@ -90,6 +97,19 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _one_click_needs_https(self) -> "Settings":
+        # RFC 8058: a one-click List-Unsubscribe URI must be https, and every link in an email starts here.
+        if self.env == "production" and not self.public_url.lower().startswith("https://"):
+            raise ValueError("MAILER_PUBLIC_URL must be an https URL when MAILER_ENV=production")
+        return self
+
+    @model_validator(mode="after")
+    def _list_id_is_a_dot_atom(self) -> "Settings":
+        if self.list_id and not re.fullmatch(r"<?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+>?", self.list_id):
+            raise ValueError("MAILER_LIST_ID must look like weekly.news.example.org (RFC 2919)")
+        return self
+
+    @model_validator(mode="after")
     def _lease_outlasts_a_request(self) -> "Settings":
         # A batch whose lease ran out is judged lost as of the lease's end: no request may outlive it.
         if self.batch_lease_seconds <= self.sendgrid_timeout_seconds:
@@ -104,6 +124,23 @@ class Settings(BaseSettings):
     @property
     def public_base(self) -> str:
         return self.public_url.rstrip("/")
+
+    @property
+    def postal_lines(self) -> list[str]:
+        """The postal address, a line each."""
+        return [line.strip() for line in self.postal_address.replace("\\n", "\n").splitlines() if line.strip()]
+
+    def sending_refused(self) -> str | None:
+        """Why a send (now, scheduled, or by beat) may not start, or None. CAN-SPAM: no address, no mail."""
+        if self.env == "production" and not self.postal_lines:
+            return "MAILER_POSTAL_ADDRESS is not set: production sends no email without the sender's postal address"
+        return None
+
+    @property
+    def list_id_header(self) -> str:
+        """`<weekly.news.example.org>`: from MAILER_LIST_ID, or weekly. and the public URL's host."""
+        found = self.list_id.strip("<>") or "weekly." + (urlsplit(self.public_url).hostname or "localhost")
+        return f"<{found}>"
 
     def from_name(self, lang: str) -> str:
         """The sender name of an edition: English only for the English edition."""

@@ -7,12 +7,31 @@ version of a story leads) is decided here, so templates and services never spell
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 KO, EN, BOTH = "ko", "en", "both"
 STORY_LANGS = (EN, KO)  # what a feed or an article is written in
 EDITIONS = (KO, EN, BOTH)  # what a subscriber reads, and so the editions of an issue
 JOIN = " · "  # between the Korean and the English form in the bilingual edition (Korean first)
+
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+
+
+def written_in(text: str) -> str:
+    """The language of a text no one labelled (a postal address, a custom preheader): Korean if it has Hangul."""
+    return KO if _HANGUL.search(text) else EN
+
+
+def marked(texts) -> list[tuple[str, str]]:
+    """Each text with the language it is written in, for templates that mark up each in its own `lang`."""
+    return [(written_in(t), t) for t in texts]
+
+
+def languages_of(edition: str) -> tuple[str, ...]:
+    """The languages an edition's own text is written in: both of them, Korean first, for the bilingual one."""
+    return (KO, EN) if edition == BOTH else (edition,)
 
 
 def html_lang(edition: str) -> str:

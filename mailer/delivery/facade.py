@@ -6,6 +6,8 @@ them are committed, so a crash between the two loses nothing (beat's sweep finds
 
 from __future__ import annotations
 
+import logging
+
 from mailer.config import Settings
 from mailer.db import session_scope, utcnow
 from mailer.delivery.lifecycle import cancel_issue, pause_issue, resume_issue
@@ -15,7 +17,15 @@ from mailer.issues.models import Edition, Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.issues.states import IssueStatus
 
+log = logging.getLogger(__name__)
 PAUSED_BY_EDITOR = "paused by an editor"
+
+
+def _check_can_send(settings: Settings) -> None:
+    """Every way in refuses the same way (CAN-SPAM: no postal address, no mail in production)."""
+    refused = settings.sending_refused()
+    if refused:
+        raise IssueError(refused)
 
 
 def send_now(number: int, settings: Settings) -> list[int]:
@@ -23,6 +33,7 @@ def send_now(number: int, settings: Settings) -> list[int]:
     where it stopped. The issue becomes `sending` first, then each edition's ledger is written a block at
     a time, each block committed and queued before the next, so the first readers get it at once.
     Returns the ids of the batches queued."""
+    _check_can_send(settings)
     batch_ids: list[int] = []
     editions: list[int] = []
     with session_scope() as session:
@@ -62,5 +73,10 @@ def cancel(number: int) -> None:
 
 def send_due(settings: Settings) -> list[int]:
     """Beat's tick: start every edition whose send time has come, and finish ledgers whose writer died."""
+    try:
+        _check_can_send(settings)
+    except IssueError as exc:
+        log.error("beat sends nothing: %s", exc)
+        return []
     with session_scope() as session:
         return start_due(session, settings, utcnow(), after_block=lambda ids: enqueue(ids, settings))

@@ -16,6 +16,7 @@ from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.delivery.ledger import write_block
 from mailer.delivery.lifecycle import finish_issue_if_done
+from mailer.issues.digest import redate
 from mailer.issues.models import Edition, Issue
 from mailer.issues.service import IssueError, transition
 from mailer.issues.states import InvalidTransition, IssueStatus
@@ -65,6 +66,8 @@ def start_editions(session: Session, issue: Issue, editions: list[Edition], sett
             .values(started_at=now, ledger_heartbeat=utcnow()).execution_options(synchronize_session=False)
         ).rowcount == 1
         if claimed:
+            session.refresh(edition, ["started_at"])
+            redate(session, issue, [edition], settings)  # dated by the day it goes out, sent early or late
             batch_ids += write_ledger(session, issue, edition, settings, now, None, after_block)
     for edition in editions:
         session.expire(edition)  # written by bulk UPDATEs the identity map has not seen

@@ -21,15 +21,15 @@ def neutral_links(lang: str, settings: Settings) -> dict[str, str]:
     return {UNSUBSCRIBE_URL: page, PREFERENCES_URL: page}
 
 
-def public_issues(session: Session) -> list[tuple[Issue, list[str]]]:
-    """Newest first, each with the languages of its public editions."""
+def public_issues(session: Session) -> list[tuple[Issue, list[Edition]]]:
+    """Newest first, each with its public editions; each edition's `dated` is the day it went out."""
     rows = session.execute(
-        select(Issue, Edition.lang).join(Edition, Edition.issue_id == Issue.id).where(_PUBLIC)
+        select(Issue, Edition).join(Edition, Edition.issue_id == Issue.id).where(_PUBLIC)
         .order_by(Issue.number.desc(), Edition.lang)
     )
-    found: dict[int, tuple[Issue, list[str]]] = {}
-    for issue, lang in rows:
-        found.setdefault(issue.number, (issue, []))[1].append(lang)
+    found: dict[int, tuple[Issue, list[Edition]]] = {}
+    for issue, edition in rows:
+        found.setdefault(issue.number, (issue, []))[1].append(edition)
     return list(found.values())
 
 

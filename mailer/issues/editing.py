@@ -11,6 +11,7 @@ from mailer.issues.digest import render_issue
 from mailer.issues.models import Edition, Issue, IssueStory
 from mailer.issues.service import IssueError
 from mailer.issues.states import IssueStatus
+from mailer.langs import BOTH, STORY_LANGS, written_in
 
 EDITABLE = (IssueStatus.DRAFT, IssueStatus.SCHEDULED)
 MAX_SUBJECT = 500
@@ -91,11 +92,19 @@ def add_story(session: Session, issue: Issue, article_id: int) -> None:
     _refresh(session, issue)
 
 
-def set_story_note(session: Session, issue: Issue, article_id: int, note: str) -> None:
+def set_story_note(session: Session, issue: Issue, article_id: int, note: str, lang: str | None = None) -> None:
+    """The editor's word on a story in one language (ko or en); each edition shows its own language's, the
+    bilingual one both. Without `lang`, the note's language is the one it is written in (an empty note then
+    clears both)."""
     _check_editable(issue)
-    for s in issue.stories:
-        if s.article_id == article_id:
-            s.note = note.strip() or None
+    if lang is not None and lang not in STORY_LANGS:
+        raise IssueError(f"a story note is in ko or en, not {lang!r}")
+    story = next((s for s in issue.stories if s.article_id == article_id), None)
+    if story is None:
+        raise IssueError(f"story {article_id} is not in issue #{issue.number}")
+    text = note.strip() or None
+    for code in (lang,) if lang else (written_in(text),) if text else STORY_LANGS:
+        setattr(story, f"note_{code}", text)
     _refresh(session, issue)
 
 
@@ -112,7 +121,8 @@ def update_editions(session: Session, issue: Issue, fields: dict[str, dict[str, 
             raise IssueError(f"the {lang} subject is longer than {MAX_SUBJECT} characters")
         edition.subject = subject
         edition.preheader = " ".join(values.get("preheader", edition.preheader).split())[:MAX_SUBJECT]
-        edition.note = values.get("note", edition.note).strip()
+        if lang != BOTH:  # the bilingual edition shows the Korean and the English intro, not one of its own
+            edition.note = values.get("note", edition.note).strip()
     _refresh(session, issue)
 
 

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, one_of, utcnow
 from mailer.issues.states import IssueStatus
-from mailer.langs import EDITIONS
+from mailer.langs import EDITIONS, EN, KO
 
 
 class Issue(Base):
@@ -45,7 +45,12 @@ class IssueStory(Base):
     )
     position: Mapped[int] = mapped_column(Integer)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
-    note: Mapped[str | None] = mapped_column(Text)
+    # The editor's word on the story, per language: an edition shows its own language's, never the other's.
+    note_ko: Mapped[str | None] = mapped_column(Text)
+    note_en: Mapped[str | None] = mapped_column(Text)
+
+    def notes(self) -> dict[str, str | None]:
+        return {KO: self.note_ko, EN: self.note_en}
 
 
 class Edition(Base):
@@ -62,11 +67,14 @@ class Edition(Base):
     lang: Mapped[str] = mapped_column(String(4))
     subject: Mapped[str] = mapped_column(String(500))
     preheader: Mapped[str] = mapped_column(String(500), default="")
+    # The issue's intro in this edition's language (ko, en); the bilingual edition shows both of those.
     note: Mapped[str] = mapped_column(Text, default="")
     html: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)
     rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    send_tz: Mapped[str | None] = mapped_column(String(64))  # the zone send_at was given in (None: the digest's)
+    dated: Mapped[date | None] = mapped_column(Date)  # the day written on it: its send day in send_tz
     # Set once, by compare-and-set, when this edition's recipients are snapshotted: the beat tick and
     # `issue send` may race for it, and only one of them writes the ledger.
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

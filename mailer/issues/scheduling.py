@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
+from mailer.config import get_settings
 from mailer.issues.digest import render_issue
 from mailer.issues.editing import EDITABLE
 from mailer.issues.models import Issue
@@ -24,13 +25,14 @@ def zone(name: str) -> ZoneInfo:
 
 
 def parse_when(text: str, tz: str) -> datetime:
-    """ISO 8601; a time without an offset is read in `tz`. Returns UTC."""
+    """ISO 8601; a time without an offset is read in `tz` and keeps that zone (an edition is dated in the
+    zone of its send). The instant is the same as in UTC."""
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
         raise IssueError(f"not an ISO 8601 date and time: {text!r} (e.g. 2026-12-07T07:00)") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=zone(tz))
+        return when.replace(tzinfo=zone(tz))
     return when.astimezone(UTC)
 
 
@@ -44,7 +46,11 @@ def langs_of(choice: str) -> tuple[str, ...]:
 
 
 def schedule(session: Session, issue: Issue, langs: tuple[str, ...], when: datetime, now: datetime) -> None:
-    """Give these editions a send time. Renders first, so a broken template is found now, not at send time."""
+    """Give these editions a send time, and re-render them dated by their send day in the zone `when` was
+    given in (see parse_when). A broken template is found now, not at send time."""
+    refused = get_settings().sending_refused()
+    if refused:
+        raise IssueError(refused)
     if when <= now:
         raise IssueError(f"{when.isoformat()} is in the past; use `mailer issue send {issue.number}` to send now")
     editions = [e for e in issue.editions if e.lang in langs]
@@ -53,10 +59,9 @@ def schedule(session: Session, issue: Issue, langs: tuple[str, ...], when: datet
         raise IssueError(f"issue #{issue.number}: edition(s) {', '.join(started)} already sent")
     if issue.status not in (*EDITABLE, IssueStatus.SENDING):
         raise IssueError(f"issue #{issue.number} is {issue.status}; it cannot be scheduled")
-    render_issue(session, issue)
     for e in editions:
-        e.send_at = when
-    session.flush()
+        e.send_at, e.send_tz = when, getattr(when.tzinfo, "key", None)  # a fixed offset: the digest's zone
+    render_issue(session, issue, editions=editions)
     if issue.status in EDITABLE:
         first = min(e.send_at for e in issue.editions if e.send_at)
         transition(session, issue, IssueStatus.SCHEDULED, scheduled_at=first)
@@ -66,5 +71,5 @@ def unschedule(session: Session, issue: Issue) -> None:
     """Back to a draft: no edition keeps a send time."""
     transition(session, issue, IssueStatus.DRAFT, scheduled_at=None)
     for e in issue.editions:
-        e.send_at = None
-    session.flush()
+        e.send_at = e.send_tz = None
+    render_issue(session, issue)  # dated by the planned send day again

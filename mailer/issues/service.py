@@ -64,7 +64,7 @@ def draft_issue(session: Session, now: datetime, settings: Settings | None = Non
     issue.editions = [Edition(lang=lang, subject="") for lang in EDITIONS]
     session.add(issue)
     session.flush()
-    render_issue(session, issue, settings, now=now)
+    render_issue(session, issue, settings)
     return issue
 
 

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import policy
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 from typing import NamedTuple
 
 from mailer.config import Settings
 from mailer.rendering.placeholders import fill
 
-# A non-ASCII subject is encoded here, whole, into RFC 2047 encoded-words folded at 76 columns, so
-# parsers get it back unchanged: the default policy's refolding can drop or double a space
-# (CPython gh-92081 on Python 3.11). Other headers are left unfolded (up to RFC 5322's 998), so
-# List-Unsubscribe reads back exactly as written.
+# The subject is folded here, whole, within 78 columns (RFC 5322's SHOULD), "Subject: " included: a
+# non-ASCII one as RFC 2047 encoded-words, an ASCII one at its spaces. Parsers get it back unchanged;
+# the default policy's own refolding can drop or double a space (CPython gh-92081 on Python 3.11).
+# Other headers are left unfolded (up to RFC 5322's 998), so List-Unsubscribe reads back exactly as written.
 _WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=998)
+MAX_LINE = 78
 
 
 class Recipient(NamedTuple):  # a tuple, not a frozen dataclass: a send makes a million of them
@@ -50,25 +52,30 @@ class OutgoingBatch:
     custom_args: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def compose(cls, settings: Settings, lang: str, **fields) -> OutgoingBatch:
-        """A message in `lang` from the newsroom: the one place that sets From and Reply-To."""
+    def compose(cls, settings: Settings, lang: str, headers: dict[str, str] | None = None, **fields) -> OutgoingBatch:
+        """A message in `lang` from the newsroom: the one place that sets From, Reply-To and the headers every
+        message carries: List-Id, and Feedback-ID (campaign:edition:sender) for Gmail's feedback loop."""
+        campaign = fields.get("folder") or f"issue-{fields.get('issue_number')}"
+        sender = settings.from_email.rpartition("@")[2]
+        common = {"List-Id": settings.list_id_header, "Feedback-ID": f"{campaign}:{lang}:{sender}"}
         return cls(lang=lang, from_email=settings.from_email, from_name=settings.from_name(lang),
-                   reply_to=settings.reply_to, **fields)
+                   reply_to=settings.reply_to, headers={**common, **(headers or {})}, **fields)
 
 
-def _header(value: str) -> str:
-    return value if value.isascii() else Header(value, "utf-8").encode(linesep="\r\n", maxlinelen=76)
+def _subject(value: str) -> str:
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    return Header(value, charset, header_name="Subject").encode(linesep="\r\n", maxlinelen=MAX_LINE)
 
 
 def to_mime(batch: OutgoingBatch, rcpt: Recipient) -> bytes:
     """One recipient's message: multipart/alternative, text first, UTF-8, substitutions filled."""
     msg = MIMEMultipart("alternative")
-    msg["Subject"] = _header(batch.subject)
+    msg["Subject"] = _subject(batch.subject)
     msg["From"] = formataddr((batch.from_name, batch.from_email), charset="utf-8")
     msg["To"] = rcpt.email
     if batch.reply_to:
         msg["Reply-To"] = batch.reply_to
-    msg["Date"] = formatdate(localtime=False)
+    msg["Date"] = format_datetime(datetime.now(UTC))  # +0000: a real zone, not -0000 (RFC 5322 "unknown")
     msg["Message-ID"] = make_msgid(idstring=f"d{rcpt.delivery_id}", domain=batch.from_email.rpartition("@")[2])
     for name, value in {**batch.headers, **rcpt.headers}.items():
         msg[name] = value

@@ -29,6 +29,8 @@ def confirmation_context(subscriber_id: int, kind: str, lang: str, settings: Set
         "lang": lang,
         "html_lang": langs.html_lang(lang),
         **langs.brands(settings.from_name_ko, settings.from_name_en, lang),
+        "forms": {"brand": {langs.KO: settings.from_name_ko, langs.EN: settings.from_name_en}},
+        "postal_lines": langs.marked(settings.postal_lines),  # CAN-SPAM
         "confirm_url": tokens.link(tokens.CONFIRM, subscriber_id, settings, lang=lang)
         if kind == service.CONFIRM_MAIL else "",
         "preferences_url": tokens.link(tokens.PREFERENCES, subscriber_id, settings),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -61,8 +62,14 @@ def render_body(name: str, lang: str, context: dict) -> tuple[str, str]:
         html = mjml.mjml2html(source, fonts={})
     except ValueError as exc:
         raise RenderError(f"MJML of {lang}/{name}: {exc}") from exc
-    text = _render(lang, "text", f"{name}/body.txt.j2", context).strip() + "\n"
-    return html, text
+    return html, plain(_render(lang, "text", f"{name}/body.txt.j2", context))
+
+
+def plain(text: str) -> str:
+    """A text part's layout, whatever its template's whitespace: no trailing spaces, at most one blank line
+    between blocks, one newline at the end."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
 
 
 def render_email(name: str, lang: str, context: dict) -> Rendered:

@@ -53,7 +53,7 @@ def test_subject_preheader_and_notes_per_edition_are_rendered(session, issue):
     assert "이번 주 꼭 읽어 보세요" in ko.html and "이번 주 꼭 읽어 보세요" in ko.text
     assert en.subject == "This week" and "From the editor" in en.html and "From the editor" in en.text
     editing.update_editions(session, issue, {"en": {"subject": "", "preheader": "", "note": ""}})
-    assert en.subject.startswith("The Seoul Ledger Weekly #1")  # blank: the default comes back
+    assert en.subject.startswith("The Seoul Ledger Weekly No. 1: ")  # blank: the default comes back
 
 
 def test_a_broken_template_fails_when_saving_with_a_clear_message(session, issue, tmp_path, monkeypatch):

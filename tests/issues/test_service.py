@@ -16,7 +16,7 @@ def test_draft_picks_this_weeks_stories_and_renders_every_edition(session, inges
     for e in issue.editions:
         assert e.subject and e.html and e.text and e.rendered_at
     ko = next(e for e in issue.editions if e.lang == "ko")
-    assert "주간 브리핑 1호" in ko.subject
+    assert "주간 브리핑 제1호: " in ko.subject
 
 
 def test_an_empty_week_drafts_no_issue(session, ingested):

@@ -72,4 +72,4 @@ def test_each_eml_is_a_proper_multipart_message_in_the_readers_language(sent, se
 
 def test_korean_edition_subject_is_korean(sent):
     assert "주간 브리핑" in sent["ko"].subject
-    assert sent["en"].subject.startswith("The Seoul Ledger Weekly #1")
+    assert sent["en"].subject.startswith("The Seoul Ledger Weekly No. 1: ")

@@ -22,7 +22,7 @@ def test_issue_test_sends_a_marked_proof_through_the_backend_and_records_nothing
     files = sorted((Path(settings.outbox_dir) / "test" / "en").glob("*.eml"))
     assert len(files) == 2
     msg = BytesParser(policy=policy.default).parsebytes(files[0].read_bytes())
-    assert msg["Subject"].startswith("[TEST] The Seoul Ledger Weekly #1")
+    assert msg["Subject"].startswith("[TEST] The Seoul Ledger Weekly No. 1: ")
     assert msg["To"] in ("ed@example.com", "b@example.com")
     html = msg.get_body(("html",)).get_content()
     assert "%unsubscribe_url%" not in html and "/unsubscribe/" not in html and "/subscribe?lang=en" in html

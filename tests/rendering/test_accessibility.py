@@ -7,7 +7,8 @@ import pytest
 
 from mailer import templates_dir
 
-LAYOUTS = sorted((templates_dir() / "email" / "_layouts").glob("*.j2"))
+LAYOUTS = sorted((templates_dir() / "email" / "_layouts").glob("*.mjml.j2"))
+DARK = templates_dir() / "email" / "_layouts" / "dark.css.j2"
 PAGE, CARD = "#f3f4f6", "#ffffff"  # the body's background, and the sections' one
 BUTTON = "#0b57a4"
 
@@ -50,6 +51,17 @@ def test_every_text_colour_has_enough_contrast(layout):
             assert contrast(colour, background) >= 4.5, (layout.name, colour, background)
     if "#ffffff" in _text_colours(source):  # white is only the button's label, on the button
         assert contrast("#ffffff", BUTTON) >= 4.5
+
+
+def test_dark_mode_text_has_enough_contrast_on_the_dark_backgrounds():
+    source = DARK.read_text("utf-8")
+    backgrounds = {c.lower() for c in re.findall(r"background-color:\s*(#[0-9a-fA-F]{6})", source)}
+    assert len(backgrounds) == 2  # the page and the cards
+    colours = _text_colours(source)
+    assert colours
+    for colour in colours:
+        for background in backgrounds:
+            assert contrast(colour, background) >= 4.5, (colour, background)
 
 
 @pytest.mark.parametrize("lang", ["ko", "en", "both"])
