@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from mailer.cli.base import db_session, main, print_json
 from mailer.config import get_settings
+
+DEGRADED_EXIT = 3  # `ops status --check`: it answered, and something stops sending (not a usage error: 2)
 
 
 @main.group()
@@ -15,14 +19,22 @@ def ops() -> None:
 
 @ops.command("status")
 @click.option("--json", "as_json", is_flag=True)
-def ops_status(as_json: bool) -> None:
-    """Queues, workers, issues in flight (progress, time to drain), stuck batches, recent failures."""
+@click.option("--check", is_flag=True, help=f"Exit {DEGRADED_EXIT} when degraded (broker down, or no worker "
+              "while an issue is sending); without it the exit status is 0 whenever status could be read.")
+def ops_status(as_json: bool, check: bool) -> None:
+    """Queues, workers, issues in flight (progress, time to drain), stuck batches, recent failures.
+
+    It answers from the database when the broker is down, and says so."""
     from mailer.db import utcnow
-    from mailer.ops.status import as_text, status
+    from mailer.ops.status import as_text, degraded, status
 
     with db_session() as session:
         data = status(session, get_settings(), utcnow())
+    reasons = degraded(data)
     if as_json:
-        return print_json(data)
-    for line in as_text(data):
-        click.echo(line)
+        print_json({**data, "degraded": reasons})
+    else:
+        for line in as_text(data):
+            click.echo(line)
+    if check and reasons:
+        sys.exit(DEGRADED_EXIT)

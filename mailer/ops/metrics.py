@@ -45,15 +45,25 @@ class Collector:
                 if row["status"] == IssueStatus.SENDING and row["eta_seconds"] is not None:
                     drain.add_metric([str(row["number"])], row["eta_seconds"])
             yield drain
-        try:
-            depths = status.queue_depths(settings) or {}
-        except Exception:  # noqa: BLE001 - a scrape must not fail because the broker is down
-            depths = {}
+        # The broker's parts: a scrape answers without them when it is down (the database's series above are
+        # what ops need most then), and mailer_broker_up says why they are missing.
+        broker = status.broker_state(settings)
+        up = GaugeMetricFamily("mailer_broker_up", "1 when the Celery broker answers (or tasks run in-process), "
+                               "0 when it is down")
+        up.add_metric([], 0 if broker["status"] == "down" else 1)
+        yield up
+        depths, shared = {}, {}
+        if broker["status"] != "down":
+            try:
+                depths = status.queue_depths(settings) or {}
+                shared = counters.store().read()
+            except status.BROKER_ERRORS:
+                pass  # went down since the ping: the series are left out of this scrape
         queue = GaugeMetricFamily("mailer_queue_depth", "Messages waiting per Celery queue", labels=["queue"])
         for name, n in depths.items():
             queue.add_metric([name], n)
         yield queue
-        yield from _from_counters(counters.store().read())
+        yield from _from_counters(shared)
 
 
 def _from_counters(values: dict[str, float]):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import redis
+from kombu.exceptions import KombuError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,27 @@ from mailer.redis_client import client, is_redis
 
 RATE_WINDOW = timedelta(minutes=5)  # recipients finished in this window give the drain rate
 PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priority levels in lists named queue + sep + n
+
+
+BROKER_ERRORS = (redis.RedisError, OSError, KombuError)  # what a broker that is down raises through redis-py or kombu
+
+
+def broker_state(settings: Settings) -> dict:
+    """{"status": "up"} or {"status": "down", "error": ...}; {"status": "none"} when tasks run in-process.
+    Asked first, so that nothing else waits on (or retries) a broker that is down."""
+    if settings.tasks_in_process:
+        return {"status": "none"}
+    try:
+        if is_redis(settings.broker_url):
+            client(settings.broker_url).ping()
+        else:
+            from mailer.celery_app import create_app
+
+            with create_app(settings).connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1)
+    except BROKER_ERRORS as exc:
+        return {"status": "down", "error": f"{type(exc).__name__}: {exc}"}
+    return {"status": "up"}
 
 
 def queue_depths(settings: Settings) -> dict[str, int] | None:
@@ -97,13 +119,20 @@ def recent_failures(session: Session, limit: int = 10) -> list[dict]:
 
 
 def status(session: Session, settings: Settings, now: datetime) -> dict:
+    """Everything ops watch. The database parts answer whatever the broker does: a Redis outage is when
+    this is run most (then "broker" says so, and "queues"/"workers" carry the error instead of data)."""
+    broker = broker_state(settings)
+
     def guarded(fn):
+        if broker["status"] == "down":
+            return {"error": "broker down"}
         try:
             return fn(settings)
-        except (redis.RedisError, OSError) as exc:
+        except BROKER_ERRORS as exc:  # went down since the ping
             return {"error": f"broker unreachable: {type(exc).__name__}"}
 
     return {
+        "broker": broker,
         "queues": guarded(queue_depths),
         "workers": guarded(workers),
         "issues": issues_in_flight(session, now),
@@ -112,17 +141,32 @@ def status(session: Session, settings: Settings, now: datetime) -> dict:
     }
 
 
+def degraded(data: dict) -> list[str]:
+    """Why the system cannot send right now, from status(); empty when nothing stops it."""
+    reasons = []
+    if data["broker"]["status"] == "down":
+        reasons.append("the broker is down")
+    sending = [i["number"] for i in data["issues"] if i["status"] == IssueStatus.SENDING]
+    if data["workers"] == [] and sending:
+        reasons.append(f"no worker online while issue #{sending[0]} is sending")
+    return reasons
+
+
 def as_text(data: dict) -> list[str]:
     """status() as the lines `mailer ops status` prints."""
     lines: list[str] = []
-    queues, workers = data["queues"], data["workers"]
+    queues, workers, broker = data["queues"], data["workers"], data["broker"]
+    if broker["status"] == "down":
+        lines.append(f"broker:   DOWN ({broker['error']}): nothing can be queued; what follows is from the database")
     if queues is None:
         lines.append("queues:   none (no MAILER_BROKER_URL: tasks run in-process)")
     elif "error" in queues:
         lines.append(f"queues:   {queues['error']}")
     else:
         lines.append("queues:   " + "  ".join(f"{name}={n}" for name, n in queues.items()))
-    if isinstance(workers, list):
+    if isinstance(workers, dict):
+        lines.append(f"workers:  {workers['error']}")
+    elif isinstance(workers, list):
         lines.append(f"workers:  {len(workers)} online" + ("" if workers else "  <- nothing is consuming the queues"))
         for w in workers:
             running = ", ".join(t["task"] for t in w["active"]) or "idle"

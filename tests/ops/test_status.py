@@ -70,7 +70,8 @@ def test_ops_status_json_without_a_broker(session, issue):
     result = CliRunner().invoke(main, ["ops", "status", "--json"])
     data = json.loads(result.stdout)
     assert data["queues"] is None and data["workers"] is None and data["issues"] == []
-    assert set(data) == {"queues", "workers", "issues", "batches", "failures"}
+    assert set(data) == {"broker", "queues", "workers", "issues", "batches", "failures", "degraded"}
+    assert data["broker"] == {"status": "none"} and data["degraded"] == [] and result.exit_code == 0
 
 
 @pytest.mark.celery
