@@ -27,6 +27,7 @@ def pytest_configure(config):
         "MAILER_OUTBOX_DIR": str(base / "outbox"),
         "MAILER_SECRET_KEY": "test-secret",
         "MAILER_PUBLIC_URL": "https://news.example.com",
+        "MAILER_FEED_ALLOW_PRIVATE": "true",  # the sample feeds are files, the test servers on 127.0.0.1
     })
     from mailer.config import get_settings
 

@@ -1,15 +1,19 @@
-"""Fetching a feed: local files (demo, fixtures) or HTTP with timeouts, a size cap, bounded redirects
-and conditional GET (a 304 costs one small request and nothing else)."""
+"""Fetching a feed: HTTP(S) on public addresses (mailer.articles.guard) within one deadline, with a size
+cap, bounded redirects and conditional GET (a 304 costs one small request and nothing else). Local files
+(the demo's, the tests') and private addresses only when MAILER_FEED_ALLOW_PRIVATE is true."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from mailer import __version__
+from mailer.articles import guard
 from mailer.config import Settings, get_settings
 
 USER_AGENT = f"bilingual-mailer/{__version__} (newsletter digest feed reader)"
@@ -27,13 +31,36 @@ class Fetched:
     content_type: str | None = None
 
 
+def is_local_file(url: str) -> bool:
+    """A file path or file:// URL: what the demo and the tests ingest."""
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return False
+    return scheme in ("", "file")
+
+
+def check_feed_url(url: str, settings: Settings | None = None) -> None:
+    """Raise FetchError, saying why, for a feed URL this server will not fetch from."""
+    settings = settings or get_settings()
+    if is_local_file(url):
+        if not settings.feed_allow_private:
+            raise FetchError(f"a feed URL must start with http:// or https://, not {url!r} "
+                             "(local files only with MAILER_FEED_ALLOW_PRIVATE=true)")
+        return
+    try:
+        guard.check_url(url, settings.feed_allow_private)
+    except guard.Refused as exc:
+        raise FetchError(str(exc)) from exc
+
+
 def fetch(url: str, etag: str | None = None, last_modified: str | None = None,
           settings: Settings | None = None) -> Fetched:
     settings = settings or get_settings()
-    scheme = urlsplit(url).scheme
-    if scheme in ("http", "https"):
+    check_feed_url(url, settings)
+    if not is_local_file(url):
         return _fetch_http(url, etag, last_modified, settings)
-    path = Path(url[len("file://"):] if scheme == "file" else url)
+    path = Path(url[len("file://"):] if url.lower().startswith("file://") else url)
     try:
         with path.open("rb") as f:
             body = f.read(settings.feed_max_bytes + 1)
@@ -52,9 +79,15 @@ def _fetch_http(url: str, etag: str | None, last_modified: str | None, settings:
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     timeout = httpx.Timeout(settings.feed_timeout_seconds)
+    # one deadline for the whole fetch (connects, redirects, every read), not only for each wait
+    backend = guard.GuardedBackend(settings.feed_allow_private, time.monotonic() + settings.feed_timeout_seconds)
+    transport = httpx.HTTPTransport()
+    # httpx takes no network backend; its pool does, and every connection is made through it
+    transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), network_backend=backend)
     try:
         with (
-            httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=settings.feed_max_redirects) as client,
+            httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=settings.feed_max_redirects,
+                         transport=transport) as client,  # a transport of our own: no proxy from the environment
             client.stream("GET", url, headers=headers) as resp,
         ):
             if resp.status_code == 304:
@@ -81,3 +114,5 @@ def _fetch_http(url: str, etag: str | None, last_modified: str | None, settings:
         raise FetchError(f"timed out after {settings.feed_timeout_seconds:g}s: {url}") from exc
     except httpx.HTTPError as exc:
         raise FetchError(f"cannot fetch {url}: {exc}") from exc
+    except guard.Refused as exc:  # a name, or a redirect, that leads to a private address
+        raise FetchError(f"refused {url}: {exc}") from exc

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from mailer.articles.fetch import FetchError, fetch
+from mailer.articles.fetch import FetchError, check_feed_url, fetch
 from mailer.articles.models import Article, Feed
 from mailer.articles.pairing import pair_unpaired
 from mailer.articles.parse import ParsedItem, parse_feed
@@ -36,6 +36,10 @@ class IngestResult:
 def add_feed(session: Session, url: str, lang: str) -> Feed:
     if lang not in STORY_LANGS:
         raise FeedError(f"feed language must be en or ko, not {lang!r}")
+    try:
+        check_feed_url(url)
+    except FetchError as exc:
+        raise FeedError(str(exc)) from exc
     if session.scalar(select(Feed).where(Feed.url == url)):
         raise FeedError(f"feed already added: {url}")
     feed = Feed(url=url, lang=lang)

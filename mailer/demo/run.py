@@ -47,6 +47,7 @@ def _configure(directory: Path, standin_url: str | None) -> None:
         "MAILER_OUTBOX_DIR": str((directory / "outbox").resolve()),
         "MAILER_MAIL_BACKEND": "sendgrid" if standin_url else "outbox",
         "MAILER_BROKER_URL": "",
+        "MAILER_FEED_ALLOW_PRIVATE": "true",  # its feeds are the bundled sample files
     })
     if standin_url:
         os.environ.update({"MAILER_SENDGRID_HOST": standin_url, "MAILER_SENDGRID_API_KEY": DEMO_API_KEY})

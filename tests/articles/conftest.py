@@ -17,6 +17,7 @@ class Reply:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drip: float = 0.0  # seconds between the body's bytes, sent one at a time
 
 
 class FeedServer:
@@ -43,7 +44,10 @@ class FeedServer:
                     pass
                 self.end_headers()
                 try:
-                    self.wfile.write(reply.body)
+                    for part in [reply.body[i:i + 1] for i in range(len(reply.body))] if reply.drip else [reply.body]:
+                        self.wfile.write(part)
+                        self.wfile.flush()
+                        time.sleep(reply.drip)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -69,3 +73,16 @@ def feed_server():
     server = FeedServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def limits(monkeypatch):
+    from mailer.config import get_settings
+
+    def set_limits(**values):
+        for key, value in values.items():
+            monkeypatch.setenv(f"MAILER_{key.upper()}", str(value))
+        get_settings.cache_clear()
+
+    yield set_limits
+    get_settings.cache_clear()

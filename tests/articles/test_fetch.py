@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from mailer.articles.ingest import add_feed, ingest_all
@@ -21,19 +20,6 @@ def _fixture(name: str) -> bytes:
 def _korean_cp949() -> bytes:
     # served as declared EUC-KR, holding a CP949-only syllable (똠) as Korean sites do
     return (FEEDS / "ko_template.xml").read_text("utf-8").encode("cp949")
-
-
-@pytest.fixture
-def limits(monkeypatch):
-    from mailer.config import get_settings
-
-    def set_limits(**values):
-        for key, value in values.items():
-            monkeypatch.setenv(f"MAILER_{key.upper()}", str(value))
-        get_settings.cache_clear()
-
-    yield set_limits
-    get_settings.cache_clear()
 
 
 def _ingest(session, feed_server, routes: dict[str, tuple[Reply, str]]):

@@ -1,0 +1,116 @@
+"""Where a feed may be fetched from: http(s) only, on public addresses only (unless
+MAILER_FEED_ALLOW_PRIVATE), within one deadline for the whole fetch.
+
+The address is checked where the connection is made, not where the URL is read: every connection
+httpx opens, the first and each redirect's, goes through `GuardedBackend`, which resolves the name
+itself, refuses it if any address it resolves to is private, loopback, link-local or otherwise not
+public, and connects to the very address it checked (a name that resolves elsewhere a moment later
+gains nothing). Each read and write gets at most what is left of the deadline, so a server dripping
+a byte at a time cannot hold ingest past it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+import time
+from urllib.parse import urlsplit
+
+import httpcore
+from httpcore._backends.sync import SyncStream
+
+WEB_SCHEMES = ("http", "https")
+
+
+class Refused(Exception):
+    """A feed URL or address this server will not fetch from; the message says why."""
+
+
+def is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope (fe80::1%eth0) is link-local anyway
+    if ip.version == 6 and ip.ipv4_mapped:  # ::ffff:127.0.0.1 is 127.0.0.1
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def check_url(url: str, allow_private: bool) -> None:
+    """What can be told from the URL alone: its scheme, and a host that is a private address or localhost."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError as exc:
+        raise Refused(f"not a URL: {url}") from exc
+    if parts.scheme.lower() not in WEB_SCHEMES or not host:
+        raise Refused(f"a feed URL must start with http:// or https://, not {url!r}")
+    if allow_private:
+        return
+    if host == "localhost" or host.endswith(".localhost"):
+        raise Refused(f"{host} is this machine: set MAILER_FEED_ALLOW_PRIVATE=true to fetch feeds from it")
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        return  # a name: checked once resolved, when connecting
+    if not is_public(str(literal)):
+        raise Refused(f"{host} is a private address: set MAILER_FEED_ALLOW_PRIVATE=true to fetch feeds from it")
+
+
+class _DeadlineStream(SyncStream):
+    """A socket whose every wait ends at the fetch's deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__(sock)
+        self._deadline = deadline
+
+    def _left(self, timeout: float | None, error: type[Exception]) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise error("the fetch's deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return super().read(max_bytes, self._left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        super().write(buffer, self._left(timeout, httpcore.WriteTimeout))
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        tls = super().start_tls(ssl_context, server_hostname, self._left(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(tls.get_extra_info("socket"), self._deadline)
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    def __init__(self, allow_private: bool, deadline: float) -> None:
+        self.allow_private = allow_private
+        self.deadline = deadline
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options=None) -> httpcore.NetworkStream:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise httpcore.ConnectTimeout("the fetch's deadline passed")
+        timeout = left if timeout is None else min(timeout, left)
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        if not self.allow_private:
+            private = sorted({info[4][0] for info in infos if not is_public(info[4][0])})
+            if private:  # all or nothing: a name with one private address is refused outright
+                raise Refused(f"{host} resolves to a private address ({', '.join(private)}): "
+                              "set MAILER_FEED_ALLOW_PRIVATE=true to fetch feeds from it")
+        error: OSError | None = None
+        for family, kind, proto, _, address in infos:  # the addresses checked above, not a second lookup
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(timeout)
+                sock.connect(address)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return _DeadlineStream(sock, self.deadline)
+            except OSError as exc:
+                sock.close()
+                error = exc
+        if isinstance(error, TimeoutError):
+            raise httpcore.ConnectTimeout(str(error))
+        raise httpcore.ConnectError(f"cannot connect to {host}: {error}")

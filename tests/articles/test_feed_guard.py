@@ -1,0 +1,115 @@
+"""Which feeds are fetched (issue 13.8): http(s) only, public addresses only (before and after DNS and
+redirects) unless MAILER_FEED_ALLOW_PRIVATE, and one deadline for the whole fetch."""
+
+import socket
+import time
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from mailer.articles.fetch import FetchError, fetch
+from mailer.articles.ingest import FeedError, add_feed, ingest_all
+from mailer.articles.models import Feed
+from mailer.cli import main
+from mailer.db import utcnow
+
+from .conftest import Reply
+from .test_fetch import _fixture
+
+REFUSED = [
+    "file:///etc/passwd",
+    "/etc/passwd",
+    "gopher://127.0.0.1:70/_stats",
+    "ftp://example.org/feed.xml",
+    "http://127.0.0.1:8000/feed.xml",
+    "http://localhost/feed.xml",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.0.0.5/feed.xml",
+    "http://[::1]/feed.xml",
+    "http://[::ffff:127.0.0.1]/feed.xml",
+    "http://0.0.0.0/feed.xml",
+]
+
+
+@pytest.fixture
+def public_only(settings, monkeypatch):
+    from mailer.config import get_settings
+
+    monkeypatch.setenv("MAILER_FEED_ALLOW_PRIVATE", "false")
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    """Names of our choosing, resolved to the addresses we say; every other name as usual."""
+    names: dict[str, str] = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        return real(names.get(host, host), port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return names
+
+
+@pytest.mark.parametrize("url", REFUSED)
+def test_feeds_add_refuses_what_is_not_a_public_web_address(session, public_only, url):
+    with pytest.raises(FeedError, match="http|private|this machine"):
+        add_feed(session, url, "en")
+    with pytest.raises(FetchError):  # a feed already on file is not fetched either
+        fetch(url, settings=public_only)
+    assert session.scalar(select(func.count()).select_from(Feed)) == 0
+
+
+def test_the_command_says_why_in_one_line(session, public_only):
+    result = CliRunner().invoke(main, ["feeds", "add", "file:///etc/passwd", "--lang", "en"])
+    assert result.exit_code == 1 and "http:// or https://" in result.output and "Traceback" not in result.output
+
+
+def test_a_name_that_resolves_to_a_private_address_is_refused_when_connecting(session, public_only, dns,
+                                                                             feed_server):
+    url = feed_server.add("/en.xml", Reply(body=_fixture("en_rss2.xml")))
+    dns["feeds.example.org"] = "127.0.0.1"
+    named = url.replace("127.0.0.1", "feeds.example.org")
+    add_feed(session, named, "en")  # a name: nothing to tell until it is resolved
+    session.commit()
+    (result,) = ingest_all(session, utcnow())
+    assert "private address" in result.error and result.new == 0
+    assert feed_server.requests == []
+
+
+def test_a_redirect_to_an_internal_address_is_refused(session, public_only, dns, feed_server, monkeypatch, limits):
+    from mailer.articles import guard
+
+    limits(feed_timeout_seconds=2)
+    # the test server stands for a public one; the metadata address stays private
+    monkeypatch.setattr(guard, "is_public", lambda address: address == "127.0.0.1")
+    dns["feeds.example.org"] = "127.0.0.1"
+    url = feed_server.add("/en.xml", Reply(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}))
+    with pytest.raises(FetchError, match="169.254.169.254.*private"):
+        fetch(url.replace("127.0.0.1", "feeds.example.org"))
+    assert [path for path, _ in feed_server.requests] == ["/en.xml"]
+
+
+def test_private_addresses_and_files_are_read_when_allowed(session, settings, feed_server, tmp_path):
+    assert settings.feed_allow_private  # as the tests and an intranet set it
+    url = feed_server.add("/en.xml", Reply(body=_fixture("en_rss2.xml")))
+    assert fetch(url).body == _fixture("en_rss2.xml")
+    path = tmp_path / "en.xml"
+    path.write_bytes(b"<rss/>")
+    assert fetch(str(path)).body == fetch(f"file://{path}").body == b"<rss/>"
+    with pytest.raises(FetchError, match="http:// or https://"):
+        fetch("gopher://127.0.0.1:70/")  # never another scheme
+
+
+def test_a_dripping_feed_is_cut_off_at_the_deadline(session, feed_server, limits):
+    """Each byte comes well within the per-read wait; the whole fetch still ends at the deadline."""
+    limits(feed_timeout_seconds=1)
+    url = feed_server.add("/drip.xml", Reply(body=_fixture("rss091.xml")[:40], drip=0.2))
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="timed out"):
+        fetch(url)
+    assert time.monotonic() - started < 1.8
