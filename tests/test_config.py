@@ -78,3 +78,35 @@ def test_unknown_backend_is_refused(monkeypatch):
     monkeypatch.setenv("MAILER_MAIL_BACKEND", "carrier-pigeon")
     with pytest.raises(ValidationError):
         Settings(_env_file=None)
+
+
+def test_production_refuses_an_http_public_url(monkeypatch):
+    monkeypatch.setenv("MAILER_ENV", "production")
+    monkeypatch.setenv("MAILER_SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("MAILER_PUBLIC_URL", "http://news.example.com")
+    with pytest.raises(ValidationError, match="MAILER_PUBLIC_URL must be an https URL when MAILER_ENV=production"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("MAILER_ENV", "development")
+    assert Settings(_env_file=None).public_url == "http://news.example.com"  # fine while developing
+    monkeypatch.setenv("MAILER_ENV", "production")
+    monkeypatch.setenv("MAILER_PUBLIC_URL", "https://news.example.com")
+    assert Settings(_env_file=None).env == "production"
+
+
+def test_the_postal_address_has_one_or_more_lines_and_production_cannot_send_without_it(monkeypatch):
+    monkeypatch.setenv("MAILER_POSTAL_ADDRESS", r"110 Sejong-daero\nJung-gu, Seoul 04524")
+    assert Settings(_env_file=None).postal_lines == ["110 Sejong-daero", "Jung-gu, Seoul 04524"]
+    monkeypatch.setenv("MAILER_POSTAL_ADDRESS", "")
+    assert Settings(_env_file=None).sending_refused() is None  # development: mail may go out for a test
+    monkeypatch.setenv("MAILER_ENV", "production")
+    monkeypatch.setenv("MAILER_SECRET_KEY", STRONG_KEY)
+    assert "MAILER_POSTAL_ADDRESS is not set" in Settings(_env_file=None).sending_refused()
+    monkeypatch.setenv("MAILER_POSTAL_ADDRESS", "110 Sejong-daero, Seoul")
+    assert Settings(_env_file=None).sending_refused() is None
+
+
+@pytest.mark.parametrize("value", ["weekly news", "<weekly>", "a@b.c"])
+def test_a_malformed_list_id_is_refused(monkeypatch, value):
+    monkeypatch.setenv("MAILER_LIST_ID", value)
+    with pytest.raises(ValidationError, match="MAILER_LIST_ID must look like"):
+        Settings(_env_file=None)

@@ -23,6 +23,14 @@ def _batch(subject: str) -> OutgoingBatch:
     return OutgoingBatch("ko", "news@example.com", "서울 레저", subject, "<p>u</p>", "text", [rcpt], batch_id=1, issue_number=1)
 
 
+def _subject_lines(raw: bytes) -> list[str]:
+    """The Subject header's lines on the wire: "Subject: ..." and its continuation lines."""
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii").split("\r\n")
+    start = next(i for i, line in enumerate(head) if line.startswith("Subject: "))
+    end = next((i for i in range(start + 1, len(head)) if not head[i].startswith((" ", "\t"))), len(head))
+    return head[start:end]
+
+
 def _parse(raw: bytes):
     return BytesParser(policy=policy.default).parsebytes(raw)
 
@@ -73,3 +81,67 @@ def test_each_eml_is_a_proper_multipart_message_in_the_readers_language(sent, se
 def test_korean_edition_subject_is_korean(sent):
     assert "주간 브리핑" in sent["ko"].subject
     assert sent["en"].subject.startswith("The Seoul Ledger Weekly No. 1: ")
+
+
+def test_every_edition_carries_list_id_feedback_id_reply_to_and_a_real_date_zone(session, ingested,
+                                                                                 subscribers_by_lang, monkeypatch):
+    from mailer.db import utcnow
+    from mailer.issues.service import draft_issue
+    from mailer.mail.sendgrid import build_payload
+    from mailer.standin import validate
+
+    monkeypatch.setenv("MAILER_REPLY_TO", "desk@news.example.com")
+    get_settings.cache_clear()
+    settings = get_settings()
+    issue = draft_issue(session, utcnow())
+    session.commit()
+    send_now(issue.number, settings)
+    for lang in ("ko", "en", "both"):
+        [path, *_] = sorted((Path(settings.outbox_dir) / "issue-1" / lang).glob("*.eml"))
+        raw = path.read_bytes()
+        msg = _parse(raw)
+        assert msg["List-Id"] == "<weekly.news.example.com>"  # from the public URL when MAILER_LIST_ID is unset
+        assert msg["Feedback-ID"] == f"issue-1:{lang}:news.example.com"
+        assert msg["Reply-To"] == "desk@news.example.com"
+        assert msg["Date"].endswith("+0000")
+        lines = _subject_lines(raw)
+        assert len(lines) > 1 and max(map(len, lines)) <= 78
+    # the same headers go to SendGrid once per request, and SendGrid accepts them
+    from mailer.delivery.batches import _outgoing  # the message as the send path builds it
+    from mailer.delivery.models import Batch
+
+    batch = session.query(Batch).first()
+    edition = next(e for e in issue.editions if e.id == batch.edition_id)
+    payload = build_payload(_outgoing(batch, issue, edition, [], settings))
+    assert payload["headers"]["List-Id"] == "<weekly.news.example.com>"
+    assert payload["headers"]["Feedback-ID"] == f"issue-1:{edition.lang}:news.example.com"
+    assert payload["reply_to"] == {"email": "desk@news.example.com"}
+    payload["personalizations"] = [{"to": [{"email": "a@example.com"}]}]
+    assert validate(payload) == []
+    get_settings.cache_clear()
+
+
+def test_list_id_comes_from_its_setting(monkeypatch):
+    from mailer.config import Settings
+
+    monkeypatch.setenv("MAILER_LIST_ID", "weekly.news.example.org")
+    assert Settings(_env_file=None).list_id_header == "<weekly.news.example.org>"
+    batch = OutgoingBatch.compose(Settings(_env_file=None), "ko", subject="s", html="h", text="t",
+                                  recipients=[], folder="confirm")
+    assert batch.headers == {"List-Id": "<weekly.news.example.org>", "Feedback-ID": "confirm:ko:news.example.com"}
+
+
+def test_long_ascii_and_korean_subjects_fold_within_78_columns_and_round_trip():
+    for subject in ("The Seoul Ledger Weekly No. 12: " + ("Bank of Korea holds rates as won slides " * 3).strip(),
+                    "서울 레저 주간 브리핑 제12호: " + ("한국은행, 기준금리 동결… “인상 없다” " * 4).strip()):
+        raw = to_mime(_batch(subject), _batch(subject).recipients[0])
+        lines = _subject_lines(raw)
+        assert len(lines) > 1 and max(map(len, lines)) <= 78
+        assert _parse(raw)["Subject"] == subject
+
+
+def test_every_subject_line_on_the_wire_fits_78_columns():
+    rng = random.Random(14)
+    for _ in range(300):
+        subject = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 30)))
+        assert max(map(len, _subject_lines(to_mime(_batch(subject), _batch(subject).recipients[0])))) <= 78
