@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailer.articles.models import Article
-from mailer.articles.urls import canonical
+from mailer.articles.urls import canonical, web_url
 
 _HREF = re.compile(r"""<a\s[^>]*href=["']([^"']+)["']""", re.IGNORECASE)
 PAIRING_HORIZON = timedelta(days=90)
@@ -22,7 +22,7 @@ class PairingError(ValueError):
 
 def candidate_urls(article: Article) -> list[str]:
     """Where the translation may be: the feed's hreflang alternate first, then every link in the story."""
-    linked = [canonical(href) for href in _HREF.findall(article.content_html or "")]
+    linked = [canonical(url) for url in map(web_url, _HREF.findall(article.content_html or "")) if url]
     return [article.translation_url, *linked] if article.translation_url else linked
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import feedparser
 
 from mailer.articles.sanitize import clean_html, summarize, to_text
-from mailer.articles.urls import canonical
+from mailer.articles.urls import canonical, web_url
 
 # Korean publishers still serve EUC-KR, often with CP949 (its Microsoft superset) characters in it:
 # decoding as CP949 reads both, where a strict EUC-KR decoder would give up on a single syllable.
@@ -61,19 +61,30 @@ def _when(entry, fallback: datetime) -> datetime:
 
 def _image(entry) -> str | None:
     for media in entry.get("media_content", []) + entry.get("media_thumbnail", []):
-        if media.get("url"):
-            return media["url"]
+        if url := web_url(media.get("url")):
+            return url
     for enc in entry.get("enclosures", []):
-        if enc.get("type", "").startswith("image/") and enc.get("href"):
-            return enc["href"]
+        if enc.get("type", "").startswith("image/") and (url := web_url(enc.get("href"))):
+            return url
     return None
+
+
+def _own_link(entry, lang: str | None) -> str | None:
+    """The story's web link. Not feedparser's `link` alone: that is the last alternate it read, which
+    may be the translation's (an <atom:link hreflang="ko"> after an English item's <link>)."""
+    for link in entry.get("links", []):
+        hreflang = (link.get("hreflang") or "").lower()[:2]
+        if link.get("rel") == "alternate" and hreflang in ("", lang) and (url := web_url(link.get("href"))):
+            return url
+    return web_url(entry.get("link"))
 
 
 def _translation(entry, lang: str | None) -> str | None:
     for link in entry.get("links", []):
         hreflang = (link.get("hreflang") or "").lower()[:2]
-        if link.get("rel") == "alternate" and hreflang in ("en", "ko") and hreflang != lang and link.get("href"):
-            return canonical(link["href"])
+        url = web_url(link.get("href"))
+        if link.get("rel") == "alternate" and hreflang in ("en", "ko") and hreflang != lang and url:
+            return canonical(url)
     return None
 
 
@@ -92,18 +103,20 @@ def parse_feed(body: bytes, *, now: datetime, summary_length: int, content_type:
         # A wrong declared charset that feedparser recovered from is not worth an error line.
         if not isinstance(exc, feedparser.CharacterEncodingOverride):
             error = f"malformed feed: {exc}"
-    items = []
+    items, unlinked = [], 0
     for entry in parsed.entries:
-        link = entry.get("link") or ""
         guid = entry.get("id") or ""
-        if not (link or guid):
+        # the story's link, else a guid that is one (RSS isPermaLink); a story with no web link is left out
+        link = _own_link(entry, lang) or web_url(guid)
+        if not link:
+            unlinked += 1
             continue
         raw = entry["content"][0]["value"] if entry.get("content") else entry.get("summary", "")
         content = clean_html(raw)
         summary_source = to_text(clean_html(entry.get("summary", ""))) or to_text(content)
         items.append(ParsedItem(
             guid=guid or canonical(link),
-            url=canonical(link) if link else guid,
+            url=canonical(link),
             title=to_text(entry.get("title", "")) or "(untitled)",
             summary=summarize(summary_source, summary_length),
             content_html=content,
@@ -111,6 +124,8 @@ def parse_feed(body: bytes, *, now: datetime, summary_length: int, content_type:
             image_url=_image(entry),
             translation_url=_translation(entry, lang),
         ))
+    if unlinked and error is None:
+        error = f"{unlinked} item(s) left out: no http(s) link"
     version = parsed.get("version")  # absent for an empty body
     if not items and error is None and (parsed.bozo or not version):
         error = "not an RSS or Atom feed" if not version else "feed has no readable items"

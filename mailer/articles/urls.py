@@ -1,4 +1,4 @@
-"""Canonical links: the key for deduplication and en<->ko pairing."""
+"""Canonical links: the key for deduplication and en<->ko pairing; web links: the only ones kept."""
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -18,3 +18,20 @@ def canonical(url: str) -> str:
     ]
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, urlencode(query), ""))
+
+
+WEB_SCHEMES = ("http", "https")
+
+
+def web_url(url: str | None) -> str | None:
+    """The link as http(s) with a host, rebuilt from what was parsed (so "java\tscript:" cannot hide
+    behind the check), or None: a feed's javascript:, data: or mailto: link never reaches a page or an email."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in WEB_SCHEMES or not parts.hostname:
+        return None
+    return urlunsplit((parts.scheme.lower(), *parts[1:]))
