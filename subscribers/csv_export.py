@@ -1,4 +1,7 @@
-"""CSV export, streamed: rows are read from the database in pages and written as they come."""
+"""CSV export, streamed: rows are read from the database in pages and written as they come.
+
+A cell a spreadsheet would read as a formula (an anonymous sign-up can be `=cmd|'/c calc'!A0@example.org`,
+a valid address) is written with a leading `'`, which spreadsheets show as text; import takes it off."""
 
 from __future__ import annotations
 
@@ -15,6 +18,17 @@ from subscribers.models import Subscriber
 # The first four are what `import` reads, so an export imports back as it was.
 COLUMNS = ("email", "lang", "status", "created_at", "confirmed_at", "unsubscribed_at", "consent_source")
 PAGE_ROWS = 1000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes Excel, LibreOffice or Sheets evaluate a cell
+
+
+def safe_cell(value):
+    """The value, with a `'` before a text a spreadsheet would run as a formula."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def unescape_cell(value: str) -> str:
+    """What safe_cell wrote, as it was (for import)."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
 
 
 def _pages(session: Session, status: str | None) -> Iterator[tuple[str, int]]:
@@ -30,7 +44,7 @@ def _pages(session: Session, status: str | None) -> Iterator[tuple[str, int]]:
     for page in session.execute(query.execution_options(yield_per=PAGE_ROWS)).partitions():
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows([v.isoformat() if hasattr(v, "isoformat") else v for v in row] for row in page)
+        writer.writerows([v.isoformat() if hasattr(v, "isoformat") else safe_cell(v) for v in row] for row in page)
         yield buffer.getvalue(), len(page)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from mailer.db import upsert_insert
 from mailer.langs import EDITIONS
 from subscribers import suppression
+from subscribers.csv_export import unescape_cell
 from subscribers.emails import InvalidEmail, normalize
 from subscribers.models import Status, Subscriber
 from subscribers.service import SubscriberError
@@ -101,7 +102,7 @@ def _created_at(value: str) -> datetime:
 
 def parse_row(raw: dict, line: int) -> Row | BadRow:
     """One data row: the address normalized, the language and status checked. Pure."""
-    email = (raw.get("email") or "").strip()
+    email = unescape_cell((raw.get("email") or "").strip())  # an export's '=… imports back as =…
     if not email:
         return BadRow(line, "email is empty")
     try:
