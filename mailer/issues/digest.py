@@ -114,11 +114,6 @@ def _default_preheader(stories: list[dict], lang: str) -> str:
     return text if len(text) <= PREHEADER_LENGTH else text[: PREHEADER_LENGTH - 1].rstrip() + "…"
 
 
-def preheader_parts(preheader: str) -> list[tuple[str, str]]:
-    """The preheader's pieces, each with the language it is written in (the bilingual edition marks them)."""
-    return langs.marked(part for part in preheader.split(langs.JOIN) if part.strip())
-
-
 def render_issue(session: Session, issue: Issue, settings: Settings | None = None,
                  editions: list[Edition] | None = None) -> None:
     """Render editions (every one by default) once and store them, each dated by the day it is sent; a
@@ -131,8 +126,7 @@ def render_issue(session: Session, issue: Issue, settings: Settings | None = Non
         context = digest_context(issue, edition.lang, stories, settings, day=edition.dated, notes=notes)
         edition.subject = edition.subject or render_subject(DIGEST, edition.lang, context)
         edition.preheader = edition.preheader or _default_preheader(stories, edition.lang)
-        context.update(subject=edition.subject, preheader=edition.preheader,
-                       preheader_parts=preheader_parts(edition.preheader))
+        context.update(subject=edition.subject, preheader=edition.preheader)
         edition.html, edition.text = render_body(DIGEST, edition.lang, context)
         edition.rendered_at = utcnow()
     session.flush()

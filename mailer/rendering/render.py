@@ -10,7 +10,7 @@ import jinja2
 import mjml
 
 from mailer import templates_dir
-from mailer.langs import EDITIONS
+from mailer.langs import EDITIONS, JOIN, marked
 
 
 class RenderError(Exception):
@@ -30,12 +30,20 @@ def environment(lang: str, kind: str) -> jinja2.Environment:
     if lang not in EDITIONS:
         raise RenderError(f"no templates for language {lang!r}")
     root = templates_dir() / "email"
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(root / lang), str(root)]),
         autoescape=kind == "html",  # the subject and text part are plain text, never HTML-escaped
         undefined=jinja2.StrictUndefined,  # a missing value is a template bug, not an empty string
         keep_trailing_newline=False,
     )
+    env.filters["by_language"] = by_language
+    return env
+
+
+def by_language(text: str) -> list[tuple[str, str]]:
+    """A text joined from pieces (a preheader of headlines), each piece with the language it is written in,
+    so the bilingual edition can mark each in its own `lang`."""
+    return marked(part for part in text.split(JOIN) if part.strip())
 
 
 def _render(lang: str, kind: str, name: str, context: dict) -> str:
