@@ -144,7 +144,9 @@ def _rows(reader: csv.DictReader) -> Iterator[Row | BadRow]:
 
 
 def _values(row: Row, now: datetime) -> dict:
-    when = row.created_at or now
+    # never later than now: a date to come (or a naive Korean time read as UTC, nine hours ahead) would
+    # make the row look made after every link it is sent, and those links would be refused until then
+    when = min(row.created_at, now) if row.created_at else now
     return {
         "email": row.email, "lang": row.lang, "status": row.status,
         "consent_source": "import", "consent_at": when, "consent_ip": None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import String, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import String, bindparam, delete, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -60,16 +60,18 @@ def get_by_email(session: Session, email: str) -> Subscriber | None:
 
 
 # A link made before its subscriber's row was made for someone else: an erased subscriber whose id the
-# database handed out again. Tokens carry whole seconds, so the row's time is compared truncated. The same
+# database handed out again. Tokens carry whole seconds, so the row's time is compared truncated. A row
+# dated in the future was dated by hand (an import from before times were clamped), not made again after
+# the link, so its date never refuses a link: it would refuse every unsubscribe until then. The same
 # rule twice, in Python for a loaded row and in SQL (_made_before) for the one-click statement that loads
 # none; a test pins them together.
-def _link_fits(claim: tokens.Claim, created_at: datetime) -> bool:
-    return claim.issued_at is None or created_at.replace(microsecond=0) <= claim.issued_at
+def _link_fits(claim: tokens.Claim, created_at: datetime, now: datetime) -> bool:
+    return claim.issued_at is None or created_at.replace(microsecond=0) <= claim.issued_at or created_at > now
 
 
 def _named_by(session: Session, claim: tokens.Claim) -> Subscriber:
     sub = session.get(Subscriber, claim.subscriber_id)
-    if sub is None or not _link_fits(claim, sub.created_at):
+    if sub is None or not _link_fits(claim, sub.created_at, utcnow()):
         raise tokens.InvalidToken()
     return sub
 
@@ -199,7 +201,8 @@ _NOW = bindparam("now", type_=UTCDateTime())
 _CHANGED = (
     update(_SUBSCRIBERS)
     .where(_SUBSCRIBERS.c.id == bindparam("subscriber_id"), _SUBSCRIBERS.c.status == Status.ACTIVE,
-           _SUBSCRIBERS.c.created_at < bindparam("made_before", type_=UTCDateTime()))
+           or_(_SUBSCRIBERS.c.created_at < bindparam("made_before", type_=UTCDateTime()),
+               _SUBSCRIBERS.c.created_at > _NOW))
     .values(status=Status.UNSUBSCRIBED, unsubscribed_at=_NOW, updated_at=_NOW)
     .returning(_SUBSCRIBERS.c.id, _SUBSCRIBERS.c.lang)
     .cte("changed")
@@ -215,7 +218,8 @@ _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def _made_before(claim: tokens.Claim) -> datetime:
-    """_link_fits for SQL, as `created_at < :made_before`: a link that carries no time fits any row."""
+    """_link_fits for SQL, as `created_at < :made_before OR created_at > :now`: a link that carries no time
+    fits any row."""
     return _FAR_FUTURE if claim.issued_at is None else claim.issued_at + timedelta(seconds=1)
 
 

@@ -12,6 +12,15 @@ from subscribers.models import Change, Status, Subscriber
 from subscribers.suppression import suppress
 
 
+@pytest.fixture
+def links_made_earlier(monkeypatch):
+    """Links made a minute ago, so that a row can be made after its link and still not in the future
+    (a row dated in the future fits every link: it was dated by hand, not made again)."""
+    import time
+
+    monkeypatch.setattr(tokens, "_stamp", lambda: b"." + tokens._b64_time(int(time.time()) - 60))
+
+
 def _claim(sub, lang=None, **kw):
     return tokens.read(tokens.CONFIRM, tokens.make_token(tokens.CONFIRM, sub.id, lang=lang, **kw))
 
@@ -155,11 +164,13 @@ def test_erasing_a_bounced_subscriber_keeps_the_bounce(session):
     assert service.suppression_reason(session, "b@example.com") == "bounced"
 
 
-def test_a_link_made_before_its_subscriber_existed_names_nobody(session):
+def test_a_link_made_before_its_subscriber_existed_names_nobody(session, links_made_earlier):
     sub, _ = service.add(session, "late@example.com", "ko", confirmed=True)
+    sub.created_at -= timedelta(minutes=2)  # made before its link
     token = tokens.make_token(tokens.PREFERENCES, sub.id)
     assert service.from_token(session, tokens.PREFERENCES, token)[0] is sub
-    sub.created_at = sub.created_at + timedelta(seconds=5)  # as if the id had been handed out again
+    issued_at = tokens.read(tokens.PREFERENCES, token).issued_at
+    sub.created_at = issued_at + timedelta(seconds=5)  # as if the id had been handed out again
     with pytest.raises(tokens.InvalidToken):
         service.from_token(session, tokens.PREFERENCES, token)
     with pytest.raises(tokens.InvalidToken):
@@ -274,8 +285,10 @@ def test_a_bad_link_changes_nothing(session):
     assert sub.status == Status.ACTIVE and _changes(session, sub)[1:] == []
 
 
-@pytest.mark.parametrize("offset, fits", [(-3.0, True), (0.0, True), (0.999, True), (1.0, False), (5.0, False)])
-def test_the_one_statement_path_and_from_token_agree_on_which_row_a_link_names(session, offset, fits):
+@pytest.mark.parametrize("offset, fits", [(-3.0, True), (0.0, True), (0.999, True), (1.0, False), (5.0, False),
+                                          (120.0, True)])  # a row dated after now was dated by hand
+def test_the_one_statement_path_and_from_token_agree_on_which_row_a_link_names(session, offset, fits,
+                                                                              links_made_earlier):
     """Two spellings of one rule (Python for a loaded row, SQL for the one-click statement): a row made
     later than the link's second was made for someone else."""
     _postgres_only(session)
