@@ -140,7 +140,8 @@ def _rows(reader: csv.DictReader) -> Iterator[Row | BadRow]:
             spanned = sum(v.count("\n") for v in raw.values() if isinstance(v, str))
             yield parse_row(raw, reader.line_num - spanned)
     except csv.Error as exc:  # e.g. an unterminated quote: nothing after it can be read reliably
-        raise CsvError(f"line {reader.line_num}: unreadable CSV ({exc}); rows before it were imported") from exc
+        # whether rows before it were imported is the caller's to say: it knows what it committed
+        raise CsvError(f"line {reader.line_num}: unreadable CSV ({exc})") from exc
 
 
 def _values(row: Row, now: datetime) -> dict:

@@ -74,7 +74,7 @@ def subscribers_import(file, errors_path: Path | None) -> None:
     import csv
 
     from mailer.db import utcnow
-    from subscribers.csv_import import CountedBytes, import_rows, read_rows, text_of
+    from subscribers.csv_import import CountedBytes, CsvError, import_rows, read_rows, text_of
 
     shown_max = 100
     shown: list[str] = []
@@ -92,18 +92,23 @@ def subscribers_import(file, errors_path: Path | None) -> None:
             errors_csv.writerow([bad.line, bad.reason])
 
     total = _size(file)
+    committed = {"rows": 0, "added": 0}  # as of the last committed chunk: what a failure midway leaves in
     try:
         rows = read_rows(text)  # the header first: a file without email and lang is refused whole
         with db_session() as session, click.progressbar(
             length=total or 1, label="importing", file=sys.stderr, hidden=not (total and sys.stderr.isatty()),
         ) as bar:
-            def on_chunk(_report) -> None:
+            def on_chunk(report) -> None:
+                committed.update(rows=report.rows, added=report.added)
                 bar.update(min(counted.count, total or 1) - bar.pos)
 
             report = import_rows(session, rows, now=utcnow(), on_bad_row=on_bad_row, on_chunk=on_chunk)
-    except UnicodeDecodeError:
-        raise click.ClickException(f"the file is not UTF-8 text (near byte {counted.count}); "
-                                   "rows before that point were imported") from None
+    except (UnicodeDecodeError, CsvError) as exc:
+        kept = (f"the first {committed['rows']} rows were imported ({committed['added']} added)"
+                if committed["rows"] else "nothing was imported")
+        reason = f"the file is not UTF-8 text (near byte {counted.count})" if isinstance(exc, UnicodeDecodeError) \
+            else str(exc)
+        raise CsvError(f"{reason}; {kept}") from None
     finally:
         if errors_out:
             errors_out.close()

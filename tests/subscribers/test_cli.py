@@ -9,12 +9,12 @@ import stat
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mailer.cli import main
 from mailer.config import get_settings
 from subscribers import service
-from subscribers.models import Status
+from subscribers.models import Status, Subscriber
 
 
 @pytest.fixture
@@ -187,3 +187,17 @@ def test_a_bounced_subscriber_stays_bounced_after_erase_and_add(run, session):
     session.commit()
     run("subscribers", "erase", "bounce@example.com")
     assert service.suppression_reason(session, "bounce@example.com") == "bounced"
+
+
+def test_an_import_that_stops_midway_says_truly_what_was_imported(run, session, tmp_path):
+    nothing = tmp_path / "nothing.csv"  # the bad byte comes before the first chunk is committed
+    nothing.write_bytes("email,lang\nj\xf6rg@example.com,en\n".encode("latin-1"))
+    refused = run("subscribers", "import", str(nothing))
+    assert refused.exit_code == 1 and "not UTF-8" in refused.stderr
+    assert "nothing was imported" in refused.stderr and "rows before" not in refused.stderr
+    some = tmp_path / "some.csv"  # a first chunk (1,000 rows) committed, then blank lines, then the bad byte
+    good = "".join(f"g{i}@example.com,en\n" for i in range(1000)).encode()
+    some.write_bytes(b"email,lang\n" + good + b"\n" * 70_000 + "j\xf6rg@example.com,en\n".encode("latin-1"))
+    refused = run("subscribers", "import", str(some))
+    assert refused.exit_code == 1 and "the first 1000 rows were imported (1000 added)" in refused.stderr
+    assert session.scalar(select(func.count()).select_from(Subscriber)) == 1000
