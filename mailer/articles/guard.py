@@ -18,7 +18,6 @@ import time
 from urllib.parse import urlsplit
 
 import httpcore
-from httpcore._backends.sync import SyncStream
 
 WEB_SCHEMES = ("http", "https")
 
@@ -55,29 +54,37 @@ def check_url(url: str, allow_private: bool) -> None:
         raise Refused(f"{host} is a private address: set MAILER_FEED_ALLOW_PRIVATE=true to fetch feeds from it")
 
 
-class _DeadlineStream(SyncStream):
-    """A socket whose every wait ends at the fetch's deadline."""
+def _left(deadline: float, timeout: float | None, error: type[Exception]) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the fetch's deadline passed")
+    return left if timeout is None else min(timeout, left)
 
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        super().__init__(sock)
-        self._deadline = deadline
 
-    def _left(self, timeout: float | None, error: type[Exception]) -> float:
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise error("the fetch's deadline passed")
-        return left if timeout is None else min(timeout, left)
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every wait ends at the fetch's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadline: float) -> None:
+        self._inner, self._deadline = inner, deadline
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return super().read(max_bytes, self._left(timeout, httpcore.ReadTimeout))
+        return self._inner.read(max_bytes, _left(self._deadline, timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        super().write(buffer, self._left(timeout, httpcore.WriteTimeout))
+        self._inner.write(buffer, _left(self._deadline, timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
 
     def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                   timeout: float | None = None) -> httpcore.NetworkStream:
-        tls = super().start_tls(ssl_context, server_hostname, self._left(timeout, httpcore.ConnectTimeout))
-        return _DeadlineStream(tls.get_extra_info("socket"), self._deadline)
+        # server_hostname is the URL's host: the certificate is checked against the name, not the address
+        tls = self._inner.start_tls(ssl_context, server_hostname,
+                                    _left(self._deadline, timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(tls, self._deadline)
+
+    def get_extra_info(self, info: str):
+        return self._inner.get_extra_info(info)
 
 
 class GuardedBackend(httpcore.SyncBackend):
@@ -87,30 +94,22 @@ class GuardedBackend(httpcore.SyncBackend):
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options=None) -> httpcore.NetworkStream:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise httpcore.ConnectTimeout("the fetch's deadline passed")
-        timeout = left if timeout is None else min(timeout, left)
+        timeout = _left(self.deadline, timeout, httpcore.ConnectTimeout)
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
         if not self.allow_private:
-            private = sorted({info[4][0] for info in infos if not is_public(info[4][0])})
+            private = [a for a in addresses if not is_public(a)]
             if private:  # all or nothing: a name with one private address is refused outright
                 raise Refused(f"{host} resolves to a private address ({', '.join(private)}): "
                               "set MAILER_FEED_ALLOW_PRIVATE=true to fetch feeds from it")
-        error: OSError | None = None
-        for family, kind, proto, _, address in infos:  # the addresses checked above, not a second lookup
-            sock = socket.socket(family, kind, proto)
+        error: Exception | None = None
+        for address in addresses:  # the addresses checked above, not a second lookup of the name
             try:
-                sock.settimeout(timeout)
-                sock.connect(address)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return _DeadlineStream(sock, self.deadline)
-            except OSError as exc:
-                sock.close()
+                inner = super().connect_tcp(address, port, timeout, local_address, socket_options)
+                return _DeadlineStream(inner, self.deadline)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
-        if isinstance(error, TimeoutError):
-            raise httpcore.ConnectTimeout(str(error))
-        raise httpcore.ConnectError(f"cannot connect to {host}: {error}")
+        raise error or httpcore.ConnectError(f"{host} has no address")
