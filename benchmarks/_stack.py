@@ -101,10 +101,13 @@ def copy_subscribers(url: str, n: int, chunk: int = 50_000) -> float:
 def draft_from_samples(work: Path) -> int:
     """Ingest the bundled sample feeds (dates moved to this week, as the demo does) and draft an issue."""
     from mailer.articles.ingest import add_feed, ingest_all
+    from mailer.config import get_settings
     from mailer.db import session_scope, utcnow
     from mailer.demo.run import NEWEST_AGE, rebase_dates
     from mailer.issues.service import draft_issue
 
+    os.environ["MAILER_FEED_ALLOW_PRIVATE"] = "true"  # the sample feeds are files
+    get_settings.cache_clear()
     with session_scope() as session:
         for lang in ("en", "ko"):
             path = work / f"{lang}.xml"

@@ -52,6 +52,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="mailer-ingest-bench-"))
     os.environ["MAILER_DATABASE_URL"] = args.database_url or f"sqlite:///{work / 'bench.db'}"
+    os.environ["MAILER_FEED_ALLOW_PRIVATE"] = "true"  # its feeds are served from 127.0.0.1
     now = datetime.now(UTC)
     for lang in ("en", "ko"):
         (work / f"{lang}.xml").write_bytes(make_feed(lang, args.items, now))

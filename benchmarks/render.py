@@ -22,7 +22,8 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mailer-bench-"))
-    os.environ.update({"MAILER_DATABASE_URL": f"sqlite:///{work / 'bench.db'}", "MAILER_BROKER_URL": ""})
+    os.environ.update({"MAILER_DATABASE_URL": f"sqlite:///{work / 'bench.db'}", "MAILER_BROKER_URL": "",
+                       "MAILER_FEED_ALLOW_PRIVATE": "true"})  # the sample feeds are files
 
     from mailer.articles.ingest import add_feed, ingest_all
     from mailer.config import get_settings
