@@ -28,6 +28,7 @@ REJECTED = "rejected"  # the `event` of a stored rejection: no stat or effect co
 # Column sizes (mailer.events.models) and the ranges of our custom_args' columns
 MAX_EVENT, MAX_EVENT_ID, MAX_EMAIL = 32, 100, 320
 MAX_INT32, MAX_INT64 = 2**31 - 1, 2**63 - 1
+MAX_DEPTH = 16  # SendGrid's events are flat, with a list or two; deeper is nobody's event
 LAST_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z: the last second a datetime holds
 
 
@@ -55,26 +56,25 @@ def parse(body: bytes) -> list:
     return events
 
 
-def _strings(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield k
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
-
-def _unreadable(value) -> bool:
-    if isinstance(value, _Unreadable):
-        return True
-    if isinstance(value, dict):
-        return any(_unreadable(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_unreadable(v) for v in value)
-    return False
+def _content_problem(event: dict) -> str | None:
+    """What no column holds, anywhere in the event: a NUL, an unreadable number, nesting past MAX_DEPTH.
+    Walked with a list, not recursion: a post is not to choose how deep this stack goes."""
+    stack = [(event, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, _Unreadable):
+            return "holds a number out of range"
+        if isinstance(value, str):
+            if "\x00" in value:
+                return "holds a NUL character"
+        elif isinstance(value, dict | list):
+            if depth >= MAX_DEPTH:
+                return f"nested deeper than {MAX_DEPTH}"
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                stack.append((key, depth + 1))
+                stack.append((item, depth + 1))
+    return None
 
 
 def _int(value, top: int) -> int | None:
@@ -96,10 +96,9 @@ def problem(event) -> str | None:
     kind = event.get("event")
     if not isinstance(kind, str) or not 0 < len(kind) <= MAX_EVENT:
         return f"event is not a name of at most {MAX_EVENT} characters"
-    if _unreadable(event):
-        return "holds a number out of range"
-    if any("\x00" in s for s in _strings(event)):
-        return "holds a NUL character"
+    content = _content_problem(event)
+    if content:
+        return content
     email = event.get("email")
     if email is not None and not (isinstance(email, str) and len(email) <= MAX_EMAIL):
         return f"email is not a text of at most {MAX_EMAIL} characters"

@@ -82,18 +82,19 @@ def test_bad_events_are_rejected_one_by_one_and_the_bounce_beside_them_is_kept(c
         _event("click", other, 3, timestamp=10**30),
         _event("click", other, 4, url="https://example.org/\x00"),
         _event("click", other, 5, timestamp=1e30),
+        _event("click", other, 6, nested=json.loads("[" * 600 + "]" * 600)),  # deeper than this stack
         "not an event",
     ]
     events = [*bad, _event("bounce", bounced, reason="550 no such user")]
     response = post(client, events)
     assert response.status_code == 200
-    assert response.json() == {"received": 7, "new": 7, "rejected": 6}
+    assert response.json() == {"received": 8, "new": 8, "rejected": 7}
     assert subscribers.get_by_email(session, bounced.email).status == "bounced"
     rows = _rows(session)
     rejected = [r for r in rows if r.event == "rejected"]
-    assert len(rejected) == 6 and all(r.email is None and r.error and set(r.payload) == {"rejected"}
+    assert len(rejected) == 7 and all(r.email is None and r.error and set(r.payload) == {"rejected"}
                                       and r.processed_at is not None for r in rejected)
-    assert post(client, events).json() == {"received": 7, "new": 0, "rejected": 6}  # a retry adds nothing
+    assert post(client, events).json() == {"received": 8, "new": 0, "rejected": 7}  # a retry adds nothing
 
 
 def test_nan_and_a_hundred_digit_number_reject_their_event_not_the_post(client, session, deliveries):
