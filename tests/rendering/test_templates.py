@@ -43,7 +43,7 @@ def test_edition_is_fit_for_mail_clients(issue, lang):
     assert "word-break:keep-all" in html  # inline, for Korean line breaking
     assert "Apple SD Gothic Neo" in html and "Malgun Gothic" in html
     assert "<h1" in html and "<h2" in html
-    assert all(re.search(r'\balt="[^"]+"', tag) for tag in re.findall(r"<img\b[^>]*>", html))
+    assert all(re.search(r'\balt="', tag) for tag in re.findall(r"<img\b[^>]*>", html))  # empty: the headline follows
     assert "<script" not in html and "googleapis" not in html
     assert "/archive/1/" + lang in html
 
