@@ -125,12 +125,13 @@ def logout(request: Request, session: DbSession, editor: CurrentEditor, csrf_tok
 # --- dashboard --------------------------------------------------------------------------------
 
 def _progress(session: Session, issue: Issue) -> dict:
-    from mailer.delivery.stats import batch_progress
+    from mailer.delivery.stats import progress
     from mailer.events.stats import stored_counts
 
-    done, total = batch_progress(session, issue.id)
+    now = progress(session, issue)
     counts = stored_counts(session, issue, utcnow(), get_settings())
-    return {"done": done, "total": total, "stats": counts.stats, "counted_at": counts.counted_at}
+    return {"done": now.done, "total": now.total, "summary": now.summary(), "state": now.state,
+            "unscheduled": now.unscheduled, "stats": counts.stats, "counted_at": counts.counted_at}
 
 
 @router.get("", response_class=HTMLResponse)
@@ -213,7 +214,7 @@ async def save_editions(number: int, request: Request, session: DbSession, edito
 @router.post("/issues/{number:issue_number}/stories")
 def change_story(number: int, request: Request, session: DbSession, editor: CurrentEditor,
                  action: FormField = "", article_id: Annotated[int, Form()] = 0, note: FormField = "",
-                 csrf_token: FormField = ""):
+                 lang: FormField = "", csrf_token: FormField = ""):
     check_csrf(request, csrf_token)
     changes = {
         "up": lambda i: editing.move_story(session, i, article_id, -1),
@@ -222,7 +223,7 @@ def change_story(number: int, request: Request, session: DbSession, editor: Curr
         "unpin": lambda i: editing.pin_story(session, i, article_id, False),
         "remove": lambda i: editing.remove_story(session, i, article_id),
         "add": lambda i: editing.add_story(session, i, article_id),
-        "note": lambda i: editing.set_story_note(session, i, article_id, note),
+        "note": lambda i: editing.set_story_note(session, i, article_id, note, lang or None),
     }
     if action not in changes:
         return Response("unknown action", status_code=400)

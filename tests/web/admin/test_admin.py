@@ -33,7 +33,7 @@ def _admin_routes(app):
         route = type("R", (), {"methods": methods})
         if path.startswith("/admin") and path != "/admin/login":
             for method in route.methods - {"HEAD"}:
-                yield method, path.replace("{number}", "1").replace("{lang}", "ko")
+                yield method, path.replace("{number:issue_number}", "1").replace("{lang}", "ko")
 
 
 def test_every_admin_route_refuses_an_anonymous_request(anonymous, drafted):
