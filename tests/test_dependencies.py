@@ -13,7 +13,6 @@ OURS = {"mailer", "subscribers"}
 # Imported directly, but the foundation of a declared package that pins it and whose API exposes it:
 # nothing else may be imported without being declared.
 CARRIED_BY = {
-    "httpcore": "httpx",  # the feed guard hands httpx's pool an httpcore network backend
     "starlette": "fastapi", "anyio": "fastapi",  # FastAPI is Starlette's app on anyio
     "pydantic": "pydantic-settings",
     "kombu": "celery",
