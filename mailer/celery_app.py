@@ -31,6 +31,9 @@ def beat_schedule(settings: Settings) -> dict:
         # Per-edition send times live in the database, not here: this tick only asks what is due.
         "send-due-editions": {"task": "mailer.send_due", "schedule": settings.schedule_tick_seconds},
         "sweep-batches": {"task": "mailer.sweep_batches", "schedule": settings.maintenance_interval_seconds},
+        # Once a day, at the digest hour (a working hour): editions that nobody gave a send time.
+        "warn-unscheduled-editions": {"task": "mailer.warn_unscheduled",
+                                      "schedule": crontab(minute=30, hour=settings.digest_hour)},
         # Webhook events are stored before the 2xx and applied by a task; one lost with the broker
         # leaves them stored, and this applies them (a reconciliation waits for it).
         "apply-stored-events": {"task": "mailer.process_events",
@@ -87,6 +90,53 @@ def _logging(loglevel=None, **_kwargs):
     from mailer.logs import configure
 
     configure(get_settings(), loglevel or logging.INFO)
+
+
+def quiet(settings: Settings) -> list[str]:
+    """Celery's start-up banner is print()ed, not logged: where logs are JSON lines it is left out (the
+    `--quiet` this returns), and _started logs what it says as one line."""
+    from mailer.logs import json_lines
+
+    return ["--quiet"] if json_lines(settings) else []
+
+
+@signals.celeryd_after_setup.connect
+def _worker_started(sender=None, instance=None, **_kwargs):
+    import logging
+
+    celery = instance.app
+    logging.getLogger("mailer.worker").info(
+        "worker %s started: queues %s, concurrency %s, broker %s", sender,
+        ",".join(sorted(celery.amqp.queues.consume_from)), instance.concurrency,
+        celery.connection_for_write().as_uri())  # as_uri() hides the password
+
+
+@signals.worker_ready.connect
+def _say_shutdown_in_the_log(sender=None, **_kwargs):
+    """Celery print()s "worker: Warm shutdown" from its signal handler: where logs are JSON, the handler is
+    installed again without that line, and _shutting_down logs it instead."""
+    if not quiet(get_settings()):
+        return
+    from celery.apps import worker as celery_worker
+
+    celery_worker.install_worker_term_handler(sender.controller, verbose=False)
+
+
+@signals.worker_shutting_down.connect
+def _shutting_down(sender=None, how=None, sig=None, **_kwargs):
+    import logging
+
+    logging.getLogger("mailer.worker").info("worker %s: %s shutdown (%s)", sender, how, sig)
+
+
+@signals.beat_init.connect
+def _beat_started(sender=None, **_kwargs):
+    import logging
+
+    celery = sender.app
+    logging.getLogger("mailer.beat").info(
+        "beat started: %s, broker %s", ", ".join(sorted(celery.conf.beat_schedule)),
+        celery.connection_for_write().as_uri())
 
 
 @signals.worker_ready.connect

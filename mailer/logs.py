@@ -13,7 +13,14 @@ from datetime import UTC, datetime
 
 from mailer.config import Settings
 
-CONTEXT_FIELDS = ("issue", "batch", "delivery", "task_id", "task")
+CONTEXT_FIELDS = ("issue", "edition", "batch", "delivery", "task_id", "task")
+# The id a task's first argument names, so every line a task logs carries it without each call saying so.
+TASK_ARG_FIELD = {"mailer.send_batch": "batch", "mailer.reconcile_batch": "batch"}
+
+
+def json_lines(settings: Settings) -> bool:
+    """JSON lines (for a log pipeline) in production or when MAILER_LOG_FORMAT=json; text otherwise."""
+    return settings.env == "production" or settings.log_format == "json"
 
 
 def mask(email: str | None) -> str:
@@ -31,6 +38,9 @@ class TaskContext(logging.Filter):
 
             if current_task and current_task.request.id and not getattr(record, "task_id", None):
                 record.task_id, record.task = current_task.request.id, current_task.name
+                field, args = TASK_ARG_FIELD.get(current_task.name), current_task.request.args
+                if field and args and getattr(record, field, None) is None:
+                    setattr(record, field, args[0])
         except Exception:  # noqa: BLE001, S110 - logging must never fail a task
             pass
         return True
@@ -60,10 +70,10 @@ class TextFormatter(logging.Formatter):
 def configure(settings: Settings, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(TaskContext())
-    json_lines = settings.env == "production" or settings.log_format == "json"
-    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if json_lines(settings) else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    logging.captureWarnings(True)  # Python warnings (Celery's running-as-root one) as log lines, not raw stderr
     root.setLevel(level)
     # python_http_client (under `sendgrid`) logs every request's headers at DEBUG, the API key among them
     for noisy in ("httpx", "urllib3", "kombu", "amqp", "python_http_client"):

@@ -93,3 +93,34 @@ def test_a_real_worker_on_redis_sends_an_issue_to_everyone_once(session, ingeste
     assert set(session.scalars(select(Delivery.status))) == {"sent"}
     emls = list(Path(settings.outbox_dir).rglob("*.eml"))
     assert len(emls) == sum(subscribers_by_lang.values()) == 9
+
+
+@pytest.mark.celery
+@pytest.mark.parametrize("command", [["worker", "-Q", "send", "-P", "solo", "-n", "jsonlog@%h"], ["beat"]])
+def test_worker_and_beat_write_only_json_lines_where_logs_are_json(settings, redis_url, tmp_path, command):
+    """Celery's banner is print()ed: with JSON logs it is left out, and one JSON line says it started."""
+    import json
+    import time
+
+    env = {**os.environ, "MAILER_BROKER_URL": redis_url, "MAILER_LOG_FORMAT": "json"}
+    up = " started: "
+    if command == ["beat"]:
+        command = ["beat", "--schedule", str(tmp_path / "beat-schedule")]
+    else:
+        up = " ready."  # consuming, its own signal handlers installed
+    log_path = tmp_path / "out.log"
+    with open(log_path, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "mailer.cli", *command], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while up not in log_path.read_text() and time.monotonic() < deadline:
+                assert proc.poll() is None, log_path.read_text()
+                time.sleep(0.2)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    lines = [line for line in log_path.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line, the banner's too
+    [started] = [r for r in records if " started: " in r["message"]]
+    assert started["level"] == "info" and redis_url.split("/")[2] in started["message"]

@@ -35,3 +35,73 @@ def test_production_logs_json(capsys):
         assert any(isinstance(f, TaskContext) for f in handler.filters)
     finally:
         configure(Settings(_env_file=None))
+
+
+def _json_handler(stream):
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(TaskContext())
+    handler.setFormatter(JsonFormatter())
+    return handler
+
+
+def test_a_send_task_s_lines_carry_its_batch_id(monkeypatch):
+    import io
+
+    from mailer.delivery import tasks
+    from mailer.delivery.batches import BatchOutcome
+
+    def send(batch_id, settings):
+        logging.getLogger("mailer.delivery.batches").warning("provider slow")  # no ids given
+        return BatchOutcome("accepted")
+
+    monkeypatch.setattr(tasks, "_send", send)
+    stream, logger = io.StringIO(), logging.getLogger("mailer.delivery.batches")
+    monkeypatch.setattr(logger, "disabled", False)  # import-linter's run (test_layout) disables loggers
+    handler = _json_handler(stream)
+    logger.addHandler(handler)
+    try:
+        tasks.send_batch.apply(args=(42,)).get()
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(stream.getvalue().splitlines()[0])
+    assert line["message"] == "provider slow" and line["batch"] == 42 and line["task"] == "mailer.send_batch"
+
+
+def test_a_failed_enqueue_is_one_json_line_not_a_traceback(session, issue, subscribers_by_lang, monkeypatch,
+                                                          capsys):
+    """The broker down when an editor sends: the batches wait in the database (beat's sweep queues them) and
+    the log says so in a JSON line per block of the ledger, with the batch id."""
+    from kombu.exceptions import OperationalError
+    from sqlalchemy import select
+
+    from mailer.config import get_settings
+    from mailer.delivery import facade, tasks
+    from mailer.delivery.models import Batch
+
+    def down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+    monkeypatch.setenv("MAILER_BROKER_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("MAILER_LOG_FORMAT", "json")
+    get_settings.cache_clear()
+    monkeypatch.setattr(tasks.send_batch, "delay", down)
+    monkeypatch.setattr(tasks.log, "disabled", False)  # import-linter's run (test_layout) disables loggers
+    configure(get_settings())
+    try:
+        batch_ids = facade.send_now(issue.number, get_settings())
+        err = capsys.readouterr().err
+    finally:
+        configure(Settings(_env_file=None))
+        get_settings.cache_clear()
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]  # every line is JSON
+    warnings = [line for line in lines if line["level"] == "warning"]
+    assert warnings and all("not queued" in w["message"] and w["batch"] in batch_ids for w in warnings)
+    assert "Traceback" not in err and not any("exception" in line for line in lines)
+    assert set(session.scalars(select(Batch.status))) == {"pending"}  # for beat's sweep
+
+
+def test_celery_prints_no_banner_where_logs_are_json():
+    from mailer.celery_app import quiet
+
+    assert quiet(Settings(_env_file=None, log_format="json")) == ["--quiet"]
+    assert quiet(Settings(_env_file=None)) == []

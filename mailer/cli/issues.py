@@ -59,15 +59,24 @@ def issue_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def issue_show(number: int, as_json: bool) -> None:
     """One issue: status, editions and delivery counts."""
+    from mailer.delivery.stats import PARTLY_SENT, progress
     from mailer.issues.service import get_issue
 
     with db_session() as session:
-        data = _report(session, get_issue(session, number))
+        found = get_issue(session, number)
+        data = _report(session, found)
+        sending = progress(session, found)
+    data["progress"] = sending.as_dict()
     if as_json:
         return print_json(data)
-    click.echo(f"issue #{data['number']}: {data['status']}" + (f" ({data['status_reason']})" if data["status_reason"] else ""))
+    reason = f" ({data['status_reason']})" if data["status_reason"] else ""
+    click.echo(f"issue #{data['number']}: {sending.state}{reason}")
+    if sending.total:
+        click.echo(f"  recipients: {sending.summary()}")
     for e in data["editions"]:
         when = f"  send at {e['send_at']}" if e["send_at"] else ""
+        if sending.state == PARTLY_SENT and e["lang"] in sending.unscheduled:
+            when = "  not scheduled: waiting for a send time"
         click.echo(f"  [{e['lang']}] {e['subject']}  ({e['html_bytes'] // 1024} KB){when}")
         if e["deliveries"]:
             click.echo("        " + "  ".join(f"{k}={v}" for k, v in e["stats"].items()))
@@ -138,23 +147,24 @@ WAIT = click.option("--wait", is_flag=True, help="Show progress until the issue 
 def _wait_for(number: int) -> str:
     """A progress bar over the issue's recipients until it is sent, failed, cancelled or paused."""
     from mailer.db import session_scope
-    from mailer.delivery.stats import batch_progress
+    from mailer.delivery.stats import PARTLY_SENT, progress
     from mailer.issues.service import get_issue
     from mailer.issues.states import TERMINAL, IssueStatus
 
-    with click.progressbar(length=1, label=f"issue #{number}", show_pos=True, file=sys.stderr) as bar:
+    with click.progressbar(length=1, label=f"issue #{number}", show_pos=True, file=sys.stderr,
+                           item_show_func=lambda p: p.summary() if p else None) as bar:
         while True:
             with session_scope() as session:  # the schema was checked when the send started
                 issue = get_issue(session, number)
-                done, total = batch_progress(session, issue.id)
-                status, reason = issue.status, issue.status_reason
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
-            if status in TERMINAL or status == IssueStatus.PAUSED:
+                now = progress(session, issue)
+                reason = issue.status_reason
+            bar.length = max(now.total, 1)
+            bar.update(now.done - bar.pos, now)  # the bar fills as batches settle; the label says how
+            if now.status in TERMINAL or now.status == IssueStatus.PAUSED or now.state == PARTLY_SENT:
                 break
             time.sleep(1)
-    click.echo(f"issue #{number}: {status}" + (f" ({reason})" if reason else ""))
-    return status
+    click.echo(f"issue #{number}: {now.state}" + (f" ({reason})" if reason else "") + f": {now.summary()}")
+    return now.state
 
 
 def _queued(number: int, batch_ids: list[int], wait: bool, what: str = "") -> None:

@@ -18,9 +18,9 @@ def worker(queues: str, concurrency: int | None, pool: str, hostname: str | None
     """A Celery worker with the project's app (needs MAILER_BROKER_URL)."""
     if get_settings().tasks_in_process:
         raise click.ClickException("MAILER_BROKER_URL is not set: without a broker, tasks run in-process")
-    from mailer.celery_app import app
+    from mailer.celery_app import app, quiet
 
-    argv = ["worker", "-Q", queues, "--loglevel", loglevel, "--pool", pool]
+    argv = [*quiet(get_settings()), "worker", "-Q", queues, "--loglevel", loglevel, "--pool", pool]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
     if hostname:
@@ -35,9 +35,9 @@ def beat(loglevel: str, schedule: str) -> None:
     """Celery beat: ingest, the weekly draft and stale-batch pickup on schedule."""
     if get_settings().tasks_in_process:
         raise click.ClickException("MAILER_BROKER_URL is not set: beat needs a broker")
-    from mailer.celery_app import app
+    from mailer.celery_app import app, quiet
 
-    app.start(["beat", "--loglevel", loglevel, "--schedule", schedule])
+    app.start([*quiet(get_settings()), "beat", "--loglevel", loglevel, "--schedule", schedule])
 
 
 def uvicorn_options(host: str, port: int, workers: int) -> dict:

@@ -92,12 +92,14 @@ def _recipients(session: Session, batch: Batch, settings: Settings) -> tuple[lis
 
 
 def _set_deliveries(session: Session, batch_id: int, ids: list[int] | None, status: str, now: datetime,
-                    error: str | None = None) -> None:
-    """Move the batch's still-queued deliveries (or those of `ids`) on; webhook evidence is never overwritten."""
+                    error: str | None = None) -> int:
+    """Move the batch's still-queued deliveries (or those of `ids`) on; webhook evidence is never overwritten.
+    Returns how many moved."""
     query = update(Delivery).where(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED)
     if ids is not None:
         query = query.where(Delivery.id.in_(ids))
-    session.execute(query.values(status=status, updated_at=now, error=error).execution_options(synchronize_session=False))
+    return session.execute(query.values(status=status, updated_at=now, error=error)
+                           .execution_options(synchronize_session=False)).rowcount
 
 
 def _split(session: Session, batch: Batch, recipients: list[Recipient], now: datetime) -> int:
@@ -161,7 +163,7 @@ def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Edition,
     while True:  # each pass sends fewer recipients (invalid ones dropped, or half split off)
         recipients, dropped = _recipients(session, batch, settings)
         if dropped:
-            _set_deliveries(session, batch.id, dropped, DeliveryStatus.CANCELLED, now)
+            batch.suppressed += _set_deliveries(session, batch.id, dropped, DeliveryStatus.SUPPRESSED, now)
         if not recipients:
             batch.status, batch.sent_at = BatchStatus.ACCEPTED, now
             return BatchOutcome(batch.status, spawned=spawned)
@@ -184,7 +186,8 @@ def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Edition,
             batch.last_error = str(exc)
             if exc.kind == SendError.INVALID and exc.invalid:
                 refused = [recipients[i].delivery_id for i in exc.invalid if i < len(recipients)]
-                _set_deliveries(session, batch.id, refused, DeliveryStatus.INVALID, now, error=str(exc))
+                batch.invalid += _set_deliveries(session, batch.id, refused, DeliveryStatus.INVALID, now,
+                                                 error=str(exc))
                 session.commit()
                 continue
             if exc.kind == SendError.TOO_LARGE and len(recipients) > 1:
@@ -194,7 +197,7 @@ def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Edition,
             return _failed_attempt(session, batch, issue, exc, settings, now, spawned)
         counters.record_batch(result.status, time.monotonic() - started)
         if result.invalid:
-            _set_deliveries(session, batch.id, result.invalid, DeliveryStatus.INVALID, now)
+            batch.invalid += _set_deliveries(session, batch.id, result.invalid, DeliveryStatus.INVALID, now)
         _set_deliveries(session, batch.id, None, DeliveryStatus.SENT, now)
         batch.message_id, batch.status, batch.sent_at = result.message_id, BatchStatus.ACCEPTED, now
         return BatchOutcome(batch.status, spawned=spawned)

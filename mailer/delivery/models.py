@@ -31,7 +31,8 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"  # accepted by the provider (202, or its `processed` event), or written to the outbox
     INVALID = "invalid"  # refused by the provider for its address
     FAILED = "failed"
-    CANCELLED = "cancelled"
+    CANCELLED = "cancelled"  # the issue was cancelled before this recipient's batch went out
+    SUPPRESSED = "suppressed"  # no longer active when the batch went out: unsubscribed, bounced, complained, erased
     DEFERRED = "deferred"
     DELIVERED = "delivered"
     OPENED = "opened"
@@ -46,7 +47,7 @@ D = DeliveryStatus
 # How far a delivery has got. Webhook events arrive out of order and more than once, so a status only
 # ever moves to a higher rank: a late `processed` never undoes `delivered`.
 DELIVERY_RANK = {
-    D.QUEUED: 0, D.FAILED: 0, D.CANCELLED: 0, D.INVALID: 0,
+    D.QUEUED: 0, D.FAILED: 0, D.CANCELLED: 0, D.SUPPRESSED: 0, D.INVALID: 0,
     D.SENT: 1, D.DEFERRED: 2, D.DELIVERED: 3, D.OPENED: 4, D.CLICKED: 5,
     D.UNSUBSCRIBED: 6, D.DROPPED: 7, D.BOUNCED: 7, D.COMPLAINED: 8,
 }
@@ -70,6 +71,11 @@ class Batch(Base):
     message_id: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Recipients of the batch that will not be sent, counted as they are found, so that progress reads the
+    # batches (one row per 1,000 recipients) instead of counting the ledger: suppressed at send time, and
+    # refused by the provider for their address (counted as failed).
+    suppressed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    invalid: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

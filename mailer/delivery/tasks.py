@@ -3,7 +3,11 @@ that describe it are committed."""
 
 from __future__ import annotations
 
+import logging
 import time
+
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
 from mailer.celery_app import app, task_named
 from mailer.config import Settings, get_settings
@@ -12,8 +16,11 @@ from mailer.delivery.batches import BatchOutcome
 from mailer.delivery.batches import send_batch as send_leased_batch
 from mailer.delivery.lifecycle import sweep
 from mailer.delivery.models import BatchStatus
+from mailer.delivery.stats import left_unscheduled
 from mailer.mail.senders import get_sender
 
+log = logging.getLogger(__name__)
+BROKER_DOWN = (KombuError, RedisError, OSError)  # what a publish raises when the broker cannot be reached
 IN_PROCESS_MAX_WAIT = 5.0  # with no broker, a retry waits here, briefly, instead of on a queue
 # Registered by mailer.events.tasks: reconciling reads webhook events, a layer above delivery, so the task is
 # called by its name rather than imported.
@@ -73,14 +80,35 @@ def send_due() -> int:
     return len(facade.send_due(get_settings()))
 
 
+@app.task(name="mailer.warn_unscheduled", queue="assemble")
+def warn_unscheduled() -> int:
+    """Beat, once a day: an edition left without a send time keeps its issue partly sent for good, and
+    nothing else would say so. Returns how many issues were named."""
+    with session_scope() as session:
+        found = left_unscheduled(session)
+    for number, langs in found:
+        log.warning("issue #%s: edition(s) %s have no send time and will not go out: give them one (`mailer issue "
+                    "schedule %s --lang %s --at ...`) or send them now (`mailer issue send %s`)", number,
+                    ", ".join(langs), number, langs[0], number, extra={"issue": number})
+    return len(found)
+
+
 def enqueue(batch_ids: list[int], settings: Settings) -> None:
     """Call only after the transaction that wrote these batches has committed. With no broker configured
-    the batches run here and now."""
-    for batch_id in batch_ids:
+    the batches run here and now. With the broker down, what is not queued waits in the database as
+    `pending`, and beat's sweep queues it once the broker is back: one warning says so, not a traceback."""
+    for n, batch_id in enumerate(batch_ids):
         if settings.tasks_in_process:
             send_batch.apply(args=(batch_id,), throw=True)
-        else:
+            continue
+        try:
             send_batch.delay(batch_id)
+        except BROKER_DOWN as exc:
+            left = batch_ids[n:]
+            log.warning("%d batch(es) not queued, from batch %s on: broker unreachable (%s: %s); beat's sweep "
+                        "queues them when it is back", len(left), batch_id, type(exc).__name__, exc,
+                        extra={"batch": batch_id})
+            return
 
 
 def reconcile_later(batch_ids: list[int], settings: Settings, countdown: float = 0.0) -> str | None:

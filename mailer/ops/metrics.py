@@ -17,6 +17,7 @@ from mailer.issues.models import Issue
 from mailer.issues.states import IssueStatus
 from mailer.ops import status
 
+OUTCOMES = ("sent", "cancelled", "failed", "suppressed", "waiting")  # of mailer_issue_recipients
 RECENT_ISSUES = 5  # deliveries of the latest issues: a gauge over all history would scan every row
 
 
@@ -41,10 +42,16 @@ class Collector:
             yield batches
             drain = GaugeMetricFamily("mailer_time_to_drain_seconds", "Estimated seconds until an issue in flight "
                                       "is sent", labels=["issue"])
+            recipients = GaugeMetricFamily("mailer_issue_recipients", "Recipients of an issue in flight by outcome "
+                                           "so far (sent, cancelled, failed, suppressed, waiting)",
+                                           labels=["issue", "outcome"])
             for row in status.issues_in_flight(session, now):
-                if row["status"] == IssueStatus.SENDING and row["eta_seconds"] is not None:
+                for outcome in OUTCOMES:
+                    recipients.add_metric([str(row["number"]), outcome], row[outcome])
+                if row["state"] == IssueStatus.SENDING and row["eta_seconds"] is not None:
                     drain.add_metric([str(row["number"])], row["eta_seconds"])
             yield drain
+            yield recipients
         # The broker's parts: a scrape answers without them when it is down (the database's series above are
         # what ops need most then), and mailer_broker_up says why they are missing.
         broker = status.broker_state(settings)

@@ -14,7 +14,7 @@ from mailer.articles.models import Feed
 from mailer.celery_app import QUEUES
 from mailer.config import Settings
 from mailer.delivery.models import Batch, BatchStatus
-from mailer.delivery.stats import batch_progress
+from mailer.delivery.stats import PARTLY_SENT, progress
 from mailer.issues.models import Issue
 from mailer.issues.states import IssueStatus
 from mailer.redis_client import client, is_redis
@@ -80,20 +80,23 @@ def issues_in_flight(session: Session, now: datetime) -> list[dict]:
     rows = []
     for issue in session.scalars(select(Issue).where(
             Issue.status.in_([IssueStatus.SENDING, IssueStatus.PAUSED])).order_by(Issue.number)):
-        done, total = batch_progress(session, issue.id)
+        p = progress(session, issue)
         recent = session.scalar(select(func.coalesce(func.sum(Batch.size), 0)).where(
             Batch.issue_id == issue.id, Batch.status == BatchStatus.ACCEPTED, Batch.sent_at >= now - RATE_WINDOW))
         rate = recent / RATE_WINDOW.total_seconds()  # recipients per second lately
-        remaining = total - done
-        # editions not started, or whose ledger is still being written: the total is not final yet
-        unwritten = sorted(e.lang for e in issue.editions if e.ledger_done_at is None)
-        if unwritten or (remaining and not rate):
+        # editions whose ledger is being written, or due and about to be: the total is not final yet
+        due = [e.lang for e in issue.editions if e.started_at is None and e.send_at and e.send_at <= now]
+        unwritten = sorted([*p.ledger_pending, *due])
+        if unwritten or (p.waiting and not rate):
             eta = None
         else:
-            eta = round(remaining / rate) if remaining else 0
+            eta = round(p.waiting / rate) if p.waiting else 0
         rows.append({
-            "number": issue.number, "status": issue.status, "reason": issue.status_reason,
-            "done": done, "total": total, "per_second": round(rate, 1), "ledger_pending": unwritten, "eta_seconds": eta,
+            "number": issue.number, "status": issue.status, "state": p.state, "reason": issue.status_reason,
+            "done": p.done, "total": p.total, "sent": p.sent, "cancelled": p.cancelled, "failed": p.failed,
+            "suppressed": p.suppressed, "waiting": p.waiting, "summary": p.summary(),
+            "unscheduled": list(p.unscheduled), "scheduled": [lang for lang in p.scheduled if lang not in due],
+            "per_second": round(rate, 1), "ledger_pending": unwritten, "eta_seconds": eta,
         })
     return rows
 
@@ -172,10 +175,15 @@ def as_text(data: dict) -> list[str]:
             running = ", ".join(t["task"] for t in w["active"]) or "idle"
             lines.append(f"  {w['name']} [{','.join(w['queues'])}]: {running}")
     for i in data["issues"]:
-        eta = f"{i['eta_seconds']}s" if i["eta_seconds"] is not None else "unknown"
         pending = f" (ledger still to write: {', '.join(i['ledger_pending'])})" if i["ledger_pending"] else ""
-        lines.append(f"issue #{i['number']}: {i['status']} {i['done']}/{i['total']} recipients{pending}, "
-                     f"{i['per_second']}/s, time to drain {eta}" + (f" ({i['reason']})" if i["reason"] else ""))
+        head = f"issue #{i['number']}: {i['state']} {i['done']}/{i['total']} recipients{pending}: {i['summary']}"
+        if i["state"] == PARTLY_SENT:
+            later = [f"not scheduled: {', '.join(i['unscheduled'])}"] if i["unscheduled"] else []
+            later += [f"scheduled later: {', '.join(i['scheduled'])}"] if i["scheduled"] else []
+            lines.append(f"{head}; {'; '.join(later)}")
+            continue
+        eta = f"{i['eta_seconds']}s" if i["eta_seconds"] is not None else "unknown"
+        lines.append(f"{head}, {i['per_second']}/s, time to drain {eta}" + (f" ({i['reason']})" if i["reason"] else ""))
     if not data["issues"]:
         lines.append("issues:   none in flight")
     b = data["batches"]

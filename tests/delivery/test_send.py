@@ -58,7 +58,8 @@ def test_an_unsubscribe_after_the_snapshot_is_honoured(session, issue, settings)
     for batch_id in batch_ids:
         batches.send_batch(session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings)
     d = session.scalar(select(Delivery).where(Delivery.subscriber_id == leaver.id))
-    assert d.status == DeliveryStatus.CANCELLED
+    assert d.status == DeliveryStatus.SUPPRESSED  # not sent, and not for a cancel
+    assert session.get(Batch, d.batch_id).suppressed == 1
     assert len(_emls(settings)) == 8
 
 
@@ -78,7 +79,7 @@ def test_a_subscriber_erased_while_the_ledger_was_written_is_not_mailed_nor_kept
     assert session.get(Subscriber, gone_id) is None
     assert session.scalar(select(Delivery).where(Delivery.email == "ko0@example.com")) is None
     assert session.scalar(select(Delivery).where(Delivery.subscriber_id == gone_id)) is None
-    assert session.scalar(select(Delivery).where(Delivery.email.is_(None))).status == DeliveryStatus.CANCELLED
+    assert session.scalar(select(Delivery).where(Delivery.email.is_(None))).status == DeliveryStatus.SUPPRESSED
     assert len(_emls(settings)) == 8
 
 
