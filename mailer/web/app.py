@@ -72,8 +72,7 @@ def _lifespan(threads: int):
 def create_app() -> FastAPI:
     from mailer.web import archive, health, metrics, public, ratelimit, webhooks
     from mailer.web.admin import auth as admin_auth
-    from mailer.web.admin import routes as admin
-    from mailer.web.admin import throttle
+    from mailer.web.admin import issue_pages, login, subscriber_pages, throttle
 
     settings = get_settings()
     # No schema at a public address: it lists every admin route. /admin/openapi.json serves it to editors.
@@ -89,7 +88,8 @@ def create_app() -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(metrics.router)
     app.include_router(archive.router)
-    app.include_router(admin.router)
+    for desk in (login, issue_pages, subscriber_pages):
+        app.include_router(desk.router)
     app.add_exception_handler(admin_auth.LoginRequired, admin_auth.login_redirect)
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     return app

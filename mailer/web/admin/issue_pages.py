@@ -1,4 +1,4 @@
-"""The editor's desk pages. Thin: each handler checks who asks, calls a service, renders a page."""
+"""The desk's dashboard and issue editor: draft, curate, preview, test, schedule, send, pause, cancel."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.config import get_settings
-from mailer.db import session_scope, utcnow
+from mailer.db import utcnow
 from mailer.issues import archive, editing, scheduling
 from mailer.issues.digest import stories_of
 from mailer.issues.models import DraftRun, Editor, Issue
@@ -21,105 +21,15 @@ from mailer.issues.states import InvalidTransition, IssueStatus
 from mailer.langs import EDITIONS
 from mailer.mail import proofs
 from mailer.rendering.render import RenderError
-from mailer.web import csrf, language
-from mailer.web.admin import accounts, sessions
-from mailer.web.admin.auth import check_csrf, csrf_token, require_editor
+from mailer.web.admin.auth import check_csrf
+from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
 from mailer.web.admin.texts import TEXTS
-from mailer.web.deps import db_session
-from mailer.web.ratelimit import client_key
 
 router = APIRouter(prefix="/admin")
-DbSession = Annotated[Session, Depends(db_session)]
-CurrentEditor = Annotated[Editor, Depends(require_editor)]
-FormField = Annotated[str, Form()]
 TIMEZONES = ("Asia/Seoul", "America/New_York", "America/Los_Angeles", "Europe/London", "UTC")
 RECENT = 10
 # The edition preview is framed by the issue page (same origin only); images come from the news site.
 PREVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'"
-
-
-def _lang(request: Request) -> str:
-    asked = request.query_params.get("lang")
-    if asked in language.PAGE_LANGS:
-        return asked
-    saved = request.cookies.get(sessions.LANG_COOKIE)
-    return saved if saved in language.PAGE_LANGS else language.from_accept_language(
-        request.headers.get("accept-language"))
-
-
-def _page(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
-    lang = _lang(request)
-    other = language.other(lang)
-    response = request.app.state.templates.TemplateResponse(request, f"admin/{template}.html", {
-        "lang": lang, "t": TEXTS[lang], "other_lang": other, "switch_url": f"{request.url.path}?lang={other}",
-        "csrf_token": csrf_token(request) if hasattr(request.state, "nonce") else "", **context,
-    }, status_code=status_code)
-    if request.query_params.get("lang") in language.PAGE_LANGS:  # the switch is remembered
-        response.set_cookie(sessions.LANG_COOKIE, lang, max_age=365 * 86400, path="/admin", samesite="lax",
-                            httponly=True, secure=get_settings().public_url.startswith("https://"))
-    return response
-
-
-def _back(url: str, **params) -> RedirectResponse:
-    from urllib.parse import urlencode
-
-    return RedirectResponse(url + ("?" + urlencode(params) if params else ""), status_code=303)
-
-
-@router.get("/openapi.json", include_in_schema=False)
-def openapi_schema(request: Request, session: DbSession):
-    """The app's OpenAPI schema, under /admin where the editor's cookie goes: to anyone while developing,
-    to a logged-in editor otherwise (it lists every admin route, which is nobody else's business)."""
-    if get_settings().env != "development":
-        require_editor(request, session)
-    return JSONResponse(request.app.openapi())
-
-
-# --- login ------------------------------------------------------------------------------------
-
-def _safe_next(url: str) -> str:
-    return url if url.startswith("/admin") and not url.startswith("//") else "/admin"
-
-
-@router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/admin"):
-    return _page(request, "login", login_csrf=csrf.issue(csrf.ADMIN_LOGIN), next=_safe_next(next))
-
-
-@router.post("/login", response_class=HTMLResponse)
-def login(request: Request, session: DbSession, name: FormField = "", password: FormField = "",
-          csrf_token: FormField = "", next: FormField = "/admin"):
-    t = TEXTS[_lang(request)]
-    throttle, client = request.app.state.login_throttle, client_key(request.client.host if request.client else None)
-    status, headers = 401, {}
-    if not csrf.verify(csrf_token, csrf.ADMIN_LOGIN):
-        error = t["form_expired"]
-    elif wait := throttle.retry_after(name, client):
-        # Refused before the password is checked: a guess made while locked out is never tried.
-        status, headers, error = 429, {"Retry-After": str(wait)}, t["login_throttled"].format(seconds=wait)
-    else:
-        editor = accounts.authenticate(session, name, password)
-        if editor is not None:
-            throttle.succeeded(name, client)
-            response = _back(_safe_next(next))
-            response.set_cookie(sessions.COOKIE, sessions.start(session, editor.id, utcnow(), get_settings()),
-                                **sessions.cookie_options(get_settings()))
-            return response
-        throttle.failed(name, client)
-        error = t["login_failed"]
-    response = _page(request, "login", status, login_csrf=csrf.issue(csrf.ADMIN_LOGIN), next=_safe_next(next),
-                     error=error, name=name)
-    response.headers.update(headers)
-    return response
-
-
-@router.post("/logout")
-def logout(request: Request, session: DbSession, editor: CurrentEditor, csrf_token: FormField = ""):
-    check_csrf(request, csrf_token)
-    sessions.end(session, request.cookies.get(sessions.COOKIE))
-    response = _back("/admin/login")
-    response.delete_cookie(sessions.COOKIE, path="/admin")
-    return response
 
 
 # --- dashboard --------------------------------------------------------------------------------
@@ -150,7 +60,7 @@ def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
     statuses = sorted({s for _, s in by})
     table = [(lang, [by.get((lang, s), 0) for s in statuses], sum(by.get((lang, s), 0) for s in statuses))
              for lang in EDITIONS]
-    return _page(request, "dashboard", editor=editor, upcoming=upcoming, recent=[(i, _progress(session, i))
+    return page(request, "dashboard", editor=editor, upcoming=upcoming, recent=[(i, _progress(session, i))
                  for i in recent], runs=runs, statuses=statuses, table=table, notice=request.query_params.get("n"))
 
 
@@ -161,7 +71,7 @@ def draft_now(request: Request, session: DbSession, editor: CurrentEditor, csrf_
     check_csrf(request, csrf_token)
     issue = draft_issue(session, utcnow())
     session.commit()
-    return _back(f"/admin/issues/{issue.number}") if issue else _back("/admin")
+    return back(f"/admin/issues/{issue.number}") if issue else back("/admin")
 
 
 # --- the issue editor -------------------------------------------------------------------------
@@ -175,7 +85,7 @@ def _issue_page(request: Request, session: Session, editor: Editor, number: int,
     issue = get_issue(session, number)
     tz = get_settings().digest_timezone
     stories = list(zip(issue.stories, stories_of(session, issue), strict=True))
-    return _page(request, "issue", status_code, editor=editor, issue=issue, stories=stories,
+    return page(request, "issue", status_code, editor=editor, issue=issue, stories=stories,
                  editable=editing.is_editable(issue),
                  candidates=editing.candidates(session), progress=_progress(session, issue),
                  timezones=TIMEZONES, default_tz=tz, local=lambda w: _local(w, tz),
@@ -197,9 +107,9 @@ def _apply(request: Request, session: Session, editor: Editor, number: int, chan
         session.commit()
     except (IssueError, RenderError, InvalidTransition) as exc:
         session.rollback()
-        label = TEXTS[_lang(request)]["render_error" if isinstance(exc, RenderError) else "error"]
+        label = TEXTS[page_lang(request)]["render_error" if isinstance(exc, RenderError) else "error"]
         return _issue_page(request, session, editor, number, 422, error=f"{label}: {exc}")
-    return _back(f"/admin/issues/{number}", n=notice)
+    return back(f"/admin/issues/{number}", n=notice)
 
 
 @router.post("/issues/{number:issue_number}/editions")
@@ -248,12 +158,12 @@ def test_send(number: int, request: Request, session: DbSession, editor: Current
     from subscribers.emails import InvalidEmail
 
     check_csrf(request, csrf_token)
-    t = TEXTS[_lang(request)]
+    t = TEXTS[page_lang(request)]
     try:
         sent = proofs.send_proof(get_issue(session, number), lang, to.split(), get_settings())
     except (IssueError, InvalidEmail, SendError) as exc:
         return _issue_page(request, session, editor, number, 422, error=f"{t['error']}: {exc}")
-    return _back(f"/admin/issues/{number}", n="test_sent", to=", ".join(sent))
+    return back(f"/admin/issues/{number}", n="test_sent", to=", ".join(sent))
 
 
 @router.post("/issues/{number:issue_number}/schedule")
@@ -283,7 +193,7 @@ def issue_action(number: int, request: Request, session: DbSession, editor: Curr
     from mailer.delivery import facade
 
     check_csrf(request, csrf_token)
-    t = TEXTS[_lang(request)]
+    t = TEXTS[page_lang(request)]
     actions = {"send": lambda: facade.send_now(number, get_settings()),
                "resume": lambda: facade.resume(number, get_settings()),
                "pause": lambda: facade.pause(number), "cancel": lambda: facade.cancel(number)}
@@ -295,54 +205,4 @@ def issue_action(number: int, request: Request, session: DbSession, editor: Curr
     except (IssueError, InvalidTransition, RenderError) as exc:
         session.rollback()
         return _issue_page(request, session, editor, number, 409, error=f"{t['error']}: {exc}")
-    return _back(f"/admin/issues/{number}", n="done")
-
-
-# --- subscribers ------------------------------------------------------------------------------
-
-SEARCH_LIMIT = 100
-
-
-@router.get("/subscribers", response_class=HTMLResponse)
-def subscribers_page(request: Request, session: DbSession, editor: CurrentEditor, q: str = ""):
-    from subscribers.service import search
-
-    return _page(request, "subscribers", editor=editor, q=q, rows=search(session, q, limit=SEARCH_LIMIT),
-                 report=request.query_params.get("report"))
-
-
-@router.post("/subscribers/import")
-async def subscribers_import(request: Request, session: DbSession, editor: CurrentEditor):
-    from subscribers.csv_import import CountedBytes, import_rows, read_rows, text_of
-
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token", "")))
-    upload = form.get("file")
-    t = TEXTS[_lang(request)]
-    if not hasattr(upload, "file"):  # a form field, not an uploaded file
-        return _page(request, "subscribers", 400, editor=editor, q="", rows=[], error=t["error"])
-    try:  # import_rows commits chunk by chunk, like the CLI
-        report = import_rows(session, read_rows(text_of(CountedBytes(upload.file))), now=utcnow())
-    except ValueError as exc:  # a bad header, a subscriber error, or a file that is not UTF-8
-        session.rollback()
-        return _page(request, "subscribers", 400, editor=editor, q="", rows=[], error=f"{t['error']}: {exc}")
-    summary = t["imported"].format(rows=report.rows, added=report.added, existing=report.existing,
-                                   suppressed=report.suppressed, bad=report.bad)
-    return _back("/admin/subscribers", report=summary)
-
-
-def _export_stream(status: str | None):
-    from subscribers.csv_export import csv_lines
-
-    with session_scope() as session:
-        yield from csv_lines(session, status=status)
-
-
-@router.get("/subscribers/export.csv")
-def subscribers_export(session: DbSession, editor: CurrentEditor, status: str | None = None):
-    """Streamed a page of rows at a time, as `mailer subscribers export` writes it: a large list is never
-    held in memory. From a session of the stream's own: the request's (the login check) is closed here,
-    not held open for the whole download."""
-    session.close()
-    return StreamingResponse(_export_stream(status or None), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": 'attachment; filename="subscribers.csv"', "Cache-Control": "no-store"})
+    return back(f"/admin/issues/{number}", n="done")

@@ -1,0 +1,71 @@
+"""Logging in and out of the editor's desk, and the OpenAPI schema it alone may read."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from mailer.config import get_settings
+from mailer.db import utcnow
+from mailer.web import csrf
+from mailer.web.admin import accounts, sessions
+from mailer.web.admin.auth import check_csrf, require_editor
+from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
+from mailer.web.admin.texts import TEXTS
+from mailer.web.ratelimit import client_key
+
+router = APIRouter(prefix="/admin")
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi_schema(request: Request, session: DbSession):
+    """The app's OpenAPI schema, under /admin where the editor's cookie goes: to anyone while developing,
+    to a logged-in editor otherwise (it lists every admin route, which is nobody else's business)."""
+    if get_settings().env != "development":
+        require_editor(request, session)
+    return JSONResponse(request.app.openapi())
+
+
+def _safe_next(url: str) -> str:
+    return url if url.startswith("/admin") and not url.startswith("//") else "/admin"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/admin"):
+    return page(request, "login", login_csrf=csrf.issue(csrf.ADMIN_LOGIN), next=_safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, session: DbSession, name: FormField = "", password: FormField = "",
+          csrf_token: FormField = "", next: FormField = "/admin"):
+    t = TEXTS[page_lang(request)]
+    throttle, client = request.app.state.login_throttle, client_key(request.client.host if request.client else None)
+    status, headers = 401, {}
+    if not csrf.verify(csrf_token, csrf.ADMIN_LOGIN):
+        error = t["form_expired"]
+    elif wait := throttle.retry_after(name, client):
+        # Refused before the password is checked: a guess made while locked out is never tried.
+        status, headers, error = 429, {"Retry-After": str(wait)}, t["login_throttled"].format(seconds=wait)
+    else:
+        editor = accounts.authenticate(session, name, password)
+        if editor is not None:
+            throttle.succeeded(name, client)
+            response = back(_safe_next(next))
+            response.set_cookie(sessions.COOKIE, sessions.start(session, editor.id, utcnow(), get_settings()),
+                                **sessions.cookie_options(get_settings()))
+            return response
+        throttle.failed(name, client)
+        error = t["login_failed"]
+    response = page(request, "login", status, login_csrf=csrf.issue(csrf.ADMIN_LOGIN), next=_safe_next(next),
+                     error=error, name=name)
+    response.headers.update(headers)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: DbSession, editor: CurrentEditor, csrf_token: FormField = ""):
+    check_csrf(request, csrf_token)
+    sessions.end(session, request.cookies.get(sessions.COOKIE))
+    response = back("/admin/login")
+    response.delete_cookie(sessions.COOKIE, path="/admin")
+    return response

@@ -1,0 +1,49 @@
+"""What every page of the editor's desk shares: its language, how a page is rendered, the redirect after a
+form, and the dependencies a route declares (a database session, the editor asking, a form field)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
+
+from mailer.config import get_settings
+from mailer.issues.models import Editor
+from mailer.web import language
+from mailer.web.admin import sessions
+from mailer.web.admin.auth import csrf_token, require_editor
+from mailer.web.admin.texts import TEXTS
+from mailer.web.deps import db_session
+
+DbSession = Annotated[Session, Depends(db_session)]
+CurrentEditor = Annotated[Editor, Depends(require_editor)]
+FormField = Annotated[str, Form()]
+
+
+def page_lang(request: Request) -> str:
+    asked = request.query_params.get("lang")
+    if asked in language.PAGE_LANGS:
+        return asked
+    saved = request.cookies.get(sessions.LANG_COOKIE)
+    return saved if saved in language.PAGE_LANGS else language.from_accept_language(
+        request.headers.get("accept-language"))
+
+
+def page(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
+    lang = page_lang(request)
+    other = language.other(lang)
+    response = request.app.state.templates.TemplateResponse(request, f"admin/{template}.html", {
+        "lang": lang, "t": TEXTS[lang], "other_lang": other, "switch_url": f"{request.url.path}?lang={other}",
+        "csrf_token": csrf_token(request) if hasattr(request.state, "nonce") else "", **context,
+    }, status_code=status_code)
+    if request.query_params.get("lang") in language.PAGE_LANGS:  # the switch is remembered
+        response.set_cookie(sessions.LANG_COOKIE, lang, max_age=365 * 86400, path="/admin", samesite="lax",
+                            httponly=True, secure=get_settings().public_url.startswith("https://"))
+    return response
+
+
+def back(url: str, **params) -> RedirectResponse:
+    return RedirectResponse(url + ("?" + urlencode(params) if params else ""), status_code=303)
