@@ -8,9 +8,13 @@ from __future__ import annotations
 from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 
 from mailer.config import Settings, get_settings
 
+# What a publish raises when the broker cannot be reached (a caller leaves the work for beat's sweep).
+BROKER_DOWN = (KombuError, RedisError, OSError)
 QUEUES = ("ingest", "assemble", "send", "events")
 TASK_MODULES = ("mailer.articles.tasks", "mailer.issues.tasks", "mailer.delivery.tasks", "mailer.events.tasks",
                 "mailer.mail.transactional")

@@ -3,7 +3,8 @@
 import mailer.articles.models
 import mailer.delivery.models
 import mailer.events.models
-import mailer.issues.models  # noqa: F401
+import mailer.issues.models
+import mailer.mail.models  # noqa: F401
 import subscribers.models  # noqa: F401
 from mailer.db import Base
 

@@ -17,14 +17,16 @@ def subscribers() -> None:
     """Subscribers: add, import, export, show, remove, erase."""
 
 
-def _send_confirmation(subscriber_id: int, lang: str) -> None:
+def _send_confirmation(mail_id: int) -> None:
     """After the commit: the double opt-in mail (in-process without a broker, else queued)."""
-    from mailer.mail.transactional import enqueue_confirmation
+    from mailer.mail.transactional import dispatch
 
-    outcome = enqueue_confirmation(subscriber_id, lang)
+    outcome = dispatch([mail_id])
     if outcome == "failed":
         click.echo("warning: the confirmation email could not be sent (see the log); run add again to resend",
                    err=True)
+    elif outcome == "waiting":
+        click.echo("confirmation email waiting: the broker is down; beat's sweep queues it when it is back")
     else:
         click.echo(f"confirmation email {outcome}")
 
@@ -39,15 +41,17 @@ def subscribers_add(email: str, lang: str, confirmed: bool) -> None:
     An address already on file is left as it is (a pending one gets its confirmation email again).
     An erased, bounced or complained address is refused.
     """
+    from mailer.mail.transactional import record
     from subscribers import service
     from subscribers.models import Status
 
     with db_session() as session:
         sub, created = service.add(session, email, lang, confirmed=confirmed, source="cli")
+        # The mail is committed with the subscriber: a broker outage now delays it, never loses it.
+        mail_id = record(session, sub.id, sub.lang) if sub.status == Status.PENDING else None
         click.echo(f"{'added' if created else 'already subscribed'}: {sub.email} ({sub.lang}, {sub.status})")
-        pending = None if sub.status != Status.PENDING else (sub.id, sub.lang)
-    if pending:
-        _send_confirmation(*pending)
+    if mail_id is not None:
+        _send_confirmation(mail_id)
 
 
 def _size(file) -> int | None:

@@ -6,10 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
-from kombu.exceptions import KombuError
-from redis.exceptions import RedisError
-
-from mailer.celery_app import app, task_named
+from mailer.celery_app import BROKER_DOWN, app, task_named
 from mailer.config import Settings, get_settings
 from mailer.db import session_scope, utcnow
 from mailer.delivery.batches import BatchOutcome
@@ -17,10 +14,10 @@ from mailer.delivery.batches import send_batch as send_leased_batch
 from mailer.delivery.lifecycle import sweep
 from mailer.delivery.models import BatchStatus
 from mailer.delivery.stats import left_unscheduled
+from mailer.mail import transactional
 from mailer.mail.senders import get_sender
 
 log = logging.getLogger(__name__)
-BROKER_DOWN = (KombuError, RedisError, OSError)  # what a publish raises when the broker cannot be reached
 IN_PROCESS_MAX_WAIT = 5.0  # with no broker, a retry waits here, briefly, instead of on a queue
 # Registered by mailer.events.tasks: reconciling reads webhook events, a layer above delivery, so the task is
 # called by its name rather than imported.
@@ -61,13 +58,15 @@ def send_batch(self, batch_id: int) -> str:
 
 @app.task(name="mailer.sweep_batches", queue="send")
 def sweep_batches() -> dict:
-    """Beat's safety net for batches whose task or worker was lost."""
+    """Beat's safety net for batches, and transactional mails, whose task or worker was lost."""
     settings = get_settings()
     with session_scope() as session:
         found = sweep(session, utcnow(), settings)
+        mails = transactional.due(session, utcnow(), settings)
     enqueue(found.send, settings)
     reconcile_later(found.reconcile, settings)
-    return {"send": len(found.send), "reconcile": len(found.reconcile)}
+    transactional.dispatch(mails)
+    return {"send": len(found.send), "reconcile": len(found.reconcile), "mails": len(mails)}
 
 
 @app.task(name="mailer.send_due", queue="assemble")

@@ -1,19 +1,24 @@
 """Transactional mail: one message to one person (the sign-up confirmation), rendered once, sent now.
 
-It goes through the configured Sender like the digest's batches. With a broker it is a task on the
-`send` queue, enqueued after the sign-up has been committed; without one it runs in-process.
+What to send is a row of the outbox table (mailer.mail.models), written in the sign-up's own transaction;
+after the commit a task on the `send` queue sends it (in-process without a broker). A row the broker never
+got (it was down) is queued by beat's sweep once it is back: nothing lost, and the row's claim keeps a
+second copy of the task from sending it again.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, insert, or_, select, update
 
 from mailer import langs
-from mailer.celery_app import app
+from mailer.celery_app import BROKER_DOWN, app
 from mailer.config import Settings, get_settings
-from mailer.db import session_scope
+from mailer.db import session_scope, utcnow
 from mailer.mail.message import OutgoingBatch, Recipient
+from mailer.mail.models import MailKind, MailStatus, OutboxMail
 from mailer.mail.senders import SendError, backoff, get_sender
 from mailer.rendering.render import render_email
 from subscribers import service, tokens
@@ -21,6 +26,8 @@ from subscribers import service, tokens
 log = logging.getLogger(__name__)
 CONFIRM_EMAIL = "confirm"  # templates/email/<lang>/confirm/
 MAX_RETRIES = 5
+SEND_MAIL = "mailer.send_mail"
+SWEEP_MAX = 1000  # rows queued by one sweep; the next takes the rest
 
 
 def confirmation_context(subscriber_id: int, kind: str, lang: str, settings: Settings) -> dict:
@@ -41,6 +48,7 @@ def confirmation_context(subscriber_id: int, kind: str, lang: str, settings: Set
 def confirmation_message(session, subscriber_id: int, lang: str, number: int,
                          settings: Settings) -> OutgoingBatch | None:
     """The mail a sign-up request sends, in the language chosen on the form; None when it sends none.
+    `number` (the outbox row's id) names the message: the outbox backend's file, a custom arg for SendGrid.
 
     What to say is decided now, from the subscriber as they are when the mail goes out.
     """
@@ -52,34 +60,113 @@ def confirmation_message(session, subscriber_id: int, lang: str, number: int,
     return OutgoingBatch.compose(
         settings, lang, subject=rendered.subject, html=rendered.html, text=rendered.text,
         recipients=[Recipient(delivery_id=number, email=sub.email, substitutions={}, headers={},
-                              custom_args={"kind": kind, "subscriber_id": str(subscriber_id)})],
+                              custom_args={"kind": kind, "subscriber_id": str(subscriber_id),
+                                           "outbox_mail": str(number)})],
         categories=(CONFIRM_EMAIL, f"lang-{lang}"), folder=CONFIRM_EMAIL,
     )
 
 
-@app.task(name="mailer.send_confirmation", queue="send", bind=True, acks_late=True, max_retries=MAX_RETRIES)
-def send_confirmation(self, subscriber_id: int, lang: str, number: int) -> str:
-    """`number` names the message: a retry of the task writes the same outbox file, not a second one."""
+def record(session, subscriber_id: int, lang: str, *, allowed: bool = True, now: datetime | None = None) -> int:
+    """Write the mail to send in the caller's transaction (the sign-up's): committed with it, or not at all.
+
+    The same INSERT whether or not the per-address limit allows the mail (a sign-up's statements must not
+    tell a new address from a known one); a capped mail is written `skipped` and never sent.
+    """
+    now = now or utcnow()
+    return session.scalar(insert(OutboxMail).values(
+        kind=MailKind.CONFIRMATION.value, subscriber_id=subscriber_id, lang=lang, created_at=now, queued_at=now,
+        status=(MailStatus.PENDING if allowed else MailStatus.SKIPPED).value,
+        last_error=None if allowed else "per-address mail limit",
+    ).returning(OutboxMail.id))
+
+
+def _claim(session, mail_id: int, now: datetime, settings: Settings) -> bool:
+    """Compare-and-set: pending (or a claim whose worker went silent) -> sending, for one worker only."""
+    return session.execute(
+        update(OutboxMail).where(OutboxMail.id == mail_id, or_(
+            OutboxMail.status == MailStatus.PENDING,
+            and_(OutboxMail.status == MailStatus.SENDING, OutboxMail.claimed_until < now)))
+        .values(status=MailStatus.SENDING.value, attempts=OutboxMail.attempts + 1,
+                claimed_until=now + timedelta(seconds=settings.batch_lease_seconds))
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+
+
+def _close(mail_id: int, status: MailStatus, error: str | None = None, **values) -> None:
+    with session_scope() as session:
+        session.execute(update(OutboxMail).where(OutboxMail.id == mail_id, OutboxMail.status == MailStatus.SENDING)
+                        .values(status=status.value, claimed_until=None, last_error=error, **values)
+                        .execution_options(synchronize_session=False))
+
+
+@app.task(name=SEND_MAIL, queue="send", bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def send_mail(self, mail_id: int) -> str:
+    """Send one outbox row. The row's id names the message (a rewrite of the same outbox file), and its claim,
+    committed before the request, makes a second run of the task (a retry, a sweep's copy) send nothing."""
     settings = get_settings()
     with session_scope() as session:
-        message = confirmation_message(session, subscriber_id, lang, number, settings)
+        if not _claim(session, mail_id, utcnow(), settings):
+            return "done"  # sent, skipped or failed already, or held by another worker
+        session.commit()
+        row = session.get(OutboxMail, mail_id)
+        if row.attempts > MAX_RETRIES + 1:  # a mail whose workers keep dying is not tried for ever
+            message, attempts = None, row.attempts
+        else:
+            message, attempts = confirmation_message(session, row.subscriber_id, row.lang, mail_id, settings), 0
+            subscriber_id = row.subscriber_id
+    if attempts:
+        _close(mail_id, MailStatus.FAILED, f"gave up after {attempts - 1} attempts")
+        return "failed"
     if message is None:
+        _close(mail_id, MailStatus.SKIPPED, "nothing to send (suppressed or gone)")
         return "skipped"
     try:
         get_sender(settings).send(message)
     except SendError as exc:
         if exc.transient and not self.request.is_eager and self.request.retries < MAX_RETRIES:
+            _close(mail_id, MailStatus.PENDING, str(exc), queued_at=utcnow())  # unclaimed: the retry claims it
             raise self.retry(countdown=exc.retry_after or backoff(self.request.retries)) from exc
         # The subscriber id, never the address or the link: the link is as good as a password.
-        log.error("confirmation mail for subscriber %s failed: %s", subscriber_id, exc)
+        log.error("confirmation mail %s for subscriber %s failed: %s", mail_id, subscriber_id, exc)
+        _close(mail_id, MailStatus.FAILED, str(exc))
         return "failed"
+    _close(mail_id, MailStatus.SENT, sent_at=utcnow())
     return "sent"
 
 
-def enqueue_confirmation(subscriber_id: int, lang: str) -> str:
-    """Call only after the sign-up is committed. Returns sent/skipped/failed in-process, else queued."""
-    number = time.time_ns() // 1000  # unique per request; the outbox names the file by it
-    if get_settings().tasks_in_process:  # read at call time: the web app's settings may change under test
-        return send_confirmation.apply(args=(subscriber_id, lang, number), throw=True).get()
-    send_confirmation.delay(subscriber_id, lang, number)
-    return "queued"
+def dispatch(mail_ids: list[int]) -> str:
+    """Call only after the transaction that wrote the rows has committed. Without a broker they are sent here
+    (returns the last outcome); with the broker down they wait as they are for beat's sweep (`waiting`)."""
+    settings = get_settings()  # read at call time: the web app's settings may change under test
+    outcome = "queued"
+    for n, mail_id in enumerate(mail_ids):
+        if settings.tasks_in_process:
+            outcome = send_mail.apply(args=(mail_id,), throw=True).get()
+            continue
+        try:
+            app.send_task(SEND_MAIL, args=(mail_id,), queue="send")
+        except BROKER_DOWN as exc:
+            left = mail_ids[n:]
+            log.warning("%d mail(s) not queued, from outbox mail %s on: broker unreachable (%s: %s); beat's sweep "
+                        "queues them when it is back", len(left), mail_id, type(exc).__name__, exc)
+            with session_scope() as session:  # queued by the very next sweep, not a lease later
+                session.execute(update(OutboxMail).where(OutboxMail.id.in_(left)).values(queued_at=None)
+                                .execution_options(synchronize_session=False))
+            return "waiting"
+    return outcome
+
+
+def due(session, now: datetime, settings: Settings) -> list[int]:
+    """For beat's sweep: mails never queued (the broker was down), queued a lease ago and still unsent, or
+    claimed by a worker that went silent. Marked queued now and committed; the caller dispatches them."""
+    stale = now - timedelta(seconds=settings.batch_lease_seconds)
+    ids = list(session.scalars(select(OutboxMail.id).where(or_(
+        and_(OutboxMail.status == MailStatus.PENDING,
+             or_(OutboxMail.queued_at.is_(None), OutboxMail.queued_at < stale)),
+        and_(OutboxMail.status == MailStatus.SENDING, OutboxMail.claimed_until < now),
+    )).order_by(OutboxMail.id).limit(SWEEP_MAX)))
+    if ids:
+        session.execute(update(OutboxMail).where(OutboxMail.id.in_(ids)).values(queued_at=now)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+    return ids

@@ -96,14 +96,16 @@ def subscribe(request: Request, session: DbSession, background: BackgroundTasks,
     except InvalidEmail:
         return _subscribe_form(request, page_lang, status_code=400, error=t["error_email"], email=email,
                                chosen=lang)
-    subscriber_id = service.request_subscription(session, address, lang, ip=_ip(request))
-    session.commit()
-    # Mail only after the commit, and after the answer: the page takes as long whether or not a mail goes.
-    mails = limiter.hit("signup-address", suppression.address_hash(address), ratelimit.MAILS_PER_ADDRESS)
-    if subscriber_id is not None and mails.allowed:
-        from mailer.mail.transactional import enqueue_confirmation
+    from mailer.mail import transactional
 
-        background.add_task(enqueue_confirmation, subscriber_id, lang)
+    mails = limiter.hit("signup-address", suppression.address_hash(address), ratelimit.MAILS_PER_ADDRESS)
+    subscriber_id = service.request_subscription(session, address, lang, ip=_ip(request))
+    if subscriber_id is not None:  # the mail is written with the sign-up, so a broker outage cannot lose it
+        mail_id = transactional.record(session, subscriber_id, lang, allowed=mails.allowed)
+    session.commit()
+    # Queued only after the commit, and after the answer: the page takes as long whether or not a mail goes.
+    if subscriber_id is not None and mails.allowed:
+        background.add_task(transactional.dispatch, [mail_id])
     return _page(request, "subscribe_sent", page_lang, email=email, days=tokens.CONFIRM_MAX_AGE_DAYS)
 
 

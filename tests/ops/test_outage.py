@@ -1,5 +1,6 @@
 """A Redis outage mid-run (issue 15): a private redis-server is stopped while an issue is in flight, and ops
-still see what the database knows (`mailer ops status`, /metrics), then it comes back."""
+still see what the database knows (`mailer ops status`, /metrics, an issue partly sent), a sign-up's mail
+waits in the outbox table, and once Redis is back beat's sweep has it sent, once."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from mailer.cli import main
 from mailer.db import utcnow
@@ -80,3 +82,90 @@ def test_ops_see_the_database_through_a_redis_outage(session, issue, subscribers
     private_redis.start()
     assert json.loads(_ops_status("--json").stdout)["broker"] == {"status": "up"}
     assert "mailer_broker_up 1.0" in TestClient(create_web_app()).get("/metrics").text
+
+
+@pytest.fixture
+def only_ko_sent(session, issue):
+    """Only the Korean edition given a time, and sent (in process, before the broker is configured)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from mailer.config import get_settings
+    from mailer.delivery import facade
+    from mailer.issues import scheduling
+    from mailer.issues.models import Edition
+
+    scheduling.schedule(session, issue, ("ko",), utcnow() + timedelta(hours=1), utcnow())
+    session.commit()
+    session.execute(update(Edition).where(Edition.issue_id == issue.id, Edition.lang == "ko")
+                    .values(send_at=utcnow() - timedelta(seconds=1)))
+    session.commit()
+    assert facade.send_due(get_settings())
+    session.expire_all()
+    return issue
+
+
+def _run_queued(broker_app) -> list[str]:
+    """What a worker on the `send` queue would do: each queued task run once, here."""
+    from queue import Empty
+
+    from mailer.celery_app import app
+
+    outcomes = []
+    with broker_app.connection_for_read() as conn:
+        queue = conn.SimpleQueue("send")
+        try:
+            while True:
+                try:
+                    message = queue.get(timeout=1)
+                except Empty:
+                    return outcomes
+                args, kwargs, _ = message.payload
+                outcomes.append(app.tasks[message.headers["task"]].apply(args, kwargs).get())
+                message.ack()
+        finally:
+            queue.close()
+
+
+def test_a_sign_up_in_the_outage_is_mailed_once_it_is_over(session, subscribers_by_lang, only_ko_sent,
+                                                          on_private_redis, private_redis, monkeypatch):
+    from pathlib import Path
+
+    from mailer.celery_app import create_app
+    from mailer.delivery.tasks import sweep_batches
+    from mailer.mail import transactional
+    from mailer.mail.models import MailStatus, OutboxMail
+    from tests.web.conftest import sign_up
+
+    # tasks are published to the private Redis, as a web process or beat on it would
+    broker_app = create_app(on_private_redis)
+    monkeypatch.setattr(transactional, "app", broker_app)
+    issue = only_ko_sent
+    private_redis.stop()
+
+    # 3. the sign-up answers, and its mail is committed with it, waiting for the broker
+    web = TestClient(create_web_app())
+    assert sign_up(web, "outage@example.com", "en").status_code == 200
+    [mail] = session.scalars(select(OutboxMail)).all()
+    assert (mail.status, mail.queued_at) == (MailStatus.PENDING, None)
+
+    # 5. the issue whose other editions have no send time reads partly sent, from the database
+    data = json.loads(_ops_status("--json").stdout)
+    assert data["broker"]["status"] == "down"
+    [row] = data["issues"]
+    assert row["state"] == "partly sent" and set(row["unscheduled"]) == {"en", "both"}
+    assert f"issue #{issue.number}: partly sent" in _ops_status().output
+
+    private_redis.start()
+    assert sweep_batches()["mails"] == 1  # queued again once the broker is back...
+    assert sweep_batches()["mails"] == 0  # ...and once only
+    assert _run_queued(broker_app) == ["sent"]
+    outbox = Path(on_private_redis.outbox_dir) / "confirm"
+    [path] = list(outbox.rglob("*.eml"))
+    assert path.name == f"{mail.id}.eml" and "outage@example.com" in path.read_text()
+    session.expire_all()
+    assert (session.get(OutboxMail, mail.id).status, session.get(OutboxMail, mail.id).attempts) == ("sent", 1)
+    # a copy of the task delivered twice (a redelivery, a sweep's copy) sends nothing more
+    assert transactional.send_mail.apply(args=(mail.id,)).get() == "done"
+    assert len(list(outbox.rglob("*.eml"))) == 1

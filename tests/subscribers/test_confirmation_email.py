@@ -52,18 +52,22 @@ def test_no_mail_for_a_suppressed_or_missing_subscriber(settings, session):
     assert transactional.confirmation_message(session, 424242, "ko", 1, settings) is None
 
 
+def _record(session, sub, lang) -> int:
+    mail_id = transactional.record(session, sub.id, lang)
+    session.commit()
+    return mail_id
+
+
 def test_in_process_it_is_filed_in_the_outbox_under_confirm(settings, session):
     from pathlib import Path
 
     sub, _ = service.add(session, "filed@example.com", "en")
-    session.commit()
-    assert transactional.enqueue_confirmation(sub.id, "en") == "sent"
+    mail_id = _record(session, sub, "en")
+    assert transactional.dispatch([mail_id]) == "sent"
     [path] = list(Path(settings.outbox_dir).rglob("*.eml"))
-    assert path.parent.relative_to(settings.outbox_dir).as_posix() == "confirm/en"
-    assert transactional.send_confirmation.apply(args=(sub.id, "en", 7)).get() == "sent"
-    assert transactional.send_confirmation.apply(args=(sub.id, "en", 7)).get() == "sent"
-    assert (Path(settings.outbox_dir) / "confirm" / "en" / "7.eml").exists()
-    assert len(list(Path(settings.outbox_dir).rglob("*.eml"))) == 2  # a retry rewrites, never adds
+    assert path.relative_to(settings.outbox_dir).as_posix() == f"confirm/en/{mail_id}.eml"  # named by its row
+    assert transactional.send_mail.apply(args=(mail_id,)).get() == "done"  # a second run sends nothing
+    assert len(list(Path(settings.outbox_dir).rglob("*.eml"))) == 1
 
 
 def test_sendgrid_accepts_it(settings, session, monkeypatch):
@@ -71,13 +75,12 @@ def test_sendgrid_accepts_it(settings, session, monkeypatch):
     from mailer.standin import StandIn
 
     sub, _ = service.add(session, "sg@example.com", "ko")
-    session.commit()
     with StandIn(api_key="SG.test", keep_payloads=True) as standin:
         monkeypatch.setenv("MAILER_MAIL_BACKEND", "sendgrid")
         monkeypatch.setenv("MAILER_SENDGRID_API_KEY", "SG.test")
         monkeypatch.setenv("MAILER_SENDGRID_HOST", standin.url)
         get_settings.cache_clear()
-        assert transactional.enqueue_confirmation(sub.id, "ko") == "sent"
+        assert transactional.dispatch([_record(session, sub, "ko")]) == "sent"
         [record] = standin.accepted()
     payload = record["payload"]
     assert payload["personalizations"][0]["to"] == [{"email": "sg@example.com"}]
@@ -96,8 +99,7 @@ def test_a_failed_send_is_reported_without_the_link(settings, session, monkeypat
 
     monkeypatch.setattr(transactional, "get_sender", lambda settings=None: Broken())
     sub, _ = service.add(session, "fail@example.com", "ko")
-    session.commit()
-    assert transactional.enqueue_confirmation(sub.id, "ko") == "failed"
+    assert transactional.dispatch([_record(session, sub, "ko")]) == "failed"
     assert "fail@example.com" not in caplog.text and "/confirm/" not in caplog.text
     assert f"subscriber {sub.id}" in caplog.text
 
@@ -109,4 +111,4 @@ def test_the_task_is_registered_on_the_send_queue():
     assert "mailer.mail.transactional" in TASK_MODULES
     app = create_app(Settings(_env_file=None, broker_url="redis://127.0.0.1:6379/0"))
     app.loader.import_default_modules()
-    assert app.tasks["mailer.send_confirmation"].queue == "send"
+    assert app.tasks["mailer.send_mail"].queue == "send"

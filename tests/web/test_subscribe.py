@@ -223,15 +223,18 @@ def test_with_a_broker_the_mail_is_queued_after_the_sign_up_is_committed(client,
     from mailer.config import get_settings
 
     get_settings.cache_clear()
+    from mailer.mail.models import OutboxMail
+
     queued = []
 
-    def delay(subscriber_id, lang, number):
+    def send_task(name, args, queue):
         with session_factory()() as s:  # the row is committed before the task can look for it
-            queued.append((service.get(s, subscriber_id).email, lang))
+            mail = s.get(OutboxMail, args[0])
+            queued.append((name, queue, service.get(s, mail.subscriber_id).email, mail.lang))
 
-    monkeypatch.setattr(transactional.send_confirmation, "delay", delay)
+    monkeypatch.setattr(transactional.app, "send_task", send_task)
     assert sign_up(client, "queued@example.com", "en").status_code == 200
-    assert queued == [("queued@example.com", "en")] and outbox.messages() == []
+    assert queued == [("mailer.send_mail", "send", "queued@example.com", "en")] and outbox.messages() == []
 
 
 def test_the_sent_page_states_how_long_the_link_lasts(client, outbox, monkeypatch):
