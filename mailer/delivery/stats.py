@@ -75,29 +75,51 @@ class Progress:
         return f"{self.sent}/{self.total} sent" + (f" ({', '.join(rest)})" if rest else "")
 
 
-def progress(session: Session, issue: Issue) -> Progress:
-    """The issue's progress now: one grouped query over its batches, and its editions."""
-    by_status = {status: (size, suppressed, invalid) for status, size, suppressed, invalid in session.execute(
-        select(Batch.status, func.sum(Batch.size), func.sum(Batch.suppressed), func.sum(Batch.invalid))
-        .where(Batch.issue_id == issue.id).group_by(Batch.status))}
+def _outcomes(by_status: dict[str, tuple[int, int, int]]) -> dict[str, int]:
+    """Recipients by outcome from {batch status: (size, suppressed, invalid)} sums."""
 
     def unsent_of(status: str) -> int:  # recipients of these batches neither suppressed nor refused
         size, suppressed, invalid = by_status.get(status, (0, 0, 0))
         return int(size - suppressed - invalid)
 
+    return {
+        "total": int(sum(size for size, _, _ in by_status.values())),
+        "sent": unsent_of(BatchStatus.ACCEPTED),
+        "cancelled": unsent_of(BatchStatus.CANCELLED),
+        "failed": unsent_of(BatchStatus.FAILED) + int(sum(invalid for _, _, invalid in by_status.values())),
+        "suppressed": int(sum(suppressed for _, suppressed, _ in by_status.values())),
+    }
+
+
+def _batch_sums(session: Session, issue: Issue, *by) -> list:
+    """(*by, batch status, size, suppressed, invalid) sums of the issue's batches."""
+    query = select(*by, Batch.status, func.sum(Batch.size), func.sum(Batch.suppressed), func.sum(Batch.invalid))
+    if by:  # grouped by an edition's column
+        query = query.join(Edition, Edition.id == Batch.edition_id)
+    return session.execute(query.where(Batch.issue_id == issue.id).group_by(*by, Batch.status)).all()
+
+
+def progress(session: Session, issue: Issue) -> Progress:
+    """The issue's progress now: one grouped query over its batches, and its editions."""
+    by_status = {status: (size, suppressed, invalid) for status, size, suppressed, invalid in _batch_sums(session, issue)}
     editions = session.execute(select(Edition.lang, Edition.started_at, Edition.send_at, Edition.ledger_done_at)
                                .where(Edition.issue_id == issue.id).order_by(Edition.id)).all()
     return Progress(
         status=issue.status,
-        total=int(sum(size for size, _, _ in by_status.values())),
-        sent=unsent_of(BatchStatus.ACCEPTED),
-        cancelled=unsent_of(BatchStatus.CANCELLED),
-        failed=unsent_of(BatchStatus.FAILED) + int(sum(invalid for _, _, invalid in by_status.values())),
-        suppressed=int(sum(suppressed for _, suppressed, _ in by_status.values())),
+        **_outcomes(by_status),
         ledger_pending=tuple(lang for lang, started, _, done in editions if started and not done),
         unscheduled=tuple(lang for lang, started, send_at, _ in editions if not started and not send_at),
         scheduled=tuple(lang for lang, started, send_at, _ in editions if not started and send_at),
     )
+
+
+def edition_progress(session: Session, issue: Issue) -> dict[str, dict[str, int]]:
+    """{edition lang: {total, sent, cancelled, failed, suppressed}}, from the batches as progress() reads them;
+    an edition with no batches yet is absent."""
+    grouped: dict[str, dict[str, tuple[int, int, int]]] = {}
+    for lang, status, size, suppressed, invalid in _batch_sums(session, issue, Edition.lang):
+        grouped.setdefault(lang, {})[status] = (size, suppressed, invalid)
+    return {lang: _outcomes(by_status) for lang, by_status in grouped.items()}
 
 
 def left_unscheduled(session: Session) -> list[tuple[int, list[str]]]:

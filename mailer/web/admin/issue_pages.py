@@ -21,6 +21,7 @@ from mailer.issues.states import InvalidTransition, IssueStatus
 from mailer.langs import EDITIONS
 from mailer.mail import proofs
 from mailer.rendering.render import RenderError
+from mailer.web.admin import progress_pages
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
 from mailer.web.admin.texts import TEXTS
@@ -61,7 +62,8 @@ def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
     table = [(lang, [by.get((lang, s), 0) for s in statuses], sum(by.get((lang, s), 0) for s in statuses))
              for lang in EDITIONS]
     return page(request, "dashboard", editor=editor, upcoming=upcoming, recent=[(i, _progress(session, i))
-                 for i in recent], runs=runs, statuses=statuses, table=table, notice=request.query_params.get("n"))
+                 for i in recent], runs=runs, statuses=statuses, table=table, notice=request.query_params.get("n"),
+                sending=progress_pages.sending_now(session, page_lang(request), utcnow()))
 
 
 @router.post("/draft")
@@ -88,6 +90,7 @@ def _issue_page(request: Request, session: Session, editor: Editor, number: int,
     return page(request, "issue", status_code, editor=editor, issue=issue, stories=stories,
                  editable=editing.is_editable(issue),
                  candidates=editing.candidates(session), progress=_progress(session, issue),
+                 live=progress_pages.views(session, [issue], page_lang(request), utcnow())[issue.number],
                  timezones=TIMEZONES, default_tz=tz, local=lambda w: _local(w, tz),
                  notice=request.query_params.get("n"), **extra)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mailer.web.admin import report_texts  # progress, reports and the reader's preview
+
 KO = {
     "desk": "편집 데스크",
     "switch": "English",
@@ -196,4 +198,4 @@ EN = {
     "error": "Error",
 }
 
-TEXTS = {"ko": KO, "en": EN}
+TEXTS = {"ko": {**KO, **report_texts.KO}, "en": {**EN, **report_texts.EN}}

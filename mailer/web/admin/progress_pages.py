@@ -1,0 +1,98 @@
+"""Live send progress: a bar for the issue and one per edition, with rate, time left and counts by outcome.
+
+Pages render it once (views()); the desk's script (static/progress.js) then polls the issue's progress JSON,
+built by the same function, and updates the bars in place: no reload, no script inline (the CSP forbids it).
+Everything comes from the batch rows (delivery.stats) and ops status' rate and ETA: cheap to poll.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailer import templates_dir
+from mailer.db import utcnow
+from mailer.delivery.stats import PARTLY_SENT, edition_progress, progress
+from mailer.issues.models import Issue
+from mailer.issues.service import IssueError, get_issue
+from mailer.issues.states import IssueStatus
+from mailer.langs import EDITIONS
+from mailer.ops.status import issues_in_flight
+from mailer.web.admin.pages import CurrentEditor, DbSession, page_lang
+from mailer.web.admin.texts import TEXTS
+
+router = APIRouter(prefix="/admin")
+STATIC = templates_dir() / "web" / "admin" / "static"
+SCRIPTS = frozenset({"progress.js"})  # served by name from STATIC; nothing else is
+OUTCOMES = ("sent", "cancelled", "failed", "suppressed", "waiting")
+LIVE = frozenset({IssueStatus.SENDING, IssueStatus.PAUSED})  # the figures may still move: the script polls
+
+
+def _eta(seconds: int | None, t: dict) -> str:
+    if seconds is None:
+        return t["eta_unknown"]
+    minutes, s = divmod(int(seconds), 60)
+    h, m = divmod(minutes, 60)
+    return t["eta_h"].format(h=h, m=m) if h else t["eta_m"].format(m=m, s=s) if m else t["eta_s"].format(s=s)
+
+
+def _bar(key: str, label: str, counts: dict[str, int]) -> dict:
+    total = counts.get("total", 0)
+    done = sum(counts.get(o, 0) for o in OUTCOMES[:-1])
+    fields = {o: f"{counts.get(o, 0):,}" for o in OUTCOMES[:-1]}
+    fields["waiting"] = f"{total - done:,}"
+    fields["done"], fields["total"] = f"{done:,}", f"{total:,}"
+    fields["percent"] = f"{(100 * done / total) if total else 0:.0f}%"
+    return {"key": key, "label": label, "value": done, "max": total, "fields": fields}
+
+
+def _view(session: Session, issue: Issue, t: dict, flight: dict | None) -> dict:
+    whole = progress(session, issue)
+    by_edition = edition_progress(session, issue)
+    langs = [lang for lang in EDITIONS if lang in {e.lang for e in issue.editions}]
+    state = t["partly_sent"] if whole.state == PARTLY_SENT else t[f"status_{issue.status}"]
+    rate = t["per_second"].format(n=f"{flight['per_second']:,}") if flight else "–"
+    eta = _eta(flight["eta_seconds"], t) if flight else "–"
+    whole_counts = {"total": whole.total, **{o: getattr(whole, o) for o in OUTCOMES[:-1]}}
+    return {
+        "number": issue.number,
+        "live": issue.status in LIVE,
+        "src": f"/admin/issues/{issue.number}/progress",
+        "fields": {"state": state, "rate": rate, "eta": eta},
+        "bars": [_bar("issue", t["whole_issue"], whole_counts)]
+                + [_bar(lang, t[f"lang_{lang}"], by_edition.get(lang, {})) for lang in langs],
+    }
+
+
+def views(session: Session, issues: list[Issue], lang: str, now: datetime) -> dict[int, dict]:
+    """{issue number: its progress view}, for a page's first render and for the script's polls alike."""
+    flights = {row["number"]: row for row in issues_in_flight(session, now)} if issues else {}
+    return {i.number: _view(session, i, TEXTS[lang], flights.get(i.number)) for i in issues}
+
+
+def sending_now(session: Session, lang: str, now: datetime) -> list[dict]:
+    """The progress of every issue sending or paused, for the dashboard."""
+    issues = session.scalars(select(Issue).where(Issue.status.in_(LIVE)).order_by(Issue.number)).all()
+    return list(views(session, list(issues), lang, now).values())
+
+
+@router.get("/issues/{number:issue_number}/progress")
+def progress_json(number: int, request: Request, session: DbSession, editor: CurrentEditor):
+    try:
+        issue = get_issue(session, number)
+    except IssueError:
+        return JSONResponse({"error": TEXTS[page_lang(request)]["error"]}, status_code=404)
+    return JSONResponse(views(session, [issue], page_lang(request), utcnow())[number],
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.get("/static/{name}")
+def script(name: str, editor: CurrentEditor):
+    """The desk's few scripts, from the package (the CSP allows scripts from this origin only)."""
+    if name not in SCRIPTS:
+        return Response(status_code=404)
+    return FileResponse(STATIC / name, media_type="text/javascript", headers={"Cache-Control": "private, max-age=300"})

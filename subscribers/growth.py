@@ -1,0 +1,46 @@
+"""Subscriber growth by language and week, from the history of subscription changes (the one record of
+when each sign-up, confirmation, unsubscribe and bounce happened)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailer.langs import EDITIONS
+from subscribers.models import Change, Subscriber
+
+# What each change counts as. An address added by the CLI or an import is a sign-up; one added already
+# active (detail "active, ...") is a confirmation as well.
+KINDS = ("signups", "confirmations", "unsubscribes", "bounces")
+_ACTIONS = {"sign-up requested": ("signups",), "confirmed": ("confirmations",), "resubscribed": ("confirmations",),
+            "unsubscribed": ("unsubscribes",), "bounced": ("bounces",)}
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())  # Monday
+
+
+def weekly(session: Session, now: datetime, weeks: int = 12) -> list[dict]:
+    """[{"week": Monday, "lang": lang, kind: n, ...}] for the last `weeks` weeks (this one included), every
+    week and language present, oldest first. Grouped by day in the database: a large import is one row."""
+    first = week_start(now.date()) - timedelta(weeks=weeks - 1)
+    since = datetime(first.year, first.month, first.day, tzinfo=now.tzinfo)
+    day = func.date(Change.at)
+    rows = session.execute(
+        select(day, Subscriber.lang, Change.action, Change.detail.like("active%"), func.count())
+        .join(Subscriber, Subscriber.id == Change.subscriber_id)
+        .where(Change.at >= since, Change.action.in_([*_ACTIONS, "added"]))
+        .group_by(day, Subscriber.lang, Change.action, Change.detail.like("active%")))
+    table: dict[tuple[date, str], dict[str, int]] = {}
+    for when in (first + timedelta(weeks=i) for i in range(weeks)):
+        for lang in EDITIONS:
+            table[(when, lang)] = dict.fromkeys(KINDS, 0)
+    for on, lang, action, active, n in rows:
+        on = on if isinstance(on, date) else date.fromisoformat(str(on)[:10])  # SQLite answers a string
+        kinds = ("signups", "confirmations") if action == "added" and active else \
+            ("signups",) if action == "added" else _ACTIONS[action]
+        for kind in kinds:
+            table[(week_start(on), lang)][kind] += n
+    return [{"week": w, "lang": lang, **counts} for (w, lang), counts in table.items()]  # in insertion order
