@@ -73,7 +73,7 @@ def create_app() -> FastAPI:
     from mailer.web import archive, health, metrics, public, ratelimit, webhooks
     from mailer.web.admin import auth as admin_auth
     from mailer.web.admin import issue_pages, login, subscriber_pages, throttle
-    from mailer.web.admin import progress_pages, report_pages
+    from mailer.web.admin import preview_pages, progress_pages, report_pages
 
     settings = get_settings()
     # No schema at a public address: it lists every admin route. /admin/openapi.json serves it to editors.
@@ -89,7 +89,7 @@ def create_app() -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(metrics.router)
     app.include_router(archive.router)
-    for desk in (login, issue_pages, subscriber_pages, progress_pages, report_pages):
+    for desk in (login, issue_pages, subscriber_pages, progress_pages, report_pages, preview_pages):
         app.include_router(desk.router)
     app.add_exception_handler(admin_auth.LoginRequired, admin_auth.login_redirect)
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))

@@ -21,7 +21,7 @@ from mailer.issues.states import InvalidTransition, IssueStatus
 from mailer.langs import EDITIONS
 from mailer.mail import proofs
 from mailer.rendering.render import RenderError
-from mailer.web.admin import progress_pages
+from mailer.web.admin import preview_pages, progress_pages
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
 from mailer.web.admin.texts import TEXTS
@@ -91,6 +91,7 @@ def _issue_page(request: Request, session: Session, editor: Editor, number: int,
                  editable=editing.is_editable(issue),
                  candidates=editing.candidates(session), progress=_progress(session, issue),
                  live=progress_pages.views(session, [issue], page_lang(request), utcnow())[issue.number],
+                 inbox=preview_pages.inbox(issue),
                  timezones=TIMEZONES, default_tz=tz, local=lambda w: _local(w, tz),
                  notice=request.query_params.get("n"), **extra)
 

@@ -155,3 +155,18 @@ def test_the_dashboard_shows_every_issue_sending(admin, session, ingested, subsc
     page = admin.get("/admin?lang=en")
     assert 'id="sending-now"' in page.text and f'data-progress-src="/admin/issues/{issue.number}/progress"' in page.text
     assert 'data-live="yes"' in page.text and "Time left" in page.text
+
+
+def test_the_preview_shows_the_inbox_line_full_size_and_dark_mode(admin, session, issue, settings):
+    page = admin.get(f"/admin/issues/{issue.number}?lang=en").text
+    ko = next(e for e in issue.editions if e.lang == "ko")
+    inbox = page[page.index('<div class="inbox" data-lang="ko">'):]
+    inbox = inbox[:inbox.index("</div>\n</div>") if "</div>\n</div>" in inbox else 2000]
+    assert settings.from_name("ko") in inbox and ko.subject in inbox and settings.from_email in inbox
+    assert (ko.preheader or "") in inbox and "As it shows in the inbox" in page
+    assert f'class="full-size" href="/admin/issues/{issue.number}/preview/ko" target="_blank"' in page
+    assert f'src="/admin/issues/{issue.number}/preview/ko/dark"' in page
+    dark = admin.get(f"/admin/issues/{issue.number}/preview/ko/dark")
+    assert dark.status_code == 200 and "<html data-ogsc data-ogsb" in dark.text
+    assert "frame-ancestors 'self'" in dark.headers["content-security-policy"]
+    assert admin.get(f"/admin/issues/{issue.number}/preview/xx/dark").status_code == 404
