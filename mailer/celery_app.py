@@ -15,6 +15,7 @@ from mailer.config import Settings, get_settings
 
 # What a publish raises when the broker cannot be reached (a caller leaves the work for beat's sweep).
 BROKER_DOWN = (KombuError, RedisError, OSError)
+BEAT_TICK_KEY = "mailer:beat:last_tick"  # epoch seconds of beat's latest publish
 QUEUES = ("ingest", "assemble", "send", "events")
 TASK_MODULES = ("mailer.articles.tasks", "mailer.issues.tasks", "mailer.delivery.tasks", "mailer.events.tasks",
                 "mailer.mail.transactional")
@@ -138,9 +139,26 @@ def _beat_started(sender=None, **_kwargs):
     import logging
 
     celery = sender.app
+    signals.before_task_publish.connect(_beat_ticked, weak=False)  # in beat's process only
     logging.getLogger("mailer.beat").info(
         "beat started: %s, broker %s", ", ".join(sorted(celery.conf.beat_schedule)),
         celery.connection_for_write().as_uri())
+
+
+def _beat_ticked(**_kwargs):
+    """Each task beat publishes stamps Redis: /metrics' mailer_beat_last_tick_timestamp_seconds (beat silent)."""
+    import time
+
+    from redis.exceptions import RedisError
+
+    from mailer.redis_client import client, is_redis
+
+    url = get_settings().broker_url
+    if is_redis(url):
+        try:
+            client(url).set(BEAT_TICK_KEY, time.time())
+        except RedisError:
+            pass  # the broker is down: the publish itself fails, and the alert on a stale tick is right
 
 
 @signals.worker_ready.connect

@@ -1,75 +1,151 @@
-"""GET /metrics: Prometheus series, read at scrape time from the database, Redis and the shared counters."""
+"""GET /metrics: Prometheus series, read at scrape time from the database, Redis and the shared counters.
+
+Label sets stay bounded: per-issue series cover only the issues in flight or finished within
+MAILER_STATS_REFRESH_DAYS (at most MAX_ISSUES of them), statuses and languages are fixed sets, and webhook
+event types outside SendGrid's list are counted as `other`.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import platform
+from datetime import timedelta
+from importlib import metadata
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import CollectorRegistry
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
+from mailer.celery_app import BEAT_TICK_KEY
 from mailer.config import get_settings
 from mailer.db import session_scope, utcnow
 from mailer.delivery import counters
 from mailer.delivery.models import Batch
 from mailer.events.stats import stored_counts
-from mailer.issues.models import Issue
+from mailer.issues.models import Edition, Issue
 from mailer.issues.states import IssueStatus
+from mailer.mail.models import MailStatus, OutboxMail
 from mailer.ops import status
+from mailer.redis_client import client, is_redis
+from subscribers import service as subscribers
 
 OUTCOMES = ("sent", "cancelled", "failed", "suppressed", "waiting")  # of mailer_issue_recipients
-RECENT_ISSUES = 5  # deliveries of the latest issues: a gauge over all history would scan every row
+MAX_ISSUES = 20  # per-issue series for at most this many issues (the newest), whatever the window holds
+DISTRIBUTION = "bilingual-mailer"
+
+
+def _gauge(name: str, doc: str, labels=()) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, labels=list(labels))
+
+
+def _recent_issues(session, now, settings) -> list[Issue]:
+    """In flight, or finished within MAILER_STATS_REFRESH_DAYS: what beat keeps counting."""
+    since = now - timedelta(days=settings.stats_refresh_days)
+    return list(session.scalars(select(Issue).where(
+        Issue.started_at.is_not(None), or_(Issue.finished_at.is_(None), Issue.finished_at >= since))
+        .order_by(Issue.number.desc()).limit(MAX_ISSUES)))
+
+
+def _issue_series(session, now, settings):
+    issues = _recent_issues(session, now, settings)
+    deliveries = _gauge("mailer_deliveries", "Deliveries of an issue by language and ledger status (each "
+                        "recipient's furthest state, as last counted by beat)", ("issue", "lang", "status"))
+    stats = _gauge("mailer_issue_stats", "Recipients of an issue by language and stat (sent, delivered, bounced, "
+                   "complained, opened, clicked, unsubscribed: each counted on its own)", ("issue", "lang", "stat"))
+    for issue in issues:
+        counts = stored_counts(session, issue, now, settings)
+        for lang, by_status in sorted(counts.deliveries.items()):
+            for st, n in sorted(by_status.items()):
+                deliveries.add_metric([str(issue.number), lang, st], n)
+        for lang, by_stat in sorted(counts.stats.items()):
+            for stat, n in sorted(by_stat.items()):
+                stats.add_metric([str(issue.number), lang, stat], n)
+    yield deliveries
+    yield stats
+    batches = _gauge("mailer_batches", "Batches of an issue by status", ("issue", "status"))
+    numbers = {i.id: str(i.number) for i in issues}
+    if numbers:
+        for issue_id, st, n in session.execute(select(Batch.issue_id, Batch.status, func.count())
+                                               .where(Batch.issue_id.in_(list(numbers)))
+                                               .group_by(Batch.issue_id, Batch.status)):
+            batches.add_metric([numbers[issue_id], st], n)
+    yield batches
+    drain = _gauge("mailer_time_to_drain_seconds", "Estimated seconds until an issue in flight is sent", ("issue",))
+    recipients = _gauge("mailer_issue_recipients", "Recipients of an issue in flight by outcome so far (sent, "
+                        "cancelled, failed, suppressed, waiting)", ("issue", "outcome"))
+    for row in status.issues_in_flight(session, now):
+        for outcome in OUTCOMES:
+            recipients.add_metric([str(row["number"]), outcome], row[outcome])
+        if row["state"] == IssueStatus.SENDING and row["eta_seconds"] is not None:
+            drain.add_metric([str(row["number"])], row["eta_seconds"])
+    yield drain
+    yield recipients
+
+
+def _database_series(session):
+    people = _gauge("mailer_subscribers", "Subscribers by status and language", ("status", "lang"))
+    for (lang, st), n in sorted(subscribers.counts(session).items()):
+        people.add_metric([st, lang], n)
+    yield people
+    upcoming = session.scalar(select(func.min(Edition.send_at)).join(Issue, Issue.id == Edition.issue_id).where(
+        Edition.send_at.is_not(None), Edition.started_at.is_(None),
+        Issue.status.in_([IssueStatus.SCHEDULED, IssueStatus.SENDING])))
+    next_send = _gauge("mailer_next_send_timestamp_seconds", "When the next scheduled edition is due (Unix time); "
+                       "absent when none is scheduled")
+    if upcoming is not None:
+        next_send.add_metric([], upcoming.timestamp())
+    yield next_send
+    mails = _gauge("mailer_outbox_mails", "Transactional mails not sent yet, by status", ("status",))
+    open_ = dict(session.execute(select(OutboxMail.status, func.count()).where(
+        OutboxMail.status.in_([MailStatus.PENDING, MailStatus.SENDING])).group_by(OutboxMail.status)).all())
+    for st in (MailStatus.PENDING, MailStatus.SENDING):
+        mails.add_metric([st.value], open_.get(st.value, 0))
+    yield mails
+
+
+def _build_info():
+    try:
+        version = metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    info = _gauge("mailer_build_info", "Always 1: the running version", ("version", "python"))
+    info.add_metric([version, platform.python_version()], 1)
+    return info
 
 
 class Collector:
     def collect(self):
         settings, now = get_settings(), utcnow()
+        yield _build_info()
         with session_scope() as session:
-            latest = session.scalars(select(Issue).where(Issue.started_at.is_not(None))
-                                     .order_by(Issue.number.desc()).limit(RECENT_ISSUES)).all()
-            deliveries = GaugeMetricFamily("mailer_deliveries", "Deliveries of recent issues by status and language "
-                                           "(as last counted by beat)", labels=["status", "lang"])
-            totals: Counter = Counter()
-            for issue in latest:
-                for lang, by_status in stored_counts(session, issue, now, settings).deliveries.items():
-                    totals.update({(st, lang): n for st, n in by_status.items()})
-            for (st, lang), n in sorted(totals.items()):
-                deliveries.add_metric([st, lang], n)
-            yield deliveries
-            batches = GaugeMetricFamily("mailer_batches", "Batches by status", labels=["status"])
-            for st, n in session.execute(select(Batch.status, func.count()).group_by(Batch.status)):
-                batches.add_metric([st], n)
-            yield batches
-            drain = GaugeMetricFamily("mailer_time_to_drain_seconds", "Estimated seconds until an issue in flight "
-                                      "is sent", labels=["issue"])
-            recipients = GaugeMetricFamily("mailer_issue_recipients", "Recipients of an issue in flight by outcome "
-                                           "so far (sent, cancelled, failed, suppressed, waiting)",
-                                           labels=["issue", "outcome"])
-            for row in status.issues_in_flight(session, now):
-                for outcome in OUTCOMES:
-                    recipients.add_metric([str(row["number"]), outcome], row[outcome])
-                if row["state"] == IssueStatus.SENDING and row["eta_seconds"] is not None:
-                    drain.add_metric([str(row["number"])], row["eta_seconds"])
-            yield drain
-            yield recipients
+            yield from _issue_series(session, now, settings)
+            yield from _database_series(session)
         # The broker's parts: a scrape answers without them when it is down (the database's series above are
         # what ops need most then), and mailer_broker_up says why they are missing.
         broker = status.broker_state(settings)
-        up = GaugeMetricFamily("mailer_broker_up", "1 when the Celery broker answers (or tasks run in-process), "
-                               "0 when it is down")
+        up = _gauge("mailer_broker_up", "1 when the Celery broker answers (or tasks run in-process), 0 when it is down")
         up.add_metric([], 0 if broker["status"] == "down" else 1)
         yield up
-        depths, shared = {}, {}
+        depths, shared, tick = {}, {}, None
         if broker["status"] != "down":
             try:
-                depths = status.queue_depths(settings) or {}
+                depths = dict(status.queue_depths(settings) or {})
                 shared = counters.store().read()
+                tick = client(settings.broker_url).get(BEAT_TICK_KEY) if is_redis(settings.broker_url) else None
             except status.BROKER_ERRORS:
                 pass  # went down since the ping: the series are left out of this scrape
-        queue = GaugeMetricFamily("mailer_queue_depth", "Messages waiting per Celery queue", labels=["queue"])
+        unacked = depths.pop("unacked", None)  # tasks delivered to a worker and not yet acknowledged: no queue
+        queue = _gauge("mailer_queue_depth", "Messages waiting per Celery queue", ("queue",))
         for name, n in depths.items():
             queue.add_metric([name], n)
         yield queue
+        held = _gauge("mailer_tasks_unacked", "Tasks delivered to a worker and not acknowledged yet")
+        if unacked is not None:
+            held.add_metric([], unacked)
+        yield held
+        beat = _gauge("mailer_beat_last_tick_timestamp_seconds", "When beat last published a task (Unix time)")
+        if tick is not None:
+            beat.add_metric([], float(tick))
+        yield beat
         yield from _from_counters(shared)
 
 

@@ -72,9 +72,10 @@ def test_pages_and_scrapes_read_counts_stored_by_beat(session, ingested, subscri
     session.commit()
     soon = now + timedelta(seconds=settings.stats_refresh_seconds)
     assert stored_counts(session, issue, soon, settings).stats["ko"]["sent"] == 4
-    scraped = {(s.labels["status"], s.labels["lang"]): s.value
+    scraped = {(s.labels["issue"], s.labels["status"], s.labels["lang"]): s.value
                for m in Collector().collect() if m.name == "mailer_deliveries" for s in m.samples}
-    assert scraped == {("sent", "ko"): 4, ("sent", "en"): 3, ("sent", "both"): 2}
+    n = str(issue.number)
+    assert scraped == {(n, "sent", "ko"): 4, (n, "sent", "en"): 3, (n, "sent", "both"): 2}
     # Stale (beat not running): counted again, and stored.
     later = now + timedelta(seconds=3 * settings.stats_refresh_seconds)
     assert stored_counts(session, issue, later, settings).stats["ko"]["sent"] == 0

@@ -76,8 +76,8 @@ def test_ops_see_the_database_through_a_redis_outage(session, issue, subscribers
     scrape = TestClient(create_web_app()).get("/metrics")
     assert scrape.status_code == 200, scrape.text
     assert "mailer_broker_up 0.0" in scrape.text
-    assert 'mailer_deliveries{lang="ko",status="queued"} 4.0' in scrape.text
-    assert 'mailer_batches{status="pending"}' in scrape.text
+    assert f'mailer_deliveries{{issue="{issue.number}",lang="ko",status="queued"}} 4.0' in scrape.text
+    assert f'mailer_batches{{issue="{issue.number}",status="pending"}}' in scrape.text
 
     private_redis.start()
     assert json.loads(_ops_status("--json").stdout)["broker"] == {"status": "up"}

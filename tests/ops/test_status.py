@@ -111,8 +111,8 @@ def test_metrics_in_prometheus_format(session, issue, settings, monkeypatch):
     body = TestClient(create_web_app()).get("/metrics")
     assert body.status_code == 200 and body.headers["content-type"].startswith("text/plain")
     text = body.text
-    assert 'mailer_deliveries{lang="ko",status="sent"} 4.0' in text
-    assert 'mailer_batches{status="accepted"} 5.0' in text
+    assert f'mailer_deliveries{{issue="{issue.number}",lang="ko",status="sent"}} 4.0' in text
+    assert f'mailer_batches{{issue="{issue.number}",status="accepted"}} 5.0' in text
     assert 'mailer_sendgrid_responses_total{status="outbox"} 5.0' in text
     assert 'mailer_batch_send_seconds_count 5.0' in text and 'mailer_batch_send_seconds_bucket{le="+Inf"} 5.0' in text
     assert 'mailer_webhook_events_total{event="delivered"} 3.0' in text

@@ -1,0 +1,145 @@
+"""/metrics (issue 15.7): per-issue series for the issues beat counts, bounded label sets, subscribers, build
+info, beat's last tick, the next send; and the example alert rules and Grafana dashboard name only series
+that /metrics exports (promtool checks the rules too, when it is on PATH)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from mailer.config import get_settings
+from mailer.db import utcnow
+from mailer.delivery import counters
+from mailer.delivery.facade import send_now
+from mailer.issues.models import Edition, Issue
+from mailer.web.app import create_app as create_web_app
+
+ROOT = Path(__file__).resolve().parents[2]
+ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
+DASHBOARD = ROOT / "deploy" / "grafana" / "mailer-dashboard.json"
+SUFFIXES = {"histogram": ("_bucket", "_sum", "_count"), "counter": ("", "_total", "_created")}
+
+
+def _scrape() -> str:
+    response = TestClient(create_web_app()).get("/metrics")
+    assert response.status_code == 200
+    return response.text
+
+
+def _exported(text: str) -> set[str]:
+    """Every series name a scrape can carry, from its TYPE lines (a family is typed even with no sample yet)."""
+    names = set()
+    for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE):
+        names.update(name + suffix for suffix in SUFFIXES.get(kind, ("",)))
+    return names
+
+
+def _named(expr: str) -> set[str]:
+    return set(re.findall(r"\bmailer_[a-z_]+\b", expr))
+
+
+@pytest.fixture
+def memory_counters(monkeypatch):
+    store = counters._Memory()
+    monkeypatch.setattr(counters, "store", lambda: store)
+    return store
+
+
+def test_per_issue_series_cover_the_issues_in_flight_or_finished_lately(session, issue, subscribers_by_lang,
+                                                                       settings, memory_counters):
+    send_now(issue.number, get_settings())
+    long_ago = utcnow() - timedelta(days=settings.stats_refresh_days + 1)
+    old = Issue(number=issue.number + 100, window_start=long_ago, window_end=long_ago, status="sent",
+                started_at=long_ago, finished_at=long_ago)
+    session.add(old)
+    session.commit()
+    text = _scrape()
+    n = issue.number
+    assert f'mailer_deliveries{{issue="{n}",lang="ko",status="sent"}} 4.0' in text
+    assert f'mailer_issue_stats{{issue="{n}",lang="en",stat="sent"}} 3.0' in text
+    assert f'mailer_issue_stats{{issue="{n}",lang="ko",stat="complained"}} 0.0' in text
+    assert f'mailer_batches{{issue="{n}",status="accepted"}}' in text
+    assert f'issue="{old.number}"' not in text  # settled: left out, so the label set stays bounded
+    assert 'mailer_subscribers{lang="ko",status="active"} 4.0' in text
+    assert re.search(r'^mailer_build_info\{python="[\d.]+",version="0\.1\.0"\} 1\.0$', text, re.MULTILINE)
+
+
+def test_the_next_scheduled_send(session, issue, memory_counters):
+    from mailer.issues import scheduling
+
+    assert "\nmailer_next_send_timestamp_seconds " not in _scrape()
+    at = (utcnow() + timedelta(hours=3)).replace(microsecond=0)
+    scheduling.schedule(session, issue, ("ko", "en", "both"), at, utcnow())
+    session.commit()
+    session.execute(update(Edition).where(Edition.issue_id == issue.id, Edition.lang == "en")
+                    .values(send_at=at + timedelta(hours=1)))
+    session.commit()
+    [due] = re.findall(r"^mailer_next_send_timestamp_seconds (\S+)$", _scrape(), re.MULTILINE)
+    assert float(due) == at.timestamp()  # the earliest edition's time
+
+
+def test_webhook_event_types_are_a_bounded_set(settings, memory_counters):
+    counters.record_events(Counter({"delivered": 2, "x" * 40: 1, "made-up": 1}))
+    text = _scrape()
+    assert 'mailer_webhook_events_total{event="delivered"} 2.0' in text
+    assert 'mailer_webhook_events_total{event="other"} 2.0' in text and "made-up" not in text
+
+
+def test_unacked_is_not_a_queue_and_beat_stamps_its_ticks(settings, monkeypatch, redis_url):
+    import redis
+
+    from mailer.celery_app import BEAT_TICK_KEY, _beat_ticked
+
+    redis.Redis.from_url(redis_url).delete(BEAT_TICK_KEY)
+    monkeypatch.setenv("MAILER_BROKER_URL", redis_url)
+    get_settings.cache_clear()
+    assert "\nmailer_beat_last_tick_timestamp_seconds " not in _scrape()
+    _beat_ticked()  # what beat's before_task_publish does each time it publishes
+    text = _scrape()
+    assert 'queue="unacked"' not in text and re.search(r"^mailer_tasks_unacked \d", text, re.MULTILINE)
+    assert 'mailer_queue_depth{queue="send"}' in text
+    [tick] = re.findall(r"^mailer_beat_last_tick_timestamp_seconds (\S+)$", text, re.MULTILINE)
+    assert abs(float(tick) - utcnow().timestamp()) < 600
+    get_settings.cache_clear()
+
+
+def test_the_example_alerts_load_and_name_only_exported_series(settings, memory_counters):
+    rules = yaml.safe_load(ALERTS.read_text())
+    alerts = {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"]}
+    for name in ("MailerComplaintRateHigh", "MailerBounceRateHigh", "MailerSendQueueNotDraining",
+                 "MailerBeatSilent", "MailerBrokerDown"):
+        assert name in alerts
+    assert "> 0.001" in alerts["MailerComplaintRateHigh"]["expr"] and "> 0.02" in alerts["MailerBounceRateHigh"]["expr"]
+    exported = _exported(_scrape())
+    for rule in alerts.values():
+        assert set(rule) >= {"expr", "for", "labels", "annotations"}
+        assert _named(rule["expr"]) and _named(rule["expr"]) <= exported, rule["alert"]
+    if shutil.which("promtool"):
+        checked = subprocess.run(["promtool", "check", "rules", str(ALERTS)], check=False,
+                                 capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_grafana_dashboard_loads_and_names_only_exported_series(settings, memory_counters):
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert dashboard["uid"] and dashboard["title"]
+    panels = dashboard["panels"]
+    assert len({p["id"] for p in panels}) == len(panels)
+    exprs = [t["expr"] for p in panels for t in p["targets"]]
+    exprs += [v["query"] for v in dashboard["templating"]["list"] if v["type"] == "query"]
+    exported = _exported(_scrape())
+    named = set().union(*(_named(e) for e in exprs))
+    assert named <= exported, named - exported
+    for wanted in ("mailer_issue_recipients", "mailer_issue_stats", "mailer_subscribers", "mailer_broker_up",
+                   "mailer_beat_last_tick_timestamp_seconds", "mailer_next_send_timestamp_seconds"):
+        assert wanted in named
