@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
@@ -40,18 +39,18 @@ def rebase_dates(xml: str, newest: datetime, span: timedelta = DEMO_SPAN) -> str
 
 def _configure(directory: Path, standin_url: str | None) -> None:
     """The embedded default, inside DIR, whatever the environment says."""
-    from mailer.config import get_settings
+    from mailer.config import Settings, install
 
-    os.environ.update({
-        "MAILER_DATABASE_URL": f"sqlite:///{(directory / 'mailer.db').resolve()}",
-        "MAILER_OUTBOX_DIR": str((directory / "outbox").resolve()),
-        "MAILER_MAIL_BACKEND": "sendgrid" if standin_url else "outbox",
-        "MAILER_BROKER_URL": "",
-        "MAILER_FEED_ALLOW_PRIVATE": "true",  # its feeds are the bundled sample files
-    })
+    chosen = {
+        "database_url": f"sqlite:///{(directory / 'mailer.db').resolve()}",
+        "outbox_dir": str((directory / "outbox").resolve()),
+        "mail_backend": "sendgrid" if standin_url else "outbox",
+        "broker_url": "",
+        "feed_allow_private": True,  # its feeds are the bundled sample files
+    }
     if standin_url:
-        os.environ.update({"MAILER_SENDGRID_HOST": standin_url, "MAILER_SENDGRID_API_KEY": DEMO_API_KEY})
-    get_settings.cache_clear()
+        chosen.update(sendgrid_host=standin_url, sendgrid_api_key=DEMO_API_KEY)
+    install(Settings(**chosen))
 
 
 def run_demo(directory: Path, echo: Callable[[str], None] = print, backend: str = "outbox") -> dict:
