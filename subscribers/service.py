@@ -331,6 +331,37 @@ def search(session: Session, text: str, *, limit: int = 100) -> list[Subscriber]
     return list(session.scalars(query))
 
 
+SUPPRESSED_FILTER = "suppressed"  # a status filter: bounced and complained together (the suppression list)
+FILTER_STATUSES = (*(s.value for s in Status), SUPPRESSED_FILTER)
+
+
+def _filtered(query, text: str, status: str | None, lang: str | None):
+    if text.strip():
+        query = query.where(Subscriber.email.contains(text.strip().lower(), autoescape=True))
+    if status == SUPPRESSED_FILTER:
+        query = query.where(Subscriber.status.in_(SUPPRESSED))
+    elif status:
+        query = query.where(Subscriber.status == status)
+    if lang:
+        query = query.where(Subscriber.lang == lang)
+    return query
+
+
+def search_page(session: Session, text: str = "", *, status: str | None = None, lang: str | None = None,
+                page: int = 1, per_page: int = 50) -> tuple[list[Subscriber], int]:
+    """One page of the subscribers matching an address fragment, a status (or `suppressed`) and a language,
+    newest first, and how many match in all."""
+    if status and status not in FILTER_STATUSES:
+        raise SubscriberError(f"status must be one of {', '.join(FILTER_STATUSES)}, not {status!r}")
+    if lang:
+        _check_lang(lang)
+    total = session.scalar(_filtered(select(func.count()).select_from(Subscriber), text, status, lang))
+    rows = session.scalars(_filtered(select(Subscriber), text, status, lang)
+                           .order_by(Subscriber.created_at.desc(), Subscriber.id.desc())
+                           .limit(per_page).offset((page - 1) * per_page))
+    return list(rows), int(total or 0)
+
+
 def history(session: Session, subscriber_id: int) -> list[Change]:
     return list(session.scalars(select(Change).where(Change.subscriber_id == subscriber_id)
                                 .order_by(Change.at, Change.id)))

@@ -59,7 +59,8 @@ def test_feeds_ingest_articles_issue_flow(run, sample_feeds):
     assert run("issue", "send", number, "--wait").exit_code == 0
     listed = json.loads(run("issue", "list", "--json").stdout)
     assert listed[0]["status"] == "sent"
-    assert listed[0]["editions"][0]["deliveries"] == {"sent": 1}  # "both" sorts first
+    assert [e["lang"] for e in listed[0]["editions"]] == ["ko", "en", "both"]  # EDITIONS order everywhere
+    assert listed[0]["editions"][2]["deliveries"] == {"sent": 1}
     assert run("issue", "send", number).exit_code == 1  # already sent: refused, nothing resent
 
 

@@ -30,12 +30,15 @@ def _new_password(prompt: str) -> str:
 
 @admin.command("create-user")
 @click.argument("name")
-def admin_create_user(name: str) -> None:
+@click.option("--role", type=click.Choice(["admin", "editor"]), default=None,
+              help="admin: also sends, cancels, keeps subscribers and accounts. Default: admin for the first "
+                   "account, editor after.")
+def admin_create_user(name: str, role: str | None) -> None:
     """Create an editor account; asks for its password twice."""
     from mailer.web.admin.accounts import create_user
 
-    _account(create_user, name, _new_password("password"))
-    click.echo(f"created editor {name}")
+    made = _account(lambda session, *args: create_user(session, *args).role, name, _new_password("password"), role)
+    click.echo(f"created {made} {name}")
 
 
 @admin.command("set-password")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, case
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, one_of, utcnow
@@ -26,8 +26,9 @@ class Issue(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    editions: Mapped[list[Edition]] = relationship(
-        back_populates="issue", order_by="Edition.lang", cascade="all, delete-orphan"
+    editions: Mapped[list[Edition]] = relationship(  # in EDITIONS order (ko, en, both), as every page lists them
+        back_populates="issue", order_by=lambda: case({lang: i for i, lang in enumerate(EDITIONS)}, value=Edition.lang),
+        cascade="all, delete-orphan"
     )
     stories: Mapped[list[IssueStory]] = relationship(
         order_by="(IssueStory.pinned.desc(), IssueStory.position)", cascade="all, delete-orphan"
@@ -101,14 +102,28 @@ class DraftRun(Base):
     issue_number: Mapped[int | None] = mapped_column(Integer)  # None: an empty week, nothing drafted
 
 
+class Role:
+    """An editor curates, tests and schedules; an admin also sends, cancels, and keeps subscribers and accounts."""
+
+    EDITOR = "editor"
+    ADMIN = "admin"
+    ALL = (EDITOR, ADMIN)
+
+
 class Editor(Base):
-    """An account for the editor's desk (/admin), made by `mailer admin create-user`."""
+    """An account for the editor's desk (/admin), made by `mailer admin create-user` or an admin's desk."""
 
     __tablename__ = "editors"
+    __table_args__ = (one_of("role", Role.ALL),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16), default=Role.EDITOR, server_default=Role.EDITOR)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -73,3 +73,25 @@ def unschedule(session: Session, issue: Issue) -> None:
     for e in issue.editions:
         e.send_at = e.send_tz = None
     render_issue(session, issue)  # dated by the planned send day again
+
+
+def unschedule_edition(session: Session, issue: Issue, lang: str) -> None:
+    """Take one edition's send time away, leaving the others' as they are. An issue left with no edition
+    scheduled goes back to a draft; one already sending (other editions started) keeps sending."""
+    edition = next((e for e in issue.editions if e.lang == lang), None)
+    if edition is None:
+        raise IssueError(f"no edition {lang!r}: choose ko, en or both")
+    if edition.started_at is not None:
+        raise IssueError(f"issue #{issue.number}: edition {lang} already started")
+    if edition.send_at is None:
+        return
+    if issue.status not in (IssueStatus.SCHEDULED, IssueStatus.SENDING):
+        raise IssueError(f"issue #{issue.number} is {issue.status}; it has no schedule to change")
+    edition.send_at = edition.send_tz = None
+    left = [e.send_at for e in issue.editions if e.send_at and e.started_at is None]
+    if issue.status == IssueStatus.SCHEDULED:
+        if left:
+            issue.scheduled_at = min(left)
+        else:
+            transition(session, issue, IssueStatus.DRAFT, scheduled_at=None)
+    render_issue(session, issue, editions=[edition])  # dated by the planned send day again

@@ -71,9 +71,20 @@ def _lifespan(threads: int):
 
 def create_app() -> FastAPI:
     from mailer.web import archive, health, metrics, public, ratelimit, webhooks
+    from mailer.web.admin import (
+        account_pages,
+        issue_pages,
+        login,
+        preview_pages,
+        progress_pages,
+        report_pages,
+        schedule_pages,
+        send_pages,
+        subscriber_pages,
+        throttle,
+    )
     from mailer.web.admin import auth as admin_auth
-    from mailer.web.admin import issue_pages, login, subscriber_pages, throttle
-    from mailer.web.admin import preview_pages, progress_pages, report_pages
+    from mailer.web.admin.pages import admin_only, number
 
     settings = get_settings()
     # No schema at a public address: it lists every admin route. /admin/openapi.json serves it to editors.
@@ -82,6 +93,7 @@ def create_app() -> FastAPI:
     # Templates ship with the package: no stat() of each template on every render, except while developing.
     app.state.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
     app.state.templates.env.auto_reload = settings.env == "development"
+    app.state.templates.env.filters["num"] = number  # 1445 -> 1,445 on every page
     app.state.rate_limiter = ratelimit.from_settings(settings)
     app.state.login_throttle = throttle.from_settings(settings)
     app.include_router(health.router)
@@ -89,9 +101,11 @@ def create_app() -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(metrics.router)
     app.include_router(archive.router)
-    for desk in (login, issue_pages, subscriber_pages, progress_pages, report_pages, preview_pages):
+    for desk in (login, issue_pages, schedule_pages, send_pages, subscriber_pages, account_pages, progress_pages,
+                 report_pages, preview_pages):
         app.include_router(desk.router)
     app.add_exception_handler(admin_auth.LoginRequired, admin_auth.login_redirect)
+    app.add_exception_handler(admin_auth.AdminOnly, admin_only)
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     return app
 

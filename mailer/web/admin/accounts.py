@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailer.issues.models import Editor
+from mailer.issues.models import Editor, Role
 from mailer.web.admin import sessions
 from mailer.web.admin.passwords import DUMMY_HASH, hash_password, verify_password
 
@@ -16,13 +16,18 @@ class AccountError(ValueError):
     pass
 
 
-def create_user(session: Session, name: str, password: str) -> Editor:
+def create_user(session: Session, name: str, password: str, role: str | None = None) -> Editor:
+    """`role` None: an admin while there is none (the first account can make the others), else an editor."""
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise AccountError(f"a user name has 1 to {MAX_NAME} characters")
+    if role is not None and role not in Role.ALL:
+        raise AccountError(f"a role is {' or '.join(Role.ALL)}, not {role!r}")
     if session.scalar(select(Editor).where(Editor.name == name)):
         raise AccountError(f"user {name!r} exists already")
-    editor = Editor(name=name, password_hash=hash_password(password))
+    if role is None:
+        role = Role.EDITOR if session.scalar(select(Editor.id).where(Editor.role == Role.ADMIN).limit(1)) else Role.ADMIN
+    editor = Editor(name=name, password_hash=hash_password(password), role=role)
     session.add(editor)
     session.flush()
     return editor
@@ -43,6 +48,15 @@ def logout_all(session: Session, name: str, now) -> int:
     if editor is None:
         raise AccountError(f"no editor {name!r}")
     return sessions.end_all(session, editor.id, now)
+
+
+def editors(session: Session) -> list[Editor]:
+    return list(session.scalars(select(Editor).order_by(Editor.name)))
+
+
+def live_sessions(session: Session, now) -> dict[int, int]:
+    """Live sessions per editor id."""
+    return sessions.live_counts(session, now)
 
 
 def authenticate(session: Session, name: str, password: str) -> Editor | None:

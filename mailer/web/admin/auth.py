@@ -45,6 +45,16 @@ def require_editor(request: Request, session: Annotated[Session, Depends(db_sess
     return editor
 
 
+class AdminOnly(Exception):
+    """An editor asked for what only an admin may do (send, cancel, subscribers, accounts)."""
+
+
+def require_admin(editor: Annotated[Editor, Depends(require_editor)]) -> Editor:
+    if not editor.is_admin:
+        raise AdminOnly()
+    return editor
+
+
 def csrf_token(request: Request) -> str:
     return csrf.issue(csrf.ADMIN, request.state.nonce)
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from mailer.config import get_settings
 from mailer.db import utcnow
-from mailer.issues import archive, editing, scheduling
+from mailer.issues import archive, editing
 from mailer.issues.digest import stories_of
 from mailer.issues.models import DraftRun, Editor, Issue
 from mailer.issues.service import IssueError, get_issue
@@ -24,10 +24,11 @@ from mailer.rendering.render import RenderError
 from mailer.web.admin import preview_pages, progress_pages
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
+from mailer.web.admin.schedule_pages import USUAL_ZONES, zone_choices, zoned
+from mailer.web.admin.send_pages import actions_for, reason_text
 from mailer.web.admin.texts import TEXTS
 
 router = APIRouter(prefix="/admin")
-TIMEZONES = ("Asia/Seoul", "America/New_York", "America/Los_Angeles", "Europe/London", "UTC")
 RECENT = 10
 # The edition preview is framed by the issue page (same origin only); images come from the news site.
 PREVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'"
@@ -92,8 +93,13 @@ def _issue_page(request: Request, session: Session, editor: Editor, number: int,
                  candidates=editing.candidates(session), progress=_progress(session, issue),
                  live=progress_pages.views(session, [issue], page_lang(request), utcnow())[issue.number],
                  inbox=preview_pages.inbox(issue),
-                 timezones=TIMEZONES, default_tz=tz, local=lambda w: _local(w, tz),
-                 notice=request.query_params.get("n"), **extra)
+                 timezones=zone_choices(), usual_zones=USUAL_ZONES, default_tz=tz,
+                 local=lambda w: _local(w, tz), zoned=zoned,
+                 notice=request.query_params.get("n"), actions=actions_for(issue, editor),
+                 status_reason=reason_text(issue.status_reason, page_lang(request)), **extra)
+
+
+issue_view = _issue_page  # for the sending routes (send_pages), which show the issue with their refusal
 
 
 @router.get("/issues/{number:issue_number}", response_class=HTMLResponse)
@@ -168,45 +174,3 @@ def test_send(number: int, request: Request, session: DbSession, editor: Current
     except (IssueError, InvalidEmail, SendError) as exc:
         return _issue_page(request, session, editor, number, 422, error=f"{t['error']}: {exc}")
     return back(f"/admin/issues/{number}", n="test_sent", to=", ".join(sent))
-
-
-@router.post("/issues/{number:issue_number}/schedule")
-def schedule(number: int, request: Request, session: DbSession, editor: CurrentEditor, date: FormField = "",
-             time: FormField = "", timezone: FormField = "", lang: FormField = "all", csrf_token: FormField = ""):
-    check_csrf(request, csrf_token)
-    tz = timezone or get_settings().digest_timezone
-
-    def change(issue):
-        when = scheduling.parse_when(f"{date}T{time}", tz)
-        scheduling.schedule(session, issue, scheduling.langs_of(lang), when, utcnow())
-
-    return _apply(request, session, editor, number, change)
-
-
-@router.post("/issues/{number:issue_number}/unschedule")
-def unschedule(number: int, request: Request, session: DbSession, editor: CurrentEditor,
-               csrf_token: FormField = ""):
-    check_csrf(request, csrf_token)
-    return _apply(request, session, editor, number, lambda i: scheduling.unschedule(session, i))
-
-
-@router.post("/issues/{number:issue_number}/action")
-def issue_action(number: int, request: Request, session: DbSession, editor: CurrentEditor,
-                 action: FormField = "", csrf_token: FormField = ""):
-    """Send now, pause, resume, cancel: through the delivery facade, as the CLI and beat do."""
-    from mailer.delivery import facade
-
-    check_csrf(request, csrf_token)
-    t = TEXTS[page_lang(request)]
-    actions = {"send": lambda: facade.send_now(number, get_settings()),
-               "resume": lambda: facade.resume(number, get_settings()),
-               "pause": lambda: facade.pause(number), "cancel": lambda: facade.cancel(number)}
-    if action not in actions:
-        return Response("unknown action", status_code=400)
-    session.commit()  # the facade works in transactions of its own
-    try:
-        actions[action]()
-    except (IssueError, InvalidTransition, RenderError) as exc:
-        session.rollback()
-        return _issue_page(request, session, editor, number, 409, error=f"{t['error']}: {exc}")
-    return back(f"/admin/issues/{number}", n="done")

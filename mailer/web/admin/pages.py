@@ -14,17 +14,27 @@ from mailer.config import get_settings
 from mailer.issues.models import Editor
 from mailer.web import language
 from mailer.web.admin import sessions
-from mailer.web.admin.auth import csrf_token, require_editor
+from mailer.web.admin.auth import AdminOnly, csrf_token, require_admin, require_editor
 from mailer.web.admin.texts import TEXTS
 from mailer.web.deps import db_session
 
 DbSession = Annotated[Session, Depends(db_session)]
 CurrentEditor = Annotated[Editor, Depends(require_editor)]
+CurrentAdmin = Annotated[Editor, Depends(require_admin)]
 FormField = Annotated[str, Form()]
 
 
+# Pages where ?lang= filters by the subscribers' language (as /admin/subscribers?q=&status=&lang= is
+# documented): their own language is switched with ?ui= instead.
+LANG_FILTER_PATHS = frozenset({"/admin/subscribers", "/admin/subscribers/import"})
+
+
+def _switch_param(request: Request) -> str:
+    return "ui" if request.url.path in LANG_FILTER_PATHS else "lang"
+
+
 def page_lang(request: Request) -> str:
-    asked = request.query_params.get("lang")
+    asked = request.query_params.get(_switch_param(request))
     if asked in language.PAGE_LANGS:
         return asked
     saved = request.cookies.get(sessions.LANG_COOKIE)
@@ -36,10 +46,11 @@ def page(request: Request, template: str, status_code: int = 200, **context) -> 
     lang = page_lang(request)
     other = language.other(lang)
     response = request.app.state.templates.TemplateResponse(request, f"admin/{template}.html", {
-        "lang": lang, "t": TEXTS[lang], "other_lang": other, "switch_url": f"{request.url.path}?lang={other}",
+        "lang": lang, "t": TEXTS[lang], "other_lang": other,
+        "switch_url": f"{request.url.path}?{_switch_param(request)}={other}",
         "csrf_token": csrf_token(request) if hasattr(request.state, "nonce") else "", **context,
     }, status_code=status_code)
-    if request.query_params.get("lang") in language.PAGE_LANGS:  # the switch is remembered
+    if request.query_params.get(_switch_param(request)) in language.PAGE_LANGS:  # the switch is remembered
         response.set_cookie(sessions.LANG_COOKIE, lang, max_age=365 * 86400, path="/admin", samesite="lax",
                             httponly=True, secure=get_settings().public_url.startswith("https://"))
     return response
@@ -47,3 +58,13 @@ def page(request: Request, template: str, status_code: int = 200, **context) -> 
 
 def back(url: str, **params) -> RedirectResponse:
     return RedirectResponse(url + ("?" + urlencode(params) if params else ""), status_code=303)
+
+
+def admin_only(request: Request, _exc: AdminOnly) -> HTMLResponse:
+    """An editor's request for an admin's page or action: refused in the page's language."""
+    return page(request, "refused", 403, editor=None, error=TEXTS[page_lang(request)]["admin_only"])
+
+
+def number(value: int) -> str:
+    """1445 -> 1,445 (the same in Korean and English)."""
+    return f"{value:,}"

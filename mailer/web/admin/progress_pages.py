@@ -27,7 +27,7 @@ from mailer.web.admin.texts import TEXTS
 
 router = APIRouter(prefix="/admin")
 STATIC = templates_dir() / "web" / "admin" / "static"
-SCRIPTS = frozenset({"progress.js"})  # served by name from STATIC; nothing else is
+SCRIPTS = frozenset({"progress.js", "localtime.js"})  # served by name from STATIC; nothing else is
 OUTCOMES = ("sent", "cancelled", "failed", "suppressed", "waiting")
 LIVE = frozenset({IssueStatus.SENDING, IssueStatus.PAUSED})  # the figures may still move: the script polls
 

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
@@ -65,6 +65,13 @@ def end_all(session: Session, editor_id: int, now: datetime) -> int:
     """Every session of the editor, and every expired one of anybody's; returns how many of theirs were live."""
     session.execute(delete(EditorSession).where(EditorSession.expires_at <= now))
     return session.execute(delete(EditorSession).where(EditorSession.editor_id == editor_id)).rowcount
+
+
+def live_counts(session: Session, now: datetime) -> dict[int, int]:
+    """Live sessions per editor id (for the accounts page)."""
+    rows = session.execute(select(EditorSession.editor_id, func.count()).where(EditorSession.expires_at > now)
+                           .group_by(EditorSession.editor_id))
+    return {editor_id: n for editor_id, n in rows}
 
 
 def cookie_options(settings: Settings) -> dict:

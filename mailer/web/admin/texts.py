@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mailer.web.admin import report_texts  # progress, reports and the reader's preview
+# report_texts: progress, reports and the reader's preview; texts_more: sending safely, subscribers, accounts
+from mailer.web.admin import report_texts, texts_more
 
 KO = {
     "desk": "편집 데스크",
@@ -198,4 +199,4 @@ EN = {
     "error": "Error",
 }
 
-TEXTS = {"ko": {**KO, **report_texts.KO}, "en": {**EN, **report_texts.EN}}
+TEXTS = {"ko": {**KO, **report_texts.KO, **texts_more.KO}, "en": {**EN, **report_texts.EN, **texts_more.EN}}

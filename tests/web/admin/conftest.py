@@ -10,7 +10,7 @@ PASSWORD = "correct horse battery"
 def editor(session):
     from mailer.web.admin.accounts import create_user
 
-    editor = create_user(session, "mina", PASSWORD)
+    editor = create_user(session, "mina", PASSWORD, role="admin")
     session.commit()
     return editor
 

@@ -145,7 +145,7 @@ def test_log_in_edit_preview_schedule_and_screenshot(server, browser, session):
     page.select_option("select[name=lang]", "ko")
     page.fill("input[name=date]", "2099-01-05")
     page.fill("input[name=time]", "07:00")
-    page.select_option("select[name=timezone]", "Asia/Seoul")
+    page.fill("input[name=timezone]", "Asia/Seoul")
     page.click("form[action$='/schedule'] button[type=submit]")
     page.wait_for_selector(".notice")
     assert page.inner_text("#issue-status") == "예약됨"

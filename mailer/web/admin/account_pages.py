@@ -1,0 +1,64 @@
+"""The desk's accounts page (issue 16.9), for admins: list editors with their role and live sessions, add
+one, reset a password (which ends their sessions) and end every session of an account."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from mailer.db import utcnow
+from mailer.issues.models import Editor, Role
+from mailer.web.admin import accounts
+from mailer.web.admin.auth import check_csrf
+from mailer.web.admin.pages import CurrentAdmin, DbSession, FormField, back, page, page_lang
+from mailer.web.admin.passwords import MIN_LENGTH, WeakPassword
+from mailer.web.admin.texts import TEXTS
+
+router = APIRouter(prefix="/admin")
+
+
+def _page(request: Request, session, editor: Editor, status_code: int = 200, **extra) -> HTMLResponse:
+    return page(request, "editors", status_code, editor=editor, editors=accounts.editors(session),
+                live=accounts.live_sessions(session, utcnow()), roles=Role.ALL, min_length=MIN_LENGTH,
+                notice=request.query_params.get("n"), ended=request.query_params.get("ended", ""), **extra)
+
+
+@router.get("/editors", response_class=HTMLResponse)
+def editors_page(request: Request, session: DbSession, editor: CurrentAdmin):
+    return _page(request, session, editor)
+
+
+def _refusal(exc: Exception) -> str:
+    if isinstance(exc, WeakPassword):
+        return "weak_password"
+    text = str(exc)
+    return "account_exists" if "exists" in text else "no_editor" if "no editor" in text else "account_name"
+
+
+@router.post("/editors")
+def editors_change(request: Request, session: DbSession, editor: CurrentAdmin, action: FormField = "",
+                   name: FormField = "", password: FormField = "", role: FormField = "",
+                   csrf_token: FormField = ""):
+    check_csrf(request, csrf_token)
+    t = TEXTS[page_lang(request)]
+    now = utcnow()
+    try:
+        if action == "add":
+            if role not in Role.ALL:
+                return _page(request, session, editor, 400, error=t["unknown_action"])
+            accounts.create_user(session, name, password, role)
+            session.commit()
+            return back("/admin/editors", n="editor_added")
+        if action == "password":
+            ended = accounts.set_password(session, name, password, now)
+        elif action == "logout":
+            ended = accounts.logout_all(session, name, now)
+        else:
+            return _page(request, session, editor, 400, error=t["unknown_action"])
+    except (accounts.AccountError, WeakPassword) as exc:
+        session.rollback()
+        return _page(request, session, editor, 400, error=t[_refusal(exc)])
+    session.commit()
+    if name.strip() == editor.name:  # their own sessions ended, this one too: log in again
+        return back("/admin/login")
+    return back("/admin/editors", n="password_reset" if action == "password" else "sessions_ended", ended=ended)

@@ -1,0 +1,118 @@
+"""Scheduling from the desk (issue 16.4): any IANA zone (the newsroom's usual ones first), a time shown in
+the zone it was chosen in, one edition unscheduled without touching the others, and every refusal a
+sentence in the page's language."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from mailer.config import get_settings
+from mailer.db import utcnow
+from mailer.issues import scheduling
+from mailer.issues.service import IssueError, get_issue
+from mailer.issues.states import InvalidTransition, IssueStatus
+from mailer.langs import EDITIONS
+from mailer.rendering.render import RenderError
+from mailer.web.admin.auth import check_csrf
+from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page_lang
+from mailer.web.admin.texts import TEXTS
+
+router = APIRouter(prefix="/admin")
+USUAL_ZONES = ("Asia/Seoul", "America/New_York", "America/Los_Angeles", "Europe/London", "UTC")
+SCHEDULABLE = (IssueStatus.DRAFT, IssueStatus.SCHEDULED, IssueStatus.SENDING)
+
+
+@cache
+def zone_choices() -> tuple[str, ...]:
+    """Every IANA zone this system knows, the newsroom's usual ones first."""
+    return USUAL_ZONES + tuple(sorted(available_timezones() - set(USUAL_ZONES)))
+
+
+def zoned(when: datetime | None, tz: str | None) -> str:
+    """A time in the zone it was chosen in (an edition's send_tz), else the digest's zone."""
+    if when is None:
+        return ""
+    tz = tz or get_settings().digest_timezone
+    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") + f" {tz}"
+
+
+def _refusal(issue, lang_choice: str, date: str, time: str, tz: str, now: datetime) -> str | None:
+    """What is wrong with this schedule, as a text key (None: nothing)."""
+    if tz not in zone_choices():
+        return "bad_zone"
+    try:
+        when = scheduling.parse_when(f"{date}T{time}", tz)
+        langs = scheduling.langs_of(lang_choice)
+    except IssueError:
+        return "bad_time"
+    if when <= now:
+        return "past_time"
+    if any(e.started_at is not None for e in issue.editions if e.lang in langs):
+        return "edition_started"
+    if issue.status not in SCHEDULABLE:
+        return "cannot_schedule"
+    return "sending_refused" if get_settings().sending_refused() else None
+
+
+def _issue(request: Request, session, number: int):
+    try:
+        return get_issue(session, number)
+    except IssueError:
+        return Response(TEXTS[page_lang(request)]["no_issue"].format(number=number), status_code=404)
+
+
+def _show(request: Request, session, editor, number: int, key: str):
+    from mailer.web.admin.issue_pages import issue_view
+
+    session.rollback()
+    issue = get_issue(session, number)
+    t = TEXTS[page_lang(request)]
+    return issue_view(request, session, editor, number, 422,
+                      error=t[key].format(number=number, status=t["status_" + issue.status]))
+
+
+@router.post("/issues/{number:issue_number}/schedule")
+def schedule(number: int, request: Request, session: DbSession, editor: CurrentEditor, date: FormField = "",
+             time: FormField = "", timezone: FormField = "", lang: FormField = "all", csrf_token: FormField = ""):
+    check_csrf(request, csrf_token)
+    tz = timezone.strip() or get_settings().digest_timezone
+    issue = _issue(request, session, number)
+    if isinstance(issue, Response):
+        return issue
+    now = utcnow()
+    refused = _refusal(issue, lang, date, time, tz, now)
+    if refused:
+        return _show(request, session, editor, number, refused)
+    try:
+        scheduling.schedule(session, issue, scheduling.langs_of(lang), scheduling.parse_when(f"{date}T{time}", tz),
+                            now)
+        session.commit()
+    except (IssueError, InvalidTransition, RenderError):  # moved by someone else meanwhile, or a template error
+        return _show(request, session, editor, number, "cannot_schedule")
+    return back(f"/admin/issues/{number}", n="saved")
+
+
+@router.post("/issues/{number:issue_number}/unschedule")
+def unschedule(number: int, request: Request, session: DbSession, editor: CurrentEditor, lang: FormField = "all",
+               csrf_token: FormField = ""):
+    """`all`: the whole issue back to a draft; an edition's language: only that edition's send time goes."""
+    check_csrf(request, csrf_token)
+    issue = _issue(request, session, number)
+    if isinstance(issue, Response):
+        return issue
+    if lang != "all" and lang not in EDITIONS:
+        return _show(request, session, editor, number, "bad_time")
+    try:
+        if lang == "all":
+            scheduling.unschedule(session, issue)
+        else:
+            scheduling.unschedule_edition(session, issue, lang)
+        session.commit()
+    except (IssueError, InvalidTransition, RenderError):
+        return _show(request, session, editor, number, "cannot_schedule")
+    return back(f"/admin/issues/{number}", n="saved")

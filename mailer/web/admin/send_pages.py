@@ -1,0 +1,137 @@
+"""Sending from the desk (issue 16.5): only the actions that make sense in the issue's state are offered,
+"send now" and "cancel" take a second step that names how many people they reach, a pause records who and
+why, and every refusal is a sentence in the page's language, never an exception's text."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from mailer.config import get_settings
+from mailer.issues.models import Editor, Issue
+from mailer.issues.service import IssueError, get_issue
+from mailer.issues.states import InvalidTransition, IssueStatus
+from mailer.langs import EDITIONS
+from mailer.rendering.render import RenderError
+from mailer.web.admin.auth import check_csrf
+from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
+from mailer.web.admin.pages import number as num
+from mailer.web.admin.texts import TEXTS
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/admin")
+
+ADMIN_ONLY = frozenset({"send", "resume", "cancel"})  # an editor curates, tests, schedules and may pause
+CONFIRMED = frozenset({"send", "cancel"})  # a second step naming the recipients
+MAX_REASON = 300
+
+
+def _unstarted(issue: Issue) -> list[str]:
+    return [e.lang for e in issue.editions if e.started_at is None]
+
+
+def actions_for(issue: Issue, editor: Editor) -> tuple[str, ...]:
+    """What can be done to the issue now, by this editor, in the order the page shows them."""
+    s = IssueStatus
+    by_status = {
+        s.DRAFT: ("send",),
+        s.SCHEDULED: ("send", "cancel"),
+        # sending with editions not started (a per-edition schedule): "send now" starts the rest
+        s.SENDING: (("send",) if _unstarted(issue) else ()) + ("pause", "cancel"),
+        s.PAUSED: ("resume", "cancel"),
+    }
+    return tuple(a for a in by_status.get(issue.status, ()) if editor.is_admin or a not in ADMIN_ONLY)
+
+
+def recipients(session: Session, issue: Issue, action: str) -> list[tuple[str, int]]:
+    """Who the action reaches, by edition in EDITIONS order: for "send", the active subscribers of each
+    edition not started; for "cancel", those and the recipients still waiting in started editions."""
+    from mailer.delivery.stats import progress
+    from subscribers.service import counts
+
+    by = counts(session)
+    unstarted = _unstarted(issue)
+    reach = [(lang, by.get((lang, "active"), 0)) for lang in EDITIONS if lang in unstarted]
+    if action == "cancel":
+        waiting = progress(session, issue).waiting
+        if waiting:
+            reach.append(("waiting", waiting))
+    return reach
+
+
+_REASONS = (  # what the delivery layer writes in status_reason, and the text key that says it
+    (re.compile(r"paused by an editor$"), "reason_paused_anonymous"),
+    (re.compile(r"paused by (?P<name>.+?): (?P<why>.*)$", re.DOTALL), "reason_paused"),
+    (re.compile(r"paused by (?P<name>.+?)$"), "reason_paused_no_why"),
+    (re.compile(r"cancelled by an editor$"), "reason_cancelled"),
+    (re.compile(r"(?P<count>\d+) batch\(es\) failed$"), "reason_batches_failed"),
+)
+
+
+def reason_text(reason: str | None, lang: str) -> str:
+    """An issue's status reason in the page's language (an editor's own words are kept as written)."""
+    if not reason:
+        return ""
+    for pattern, key in _REASONS:
+        found = pattern.match(reason)
+        if found:
+            return TEXTS[lang][key].format(**found.groupdict())
+    return reason
+
+
+def _refusal(issue: Issue, action: str, lang: str) -> str:
+    t = TEXTS[lang]
+    return t["cannot_act"].format(number=issue.number, status=t["status_" + issue.status], action=t["act_" + action])
+
+
+def _issue_page(request: Request, session: Session, editor: Editor, number: int, status_code: int, error: str):
+    from mailer.web.admin.issue_pages import issue_view
+
+    return issue_view(request, session, editor, number, status_code, error=error)
+
+
+@router.post("/issues/{number:issue_number}/action")
+def issue_action(number: int, request: Request, session: DbSession, editor: CurrentEditor,
+                 action: FormField = "", confirm: FormField = "", reason: FormField = "", csrf_token: FormField = ""):
+    """Send now, pause, resume, cancel: through the delivery facade, as the CLI and beat do."""
+    from mailer.delivery import facade
+
+    check_csrf(request, csrf_token)
+    lang = page_lang(request)
+    t = TEXTS[lang]
+    if action not in ("send", "pause", "resume", "cancel"):
+        return Response(t["unknown_action"], status_code=400)
+    try:
+        issue = get_issue(session, number)
+    except IssueError:
+        return Response(t["no_issue"].format(number=number), status_code=404)
+    if action not in actions_for(issue, editor):
+        if action in ADMIN_ONLY and not editor.is_admin:
+            return _issue_page(request, session, editor, number, 403, t["admin_only"])
+        return _issue_page(request, session, editor, number, 409, _refusal(issue, action, lang))
+    if action in CONFIRMED and confirm != "yes":
+        reach = recipients(session, issue, action)
+        return page(request, "confirm", editor=editor, issue=issue, action=action, reach=reach,
+                    total=num(sum(n for _, n in reach)))
+    reason = " ".join(reason.split())[:MAX_REASON]
+    why = f"paused by {editor.name}" + (f": {reason}" if reason else "")  # who and why, for the desk and the CLI
+    settings = get_settings()
+    actions = {"send": lambda: facade.send_now(number, settings), "resume": lambda: facade.resume(number, settings),
+               "pause": lambda: facade.pause(number, why), "cancel": lambda: facade.cancel(number)}
+    session.commit()  # the facade works in transactions of its own
+    try:
+        actions[action]()
+    except InvalidTransition:  # another editor or a worker moved it first
+        session.rollback()
+        issue = get_issue(session, number)
+        return _issue_page(request, session, editor, number, 409, _refusal(issue, action, lang))
+    except (IssueError, RenderError) as exc:
+        session.rollback()
+        log.warning("issue #%s: %s refused: %s", number, action, exc)
+        key = "sending_refused" if settings.sending_refused() else "action_failed"
+        return _issue_page(request, session, editor, number, 409, t[key].format(number=number))
+    return back(f"/admin/issues/{number}", n="done")

@@ -1,0 +1,118 @@
+"""Issue 16.5 and 16.9: no sending by accident, and only admins send or cancel."""
+
+import html
+
+import pytest
+from sqlalchemy import func, select
+
+from mailer.db import utcnow
+from mailer.issues.service import draft_issue
+
+from .conftest import PASSWORD, csrf_of, log_in
+
+
+@pytest.fixture
+def drafted(session, ingested, subscribers_by_lang):
+    issue = draft_issue(session, utcnow())
+    session.commit()
+    return issue
+
+
+def _actions(html: str) -> list[str]:
+    import re
+
+    block = html[html.index('id="issue-actions"'):]
+    block = block[:block.index("</div>")]
+    return re.findall(r'name="action" value="(\w+)"', block)
+
+
+def _post(client, action, **extra):
+    token = csrf_of(client.get("/admin/issues/1").text)
+    return client.post("/admin/issues/1/action", data={"csrf_token": token, "action": action, **extra})
+
+
+def test_only_the_actions_that_make_sense_in_the_state_are_shown(admin, session, drafted):
+    assert _actions(admin.get("/admin/issues/1").text) == ["send"]
+    assert _post(admin, "send", confirm="yes").status_code == 303
+    session.expire_all()
+    assert drafted.status == "sent"
+    page = admin.get("/admin/issues/1?lang=ko").text
+    assert _actions(page) == [] and "할 수 있는 발송 동작이 없습니다" in page
+
+
+def test_send_now_asks_first_naming_the_recipients_then_sends(admin, session, drafted):
+    from mailer.delivery.models import Delivery
+
+    first = _post(admin, "send")
+    assert first.status_code == 200
+    assert "9명에게 보냅니다" in admin.post("/admin/issues/1/action?lang=ko", data={
+        "csrf_token": csrf_of(first.text), "action": "send"}).text
+    assert 'name="confirm" value="yes"' in first.text and "9 people" in first.text
+    session.expire_all()
+    assert drafted.status == "draft" and session.scalar(select(func.count()).select_from(Delivery)) == 0
+    assert _post(admin, "send", confirm="yes").status_code == 303
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Delivery)) == 9
+
+
+def test_recipient_counts_are_formatted(session, drafted):
+    from mailer.web.admin.pages import number
+    from mailer.web.admin.send_pages import recipients
+    from subscribers import service
+
+    for i in range(1445 - 4):
+        service.add(session, f"many{i}@example.com", "ko", confirmed=True)
+    session.commit()
+    reach = recipients(session, drafted, "send")
+    assert reach[0] == ("ko", 1445) and number(1445) == "1,445"
+
+
+def test_cancel_asks_first_and_a_pause_records_who_and_why(admin, session, drafted, monkeypatch):
+    from mailer.delivery import tasks
+
+    monkeypatch.setattr(tasks, "enqueue", lambda ids, settings: None)  # stays sending: nothing is run
+    from mailer.delivery import facade
+
+    monkeypatch.setattr(facade, "enqueue", lambda ids, settings: None)
+    assert _post(admin, "send", confirm="yes").status_code == 303
+    session.expire_all()
+    assert drafted.status == "sending"
+    assert _actions(admin.get("/admin/issues/1").text) == ["pause", "cancel"]
+    assert _post(admin, "pause", reason="wrong headline").status_code == 303
+    session.expire_all()
+    assert drafted.status == "paused" and drafted.status_reason == "paused by mina: wrong headline"
+    assert "mina 님이 일시 중지했습니다. 사유: wrong headline" in admin.get("/admin/issues/1?lang=ko").text
+    assert _actions(admin.get("/admin/issues/1").text) == ["resume", "cancel"]
+    ask = _post(admin, "cancel")
+    assert ask.status_code == 200 and "9명" in admin.post("/admin/issues/1/action?lang=ko", data={
+        "csrf_token": csrf_of(ask.text), "action": "cancel"}).text
+    session.expire_all()
+    assert drafted.status == "paused"
+    assert _post(admin, "cancel", confirm="yes").status_code == 303
+    session.expire_all()
+    assert drafted.status == "cancelled"
+
+
+def test_a_refusal_is_a_sentence_in_the_pages_language_not_an_exception(admin, session, drafted):
+    assert _post(admin, "send", confirm="yes").status_code == 303
+    token = csrf_of(admin.get("/admin/issues/1").text)
+    ko = admin.post("/admin/issues/1/action?lang=ko", data={"csrf_token": token, "action": "pause"})
+    assert ko.status_code == 409
+    assert "제1호는 지금 '발송 완료' 상태라서 일시 중지할 수 없습니다." in html.unescape(ko.text)
+    assert "cannot become" not in ko.text
+    en = admin.post("/admin/issues/1/action?lang=en", data={"csrf_token": token, "action": "send", "confirm": "yes"})
+    assert en.status_code == 409 and "Issue #1 is Sent, so you cannot send it now." in en.text
+
+
+def test_an_editor_may_pause_but_not_send_or_cancel(anonymous, session, drafted):
+    from mailer.web.admin.accounts import create_user
+
+    create_user(session, "jun", PASSWORD, role="editor")
+    session.commit()
+    assert log_in(anonymous, "jun").status_code == 303
+    assert _actions(anonymous.get("/admin/issues/1").text) == []
+    refused = _post(anonymous, "send", confirm="yes")
+    assert refused.status_code == 403 and "Only an admin" in anonymous.post(
+        "/admin/issues/1/action?lang=en", data={"csrf_token": csrf_of(refused.text), "action": "send"}).text
+    session.expire_all()
+    assert drafted.status == "draft"

@@ -1,0 +1,135 @@
+"""Issue 16.3: subscribers filtered and paged with a total, one subscriber's history and changes (each asked
+first), the bounce and complaint list, and an import that names its bad rows by line."""
+
+import html
+import re
+
+from sqlalchemy import select
+
+from subscribers import service
+from subscribers.models import Change, Subscriber
+
+from .conftest import csrf_of
+
+
+def _emails(page: str) -> list[str]:
+    return re.findall(r'<tr class="subscriber"><td><a href="/admin/subscribers/\d+">([^<]+)</a>', page)
+
+
+def test_filters_by_text_status_and_language_with_a_total_and_pages_of_50(admin, session):
+    for i in range(120):
+        service.add(session, f"reader{i:03}@example.com", "ko" if i % 2 else "en", confirmed=True)
+    service.add(session, "later@example.com", "ko")
+    session.commit()
+    first = admin.get("/admin/subscribers?ui=en").text
+    assert len(_emails(first)) == 50 and "121 in all" in first and "page 1 of 3" in first
+    third = admin.get("/admin/subscribers?page=3&ui=en").text
+    assert len(_emails(third)) == 21 and 'rel="next"' not in third and 'rel="prev"' in third
+    ko = admin.get("/admin/subscribers?lang=ko&status=active&ui=en").text
+    assert "60 in all" in ko and all(int(e[6:9]) % 2 for e in _emails(ko))
+    assert 'lang="ko"' in admin.get("/admin/subscribers?lang=en&ui=ko").text  # ?lang= filters, ?ui= is the page's
+    pending = admin.get("/admin/subscribers?status=pending&q=LATER&ui=en").text
+    assert _emails(pending) == ["later@example.com"] and "1 in all" in pending
+    assert "1,000" in admin.app.state.templates.env.filters["num"](1000)
+
+
+def test_page_and_filter_values_are_range_checked(admin, session):
+    service.add(session, "one@example.com", "ko", confirmed=True)
+    session.commit()
+    for bad in ("0", "2", "-1", "x", "99999999999999999999"):
+        r = admin.get(f"/admin/subscribers?page={bad}&ui=en")
+        assert r.status_code == 400 and "A page number is between 1 and 1." in r.text, bad
+    r = admin.get("/admin/subscribers?status=gone&ui=ko")
+    assert r.status_code == 400 and "상태나 언어 값이 올바르지 않습니다." in r.text
+
+
+def test_the_bounce_and_complaint_list(admin, session):
+    a, _ = service.add(session, "bounced@example.com", "ko", confirmed=True)
+    b, _ = service.add(session, "complained@example.com", "en", confirmed=True)
+    service.add(session, "fine@example.com", "en", confirmed=True)
+    service.mark_suppressed(session, a.id, "bounced")
+    service.mark_suppressed(session, b.id, "complained")
+    session.commit()
+    page = admin.get("/admin/subscribers?status=suppressed&ui=ko").text
+    assert sorted(_emails(page)) == ["bounced@example.com", "complained@example.com"]
+    assert "반송 차단" in page and "스팸 신고 차단" in page and "bounced</td>" not in page
+
+
+def _change(client, sub_id, **data):
+    token = csrf_of(client.get(f"/admin/subscribers/{sub_id}").text)
+    return client.post(f"/admin/subscribers/{sub_id}/change?lang=ko", data={"csrf_token": token, **data})
+
+
+def test_a_subscriber_page_shows_history_and_each_change_is_asked_first(admin, session):
+    sub, _ = service.add(session, "mi@example.com", "ko", confirmed=True)
+    session.commit()
+    page = admin.get(f"/admin/subscribers/{sub.id}?lang=ko").text
+    assert "변경 기록" in page and "추가" in page and "구독 중" in page
+    ask = _change(admin, sub.id, action="lang", lang="en")
+    assert ask.status_code == 200 and "mi@example.com의 언어를 영어판(으)로 바꿉니다." in html.unescape(ask.text)
+    session.expire_all()
+    assert sub.lang == "ko"
+    assert _change(admin, sub.id, action="lang", lang="en", confirm="yes").status_code == 303
+    assert _change(admin, sub.id, action="unsubscribe", confirm="yes").status_code == 303
+    session.expire_all()
+    assert (sub.lang, sub.status) == ("en", "unsubscribed")
+    changes = session.scalars(select(Change).where(Change.subscriber_id == sub.id).order_by(Change.id)).all()
+    assert [(c.action, c.source, c.ip) for c in changes[-2:]] == [
+        ("language changed", "desk", "testclient"), ("unsubscribed", "desk", "testclient")]
+    page = admin.get(f"/admin/subscribers/{sub.id}?lang=ko").text
+    assert "언어 변경" in page and "편집 데스크" in page and "한국어판 -&gt; 영어판" in page
+    assert 'value="resubscribe"' in page
+    assert _change(admin, sub.id, action="resubscribe", confirm="yes").status_code == 303
+    session.expire_all()
+    assert sub.status == "active"
+
+
+def test_a_bounce_is_never_resubscribed_from_the_desk(admin, session):
+    sub, _ = service.add(session, "gone@example.com", "en", confirmed=True)
+    service.mark_suppressed(session, sub.id, "bounced")
+    session.commit()
+    page = admin.get(f"/admin/subscribers/{sub.id}?lang=en").text
+    assert 'value="resubscribe"' not in page and "cannot be resubscribed" in page
+    r = _change(admin, sub.id, action="resubscribe", confirm="yes")
+    assert r.status_code == 409 and "이 구독자의 지금 상태로는 할 수 없는 변경입니다." in r.text
+    session.expire_all()
+    assert sub.status == "bounced"
+
+
+def test_erase_asks_first_then_erases(admin, session):
+    sub, _ = service.add(session, "erase-me@example.com", "en", confirmed=True)
+    session.commit()
+    sub_id = sub.id
+    ask = _change(admin, sub_id, action="erase")
+    assert ask.status_code == 200 and "되돌릴 수 없으며" in ask.text
+    assert session.scalar(select(Subscriber).where(Subscriber.email == "erase-me@example.com"))
+    assert _change(admin, sub_id, action="erase", confirm="yes").status_code == 303
+    session.expunge_all()
+    assert session.scalar(select(Subscriber).where(Subscriber.email == "erase-me@example.com")) is None
+    assert admin.get(f"/admin/subscribers/{sub_id}").status_code == 404
+
+
+def test_the_import_names_its_bad_rows_by_line_and_takes_the_documented_statuses(admin, session):
+    token = csrf_of(admin.get("/admin/subscribers").text)
+    body = (b"email,lang,status\nok@example.com,ko,active\nun@example.com,en,unsubscribed\n"
+            b"pe@example.com,both,pending\nwrong@example.com,ko,subscribed\n,en,\nx@example.com,fr,\n")
+    r = admin.post("/admin/subscribers/import?ui=ko", data={"csrf_token": token},
+                   files={"file": ("s.csv", body, "text/csv")})
+    page = html.unescape(r.text)
+    assert r.status_code == 200 and "3명 추가" in page and "3행 오류" in page
+    assert "5행: status 값 'subscribed'은(는) 쓸 수 없습니다" in page
+    assert "6행: 이메일 주소가 비어 있습니다." in page and "7행: lang 값 'fr'" in page
+    assert service.get_by_email(session, "un@example.com").status == "unsubscribed"
+
+
+def test_an_editor_is_kept_out_of_the_subscribers(anonymous, session):
+    from mailer.web.admin.accounts import create_user
+
+    from .conftest import PASSWORD, log_in
+
+    create_user(session, "jun", PASSWORD, role="editor")
+    session.commit()
+    log_in(anonymous, "jun")
+    r = anonymous.get("/admin/subscribers?ui=ko")
+    assert r.status_code == 403 and "관리자만 할 수 있는 일입니다." in r.text
+    assert anonymous.get("/admin/subscribers/export.csv").status_code == 403
