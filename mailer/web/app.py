@@ -94,6 +94,7 @@ def create_app() -> FastAPI:
     app.state.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
     app.state.templates.env.auto_reload = settings.env == "development"
     app.state.templates.env.filters["num"] = number  # 1445 -> 1,445 on every page
+    app.state.templates.env.globals["zoned"] = schedule_pages.zoned  # a send time in the zone it was chosen in
     app.state.rate_limiter = ratelimit.from_settings(settings)
     app.state.login_throttle = throttle.from_settings(settings)
     app.include_router(health.router)

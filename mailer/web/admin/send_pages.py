@@ -17,6 +17,7 @@ from mailer.issues.service import IssueError, get_issue
 from mailer.issues.states import InvalidTransition, IssueStatus
 from mailer.langs import EDITIONS
 from mailer.rendering.render import RenderError
+from mailer.web import language
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
 from mailer.web.admin.pages import number as num
@@ -116,7 +117,8 @@ def issue_action(number: int, request: Request, session: DbSession, editor: Curr
     if action in CONFIRMED and confirm != "yes":
         reach = recipients(session, issue, action)
         return page(request, "confirm", editor=editor, issue=issue, action=action, reach=reach,
-                    total=num(sum(n for _, n in reach)))
+                    total=num(sum(n for _, n in reach)),  # the language switch leads back to the issue (a GET)
+                    switch_url=f"/admin/issues/{number}?lang={language.other(lang)}")
     reason = " ".join(reason.split())[:MAX_REASON]
     why = f"paused by {editor.name}" + (f": {reason}" if reason else "")  # who and why, for the desk and the CLI
     settings = get_settings()

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from mailer.db import session_scope, utcnow
 from mailer.langs import EDITIONS
+from mailer.web import language
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentAdmin, DbSession, FormField, back, page, page_lang
 from mailer.web.admin.texts import TEXTS
@@ -176,7 +177,8 @@ def change_subscriber(subscriber_id: int, request: Request, session: DbSession, 
     if action not in allowed_actions(sub) or (action == "lang" and lang not in EDITIONS):
         return _subscriber_page(request, session, editor, subscriber_id, 409, error=t["sub_not_allowed"])
     if confirm != "yes":
-        return page(request, "subscriber_confirm", editor=editor, sub=sub, action=action, new_lang=lang)
+        return page(request, "subscriber_confirm", editor=editor, sub=sub, action=action, new_lang=lang,
+                    switch_url=f"/admin/subscribers/{subscriber_id}?lang={language.other(page_lang(request))}")
     ip = request.client.host if request.client else None
     if action == "erase":
         privacy.erase(session, sub.email)
