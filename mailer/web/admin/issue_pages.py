@@ -23,6 +23,7 @@ from mailer.mail import proofs
 from mailer.rendering.render import RenderError
 from mailer.web.admin import preview_pages, progress_pages
 from mailer.web.admin.auth import check_csrf
+from mailer.web.admin.errors import editing_error
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
 from mailer.web.admin.schedule_pages import USUAL_ZONES, zone_choices, zoned
 from mailer.web.admin.send_pages import actions_for, reason_text
@@ -115,10 +116,14 @@ def _apply(request: Request, session: Session, editor: Editor, number: int, chan
     try:
         change(get_issue(session, number))
         session.commit()
-    except (IssueError, RenderError, InvalidTransition) as exc:
+    except RenderError as exc:  # the template's own message: what a designer needs to fix it
         session.rollback()
-        label = TEXTS[page_lang(request)]["render_error" if isinstance(exc, RenderError) else "error"]
-        return _issue_page(request, session, editor, number, 422, error=f"{label}: {exc}")
+        return _issue_page(request, session, editor, number, 422,
+                           error=f"{TEXTS[page_lang(request)]['render_error']}: {exc}")
+    except (IssueError, InvalidTransition) as exc:
+        session.rollback()
+        return _issue_page(request, session, editor, number, 422,
+                           error=editing_error(exc, get_issue(session, number), page_lang(request)))
     return back(f"/admin/issues/{number}", n=notice)
 
 
@@ -171,6 +176,11 @@ def test_send(number: int, request: Request, session: DbSession, editor: Current
     t = TEXTS[page_lang(request)]
     try:
         sent = proofs.send_proof(get_issue(session, number), lang, to.split(), get_settings())
-    except (IssueError, InvalidEmail, SendError) as exc:
-        return _issue_page(request, session, editor, number, 422, error=f"{t['error']}: {exc}")
+    except InvalidEmail:
+        return _issue_page(request, session, editor, number, 422, error=t["bad_test_address"])
+    except SendError:
+        return _issue_page(request, session, editor, number, 422, error=t["test_failed"])
+    except IssueError as exc:
+        return _issue_page(request, session, editor, number, 422,
+                           error=editing_error(exc, get_issue(session, number), page_lang(request)))
     return back(f"/admin/issues/{number}", n="test_sent", to=", ".join(sent))

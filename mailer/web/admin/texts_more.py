@@ -145,6 +145,16 @@ KO = {
     "ev_unsubscribe": "수신 거부",
     "ev_group_unsubscribe": "그룹 수신 거부",
     "ev_group_resubscribe": "그룹 재구독",
+    "not_editable": "제{number}호는 지금 '{status}' 상태라서 고칠 수 없습니다. 초안과 예약된 호만 고칠 수 있습니다.",
+    "story_there": "그 기사는 이미 이 호에 있습니다.",
+    "story_missing": "그 기사는 이 호에 없습니다.",
+    "last_story": "호에는 기사가 하나 이상 있어야 합니다.",
+    "subject_long": "제목은 {max}자를 넘을 수 없습니다.",
+    "not_rendered": "이 언어판은 아직 렌더링되지 않았습니다. 저장해서 다시 렌더링해 주세요.",
+    "test_addresses": "받는 주소를 1개에서 {max}개까지 적어 주세요.",
+    "bad_test_address": "받는 주소 가운데 올바르지 않은 이메일 주소가 있습니다.",
+    "test_failed": "테스트 메일을 보내지 못했습니다. 잠시 뒤에 다시 시도해 주세요.",
+    "edit_failed": "변경하지 못했습니다. 아무것도 저장되지 않았습니다.",
 }
 
 EN = {
@@ -291,4 +301,14 @@ EN = {
     "ev_unsubscribe": "unsubscribed",
     "ev_group_unsubscribe": "group unsubscribe",
     "ev_group_resubscribe": "group resubscribe",
+    "not_editable": "Issue #{number} is {status}, so it cannot be edited; only drafts and scheduled issues can.",
+    "story_there": "That story is in this issue already.",
+    "story_missing": "That story is not in this issue.",
+    "last_story": "An issue needs at least one story.",
+    "subject_long": "A subject has at most {max} characters.",
+    "not_rendered": "This edition is not rendered yet. Save to render it again.",
+    "test_addresses": "Give between 1 and {max} addresses.",
+    "bad_test_address": "One of the addresses is not a valid email address.",
+    "test_failed": "The test could not be sent. Try again in a moment.",
+    "edit_failed": "That change could not be made; nothing was saved.",
 }

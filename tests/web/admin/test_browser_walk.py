@@ -108,7 +108,7 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
     base, bounced_id = desk
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, timezone_id="Asia/Seoul")  # the reader's zone
     for lang in ("ko", "en"):  # the login page, before logging in
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
@@ -156,7 +156,8 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
     page.fill("input[name=timezone]", "America/New_York")
     page.click("form[action$='/schedule'] button[type=submit]")
     page.wait_for_selector(".notice")
-    assert "2099-01-05 07:00 America/New_York" in page.inner_text("#schedule")
+    assert "2099-01-05 07:00 America/New_York" in page.inner_text("#schedule")  # the zone it was chosen in
+    assert page.inner_text(".send-at[data-lang=ko] .local-time") == " (내 시각: 2099-01-05 21:00 Asia/Seoul)"
     page.click("#issue-actions input[value=cancel] ~ button")
     assert re.search(r"69명은", page.inner_text("#confirm-question"))
     _check(page, "cancel-confirm", "ko", 1366, problems)

@@ -116,3 +116,16 @@ def test_an_editor_may_pause_but_not_send_or_cancel(anonymous, session, drafted)
         "/admin/issues/1/action?lang=en", data={"csrf_token": csrf_of(refused.text), "action": "send"}).text
     session.expire_all()
     assert drafted.status == "draft"
+
+
+def test_editing_and_test_send_refusals_are_sentences_too(admin, session, drafted):
+    token = csrf_of(admin.get("/admin/issues/1").text)
+    bad = admin.post("/admin/issues/1/test?lang=ko", data={"csrf_token": token, "lang": "ko", "to": "nope"})
+    assert bad.status_code == 422 and "받는 주소 가운데 올바르지 않은 이메일 주소가 있습니다." in bad.text
+    assert _post(admin, "send", confirm="yes").status_code == 303
+    story = drafted.stories[0].article_id
+    r = admin.post("/admin/issues/1/stories?lang=ko", data={"csrf_token": token, "action": "remove",
+                                                            "article_id": story})
+    assert r.status_code == 422
+    assert "제1호는 지금 '발송 완료' 상태라서 고칠 수 없습니다." in html.unescape(r.text)
+    assert "only drafts" not in r.text
