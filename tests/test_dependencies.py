@@ -16,6 +16,7 @@ CARRIED_BY = {
     "starlette": "fastapi", "anyio": "fastapi",  # FastAPI is Starlette's app on anyio
     "pydantic": "pydantic-settings",
     "kombu": "celery",
+    "markupsafe": "jinja2",  # Jinja's own Markup: what a server-drawn chart hands a template as safe HTML
     "python_http_client": "sendgrid",  # the errors sendgrid's client raises
 }
 
