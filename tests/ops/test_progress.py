@@ -151,7 +151,7 @@ def test_an_issue_with_an_edition_never_scheduled_reads_as_partly_sent(session, 
     assert log_in(desk).status_code == 303
     for page in ("/admin", f"/admin/issues/{issue.number}"):
         html = desk.get(page, headers={"Accept-Language": "en"}).text
-        assert "Partly sent" in html and "waiting for a send time: " in html and "4/4 sent" in html, page
+        assert "Partly sent" in html and "waiting for a send time: " in html and "4 / 4" in html, page
 
 
 def test_beat_warns_about_unscheduled_editions_once_a_day():

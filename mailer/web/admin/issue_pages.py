@@ -84,6 +84,16 @@ def _local(when: datetime | None, tz: str) -> str:
     return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") + f" {tz}" if when else ""
 
 
+def _with_pairs(session: Session, articles: list) -> list[tuple]:
+    """Each candidate story with its translation's title (or None), Korean first: a story shows both titles."""
+    from mailer.articles.models import Article
+
+    ids = [a.pair_id for a in articles if a.pair_id]
+    rows = session.execute(select(Article.id, Article.title).where(Article.id.in_(ids))) if ids else ()
+    pairs = {pair_id: title for pair_id, title in rows}
+    return [(a, pairs.get(a.pair_id)) for a in articles]
+
+
 def _issue_page(request: Request, session: Session, editor: Editor, number: int, status_code: int = 200,
                 **extra) -> HTMLResponse:
     issue = get_issue(session, number)
@@ -91,7 +101,7 @@ def _issue_page(request: Request, session: Session, editor: Editor, number: int,
     stories = list(zip(issue.stories, stories_of(session, issue), strict=True))
     return page(request, "issue", status_code, editor=editor, issue=issue, stories=stories,
                  editable=editing.is_editable(issue),
-                 candidates=editing.candidates(session), progress=_progress(session, issue),
+                 candidates=_with_pairs(session, editing.candidates(session)), progress=_progress(session, issue),
                  live=progress_pages.views(session, [issue], page_lang(request), utcnow())[issue.number],
                  inbox=preview_pages.inbox(issue),
                  timezones=zone_choices(), usual_zones=USUAL_ZONES, default_tz=tz,

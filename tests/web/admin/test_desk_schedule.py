@@ -68,3 +68,18 @@ def test_editions_are_listed_ko_en_both(admin, drafted):
     page = admin.get("/admin/issues/1?lang=ko").text
     schedule = page[page.index('id="schedule"'):]
     assert re.findall(r'data-lang="(\w+)"', schedule)[:3] == ["ko", "en", "both"]
+
+
+def test_a_candidate_story_shows_both_titles_korean_first(admin, session, drafted):
+    from mailer.articles.models import Article
+    from mailer.issues import editing
+
+    editing.remove_story(session, drafted, drafted.stories[-1].article_id)
+    session.commit()
+    page = html.unescape(admin.get("/admin/issues/1?lang=ko").text)
+    options = re.findall(r'<option value="\d+" translate="no">([^<]+)</option>', page)
+    paired = [o for o in options if " / " in o]
+    assert paired, options
+    ko, en = paired[0].split(" / ", 1)
+    assert re.search("[가-힣]", ko) and not re.search("[가-힣]", en)
+    assert session.query(Article).filter(Article.title == en).one().lang == "en"
