@@ -129,3 +129,23 @@ def test_editing_and_test_send_refusals_are_sentences_too(admin, session, drafte
     assert r.status_code == 422
     assert "제1호는 지금 '발송 완료' 상태라서 고칠 수 없습니다." in html.unescape(r.text)
     assert "only drafts" not in r.text
+
+
+def test_the_confirmation_pages_language_switch_leads_back_to_the_issue(admin, drafted):
+    ask = _post(admin, "send")
+    assert 'href="/admin/issues/1?lang=ko"' in ask.text  # not the POST-only action URL
+
+
+def test_an_editor_schedules_and_sends_tests(anonymous, session, drafted):
+    from mailer.web.admin.accounts import create_user
+
+    create_user(session, "jun", PASSWORD, role="editor")
+    session.commit()
+    log_in(anonymous, "jun")
+    token = csrf_of(anonymous.get("/admin/issues/1").text)
+    assert anonymous.post("/admin/issues/1/schedule", data={"csrf_token": token, "lang": "all", "date": "2099-01-05",
+                                                            "time": "07:00", "timezone": "UTC"}).status_code == 303
+    assert anonymous.post("/admin/issues/1/test", data={"csrf_token": token, "lang": "ko",
+                                                        "to": "ed@example.com"}).status_code == 303
+    session.expire_all()
+    assert drafted.status == "scheduled"
