@@ -50,6 +50,7 @@ def _progress(session: Session, issue: Issue) -> dict:
 @router.get("", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
+    from subscribers.models import Status
     from subscribers.service import counts
 
     upcoming = session.scalar(
@@ -60,7 +61,7 @@ def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
         .order_by(Issue.number.desc()).limit(RECENT)).all()
     runs = session.scalars(select(DraftRun).order_by(DraftRun.ran_at.desc(), DraftRun.id.desc()).limit(5)).all()
     by = counts(session)
-    statuses = sorted({s for _, s in by})
+    statuses = [s.value for s in Status if any(status == s for _, status in by)]  # the lifecycle's order
     table = [(lang, [by.get((lang, s), 0) for s in statuses], sum(by.get((lang, s), 0) for s in statuses))
              for lang in EDITIONS]
     return page(request, "dashboard", editor=editor, upcoming=upcoming, recent=[(i, _progress(session, i))

@@ -83,3 +83,14 @@ def test_a_candidate_story_shows_both_titles_korean_first(admin, session, drafte
     ko, en = paired[0].split(" / ", 1)
     assert re.search("[가-힣]", ko) and not re.search("[가-힣]", en)
     assert session.query(Article).filter(Article.title == en).one().lang == "en"
+
+
+def test_the_dashboard_lists_editions_ko_en_both_and_statuses_in_lifecycle_order(admin, drafted, settings):
+    from mailer.delivery import facade
+
+    facade.send_now(1, settings)
+    page = admin.get("/admin?lang=ko").text
+    stats = page[page.index("최근 발송"):]
+    assert stats.index("한국어판: 발송됨 4") < stats.index("영어판: 발송됨 3") < stats.index("두 언어판: 발송됨 2")
+    heads = re.findall(r"<th>([^<]+)</th>", page[page.index("언어별"):])
+    assert heads[1:5] == ["확인 대기", "구독 중", "구독 해지", "합계"]
