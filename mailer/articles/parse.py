@@ -22,6 +22,9 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
 
 @dataclass
 class ParsedItem:
+    """One story as a feed gives it. No text of it holds a NUL: a feed may carry one (raw or as &#0;), and
+    PostgreSQL refuses it in a text column, which would fail the feed's whole ingest."""
+
     guid: str
     url: str
     title: str
@@ -31,12 +34,21 @@ class ParsedItem:
     image_url: str | None = None
     translation_url: str | None = None  # a hreflang alternate in the other language
 
+    def __post_init__(self):
+        for name, value in vars(self).items():
+            if isinstance(value, str) and "\x00" in value:
+                setattr(self, name, value.replace("\x00", ""))
+
 
 @dataclass
 class ParsedFeed:
     title: str | None
     items: list[ParsedItem]
     error: str | None  # set when the feed was malformed; items holds what could be salvaged
+
+    def __post_init__(self):
+        if self.title:
+            self.title = self.title.replace("\x00", "")
 
 
 def _to_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str | None]:

@@ -52,3 +52,16 @@ def test_a_link_no_url_parser_reads_is_kept_as_it_is_rather_than_raising():
 
     assert canonical(" https://[news.example/en/story ") == "https://[news.example/en/story"
     assert canonical("HTTPS://News.Example/a/?utm_source=x") == "https://news.example/a"
+
+
+def test_no_nul_leaves_a_feed_in_any_text_postgresql_would_refuse_it():
+    from mailer.articles.parse import parse_feed
+    from mailer.db import utcnow
+
+    body = (b"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Ne\x00ws</title>"
+            b"<item><title>Kim\x00jang</title><link>https://news.example.com/a</link><guid>g\x001</guid>"
+            b"<description>Cab\x00bage</description></item></channel></rss>")
+    parsed = parse_feed(body, now=utcnow(), summary_length=200, lang="en")
+    item = parsed.items[0]
+    assert "\x00" not in (parsed.title or "") + item.title + item.guid + item.summary + item.content_html
+    assert item.title == "Kimjang"
