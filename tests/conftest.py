@@ -163,3 +163,18 @@ def redis_url(tmp_path_factory):
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of the test's own, keeping nothing on disk, for tests that stop or restart their
+    broker (doing that to the shared one would break the tests running beside them)."""
+    from tests import broker
+
+    server = broker.RedisServer(tmp_path / "redis")
+    try:
+        server.start()
+    except broker.NoRedis as e:
+        pytest.fail(str(e), pytrace=False)
+    yield server
+    server.stop()

@@ -23,7 +23,7 @@ from mailer.issues.models import Issue
 from mailer.issues.service import draft_issue
 from mailer.standin import Faults, StandIn
 from subscribers.models import Subscriber
-from tests.broker import NoRedis, RedisServer, free_port
+from tests.broker import free_port
 
 pytestmark = pytest.mark.celery
 
@@ -98,21 +98,6 @@ def _stack(settings, tmp_path, broker_url: str):
 @pytest.fixture
 def stack(session, ingested, settings, tmp_path, redis_url):
     yield from _stack(settings, tmp_path, redis_url)
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    """A redis-server of the test's own, keeping nothing on disk: a restart loses every queued task
-    (restarting the shared server would break the tests running beside this one)."""
-    server, error = RedisServer(tmp_path), None
-    try:
-        server.start()
-    except NoRedis as e:
-        error = str(e)
-    if error:
-        pytest.fail(error, pytrace=False)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -14,24 +14,9 @@ from sqlalchemy import select
 from mailer.cli import main
 from mailer.db import utcnow
 from mailer.web.app import create_app as create_web_app
-from tests.broker import NoRedis, RedisServer
 from tests.factories import start_send
 
 pytestmark = pytest.mark.celery
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    """A redis-server of the test's own: stopping it must not disturb the tests beside this one."""
-    server, error = RedisServer(tmp_path / "redis"), None
-    try:
-        server.start()
-    except NoRedis as e:
-        error = str(e)
-    if error:
-        pytest.fail(error, pytrace=False)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
