@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     from_name_en: str = "The Seoul Ledger"
     from_name_ko: str = "서울 레저"
     reply_to: str = ""
-    # --- what every email must carry (issue 14) ---
+    # --- what every email must carry ---
     # CAN-SPAM: the sender's physical postal address, in every edition and confirmation. Several lines are
     # written with real newlines or a literal \n (an .env value is one line). Production sends nothing without it.
     postal_address: str = ""

@@ -1,4 +1,4 @@
-"""The desk's accounts page (issue 16.9), for admins: list editors with their role and live sessions, add
+"""The desk's accounts page, for admins: list editors with their role and live sessions, add
 one, reset a password (which ends their sessions) and end every session of an account."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What the editing layer's refusals say, in the page's language (issue 16.5, 16.6): the desk shows a
+"""What the editing layer's refusals say, in the page's language: the desk shows a
 sentence, never an exception's English text."""
 
 from __future__ import annotations

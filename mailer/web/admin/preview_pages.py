@@ -1,4 +1,4 @@
-"""The reader's view of an edition (issue 16.7): how it shows in an inbox (From name, subject, preheader),
+"""The reader's view of an edition: how it shows in an inbox (From name, subject, preheader),
 and the mail in dark mode as Outlook's apps draw it (they mark the document data-ogsc/data-ogsb, which the
 layout's dark.css answers; a client following prefers-color-scheme shows the same colours)."""
 

@@ -1,4 +1,4 @@
-"""Scheduling from the desk (issue 16.4): any IANA zone (the newsroom's usual ones first), a time shown in
+"""Scheduling from the desk: any IANA zone (the newsroom's usual ones first), a time shown in
 the zone it was chosen in, one edition unscheduled without touching the others, and every refusal a
 sentence in the page's language."""
 

@@ -1,4 +1,4 @@
-"""Sending from the desk (issue 16.5): only the actions that make sense in the issue's state are offered,
+"""Sending from the desk: only the actions that make sense in the issue's state are offered,
 "send now" and "cancel" take a second step that names how many people they reach, a pause records who and
 why, and every refusal is a sentence in the page's language, never an exception's text."""
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-# report_texts: progress, reports and the reader's preview; texts_more: sending safely, subscribers, accounts
-from mailer.web.admin import report_texts, texts_more
+# report_texts: progress, reports and the reader's preview; care_texts: sending safely, subscribers, accounts
+from mailer.web.admin import care_texts, report_texts
 
 KO = {
     "desk": "편집 데스크",
@@ -199,4 +199,4 @@ EN = {
     "error": "Error",
 }
 
-TEXTS = {"ko": {**KO, **report_texts.KO, **texts_more.KO}, "en": {**EN, **report_texts.EN, **texts_more.EN}}
+TEXTS = {"ko": {**KO, **report_texts.KO, **care_texts.KO}, "en": {**EN, **report_texts.EN, **care_texts.EN}}

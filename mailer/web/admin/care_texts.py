@@ -1,5 +1,5 @@
-"""What the desk says about sending safely, subscribers, accounts and schedules (issue 16.3-16.6, 16.9), in
-Korean and English; merged into texts.TEXTS (one table for the pages; the parity test checks both languages)."""
+"""What the desk says about sending safely, subscribers, accounts and schedules, in Korean and English;
+merged into texts.TEXTS (one table for the pages; the parity test checks both languages)."""
 
 KO = {
     "admin_only": "관리자만 할 수 있는 일입니다. 관리자에게 부탁해 주세요.",
