@@ -124,6 +124,22 @@ def issue(session, ingested):
 
 
 @pytest.fixture
+def client(settings, session):
+    """The web app on the test database (redirects are answers, not followed)."""
+    from fastapi.testclient import TestClient
+
+    from mailer.web.app import create_app
+
+    return TestClient(create_app(), follow_redirects=False)
+
+
+@pytest.fixture
+def drafted(issue, subscribers_by_lang):
+    """The drafted issue, with the sample readers to send it to."""
+    return issue
+
+
+@pytest.fixture
 def subscribers_by_lang(session):
     """Active subscribers: 4 ko, 3 en, 2 both; one pending and one unsubscribed who must get nothing."""
     from subscribers import service

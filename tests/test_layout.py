@@ -1,6 +1,7 @@
 """The house rules the layout keeps: layers that follow the data (pyproject's import-linter contract)
 and modules small enough to read in one sitting."""
 
+import logging
 from pathlib import Path
 
 from importlinter.cli import lint_imports
@@ -9,7 +10,14 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_LINES = 450
 
 
-def test_packages_import_only_the_layers_below_them():
+def test_packages_import_only_the_layers_below_them(monkeypatch):
+    # import-linter configures logging with dictConfig, which disables every logger that exists: each is
+    # put back as it was afterwards, so the tests after this one still see their log lines.
+    for logger in list(logging.root.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            monkeypatch.setattr(logger, "disabled", logger.disabled)
+    monkeypatch.setattr(logging.root, "handlers", list(logging.root.handlers))
+    monkeypatch.setattr(logging.root, "level", logging.root.level)
     assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True) == 0
 
 

@@ -56,7 +56,6 @@ def test_a_send_task_s_lines_carry_its_batch_id(monkeypatch):
 
     monkeypatch.setattr(tasks, "_send", send)
     stream, logger = io.StringIO(), logging.getLogger("mailer.delivery.batches")
-    monkeypatch.setattr(logger, "disabled", False)  # import-linter's run (test_layout) disables loggers
     handler = _json_handler(stream)
     logger.addHandler(handler)
     try:
@@ -85,7 +84,6 @@ def test_a_failed_enqueue_is_one_json_line_not_a_traceback(session, issue, subsc
     monkeypatch.setenv("MAILER_LOG_FORMAT", "json")
     get_settings.cache_clear()
     monkeypatch.setattr(tasks.send_batch, "delay", down)
-    monkeypatch.setattr(tasks.log, "disabled", False)  # import-linter's run (test_layout) disables loggers
     configure(get_settings())
     try:
         batch_ids = facade.send_now(issue.number, get_settings())

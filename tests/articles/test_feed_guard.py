@@ -112,4 +112,4 @@ def test_a_dripping_feed_is_cut_off_at_the_deadline(session, feed_server, limits
     started = time.monotonic()
     with pytest.raises(FetchError, match="timed out"):
         fetch(url)
-    assert time.monotonic() - started < 1.8
+    assert time.monotonic() - started < 4  # the whole drip takes 8 s: cut off, with room for a busy machine

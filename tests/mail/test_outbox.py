@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mailer.db import session_factory, utcnow
@@ -25,13 +24,6 @@ def _mails() -> list[OutboxMail]:
 
 def _files(settings) -> list[Path]:
     return sorted(Path(settings.outbox_dir).rglob("*.eml"))
-
-
-@pytest.fixture
-def client(settings, session):
-    from mailer.web.app import create_app
-
-    return TestClient(create_app(), follow_redirects=False)
 
 
 @pytest.fixture

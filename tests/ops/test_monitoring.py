@@ -124,10 +124,12 @@ def test_the_example_alerts_load_and_name_only_exported_series(settings, memory_
     for rule in alerts.values():
         assert set(rule) >= {"expr", "for", "labels", "annotations"}
         assert _named(rule["expr"]) and _named(rule["expr"]) <= exported, rule["alert"]
-    if shutil.which("promtool"):
-        checked = subprocess.run(["promtool", "check", "rules", str(ALERTS)], check=False,
-                                 capture_output=True, text=True)
-        assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.skipif(not shutil.which("promtool"), reason="no promtool on PATH (Prometheus' own checker)")
+def test_promtool_accepts_the_example_alerts():
+    checked = subprocess.run(["promtool", "check", "rules", str(ALERTS)], check=False, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_the_grafana_dashboard_loads_and_names_only_exported_series(settings, memory_counters):

@@ -122,7 +122,6 @@ def test_an_issue_with_an_edition_never_scheduled_reads_as_partly_sent(session, 
 
     issue = only_ko_scheduled
     # beat's daily warning (first: the CLI below sets up logging afresh, without pytest's capture)
-    logging.getLogger("mailer.delivery.tasks").disabled = False  # import-linter's run (test_layout) disables it
     with caplog.at_level(logging.WARNING, logger="mailer.delivery.tasks"):
         assert warn_unscheduled.apply().get() == 1
     [warning] = [r for r in caplog.records if r.name == "mailer.delivery.tasks"]

@@ -8,14 +8,6 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
-
-
-@pytest.fixture
-def client(settings, session):
-    from mailer.web.app import create_app
-
-    return TestClient(create_app(), follow_redirects=False)
 
 
 def csrf_of(html: str) -> str:

@@ -2,18 +2,7 @@
 
 import re
 
-import pytest
-
 from mailer.config import get_settings
-from mailer.db import utcnow
-from mailer.issues.service import draft_issue
-
-
-@pytest.fixture
-def drafted(session, ingested, subscribers_by_lang):
-    issue = draft_issue(session, utcnow())
-    session.commit()
-    return issue
 
 
 def test_a_draft_is_not_public(client, drafted):

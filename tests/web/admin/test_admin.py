@@ -2,20 +2,12 @@
 
 import re
 
-import pytest
 from sqlalchemy import func, select
 
 from mailer.db import utcnow
 from mailer.issues.service import draft_issue
 
 from .conftest import PASSWORD, csrf_of, log_in
-
-
-@pytest.fixture
-def drafted(session, ingested, subscribers_by_lang):
-    issue = draft_issue(session, utcnow())
-    session.commit()
-    return issue
 
 
 def _routes(routes, prefix=""):

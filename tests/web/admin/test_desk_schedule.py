@@ -4,19 +4,7 @@ refusals in the page's language, editions listed ko, en, both."""
 import html
 import re
 
-import pytest
-
-from mailer.db import utcnow
-from mailer.issues.service import draft_issue
-
 from .conftest import csrf_of
-
-
-@pytest.fixture
-def drafted(session, ingested, subscribers_by_lang):
-    issue = draft_issue(session, utcnow())
-    session.commit()
-    return issue
 
 
 def _schedule(client, page_lang="en", **form):
