@@ -149,8 +149,6 @@ def _beat_ticked(**_kwargs):
     """Each task beat publishes stamps Redis: /metrics' mailer_beat_last_tick_timestamp_seconds (beat silent)."""
     import time
 
-    from redis.exceptions import RedisError
-
     from mailer.redis_client import client, is_redis
 
     url = get_settings().broker_url

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpcore
 
-WEB_SCHEMES = ("http", "https")
+from mailer.articles.urls import WEB_SCHEMES
 
 
 class Refused(Exception):

@@ -11,6 +11,7 @@ import feedparser
 
 from mailer.articles.sanitize import clean_html, summarize, to_text
 from mailer.articles.urls import canonical, web_url
+from mailer.langs import STORY_LANGS
 
 # Korean publishers still serve EUC-KR, often with CP949 (its Microsoft superset) characters in it:
 # decoding as CP949 reads both, where a strict EUC-KR decoder would give up on a single syllable.
@@ -95,7 +96,7 @@ def _translation(entry, lang: str | None) -> str | None:
     for link in entry.get("links", []):
         hreflang = (link.get("hreflang") or "").lower()[:2]
         url = web_url(link.get("href"))
-        if link.get("rel") == "alternate" and hreflang in ("en", "ko") and hreflang != lang and url:
+        if link.get("rel") == "alternate" and hreflang in STORY_LANGS and hreflang != lang and url:
             return canonical(url)
     return None
 

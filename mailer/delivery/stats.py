@@ -28,6 +28,9 @@ def delivery_counts(session: Session, issue_id: int) -> dict[str, dict[str, int]
     return counts
 
 
+OUTCOMES = ("sent", "cancelled", "failed", "suppressed", "waiting")  # what became of each recipient, as Progress counts
+
+
 @dataclass(frozen=True)
 class Progress:
     """Where an issue's send stands, for every place that shows it (ops status, `issue show`, `--wait`,

@@ -44,7 +44,7 @@ def follow_up(batch_id: int, outcome: BatchOutcome, settings: Settings, in_proce
             return outcome.status
         time.sleep(min(outcome.retry_in, IN_PROCESS_MAX_WAIT))
         outcome = _send(batch_id, settings)
-    if outcome.status == BatchStatus.UNKNOWN and (in_process or outcome.reconcile_in is not None):
+    if outcome.status == BatchStatus.UNKNOWN:
         return reconcile_later([batch_id], settings, countdown=outcome.reconcile_in or 0.0) or outcome.status
     return outcome.status
 

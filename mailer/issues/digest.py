@@ -92,7 +92,6 @@ def digest_context(issue: Issue, lang: str, stories: list[dict], settings: Setti
         # each text as each language writes it; the bilingual templates mark up each form with its own lang
         "forms": {"label": label, "date": {code: long_date(day, code) for code in langs.STORY_LANGS},
                   "brand": {langs.KO: settings.from_name_ko, langs.EN: settings.from_name_en}},
-        "issue_label": langs.in_edition(label, lang),
         "label_ko": label[langs.KO],
         "label_en": label[langs.EN],
         "date_text": long_date(day, lang),

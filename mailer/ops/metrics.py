@@ -20,6 +20,7 @@ from mailer.config import get_settings
 from mailer.db import session_scope, utcnow
 from mailer.delivery import counters
 from mailer.delivery.models import Batch
+from mailer.delivery.stats import OUTCOMES
 from mailer.events.stats import stored_counts
 from mailer.issues.models import Edition, Issue
 from mailer.issues.states import IssueStatus
@@ -28,7 +29,6 @@ from mailer.ops import status
 from mailer.redis_client import client, is_redis
 from subscribers import service as subscribers
 
-OUTCOMES = ("sent", "cancelled", "failed", "suppressed", "waiting")  # of mailer_issue_recipients
 MAX_ISSUES = 20  # per-issue series for at most this many issues (the newest), whatever the window holds
 DISTRIBUTION = "bilingual-mailer"
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import redis
-from kombu.exceptions import KombuError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailer.articles.models import Feed
-from mailer.celery_app import QUEUES
+from mailer.celery_app import BROKER_DOWN, QUEUES
 from mailer.config import Settings
 from mailer.delivery.models import Batch, BatchStatus
 from mailer.delivery.stats import PARTLY_SENT, progress
@@ -23,7 +21,7 @@ RATE_WINDOW = timedelta(minutes=5)  # recipients finished in this window give th
 PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priority levels in lists named queue + sep + n
 
 
-BROKER_ERRORS = (redis.RedisError, OSError, KombuError)  # what a broker that is down raises through redis-py or kombu
+BROKER_ERRORS = BROKER_DOWN  # what a broker that is down raises through redis-py or kombu
 
 
 def broker_state(settings: Settings) -> dict:

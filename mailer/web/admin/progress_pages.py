@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from mailer import templates_dir
 from mailer.db import utcnow
-from mailer.delivery.stats import PARTLY_SENT, edition_progress, progress
+from mailer.delivery.stats import OUTCOMES, PARTLY_SENT, edition_progress, progress
 from mailer.issues.models import Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.issues.states import IssueStatus
@@ -28,7 +28,6 @@ from mailer.web.admin.texts import TEXTS
 router = APIRouter(prefix="/admin")
 STATIC = templates_dir() / "web" / "admin" / "static"
 SCRIPTS = frozenset({"progress.js", "localtime.js"})  # served by name from STATIC; nothing else is
-OUTCOMES = ("sent", "cancelled", "failed", "suppressed", "waiting")
 LIVE = frozenset({IssueStatus.SENDING, IssueStatus.PAUSED})  # the figures may still move: the script polls
 
 
