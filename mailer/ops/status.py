@@ -13,7 +13,7 @@ from mailer.celery_app import BROKER_DOWN, QUEUES
 from mailer.config import Settings
 from mailer.delivery.models import Batch, BatchStatus
 from mailer.delivery.stats import PARTLY_SENT, progress
-from mailer.issues.models import Issue
+from mailer.issues.models import Edition, Issue
 from mailer.issues.states import IssueStatus
 from mailer.redis_client import client, is_redis
 
@@ -83,7 +83,9 @@ def issues_in_flight(session: Session, now: datetime) -> list[dict]:
             Batch.issue_id == issue.id, Batch.status == BatchStatus.ACCEPTED, Batch.sent_at >= now - RATE_WINDOW))
         rate = recent / RATE_WINDOW.total_seconds()  # recipients per second lately
         # editions whose ledger is being written, or due and about to be: the total is not final yet
-        due = [e.lang for e in issue.editions if e.started_at is None and e.send_at and e.send_at <= now]
+        # (the languages only: the editions' rows carry their rendered HTML, not worth reading on every scrape)
+        due = list(session.scalars(select(Edition.lang).where(
+            Edition.issue_id == issue.id, Edition.started_at.is_(None), Edition.send_at <= now)))
         unwritten = sorted([*p.ledger_pending, *due])
         if unwritten or (p.waiting and not rate):
             eta = None
