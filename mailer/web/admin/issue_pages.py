@@ -43,7 +43,7 @@ def _progress(session: Session, issue: Issue) -> dict:
 
     now = progress(session, issue)
     counts = stored_counts(session, issue, utcnow(), get_settings())
-    return {"done": now.done, "total": now.total, "summary": now.summary(), "state": now.state,
+    return {"done": now.done, "total": now.total, "state": now.state,
             "unscheduled": now.unscheduled, "stats": counts.stats, "counted_at": counts.counted_at}
 
 

@@ -69,7 +69,9 @@ def _view(session: Session, issue: Issue, t: dict, flight: dict | None) -> dict:
 
 def views(session: Session, issues: list[Issue], lang: str, now: datetime) -> dict[int, dict]:
     """{issue number: its progress view}, for a page's first render and for the script's polls alike."""
-    flights = {row["number"]: row for row in issues_in_flight(session, now)} if issues else {}
+    # rate and time left exist only for issues in flight: a draft's page asks nothing of them
+    live = any(i.status in LIVE for i in issues)
+    flights = {row["number"]: row for row in issues_in_flight(session, now)} if live else {}
     return {i.number: _view(session, i, TEXTS[lang], flights.get(i.number)) for i in issues}
 
 
