@@ -23,6 +23,11 @@ EVENT_KEYS_KEPT = frozenset({
 })
 
 
+def scrub(payload: dict | None) -> dict:
+    """An event as it is kept for an erased address: only the keys in EVENT_KEYS_KEPT."""
+    return {k: v for k, v in (payload or {}).items() if k in EVENT_KEYS_KEPT}
+
+
 def _iso(value):
     return value.isoformat() if value else None
 
@@ -71,6 +76,6 @@ def erase(session: Session, email: str) -> bool:
                         .execution_options(synchronize_session=False))
     for event in session.scalars(_events_query(address)):
         event.email = None
-        event.payload = {k: v for k, v in (event.payload or {}).items() if k in EVENT_KEYS_KEPT}
+        event.payload = scrub(event.payload)
     session.flush()
     return service.erase(session, address)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailer.db import upsert_insert
 from mailer.events.models import WebhookEvent
-from mailer.events.privacy import EVENT_KEYS_KEPT
+from mailer.events.privacy import scrub
 from subscribers import suppression
 from subscribers.emails import InvalidEmail, normalize
 
@@ -138,7 +138,7 @@ def _row(event: dict, now: datetime, erased: bool) -> dict:
     return {"sg_event_id": _event_id(event), "event": event["event"],
             "email": None if erased else (event.get("email") or None),
             "occurred_at": _when(event), "received_at": now, "processed_at": None, "error": None,
-            "payload": {k: v for k, v in event.items() if k in EVENT_KEYS_KEPT} if erased else event,
+            "payload": scrub(event) if erased else event,
             # our custom_args, flattened into the event by SendGrid
             "issue_id": _int(event.get("issue_id"), MAX_INT32), "delivery_id": _int(event.get("delivery_id"), MAX_INT64)}
 
