@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from mailer.db import utcnow
 from mailer.issues.models import Editor, Role
-from mailer.web.admin import accounts
+from mailer.web.admin import accounts, sessions
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentAdmin, DbSession, FormField, back, page, page_lang
 from mailer.web.admin.passwords import MIN_LENGTH, WeakPassword
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/admin")
 
 def _page(request: Request, session, editor: Editor, status_code: int = 200, **extra) -> HTMLResponse:
     return page(request, "editors", status_code, editor=editor, editors=accounts.editors(session),
-                live=accounts.live_sessions(session, utcnow()), roles=Role.ALL, min_length=MIN_LENGTH,
+                live=sessions.live_counts(session, utcnow()), roles=Role.ALL, min_length=MIN_LENGTH,
                 notice=request.query_params.get("n"), ended=request.query_params.get("ended", ""), **extra)
 
 

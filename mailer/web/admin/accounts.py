@@ -23,7 +23,7 @@ def create_user(session: Session, name: str, password: str, role: str | None = N
         raise AccountError(f"a user name has 1 to {MAX_NAME} characters")
     if role is not None and role not in Role.ALL:
         raise AccountError(f"a role is {' or '.join(Role.ALL)}, not {role!r}")
-    if session.scalar(select(Editor).where(Editor.name == name)):
+    if _named(session, name):
         raise AccountError(f"user {name!r} exists already")
     if role is None:
         role = Role.EDITOR if session.scalar(select(Editor.id).where(Editor.role == Role.ADMIN).limit(1)) else Role.ADMIN
@@ -33,33 +33,34 @@ def create_user(session: Session, name: str, password: str, role: str | None = N
     return editor
 
 
-def set_password(session: Session, name: str, password: str, now) -> int:
-    """A new password for an existing editor; every session of theirs ends. Returns how many were live."""
-    editor = session.scalar(select(Editor).where(Editor.name == name.strip()))
+def _named(session: Session, name: str) -> Editor | None:
+    return session.scalar(select(Editor).where(Editor.name == name.strip()))
+
+
+def _existing(session: Session, name: str) -> Editor:
+    editor = _named(session, name)
     if editor is None:
         raise AccountError(f"no editor {name!r}")
+    return editor
+
+
+def set_password(session: Session, name: str, password: str, now) -> int:
+    """A new password for an existing editor; every session of theirs ends. Returns how many were live."""
+    editor = _existing(session, name)
     editor.password_hash = hash_password(password)
     return sessions.end_all(session, editor.id, now)
 
 
 def logout_all(session: Session, name: str, now) -> int:
     """`mailer admin logout-all NAME`: end every session of the editor at once."""
-    editor = session.scalar(select(Editor).where(Editor.name == name.strip()))
-    if editor is None:
-        raise AccountError(f"no editor {name!r}")
-    return sessions.end_all(session, editor.id, now)
+    return sessions.end_all(session, _existing(session, name).id, now)
 
 
 def editors(session: Session) -> list[Editor]:
     return list(session.scalars(select(Editor).order_by(Editor.name)))
 
 
-def live_sessions(session: Session, now) -> dict[int, int]:
-    """Live sessions per editor id."""
-    return sessions.live_counts(session, now)
-
-
 def authenticate(session: Session, name: str, password: str) -> Editor | None:
-    editor = session.scalar(select(Editor).where(Editor.name == name.strip()))
+    editor = _named(session, name)
     ok = verify_password(password, editor.password_hash if editor else DUMMY_HASH)
     return editor if editor and ok else None

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -25,7 +23,7 @@ from mailer.web.admin import preview_pages, progress_pages
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.errors import editing_error
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
-from mailer.web.admin.schedule_pages import USUAL_ZONES, zone_choices, zoned
+from mailer.web.admin.schedule_pages import USUAL_ZONES, zone_choices
 from mailer.web.admin.send_pages import actions_for, reason_text
 from mailer.web.admin.texts import TEXTS
 
@@ -81,10 +79,6 @@ def draft_now(request: Request, session: DbSession, editor: CurrentEditor, csrf_
 
 # --- the issue editor -------------------------------------------------------------------------
 
-def _local(when: datetime | None, tz: str) -> str:
-    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") + f" {tz}" if when else ""
-
-
 def _with_pairs(session: Session, articles: list) -> list[tuple]:
     """Each candidate story with its translation's title (or None), Korean first: a story shows both titles."""
     from mailer.articles.models import Article
@@ -106,7 +100,6 @@ def _issue_page(request: Request, session: Session, editor: Editor, number: int,
                  live=progress_pages.views(session, [issue], page_lang(request), utcnow())[issue.number],
                  inbox=preview_pages.inbox(issue),
                  timezones=zone_choices(), usual_zones=USUAL_ZONES, default_tz=tz,
-                 local=lambda w: _local(w, tz), zoned=zoned,
                  notice=request.query_params.get("n"), actions=actions_for(issue, editor),
                  status_reason=reason_text(issue.status_reason, page_lang(request)), **extra)
 
