@@ -16,6 +16,8 @@ from mailer.issues.service import IssueError, transition
 from mailer.issues.states import IssueStatus
 from mailer.langs import EDITIONS
 
+SCHEDULABLE = (*EDITABLE, IssueStatus.SENDING)  # sending: an edition not started yet may still get its time
+
 
 def zone(name: str) -> ZoneInfo:
     try:
@@ -57,7 +59,7 @@ def schedule(session: Session, issue: Issue, langs: tuple[str, ...], when: datet
     started = [e.lang for e in editions if e.started_at is not None]
     if started:
         raise IssueError(f"issue #{issue.number}: edition(s) {', '.join(started)} already sent")
-    if issue.status not in (*EDITABLE, IssueStatus.SENDING):
+    if issue.status not in SCHEDULABLE:
         raise IssueError(f"issue #{issue.number} is {issue.status}; it cannot be scheduled")
     for e in editions:
         e.send_at, e.send_tz = when, getattr(when.tzinfo, "key", None)  # a fixed offset: the digest's zone

@@ -15,7 +15,7 @@ from mailer.config import get_settings
 from mailer.db import utcnow
 from mailer.issues import scheduling
 from mailer.issues.service import IssueError, get_issue
-from mailer.issues.states import InvalidTransition, IssueStatus
+from mailer.issues.states import InvalidTransition
 from mailer.langs import EDITIONS
 from mailer.rendering.render import RenderError
 from mailer.web.admin.auth import check_csrf
@@ -24,7 +24,6 @@ from mailer.web.admin.texts import TEXTS
 
 router = APIRouter(prefix="/admin")
 USUAL_ZONES = ("Asia/Seoul", "America/New_York", "America/Los_Angeles", "Europe/London", "UTC")
-SCHEDULABLE = (IssueStatus.DRAFT, IssueStatus.SCHEDULED, IssueStatus.SENDING)
 
 
 @cache
@@ -54,7 +53,7 @@ def _refusal(issue, lang_choice: str, date: str, time: str, tz: str, now: dateti
         return "past_time"
     if any(e.started_at is not None for e in issue.editions if e.lang in langs):
         return "edition_started"
-    if issue.status not in SCHEDULABLE:
+    if issue.status not in scheduling.SCHEDULABLE:
         return "cannot_schedule"
     return "sending_refused" if get_settings().sending_refused() else None
 
