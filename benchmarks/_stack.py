@@ -165,6 +165,27 @@ class Stack:
             log.close()
 
 
+def in_request(pid: int, port: int) -> bool:
+    """Whether process `pid` holds an open TCP connection to 127.0.0.1:`port`: a sender mid-request (the
+    SendGrid client opens one per request). Its sockets' inodes, looked up in the kernel's TCP table."""
+    try:
+        inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")}
+    except OSError:
+        return False
+    wanted = f":{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # remote address, state 01 = ESTABLISHED, inode
+            if fields[2].endswith(wanted) and fields[3] == "01" and fields[9] in inodes:
+                return True
+    return False
+
+
 def peak_rss_mb(pid: int) -> float | None:
     """VmHWM: the process's peak resident set, read before it exits."""
     try:
@@ -286,8 +307,9 @@ def _line_summary(line: str) -> tuple[int, int]:
     return len(record["recipients"]), int((record.get("custom_args") or {}).get("batch_id", 0) or 0)
 
 
-def check_record(record: Path, issue_number: int) -> dict:
-    """Every active subscriber exactly once: the stand-in's record against the ledger and the subscriber list."""
+def check_record(record: Path, issue_number: int, probe_email: str = "") -> dict:
+    """Every active subscriber exactly once: the stand-in's record against the ledger and the subscriber list
+    (the probes to `probe_email` counted apart)."""
     from sqlalchemy import select
 
     from mailer.db import session_scope
@@ -304,7 +326,9 @@ def check_record(record: Path, issue_number: int) -> dict:
         issue_id = session.scalar(select(Issue.id).where(Issue.number == issue_number))
         ledger = set(session.scalars(select(Delivery.email).where(Delivery.issue_id == issue_id)))
         active = set(session.scalars(select(Subscriber.email).where(Subscriber.status == Status.ACTIVE)))
+    probes = mailed.pop(probe_email, 0)
     return {
+        "probes": probes,
         "ledger_rows": len(ledger),
         "active_subscribers": len(active),
         "recipients_recorded": sum(mailed.values()),

@@ -1,6 +1,7 @@
 """A send under faults: every active subscriber must be mailed exactly once.
 
     python benchmarks/faults.py [--subscribers 50000] [--json out.json] [--seed 7] [--database-url URL]
+                                [--kill-at 0.2] [--probe-email probe@news.example.com] [--no-redis-restart]
 
 The stack: PostgreSQL (`bench` database, schema recreated), a redis-server of this benchmark's own on a free
 port (--save "" --appendonly no, so a restart loses every queued task), the stand-in answering
@@ -8,9 +9,14 @@ port (--save "" --appendonly no, so a restart loses every queued task), the stan
 sweeping every 2 s, two `mailer worker -Q send,events -c 1 -P solo` and one `-Q assemble` (beat's send-due tick). The send is started by `mailer issue
 send`, SIGKILLed as soon as its first block of ledger rows is committed (beat starts the editions it never
 reached, and takes over the ledger it was writing once the 15 s lease runs out). During the send: once a fifth of
-the recipients are accepted, SIGKILL worker0 and start a replacement; once two fifths are, restart the Redis
-server (everything queued is lost; beat's sweep must find the batches again). Prints lost and duplicated
-recipients (both must be 0) and the time to finish.
+the recipients are accepted (--kill-at), SIGKILL worker0 inside a request (an open connection to the stand-in)
+and start a replacement; once two fifths are, restart the Redis server (everything queued is lost; beat's sweep
+must find the batches again). Prints lost and duplicated recipients (both must be 0), the time to finish, and
+the time from the worker's kill to the last reader's copy and to the issue `sent`.
+
+A worker killed inside a request leaves its batch `unknown`; when the send is nearly over no webhook event comes
+after the loss, and reconciliation sends a probe to --probe-email (counted apart) to see the stream pass it.
+With `slow` in --fail, a request the killed worker had not finished is never accepted (as on a cut upload).
 """
 
 from __future__ import annotations
@@ -83,6 +89,18 @@ def kill_starter_mid_ledger(stack, number: int, t0: float) -> dict:
     return {"at_s": None}
 
 
+def kill_in_request(stack, name: str, port: int, timeout: float = 30) -> bool:
+    """SIGKILL the worker as soon as it holds a connection to the stand-in (mid-request); after `timeout`
+    without one, kill it anyway. Returns whether it was inside a request."""
+    import _stack as st
+
+    pid, deadline = stack.pid(name), time.time() + timeout
+    while not (inside := st.in_request(pid, port)) and time.time() < deadline:
+        time.sleep(0.001)
+    stack.procs[name][0].send_signal(signal.SIGKILL)
+    return inside
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subscribers", type=int, default=50_000)
@@ -92,6 +110,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="the stand-in's fault draws")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--kill-at", type=float, default=0.2, help="fraction accepted when worker0 is killed")
+    parser.add_argument("--slow-seconds", type=float, default=0.5, help="the stand-in's `slow` answers")
+    parser.add_argument("--probe-email", default="probe@news.example.com", help="MAILER_PROBE_EMAIL ('' for none)")
+    parser.add_argument("--no-redis-restart", action="store_true")
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="mailer-faults-bench-"))
@@ -108,7 +130,7 @@ def main(argv=None) -> int:
         "MAILER_MAINTENANCE_INTERVAL_SECONDS": "2", "MAILER_SCHEDULE_TICK_SECONDS": "2",
         "MAILER_RECONCILE_GRACE_SECONDS": "5",
         "MAILER_BATCH_LEASE_SECONDS": "15", "MAILER_SEND_MAX_RETRIES": "30",
-        "MAILER_SENDGRID_TIMEOUT_SECONDS": "10",
+        "MAILER_SENDGRID_TIMEOUT_SECONDS": "10", "MAILER_PROBE_EMAIL": args.probe_email,
     })
     redis_proc = start_redis(redis_port, work)
     stack = None
@@ -118,17 +140,20 @@ def main(argv=None) -> int:
         st.fresh_schema(args.database_url)
         st.copy_subscribers(args.database_url, args.subscribers)
         number = st.draft_from_samples(work)
+        in_flight = None
         record = work / "record.jsonl"
         stack = st.Stack(dict(os.environ), work)
         web_port = st.free_port()
         key_file = work / "webhook-key.pem"
         url, public_key = st.start_standin(stack, record, "--validate-sample", "0.01", "--fail", args.fail,
                                            "--seed", str(args.seed), "--key-file", str(key_file),
+                                           "--slow-seconds", str(args.slow_seconds),
                                            "--webhook-url", f"http://127.0.0.1:{web_port}/webhooks/sendgrid")
         env = {"MAILER_SENDGRID_HOST": url, "MAILER_SENDGRID_API_KEY": st.API_KEY,
                "MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY": public_key}
         stack.env.update(env)
         os.environ.update(env)
+        standin_port = int(url.rsplit(":", 1)[1])
         stack.start("web", "serve", "--port", str(web_port))
         st.wait_http(f"http://127.0.0.1:{web_port}/healthz")
         stack.start("beat", "beat", "--loglevel", "warning", "--schedule", str(work / "beat-schedule"))
@@ -159,13 +184,15 @@ def main(argv=None) -> int:
         with session_scope() as session:
             while time.time() < deadline:
                 accepted = sum(n for _, n, _ in tail.seen)
-                if killed is None and accepted >= args.subscribers // 5:
-                    stack.procs["worker0"][0].send_signal(signal.SIGKILL)
+                if killed is None and accepted >= args.subscribers * args.kill_at:
+                    in_flight = kill_in_request(stack, "worker0", standin_port)
                     killed = time.time() - t0
-                    print(f"{killed:.1f} s: SIGKILLed worker0 at {accepted:,} accepted; starting worker2", flush=True)
+                    print(f"{killed:.1f} s: SIGKILLed worker0 at {accepted:,} accepted, "
+                          f"{'inside a request' if in_flight else 'between requests'}; starting worker2", flush=True)
                     stack.start("worker2", "worker", "-Q", "send,events", "-c", "1", "-P", "solo", "-n",
                                 "worker2@%h", "--loglevel", "warning")
-                if restarted is None and killed is not None and accepted >= 2 * args.subscribers // 5:
+                if (restarted is None and not args.no_redis_restart and killed is not None
+                        and accepted >= 2 * args.subscribers // 5):
                     stop_redis(redis_proc)
                     time.sleep(1.0)
                     redis_proc = start_redis(redis_port, work)
@@ -179,6 +206,11 @@ def main(argv=None) -> int:
         finished = time.time() - t0
         tail.stopping.set()
         tail.join(timeout=30)
+        last_copy = max((t for t, _, batch_id in tail.seen if batch_id), default=None)  # probes name no batch
+        if killed is not None:
+            results["worker_killed_in_request"] = in_flight
+            results["kill_to_last_copy_s"] = round(last_copy - t0 - killed, 2) if last_copy else None
+            results["kill_to_issue_sent_s"] = round(finished - killed, 2)
         results.update({"issue_status": status, "seconds_to_finish": round(finished, 2),
                         "recipients_per_second": round(args.subscribers / finished, 1),
                         "starter_killed": starter_killed,
@@ -187,7 +219,7 @@ def main(argv=None) -> int:
         results["standin_requests"] = stats["requests"]
         results["peak_rss_mb"] = {n: st.peak_rss_mb(stack.pid(n)) for n in ("worker1", "worker2", "standin", "web")}
         results["peak_worker_rss_mb"] = max(results["peak_rss_mb"][n] or 0 for n in ("worker1", "worker2"))
-        results.update(st.check_record(record, number))
+        results.update(st.check_record(record, number, args.probe_email))
         with session_scope() as session:
             from sqlalchemy import func
 
@@ -209,6 +241,9 @@ def main(argv=None) -> int:
           f"unexpected {results.get('unexpected')} ({results.get('recipients_recorded')} recorded, "
           f"{results.get('ledger_rows')} in the ledger)")
     print(f"  peak RSS: {results.get('peak_rss_mb')}")
+    print(f"  worker killed inside a request: {results.get('worker_killed_in_request')}; from the kill to the last "
+          f"reader's copy {results.get('kill_to_last_copy_s')} s, to the issue sent {results.get('kill_to_issue_sent_s')} s "
+          f"({results.get('probes')} probe(s))")
     st.finish(results, args.json, work, args.keep)
     ok = results.get("lost") == 0 and results.get("duplicates") == 0 and results.get("issue_status") == "sent"
     return 0 if ok else 1

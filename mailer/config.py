@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     reconcile_grace_seconds: int = 900
     # ...and longer while SendGrid's webhook stream lags behind the lost answer: up to this long after it
     reconcile_max_wait_seconds: int = 3600
+    # An address of the newsroom's: once a lost answer's grace period is over and the webhook stream is quiet,
+    # one small message goes here, and its `processed` event shows the stream has passed the loss (no hour's
+    # wait). Empty: wait for other traffic, up to reconcile_max_wait_seconds.
+    probe_email: str = ""
     send_max_retries: int = 8
     # Shared by every worker (in Redis when a broker is set): 0 means no limit. Per hour is for
     # warming up a new sending domain.
@@ -107,6 +111,12 @@ class Settings(BaseSettings):
     def _list_id_is_a_dot_atom(self) -> "Settings":
         if self.list_id and not re.fullmatch(r"<?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+>?", self.list_id):
             raise ValueError("MAILER_LIST_ID must look like weekly.news.example.org (RFC 2919)")
+        return self
+
+    @model_validator(mode="after")
+    def _probe_email_is_an_address(self) -> "Settings":
+        if self.probe_email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.probe_email):
+            raise ValueError("MAILER_PROBE_EMAIL must be an email address, like probe@news.example.com")
         return self
 
     @model_validator(mode="after")

@@ -49,7 +49,7 @@ def _lease(session: Session, batch_id: int, now: datetime, settings: Settings) -
         update(Batch)
         .where(Batch.id == batch_id, Batch.status.in_(LEASABLE))
         .values(
-            status=BatchStatus.SENDING, attempts=Batch.attempts + 1, updated_at=now,
+            status=BatchStatus.SENDING, attempts=Batch.attempts + 1, updated_at=now, request_started_at=None,
             leased_until=now + timedelta(seconds=settings.batch_lease_seconds),
         )
         .returning(Batch),  # the batch as leased, without reading it again
@@ -179,6 +179,9 @@ def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Edition,
             # was accepted under this lease, only refusals loop back here.
             batch.status = BatchStatus.RETRYING
             return BatchOutcome(batch.status, retry_in=0.0, spawned=spawned)
+        # On record before the request: a lease that lapses without this mark sent nothing (lifecycle.sweep)
+        batch.request_started_at = utcnow()
+        session.commit()
         try:
             result = sender.send(_outgoing(batch, issue, edition, recipients, settings))
         except SendError as exc:

@@ -91,15 +91,23 @@ class Sweep:
 
 
 def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
-    """The periodic safety net. A batch whose worker died mid-request may have been sent, so it becomes
-    `unknown` (reconciled, never blindly resent); a batch that waited a whole lease for a worker is sent."""
+    """The periodic safety net. A batch whose worker died before its request went out goes out again at
+    once; one whose worker died mid-request may have been sent, so it becomes `unknown` (reconciled, never
+    blindly resent); a batch that waited a whole lease for a worker is sent."""
     sending_issues = select(Issue.id).where(Issue.status == IssueStatus.SENDING)
+    lapsed = (Batch.status == BatchStatus.SENDING, Batch.leased_until < now)
+    never_sent = session.scalars(
+        update(Batch).where(*lapsed, Batch.request_started_at.is_(None))
+        .values(status=BatchStatus.PENDING, leased_until=None, updated_at=now,
+                last_error="lease expired before its request went out: sent again")
+        .returning(Batch.id).execution_options(synchronize_session=False)
+    ).all()
     # The answer is lost as of the lease's end, the last moment its request can have gone out, not as of
     # this sweep: the webhook stream need only pass that moment (events after it may be few, near the end).
     session.execute(
-        update(Batch).where(Batch.status == BatchStatus.SENDING, Batch.leased_until < now)
+        update(Batch).where(*lapsed)
         .values(status=BatchStatus.UNKNOWN, leased_until=None, updated_at=Batch.leased_until,
-                last_error="lease expired: the worker went silent mid-send")
+                last_error="lease expired mid-request: the worker went silent mid-send")
         .execution_options(synchronize_session=False)
     )
     session.commit()
@@ -109,7 +117,7 @@ def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
         Batch.issue_id.in_(sending_issues), Batch.status.in_(LEASABLE), Batch.updated_at < stale))
     reconcile = session.scalars(select(Batch.id).where(
         Batch.status == BatchStatus.UNKNOWN, Batch.updated_at <= grace_over))
-    found = Sweep(send=list(send), reconcile=list(reconcile))
+    found = Sweep(send=[*never_sent, *send], reconcile=list(reconcile))
     # An issue still `sending` with nothing open: whoever closed its last batch or ledger block died before
     # finishing it (for the others, finish_issue_if_done's first probe answers at once).
     for issue_id in session.scalars(sending_issues).all():

@@ -68,6 +68,11 @@ class Batch(Base):
     size: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Committed just before each request of the lease goes out (cleared by the next lease): a lapsed lease
+    # without it never sent anything, and its batch is sent again at once instead of reconciled.
+    request_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a probe last went out to see the webhook stream pass this batch's lost answer (events/reconcile.py)
+    probe_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,13 +1,14 @@
 """Reconciling a lost answer: a batch whose request went out but whose answer never came (`unknown`) is
 resent only to the recipients SendGrid's webhook events do not show as `processed`, and only once the
-event stream has passed the moment the answer was lost."""
+event stream has passed the moment the answer was lost. When the stream is quiet (the send is over), a
+probe (mailer.mail.probes) makes it pass that moment."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
@@ -15,12 +16,15 @@ from mailer.delivery.batches import BatchOutcome
 from mailer.delivery.lifecycle import finish_issue_if_done
 from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
 from mailer.events.models import WebhookEvent
+from mailer.mail.probes import probe
+from mailer.mail.senders import Sender, SendError
 
 log = logging.getLogger(__name__)
 WATERMARK_EVENTS = 100
 
 
-def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Settings) -> BatchOutcome:
+def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Settings,
+                    sender: Sender | None = None) -> BatchOutcome:
     """An `unknown` batch, once its grace period is over: recipients SendGrid reported `processed` count
     as sent; only the others go out again, and only once the webhook stream has caught up with the lost
     answer (a backlog of events must not read as "never accepted")."""
@@ -46,6 +50,8 @@ def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Se
         Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.QUEUED))
     if unconfirmed:
         if not caught_up and not overdue:
+            if settings.probe_email and sender is not None:
+                _probe(session, batch, now, settings, sender)
             return BatchOutcome(batch.status)
         # compare-and-set, so two reconcilers cannot both send the batch again
         taken = session.execute(
@@ -62,6 +68,32 @@ def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Se
     finish_issue_if_done(session, batch.issue_id, now)
     session.commit()
     return BatchOutcome(batch.status)
+
+
+def _probe(session: Session, batch: Batch, now: datetime, settings: Settings, sender: Sender) -> None:
+    """Send a probe, unless one went out since this batch's loss less than a grace period ago (for it or
+    for another batch lost at the same time): its `processed` event, stamped now, moves the watermark past
+    the loss. Recorded before it is sent, so two reconcilers send it once; a probe lost on its way is sent
+    again a grace period later."""
+    lost_at, recent = batch.updated_at, now - timedelta(seconds=settings.reconcile_grace_seconds)
+    if session.scalar(select(Batch.id).where(Batch.probe_sent_at > lost_at, Batch.probe_sent_at > recent).limit(1)):
+        return
+    taken = session.execute(
+        update(Batch).where(Batch.id == batch.id, or_(Batch.probe_sent_at.is_(None), Batch.probe_sent_at <= recent))
+        # updated_at is when the answer was lost: it must not move (as onupdate would have it)
+        .values(probe_sent_at=now, updated_at=Batch.updated_at).execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    if not taken:
+        return
+    try:
+        sender.send(probe(settings, batch.id))
+    except SendError as exc:
+        log.warning("batch %s: the probe to see the webhook stream pass its lost answer failed (%s); "
+                    "trying again in %ss", batch.id, exc, settings.reconcile_grace_seconds, extra={"batch": batch.id})
+        return
+    log.info("batch %s: probe sent to %s; its processed event will show the webhook stream has passed the loss",
+             batch.id, settings.probe_email, extra={"batch": batch.id})
 
 
 def _evidence_stored_unapplied(session: Session, batch_id: int) -> bool:

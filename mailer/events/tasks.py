@@ -12,6 +12,7 @@ from mailer.delivery.models import BatchStatus
 from mailer.events.apply import apply_pending
 from mailer.events.reconcile import reconcile_batch as reconcile
 from mailer.events.stats import refresh_active
+from mailer.mail.senders import get_sender
 
 
 def process_stored() -> int:
@@ -49,7 +50,7 @@ def reconcile_batch(self, batch_id: int) -> str:
     in_process = self.request.is_eager or settings.tasks_in_process
     while True:
         with session_scope() as session:
-            outcome = reconcile(session, batch_id, utcnow(), settings)
+            outcome = reconcile(session, batch_id, utcnow(), settings, get_sender(settings))
         if outcome.status != BatchStatus.UNKNOWN:
             return delivery.follow_up(batch_id, outcome, settings, in_process)
         delay = outcome.reconcile_in

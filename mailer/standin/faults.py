@@ -2,7 +2,8 @@
 
 Spec syntax: comma-separated `kind:probability`, e.g. "429:0.1,500:0.05,503:0.02,drop:0.01,slow:0.02".
 Kinds: 429, 500, 503 (answer that error without accepting), drop (accept and record, then close the
-connection without a response), slow (wait, then answer normally). Probabilities must sum to <= 1.
+connection without a response), slow (the request takes a while to arrive, then is answered normally; a
+client that hangs up meanwhile, timed out or killed, gets nothing accepted). Probabilities must sum to <= 1.
 A script of outcomes (the kinds above, or "202"/"ok" for a normal answer) is consumed first, in order,
 so tests can be exact; random draws come from a seeded random.Random so runs repeat.
 """

@@ -12,6 +12,7 @@ import hashlib
 import json
 import random
 import secrets
+import select
 import socket
 import threading
 import time
@@ -43,6 +44,15 @@ def _bounces(email: str, rate: float) -> bool:
         return False
     digest = hashlib.sha256(email.lower().encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < rate
+
+
+def _hung_up(connection: socket.socket) -> bool:
+    """Whether the client has closed its end (a timeout, a killed process): readable, with nothing to read."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 class _Server(ThreadingHTTPServer):
@@ -303,6 +313,8 @@ class StandIn:
             return self._answer(handler, int(outcome), _errors(message))
         if outcome == "slow":
             self._stopping.wait(self.slow_seconds)
+            if _hung_up(handler.connection):
+                return  # the client gave up (or died) before the request was complete: nothing is taken
 
         settings = payload.get("mail_settings") if isinstance(payload, dict) else None
         sandbox_mode = settings.get("sandbox_mode") if isinstance(settings, dict) else None

@@ -206,7 +206,9 @@ def test_a_batch_whose_worker_died_is_reconciled_not_blindly_resent(session, iss
     [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     now = utcnow()
-    assert batches._lease(session, first, now, settings)  # a worker took it, then died mid-request
+    leased = batches._lease(session, first, now, settings)  # a worker took it, then died mid-request
+    leased.request_started_at = now
+    session.commit()
     assert lifecycle.sweep(session, now, settings).send == []
     lease_end = now + timedelta(seconds=settings.batch_lease_seconds)
     later = lease_end + timedelta(seconds=60)  # beat's sweep comes a while after the lease ran out
