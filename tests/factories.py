@@ -6,6 +6,7 @@ from datetime import datetime
 
 from mailer.config import Settings
 from mailer.delivery.lifecycle import resume_issue
+from mailer.delivery.models import Batch, Delivery, shown_status
 from mailer.delivery.start import begin_send, start_editions
 from mailer.issues.models import Issue
 from mailer.issues.states import IssueStatus
@@ -18,3 +19,11 @@ def start_send(session, issue: Issue, settings: Settings, now: datetime) -> list
     if issue.status == IssueStatus.PAUSED:
         return resume_issue(session, issue)
     return start_editions(session, issue, begin_send(session, issue, now), settings, now)
+
+
+def shown_statuses(session, *where) -> list[str]:
+    """The deliveries' statuses as counted and shown (a queued one of an accepted batch reads `sent`), by id."""
+    from sqlalchemy import select
+
+    return list(session.scalars(select(shown_status()).outerjoin(Batch, Batch.id == Delivery.batch_id)
+                                .where(*where).order_by(Delivery.id)))

@@ -201,7 +201,6 @@ def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Edition,
         counters.record_batch(result.status, time.monotonic() - started)
         if result.invalid:
             batch.invalid += _set_deliveries(session, batch.id, result.invalid, DeliveryStatus.INVALID, now)
-        _set_deliveries(session, batch.id, None, DeliveryStatus.SENT, now)
         batch.message_id, batch.status, batch.sent_at = result.message_id, BatchStatus.ACCEPTED, now
         return BatchOutcome(batch.status, spawned=spawned)
 

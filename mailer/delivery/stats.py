@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailer.delivery.models import Batch, BatchStatus, Delivery
+from mailer.delivery.models import Batch, BatchStatus, Delivery, shown_status
 from mailer.issues.models import Edition, Issue
 from mailer.issues.states import IssueStatus
 
@@ -15,12 +15,14 @@ PARTLY_SENT = "partly sent"  # shown, not stored: `sending`, every started editi
 
 
 def delivery_counts(session: Session, issue_id: int) -> dict[str, dict[str, int]]:
-    """{edition lang: {delivery status: count}}."""
+    """{edition lang: {delivery status (as shown): count}}."""
+    status = shown_status()
     rows = session.execute(
-        select(Edition.lang, Delivery.status, func.count())
+        select(Edition.lang, status, func.count())
         .join(Edition, Edition.id == Delivery.edition_id)
+        .outerjoin(Batch, Batch.id == Delivery.batch_id)
         .where(Delivery.issue_id == issue_id)
-        .group_by(Edition.lang, Delivery.status)
+        .group_by(Edition.lang, status)
     )
     counts: dict[str, dict[str, int]] = {}
     for lang, status, n in rows:

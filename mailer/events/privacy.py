@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from mailer.delivery.models import Batch, Delivery
+from mailer.delivery.models import Batch, Delivery, shown_status
 from mailer.events.models import WebhookEvent
 from mailer.issues.models import Edition, Issue
 from subscribers import service
@@ -34,7 +34,7 @@ def _iso(value):
 
 def deliveries_of(session: Session, subscriber_id: int) -> list[dict]:
     rows = session.execute(
-        select(Issue.number, Edition.lang, Delivery.status, Delivery.email, Batch.sent_at, Delivery.updated_at)
+        select(Issue.number, Edition.lang, shown_status(), Delivery.email, Batch.sent_at, Delivery.updated_at)
         .join(Issue, Issue.id == Delivery.issue_id)
         .join(Edition, Edition.id == Delivery.edition_id)
         .outerjoin(Batch, Batch.id == Delivery.batch_id)

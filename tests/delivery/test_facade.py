@@ -3,14 +3,15 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from mailer.db import utcnow
 from mailer.delivery import facade
-from mailer.delivery.models import Delivery, DeliveryStatus
+from mailer.delivery.models import DeliveryStatus
 from mailer.issues.models import Edition, Issue
 from mailer.issues.service import IssueError
 from mailer.issues.states import InvalidTransition, IssueStatus
+from tests.factories import shown_statuses
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def _status(session, number: int) -> str:
 
 
 def _sent(session) -> int:
-    return session.scalar(select(func.count()).where(Delivery.status == DeliveryStatus.SENT))
+    return shown_statuses(session).count(DeliveryStatus.SENT)
 
 
 def test_send_now_mails_every_reader_once_and_a_second_call_is_refused(session, issue, settings):
