@@ -2,6 +2,7 @@
 
     python benchmarks/send.py --subscribers 100000 [--json out.json] [--png out.png] [--workers 2]
         [--batch-size 1000] [--database-url URL] [--broker-url redis://127.0.0.1:6379/12] [--profile]
+        [--sink standin|null] [--floor]
 
 What it does, in order: drops and recreates the schema in the `bench` database (PostgreSQL only), COPYs N
 active subscribers (a third each ko/en/both), drafts an issue from the sample feeds, starts the stand-in
@@ -22,6 +23,10 @@ Figures (all wall-clock on a shared 2-core machine, so noisy):
 - CPU seconds used during the send by each worker, the stand-in, this process (the starter: ledger and
   enqueue) and the PostgreSQL backends of its database with the server's writers: where the machine's two cores went;
 - lost / duplicates: the stand-in's record against the ledger and the active subscribers.
+--sink null sends to benchmarks/floor.py's null sink (reads each body, answers 202) instead of the stand-in:
+no record, so no lost/duplicate check and no cut-to-accepted times, but the sink's cost is the floor's.
+--floor then runs benchmarks/floor.py (as many processes as workers) on the same database and reports
+floor_seconds and ratio_to_floor (end to end / floor): like with like with --sink null.
 --profile samples each worker and the stand-in with py-spy (bench extra) and prints the hot spots.
 """
 
@@ -53,6 +58,9 @@ def parse_args(argv=None):
     parser.add_argument("--timeout", type=float, default=900, help="give up on the send after this many seconds")
     parser.add_argument("--profile", action="store_true", help="py-spy each worker and the stand-in; print the hot spots")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, record file)")
+    parser.add_argument("--sink", choices=("standin", "null"), default="standin",
+                        help="where the workers post: the stand-in (validating 1%%, recording) or a null sink")
+    parser.add_argument("--floor", action="store_true", help="also time benchmarks/floor.py; report the ratio")
     return parser.parse_args(argv)
 
 
@@ -107,10 +115,19 @@ def main(argv=None) -> int:
     record = work / "record.jsonl"
     stack = st.Stack(dict(os.environ), work)
     results: dict = {"subscribers": args.subscribers, "workers": args.workers, "batch_size": args.batch_size,
-                     "command": " ".join(["python", "benchmarks/send.py", *(argv or sys.argv[1:])])}
+                     "sink": args.sink, "command": " ".join(["python", "benchmarks/send.py", *(argv or sys.argv[1:])])}
     spies: list[tuple[subprocess.Popen, Path]] = []
+    null_sink = None
     try:
-        url, _ = st.start_standin(stack, record, "--validate-sample", "0.01")
+        if args.floor or args.sink == "null":
+            import floor
+
+            null_sink, null_port = floor.start_null_sink()
+        if args.sink == "null":
+            url = f"http://127.0.0.1:{null_port}"
+            stack.procs["standin"] = (null_sink, open(os.devnull, "w"))  # noqa: SIM115 - read, stopped like the stand-in
+        else:
+            url, _ = st.start_standin(stack, record, "--validate-sample", "0.01")
         stack.env.update({"MAILER_SENDGRID_HOST": url, "MAILER_SENDGRID_API_KEY": st.API_KEY})
         os.environ.update({"MAILER_SENDGRID_HOST": url, "MAILER_SENDGRID_API_KEY": st.API_KEY})
         names = [f"worker{i}" for i in range(args.workers)]
@@ -129,6 +146,7 @@ def main(argv=None) -> int:
                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))
             time.sleep(1.0)
 
+        record.touch()  # the null sink records nothing: the tail then sees no line
         tail = st.RecordTail(record)
         tail.start()
         # An idle backend reports its counts to pg_stat_* up to 10 s late; one that exits, at once: the setup's
@@ -154,7 +172,7 @@ def main(argv=None) -> int:
         results["pg_stat_database_delta"] = {k: round(float(pg_after[k] - pg_before[k]), 1) for k in pg_after}
 
         results["task_seconds"] = st.percentiles(task_times(stack, names))
-        results["queue_to_accept_seconds"] = st.percentiles(queue_to_accept(tail.seen))
+        results["queue_to_accept_seconds"] = st.percentiles(queue_to_accept(tail.seen))  # empty for the null sink
         results["peak_rss_mb"] = {name: st.peak_rss_mb(stack.pid(name)) for name in [*names, "standin"]}
         results["peak_worker_rss_mb"] = max((results["peak_rss_mb"][n] or 0) for n in names)
         for proc, _ in spies:
@@ -168,14 +186,22 @@ def main(argv=None) -> int:
         st.throughput_png(tail.seen, results.pop("_t0"), png,
                           f"send of {args.subscribers:,} through {args.workers} worker(s)")
         results["png"] = str(png)
-        results.update(st.check_record(record, number))
+        if args.sink == "standin":
+            results.update(st.check_record(record, number))
         tracebacks = [n for n in names if "Traceback" in stack.log(n)]
         results["worker_tracebacks"] = tracebacks
+        stack.stop(names)
+        if args.floor:
+            found = floor.run(args.database_url, args.workers, null_port)
+            results["floor_seconds"] = found["seconds"]
+            results["ratio_to_floor"] = round(results["end_to_end_seconds"] / found["seconds"], 2)
     finally:
         for proc, _ in spies:
             if proc.poll() is None:
                 proc.kill()
         stack.stop()
+        if null_sink and null_sink.poll() is None:
+            null_sink.kill()
 
     report(results)
     if args.profile:
@@ -191,6 +217,8 @@ def main(argv=None) -> int:
                 print("  inclusive: " + ", ".join(f"{k}={v}%" for k, v in st.inclusive_hotspots(out, needles).items()))
         results["profiles"] = [str(out) for _, out in spies]
     st.finish(results, args.json, work, args.keep or args.profile)  # profiles are read from the work directory
+    if args.sink == "null":
+        return 0 if results["issue_status"] == "sent" else 1
     return 0 if results["lost"] == 0 and results["duplicates"] == 0 else 1
 
 
@@ -261,8 +289,14 @@ def report(r: dict) -> None:
     pg = r["pg_stat_database_delta"]
     print(f"  database (the send):     {pg['xact_commit']:.0f} commits, {pg['tup_inserted']:.0f} rows inserted, "
           f"{pg['tup_updated']:.0f} updated ({pg['tup_hot_updated']:.0f} in place)")
-    print(f"  record vs ledger:        lost {r['lost']}, duplicates {r['duplicates']}, unexpected {r['unexpected']} "
-          f"({r['recipients_recorded']:,} recorded, {r['ledger_rows']:,} in the ledger)")
+    if "lost" in r:
+        print(f"  record vs ledger:        lost {r['lost']}, duplicates {r['duplicates']}, unexpected {r['unexpected']} "
+              f"({r['recipients_recorded']:,} recorded, {r['ledger_rows']:,} in the ledger)")
+    else:
+        print("  record vs ledger:        not checked: the null sink keeps no record (run with the stand-in)")
+    if "floor_seconds" in r:
+        print(f"  floor (benchmarks/floor.py, {r['workers']} processes): {r['floor_seconds']:.2f} s; "
+              f"ratio to the floor {r['ratio_to_floor']:.2f} ({r['sink']} sink)")
     if r["worker_tracebacks"]:
         print(f"  tracebacks in: {r['worker_tracebacks']}")
     print(f"  throughput plot:         {r['png']}")
