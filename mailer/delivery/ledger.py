@@ -58,20 +58,22 @@ def write_block(session: Session, issue: Issue, edition: Edition, now: datetime,
     session.execute(insert(Delivery).from_select(
         ["issue_id", "edition_id", "subscriber_id", "email", "batch_id", "status", "updated_at"], source,
     ))
-    # Counted, not taken from rowcount (psycopg may report -1 here). Subscribers who left between the count
-    # and the snapshot leave the last batch short, or a batch empty.
-    written = {batch_id: (n, through) for batch_id, n, through in session.execute(
-        select(Delivery.batch_id, func.count(), func.max(Delivery.subscriber_id))
-        .where(Delivery.batch_id.in_(batch_ids)).group_by(Delivery.batch_id)
-    )}
-    empty = [b for b in batch_ids if b not in written]
+    # The rows took ordinals 0, 1, 2 ... in batch order, so every batch is full but the last one written,
+    # and those after it (subscribers who left between the count and the snapshot) are empty: only the last
+    # few are counted, from the end (counting every batch back cost a fifth of the ledger's time).
+    batch_ids, empty, written, through = list(batch_ids), [], 0, after
+    while batch_ids and not written:
+        written, last_id = session.execute(select(func.count(), func.max(Delivery.subscriber_id))
+                                           .where(Delivery.batch_id == batch_ids[-1])).one()
+        if written:
+            through = last_id
+        else:
+            empty.append(batch_ids.pop())
     if empty:
         session.execute(delete(Batch).where(Batch.id.in_(empty)))
-    for batch_id, (n, _) in written.items():
-        if n != size:
-            session.execute(update(Batch).where(Batch.id == batch_id).values(size=n))
-    through = max((t for _, t in written.values()), default=after)
+    if written and written != size:
+        session.execute(update(Batch).where(Batch.id == batch_ids[-1]).values(size=written))
     # Asked after the snapshot, not taken from the count: a reader back between the two shifts everyone
     # after them by one, and the last of the block, past its batches, is then left for the next block.
     last = session.scalar(select(Subscriber.id).where(*readers(through)).limit(1)) is None
-    return Block([b for b in batch_ids if b in written], through, last)
+    return Block(batch_ids, through, last)

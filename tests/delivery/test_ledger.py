@@ -140,6 +140,35 @@ def test_a_reader_back_between_the_count_and_the_snapshot_leaves_nobody_out(sess
     assert _ledger(session, issue) == [r for r in _readers(subscribers_by_lang) if r[0] == "ko"]
 
 
+def test_readers_gone_between_the_count_and_the_snapshot_leave_the_last_batch_short_and_none_empty(
+        session, issue, subscribers_by_lang):
+    """Counted 4 ko readers in batches of 3 (3 + 1); two leave before the snapshot: one full batch of 2
+    remains, sized 2, and the empty one goes."""
+    from sqlalchemy import event
+
+    from mailer.delivery.ledger import write_block
+    from mailer.delivery.start import begin_send
+    from subscribers.models import Status, Subscriber
+
+    editions = begin_send(session, issue, utcnow())
+    ko = next(e for e in editions if e.lang == "ko")
+    session.commit()
+    leaving = ("ko0@example.com", "ko2@example.com")
+
+    def gone_before_the_snapshot(state):
+        if state.is_insert and state.statement.table.name == "deliveries":
+            state.session.connection().execute(
+                update(Subscriber).where(Subscriber.email.in_(leaving)).values(status=Status.UNSUBSCRIBED))
+
+    event.listen(session, "do_orm_execute", gone_before_the_snapshot)
+    block = write_block(session, issue, ko, utcnow(), 3, None, 10)
+    event.remove(session, "do_orm_execute", gone_before_the_snapshot)
+    session.commit()
+    assert [session.get(Batch, b).size for b in block.batch_ids] == [2] and block.last
+    assert session.scalar(select(func.count()).select_from(Batch)) == 1
+    assert block.through == max(session.scalars(select(Delivery.subscriber_id)))
+
+
 def test_a_ledger_whose_writer_died_is_finished_by_beat_once(session, issue, small_blocks, subscribers_by_lang):
     from datetime import timedelta
 
