@@ -35,14 +35,12 @@ def write_block(session: Session, issue: Issue, edition: Edition, now: datetime,
                 *([Subscriber.id > past] if past is not None else [])]
 
     limit = size * max_batches
-    found = session.scalar(select(func.count()).select_from(
-        select(Subscriber.id).where(*readers(after)).limit(limit + 1).subquery()))
-    if not found:
-        return Block([], after, True)
-    batch_ids = list(session.scalars(
+    # As many batches as the block may fill; those it does not are deleted below (cheaper than counting the
+    # readers first, which took a tenth of the ledger's time).
+    batch_ids = sorted(session.scalars(
         insert(Batch).returning(Batch.id, sort_by_parameter_order=True),
         [{"issue_id": issue.id, "edition_id": edition.id, "size": size, "status": BatchStatus.PENDING,
-          "created_at": now, "updated_at": now} for _ in range(-(-min(found, limit) // size))],
+          "created_at": now, "updated_at": now} for _ in range(max_batches)],
     ))
     ranked = select(
         Subscriber.id.label("subscriber_id"), Subscriber.email.label("email"),
@@ -58,22 +56,19 @@ def write_block(session: Session, issue: Issue, edition: Edition, now: datetime,
     session.execute(insert(Delivery).from_select(
         ["issue_id", "edition_id", "subscriber_id", "email", "batch_id", "status", "updated_at"], source,
     ))
-    # The rows took ordinals 0, 1, 2 ... in batch order, so every batch is full but the last one written,
-    # and those after it (subscribers who left between the count and the snapshot) are empty: only the last
-    # few are counted, from the end (counting every batch back cost a fifth of the ledger's time).
-    batch_ids, empty, written, through = list(batch_ids), [], 0, after
-    while batch_ids and not written:
-        written, last_id = session.execute(select(func.count(), func.max(Delivery.subscriber_id))
-                                           .where(Delivery.batch_id == batch_ids[-1])).one()
-        if written:
-            through = last_id
-        else:
-            empty.append(batch_ids.pop())
-    if empty:
-        session.execute(delete(Batch).where(Batch.id.in_(empty)))
-    if written and written != size:
-        session.execute(update(Batch).where(Batch.id == batch_ids[-1]).values(size=written))
-    # Asked after the snapshot, not taken from the count: a reader back between the two shifts everyone
-    # after them by one, and the last of the block, past its batches, is then left for the next block.
+    # The rows took ordinals 0, 1, 2 ... in batch id order, so every batch before the last one filled is full,
+    # and those after it are empty: only that one is counted (counting every batch back cost a fifth of the
+    # ledger's time).
+    last_filled = session.scalar(select(func.max(Delivery.batch_id)).where(Delivery.batch_id.in_(batch_ids)))
+    filled = [b for b in batch_ids if last_filled is not None and b <= last_filled]
+    if len(filled) < len(batch_ids):
+        session.execute(delete(Batch).where(Batch.id.in_(batch_ids[len(filled):])))
+    through = after
+    if filled:
+        written, through = session.execute(select(func.count(), func.max(Delivery.subscriber_id))
+                                           .where(Delivery.batch_id == last_filled)).one()
+        if written != size:
+            session.execute(update(Batch).where(Batch.id == last_filled).values(size=written))
+    # Asked, not inferred from a block that was not full: the next block starts after `through` either way.
     last = session.scalar(select(Subscriber.id).where(*readers(through)).limit(1)) is None
-    return Block(batch_ids, through, last)
+    return Block(filled, through, last)

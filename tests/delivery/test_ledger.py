@@ -111,9 +111,9 @@ def test_each_block_is_committed_before_it_is_handed_over(session, issue, small_
     assert session.get(Issue, issue.id).status == IssueStatus.SENT  # the writer finished it, its ledger done
 
 
-def test_a_reader_back_between_the_count_and_the_snapshot_leaves_nobody_out(session, issue, subscribers_by_lang):
-    """The block's batches are cut to the count; a reader re-activated before the snapshot pushes the last
-    reader past them. The block must not then be taken for the last one."""
+def test_a_reader_back_just_before_the_snapshot_leaves_nobody_out(session, issue, subscribers_by_lang):
+    """A reader re-activated after the block's batches were made, before its snapshot, is filed in it and
+    pushes the last reader past the block: the next block takes them, and is the last."""
     from sqlalchemy import event
 
     from mailer.delivery.ledger import write_block
@@ -131,19 +131,19 @@ def test_a_reader_back_between_the_count_and_the_snapshot_leaves_nobody_out(sess
                 update(Subscriber).where(Subscriber.email == "ko1@example.com").values(status=Status.ACTIVE))
 
     event.listen(session, "do_orm_execute", back_before_the_snapshot)
-    first = write_block(session, issue, ko, utcnow(), 1, None, 10)
+    first = write_block(session, issue, ko, utcnow(), 1, None, 3)
     event.remove(session, "do_orm_execute", back_before_the_snapshot)
-    assert len(first.batch_ids) == 3 and not first.last  # counted 3, found 4: ko3 is left for the next block
-    second = write_block(session, issue, ko, utcnow(), 1, first.through, 10)
+    assert len(first.batch_ids) == 3 and not first.last  # ko0, ko1 (back), ko2: ko3 is left for the next block
+    second = write_block(session, issue, ko, utcnow(), 1, first.through, 3)
     assert len(second.batch_ids) == 1 and second.last
     session.commit()
     assert _ledger(session, issue) == [r for r in _readers(subscribers_by_lang) if r[0] == "ko"]
 
 
-def test_readers_gone_between_the_count_and_the_snapshot_leave_the_last_batch_short_and_none_empty(
+def test_readers_gone_just_before_the_snapshot_leave_the_last_batch_short_and_none_empty(
         session, issue, subscribers_by_lang):
-    """Counted 4 ko readers in batches of 3 (3 + 1); two leave before the snapshot: one full batch of 2
-    remains, sized 2, and the empty one goes."""
+    """4 ko readers, batches of 3, a block of up to 10 batches; two leave after the batches were made,
+    before the snapshot: one batch of 2 remains, sized 2, and the nine empty ones go."""
     from sqlalchemy import event
 
     from mailer.delivery.ledger import write_block
