@@ -23,7 +23,12 @@ from mailer.langs import EDITIONS
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
-PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES)
+# One token for both of a digest's subscriber links, unsubscribe and preferences: they travel in the same
+# email, so it grants nothing either does not, and a send signs once per recipient instead of twice. The
+# pages of both purposes take it; a token of one purpose still opens only its own page.
+LINKS = "links"
+PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, LINKS)
+SHARED = (UNSUBSCRIBE, PREFERENCES)  # the purposes whose pages also take a LINKS token
 CONFIRM_MAX_AGE_DAYS = 7
 CONFIRM_MAX_AGE = CONFIRM_MAX_AGE_DAYS * 24 * 3600  # what a confirmation link is valid for
 
@@ -152,6 +157,12 @@ def read(purpose: str, token: str, settings: Settings | None = None) -> Claim:
     except BadData as exc:
         if purpose == CONFIRM:  # confirmation links always carried their time, and expire
             raise InvalidToken() from exc
+    if purpose in SHARED:
+        try:
+            value, issued_at = _timed(LINKS, settings).loads(token, return_timestamp=True)
+            return _claim(value, issued_at)
+        except BadData:
+            pass
     try:  # an unsubscribe or preferences link sent before tokens carried their time
         return _claim(_untimed(purpose, settings).loads(token), None)
     except BadData as exc:
@@ -163,21 +174,22 @@ def link(purpose: str, subscriber_id: int, settings: Settings | None = None, *, 
     return f"{settings.public_base}/{purpose}/{make_token(purpose, subscriber_id, settings, lang=lang)}"
 
 
-def link_maker(purposes: tuple[str, ...], settings: Settings) -> Callable[[int], tuple[str, ...]]:
-    """A function making link() for each purpose, for one subscriber after another, as a send does for
-    every recipient: keys are set up once, and each subscriber's signed value (id and time) is shared by
-    their links, only the signatures differ. The links are the ones link() makes; they carry the time the
-    maker was made (a send makes one per batch)."""
-    secret, base = settings.secret_key.get_secret_value(), settings.public_base
-    keys = [(f"{base}/{purpose}/", _pads(purpose, secret)) for purpose in purposes]
+def shared_link_maker(pages: tuple[str, ...], settings: Settings) -> Callable[[int], tuple[str, ...]]:
+    """For one subscriber after another, a link to each of `pages` (of SHARED) carrying one LINKS token:
+    what a send puts in every digest. The keys are set up once, and the links carry the time the maker
+    was made (a send makes one per batch); each is the link that link() would make with a LINKS token."""
+    if not set(pages) <= set(SHARED):
+        raise ValueError(f"only {', '.join(SHARED)} pages take a shared token")
+    base, pads = settings.public_base, _pads(LINKS, settings.secret_key.get_secret_value())
+    prefixes = [f"{base}/{page}/" for page in pages]
     stamp = _stamp()
 
     def make(subscriber_id: int) -> tuple[str, ...]:
         payload = _fast_payload(subscriber_id)
         if payload is None:
-            return tuple(link(purpose, subscriber_id, settings) for purpose in purposes)
-        value = _fast_value(payload, stamp)
-        signed = value.decode("ascii") + "."
-        return tuple(prefix + signed + _signature(pads, value) for prefix, pads in keys)
+            token = make_token(LINKS, subscriber_id, settings)
+        else:
+            token = _fast_sign(pads, _fast_value(payload, stamp))
+        return tuple(prefix + token for prefix in prefixes)
 
     return make

@@ -83,4 +83,4 @@ def test_links_point_at_the_public_url(settings):
 
 def test_links_refuse_an_unknown_purpose(settings):
     with pytest.raises(ValueError):
-        tokens.link_maker((tokens.UNSUBSCRIBE, "admin"), settings)
+        tokens.shared_link_maker((tokens.UNSUBSCRIBE, tokens.CONFIRM), settings)  # a confirmation is its own

@@ -53,6 +53,18 @@ def test_one_click_post_as_a_mailbox_provider_sends_it(client, session, reader, 
     assert _status(session, reader) == Status.UNSUBSCRIBED
 
 
+def test_a_digests_links_share_one_token_that_opens_both_pages(client, session, reader, settings):
+    """What a send puts in every digest (one token signed per recipient): the preference centre opens, and
+    the one-click POST unsubscribes, on SQLite's path and PostgreSQL's one-statement path alike."""
+    unsubscribe, preferences = tokens.shared_link_maker((tokens.UNSUBSCRIBE, tokens.PREFERENCES), settings)(reader.id)
+    assert unsubscribe.rsplit("/", 1)[1] == preferences.rsplit("/", 1)[1]
+    assert client.get(preferences.removeprefix(settings.public_base)).status_code == 200
+    assert _status(session, reader) == Status.ACTIVE
+    response = client.post(unsubscribe.removeprefix(settings.public_base), data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200 and "구독이 취소되었습니다" in response.text
+    assert _status(session, reader) == Status.UNSUBSCRIBED
+
+
 def test_a_tampered_or_wrong_purpose_token_is_refused_in_both_languages(client, session, reader):
     good = tokens.make_token(tokens.UNSUBSCRIBE, reader.id)
     tampered = good[:-5] + ("x" if good[-5] != "x" else "y") + good[-4:]
