@@ -10,6 +10,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -115,7 +116,30 @@ def _split(session: Session, batch: Batch, recipients: list[Recipient], now: dat
     return new_id
 
 
-def _outgoing(batch: Batch, issue: Issue, edition: Edition, recipients: list[Recipient],
+class Content(NamedTuple):
+    lang: str
+    subject: str
+    html: str
+    text: str
+
+
+_CONTENTS: dict[tuple[int, datetime], Content] = {}
+
+
+def _content(session: Session, edition_id: int, started_at: datetime) -> Content:
+    """The edition as it goes out: read once per worker, not per batch (40-60 KB each time). An edition
+    is frozen from its start (issues.editing refuses changes, and it is dated before its first batch),
+    and its start time tells it from another row that later took the same id."""
+    key = (edition_id, started_at)
+    if key not in _CONTENTS:
+        if len(_CONTENTS) >= 16:  # a worker sends a few editions at a time
+            _CONTENTS.clear()
+        _CONTENTS[key] = Content(*session.execute(
+            select(Edition.lang, Edition.subject, Edition.html, Edition.text).where(Edition.id == edition_id)).one())
+    return _CONTENTS[key]
+
+
+def _outgoing(batch: Batch, issue: Issue, edition: Content, recipients: list[Recipient],
               settings: Settings) -> OutgoingBatch:
     return OutgoingBatch.compose(
         settings, edition.lang, batch_id=batch.id, issue_number=issue.number,
@@ -134,7 +158,10 @@ def send_batch(session: Session, batch_id: int, *, sender: Sender, settings: Set
     batch = _lease(session, batch_id, now, settings)
     if batch is None:
         return BatchOutcome("skipped")
-    issue = session.get(Issue, batch.issue_id, populate_existing=True)
+    issue, started_at = session.execute(
+        select(Issue, Edition.started_at).join(Edition, Edition.issue_id == Issue.id)
+        .where(Edition.id == batch.edition_id).execution_options(populate_existing=True)
+    ).one()
     if issue.status != IssueStatus.SENDING:
         # Paused: hand the batch back for resume. Cancelled: close it and its deliveries.
         cancelled = issue.status == IssueStatus.CANCELLED
@@ -144,7 +171,7 @@ def send_batch(session: Session, batch_id: int, *, sender: Sender, settings: Set
             _set_deliveries(session, batch.id, None, DeliveryStatus.CANCELLED, now)
         session.commit()
         return BatchOutcome(batch.status)
-    edition = session.get(Edition, batch.edition_id)
+    edition = _content(session, batch.edition_id, started_at)
     # The last moment a request may start and still end (answered or timed out) within the lease: the
     # sweep takes a batch whose lease ran out for lost as of the lease's end.
     last_start = time.monotonic() + settings.batch_lease_seconds - settings.sendgrid_timeout_seconds
@@ -157,7 +184,7 @@ def send_batch(session: Session, batch_id: int, *, sender: Sender, settings: Set
     return outcome
 
 
-def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Edition, sender: Sender,
+def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Content, sender: Sender,
                  settings: Settings, now: datetime, last_start: float) -> BatchOutcome:
     spawned: list[int] = []
     while True:  # each pass sends fewer recipients (invalid ones dropped, or half split off)

@@ -403,3 +403,36 @@ def test_without_a_broker_a_lost_answer_is_reconciled_in_process_in_a_loop(sessi
     assert tasks.send_batch.apply(args=(first,), throw=True).get() == BatchStatus.ACCEPTED
     assert sender.calls == 2  # lost once, then (no evidence after the max wait) sent once more
     assert session.get(Batch, first, populate_existing=True).status == BatchStatus.ACCEPTED
+
+
+def test_an_editions_content_is_read_once_per_worker_and_again_for_a_new_start(session, issue, monkeypatch):
+    from sqlalchemy import event
+
+    from mailer.db import get_engine
+    from mailer.issues.models import Edition
+
+    monkeypatch.setenv("MAILER_BATCH_SIZE", "2")
+    get_settings.cache_clear()
+    settings = get_settings()
+    batches._CONTENTS.clear()
+    ids = start_send(session, issue, settings, utcnow())
+    session.commit()
+    edition = session.get(Edition, session.get(Batch, ids[0]).edition_id)
+    same = [b for b in ids if session.get(Batch, b).edition_id == edition.id]
+    reads = []
+
+    def listener(conn, cursor, statement, *args):
+        if "editions.html" in statement:
+            reads.append(statement)
+
+    event.listen(get_engine(), "before_cursor_execute", listener)
+    try:
+        sender = OutboxSender(settings.outbox_dir)
+        for batch_id in same:
+            batches.send_batch(session, batch_id, sender=sender, settings=settings)
+        assert len(same) >= 2 and len(reads) == 1
+        assert batches._content(session, edition.id, edition.started_at).html == edition.html
+        batches._content(session, edition.id, utcnow())  # a row that took the same id, started later
+        assert len(reads) == 2
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", listener)
