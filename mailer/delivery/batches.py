@@ -31,7 +31,7 @@ from subscribers.models import Status, Subscriber
 
 log = logging.getLogger(__name__)
 CATEGORY = "digest"
-LINKS = (tokens.UNSUBSCRIBE, tokens.PREFERENCES)  # every recipient's, both carrying one token signed for them
+LINK_PAGES = (tokens.UNSUBSCRIBE, tokens.PREFERENCES)  # every recipient's links, one token (tokens.LINKS) for both
 MAX_INLINE_WAIT = 2.0  # a rate-limit wait longer than this hands the batch back instead of holding a worker
 
 
@@ -70,7 +70,7 @@ def _recipients(session: Session, batch: Batch, settings: Settings) -> tuple[lis
         .order_by(Delivery.id)
     ).all()
     recipients, dropped = [], []
-    links = tokens.shared_link_maker(LINKS, settings)
+    links = tokens.shared_link_maker(LINK_PAGES, settings)
     erased = []
     for delivery_id, email, subscriber_id, status in rows:
         if status != Status.ACTIVE:  # unsubscribed, suppressed or erased since the snapshot
