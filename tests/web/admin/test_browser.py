@@ -8,16 +8,18 @@ Playwright never downloads a browser here: it launches /usr/bin/chromium.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from mailer.db import utcnow
+from tests.broker import free_port
 
 from .conftest import PASSWORD
 
@@ -64,23 +66,15 @@ SPLIT_WORDS_JS = r"""
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def server(session, ingested, subscribers_by_lang, editor):
-    from mailer.issues.service import draft_issue
-
-    draft_issue(session, utcnow())
-    session.commit()
-    port = _free_port()
+@contextmanager
+def serving(env: dict | None = None) -> Iterator[str]:
+    """`mailer serve` on a free port until the block ends. Yields its base URL, which is also its public URL
+    (http: the session cookie may not be Secure here)."""
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MAILER_PUBLIC_URL": base}  # http: the session cookie may not be Secure here
     proc = subprocess.Popen([sys.executable, "-m", "mailer.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            env={**os.environ, **(env or {}), "MAILER_PUBLIC_URL": base},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -90,6 +84,7 @@ def server(session, ingested, subscribers_by_lang, editor):
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
                 raise RuntimeError("mailer serve did not start: " + proc.stdout.read().decode(errors="replace"))
             time.sleep(0.2)
         yield base
@@ -99,6 +94,26 @@ def server(session, ingested, subscribers_by_lang, editor):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def schedule_from_the_desk(page, lang: str, date: str, at: str, zone: str) -> None:
+    """Fill and send the issue page's schedule form; waits for the notice."""
+    page.select_option("form[action$='/schedule'] select[name=lang]", lang)
+    page.fill("input[name=date]", date)
+    page.fill("input[name=time]", at)
+    page.fill("input[name=timezone]", zone)
+    page.click("form[action$='/schedule'] button[type=submit]")
+    page.wait_for_selector(".notice")
+
+
+@pytest.fixture
+def server(session, ingested, subscribers_by_lang, editor):
+    from mailer.issues.service import draft_issue
+
+    draft_issue(session, utcnow())
+    session.commit()
+    with serving() as base:
+        yield base
 
 
 @pytest.fixture
@@ -142,12 +157,7 @@ def test_log_in_edit_preview_schedule_and_screenshot(server, browser, session):
     assert frames.count() == 2 and frames.nth(1).get_attribute("width") == "375"
 
     # schedule the Korean edition for 07:00 Seoul time
-    page.select_option("select[name=lang]", "ko")
-    page.fill("input[name=date]", "2099-01-05")
-    page.fill("input[name=time]", "07:00")
-    page.fill("input[name=timezone]", "Asia/Seoul")
-    page.click("form[action$='/schedule'] button[type=submit]")
-    page.wait_for_selector(".notice")
+    schedule_from_the_desk(page, "ko", "2099-01-05", "07:00", "Asia/Seoul")
     assert page.inner_text("#issue-status") == "예약됨"
     assert "2099-01-05 07:00" in page.inner_text(".send-at[data-lang=ko]")
 

@@ -14,8 +14,7 @@ import pytest
 from mailer.db import utcnow
 
 from .conftest import PASSWORD
-from .test_browser import _free_port, browser  # noqa: F401  (the Chromium fixture)
-from .test_browser_progress import _serve
+from .test_browser import browser, schedule_from_the_desk, serving  # noqa: F401  (browser: the Chromium fixture)
 
 # The README's pictures are taken again only when asked (MAILER_SCREENSHOTS=docs/screenshots); a plain run
 # keeps its screenshots in test-artifacts/ and leaves the checkout as it was.
@@ -67,14 +66,8 @@ def desk(session, ingested, editor, settings, subscribers_by_lang):
     service.mark_suppressed(session, gone.id, "bounced")
     draft_issue(session, utcnow())
     session.commit()
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = _serve({**os.environ, "MAILER_PUBLIC_URL": base, "MAILER_OUTBOX_DIR": settings.outbox_dir}, port)
-    try:
+    with serving({"MAILER_OUTBOX_DIR": settings.outbox_dir}) as base:
         yield base, gone.id
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def _check(page, name: str, lang: str, width: int, problems: list[str]) -> None:
@@ -152,12 +145,7 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
             _check(page, "send-confirm", lang, width, problems)
 
     page.goto(f"{base}/admin/issues/1?lang=ko")
-    page.select_option("form[action$='/schedule'] select[name=lang]", "all")
-    page.fill("input[name=date]", "2099-01-05")
-    page.fill("input[name=time]", "07:00")
-    page.fill("input[name=timezone]", "America/New_York")
-    page.click("form[action$='/schedule'] button[type=submit]")
-    page.wait_for_selector(".notice")
+    schedule_from_the_desk(page, "all", "2099-01-05", "07:00", "America/New_York")
     assert "2099-01-05 07:00 America/New_York" in page.inner_text("#schedule")  # the zone it was chosen in
     assert page.inner_text(".send-at[data-lang=ko] .local-time") == " (내 시각: 2099-01-05 21:00 Asia/Seoul)"
     page.click("#issue-actions input[value=cancel] ~ button")
