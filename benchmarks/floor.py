@@ -16,7 +16,6 @@ import http.client
 import json
 import multiprocessing
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,11 @@ LEDGER = "floor_ledger"
 
 class _Null(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a client that posts 1,000 requests would use
+
+    def do_GET(self):  # answered, so that _stack.wait_http sees the sink is up
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def do_POST(self):
         self.rfile.read(int(self.headers["Content-Length"]))
@@ -54,16 +58,12 @@ def start_null_sink() -> tuple[subprocess.Popen, int]:
 
     port = st.free_port()
     proc = subprocess.Popen([sys.executable, __file__, "--null-sink", str(port)])
-    deadline = time.time() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port)).close()
-            return proc, port
-        except OSError:
-            if time.time() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.05)
+    try:
+        st.wait_http(f"http://127.0.0.1:{port}/", timeout=10)
+    except SystemExit:
+        proc.kill()
+        raise
+    return proc, port
 
 
 def _dsn(url: str) -> str:

@@ -110,3 +110,9 @@ def test_a_malformed_list_id_is_refused(monkeypatch, value):
     monkeypatch.setenv("MAILER_LIST_ID", value)
     with pytest.raises(ValidationError, match="MAILER_LIST_ID must look like"):
         Settings(_env_file=None)
+
+
+def test_a_probe_address_must_be_an_address():
+    with pytest.raises(ValueError, match="MAILER_PROBE_EMAIL"):
+        Settings(probe_email="newsroom")
+    assert Settings(probe_email="probe@news.example.com").probe_email == "probe@news.example.com"
