@@ -43,6 +43,7 @@ def check_local(url: str) -> None:
 
 # --- database ---------------------------------------------------------------------------------
 
+
 def create_database_if_missing(url: str) -> None:
     """CREATE DATABASE for the URL's database when the server has none by that name (asked through the
     server's `postgres` maintenance database, in autocommit: CREATE DATABASE runs outside a transaction)."""
@@ -56,8 +57,13 @@ def create_database_if_missing(url: str) -> None:
     admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}) is None:
-                conn.execute(text(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(name)}"))
+            if (
+                conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+                is None
+            ):
+                conn.execute(
+                    text(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(name)}")
+                )
                 print(f"created database {name}", flush=True)
     finally:
         admin.dispose()
@@ -85,12 +91,17 @@ def copy_subscribers(url: str, n: int, chunk: int = 50_000) -> float:
     try:
         conn = raw.driver_connection
         with conn.cursor() as cur:
-            with cur.copy("COPY subscribers (email, lang, status, consent_source, created_at, updated_at, "
-                          "confirmed_at) FROM STDIN") as copy:
+            with cur.copy(
+                "COPY subscribers (email, lang, status, consent_source, created_at, updated_at, "
+                "confirmed_at) FROM STDIN"
+            ) as copy:
                 for start in range(0, n, chunk):
-                    copy.write("".join(
-                        f"reader{i}@bench.example\t{LANGS[i % 3]}\tactive\tbench\t{stamp}\t{stamp}\t{stamp}\n"
-                        for i in range(start, min(n, start + chunk))))
+                    copy.write(
+                        "".join(
+                            f"reader{i}@bench.example\t{LANGS[i % 3]}\tactive\tbench\t{stamp}\t{stamp}\t{stamp}\n"
+                            for i in range(start, min(n, start + chunk))
+                        )
+                    )
             cur.execute("ANALYZE subscribers")
         conn.commit()
     finally:
@@ -111,8 +122,10 @@ def draft_from_samples(work: Path) -> int:
     with session_scope() as session:
         for lang in ("en", "ko"):
             path = work / f"{lang}.xml"
-            path.write_text(rebase_dates((SAMPLES / f"{lang}.xml").read_text("utf-8"), utcnow() - NEWEST_AGE),
-                            "utf-8")
+            path.write_text(
+                rebase_dates((SAMPLES / f"{lang}.xml").read_text("utf-8"), utcnow() - NEWEST_AGE),
+                "utf-8",
+            )
             add_feed(session, str(path), lang)
         session.commit()
         ingest_all(session, utcnow())
@@ -125,6 +138,7 @@ def draft_from_samples(work: Path) -> int:
 
 # --- processes --------------------------------------------------------------------------------
 
+
 class Stack:
     """Child processes (python -m mailer.cli ...), each logging to its own file under `work`."""
 
@@ -135,8 +149,13 @@ class Stack:
     def start(self, name: str, *args: str, extra_env: dict | None = None) -> subprocess.Popen:
         log = open(self.work / f"{name}.log", "w")  # noqa: SIM115 - closed in stop()
         env = {**self.env, **(extra_env or {})}
-        proc = subprocess.Popen([sys.executable, "-m", "mailer.cli", *args], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, cwd=self.work)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mailer.cli", *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.work,
+        )
         self.procs[name] = (proc, log)
         return proc
 
@@ -226,11 +245,15 @@ def postgres_cpu_seconds(database: str) -> float:
             try:
                 if (entry / "comm").read_text().strip() != "postgres":
                     continue
-                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                title = (
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                )
             except OSError:
                 continue
             words = title.split()
-            if database in words or any(w in title for w in ("walwriter", "checkpointer", "background writer")):
+            if database in words or any(
+                w in title for w in ("walwriter", "checkpointer", "background writer")
+            ):
                 total += cpu_seconds(int(entry.name)) or 0.0
     return total
 
@@ -259,7 +282,17 @@ def wait_workers(app, n: int, timeout: float = 60) -> None:
 def start_standin(stack: Stack, record: Path, *extra: str) -> tuple[str, str]:
     """`mailer standin` in its own process; returns (url, webhook public key)."""
     port = free_port()
-    stack.start("standin", "standin", "--port", str(port), "--record", str(record), "--api-key", API_KEY, *extra)
+    stack.start(
+        "standin",
+        "standin",
+        "--port",
+        str(port),
+        "--record",
+        str(record),
+        "--api-key",
+        API_KEY,
+        *extra,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/healthz")
     key = ""
@@ -325,7 +358,9 @@ def check_record(record: Path, issue_number: int, probe_email: str = "") -> dict
     with session_scope() as session:
         issue_id = session.scalar(select(Issue.id).where(Issue.number == issue_number))
         ledger = set(session.scalars(select(Delivery.email).where(Delivery.issue_id == issue_id)))
-        active = set(session.scalars(select(Subscriber.email).where(Subscriber.status == Status.ACTIVE)))
+        active = set(
+            session.scalars(select(Subscriber.email).where(Subscriber.status == Status.ACTIVE))
+        )
     probes = mailed.pop(probe_email, 0)
     return {
         "probes": probes,
@@ -375,12 +410,26 @@ def pg_counters(url: str) -> dict:
     from mailer.db import get_engine
 
     with get_engine(url).connect() as conn:
-        row = conn.execute(text(
-            "SELECT xact_commit, xact_rollback, tup_fetched, blk_read_time, blk_write_time "
-            "FROM pg_stat_database WHERE datname = current_database()")).mappings().one()
-        tables = conn.execute(text(
-            "SELECT coalesce(sum(n_tup_ins), 0) AS tup_inserted, coalesce(sum(n_tup_upd), 0) AS tup_updated, "
-            "coalesce(sum(n_tup_hot_upd), 0) AS tup_hot_updated FROM pg_stat_user_tables")).mappings().one()
+        row = (
+            conn.execute(
+                text(
+                    "SELECT xact_commit, xact_rollback, tup_fetched, blk_read_time, blk_write_time "
+                    "FROM pg_stat_database WHERE datname = current_database()"
+                )
+            )
+            .mappings()
+            .one()
+        )
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT coalesce(sum(n_tup_ins), 0) AS tup_inserted, coalesce(sum(n_tup_upd), 0) AS tup_updated, "
+                    "coalesce(sum(n_tup_hot_upd), 0) AS tup_hot_updated FROM pg_stat_user_tables"
+                )
+            )
+            .mappings()
+            .one()
+        )
     return {**row, **tables}
 
 
@@ -405,7 +454,10 @@ def collapsed_hotspots(path: Path, top: int = 25) -> list[tuple[str, float, floa
             incl[frame] += n
     if not total:
         return []
-    return [(f, round(100 * c / total, 1), round(100 * incl[f] / total, 1)) for f, c in self_t.most_common(top)]
+    return [
+        (f, round(100 * c / total, 1), round(100 * incl[f] / total, 1))
+        for f, c in self_t.most_common(top)
+    ]
 
 
 def inclusive_hotspots(path: Path, needles: list[str]) -> dict[str, float]:

@@ -39,10 +39,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def start_redis(port: int, directory: Path) -> subprocess.Popen:
     binary = shutil.which("redis-server")
     if binary is None:
-        raise SystemExit("no redis-server on PATH: install one (Debian/Ubuntu: apt-get install redis-server)")
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(directory)],
-                            stdout=open(directory / f"redis-{port}.log", "a"), stderr=subprocess.STDOUT)  # noqa: SIM115
+        raise SystemExit(
+            "no redis-server on PATH: install one (Debian/Ubuntu: apt-get install redis-server)"
+        )
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=open(directory / f"redis-{port}.log", "a"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+    )
     import redis
 
     client = redis.Redis(host="127.0.0.1", port=port)
@@ -72,9 +88,11 @@ def kill_starter_mid_ledger(stack, number: int, t0: float) -> dict:
 
     from mailer.db import get_engine
 
-    query = text("SELECT count(*), count(*) FILTER (WHERE e.ledger_done_at IS NULL AND e.started_at IS NOT NULL) "
-                 "FROM editions e JOIN issues i ON i.id = e.issue_id "
-                 "WHERE i.number = :n AND EXISTS (SELECT 1 FROM batches b WHERE b.edition_id = e.id)")
+    query = text(
+        "SELECT count(*), count(*) FILTER (WHERE e.ledger_done_at IS NULL AND e.started_at IS NOT NULL) "
+        "FROM editions e JOIN issues i ON i.id = e.issue_id "
+        "WHERE i.number = :n AND EXISTS (SELECT 1 FROM batches b WHERE b.edition_id = e.id)"
+    )
     with get_engine().connect() as conn:
         while stack.alive("starter") and time.time() - t0 < 60:
             started, half_written = conn.execute(query, {"n": number}).one()
@@ -82,9 +100,16 @@ def kill_starter_mid_ledger(stack, number: int, t0: float) -> dict:
             if started:
                 stack.procs["starter"][0].send_signal(signal.SIGKILL)
                 at = time.time() - t0
-                print(f"{at:.1f} s: SIGKILLed `mailer issue send` with {started} edition(s) begun, "
-                      f"{half_written} of them half-written", flush=True)
-                return {"at_s": round(at, 2), "editions_begun": started, "half_written": half_written}
+                print(
+                    f"{at:.1f} s: SIGKILLed `mailer issue send` with {started} edition(s) begun, "
+                    f"{half_written} of them half-written",
+                    flush=True,
+                )
+                return {
+                    "at_s": round(at, 2),
+                    "editions_begun": started,
+                    "half_written": half_written,
+                }
             time.sleep(0.005)
     print("`mailer issue send` finished before it could be killed", flush=True)
     return {"at_s": None}
@@ -103,19 +128,31 @@ def kill_in_request(stack, name: str, port: int, timeout: float = 30) -> bool:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--subscribers", type=int, default=50_000)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench")
+    parser.add_argument(
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench"
+    )
     parser.add_argument("--fail", default="429:0.10,500:0.05,drop:0.01")
     parser.add_argument("--seed", type=int, default=7, help="the stand-in's fault draws")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--kill-at", type=float, default=0.2, help="fraction accepted when worker0 is killed")
-    parser.add_argument("--slow-seconds", type=float, default=0.5, help="the stand-in's `slow` answers")
-    parser.add_argument("--probe-email", default="probe@news.example.com", help="MAILER_PROBE_EMAIL ('' for none)")
+    parser.add_argument(
+        "--kill-at", type=float, default=0.2, help="fraction accepted when worker0 is killed"
+    )
+    parser.add_argument(
+        "--slow-seconds", type=float, default=0.5, help="the stand-in's `slow` answers"
+    )
+    parser.add_argument(
+        "--probe-email", default="probe@news.example.com", help="MAILER_PROBE_EMAIL ('' for none)"
+    )
     parser.add_argument("--no-redis-restart", action="store_true")
-    parser.add_argument("--no-starter-kill", action="store_true", help="let `mailer issue send` write every ledger")
+    parser.add_argument(
+        "--no-starter-kill", action="store_true", help="let `mailer issue send` write every ledger"
+    )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="mailer-faults-bench-"))
@@ -125,19 +162,31 @@ def main(argv=None) -> int:
     st.check_local(args.database_url)
     redis_port = st.free_port()
     broker = f"redis://127.0.0.1:{redis_port}/0"
-    os.environ.update({
-        "MAILER_DATABASE_URL": args.database_url, "MAILER_BROKER_URL": broker, "MAILER_MAIL_BACKEND": "sendgrid",
-        "MAILER_SECRET_KEY": "bench-secret-key", "MAILER_PUBLIC_URL": "https://news.example.com",
-        "MAILER_ENV": "development", "MAILER_LOG_FORMAT": "text",
-        "MAILER_MAINTENANCE_INTERVAL_SECONDS": "2", "MAILER_SCHEDULE_TICK_SECONDS": "2",
-        "MAILER_RECONCILE_GRACE_SECONDS": "5",
-        "MAILER_BATCH_LEASE_SECONDS": "15", "MAILER_SEND_MAX_RETRIES": "30",
-        "MAILER_SENDGRID_TIMEOUT_SECONDS": "10", "MAILER_PROBE_EMAIL": args.probe_email,
-    })
+    os.environ.update(
+        {
+            "MAILER_DATABASE_URL": args.database_url,
+            "MAILER_BROKER_URL": broker,
+            "MAILER_MAIL_BACKEND": "sendgrid",
+            "MAILER_SECRET_KEY": "bench-secret-key",
+            "MAILER_PUBLIC_URL": "https://news.example.com",
+            "MAILER_ENV": "development",
+            "MAILER_LOG_FORMAT": "text",
+            "MAILER_MAINTENANCE_INTERVAL_SECONDS": "2",
+            "MAILER_SCHEDULE_TICK_SECONDS": "2",
+            "MAILER_RECONCILE_GRACE_SECONDS": "5",
+            "MAILER_BATCH_LEASE_SECONDS": "15",
+            "MAILER_SEND_MAX_RETRIES": "30",
+            "MAILER_SENDGRID_TIMEOUT_SECONDS": "10",
+            "MAILER_PROBE_EMAIL": args.probe_email,
+        }
+    )
     redis_proc = start_redis(redis_port, work)
     stack = None
-    results: dict = {"subscribers": args.subscribers, "fail": args.fail,
-                     "command": " ".join(["python", "benchmarks/faults.py", *(argv or sys.argv[1:])])}
+    results: dict = {
+        "subscribers": args.subscribers,
+        "fail": args.fail,
+        "command": " ".join(["python", "benchmarks/faults.py", *(argv or sys.argv[1:])]),
+    }
     try:
         st.fresh_schema(args.database_url)
         st.copy_subscribers(args.database_url, args.subscribers)
@@ -147,24 +196,65 @@ def main(argv=None) -> int:
         stack = st.Stack(dict(os.environ), work)
         web_port = st.free_port()
         key_file = work / "webhook-key.pem"
-        url, public_key = st.start_standin(stack, record, "--validate-sample", "0.01", "--fail", args.fail,
-                                           "--seed", str(args.seed), "--key-file", str(key_file),
-                                           "--slow-seconds", str(args.slow_seconds),
-                                           "--webhook-url", f"http://127.0.0.1:{web_port}/webhooks/sendgrid")
-        env = {"MAILER_SENDGRID_HOST": url, "MAILER_SENDGRID_API_KEY": st.API_KEY,
-               "MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY": public_key}
+        url, public_key = st.start_standin(
+            stack,
+            record,
+            "--validate-sample",
+            "0.01",
+            "--fail",
+            args.fail,
+            "--seed",
+            str(args.seed),
+            "--key-file",
+            str(key_file),
+            "--slow-seconds",
+            str(args.slow_seconds),
+            "--webhook-url",
+            f"http://127.0.0.1:{web_port}/webhooks/sendgrid",
+        )
+        env = {
+            "MAILER_SENDGRID_HOST": url,
+            "MAILER_SENDGRID_API_KEY": st.API_KEY,
+            "MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY": public_key,
+        }
         stack.env.update(env)
         os.environ.update(env)
         standin_port = int(url.rsplit(":", 1)[1])
         stack.start("web", "serve", "--port", str(web_port))
         st.wait_http(f"http://127.0.0.1:{web_port}/healthz")
-        stack.start("beat", "beat", "--loglevel", "warning", "--schedule", str(work / "beat-schedule"))
+        stack.start(
+            "beat", "beat", "--loglevel", "warning", "--schedule", str(work / "beat-schedule")
+        )
         for i in range(2):
-            stack.start(f"worker{i}", "worker", "-Q", "send,events", "-c", "1", "-P", "solo", "-n",
-                        f"worker{i}@%h", "--loglevel", "warning")
+            stack.start(
+                f"worker{i}",
+                "worker",
+                "-Q",
+                "send,events",
+                "-c",
+                "1",
+                "-P",
+                "solo",
+                "-n",
+                f"worker{i}@%h",
+                "--loglevel",
+                "warning",
+            )
         # beat's send-due tick runs on the assemble queue, as in docker-compose's worker-background
-        stack.start("background", "worker", "-Q", "assemble", "-c", "1", "-P", "solo", "-n", "background@%h",
-                    "--loglevel", "warning")
+        stack.start(
+            "background",
+            "worker",
+            "-Q",
+            "assemble",
+            "-c",
+            "1",
+            "-P",
+            "solo",
+            "-n",
+            "background@%h",
+            "--loglevel",
+            "warning",
+        )
         from mailer.celery_app import app
 
         st.wait_workers(app, 3)
@@ -180,7 +270,9 @@ def main(argv=None) -> int:
         tail.start()
         t0 = time.time()
         stack.start("starter", "issue", "send", str(number))
-        starter_killed = {"at_s": None} if args.no_starter_kill else kill_starter_mid_ledger(stack, number, t0)
+        starter_killed = (
+            {"at_s": None} if args.no_starter_kill else kill_starter_mid_ledger(stack, number, t0)
+        )
         killed = restarted = None
         status, deadline = None, t0 + args.timeout
         with session_scope() as session:
@@ -189,17 +281,39 @@ def main(argv=None) -> int:
                 if killed is None and accepted >= args.subscribers * args.kill_at:
                     in_flight = kill_in_request(stack, "worker0", standin_port)
                     killed = time.time() - t0
-                    print(f"{killed:.1f} s: SIGKILLed worker0 at {accepted:,} accepted, "
-                          f"{'inside a request' if in_flight else 'between requests'}; starting worker2", flush=True)
-                    stack.start("worker2", "worker", "-Q", "send,events", "-c", "1", "-P", "solo", "-n",
-                                "worker2@%h", "--loglevel", "warning")
-                if (restarted is None and not args.no_redis_restart and killed is not None
-                        and accepted >= 2 * args.subscribers // 5):
+                    print(
+                        f"{killed:.1f} s: SIGKILLed worker0 at {accepted:,} accepted, "
+                        f"{'inside a request' if in_flight else 'between requests'}; starting worker2",
+                        flush=True,
+                    )
+                    stack.start(
+                        "worker2",
+                        "worker",
+                        "-Q",
+                        "send,events",
+                        "-c",
+                        "1",
+                        "-P",
+                        "solo",
+                        "-n",
+                        "worker2@%h",
+                        "--loglevel",
+                        "warning",
+                    )
+                if (
+                    restarted is None
+                    and not args.no_redis_restart
+                    and killed is not None
+                    and accepted >= 2 * args.subscribers // 5
+                ):
                     stop_redis(redis_proc)
                     time.sleep(1.0)
                     redis_proc = start_redis(redis_port, work)
                     restarted = time.time() - t0
-                    print(f"{restarted:.1f} s: restarted Redis (empty) at {accepted:,} accepted", flush=True)
+                    print(
+                        f"{restarted:.1f} s: restarted Redis (empty) at {accepted:,} accepted",
+                        flush=True,
+                    )
                 status = session.scalar(select(Issue.status).where(Issue.number == number))
                 if status in ("sent", "failed", "cancelled", "paused"):
                     break
@@ -208,46 +322,74 @@ def main(argv=None) -> int:
         finished = time.time() - t0
         tail.stopping.set()
         tail.join(timeout=30)
-        last_copy = max((t for t, _, batch_id in tail.seen if batch_id), default=None)  # probes name no batch
+        last_copy = max(
+            (t for t, _, batch_id in tail.seen if batch_id), default=None
+        )  # probes name no batch
         if killed is not None:
             results["worker_killed_in_request"] = in_flight
-            results["kill_to_last_copy_s"] = round(last_copy - t0 - killed, 2) if last_copy else None
+            results["kill_to_last_copy_s"] = (
+                round(last_copy - t0 - killed, 2) if last_copy else None
+            )
             results["kill_to_issue_sent_s"] = round(finished - killed, 2)
-        results.update({"issue_status": status, "seconds_to_finish": round(finished, 2),
-                        "recipients_per_second": round(args.subscribers / finished, 1),
-                        "starter_killed": starter_killed,
-                        "worker_killed_at_s": killed, "redis_restarted_at_s": restarted})
+        results.update(
+            {
+                "issue_status": status,
+                "seconds_to_finish": round(finished, 2),
+                "recipients_per_second": round(args.subscribers / finished, 1),
+                "starter_killed": starter_killed,
+                "worker_killed_at_s": killed,
+                "redis_restarted_at_s": restarted,
+            }
+        )
         stats = json.loads(urllib_get(url + "/_standin/stats"))
         results["standin_requests"] = stats["requests"]
-        results["peak_rss_mb"] = {n: st.peak_rss_mb(stack.pid(n)) for n in ("worker1", "worker2", "standin", "web")}
-        results["peak_worker_rss_mb"] = max(results["peak_rss_mb"][n] or 0 for n in ("worker1", "worker2"))
+        results["peak_rss_mb"] = {
+            n: st.peak_rss_mb(stack.pid(n)) for n in ("worker1", "worker2", "standin", "web")
+        }
+        results["peak_worker_rss_mb"] = max(
+            results["peak_rss_mb"][n] or 0 for n in ("worker1", "worker2")
+        )
         results.update(st.check_record(record, number, args.probe_email))
         with session_scope() as session:
             from sqlalchemy import func
 
             from mailer.delivery.models import Batch
+
             results["batches_with_lease_expired"] = session.scalar(
-                select(func.count()).where(Batch.last_error.like("lease expired%")))
+                select(func.count()).where(Batch.last_error.like("lease expired%"))
+            )
             results["batch_attempts_max"] = session.scalar(select(func.max(Batch.attempts)))
     finally:
         if stack:
             stack.stop()
         stop_redis(redis_proc)
 
-    print(f"\nfaults ({args.fail}), {args.subscribers:,} subscribers, `mailer issue send` SIGKILLed at "
-          f"{(results.get('starter_killed') or {}).get('at_s')} s, worker SIGKILLed at "
-          f"{results.get('worker_killed_at_s')} s, Redis restarted at {results.get('redis_restarted_at_s')} s:")
-    print(f"  issue status: {results.get('issue_status')}, finished in {results.get('seconds_to_finish')} s")
+    print(
+        f"\nfaults ({args.fail}), {args.subscribers:,} subscribers, `mailer issue send` SIGKILLed at "
+        f"{(results.get('starter_killed') or {}).get('at_s')} s, worker SIGKILLed at "
+        f"{results.get('worker_killed_at_s')} s, Redis restarted at {results.get('redis_restarted_at_s')} s:"
+    )
+    print(
+        f"  issue status: {results.get('issue_status')}, finished in {results.get('seconds_to_finish')} s"
+    )
     print(f"  stand-in answers: {results.get('standin_requests')}")
-    print(f"  lost {results.get('lost')}, duplicates {results.get('duplicates')}, "
-          f"unexpected {results.get('unexpected')} ({results.get('recipients_recorded')} recorded, "
-          f"{results.get('ledger_rows')} in the ledger)")
+    print(
+        f"  lost {results.get('lost')}, duplicates {results.get('duplicates')}, "
+        f"unexpected {results.get('unexpected')} ({results.get('recipients_recorded')} recorded, "
+        f"{results.get('ledger_rows')} in the ledger)"
+    )
     print(f"  peak RSS: {results.get('peak_rss_mb')}")
-    print(f"  worker killed inside a request: {results.get('worker_killed_in_request')}; from the kill to the last "
-          f"reader's copy {results.get('kill_to_last_copy_s')} s, to the issue sent {results.get('kill_to_issue_sent_s')} s "
-          f"({results.get('probes')} probe(s))")
+    print(
+        f"  worker killed inside a request: {results.get('worker_killed_in_request')}; from the kill to the last "
+        f"reader's copy {results.get('kill_to_last_copy_s')} s, to the issue sent {results.get('kill_to_issue_sent_s')} s "
+        f"({results.get('probes')} probe(s))"
+    )
     st.finish(results, args.json, work, args.keep)
-    ok = results.get("lost") == 0 and results.get("duplicates") == 0 and results.get("issue_status") == "sent"
+    ok = (
+        results.get("lost") == 0
+        and results.get("duplicates") == 0
+        and results.get("issue_status") == "sent"
+    )
     return 0 if ok else 1
 
 

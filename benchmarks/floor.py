@@ -80,19 +80,34 @@ def _part(job: tuple[str, int, int, int]) -> int:
     null = http.client.HTTPConnection("127.0.0.1", port)
     sent = 0
     with psycopg.connect(_dsn(url)) as reader, psycopg.connect(_dsn(url)) as writer:
-        with reader.cursor(name="subscribers") as cur, writer.cursor().copy(
-                f"COPY {LEDGER} (subscriber_id, email, batch) FROM STDIN") as copy:
-            cur.execute("SELECT id, email FROM subscribers WHERE status = 'active' AND id BETWEEN %s AND %s "
-                        "ORDER BY id", (lo, hi))
+        with (
+            reader.cursor(name="subscribers") as cur,
+            writer.cursor().copy(f"COPY {LEDGER} (subscriber_id, email, batch) FROM STDIN") as copy,
+        ):
+            cur.execute(
+                "SELECT id, email FROM subscribers WHERE status = 'active' AND id BETWEEN %s AND %s "
+                "ORDER BY id",
+                (lo, hi),
+            )
             while rows := cur.fetchmany(BATCH):
                 personalizations = []
                 for subscriber_id, email in rows:
                     link = f"https://news.example.com/unsubscribe/{signer.dumps(subscriber_id)}"
-                    personalizations.append({"to": [{"email": email}], "substitutions": {"-unsubscribe_url-": link}})
+                    personalizations.append(
+                        {"to": [{"email": email}], "substitutions": {"-unsubscribe_url-": link}}
+                    )
                     copy.write_row((subscriber_id, email, lo + sent // BATCH))
-                body = json.dumps({"personalizations": personalizations, "from": {"email": "news@example.com"},
-                                   "subject": "Weekly", "content": [{"type": "text/plain", "value": "-unsubscribe_url-"}]})
-                null.request("POST", "/v3/mail/send", body.encode(), {"Content-Type": "application/json"})
+                body = json.dumps(
+                    {
+                        "personalizations": personalizations,
+                        "from": {"email": "news@example.com"},
+                        "subject": "Weekly",
+                        "content": [{"type": "text/plain", "value": "-unsubscribe_url-"}],
+                    }
+                )
+                null.request(
+                    "POST", "/v3/mail/send", body.encode(), {"Content-Type": "application/json"}
+                )
                 answer = null.getresponse()
                 answer.read()
                 if answer.status != 202:
@@ -133,11 +148,15 @@ def run(url: str, processes: int, port: int) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench")
+    parser.add_argument(
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench"
+    )
     parser.add_argument("--null-sink", type=int, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args(argv)
     if args.null_sink:
@@ -154,8 +173,10 @@ def main(argv=None) -> int:
         results = run(args.database_url, args.processes, port)
     finally:
         sink.kill()
-    print(f"floor: {results['recipients']:,} recipients in {results['seconds']:.2f} s with {args.processes} "
-          f"process(es) = {results['recipients'] / results['seconds']:,.0f}/s")
+    print(
+        f"floor: {results['recipients']:,} recipients in {results['seconds']:.2f} s with {args.processes} "
+        f"process(es) = {results['recipients'] / results['seconds']:,.0f}/s"
+    )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -21,9 +21,9 @@ from pathlib import Path
 
 PARAGRAPH = {
     "en": "<p>The city council met on Tuesday to debate the budget, and members argued late into the night "
-          "about transport, housing and schools.</p><script>track()</script><p onclick='x()'>More follows.</p>",
+    "about transport, housing and schools.</p><script>track()</script><p onclick='x()'>More follows.</p>",
     "ko": "<p>시의회는 화요일 예산안을 두고 밤늦게까지 교통과 주거, 학교 문제를 논의했다.</p>"
-          "<script>track()</script><p onclick='x()'>자세한 내용은 이어진다.</p>",
+    "<script>track()</script><p onclick='x()'>자세한 내용은 이어진다.</p>",
 }
 
 
@@ -32,15 +32,20 @@ def make_feed(lang: str, n: int, now: datetime) -> bytes:
     items = []
     for i in range(n):
         when = format_datetime(now - timedelta(minutes=10 * i))
-        body = PARAGRAPH[lang] * 3 + f'<p><a href="https://bench.example/{other}/story-{i}?utm_source=x">other</a></p>'
+        body = (
+            PARAGRAPH[lang] * 3
+            + f'<p><a href="https://bench.example/{other}/story-{i}?utm_source=x">other</a></p>'
+        )
         items.append(
             f"<item><title>{'기사' if lang == 'ko' else 'Story'} {i}</title>"
             f"<link>https://bench.example/{lang}/story-{i}</link><guid>{lang}-{i}</guid><pubDate>{when}</pubDate>"
             f"<description><![CDATA[{body}]]></description></item>"
         )
     encoding = "euc-kr" if lang == "ko" else "utf-8"
-    xml = (f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel><title>{lang}</title>'
-           f"<link>https://bench.example/{lang}/</link><description>bench</description>{''.join(items)}</channel></rss>")
+    xml = (
+        f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel><title>{lang}</title>'
+        f"<link>https://bench.example/{lang}/</link><description>bench</description>{''.join(items)}</channel></rss>"
+    )
     return xml.encode("cp949" if lang == "ko" else "utf-8")
 
 
@@ -56,6 +61,7 @@ def main() -> int:
     now = datetime.now(UTC)
     for lang in ("en", "ko"):
         (work / f"{lang}.xml").write_bytes(make_feed(lang, args.items, now))
+
     class Quiet(SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -76,16 +82,22 @@ def main() -> int:
         for lang in ("en", "ko"):
             add_feed(session, f"{base}/{lang}.xml", lang)
         session.commit()
-        for label in ("first ingest (all new)", "second ingest (304 Not Modified)", "third ingest (re-parsed, unchanged)"):
+        for label in (
+            "first ingest (all new)",
+            "second ingest (304 Not Modified)",
+            "third ingest (re-parsed, unchanged)",
+        ):
             if label.startswith("third"):
                 session.execute(update(Feed).values(etag=None, last_modified=None))
             t0 = time.perf_counter()
             results = ingest_all(session, utcnow())
             seconds = time.perf_counter() - t0
             total = 2 * args.items
-            print(f"{label}: {total} items in {seconds:.2f} s = {total / seconds:,.0f} items/s "
-                  f"(new {sum(r.new for r in results)}, updated {sum(r.updated for r in results)}, "
-                  f"errors {[r.error for r in results if r.error]})")
+            print(
+                f"{label}: {total} items in {seconds:.2f} s = {total / seconds:,.0f} items/s "
+                f"(new {sum(r.new for r in results)}, updated {sum(r.updated for r in results)}, "
+                f"errors {[r.error for r in results if r.error]})"
+            )
         paired = session.scalar(select(func.count()).where(Article.pair_id.is_not(None)))
         print(f"paired: {paired} of {2 * args.items} articles")
     httpd.shutdown()

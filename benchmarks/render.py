@@ -22,8 +22,13 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mailer-bench-"))
-    os.environ.update({"MAILER_DATABASE_URL": f"sqlite:///{work / 'bench.db'}", "MAILER_BROKER_URL": "",
-                       "MAILER_FEED_ALLOW_PRIVATE": "true"})  # the sample feeds are files
+    os.environ.update(
+        {
+            "MAILER_DATABASE_URL": f"sqlite:///{work / 'bench.db'}",
+            "MAILER_BROKER_URL": "",
+            "MAILER_FEED_ALLOW_PRIVATE": "true",
+        }
+    )  # the sample feeds are files
 
     from mailer.articles.ingest import add_feed, ingest_all
     from mailer.config import get_settings
@@ -38,7 +43,10 @@ def main() -> int:
     with session_scope() as session:
         for lang in ("en", "ko"):
             path = work / f"{lang}.xml"
-            path.write_text(rebase_dates((SAMPLES / f"{lang}.xml").read_text("utf-8"), now - NEWEST_AGE), "utf-8")
+            path.write_text(
+                rebase_dates((SAMPLES / f"{lang}.xml").read_text("utf-8"), now - NEWEST_AGE),
+                "utf-8",
+            )
             add_feed(session, str(path), lang)
         ingest_all(session, now)
         issue = draft_issue(session, now)
@@ -54,9 +62,11 @@ def main() -> int:
                 html, _text = render_body("digest", edition.lang, context)
                 times.append((time.perf_counter() - t0) * 1000)
             size = len(html.encode())
-            print(f"  {edition.lang:<4} median {statistics.median(times):.2f} ms  p95 "
-                  f"{statistics.quantiles(times, n=20)[-1]:.2f} ms  html {size / 1024:.1f} KB "
-                  f"({'under' if size < 90 * 1024 else 'OVER'} the 90 KB budget)")
+            print(
+                f"  {edition.lang:<4} median {statistics.median(times):.2f} ms  p95 "
+                f"{statistics.quantiles(times, n=20)[-1]:.2f} ms  html {size / 1024:.1f} KB "
+                f"({'under' if size < 90 * 1024 else 'OVER'} the 90 KB budget)"
+            )
     return 0
 
 

@@ -47,20 +47,40 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--subscribers", type=int, required=True)
     parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--png", type=Path, help="throughput plot (default: next to --json, or in the work dir)")
+    parser.add_argument(
+        "--png", type=Path, help="throughput plot (default: next to --json, or in the work dir)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench")
+    parser.add_argument(
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench"
+    )
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/12")
-    parser.add_argument("--timeout", type=float, default=900, help="give up on the send after this many seconds")
-    parser.add_argument("--profile", action="store_true", help="py-spy each worker and the stand-in; print the hot spots")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, record file)")
-    parser.add_argument("--sink", choices=("standin", "null"), default="standin",
-                        help="where the workers post: the stand-in (validating 1%%, recording) or a null sink")
-    parser.add_argument("--floor", action="store_true", help="also time benchmarks/floor.py; report the ratio")
+    parser.add_argument(
+        "--timeout", type=float, default=900, help="give up on the send after this many seconds"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy each worker and the stand-in; print the hot spots",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work directory (logs, record file)"
+    )
+    parser.add_argument(
+        "--sink",
+        choices=("standin", "null"),
+        default="standin",
+        help="where the workers post: the stand-in (validating 1%%, recording) or a null sink",
+    )
+    parser.add_argument(
+        "--floor", action="store_true", help="also time benchmarks/floor.py; report the ratio"
+    )
     return parser.parse_args(argv)
 
 
@@ -77,8 +97,10 @@ def check_bench_extra(profile: bool) -> None:
     if profile and not py_spy():
         missing.append("py-spy")
     if missing:
-        raise SystemExit(f"benchmarks/send.py needs {' and '.join(missing)}, from the bench extra: "
-                         "pip install -e '.[bench]'")
+        raise SystemExit(
+            f"benchmarks/send.py needs {' and '.join(missing)}, from the bench extra: "
+            "pip install -e '.[bench]'"
+        )
 
 
 def main(argv=None) -> int:
@@ -87,12 +109,18 @@ def main(argv=None) -> int:
         raise SystemExit("this benchmark needs PostgreSQL (COPY)")
     check_bench_extra(args.profile)
     work = Path(tempfile.mkdtemp(prefix="mailer-send-bench-"))
-    os.environ.update({
-        "MAILER_DATABASE_URL": args.database_url, "MAILER_BROKER_URL": args.broker_url,
-        "MAILER_MAIL_BACKEND": "sendgrid", "MAILER_BATCH_SIZE": str(args.batch_size),
-        "MAILER_SECRET_KEY": "bench-secret-key", "MAILER_PUBLIC_URL": "https://news.example.com",
-        "MAILER_ENV": "development", "MAILER_LOG_FORMAT": "text",
-    })
+    os.environ.update(
+        {
+            "MAILER_DATABASE_URL": args.database_url,
+            "MAILER_BROKER_URL": args.broker_url,
+            "MAILER_MAIL_BACKEND": "sendgrid",
+            "MAILER_BATCH_SIZE": str(args.batch_size),
+            "MAILER_SECRET_KEY": "bench-secret-key",
+            "MAILER_PUBLIC_URL": "https://news.example.com",
+            "MAILER_ENV": "development",
+            "MAILER_LOG_FORMAT": "text",
+        }
+    )
     import _stack as st
 
     st.check_local(args.database_url)
@@ -100,22 +128,34 @@ def main(argv=None) -> int:
     import redis
 
     try:
-        redis.Redis.from_url(args.broker_url, socket_connect_timeout=2).flushdb()  # our own DB number only
+        redis.Redis.from_url(
+            args.broker_url, socket_connect_timeout=2
+        ).flushdb()  # our own DB number only
     except redis.ConnectionError as e:
-        raise SystemExit(f"no Redis answers at {args.broker_url} ({e}): start one (Debian/Ubuntu: "
-                         "apt-get install redis-server) or pass --broker-url") from None
+        raise SystemExit(
+            f"no Redis answers at {args.broker_url} ({e}): start one (Debian/Ubuntu: "
+            "apt-get install redis-server) or pass --broker-url"
+        ) from None
 
     t = time.perf_counter()
     st.fresh_schema(args.database_url)
     copy_s = st.copy_subscribers(args.database_url, args.subscribers)
     number = st.draft_from_samples(work)
-    print(f"setup: schema + {args.subscribers:,} subscribers by COPY in {copy_s:.2f} s, issue #{number} drafted "
-          f"({time.perf_counter() - t:.1f} s in all)", flush=True)
+    print(
+        f"setup: schema + {args.subscribers:,} subscribers by COPY in {copy_s:.2f} s, issue #{number} drafted "
+        f"({time.perf_counter() - t:.1f} s in all)",
+        flush=True,
+    )
 
     record = work / "record.jsonl"
     stack = st.Stack(dict(os.environ), work)
-    results: dict = {"subscribers": args.subscribers, "workers": args.workers, "batch_size": args.batch_size,
-                     "sink": args.sink, "command": " ".join(["python", "benchmarks/send.py", *(argv or sys.argv[1:])])}
+    results: dict = {
+        "subscribers": args.subscribers,
+        "workers": args.workers,
+        "batch_size": args.batch_size,
+        "sink": args.sink,
+        "command": " ".join(["python", "benchmarks/send.py", *(argv or sys.argv[1:])]),
+    }
     spies: list[tuple[subprocess.Popen, Path]] = []
     null_sink = None
     try:
@@ -132,8 +172,20 @@ def main(argv=None) -> int:
         os.environ.update({"MAILER_SENDGRID_HOST": url, "MAILER_SENDGRID_API_KEY": st.API_KEY})
         names = [f"worker{i}" for i in range(args.workers)]
         for name in names:
-            stack.start(name, "worker", "-Q", "send", "-c", "1", "-P", "solo", "-n", f"{name}@%h",
-                        "--loglevel", "info")
+            stack.start(
+                name,
+                "worker",
+                "-Q",
+                "send",
+                "-c",
+                "1",
+                "-P",
+                "solo",
+                "-n",
+                f"{name}@%h",
+                "--loglevel",
+                "info",
+            )
         from mailer.celery_app import app
 
         st.wait_workers(app, args.workers)
@@ -141,9 +193,28 @@ def main(argv=None) -> int:
             spy = py_spy()
             for name in [*names, "standin"]:
                 out = work / f"{name}.pyspy.txt"
-                spies.append((subprocess.Popen([spy, "record", "-p", str(stack.pid(name)), "-f", "raw", "-o",
-                                                str(out), "-r", "200", "--nonblocking"],
-                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))
+                spies.append(
+                    (
+                        subprocess.Popen(
+                            [
+                                spy,
+                                "record",
+                                "-p",
+                                str(stack.pid(name)),
+                                "-f",
+                                "raw",
+                                "-o",
+                                str(out),
+                                "-r",
+                                "200",
+                                "--nonblocking",
+                            ],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                        ),
+                        out,
+                    )
+                )
             time.sleep(1.0)
 
         record.touch()  # the null sink records nothing: the tail then sees no line
@@ -158,22 +229,36 @@ def main(argv=None) -> int:
         pg_before = st.pg_counters(args.database_url)
         procs, dbname = [*names, "standin"], args.database_url.rsplit("/", 1)[1].split("?")[0]
         cpu_before = {n: st.cpu_seconds(stack.pid(n)) for n in procs}
-        cpu_before.update(starter=st.cpu_seconds(os.getpid()), postgres=st.postgres_cpu_seconds(dbname))
+        cpu_before.update(
+            starter=st.cpu_seconds(os.getpid()), postgres=st.postgres_cpu_seconds(dbname)
+        )
         results.update(run_send(args, number, st))
         cpu_after = {n: st.cpu_seconds(stack.pid(n)) for n in procs}
-        cpu_after.update(starter=st.cpu_seconds(os.getpid()), postgres=st.postgres_cpu_seconds(dbname))
+        cpu_after.update(
+            starter=st.cpu_seconds(os.getpid()), postgres=st.postgres_cpu_seconds(dbname)
+        )
         # None for a process that died; PostgreSQL's sum can shrink if a backend exits in between
-        results["cpu_seconds"] = {n: round(cpu_after[n] - cpu_before[n], 2) if None not in (cpu_after[n], cpu_before[n])
-                                  else None for n in cpu_after}
+        results["cpu_seconds"] = {
+            n: round(cpu_after[n] - cpu_before[n], 2)
+            if None not in (cpu_after[n], cpu_before[n])
+            else None
+            for n in cpu_after
+        }
         tail.stopping.set()
         tail.join(timeout=30)
         time.sleep(11)
         pg_after = st.pg_counters(args.database_url)
-        results["pg_stat_database_delta"] = {k: round(float(pg_after[k] - pg_before[k]), 1) for k in pg_after}
+        results["pg_stat_database_delta"] = {
+            k: round(float(pg_after[k] - pg_before[k]), 1) for k in pg_after
+        }
 
         results["task_seconds"] = st.percentiles(task_times(stack, names))
-        results["queue_to_accept_seconds"] = st.percentiles(queue_to_accept(tail.seen))  # empty for the null sink
-        results["peak_rss_mb"] = {name: st.peak_rss_mb(stack.pid(name)) for name in [*names, "standin"]}
+        results["queue_to_accept_seconds"] = st.percentiles(
+            queue_to_accept(tail.seen)
+        )  # empty for the null sink
+        results["peak_rss_mb"] = {
+            name: st.peak_rss_mb(stack.pid(name)) for name in [*names, "standin"]
+        }
         results["peak_worker_rss_mb"] = max((results["peak_rss_mb"][n] or 0) for n in names)
         for proc, _ in spies:
             proc.send_signal(2)  # SIGINT: py-spy writes its file and exits
@@ -182,9 +267,15 @@ def main(argv=None) -> int:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        png = args.png or ((args.json.with_suffix(".png")) if args.json else work / "throughput.png")
-        st.throughput_png(tail.seen, results.pop("_t0"), png,
-                          f"send of {args.subscribers:,} through {args.workers} worker(s)")
+        png = args.png or (
+            (args.json.with_suffix(".png")) if args.json else work / "throughput.png"
+        )
+        st.throughput_png(
+            tail.seen,
+            results.pop("_t0"),
+            png,
+            f"send of {args.subscribers:,} through {args.workers} worker(s)",
+        )
         results["png"] = str(png)
         if args.sink == "standin":
             results.update(st.check_record(record, number))
@@ -210,13 +301,32 @@ def main(argv=None) -> int:
                 print(f"\nhot spots in {out.name} (function, self %, inclusive %):")
                 for fn, self_pct, incl_pct in st.collapsed_hotspots(out, 20):
                     print(f"  {self_pct:5.1f} {incl_pct:5.1f}  {fn}")
-                needles = ["_lease", "_recipients", "tokens.py", "build_payload", "json/encoder",
-                           "sendgrid.py", "_set_deliveries", "finish_issue_if_done", "http/client",
-                           "python_http_client", "urllib/request", "psycopg", "sqlalchemy", "kombu",
-                           "celery/app/trace", "redis"]
-                print("  inclusive: " + ", ".join(f"{k}={v}%" for k, v in st.inclusive_hotspots(out, needles).items()))
+                needles = [
+                    "_lease",
+                    "_recipients",
+                    "tokens.py",
+                    "build_payload",
+                    "json/encoder",
+                    "sendgrid.py",
+                    "_set_deliveries",
+                    "finish_issue_if_done",
+                    "http/client",
+                    "python_http_client",
+                    "urllib/request",
+                    "psycopg",
+                    "sqlalchemy",
+                    "kombu",
+                    "celery/app/trace",
+                    "redis",
+                ]
+                print(
+                    "  inclusive: "
+                    + ", ".join(f"{k}={v}%" for k, v in st.inclusive_hotspots(out, needles).items())
+                )
         results["profiles"] = [str(out) for _, out in spies]
-    st.finish(results, args.json, work, args.keep or args.profile)  # profiles are read from the work directory
+    st.finish(
+        results, args.json, work, args.keep or args.profile
+    )  # profiles are read from the work directory
     if args.sink == "null":
         return 0 if results["issue_status"] == "sent" else 1
     return 0 if results["lost"] == 0 and results["duplicates"] == 0 else 1
@@ -238,7 +348,10 @@ def run_send(args, number: int, st) -> dict:
     # edition while the next ledger is written
     batch_ids = facade.send_now(number, get_settings())
     t1 = time.time()
-    print(f"send started: {len(batch_ids)} batches written and enqueued in {t1 - t0:.2f} s", flush=True)
+    print(
+        f"send started: {len(batch_ids)} batches written and enqueued in {t1 - t0:.2f} s",
+        flush=True,
+    )
     status, deadline = None, t0 + args.timeout
     with session_scope() as session:
         while time.time() < deadline:
@@ -251,7 +364,9 @@ def run_send(args, number: int, st) -> dict:
     if status != "sent":
         print(f"issue #{number} ended {status!r} after {t3 - t0:.1f} s", file=sys.stderr)
     return {
-        "_t0": t0, "issue_status": status, "batches": len(batch_ids),
+        "_t0": t0,
+        "issue_status": status,
+        "batches": len(batch_ids),
         "end_to_end_seconds": round(t3 - t0, 3),
         "recipients_per_second": round(args.subscribers / (t3 - t0), 1),
         "start_seconds": round(t1 - t0, 3),
@@ -272,31 +387,52 @@ def queue_to_accept(seen) -> list[float]:
     from mailer.delivery.models import Batch
 
     with session_scope() as session:
-        created = {bid: c.timestamp() for bid, c in session.execute(select(Batch.id, Batch.created_at))}
+        created = {
+            bid: c.timestamp() for bid, c in session.execute(select(Batch.id, Batch.created_at))
+        }
     return [t - created[bid] for t, _, bid in seen if bid in created]
 
 
 def report(r: dict) -> None:
-    print(f"\nsend of {r['subscribers']:,} recipients, {r['workers']} worker(s), batches of {r['batch_size']}:")
+    print(
+        f"\nsend of {r['subscribers']:,} recipients, {r['workers']} worker(s), batches of {r['batch_size']}:"
+    )
     print(f"  issue status:            {r['issue_status']}")
-    print(f"  end to end:              {r['end_to_end_seconds']:.2f} s = {r['recipients_per_second']:,.0f} recipients/s")
-    print(f"  ledger + enqueue:        {r['start_seconds']:.2f} s ({r['batches']} batches; sending overlaps it)")
+    print(
+        f"  end to end:              {r['end_to_end_seconds']:.2f} s = {r['recipients_per_second']:,.0f} recipients/s"
+    )
+    print(
+        f"  ledger + enqueue:        {r['start_seconds']:.2f} s ({r['batches']} batches; sending overlaps it)"
+    )
     ts, qa = r["task_seconds"], r["queue_to_accept_seconds"]
     print(f"  send_batch task time:    p50 {ts['p50']} s, p95 {ts['p95']} s, p99 {ts['p99']} s")
     print(f"  batch cut -> accepted:   p50 {qa['p50']} s, p95 {qa['p95']} s, p99 {qa['p99']} s")
-    print("  peak RSS (VmHWM):        " + ", ".join(f"{k} {v} MB" for k, v in r["peak_rss_mb"].items()))
-    print("  CPU seconds during send: " + ", ".join(f"{k} {v}" for k, v in r["cpu_seconds"].items()))
+    print(
+        "  peak RSS (VmHWM):        "
+        + ", ".join(f"{k} {v} MB" for k, v in r["peak_rss_mb"].items())
+    )
+    print(
+        "  CPU seconds during send: " + ", ".join(f"{k} {v}" for k, v in r["cpu_seconds"].items())
+    )
     pg = r["pg_stat_database_delta"]
-    print(f"  database (the send):     {pg['xact_commit']:.0f} commits, {pg['tup_inserted']:.0f} rows inserted, "
-          f"{pg['tup_updated']:.0f} updated ({pg['tup_hot_updated']:.0f} in place)")
+    print(
+        f"  database (the send):     {pg['xact_commit']:.0f} commits, {pg['tup_inserted']:.0f} rows inserted, "
+        f"{pg['tup_updated']:.0f} updated ({pg['tup_hot_updated']:.0f} in place)"
+    )
     if "lost" in r:
-        print(f"  record vs ledger:        lost {r['lost']}, duplicates {r['duplicates']}, unexpected {r['unexpected']} "
-              f"({r['recipients_recorded']:,} recorded, {r['ledger_rows']:,} in the ledger)")
+        print(
+            f"  record vs ledger:        lost {r['lost']}, duplicates {r['duplicates']}, unexpected {r['unexpected']} "
+            f"({r['recipients_recorded']:,} recorded, {r['ledger_rows']:,} in the ledger)"
+        )
     else:
-        print("  record vs ledger:        not checked: the null sink keeps no record (run with the stand-in)")
+        print(
+            "  record vs ledger:        not checked: the null sink keeps no record (run with the stand-in)"
+        )
     if "floor_seconds" in r:
-        print(f"  floor (benchmarks/floor.py, {r['workers']} processes): {r['floor_seconds']:.2f} s; "
-              f"ratio to the floor {r['ratio_to_floor']:.2f} ({r['sink']} sink)")
+        print(
+            f"  floor (benchmarks/floor.py, {r['workers']} processes): {r['floor_seconds']:.2f} s; "
+            f"ratio to the floor {r['ratio_to_floor']:.2f} ({r['sink']} sink)"
+        )
     if r["worker_tracebacks"]:
         print(f"  tracebacks in: {r['worker_tracebacks']}")
     print(f"  throughput plot:         {r['png']}")

@@ -155,32 +155,68 @@ def _cpu(proc) -> float:
         return 0.0
 
 
-def run_wrk(name: str, base: str, work: Path, lines: list[str], kind: str, *, seconds: float,
-            concurrency: int, threads: int, web_pid: int) -> dict:
+def run_wrk(
+    name: str,
+    base: str,
+    work: Path,
+    lines: list[str],
+    kind: str,
+    *,
+    seconds: float,
+    concurrency: int,
+    threads: int,
+    web_pid: int,
+) -> dict:
     paths, out = work / f"{name}.txt", work / f"{name}.json"
     paths.write_text("\n".join(lines) + "\n")
     script = work / f"{name}.lua"
-    script.write_text(LUA % {"paths": json.dumps(str(paths)), "out": json.dumps(str(out)),
-                             "threads": threads,
-                             "kind": json.dumps(kind)})
-    command = ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{seconds:g}s", "--timeout", "10s",
-               "-s", str(script), base]
+    script.write_text(
+        LUA
+        % {
+            "paths": json.dumps(str(paths)),
+            "out": json.dumps(str(out)),
+            "threads": threads,
+            "kind": json.dumps(kind),
+        }
+    )
+    command = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(concurrency),
+        "-d",
+        f"{seconds:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        base,
+    ]
     with CpuMeter(web_pid) as cpu:
         finished = subprocess.run(command, capture_output=True, text=True, check=False)
     if finished.returncode != 0 or not out.exists():
-        raise SystemExit(f"wrk failed ({finished.returncode}): {finished.stderr or finished.stdout}")
+        raise SystemExit(
+            f"wrk failed ({finished.returncode}): {finished.stderr or finished.stdout}"
+        )
     raw = json.loads(out.read_text())
     elapsed = raw["duration_us"] / 1e6
     result = {
-        "requests": raw["requests"], "seconds": round(elapsed, 2),
+        "requests": raw["requests"],
+        "seconds": round(elapsed, 2),
         "requests_per_second": round(raw["requests"] / elapsed, 1) if elapsed else 0.0,
         "latency_ms": {k: round(raw[f"{k}_us"] / 1000, 1) for k in ("p50", "p90", "p99", "max")},
-        "status_codes": raw["status_codes"], "socket_errors": raw["socket_errors"], "cpu_cores": cpu.cores,
+        "status_codes": raw["status_codes"],
+        "socket_errors": raw["socket_errors"],
+        "cpu_cores": cpu.cores,
     }
     lat = result["latency_ms"]
-    print(f"{name:12s} {result['requests']:6d} requests in {elapsed:6.2f} s = {result['requests_per_second']:7.1f} "
-          f"req/s; latency p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, max {lat['max']} ms; "
-          f"status {result['status_codes']}; CPU cores {cpu.cores}", flush=True)
+    print(
+        f"{name:12s} {result['requests']:6d} requests in {elapsed:6.2f} s = {result['requests_per_second']:7.1f} "
+        f"req/s; latency p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms, max {lat['max']} ms; "
+        f"status {result['status_codes']}; CPU cores {cpu.cores}",
+        flush=True,
+    )
     return result
 
 
@@ -198,27 +234,44 @@ def web_peak_rss_mb(pid: int) -> float | None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--subscribers", type=int, default=40_000, help="more than unsubscribes answered")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--subscribers", type=int, default=40_000, help="more than unsubscribes answered"
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="per endpoint")
     parser.add_argument("--concurrency", type=int, default=16, help="connections open at once")
-    parser.add_argument("--workers", type=int, default=2, help="`mailer serve --workers`: web processes")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="`mailer serve --workers`: web processes"
+    )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench")
-    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13", help="flushed: this benchmark's own")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, Lua scripts)")
+    parser.add_argument(
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench"
+    )
+    parser.add_argument(
+        "--broker-url", default="redis://127.0.0.1:6379/13", help="flushed: this benchmark's own"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work directory (logs, Lua scripts)"
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
 
     work = Path(tempfile.mkdtemp(prefix="mailer-web-bench-"))
-    os.environ.update({
-        "MAILER_DATABASE_URL": args.database_url, "MAILER_BROKER_URL": args.broker_url,
-        "MAILER_MAIL_BACKEND": "outbox", "MAILER_OUTBOX_DIR": str(work / "outbox"),
-        "MAILER_SECRET_KEY": "bench-secret-key", "MAILER_PUBLIC_URL": "https://news.example.com",
-        "MAILER_ENV": "production",
-    })
+    os.environ.update(
+        {
+            "MAILER_DATABASE_URL": args.database_url,
+            "MAILER_BROKER_URL": args.broker_url,
+            "MAILER_MAIL_BACKEND": "outbox",
+            "MAILER_OUTBOX_DIR": str(work / "outbox"),
+            "MAILER_SECRET_KEY": "bench-secret-key",
+            "MAILER_PUBLIC_URL": "https://news.example.com",
+            "MAILER_ENV": "production",
+        }
+    )
     import _stack as st
     import redis
 
@@ -233,25 +286,43 @@ def main(argv=None) -> int:
     from subscribers import tokens
 
     # Ids are 1..N on a fresh schema, in COPY order.
-    unsubscribe_paths = [f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, i + 1)}" for i in range(args.subscribers)]
+    unsubscribe_paths = [
+        f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, i + 1)}"
+        for i in range(args.subscribers)
+    ]
     port = st.free_port()
     stack = st.Stack(dict(os.environ), work)
     stack.start("web", "serve", "--port", str(port), "--workers", str(args.workers))
     base = f"http://127.0.0.1:{port}"
-    results: dict = {"server": f"mailer serve --workers {args.workers}", "client": f"wrk -t {args.threads}",
-                     "concurrency": args.concurrency, "subscribers": args.subscribers, "cpus": os.cpu_count(),
-                     "command": " ".join(["python", "benchmarks/web_load.py", *(argv or sys.argv[1:])])}
-    common = {"seconds": args.seconds, "concurrency": args.concurrency, "threads": args.threads,
-              "web_pid": stack.pid("web")}
+    results: dict = {
+        "server": f"mailer serve --workers {args.workers}",
+        "client": f"wrk -t {args.threads}",
+        "concurrency": args.concurrency,
+        "subscribers": args.subscribers,
+        "cpus": os.cpu_count(),
+        "command": " ".join(["python", "benchmarks/web_load.py", *(argv or sys.argv[1:])]),
+    }
+    common = {
+        "seconds": args.seconds,
+        "concurrency": args.concurrency,
+        "threads": args.threads,
+        "web_pid": stack.pid("web"),
+    }
     try:
         st.wait_http(base + "/healthz")
-        print(f"{results['server']} on {base}, PostgreSQL, {args.subscribers:,} subscribers, "
-              f"concurrency {args.concurrency}, {results['client']}")
+        print(
+            f"{results['server']} on {base}, PostgreSQL, {args.subscribers:,} subscribers, "
+            f"concurrency {args.concurrency}, {results['client']}"
+        )
         run_wrk("warm-up", base, work, unsubscribe_paths[-200:], "none", **{**common, "seconds": 1})
-        results["unsubscribe"] = run_wrk("unsubscribe", base, work, unsubscribe_paths, "one-click", **common)
+        results["unsubscribe"] = run_wrk(
+            "unsubscribe", base, work, unsubscribe_paths, "one-click", **common
+        )
         if results["unsubscribe"]["requests"] > args.subscribers:
-            raise SystemExit(f"{results['unsubscribe']['requests']} unsubscribes answered for {args.subscribers} "
-                             "subscribers: the repeats do less work; run again with more --subscribers")
+            raise SystemExit(
+                f"{results['unsubscribe']['requests']} unsubscribes answered for {args.subscribers} "
+                "subscribers: the repeats do less work; run again with more --subscribers"
+            )
         csrf_field = f"csrf_token={csrf.issue(csrf.SUBSCRIBE)}"
         results["subscribe"] = run_wrk("subscribe", base, work, [csrf_field], "sign-up", **common)
         results["peak_web_rss_mb"] = web_peak_rss_mb(stack.pid("web"))
@@ -262,13 +333,21 @@ def main(argv=None) -> int:
 
         with session_scope() as session:
             results["unsubscribed_in_db"] = session.scalar(
-                select(func.count()).where(Subscriber.status == "unsubscribed"))
+                select(func.count()).where(Subscriber.status == "unsubscribed")
+            )
             results["one_click_history_rows"] = session.scalar(
-                select(func.count()).where(Change.action == "unsubscribed", Change.source == "one-click"))
-            results["pending_in_db"] = session.scalar(select(func.count()).where(Subscriber.status == "pending"))
-        print(f"in the database: {results['unsubscribed_in_db']} unsubscribed "
-              f"({results['one_click_history_rows']} one-click history rows), {results['pending_in_db']} pending; "
-              f"web peak RSS {results['peak_web_rss_mb']} MB")
+                select(func.count()).where(
+                    Change.action == "unsubscribed", Change.source == "one-click"
+                )
+            )
+            results["pending_in_db"] = session.scalar(
+                select(func.count()).where(Subscriber.status == "pending")
+            )
+        print(
+            f"in the database: {results['unsubscribed_in_db']} unsubscribed "
+            f"({results['one_click_history_rows']} one-click history rows), {results['pending_in_db']} pending; "
+            f"web peak RSS {results['peak_web_rss_mb']} MB"
+        )
     finally:
         stack.stop()
         broker.flushdb()  # the confirmation mails queued for no worker

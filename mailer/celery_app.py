@@ -5,6 +5,8 @@ With MAILER_BROKER_URL empty, tasks run in-process (eager), so the embedded defa
 
 from __future__ import annotations
 
+import contextlib
+
 from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
@@ -17,8 +19,13 @@ from mailer.config import Settings, get_settings
 BROKER_DOWN = (KombuError, RedisError, OSError)
 BEAT_TICK_KEY = "mailer:beat:last_tick"  # epoch seconds of beat's latest publish
 QUEUES = ("ingest", "assemble", "send", "events")
-TASK_MODULES = ("mailer.articles.tasks", "mailer.issues.tasks", "mailer.delivery.tasks", "mailer.events.tasks",
-                "mailer.mail.transactional")
+TASK_MODULES = (
+    "mailer.articles.tasks",
+    "mailer.issues.tasks",
+    "mailer.delivery.tasks",
+    "mailer.events.tasks",
+    "mailer.mail.transactional",
+)
 
 
 def beat_schedule(settings: Settings) -> dict:
@@ -30,22 +37,37 @@ def beat_schedule(settings: Settings) -> dict:
         "draft-weekly-issue": {
             "task": "mailer.draft_issue",
             "schedule": crontab(
-                minute=0, hour=settings.digest_hour, day_of_week=(settings.digest_weekday + 1) % 7,
+                minute=0,
+                hour=settings.digest_hour,
+                day_of_week=(settings.digest_weekday + 1) % 7,
             ),
         },
         # Per-edition send times live in the database, not here: this tick only asks what is due.
-        "send-due-editions": {"task": "mailer.send_due", "schedule": settings.schedule_tick_seconds},
-        "sweep-batches": {"task": "mailer.sweep_batches", "schedule": settings.maintenance_interval_seconds},
+        "send-due-editions": {
+            "task": "mailer.send_due",
+            "schedule": settings.schedule_tick_seconds,
+        },
+        "sweep-batches": {
+            "task": "mailer.sweep_batches",
+            "schedule": settings.maintenance_interval_seconds,
+        },
         # Once a day, at the digest hour (a working hour): editions that nobody gave a send time.
-        "warn-unscheduled-editions": {"task": "mailer.warn_unscheduled",
-                                      "schedule": crontab(minute=30, hour=settings.digest_hour)},
+        "warn-unscheduled-editions": {
+            "task": "mailer.warn_unscheduled",
+            "schedule": crontab(minute=30, hour=settings.digest_hour),
+        },
         # Webhook events are stored before the 2xx and applied by a task; one lost with the broker
         # leaves them stored, and this applies them (a reconciliation waits for it).
-        "apply-stored-events": {"task": "mailer.process_events",
-                                "schedule": settings.maintenance_interval_seconds},
+        "apply-stored-events": {
+            "task": "mailer.process_events",
+            "schedule": settings.maintenance_interval_seconds,
+        },
         # Behind a busy `assemble` worker, a refresh older than the next one is dropped, not run back to back.
-        "refresh-issue-counts": {"task": "mailer.refresh_issue_counts", "schedule": settings.stats_refresh_seconds,
-                                 "options": {"expires": settings.stats_refresh_seconds}},
+        "refresh-issue-counts": {
+            "task": "mailer.refresh_issue_counts",
+            "schedule": settings.stats_refresh_seconds,
+            "options": {"expires": settings.stats_refresh_seconds},
+        },
     }
 
 
@@ -69,7 +91,9 @@ def create_app(settings: Settings | None = None) -> Celery:
         broker_connection_retry_on_startup=True,
         # A batch that outlives its lease is taken up by beat's sweep-batches; Redis must not
         # redeliver an unacked task much sooner than that.
-        broker_transport_options={"visibility_timeout": max(3600, 2 * settings.batch_lease_seconds)},
+        broker_transport_options={
+            "visibility_timeout": max(3600, 2 * settings.batch_lease_seconds)
+        },
         timezone=settings.digest_timezone,
         enable_utc=True,
         beat_schedule=beat_schedule(settings),
@@ -111,9 +135,12 @@ def _worker_started(sender=None, instance=None, **_kwargs):
 
     celery = instance.app
     logging.getLogger("mailer.worker").info(
-        "worker %s started: queues %s, concurrency %s, broker %s", sender,
-        ",".join(sorted(celery.amqp.queues.consume_from)), instance.concurrency,
-        celery.connection_for_write().as_uri())  # as_uri() hides the password
+        "worker %s started: queues %s, concurrency %s, broker %s",
+        sender,
+        ",".join(sorted(celery.amqp.queues.consume_from)),
+        instance.concurrency,
+        celery.connection_for_write().as_uri(),
+    )  # as_uri() hides the password
 
 
 @signals.worker_ready.connect
@@ -141,8 +168,10 @@ def _beat_started(sender=None, **_kwargs):
     celery = sender.app
     signals.before_task_publish.connect(_beat_ticked, weak=False)  # in beat's process only
     logging.getLogger("mailer.beat").info(
-        "beat started: %s, broker %s", ", ".join(sorted(celery.conf.beat_schedule)),
-        celery.connection_for_write().as_uri())
+        "beat started: %s, broker %s",
+        ", ".join(sorted(celery.conf.beat_schedule)),
+        celery.connection_for_write().as_uri(),
+    )
 
 
 def _beat_ticked(**_kwargs):
@@ -153,10 +182,9 @@ def _beat_ticked(**_kwargs):
 
     url = get_settings().broker_url
     if is_redis(url):
-        try:
+        # the broker is down: the publish itself fails, and the alert on a stale tick is right
+        with contextlib.suppress(RedisError):
             client(url).set(BEAT_TICK_KEY, time.time())
-        except RedisError:
-            pass  # the broker is down: the publish itself fails, and the alert on a stale tick is right
 
 
 @signals.worker_ready.connect

@@ -46,9 +46,13 @@ class Settings(BaseSettings):
     # CAN-SPAM: the sender's physical postal address, in every edition and confirmation. Several lines are
     # written with real newlines or a literal \n (an .env value is one line). Production sends nothing without it.
     postal_address: str = ""
-    list_id: str = ""  # the List-Id header's id (e.g. weekly.news.example.org); empty: weekly.<public host>
+    list_id: str = (
+        ""  # the List-Id header's id (e.g. weekly.news.example.org); empty: weekly.<public host>
+    )
 
-    batch_size: int = Field(1000, ge=1, le=1000)  # SendGrid: at most 1000 personalizations a request
+    batch_size: int = Field(
+        1000, ge=1, le=1000
+    )  # SendGrid: at most 1000 personalizations a request
     batch_lease_seconds: int = 300
     reconcile_grace_seconds: int = 900
     # ...and longer while SendGrid's webhook stream lags behind the lost answer: up to this long after it
@@ -76,14 +80,20 @@ class Settings(BaseSettings):
     digest_hour: int = Field(6, ge=0, le=23)
     digest_timezone: str = "Asia/Seoul"
     digest_max_stories: int = 10
-    schedule_tick_seconds: float = 60.0  # how often beat looks for editions whose send time has come
+    schedule_tick_seconds: float = (
+        60.0  # how often beat looks for editions whose send time has come
+    )
     admin_session_hours: int = Field(12, ge=1, le=24 * 30)  # an editor's login lasts this long
     # Wrong passwords before a login is refused for a while (per account and per client address); each
     # further failure doubles the wait, up to login_max_lockout_seconds.
     login_max_failures: int = Field(5, ge=1)
     login_max_lockout_seconds: int = Field(900, ge=1)
-    webhook_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)  # larger Event Webhook posts are refused (413)
-    feed_allow_private: bool = False  # feeds on private, loopback and link-local addresses (tests, intranets)
+    webhook_max_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024
+    )  # larger Event Webhook posts are refused (413)
+    feed_allow_private: bool = (
+        False  # feeds on private, loopback and link-local addresses (tests, intranets)
+    )
     # A bearer token /metrics asks for (empty: /metrics is open; bind it to a private address then).
     metrics_token: SecretStr = SecretStr("")
     summary_length: int = 200
@@ -94,10 +104,14 @@ class Settings(BaseSettings):
             return self
         key = self.secret_key.get_secret_value()
         if key == DEV_SECRET_KEY or len(key) < MIN_SECRET_KEY_LENGTH:
-            raise ValueError(f"MAILER_SECRET_KEY must be a private value of at least {MIN_SECRET_KEY_LENGTH} "
-                             "characters when MAILER_ENV=production")
+            raise ValueError(
+                f"MAILER_SECRET_KEY must be a private value of at least {MIN_SECRET_KEY_LENGTH} "
+                "characters when MAILER_ENV=production"
+            )
         if any(old.get_secret_value() == DEV_SECRET_KEY for old in self.old_secret_keys):
-            raise ValueError("MAILER_OLD_SECRET_KEYS holds the development key: remove it when MAILER_ENV=production")
+            raise ValueError(
+                "MAILER_OLD_SECRET_KEYS holds the development key: remove it when MAILER_ENV=production"
+            )
         return self
 
     @model_validator(mode="after")
@@ -116,14 +130,18 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _probe_email_is_an_address(self) -> "Settings":
         if self.probe_email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.probe_email):
-            raise ValueError("MAILER_PROBE_EMAIL must be an email address, like probe@news.example.com")
+            raise ValueError(
+                "MAILER_PROBE_EMAIL must be an email address, like probe@news.example.com"
+            )
         return self
 
     @model_validator(mode="after")
     def _lease_outlasts_a_request(self) -> "Settings":
         # A batch whose lease ran out is judged lost as of the lease's end: no request may outlive it.
         if self.batch_lease_seconds <= self.sendgrid_timeout_seconds:
-            raise ValueError("MAILER_BATCH_LEASE_SECONDS must be longer than MAILER_SENDGRID_TIMEOUT_SECONDS")
+            raise ValueError(
+                "MAILER_BATCH_LEASE_SECONDS must be longer than MAILER_SENDGRID_TIMEOUT_SECONDS"
+            )
         return self
 
     @property
@@ -138,7 +156,11 @@ class Settings(BaseSettings):
     @property
     def postal_lines(self) -> list[str]:
         """The postal address, a line each."""
-        return [line.strip() for line in self.postal_address.replace("\\n", "\n").splitlines() if line.strip()]
+        return [
+            line.strip()
+            for line in self.postal_address.replace("\\n", "\n").splitlines()
+            if line.strip()
+        ]
 
     def sending_refused(self) -> str | None:
         """Why a send (now, scheduled, or by beat) may not start, or None. CAN-SPAM: no address, no mail."""
@@ -149,7 +171,9 @@ class Settings(BaseSettings):
     @property
     def list_id_header(self) -> str:
         """`<weekly.news.example.org>`: from MAILER_LIST_ID, or weekly. and the public URL's host."""
-        found = self.list_id.strip("<>") or "weekly." + (urlsplit(self.public_url).hostname or "localhost")
+        found = self.list_id.strip("<>") or "weekly." + (
+            urlsplit(self.public_url).hostname or "localhost"
+        )
         return f"<{found}>"
 
     def from_name(self, lang: str) -> str:
@@ -157,7 +181,9 @@ class Settings(BaseSettings):
         return self.from_name_en if lang == "en" else self.from_name_ko
 
 
-_installed: list[Settings] = []  # settings an entry point built itself, instead of the environment's
+_installed: list[
+    Settings
+] = []  # settings an entry point built itself, instead of the environment's
 
 
 @lru_cache

@@ -81,8 +81,9 @@ def _engine(url: str) -> Engine:
         # The web app runs as many threads as this pool holds (mailer.web.app); SQLAlchemy's default of 5
         # (+10) connections left most requests queueing for one under load.
         settings = get_settings()
-        engine = create_engine(url, pool_size=settings.database_pool_size,
-                               max_overflow=settings.database_pool_size * 2)
+        engine = create_engine(
+            url, pool_size=settings.database_pool_size, max_overflow=settings.database_pool_size * 2
+        )
         _ping_when_idle(engine)
     return engine
 
@@ -107,7 +108,9 @@ def _ping_when_idle(engine: Engine) -> None:
         try:
             engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as exc:
-            raise DisconnectionError(f"pooled connection idle {time.monotonic() - idle_since:.0f} s is gone") from exc
+            raise DisconnectionError(
+                f"pooled connection idle {time.monotonic() - idle_since:.0f} s is gone"
+            ) from exc
 
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
@@ -136,7 +139,11 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
 
 
 def is_postgres(session_or_engine) -> bool:
-    bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
+    bind = (
+        session_or_engine.get_bind()
+        if isinstance(session_or_engine, Session)
+        else session_or_engine
+    )
     return bind.dialect.name == "postgresql"
 
 

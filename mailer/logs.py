@@ -54,7 +54,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update({k: getattr(record, k) for k in CONTEXT_FIELDS if getattr(record, k, None) is not None})
+        entry.update(
+            {k: getattr(record, k) for k in CONTEXT_FIELDS if getattr(record, k, None) is not None}
+        )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
@@ -63,17 +65,27 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        context = " ".join(f"{k}={getattr(record, k)}" for k in CONTEXT_FIELDS if getattr(record, k, None) is not None)
+        context = " ".join(
+            f"{k}={getattr(record, k)}"
+            for k in CONTEXT_FIELDS
+            if getattr(record, k, None) is not None
+        )
         return f"{line} [{context}]" if context else line
 
 
 def configure(settings: Settings, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(TaskContext())
-    handler.setFormatter(JsonFormatter() if json_lines(settings) else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter()
+        if json_lines(settings)
+        else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    logging.captureWarnings(True)  # Python warnings (Celery's running-as-root one) as log lines, not raw stderr
+    logging.captureWarnings(
+        True
+    )  # Python warnings (Celery's running-as-root one) as log lines, not raw stderr
     root.setLevel(level)
     # python_http_client (under `sendgrid`) logs every request's headers at DEBUG, the API key among them
     for noisy in ("httpx", "urllib3", "kombu", "amqp", "python_http_client"):

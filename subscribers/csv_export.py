@@ -16,9 +16,24 @@ from sqlalchemy.orm import Session
 from subscribers.models import Subscriber
 
 # The first four are what `import` reads, so an export imports back as it was.
-COLUMNS = ("email", "lang", "status", "created_at", "confirmed_at", "unsubscribed_at", "consent_source")
+COLUMNS = (
+    "email",
+    "lang",
+    "status",
+    "created_at",
+    "confirmed_at",
+    "unsubscribed_at",
+    "consent_source",
+)
 PAGE_ROWS = 1000
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes Excel, LibreOffice or Sheets evaluate a cell
+FORMULA_STARTS = (
+    "=",
+    "+",
+    "-",
+    "@",
+    "\t",
+    "\r",
+)  # what makes Excel, LibreOffice or Sheets evaluate a cell
 
 
 def safe_cell(value):
@@ -44,7 +59,10 @@ def _pages(session: Session, status: str | None) -> Iterator[tuple[str, int]]:
     for page in session.execute(query.execution_options(yield_per=PAGE_ROWS)).partitions():
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows([v.isoformat() if hasattr(v, "isoformat") else safe_cell(v) for v in row] for row in page)
+        writer.writerows(
+            [v.isoformat() if hasattr(v, "isoformat") else safe_cell(v) for v in row]
+            for row in page
+        )
         yield buffer.getvalue(), len(page)
 
 

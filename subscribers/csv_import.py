@@ -72,7 +72,7 @@ class CountedBytes(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         data = self.raw.read(len(buffer))
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         self.count += len(data)
         return len(data)
 
@@ -88,7 +88,9 @@ def _header(fieldnames: list[str] | None) -> list[str]:
     names = [(name or "").strip().lower() for name in fieldnames]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
-        raise CsvError(f"the header row has no {' or '.join(missing)} column (found: {', '.join(names)})")
+        raise CsvError(
+            f"the header row has no {' or '.join(missing)} column (found: {', '.join(names)})"
+        )
     return names
 
 
@@ -149,28 +151,43 @@ def _values(row: Row, now: datetime) -> dict:
     # make the row look made after every link it is sent, and those links would be refused until then
     when = min(row.created_at, now) if row.created_at else now
     return {
-        "email": row.email, "lang": row.lang, "status": row.status,
-        "consent_source": "import", "consent_at": when, "consent_ip": None,
+        "email": row.email,
+        "lang": row.lang,
+        "status": row.status,
+        "consent_source": "import",
+        "consent_at": when,
+        "consent_ip": None,
         "confirmed_at": when if row.status == Status.ACTIVE else None,
         "unsubscribed_at": now if row.status == Status.UNSUBSCRIBED else None,
-        "created_at": when, "updated_at": now,
+        "created_at": when,
+        "updated_at": now,
     }
 
 
 def _insert_new(session: Session):
     """INSERT that skips an address someone else added meanwhile (a web sign-up racing the import)."""
-    return upsert_insert(session, Subscriber.__table__).on_conflict_do_nothing(index_elements=["email"])
+    return upsert_insert(session, Subscriber.__table__).on_conflict_do_nothing(
+        index_elements=["email"]
+    )
 
 
 def _flush(session: Session, chunk: dict[str, Row], now: datetime, report: ImportReport) -> None:
-    existing = set(session.scalars(select(Subscriber.email).where(Subscriber.email.in_(list(chunk)))))
-    fresh = {suppression.address_hash(email): row for email, row in chunk.items() if email not in existing}
+    existing = set(
+        session.scalars(select(Subscriber.email).where(Subscriber.email.in_(list(chunk))))
+    )
+    fresh = {
+        suppression.address_hash(email): row
+        for email, row in chunk.items()
+        if email not in existing
+    }
     listed = suppression.suppressed_among(session, fresh)
     rows = [_values(row, now) for digest, row in fresh.items() if digest not in listed]
     inserted = 0
     if rows:
         result = session.execute(_insert_new(session), rows)
-        inserted = result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+        inserted = (
+            result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+        )
     report.added += inserted
     report.existing += len(existing) + len(rows) - inserted
     report.suppressed += len(listed)
@@ -179,7 +196,11 @@ def _flush(session: Session, chunk: dict[str, Row], now: datetime, report: Impor
 
 
 def import_rows(
-    session: Session, rows: Iterable[Row | BadRow], *, now: datetime, chunk_rows: int = CHUNK_ROWS,
+    session: Session,
+    rows: Iterable[Row | BadRow],
+    *,
+    now: datetime,
+    chunk_rows: int = CHUNK_ROWS,
     on_bad_row: Callable[[BadRow], None] = lambda bad: None,
     on_chunk: Callable[[ImportReport], None] = lambda report: None,
 ) -> ImportReport:
@@ -190,7 +211,9 @@ def import_rows(
         if isinstance(row, BadRow):
             report.bad += 1
             on_bad_row(row)
-        elif row.email in chunk:  # repeated within the chunk; a repeat in a later chunk is found on file
+        elif (
+            row.email in chunk
+        ):  # repeated within the chunk; a repeat in a later chunk is found on file
             report.existing += 1
         else:
             chunk[row.email] = row

@@ -14,8 +14,13 @@ from subscribers.models import Change, Subscriber
 # What each change counts as. An address added by the CLI or an import is a sign-up; one added already
 # active (detail "active, ...") is a confirmation as well.
 KINDS = ("signups", "confirmations", "unsubscribes", "bounces")
-_ACTIONS = {"sign-up requested": ("signups",), "confirmed": ("confirmations",), "resubscribed": ("confirmations",),
-            "unsubscribed": ("unsubscribes",), "bounced": ("bounces",)}
+_ACTIONS = {
+    "sign-up requested": ("signups",),
+    "confirmed": ("confirmations",),
+    "resubscribed": ("confirmations",),
+    "unsubscribed": ("unsubscribes",),
+    "bounced": ("bounces",),
+}
 
 
 def week_start(day: date) -> date:
@@ -35,15 +40,25 @@ def weekly(session: Session, now: datetime, weeks: int = 12) -> list[dict]:
         select(day, Subscriber.lang, Change.action, active, func.count())
         .join(Subscriber, Subscriber.id == Change.subscriber_id)
         .where(Change.at >= since, Change.action.in_([*_ACTIONS, "added"]))
-        .group_by(day, Subscriber.lang, Change.action, active))
+        .group_by(day, Subscriber.lang, Change.action, active)
+    )
     table: dict[tuple[date, str], dict[str, int]] = {}
     for when in (first + timedelta(weeks=i) for i in range(weeks)):
         for lang in EDITIONS:
             table[(when, lang)] = dict.fromkeys(KINDS, 0)
     for on, lang, action, active, n in rows:
-        on = on if isinstance(on, date) else date.fromisoformat(str(on)[:10])  # SQLite answers a string
-        kinds = ("signups", "confirmations") if action == "added" and active else \
-            ("signups",) if action == "added" else _ACTIONS[action]
+        on = (
+            on if isinstance(on, date) else date.fromisoformat(str(on)[:10])
+        )  # SQLite answers a string
+        kinds = (
+            ("signups", "confirmations")
+            if action == "added" and active
+            else ("signups",)
+            if action == "added"
+            else _ACTIONS[action]
+        )
         for kind in kinds:
             table[(week_start(on), lang)][kind] += n
-    return [{"week": w, "lang": lang, **counts} for (w, lang), counts in table.items()]  # in insertion order
+    return [
+        {"week": w, "lang": lang, **counts} for (w, lang), counts in table.items()
+    ]  # in insertion order

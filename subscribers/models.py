@@ -74,16 +74,25 @@ class Change(Base):
     __tablename__ = "subscription_changes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     action: Mapped[str] = mapped_column(String(32))
-    source: Mapped[str] = mapped_column(String(32))  # web, link, one-click, cli, import, webhook, ...
+    source: Mapped[str] = mapped_column(
+        String(32)
+    )  # web, link, one-click, cli, import, webhook, ...
     ip: Mapped[str | None] = mapped_column(String(45))
     detail: Mapped[str | None] = mapped_column(String(200))
 
     def as_dict(self) -> dict:
-        return {"at": _iso(self.at), "action": self.action, "source": self.source, "ip": self.ip,
-                "detail": self.detail}
+        return {
+            "at": _iso(self.at),
+            "action": self.action,
+            "source": self.source,
+            "ip": self.ip,
+            "detail": self.detail,
+        }
 
 
 class SuppressionReason(StrEnum):

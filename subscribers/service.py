@@ -45,10 +45,27 @@ def _check_lang(lang: str) -> None:
 _INSERT_CHANGE = insert(Change.__table__)
 
 
-def _record(session: Session, subscriber_id: int, action: str, source: str, *, ip: str | None = None,
-            detail: str | None = None, now: datetime | None = None) -> None:
-    session.execute(_INSERT_CHANGE, {"subscriber_id": subscriber_id, "at": now or utcnow(), "action": action,
-                                     "source": source, "ip": ip, "detail": detail})
+def _record(
+    session: Session,
+    subscriber_id: int,
+    action: str,
+    source: str,
+    *,
+    ip: str | None = None,
+    detail: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    session.execute(
+        _INSERT_CHANGE,
+        {
+            "subscriber_id": subscriber_id,
+            "at": now or utcnow(),
+            "action": action,
+            "source": source,
+            "ip": ip,
+            "detail": detail,
+        },
+    )
 
 
 def get(session: Session, subscriber_id: int) -> Subscriber | None:
@@ -66,7 +83,11 @@ def get_by_email(session: Session, email: str) -> Subscriber | None:
 # rule twice, in Python for a loaded row and in SQL (_made_before) for the one-click statement that loads
 # none; a test pins them together.
 def _link_fits(claim: tokens.Claim, created_at: datetime, now: datetime) -> bool:
-    return claim.issued_at is None or created_at.replace(microsecond=0) <= claim.issued_at or created_at > now
+    return (
+        claim.issued_at is None
+        or created_at.replace(microsecond=0) <= claim.issued_at
+        or created_at > now
+    )
 
 
 def _named_by(session: Session, claim: tokens.Claim) -> Subscriber:
@@ -83,7 +104,12 @@ def from_token(session: Session, purpose: str, token: str) -> tuple[Subscriber, 
 
 
 def add(
-    session: Session, email: str, lang: str, *, confirmed: bool = False, source: str = "cli",
+    session: Session,
+    email: str,
+    lang: str,
+    *,
+    confirmed: bool = False,
+    source: str = "cli",
     ip: str | None = None,
 ) -> tuple[Subscriber, bool]:
     """Add a subscriber, or return the existing one unchanged. Returns (subscriber, created).
@@ -98,10 +124,16 @@ def add(
         return existing, False
     reason = suppression.reason_for(session, address)
     if reason is not None:
-        raise NotAllowed(f"{address} is on the suppression list ({reason}) and cannot be added", "suppressed")
+        raise NotAllowed(
+            f"{address} is on the suppression list ({reason}) and cannot be added", "suppressed"
+        )
     now = utcnow()
     sub = Subscriber(
-        email=address, lang=lang, consent_source=source, consent_at=now, consent_ip=ip,
+        email=address,
+        lang=lang,
+        consent_source=source,
+        consent_at=now,
+        consent_ip=ip,
         status=Status.ACTIVE if confirmed else Status.PENDING,
         confirmed_at=now if confirmed else None,
     )
@@ -111,8 +143,9 @@ def add(
     return sub, True
 
 
-def request_subscription(session: Session, email: str, lang: str, *, ip: str | None = None,
-                         now: datetime | None = None) -> int | None:
+def request_subscription(
+    session: Session, email: str, lang: str, *, ip: str | None = None, now: datetime | None = None
+) -> int | None:
     """A sign-up from the web form. Returns the subscriber to mail (see confirmation_kind), or None.
 
     Changes no existing subscriber: the requester may not be the address's owner. The language
@@ -125,13 +158,31 @@ def request_subscription(session: Session, email: str, lang: str, *, ip: str | N
     # The same statements for a new and a known address, so that the answer's time tells nobody which it
     # was: the suppression list is read, and the insert tried (it adds nothing for an address on file, and
     # of two sign-ups racing for one address, one adds it), for every request alike.
-    suppressed = suppression.reason_for(session, address) in (SuppressionReason.BOUNCED, SuppressionReason.COMPLAINED)
-    row = {"email": address, "lang": lang, "status": Status.PENDING.value, "consent_source": "web",
-           "consent_at": now, "consent_ip": ip, "created_at": now, "updated_at": now}
+    suppressed = suppression.reason_for(session, address) in (
+        SuppressionReason.BOUNCED,
+        SuppressionReason.COMPLAINED,
+    )
+    row = {
+        "email": address,
+        "lang": lang,
+        "status": Status.PENDING.value,
+        "consent_source": "web",
+        "consent_at": now,
+        "consent_ip": ip,
+        "created_at": now,
+        "updated_at": now,
+    }
     values = [literal(v, Subscriber.__table__.c[k].type) for k, v in row.items()]
-    session.execute(upsert_insert(session, Subscriber).from_select(
-        list(row), select(*values).where(literal(not suppressed)),  # a suppressed address is not added back
-    ).on_conflict_do_nothing(index_elements=["email"]))
+    session.execute(
+        upsert_insert(session, Subscriber)
+        .from_select(
+            list(row),
+            select(*values).where(
+                literal(not suppressed)
+            ),  # a suppressed address is not added back
+        )
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
     sub = session.scalar(select(Subscriber).where(Subscriber.email == address))
     if sub is None or sub.status in SUPPRESSED:
         return None
@@ -150,14 +201,24 @@ def check_confirmable(sub: Subscriber, claim: tokens.Claim) -> None:
     """NotAllowed or InvalidToken if this confirmation link may not (re)start this subscription."""
     if sub.status in SUPPRESSED:
         raise NotAllowed(f"{sub.email} is suppressed ({sub.status})", "suppressed")
-    if (sub.status == Status.UNSUBSCRIBED and sub.unsubscribed_at is not None and claim.issued_at is not None
-            and sub.unsubscribed_at.replace(microsecond=0) > claim.issued_at):
+    if (
+        sub.status == Status.UNSUBSCRIBED
+        and sub.unsubscribed_at is not None
+        and claim.issued_at is not None
+        and sub.unsubscribed_at.replace(microsecond=0) > claim.issued_at
+    ):
         # A link from before they unsubscribed (a scanner, an old mail), not a new wish to subscribe.
         raise tokens.InvalidToken()
 
 
-def confirm(session: Session, sub: Subscriber, claim: tokens.Claim, *, ip: str | None = None,
-            now: datetime | None = None) -> Subscriber:
+def confirm(
+    session: Session,
+    sub: Subscriber,
+    claim: tokens.Claim,
+    *,
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> Subscriber:
     """The double opt-in link was followed. Following it again changes nothing."""
     now = now or utcnow()
     if sub.status == Status.ACTIVE:
@@ -170,13 +231,22 @@ def confirm(session: Session, sub: Subscriber, claim: tokens.Claim, *, ip: str |
     if claim.lang:
         sub.lang = claim.lang
     suppression.lift_erasure(session, sub.email)
-    _record(session, sub.id, "confirmed", "link", ip=ip, detail=f"{before} -> active, lang {sub.lang}", now=now)
+    _record(
+        session,
+        sub.id,
+        "confirmed",
+        "link",
+        ip=ip,
+        detail=f"{before} -> active, lang {sub.lang}",
+        now=now,
+    )
     session.flush()
     return sub
 
 
-def unsubscribe(session: Session, subscriber_id: int, *, source: str = "link", ip: str | None = None
-                ) -> Subscriber | None:
+def unsubscribe(
+    session: Session, subscriber_id: int, *, source: str = "link", ip: str | None = None
+) -> Subscriber | None:
     """Idempotent; a suppressed address stays suppressed (it is already not mailed)."""
     sub = session.get(Subscriber, subscriber_id)
     if sub is None:
@@ -185,9 +255,24 @@ def unsubscribe(session: Session, subscriber_id: int, *, source: str = "link", i
         before, now = sub.status, utcnow()
         session.flush()
         # compare-and-set: of two unsubscribes racing (a one-click and the preference centre), one records it
-        if compare_and_set(session, Subscriber, sub.id, {before}, status=Status.UNSUBSCRIBED, unsubscribed_at=now,
-                           updated_at=now):
-            _record(session, sub.id, "unsubscribed", source, ip=ip, detail=f"{before} -> unsubscribed", now=now)
+        if compare_and_set(
+            session,
+            Subscriber,
+            sub.id,
+            {before},
+            status=Status.UNSUBSCRIBED,
+            unsubscribed_at=now,
+            updated_at=now,
+        ):
+            _record(
+                session,
+                sub.id,
+                "unsubscribed",
+                source,
+                ip=ip,
+                detail=f"{before} -> unsubscribed",
+                now=now,
+            )
         session.expire(sub)  # written past the session
     return sub
 
@@ -196,23 +281,38 @@ def unsubscribe(session: Session, subscriber_id: int, *, source: str = "link", i
 # data-modifying WITH), run on its own in autocommit: one round trip, no BEGIN or COMMIT, for the wave of
 # one-click posts after every digest. One statement is atomic: both rows are written, or neither.
 # Built once, like _INSERT_CHANGE. The link-age rule is _link_fits, spelled in SQL.
-_SUBSCRIBERS = Subscriber.__table__  # the table, not the entity: no ORM bookkeeping for a row nobody loaded
+_SUBSCRIBERS = (
+    Subscriber.__table__
+)  # the table, not the entity: no ORM bookkeeping for a row nobody loaded
 _NOW = bindparam("now", type_=UTCDateTime())
 _CHANGED = (
     update(_SUBSCRIBERS)
-    .where(_SUBSCRIBERS.c.id == bindparam("subscriber_id"), _SUBSCRIBERS.c.status == Status.ACTIVE,
-           or_(_SUBSCRIBERS.c.created_at < bindparam("made_before", type_=UTCDateTime()),
-               _SUBSCRIBERS.c.created_at > _NOW))
+    .where(
+        _SUBSCRIBERS.c.id == bindparam("subscriber_id"),
+        _SUBSCRIBERS.c.status == Status.ACTIVE,
+        or_(
+            _SUBSCRIBERS.c.created_at < bindparam("made_before", type_=UTCDateTime()),
+            _SUBSCRIBERS.c.created_at > _NOW,
+        ),
+    )
     .values(status=Status.UNSUBSCRIBED, unsubscribed_at=_NOW, updated_at=_NOW)
     .returning(_SUBSCRIBERS.c.id, _SUBSCRIBERS.c.lang)
     .cte("changed")
 )
 _UNSUBSCRIBE_ACTIVE_LOGGED = select(_CHANGED.c.lang).add_cte(
-    insert(Change.__table__).from_select(
+    insert(Change.__table__)
+    .from_select(
         ["subscriber_id", "at", "action", "source", "ip", "detail"],
-        select(_CHANGED.c.id, _NOW, literal("unsubscribed"), bindparam("source", type_=String()),
-               bindparam("ip", type_=String()), literal(f"{Status.ACTIVE} -> unsubscribed")),
-    ).cte("logged")
+        select(
+            _CHANGED.c.id,
+            _NOW,
+            literal("unsubscribed"),
+            bindparam("source", type_=String()),
+            bindparam("ip", type_=String()),
+            literal(f"{Status.ACTIVE} -> unsubscribed"),
+        ),
+    )
+    .cte("logged")
 )
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -223,23 +323,30 @@ def _made_before(claim: tokens.Claim) -> datetime:
     return _FAR_FUTURE if claim.issued_at is None else claim.issued_at + timedelta(seconds=1)
 
 
-def unsubscribe_active_at_once(engine: Engine, token: str, *, source: str, ip: str | None = None
-                               ) -> tuple[int, str] | None:
+def unsubscribe_active_at_once(
+    engine: Engine, token: str, *, source: str, ip: str | None = None
+) -> tuple[int, str] | None:
     """The one-click path on PostgreSQL: (id, lang) of the active subscriber the link names, unsubscribed
     and recorded, committed. None when the subscriber is not active (or named nobody), or the database
     is not PostgreSQL: then unsubscribe_by_link, in a transaction. InvalidToken for a bad link."""
     if engine.dialect.name != "postgresql":
         return None
     claim = tokens.read(tokens.UNSUBSCRIBE, token)
-    params = {"subscriber_id": claim.subscriber_id, "now": utcnow(), "made_before": _made_before(claim),
-              "source": source, "ip": ip}
+    params = {
+        "subscriber_id": claim.subscriber_id,
+        "now": utcnow(),
+        "made_before": _made_before(claim),
+        "source": source,
+        "ip": ip,
+    }
     with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
         lang = connection.execute(_UNSUBSCRIBE_ACTIVE_LOGGED, params).scalar()
     return None if lang is None else (claim.subscriber_id, lang)
 
 
-def unsubscribe_by_link(session: Session, token: str, *, source: str = "link", ip: str | None = None
-                        ) -> tuple[int, str]:
+def unsubscribe_by_link(
+    session: Session, token: str, *, source: str = "link", ip: str | None = None
+) -> tuple[int, str]:
     """unsubscribe() for the subscriber an unsubscribe link names; returns their (id, lang). InvalidToken as
     from_token, with nothing changed."""
     sub, _ = from_token(session, tokens.UNSUBSCRIBE, token)
@@ -248,7 +355,9 @@ def unsubscribe_by_link(session: Session, token: str, *, source: str = "link", i
     return sub_id, lang
 
 
-def unsubscribe_by_link_committed(token: str, *, source: str, ip: str | None = None) -> tuple[int, str]:
+def unsubscribe_by_link_committed(
+    token: str, *, source: str, ip: str | None = None
+) -> tuple[int, str]:
     """The one-click unsubscribe, committed: an active subscriber on PostgreSQL costs one statement;
     anyone else takes unsubscribe_by_link in a transaction. Returns (id, lang); InvalidToken for a bad link."""
     done = unsubscribe_active_at_once(get_engine(), token, source=source, ip=ip)
@@ -258,11 +367,19 @@ def unsubscribe_by_link_committed(token: str, *, source: str, ip: str | None = N
     return done
 
 
-def resubscribe(session: Session, sub: Subscriber, *, source: str = "web", ip: str | None = None,
-                now: datetime | None = None) -> Subscriber:
+def resubscribe(
+    session: Session,
+    sub: Subscriber,
+    *,
+    source: str = "web",
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> Subscriber:
     """From the preference centre, whose link proves the address. Never undoes a bounce or complaint."""
     if sub.status in SUPPRESSED:
-        raise NotAllowed(f"{sub.email} is suppressed ({sub.status}) and cannot be resubscribed", "suppressed")
+        raise NotAllowed(
+            f"{sub.email} is suppressed ({sub.status}) and cannot be resubscribed", "suppressed"
+        )
     if sub.status == Status.ACTIVE:
         return sub
     now = now or utcnow()
@@ -275,7 +392,9 @@ def resubscribe(session: Session, sub: Subscriber, *, source: str = "web", ip: s
     return sub
 
 
-def set_lang(session: Session, sub: Subscriber, lang: str, *, source: str = "web", ip: str | None = None) -> bool:
+def set_lang(
+    session: Session, sub: Subscriber, lang: str, *, source: str = "web", ip: str | None = None
+) -> bool:
     _check_lang(lang)
     if sub.lang == lang:
         return False
@@ -284,8 +403,14 @@ def set_lang(session: Session, sub: Subscriber, lang: str, *, source: str = "web
     return True
 
 
-def mark_suppressed(session: Session, subscriber_id: int, status: str, *, source: str = "webhook",
-                    detail: str | None = None) -> Subscriber | None:
+def mark_suppressed(
+    session: Session,
+    subscriber_id: int,
+    status: str,
+    *,
+    source: str = "webhook",
+    detail: str | None = None,
+) -> Subscriber | None:
     """A bounce or complaint: the address is mailed no more, and nothing silently undoes that."""
     if status not in SUPPRESSED:
         raise SubscriberError(f"a suppression is bounced or complained, not {status!r}")
@@ -313,7 +438,9 @@ def erase(session: Session, email: str) -> bool:
     """
     address = normalize(email)
     sub = session.scalar(select(Subscriber).where(Subscriber.email == address))
-    reason = sub.status if sub is not None and sub.status in SUPPRESSED else SuppressionReason.ERASED
+    reason = (
+        sub.status if sub is not None and sub.status in SUPPRESSED else SuppressionReason.ERASED
+    )
     suppression.suppress(session, address, reason)
     if sub is None:
         return False
@@ -325,13 +452,17 @@ def erase(session: Session, email: str) -> bool:
 
 def search(session: Session, text: str, *, limit: int = 100) -> list[Subscriber]:
     """Subscribers whose address contains `text` (everyone, if it is blank), newest first."""
-    query = select(Subscriber).order_by(Subscriber.created_at.desc(), Subscriber.id.desc()).limit(limit)
+    query = (
+        select(Subscriber).order_by(Subscriber.created_at.desc(), Subscriber.id.desc()).limit(limit)
+    )
     if text.strip():
         query = query.where(Subscriber.email.contains(text.strip().lower(), autoescape=True))
     return list(session.scalars(query))
 
 
-SUPPRESSED_FILTER = "suppressed"  # a status filter: bounced and complained together (the suppression list)
+SUPPRESSED_FILTER = (
+    "suppressed"  # a status filter: bounced and complained together (the suppression list)
+)
 FILTER_STATUSES = (*(s.value for s in Status), SUPPRESSED_FILTER)
 
 
@@ -347,24 +478,41 @@ def _filtered(query, text: str, status: str | None, lang: str | None):
     return query
 
 
-def search_page(session: Session, text: str = "", *, status: str | None = None, lang: str | None = None,
-                page: int = 1, per_page: int = 50) -> tuple[list[Subscriber], int]:
+def search_page(
+    session: Session,
+    text: str = "",
+    *,
+    status: str | None = None,
+    lang: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[Subscriber], int]:
     """One page of the subscribers matching an address fragment, a status (or `suppressed`) and a language,
     newest first, and how many match in all."""
     if status and status not in FILTER_STATUSES:
         raise SubscriberError(f"status must be one of {', '.join(FILTER_STATUSES)}, not {status!r}")
     if lang:
         _check_lang(lang)
-    total = session.scalar(_filtered(select(func.count()).select_from(Subscriber), text, status, lang))
-    rows = session.scalars(_filtered(select(Subscriber), text, status, lang)
-                           .order_by(Subscriber.created_at.desc(), Subscriber.id.desc())
-                           .limit(per_page).offset((page - 1) * per_page))
+    total = session.scalar(
+        _filtered(select(func.count()).select_from(Subscriber), text, status, lang)
+    )
+    rows = session.scalars(
+        _filtered(select(Subscriber), text, status, lang)
+        .order_by(Subscriber.created_at.desc(), Subscriber.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
     return list(rows), int(total or 0)
 
 
 def history(session: Session, subscriber_id: int) -> list[Change]:
-    return list(session.scalars(select(Change).where(Change.subscriber_id == subscriber_id)
-                                .order_by(Change.at, Change.id)))
+    return list(
+        session.scalars(
+            select(Change)
+            .where(Change.subscriber_id == subscriber_id)
+            .order_by(Change.at, Change.id)
+        )
+    )
 
 
 def personal_data(session: Session, sub: Subscriber) -> dict:
@@ -379,7 +527,9 @@ def personal_data(session: Session, sub: Subscriber) -> dict:
 def counts(session: Session) -> dict[tuple[str, str], int]:
     """Subscribers by (lang, status)."""
     rows = session.execute(
-        select(Subscriber.lang, Subscriber.status, func.count()).group_by(Subscriber.lang, Subscriber.status)
+        select(Subscriber.lang, Subscriber.status, func.count()).group_by(
+            Subscriber.lang, Subscriber.status
+        )
     )
     return {(lang, status): n for lang, status, n in rows}
 

@@ -30,7 +30,9 @@ def address_hash(normalized_address: str) -> str:
 
 
 def reason_for(session: Session, normalized_address: str) -> str | None:
-    return session.scalar(select(Suppression.reason).where(Suppression.email_hash == address_hash(normalized_address)))
+    return session.scalar(
+        select(Suppression.reason).where(Suppression.email_hash == address_hash(normalized_address))
+    )
 
 
 def suppressed_among(session: Session, hashes: Iterable[str]) -> set[str]:
@@ -38,7 +40,9 @@ def suppressed_among(session: Session, hashes: Iterable[str]) -> set[str]:
     hashes = list(hashes)
     if not hashes:
         return set()
-    return set(session.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes))))
+    return set(
+        session.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes)))
+    )
 
 
 def suppress(session: Session, normalized_address: str, reason: str) -> None:
@@ -55,7 +59,9 @@ def suppress(session: Session, normalized_address: str, reason: str) -> None:
 
 def lift_erasure(session: Session, normalized_address: str) -> bool:
     """The owner confirmed a new sign-up: an erasure no longer stands. A bounce or complaint does."""
-    row = session.scalar(select(Suppression).where(Suppression.email_hash == address_hash(normalized_address)))
+    row = session.scalar(
+        select(Suppression).where(Suppression.email_hash == address_hash(normalized_address))
+    )
     if row is None or row.reason != SuppressionReason.ERASED:
         return False
     session.delete(row)

@@ -46,7 +46,9 @@ class Claim:
 
 def signing_keys(settings: Settings) -> list[str]:
     """itsdangerous signs with the last key and verifies with any of them."""
-    return [k.get_secret_value() for k in settings.old_secret_keys] + [settings.secret_key.get_secret_value()]
+    return [k.get_secret_value() for k in settings.old_secret_keys] + [
+        settings.secret_key.get_secret_value()
+    ]
 
 
 def _check(purpose: str) -> None:
@@ -88,7 +90,9 @@ def _pads(purpose: str, secret: str) -> tuple:
     return hashlib.sha1(key.translate(_IPAD)), hashlib.sha1(key.translate(_OPAD))
 
 
-_FAST_MAX_DIGITS = 10  # itsdangerous zlibs a payload when that is shorter; never so for 10 bytes or fewer
+_FAST_MAX_DIGITS = (
+    10  # itsdangerous zlibs a payload when that is shorter; never so for 10 bytes or fewer
+)
 
 
 @lru_cache(maxsize=2)
@@ -127,14 +131,17 @@ def _fast_payload(subscriber_id) -> bytes | None:
     return None
 
 
-def make_token(purpose: str, subscriber_id: int, settings: Settings | None = None, *,
-               lang: str | None = None) -> str:
+def make_token(
+    purpose: str, subscriber_id: int, settings: Settings | None = None, *, lang: str | None = None
+) -> str:
     if lang is not None and (purpose != CONFIRM or lang not in EDITIONS):
         raise ValueError("only a confirmation link carries a language: ko, en or both")
     settings = settings or get_settings()
     payload = _fast_payload(subscriber_id) if lang is None else None
     if payload is not None:
-        return _fast_sign(_pads(purpose, settings.secret_key.get_secret_value()), _fast_value(payload, _stamp()))
+        return _fast_sign(
+            _pads(purpose, settings.secret_key.get_secret_value()), _fast_value(payload, _stamp())
+        )
     payload = subscriber_id if lang is None else [subscriber_id, lang]
     return _timed(purpose, settings).dumps(payload)
 
@@ -142,8 +149,13 @@ def make_token(purpose: str, subscriber_id: int, settings: Settings | None = Non
 def _claim(value, issued_at: datetime | None) -> Claim:
     if isinstance(value, int) and not isinstance(value, bool):
         return Claim(value, issued_at)
-    if (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int)
-            and not isinstance(value[0], bool) and value[1] in EDITIONS):
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], int)
+        and not isinstance(value[0], bool)
+        and value[1] in EDITIONS
+    ):
         return Claim(value[0], issued_at, value[1])
     raise InvalidToken()
 
@@ -152,7 +164,9 @@ def read(purpose: str, token: str, settings: Settings | None = None) -> Claim:
     settings = settings or get_settings()
     max_age = CONFIRM_MAX_AGE if purpose == CONFIRM else None
     try:
-        value, issued_at = _timed(purpose, settings).loads(token, max_age=max_age, return_timestamp=True)
+        value, issued_at = _timed(purpose, settings).loads(
+            token, max_age=max_age, return_timestamp=True
+        )
         return _claim(value, issued_at)
     except BadData as exc:
         if purpose == CONFIRM:  # confirmation links always carried their time, and expire
@@ -169,12 +183,16 @@ def read(purpose: str, token: str, settings: Settings | None = None) -> Claim:
         raise InvalidToken() from exc
 
 
-def link(purpose: str, subscriber_id: int, settings: Settings | None = None, *, lang: str | None = None) -> str:
+def link(
+    purpose: str, subscriber_id: int, settings: Settings | None = None, *, lang: str | None = None
+) -> str:
     settings = settings or get_settings()
     return f"{settings.public_base}/{purpose}/{make_token(purpose, subscriber_id, settings, lang=lang)}"
 
 
-def shared_link_maker(pages: tuple[str, ...], settings: Settings) -> Callable[[int], tuple[str, ...]]:
+def shared_link_maker(
+    pages: tuple[str, ...], settings: Settings
+) -> Callable[[int], tuple[str, ...]]:
     """For one subscriber after another, a link to each of `pages` (of SHARED) carrying one LINKS token:
     what a send puts in every digest. The keys are set up once, and the links carry the time the maker
     was made (a send makes one per batch); each is the link that link() would make with a LINKS token."""

@@ -48,7 +48,9 @@ def shown(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+    return urlunsplit(
+        parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1))
+    )
 
 
 def free_port() -> int:
@@ -70,13 +72,29 @@ class RedisServer:
     def start(self, timeout: float = 10) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            raise NoRedis("no redis-server on PATH: install one (Debian/Ubuntu: apt-get install redis-server)")
+            raise NoRedis(
+                "no redis-server on PATH: install one (Debian/Ubuntu: apt-get install redis-server)"
+            )
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(
-                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(self.dir)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                [
+                    binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.dir),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -86,7 +104,9 @@ class RedisServer:
             time.sleep(0.05)
         self.stop()
         tail = " | ".join(self.log_path.read_text(errors="replace").strip().splitlines()[-3:])
-        raise RuntimeError(f"{binary} on port {self.port} did not answer within {timeout:.0f} s: {tail}")
+        raise RuntimeError(
+            f"{binary} on port {self.port} did not answer within {timeout:.0f} s: {tail}"
+        )
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

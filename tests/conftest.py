@@ -26,16 +26,18 @@ def pytest_configure(config):
     url = os.environ.get("MAILER_TEST_DATABASE_URL") or f"sqlite:///{base / 'test.db'}"
     if url.startswith("sqlite"):
         Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-    os.environ.update({
-        "MAILER_ENV": "test",
-        "MAILER_DATABASE_URL": url,
-        "MAILER_BROKER_URL": "",
-        "MAILER_MAIL_BACKEND": "outbox",
-        "MAILER_OUTBOX_DIR": str(base / "outbox"),
-        "MAILER_SECRET_KEY": "test-secret",
-        "MAILER_PUBLIC_URL": "https://news.example.com",
-        "MAILER_FEED_ALLOW_PRIVATE": "true",  # the sample feeds are files, the test servers on 127.0.0.1
-    })
+    os.environ.update(
+        {
+            "MAILER_ENV": "test",
+            "MAILER_DATABASE_URL": url,
+            "MAILER_BROKER_URL": "",
+            "MAILER_MAIL_BACKEND": "outbox",
+            "MAILER_OUTBOX_DIR": str(base / "outbox"),
+            "MAILER_SECRET_KEY": "test-secret",
+            "MAILER_PUBLIC_URL": "https://news.example.com",
+            "MAILER_FEED_ALLOW_PRIVATE": "true",  # the sample feeds are files, the test servers on 127.0.0.1
+        }
+    )
     from mailer.config import get_settings
 
     get_settings.cache_clear()
@@ -95,7 +97,10 @@ def sample_feeds(tmp_path) -> dict[str, Path]:
     paths = {}
     for lang in ("en", "ko"):
         path = tmp_path / f"{lang}.xml"
-        path.write_text(rebase_dates((SAMPLES / f"{lang}.xml").read_text("utf-8"), utcnow() - NEWEST_AGE), "utf-8")
+        path.write_text(
+            rebase_dates((SAMPLES / f"{lang}.xml").read_text("utf-8"), utcnow() - NEWEST_AGE),
+            "utf-8",
+        )
         paths[lang] = path
     return paths
 

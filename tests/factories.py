@@ -25,5 +25,11 @@ def shown_statuses(session, *where) -> list[str]:
     """The deliveries' statuses as counted and shown (a queued one of an accepted batch reads `sent`), by id."""
     from sqlalchemy import select
 
-    return list(session.scalars(select(shown_status()).outerjoin(Batch, Batch.id == Delivery.batch_id)
-                                .where(*where).order_by(Delivery.id)))
+    return list(
+        session.scalars(
+            select(shown_status())
+            .outerjoin(Batch, Batch.id == Delivery.batch_id)
+            .where(*where)
+            .order_by(Delivery.id)
+        )
+    )

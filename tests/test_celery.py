@@ -21,10 +21,21 @@ def test_app_is_configured_for_safe_delivery():
     assert conf.task_serializer == "json" and conf.accept_content == ["json"]
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.worker_prefetch_multiplier == 1
-    assert {q.name for q in conf.task_queues} == set(QUEUES) == {"ingest", "assemble", "send", "events"}
-    assert {"ingest-feeds", "draft-weekly-issue", "sweep-batches", "apply-stored-events",
-            "refresh-issue-counts"} <= set(conf.beat_schedule)
-    refresh = conf.beat_schedule["refresh-issue-counts"]  # one left waiting past the next is dropped
+    assert (
+        {q.name for q in conf.task_queues}
+        == set(QUEUES)
+        == {"ingest", "assemble", "send", "events"}
+    )
+    assert {
+        "ingest-feeds",
+        "draft-weekly-issue",
+        "sweep-batches",
+        "apply-stored-events",
+        "refresh-issue-counts",
+    } <= set(conf.beat_schedule)
+    refresh = conf.beat_schedule[
+        "refresh-issue-counts"
+    ]  # one left waiting past the next is dropped
     assert refresh["options"]["expires"] == refresh["schedule"] == 60
 
 
@@ -38,7 +49,9 @@ def test_every_scheduled_task_exists():
 def test_ingest_interval_is_configurable():
     conf = create_app(Settings(_env_file=None, ingest_interval_minutes=5)).conf
     assert conf.beat_schedule["ingest-feeds"]["schedule"] == 300
-    assert create_app(Settings(_env_file=None)).conf.beat_schedule["ingest-feeds"]["schedule"] == 900
+    assert (
+        create_app(Settings(_env_file=None)).conf.beat_schedule["ingest-feeds"]["schedule"] == 900
+    )
 
 
 def test_without_a_broker_tasks_run_in_process():
@@ -49,14 +62,20 @@ def test_without_a_broker_tasks_run_in_process():
 def test_tasks_are_registered_on_their_queues():
     app = create_app(Settings(_env_file=None, broker_url="redis://127.0.0.1:6379/0"))
     app.loader.import_default_modules()
-    for name, queue in (("mailer.send_batch", "send"), ("mailer.ingest_all", "ingest"),
-                        ("mailer.draft_issue", "assemble"), ("mailer.sweep_batches", "send"), ("mailer.reconcile_batch", "send")):
+    for name, queue in (
+        ("mailer.send_batch", "send"),
+        ("mailer.ingest_all", "ingest"),
+        ("mailer.draft_issue", "assemble"),
+        ("mailer.sweep_batches", "send"),
+        ("mailer.reconcile_batch", "send"),
+    ):
         assert name in app.tasks and app.tasks[name].queue == queue
 
 
 @pytest.mark.celery
-def test_a_real_worker_on_redis_sends_an_issue_to_everyone_once(session, ingested, subscribers_by_lang,
-                                                                 settings, redis_url):
+def test_a_real_worker_on_redis_sends_an_issue_to_everyone_once(
+    session, ingested, subscribers_by_lang, settings, redis_url
+):
     from mailer.db import utcnow
     from mailer.delivery.models import Batch, BatchStatus
     from mailer.issues.models import Issue
@@ -66,16 +85,38 @@ def test_a_real_worker_on_redis_sends_an_issue_to_everyone_once(session, ingeste
     broker.flushdb()
     issue = draft_issue(session, utcnow())
     session.commit()
-    env = {**os.environ, "MAILER_BROKER_URL": redis_url, "MAILER_OUTBOX_DIR": settings.outbox_dir,
-           "MAILER_BATCH_SIZE": "2"}
+    env = {
+        **os.environ,
+        "MAILER_BROKER_URL": redis_url,
+        "MAILER_OUTBOX_DIR": settings.outbox_dir,
+        "MAILER_BATCH_SIZE": "2",
+    }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "mailer.cli", "worker", "-Q", "send", "-c", "2", "--loglevel", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "mailer.cli",
+            "worker",
+            "-Q",
+            "send",
+            "-c",
+            "2",
+            "--loglevel",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         sent = subprocess.run(
             [sys.executable, "-m", "mailer.cli", "issue", "send", str(issue.number), "--wait"],
-            env=env, capture_output=True, text=True, check=False, timeout=120,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         )
         assert sent.returncode == 0, sent.stderr
         assert f"issue #{issue.number}: sent" in sent.stdout
@@ -97,8 +138,12 @@ def test_a_real_worker_on_redis_sends_an_issue_to_everyone_once(session, ingeste
 
 
 @pytest.mark.celery
-@pytest.mark.parametrize("command", [["worker", "-Q", "send", "-P", "solo", "-n", "jsonlog@%h"], ["beat"]])
-def test_worker_and_beat_write_only_json_lines_where_logs_are_json(settings, redis_url, tmp_path, command):
+@pytest.mark.parametrize(
+    "command", [["worker", "-Q", "send", "-P", "solo", "-n", "jsonlog@%h"], ["beat"]]
+)
+def test_worker_and_beat_write_only_json_lines_where_logs_are_json(
+    settings, redis_url, tmp_path, command
+):
     """Celery's banner is print()ed: with JSON logs it is left out, and one JSON line says it started."""
     import json
     import time
@@ -111,8 +156,12 @@ def test_worker_and_beat_write_only_json_lines_where_logs_are_json(settings, red
         up = " ready."  # consuming, its own signal handlers installed
     log_path = tmp_path / "out.log"
     with open(log_path, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "mailer.cli", *command], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mailer.cli", *command],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         try:
             deadline = time.monotonic() + 60
             while up not in log_path.read_text() and time.monotonic() < deadline:

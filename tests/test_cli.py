@@ -23,10 +23,17 @@ def test_subscribers_add_and_show_json(run):
     assert result.exit_code == 0, result.output
     shown = run("subscribers", "show", "min.ji@example.com", "--json")
     data = json.loads(shown.stdout)
-    assert data["email"] == "min.ji@example.com" and data["lang"] == "ko" and data["status"] == "active"
+    assert (
+        data["email"] == "min.ji@example.com"
+        and data["lang"] == "ko"
+        and data["status"] == "active"
+    )
     again = run("subscribers", "add", "min.ji@example.com", "--lang", "en")
     assert "already subscribed" in again.output
-    assert json.loads(run("subscribers", "show", "min.ji@example.com", "--json").stdout)["lang"] == "ko"
+    assert (
+        json.loads(run("subscribers", "show", "min.ji@example.com", "--json").stdout)["lang"]
+        == "ko"
+    )
 
 
 def test_bad_input_is_one_line_on_stderr_and_nonzero(run):
@@ -40,13 +47,24 @@ def test_bad_input_is_one_line_on_stderr_and_nonzero(run):
 def test_feeds_ingest_articles_issue_flow(run, sample_feeds):
     assert run("feeds", "add", str(sample_feeds["en"]), "--lang", "en").exit_code == 0
     assert run("feeds", "add", str(sample_feeds["ko"]), "--lang", "ko").exit_code == 0
-    assert run("feeds", "add", str(sample_feeds["ko"]), "--lang", "ko").exit_code == 1  # already added
+    assert (
+        run("feeds", "add", str(sample_feeds["ko"]), "--lang", "ko").exit_code == 1
+    )  # already added
     assert "10 new" in run("ingest").output
     feeds = json.loads(run("feeds", "list", "--json").stdout)
     assert [f["items"] for f in feeds] == [10, 10] and all(f["last_error"] is None for f in feeds)
     articles = json.loads(run("articles", "list", "--lang", "ko", "--json").stdout)
     assert len(articles) == 10
-    assert set(articles[0]) == {"id", "lang", "title", "url", "published_at", "summary", "content_html", "pair_id"}
+    assert set(articles[0]) == {
+        "id",
+        "lang",
+        "title",
+        "url",
+        "published_at",
+        "summary",
+        "content_html",
+        "pair_id",
+    }
 
     run("subscribers", "add", "reader@example.com", "--lang", "both", "--confirmed")
     drafted = run("issue", "draft")
@@ -59,7 +77,11 @@ def test_feeds_ingest_articles_issue_flow(run, sample_feeds):
     assert run("issue", "send", number, "--wait").exit_code == 0
     listed = json.loads(run("issue", "list", "--json").stdout)
     assert listed[0]["status"] == "sent"
-    assert [e["lang"] for e in listed[0]["editions"]] == ["ko", "en", "both"]  # EDITIONS order everywhere
+    assert [e["lang"] for e in listed[0]["editions"]] == [
+        "ko",
+        "en",
+        "both",
+    ]  # EDITIONS order everywhere
     assert listed[0]["editions"][2]["deliveries"] == {"sent": 1}
     assert run("issue", "send", number).exit_code == 1  # already sent: refused, nothing resent
 
@@ -114,7 +136,9 @@ def test_serve_runs_the_workers_asked_for_without_an_access_log(run, monkeypatch
     assert run("serve", "--port", "8123", "--workers", "2").exit_code == 0
     assert calls == [("mailer.web.app:create_served_app", uvicorn_options("127.0.0.1", 8123, 2))]
     options = calls[0][1]
-    assert options["access_log"] is False  # a line per request would log every unsubscribe link's token
+    assert (
+        options["access_log"] is False
+    )  # a line per request would log every unsubscribe link's token
     assert options["workers"] == 2 and options["proxy_headers"] and options["factory"]
     assert options["forwarded_allow_ips"] == "127.0.0.1"  # MAILER_TRUSTED_PROXIES
     assert "each keeps its own sign-up rate limits" in caplog.text  # no broker in tests

@@ -32,7 +32,7 @@ def _parses_as_mailer_command(args: list[str]) -> bool:
 
 def test_every_service_is_there_with_a_healthcheck():
     services = _compose()["services"]
-    assert REQUIRED <= set(services)
+    assert set(services) >= REQUIRED
     for name, svc in services.items():
         if name != "migrate":  # one-shot: it exits when done
             assert "test" in svc.get("healthcheck", {}), name
@@ -59,13 +59,16 @@ def test_mailer_services_share_one_configuration_and_wait_for_migrations():
         env = services[name]["environment"]
         assert env["MAILER_DATABASE_URL"].startswith("postgresql+psycopg://")
         assert env["MAILER_BROKER_URL"].startswith("redis://")
-        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert (
+            services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        )
     # secrets are never written into the file, only read from the environment
     text = (ROOT / "docker-compose.yml").read_text()
     assert re.search(r"MAILER_SECRET_KEY: \$\{MAILER_SECRET_KEY", text)
 
 
 # --- issue 15.8 -------------------------------------------------------------------------------------------
+
 
 def _dockerfile() -> str:
     return (ROOT / "Dockerfile").read_text()
@@ -84,7 +87,9 @@ def test_images_are_pinned_to_a_minor_version_or_a_digest():
         if "build" in svc:  # the project's own image, built from the Dockerfile
             continue
         image = svc["image"]
-        assert pinned.match(image) and (":" in image.split("@")[0] or "@sha256:" in image), f"{name}: {image}"
+        assert pinned.match(image) and (":" in image.split("@")[0] or "@sha256:" in image), (
+            f"{name}: {image}"
+        )
     [base] = re.findall(r"^FROM (\S+)", _dockerfile(), re.MULTILINE)
     assert re.search(r":\d+\.\d+", base) or "@sha256:" in base, base
 
@@ -92,12 +97,20 @@ def test_images_are_pinned_to_a_minor_version_or_a_digest():
 def test_the_volume_folders_under_the_users_home_are_made_by_the_dockerfile_for_that_user():
     dockerfile = _dockerfile()
     user = re.search(r"^USER (\S+)", dockerfile, re.MULTILINE).group(1)
-    run = " ".join(re.findall(r"^RUN (.+?)(?<!\\)$", dockerfile.replace("\\\n", " "), re.MULTILINE | re.DOTALL))
-    mounts = [volume.split(":")[1] for svc in _compose()["services"].values() if "build" in svc
-              for volume in svc.get("volumes", [])]
+    run = " ".join(
+        re.findall(r"^RUN (.+?)(?<!\\)$", dockerfile.replace("\\\n", " "), re.MULTILINE | re.DOTALL)
+    )
+    mounts = [
+        volume.split(":")[1]
+        for svc in _compose()["services"].values()
+        if "build" in svc
+        for volume in svc.get("volumes", [])
+    ]
     assert "/home/mailer/standin" in mounts
     for path in mounts:
-        assert f"mkdir -p {path}" in run and re.search(rf"chown {user}(:{user})? {re.escape(path)}", run), path
+        assert f"mkdir -p {path}" in run and re.search(
+            rf"chown {user}(:{user})? {re.escape(path)}", run
+        ), path
     # ... and before the USER line, while the build still runs as root
     assert dockerfile.index("chown") < dockerfile.index(f"USER {user}")
 
@@ -105,8 +118,9 @@ def test_the_volume_folders_under_the_users_home_are_made_by_the_dockerfile_for_
 def test_no_password_on_a_command_line_and_no_command_needs_flowers_settings():
     text = (ROOT / "docker-compose.yml").read_text()
     for name, svc in _compose()["services"].items():
-        assert not re.search(r"password|basic.auth|PASSWORD", " ".join(svc.get("command") or []),
-                             re.IGNORECASE), name
+        assert not re.search(
+            r"password|basic.auth|PASSWORD", " ".join(svc.get("command") or []), re.IGNORECASE
+        ), name
     # `${VAR:?...}` fails every compose command (ps, logs, down) when VAR is unset: not for Flower's settings
     required = set(re.findall(r"\$\{(\w+):?\?", text))
     assert not required & {"FLOWER_USER", "FLOWER_PASSWORD"}

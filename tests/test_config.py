@@ -5,7 +5,12 @@ from mailer.config import DEV_SECRET_KEY, Settings
 
 
 def test_defaults_are_the_embedded_setup(monkeypatch):
-    for name in ("MAILER_DATABASE_URL", "MAILER_BROKER_URL", "MAILER_MAIL_BACKEND", "MAILER_OUTBOX_DIR"):
+    for name in (
+        "MAILER_DATABASE_URL",
+        "MAILER_BROKER_URL",
+        "MAILER_MAIL_BACKEND",
+        "MAILER_OUTBOX_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
     s = Settings(_env_file=None)
     assert s.database_url == "sqlite:///./mailer.db"
@@ -32,7 +37,9 @@ STRONG_KEY = "k" * 32
 def test_production_refuses_a_default_or_short_secret(monkeypatch, key):
     monkeypatch.setenv("MAILER_ENV", "production")
     monkeypatch.setenv("MAILER_SECRET_KEY", key)
-    with pytest.raises(ValidationError, match="MAILER_SECRET_KEY must be a private value of at least 32"):
+    with pytest.raises(
+        ValidationError, match="MAILER_SECRET_KEY must be a private value of at least 32"
+    ):
         Settings(_env_file=None)
     monkeypatch.setenv("MAILER_SECRET_KEY", STRONG_KEY)
     assert Settings(_env_file=None).env == "production"
@@ -63,8 +70,11 @@ def test_a_weak_production_key_is_one_line_from_the_cli(monkeypatch):
         get_settings.cache_clear()
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        ("error: invalid settings: MAILER_SECRET_KEY must be a private value of at least 32 characters when "
-         "MAILER_ENV=production")]
+        (
+            "error: invalid settings: MAILER_SECRET_KEY must be a private value of at least 32 characters when "
+            "MAILER_ENV=production"
+        )
+    ]
 
 
 def test_secrets_do_not_show_in_repr(monkeypatch):
@@ -84,7 +94,9 @@ def test_production_refuses_an_http_public_url(monkeypatch):
     monkeypatch.setenv("MAILER_ENV", "production")
     monkeypatch.setenv("MAILER_SECRET_KEY", STRONG_KEY)
     monkeypatch.setenv("MAILER_PUBLIC_URL", "http://news.example.com")
-    with pytest.raises(ValidationError, match="MAILER_PUBLIC_URL must be an https URL when MAILER_ENV=production"):
+    with pytest.raises(
+        ValidationError, match="MAILER_PUBLIC_URL must be an https URL when MAILER_ENV=production"
+    ):
         Settings(_env_file=None)
     monkeypatch.setenv("MAILER_ENV", "development")
     assert Settings(_env_file=None).public_url == "http://news.example.com"  # fine while developing
@@ -93,11 +105,15 @@ def test_production_refuses_an_http_public_url(monkeypatch):
     assert Settings(_env_file=None).env == "production"
 
 
-def test_the_postal_address_has_one_or_more_lines_and_production_cannot_send_without_it(monkeypatch):
+def test_the_postal_address_has_one_or_more_lines_and_production_cannot_send_without_it(
+    monkeypatch,
+):
     monkeypatch.setenv("MAILER_POSTAL_ADDRESS", r"110 Sejong-daero\nJung-gu, Seoul 04524")
     assert Settings(_env_file=None).postal_lines == ["110 Sejong-daero", "Jung-gu, Seoul 04524"]
     monkeypatch.setenv("MAILER_POSTAL_ADDRESS", "")
-    assert Settings(_env_file=None).sending_refused() is None  # development: mail may go out for a test
+    assert (
+        Settings(_env_file=None).sending_refused() is None
+    )  # development: mail may go out for a test
     monkeypatch.setenv("MAILER_ENV", "production")
     monkeypatch.setenv("MAILER_SECRET_KEY", STRONG_KEY)
     assert "MAILER_POSTAL_ADDRESS is not set" in Settings(_env_file=None).sending_refused()

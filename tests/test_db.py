@@ -27,8 +27,16 @@ def test_every_model_table_exists(database_url):
 
     tables = set(inspect(get_engine(database_url)).get_table_names())
     assert set(Base.metadata.tables) <= tables
-    for name in ("feeds", "articles", "subscribers", "issues", "editions", "deliveries", "batches",
-                 "webhook_events"):
+    for name in (
+        "feeds",
+        "articles",
+        "subscribers",
+        "issues",
+        "editions",
+        "deliveries",
+        "batches",
+        "webhook_events",
+    ):
         assert name in tables
 
 
@@ -47,9 +55,13 @@ def test_one_delivery_per_issue_and_subscriber(session):
     session.add(sub)
     session.flush()
     edition = issue.editions[0]
-    session.add(Delivery(issue_id=issue.id, edition_id=edition.id, subscriber_id=sub.id, email=sub.email))
+    session.add(
+        Delivery(issue_id=issue.id, edition_id=edition.id, subscriber_id=sub.id, email=sub.email)
+    )
     session.flush()
-    session.add(Delivery(issue_id=issue.id, edition_id=edition.id, subscriber_id=sub.id, email=sub.email))
+    session.add(
+        Delivery(issue_id=issue.id, edition_id=edition.id, subscriber_id=sub.id, email=sub.email)
+    )
     with pytest.raises(IntegrityError):
         session.flush()
 
@@ -131,4 +143,3 @@ def test_a_pooled_connection_the_server_closed_while_idle_is_replaced(database_u
     with engine.connect() as conn:
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != first
     engine.dispose()
-

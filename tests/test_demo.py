@@ -12,7 +12,12 @@ def _run_demo(directory: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}  # nothing configured
     return subprocess.run(
         [sys.executable, "-m", "mailer.cli", "demo", "--dir", str(directory)],
-        capture_output=True, text=True, check=False, env=env, cwd=directory.parent, timeout=120,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=directory.parent,
+        timeout=120,
     )
 
 
@@ -37,26 +42,46 @@ def test_demo_runs_end_to_end_and_mails_nobody_twice(tmp_path):
     second = _run_demo(directory)
     assert second.returncode == 0, second.stderr
     assert "nobody is mailed twice" in second.stdout
-    assert {p: p.stat().st_mtime_ns for p in sorted((directory / "outbox").rglob("*.eml"))} == snapshot
+    assert {
+        p: p.stat().st_mtime_ns for p in sorted((directory / "outbox").rglob("*.eml"))
+    } == snapshot
 
 
 def test_demo_sample_feeds_meet_the_brief():
     import feedparser
 
     samples = Path(__file__).resolve().parents[1] / "mailer" / "demo" / "samples"
-    en, ko = (feedparser.parse(str(samples / f"{lang}.xml"), sanitize_html=False) for lang in ("en", "ko"))
+    en, ko = (
+        feedparser.parse(str(samples / f"{lang}.xml"), sanitize_html=False) for lang in ("en", "ko")
+    )
     assert len(en.entries) >= 8 and len(ko.entries) >= 8
     slugs = lambda feed: {e.link.rsplit("/", 1)[1] for e in feed.entries}
     assert slugs(en) == slugs(ko)  # translations of each other
     raw = "".join(e.content[0].value for e in en.entries + ko.entries)
-    assert "<script" in raw and "onclick" in raw and "<iframe" in raw  # something for the sanitizer to do
+    assert (
+        "<script" in raw and "onclick" in raw and "<iframe" in raw
+    )  # something for the sanitizer to do
 
 
 def test_demo_through_the_sendgrid_api_against_the_stand_in(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
     result = subprocess.run(
-        [sys.executable, "-m", "mailer.cli", "demo", "--dir", str(tmp_path / "demo"), "--backend", "sendgrid"],
-        capture_output=True, text=True, check=False, env=env, cwd=tmp_path, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "mailer.cli",
+            "demo",
+            "--dir",
+            str(tmp_path / "demo"),
+            "--backend",
+            "sendgrid",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "through the SendGrid API" in result.stdout and "Issue #1: sent" in result.stdout

@@ -13,7 +13,8 @@ OURS = {"mailer", "subscribers"}
 # Imported directly, but the foundation of a declared package that pins it and whose API exposes it:
 # nothing else may be imported without being declared.
 CARRIED_BY = {
-    "starlette": "fastapi", "anyio": "fastapi",  # FastAPI is Starlette's app on anyio
+    "starlette": "fastapi",
+    "anyio": "fastapi",  # FastAPI is Starlette's app on anyio
     "pydantic": "pydantic-settings",
     "kombu": "celery",
     "markupsafe": "jinja2",  # Jinja's own Markup: what a server-drawn chart hands a template as safe HTML
@@ -40,7 +41,9 @@ def _imported_modules() -> set[str]:
 def test_every_imported_package_is_declared():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
     declared = {_name(r) for r in project["dependencies"]}
-    declared |= {_name(r) for extra in project.get("optional-dependencies", {}).values() for r in extra}
+    declared |= {
+        _name(r) for extra in project.get("optional-dependencies", {}).values() for r in extra
+    }
     distributions = importlib.metadata.packages_distributions()
     missing = {}
     for module in sorted(_imported_modules()):

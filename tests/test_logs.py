@@ -6,7 +6,9 @@ from mailer.logs import JsonFormatter, TaskContext, TextFormatter, configure, ma
 
 
 def _record(msg="batch %s failed", *args, **extra):
-    record = logging.LogRecord("mailer.delivery", logging.WARNING, __file__, 1, msg, args or (7,), None)
+    record = logging.LogRecord(
+        "mailer.delivery", logging.WARNING, __file__, 1, msg, args or (7,), None
+    )
     record.__dict__.update(extra)
     return record
 
@@ -63,11 +65,16 @@ def test_a_send_task_s_lines_carry_its_batch_id(monkeypatch):
     finally:
         logger.removeHandler(handler)
     line = json.loads(stream.getvalue().splitlines()[0])
-    assert line["message"] == "provider slow" and line["batch"] == 42 and line["task"] == "mailer.send_batch"
+    assert (
+        line["message"] == "provider slow"
+        and line["batch"] == 42
+        and line["task"] == "mailer.send_batch"
+    )
 
 
-def test_a_failed_enqueue_is_one_json_line_not_a_traceback(session, issue, subscribers_by_lang, monkeypatch,
-                                                          capsys):
+def test_a_failed_enqueue_is_one_json_line_not_a_traceback(
+    session, issue, subscribers_by_lang, monkeypatch, capsys
+):
     """The broker down when an editor sends: the batches wait in the database (beat's sweep queues them) and
     the log says so in a JSON line per block of the ledger, with the batch id."""
     from kombu.exceptions import OperationalError
@@ -93,7 +100,9 @@ def test_a_failed_enqueue_is_one_json_line_not_a_traceback(session, issue, subsc
         get_settings.cache_clear()
     lines = [json.loads(line) for line in err.splitlines() if line.strip()]  # every line is JSON
     warnings = [line for line in lines if line["level"] == "warning"]
-    assert warnings and all("not queued" in w["message"] and w["batch"] in batch_ids for w in warnings)
+    assert warnings and all(
+        "not queued" in w["message"] and w["batch"] in batch_ids for w in warnings
+    )
     assert "Traceback" not in err and not any("exception" in line for line in lines)
     assert set(session.scalars(select(Batch.status))) == {"pending"}  # for beat's sweep
 

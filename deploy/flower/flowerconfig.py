@@ -6,6 +6,8 @@ import os
 
 _user, _password = os.environ.get("FLOWER_USER", ""), os.environ.get("FLOWER_PASSWORD", "")
 if not _user or not _password:
-    raise SystemExit("flower: set FLOWER_USER and FLOWER_PASSWORD (in .env) to start Flower; it runs only behind basic auth")
+    raise SystemExit(
+        "flower: set FLOWER_USER and FLOWER_PASSWORD (in .env) to start Flower; it runs only behind basic auth"
+    )
 basic_auth = [f"{_user}:{_password}"]
 port = 5555

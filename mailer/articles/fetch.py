@@ -45,8 +45,10 @@ def check_feed_url(url: str, settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     if is_local_file(url):
         if not settings.feed_allow_private:
-            raise FetchError(f"a feed URL must start with http:// or https://, not {url!r} "
-                             "(local files only with MAILER_FEED_ALLOW_PRIVATE=true)")
+            raise FetchError(
+                f"a feed URL must start with http:// or https://, not {url!r} "
+                "(local files only with MAILER_FEED_ALLOW_PRIVATE=true)"
+            )
         return
     try:
         guard.check_url(url, settings.feed_allow_private)
@@ -54,13 +56,17 @@ def check_feed_url(url: str, settings: Settings | None = None) -> None:
         raise FetchError(str(exc)) from exc
 
 
-def fetch(url: str, etag: str | None = None, last_modified: str | None = None,
-          settings: Settings | None = None) -> Fetched:
+def fetch(
+    url: str,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    settings: Settings | None = None,
+) -> Fetched:
     settings = settings or get_settings()
     check_feed_url(url, settings)
     if not is_local_file(url):
         return _fetch_http(url, etag, last_modified, settings)
-    path = Path(url[len("file://"):] if url.lower().startswith("file://") else url)
+    path = Path(url[len("file://") :] if url.lower().startswith("file://") else url)
     try:
         with path.open("rb") as f:
             body = f.read(settings.feed_max_bytes + 1)
@@ -71,23 +77,36 @@ def fetch(url: str, etag: str | None = None, last_modified: str | None = None,
     return Fetched(body=body)
 
 
-def _fetch_http(url: str, etag: str | None, last_modified: str | None, settings: Settings) -> Fetched:
+def _fetch_http(
+    url: str, etag: str | None, last_modified: str | None, settings: Settings
+) -> Fetched:
     cap = settings.feed_max_bytes
-    headers = {"User-Agent": USER_AGENT, "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"}
+    headers = {
+        "User-Agent": USER_AGENT,
+        "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
+    }
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     timeout = httpx.Timeout(settings.feed_timeout_seconds)
     # one deadline for the whole fetch (connects, redirects, every read), not only for each wait
-    backend = guard.GuardedBackend(settings.feed_allow_private, time.monotonic() + settings.feed_timeout_seconds)
+    backend = guard.GuardedBackend(
+        settings.feed_allow_private, time.monotonic() + settings.feed_timeout_seconds
+    )
     transport = httpx.HTTPTransport()
     # httpx takes no network backend; its pool does, and every connection is made through it
-    transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), network_backend=backend)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(), network_backend=backend
+    )
     try:
         with (
-            httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=settings.feed_max_redirects,
-                         transport=transport) as client,  # a transport of our own: no proxy from the environment
+            httpx.Client(
+                timeout=timeout,
+                follow_redirects=True,
+                max_redirects=settings.feed_max_redirects,
+                transport=transport,
+            ) as client,  # a transport of our own: no proxy from the environment
             client.stream("GET", url, headers=headers) as resp,
         ):
             if resp.status_code == 304:
@@ -104,7 +123,8 @@ def _fetch_http(url: str, etag: str | None, last_modified: str | None, settings:
                     raise FetchError(f"feed larger than {cap} bytes: {url}")
                 chunks.append(chunk)
             return Fetched(
-                body=b"".join(chunks), etag=resp.headers.get("etag"),
+                body=b"".join(chunks),
+                etag=resp.headers.get("etag"),
                 last_modified=resp.headers.get("last-modified"),
                 content_type=resp.headers.get("content-type"),
             )

@@ -27,7 +27,9 @@ class Refused(Exception):
 
 
 def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope (fe80::1%eth0) is link-local anyway
+    ip = ipaddress.ip_address(
+        address.split("%", 1)[0]
+    )  # an IPv6 scope (fe80::1%eth0) is link-local anyway
     if ip.version == 6 and ip.ipv4_mapped:  # ::ffff:127.0.0.1 is 127.0.0.1
         ip = ip.ipv4_mapped
     return ip.is_global and not ip.is_multicast
@@ -45,13 +47,17 @@ def check_url(url: str, allow_private: bool) -> None:
     if allow_private:
         return
     if host == "localhost" or host.endswith(".localhost"):
-        raise Refused(f"{host} is this machine: set MAILER_FEED_ALLOW_PRIVATE=true to fetch feeds from it")
+        raise Refused(
+            f"{host} is this machine: set MAILER_FEED_ALLOW_PRIVATE=true to fetch feeds from it"
+        )
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
         return  # a name: checked once resolved, when connecting
     if not is_public(str(literal)):
-        raise Refused(f"{host} is a private address: set MAILER_FEED_ALLOW_PRIVATE=true to fetch feeds from it")
+        raise Refused(
+            f"{host} is a private address: set MAILER_FEED_ALLOW_PRIVATE=true to fetch feeds from it"
+        )
 
 
 def _left(deadline: float, timeout: float | None, error: type[Exception]) -> float:
@@ -76,11 +82,16 @@ class _DeadlineStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._inner.close()
 
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
         # server_hostname is the URL's host: the certificate is checked against the name, not the address
-        tls = self._inner.start_tls(ssl_context, server_hostname,
-                                    _left(self._deadline, timeout, httpcore.ConnectTimeout))
+        tls = self._inner.start_tls(
+            ssl_context, server_hostname, _left(self._deadline, timeout, httpcore.ConnectTimeout)
+        )
         return _DeadlineStream(tls, self._deadline)
 
     def get_extra_info(self, info: str):
@@ -92,8 +103,14 @@ class GuardedBackend(httpcore.SyncBackend):
         self.allow_private = allow_private
         self.deadline = deadline
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options=None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options=None,
+    ) -> httpcore.NetworkStream:
         timeout = _left(self.deadline, timeout, httpcore.ConnectTimeout)
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -103,8 +120,10 @@ class GuardedBackend(httpcore.SyncBackend):
         if not self.allow_private:
             private = [a for a in addresses if not is_public(a)]
             if private:  # all or nothing: a name with one private address is refused outright
-                raise Refused(f"{host} resolves to a private address ({', '.join(private)}): "
-                              "set MAILER_FEED_ALLOW_PRIVATE=true to fetch feeds from it")
+                raise Refused(
+                    f"{host} resolves to a private address ({', '.join(private)}): "
+                    "set MAILER_FEED_ALLOW_PRIVATE=true to fetch feeds from it"
+                )
         error: Exception | None = None
         for address in addresses:  # the addresses checked above, not a second lookup of the name
             try:

@@ -17,7 +17,15 @@ from mailer.config import get_settings
 from mailer.langs import STORY_LANGS
 
 log = logging.getLogger(__name__)
-EDITABLE = ("url", "title", "summary", "content_html", "image_url", "translation_url", "published_at")
+EDITABLE = (
+    "url",
+    "title",
+    "summary",
+    "content_html",
+    "image_url",
+    "translation_url",
+    "published_at",
+)
 
 
 class FeedError(ValueError):
@@ -48,11 +56,18 @@ def add_feed(session: Session, url: str, lang: str) -> Feed:
     return feed
 
 
-def _upsert(session: Session, feed: Feed, item: ParsedItem, known: dict[str, Article], result: IngestResult) -> None:
+def _upsert(
+    session: Session, feed: Feed, item: ParsedItem, known: dict[str, Article], result: IngestResult
+) -> None:
     """Insert a new story or update an edited one; `known` maps guid and canonical URL to existing rows."""
     existing = known.get(item.guid) or known.get(item.url)
     if existing is None:
-        article = Article(feed_id=feed.id, lang=feed.lang, guid=item.guid, **{k: getattr(item, k) for k in EDITABLE})
+        article = Article(
+            feed_id=feed.id,
+            lang=feed.lang,
+            guid=item.guid,
+            **{k: getattr(item, k) for k in EDITABLE},
+        )
         session.add(article)
         known[item.guid] = known[item.url] = article
         result.new += 1
@@ -67,10 +82,12 @@ def _upsert(session: Session, feed: Feed, item: ParsedItem, known: dict[str, Art
 def _known(session: Session, feed: Feed, items: list[ParsedItem]) -> dict[str, Article]:
     """Existing rows these items may be: same feed and guid, or same language and canonical link."""
     guids, urls = {i.guid for i in items}, {i.url for i in items}
-    rows = session.scalars(select(Article).where(
-        Article.lang == feed.lang,
-        or_((Article.feed_id == feed.id) & Article.guid.in_(guids), Article.url.in_(urls)),
-    ))
+    rows = session.scalars(
+        select(Article).where(
+            Article.lang == feed.lang,
+            or_((Article.feed_id == feed.id) & Article.guid.in_(guids), Article.url.in_(urls)),
+        )
+    )
     known: dict[str, Article] = {}
     for a in rows:
         if a.feed_id == feed.id:
@@ -94,7 +111,10 @@ def ingest_feed(session: Session, feed: Feed, now: datetime) -> IngestResult:
         feed.last_error = None
         return result
     parsed = parse_feed(
-        fetched.body, now=now, summary_length=get_settings().summary_length, content_type=fetched.content_type,
+        fetched.body,
+        now=now,
+        summary_length=get_settings().summary_length,
+        content_type=fetched.content_type,
         lang=feed.lang,
     )
     known = _known(session, feed, parsed.items)

@@ -10,11 +10,18 @@ from mailer.articles.models import Article, Feed
 
 def feed_report(session: Session) -> list[dict]:
     """Each feed with its item count, last fetch and last error."""
-    counts = dict(session.execute(select(Article.feed_id, func.count()).group_by(Article.feed_id)).all())
+    counts = dict(
+        session.execute(select(Article.feed_id, func.count()).group_by(Article.feed_id)).all()
+    )
     return [
-        {"url": f.url, "lang": f.lang, "title": f.title, "items": counts.get(f.id, 0),
-         "last_fetched_at": f.last_fetched_at.isoformat() if f.last_fetched_at else None,
-         "last_error": f.last_error}
+        {
+            "url": f.url,
+            "lang": f.lang,
+            "title": f.title,
+            "items": counts.get(f.id, 0),
+            "last_fetched_at": f.last_fetched_at.isoformat() if f.last_fetched_at else None,
+            "last_error": f.last_error,
+        }
         for f in session.scalars(select(Feed).order_by(Feed.id))
     ]
 

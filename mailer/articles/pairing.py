@@ -22,7 +22,9 @@ class PairingError(ValueError):
 
 def candidate_urls(article: Article) -> list[str]:
     """Where the translation may be: the feed's hreflang alternate first, then every link in the story."""
-    linked = [canonical(url) for url in map(web_url, _HREF.findall(article.content_html or "")) if url]
+    linked = [
+        canonical(url) for url in map(web_url, _HREF.findall(article.content_html or "")) if url
+    ]
     return [article.translation_url, *linked] if article.translation_url else linked
 
 
@@ -32,7 +34,9 @@ def pair_unpaired(session: Session, now: datetime) -> int:
     Runs after each ingest, so whichever side is ingested first, a later ingest completes the pair.
     """
     recent = session.scalars(
-        select(Article).where(Article.pair_id.is_(None), Article.published_at >= now - PAIRING_HORIZON)
+        select(Article).where(
+            Article.pair_id.is_(None), Article.published_at >= now - PAIRING_HORIZON
+        )
     ).all()
     by_url = {(a.lang, a.url): a for a in recent}
     made = 0
@@ -73,6 +77,8 @@ def unpair(session: Session, article_id: int) -> None:
     if article.pair_id is not None:
         # Clear both sides in one statement first: the unique pair_id must never be held twice.
         session.execute(
-            update(Article).where(Article.id.in_([article.id, article.pair_id])).values(pair_id=None)
+            update(Article)
+            .where(Article.id.in_([article.id, article.pair_id]))
+            .values(pair_id=None)
         )
         session.expire_all()

@@ -15,8 +15,18 @@ from mailer.langs import STORY_LANGS
 
 # Korean publishers still serve EUC-KR, often with CP949 (its Microsoft superset) characters in it:
 # decoding as CP949 reads both, where a strict EUC-KR decoder would give up on a single syllable.
-KOREAN_LEGACY = {"euc-kr", "euc_kr", "euckr", "ks_c_5601-1987", "ksc5601", "ks_c_5601", "cp949", "x-windows-949",
-                 "windows-949", "uhc"}
+KOREAN_LEGACY = {
+    "euc-kr",
+    "euc_kr",
+    "euckr",
+    "ks_c_5601-1987",
+    "ksc5601",
+    "ks_c_5601",
+    "cp949",
+    "x-windows-949",
+    "windows-949",
+    "uhc",
+}
 _XML_DECL = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])([A-Za-z0-9._:-]+)(["'])""")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
 
@@ -87,7 +97,11 @@ def _own_link(entry, lang: str | None) -> str | None:
     may be the translation's (an <atom:link hreflang="ko"> after an English item's <link>)."""
     for link in entry.get("links", []):
         hreflang = (link.get("hreflang") or "").lower()[:2]
-        if link.get("rel") == "alternate" and hreflang in ("", lang) and (url := web_url(link.get("href"))):
+        if (
+            link.get("rel") == "alternate"
+            and hreflang in ("", lang)
+            and (url := web_url(link.get("href")))
+        ):
             return url
     return web_url(entry.get("link"))
 
@@ -101,15 +115,25 @@ def _translation(entry, lang: str | None) -> str | None:
     return None
 
 
-def parse_feed(body: bytes, *, now: datetime, summary_length: int, content_type: str | None = None,
-               lang: str | None = None) -> ParsedFeed:
+def parse_feed(
+    body: bytes,
+    *,
+    now: datetime,
+    summary_length: int,
+    content_type: str | None = None,
+    lang: str | None = None,
+) -> ParsedFeed:
     body, content_type = _to_utf8(body, content_type)
     headers = {"content-type": content_type} if content_type else None
     try:
         # feedparser's own sanitizer is off: nh3 (clean_html) is the one allow-list for every item
         parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
     except (UnicodeError, ValueError, LookupError) as exc:  # a mangled encoding declaration
-        return ParsedFeed(title=None, items=[], error=f"malformed feed: unreadable encoding ({type(exc).__name__})")
+        return ParsedFeed(
+            title=None,
+            items=[],
+            error=f"malformed feed: unreadable encoding ({type(exc).__name__})",
+        )
     error = None
     if parsed.bozo:
         exc = parsed.get("bozo_exception")
@@ -127,16 +151,18 @@ def parse_feed(body: bytes, *, now: datetime, summary_length: int, content_type:
         raw = entry["content"][0]["value"] if entry.get("content") else entry.get("summary", "")
         content = clean_html(raw)
         summary_source = to_text(clean_html(entry.get("summary", ""))) or to_text(content)
-        items.append(ParsedItem(
-            guid=guid or canonical(link),
-            url=canonical(link),
-            title=to_text(entry.get("title", "")) or "(untitled)",
-            summary=summarize(summary_source, summary_length),
-            content_html=content,
-            published_at=_when(entry, now),
-            image_url=_image(entry),
-            translation_url=_translation(entry, lang),
-        ))
+        items.append(
+            ParsedItem(
+                guid=guid or canonical(link),
+                url=canonical(link),
+                title=to_text(entry.get("title", "")) or "(untitled)",
+                summary=summarize(summary_source, summary_length),
+                content_html=content,
+                published_at=_when(entry, now),
+                image_url=_image(entry),
+                translation_url=_translation(entry, lang),
+            )
+        )
     if unlinked and error is None:
         error = f"{unlinked} item(s) left out: no http(s) link"
     version = parsed.get("version")  # absent for an empty body

@@ -8,8 +8,34 @@ import re
 import nh3
 
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "cite", "code", "em", "figcaption", "figure", "h2", "h3",
-    "h4", "hr", "i", "img", "li", "ol", "p", "pre", "q", "s", "small", "strong", "sub", "sup", "u", "ul",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "cite",
+    "code",
+    "em",
+    "figcaption",
+    "figure",
+    "h2",
+    "h3",
+    "h4",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "small",
+    "strong",
+    "sub",
+    "sup",
+    "u",
+    "ul",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title", "hreflang"},
@@ -20,7 +46,17 @@ ALLOWED_ATTRIBUTES = {
 }
 URL_SCHEMES = {"http", "https", "mailto"}
 # Tags whose content goes too, not just the tag (nh3 keeps the text of unknown tags otherwise).
-DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "form", "noscript", "template", "svg"}
+DROP_WITH_CONTENT = {
+    "script",
+    "style",
+    "iframe",
+    "object",
+    "embed",
+    "form",
+    "noscript",
+    "template",
+    "svg",
+}
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")

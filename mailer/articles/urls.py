@@ -2,7 +2,17 @@
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-TRACKING_PARAMS = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "ref", "_ga"}
+TRACKING_PARAMS = {
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "ref",
+    "_ga",
+}
 
 
 def canonical(url: str) -> str:
@@ -13,7 +23,8 @@ def canonical(url: str) -> str:
     except ValueError:
         return url.strip()
     query = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not k.lower().startswith("utm_") and k.lower() not in TRACKING_PARAMS
     ]
     path = parts.path.rstrip("/") or "/"

@@ -25,19 +25,30 @@ def _account(change, *args):
 
 
 def _new_password(prompt: str) -> str:
-    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)  # never on the command line
+    return click.prompt(
+        prompt, hide_input=True, confirmation_prompt=True
+    )  # never on the command line
 
 
 @admin.command("create-user")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["admin", "editor"]), default=None,
-              help="admin: also sends, cancels, keeps subscribers and accounts. Default: admin for the first "
-                   "account, editor after.")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "editor"]),
+    default=None,
+    help="admin: also sends, cancels, keeps subscribers and accounts. Default: admin for the first "
+    "account, editor after.",
+)
 def admin_create_user(name: str, role: str | None) -> None:
     """Create an editor account; asks for its password twice."""
     from mailer.web.admin.accounts import create_user
 
-    made = _account(lambda session, *args: create_user(session, *args).role, name, _new_password("password"), role)
+    made = _account(
+        lambda session, *args: create_user(session, *args).role,
+        name,
+        _new_password("password"),
+        role,
+    )
     click.echo(f"created {made} {name}")
 
 

@@ -25,8 +25,17 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from subscribers.emails import InvalidEmail
     from subscribers.service import SubscriberError
 
-    return (FetchError, FeedError, PairingError, SendError, IssueError, InvalidTransition, RenderError,
-            InvalidEmail, SubscriberError)
+    return (
+        FetchError,
+        FeedError,
+        PairingError,
+        SendError,
+        IssueError,
+        InvalidTransition,
+        RenderError,
+        InvalidEmail,
+        SubscriberError,
+    )
 
 
 class MailerGroup(click.Group):
@@ -51,8 +60,12 @@ class MailerGroup(click.Group):
             if isinstance(exc, ValidationError):  # bad settings: say which, without the values
                 errors = exc.errors()
                 fields = ", ".join("MAILER_" + str(e["loc"][0]).upper() for e in errors if e["loc"])
-                reason = errors[0]["msg"].removeprefix("Value error, ")  # a check across settings names its own
-                click.echo(f"error: invalid settings: {fields + ': ' if fields else ''}{reason}", err=True)
+                reason = errors[0]["msg"].removeprefix(
+                    "Value error, "
+                )  # a check across settings names its own
+                click.echo(
+                    f"error: invalid settings: {fields + ': ' if fields else ''}{reason}", err=True
+                )
                 ctx.exit(2)
             raise
 
@@ -65,7 +78,9 @@ def ensure_schema() -> None:
         if get_settings().database_url.startswith("sqlite"):
             upgrade_database()
         else:
-            raise click.ClickException("the database schema is not current: run `mailer db upgrade`")
+            raise click.ClickException(
+                "the database schema is not current: run `mailer db upgrade`"
+            )
 
 
 def db_session():
@@ -88,4 +103,6 @@ def main() -> None:
 
     from mailer.logs import configure
 
-    configure(get_settings(), logging.WARNING)  # commands print their own results; logs are for trouble
+    configure(
+        get_settings(), logging.WARNING
+    )  # commands print their own results; logs are for trouble

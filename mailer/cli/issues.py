@@ -51,7 +51,9 @@ def issue_list(as_json: bool) -> None:
     if as_json:
         return print_json(rows)
     for r in rows:
-        click.echo(f"#{r['number']:<4} {r['status']:<10} {len(r['stories'])} stories  {r['window_end'][:10]}")
+        click.echo(
+            f"#{r['number']:<4} {r['status']:<10} {len(r['stories'])} stories  {r['window_end'][:10]}"
+        )
 
 
 @issue.command("show")
@@ -106,7 +108,9 @@ def issue_preview(number: int, lang: str, out: Path | None, as_text: bool) -> No
 
 @issue.command("test")
 @click.argument("number", type=int)
-@click.option("--to", "to", multiple=True, required=True, help="An address to send the test to (repeatable).")
+@click.option(
+    "--to", "to", multiple=True, required=True, help="An address to send the test to (repeatable)."
+)
 @click.option("--lang", type=click.Choice(EDITIONS), default="ko", show_default=True)
 def issue_test(number: int, to: tuple[str, ...], lang: str) -> None:
     """Send one edition to chosen addresses as a test ([TEST] in the subject; not a delivery of the issue)."""
@@ -120,10 +124,22 @@ def issue_test(number: int, to: tuple[str, ...], lang: str) -> None:
 
 @issue.command("schedule")
 @click.argument("number", type=int)
-@click.option("--at", "at", required=True, help="ISO 8601, e.g. 2026-12-07T07:00 (read in --tz unless it has an offset).")
-@click.option("--lang", type=click.Choice([*EDITIONS, "all"]), default="all", show_default=True,
-              help="The edition to schedule (each may have its own time).")
-@click.option("--tz", default=None, help="IANA time zone of --at [default: MAILER_DIGEST_TIMEZONE].")
+@click.option(
+    "--at",
+    "at",
+    required=True,
+    help="ISO 8601, e.g. 2026-12-07T07:00 (read in --tz unless it has an offset).",
+)
+@click.option(
+    "--lang",
+    type=click.Choice([*EDITIONS, "all"]),
+    default="all",
+    show_default=True,
+    help="The edition to schedule (each may have its own time).",
+)
+@click.option(
+    "--tz", default=None, help="IANA time zone of --at [default: MAILER_DIGEST_TIMEZONE]."
+)
 def issue_schedule(number: int, at: str, lang: str, tz: str | None) -> None:
     """Give editions a send time; beat sends each when it is due (stored in the database)."""
     from mailer.db import utcnow
@@ -136,12 +152,18 @@ def issue_schedule(number: int, at: str, lang: str, tz: str | None) -> None:
         found = get_issue(session, number)
         scheduling.schedule(session, found, scheduling.langs_of(lang), when, utcnow())
         for e in found.editions:
-            local = e.send_at.astimezone(scheduling.zone(zone)).isoformat() if e.send_at else "not scheduled"
+            local = (
+                e.send_at.astimezone(scheduling.zone(zone)).isoformat()
+                if e.send_at
+                else "not scheduled"
+            )
             click.echo(f"  [{e.lang}] {local}")
     click.echo(f"issue #{number}: scheduled")
 
 
-WAIT = click.option("--wait", is_flag=True, help="Show progress until the issue is sent, or stops and says why.")
+WAIT = click.option(
+    "--wait", is_flag=True, help="Show progress until the issue is sent, or stops and says why."
+)
 
 
 def _wait_for(number: int) -> str:
@@ -151,19 +173,32 @@ def _wait_for(number: int) -> str:
     from mailer.issues.service import get_issue
     from mailer.issues.states import TERMINAL, IssueStatus
 
-    with click.progressbar(length=1, label=f"issue #{number}", show_pos=True, file=sys.stderr,
-                           item_show_func=lambda p: p.summary() if p else None) as bar:
+    with click.progressbar(
+        length=1,
+        label=f"issue #{number}",
+        show_pos=True,
+        file=sys.stderr,
+        item_show_func=lambda p: p.summary() if p else None,
+    ) as bar:
         while True:
             with session_scope() as session:  # the schema was checked when the send started
                 issue = get_issue(session, number)
                 now = progress(session, issue)
                 reason = issue.status_reason
             bar.length = max(now.total, 1)
-            bar.update(now.done - bar.pos, now)  # the bar fills as batches settle; the label says how
-            if now.status in TERMINAL or now.status == IssueStatus.PAUSED or now.state == PARTLY_SENT:
+            bar.update(
+                now.done - bar.pos, now
+            )  # the bar fills as batches settle; the label says how
+            if (
+                now.status in TERMINAL
+                or now.status == IssueStatus.PAUSED
+                or now.state == PARTLY_SENT
+            ):
                 break
             time.sleep(1)
-    click.echo(f"issue #{number}: {now.state}" + (f" ({reason})" if reason else "") + f": {now.summary()}")
+    click.echo(
+        f"issue #{number}: {now.state}" + (f" ({reason})" if reason else "") + f": {now.summary()}"
+    )
     return now.state
 
 

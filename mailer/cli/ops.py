@@ -9,7 +9,9 @@ import click
 from mailer.cli.base import db_session, main, print_json
 from mailer.config import get_settings
 
-DEGRADED_EXIT = 3  # `ops status --check`: it answered, and something stops sending (not a usage error: 2)
+DEGRADED_EXIT = (
+    3  # `ops status --check`: it answered, and something stops sending (not a usage error: 2)
+)
 
 
 @main.group()
@@ -19,8 +21,12 @@ def ops() -> None:
 
 @ops.command("status")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--check", is_flag=True, help=f"Exit {DEGRADED_EXIT} when degraded (broker down, or no worker "
-              "while an issue is sending); without it the exit status is 0 whenever status could be read.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help=f"Exit {DEGRADED_EXIT} when degraded (broker down, or no worker "
+    "while an issue is sending); without it the exit status is 0 whenever status could be read.",
+)
 def ops_status(as_json: bool, check: bool) -> None:
     """Queues, workers, issues in flight (progress, time to drain), stuck batches, recent failures.
 

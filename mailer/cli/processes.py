@@ -11,13 +11,23 @@ from mailer.config import get_settings
 @main.command()
 @click.option("-Q", "--queues", default="ingest,assemble,send,events", show_default=True)
 @click.option("-c", "--concurrency", type=int, help="Worker processes (default: one per core).")
-@click.option("-P", "--pool", type=click.Choice(["prefork", "solo", "threads"]), default="prefork", show_default=True)
+@click.option(
+    "-P",
+    "--pool",
+    type=click.Choice(["prefork", "solo", "threads"]),
+    default="prefork",
+    show_default=True,
+)
 @click.option("-n", "--hostname", help="Worker name (default celery@HOST).")
 @click.option("--loglevel", default="info", show_default=True)
-def worker(queues: str, concurrency: int | None, pool: str, hostname: str | None, loglevel: str) -> None:
+def worker(
+    queues: str, concurrency: int | None, pool: str, hostname: str | None, loglevel: str
+) -> None:
     """A Celery worker with the project's app (needs MAILER_BROKER_URL)."""
     if get_settings().tasks_in_process:
-        raise click.ClickException("MAILER_BROKER_URL is not set: without a broker, tasks run in-process")
+        raise click.ClickException(
+            "MAILER_BROKER_URL is not set: without a broker, tasks run in-process"
+        )
     from mailer.celery_app import app, quiet
 
     argv = [*quiet(get_settings()), "worker", "-Q", queues, "--loglevel", loglevel, "--pool", pool]
@@ -30,7 +40,9 @@ def worker(queues: str, concurrency: int | None, pool: str, hostname: str | None
 
 @main.command()
 @click.option("--loglevel", default="info", show_default=True)
-@click.option("--schedule", default="celerybeat-schedule", show_default=True, help="Beat's state file.")
+@click.option(
+    "--schedule", default="celerybeat-schedule", show_default=True, help="Beat's state file."
+)
 def beat(loglevel: str, schedule: str) -> None:
     """Celery beat: ingest, the weekly draft and stale-batch pickup on schedule."""
     if get_settings().tasks_in_process:
@@ -43,9 +55,13 @@ def beat(loglevel: str, schedule: str) -> None:
 def uvicorn_options(host: str, port: int, workers: int) -> dict:
     """How `mailer serve` runs uvicorn."""
     return {
-        "factory": True, "host": host, "port": port, "workers": workers,
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
         # the client's address from X-Forwarded-For, for sign-up rate limits, from trusted proxies only
-        "proxy_headers": True, "forwarded_allow_ips": get_settings().trusted_proxies,
+        "proxy_headers": True,
+        "forwarded_allow_ips": get_settings().trusted_proxies,
         "log_config": None,  # uvicorn logs through our handler (JSON lines in production)
         # No access log: a line per request would write every unsubscribe and preference link, tokens that
         # are as good as a password, into the logs (and cost a tenth of a one-click request's CPU).
@@ -56,8 +72,13 @@ def uvicorn_options(host: str, port: int, workers: int) -> dict:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Processes serving the app; about one per core (each has its own database pool).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Processes serving the app; about one per core (each has its own database pool).",
+)
 def serve(host: str, port: int, workers: int) -> None:
     """The web app: public pages, webhook, /healthz and /readyz."""
     import logging
@@ -71,6 +92,7 @@ def serve(host: str, port: int, workers: int) -> None:
     configure(settings, logging.INFO)
     if workers > 1 and not is_redis(settings.broker_url):
         logging.getLogger(__name__).warning(
-            "%d web processes without a Redis broker: each keeps its own sign-up rate limits", workers)
+            "%d web processes without a Redis broker: each keeps its own sign-up rate limits",
+            workers,
+        )
     uvicorn.run("mailer.web.app:create_served_app", **uvicorn_options(host, port, workers))
-

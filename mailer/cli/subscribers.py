@@ -23,10 +23,14 @@ def _send_confirmation(mail_id: int) -> None:
 
     outcome = dispatch([mail_id])
     if outcome == "failed":
-        click.echo("warning: the confirmation email could not be sent (see the log); run add again to resend",
-                   err=True)
+        click.echo(
+            "warning: the confirmation email could not be sent (see the log); run add again to resend",
+            err=True,
+        )
     elif outcome == "waiting":
-        click.echo("confirmation email waiting: the broker is down; beat's sweep queues it when it is back")
+        click.echo(
+            "confirmation email waiting: the broker is down; beat's sweep queues it when it is back"
+        )
     else:
         click.echo(f"confirmation email {outcome}")
 
@@ -34,7 +38,9 @@ def _send_confirmation(mail_id: int) -> None:
 @subscribers.command("add")
 @click.argument("email")
 @click.option("--lang", type=click.Choice(EDITIONS), required=True)
-@click.option("--confirmed", is_flag=True, help="Skip double opt-in (the address owner already agreed).")
+@click.option(
+    "--confirmed", is_flag=True, help="Skip double opt-in (the address owner already agreed)."
+)
 def subscribers_add(email: str, lang: str, confirmed: bool) -> None:
     """Add a subscriber: pending, and sent a confirmation email, unless --confirmed.
 
@@ -49,7 +55,9 @@ def subscribers_add(email: str, lang: str, confirmed: bool) -> None:
         sub, created = service.add(session, email, lang, confirmed=confirmed, source="cli")
         # The mail is committed with the subscriber: a broker outage now delays it, never loses it.
         mail_id = record(session, sub.id, sub.lang) if sub.status == Status.PENDING else None
-        click.echo(f"{'added' if created else 'already subscribed'}: {sub.email} ({sub.lang}, {sub.status})")
+        click.echo(
+            f"{'added' if created else 'already subscribed'}: {sub.email} ({sub.lang}, {sub.status})"
+        )
     if mail_id is not None:
         _send_confirmation(mail_id)
 
@@ -66,8 +74,12 @@ def _size(file) -> int | None:
 
 @subscribers.command("import")
 @click.argument("file", type=click.File("rb"))
-@click.option("--errors", "errors_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write every bad row (line, reason) to this CSV file.")
+@click.option(
+    "--errors",
+    "errors_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every bad row (line, reason) to this CSV file.",
+)
 def subscribers_import(file, errors_path: Path | None) -> None:
     """Import subscribers from a CSV file (or - for stdin) with a header row: email, lang[, status, created_at].
 
@@ -96,22 +108,40 @@ def subscribers_import(file, errors_path: Path | None) -> None:
             errors_csv.writerow([bad.line, bad.reason])
 
     total = _size(file)
-    committed = {"rows": 0, "added": 0}  # as of the last committed chunk: what a failure midway leaves in
+    committed = {
+        "rows": 0,
+        "added": 0,
+    }  # as of the last committed chunk: what a failure midway leaves in
     try:
         rows = read_rows(text)  # the header first: a file without email and lang is refused whole
-        with db_session() as session, click.progressbar(
-            length=total or 1, label="importing", file=sys.stderr, hidden=not (total and sys.stderr.isatty()),
-        ) as bar:
+        with (
+            db_session() as session,
+            click.progressbar(
+                length=total or 1,
+                label="importing",
+                file=sys.stderr,
+                hidden=not (total and sys.stderr.isatty()),
+            ) as bar,
+        ):
+
             def on_chunk(report) -> None:
                 committed.update(rows=report.rows, added=report.added)
                 bar.update(min(counted.count, total or 1) - bar.pos)
 
-            report = import_rows(session, rows, now=utcnow(), on_bad_row=on_bad_row, on_chunk=on_chunk)
+            report = import_rows(
+                session, rows, now=utcnow(), on_bad_row=on_bad_row, on_chunk=on_chunk
+            )
     except (UnicodeDecodeError, CsvError) as exc:
-        kept = (f"the first {committed['rows']} rows were imported ({committed['added']} added)"
-                if committed["rows"] else "nothing was imported")
-        reason = f"the file is not UTF-8 text (near byte {counted.count})" if isinstance(exc, UnicodeDecodeError) \
+        kept = (
+            f"the first {committed['rows']} rows were imported ({committed['added']} added)"
+            if committed["rows"]
+            else "nothing was imported"
+        )
+        reason = (
+            f"the file is not UTF-8 text (near byte {counted.count})"
+            if isinstance(exc, UnicodeDecodeError)
             else str(exc)
+        )
         raise CsvError(f"{reason}; {kept}") from None
     finally:
         if errors_out:
@@ -120,17 +150,26 @@ def subscribers_import(file, errors_path: Path | None) -> None:
         click.echo(line, err=True)
     if report.bad > len(shown):
         more = f"{errors_path}" if errors_path else "--errors FILE"
-        click.echo(f"... and {report.bad - len(shown)} more bad rows (all of them: {more})", err=True)
-    click.echo(f"imported {report.rows} rows: {report.added} added, {report.existing} already on file, "
-               f"{report.suppressed} suppressed, {report.bad} bad")
+        click.echo(
+            f"... and {report.bad - len(shown)} more bad rows (all of them: {more})", err=True
+        )
+    click.echo(
+        f"imported {report.rows} rows: {report.added} added, {report.existing} already on file, "
+        f"{report.suppressed} suppressed, {report.bad} bad"
+    )
     if report.bad:
         sys.exit(1)  # the good rows are in; a script still learns that some were not
 
 
 @subscribers.command("export")
-@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
-@click.option("--status", type=click.Choice([s.value for s in Status]),
-              help="Only subscribers with this status.")
+@click.argument(
+    "file", required=False, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path)
+)
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in Status]),
+    help="Only subscribers with this status.",
+)
 def subscribers_export(file: Path | None, status: str | None) -> None:
     """Write subscribers as CSV to FILE (readable by its owner only), or to stdout. Streams."""
     import os
@@ -144,8 +183,12 @@ def subscribers_export(file: Path | None, status: str | None) -> None:
             return
         tmp = file.with_name(file.name + ".tmp")
         # Personal data: 0600, and written whole or not at all.
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8",
-                       newline="") as out:
+        with os.fdopen(
+            os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+            "w",
+            encoding="utf-8",
+            newline="",
+        ) as out:
             count = write_csv(session, out, status=status)
         os.replace(tmp, file)
     click.echo(f"exported {count} subscribers to {file}")
@@ -171,12 +214,18 @@ def subscribers_show(email: str, as_json: bool) -> None:
         if not isinstance(value, list):
             click.echo(f"{key:>16}: {value}")
     for change in data["history"]:
-        click.echo(f"{'history':>16}: {change['at'][:19]}  {change['action']} ({change['source']})"
-                   + (f"  {change['detail']}" if change["detail"] else ""))
+        click.echo(
+            f"{'history':>16}: {change['at'][:19]}  {change['action']} ({change['source']})"
+            + (f"  {change['detail']}" if change["detail"] else "")
+        )
     for d in data["deliveries"]:
-        click.echo(f"{'delivery':>16}: issue #{d['issue']} [{d['edition']}] {d['status']}  {d['sent_at'] or ''}")
+        click.echo(
+            f"{'delivery':>16}: issue #{d['issue']} [{d['edition']}] {d['status']}  {d['sent_at'] or ''}"
+        )
     if data["events"]:
-        click.echo(f"{'events':>16}: {len(data['events'])} from the mail provider (--json lists them)")
+        click.echo(
+            f"{'events':>16}: {len(data['events'])} from the mail provider (--json lists them)"
+        )
 
 
 @subscribers.command("remove")
@@ -201,6 +250,10 @@ def subscribers_erase(email: str) -> None:
         existed = erase(session, email)
     address = normalize(email)
     if existed:
-        click.echo(f"erased: {address} (deliveries keep their counts without it; it is on the suppression list)")
+        click.echo(
+            f"erased: {address} (deliveries keep their counts without it; it is on the suppression list)"
+        )
     else:
-        click.echo(f"no subscriber {address}; it is on the suppression list now, so no import can add it")
+        click.echo(
+            f"no subscriber {address}; it is on the suppression list now, so no import can add it"
+        )

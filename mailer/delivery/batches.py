@@ -31,8 +31,13 @@ from subscribers.models import Status, Subscriber
 
 log = logging.getLogger(__name__)
 CATEGORY = "digest"
-LINK_PAGES = (tokens.UNSUBSCRIBE, tokens.PREFERENCES)  # every recipient's links, one token (tokens.LINKS) for both
-MAX_INLINE_WAIT = 2.0  # a rate-limit wait longer than this hands the batch back instead of holding a worker
+LINK_PAGES = (
+    tokens.UNSUBSCRIBE,
+    tokens.PREFERENCES,
+)  # every recipient's links, one token (tokens.LINKS) for both
+MAX_INLINE_WAIT = (
+    2.0  # a rate-limit wait longer than this hands the batch back instead of holding a worker
+)
 
 
 @dataclass
@@ -50,7 +55,10 @@ def _lease(session: Session, batch_id: int, now: datetime, settings: Settings) -
         update(Batch)
         .where(Batch.id == batch_id, Batch.status.in_(LEASABLE))
         .values(
-            status=BatchStatus.SENDING, attempts=Batch.attempts + 1, updated_at=now, request_started_at=None,
+            status=BatchStatus.SENDING,
+            attempts=Batch.attempts + 1,
+            updated_at=now,
+            request_started_at=None,
             leased_until=now + timedelta(seconds=settings.batch_lease_seconds),
         )
         .returning(Batch),  # the batch as leased, without reading it again
@@ -60,7 +68,9 @@ def _lease(session: Session, batch_id: int, now: datetime, settings: Settings) -
     return batch
 
 
-def _recipients(session: Session, batch: Batch, settings: Settings) -> tuple[list[Recipient], list[int]]:
+def _recipients(
+    session: Session, batch: Batch, settings: Settings
+) -> tuple[list[Recipient], list[int]]:
     """The batch's queued deliveries whose subscriber is still active, and those no longer to be mailed.
     Clears the address on deliveries whose subscriber has been erased."""
     rows = session.execute(
@@ -77,41 +87,70 @@ def _recipients(session: Session, batch: Batch, settings: Settings) -> tuple[lis
             (dropped if status is not None else erased).append(delivery_id)
             continue
         unsubscribe, preferences = links(subscriber_id)
-        recipients.append(Recipient(
-            delivery_id=delivery_id,
-            email=email,
-            substitutions={UNSUBSCRIBE_URL: unsubscribe, PREFERENCES_URL: preferences},
-            headers={"List-Unsubscribe": f"<{unsubscribe}>"},
-            custom_args={"delivery_id": str(delivery_id)},
-        ))
+        recipients.append(
+            Recipient(
+                delivery_id=delivery_id,
+                email=email,
+                substitutions={UNSUBSCRIBE_URL: unsubscribe, PREFERENCES_URL: preferences},
+                headers={"List-Unsubscribe": f"<{unsubscribe}>"},
+                custom_args={"delivery_id": str(delivery_id)},
+            )
+        )
     if erased:
         # Erased while the ledger was being written (no foreign key holds the row): their copy of the
         # address goes too, as mailer.events.privacy.erase would have cleared it.
-        session.execute(update(Delivery).where(Delivery.id.in_(erased)).values(email=None, subscriber_id=None)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(erased))
+            .values(email=None, subscriber_id=None)
+            .execution_options(synchronize_session=False)
+        )
     return recipients, dropped + erased
 
 
-def _set_deliveries(session: Session, batch_id: int, ids: list[int] | None, status: str, now: datetime,
-                    error: str | None = None) -> int:
+def _set_deliveries(
+    session: Session,
+    batch_id: int,
+    ids: list[int] | None,
+    status: str,
+    now: datetime,
+    error: str | None = None,
+) -> int:
     """Move the batch's still-queued deliveries (or those of `ids`) on; webhook evidence is never overwritten.
     Returns how many moved."""
-    query = update(Delivery).where(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED)
+    query = update(Delivery).where(
+        Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED
+    )
     if ids is not None:
         query = query.where(Delivery.id.in_(ids))
-    return session.execute(query.values(status=status, updated_at=now, error=error)
-                           .execution_options(synchronize_session=False)).rowcount
+    return session.execute(
+        query.values(status=status, updated_at=now, error=error).execution_options(
+            synchronize_session=False
+        )
+    ).rowcount
 
 
 def _split(session: Session, batch: Batch, recipients: list[Recipient], now: datetime) -> int:
     """Move the second half of the batch's recipients to a new pending batch (after a 413)."""
-    half = [r.delivery_id for r in recipients[len(recipients) // 2:]]
-    new_id = session.execute(insert(Batch).values(
-        issue_id=batch.issue_id, edition_id=batch.edition_id, size=len(half), status=BatchStatus.PENDING,
-        created_at=now, updated_at=now,
-    ).returning(Batch.id)).scalar_one()
-    session.execute(update(Delivery).where(Delivery.id.in_(half)).values(batch_id=new_id)
-                    .execution_options(synchronize_session=False))
+    half = [r.delivery_id for r in recipients[len(recipients) // 2 :]]
+    new_id = session.execute(
+        insert(Batch)
+        .values(
+            issue_id=batch.issue_id,
+            edition_id=batch.edition_id,
+            size=len(half),
+            status=BatchStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(Batch.id)
+    ).scalar_one()
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(half))
+        .values(batch_id=new_id)
+        .execution_options(synchronize_session=False)
+    )
     batch.size -= len(half)
     return new_id
 
@@ -134,33 +173,57 @@ def _content(session: Session, edition_id: int, started_at: datetime) -> Content
     if key not in _CONTENTS:
         if len(_CONTENTS) >= 16:  # a worker sends a few editions at a time
             _CONTENTS.clear()
-        _CONTENTS[key] = Content(*session.execute(
-            select(Edition.lang, Edition.subject, Edition.html, Edition.text).where(Edition.id == edition_id)).one())
+        _CONTENTS[key] = Content(
+            *session.execute(
+                select(Edition.lang, Edition.subject, Edition.html, Edition.text).where(
+                    Edition.id == edition_id
+                )
+            ).one()
+        )
     return _CONTENTS[key]
 
 
-def _outgoing(batch: Batch, issue: Issue, edition: Content, recipients: list[Recipient],
-              settings: Settings) -> OutgoingBatch:
+def _outgoing(
+    batch: Batch, issue: Issue, edition: Content, recipients: list[Recipient], settings: Settings
+) -> OutgoingBatch:
     return OutgoingBatch.compose(
-        settings, edition.lang, batch_id=batch.id, issue_number=issue.number,
-        subject=edition.subject, html=edition.html, text=edition.text, recipients=recipients,
+        settings,
+        edition.lang,
+        batch_id=batch.id,
+        issue_number=issue.number,
+        subject=edition.subject,
+        html=edition.html,
+        text=edition.text,
+        recipients=recipients,
         categories=(CATEGORY, f"issue-{issue.number}", f"lang-{edition.lang}"),
         # RFC 8058: the one-click POST goes to each reader's own List-Unsubscribe link
         headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-        custom_args={"issue_id": str(batch.issue_id), "edition_id": str(batch.edition_id), "batch_id": str(batch.id)},
+        custom_args={
+            "issue_id": str(batch.issue_id),
+            "edition_id": str(batch.edition_id),
+            "batch_id": str(batch.id),
+        },
     )
 
 
-def send_batch(session: Session, batch_id: int, *, sender: Sender, settings: Settings,
-               now: datetime | None = None) -> BatchOutcome:
+def send_batch(
+    session: Session,
+    batch_id: int,
+    *,
+    sender: Sender,
+    settings: Settings,
+    now: datetime | None = None,
+) -> BatchOutcome:
     """Send one batch at most once per lease. Safe to run twice: a batch already taken is skipped."""
     now = now or utcnow()
     batch = _lease(session, batch_id, now, settings)
     if batch is None:
         return BatchOutcome("skipped")
     issue, started_at = session.execute(
-        select(Issue, Edition.started_at).join(Edition, Edition.issue_id == Issue.id)
-        .where(Edition.id == batch.edition_id).execution_options(populate_existing=True)
+        select(Issue, Edition.started_at)
+        .join(Edition, Edition.issue_id == Issue.id)
+        .where(Edition.id == batch.edition_id)
+        .execution_options(populate_existing=True)
     ).one()
     if issue.status != IssueStatus.SENDING:
         # Paused: hand the batch back for resume. Cancelled: close it and its deliveries.
@@ -184,13 +247,23 @@ def send_batch(session: Session, batch_id: int, *, sender: Sender, settings: Set
     return outcome
 
 
-def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Content, sender: Sender,
-                 settings: Settings, now: datetime, last_start: float) -> BatchOutcome:
+def _send_leased(
+    session: Session,
+    batch: Batch,
+    issue: Issue,
+    edition: Content,
+    sender: Sender,
+    settings: Settings,
+    now: datetime,
+    last_start: float,
+) -> BatchOutcome:
     spawned: list[int] = []
     while True:  # each pass sends fewer recipients (invalid ones dropped, or half split off)
         recipients, dropped = _recipients(session, batch, settings)
         if dropped:
-            batch.suppressed += _set_deliveries(session, batch.id, dropped, DeliveryStatus.SUPPRESSED, now)
+            batch.suppressed += _set_deliveries(
+                session, batch.id, dropped, DeliveryStatus.SUPPRESSED, now
+            )
         if not recipients:
             batch.status, batch.sent_at = BatchStatus.ACCEPTED, now
             return BatchOutcome(batch.status, spawned=spawned)
@@ -216,8 +289,9 @@ def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Content,
             batch.last_error = str(exc)
             if exc.kind == SendError.INVALID and exc.invalid:
                 refused = [recipients[i].delivery_id for i in exc.invalid if i < len(recipients)]
-                batch.invalid += _set_deliveries(session, batch.id, refused, DeliveryStatus.INVALID, now,
-                                                 error=str(exc))
+                batch.invalid += _set_deliveries(
+                    session, batch.id, refused, DeliveryStatus.INVALID, now, error=str(exc)
+                )
                 session.commit()
                 continue
             if exc.kind == SendError.TOO_LARGE and len(recipients) > 1:
@@ -227,20 +301,36 @@ def _send_leased(session: Session, batch: Batch, issue: Issue, edition: Content,
             return _failed_attempt(session, batch, issue, exc, settings, now, spawned)
         counters.record_batch(result.status, time.monotonic() - started)
         if result.invalid:
-            batch.invalid += _set_deliveries(session, batch.id, result.invalid, DeliveryStatus.INVALID, now)
+            batch.invalid += _set_deliveries(
+                session, batch.id, result.invalid, DeliveryStatus.INVALID, now
+            )
         batch.message_id, batch.status, batch.sent_at = result.message_id, BatchStatus.ACCEPTED, now
         return BatchOutcome(batch.status, spawned=spawned)
 
 
-def _failed_attempt(session: Session, batch: Batch, issue: Issue, exc: SendError, settings: Settings,
-                    now: datetime, spawned: list[int]) -> BatchOutcome:
+def _failed_attempt(
+    session: Session,
+    batch: Batch,
+    issue: Issue,
+    exc: SendError,
+    settings: Settings,
+    now: datetime,
+    spawned: list[int],
+) -> BatchOutcome:
     if exc.kind == SendError.AUTH:
         batch.status = BatchStatus.PENDING  # nothing was sent; it goes out on resume
-        reason = (f"SendGrid refused our credentials ({exc}). Fix MAILER_SENDGRID_API_KEY, "
-                  f"then run `mailer issue resume {issue.number}`.")
+        reason = (
+            f"SendGrid refused our credentials ({exc}). Fix MAILER_SENDGRID_API_KEY, "
+            f"then run `mailer issue resume {issue.number}`."
+        )
         try:
             pause_issue(session, issue, reason)
-            log.error("issue #%s paused: %s", issue.number, reason, extra={"issue": issue.number, "batch": batch.id})
+            log.error(
+                "issue #%s paused: %s",
+                issue.number,
+                reason,
+                extra={"issue": issue.number, "batch": batch.id},
+            )
         except InvalidTransition:
             pass  # another worker paused it first
         return BatchOutcome(batch.status, spawned=spawned)
@@ -248,17 +338,34 @@ def _failed_attempt(session: Session, batch: Batch, issue: Issue, exc: SendError
         # lost as of now, when the request ended (it may have taken its whole timeout), not the task's start:
         # reconciliation waits for the webhook stream to pass this moment
         batch.status, batch.updated_at = BatchStatus.UNKNOWN, max(now, utcnow())
-        log.warning("batch %s: %s; reconciling in %ss", batch.id, exc, settings.reconcile_grace_seconds,
-                    extra={"issue": issue.number, "batch": batch.id})
-        return BatchOutcome(batch.status, reconcile_in=settings.reconcile_grace_seconds, spawned=spawned)
+        log.warning(
+            "batch %s: %s; reconciling in %ss",
+            batch.id,
+            exc,
+            settings.reconcile_grace_seconds,
+            extra={"issue": issue.number, "batch": batch.id},
+        )
+        return BatchOutcome(
+            batch.status, reconcile_in=settings.reconcile_grace_seconds, spawned=spawned
+        )
     if exc.transient and batch.attempts <= settings.send_max_retries:
         batch.status = BatchStatus.RETRYING
         retry_in = exc.retry_after if exc.retry_after is not None else backoff(batch.attempts)
-        log.warning("batch %s: %s; retrying in %.1fs", batch.id, exc, retry_in,
-                    extra={"issue": issue.number, "batch": batch.id})
+        log.warning(
+            "batch %s: %s; retrying in %.1fs",
+            batch.id,
+            exc,
+            retry_in,
+            extra={"issue": issue.number, "batch": batch.id},
+        )
         return BatchOutcome(batch.status, retry_in=retry_in, spawned=spawned)
     batch.status = BatchStatus.FAILED
     _set_deliveries(session, batch.id, None, DeliveryStatus.FAILED, now, error=str(exc))
-    log.error("batch %s failed after %d attempt(s): %s", batch.id, batch.attempts, exc,
-              extra={"issue": issue.number, "batch": batch.id})
+    log.error(
+        "batch %s failed after %d attempt(s): %s",
+        batch.id,
+        batch.attempts,
+        exc,
+        extra={"issue": issue.number, "batch": batch.id},
+    )
     return BatchOutcome(batch.status, spawned=spawned)

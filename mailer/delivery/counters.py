@@ -3,6 +3,7 @@ run on other hosts), in this process otherwise."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
 from functools import lru_cache
@@ -56,10 +57,8 @@ def store():
 
 
 def _safe_incr(items: dict[str, float]) -> None:
-    try:
+    with contextlib.suppress(redis.RedisError):  # metrics must never stop a send
         store().incr(items)
-    except redis.RedisError:
-        pass  # metrics must never stop a send
 
 
 def record_response(status: str) -> None:
@@ -77,8 +76,22 @@ def record_batch(status: str, seconds: float) -> None:
 
 
 # SendGrid's event types: anything else a signed post names is counted as `other`, so the label set stays bounded.
-EVENT_TYPES = frozenset({"processed", "dropped", "delivered", "deferred", "bounce", "blocked", "open", "click",
-                         "spamreport", "unsubscribe", "group_unsubscribe", "group_resubscribe"})
+EVENT_TYPES = frozenset(
+    {
+        "processed",
+        "dropped",
+        "delivered",
+        "deferred",
+        "bounce",
+        "blocked",
+        "open",
+        "click",
+        "spamreport",
+        "unsubscribe",
+        "group_unsubscribe",
+        "group_resubscribe",
+    }
+)
 
 
 def record_events(kinds: Counter) -> None:
@@ -86,4 +99,3 @@ def record_events(kinds: Counter) -> None:
     for kind, n in kinds.items():
         bounded[kind if kind in EVENT_TYPES else "other"] += n
     _safe_incr({f"events:{kind}": n for kind, n in bounded.items()})
-

@@ -46,8 +46,14 @@ def send_now(number: int, settings: Settings) -> list[int]:
     enqueue(batch_ids, settings)
     for edition_id in editions:
         with session_scope() as session:
-            batch_ids += start_editions(session, session.get(Issue, issue_id), [session.get(Edition, edition_id)],
-                                        settings, utcnow(), lambda ids: enqueue(ids, settings))
+            batch_ids += start_editions(
+                session,
+                session.get(Issue, issue_id),
+                [session.get(Edition, edition_id)],
+                settings,
+                utcnow(),
+                lambda ids: enqueue(ids, settings),
+            )
     return batch_ids
 
 
@@ -79,4 +85,6 @@ def send_due(settings: Settings) -> list[int]:
         log.error("beat sends nothing: %s", exc)
         return []
     with session_scope() as session:
-        return start_due(session, settings, utcnow(), after_block=lambda ids: enqueue(ids, settings))
+        return start_due(
+            session, settings, utcnow(), after_block=lambda ids: enqueue(ids, settings)
+        )

@@ -23,9 +23,13 @@ LEASABLE = (BatchStatus.PENDING, BatchStatus.RETRYING)
 
 def open_batches(session: Session, issue_id: int) -> list[int]:
     """Batches waiting for a worker (pending or retrying)."""
-    return list(session.scalars(
-        select(Batch.id).where(Batch.issue_id == issue_id, Batch.status.in_(LEASABLE)).order_by(Batch.id)
-    ))
+    return list(
+        session.scalars(
+            select(Batch.id)
+            .where(Batch.issue_id == issue_id, Batch.status.in_(LEASABLE))
+            .order_by(Batch.id)
+        )
+    )
 
 
 def resume_issue(session: Session, issue: Issue) -> list[int]:
@@ -41,15 +45,24 @@ def pause_issue(session: Session, issue: Issue, reason: str | None = None) -> No
 
 def cancel_issue(session: Session, issue: Issue, now: datetime) -> None:
     """Stop for good: every batch not in flight is closed now, with its waiting deliveries."""
-    transition(session, issue, IssueStatus.CANCELLED, finished_at=now, status_reason="cancelled by an editor")
+    transition(
+        session,
+        issue,
+        IssueStatus.CANCELLED,
+        finished_at=now,
+        status_reason="cancelled by an editor",
+    )
     closing = [BatchStatus.PENDING, BatchStatus.RETRYING, BatchStatus.UNKNOWN]
     batch_ids = select(Batch.id).where(Batch.issue_id == issue.id, Batch.status.in_(closing))
     session.execute(
-        update(Delivery).where(Delivery.batch_id.in_(batch_ids), Delivery.status == DeliveryStatus.QUEUED)
-        .values(status=DeliveryStatus.CANCELLED, updated_at=now).execution_options(synchronize_session=False)
+        update(Delivery)
+        .where(Delivery.batch_id.in_(batch_ids), Delivery.status == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.CANCELLED, updated_at=now)
+        .execution_options(synchronize_session=False)
     )
     session.execute(
-        update(Batch).where(Batch.issue_id == issue.id, Batch.status.in_(closing))
+        update(Batch)
+        .where(Batch.issue_id == issue.id, Batch.status.in_(closing))
         .values(status=BatchStatus.CANCELLED, leased_until=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -58,15 +71,25 @@ def cancel_issue(session: Session, issue: Issue, now: datetime) -> None:
 def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool:
     """When no batch is open any more: `sent`, or `failed` if every batch failed."""
     # Asked after every batch: while any is open (almost always), one indexed probe answers it.
-    if session.scalar(select(Batch.id).where(Batch.issue_id == issue_id, Batch.status.in_(BATCH_OPEN)).limit(1)):
+    if session.scalar(
+        select(Batch.id).where(Batch.issue_id == issue_id, Batch.status.in_(BATCH_OPEN)).limit(1)
+    ):
         return False
-    counts = dict(session.execute(
-        select(Batch.status, func.count()).where(Batch.issue_id == issue_id).group_by(Batch.status)
-    ).all())
+    counts = dict(
+        session.execute(
+            select(Batch.status, func.count())
+            .where(Batch.issue_id == issue_id)
+            .group_by(Batch.status)
+        ).all()
+    )
     if any(counts.get(s, 0) for s in BATCH_OPEN):  # one opened since the probe (a split, a retry)
         return False
-    waiting = session.scalar(select(func.count()).where(
-        Edition.issue_id == issue_id, or_(Edition.started_at.is_(None), Edition.ledger_done_at.is_(None))))
+    waiting = session.scalar(
+        select(func.count()).where(
+            Edition.issue_id == issue_id,
+            or_(Edition.started_at.is_(None), Edition.ledger_done_at.is_(None)),
+        )
+    )
     if waiting:  # an edition with a later send time, or a ledger still being written, keeps the issue `sending`
         return False
     issue = session.get(Issue, issue_id, populate_existing=True)
@@ -76,7 +99,10 @@ def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool
     all_failed = failed and failed == sum(counts.values())
     try:
         transition(
-            session, issue, IssueStatus.FAILED if all_failed else IssueStatus.SENT, finished_at=now,
+            session,
+            issue,
+            IssueStatus.FAILED if all_failed else IssueStatus.SENT,
+            finished_at=now,
             status_reason=f"{failed} batch(es) failed" if failed else None,
         )
     except InvalidTransition:  # another worker finished it first
@@ -97,26 +123,41 @@ def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
     sending_issues = select(Issue.id).where(Issue.status == IssueStatus.SENDING)
     lapsed = (Batch.status == BatchStatus.SENDING, Batch.leased_until < now)
     never_sent = session.scalars(
-        update(Batch).where(*lapsed, Batch.request_started_at.is_(None))
-        .values(status=BatchStatus.PENDING, leased_until=None, updated_at=now,
-                last_error="lease expired before its request went out: sent again")
-        .returning(Batch.id).execution_options(synchronize_session=False)
+        update(Batch)
+        .where(*lapsed, Batch.request_started_at.is_(None))
+        .values(
+            status=BatchStatus.PENDING,
+            leased_until=None,
+            updated_at=now,
+            last_error="lease expired before its request went out: sent again",
+        )
+        .returning(Batch.id)
+        .execution_options(synchronize_session=False)
     ).all()
     # The answer is lost as of the lease's end, the last moment its request can have gone out, not as of
     # this sweep: the webhook stream need only pass that moment (events after it may be few, near the end).
     session.execute(
-        update(Batch).where(*lapsed)
-        .values(status=BatchStatus.UNKNOWN, leased_until=None, updated_at=Batch.leased_until,
-                last_error="lease expired mid-request: the worker went silent mid-send")
+        update(Batch)
+        .where(*lapsed)
+        .values(
+            status=BatchStatus.UNKNOWN,
+            leased_until=None,
+            updated_at=Batch.leased_until,
+            last_error="lease expired mid-request: the worker went silent mid-send",
+        )
         .execution_options(synchronize_session=False)
     )
     session.commit()
     stale = now - timedelta(seconds=settings.batch_lease_seconds)
     grace_over = now - timedelta(seconds=settings.reconcile_grace_seconds)
-    send = session.scalars(select(Batch.id).where(
-        Batch.issue_id.in_(sending_issues), Batch.status.in_(LEASABLE), Batch.updated_at < stale))
-    reconcile = session.scalars(select(Batch.id).where(
-        Batch.status == BatchStatus.UNKNOWN, Batch.updated_at <= grace_over))
+    send = session.scalars(
+        select(Batch.id).where(
+            Batch.issue_id.in_(sending_issues), Batch.status.in_(LEASABLE), Batch.updated_at < stale
+        )
+    )
+    reconcile = session.scalars(
+        select(Batch.id).where(Batch.status == BatchStatus.UNKNOWN, Batch.updated_at <= grace_over)
+    )
     found = Sweep(send=[*never_sent, *send], reconcile=list(reconcile))
     # An issue still `sending` with nothing open: whoever closed its last batch or ledger block died before
     # finishing it (for the others, finish_issue_if_done's first probe answers at once).

@@ -23,7 +23,9 @@ class BatchStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-BATCH_OPEN = frozenset({BatchStatus.PENDING, BatchStatus.SENDING, BatchStatus.RETRYING, BatchStatus.UNKNOWN})
+BATCH_OPEN = frozenset(
+    {BatchStatus.PENDING, BatchStatus.SENDING, BatchStatus.RETRYING, BatchStatus.UNKNOWN}
+)
 
 
 class DeliveryStatus(StrEnum):
@@ -49,9 +51,20 @@ D = DeliveryStatus
 # How far a delivery has got. Webhook events arrive out of order and more than once, so a status only
 # ever moves to a higher rank: a late `processed` never undoes `delivered`.
 DELIVERY_RANK = {
-    D.QUEUED: 0, D.FAILED: 0, D.CANCELLED: 0, D.SUPPRESSED: 0, D.INVALID: 0,
-    D.SENT: 1, D.DEFERRED: 2, D.DELIVERED: 3, D.OPENED: 4, D.CLICKED: 5,
-    D.UNSUBSCRIBED: 6, D.DROPPED: 7, D.BOUNCED: 7, D.COMPLAINED: 8,
+    D.QUEUED: 0,
+    D.FAILED: 0,
+    D.CANCELLED: 0,
+    D.SUPPRESSED: 0,
+    D.INVALID: 0,
+    D.SENT: 1,
+    D.DEFERRED: 2,
+    D.DELIVERED: 3,
+    D.OPENED: 4,
+    D.CLICKED: 5,
+    D.UNSUBSCRIBED: 6,
+    D.DROPPED: 7,
+    D.BOUNCED: 7,
+    D.COMPLAINED: 8,
 }
 
 
@@ -101,7 +114,10 @@ class Delivery(Base):
     # Half-full pages: a row's status changes (sent, delivered, opened...) fit on its own page, so
     # PostgreSQL updates it in place without touching the indexes: 1.2 instead of 5.8 us a row.
     # (It applies to pages written after migration 0006; older ledger rows keep their full pages.)
-    __table_args__ = (UniqueConstraint("issue_id", "subscriber_id"), {"postgresql_with": {"fillfactor": FILLFACTOR}})
+    __table_args__ = (
+        UniqueConstraint("issue_id", "subscriber_id"),
+        {"postgresql_with": {"fillfactor": FILLFACTOR}},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     issue_id: Mapped[int] = mapped_column(Integer)
@@ -119,5 +135,10 @@ def shown_status():
     """A delivery's status as counted and shown (a query must join Batch on Delivery.batch_id): a queued
     delivery of an accepted batch was sent. Writing `sent` on a million rows at each acceptance would
     double the database's work during a send, for a fact one batch row already holds."""
-    return case((and_(Delivery.status == DeliveryStatus.QUEUED, Batch.status == BatchStatus.ACCEPTED),
-                 DeliveryStatus.SENT.value), else_=Delivery.status)
+    return case(
+        (
+            and_(Delivery.status == DeliveryStatus.QUEUED, Batch.status == BatchStatus.ACCEPTED),
+            DeliveryStatus.SENT.value,
+        ),
+        else_=Delivery.status,
+    )

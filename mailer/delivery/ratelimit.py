@@ -54,7 +54,9 @@ class RateLimiter:
         window = max(1.0, 1.0 / self.per_second) if self.per_second > 0 else 1.0
         slot = math.floor(now / window)
         req_key, req_ttl = f"{PREFIX}:req:{window:g}:{slot}", int(window) + 2
-        if self.per_second > 0 and self.counters.add(req_key, 1, req_ttl) > max(1, round(self.per_second * window)):
+        if self.per_second > 0 and self.counters.add(req_key, 1, req_ttl) > max(
+            1, round(self.per_second * window)
+        ):
             self.counters.add(req_key, -1, req_ttl)
             return (slot + 1) * window - now
         if self.per_hour > 0:
@@ -76,4 +78,6 @@ def _counters(broker_url: str):
 
 
 def limiter(settings: Settings) -> RateLimiter:
-    return RateLimiter(_counters(settings.broker_url), settings.send_rate_per_second, settings.send_rate_per_hour)
+    return RateLimiter(
+        _counters(settings.broker_url), settings.send_rate_per_second, settings.send_rate_per_hour
+    )

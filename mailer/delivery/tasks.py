@@ -45,7 +45,10 @@ def follow_up(batch_id: int, outcome: BatchOutcome, settings: Settings, in_proce
         time.sleep(min(outcome.retry_in, IN_PROCESS_MAX_WAIT))
         outcome = _send(batch_id, settings)
     if outcome.status == BatchStatus.UNKNOWN:
-        return reconcile_later([batch_id], settings, countdown=outcome.reconcile_in or 0.0) or outcome.status
+        return (
+            reconcile_later([batch_id], settings, countdown=outcome.reconcile_in or 0.0)
+            or outcome.status
+        )
     return outcome.status
 
 
@@ -86,9 +89,16 @@ def warn_unscheduled() -> int:
     with session_scope() as session:
         found = left_unscheduled(session)
     for number, langs in found:
-        log.warning("issue #%s: edition(s) %s have no send time and will not go out: give them one (`mailer issue "
-                    "schedule %s --lang %s --at ...`) or send them now (`mailer issue send %s`)", number,
-                    ", ".join(langs), number, langs[0], number, extra={"issue": number})
+        log.warning(
+            "issue #%s: edition(s) %s have no send time and will not go out: give them one (`mailer issue "
+            "schedule %s --lang %s --at ...`) or send them now (`mailer issue send %s`)",
+            number,
+            ", ".join(langs),
+            number,
+            langs[0],
+            number,
+            extra={"issue": number},
+        )
     return len(found)
 
 
@@ -104,9 +114,15 @@ def enqueue(batch_ids: list[int], settings: Settings) -> None:
             send_batch.delay(batch_id)
         except BROKER_DOWN as exc:
             left = batch_ids[n:]
-            log.warning("%d batch(es) not queued, from batch %s on: broker unreachable (%s: %s); beat's sweep "
-                        "queues them when it is back", len(left), batch_id, type(exc).__name__, exc,
-                        extra={"batch": batch_id})
+            log.warning(
+                "%d batch(es) not queued, from batch %s on: broker unreachable (%s: %s); beat's sweep "
+                "queues them when it is back",
+                len(left),
+                batch_id,
+                type(exc).__name__,
+                exc,
+                extra={"batch": batch_id},
+            )
             return
 
 

@@ -13,9 +13,15 @@ from sqlalchemy import select
 
 SAMPLES = Path(__file__).parent / "samples"
 SAMPLE_SUBSCRIBERS = [
-    ("minji.kim@example.com", "ko"), ("jihoon.park@example.com", "ko"), ("seoyeon.lee@example.com", "ko"),
-    ("dohyun.choi@example.net", "ko"), ("emily.carter@example.com", "en"), ("daniel.okafor@example.org", "en"),
-    ("sofia.martinez@example.net", "en"), ("hana.jung@example.org", "both"), ("michael.yoon@example.com", "both"),
+    ("minji.kim@example.com", "ko"),
+    ("jihoon.park@example.com", "ko"),
+    ("seoyeon.lee@example.com", "ko"),
+    ("dohyun.choi@example.net", "ko"),
+    ("emily.carter@example.com", "en"),
+    ("daniel.okafor@example.org", "en"),
+    ("sofia.martinez@example.net", "en"),
+    ("hana.jung@example.org", "both"),
+    ("michael.yoon@example.com", "both"),
 ]
 # The sample stories span more than a week; squeeze them into the last six days so this week's issue has them all.
 DEMO_SPAN = timedelta(days=6)
@@ -32,7 +38,9 @@ def rebase_dates(xml: str, newest: datetime, span: timedelta = DEMO_SPAN) -> str
     latest, earliest = max(dates), min(dates)
     scale = min(1.0, span / (latest - earliest)) if latest > earliest else 1.0
     return _PUBDATE.sub(
-        lambda m: f"<pubDate>{format_datetime(newest - (latest - parsedate_to_datetime(m.group(1))) * scale)}</pubDate>",
+        lambda m: (
+            f"<pubDate>{format_datetime(newest - (latest - parsedate_to_datetime(m.group(1))) * scale)}</pubDate>"
+        ),
         xml,
     )
 
@@ -63,7 +71,9 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print, backend: str 
         echo(f"SendGrid stand-in listening on {standin.url}")
         summary = _run(directory, echo, standin)
         requests = sum(1 for _ in standin.accepted())
-        echo(f"SendGrid stand-in accepted {len(standin.recipients())} message(s) in {requests} request(s)")
+        echo(
+            f"SendGrid stand-in accepted {len(standin.recipients())} message(s) in {requests} request(s)"
+        )
     return summary
 
 
@@ -99,10 +109,14 @@ def _run(directory: Path, echo: Callable[[str], None], standin) -> dict:
         session.commit()
         results = ingest_all(session, now)
         for r in results:
-            echo(f"ingested {Path(r.feed_url).name}: {r.new} new, {r.updated} updated"
-                 + (f" (error: {r.error})" if r.error else ""))
-        added = sum(subscribers.add(session, email, lang, confirmed=True, source="demo")[1]
-                    for email, lang in SAMPLE_SUBSCRIBERS)
+            echo(
+                f"ingested {Path(r.feed_url).name}: {r.new} new, {r.updated} updated"
+                + (f" (error: {r.error})" if r.error else "")
+            )
+        added = sum(
+            subscribers.add(session, email, lang, confirmed=True, source="demo")[1]
+            for email, lang in SAMPLE_SUBSCRIBERS
+        )
         echo(f"subscribers: {added} added, {len(SAMPLE_SUBSCRIBERS) - added} already there")
         issue = draft_issue(session, now)
         if issue is None:
@@ -114,7 +128,9 @@ def _run(directory: Path, echo: Callable[[str], None], standin) -> dict:
 
     if status in (IssueStatus.DRAFT, IssueStatus.SCHEDULED):
         batches = send_now(number, get_settings())
-        echo(f"sent issue #{number} in {len(batches)} batch(es) through the {'SendGrid API' if standin else 'outbox'}")
+        echo(
+            f"sent issue #{number} in {len(batches)} batch(es) through the {'SendGrid API' if standin else 'outbox'}"
+        )
     else:
         echo(f"issue #{number} is already {status}: nobody is mailed twice")
 

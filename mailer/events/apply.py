@@ -35,10 +35,19 @@ DELIVERY_EFFECT = {
 
 
 # what a dropped message says about its address (SendGrid's `reason`)
-DROPPED_REASON = {"bounced address": "bounced", "invalid": "bounced", "spam reporting address": "complained",
-                  "unsubscribed address": "unsubscribed"}
-SUBSCRIBER_EFFECT = {"bounce": "bounced", "blocked": "bounced", "spamreport": "complained",
-                     "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed"}
+DROPPED_REASON = {
+    "bounced address": "bounced",
+    "invalid": "bounced",
+    "spam reporting address": "complained",
+    "unsubscribed address": "unsubscribed",
+}
+SUBSCRIBER_EFFECT = {
+    "bounce": "bounced",
+    "blocked": "bounced",
+    "spamreport": "complained",
+    "unsubscribe": "unsubscribed",
+    "group_unsubscribe": "unsubscribed",
+}
 
 
 def _subscriber_effect(event: WebhookEvent) -> str | None:
@@ -52,7 +61,9 @@ def _apply_to_subscriber(session: Session, event: WebhookEvent, effect: str) -> 
     """Suppress or unsubscribe the address, through the subscribers service (which records the change)."""
     sub = None
     if event.delivery_id:
-        subscriber_id = session.scalar(select(Delivery.subscriber_id).where(Delivery.id == event.delivery_id))
+        subscriber_id = session.scalar(
+            select(Delivery.subscriber_id).where(Delivery.id == event.delivery_id)
+        )
         sub = subscribers.get(session, subscriber_id) if subscriber_id else None
     if sub is None and event.email:
         try:
@@ -61,7 +72,9 @@ def _apply_to_subscriber(session: Session, event: WebhookEvent, effect: str) -> 
             return
     if sub is None:
         return
-    detail = f"SendGrid {event.event}" + (f": {event.payload.get('reason')}" if event.payload.get("reason") else "")
+    detail = f"SendGrid {event.event}" + (
+        f": {event.payload.get('reason')}" if event.payload.get("reason") else ""
+    )
     if effect == "unsubscribed":
         subscribers.unsubscribe(session, sub.id, source="webhook")
     else:
@@ -71,8 +84,13 @@ def _apply_to_subscriber(session: Session, event: WebhookEvent, effect: str) -> 
 def apply_pending(session: Session, now: datetime, limit: int = BATCH) -> int:
     """Apply up to `limit` stored, unapplied events; returns how many were applied."""
     events = session.scalars(
-        select(WebhookEvent).where(WebhookEvent.processed_at.is_(None)).order_by(WebhookEvent.id).limit(limit)
-        .with_for_update(skip_locked=True)  # two events tasks take different events, never the same ones
+        select(WebhookEvent)
+        .where(WebhookEvent.processed_at.is_(None))
+        .order_by(WebhookEvent.id)
+        .limit(limit)
+        .with_for_update(
+            skip_locked=True
+        )  # two events tasks take different events, never the same ones
     ).all()
     moves: dict[DeliveryStatus, set[int]] = defaultdict(set)
     for event in events:
@@ -88,7 +106,10 @@ def apply_pending(session: Session, now: datetime, limit: int = BATCH) -> int:
         for start in range(0, len(ordered), 1000):
             session.execute(
                 update(Delivery)
-                .where(Delivery.id.in_(ordered[start:start + 1000]), Delivery.status.in_(below(status)))
+                .where(
+                    Delivery.id.in_(ordered[start : start + 1000]),
+                    Delivery.status.in_(below(status)),
+                )
                 .values(status=status, updated_at=now)
                 .execution_options(synchronize_session=False)
             )

@@ -35,7 +35,9 @@ class IssueCounts(Base):
 
     __tablename__ = "issue_counts"
 
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    issue_id: Mapped[int] = mapped_column(
+        ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True
+    )
     counted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deliveries: Mapped[dict] = mapped_column(JSON)  # {lang: {delivery status: n}}
     stats: Mapped[dict] = mapped_column(JSON)  # {lang: {stat: n}}, as issue_stats()

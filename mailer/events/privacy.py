@@ -17,10 +17,21 @@ from subscribers.emails import normalize
 
 # What an erased subscriber's webhook events keep: enough to deduplicate and count, nobody's data
 # (the address, IP, user agent, clicked URL and bounce text go).
-EVENT_KEYS_KEPT = frozenset({
-    "event", "sg_event_id", "sg_message_id", "timestamp", "category", "type", "bounce_classification",
-    "issue_id", "edition_id", "batch_id", "delivery_id",
-})
+EVENT_KEYS_KEPT = frozenset(
+    {
+        "event",
+        "sg_event_id",
+        "sg_message_id",
+        "timestamp",
+        "category",
+        "type",
+        "bounce_classification",
+        "issue_id",
+        "edition_id",
+        "batch_id",
+        "delivery_id",
+    }
+)
 
 
 def scrub(payload: dict | None) -> dict:
@@ -34,24 +45,51 @@ def _iso(value):
 
 def deliveries_of(session: Session, subscriber_id: int) -> list[dict]:
     rows = session.execute(
-        select(Issue.number, Edition.lang, shown_status(), Delivery.email, Batch.sent_at, Delivery.updated_at)
+        select(
+            Issue.number,
+            Edition.lang,
+            shown_status(),
+            Delivery.email,
+            Batch.sent_at,
+            Delivery.updated_at,
+        )
         .join(Issue, Issue.id == Delivery.issue_id)
         .join(Edition, Edition.id == Delivery.edition_id)
         .outerjoin(Batch, Batch.id == Delivery.batch_id)
         .where(Delivery.subscriber_id == subscriber_id)
         .order_by(Issue.number)
     )
-    return [{"issue": number, "edition": lang, "status": status, "email": email, "sent_at": _iso(sent_at),
-             "updated_at": _iso(updated_at)} for number, lang, status, email, sent_at, updated_at in rows]
+    return [
+        {
+            "issue": number,
+            "edition": lang,
+            "status": status,
+            "email": email,
+            "sent_at": _iso(sent_at),
+            "updated_at": _iso(updated_at),
+        }
+        for number, lang, status, email, sent_at, updated_at in rows
+    ]
 
 
 def _events_query(address: str):
-    return select(WebhookEvent).where(func.lower(WebhookEvent.email) == address).order_by(WebhookEvent.id)
+    return (
+        select(WebhookEvent)
+        .where(func.lower(WebhookEvent.email) == address)
+        .order_by(WebhookEvent.id)
+    )
 
 
 def events_of(session: Session, address: str) -> list[dict]:
-    return [{"event": e.event, "occurred_at": _iso(e.occurred_at), "received_at": _iso(e.received_at),
-             "payload": e.payload} for e in session.scalars(_events_query(address))]
+    return [
+        {
+            "event": e.event,
+            "occurred_at": _iso(e.occurred_at),
+            "received_at": _iso(e.received_at),
+            "payload": e.payload,
+        }
+        for e in session.scalars(_events_query(address))
+    ]
 
 
 def subscriber_report(session: Session, email: str) -> dict | None:
@@ -59,8 +97,11 @@ def subscriber_report(session: Session, email: str) -> dict | None:
     sub = service.get_by_email(session, email)
     if sub is None:
         return None
-    return {**service.personal_data(session, sub), "deliveries": deliveries_of(session, sub.id),
-            "events": events_of(session, sub.email)}
+    return {
+        **service.personal_data(session, sub),
+        "deliveries": deliveries_of(session, sub.id),
+        "events": events_of(session, sub.email),
+    }
 
 
 def erase(session: Session, email: str) -> bool:
@@ -71,9 +112,12 @@ def erase(session: Session, email: str) -> bool:
     address = normalize(email)
     sub = service.get_by_email(session, address)
     if sub is not None:
-        session.execute(update(Delivery).where(Delivery.subscriber_id == sub.id)
-                        .values(email=None, subscriber_id=None)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(Delivery)
+            .where(Delivery.subscriber_id == sub.id)
+            .values(email=None, subscriber_id=None)
+            .execution_options(synchronize_session=False)
+        )
     for event in session.scalars(_events_query(address)):
         event.email = None
         event.payload = scrub(event.payload)

@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 WATERMARK_EVENTS = 100
 
 
-def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Settings,
-                    sender: Sender | None = None) -> BatchOutcome:
+def reconcile_batch(
+    session: Session, batch_id: int, now: datetime, settings: Settings, sender: Sender | None = None
+) -> BatchOutcome:
     """An `unknown` batch, once its grace period is over: recipients SendGrid reported `processed` count
     as sent; only the others go out again, and only once the webhook stream has caught up with the lost
     answer (a backlog of events must not read as "never accepted")."""
@@ -32,7 +33,9 @@ def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Se
     if batch is None or batch.status != BatchStatus.UNKNOWN:
         return BatchOutcome("skipped")
     lost_at = batch.updated_at
-    remaining = (lost_at + timedelta(seconds=settings.reconcile_grace_seconds) - now).total_seconds()
+    remaining = (
+        lost_at + timedelta(seconds=settings.reconcile_grace_seconds) - now
+    ).total_seconds()
     if remaining > 0:
         return BatchOutcome(batch.status, reconcile_in=remaining)
     # Past the grace period a batch that must wait is asked again by the sweep, every maintenance
@@ -43,11 +46,20 @@ def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Se
     caught_up = _webhooks_past(session, lost_at)
     if _evidence_stored_unapplied(session, batch.id):
         if not overdue:
-            return BatchOutcome(batch.status)  # its task may have been lost: beat's apply-stored-events runs it
-        log.error("batch %s: webhook events stored for %.0f s but never applied; is an events worker running?",
-                  batch.id, waited, extra={"batch": batch.id})
-    unconfirmed = session.scalar(select(func.count()).where(
-        Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.QUEUED))
+            return BatchOutcome(
+                batch.status
+            )  # its task may have been lost: beat's apply-stored-events runs it
+        log.error(
+            "batch %s: webhook events stored for %.0f s but never applied; is an events worker running?",
+            batch.id,
+            waited,
+            extra={"batch": batch.id},
+        )
+    unconfirmed = session.scalar(
+        select(func.count()).where(
+            Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.QUEUED
+        )
+    )
     if unconfirmed:
         if not caught_up and not overdue:
             if settings.probe_email and sender is not None:
@@ -55,14 +67,23 @@ def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Se
             return BatchOutcome(batch.status)
         # compare-and-set, so two reconcilers cannot both send the batch again
         taken = session.execute(
-            update(Batch).where(Batch.id == batch.id, Batch.status == BatchStatus.UNKNOWN)
-            .values(status=BatchStatus.RETRYING, updated_at=now).execution_options(synchronize_session=False)
+            update(Batch)
+            .where(Batch.id == batch.id, Batch.status == BatchStatus.UNKNOWN)
+            .values(status=BatchStatus.RETRYING, updated_at=now)
+            .execution_options(synchronize_session=False)
         ).rowcount
         session.commit()
-        log.warning("batch %s: %d recipient(s) without webhook evidence %.0f s after the answer was lost; "
-                    "sending them again",
-                    batch.id, unconfirmed, waited, extra={"batch": batch.id})
-        return BatchOutcome(BatchStatus.RETRYING, retry_in=0.0) if taken else BatchOutcome("skipped")
+        log.warning(
+            "batch %s: %d recipient(s) without webhook evidence %.0f s after the answer was lost; "
+            "sending them again",
+            batch.id,
+            unconfirmed,
+            waited,
+            extra={"batch": batch.id},
+        )
+        return (
+            BatchOutcome(BatchStatus.RETRYING, retry_in=0.0) if taken else BatchOutcome("skipped")
+        )
     batch.status, batch.sent_at, batch.updated_at = BatchStatus.ACCEPTED, now, now
     session.commit()
     finish_issue_if_done(session, batch.issue_id, now)
@@ -70,18 +91,26 @@ def reconcile_batch(session: Session, batch_id: int, now: datetime, settings: Se
     return BatchOutcome(batch.status)
 
 
-def _probe(session: Session, batch: Batch, now: datetime, settings: Settings, sender: Sender) -> None:
+def _probe(
+    session: Session, batch: Batch, now: datetime, settings: Settings, sender: Sender
+) -> None:
     """Send a probe, unless one went out since this batch's loss less than a grace period ago (for it or
     for another batch lost at the same time): its `processed` event, stamped now, moves the watermark past
     the loss. Recorded before it is sent, so two reconcilers send it once; a probe lost on its way is sent
     again a grace period later."""
     lost_at, recent = batch.updated_at, now - timedelta(seconds=settings.reconcile_grace_seconds)
-    if session.scalar(select(Batch.id).where(Batch.probe_sent_at > lost_at, Batch.probe_sent_at > recent).limit(1)):
+    if session.scalar(
+        select(Batch.id).where(Batch.probe_sent_at > lost_at, Batch.probe_sent_at > recent).limit(1)
+    ):
         return
     taken = session.execute(
-        update(Batch).where(Batch.id == batch.id, or_(Batch.probe_sent_at.is_(None), Batch.probe_sent_at <= recent))
+        update(Batch)
+        .where(
+            Batch.id == batch.id, or_(Batch.probe_sent_at.is_(None), Batch.probe_sent_at <= recent)
+        )
         # updated_at is when the answer was lost: it must not move (as onupdate would have it)
-        .values(probe_sent_at=now, updated_at=Batch.updated_at).execution_options(synchronize_session=False)
+        .values(probe_sent_at=now, updated_at=Batch.updated_at)
+        .execution_options(synchronize_session=False)
     ).rowcount
     session.commit()
     if not taken:
@@ -89,24 +118,45 @@ def _probe(session: Session, batch: Batch, now: datetime, settings: Settings, se
     try:
         sender.send(probe(settings, batch.id))
     except SendError as exc:
-        log.warning("batch %s: the probe to see the webhook stream pass its lost answer failed (%s); "
-                    "trying again in %ss", batch.id, exc, settings.reconcile_grace_seconds, extra={"batch": batch.id})
+        log.warning(
+            "batch %s: the probe to see the webhook stream pass its lost answer failed (%s); "
+            "trying again in %ss",
+            batch.id,
+            exc,
+            settings.reconcile_grace_seconds,
+            extra={"batch": batch.id},
+        )
         return
-    log.info("batch %s: probe sent to %s; its processed event will show the webhook stream has passed the loss",
-             batch.id, settings.probe_email, extra={"batch": batch.id})
+    log.info(
+        "batch %s: probe sent to %s; its processed event will show the webhook stream has passed the loss",
+        batch.id,
+        settings.probe_email,
+        extra={"batch": batch.id},
+    )
 
 
 def _evidence_stored_unapplied(session: Session, batch_id: int) -> bool:
     """Whether webhook events about the batch's recipients are stored but not yet applied."""
     members = select(Delivery.id).where(Delivery.batch_id == batch_id)
-    return session.scalar(select(WebhookEvent.id).where(
-        WebhookEvent.processed_at.is_(None), WebhookEvent.delivery_id.in_(members)).limit(1)) is not None
+    return (
+        session.scalar(
+            select(WebhookEvent.id)
+            .where(WebhookEvent.processed_at.is_(None), WebhookEvent.delivery_id.in_(members))
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _webhooks_past(session: Session, moment: datetime) -> bool:
     """Whether the webhook stream has brought events SendGrid timestamped after `moment`: the newest of
     the last events received (they come roughly in order). Behind it, a backlog may still hold the
     evidence for a request made at `moment`."""
-    recent = select(WebhookEvent.occurred_at).order_by(WebhookEvent.id.desc()).limit(WATERMARK_EVENTS).subquery()
+    recent = (
+        select(WebhookEvent.occurred_at)
+        .order_by(WebhookEvent.id.desc())
+        .limit(WATERMARK_EVENTS)
+        .subquery()
+    )
     watermark = session.scalar(select(func.max(recent.c.occurred_at)))
     return watermark is not None and watermark > moment

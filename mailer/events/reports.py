@@ -47,7 +47,7 @@ class Figures:
 
     @property
     def warnings(self) -> list[str]:
-        """"complaints" and/or "bounces" when past their limits."""
+        """ "complaints" and/or "bounces" when past their limits."""
         over = []
         if (self.rate("complained") or 0) > COMPLAINT_LIMIT:
             over.append("complaints")
@@ -56,7 +56,9 @@ class Figures:
         return over
 
     def __add__(self, other: Figures) -> Figures:
-        return Figures(**{k: getattr(self, k) + getattr(other, k) for k in self.__dataclass_fields__})
+        return Figures(
+            **{k: getattr(self, k) + getattr(other, k) for k in self.__dataclass_fields__}
+        )
 
 
 def percent(rate: float | None) -> str:
@@ -64,11 +66,16 @@ def percent(rate: float | None) -> str:
     return "–" if rate is None else f"{100 * rate:.2f}%"
 
 
-def figures(session: Session, issue: Issue, now: datetime, settings: Settings) -> dict[str, Figures]:
+def figures(
+    session: Session, issue: Issue, now: datetime, settings: Settings
+) -> dict[str, Figures]:
     """{edition lang: Figures} in ko, en, both order, and "all" for the issue."""
     stats = stored_counts(session, issue, now, settings).stats
     langs = [lang for lang in EDITIONS if lang in stats]
-    by_lang = {lang: Figures(**{k: stats[lang].get(k, 0) for k in Figures.__dataclass_fields__}) for lang in langs}
+    by_lang = {
+        lang: Figures(**{k: stats[lang].get(k, 0) for k in Figures.__dataclass_fields__})
+        for lang in langs
+    }
     return {**by_lang, "all": sum(by_lang.values(), Figures())}
 
 
@@ -79,10 +86,18 @@ def top_links(session: Session, issue: Issue, limit: int = 10) -> dict[str, list
     found: dict[str, list[tuple[str, int]]] = {}
     for edition in issue.editions:
         rows = session.execute(
-            select(url, clicks).join(Delivery, Delivery.id == WebhookEvent.delivery_id)
-            .where(WebhookEvent.issue_id == issue.id, WebhookEvent.event == "click",
-                   Delivery.edition_id == edition.id, url.is_not(None))
-            .group_by(url).order_by(clicks.desc(), url).limit(limit)).all()
+            select(url, clicks)
+            .join(Delivery, Delivery.id == WebhookEvent.delivery_id)
+            .where(
+                WebhookEvent.issue_id == issue.id,
+                WebhookEvent.event == "click",
+                Delivery.edition_id == edition.id,
+                url.is_not(None),
+            )
+            .group_by(url)
+            .order_by(clicks.desc(), url)
+            .limit(limit)
+        ).all()
         found[edition.lang] = [(u, n) for u, n in rows]
     return found
 
@@ -105,26 +120,39 @@ def hourly(session: Session, issue: Issue, hours: int = HOURS) -> dict[str, dict
             continue
         hour = _hours_after(session, WebhookEvent.occurred_at, edition.started_at)
         for event, h, n in session.execute(
-            select(WebhookEvent.event, hour, func.count()).join(Delivery, Delivery.id == WebhookEvent.delivery_id)
-            .where(WebhookEvent.issue_id == issue.id, WebhookEvent.event.in_(["open", "click"]),
-                   Delivery.edition_id == edition.id, WebhookEvent.occurred_at >= edition.started_at,
-                   WebhookEvent.occurred_at < edition.started_at + timedelta(hours=hours))
-            .group_by(WebhookEvent.event, hour)):
+            select(WebhookEvent.event, hour, func.count())
+            .join(Delivery, Delivery.id == WebhookEvent.delivery_id)
+            .where(
+                WebhookEvent.issue_id == issue.id,
+                WebhookEvent.event.in_(["open", "click"]),
+                Delivery.edition_id == edition.id,
+                WebhookEvent.occurred_at >= edition.started_at,
+                WebhookEvent.occurred_at < edition.started_at + timedelta(hours=hours),
+            )
+            .group_by(WebhookEvent.event, hour)
+        ):
             if 0 <= h < hours:
                 series[edition.lang][event][h] += n
     return series
 
 
-def last_issues(session: Session, now: datetime, settings: Settings, limit: int = 10) -> list[tuple[Issue, Figures]]:
+def last_issues(
+    session: Session, now: datetime, settings: Settings, limit: int = 10
+) -> list[tuple[Issue, Figures]]:
     """The last issues that went out (sending or after), newest first, each with its whole-issue figures."""
-    issues = session.scalars(select(Issue).where(
-        Issue.started_at.is_not(None), Issue.status != IssueStatus.DRAFT)
-        .order_by(Issue.number.desc()).limit(limit)).all()
+    issues = session.scalars(
+        select(Issue)
+        .where(Issue.started_at.is_not(None), Issue.status != IssueStatus.DRAFT)
+        .order_by(Issue.number.desc())
+        .limit(limit)
+    ).all()
     return [(issue, figures(session, issue, now, settings)["all"]) for issue in issues]
 
 
 def warnings(figs: dict[str, Figures]) -> list[tuple[str, str, float]]:
     """[(edition lang or "all", "complaints" | "bounces", rate)] past their limits."""
-    return [(lang, kind, f.rate("complained" if kind == "complaints" else "bounced"))
-            for lang, f in figs.items() for kind in f.warnings]
-
+    return [
+        (lang, kind, f.rate("complained" if kind == "complaints" else "bounced"))
+        for lang, f in figs.items()
+        for kind in f.warnings
+    ]

@@ -24,7 +24,11 @@ def verify(payload: bytes | str, timestamp: str, signature: str, public_key: str
         key = serialization.load_der_public_key(base64.b64decode(public_key))
         if not isinstance(key, ec.EllipticCurvePublicKey):
             return False
-        key.verify(base64.b64decode(signature), _bytes(timestamp) + _bytes(payload), ec.ECDSA(hashes.SHA256()))
+        key.verify(
+            base64.b64decode(signature),
+            _bytes(timestamp) + _bytes(payload),
+            ec.ECDSA(hashes.SHA256()),
+        )
         return True
     except (InvalidSignature, ValueError, TypeError):
         return False

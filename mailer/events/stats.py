@@ -20,15 +20,22 @@ from mailer.issues.models import Edition, Issue
 
 STATS = ("sent", "delivered", "bounced", "complained", "opened", "clicked", "unsubscribed")
 EVENT_STAT = {
-    "delivered": "delivered", "bounce": "bounced", "blocked": "bounced", "dropped": "bounced",
-    "spamreport": "complained", "open": "opened", "click": "clicked",
-    "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed",
+    "delivered": "delivered",
+    "bounce": "bounced",
+    "blocked": "bounced",
+    "dropped": "bounced",
+    "spamreport": "complained",
+    "open": "opened",
+    "click": "clicked",
+    "unsubscribe": "unsubscribed",
+    "group_unsubscribe": "unsubscribed",
 }
 SENT = [s for s, rank in DELIVERY_RANK.items() if rank >= DELIVERY_RANK[DeliveryStatus.SENT]]
 
 
-def issue_stats(session: Session, issue_id: int,
-                deliveries: dict[str, dict[str, int]] | None = None) -> dict[str, dict[str, int]]:
+def issue_stats(
+    session: Session, issue_id: int, deliveries: dict[str, dict[str, int]] | None = None
+) -> dict[str, dict[str, int]]:
     """{edition lang: {stat: deliveries}}, every stat present (zeros included). `deliveries`: the issue's
     delivery_counts(), when the caller has them already."""
     if deliveries is None:
@@ -44,18 +51,28 @@ def issue_stats(session: Session, issue_id: int,
         .where(WebhookEvent.issue_id == issue_id, WebhookEvent.event.in_(list(EVENT_STAT)))
         .group_by(Edition.lang, WebhookEvent.event)
     ):
-        stats[lang][EVENT_STAT[event]] += n  # bounce + blocked + dropped add up; a delivery has one of them
+        stats[lang][EVENT_STAT[event]] += (
+            n  # bounce + blocked + dropped add up; a delivery has one of them
+        )
     return stats
 
 
 def refresh_counts(session: Session, issue_id: int, now: datetime) -> IssueCounts:
     """Count the issue's deliveries and stats now, and store them (an upsert: beat and a page may race)."""
     deliveries = delivery_counts(session, issue_id)
-    values = {"issue_id": issue_id, "counted_at": now, "deliveries": deliveries,
-              "stats": issue_stats(session, issue_id, deliveries)}
+    values = {
+        "issue_id": issue_id,
+        "counted_at": now,
+        "deliveries": deliveries,
+        "stats": issue_stats(session, issue_id, deliveries),
+    }
     statement = upsert_insert(session, IssueCounts)
-    session.execute(statement.values(values).on_conflict_do_update(
-        index_elements=["issue_id"], set_={k: statement.excluded[k] for k in ("counted_at", "deliveries", "stats")}))
+    session.execute(
+        statement.values(values).on_conflict_do_update(
+            index_elements=["issue_id"],
+            set_={k: statement.excluded[k] for k in ("counted_at", "deliveries", "stats")},
+        )
+    )
     return session.get(IssueCounts, issue_id, populate_existing=True)
 
 
@@ -69,7 +86,9 @@ def stored_counts(session: Session, issue: Issue, now: datetime, settings: Setti
     as without beat (tasks in-process), the first time, or the first time after the issue started or
     finished (a `sent` issue never shows the counts of its draft or of its sending)."""
     counts = session.get(IssueCounts, issue.id)
-    if counts is None or any(counts.counted_at < moment for moment in (issue.started_at, issue.finished_at) if moment):
+    if counts is None or any(
+        counts.counted_at < moment for moment in (issue.started_at, issue.finished_at) if moment
+    ):
         return refresh_counts(session, issue.id, now)
     fresh = counts.counted_at >= now - timedelta(seconds=2 * settings.stats_refresh_seconds)
     settled = issue.finished_at is not None and issue.finished_at < _settled_before(now, settings)
@@ -78,10 +97,14 @@ def stored_counts(session: Session, issue: Issue, now: datetime, settings: Setti
 
 def refresh_active(session: Session, now: datetime, settings: Settings) -> int:
     """Beat: count again every issue started and not settled. Returns how many; commits each."""
-    ids = session.scalars(select(Issue.id).where(
-        Issue.started_at.is_not(None),
-        or_(Issue.finished_at.is_(None), Issue.finished_at >= _settled_before(now, settings)),
-    ).order_by(Issue.id)).all()
+    ids = session.scalars(
+        select(Issue.id)
+        .where(
+            Issue.started_at.is_not(None),
+            or_(Issue.finished_at.is_(None), Issue.finished_at >= _settled_before(now, settings)),
+        )
+        .order_by(Issue.id)
+    ).all()
     for issue_id in ids:
         refresh_counts(session, issue_id, now)
         session.commit()
@@ -106,10 +129,17 @@ def issue_report(session: Session, issue: Issue, now: datetime, settings: Settin
         "stories": [s.article_id for s in issue.stories],
         "counted_at": counts.counted_at.isoformat(),
         "editions": [
-            {"lang": e.lang, "subject": e.subject, "preheader": e.preheader, "note": e.note,
-             "send_at": _iso(e.send_at), "started_at": _iso(e.started_at),
-             "html_bytes": len((e.html or "").encode()), "deliveries": counts.deliveries.get(e.lang, {}),
-             "stats": counts.stats.get(e.lang, {})}
+            {
+                "lang": e.lang,
+                "subject": e.subject,
+                "preheader": e.preheader,
+                "note": e.note,
+                "send_at": _iso(e.send_at),
+                "started_at": _iso(e.started_at),
+                "html_bytes": len((e.html or "").encode()),
+                "deliveries": counts.deliveries.get(e.lang, {}),
+                "stats": counts.stats.get(e.lang, {}),
+            }
             for e in issue.editions
         ],
     }

@@ -103,12 +103,18 @@ def problem(event) -> str | None:
     if email is not None and not (isinstance(email, str) and len(email) <= MAX_EMAIL):
         return f"email is not a text of at most {MAX_EMAIL} characters"
     event_id = event.get("sg_event_id")
-    if event_id is not None and not (isinstance(event_id, str | int) and not isinstance(event_id, bool)
-                                     and len(str(event_id)) <= MAX_EVENT_ID):
+    if event_id is not None and not (
+        isinstance(event_id, str | int)
+        and not isinstance(event_id, bool)
+        and len(str(event_id)) <= MAX_EVENT_ID
+    ):
         return f"sg_event_id is not a text of at most {MAX_EVENT_ID} characters"
     stamp = event.get("timestamp")
-    if stamp is not None and (isinstance(stamp, bool) or not isinstance(stamp, int | float)
-                              or not 0 <= stamp <= LAST_TIMESTAMP):
+    if stamp is not None and (
+        isinstance(stamp, bool)
+        or not isinstance(stamp, int | float)
+        or not 0 <= stamp <= LAST_TIMESTAMP
+    ):
         return "timestamp is not a date"
     return None
 
@@ -135,20 +141,36 @@ def _address(email) -> str | None:
 
 
 def _row(event: dict, now: datetime, erased: bool) -> dict:
-    return {"sg_event_id": _event_id(event), "event": event["event"],
-            "email": None if erased else (event.get("email") or None),
-            "occurred_at": _when(event), "received_at": now, "processed_at": None, "error": None,
-            "payload": scrub(event) if erased else event,
-            # our custom_args, flattened into the event by SendGrid
-            "issue_id": _int(event.get("issue_id"), MAX_INT32), "delivery_id": _int(event.get("delivery_id"), MAX_INT64)}
+    return {
+        "sg_event_id": _event_id(event),
+        "event": event["event"],
+        "email": None if erased else (event.get("email") or None),
+        "occurred_at": _when(event),
+        "received_at": now,
+        "processed_at": None,
+        "error": None,
+        "payload": scrub(event) if erased else event,
+        # our custom_args, flattened into the event by SendGrid
+        "issue_id": _int(event.get("issue_id"), MAX_INT32),
+        "delivery_id": _int(event.get("delivery_id"), MAX_INT64),
+    }
 
 
 def _rejection(event, reason: str, now: datetime) -> dict:
     # the reason alone: a rejected event may be anything, and whatever it holds stays out of the table;
     # its id is its content's hash, so SendGrid's retries of it are stored once too
-    return {"sg_event_id": "rejected:" + _digest(event), "event": REJECTED, "email": None, "occurred_at": None,
-            "received_at": now, "processed_at": now, "error": reason, "payload": {"rejected": reason},
-            "issue_id": None, "delivery_id": None}
+    return {
+        "sg_event_id": "rejected:" + _digest(event),
+        "event": REJECTED,
+        "email": None,
+        "occurred_at": None,
+        "received_at": now,
+        "processed_at": now,
+        "error": reason,
+        "payload": {"rejected": reason},
+        "issue_id": None,
+        "delivery_id": None,
+    }
 
 
 @dataclass
@@ -162,13 +184,15 @@ def store(session: Session, events: list, now: datetime) -> Stored:
     """Insert the events not seen before; the rejected ones as rejections."""
     result = Stored()
     for start in range(0, len(events), CHUNK):
-        chunk, checked = events[start:start + CHUNK], []
+        chunk, checked = events[start : start + CHUNK], []
         for event in chunk:
             reason = problem(event)
             checked.append((event, reason))
             if reason:
                 log.warning("webhook event rejected: %s", reason)
-        addresses = {e.get("email"): _address(e.get("email")) for e, reason in checked if not reason}
+        addresses = {
+            e.get("email"): _address(e.get("email")) for e, reason in checked if not reason
+        }
         erased = suppression.erased_among(session, {a for a in addresses.values() if a})
         rows = []
         for event, reason in checked:
@@ -178,7 +202,10 @@ def store(session: Session, events: list, now: datetime) -> Stored:
             else:
                 result.kinds.append(event["event"])
                 rows.append(_row(event, now, addresses[event.get("email")] in erased))
-        statement = (upsert_insert(session, WebhookEvent).on_conflict_do_nothing(index_elements=["sg_event_id"])
-                     .returning(WebhookEvent.id))  # returns only the rows inserted: the new ones
+        statement = (
+            upsert_insert(session, WebhookEvent)
+            .on_conflict_do_nothing(index_elements=["sg_event_id"])
+            .returning(WebhookEvent.id)
+        )  # returns only the rows inserted: the new ones
         result.new += len(session.connection().execute(statement, rows).all())
     return result

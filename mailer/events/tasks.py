@@ -58,7 +58,9 @@ def reconcile_batch(self, batch_id: int) -> str:
             if delay is not None:
                 reconcile_batch.apply_async((batch_id,), countdown=delay)
             return outcome.status
-        time.sleep(min(delay or float(settings.maintenance_interval_seconds), delivery.IN_PROCESS_MAX_WAIT))
+        time.sleep(
+            min(delay or float(settings.maintenance_interval_seconds), delivery.IN_PROCESS_MAX_WAIT)
+        )
 
 
 @app.task(name="mailer.refresh_issue_counts", queue="assemble")

@@ -24,7 +24,9 @@ def neutral_links(lang: str, settings: Settings) -> dict[str, str]:
 def public_issues(session: Session) -> list[tuple[Issue, list[Edition]]]:
     """Newest first, each with its public editions; each edition's `dated` is the day it went out."""
     rows = session.execute(
-        select(Issue, Edition).join(Edition, Edition.issue_id == Issue.id).where(_PUBLIC)
+        select(Issue, Edition)
+        .join(Edition, Edition.issue_id == Issue.id)
+        .where(_PUBLIC)
         .order_by(Issue.number.desc(), Edition.lang)
     )
     found: dict[int, tuple[Issue, list[Edition]]] = {}
@@ -35,7 +37,8 @@ def public_issues(session: Session) -> list[tuple[Issue, list[Edition]]]:
 
 def public_edition(session: Session, number: int, lang: str) -> Edition | None:
     return session.scalar(
-        select(Edition).join(Issue, Issue.id == Edition.issue_id)
+        select(Edition)
+        .join(Issue, Issue.id == Edition.issue_id)
         .where(Issue.number == number, Edition.lang == lang, Edition.html.is_not(None), _PUBLIC)
     )
 

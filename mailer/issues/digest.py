@@ -23,7 +23,13 @@ PREHEADER_STORIES = 3  # the stories after the lead that the preheader names
 
 
 def _version(a: Article) -> dict:
-    return {"title": a.title, "summary": a.summary, "url": a.url, "lang": a.lang, "image_url": a.image_url}
+    return {
+        "title": a.title,
+        "summary": a.summary,
+        "url": a.url,
+        "lang": a.lang,
+        "image_url": a.image_url,
+    }
 
 
 def stories_of(session: Session, issue: Issue) -> list[dict]:
@@ -75,12 +81,28 @@ def _shown(story: dict, lang: str) -> dict:
     that version is in another language than the edition's (then it is labelled), and its notes."""
     main = _side(story, lang)
     other = story[langs.EN if main["lang"] == langs.KO else langs.KO]
-    return {**story, "main": main, "other": other, "foreign": lang != langs.BOTH and main["lang"] != lang,
-            "notes": [(code, story["notes"][code]) for code in langs.languages_of(lang) if story["notes"][code]]}
+    return {
+        **story,
+        "main": main,
+        "other": other,
+        "foreign": lang != langs.BOTH and main["lang"] != lang,
+        "notes": [
+            (code, story["notes"][code])
+            for code in langs.languages_of(lang)
+            if story["notes"][code]
+        ],
+    }
 
 
-def digest_context(issue: Issue, lang: str, stories: list[dict], settings: Settings, *, day: date,
-                   notes: dict[str, str] | None = None) -> dict:
+def digest_context(
+    issue: Issue,
+    lang: str,
+    stories: list[dict],
+    settings: Settings,
+    *,
+    day: date,
+    notes: dict[str, str] | None = None,
+) -> dict:
     """Everything an edition's templates need. `notes`: the issue's intro per language ({"ko", "en"})."""
     label = langs.issue_label(issue.number)
     lead = _lead(stories, lang)
@@ -90,14 +112,21 @@ def digest_context(issue: Issue, lang: str, stories: list[dict], settings: Setti
         "html_lang": langs.html_lang(lang),
         **langs.brands(settings.from_name_ko, settings.from_name_en, lang),
         # each text as each language writes it; the bilingual templates mark up each form with its own lang
-        "forms": {"label": label, "date": {code: long_date(day, code) for code in langs.STORY_LANGS},
-                  "brand": {langs.KO: settings.from_name_ko, langs.EN: settings.from_name_en}},
+        "forms": {
+            "label": label,
+            "date": {code: long_date(day, code) for code in langs.STORY_LANGS},
+            "brand": {langs.KO: settings.from_name_ko, langs.EN: settings.from_name_en},
+        },
         "label_ko": label[langs.KO],
         "label_en": label[langs.EN],
         "date_text": long_date(day, lang),
         "lead_title": _side(lead, lang)["title"],
         "stories": [_shown(s, lang) for s in stories],
-        "notes": [(code, (notes or {}).get(code)) for code in langs.languages_of(lang) if (notes or {}).get(code)],
+        "notes": [
+            (code, (notes or {}).get(code))
+            for code in langs.languages_of(lang)
+            if (notes or {}).get(code)
+        ],
         "postal_lines": langs.marked(settings.postal_lines),  # CAN-SPAM
         "archive_url": f"{settings.public_base}/archive/{issue.number}/{lang}",
         "unsubscribe_url": UNSUBSCRIBE_URL,
@@ -113,8 +142,12 @@ def _default_preheader(stories: list[dict], lang: str) -> str:
     return text if len(text) <= PREHEADER_LENGTH else text[: PREHEADER_LENGTH - 1].rstrip() + "…"
 
 
-def render_issue(session: Session, issue: Issue, settings: Settings | None = None,
-                 editions: list[Edition] | None = None) -> None:
+def render_issue(
+    session: Session,
+    issue: Issue,
+    settings: Settings | None = None,
+    editions: list[Edition] | None = None,
+) -> None:
     """Render editions (every one by default) once and store them, each dated by the day it is sent; a
     template error raises RenderError here, not at send time."""
     settings = settings or get_settings()
@@ -122,7 +155,9 @@ def render_issue(session: Session, issue: Issue, settings: Settings | None = Non
     notes = {e.lang: e.note for e in issue.editions if e.lang in langs.STORY_LANGS}
     for edition in issue.editions if editions is None else editions:
         edition.dated = send_day(edition, issue, settings)
-        context = digest_context(issue, edition.lang, stories, settings, day=edition.dated, notes=notes)
+        context = digest_context(
+            issue, edition.lang, stories, settings, day=edition.dated, notes=notes
+        )
         edition.subject = edition.subject or render_subject(DIGEST, edition.lang, context)
         edition.preheader = edition.preheader or _default_preheader(stories, edition.lang)
         context.update(subject=edition.subject, preheader=edition.preheader)

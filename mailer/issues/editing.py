@@ -24,7 +24,9 @@ def is_editable(issue: Issue) -> bool:
 
 def _check_editable(issue: Issue) -> None:
     if not is_editable(issue):
-        raise IssueError(f"issue #{issue.number} is {issue.status}: only drafts and scheduled issues can be edited")
+        raise IssueError(
+            f"issue #{issue.number} is {issue.status}: only drafts and scheduled issues can be edited"
+        )
 
 
 def reorder(ids: list[int], article_id: int, delta: int) -> list[int]:
@@ -33,7 +35,7 @@ def reorder(ids: list[int], article_id: int, delta: int) -> list[int]:
         return ids
     i = ids.index(article_id)
     j = max(0, min(len(ids) - 1, i + delta))
-    out = ids[:i] + ids[i + 1:]
+    out = ids[:i] + ids[i + 1 :]
     out.insert(j, article_id)
     return out
 
@@ -83,7 +85,9 @@ def add_story(session: Session, issue: Issue, article_id: int) -> None:
     if article is None:
         raise IssueError(f"no story {article_id}")
     sides = {article.id, article.pair_id} - {None}
-    used = session.scalar(select(IssueStory.issue_id).where(IssueStory.article_id.in_(sides)).limit(1))
+    used = session.scalar(
+        select(IssueStory.issue_id).where(IssueStory.article_id.in_(sides)).limit(1)
+    )
     if used is not None:
         number = session.get(Issue, used).number
         raise IssueError(f"story {article_id} is already in issue #{number}")
@@ -92,7 +96,9 @@ def add_story(session: Session, issue: Issue, article_id: int) -> None:
     _refresh(session, issue)
 
 
-def set_story_note(session: Session, issue: Issue, article_id: int, note: str, lang: str | None = None) -> None:
+def set_story_note(
+    session: Session, issue: Issue, article_id: int, note: str, lang: str | None = None
+) -> None:
     """The editor's word on a story in one language (ko or en); each edition shows its own language's, the
     bilingual one both. Without `lang`, the note's language is the one it is written in (an empty note then
     clears both)."""
@@ -120,8 +126,12 @@ def update_editions(session: Session, issue: Issue, fields: dict[str, dict[str, 
         if len(subject) > MAX_SUBJECT:
             raise IssueError(f"the {lang} subject is longer than {MAX_SUBJECT} characters")
         edition.subject = subject
-        edition.preheader = " ".join(values.get("preheader", edition.preheader).split())[:MAX_SUBJECT]
-        if lang != BOTH:  # the bilingual edition shows the Korean and the English intro, not one of its own
+        edition.preheader = " ".join(values.get("preheader", edition.preheader).split())[
+            :MAX_SUBJECT
+        ]
+        if (
+            lang != BOTH
+        ):  # the bilingual edition shows the Korean and the English intro, not one of its own
             edition.note = values.get("note", edition.note).strip()
     _refresh(session, issue)
 
@@ -130,7 +140,10 @@ def candidates(session: Session, limit: int = 50) -> list[Article]:
     """Recent stories in no issue (one side of each pair), for the editor's "add" list."""
     used = select(IssueStory.article_id)
     rows = session.scalars(
-        select(Article).where(Article.id.not_in(used)).order_by(Article.published_at.desc()).limit(limit * 2)
+        select(Article)
+        .where(Article.id.not_in(used))
+        .order_by(Article.published_at.desc())
+        .limit(limit * 2)
     ).all()
     used_ids = set(session.scalars(used))
     seen: set[int] = set()

@@ -18,7 +18,9 @@ class Issue(Base):
     number: Mapped[int] = mapped_column(Integer, unique=True)
     status: Mapped[str] = mapped_column(String(16), default=IssueStatus.DRAFT, index=True)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
-    window_end: Mapped[datetime] = mapped_column(UTCDateTime)  # the cutoff: the next issue starts here
+    window_end: Mapped[datetime] = mapped_column(
+        UTCDateTime
+    )  # the cutoff: the next issue starts here
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -26,9 +28,12 @@ class Issue(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    editions: Mapped[list[Edition]] = relationship(  # in EDITIONS order (ko, en, both), as every page lists them
-        back_populates="issue", order_by=lambda: case({lang: i for i, lang in enumerate(EDITIONS)}, value=Edition.lang),
-        cascade="all, delete-orphan"
+    editions: Mapped[list[Edition]] = (
+        relationship(  # in EDITIONS order (ko, en, both), as every page lists them
+            back_populates="issue",
+            order_by=lambda: case({lang: i for i, lang in enumerate(EDITIONS)}, value=Edition.lang),
+            cascade="all, delete-orphan",
+        )
     )
     stories: Mapped[list[IssueStory]] = relationship(
         order_by="(IssueStory.pinned.desc(), IssueStory.position)", cascade="all, delete-orphan"
@@ -40,7 +45,9 @@ class IssueStory(Base):
 
     __tablename__ = "issue_stories"
 
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    issue_id: Mapped[int] = mapped_column(
+        ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True
+    )
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -74,8 +81,12 @@ class Edition(Base):
     text: Mapped[str | None] = mapped_column(Text)
     rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    send_tz: Mapped[str | None] = mapped_column(String(64))  # the zone send_at was given in (None: the digest's)
-    dated: Mapped[date | None] = mapped_column(Date)  # the day written on it: its send day in send_tz
+    send_tz: Mapped[str | None] = mapped_column(
+        String(64)
+    )  # the zone send_at was given in (None: the digest's)
+    dated: Mapped[date | None] = mapped_column(
+        Date
+    )  # the day written on it: its send day in send_tz
     # Set once, by compare-and-set, when this edition's recipients are snapshotted: the beat tick and
     # `issue send` may race for it, and only one of them writes the ledger.
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -99,7 +110,9 @@ class DraftRun(Base):
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     window_end: Mapped[datetime] = mapped_column(UTCDateTime)
     stories: Mapped[int] = mapped_column(Integer, default=0)
-    issue_number: Mapped[int | None] = mapped_column(Integer)  # None: an empty week, nothing drafted
+    issue_number: Mapped[int | None] = mapped_column(
+        Integer
+    )  # None: an empty week, nothing drafted
 
 
 class Role:
@@ -124,6 +137,7 @@ class Editor(Base):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -16,14 +16,19 @@ from mailer.issues.service import IssueError, transition
 from mailer.issues.states import IssueStatus
 from mailer.langs import EDITIONS
 
-SCHEDULABLE = (*EDITABLE, IssueStatus.SENDING)  # sending: an edition not started yet may still get its time
+SCHEDULABLE = (
+    *EDITABLE,
+    IssueStatus.SENDING,
+)  # sending: an edition not started yet may still get its time
 
 
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise IssueError(f"unknown time zone {name!r} (use an IANA name such as Asia/Seoul)") from None
+        raise IssueError(
+            f"unknown time zone {name!r} (use an IANA name such as Asia/Seoul)"
+        ) from None
 
 
 def parse_when(text: str, tz: str) -> datetime:
@@ -32,7 +37,9 @@ def parse_when(text: str, tz: str) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise IssueError(f"not an ISO 8601 date and time: {text!r} (e.g. 2026-12-07T07:00)") from None
+        raise IssueError(
+            f"not an ISO 8601 date and time: {text!r} (e.g. 2026-12-07T07:00)"
+        ) from None
     if when.tzinfo is None:
         return when.replace(tzinfo=zone(tz))
     return when.astimezone(UTC)
@@ -47,14 +54,18 @@ def langs_of(choice: str) -> tuple[str, ...]:
     return (choice,)
 
 
-def schedule(session: Session, issue: Issue, langs: tuple[str, ...], when: datetime, now: datetime) -> None:
+def schedule(
+    session: Session, issue: Issue, langs: tuple[str, ...], when: datetime, now: datetime
+) -> None:
     """Give these editions a send time, and re-render them dated by their send day in the zone `when` was
     given in (see parse_when). A broken template is found now, not at send time."""
     refused = get_settings().sending_refused()
     if refused:
         raise IssueError(refused)
     if when <= now:
-        raise IssueError(f"{when.isoformat()} is in the past; use `mailer issue send {issue.number}` to send now")
+        raise IssueError(
+            f"{when.isoformat()} is in the past; use `mailer issue send {issue.number}` to send now"
+        )
     editions = [e for e in issue.editions if e.lang in langs]
     started = [e.lang for e in editions if e.started_at is not None]
     if started:
@@ -62,7 +73,10 @@ def schedule(session: Session, issue: Issue, langs: tuple[str, ...], when: datet
     if issue.status not in SCHEDULABLE:
         raise IssueError(f"issue #{issue.number} is {issue.status}; it cannot be scheduled")
     for e in editions:
-        e.send_at, e.send_tz = when, getattr(when.tzinfo, "key", None)  # a fixed offset: the digest's zone
+        e.send_at, e.send_tz = (
+            when,
+            getattr(when.tzinfo, "key", None),
+        )  # a fixed offset: the digest's zone
     render_issue(session, issue, editions=editions)
     if issue.status in EDITABLE:
         first = min(e.send_at for e in issue.editions if e.send_at)

@@ -47,18 +47,28 @@ def draft_issue(session: Session, now: datetime, settings: Settings | None = Non
     )
     candidates = [Candidate(*row) for row in rows]
     used_rows = session.execute(
-        select(IssueStory.article_id, Article.pair_id).join(Article, Article.id == IssueStory.article_id)
+        select(IssueStory.article_id, Article.pair_id).join(
+            Article, Article.id == IssueStory.article_id
+        )
     )
     used = {i for row in used_rows for i in row if i is not None}
-    picked = select_stories(candidates, start=start, end=end, used=used, limit=settings.digest_max_stories)
+    picked = select_stories(
+        candidates, start=start, end=end, used=used, limit=settings.digest_max_stories
+    )
     if not picked:
         # Kept in draft_runs as well as logged: the dashboard tells editors why no issue appeared.
         session.add(DraftRun(ran_at=now, window_start=start, window_end=end, stories=0))
         session.flush()
-        log.info("no new stories between %s and %s: no issue drafted", start.isoformat(), end.isoformat())
+        log.info(
+            "no new stories between %s and %s: no issue drafted", start.isoformat(), end.isoformat()
+        )
         return None
     number = (last.number if last else 0) + 1
-    session.add(DraftRun(ran_at=now, window_start=start, window_end=end, stories=len(picked), issue_number=number))
+    session.add(
+        DraftRun(
+            ran_at=now, window_start=start, window_end=end, stories=len(picked), issue_number=number
+        )
+    )
     issue = Issue(number=number, status=IssueStatus.DRAFT, window_start=start, window_end=end)
     issue.stories = [IssueStory(article_id=aid, position=i) for i, aid in enumerate(picked)]
     issue.editions = [Edition(lang=lang, subject="") for lang in EDITIONS]
@@ -71,7 +81,9 @@ def draft_issue(session: Session, now: datetime, settings: Settings | None = Non
 def transition(session: Session, issue: Issue, to: IssueStatus, **values) -> None:
     """Compare-and-set: of two workers or editors racing for the same move, one wins, the other is told."""
     allowed = ISSUE_TRANSITIONS[to]
-    if not compare_and_set(session, Issue, issue.id, allowed, status=to, updated_at=utcnow(), **values):
+    if not compare_and_set(
+        session, Issue, issue.id, allowed, status=to, updated_at=utcnow(), **values
+    ):
         session.refresh(issue)
         raise InvalidTransition(f"issue #{issue.number} is {issue.status}; it cannot become {to}")
     session.refresh(issue)

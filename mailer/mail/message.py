@@ -52,14 +52,22 @@ class OutgoingBatch:
     custom_args: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def compose(cls, settings: Settings, lang: str, headers: dict[str, str] | None = None, **fields) -> OutgoingBatch:
+    def compose(
+        cls, settings: Settings, lang: str, headers: dict[str, str] | None = None, **fields
+    ) -> OutgoingBatch:
         """A message in `lang` from the newsroom: the one place that sets From, Reply-To and the headers every
         message carries: List-Id, and Feedback-ID (campaign:edition:sender) for Gmail's feedback loop."""
         campaign = fields.get("folder") or f"issue-{fields.get('issue_number')}"
         sender = settings.from_email.rpartition("@")[2]
         common = {"List-Id": settings.list_id_header, "Feedback-ID": f"{campaign}:{lang}:{sender}"}
-        return cls(lang=lang, from_email=settings.from_email, from_name=settings.from_name(lang),
-                   reply_to=settings.reply_to, headers={**common, **(headers or {})}, **fields)
+        return cls(
+            lang=lang,
+            from_email=settings.from_email,
+            from_name=settings.from_name(lang),
+            reply_to=settings.reply_to,
+            headers={**common, **(headers or {})},
+            **fields,
+        )
 
 
 def _subject(value: str) -> str:
@@ -75,8 +83,12 @@ def to_mime(batch: OutgoingBatch, rcpt: Recipient) -> bytes:
     msg["To"] = rcpt.email
     if batch.reply_to:
         msg["Reply-To"] = batch.reply_to
-    msg["Date"] = format_datetime(datetime.now(UTC))  # +0000: a real zone, not -0000 (RFC 5322 "unknown")
-    msg["Message-ID"] = make_msgid(idstring=f"d{rcpt.delivery_id}", domain=batch.from_email.rpartition("@")[2])
+    msg["Date"] = format_datetime(
+        datetime.now(UTC)
+    )  # +0000: a real zone, not -0000 (RFC 5322 "unknown")
+    msg["Message-ID"] = make_msgid(
+        idstring=f"d{rcpt.delivery_id}", domain=batch.from_email.rpartition("@")[2]
+    )
     for name, value in {**batch.headers, **rcpt.headers}.items():
         msg[name] = value
     msg.attach(MIMEText(fill(batch.text, rcpt.substitutions), "plain", "utf-8"))

@@ -20,19 +20,27 @@ class MailStatus(StrEnum):
     PENDING = "pending"  # to send: queued, or waiting for the sweep
     SENDING = "sending"  # claimed by a worker until claimed_until
     SENT = "sent"
-    SKIPPED = "skipped"  # nothing to send: the per-address limit, or a subscriber now suppressed or gone
+    SKIPPED = (
+        "skipped"  # nothing to send: the per-address limit, or a subscriber now suppressed or gone
+    )
     FAILED = "failed"  # refused by the provider, its answer lost, or out of attempts
 
 
 class MailKind(StrEnum):
-    CONFIRMATION = "confirmation"  # the sign-up's mail: confirm, or "already subscribed" with the preferences
+    CONFIRMATION = (
+        "confirmation"  # the sign-up's mail: confirm, or "already subscribed" with the preferences
+    )
 
 
 class OutboxMail(Base):
     __tablename__ = "outbox_mails"
     # The sweep's question (what is open and due) through a small index.
-    __table_args__ = (one_of("status", MailStatus), one_of("kind", MailKind), one_of("lang", EDITIONS),
-                      Index("ix_outbox_mails_status_queued_at", "status", "queued_at"))
+    __table_args__ = (
+        one_of("status", MailStatus),
+        one_of("kind", MailKind),
+        one_of("lang", EDITIONS),
+        Index("ix_outbox_mails_status_queued_at", "status", "queued_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))

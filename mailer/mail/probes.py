@@ -17,11 +17,25 @@ FOLDER = CATEGORY = "probe"
 
 def probe(settings: Settings, batch_id: int) -> OutgoingBatch:
     stamp = time.time_ns() // 1000  # unique per probe: the outbox names files by it
-    text = (f"An automatic message from the newsletter mailer: batch {batch_id} lost SendGrid's answer, and this "
-            "message's `processed` event shows that the event stream has passed that moment. Nothing to do.")
+    text = (
+        f"An automatic message from the newsletter mailer: batch {batch_id} lost SendGrid's answer, and this "
+        "message's `processed` event shows that the event stream has passed that moment. Nothing to do."
+    )
     return OutgoingBatch.compose(
-        settings, "en", subject=f"Delivery probe for batch {batch_id}", html=f"<p>{text}</p>", text=text,
-        recipients=[Recipient(delivery_id=stamp, email=settings.probe_email, substitutions={}, headers={},
-                              custom_args={"probe": str(batch_id)})],
-        categories=(CATEGORY,), folder=FOLDER,
+        settings,
+        "en",
+        subject=f"Delivery probe for batch {batch_id}",
+        html=f"<p>{text}</p>",
+        text=text,
+        recipients=[
+            Recipient(
+                delivery_id=stamp,
+                email=settings.probe_email,
+                substitutions={},
+                headers={},
+                custom_args={"probe": str(batch_id)},
+            )
+        ],
+        categories=(CATEGORY,),
+        folder=FOLDER,
     )

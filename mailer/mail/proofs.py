@@ -32,12 +32,24 @@ def proof(issue: Issue, lang: str, addresses: list[str], settings: Settings) -> 
     links = neutral_links(lang, settings)
     stamp = time.time_ns() // 1000  # unique per proof: the outbox names files by it
     return OutgoingBatch.compose(
-        settings, lang, issue_number=issue.number,
-        subject=PREFIX + edition.subject, html=edition.html, text=edition.text,
-        recipients=[Recipient(delivery_id=stamp + i, email=email, substitutions=links, headers={},
-                              custom_args={"kind": "test", "issue": str(issue.number)})
-                    for i, email in enumerate(emails)],
-        categories=("test", f"issue-{issue.number}", f"lang-{lang}"), folder=FOLDER,
+        settings,
+        lang,
+        issue_number=issue.number,
+        subject=PREFIX + edition.subject,
+        html=edition.html,
+        text=edition.text,
+        recipients=[
+            Recipient(
+                delivery_id=stamp + i,
+                email=email,
+                substitutions=links,
+                headers={},
+                custom_args={"kind": "test", "issue": str(issue.number)},
+            )
+            for i, email in enumerate(emails)
+        ],
+        categories=("test", f"issue-{issue.number}", f"lang-{lang}"),
+        folder=FOLDER,
     )
 
 

@@ -30,8 +30,15 @@ class SendError(Exception):
     AUTH = "auth"  # 401/403: no batch can succeed; pause the issue for an operator
     PERMANENT = "permanent"  # anything else: fail the batch and report it
 
-    def __init__(self, message: str, *, kind: str, retry_after: float | None = None,
-                 invalid: tuple[int, ...] = (), status: str = "error"):
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        retry_after: float | None = None,
+        invalid: tuple[int, ...] = (),
+        status: str = "error",
+    ):
         super().__init__(message)
         self.kind = kind
         self.status = status  # for metrics: the HTTP status, or "lost" / "refused"
@@ -45,7 +52,7 @@ class SendError(Exception):
 
 def backoff(attempt: int, base: float = 2.0, cap: float = 600.0) -> float:
     """Exponential with full jitter, so retrying workers do not stampede together."""
-    return random.uniform(0, min(cap, base * 2 ** attempt))
+    return random.uniform(0, min(cap, base * 2**attempt))
 
 
 class Sender(Protocol):

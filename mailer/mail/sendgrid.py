@@ -54,7 +54,10 @@ def build_payload(batch: OutgoingBatch, *, sandbox: bool = False) -> dict:
         ],
         "from": {"email": batch.from_email, "name": batch.from_name},
         "subject": batch.subject,
-        "content": [{"type": "text/plain", "value": batch.text}, {"type": "text/html", "value": batch.html}],
+        "content": [
+            {"type": "text/plain", "value": batch.text},
+            {"type": "text/html", "value": batch.html},
+        ],
     }
     if batch.headers:
         payload["headers"] = batch.headers
@@ -78,7 +81,9 @@ def _errors(body) -> list[dict]:
 
 
 def _describe(status: int, errors: list[dict]) -> str:
-    detail = "; ".join(f"{e.get('field') or '-'}: {e.get('message')}" for e in errors) or "no detail"
+    detail = (
+        "; ".join(f"{e.get('field') or '-'}: {e.get('message')}" for e in errors) or "no detail"
+    )
     return f"SendGrid answered {status}: {detail}"
 
 
@@ -123,17 +128,30 @@ class SendGridSender:
         key = settings.sendgrid_api_key.get_secret_value()
         if not key:
             raise SendError("MAILER_SENDGRID_API_KEY is not set", kind=SendError.AUTH)
-        return cls(key, settings.sendgrid_host, settings.sendgrid_timeout_seconds, settings.sendgrid_sandbox)
+        return cls(
+            key,
+            settings.sendgrid_host,
+            settings.sendgrid_timeout_seconds,
+            settings.sendgrid_sandbox,
+        )
 
     def send(self, batch: OutgoingBatch) -> SendResult:
         try:
             body = _Body(orjson.dumps(build_payload(batch, sandbox=self.sandbox)))
-            response = self.client.client.mail.send.post(request_body=body, request_headers=JSON_UTF8)
+            response = self.client.client.mail.send.post(
+                request_body=body, request_headers=JSON_UTF8
+            )
         except http_errors.HTTPError as exc:
             raise classify(exc.status_code, exc.body, exc.headers) from exc
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             if _never_sent(exc):
-                raise SendError(f"SendGrid unreachable: {exc}", kind=SendError.TRANSIENT, status="refused") from exc
+                raise SendError(
+                    f"SendGrid unreachable: {exc}", kind=SendError.TRANSIENT, status="refused"
+                ) from exc
             # timed out or cut off after the request went out: SendGrid may have accepted it
-            raise SendError(f"SendGrid answer lost: {exc!r}", kind=SendError.UNKNOWN, status="lost") from exc
-        return SendResult(message_id=response.headers.get("X-Message-Id"), status=str(response.status_code))
+            raise SendError(
+                f"SendGrid answer lost: {exc!r}", kind=SendError.UNKNOWN, status="lost"
+            ) from exc
+        return SendResult(
+            message_id=response.headers.get("X-Message-Id"), status=str(response.status_code)
+        )

@@ -39,14 +39,16 @@ def confirmation_context(subscriber_id: int, kind: str, lang: str, settings: Set
         "forms": {"brand": {langs.KO: settings.from_name_ko, langs.EN: settings.from_name_en}},
         "postal_lines": langs.marked(settings.postal_lines),  # CAN-SPAM
         "confirm_url": tokens.link(tokens.CONFIRM, subscriber_id, settings, lang=lang)
-        if kind == service.CONFIRM_MAIL else "",
+        if kind == service.CONFIRM_MAIL
+        else "",
         "preferences_url": tokens.link(tokens.PREFERENCES, subscriber_id, settings),
         "expires_days": tokens.CONFIRM_MAX_AGE_DAYS,
     }
 
 
-def confirmation_message(session, subscriber_id: int, lang: str, number: int,
-                         settings: Settings) -> OutgoingBatch | None:
+def confirmation_message(
+    session, subscriber_id: int, lang: str, number: int, settings: Settings
+) -> OutgoingBatch | None:
     """The mail a sign-up request sends, in the language chosen on the form; None when it sends none.
     `number` (the outbox row's id) names the message: the outbox backend's file, a custom arg for SendGrid.
 
@@ -56,47 +58,88 @@ def confirmation_message(session, subscriber_id: int, lang: str, number: int,
     kind = service.confirmation_kind(sub)
     if kind is None:
         return None
-    rendered = render_email(CONFIRM_EMAIL, lang, confirmation_context(subscriber_id, kind, lang, settings))
+    rendered = render_email(
+        CONFIRM_EMAIL, lang, confirmation_context(subscriber_id, kind, lang, settings)
+    )
     return OutgoingBatch.compose(
-        settings, lang, subject=rendered.subject, html=rendered.html, text=rendered.text,
-        recipients=[Recipient(delivery_id=number, email=sub.email, substitutions={}, headers={},
-                              custom_args={"kind": kind, "subscriber_id": str(subscriber_id),
-                                           "outbox_mail": str(number)})],
-        categories=(CONFIRM_EMAIL, f"lang-{lang}"), folder=CONFIRM_EMAIL,
+        settings,
+        lang,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        recipients=[
+            Recipient(
+                delivery_id=number,
+                email=sub.email,
+                substitutions={},
+                headers={},
+                custom_args={
+                    "kind": kind,
+                    "subscriber_id": str(subscriber_id),
+                    "outbox_mail": str(number),
+                },
+            )
+        ],
+        categories=(CONFIRM_EMAIL, f"lang-{lang}"),
+        folder=CONFIRM_EMAIL,
     )
 
 
-def record(session, subscriber_id: int, lang: str, *, allowed: bool = True, now: datetime | None = None) -> int:
+def record(
+    session, subscriber_id: int, lang: str, *, allowed: bool = True, now: datetime | None = None
+) -> int:
     """Write the mail to send in the caller's transaction (the sign-up's): committed with it, or not at all.
 
     The same INSERT whether or not the per-address limit allows the mail (a sign-up's statements must not
     tell a new address from a known one); a capped mail is written `skipped` and never sent.
     """
     now = now or utcnow()
-    return session.scalar(insert(OutboxMail).values(
-        kind=MailKind.CONFIRMATION.value, subscriber_id=subscriber_id, lang=lang, created_at=now, queued_at=now,
-        status=(MailStatus.PENDING if allowed else MailStatus.SKIPPED).value,
-        last_error=None if allowed else "per-address mail limit",
-    ).returning(OutboxMail.id))
+    return session.scalar(
+        insert(OutboxMail)
+        .values(
+            kind=MailKind.CONFIRMATION.value,
+            subscriber_id=subscriber_id,
+            lang=lang,
+            created_at=now,
+            queued_at=now,
+            status=(MailStatus.PENDING if allowed else MailStatus.SKIPPED).value,
+            last_error=None if allowed else "per-address mail limit",
+        )
+        .returning(OutboxMail.id)
+    )
 
 
 def _claim(session, mail_id: int, now: datetime, settings: Settings) -> bool:
     """Compare-and-set: pending (or a claim whose worker went silent) -> sending, for one worker only."""
-    return session.execute(
-        update(OutboxMail).where(OutboxMail.id == mail_id, or_(
-            OutboxMail.status == MailStatus.PENDING,
-            and_(OutboxMail.status == MailStatus.SENDING, OutboxMail.claimed_until < now)))
-        .values(status=MailStatus.SENDING.value, attempts=OutboxMail.attempts + 1,
-                claimed_until=now + timedelta(seconds=settings.batch_lease_seconds))
-        .execution_options(synchronize_session=False)
-    ).rowcount == 1
+    return (
+        session.execute(
+            update(OutboxMail)
+            .where(
+                OutboxMail.id == mail_id,
+                or_(
+                    OutboxMail.status == MailStatus.PENDING,
+                    and_(OutboxMail.status == MailStatus.SENDING, OutboxMail.claimed_until < now),
+                ),
+            )
+            .values(
+                status=MailStatus.SENDING.value,
+                attempts=OutboxMail.attempts + 1,
+                claimed_until=now + timedelta(seconds=settings.batch_lease_seconds),
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
 
 
 def _close(mail_id: int, status: MailStatus, error: str | None = None, **values) -> None:
     with session_scope() as session:
-        session.execute(update(OutboxMail).where(OutboxMail.id == mail_id, OutboxMail.status == MailStatus.SENDING)
-                        .values(status=status.value, claimed_until=None, last_error=error, **values)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.id == mail_id, OutboxMail.status == MailStatus.SENDING)
+            .values(status=status.value, claimed_until=None, last_error=error, **values)
+            .execution_options(synchronize_session=False)
+        )
 
 
 @app.task(name=SEND_MAIL, queue="send", bind=True, acks_late=True, max_retries=MAX_RETRIES)
@@ -112,7 +155,10 @@ def send_mail(self, mail_id: int) -> str:
         if row.attempts > MAX_RETRIES + 1:  # a mail whose workers keep dying is not tried for ever
             message, attempts = None, row.attempts
         else:
-            message, attempts = confirmation_message(session, row.subscriber_id, row.lang, mail_id, settings), 0
+            message, attempts = (
+                confirmation_message(session, row.subscriber_id, row.lang, mail_id, settings),
+                0,
+            )
             subscriber_id = row.subscriber_id
     if attempts:
         _close(mail_id, MailStatus.FAILED, f"gave up after {attempts - 1} attempts")
@@ -124,7 +170,9 @@ def send_mail(self, mail_id: int) -> str:
         get_sender(settings).send(message)
     except SendError as exc:
         if exc.transient and not self.request.is_eager and self.request.retries < MAX_RETRIES:
-            _close(mail_id, MailStatus.PENDING, str(exc), queued_at=utcnow())  # unclaimed: the retry claims it
+            _close(
+                mail_id, MailStatus.PENDING, str(exc), queued_at=utcnow()
+            )  # unclaimed: the retry claims it
             raise self.retry(countdown=exc.retry_after or backoff(self.request.retries)) from exc
         # The subscriber id, never the address or the link: the link is as good as a password.
         log.error("confirmation mail %s for subscriber %s failed: %s", mail_id, subscriber_id, exc)
@@ -147,11 +195,21 @@ def dispatch(mail_ids: list[int]) -> str:
             app.send_task(SEND_MAIL, args=(mail_id,), queue="send")
         except BROKER_DOWN as exc:
             left = mail_ids[n:]
-            log.warning("%d mail(s) not queued, from outbox mail %s on: broker unreachable (%s: %s); beat's sweep "
-                        "queues them when it is back", len(left), mail_id, type(exc).__name__, exc)
+            log.warning(
+                "%d mail(s) not queued, from outbox mail %s on: broker unreachable (%s: %s); beat's sweep "
+                "queues them when it is back",
+                len(left),
+                mail_id,
+                type(exc).__name__,
+                exc,
+            )
             with session_scope() as session:  # queued by the very next sweep, not a lease later
-                session.execute(update(OutboxMail).where(OutboxMail.id.in_(left)).values(queued_at=None)
-                                .execution_options(synchronize_session=False))
+                session.execute(
+                    update(OutboxMail)
+                    .where(OutboxMail.id.in_(left))
+                    .values(queued_at=None)
+                    .execution_options(synchronize_session=False)
+                )
             return "waiting"
     return outcome
 
@@ -160,13 +218,28 @@ def due(session, now: datetime, settings: Settings) -> list[int]:
     """For beat's sweep: mails never queued (the broker was down), queued a lease ago and still unsent, or
     claimed by a worker that went silent. Marked queued now and committed; the caller dispatches them."""
     stale = now - timedelta(seconds=settings.batch_lease_seconds)
-    ids = list(session.scalars(select(OutboxMail.id).where(or_(
-        and_(OutboxMail.status == MailStatus.PENDING,
-             or_(OutboxMail.queued_at.is_(None), OutboxMail.queued_at < stale)),
-        and_(OutboxMail.status == MailStatus.SENDING, OutboxMail.claimed_until < now),
-    )).order_by(OutboxMail.id).limit(SWEEP_MAX)))
+    ids = list(
+        session.scalars(
+            select(OutboxMail.id)
+            .where(
+                or_(
+                    and_(
+                        OutboxMail.status == MailStatus.PENDING,
+                        or_(OutboxMail.queued_at.is_(None), OutboxMail.queued_at < stale),
+                    ),
+                    and_(OutboxMail.status == MailStatus.SENDING, OutboxMail.claimed_until < now),
+                )
+            )
+            .order_by(OutboxMail.id)
+            .limit(SWEEP_MAX)
+        )
+    )
     if ids:
-        session.execute(update(OutboxMail).where(OutboxMail.id.in_(ids)).values(queued_at=now)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.id.in_(ids))
+            .values(queued_at=now)
+            .execution_options(synchronize_session=False)
+        )
         session.commit()
     return ids

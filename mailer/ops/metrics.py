@@ -29,7 +29,9 @@ from mailer.ops import status
 from mailer.redis_client import client, is_redis
 from subscribers import service as subscribers
 
-MAX_ISSUES = 20  # per-issue series for at most this many issues (the newest), whatever the window holds
+MAX_ISSUES = (
+    20  # per-issue series for at most this many issues (the newest), whatever the window holds
+)
 DISTRIBUTION = "bilingual-mailer"
 
 
@@ -40,17 +42,33 @@ def _gauge(name: str, doc: str, labels=()) -> GaugeMetricFamily:
 def _recent_issues(session, now, settings) -> list[Issue]:
     """In flight, or finished within MAILER_STATS_REFRESH_DAYS: what beat keeps counting."""
     since = now - timedelta(days=settings.stats_refresh_days)
-    return list(session.scalars(select(Issue).where(
-        Issue.started_at.is_not(None), or_(Issue.finished_at.is_(None), Issue.finished_at >= since))
-        .order_by(Issue.number.desc()).limit(MAX_ISSUES)))
+    return list(
+        session.scalars(
+            select(Issue)
+            .where(
+                Issue.started_at.is_not(None),
+                or_(Issue.finished_at.is_(None), Issue.finished_at >= since),
+            )
+            .order_by(Issue.number.desc())
+            .limit(MAX_ISSUES)
+        )
+    )
 
 
 def _issue_series(session, now, settings):
     issues = _recent_issues(session, now, settings)
-    deliveries = _gauge("mailer_deliveries", "Deliveries of an issue by language and ledger status (each "
-                        "recipient's furthest state, as last counted by beat)", ("issue", "lang", "status"))
-    stats = _gauge("mailer_issue_stats", "Recipients of an issue by language and stat (sent, delivered, bounced, "
-                   "complained, opened, clicked, unsubscribed: each counted on its own)", ("issue", "lang", "stat"))
+    deliveries = _gauge(
+        "mailer_deliveries",
+        "Deliveries of an issue by language and ledger status (each "
+        "recipient's furthest state, as last counted by beat)",
+        ("issue", "lang", "status"),
+    )
+    stats = _gauge(
+        "mailer_issue_stats",
+        "Recipients of an issue by language and stat (sent, delivered, bounced, "
+        "complained, opened, clicked, unsubscribed: each counted on its own)",
+        ("issue", "lang", "stat"),
+    )
     for issue in issues:
         counts = stored_counts(session, issue, now, settings)
         for lang, by_status in sorted(counts.deliveries.items()):
@@ -64,14 +82,24 @@ def _issue_series(session, now, settings):
     batches = _gauge("mailer_batches", "Batches of an issue by status", ("issue", "status"))
     numbers = {i.id: str(i.number) for i in issues}
     if numbers:
-        for issue_id, st, n in session.execute(select(Batch.issue_id, Batch.status, func.count())
-                                               .where(Batch.issue_id.in_(list(numbers)))
-                                               .group_by(Batch.issue_id, Batch.status)):
+        for issue_id, st, n in session.execute(
+            select(Batch.issue_id, Batch.status, func.count())
+            .where(Batch.issue_id.in_(list(numbers)))
+            .group_by(Batch.issue_id, Batch.status)
+        ):
             batches.add_metric([numbers[issue_id], st], n)
     yield batches
-    drain = _gauge("mailer_time_to_drain_seconds", "Estimated seconds until an issue in flight is sent", ("issue",))
-    recipients = _gauge("mailer_issue_recipients", "Recipients of an issue in flight by outcome so far (sent, "
-                        "cancelled, failed, suppressed, waiting)", ("issue", "outcome"))
+    drain = _gauge(
+        "mailer_time_to_drain_seconds",
+        "Estimated seconds until an issue in flight is sent",
+        ("issue",),
+    )
+    recipients = _gauge(
+        "mailer_issue_recipients",
+        "Recipients of an issue in flight by outcome so far (sent, "
+        "cancelled, failed, suppressed, waiting)",
+        ("issue", "outcome"),
+    )
     for row in status.issues_in_flight(session, now):
         for outcome in OUTCOMES:
             recipients.add_metric([str(row["number"]), outcome], row[outcome])
@@ -86,17 +114,32 @@ def _database_series(session):
     for (lang, st), n in sorted(subscribers.counts(session).items()):
         people.add_metric([st, lang], n)
     yield people
-    upcoming = session.scalar(select(func.min(Edition.send_at)).join(Issue, Issue.id == Edition.issue_id).where(
-        Edition.send_at.is_not(None), Edition.started_at.is_(None),
-        Issue.status.in_([IssueStatus.SCHEDULED, IssueStatus.SENDING])))
-    next_send = _gauge("mailer_next_send_timestamp_seconds", "When the next scheduled edition is due (Unix time); "
-                       "absent when none is scheduled")
+    upcoming = session.scalar(
+        select(func.min(Edition.send_at))
+        .join(Issue, Issue.id == Edition.issue_id)
+        .where(
+            Edition.send_at.is_not(None),
+            Edition.started_at.is_(None),
+            Issue.status.in_([IssueStatus.SCHEDULED, IssueStatus.SENDING]),
+        )
+    )
+    next_send = _gauge(
+        "mailer_next_send_timestamp_seconds",
+        "When the next scheduled edition is due (Unix time); absent when none is scheduled",
+    )
     if upcoming is not None:
         next_send.add_metric([], upcoming.timestamp())
     yield next_send
-    mails = _gauge("mailer_outbox_mails", "Transactional mails not sent yet, by status", ("status",))
-    open_ = dict(session.execute(select(OutboxMail.status, func.count()).where(
-        OutboxMail.status.in_([MailStatus.PENDING, MailStatus.SENDING])).group_by(OutboxMail.status)).all())
+    mails = _gauge(
+        "mailer_outbox_mails", "Transactional mails not sent yet, by status", ("status",)
+    )
+    open_ = dict(
+        session.execute(
+            select(OutboxMail.status, func.count())
+            .where(OutboxMail.status.in_([MailStatus.PENDING, MailStatus.SENDING]))
+            .group_by(OutboxMail.status)
+        ).all()
+    )
     for st in (MailStatus.PENDING, MailStatus.SENDING):
         mails.add_metric([st.value], open_.get(st.value, 0))
     yield mails
@@ -122,7 +165,10 @@ class Collector:
         # The broker's parts: a scrape answers without them when it is down (the database's series above are
         # what ops need most then), and mailer_broker_up says why they are missing.
         broker = status.broker_state(settings)
-        up = _gauge("mailer_broker_up", "1 when the Celery broker answers (or tasks run in-process), 0 when it is down")
+        up = _gauge(
+            "mailer_broker_up",
+            "1 when the Celery broker answers (or tasks run in-process), 0 when it is down",
+        )
         up.add_metric([], 0 if broker["status"] == "down" else 1)
         yield up
         depths, shared, tick = {}, {}, None
@@ -130,19 +176,29 @@ class Collector:
             try:
                 depths = dict(status.queue_depths(settings) or {})
                 shared = counters.store().read()
-                tick = client(settings.broker_url).get(BEAT_TICK_KEY) if is_redis(settings.broker_url) else None
+                tick = (
+                    client(settings.broker_url).get(BEAT_TICK_KEY)
+                    if is_redis(settings.broker_url)
+                    else None
+                )
             except status.BROKER_ERRORS:
                 pass  # went down since the ping: the series are left out of this scrape
-        unacked = depths.pop("unacked", None)  # tasks delivered to a worker and not yet acknowledged: no queue
+        unacked = depths.pop(
+            "unacked", None
+        )  # tasks delivered to a worker and not yet acknowledged: no queue
         queue = _gauge("mailer_queue_depth", "Messages waiting per Celery queue", ("queue",))
         for name, n in depths.items():
             queue.add_metric([name], n)
         yield queue
-        held = _gauge("mailer_tasks_unacked", "Tasks delivered to a worker and not acknowledged yet")
+        held = _gauge(
+            "mailer_tasks_unacked", "Tasks delivered to a worker and not acknowledged yet"
+        )
         if unacked is not None:
             held.add_metric([], unacked)
         yield held
-        beat = _gauge("mailer_beat_last_tick_timestamp_seconds", "When beat last published a task (Unix time)")
+        beat = _gauge(
+            "mailer_beat_last_tick_timestamp_seconds", "When beat last published a task (Unix time)"
+        )
         if tick is not None:
             beat.add_metric([], float(tick))
         yield beat
@@ -150,8 +206,12 @@ class Collector:
 
 
 def _from_counters(values: dict[str, float]):
-    responses = CounterMetricFamily("mailer_sendgrid_responses", "Provider answers by status", labels=["status"])
-    events = CounterMetricFamily("mailer_webhook_events", "Webhook events received by type", labels=["event"])
+    responses = CounterMetricFamily(
+        "mailer_sendgrid_responses", "Provider answers by status", labels=["status"]
+    )
+    events = CounterMetricFamily(
+        "mailer_webhook_events", "Webhook events received by type", labels=["event"]
+    )
     for key, value in values.items():
         kind, _, label = key.partition(":")
         if kind == "responses":
@@ -162,7 +222,9 @@ def _from_counters(values: dict[str, float]):
     yield events
     buckets = [(str(b), values.get(f"batch_seconds:le:{b}", 0.0)) for b in counters.LATENCY_BUCKETS]
     buckets.append(("+Inf", values.get("batch_seconds:count", 0.0)))
-    latency = HistogramMetricFamily("mailer_batch_send_seconds", "Time for one batch request to the provider")
+    latency = HistogramMetricFamily(
+        "mailer_batch_send_seconds", "Time for one batch request to the provider"
+    )
     latency.add_metric([], buckets, sum_value=values.get("batch_seconds:sum", 0.0))
     yield latency
 

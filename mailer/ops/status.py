@@ -18,7 +18,9 @@ from mailer.issues.states import IssueStatus
 from mailer.redis_client import client, is_redis
 
 RATE_WINDOW = timedelta(minutes=5)  # recipients finished in this window give the drain rate
-PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priority levels in lists named queue + sep + n
+PRIORITY_SEP = (
+    "\x06\x16"  # kombu's Redis transport keeps priority levels in lists named queue + sep + n
+)
 
 
 BROKER_ERRORS = BROKER_DOWN  # what a broker that is down raises through redis-py or kombu
@@ -68,56 +70,109 @@ def workers(settings: Settings, timeout: float = 1.0) -> list[dict] | None:
     active = inspect.active() or {}
     queues = inspect.active_queues() or {}
     return [
-        {"name": name, "queues": sorted(q["name"] for q in queues.get(name, [])),
-         "active": [{"task": t["name"], "args": t.get("args")} for t in tasks]}
+        {
+            "name": name,
+            "queues": sorted(q["name"] for q in queues.get(name, [])),
+            "active": [{"task": t["name"], "args": t.get("args")} for t in tasks],
+        }
         for name, tasks in sorted(active.items())
     ]
 
 
 def issues_in_flight(session: Session, now: datetime) -> list[dict]:
     rows = []
-    for issue in session.scalars(select(Issue).where(
-            Issue.status.in_([IssueStatus.SENDING, IssueStatus.PAUSED])).order_by(Issue.number)):
+    for issue in session.scalars(
+        select(Issue)
+        .where(Issue.status.in_([IssueStatus.SENDING, IssueStatus.PAUSED]))
+        .order_by(Issue.number)
+    ):
         p = progress(session, issue)
-        recent = session.scalar(select(func.coalesce(func.sum(Batch.size), 0)).where(
-            Batch.issue_id == issue.id, Batch.status == BatchStatus.ACCEPTED, Batch.sent_at >= now - RATE_WINDOW))
+        recent = session.scalar(
+            select(func.coalesce(func.sum(Batch.size), 0)).where(
+                Batch.issue_id == issue.id,
+                Batch.status == BatchStatus.ACCEPTED,
+                Batch.sent_at >= now - RATE_WINDOW,
+            )
+        )
         rate = recent / RATE_WINDOW.total_seconds()  # recipients per second lately
         # editions whose ledger is being written, or due and about to be: the total is not final yet
         # (the languages only: the editions' rows carry their rendered HTML, not worth reading on every scrape)
-        due = list(session.scalars(select(Edition.lang).where(
-            Edition.issue_id == issue.id, Edition.started_at.is_(None), Edition.send_at <= now)))
+        due = list(
+            session.scalars(
+                select(Edition.lang).where(
+                    Edition.issue_id == issue.id,
+                    Edition.started_at.is_(None),
+                    Edition.send_at <= now,
+                )
+            )
+        )
         unwritten = sorted([*p.ledger_pending, *due])
         if unwritten or (p.waiting and not rate):
             eta = None
         else:
             eta = round(p.waiting / rate) if p.waiting else 0
-        rows.append({
-            "number": issue.number, "status": issue.status, "state": p.state, "reason": issue.status_reason,
-            "done": p.done, "total": p.total, "sent": p.sent, "cancelled": p.cancelled, "failed": p.failed,
-            "suppressed": p.suppressed, "waiting": p.waiting, "summary": p.summary(),
-            "unscheduled": list(p.unscheduled), "scheduled": [lang for lang in p.scheduled if lang not in due],
-            "per_second": round(rate, 1), "ledger_pending": unwritten, "eta_seconds": eta,
-        })
+        rows.append(
+            {
+                "number": issue.number,
+                "status": issue.status,
+                "state": p.state,
+                "reason": issue.status_reason,
+                "done": p.done,
+                "total": p.total,
+                "sent": p.sent,
+                "cancelled": p.cancelled,
+                "failed": p.failed,
+                "suppressed": p.suppressed,
+                "waiting": p.waiting,
+                "summary": p.summary(),
+                "unscheduled": list(p.unscheduled),
+                "scheduled": [lang for lang in p.scheduled if lang not in due],
+                "per_second": round(rate, 1),
+                "ledger_pending": unwritten,
+                "eta_seconds": eta,
+            }
+        )
     return rows
 
 
 def stuck_batches(session: Session, now: datetime) -> dict[str, int]:
     """Batches that need attention or are waiting on something."""
-    counts = dict(session.execute(select(Batch.status, func.count()).where(
-        Batch.status.in_([BatchStatus.UNKNOWN, BatchStatus.RETRYING])).group_by(Batch.status)).all())
-    expired = session.scalar(select(func.count()).where(
-        Batch.status == BatchStatus.SENDING, Batch.leased_until < now))
-    return {"unknown": counts.get(BatchStatus.UNKNOWN, 0), "retrying": counts.get(BatchStatus.RETRYING, 0),
-            "lease_expired": expired}
+    counts = dict(
+        session.execute(
+            select(Batch.status, func.count())
+            .where(Batch.status.in_([BatchStatus.UNKNOWN, BatchStatus.RETRYING]))
+            .group_by(Batch.status)
+        ).all()
+    )
+    expired = session.scalar(
+        select(func.count()).where(Batch.status == BatchStatus.SENDING, Batch.leased_until < now)
+    )
+    return {
+        "unknown": counts.get(BatchStatus.UNKNOWN, 0),
+        "retrying": counts.get(BatchStatus.RETRYING, 0),
+        "lease_expired": expired,
+    }
 
 
 def recent_failures(session: Session, limit: int = 10) -> list[dict]:
     batches = session.execute(
-        select(Batch.id, Issue.number, Batch.last_error, Batch.updated_at).join(Issue, Issue.id == Batch.issue_id)
-        .where(Batch.status == BatchStatus.FAILED).order_by(Batch.updated_at.desc()).limit(limit))
-    failures = [{"kind": "batch", "id": b, "issue": n, "error": e, "at": at.isoformat()} for b, n, e, at in batches]
-    feeds = session.execute(select(Feed.url, Feed.last_error, Feed.last_fetched_at).where(Feed.last_error.is_not(None)))
-    failures += [{"kind": "feed", "url": u, "error": e, "at": at.isoformat() if at else None} for u, e, at in feeds]
+        select(Batch.id, Issue.number, Batch.last_error, Batch.updated_at)
+        .join(Issue, Issue.id == Batch.issue_id)
+        .where(Batch.status == BatchStatus.FAILED)
+        .order_by(Batch.updated_at.desc())
+        .limit(limit)
+    )
+    failures = [
+        {"kind": "batch", "id": b, "issue": n, "error": e, "at": at.isoformat()}
+        for b, n, e, at in batches
+    ]
+    feeds = session.execute(
+        select(Feed.url, Feed.last_error, Feed.last_fetched_at).where(Feed.last_error.is_not(None))
+    )
+    failures += [
+        {"kind": "feed", "url": u, "error": e, "at": at.isoformat() if at else None}
+        for u, e, at in feeds
+    ]
     return failures
 
 
@@ -160,7 +215,9 @@ def as_text(data: dict) -> list[str]:
     lines: list[str] = []
     queues, workers, broker = data["queues"], data["workers"], data["broker"]
     if broker["status"] == "down":
-        lines.append(f"broker:   DOWN ({broker['error']}): nothing can be queued; what follows is from the database")
+        lines.append(
+            f"broker:   DOWN ({broker['error']}): nothing can be queued; what follows is from the database"
+        )
     if queues is None:
         lines.append("queues:   none (no MAILER_BROKER_URL: tasks run in-process)")
     elif "error" in queues:
@@ -170,12 +227,19 @@ def as_text(data: dict) -> list[str]:
     if isinstance(workers, dict):
         lines.append(f"workers:  {workers['error']}")
     elif isinstance(workers, list):
-        lines.append(f"workers:  {len(workers)} online" + ("" if workers else "  <- nothing is consuming the queues"))
+        lines.append(
+            f"workers:  {len(workers)} online"
+            + ("" if workers else "  <- nothing is consuming the queues")
+        )
         for w in workers:
             running = ", ".join(t["task"] for t in w["active"]) or "idle"
             lines.append(f"  {w['name']} [{','.join(w['queues'])}]: {running}")
     for i in data["issues"]:
-        pending = f" (ledger still to write: {', '.join(i['ledger_pending'])})" if i["ledger_pending"] else ""
+        pending = (
+            f" (ledger still to write: {', '.join(i['ledger_pending'])})"
+            if i["ledger_pending"]
+            else ""
+        )
         head = f"issue #{i['number']}: {i['state']} {i['done']}/{i['total']} recipients{pending}: {i['summary']}"
         if i["state"] == PARTLY_SENT:
             later = [f"not scheduled: {', '.join(i['unscheduled'])}"] if i["unscheduled"] else []
@@ -183,12 +247,21 @@ def as_text(data: dict) -> list[str]:
             lines.append(f"{head}; {'; '.join(later)}")
             continue
         eta = f"{i['eta_seconds']}s" if i["eta_seconds"] is not None else "unknown"
-        lines.append(f"{head}, {i['per_second']}/s, time to drain {eta}" + (f" ({i['reason']})" if i["reason"] else ""))
+        lines.append(
+            f"{head}, {i['per_second']}/s, time to drain {eta}"
+            + (f" ({i['reason']})" if i["reason"] else "")
+        )
     if not data["issues"]:
         lines.append("issues:   none in flight")
     b = data["batches"]
-    lines.append(f"batches:  unknown={b['unknown']} retrying={b['retrying']} lease_expired={b['lease_expired']}")
+    lines.append(
+        f"batches:  unknown={b['unknown']} retrying={b['retrying']} lease_expired={b['lease_expired']}"
+    )
     for f in data["failures"]:
-        where = f"batch {f['id']} of issue #{f['issue']}" if f["kind"] == "batch" else f"feed {f['url']}"
+        where = (
+            f"batch {f['id']} of issue #{f['issue']}"
+            if f["kind"] == "batch"
+            else f"feed {f['url']}"
+        )
         lines.append(f"failure:  {where}: {f['error']}")
     return lines

@@ -50,7 +50,9 @@ def _render(lang: str, kind: str, name: str, context: dict) -> str:
     try:
         return environment(lang, kind).get_template(name).render(context)
     except jinja2.TemplateSyntaxError as exc:
-        raise RenderError(f"template {lang}/{exc.name or name}, line {exc.lineno}: {exc.message}") from exc
+        raise RenderError(
+            f"template {lang}/{exc.name or name}, line {exc.lineno}: {exc.message}"
+        ) from exc
     except jinja2.TemplateError as exc:
         raise RenderError(f"template {lang}/{name}: {exc}") from exc
 

@@ -5,4 +5,13 @@ from mailer.standin.server import StandIn
 from mailer.standin.signing import public_key_b64, sign, verify
 from mailer.standin.validate import check_limits, validate
 
-__all__ = ["Faults", "StandIn", "check_limits", "parse_spec", "public_key_b64", "sign", "validate", "verify"]
+__all__ = [
+    "Faults",
+    "StandIn",
+    "check_limits",
+    "parse_spec",
+    "public_key_b64",
+    "sign",
+    "validate",
+    "verify",
+]

@@ -23,32 +23,87 @@ def _fault_spec(ctx, param, value):
 
 
 @click.command("standin")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 in compose).")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 in compose)."
+)
 @click.option("--port", type=int, required=True, help="Port to listen on.")
-@click.option("--api-key", default=lambda: os.environ.get("MAILER_SENDGRID_API_KEY") or "SG.standin",
-              show_default="$MAILER_SENDGRID_API_KEY or SG.standin", help="The only bearer key accepted.")
-@click.option("--record", "record", type=click.Path(dir_okay=False), help="Append one JSON line per accepted request.")
-@click.option("--fail", "fail", callback=_fault_spec, metavar="SPEC",
-              help='Fault probabilities, e.g. "429:0.1,500:0.05,503:0.02,drop:0.01,slow:0.02".')
-@click.option("--slow-seconds", type=float, default=5.0, show_default=True, help="Delay of a `slow` fault.")
+@click.option(
+    "--api-key",
+    default=lambda: os.environ.get("MAILER_SENDGRID_API_KEY") or "SG.standin",
+    show_default="$MAILER_SENDGRID_API_KEY or SG.standin",
+    help="The only bearer key accepted.",
+)
+@click.option(
+    "--record",
+    "record",
+    type=click.Path(dir_okay=False),
+    help="Append one JSON line per accepted request.",
+)
+@click.option(
+    "--fail",
+    "fail",
+    callback=_fault_spec,
+    metavar="SPEC",
+    help='Fault probabilities, e.g. "429:0.1,500:0.05,503:0.02,drop:0.01,slow:0.02".',
+)
+@click.option(
+    "--slow-seconds", type=float, default=5.0, show_default=True, help="Delay of a `slow` fault."
+)
 @click.option("--webhook-url", metavar="URL", help="Post signed Event Webhook batches here.")
-@click.option("--bounce-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share of addresses (chosen by hash, repeatably) that bounce instead of being delivered.")
-@click.option("--validate-sample", type=click.FloatRange(0, 1), default=1.0, show_default=True,
-              help="Share of requests fully validated; limits and auth are always checked.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for fault draws and sampling.")
-@click.option("--key-file", type=click.Path(dir_okay=False), metavar="PEM",
-              help="Webhook signing key; created if missing, so the public key stays the same across restarts.")
-def standin(host, port, api_key, record, fail, slow_seconds, webhook_url, bounce_rate, validate_sample, seed,
-            key_file):
+@click.option(
+    "--bounce-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of addresses (chosen by hash, repeatably) that bounce instead of being delivered.",
+)
+@click.option(
+    "--validate-sample",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    show_default=True,
+    help="Share of requests fully validated; limits and auth are always checked.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed for fault draws and sampling."
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False),
+    metavar="PEM",
+    help="Webhook signing key; created if missing, so the public key stays the same across restarts.",
+)
+def standin(
+    host,
+    port,
+    api_key,
+    record,
+    fail,
+    slow_seconds,
+    webhook_url,
+    bounce_rate,
+    validate_sample,
+    seed,
+    key_file,
+):
     """Run a local stand-in for SendGrid's v3 mail-send API and Event Webhook."""
     try:
         key = load_or_create_private_key(key_file) if key_file else None
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot use key file {key_file}: {exc}") from None
-    server = StandIn(api_key=api_key, host=host, port=port, faults=Faults(fail, seed=seed), record_path=record,
-                     webhook_url=webhook_url, webhook_private_key=key, bounce_rate=bounce_rate,
-                     validate_sample=validate_sample, seed=seed, slow_seconds=slow_seconds)
+    server = StandIn(
+        api_key=api_key,
+        host=host,
+        port=port,
+        faults=Faults(fail, seed=seed),
+        record_path=record,
+        webhook_url=webhook_url,
+        webhook_private_key=key,
+        bounce_rate=bounce_rate,
+        validate_sample=validate_sample,
+        seed=seed,
+        slow_seconds=slow_seconds,
+    )
     try:
         server.start()
     except OSError as exc:

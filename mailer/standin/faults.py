@@ -40,7 +40,9 @@ def parse_spec(spec: str | None) -> list[tuple[str, float]]:
             raise ValueError(f"fault {item.strip()!r} needs a probability, like 429:0.1")
         kind = _kind(name)
         if kind == OK:
-            raise ValueError("a normal answer is what is left over; give only fault kinds a probability")
+            raise ValueError(
+                "a normal answer is what is left over; give only fault kinds a probability"
+            )
         try:
             p = float(prob)
         except ValueError:

@@ -8,6 +8,7 @@ then accept: record, queue webhook events, answer 202 - or, for a `drop` fault, 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
@@ -65,7 +66,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive for clients that want it; every answer has a Content-Length
+    protocol_version = (
+        "HTTP/1.1"  # keep-alive for clients that want it; every answer has a Content-Length
+    )
     server_version = "SendGridStandIn/1"
     sys_version = ""
     server: _Server
@@ -140,8 +143,11 @@ class _Handler(BaseHTTPRequestHandler):
             return standin._answer(self, 401, _errors(AUTH_ERROR))
         if length > MAX_BODY_BYTES:
             self._drain(length)
-            return standin._answer(self, 413, _errors(
-                "The JSON payload you have included in your request is too large.", None))
+            return standin._answer(
+                self,
+                413,
+                _errors("The JSON payload you have included in your request is too large.", None),
+            )
         media_type = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
         if media_type != "application/json":
             self._drain(length)
@@ -169,12 +175,24 @@ def _public(record: dict) -> dict:
 class StandIn:
     """Serve in a background thread; read what was accepted through the thread-safe accessors."""
 
-    def __init__(self, *, api_key: str = "SG.standin", host: str = "127.0.0.1", port: int = 0,
-                 faults: Faults | str | None = None, record_path: str | None = None,
-                 webhook_url: str | None = None, webhook_private_key: ec.EllipticCurvePrivateKey | None = None,
-                 bounce_rate: float = 0.0, validate_sample: float = 1.0, seed: int = 0,
-                 slow_seconds: float = 5.0, webhook_batch_size: int = 1000, webhook_interval: float = 0.2,
-                 keep_payloads: bool = False):
+    def __init__(
+        self,
+        *,
+        api_key: str = "SG.standin",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: Faults | str | None = None,
+        record_path: str | None = None,
+        webhook_url: str | None = None,
+        webhook_private_key: ec.EllipticCurvePrivateKey | None = None,
+        bounce_rate: float = 0.0,
+        validate_sample: float = 1.0,
+        seed: int = 0,
+        slow_seconds: float = 5.0,
+        webhook_batch_size: int = 1000,
+        webhook_interval: float = 0.2,
+        keep_payloads: bool = False,
+    ):
         self.keep_payloads = keep_payloads
         self.api_key = api_key
         self._bearer = f"Bearer {api_key}"
@@ -225,10 +243,18 @@ class StandIn:
         self._server = _Server((self.host, self.port), _Handler)
         self._server.standin = self
         self.port = self._server.server_address[1]
-        self._threads = [threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                          name="standin-http", daemon=True)]
+        self._threads = [
+            threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name="standin-http",
+                daemon=True,
+            )
+        ]
         if self.webhook_url:
-            self._threads.append(threading.Thread(target=self._webhook_loop, name="standin-webhook", daemon=True))
+            self._threads.append(
+                threading.Thread(target=self._webhook_loop, name="standin-webhook", daemon=True)
+            )
         for t in self._threads:
             t.start()
         return self
@@ -277,8 +303,11 @@ class StandIn:
 
     def stats(self) -> dict:
         with self._lock:
-            stats = {"requests": dict(self._counts), "accepted": len(self._accepted),
-                     "recipients": sum(map(len, self._recipients))}
+            stats = {
+                "requests": dict(self._counts),
+                "accepted": len(self._accepted),
+                "recipients": sum(map(len, self._recipients)),
+            }
         with self._events_lock:
             stats["webhook_pending"] = len(self._events)
             stats["webhook_posts"] = self._webhook_posts
@@ -305,9 +334,16 @@ class StandIn:
     def _mail_send(self, handler: _Handler, payload) -> None:
         outcome = self.faults.next_outcome()
         if outcome == "429":
-            return self._answer(handler, 429, _errors("too many requests"), {
-                "X-RateLimit-Limit": str(RATE_LIMIT), "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": str(int(time.time()) + 1)})
+            return self._answer(
+                handler,
+                429,
+                _errors("too many requests"),
+                {
+                    "X-RateLimit-Limit": str(RATE_LIMIT),
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(int(time.time()) + 1),
+                },
+            )
         if outcome in ("500", "503"):
             message = "internal server error" if outcome == "500" else "service unavailable"
             return self._answer(handler, int(outcome), _errors(message))
@@ -320,7 +356,11 @@ class StandIn:
         sandbox_mode = settings.get("sandbox_mode") if isinstance(settings, dict) else None
         sandbox = isinstance(sandbox_mode, dict) and sandbox_mode.get("enable") is True
         with self._lock:
-            full = sandbox or self.validate_sample >= 1 or self._sample_rng.random() < self.validate_sample
+            full = (
+                sandbox
+                or self.validate_sample >= 1
+                or self._sample_rng.random() < self.validate_sample
+            )
         errors = validate(payload) if full else check_limits(payload)
         if errors:
             return self._answer(handler, 400, {"errors": errors})
@@ -332,10 +372,9 @@ class StandIn:
             with self._lock:
                 self._counts["drop"] += 1
             handler.close_connection = True
-            try:  # accepted, but the answer is lost: the client sees the connection close
+            # accepted, but the answer is lost: the client sees the connection close
+            with contextlib.suppress(OSError):
                 handler.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self._answer(handler, 202, None, {"X-Message-Id": message_id})
 
@@ -351,7 +390,9 @@ class StandIn:
                     own_args.append(own)
         recipients, own_args = tuple(recipients), tuple(own_args)
         sender = payload.get("from")
-        categories = payload.get("categories") if isinstance(payload.get("categories"), list) else []
+        categories = (
+            payload.get("categories") if isinstance(payload.get("categories"), list) else []
+        )
         # Each recipient's custom_args are the request's with their personalization's on top; they are
         # merged only when read (accepted(), webhook events), as a send of 1M would pay for it otherwise.
         record = {
@@ -364,12 +405,18 @@ class StandIn:
             "categories": list(categories),
             "personalizations": len(payload["personalizations"]),
         }
-        if self.keep_payloads:  # whole requests, for tests that check what a message would look like
+        if (
+            self.keep_payloads
+        ):  # whole requests, for tests that check what a message would look like
             record["payload"] = payload
         line = None
-        if self.record_path:  # who got the request, and its shared custom_args (issue, edition, batch)
-            line = orjson.dumps({"message_id": message_id, "recipients": recipients, "custom_args": shared},
-                                option=orjson.OPT_APPEND_NEWLINE).decode()
+        if (
+            self.record_path
+        ):  # who got the request, and its shared custom_args (issue, edition, batch)
+            line = orjson.dumps(
+                {"message_id": message_id, "recipients": recipients, "custom_args": shared},
+                option=orjson.OPT_APPEND_NEWLINE,
+            ).decode()
         with self._lock:
             self._accepted.append(record)
             self._recipients.append(recipients)
@@ -387,19 +434,42 @@ class StandIn:
         message_id = record["message_id"]
         processed, outcomes = [], []
         # custom_args are flattened into each event, as SendGrid does (_custom_args makes a fresh dict each)
-        for n, (email, base) in enumerate(zip(record["recipients"], _custom_args(record))):
-            base.update({"email": email, "timestamp": now, "smtp-id": f"<{message_id}@standin.sendgrid.local>",
-                         "sg_message_id": f"{message_id}.{n}"})
+        for n, (email, base) in enumerate(
+            zip(record["recipients"], _custom_args(record), strict=False)
+        ):
+            base.update(
+                {
+                    "email": email,
+                    "timestamp": now,
+                    "smtp-id": f"<{message_id}@standin.sendgrid.local>",
+                    "sg_message_id": f"{message_id}.{n}",
+                }
+            )
             if record["categories"]:
                 base["category"] = record["categories"]
-            processed.append({**base, "event": "processed", "sg_event_id": secrets.token_urlsafe(16)})
+            processed.append(
+                {**base, "event": "processed", "sg_event_id": secrets.token_urlsafe(16)}
+            )
             if _bounces(email, self.bounce_rate):
-                outcomes.append({**base, "event": "bounce", "sg_event_id": secrets.token_urlsafe(16),
-                                 "type": "bounce", "status": "5.1.1",
-                                 "reason": "550 5.1.1 The email account that you tried to reach does not exist."})
+                outcomes.append(
+                    {
+                        **base,
+                        "event": "bounce",
+                        "sg_event_id": secrets.token_urlsafe(16),
+                        "type": "bounce",
+                        "status": "5.1.1",
+                        "reason": "550 5.1.1 The email account that you tried to reach does not exist.",
+                    }
+                )
             else:
-                outcomes.append({**base, "event": "delivered", "sg_event_id": secrets.token_urlsafe(16),
-                                 "response": "250 OK"})
+                outcomes.append(
+                    {
+                        **base,
+                        "event": "delivered",
+                        "sg_event_id": secrets.token_urlsafe(16),
+                        "response": "250 OK",
+                    }
+                )
         with self._events_lock:
             self._events.extend(processed)  # every processed event precedes the request's outcomes
             self._events.extend(outcomes)
@@ -417,19 +487,26 @@ class StandIn:
             if not batch:
                 return
             if not self._post_events(batch, timeout):
-                with self._events_lock:  # SendGrid retries; put them back, in order, for the next round
+                with (
+                    self._events_lock
+                ):  # SendGrid retries; put them back, in order, for the next round
                     self._events.extendleft(reversed(batch))
                 return
 
     def _post_events(self, batch: list[dict], timeout: float) -> bool:
         body = json.dumps(batch, separators=(",", ":")).encode("utf-8")
         timestamp = str(int(time.time()))
-        request = urllib.request.Request(self.webhook_url, data=body, method="POST", headers={
-            "Content-Type": "application/json",
-            "User-Agent": "SendGrid Event API",
-            signing.SIGNATURE_HEADER: signing.sign(body, timestamp, self.private_key),
-            signing.TIMESTAMP_HEADER: timestamp,
-        })
+        request = urllib.request.Request(
+            self.webhook_url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "SendGrid Event API",
+                signing.SIGNATURE_HEADER: signing.sign(body, timestamp, self.private_key),
+                signing.TIMESTAMP_HEADER: timestamp,
+            },
+        )
         try:
             with self._opener.open(request, timeout=timeout) as response:
                 response.read()

@@ -14,8 +14,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 # The receiving side lives with the webhook; the stand-in signs what it verifies.
 from mailer.events.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, _bytes, verify
 
-__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "generate_private_key", "load_or_create_private_key",
-           "public_key_b64", "sign", "verify"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "generate_private_key",
+    "load_or_create_private_key",
+    "public_key_b64",
+    "sign",
+    "verify",
+]
 
 
 def generate_private_key() -> ec.EllipticCurvePrivateKey:
@@ -41,7 +48,9 @@ def load_or_create_private_key(path: str | os.PathLike) -> ec.EllipticCurvePriva
     path = Path(path)
     if path.exists():
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(
+            key.curve, ec.SECP256R1
+        ):
             raise ValueError(f"{path} does not hold a P-256 private key")
         return key
     key = generate_private_key()

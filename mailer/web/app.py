@@ -12,8 +12,10 @@ from mailer import __version__, templates_dir
 from mailer.config import get_settings
 
 # Pages load nothing from elsewhere and run no script; forms post only here; nobody may frame us.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
-                           "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
 
 
 def security_headers(content_type: str, https: bool) -> list[tuple[str, str]]:
@@ -88,13 +90,21 @@ def create_app() -> FastAPI:
 
     settings = get_settings()
     # No schema at a public address: it lists every admin route. /admin/openapi.json serves it to editors.
-    app = FastAPI(title="Bilingual newsletter mailer", version=__version__, docs_url=None, redoc_url=None,
-                  openapi_url=None, lifespan=_lifespan(settings.database_pool_size))
+    app = FastAPI(
+        title="Bilingual newsletter mailer",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=_lifespan(settings.database_pool_size),
+    )
     # Templates ship with the package: no stat() of each template on every render, except while developing.
     app.state.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
     app.state.templates.env.auto_reload = settings.env == "development"
     app.state.templates.env.filters["num"] = number  # 1445 -> 1,445 on every page
-    app.state.templates.env.globals["zoned"] = schedule_pages.zoned  # a send time in the zone it was chosen in
+    app.state.templates.env.globals["zoned"] = (
+        schedule_pages.zoned
+    )  # a send time in the zone it was chosen in
     app.state.rate_limiter = ratelimit.from_settings(settings)
     app.state.login_throttle = throttle.from_settings(settings)
     app.include_router(health.router)
@@ -102,8 +112,17 @@ def create_app() -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(metrics.router)
     app.include_router(archive.router)
-    for desk in (login, issue_pages, schedule_pages, send_pages, subscriber_pages, account_pages, progress_pages,
-                 report_pages, preview_pages):
+    for desk in (
+        login,
+        issue_pages,
+        schedule_pages,
+        send_pages,
+        subscriber_pages,
+        account_pages,
+        progress_pages,
+        report_pages,
+        preview_pages,
+    ):
         app.include_router(desk.router)
     app.add_exception_handler(admin_auth.LoginRequired, admin_auth.login_redirect)
     app.add_exception_handler(admin_auth.AdminOnly, admin_only)

@@ -22,25 +22,45 @@ from mailer.web.texts import TEXTS
 router = APIRouter()
 DbSession = Annotated[Session, Depends(db_session)]
 # An edition shows its stories' pictures from the news site; it runs no script and may not be framed.
-EDITION_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'none'"
+EDITION_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'none'"
+)
 
 
 @router.get("/archive", response_class=HTMLResponse)
 def archive_index(request: Request, session: DbSession):
-    lang = language.choose(None, request.query_params.get("lang"), request.headers.get("accept-language"))
+    lang = language.choose(
+        None, request.query_params.get("lang"), request.headers.get("accept-language")
+    )
     other = language.other(lang)
-    return request.app.state.templates.TemplateResponse(request, "archive.html", {
-        "lang": lang, "t": TEXTS[lang], "o": TEXTS[other], "other_lang": other,
-        "switch_url": f"/archive?lang={other}", "issues": archive.public_issues(session),
-    })
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "archive.html",
+        {
+            "lang": lang,
+            "t": TEXTS[lang],
+            "o": TEXTS[other],
+            "other_lang": other,
+            "switch_url": f"/archive?lang={other}",
+            "issues": archive.public_issues(session),
+        },
+    )
 
 
 @router.get("/archive/{number:issue_number}/{lang}", response_class=HTMLResponse)
 def archive_edition(number: int, lang: str, request: Request, session: DbSession):
     edition = archive.public_edition(session, number, lang) if lang in EDITIONS else None
     if edition is None:
-        page_lang = language.choose(None, request.query_params.get("lang"), request.headers.get("accept-language"))
+        page_lang = language.choose(
+            None, request.query_params.get("lang"), request.headers.get("accept-language")
+        )
         return request.app.state.templates.TemplateResponse(
-            request, "archive_missing.html", {"lang": page_lang, "t": TEXTS[page_lang]}, status_code=404)
-    return HTMLResponse(archive.archive_html(edition, get_settings()),
-                        headers={"Content-Security-Policy": EDITION_POLICY, "Cache-Control": "public, max-age=300"})
+            request,
+            "archive_missing.html",
+            {"lang": page_lang, "t": TEXTS[page_lang]},
+            status_code=404,
+        )
+    return HTMLResponse(
+        archive.archive_html(edition, get_settings()),
+        headers={"Content-Security-Policy": EDITION_POLICY, "Cache-Control": "public, max-age=300"},
+    )

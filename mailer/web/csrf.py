@@ -15,7 +15,9 @@ from subscribers.tokens import signing_keys
 SUBSCRIBE = "subscribe"
 PREFERENCES = "preferences"
 ADMIN_LOGIN = "admin-login"
-ADMIN = "admin"  # bound to the editor's session nonce, so a token from one login is no good in another
+ADMIN = (
+    "admin"  # bound to the editor's session nonce, so a token from one login is no good in another
+)
 PURPOSES = (SUBSCRIBE, PREFERENCES, ADMIN_LOGIN, ADMIN)
 MAX_AGE = 24 * 3600  # a form left open for a day still submits
 
@@ -30,10 +32,15 @@ def issue(purpose: str, subject: str = "", settings: Settings | None = None) -> 
     return _serializer(purpose, settings or get_settings()).dumps(subject)
 
 
-def verify(token: str | None, purpose: str, subject: str = "", settings: Settings | None = None) -> bool:
+def verify(
+    token: str | None, purpose: str, subject: str = "", settings: Settings | None = None
+) -> bool:
     if not token:
         return False
     try:
-        return _serializer(purpose, settings or get_settings()).loads(token, max_age=MAX_AGE) == subject
+        return (
+            _serializer(purpose, settings or get_settings()).loads(token, max_age=MAX_AGE)
+            == subject
+        )
     except BadData:
         return False

@@ -33,4 +33,6 @@ def readyz() -> JSONResponse:
         except Exception as exc:  # noqa: BLE001
             checks["broker"] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if ready else "unavailable", **checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", **checks}, status_code=200 if ready else 503
+    )

@@ -19,13 +19,19 @@ def _authorized(request: Request) -> bool:
     if not token:
         return True
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
 
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     if not _authorized(request):
-        return Response("a bearer token is required\n", status_code=401, media_type="text/plain",
-                        headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        return Response(
+            "a bearer token is required\n",
+            status_code=401,
+            media_type="text/plain",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     body = await run_in_threadpool(generate_latest, registry())
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -26,10 +26,13 @@ DbSession = Annotated[Session, Depends(db_session)]
 FormField = Annotated[str, Form()]
 
 
-def _page(request: Request, name: str, lang: str, status_code: int = 200, **context) -> HTMLResponse:
+def _page(
+    request: Request, name: str, lang: str, status_code: int = 200, **context
+) -> HTMLResponse:
     other = language.other(lang)
     return request.app.state.templates.TemplateResponse(
-        request, f"{name}.html",
+        request,
+        f"{name}.html",
         {"lang": lang, "t": TEXTS[lang], "o": TEXTS[other], "other_lang": other, **context},
         status_code=status_code,
     )
@@ -40,14 +43,18 @@ def _ip(request: Request) -> str | None:
 
 
 def _page_lang(request: Request, subscriber_lang: str | None = None) -> str:
-    return language.choose(subscriber_lang, request.query_params.get("lang"), request.headers.get("accept-language"))
+    return language.choose(
+        subscriber_lang, request.query_params.get("lang"), request.headers.get("accept-language")
+    )
 
 
 def _invalid_link(request: Request) -> HTMLResponse:
     return _page(request, "invalid_link", _page_lang(request), status_code=400)
 
 
-def _from_link(session: Session, purpose: str, token: str) -> tuple[Subscriber, tokens.Claim] | None:
+def _from_link(
+    session: Session, purpose: str, token: str
+) -> tuple[Subscriber, tokens.Claim] | None:
     try:
         return service.from_token(session, purpose, token)
     except tokens.InvalidToken:
@@ -60,11 +67,27 @@ def _preferences_url(subscriber_id: int) -> str:
 
 # --- subscribe --------------------------------------------------------------------------------
 
-def _subscribe_form(request: Request, lang: str, *, status_code: int = 200, error: str | None = None,
-                    email: str = "", chosen: str | None = None) -> HTMLResponse:
-    return _page(request, "subscribe", lang, status_code, error=error, email=email,
-                 chosen=chosen if chosen in EDITIONS else lang, csrf_token=csrf.issue(csrf.SUBSCRIBE),
-                 switch_url=f"/subscribe?lang={language.other(lang)}")
+
+def _subscribe_form(
+    request: Request,
+    lang: str,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    email: str = "",
+    chosen: str | None = None,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "subscribe",
+        lang,
+        status_code,
+        error=error,
+        email=email,
+        chosen=chosen if chosen in EDITIONS else lang,
+        csrf_token=csrf.issue(csrf.SUBSCRIBE),
+        switch_url=f"/subscribe?lang={language.other(lang)}",
+    )
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
@@ -73,45 +96,76 @@ def subscribe_form(request: Request):
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
-def subscribe(request: Request, session: DbSession, background: BackgroundTasks, email: FormField = "",
-              lang: FormField = "", csrf_token: FormField = ""):
+def subscribe(
+    request: Request,
+    session: DbSession,
+    background: BackgroundTasks,
+    email: FormField = "",
+    lang: FormField = "",
+    csrf_token: FormField = "",
+):
     """Answers alike for a new, pending, active, unsubscribed or suppressed address: no enumeration."""
     page_lang = _page_lang(request)
     t = TEXTS[page_lang]
     limiter = request.app.state.rate_limiter
     limited = limiter.hit("signup-ip", ratelimit.client_key(_ip(request)), ratelimit.SIGNUPS_PER_IP)
     if not limited.allowed:
-        response = _page(request, "rate_limited", page_lang, status_code=429,
-                         minutes=max(1, round(limited.retry_after / 60)))
+        response = _page(
+            request,
+            "rate_limited",
+            page_lang,
+            status_code=429,
+            minutes=max(1, round(limited.retry_after / 60)),
+        )
         response.headers["Retry-After"] = str(limited.retry_after)
         return response
     email = email.strip()
     if not csrf.verify(csrf_token, csrf.SUBSCRIBE):
-        return _subscribe_form(request, page_lang, status_code=400, error=t["error_form_expired"], email=email,
-                               chosen=lang)
+        return _subscribe_form(
+            request,
+            page_lang,
+            status_code=400,
+            error=t["error_form_expired"],
+            email=email,
+            chosen=lang,
+        )
     if lang not in EDITIONS:
-        return _subscribe_form(request, page_lang, status_code=400, error=t["error_lang"], email=email)
+        return _subscribe_form(
+            request, page_lang, status_code=400, error=t["error_lang"], email=email
+        )
     try:
         address = normalize(email)
     except InvalidEmail:
-        return _subscribe_form(request, page_lang, status_code=400, error=t["error_email"], email=email,
-                               chosen=lang)
+        return _subscribe_form(
+            request, page_lang, status_code=400, error=t["error_email"], email=email, chosen=lang
+        )
     from mailer.mail import transactional
 
-    mails = limiter.hit("signup-address", suppression.address_hash(address), ratelimit.MAILS_PER_ADDRESS)
+    mails = limiter.hit(
+        "signup-address", suppression.address_hash(address), ratelimit.MAILS_PER_ADDRESS
+    )
     subscriber_id = service.request_subscription(session, address, lang, ip=_ip(request))
-    if subscriber_id is not None:  # the mail is written with the sign-up, so a broker outage cannot lose it
+    if (
+        subscriber_id is not None
+    ):  # the mail is written with the sign-up, so a broker outage cannot lose it
         mail_id = transactional.record(session, subscriber_id, lang, allowed=mails.allowed)
     session.commit()
     # Queued only after the commit, and after the answer: the page takes as long whether or not a mail goes.
     if subscriber_id is not None and mails.allowed:
         background.add_task(transactional.dispatch, [mail_id])
-    return _page(request, "subscribe_sent", page_lang, email=email, days=tokens.CONFIRM_MAX_AGE_DAYS)
+    return _page(
+        request, "subscribe_sent", page_lang, email=email, days=tokens.CONFIRM_MAX_AGE_DAYS
+    )
 
 
 def _confirmed_page(request: Request, sub: Subscriber) -> HTMLResponse:
-    return _page(request, "confirmed", _page_lang(request, sub.lang), subscriber_lang=sub.lang,
-                 preferences_url=_preferences_url(sub.id))
+    return _page(
+        request,
+        "confirmed",
+        _page_lang(request, sub.lang),
+        subscriber_lang=sub.lang,
+        preferences_url=_preferences_url(sub.id),
+    )
 
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
@@ -149,6 +203,7 @@ def confirm(token: str, request: Request, session: DbSession):
 
 # --- unsubscribe ------------------------------------------------------------------------------
 
+
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 def unsubscribe_form(token: str, request: Request, session: DbSession):
     """Shows a confirmation button and changes nothing: mail scanners prefetch links."""
@@ -158,8 +213,14 @@ def unsubscribe_form(token: str, request: Request, session: DbSession):
     sub, _ = found
     # Someone already not mailed sees that, with the way back, instead of a button that does nothing.
     done = sub.status not in (Status.ACTIVE, Status.PENDING)
-    return _page(request, "unsubscribe", _page_lang(request, sub.lang), done=done, token=token,
-                 preferences_url=_preferences_url(sub.id))
+    return _page(
+        request,
+        "unsubscribe",
+        _page_lang(request, sub.lang),
+        done=done,
+        token=token,
+        preferences_url=_preferences_url(sub.id),
+    )
 
 
 ONE_CLICK_BODY_MAX = 64 * 1024
@@ -185,7 +246,9 @@ def _unsubscribe_committed(token: str, source: str, ip: str | None) -> tuple[int
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
-async def unsubscribe(token: str, request: Request, one_click: Annotated[bool, Depends(_is_one_click)]):
+async def unsubscribe(
+    token: str, request: Request, one_click: Annotated[bool, Depends(_is_one_click)]
+):
     """The button's target and the RFC 8058 one-click target: 200 (never a redirect), at once, every time.
 
     No CSRF token, cookie or auth: a mailbox provider posts `List-Unsubscribe=One-Click` and nothing else.
@@ -193,22 +256,47 @@ async def unsubscribe(token: str, request: Request, one_click: Annotated[bool, D
     took three thread hops a request (the dependency's start and end, and the route), and this route takes
     the wave of one-click posts that follows every digest.
     """
-    done = await run_in_threadpool(_unsubscribe_committed, token, "one-click" if one_click else "web",
-                                   _ip(request))
+    done = await run_in_threadpool(
+        _unsubscribe_committed, token, "one-click" if one_click else "web", _ip(request)
+    )
     if done is None:
         return _invalid_link(request)
     subscriber_id, lang = done
-    return _page(request, "unsubscribe", _page_lang(request, lang), done=True, token=token,
-                 preferences_url=_preferences_url(subscriber_id))
+    return _page(
+        request,
+        "unsubscribe",
+        _page_lang(request, lang),
+        done=True,
+        token=token,
+        preferences_url=_preferences_url(subscriber_id),
+    )
 
 
 # --- preference centre ------------------------------------------------------------------------
 
-def _preferences_page(request: Request, sub: Subscriber, token: str, *, status_code: int = 200,
-                      notice: str | None = None, error: str | None = None) -> HTMLResponse:
-    return _page(request, "preferences", _page_lang(request, sub.lang), status_code, token=token, email=sub.email,
-                 subscriber_lang=sub.lang, status="suppressed" if sub.status in SUPPRESSED else sub.status,
-                 notice=notice, error=error, csrf_token=csrf.issue(csrf.PREFERENCES, str(sub.id)))
+
+def _preferences_page(
+    request: Request,
+    sub: Subscriber,
+    token: str,
+    *,
+    status_code: int = 200,
+    notice: str | None = None,
+    error: str | None = None,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "preferences",
+        _page_lang(request, sub.lang),
+        status_code,
+        token=token,
+        email=sub.email,
+        subscriber_lang=sub.lang,
+        status="suppressed" if sub.status in SUPPRESSED else sub.status,
+        notice=notice,
+        error=error,
+        csrf_token=csrf.issue(csrf.PREFERENCES, str(sub.id)),
+    )
 
 
 @router.get("/preferences/{token}", response_class=HTMLResponse)
@@ -220,8 +308,14 @@ def preferences_form(token: str, request: Request, session: DbSession):
 
 
 @router.post("/preferences/{token}", response_class=HTMLResponse)
-def preferences(token: str, request: Request, session: DbSession, action: FormField = "", lang: FormField = "",
-                csrf_token: FormField = ""):
+def preferences(
+    token: str,
+    request: Request,
+    session: DbSession,
+    action: FormField = "",
+    lang: FormField = "",
+    csrf_token: FormField = "",
+):
     """Change language, unsubscribe or resubscribe. A bad request changes nothing and says why."""
     found = _from_link(session, tokens.PREFERENCES, token)
     if found is None:
@@ -229,7 +323,9 @@ def preferences(token: str, request: Request, session: DbSession, action: FormFi
     sub, _ = found
     t = TEXTS[_page_lang(request, sub.lang)]
     if not csrf.verify(csrf_token, csrf.PREFERENCES, str(sub.id)):
-        return _preferences_page(request, sub, token, status_code=400, error=t["error_form_expired"])
+        return _preferences_page(
+            request, sub, token, status_code=400, error=t["error_form_expired"]
+        )
     ip = _ip(request)
     try:
         if action == "lang":

@@ -124,8 +124,11 @@ class RedisLimiter:
         from redis.retry import Retry
 
         # A sign-up must not wait on retries: one quick try, then this process's own buckets.
-        return cls(redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                        retry=Retry(NoBackoff(), 0)))
+        return cls(
+            redis.Redis.from_url(
+                url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+            )
+        )
 
     def hit(self, name: str, key: str, limit: Limit) -> Decision:
         import redis
@@ -134,9 +137,13 @@ class RedisLimiter:
         if now < self._down_until:
             return self.fallback.hit(name, key, limit)
         try:
-            allowed, tokens = self._script(keys=[f"{self.PREFIX}:{name}:{key}"], args=[limit.burst, limit.rate, now])
+            allowed, tokens = self._script(
+                keys=[f"{self.PREFIX}:{name}:{key}"], args=[limit.burst, limit.rate, now]
+            )
         except redis.RedisError as exc:
-            log.warning("rate limit store unavailable (%s); limiting in this process", type(exc).__name__)
+            log.warning(
+                "rate limit store unavailable (%s); limiting in this process", type(exc).__name__
+            )
             self._down_until = now + self.PAUSE_AFTER_ERROR
             return self.fallback.hit(name, key, limit)
         if int(allowed):
@@ -145,4 +152,8 @@ class RedisLimiter:
 
 
 def from_settings(settings) -> MemoryLimiter | RedisLimiter:
-    return RedisLimiter.from_url(settings.broker_url) if is_redis(settings.broker_url) else MemoryLimiter()
+    return (
+        RedisLimiter.from_url(settings.broker_url)
+        if is_redis(settings.broker_url)
+        else MemoryLimiter()
+    )

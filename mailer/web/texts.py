@@ -18,8 +18,8 @@ KO = {
     "lang_legend": "받아 보실 언어",
     "subscribe_button": "구독 신청",
     "subscribe_note": "신청하시면 확인 메일을 먼저 보내드립니다. 메일의 링크를 열어 '구독 확인'을 누르셔야 구독이 시작됩니다. "
-                      "동의 기록으로 주소, 언어, 신청 시각과 IP 주소를 보관하며, 모든 메일에서 한 번에 구독을 "
-                      "취소할 수 있습니다.",
+    "동의 기록으로 주소, 언어, 신청 시각과 IP 주소를 보관하며, 모든 메일에서 한 번에 구독을 "
+    "취소할 수 있습니다.",
     "error_email": "올바른 이메일 주소를 입력해 주세요.",
     "error_lang": "받아 보실 언어를 골라 주세요.",
     "error_form_expired": "양식이 만료되었습니다. 다시 한 번 눌러 주세요.",
@@ -27,7 +27,7 @@ KO = {
     "rate_limited_body": "이 네트워크에서 신청이 너무 많이 들어왔습니다. {minutes}분쯤 뒤에 다시 시도해 주세요.",
     "sent_title": "메일함을 확인해 주세요",
     "sent_body": "{email} 주소로 구독 확인 링크를 보내드렸습니다. 링크는 {days}일 동안 유효하며, 링크를 열어 '구독 확인'을 누르셔야 "
-                 "구독이 시작됩니다. 메일이 보이지 않으면 스팸함도 확인해 주세요.",
+    "구독이 시작됩니다. 메일이 보이지 않으면 스팸함도 확인해 주세요.",
     # confirm
     "confirm_title": "구독 확인",
     "confirm_question": "주간 브리핑 구독을 확인하시겠습니까?",
@@ -54,7 +54,7 @@ KO = {
     "status_pending": "구독 확인을 기다리고 있습니다. 확인 메일의 링크를 열어 '구독 확인'을 눌러 주세요.",
     "status_unsubscribed": "구독을 취소하셨습니다. 주간 브리핑을 보내드리지 않습니다.",
     "status_suppressed": "이 주소로는 메일을 보낼 수 없습니다 (반송되었거나 스팸으로 신고됨). 다시 받아 보시려면 "
-                         "저희에게 연락해 주세요.",
+    "저희에게 연락해 주세요.",
     "lang_save": "언어 저장",
     "resubscribe_button": "다시 구독",
     "saved_lang": "언어를 저장했습니다.",
@@ -89,8 +89,8 @@ EN = {
     "lang_legend": "Language",
     "subscribe_button": "Subscribe",
     "subscribe_note": "We first send you an email to confirm: your subscription starts when you open its "
-                      "link and press Confirm. As a record of your consent we keep your address, language, and the time and IP "
-                      "address of your sign-up. Every email has a one-click unsubscribe link.",
+    "link and press Confirm. As a record of your consent we keep your address, language, and the time and IP "
+    "address of your sign-up. Every email has a one-click unsubscribe link.",
     "error_email": "Please enter a valid email address.",
     "error_lang": "Please choose a language.",
     "error_form_expired": "The form expired. Please submit it once more.",
@@ -98,7 +98,7 @@ EN = {
     "rate_limited_body": "Too many sign-ups came from this network. Please try again in about {minutes} minutes.",
     "sent_title": "Check your inbox",
     "sent_body": "We sent a link to confirm your subscription to {email}. It is valid for {days} days, and "
-                 "nothing is sent until you open it and press Confirm. If you cannot see it, look in your spam folder.",
+    "nothing is sent until you open it and press Confirm. If you cannot see it, look in your spam folder.",
     "confirm_title": "Confirm your subscription",
     "confirm_question": "Confirm your subscription to the weekly digest?",
     "confirm_explain": "Press the button and your subscription starts.",
@@ -122,7 +122,7 @@ EN = {
     "status_pending": "Your subscription awaits confirmation: please open the link in the email we sent and press Confirm.",
     "status_unsubscribed": "You are unsubscribed: we do not send you the weekly digest.",
     "status_suppressed": "We cannot send mail to this address (it bounced or was reported as spam). "
-                         "Contact us to receive the digest again.",
+    "Contact us to receive the digest again.",
     "lang_save": "Save language",
     "resubscribe_button": "Subscribe again",
     "saved_lang": "Your language is saved.",

@@ -64,8 +64,10 @@ async def sendgrid_events(request: Request) -> JSONResponse:
     if not sig or not stamp:
         return _refuse(401, "missing signature headers")
     # ASCII digits only: "²²²" passes str.isdigit() but not int(); and a short one, not a 5000-digit int
-    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) \
-            or abs(time.time() - int(stamp)) > settings.webhook_max_age_seconds:
+    if (
+        not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12)
+        or abs(time.time() - int(stamp)) > settings.webhook_max_age_seconds
+    ):
         return _refuse(403, "timestamp outside the accepted window")
     try:
         body = await _read_capped(request, settings.webhook_max_bytes)

@@ -40,11 +40,17 @@ class FeedServer:
                         self.send_header(k, v)
                 if "Content-Length" not in reply.headers:
                     self.send_header("Content-Length", str(len(reply.body)))
-                elif reply.headers["Content-Length"] == "":  # say nothing: the body ends when the connection does
+                elif (
+                    reply.headers["Content-Length"] == ""
+                ):  # say nothing: the body ends when the connection does
                     pass
                 self.end_headers()
                 try:
-                    for part in [reply.body[i:i + 1] for i in range(len(reply.body))] if reply.drip else [reply.body]:
+                    for part in (
+                        [reply.body[i : i + 1] for i in range(len(reply.body))]
+                        if reply.drip
+                        else [reply.body]
+                    ):
                         self.wfile.write(part)
                         self.wfile.flush()
                         time.sleep(reply.drip)

@@ -66,11 +66,16 @@ def test_feeds_add_refuses_what_is_not_a_public_web_address(session, public_only
 
 def test_the_command_says_why_in_one_line(session, public_only):
     result = CliRunner().invoke(main, ["feeds", "add", "file:///etc/passwd", "--lang", "en"])
-    assert result.exit_code == 1 and "http:// or https://" in result.output and "Traceback" not in result.output
+    assert (
+        result.exit_code == 1
+        and "http:// or https://" in result.output
+        and "Traceback" not in result.output
+    )
 
 
-def test_a_name_that_resolves_to_a_private_address_is_refused_when_connecting(session, public_only, dns,
-                                                                             feed_server):
+def test_a_name_that_resolves_to_a_private_address_is_refused_when_connecting(
+    session, public_only, dns, feed_server
+):
     url = feed_server.add("/en.xml", Reply(body=_fixture("en_rss2.xml")))
     dns["feeds.example.org"] = "127.0.0.1"
     named = url.replace("127.0.0.1", "feeds.example.org")
@@ -81,20 +86,26 @@ def test_a_name_that_resolves_to_a_private_address_is_refused_when_connecting(se
     assert feed_server.requests == []
 
 
-def test_a_redirect_to_an_internal_address_is_refused(session, public_only, dns, feed_server, monkeypatch, limits):
+def test_a_redirect_to_an_internal_address_is_refused(
+    session, public_only, dns, feed_server, monkeypatch, limits
+):
     from mailer.articles import guard
 
     limits(feed_timeout_seconds=2)
     # the test server stands for a public one; the metadata address stays private
     monkeypatch.setattr(guard, "is_public", lambda address: address == "127.0.0.1")
     dns["feeds.example.org"] = "127.0.0.1"
-    url = feed_server.add("/en.xml", Reply(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}))
+    url = feed_server.add(
+        "/en.xml", Reply(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+    )
     with pytest.raises(FetchError, match="169.254.169.254.*private"):
         fetch(url.replace("127.0.0.1", "feeds.example.org"))
     assert [path for path, _ in feed_server.requests] == ["/en.xml"]
 
 
-def test_private_addresses_and_files_are_read_when_allowed(session, settings, feed_server, tmp_path):
+def test_private_addresses_and_files_are_read_when_allowed(
+    session, settings, feed_server, tmp_path
+):
     assert settings.feed_allow_private  # as the tests and an intranet set it
     url = feed_server.add("/en.xml", Reply(body=_fixture("en_rss2.xml")))
     assert fetch(url).body == _fixture("en_rss2.xml")
@@ -112,4 +123,6 @@ def test_a_dripping_feed_is_cut_off_at_the_deadline(session, feed_server, limits
     started = time.monotonic()
     with pytest.raises(FetchError, match="timed out"):
         fetch(url)
-    assert time.monotonic() - started < 4  # the whole drip takes 8 s: cut off, with room for a busy machine
+    assert (
+        time.monotonic() - started < 4
+    )  # the whole drip takes 8 s: cut off, with room for a busy machine

@@ -37,17 +37,34 @@ FEED = """<?xml version="1.0" encoding="utf-8"?>
 
 def test_web_url_keeps_http_and_https_only():
     assert web_url("HTTPS://news.example/a?b=1") == "https://news.example/a?b=1"
-    for bad in ("javascript:alert(1)", " JavaScript:alert(1)", "java\tscript:alert(1)", "data:text/html,x",
-                "vbscript:x", "file:///etc/passwd", "mailto:a@example.org", "//news.example/a", "/relative",
-                "https://", "http://[::1", "", None):
+    for bad in (
+        "javascript:alert(1)",
+        " JavaScript:alert(1)",
+        "java\tscript:alert(1)",
+        "data:text/html,x",
+        "vbscript:x",
+        "file:///etc/passwd",
+        "mailto:a@example.org",
+        "//news.example/a",
+        "/relative",
+        "https://",
+        "http://[::1",
+        "",
+        None,
+    ):
         assert web_url(bad) is None, bad
 
 
 def test_a_feed_gives_no_link_but_http_and_https():
     parsed = parse_feed(FEED.encode(), now=NOW, summary_length=200, lang="en")
-    assert [i.title for i in parsed.items] == ["A good story with bad extras", "A good story with a good image"]
+    assert [i.title for i in parsed.items] == [
+        "A good story with bad extras",
+        "A good story with a good image",
+    ]
     good, fine = parsed.items
-    assert good.url == "https://hostile.example/en/good"  # its own link, not the (bad) translation link
+    assert (
+        good.url == "https://hostile.example/en/good"
+    )  # its own link, not the (bad) translation link
     assert good.image_url is None and good.translation_url is None
     assert fine.url == "https://hostile.example/en/fine"
     assert fine.image_url == "https://img.hostile.example/a.jpg?w=600"

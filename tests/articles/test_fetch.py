@@ -35,21 +35,41 @@ def _articles(session, lang=None):
 
 
 def test_english_rss2_and_korean_euckr_are_read_cleaned_deduped_and_paired(session, feed_server):
-    results = _ingest(session, feed_server, {
-        "/en.xml": (Reply(body=_fixture("en_rss2.xml"), headers={"Content-Type": "application/rss+xml"}), "en"),
-        "/ko.xml": (Reply(body=_korean_cp949(), headers={"Content-Type": "application/rss+xml; charset=euc-kr"}),
-                    "ko"),
-    })
+    results = _ingest(
+        session,
+        feed_server,
+        {
+            "/en.xml": (
+                Reply(
+                    body=_fixture("en_rss2.xml"), headers={"Content-Type": "application/rss+xml"}
+                ),
+                "en",
+            ),
+            "/ko.xml": (
+                Reply(
+                    body=_korean_cp949(),
+                    headers={"Content-Type": "application/rss+xml; charset=euc-kr"},
+                ),
+                "ko",
+            ),
+        },
+    )
     assert results["en.xml"].error is None and results["ko.xml"].error is None
     en, ko = _articles(session, "en"), _articles(session, "ko")
-    assert [a.title for a in en] == ["Port of Busan sets a container record", "Undated notice from the newsroom",
-                                     "Jeju tangerine harvest starts early"]  # the repeated item once
+    assert [a.title for a in en] == [
+        "Port of Busan sets a container record",
+        "Undated notice from the newsroom",
+        "Jeju tangerine harvest starts early",
+    ]  # the repeated item once
     busan = en[0]
     assert busan.url == "https://fixture.example/en/busan-record"  # utm_* stripped
     for bad in ("<script", "tracker", "<iframe", "javascript:", "onmouseover"):
         assert bad not in busan.content_html
     assert en[1].published_at is not None  # undated: the fetch time
-    assert [a.title for a in ko] == ["부산항, 컨테이너 처리량 역대 최대", "제주 감귤 수확 일주일 앞당겨져"]
+    assert [a.title for a in ko] == [
+        "부산항, 컨테이너 처리량 역대 최대",
+        "제주 감귤 수확 일주일 앞당겨져",
+    ]
     assert "똠양꿍" in ko[0].summary
     # paired by a link in the story (whatever its text) and by a hreflang alternate
     assert busan.pair_id == ko[0].id and ko[0].pair_id == busan.id
@@ -58,11 +78,15 @@ def test_english_rss2_and_korean_euckr_are_read_cleaned_deduped_and_paired(sessi
 
 
 def test_atom_rss1_and_rss091(session, feed_server):
-    results = _ingest(session, feed_server, {
-        "/atom.xml": (Reply(body=_fixture("atom.xml")), "ko"),
-        "/rdf.xml": (Reply(body=_fixture("rss1.xml")), "en"),
-        "/old.xml": (Reply(body=_fixture("rss091.xml")), "en"),
-    })
+    results = _ingest(
+        session,
+        feed_server,
+        {
+            "/atom.xml": (Reply(body=_fixture("atom.xml")), "ko"),
+            "/rdf.xml": (Reply(body=_fixture("rss1.xml")), "en"),
+            "/old.xml": (Reply(body=_fixture("rss091.xml")), "en"),
+        },
+    )
     assert all(r.error is None and r.new == 1 for r in results.values()), results
     titles = {a.title for a in _articles(session)}
     assert titles == {"서울 도서관 24시간 개방 시범 운영", "An RSS 1.0 story", "An RSS 0.91 story"}
@@ -86,7 +110,10 @@ def test_conditional_get_makes_a_304_cost_nothing(session, feed_server):
     def etagged(headers):
         if headers.get("if-none-match") == '"v1"':
             return Reply(304)
-        return Reply(body=_fixture("en_rss2.xml"), headers={"ETag": '"v1"', "Last-Modified": "Wed, 25 Nov 2026 00:00:00 GMT"})
+        return Reply(
+            body=_fixture("en_rss2.xml"),
+            headers={"ETag": '"v1"', "Last-Modified": "Wed, 25 Nov 2026 00:00:00 GMT"},
+        )
 
     first = _ingest(session, feed_server, {"/en.xml": (etagged, "en")})["en.xml"]
     assert first.new == 3
@@ -103,19 +130,25 @@ def test_conditional_get_makes_a_304_cost_nothing(session, feed_server):
 def test_hostile_servers_are_recorded_and_never_stop_the_others(session, feed_server, limits):
     limits(feed_timeout_seconds=0.5, feed_max_bytes=20_000)
     big = b"<rss>" + b"x" * 50_000
-    results = _ingest(session, feed_server, {
-        "/loop.xml": (Reply(302, headers={"Location": "/loop.xml"}), "en"),
-        "/slow.xml": (Reply(body=_fixture("rss091.xml"), delay=2.0), "en"),
-        "/big.xml": (Reply(body=big), "en"),
-        "/unsized.xml": (Reply(body=big, headers={"Content-Length": ""}), "en"),
-        "/gone.xml": (Reply(500, b"oops"), "en"),
-        "/broken.xml": (Reply(body=_fixture("malformed.xml")), "en"),
-        "/good.xml": (Reply(body=_fixture("en_rss2.xml")), "en"),
-    })
+    results = _ingest(
+        session,
+        feed_server,
+        {
+            "/loop.xml": (Reply(302, headers={"Location": "/loop.xml"}), "en"),
+            "/slow.xml": (Reply(body=_fixture("rss091.xml"), delay=2.0), "en"),
+            "/big.xml": (Reply(body=big), "en"),
+            "/unsized.xml": (Reply(body=big, headers={"Content-Length": ""}), "en"),
+            "/gone.xml": (Reply(500, b"oops"), "en"),
+            "/broken.xml": (Reply(body=_fixture("malformed.xml")), "en"),
+            "/good.xml": (Reply(body=_fixture("en_rss2.xml")), "en"),
+        },
+    )
     assert "redirects" in results["loop.xml"].error
     assert "timed out" in results["slow.xml"].error
     assert "larger than 20000 bytes" in results["big.xml"].error
-    assert "larger than 20000 bytes" in results["unsized.xml"].error  # no length given: counted as it comes
+    assert (
+        "larger than 20000 bytes" in results["unsized.xml"].error
+    )  # no length given: counted as it comes
     assert "HTTP 500" in results["gone.xml"].error
     assert "malformed" in results["broken.xml"].error and results["broken.xml"].new >= 1  # salvaged
     assert "The first story survives" in {a.title for a in _articles(session)}

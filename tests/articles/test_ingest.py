@@ -24,7 +24,9 @@ def test_sample_feeds_ingest_sanitized_and_paired(session, ingested):
     by_id = {a.id: a for a in articles}
     # every story is paired one-to-one and symmetrically, including the Korean story that does not link back
     assert all(a.pair_id is not None for a in articles)
-    assert all(by_id[a.pair_id].pair_id == a.id and by_id[a.pair_id].lang != a.lang for a in articles)
+    assert all(
+        by_id[a.pair_id].pair_id == a.id and by_id[a.pair_id].lang != a.lang for a in articles
+    )
 
 
 def test_ingesting_twice_changes_nothing(session, ingested):
@@ -37,7 +39,9 @@ def test_ingesting_twice_changes_nothing(session, ingested):
 
 def test_an_edited_story_updates_its_row(session, ingested, sample_feeds):
     en = sample_feeds["en"]
-    en.write_text(en.read_text("utf-8").replace("Kimjang Costs Ease", "Kimjang Costs Drop"), "utf-8")
+    en.write_text(
+        en.read_text("utf-8").replace("Kimjang Costs Ease", "Kimjang Costs Drop"), "utf-8"
+    )
     results = ingest_all(session, utcnow())
     assert results[0].updated == 1 and results[0].new == 0
     titles = session.scalars(select(Article.title).where(Article.lang == "en")).all()

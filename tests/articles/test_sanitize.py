@@ -12,8 +12,21 @@ HOSTILE = """
 
 def test_clean_html_keeps_the_story_and_drops_everything_active():
     out = clean_html(HOSTILE)
-    for bad in ("<script", "alert(1)", "<style", "display:none", "<iframe", "<object", "fallback", "<form",
-                "<input", "onclick", "onerror", "javascript:", "style="):
+    for bad in (
+        "<script",
+        "alert(1)",
+        "<style",
+        "display:none",
+        "<iframe",
+        "<object",
+        "fallback",
+        "<form",
+        "<input",
+        "onclick",
+        "onerror",
+        "javascript:",
+        "style=",
+    ):
         assert bad not in out, bad
     assert "Hello" in out and "styled" in out
     assert '<a href="https://ok.example/a" rel="noopener noreferrer">ok</a>' in out
@@ -25,7 +38,9 @@ def test_to_text_folds_markup_and_entities():
 
 
 def test_summary_ends_at_a_sentence_when_one_is_late_enough():
-    text = "First sentence here. Second sentence is a little longer. Third one would not fit at all."
+    text = (
+        "First sentence here. Second sentence is a little longer. Third one would not fit at all."
+    )
     assert summarize(text, 60) == "First sentence here. Second sentence is a little longer."
 
 
@@ -43,8 +58,10 @@ def test_short_text_is_left_alone():
 
 
 def test_canonical_strips_tracking_and_fragments():
-    assert canonical("HTTPS://News.Example.com/en/story/?utm_source=x&id=3&fbclid=y#top") == \
-        "https://news.example.com/en/story?id=3"
+    assert (
+        canonical("HTTPS://News.Example.com/en/story/?utm_source=x&id=3&fbclid=y#top")
+        == "https://news.example.com/en/story?id=3"
+    )
 
 
 def test_a_link_no_url_parser_reads_is_kept_as_it_is_rather_than_raising():
@@ -58,10 +75,15 @@ def test_no_nul_leaves_a_feed_in_any_text_postgresql_would_refuse_it():
     from mailer.articles.parse import parse_feed
     from mailer.db import utcnow
 
-    body = (b"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Ne\x00ws</title>"
-            b"<item><title>Kim\x00jang</title><link>https://news.example.com/a</link><guid>g\x001</guid>"
-            b"<description>Cab\x00bage</description></item></channel></rss>")
+    body = (
+        b"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Ne\x00ws</title>"
+        b"<item><title>Kim\x00jang</title><link>https://news.example.com/a</link><guid>g\x001</guid>"
+        b"<description>Cab\x00bage</description></item></channel></rss>"
+    )
     parsed = parse_feed(body, now=utcnow(), summary_length=200, lang="en")
     item = parsed.items[0]
-    assert "\x00" not in (parsed.title or "") + item.title + item.guid + item.summary + item.content_html
+    assert (
+        "\x00"
+        not in (parsed.title or "") + item.title + item.guid + item.summary + item.content_html
+    )
     assert item.title == "Kimjang"

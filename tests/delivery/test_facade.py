@@ -45,7 +45,9 @@ def test_resume_refuses_an_issue_that_is_not_paused_and_changes_nothing(session,
 def test_pause_then_resume_sends_the_rest_once(session, issue, settings):
     from tests.factories import start_send
 
-    start_send(session, issue, settings, utcnow())  # the ledger is written; no batch is handed on yet
+    start_send(
+        session, issue, settings, utcnow()
+    )  # the ledger is written; no batch is handed on yet
     session.commit()
     facade.pause(issue.number, "a typo in the lead")
     assert _status(session, issue.number) == IssueStatus.PAUSED
@@ -56,10 +58,14 @@ def test_pause_then_resume_sends_the_rest_once(session, issue, settings):
 def test_cancel_stops_a_scheduled_issue_and_send_due_then_starts_nothing(session, issue, settings):
     from mailer.issues import scheduling
 
-    scheduling.schedule(session, issue, scheduling.langs_of("all"), utcnow() + timedelta(minutes=1), utcnow())
+    scheduling.schedule(
+        session, issue, scheduling.langs_of("all"), utcnow() + timedelta(minutes=1), utcnow()
+    )
     session.commit()
     facade.cancel(issue.number)
     assert _status(session, issue.number) == IssueStatus.CANCELLED
-    session.execute(update(Edition).values(send_at=utcnow() - timedelta(minutes=1)))  # its time has come
+    session.execute(
+        update(Edition).values(send_at=utcnow() - timedelta(minutes=1))
+    )  # its time has come
     session.commit()
     assert facade.send_due(settings) == [] and _sent(session) == 0

@@ -39,8 +39,15 @@ class Stack:
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
         log = open(self.tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-        self.procs[name] = (subprocess.Popen([sys.executable, "-m", "mailer.cli", *args], env=self.env,
-                                             stdout=log, stderr=subprocess.STDOUT), log)
+        self.procs[name] = (
+            subprocess.Popen(
+                [sys.executable, "-m", "mailer.cli", *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            ),
+            log,
+        )
         return self.procs[name][0]
 
     def log(self, name: str) -> str:
@@ -54,13 +61,17 @@ class Stack:
         app = create_app(Settings(broker_url=self.env["MAILER_BROKER_URL"]))
         deadline = time.time() + timeout
         while time.time() < deadline:
-            up = {host.split("@")[0] for reply in app.control.ping(timeout=0.5) or [] for host in reply}
+            up = {
+                host.split("@")[0]
+                for reply in app.control.ping(timeout=0.5) or []
+                for host in reply
+            }
             if up >= set(names):
                 return
         raise AssertionError(f"workers {names} did not come up within {timeout} s")
 
     def stop(self):
-        for proc, log in self.procs.values():
+        for proc, _log in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         for proc, log in self.procs.values():
@@ -75,14 +86,26 @@ class Stack:
 def _stack(settings, tmp_path, broker_url: str):
     redis.Redis.from_url(broker_url).flushdb()
     web_port = free_port()
-    standin = StandIn(api_key="SG.faults", webhook_url=f"http://127.0.0.1:{web_port}/webhooks/sendgrid",
-                      webhook_interval=0.2, slow_seconds=0.5).start()
-    env = {**os.environ,
-           "MAILER_BROKER_URL": broker_url, "MAILER_MAIL_BACKEND": "sendgrid",
-           "MAILER_SENDGRID_HOST": standin.url, "MAILER_SENDGRID_API_KEY": "SG.faults",
-           "MAILER_SENDGRID_TIMEOUT_SECONDS": "5", "MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY": standin.public_key_b64(),
-           "MAILER_BATCH_SIZE": "50", "MAILER_RECONCILE_GRACE_SECONDS": "3", "MAILER_BATCH_LEASE_SECONDS": "8",
-           "MAILER_MAINTENANCE_INTERVAL_SECONDS": "1", "MAILER_SEND_MAX_RETRIES": "20"}
+    standin = StandIn(
+        api_key="SG.faults",
+        webhook_url=f"http://127.0.0.1:{web_port}/webhooks/sendgrid",
+        webhook_interval=0.2,
+        slow_seconds=0.5,
+    ).start()
+    env = {
+        **os.environ,
+        "MAILER_BROKER_URL": broker_url,
+        "MAILER_MAIL_BACKEND": "sendgrid",
+        "MAILER_SENDGRID_HOST": standin.url,
+        "MAILER_SENDGRID_API_KEY": "SG.faults",
+        "MAILER_SENDGRID_TIMEOUT_SECONDS": "5",
+        "MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY": standin.public_key_b64(),
+        "MAILER_BATCH_SIZE": "50",
+        "MAILER_RECONCILE_GRACE_SECONDS": "3",
+        "MAILER_BATCH_LEASE_SECONDS": "8",
+        "MAILER_MAINTENANCE_INTERVAL_SECONDS": "1",
+        "MAILER_SEND_MAX_RETRIES": "20",
+    }
     s = Stack(env, tmp_path)
     s.standin = standin
     s.start("web", "serve", "--port", str(web_port))
@@ -110,16 +133,31 @@ def stack_on_private_redis(session, ingested, settings, tmp_path, private_redis)
 
 def _subscribers(session, n: int) -> list[str]:
     langs = ("ko", "en", "both")
-    rows = [{"email": f"reader{i}@example.com", "lang": langs[i % 3], "status": "active",
-             "consent_source": "test", "created_at": utcnow(), "updated_at": utcnow()} for i in range(n)]
+    rows = [
+        {
+            "email": f"reader{i}@example.com",
+            "lang": langs[i % 3],
+            "status": "active",
+            "consent_source": "test",
+            "created_at": utcnow(),
+            "updated_at": utcnow(),
+        }
+        for i in range(n)
+    ]
     session.execute(insert(Subscriber), rows)
     session.commit()
     return [r["email"] for r in rows]
 
 
 def _send_and_wait(stack, number: int, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mailer.cli", "issue", "send", str(number), "--wait"],
-                          env=stack.env, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "mailer.cli", "issue", "send", str(number), "--wait"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _readers_mailed(stack) -> list[str]:
@@ -135,7 +173,11 @@ def _assert_everyone_exactly_once(session, stack, emails, issue):
     assert session.get(Issue, issue.id).status == "sent"
     statuses = Counter(shown_statuses(session))
     assert sum(statuses.values()) == len(emails)
-    assert not statuses.keys() & {DeliveryStatus.QUEUED, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED}
+    assert not statuses.keys() & {
+        DeliveryStatus.QUEUED,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.CANCELLED,
+    }
 
 
 def test_5000_subscribers_through_429s_500s_and_lost_answers(session, stack):
@@ -143,7 +185,9 @@ def test_5000_subscribers_through_429s_500s_and_lost_answers(session, stack):
     issue = draft_issue(session, utcnow())
     session.commit()
     # one of each fault first, so each is seen whatever the dice say, then 10% 429, 5% 500, 1% dropped
-    stack.standin.faults = Faults("429:0.10,500:0.05,drop:0.01", script=["429", "500", "drop"], seed=7)
+    stack.standin.faults = Faults(
+        "429:0.10,500:0.05,drop:0.01", script=["429", "500", "drop"], seed=7
+    )
     stack.start("worker", "worker", "-Q", "send,events", "-c", "2", "--loglevel", "warning")
     result = _send_and_wait(stack, issue.number)
     assert result.returncode == 0, result.stdout + result.stderr + stack.log("worker")
@@ -164,11 +208,29 @@ def test_a_worker_killed_mid_request_near_the_end_costs_a_minute_not_an_hour(ses
     stack.standin.faults = Faults("429:0.05,500:0.03,drop:0.02,slow:0.90", seed=11)
     stack.standin.slow_seconds = 0.5
     stack.env.update({"MAILER_BATCH_SIZE": "100", "MAILER_PROBE_EMAIL": PROBE})
-    victim = stack.start("victim", "worker", "-Q", "send", "-P", "solo", "-n", "victim@%h", "--loglevel", "warning")
-    stack.start("survivor", "worker", "-Q", "send,events", "-P", "solo", "-n", "survivor@%h", "--loglevel", "warning")
+    victim = stack.start(
+        "victim", "worker", "-Q", "send", "-P", "solo", "-n", "victim@%h", "--loglevel", "warning"
+    )
+    stack.start(
+        "survivor",
+        "worker",
+        "-Q",
+        "send,events",
+        "-P",
+        "solo",
+        "-n",
+        "survivor@%h",
+        "--loglevel",
+        "warning",
+    )
     stack.wait_workers("victim", "survivor")
-    sender = subprocess.Popen([sys.executable, "-m", "mailer.cli", "issue", "send", str(issue.number), "--wait"],
-                              env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "mailer.cli", "issue", "send", str(issue.number), "--wait"],
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait_for(lambda: len(stack.standin.recipients()) >= 4000, 120, "four fifths of the send")
     # Near the end (at most three batches wait for a worker, so the stream goes quiet before the victim's lease
     # ends), with both workers' request marks committed under 0.4 s ago and still `sending` (not a quick 429,
@@ -176,19 +238,32 @@ def test_a_worker_killed_mid_request_near_the_end_costs_a_minute_not_an_hour(ses
     deadline = time.time() + 60
     while True:
         assert time.time() < deadline, "never saw both workers inside the last requests"
-        marks = session.scalars(select(Batch.request_started_at).where(Batch.status == BatchStatus.SENDING)).all()
+        marks = session.scalars(
+            select(Batch.request_started_at).where(Batch.status == BatchStatus.SENDING)
+        ).all()
         waiting = session.scalar(select(func.count()).where(Batch.status.in_(LEASABLE)))
         session.rollback()
-        if waiting <= 3 and len(marks) == 2 and None not in marks and min(marks) > utcnow() - timedelta(seconds=0.4):
+        if (
+            waiting <= 3
+            and len(marks) == 2
+            and None not in marks
+            and min(marks) > utcnow() - timedelta(seconds=0.4)
+        ):
             break
         time.sleep(0.005)
     victim.send_signal(signal.SIGKILL)
     killed = time.time()
     env = stack.env
     bound = int(env["MAILER_BATCH_LEASE_SECONDS"]) + int(env["MAILER_RECONCILE_GRACE_SECONDS"]) + 60
-    _wait_for(lambda: set(_readers_mailed(stack)) == set(emails), bound, f"every reader within {bound} s of the kill")
+    _wait_for(
+        lambda: set(_readers_mailed(stack)) == set(emails),
+        bound,
+        f"every reader within {bound} s of the kill",
+    )
     mailed = time.time() - killed
-    out, err = sender.communicate(timeout=max(1.0, killed + bound - time.time()))  # and the issue `sent`
+    out, err = sender.communicate(
+        timeout=max(1.0, killed + bound - time.time())
+    )  # and the issue `sent`
     assert sender.returncode == 0, out + err + stack.log("survivor")
     print(f"kill to last copy: {mailed:.1f} s; to the issue sent: {time.time() - killed:.1f} s")
     _assert_everyone_exactly_once(session, stack, emails, issue)
@@ -214,9 +289,17 @@ def test_a_broker_restart_loses_no_webhook_evidence(session, stack_on_private_re
     issue = draft_issue(session, utcnow())
     session.commit()
     stack.standin.faults = Faults(None, script=["drop"])  # the first request: accepted, answer lost
-    stack.start("sender", "worker", "-Q", "send", "-P", "solo", "-n", "sender@%h", "--loglevel", "warning")
-    started = subprocess.run([sys.executable, "-m", "mailer.cli", "issue", "send", str(issue.number)],
-                             env=stack.env, capture_output=True, text=True, timeout=60, check=False)
+    stack.start(
+        "sender", "worker", "-Q", "send", "-P", "solo", "-n", "sender@%h", "--loglevel", "warning"
+    )
+    started = subprocess.run(
+        [sys.executable, "-m", "mailer.cli", "issue", "send", str(issue.number)],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert started.returncode == 0, started.stdout + started.stderr
 
     def processed_stored() -> int:
@@ -224,12 +307,28 @@ def test_a_broker_restart_loses_no_webhook_evidence(session, stack_on_private_re
         return session.scalar(select(func.count()).where(WebhookEvent.event == "processed"))
 
     # every recipient accepted once and its evidence stored; nobody consumes the events queue yet
-    _wait_for(lambda: len(stack.standin.recipients()) == len(emails) and processed_stored() == len(emails),
-              60, "every recipient accepted and its processed event stored")
+    _wait_for(
+        lambda: (
+            len(stack.standin.recipients()) == len(emails) and processed_stored() == len(emails)
+        ),
+        60,
+        "every recipient accepted and its processed event stored",
+    )
     assert stack.standin.requests_seen["drop"] == 1
     private_redis.stop()  # queued tasks are lost: the events' apply task, the batch's reconciliation
     private_redis.start()
-    stack.start("worker", "worker", "-Q", "send,events", "-P", "solo", "-n", "worker@%h", "--loglevel", "warning")
+    stack.start(
+        "worker",
+        "worker",
+        "-Q",
+        "send,events",
+        "-P",
+        "solo",
+        "-n",
+        "worker@%h",
+        "--loglevel",
+        "warning",
+    )
 
     def finished() -> bool:
         session.rollback()

@@ -13,13 +13,17 @@ def issue(issue, subscribers_by_lang):  # this module's issue has readers
     return issue
 
 
-def test_snapshot_writes_one_row_per_active_subscriber_with_their_edition(session, issue, settings,
-                                                                          subscribers_by_lang):
+def test_snapshot_writes_one_row_per_active_subscriber_with_their_edition(
+    session, issue, settings, subscribers_by_lang
+):
     start_send(session, issue, settings, utcnow())
     session.commit()
     rows = session.execute(
-        select(Edition.lang, func.count()).select_from(Delivery).join(Edition, Edition.id == Delivery.edition_id)
-        .where(Delivery.issue_id == issue.id).group_by(Edition.lang)
+        select(Edition.lang, func.count())
+        .select_from(Delivery)
+        .join(Edition, Edition.id == Delivery.edition_id)
+        .where(Delivery.issue_id == issue.id)
+        .group_by(Edition.lang)
     ).all()
     assert dict(rows) == subscribers_by_lang  # pending and unsubscribed get nothing
     emails = set(session.scalars(select(Delivery.email)))
@@ -34,7 +38,13 @@ def test_batches_are_cut_per_edition_and_cover_every_delivery_once(session, issu
     batch_ids = start_send(session, issue, get_settings(), utcnow())
     session.commit()
     batches = session.scalars(select(Batch).where(Batch.id.in_(batch_ids))).all()
-    assert sorted(b.size for b in batches) == [1, 2, 2, 2, 2]  # ko 4 -> 2+2, en 3 -> 2+1, both 2 -> 2
+    assert sorted(b.size for b in batches) == [
+        1,
+        2,
+        2,
+        2,
+        2,
+    ]  # ko 4 -> 2+2, en 3 -> 2+1, both 2 -> 2
     for b in batches:
         members = session.scalars(select(Delivery).where(Delivery.batch_id == b.id)).all()
         assert len(members) == b.size
@@ -73,32 +83,54 @@ class WriterDied(Exception):
 
 
 def _ledger(session, issue) -> list[tuple[str, str]]:
-    return sorted(session.execute(select(Edition.lang, Delivery.email).join(Edition, Edition.id == Delivery.edition_id)
-                                  .where(Delivery.issue_id == issue.id)).all())
+    return sorted(
+        session.execute(
+            select(Edition.lang, Delivery.email)
+            .join(Edition, Edition.id == Delivery.edition_id)
+            .where(Delivery.issue_id == issue.id)
+        ).all()
+    )
 
 
 def _readers(subscribers_by_lang) -> list[tuple[str, str]]:
-    return sorted((lang, f"{lang}{i}@example.com") for lang, n in subscribers_by_lang.items() for i in range(n))
+    return sorted(
+        (lang, f"{lang}{i}@example.com")
+        for lang, n in subscribers_by_lang.items()
+        for i in range(n)
+    )
 
 
-def test_each_block_is_committed_before_it_is_handed_over(session, issue, small_blocks, subscribers_by_lang):
+def test_each_block_is_committed_before_it_is_handed_over(
+    session, issue, small_blocks, subscribers_by_lang
+):
     from mailer.db import session_factory
     from mailer.delivery.lifecycle import finish_issue_if_done
     from mailer.delivery.start import begin_send, start_editions
 
     editions = begin_send(session, issue, utcnow())
     # only ko is written here; en and both count as done, so that ko's ledger alone holds the issue open
-    session.execute(update(Edition).where(Edition.issue_id == issue.id, Edition.lang != "ko")
-                    .values(started_at=utcnow(), ledger_done_at=utcnow()))
+    session.execute(
+        update(Edition)
+        .where(Edition.issue_id == issue.id, Edition.lang != "ko")
+        .values(started_at=utcnow(), ledger_done_at=utcnow())
+    )
     session.commit()
     seen = []
 
     def after_block(batch_ids):
-        with session_factory()() as other:  # another connection sees the block, so a worker can send it
-            committed = other.scalar(select(func.count()).select_from(Delivery).where(Delivery.batch_id.in_(batch_ids)))
-            ko = other.scalar(select(Edition).where(Edition.issue_id == issue.id, Edition.lang == "ko"))
+        with (
+            session_factory()() as other
+        ):  # another connection sees the block, so a worker can send it
+            committed = other.scalar(
+                select(func.count()).select_from(Delivery).where(Delivery.batch_id.in_(batch_ids))
+            )
+            ko = other.scalar(
+                select(Edition).where(Edition.issue_id == issue.id, Edition.lang == "ko")
+            )
             seen.append((len(batch_ids), committed, ko.ledger_done_at is not None))
-            other.execute(update(Batch).where(Batch.id.in_(batch_ids)).values(status=BatchStatus.ACCEPTED))
+            other.execute(
+                update(Batch).where(Batch.id.in_(batch_ids)).values(status=BatchStatus.ACCEPTED)
+            )
             other.commit()  # a worker sent the block at once
             if len(seen) == 1:  # every batch so far is sent, but half of ko is still to write
                 assert not finish_issue_if_done(other, issue.id, utcnow())
@@ -108,10 +140,14 @@ def test_each_block_is_committed_before_it_is_handed_over(session, issue, small_
     assert seen == [(2, 2, False), (2, 2, True)]  # 4 ko readers: a first block of 2, then the rest
     assert _ledger(session, issue) == [r for r in _readers(subscribers_by_lang) if r[0] == "ko"]
     session.expire_all()
-    assert session.get(Issue, issue.id).status == IssueStatus.SENT  # the writer finished it, its ledger done
+    assert (
+        session.get(Issue, issue.id).status == IssueStatus.SENT
+    )  # the writer finished it, its ledger done
 
 
-def test_a_reader_back_just_before_the_snapshot_leaves_nobody_out(session, issue, subscribers_by_lang):
+def test_a_reader_back_just_before_the_snapshot_leaves_nobody_out(
+    session, issue, subscribers_by_lang
+):
     """A reader re-activated after the block's batches were made, before its snapshot, is filed in it and
     pushes the last reader past the block: the next block takes them, and is the last."""
     from sqlalchemy import event
@@ -122,18 +158,27 @@ def test_a_reader_back_just_before_the_snapshot_leaves_nobody_out(session, issue
 
     editions = begin_send(session, issue, utcnow())
     ko = next(e for e in editions if e.lang == "ko")
-    session.execute(update(Subscriber).where(Subscriber.email == "ko1@example.com").values(status=Status.UNSUBSCRIBED))
+    session.execute(
+        update(Subscriber)
+        .where(Subscriber.email == "ko1@example.com")
+        .values(status=Status.UNSUBSCRIBED)
+    )
     session.commit()
 
     def back_before_the_snapshot(state):
         if state.is_insert and state.statement.table.name == "deliveries":
             state.session.connection().execute(
-                update(Subscriber).where(Subscriber.email == "ko1@example.com").values(status=Status.ACTIVE))
+                update(Subscriber)
+                .where(Subscriber.email == "ko1@example.com")
+                .values(status=Status.ACTIVE)
+            )
 
     event.listen(session, "do_orm_execute", back_before_the_snapshot)
     first = write_block(session, issue, ko, utcnow(), 1, None, 3)
     event.remove(session, "do_orm_execute", back_before_the_snapshot)
-    assert len(first.batch_ids) == 3 and not first.last  # ko0, ko1 (back), ko2: ko3 is left for the next block
+    assert (
+        len(first.batch_ids) == 3 and not first.last
+    )  # ko0, ko1 (back), ko2: ko3 is left for the next block
     second = write_block(session, issue, ko, utcnow(), 1, first.through, 3)
     assert len(second.batch_ids) == 1 and second.last
     session.commit()
@@ -141,7 +186,8 @@ def test_a_reader_back_just_before_the_snapshot_leaves_nobody_out(session, issue
 
 
 def test_readers_gone_just_before_the_snapshot_leave_the_last_batch_short_and_none_empty(
-        session, issue, subscribers_by_lang):
+    session, issue, subscribers_by_lang
+):
     """4 ko readers, batches of 3, a block of up to 10 batches; two leave after the batches were made,
     before the snapshot: one batch of 2 remains, sized 2, and the nine empty ones go."""
     from sqlalchemy import event
@@ -158,7 +204,10 @@ def test_readers_gone_just_before_the_snapshot_leave_the_last_batch_short_and_no
     def gone_before_the_snapshot(state):
         if state.is_insert and state.statement.table.name == "deliveries":
             state.session.connection().execute(
-                update(Subscriber).where(Subscriber.email.in_(leaving)).values(status=Status.UNSUBSCRIBED))
+                update(Subscriber)
+                .where(Subscriber.email.in_(leaving))
+                .values(status=Status.UNSUBSCRIBED)
+            )
 
     event.listen(session, "do_orm_execute", gone_before_the_snapshot)
     block = write_block(session, issue, ko, utcnow(), 3, None, 10)
@@ -169,7 +218,9 @@ def test_readers_gone_just_before_the_snapshot_leave_the_last_batch_short_and_no
     assert block.through == max(session.scalars(select(Delivery.subscriber_id)))
 
 
-def test_a_ledger_whose_writer_died_is_finished_by_beat_once(session, issue, small_blocks, subscribers_by_lang):
+def test_a_ledger_whose_writer_died_is_finished_by_beat_once(
+    session, issue, small_blocks, subscribers_by_lang
+):
     from datetime import timedelta
 
     from mailer.delivery.start import begin_send, start_due, start_editions
@@ -190,13 +241,18 @@ def test_a_ledger_whose_writer_died_is_finished_by_beat_once(session, issue, sma
     assert len(start_due(session, small_blocks, later)) == 3 + 2
     session.commit()
     assert len(_ledger(session, issue)) == 2 + 3 + 2
-    taken = start_due(session, small_blocks, later + timedelta(seconds=small_blocks.batch_lease_seconds + 1))
+    taken = start_due(
+        session, small_blocks, later + timedelta(seconds=small_blocks.batch_lease_seconds + 1)
+    )
     session.commit()
     assert len(taken) == 2  # the rest of ko
     assert _ledger(session, issue) == _readers(subscribers_by_lang)  # everyone once
     assert start_due(session, small_blocks, later + timedelta(days=1)) == []
     session.expire_all()
-    assert all(e.ledger_done_at is not None for e in session.scalars(select(Edition).where(Edition.issue_id == issue.id)))
+    assert all(
+        e.ledger_done_at is not None
+        for e in session.scalars(select(Edition).where(Edition.issue_id == issue.id))
+    )
 
 
 def test_a_send_cancelled_while_its_ledger_is_written_writes_no_more(session, issue, small_blocks):
@@ -217,7 +273,9 @@ def test_a_send_cancelled_while_its_ledger_is_written_writes_no_more(session, is
     assert len(_ledger(session, issue)) == 2 and ko.ledger_done_at is not None
 
 
-def test_a_writer_taken_over_stops_without_writing_twice(session, issue, small_blocks, subscribers_by_lang):
+def test_a_writer_taken_over_stops_without_writing_twice(
+    session, issue, small_blocks, subscribers_by_lang
+):
     from datetime import timedelta
 
     from mailer.db import session_factory
@@ -229,12 +287,16 @@ def test_a_writer_taken_over_stops_without_writing_twice(session, issue, small_b
     ko_id = ko.id
 
     def stalls_then_is_taken_over(batch_ids):
-        if len(_ledger(session, issue)) == 2:  # after its first block, it goes silent past its lease ...
+        if (
+            len(_ledger(session, issue)) == 2
+        ):  # after its first block, it goes silent past its lease ...
             with session_factory()() as other:  # ... and beat takes over and writes the rest
                 later = utcnow() + timedelta(seconds=small_blocks.batch_lease_seconds + 1)
                 assert len(resume_ledger(other, ko_id, later, small_blocks)) == 2
                 other.commit()
 
-    written = start_editions(session, issue, [ko], small_blocks, utcnow(), stalls_then_is_taken_over)
+    written = start_editions(
+        session, issue, [ko], small_blocks, utcnow(), stalls_then_is_taken_over
+    )
     assert len(written) == 2  # its own first block; its second is rolled back, not written twice
     assert _ledger(session, issue) == [r for r in _readers(subscribers_by_lang) if r[0] == "ko"]

@@ -26,13 +26,17 @@ def test_a_lease_lapsed_before_its_request_is_sent_again_at_once(session, issue,
     [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     now = utcnow()
-    assert batches._lease(session, first, now, settings)  # a worker took it, then died before its request
+    assert batches._lease(
+        session, first, now, settings
+    )  # a worker took it, then died before its request
     found = lifecycle.sweep(session, _lapsed(settings, now), settings)
     assert first in found.send and first not in found.reconcile
     batch = session.get(Batch, first, populate_existing=True)
     assert batch.status == BatchStatus.PENDING and batch.leased_until is None
     assert "before its request" in batch.last_error
-    outcome = batches.send_batch(session, first, sender=OutboxSender(settings.outbox_dir), settings=settings)
+    outcome = batches.send_batch(
+        session, first, sender=OutboxSender(settings.outbox_dir), settings=settings
+    )
     assert outcome.status == BatchStatus.ACCEPTED
 
 
@@ -47,10 +51,14 @@ def test_a_lease_lapsed_mid_request_is_reconciled_not_resent(session, issue, set
     assert first not in found.send
     batch = session.get(Batch, first, populate_existing=True)
     assert batch.status == BatchStatus.UNKNOWN and "mid-request" in batch.last_error
-    assert batch.updated_at == now + timedelta(seconds=settings.batch_lease_seconds)  # lost as of the lease's end
+    assert batch.updated_at == now + timedelta(
+        seconds=settings.batch_lease_seconds
+    )  # lost as of the lease's end
 
 
-def test_the_mark_is_committed_before_the_request_and_cleared_by_the_next_lease(session, issue, settings):
+def test_the_mark_is_committed_before_the_request_and_cleared_by_the_next_lease(
+    session, issue, settings
+):
     [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     seen = []
@@ -58,7 +66,9 @@ def test_the_mark_is_committed_before_the_request_and_cleared_by_the_next_lease(
     class Watching(OutboxSender):
         def send(self, batch):
             with session_scope() as other:  # another connection sees only what is committed
-                seen.append(other.scalar(select(Batch.request_started_at).where(Batch.id == batch.batch_id)))
+                seen.append(
+                    other.scalar(select(Batch.request_started_at).where(Batch.id == batch.batch_id))
+                )
             return super().send(batch)
 
     batches.send_batch(session, first, sender=Watching(settings.outbox_dir), settings=settings)

@@ -37,7 +37,9 @@ def test_workers_share_one_limit_through_redis(monkeypatch, redis_url):
     monkeypatch.setattr(ratelimit, "PREFIX", f"mailer:test:{uuid.uuid4().hex}")
     client = redis.Redis.from_url(redis_url)
     first = RateLimiter(ratelimit._RedisCounters(client), per_second=1, per_hour=0)
-    second = RateLimiter(ratelimit._RedisCounters(redis.Redis.from_url(redis_url)), per_second=1, per_hour=0)
+    second = RateLimiter(
+        ratelimit._RedisCounters(redis.Redis.from_url(redis_url)), per_second=1, per_hour=0
+    )
     assert first.reserve(10, now=T0) == 0
     assert second.reserve(10, now=T0 + 0.1) > 0
 

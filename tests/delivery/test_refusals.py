@@ -49,7 +49,9 @@ def test_beat_sends_nothing_and_says_why(production, session, caplog, monkeypatc
     get_settings.cache_clear()
     issue = get_issue(session, 1)
     scheduling.schedule(session, issue, ("ko",), utcnow() + timedelta(minutes=1), utcnow())
-    next(e for e in issue.editions if e.lang == "ko").send_at = utcnow() - timedelta(minutes=1)  # now due
+    next(e for e in issue.editions if e.lang == "ko").send_at = utcnow() - timedelta(
+        minutes=1
+    )  # now due
     session.commit()
     monkeypatch.setenv("MAILER_ENV", "production")
     get_settings.cache_clear()

@@ -38,7 +38,9 @@ def test_send_reaches_every_active_subscriber_once(session, issue, settings):
     assert set(shown_statuses(session)) == {DeliveryStatus.SENT}
     # the batch's acceptance is the record: no row was written for it
     assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.QUEUED}
-    assert all(b.status == BatchStatus.ACCEPTED and b.message_id for b in session.scalars(select(Batch)))
+    assert all(
+        b.status == BatchStatus.ACCEPTED and b.message_id for b in session.scalars(select(Batch))
+    )
 
 
 def test_running_a_batch_again_sends_nothing(session, issue, settings):
@@ -46,7 +48,10 @@ def test_running_a_batch_again_sends_nothing(session, issue, settings):
     before = {p: p.stat().st_mtime_ns for p in _emls(settings)}
     sender = OutboxSender(settings.outbox_dir)
     for batch_id in batch_ids:
-        assert batches.send_batch(session, batch_id, sender=sender, settings=settings).status == "skipped"
+        assert (
+            batches.send_batch(session, batch_id, sender=sender, settings=settings).status
+            == "skipped"
+        )
     assert {p: p.stat().st_mtime_ns for p in _emls(settings)} == before
 
 
@@ -57,14 +62,18 @@ def test_an_unsubscribe_after_the_snapshot_is_honoured(session, issue, settings)
     subscribers.unsubscribe(session, leaver.id)
     session.commit()
     for batch_id in batch_ids:
-        batches.send_batch(session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings)
+        batches.send_batch(
+            session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings
+        )
     d = session.scalar(select(Delivery).where(Delivery.subscriber_id == leaver.id))
     assert d.status == DeliveryStatus.SUPPRESSED  # not sent, and not for a cancel
     assert session.get(Batch, d.batch_id).suppressed == 1
     assert len(_emls(settings)) == 8
 
 
-def test_a_subscriber_erased_while_the_ledger_was_written_is_not_mailed_nor_kept(session, issue, settings):
+def test_a_subscriber_erased_while_the_ledger_was_written_is_not_mailed_nor_kept(
+    session, issue, settings
+):
     """Without a foreign key nothing stops an erasure racing the ledger's INSERT: the send clears the
     ledger's copy of the address, as mailer.events.privacy.erase would have."""
     from subscribers.models import Subscriber
@@ -76,11 +85,16 @@ def test_a_subscriber_erased_while_the_ledger_was_written_is_not_mailed_nor_kept
     session.delete(gone)  # what subscribers.service.erase does after the ledger row was written
     session.commit()
     for batch_id in batch_ids:
-        batches.send_batch(session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings)
+        batches.send_batch(
+            session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings
+        )
     assert session.get(Subscriber, gone_id) is None
     assert session.scalar(select(Delivery).where(Delivery.email == "ko0@example.com")) is None
     assert session.scalar(select(Delivery).where(Delivery.subscriber_id == gone_id)) is None
-    assert session.scalar(select(Delivery).where(Delivery.email.is_(None))).status == DeliveryStatus.SUPPRESSED
+    assert (
+        session.scalar(select(Delivery).where(Delivery.email.is_(None))).status
+        == DeliveryStatus.SUPPRESSED
+    )
     assert len(_emls(settings)) == 8
 
 
@@ -90,7 +104,10 @@ def test_a_paused_issue_hands_batches_back_and_resume_finishes_it(session, issue
     session.commit()
     sender = OutboxSender(settings.outbox_dir)
     for batch_id in batch_ids:
-        assert batches.send_batch(session, batch_id, sender=sender, settings=settings).status == BatchStatus.PENDING
+        assert (
+            batches.send_batch(session, batch_id, sender=sender, settings=settings).status
+            == BatchStatus.PENDING
+        )
     assert _emls(settings) == []
     resumed = start_send(session, issue, settings, utcnow())
     session.commit()
@@ -107,7 +124,9 @@ def test_a_cancelled_issue_sends_nothing_more(session, issue, settings):
     transition(session, issue, IssueStatus.CANCELLED)
     session.commit()
     for batch_id in batch_ids:
-        batches.send_batch(session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings)
+        batches.send_batch(
+            session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings
+        )
     assert _emls(settings) == []
     assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.CANCELLED}
 
@@ -118,7 +137,13 @@ class FlakySender:
     name = "flaky"
 
     def __init__(self, outbox, failures, kind=SendError.TRANSIENT, **error):
-        self.outbox, self.failures, self.kind, self.error, self.calls = outbox, failures, kind, error, 0
+        self.outbox, self.failures, self.kind, self.error, self.calls = (
+            outbox,
+            failures,
+            kind,
+            error,
+            0,
+        )
         self.sizes = []
 
     def send(self, batch) -> SendResult:
@@ -143,11 +168,18 @@ def test_no_request_starts_too_late_in_its_lease(session, issue, settings):
     session.commit()
     sender = SlowTooLarge(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.TOO_LARGE)
     outcome = batches.send_batch(session, first, sender=sender, settings=tight)
-    assert outcome.status == BatchStatus.RETRYING and outcome.retry_in == 0 and len(outcome.spawned) == 1
+    assert (
+        outcome.status == BatchStatus.RETRYING
+        and outcome.retry_in == 0
+        and len(outcome.spawned) == 1
+    )
     assert sender.calls == 1  # the split half was not sent late
     batch = session.get(Batch, first, populate_existing=True)
     assert batch.status == BatchStatus.RETRYING and batch.leased_until is None
-    assert batches.send_batch(session, first, sender=sender, settings=tight).status == BatchStatus.ACCEPTED
+    assert (
+        batches.send_batch(session, first, sender=sender, settings=tight).status
+        == BatchStatus.ACCEPTED
+    )
 
 
 def test_a_lease_must_outlast_a_request():
@@ -161,7 +193,9 @@ def test_the_sweep_finishes_an_issue_left_sending_with_nothing_open(session, iss
     batch_ids = start_send(session, issue, settings, utcnow())
     session.commit()
     # the worker that closed the last batch died before it could finish the issue
-    session.execute(update(Batch).where(Batch.id.in_(batch_ids)).values(status=BatchStatus.ACCEPTED))
+    session.execute(
+        update(Batch).where(Batch.id.in_(batch_ids)).values(status=BatchStatus.ACCEPTED)
+    )
     session.commit()
     assert session.get(Issue, issue.id, populate_existing=True).status == IssueStatus.SENDING
     lifecycle.sweep(session, utcnow(), settings)
@@ -174,7 +208,10 @@ def test_transient_errors_are_retried_with_backoff_then_succeed(session, issue, 
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1)
     outcome = batches.send_batch(session, first, sender=sender, settings=settings)
     assert outcome.status == BatchStatus.RETRYING and 0 <= outcome.retry_in <= 4
-    assert batches.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
+    assert (
+        batches.send_batch(session, first, sender=sender, settings=settings).status
+        == BatchStatus.ACCEPTED
+    )
     assert session.get(Batch, first).attempts == 2
 
 
@@ -183,7 +220,10 @@ def test_a_permanent_error_fails_the_batch_and_says_why(session, issue, settings
     session.commit()
     sender = FlakySender(None, failures=99, kind=SendError.PERMANENT)
     for batch_id in batch_ids:
-        assert batches.send_batch(session, batch_id, sender=sender, settings=settings).status == BatchStatus.FAILED
+        assert (
+            batches.send_batch(session, batch_id, sender=sender, settings=settings).status
+            == BatchStatus.FAILED
+        )
     session.expire_all()
     issue = session.get(Issue, issue.id)
     assert issue.status == IssueStatus.FAILED and "3 batch(es) failed" in issue.status_reason
@@ -207,16 +247,22 @@ def test_a_batch_whose_worker_died_is_reconciled_not_blindly_resent(session, iss
     [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     now = utcnow()
-    leased = batches._lease(session, first, now, settings)  # a worker took it, then died mid-request
+    leased = batches._lease(
+        session, first, now, settings
+    )  # a worker took it, then died mid-request
     leased.request_started_at = now
     session.commit()
     assert lifecycle.sweep(session, now, settings).send == []
     lease_end = now + timedelta(seconds=settings.batch_lease_seconds)
     later = lease_end + timedelta(seconds=60)  # beat's sweep comes a while after the lease ran out
-    assert lifecycle.sweep(session, later, settings).reconcile == []  # unknown now; waiting for evidence
+    assert (
+        lifecycle.sweep(session, later, settings).reconcile == []
+    )  # unknown now; waiting for evidence
     assert session.get(Batch, first, populate_existing=True).status == BatchStatus.UNKNOWN
     # SendGrid's `processed` event arrived for one recipient: it must not be mailed again
-    first_delivery = session.scalars(select(Delivery).where(Delivery.batch_id == first).order_by(Delivery.id)).first()
+    first_delivery = session.scalars(
+        select(Delivery).where(Delivery.batch_id == first).order_by(Delivery.id)
+    ).first()
     first_delivery.status = DeliveryStatus.SENT
     session.commit()
     after_grace = later + timedelta(seconds=settings.reconcile_grace_seconds + 1)
@@ -229,21 +275,33 @@ def test_a_batch_whose_worker_died_is_reconciled_not_blindly_resent(session, iss
     _webhook_event_at(session, lease_end + timedelta(seconds=2))
     assert reconcile.reconcile_batch(session, first, after_grace, settings).retry_in == 0
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=0)
-    assert batches.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
+    assert (
+        batches.send_batch(session, first, sender=sender, settings=settings).status
+        == BatchStatus.ACCEPTED
+    )
     size = session.get(Batch, first).size
     assert sender.sizes == [size - 1]
 
 
-def test_a_lost_answer_waits_for_evidence_and_resends_only_the_unconfirmed(session, issue, settings):
+def test_a_lost_answer_waits_for_evidence_and_resends_only_the_unconfirmed(
+    session, issue, settings
+):
     from datetime import timedelta
 
     [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.UNKNOWN)
     outcome = batches.send_batch(session, first, sender=sender, settings=settings)
-    assert outcome.status == BatchStatus.UNKNOWN and outcome.reconcile_in == settings.reconcile_grace_seconds
-    assert reconcile.reconcile_batch(session, first, utcnow(), settings).reconcile_in > 0  # too early
-    session.execute(update(Delivery).where(Delivery.batch_id == first).values(status=DeliveryStatus.DELIVERED))
+    assert (
+        outcome.status == BatchStatus.UNKNOWN
+        and outcome.reconcile_in == settings.reconcile_grace_seconds
+    )
+    assert (
+        reconcile.reconcile_batch(session, first, utcnow(), settings).reconcile_in > 0
+    )  # too early
+    session.execute(
+        update(Delivery).where(Delivery.batch_id == first).values(status=DeliveryStatus.DELIVERED)
+    )
     session.commit()
     later = utcnow() + timedelta(seconds=settings.reconcile_grace_seconds + 1)
     assert reconcile.reconcile_batch(session, first, later, settings).status == BatchStatus.ACCEPTED
@@ -253,8 +311,13 @@ def test_a_lost_answer_waits_for_evidence_and_resends_only_the_unconfirmed(sessi
 def test_a_400_naming_recipients_drops_them_and_sends_the_rest(session, issue, settings):
     [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
-    sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.INVALID, invalid=(0,))
-    assert batches.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
+    sender = FlakySender(
+        OutboxSender(settings.outbox_dir), failures=1, kind=SendError.INVALID, invalid=(0,)
+    )
+    assert (
+        batches.send_batch(session, first, sender=sender, settings=settings).status
+        == BatchStatus.ACCEPTED
+    )
     statuses = shown_statuses(session, Delivery.batch_id == first)
     assert statuses[0] == DeliveryStatus.INVALID and set(statuses[1:]) == {DeliveryStatus.SENT}
     assert sender.sizes == [len(statuses), len(statuses) - 1]
@@ -268,8 +331,14 @@ def test_a_413_splits_the_batch(session, issue, settings):
     outcome = batches.send_batch(session, first, sender=sender, settings=settings)
     assert outcome.status == BatchStatus.ACCEPTED and len(outcome.spawned) == 1
     spawned = session.get(Batch, outcome.spawned[0])
-    assert spawned.status == BatchStatus.PENDING and spawned.size + session.get(Batch, first).size == size
-    assert batches.send_batch(session, spawned.id, sender=sender, settings=settings).status == BatchStatus.ACCEPTED
+    assert (
+        spawned.status == BatchStatus.PENDING
+        and spawned.size + session.get(Batch, first).size == size
+    )
+    assert (
+        batches.send_batch(session, spawned.id, sender=sender, settings=settings).status
+        == BatchStatus.ACCEPTED
+    )
 
 
 def test_refused_credentials_pause_the_issue_instead_of_burning_batches(session, issue, settings):
@@ -293,8 +362,13 @@ def test_cancel_closes_every_waiting_batch(session, issue, settings):
     session.commit()
     assert set(session.scalars(select(Batch.status))) == {BatchStatus.CANCELLED}
     assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.CANCELLED}
-    assert all(batches.send_batch(session, b, sender=OutboxSender(settings.outbox_dir), settings=settings).status
-               == "skipped" for b in batch_ids)
+    assert all(
+        batches.send_batch(
+            session, b, sender=OutboxSender(settings.outbox_dir), settings=settings
+        ).status
+        == "skipped"
+        for b in batch_ids
+    )
 
 
 def test_editions_left_unstarted_by_a_crash_are_started_by_the_tick(session, issue, settings):
@@ -319,12 +393,20 @@ def test_retries_run_out_and_the_batch_fails(session, issue, settings, monkeypat
     [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(None, failures=99)
-    assert batches.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.RETRYING
-    assert batches.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.FAILED
+    assert (
+        batches.send_batch(session, first, sender=sender, settings=settings).status
+        == BatchStatus.RETRYING
+    )
+    assert (
+        batches.send_batch(session, first, sender=sender, settings=settings).status
+        == BatchStatus.FAILED
+    )
     assert sender.calls == 2
 
 
-def test_a_rate_limit_wait_hands_the_batch_back_without_using_an_attempt(session, issue, settings, monkeypatch):
+def test_a_rate_limit_wait_hands_the_batch_back_without_using_an_attempt(
+    session, issue, settings, monkeypatch
+):
     class Full:
         def reserve(self, messages, now=None):
             return 3600.0
@@ -343,8 +425,18 @@ def _webhook_event_at(session, when):
     """An event about someone else, timestamped by SendGrid at `when`."""
     from mailer.events import store
 
-    store.store(session, [{"event": "delivered", "email": "other@example.com", "sg_event_id": f"x-{when}",
-                           "timestamp": int(when.timestamp()) + 1}], utcnow())
+    store.store(
+        session,
+        [
+            {
+                "event": "delivered",
+                "email": "other@example.com",
+                "sg_event_id": f"x-{when}",
+                "timestamp": int(when.timestamp()) + 1,
+            }
+        ],
+        utcnow(),
+    )
     session.commit()
 
 
@@ -362,8 +454,13 @@ def test_a_lost_answer_is_lost_as_of_the_end_of_its_request(session, issue, sett
     session.commit()
     started = utcnow()
     sender = SlowLoss(None, failures=1, kind=SendError.UNKNOWN)
-    assert batches.send_batch(session, first, sender=sender, settings=settings, now=started).status == BatchStatus.UNKNOWN
-    assert session.get(Batch, first, populate_existing=True).updated_at >= started + timedelta(seconds=0.2)
+    assert (
+        batches.send_batch(session, first, sender=sender, settings=settings, now=started).status
+        == BatchStatus.UNKNOWN
+    )
+    assert session.get(Batch, first, populate_existing=True).updated_at >= started + timedelta(
+        seconds=0.2
+    )
 
 
 def test_a_lost_answer_waits_while_the_webhook_stream_lags_behind_it(session, issue, settings):
@@ -374,24 +471,36 @@ def test_a_lost_answer_waits_while_the_webhook_stream_lags_behind_it(session, is
     [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.UNKNOWN)
-    assert batches.send_batch(session, first, sender=sender, settings=settings).status == BatchStatus.UNKNOWN
+    assert (
+        batches.send_batch(session, first, sender=sender, settings=settings).status
+        == BatchStatus.UNKNOWN
+    )
     lost_at = session.get(Batch, first, populate_existing=True).updated_at
-    _webhook_event_at(session, lost_at - timedelta(seconds=30))  # the stream is half a minute behind
+    _webhook_event_at(
+        session, lost_at - timedelta(seconds=30)
+    )  # the stream is half a minute behind
     after_grace = lost_at + timedelta(seconds=settings.reconcile_grace_seconds + 1)
-    assert reconcile.reconcile_batch(session, first, after_grace, settings) == batches.BatchOutcome(BatchStatus.UNKNOWN)
+    assert reconcile.reconcile_batch(session, first, after_grace, settings) == batches.BatchOutcome(
+        BatchStatus.UNKNOWN
+    )
     assert session.get(Batch, first, populate_existing=True).status == BatchStatus.UNKNOWN
     too_long = lost_at + timedelta(seconds=settings.reconcile_max_wait_seconds + 1)
     assert reconcile.reconcile_batch(session, first, too_long, settings).retry_in == 0
 
 
-def test_without_a_broker_a_lost_answer_is_reconciled_in_process_in_a_loop(session, issue, settings, monkeypatch):
+def test_without_a_broker_a_lost_answer_is_reconciled_in_process_in_a_loop(
+    session, issue, settings, monkeypatch
+):
     """No broker means no sweep: the task itself keeps asking until the wait is over, iteratively (nested
     calls ran out of stack during a long wait), and the batch is neither stuck nor sent twice."""
     from mailer.config import get_settings
     from mailer.delivery import tasks
 
-    for name, value in {"RECONCILE_GRACE_SECONDS": "0", "RECONCILE_MAX_WAIT_SECONDS": "1",
-                        "MAINTENANCE_INTERVAL_SECONDS": "1"}.items():
+    for name, value in {
+        "RECONCILE_GRACE_SECONDS": "0",
+        "RECONCILE_MAX_WAIT_SECONDS": "1",
+        "MAINTENANCE_INTERVAL_SECONDS": "1",
+    }.items():
         monkeypatch.setenv(f"MAILER_{name}", value)
     get_settings.cache_clear()
     [first, *_] = start_send(session, issue, get_settings(), utcnow())
@@ -405,7 +514,9 @@ def test_without_a_broker_a_lost_answer_is_reconciled_in_process_in_a_loop(sessi
     assert session.get(Batch, first, populate_existing=True).status == BatchStatus.ACCEPTED
 
 
-def test_an_editions_content_is_read_once_per_worker_and_again_for_a_new_start(session, issue, monkeypatch):
+def test_an_editions_content_is_read_once_per_worker_and_again_for_a_new_start(
+    session, issue, monkeypatch
+):
     from sqlalchemy import event
 
     from mailer.db import get_engine
@@ -432,7 +543,9 @@ def test_an_editions_content_is_read_once_per_worker_and_again_for_a_new_start(s
             batches.send_batch(session, batch_id, sender=sender, settings=settings)
         assert len(same) >= 2 and len(reads) == 1
         assert batches._content(session, edition.id, edition.started_at).html == edition.html
-        batches._content(session, edition.id, utcnow())  # a row that took the same id, started later
+        batches._content(
+            session, edition.id, utcnow()
+        )  # a row that took the same id, started later
         assert len(reads) == 2
     finally:
         event.remove(get_engine(), "before_cursor_execute", listener)

@@ -30,5 +30,3 @@ def deliveries(session, ingested, subscribers_by_lang, settings):
     start_send(session, issue, settings, utcnow())
     session.commit()
     return session.scalars(select(Delivery).order_by(Delivery.id)).all()
-
-

@@ -45,46 +45,81 @@ def _with_probe(settings) -> Settings:
     return settings.model_copy(update={"probe_email": PROBE})
 
 
-def test_a_quiet_stream_gets_one_probe_and_its_event_ends_the_wait(client, session, lost, standin, sender, settings):
+def test_a_quiet_stream_gets_one_probe_and_its_event_ends_the_wait(
+    client, session, lost, standin, sender, settings
+):
     settings = _with_probe(settings)
     after_grace = lost.updated_at + timedelta(seconds=settings.reconcile_grace_seconds + 1)
     waiting = reconcile.reconcile_batch(session, lost.id, after_grace, settings, sender)
     assert waiting.status == BatchStatus.UNKNOWN
     [sent] = _probes(standin)
-    assert session.get(Batch, lost.id, populate_existing=True).updated_at == lost.updated_at  # still the loss
-    assert sent["custom_args"] == [{"probe": str(lost.id)}] and sent["payload"]["categories"] == ["probe"]
+    assert (
+        session.get(Batch, lost.id, populate_existing=True).updated_at == lost.updated_at
+    )  # still the loss
+    assert sent["custom_args"] == [{"probe": str(lost.id)}] and sent["payload"]["categories"] == [
+        "probe"
+    ]
     # asked again before the probe's event came: no second probe
-    reconcile.reconcile_batch(session, lost.id, after_grace + timedelta(seconds=1), settings, sender)
+    reconcile.reconcile_batch(
+        session, lost.id, after_grace + timedelta(seconds=1), settings, sender
+    )
     assert len(_probes(standin)) == 1
     # the probe's `processed` event, as SendGrid stamps it: after the loss
     stamp = int(after_grace.timestamp()) + 1
-    assert post(client, [{"event": "processed", "email": PROBE, "timestamp": stamp, "sg_event_id": "probe-1",
-                          "probe": str(lost.id)}]).status_code == 200
-    outcome = reconcile.reconcile_batch(session, lost.id, after_grace + timedelta(seconds=2), settings, sender)
-    assert outcome.status == BatchStatus.RETRYING and outcome.retry_in == 0  # its own events are missing: resent
+    assert (
+        post(
+            client,
+            [
+                {
+                    "event": "processed",
+                    "email": PROBE,
+                    "timestamp": stamp,
+                    "sg_event_id": "probe-1",
+                    "probe": str(lost.id),
+                }
+            ],
+        ).status_code
+        == 200
+    )
+    outcome = reconcile.reconcile_batch(
+        session, lost.id, after_grace + timedelta(seconds=2), settings, sender
+    )
+    assert (
+        outcome.status == BatchStatus.RETRYING and outcome.retry_in == 0
+    )  # its own events are missing: resent
 
 
-def test_a_probe_lost_on_its_way_is_sent_again_a_grace_period_later(session, lost, standin, sender, settings):
+def test_a_probe_lost_on_its_way_is_sent_again_a_grace_period_later(
+    session, lost, standin, sender, settings
+):
     settings = _with_probe(settings)
     standin.faults = Faults(None, script=["500"])
     after_grace = lost.updated_at + timedelta(seconds=settings.reconcile_grace_seconds + 1)
-    assert reconcile.reconcile_batch(session, lost.id, after_grace, settings, sender).status == BatchStatus.UNKNOWN
+    assert (
+        reconcile.reconcile_batch(session, lost.id, after_grace, settings, sender).status
+        == BatchStatus.UNKNOWN
+    )
     assert _probes(standin) == []
-    reconcile.reconcile_batch(session, lost.id, after_grace + timedelta(seconds=1), settings, sender)
+    reconcile.reconcile_batch(
+        session, lost.id, after_grace + timedelta(seconds=1), settings, sender
+    )
     assert _probes(standin) == []  # recorded as sent: not tried again at once
     again = after_grace + timedelta(seconds=settings.reconcile_grace_seconds + 1)
     reconcile.reconcile_batch(session, lost.id, again, settings, sender)
     assert len(_probes(standin)) == 1
 
 
-def test_one_probe_serves_every_batch_lost_before_it(session, deliveries, standin, sender, settings):
+def test_one_probe_serves_every_batch_lost_before_it(
+    session, deliveries, standin, sender, settings
+):
     settings = _with_probe(settings)
     ids = sorted({d.batch_id for d in deliveries})[:2]
     for batch in session.scalars(select(Batch).where(Batch.id.in_(ids))):
         batch.status = BatchStatus.UNKNOWN
     session.commit()
     after_grace = max(session.get(Batch, i).updated_at for i in ids) + timedelta(
-        seconds=settings.reconcile_grace_seconds + 1)
+        seconds=settings.reconcile_grace_seconds + 1
+    )
     for batch_id in ids:
         reconcile.reconcile_batch(session, batch_id, after_grace, settings, sender)
     assert len(_probes(standin)) == 1
@@ -93,7 +128,10 @@ def test_one_probe_serves_every_batch_lost_before_it(session, deliveries, standi
 def test_without_a_probe_address_the_bounded_wait_stays(session, lost, standin, sender, settings):
     assert not settings.probe_email
     after_grace = lost.updated_at + timedelta(seconds=settings.reconcile_grace_seconds + 1)
-    assert reconcile.reconcile_batch(session, lost.id, after_grace, settings, sender).status == BatchStatus.UNKNOWN
+    assert (
+        reconcile.reconcile_batch(session, lost.id, after_grace, settings, sender).status
+        == BatchStatus.UNKNOWN
+    )
     assert standin.accepted() == []
     overdue = lost.updated_at + timedelta(seconds=settings.reconcile_max_wait_seconds + 1)
     assert reconcile.reconcile_batch(session, lost.id, overdue, settings, sender).retry_in == 0

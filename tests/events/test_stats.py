@@ -19,35 +19,67 @@ from mailer.issues.service import draft_issue
 
 
 def _event(kind, d, n=0):
-    return {"event": kind, "email": d.email, "timestamp": 1800000000, "sg_event_id": f"{kind}-{d.id}-{n}",
-            "issue_id": str(d.issue_id), "delivery_id": str(d.id)}
+    return {
+        "event": kind,
+        "email": d.email,
+        "timestamp": 1800000000,
+        "sg_event_id": f"{kind}-{d.id}-{n}",
+        "issue_id": str(d.issue_id),
+        "delivery_id": str(d.id),
+    }
 
 
 def test_stats_count_deliveries_per_language(session, ingested, subscribers_by_lang):
     issue = draft_issue(session, utcnow())
     session.commit()
     send_now(issue.number, get_settings())
-    rows = session.execute(select(Delivery, Edition.lang).join(Edition, Edition.id == Delivery.edition_id)
-                           .order_by(Delivery.id)).all()
+    rows = session.execute(
+        select(Delivery, Edition.lang)
+        .join(Edition, Edition.id == Delivery.edition_id)
+        .order_by(Delivery.id)
+    ).all()
     ko = [d for d, lang in rows if lang == "ko"]
     en = [d for d, lang in rows if lang == "en"]
     events = [_event("delivered", d) for d in ko + en]
-    events += [_event("open", ko[0], 1), _event("open", ko[0], 2), _event("open", ko[1]), _event("click", ko[1])]
+    events += [
+        _event("open", ko[0], 1),
+        _event("open", ko[0], 2),
+        _event("open", ko[1]),
+        _event("click", ko[1]),
+    ]
     events += [_event("bounce", en[0]), _event("spamreport", en[1]), _event("unsubscribe", en[2])]
     store(session, events, utcnow())
     apply_pending(session, utcnow())
     session.commit()
     stats = issue_stats(session, issue.id)
-    assert stats["ko"] == {"sent": 4, "delivered": 4, "bounced": 0, "complained": 0, "opened": 2, "clicked": 1,
-                           "unsubscribed": 0}
-    assert stats["en"] == {"sent": 3, "delivered": 3, "bounced": 1, "complained": 1, "opened": 0, "clicked": 0,
-                           "unsubscribed": 1}
+    assert stats["ko"] == {
+        "sent": 4,
+        "delivered": 4,
+        "bounced": 0,
+        "complained": 0,
+        "opened": 2,
+        "clicked": 1,
+        "unsubscribed": 0,
+    }
+    assert stats["en"] == {
+        "sent": 3,
+        "delivered": 3,
+        "bounced": 1,
+        "complained": 1,
+        "opened": 0,
+        "clicked": 0,
+        "unsubscribed": 1,
+    }
     assert stats["both"] == {**dict.fromkeys(STATS, 0), "sent": 2}
-    shown = json.loads(CliRunner().invoke(main, ["issue", "show", str(issue.number), "--json"]).stdout)
+    shown = json.loads(
+        CliRunner().invoke(main, ["issue", "show", str(issue.number), "--json"]).stdout
+    )
     assert {e["lang"]: e["stats"] for e in shown["editions"]} == stats
 
 
-def test_pages_and_scrapes_read_counts_stored_by_beat(session, ingested, subscribers_by_lang, settings):
+def test_pages_and_scrapes_read_counts_stored_by_beat(
+    session, ingested, subscribers_by_lang, settings
+):
     from datetime import timedelta
 
     from sqlalchemy import delete, update
@@ -72,8 +104,12 @@ def test_pages_and_scrapes_read_counts_stored_by_beat(session, ingested, subscri
     session.commit()
     soon = now + timedelta(seconds=settings.stats_refresh_seconds)
     assert stored_counts(session, issue, soon, settings).stats["ko"]["sent"] == 4
-    scraped = {(s.labels["issue"], s.labels["status"], s.labels["lang"]): s.value
-               for m in Collector().collect() if m.name == "mailer_deliveries" for s in m.samples}
+    scraped = {
+        (s.labels["issue"], s.labels["status"], s.labels["lang"]): s.value
+        for m in Collector().collect()
+        if m.name == "mailer_deliveries"
+        for s in m.samples
+    }
     n = str(issue.number)
     assert scraped == {(n, "sent", "ko"): 4, (n, "sent", "en"): 3, (n, "sent", "both"): 2}
     # Stale (beat not running): counted again, and stored.
@@ -81,7 +117,9 @@ def test_pages_and_scrapes_read_counts_stored_by_beat(session, ingested, subscri
     assert stored_counts(session, issue, later, settings).stats["ko"]["sent"] == 0
     assert session.get(IssueCounts, issue.id).counted_at == later
     # Settled: finished long ago, beat leaves it alone and its last counts stand.
-    session.execute(update(Issue).where(Issue.id == issue.id).values(finished_at=now - timedelta(days=30)))
+    session.execute(
+        update(Issue).where(Issue.id == issue.id).values(finished_at=now - timedelta(days=30))
+    )
     session.commit()
     session.refresh(issue)
     assert refresh_active(session, later, settings) == 0
@@ -92,4 +130,7 @@ def test_pages_and_scrapes_read_counts_stored_by_beat(session, ingested, subscri
     session.commit()
     session.refresh(issue)
     assert stored_counts(session, issue, finished, settings).counted_at == finished
-    assert stored_counts(session, issue, finished + timedelta(seconds=1), settings).counted_at == finished
+    assert (
+        stored_counts(session, issue, finished + timedelta(seconds=1), settings).counted_at
+        == finished
+    )

@@ -18,15 +18,28 @@ from .conftest import KEY
 
 
 def _event(kind, delivery, n=0, **extra):
-    return {"event": kind, "email": delivery.email, "timestamp": int(time.time()), "sg_event_id": f"{kind}-{delivery.id}-{n}",
-            "sg_message_id": f"msg.{delivery.id}", "delivery_id": str(delivery.id), "batch_id": str(delivery.batch_id),
-            "issue_id": str(delivery.issue_id), "category": ["digest"], **extra}
+    return {
+        "event": kind,
+        "email": delivery.email,
+        "timestamp": int(time.time()),
+        "sg_event_id": f"{kind}-{delivery.id}-{n}",
+        "sg_message_id": f"msg.{delivery.id}",
+        "delivery_id": str(delivery.id),
+        "batch_id": str(delivery.batch_id),
+        "issue_id": str(delivery.issue_id),
+        "category": ["digest"],
+        **extra,
+    }
 
 
 def post(client, events, key=KEY, stamp=None, body=None):
     body = body if body is not None else json.dumps(events).encode()
     stamp = stamp or str(int(time.time()))
-    headers = {SIGNATURE_HEADER: sign(body, stamp, key), TIMESTAMP_HEADER: stamp, "Content-Type": "application/json"}
+    headers = {
+        SIGNATURE_HEADER: sign(body, stamp, key),
+        TIMESTAMP_HEADER: stamp,
+        "Content-Type": "application/json",
+    }
     return client.post("/webhooks/sendgrid", content=body, headers=headers)
 
 
@@ -42,7 +55,11 @@ def _stored(session):
 def test_a_signed_post_is_stored_and_applied(client, session, deliveries):
     d = deliveries[0]
     response = post(client, [_event("processed", d), _event("delivered", d)])
-    assert response.status_code == 200 and response.json() == {"received": 2, "new": 2, "rejected": 0}
+    assert response.status_code == 200 and response.json() == {
+        "received": 2,
+        "new": 2,
+        "rejected": 0,
+    }
     assert _statuses(session)[d.id] == DeliveryStatus.DELIVERED
     assert session.scalar(select(func.count()).where(WebhookEvent.processed_at.is_(None))) == 0
 
@@ -53,7 +70,12 @@ def test_forged_unsigned_and_stale_posts_change_nothing(client, session, deliver
     body = json.dumps(events).encode()
     stamp = str(int(time.time()))
     tampered = {SIGNATURE_HEADER: sign(body, stamp, KEY), TIMESTAMP_HEADER: stamp}
-    assert client.post("/webhooks/sendgrid", content=body.replace(b"delivered", b"bounce"), headers=tampered).status_code == 403
+    assert (
+        client.post(
+            "/webhooks/sendgrid", content=body.replace(b"delivered", b"bounce"), headers=tampered
+        ).status_code
+        == 403
+    )
     assert post(client, events, key=generate_private_key()).status_code == 403  # someone else's key
     assert client.post("/webhooks/sendgrid", content=body).status_code == 401  # unsigned
     stale = str(int(time.time()) - 11 * 60)
@@ -99,7 +121,9 @@ def test_processed_evidence_reconciles_a_lost_answer(client, session, deliveries
     session.commit()
     post(client, [_event("processed", d) for d in members])
     later = utcnow() + timedelta(seconds=settings.reconcile_grace_seconds + 1)
-    assert reconcile.reconcile_batch(session, batch_id, later, settings).status == BatchStatus.ACCEPTED
+    assert (
+        reconcile.reconcile_batch(session, batch_id, later, settings).status == BatchStatus.ACCEPTED
+    )
 
 
 def test_one_post_of_ten_thousand_events(client, session, deliveries):
@@ -115,12 +139,24 @@ def test_bounces_complaints_and_unsubscribes_reach_the_subscriber(client, sessio
     from subscribers import service as subscribers
 
     a, b, c, d = deliveries[:4]
-    post(client, [_event("bounce", a, type="bounce", status="5.1.1", reason="550 no such user"),
-                  _event("spamreport", b), _event("unsubscribe", c),
-                  _event("dropped", d, reason="Bounced Address"), _event("delivered", d)])
+    post(
+        client,
+        [
+            _event("bounce", a, type="bounce", status="5.1.1", reason="550 no such user"),
+            _event("spamreport", b),
+            _event("unsubscribe", c),
+            _event("dropped", d, reason="Bounced Address"),
+            _event("delivered", d),
+        ],
+    )
     session.expire_all()
     status = {x.email: subscribers.get_by_email(session, x.email).status for x in (a, b, c, d)}
-    assert status == {a.email: "bounced", b.email: "complained", c.email: "unsubscribed", d.email: "bounced"}
+    assert status == {
+        a.email: "bounced",
+        b.email: "complained",
+        c.email: "unsubscribed",
+        d.email: "bounced",
+    }
     post(client, [_event("delivered", b, 9)])  # a later event undoes no suppression
     session.expire_all()
     assert subscribers.get_by_email(session, b.email).status == "complained"
@@ -148,4 +184,6 @@ def test_stored_but_unapplied_evidence_postpones_reconciliation(session, deliver
     assert waiting == batches.BatchOutcome(BatchStatus.UNKNOWN)  # not resent; the sweep asks again
     assert process_stored() == len(members)  # what beat's apply-stored-events does
     session.expire_all()
-    assert reconcile.reconcile_batch(session, batch_id, later, settings).status == BatchStatus.ACCEPTED
+    assert (
+        reconcile.reconcile_batch(session, batch_id, later, settings).status == BatchStatus.ACCEPTED
+    )

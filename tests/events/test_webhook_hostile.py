@@ -32,7 +32,9 @@ def _rows(session):
     return session.scalars(select(WebhookEvent).order_by(WebhookEvent.id)).all()
 
 
-def test_a_declared_body_over_the_limit_is_a_413_even_when_signed(client, session, deliveries, small_limit):
+def test_a_declared_body_over_the_limit_is_a_413_even_when_signed(
+    client, session, deliveries, small_limit
+):
     d = deliveries[0]
     events = [_event("open", d, n) for n in range(LIMIT // 200)]
     assert len(json.dumps(events)) > LIMIT
@@ -43,10 +45,20 @@ def test_a_declared_body_over_the_limit_is_a_413_even_when_signed(client, sessio
 def _asgi(headers: list[tuple[bytes, bytes]], chunks) -> int:
     """Call the app as a server would: header bytes as they came (TestClient re-encodes them as UTF-8),
     the body pulled chunk by chunk from `chunks`. Returns the status answered."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/webhooks/sendgrid", "raw_path": b"/webhooks/sendgrid", "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"testserver"), *headers], "client": ("127.0.0.1", 1),
-             "server": ("testserver", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/webhooks/sendgrid",
+        "raw_path": b"/webhooks/sendgrid",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
     answer = {}
 
     async def receive():
@@ -62,7 +74,10 @@ def _asgi(headers: list[tuple[bytes, bytes]], chunks) -> int:
 
 
 def _signed_headers(stamp: bytes) -> list[tuple[bytes, bytes]]:
-    return [(SIGNATURE_HEADER.lower().encode(), b"MEUCIQ=="), (TIMESTAMP_HEADER.lower().encode(), stamp)]
+    return [
+        (SIGNATURE_HEADER.lower().encode(), b"MEUCIQ=="),
+        (TIMESTAMP_HEADER.lower().encode(), stamp),
+    ]
 
 
 def test_a_streamed_body_is_cut_off_at_the_limit_not_read_whole(client, small_limit):
@@ -70,11 +85,16 @@ def test_a_streamed_body_is_cut_off_at_the_limit_not_read_whole(client, small_li
     code read it all, then found the signature bad)."""
     pulled = []
     chunks = (pulled.append(n) or b"x" * 8192 for n in range(64 * 128))
-    status = _asgi([(b"transfer-encoding", b"chunked"), *_signed_headers(str(int(time.time())).encode())], chunks)
+    status = _asgi(
+        [(b"transfer-encoding", b"chunked"), *_signed_headers(str(int(time.time())).encode())],
+        chunks,
+    )
     assert status == 413 and len(pulled) * 8192 <= LIMIT + 8192
 
 
-def test_bad_events_are_rejected_one_by_one_and_the_bounce_beside_them_is_kept(client, session, deliveries):
+def test_bad_events_are_rejected_one_by_one_and_the_bounce_beside_them_is_kept(
+    client, session, deliveries
+):
     bounced, other = deliveries[0], deliveries[1]
     bad = [
         _event("click", other, 1, email=["a@example.org", "b@example.org"]),
@@ -82,7 +102,9 @@ def test_bad_events_are_rejected_one_by_one_and_the_bounce_beside_them_is_kept(c
         _event("click", other, 3, timestamp=10**30),
         _event("click", other, 4, url="https://example.org/\x00"),
         _event("click", other, 5, timestamp=1e30),
-        _event("click", other, 6, nested=json.loads("[" * 600 + "]" * 600)),  # deeper than this stack
+        _event(
+            "click", other, 6, nested=json.loads("[" * 600 + "]" * 600)
+        ),  # deeper than this stack
         "not an event",
     ]
     events = [*bad, _event("bounce", bounced, reason="550 no such user")]
@@ -92,12 +114,23 @@ def test_bad_events_are_rejected_one_by_one_and_the_bounce_beside_them_is_kept(c
     assert subscribers.get_by_email(session, bounced.email).status == "bounced"
     rows = _rows(session)
     rejected = [r for r in rows if r.event == "rejected"]
-    assert len(rejected) == 7 and all(r.email is None and r.error and set(r.payload) == {"rejected"}
-                                      and r.processed_at is not None for r in rejected)
-    assert post(client, events).json() == {"received": 8, "new": 0, "rejected": 7}  # a retry adds nothing
+    assert len(rejected) == 7 and all(
+        r.email is None
+        and r.error
+        and set(r.payload) == {"rejected"}
+        and r.processed_at is not None
+        for r in rejected
+    )
+    assert post(client, events).json() == {
+        "received": 8,
+        "new": 0,
+        "rejected": 7,
+    }  # a retry adds nothing
 
 
-def test_nan_and_a_hundred_digit_number_reject_their_event_not_the_post(client, session, deliveries):
+def test_nan_and_a_hundred_digit_number_reject_their_event_not_the_post(
+    client, session, deliveries
+):
     d = deliveries[0]
     good = json.dumps(_event("delivered", d))
     body = f'[{{"event": "open", "timestamp": NaN}}, {{"event": "open", "n": {"9" * 200}}}, {good}]'.encode()
@@ -115,7 +148,9 @@ def test_a_timestamp_header_of_other_digits_is_a_4xx(client, stamp):
 
 def test_late_events_for_an_erased_address_keep_nothing_personal(client, session, deliveries):
     d = deliveries[0]
-    click = _event("click", d, 7, ip="203.0.113.9", url="https://news.example.com/s/1", useragent="Mozilla/5.0")
+    click = _event(
+        "click", d, 7, ip="203.0.113.9", url="https://news.example.com/s/1", useragent="Mozilla/5.0"
+    )
     address, delivery_id = d.email, d.id
     assert privacy.erase(session, address)
     session.commit()

@@ -14,7 +14,9 @@ from mailer.db import utcnow
 from subscribers.csv_import import BadRow, CsvError, Row, import_rows, read_rows
 from subscribers.models import Subscriber
 
-FAST = hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = hsettings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 good_rows = st.builds(
     lambda local, lang, status: {"email": f"{local}@fuzz.example", "lang": lang, "status": status},
@@ -57,7 +59,9 @@ def test_bad_rows_are_reported_by_line_and_good_ones_imported(session, mixed):
     parsed = list(read_rows(io.StringIO(_csv(chosen), newline="")))
     assert len(parsed) == len(chosen)
     bad_lines = []
-    report = import_rows(session, parsed, now=utcnow(), on_bad_row=lambda b: bad_lines.append(b.line))
+    report = import_rows(
+        session, parsed, now=utcnow(), on_bad_row=lambda b: bad_lines.append(b.line)
+    )
     good = [r for r in parsed if isinstance(r, Row)]
     # a row that csv wrote over several physical lines still starts at or after its logical position
     assert all(b >= i + 2 for i, b in enumerate(sorted(bad_lines)))

@@ -18,7 +18,9 @@ from mailer.db import utcnow
 SAMPLES = Path(__file__).resolve().parents[2] / "mailer" / "demo" / "samples"
 EN = (SAMPLES / "en.xml").read_bytes()
 KO = (SAMPLES / "ko.xml").read_bytes()
-FAST = hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = hsettings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @st.composite
@@ -32,14 +34,23 @@ def mutated(draw):
         elif kind == "cut":
             del data[i:]
         elif kind == "insert":
-            data[i:i] = draw(st.sampled_from([b"<", b"&", b"]]>", b"<item>", b"\xff\xfe", b"<![CDATA[", b"\x00"]))
+            data[i:i] = draw(
+                st.sampled_from([b"<", b"&", b"]]>", b"<item>", b"\xff\xfe", b"<![CDATA[", b"\x00"])
+            )
         else:
-            del data[i:i + draw(st.integers(min_value=1, max_value=200))]
+            del data[i : i + draw(st.integers(min_value=1, max_value=200))]
     return bytes(data)
 
 
-content_types = st.sampled_from([None, "application/rss+xml", "text/xml; charset=euc-kr", "text/html",
-                                 "application/xml; charset=bogus"])
+content_types = st.sampled_from(
+    [
+        None,
+        "application/rss+xml",
+        "text/xml; charset=euc-kr",
+        "text/html",
+        "application/xml; charset=bogus",
+    ]
+)
 
 
 def _parse(body, content_type, lang):
@@ -61,7 +72,9 @@ def test_mutated_sample_feeds_never_raise(body, content_type):
         assert item.guid and item.url and item.title
 
 
-@hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(body=st.one_of(mutated(), st.binary(max_size=500)))
 def test_ingest_never_raises_and_records_an_error(session, tmp_path_factory, body):
     path = tmp_path_factory.mktemp("feed") / "feed.xml"
@@ -96,8 +109,13 @@ def test_an_empty_feed_records_an_error_instead_of_raising(session, tmp_path):
     assert result.error
 
 
-@pytest.mark.parametrize("body", [b'<?xml version="1.0" encoding="\x80"?><rss/>',
-                                  b'<?xml version="1.0" encoding="ut\x00f-8"?><rss/>'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0" encoding="\x80"?><rss/>',
+        b'<?xml version="1.0" encoding="ut\x00f-8"?><rss/>',
+    ],
+)
 def test_a_mangled_encoding_declaration_records_an_error(body):
     parsed = parse_feed(body, now=utcnow(), summary_length=200, lang="en")
     assert parsed.error

@@ -14,7 +14,9 @@ from pydantic import SecretStr
 
 from subscribers import tokens
 
-FAST = hsettings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = hsettings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 URLSAFE = string.ascii_letters + string.digits + "-_."
 ids = st.integers(min_value=0, max_value=2**31 - 1)
 purposes = st.sampled_from(tokens.PURPOSES)
@@ -45,7 +47,7 @@ def test_tampering_any_character_fails(settings, purpose, subscriber_id, data):
     # may decode to the same bytes, so tamper anywhere but there.
     i = data.draw(st.integers(min_value=0, max_value=len(token) - 2))
     replacement = data.draw(st.sampled_from([c for c in URLSAFE if c != token[i]]))
-    tampered = token[:i] + replacement + token[i + 1:]
+    tampered = token[:i] + replacement + token[i + 1 :]
     with pytest.raises(tokens.InvalidToken):
         tokens.read(purpose, tampered, settings)
 
@@ -54,7 +56,9 @@ def test_tampering_any_character_fails(settings, purpose, subscriber_id, data):
 @given(purpose=purposes, other=purposes, subscriber_id=ids)
 def test_a_token_is_refused_for_another_purpose(settings, purpose, other, subscriber_id):
     token = tokens.make_token(purpose, subscriber_id, settings)
-    if other == purpose or (purpose == tokens.LINKS and other in tokens.SHARED):  # a digest's links open both
+    if other == purpose or (
+        purpose == tokens.LINKS and other in tokens.SHARED
+    ):  # a digest's links open both
         assert tokens.read(other, token, settings).subscriber_id == subscriber_id
     else:
         with pytest.raises(tokens.InvalidToken):
@@ -62,9 +66,15 @@ def test_a_token_is_refused_for_another_purpose(settings, purpose, other, subscr
 
 
 @FAST
-@given(purpose=purposes, subscriber_id=st.integers(min_value=-2**63, max_value=2**80),
-       secret=st.text(min_size=1, max_size=40), when=st.integers(min_value=1, max_value=2**32))
-def test_the_fast_signer_makes_exactly_what_itsdangerous_makes(settings, purpose, subscriber_id, secret, when):
+@given(
+    purpose=purposes,
+    subscriber_id=st.integers(min_value=-(2**63), max_value=2**80),
+    secret=st.text(min_size=1, max_size=40),
+    when=st.integers(min_value=1, max_value=2**32),
+)
+def test_the_fast_signer_makes_exactly_what_itsdangerous_makes(
+    settings, purpose, subscriber_id, secret, when
+):
     """make_token signs ints without itsdangerous' per-call setup; the bytes must be the same."""
     keyed = settings.model_copy(update={"secret_key": SecretStr(secret), "old_secret_keys": []})
     with patch("time.time", return_value=when + 0.5):
@@ -76,8 +86,13 @@ def test_the_fast_signer_makes_exactly_what_itsdangerous_makes(settings, purpose
 
 
 @FAST
-@given(subscriber_id=st.integers(min_value=-2**40, max_value=2**40), when=st.integers(min_value=1, max_value=2**32))
-def test_a_digests_links_carry_the_token_made_one_by_one_and_open_both_pages(settings, subscriber_id, when):
+@given(
+    subscriber_id=st.integers(min_value=-(2**40), max_value=2**40),
+    when=st.integers(min_value=1, max_value=2**32),
+)
+def test_a_digests_links_carry_the_token_made_one_by_one_and_open_both_pages(
+    settings, subscriber_id, when
+):
     pages = (tokens.UNSUBSCRIBE, tokens.PREFERENCES)
     with patch("time.time", return_value=when + 0.25):
         links = tokens.shared_link_maker(pages, settings)(subscriber_id)

@@ -21,7 +21,9 @@ def app(session, monkeypatch):
     from mailer.config import get_settings
     from mailer.standin import signing
 
-    monkeypatch.setenv("MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY", signing.public_key_b64(signing.generate_private_key()))
+    monkeypatch.setenv(
+        "MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY", signing.public_key_b64(signing.generate_private_key())
+    )
     get_settings.cache_clear()
     yield create_app()
     get_settings.cache_clear()
@@ -31,7 +33,9 @@ def app(session, monkeypatch):
 @hsettings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_route_answers_5xx(case, app):
     response = case.call(app=app)
-    assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code}"
+    assert response.status_code < 500, (
+        f"{case.method} {case.formatted_path}: {response.status_code}"
+    )
 
 
 @pytest.fixture
@@ -45,8 +49,12 @@ def editor_cookie(session, app):
     editor = accounts.create_user(session, "fuzz", "a long enough password")
     cookie = {sessions.COOKIE: sessions.start(session, editor.id, utcnow(), get_settings())}
     session.commit()
-    desk = TestClient(app, base_url="https://testserver", cookies=cookie, follow_redirects=False).get("/admin")
-    assert desk.status_code == 200  # the cookie is a live session: the desk's routes are fuzzed as an editor
+    desk = TestClient(
+        app, base_url="https://testserver", cookies=cookie, follow_redirects=False
+    ).get("/admin")
+    assert (
+        desk.status_code == 200
+    )  # the cookie is a live session: the desk's routes are fuzzed as an editor
     return cookie
 
 
@@ -54,4 +62,6 @@ def editor_cookie(session, app):
 @hsettings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_route_answers_5xx_to_an_editor(case, app, editor_cookie):
     response = case.call(app=app, cookies=editor_cookie)
-    assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code}"
+    assert response.status_code < 500, (
+        f"{case.method} {case.formatted_path}: {response.status_code}"
+    )

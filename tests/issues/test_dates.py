@@ -46,7 +46,9 @@ def _assert_dated(issue, day: date, langs=("ko", "en", "both")):
 
 def test_the_planned_send_day_is_the_digest_weekday_on_or_after_the_draft_in_its_zone(settings):
     assert planned_day(DRAFTED, settings) == date(2026, 11, 30)  # not the UTC date, Sunday the 29th
-    assert planned_day(DRAFTED + timedelta(days=1), settings) == date(2026, 12, 7)  # drafted Tuesday: next Monday
+    assert planned_day(DRAFTED + timedelta(days=1), settings) == date(
+        2026, 12, 7
+    )  # drafted Tuesday: next Monday
 
 
 def test_a_draft_made_at_six_in_seoul_is_dated_that_monday_not_the_utc_sunday(issue):
@@ -55,25 +57,54 @@ def test_a_draft_made_at_six_in_seoul_is_dated_that_monday_not_the_utc_sunday(is
 
 
 def test_scheduling_and_rescheduling_redate_in_the_zone_given(session, issue):
-    scheduling.schedule(session, issue, ("ko", "both"), scheduling.parse_when("2026-12-01T07:00", "Asia/Seoul"), DRAFTED)
+    scheduling.schedule(
+        session,
+        issue,
+        ("ko", "both"),
+        scheduling.parse_when("2026-12-01T07:00", "Asia/Seoul"),
+        DRAFTED,
+    )
     _assert_dated(issue, date(2026, 12, 1), ("ko", "both"))
     _assert_dated(issue, date(2026, 11, 30), ("en",))  # not scheduled: the planned day still
     # 20:00 on Monday in New York is already Tuesday in Seoul and in UTC: the English edition says Monday
-    scheduling.schedule(session, issue, ("en",), scheduling.parse_when("2026-11-30T20:00", "America/New_York"), DRAFTED)
+    scheduling.schedule(
+        session,
+        issue,
+        ("en",),
+        scheduling.parse_when("2026-11-30T20:00", "America/New_York"),
+        DRAFTED,
+    )
     en = next(e for e in issue.editions if e.lang == "en")
-    assert en.send_at == datetime(2026, 12, 1, 1, 0, tzinfo=UTC) and en.send_tz == "America/New_York"
+    assert (
+        en.send_at == datetime(2026, 12, 1, 1, 0, tzinfo=UTC) and en.send_tz == "America/New_York"
+    )
     _assert_dated(issue, date(2026, 11, 30), ("en",))
-    scheduling.schedule(session, issue, ("ko", "both"), scheduling.parse_when("2026-12-02T07:00", "Asia/Seoul"), DRAFTED)
+    scheduling.schedule(
+        session,
+        issue,
+        ("ko", "both"),
+        scheduling.parse_when("2026-12-02T07:00", "Asia/Seoul"),
+        DRAFTED,
+    )
     _assert_dated(issue, date(2026, 12, 2), ("ko", "both"))
     scheduling.unschedule(session, issue)
     _assert_dated(issue, date(2026, 11, 30))
 
 
-def test_an_edition_sent_on_another_day_than_planned_is_dated_the_day_it_went_out(session, issue, settings):
-    scheduling.schedule(session, issue, ("ko", "en", "both"), scheduling.parse_when("2026-11-30T07:00", "Asia/Seoul"),
-                        DRAFTED)
+def test_an_edition_sent_on_another_day_than_planned_is_dated_the_day_it_went_out(
+    session, issue, settings
+):
+    scheduling.schedule(
+        session,
+        issue,
+        ("ko", "en", "both"),
+        scheduling.parse_when("2026-11-30T07:00", "Asia/Seoul"),
+        DRAFTED,
+    )
     _assert_dated(issue, date(2026, 11, 30))
-    sent_at = datetime(2026, 12, 2, 0, 30, tzinfo=UTC)  # Wednesday 09:30 in Seoul: sent late, by hand
+    sent_at = datetime(
+        2026, 12, 2, 0, 30, tzinfo=UTC
+    )  # Wednesday 09:30 in Seoul: sent late, by hand
     start_send(session, issue, settings, sent_at)
     session.commit()
     session.expire_all()

@@ -43,20 +43,32 @@ def test_add_and_remove_stories_and_refuse_one_already_used(session, issue, sett
 def test_subject_preheader_and_notes_per_edition_are_rendered(session, issue):
     story = _order(issue)[0]
     editing.set_story_note(session, issue, story, "이번 주 꼭 읽어 보세요")
-    editing.update_editions(session, issue, {
-        "ko": {"subject": "  이번 주   브리핑 ", "preheader": "미리 보기", "note": "편집자의 말"},
-        "en": {"subject": "This week", "preheader": "Preview", "note": "From the editor"},
-    })
+    editing.update_editions(
+        session,
+        issue,
+        {
+            "ko": {
+                "subject": "  이번 주   브리핑 ",
+                "preheader": "미리 보기",
+                "note": "편집자의 말",
+            },
+            "en": {"subject": "This week", "preheader": "Preview", "note": "From the editor"},
+        },
+    )
     ko = next(e for e in issue.editions if e.lang == "ko")
     en = next(e for e in issue.editions if e.lang == "en")
     assert ko.subject == "이번 주 브리핑" and "편집자의 말" in ko.html and "미리 보기" in ko.html
     assert "이번 주 꼭 읽어 보세요" in ko.html and "이번 주 꼭 읽어 보세요" in ko.text
-    assert en.subject == "This week" and "From the editor" in en.html and "From the editor" in en.text
+    assert (
+        en.subject == "This week" and "From the editor" in en.html and "From the editor" in en.text
+    )
     editing.update_editions(session, issue, {"en": {"subject": "", "preheader": "", "note": ""}})
     assert en.subject.startswith("The Seoul Ledger Weekly No. 1: ")  # blank: the default comes back
 
 
-def test_a_broken_template_fails_when_saving_with_a_clear_message(session, issue, tmp_path, monkeypatch):
+def test_a_broken_template_fails_when_saving_with_a_clear_message(
+    session, issue, tmp_path, monkeypatch
+):
     import shutil
 
     from mailer import templates_dir

@@ -26,16 +26,24 @@ def _deliveries(session, lang=None):
 
 
 def test_parse_when_reads_a_naive_time_in_the_zone_given():
-    assert scheduling.parse_when("2026-12-07T07:00", "Asia/Seoul") == datetime(2026, 12, 6, 22, 0, tzinfo=UTC)
-    assert scheduling.parse_when("2026-12-07T07:00", "America/New_York") == datetime(2026, 12, 7, 12, tzinfo=UTC)
-    assert scheduling.parse_when("2026-12-07T07:00+00:00", "Asia/Seoul") == datetime(2026, 12, 7, 7, tzinfo=UTC)
+    assert scheduling.parse_when("2026-12-07T07:00", "Asia/Seoul") == datetime(
+        2026, 12, 6, 22, 0, tzinfo=UTC
+    )
+    assert scheduling.parse_when("2026-12-07T07:00", "America/New_York") == datetime(
+        2026, 12, 7, 12, tzinfo=UTC
+    )
+    assert scheduling.parse_when("2026-12-07T07:00+00:00", "Asia/Seoul") == datetime(
+        2026, 12, 7, 7, tzinfo=UTC
+    )
     with pytest.raises(IssueError, match="ISO 8601"):
         scheduling.parse_when("next monday", "Asia/Seoul")
     with pytest.raises(IssueError, match="time zone"):
         scheduling.parse_when("2026-12-07T07:00", "Mars/Olympus")
 
 
-def test_each_edition_goes_out_at_its_own_time_and_only_once(session, issue, settings, subscribers_by_lang):
+def test_each_edition_goes_out_at_its_own_time_and_only_once(
+    session, issue, settings, subscribers_by_lang
+):
     now = utcnow()
     ko_at, en_at = now + timedelta(hours=1), now + timedelta(hours=14)
     scheduling.schedule(session, issue, ("ko", "both"), ko_at, now)
@@ -76,8 +84,13 @@ def test_send_now_after_a_partial_schedule_sends_only_the_rest(session, issue, s
     session.commit()
     rest = start_send(session, issue, settings, utcnow())
     session.commit()
-    langs = set(session.scalars(select(Edition.lang).join(Batch, Batch.edition_id == Edition.id)
-                                .where(Batch.id.in_(rest))))
+    langs = set(
+        session.scalars(
+            select(Edition.lang)
+            .join(Batch, Batch.edition_id == Edition.id)
+            .where(Batch.id.in_(rest))
+        )
+    )
     assert langs == {"en", "both"}
     assert _deliveries(session) == 9
     assert start_due(session, settings, now + timedelta(days=1)) == []
@@ -114,10 +127,17 @@ def test_beat_drafts_on_the_configured_cadence_and_ticks_for_due_sends(monkeypat
     from mailer.celery_app import beat_schedule
     from mailer.config import Settings
 
-    s = Settings(digest_weekday=2, digest_hour=7, digest_timezone="America/New_York", schedule_tick_seconds=30)
+    s = Settings(
+        digest_weekday=2,
+        digest_hour=7,
+        digest_timezone="America/New_York",
+        schedule_tick_seconds=30,
+    )
     entries = beat_schedule(s)
     draft = entries["draft-weekly-issue"]["schedule"]
-    assert draft.hour == {7} and draft.minute == {0} and draft.day_of_week == {3}  # Wednesday (crontab: 0 = Sunday)
+    assert (
+        draft.hour == {7} and draft.minute == {0} and draft.day_of_week == {3}
+    )  # Wednesday (crontab: 0 = Sunday)
     assert entries["send-due-editions"] == {"task": "mailer.send_due", "schedule": 30}
     from mailer.celery_app import create_app
 
@@ -144,4 +164,6 @@ def test_the_beat_tick_task_sends_what_is_due(session, issue, settings):
     assert send_due.apply().get() > 0
     assert send_due.apply().get() == 0  # and never twice
     session.expire_all()
-    assert session.get(type(issue), issue.id).status == IssueStatus.SENT and _deliveries(session) == 9
+    assert (
+        session.get(type(issue), issue.id).status == IssueStatus.SENT and _deliveries(session) == 9
+    )

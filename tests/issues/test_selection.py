@@ -22,8 +22,13 @@ def test_a_pair_is_one_story_newest_first_english_side_represents_it():
 
 
 def test_outside_the_window_used_before_and_the_cap():
-    cands = [c(1, "en", None, 1), c(2, "en", 22, 2), c(22, "ko", 2, 2), c(3, "en", None, 3),
-             c(4, "en", None, 24 * 8)]
+    cands = [
+        c(1, "en", None, 1),
+        c(2, "en", 22, 2),
+        c(22, "ko", 2, 2),
+        c(3, "en", None, 3),
+        c(4, "en", None, 24 * 8),
+    ]
     start, end = window(None, NOW)
     assert select_stories(cands, start=start, end=end, used={22}, limit=10) == [1, 3]
     assert select_stories(cands, start=start, end=end, used=set(), limit=2) == [1, 2]

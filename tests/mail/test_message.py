@@ -12,22 +12,66 @@ from mailer.delivery.facade import send_now
 from mailer.mail.message import OutgoingBatch, Recipient, to_mime
 from mailer.rendering.placeholders import UNSUBSCRIBE_URL
 
-WORDS = ["서울", "레저", "주간", "브리핑", "1호:", "서울시,", "내년부터", "심야", "자율주행", "버스", "—", "what",
-         "it", "means", "won", "slides", "가", "한국은행,", "기준금리", "동결…", "“인상", "없다”", "é", "A&B",
-         "Weekly", "#12:", "'푸드·뮤직'", "0.25%p"]
+WORDS = [
+    "서울",
+    "레저",
+    "주간",
+    "브리핑",
+    "1호:",
+    "서울시,",
+    "내년부터",
+    "심야",
+    "자율주행",
+    "버스",
+    "—",
+    "what",
+    "it",
+    "means",
+    "won",
+    "slides",
+    "가",
+    "한국은행,",
+    "기준금리",
+    "동결…",
+    "“인상",
+    "없다”",
+    "é",
+    "A&B",
+    "Weekly",
+    "#12:",
+    "'푸드·뮤직'",
+    "0.25%p",
+]
 
 
 def _batch(subject: str) -> OutgoingBatch:
-    rcpt = Recipient(1, "a@example.com", {UNSUBSCRIBE_URL: "https://x.example/u/1"},
-                     {"List-Unsubscribe": "<https://x.example/u/1>"}, {})
-    return OutgoingBatch("ko", "news@example.com", "서울 레저", subject, "<p>u</p>", "text", [rcpt], batch_id=1, issue_number=1)
+    rcpt = Recipient(
+        1,
+        "a@example.com",
+        {UNSUBSCRIBE_URL: "https://x.example/u/1"},
+        {"List-Unsubscribe": "<https://x.example/u/1>"},
+        {},
+    )
+    return OutgoingBatch(
+        "ko",
+        "news@example.com",
+        "서울 레저",
+        subject,
+        "<p>u</p>",
+        "text",
+        [rcpt],
+        batch_id=1,
+        issue_number=1,
+    )
 
 
 def _subject_lines(raw: bytes) -> list[str]:
     """The Subject header's lines on the wire: "Subject: ..." and its continuation lines."""
     head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii").split("\r\n")
     start = next(i for i, line in enumerate(head) if line.startswith("Subject: "))
-    end = next((i for i in range(start + 1, len(head)) if not head[i].startswith((" ", "\t"))), len(head))
+    end = next(
+        (i for i in range(start + 1, len(head)) if not head[i].startswith((" ", "\t"))), len(head)
+    )
     return head[start:end]
 
 
@@ -38,7 +82,9 @@ def _parse(raw: bytes):
 def test_subjects_come_back_unchanged_from_a_standards_parser():
     rng = random.Random(20261128)
     subjects = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 30))) for _ in range(500)]
-    subjects.append("The Seoul Ledger Weekly #3: Bank of Korea holds rates as won slides — what it means")
+    subjects.append(
+        "The Seoul Ledger Weekly #3: Bank of Korea holds rates as won slides — what it means"
+    )
     for subject in subjects:
         assert _parse(to_mime(_batch(subject), _batch(subject).recipients[0]))["Subject"] == subject
 
@@ -63,12 +109,18 @@ def test_each_eml_is_a_proper_multipart_message_in_the_readers_language(sent, se
             seen.add(msg["To"])
             assert msg.get_content_type() == "multipart/alternative"
             text, html = msg.get_payload()
-            assert text.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
+            assert (
+                text.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
+            )
             assert text.get_content_charset() == html.get_content_charset() == "utf-8"
             assert msg["Subject"] == sent[lang].subject
-            assert msg["From"].addresses[0].display_name == (settings.from_name_en if lang == "en" else settings.from_name_ko)
+            assert msg["From"].addresses[0].display_name == (
+                settings.from_name_en if lang == "en" else settings.from_name_ko
+            )
             unsubscribe = msg["List-Unsubscribe"]
-            assert unsubscribe.startswith("<https://news.example.com/unsubscribe/") and unsubscribe.endswith(">")
+            assert unsubscribe.startswith(
+                "<https://news.example.com/unsubscribe/"
+            ) and unsubscribe.endswith(">")
             assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
             body = html.get_content()
             assert f'<html lang="{"en" if lang == "en" else "ko"}"' in body
@@ -83,8 +135,9 @@ def test_korean_edition_subject_is_korean(sent):
     assert sent["en"].subject.startswith("The Seoul Ledger Weekly No. 1: ")
 
 
-def test_every_edition_carries_list_id_feedback_id_reply_to_and_a_real_date_zone(session, ingested,
-                                                                                 subscribers_by_lang, monkeypatch):
+def test_every_edition_carries_list_id_feedback_id_reply_to_and_a_real_date_zone(
+    session, ingested, subscribers_by_lang, monkeypatch
+):
     from mailer.db import utcnow
     from mailer.issues.service import draft_issue
     from mailer.mail.sendgrid import build_payload
@@ -100,7 +153,9 @@ def test_every_edition_carries_list_id_feedback_id_reply_to_and_a_real_date_zone
         [path, *_] = sorted((Path(settings.outbox_dir) / "issue-1" / lang).glob("*.eml"))
         raw = path.read_bytes()
         msg = _parse(raw)
-        assert msg["List-Id"] == "<weekly.news.example.com>"  # from the public URL when MAILER_LIST_ID is unset
+        assert (
+            msg["List-Id"] == "<weekly.news.example.com>"
+        )  # from the public URL when MAILER_LIST_ID is unset
         assert msg["Feedback-ID"] == f"issue-1:{lang}:news.example.com"
         assert msg["Reply-To"] == "desk@news.example.com"
         assert msg["Date"].endswith("+0000")
@@ -126,14 +181,27 @@ def test_list_id_comes_from_its_setting(monkeypatch):
 
     monkeypatch.setenv("MAILER_LIST_ID", "weekly.news.example.org")
     assert Settings(_env_file=None).list_id_header == "<weekly.news.example.org>"
-    batch = OutgoingBatch.compose(Settings(_env_file=None), "ko", subject="s", html="h", text="t",
-                                  recipients=[], folder="confirm")
-    assert batch.headers == {"List-Id": "<weekly.news.example.org>", "Feedback-ID": "confirm:ko:news.example.com"}
+    batch = OutgoingBatch.compose(
+        Settings(_env_file=None),
+        "ko",
+        subject="s",
+        html="h",
+        text="t",
+        recipients=[],
+        folder="confirm",
+    )
+    assert batch.headers == {
+        "List-Id": "<weekly.news.example.org>",
+        "Feedback-ID": "confirm:ko:news.example.com",
+    }
 
 
 def test_long_ascii_and_korean_subjects_fold_within_78_columns_and_round_trip():
-    for subject in ("The Seoul Ledger Weekly No. 12: " + ("Bank of Korea holds rates as won slides " * 3).strip(),
-                    "서울 레저 주간 브리핑 제12호: " + ("한국은행, 기준금리 동결… “인상 없다” " * 4).strip()):
+    for subject in (
+        "The Seoul Ledger Weekly No. 12: "
+        + ("Bank of Korea holds rates as won slides " * 3).strip(),
+        "서울 레저 주간 브리핑 제12호: " + ("한국은행, 기준금리 동결… “인상 없다” " * 4).strip(),
+    ):
         raw = to_mime(_batch(subject), _batch(subject).recipients[0])
         lines = _subject_lines(raw)
         assert len(lines) > 1 and max(map(len, lines)) <= 78
@@ -144,4 +212,7 @@ def test_every_subject_line_on_the_wire_fits_78_columns():
     rng = random.Random(14)
     for _ in range(300):
         subject = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 30)))
-        assert max(map(len, _subject_lines(to_mime(_batch(subject), _batch(subject).recipients[0])))) <= 78
+        assert (
+            max(map(len, _subject_lines(to_mime(_batch(subject), _batch(subject).recipients[0]))))
+            <= 78
+        )

@@ -43,16 +43,26 @@ def broker_down(settings, monkeypatch):
     get_settings.cache_clear()
 
 
-def test_a_sign_up_with_the_broker_down_keeps_its_mail_for_the_sweep(client, broker_down, settings, monkeypatch):
+def test_a_sign_up_with_the_broker_down_keeps_its_mail_for_the_sweep(
+    client, broker_down, settings, monkeypatch
+):
     assert sign_up(client, "outage@example.com", "en").status_code == 200
     [mail] = _mails()
-    assert (mail.status, mail.lang, mail.queued_at) == (MailStatus.PENDING, "en", None)  # never queued
+    assert (mail.status, mail.lang, mail.queued_at) == (
+        MailStatus.PENDING,
+        "en",
+        None,
+    )  # never queued
     assert _files(settings) == []
     queued = []
-    monkeypatch.setattr(transactional.app, "send_task", lambda name, args, queue: queued.append(args[0]))
+    monkeypatch.setattr(
+        transactional.app, "send_task", lambda name, args, queue: queued.append(args[0])
+    )
     with session_factory()() as s:  # the broker is back: the next sweep queues it at once
         assert transactional.due(s, utcnow(), broker_down) == [mail.id]
-        assert transactional.due(s, utcnow(), broker_down) == []  # queued now: not again for a lease
+        assert (
+            transactional.due(s, utcnow(), broker_down) == []
+        )  # queued now: not again for a lease
     transactional.dispatch([mail.id])
     assert queued == [mail.id]
 
@@ -79,7 +89,9 @@ def test_a_claim_is_held_until_its_worker_goes_silent(settings, session):
         assert transactional.due(s, now, settings) == []
     assert transactional.send_mail.apply(args=(mail_id,)).get() == "done" and _files(settings) == []
     later = now + timedelta(seconds=settings.batch_lease_seconds + 1)
-    with session_factory()() as s:  # its claim lapsed: the sweep queues it, and the task may claim it
+    with (
+        session_factory()() as s
+    ):  # its claim lapsed: the sweep queues it, and the task may claim it
         assert transactional.due(s, later, settings) == [mail_id]
     with session_factory()() as s:
         assert transactional._claim(s, mail_id, later, settings)

@@ -13,11 +13,15 @@ from mailer.delivery.models import Delivery
 from mailer.issues.service import draft_issue
 
 
-def test_issue_test_sends_a_marked_proof_through_the_backend_and_records_nothing(session, ingested, settings):
+def test_issue_test_sends_a_marked_proof_through_the_backend_and_records_nothing(
+    session, ingested, settings
+):
     draft_issue(session, utcnow())
     session.commit()
-    result = CliRunner().invoke(main, ["issue", "test", "1", "--to", "Ed@Example.com", "--to", "b@example.com",
-                                       "--lang", "en"])
+    result = CliRunner().invoke(
+        main,
+        ["issue", "test", "1", "--to", "Ed@Example.com", "--to", "b@example.com", "--lang", "en"],
+    )
     assert result.exit_code == 0, result.output
     files = sorted((Path(settings.outbox_dir) / "test" / "en").glob("*.eml"))
     assert len(files) == 2
@@ -25,7 +29,11 @@ def test_issue_test_sends_a_marked_proof_through_the_backend_and_records_nothing
     assert msg["Subject"].startswith("[TEST] The Seoul Ledger Weekly No. 1: ")
     assert msg["To"] in ("ed@example.com", "b@example.com")
     html = msg.get_body(("html",)).get_content()
-    assert "%unsubscribe_url%" not in html and "/unsubscribe/" not in html and "/subscribe?lang=en" in html
+    assert (
+        "%unsubscribe_url%" not in html
+        and "/unsubscribe/" not in html
+        and "/subscribe?lang=en" in html
+    )
     assert session.scalar(select(func.count()).select_from(Delivery)) == 0
 
 
@@ -42,15 +50,31 @@ def test_issue_schedule_stores_per_edition_times(session, ingested):
     runner = CliRunner()
     ok = runner.invoke(main, ["issue", "schedule", "1", "--at", "2099-01-05T07:00", "--lang", "ko"])
     assert ok.exit_code == 0, ok.output
-    ok = runner.invoke(main, ["issue", "schedule", "1", "--at", "2099-01-05T07:00", "--lang", "en",
-                              "--tz", "America/New_York"])
+    ok = runner.invoke(
+        main,
+        [
+            "issue",
+            "schedule",
+            "1",
+            "--at",
+            "2099-01-05T07:00",
+            "--lang",
+            "en",
+            "--tz",
+            "America/New_York",
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     import json
 
     shown = json.loads(runner.invoke(main, ["issue", "show", "1", "--json"]).output)
     times = {e["lang"]: e["send_at"] for e in shown["editions"]}
     assert shown["status"] == "scheduled"
-    assert times == {"ko": "2099-01-04T22:00:00+00:00", "en": "2099-01-05T12:00:00+00:00", "both": None}
+    assert times == {
+        "ko": "2099-01-04T22:00:00+00:00",
+        "en": "2099-01-05T12:00:00+00:00",
+        "both": None,
+    }
     bad = runner.invoke(main, ["issue", "schedule", "1", "--at", "2001-01-01T07:00"])
     assert bad.exit_code == 1 and "in the past" in bad.output
 
@@ -58,11 +82,15 @@ def test_issue_schedule_stores_per_edition_times(session, ingested):
 def test_admin_create_user_asks_twice_and_stores_a_scrypt_hash(session):
     from mailer.issues.models import Editor
 
-    result = CliRunner().invoke(main, ["admin", "create-user", "mina"], input="long enough pw\nlong enough pw\n")
+    result = CliRunner().invoke(
+        main, ["admin", "create-user", "mina"], input="long enough pw\nlong enough pw\n"
+    )
     assert result.exit_code == 0, result.output
     editor = session.scalar(select(Editor).where(Editor.name == "mina"))
     assert editor.password_hash.startswith("scrypt$") and "long enough" not in editor.password_hash
-    again = CliRunner().invoke(main, ["admin", "create-user", "mina"], input="long enough pw\nlong enough pw\n")
+    again = CliRunner().invoke(
+        main, ["admin", "create-user", "mina"], input="long enough pw\nlong enough pw\n"
+    )
     assert again.exit_code != 0 and "exists" in again.output
     short = CliRunner().invoke(main, ["admin", "create-user", "joon"], input="short\nshort\n")
     assert short.exit_code != 0 and "at least" in short.output

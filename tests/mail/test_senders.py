@@ -15,23 +15,42 @@ from mailer.standin import StandIn
 
 def make_batch(n=3) -> OutgoingBatch:
     recipients = [
-        Recipient(100 + i, f"r{i}@example.com", {UNSUBSCRIBE_URL: f"https://n.example/unsubscribe/t{i}"},
-                  {"List-Unsubscribe": f"<https://n.example/unsubscribe/t{i}>"}, {"delivery_id": str(100 + i)})
+        Recipient(
+            100 + i,
+            f"r{i}@example.com",
+            {UNSUBSCRIBE_URL: f"https://n.example/unsubscribe/t{i}"},
+            {"List-Unsubscribe": f"<https://n.example/unsubscribe/t{i}>"},
+            {"delivery_id": str(100 + i)},
+        )
         for i in range(n)
     ]
     # as the service builds it: what every recipient shares is given once, for the whole batch
-    return OutgoingBatch("ko", "news@example.com", "서울 레저", "주간 브리핑 3호",
-                         f'<html lang="ko"><a href="{UNSUBSCRIBE_URL}">구독 취소</a></html>',
-                         f"구독 취소: {UNSUBSCRIBE_URL}", recipients, batch_id=7, issue_number=3, categories=("digest",),
-                         headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-                         custom_args={"issue_id": "3", "batch_id": "7"})
+    return OutgoingBatch(
+        "ko",
+        "news@example.com",
+        "서울 레저",
+        "주간 브리핑 3호",
+        f'<html lang="ko"><a href="{UNSUBSCRIBE_URL}">구독 취소</a></html>',
+        f"구독 취소: {UNSUBSCRIBE_URL}",
+        recipients,
+        batch_id=7,
+        issue_number=3,
+        categories=("digest",),
+        headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        custom_args={"issue_id": "3", "batch_id": "7"},
+    )
 
 
 def _from_mime(raw: bytes) -> dict:
     m = BytesParser(policy=policy.default).parsebytes(raw)
-    return {"to": m["To"], "subject": m["Subject"], "unsubscribe": m["List-Unsubscribe"],
-            "one_click": m["List-Unsubscribe-Post"], "html": m.get_body(("html",)).get_content(),
-            "text": m.get_body(("plain",)).get_content()}
+    return {
+        "to": m["To"],
+        "subject": m["Subject"],
+        "unsubscribe": m["List-Unsubscribe"],
+        "one_click": m["List-Unsubscribe-Post"],
+        "html": m.get_body(("html",)).get_content(),
+        "text": m.get_body(("plain",)).get_content(),
+    }
 
 
 class Outbox:
@@ -66,11 +85,20 @@ class SendGrid:
             payload = record["payload"]
             text, html = (c["value"] for c in payload["content"])
             for p in payload["personalizations"]:
-                headers = {**payload.get("headers", {}), **p.get("headers", {})}  # as SendGrid merges them
-                out.append({"to": p["to"][0]["email"], "subject": payload["subject"],
-                            "unsubscribe": headers["List-Unsubscribe"],
-                            "one_click": headers["List-Unsubscribe-Post"],
-                            "html": fill(html, p["substitutions"]), "text": fill(text, p["substitutions"])})
+                headers = {
+                    **payload.get("headers", {}),
+                    **p.get("headers", {}),
+                }  # as SendGrid merges them
+                out.append(
+                    {
+                        "to": p["to"][0]["email"],
+                        "subject": payload["subject"],
+                        "unsubscribe": headers["List-Unsubscribe"],
+                        "one_click": headers["List-Unsubscribe-Post"],
+                        "html": fill(html, p["substitutions"]),
+                        "text": fill(text, p["substitutions"]),
+                    }
+                )
         return out
 
     def close(self):
@@ -90,13 +118,19 @@ def test_sender_conformance(backend, tmp_path):
     result = sender.send(make_batch())
     assert isinstance(result, SendResult) and result.message_id and result.invalid == []
     messages = backend.delivered()
-    assert sorted(m["to"] for m in messages) == ["r0@example.com", "r1@example.com", "r2@example.com"]
+    assert sorted(m["to"] for m in messages) == [
+        "r0@example.com",
+        "r1@example.com",
+        "r2@example.com",
+    ]
     for m in messages:
         i = m["to"][1]
         assert m["subject"] == "주간 브리핑 3호"
         assert m["unsubscribe"] == f"<https://n.example/unsubscribe/t{i}>"
         assert m["one_click"] == "List-Unsubscribe=One-Click"
-        assert f'href="https://n.example/unsubscribe/t{i}"' in m["html"]  # each reader their own link
+        assert (
+            f'href="https://n.example/unsubscribe/t{i}"' in m["html"]
+        )  # each reader their own link
         assert f"https://n.example/unsubscribe/t{i}" in m["text"]
 
 

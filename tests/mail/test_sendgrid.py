@@ -33,7 +33,9 @@ def test_every_request_is_valid_by_sendgrids_rules(standin):
     assert payload == build_payload(batch)  # what we built arrives whole, Korean included
     assert [c["type"] for c in payload["content"]] == ["text/plain", "text/html"]
     assert payload["from"] == {"email": "news@example.com", "name": "서울 레저"}
-    assert all(isinstance(v, str) for p in payload["personalizations"] for v in p["custom_args"].values())
+    assert all(
+        isinstance(v, str) for p in payload["personalizations"] for v in p["custom_args"].values()
+    )
     assert payload["categories"] == ["digest"]
     # shared once per request; SendGrid applies them to every personalization
     assert payload["headers"] == {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
@@ -48,7 +50,9 @@ def test_the_clients_debug_log_holds_no_address_or_link(standin, caplog):
         _sender(standin).send(batch)
     logged = caplog.text
     assert "POST Request" in logged and "bytes of JSON" in logged
-    private = [r.email for r in batch.recipients] + [link for r in batch.recipients for link in r.substitutions.values()]
+    private = [r.email for r in batch.recipients] + [
+        link for r in batch.recipients for link in r.substitutions.values()
+    ]
     assert not [p for p in private if p in logged]
     assert standin.accepted()[0]["payload"] == build_payload(batch)
 
@@ -133,4 +137,6 @@ def test_classify_other_answers():
     general = classify(400, b'{"errors":[{"field":"from.email","message":"bad"}]}', {})
     assert general.kind == SendError.PERMANENT and "from.email: bad" in str(general)
     mixed = b'{"errors":[{"field":"personalizations.2.to.0.email","message":"x"},{"field":"subject","message":"y"}]}'
-    assert classify(400, mixed, {}).kind == SendError.PERMANENT  # not only recipients: resending would not help
+    assert (
+        classify(400, mixed, {}).kind == SendError.PERMANENT
+    )  # not only recipients: resending would not help

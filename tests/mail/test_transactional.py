@@ -12,12 +12,19 @@ LINES = ["서울특별시 중구 세종대로 110", "110 Sejong-daero, Jung-gu, 
 
 @pytest.mark.parametrize("lang", ["ko", "en", "both"])
 @pytest.mark.parametrize("kind", [service.CONFIRM_MAIL, service.ALREADY_MAIL])
-def test_the_confirmation_mail_shows_the_postal_address_in_html_and_text(settings, monkeypatch, lang, kind):
+def test_the_confirmation_mail_shows_the_postal_address_in_html_and_text(
+    settings, monkeypatch, lang, kind
+):
     monkeypatch.setenv("MAILER_POSTAL_ADDRESS", "\n".join(LINES))
     get_settings.cache_clear()
-    rendered = render_email("confirm", lang, transactional.confirmation_context(5, kind, lang, get_settings()))
+    rendered = render_email(
+        "confirm", lang, transactional.confirmation_context(5, kind, lang, get_settings())
+    )
     footer = rendered.html.rsplit('class="muted"', 1)[1]
-    assert '<span lang="ko" style="font-family:' in footer and '<span lang="en" style="font-family:' in footer
+    assert (
+        '<span lang="ko" style="font-family:' in footer
+        and '<span lang="en" style="font-family:' in footer
+    )
     for line in LINES:
         assert line in footer and line in rendered.text
     assert rendered.text.rstrip().endswith(LINES[-1])

@@ -55,12 +55,19 @@ def memory_counters(monkeypatch):
     return store
 
 
-def test_per_issue_series_cover_the_issues_in_flight_or_finished_lately(session, issue, subscribers_by_lang,
-                                                                       settings, memory_counters):
+def test_per_issue_series_cover_the_issues_in_flight_or_finished_lately(
+    session, issue, subscribers_by_lang, settings, memory_counters
+):
     send_now(issue.number, get_settings())
     long_ago = utcnow() - timedelta(days=settings.stats_refresh_days + 1)
-    old = Issue(number=issue.number + 100, window_start=long_ago, window_end=long_ago, status="sent",
-                started_at=long_ago, finished_at=long_ago)
+    old = Issue(
+        number=issue.number + 100,
+        window_start=long_ago,
+        window_end=long_ago,
+        status="sent",
+        started_at=long_ago,
+        finished_at=long_ago,
+    )
     session.add(old)
     session.commit()
     text = _scrape()
@@ -71,7 +78,9 @@ def test_per_issue_series_cover_the_issues_in_flight_or_finished_lately(session,
     assert f'mailer_batches{{issue="{n}",status="accepted"}}' in text
     assert f'issue="{old.number}"' not in text  # settled: left out, so the label set stays bounded
     assert 'mailer_subscribers{lang="ko",status="active"} 4.0' in text
-    assert re.search(r'^mailer_build_info\{python="[\d.]+",version="0\.1\.0"\} 1\.0$', text, re.MULTILINE)
+    assert re.search(
+        r'^mailer_build_info\{python="[\d.]+",version="0\.1\.0"\} 1\.0$', text, re.MULTILINE
+    )
 
 
 def test_the_next_scheduled_send(session, issue, memory_counters):
@@ -81,8 +90,11 @@ def test_the_next_scheduled_send(session, issue, memory_counters):
     at = (utcnow() + timedelta(hours=3)).replace(microsecond=0)
     scheduling.schedule(session, issue, ("ko", "en", "both"), at, utcnow())
     session.commit()
-    session.execute(update(Edition).where(Edition.issue_id == issue.id, Edition.lang == "en")
-                    .values(send_at=at + timedelta(hours=1)))
+    session.execute(
+        update(Edition)
+        .where(Edition.issue_id == issue.id, Edition.lang == "en")
+        .values(send_at=at + timedelta(hours=1))
+    )
     session.commit()
     [due] = re.findall(r"^mailer_next_send_timestamp_seconds (\S+)$", _scrape(), re.MULTILINE)
     assert float(due) == at.timestamp()  # the earliest edition's time
@@ -106,7 +118,9 @@ def test_unacked_is_not_a_queue_and_beat_stamps_its_ticks(settings, monkeypatch,
     assert "\nmailer_beat_last_tick_timestamp_seconds " not in _scrape()
     _beat_ticked()  # what beat's before_task_publish does each time it publishes
     text = _scrape()
-    assert 'queue="unacked"' not in text and re.search(r"^mailer_tasks_unacked \d", text, re.MULTILINE)
+    assert 'queue="unacked"' not in text and re.search(
+        r"^mailer_tasks_unacked \d", text, re.MULTILINE
+    )
     assert 'mailer_queue_depth{queue="send"}' in text
     [tick] = re.findall(r"^mailer_beat_last_tick_timestamp_seconds (\S+)$", text, re.MULTILINE)
     assert abs(float(tick) - utcnow().timestamp()) < 600
@@ -116,19 +130,31 @@ def test_unacked_is_not_a_queue_and_beat_stamps_its_ticks(settings, monkeypatch,
 def test_the_example_alerts_load_and_name_only_exported_series(settings, memory_counters):
     rules = yaml.safe_load(ALERTS.read_text())
     alerts = {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"]}
-    for name in ("MailerComplaintRateHigh", "MailerBounceRateHigh", "MailerSendQueueNotDraining",
-                 "MailerBeatSilent", "MailerBrokerDown"):
+    for name in (
+        "MailerComplaintRateHigh",
+        "MailerBounceRateHigh",
+        "MailerSendQueueNotDraining",
+        "MailerBeatSilent",
+        "MailerBrokerDown",
+    ):
         assert name in alerts
-    assert "> 0.001" in alerts["MailerComplaintRateHigh"]["expr"] and "> 0.02" in alerts["MailerBounceRateHigh"]["expr"]
+    assert (
+        "> 0.001" in alerts["MailerComplaintRateHigh"]["expr"]
+        and "> 0.02" in alerts["MailerBounceRateHigh"]["expr"]
+    )
     exported = _exported(_scrape())
     for rule in alerts.values():
         assert set(rule) >= {"expr", "for", "labels", "annotations"}
         assert _named(rule["expr"]) and _named(rule["expr"]) <= exported, rule["alert"]
 
 
-@pytest.mark.skipif(not shutil.which("promtool"), reason="no promtool on PATH (Prometheus' own checker)")
+@pytest.mark.skipif(
+    not shutil.which("promtool"), reason="no promtool on PATH (Prometheus' own checker)"
+)
 def test_promtool_accepts_the_example_alerts():
-    checked = subprocess.run(["promtool", "check", "rules", str(ALERTS)], check=False, capture_output=True, text=True)
+    checked = subprocess.run(
+        ["promtool", "check", "rules", str(ALERTS)], check=False, capture_output=True, text=True
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
@@ -142,6 +168,12 @@ def test_the_grafana_dashboard_loads_and_names_only_exported_series(settings, me
     exported = _exported(_scrape())
     named = set().union(*(_named(e) for e in exprs))
     assert named <= exported, named - exported
-    for wanted in ("mailer_issue_recipients", "mailer_issue_stats", "mailer_subscribers", "mailer_broker_up",
-                   "mailer_beat_last_tick_timestamp_seconds", "mailer_next_send_timestamp_seconds"):
+    for wanted in (
+        "mailer_issue_recipients",
+        "mailer_issue_stats",
+        "mailer_subscribers",
+        "mailer_broker_up",
+        "mailer_beat_last_tick_timestamp_seconds",
+        "mailer_next_send_timestamp_seconds",
+    ):
         assert wanted in named

@@ -36,9 +36,12 @@ def _ops_status(*args: str):
     return result
 
 
-def test_ops_see_the_database_through_a_redis_outage(session, issue, subscribers_by_lang, on_private_redis,
-                                                     private_redis):
-    start_send(session, issue, on_private_redis, utcnow())  # ledger and batches written, nothing sent yet
+def test_ops_see_the_database_through_a_redis_outage(
+    session, issue, subscribers_by_lang, on_private_redis, private_redis
+):
+    start_send(
+        session, issue, on_private_redis, utcnow()
+    )  # ledger and batches written, nothing sent yet
     session.commit()
     up = _ops_status("--json", "--check")
     assert json.loads(up.stdout)["broker"] == {"status": "up"}
@@ -49,7 +52,10 @@ def test_ops_see_the_database_through_a_redis_outage(session, issue, subscribers
     # 1. `mailer ops status` answers from the database, exit 0, and says the broker is down
     text = _ops_status()
     assert text.exit_code == 0, text.output
-    assert "broker:   DOWN" in text.output and f"issue #{issue.number}: sending 0/9 recipients" in text.output
+    assert (
+        "broker:   DOWN" in text.output
+        and f"issue #{issue.number}: sending 0/9 recipients" in text.output
+    )
     data = json.loads(_ops_status("--json").stdout)
     assert data["broker"]["status"] == "down" and "Connection refused" in data["broker"]["error"]
     assert [(i["number"], i["total"]) for i in data["issues"]] == [(issue.number, 9)]
@@ -61,7 +67,9 @@ def test_ops_see_the_database_through_a_redis_outage(session, issue, subscribers
     scrape = TestClient(create_web_app()).get("/metrics")
     assert scrape.status_code == 200, scrape.text
     assert "mailer_broker_up 0.0" in scrape.text
-    assert f'mailer_deliveries{{issue="{issue.number}",lang="ko",status="queued"}} 4.0' in scrape.text
+    assert (
+        f'mailer_deliveries{{issue="{issue.number}",lang="ko",status="queued"}} 4.0' in scrape.text
+    )
     assert f'mailer_batches{{issue="{issue.number}",status="pending"}}' in scrape.text
 
     private_redis.start()
@@ -83,8 +91,11 @@ def only_ko_sent(session, issue):
 
     scheduling.schedule(session, issue, ("ko",), utcnow() + timedelta(hours=1), utcnow())
     session.commit()
-    session.execute(update(Edition).where(Edition.issue_id == issue.id, Edition.lang == "ko")
-                    .values(send_at=utcnow() - timedelta(seconds=1)))
+    session.execute(
+        update(Edition)
+        .where(Edition.issue_id == issue.id, Edition.lang == "ko")
+        .values(send_at=utcnow() - timedelta(seconds=1))
+    )
     session.commit()
     assert facade.send_due(get_settings())
     session.expire_all()
@@ -113,8 +124,9 @@ def _run_queued(broker_app) -> list[str]:
             queue.close()
 
 
-def test_a_sign_up_in_the_outage_is_mailed_once_it_is_over(session, subscribers_by_lang, only_ko_sent,
-                                                          on_private_redis, private_redis, monkeypatch):
+def test_a_sign_up_in_the_outage_is_mailed_once_it_is_over(
+    session, subscribers_by_lang, only_ko_sent, on_private_redis, private_redis, monkeypatch
+):
     from pathlib import Path
 
     from mailer.celery_app import create_app
@@ -150,7 +162,10 @@ def test_a_sign_up_in_the_outage_is_mailed_once_it_is_over(session, subscribers_
     [path] = list(outbox.rglob("*.eml"))
     assert path.name == f"{mail.id}.eml" and "outage@example.com" in path.read_text()
     session.expire_all()
-    assert (session.get(OutboxMail, mail.id).status, session.get(OutboxMail, mail.id).attempts) == ("sent", 1)
+    assert (session.get(OutboxMail, mail.id).status, session.get(OutboxMail, mail.id).attempts) == (
+        "sent",
+        1,
+    )
     # a copy of the task delivered twice (a redelivery, a sweep's copy) sends nothing more
     assert transactional.send_mail.apply(args=(mail.id,)).get() == "done"
     assert len(list(outbox.rglob("*.eml"))) == 1

@@ -35,9 +35,15 @@ def issue(issue, subscribers_by_lang, settings, monkeypatch):  # 9 readers, two 
 
 
 def _ko_batches(session, issue) -> list[Batch]:
-    return list(session.scalars(select(Batch).join(Delivery, Delivery.batch_id == Batch.id)
-                                .where(Batch.issue_id == issue.id, Delivery.email.like("ko%"))
-                                .distinct().order_by(Batch.id)))
+    return list(
+        session.scalars(
+            select(Batch)
+            .join(Delivery, Delivery.batch_id == Batch.id)
+            .where(Batch.issue_id == issue.id, Delivery.email.like("ko%"))
+            .distinct()
+            .order_by(Batch.id)
+        )
+    )
 
 
 class Refusing:
@@ -57,30 +63,69 @@ def test_a_cancel_a_failure_and_a_suppression_are_not_counted_as_sent(session, i
     subscribers.unsubscribe(session, subscribers.get_by_email(session, "ko0@example.com").id)
     session.commit()
     outbox = OutboxSender(settings.outbox_dir)
-    assert batches.send_batch(session, ko1.id, sender=outbox, settings=settings).status == "accepted"
-    assert batches.send_batch(session, ko2.id, sender=Refusing(), settings=settings).status == "failed"
+    assert (
+        batches.send_batch(session, ko1.id, sender=outbox, settings=settings).status == "accepted"
+    )
+    assert (
+        batches.send_batch(session, ko2.id, sender=Refusing(), settings=settings).status == "failed"
+    )
 
     during = progress(session, issue)
     assert (during.sent, during.suppressed, during.failed, during.cancelled) == (1, 1, 2, 0)
     assert (during.done, during.total, during.waiting) == (4, 9, 5)
     [row] = issues_in_flight(session, utcnow())  # ops status
-    assert (row["sent"], row["failed"], row["suppressed"], row["waiting"], row["done"]) == (1, 2, 1, 5, 4)
+    assert (row["sent"], row["failed"], row["suppressed"], row["waiting"], row["done"]) == (
+        1,
+        2,
+        1,
+        5,
+        4,
+    )
     assert "4/9 recipients: 1/9 sent (failed 2, suppressed 1, waiting 5)" in "\n".join(
-        as_text({"broker": {"status": "none"}, "queues": None, "workers": None, "issues": [row],
-                 "batches": {"unknown": 0, "retrying": 0, "lease_expired": 0}, "failures": []}))
+        as_text(
+            {
+                "broker": {"status": "none"},
+                "queues": None,
+                "workers": None,
+                "issues": [row],
+                "batches": {"unknown": 0, "retrying": 0, "lease_expired": 0},
+                "failures": [],
+            }
+        )
+    )
     scrape = TestClient(create_web_app()).get("/metrics").text  # /metrics
-    for outcome, n in (("sent", 1), ("failed", 2), ("suppressed", 1), ("cancelled", 0), ("waiting", 5)):
-        assert f'mailer_issue_recipients{{issue="{issue.number}",outcome="{outcome}"}} {n}.0' in scrape
+    for outcome, n in (
+        ("sent", 1),
+        ("failed", 2),
+        ("suppressed", 1),
+        ("cancelled", 0),
+        ("waiting", 5),
+    ):
+        assert (
+            f'mailer_issue_recipients{{issue="{issue.number}",outcome="{outcome}"}} {n}.0' in scrape
+        )
 
     lifecycle.cancel_issue(session, issue, utcnow())
     session.commit()
     after = progress(session, issue)
-    assert (after.sent, after.suppressed, after.failed, after.cancelled, after.total) == (1, 1, 2, 5, 9)
+    assert (after.sent, after.suppressed, after.failed, after.cancelled, after.total) == (
+        1,
+        1,
+        2,
+        5,
+        9,
+    )
     shown = CliRunner().invoke(main, ["issue", "show", str(issue.number)])  # issue show
-    assert "recipients: 1/9 sent (cancelled 5, failed 2, suppressed 1)" in shown.output, shown.output
-    data = json.loads(CliRunner().invoke(main, ["issue", "show", str(issue.number), "--json"]).stdout)
-    assert {k: data["progress"][k] for k in ("sent", "cancelled", "failed", "suppressed", "done", "total")} == {
-        "sent": 1, "cancelled": 5, "failed": 2, "suppressed": 1, "done": 9, "total": 9}
+    assert "recipients: 1/9 sent (cancelled 5, failed 2, suppressed 1)" in shown.output, (
+        shown.output
+    )
+    data = json.loads(
+        CliRunner().invoke(main, ["issue", "show", str(issue.number), "--json"]).stdout
+    )
+    assert {
+        k: data["progress"][k]
+        for k in ("sent", "cancelled", "failed", "suppressed", "done", "total")
+    } == {"sent": 1, "cancelled": 5, "failed": 2, "suppressed": 1, "done": 9, "total": 9}
 
 
 def test_the_wait_bar_ends_with_what_happened_to_each_recipient(session, issue):
@@ -107,15 +152,20 @@ def only_ko_scheduled(session, issue):
 
     scheduling.schedule(session, issue, ("ko",), utcnow() + timedelta(hours=1), utcnow())
     session.commit()
-    session.execute(update(Edition).where(Edition.issue_id == issue.id, Edition.lang == "ko")
-                    .values(send_at=utcnow() - timedelta(seconds=1)))  # an hour later
+    session.execute(
+        update(Edition)
+        .where(Edition.issue_id == issue.id, Edition.lang == "ko")
+        .values(send_at=utcnow() - timedelta(seconds=1))
+    )  # an hour later
     session.commit()
     assert facade.send_due(get_settings())  # in-process: ko's batches sent here
     session.expire_all()
     return issue
 
 
-def test_an_issue_with_an_edition_never_scheduled_reads_as_partly_sent(session, only_ko_scheduled, caplog):
+def test_an_issue_with_an_edition_never_scheduled_reads_as_partly_sent(
+    session, only_ko_scheduled, caplog
+):
     from mailer.delivery.tasks import warn_unscheduled
     from mailer.web.admin.accounts import create_user
     from tests.web.admin.conftest import PASSWORD, log_in
@@ -125,23 +175,33 @@ def test_an_issue_with_an_edition_never_scheduled_reads_as_partly_sent(session, 
     with caplog.at_level(logging.WARNING, logger="mailer.delivery.tasks"):
         assert warn_unscheduled.apply().get() == 1
     [warning] = [r for r in caplog.records if r.name == "mailer.delivery.tasks"]
-    assert f"issue #{issue.number}: edition(s) " in warning.getMessage() and warning.issue == issue.number
+    assert (
+        f"issue #{issue.number}: edition(s) " in warning.getMessage()
+        and warning.issue == issue.number
+    )
     assert "have no send time" in warning.getMessage()
 
     now = progress(session, issue)
     assert issue.status == "sending" and now.state == PARTLY_SENT
-    assert (now.sent, now.total, now.waiting) == (4, 4, 0) and set(now.unscheduled) == {"en", "both"}
+    assert (now.sent, now.total, now.waiting) == (4, 4, 0) and set(now.unscheduled) == {
+        "en",
+        "both",
+    }
 
     [row] = issues_in_flight(session, utcnow())  # ops status: no "time to drain unknown"
     assert row["state"] == PARTLY_SENT and set(row["unscheduled"]) == {"en", "both"}
     status = CliRunner().invoke(main, ["ops", "status"]).output
-    assert f"issue #{issue.number}: partly sent 4/4 recipients: 4/4 sent; not scheduled: " in status, status
+    assert (
+        f"issue #{issue.number}: partly sent 4/4 recipients: 4/4 sent; not scheduled: " in status
+    ), status
     assert "time to drain" not in status
 
     shown = CliRunner().invoke(main, ["issue", "show", str(issue.number)]).output  # issue show
     assert f"issue #{issue.number}: partly sent" in shown
     assert shown.count("not scheduled: waiting for a send time") == 2, shown
-    data = json.loads(CliRunner().invoke(main, ["issue", "show", str(issue.number), "--json"]).stdout)
+    data = json.loads(
+        CliRunner().invoke(main, ["issue", "show", str(issue.number), "--json"]).stdout
+    )
     assert data["status"] == "sending" and data["progress"]["state"] == PARTLY_SENT
 
     create_user(session, "mina", PASSWORD)  # the desk: the dashboard and the issue's page
@@ -150,7 +210,9 @@ def test_an_issue_with_an_edition_never_scheduled_reads_as_partly_sent(session, 
     assert log_in(desk).status_code == 303
     for page in ("/admin", f"/admin/issues/{issue.number}"):
         html = desk.get(page, headers={"Accept-Language": "en"}).text
-        assert "Partly sent" in html and "waiting for a send time: " in html and "4 / 4" in html, page
+        assert "Partly sent" in html and "waiting for a send time: " in html and "4 / 4" in html, (
+            page
+        )
 
 
 def test_beat_warns_about_unscheduled_editions_once_a_day():

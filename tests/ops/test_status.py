@@ -40,9 +40,14 @@ def test_progress_and_time_to_drain_of_an_issue_in_flight(session, issue, settin
     batch_ids = start_send(session, issue, get_settings(), utcnow())
     session.commit()
     now = utcnow()
-    session.execute(update(Batch).where(Batch.id.in_(batch_ids[:2]))
-                    .values(status=BatchStatus.ACCEPTED, sent_at=now - timedelta(seconds=30)))
-    session.execute(update(Batch).where(Batch.id == batch_ids[2]).values(status=BatchStatus.UNKNOWN))
+    session.execute(
+        update(Batch)
+        .where(Batch.id.in_(batch_ids[:2]))
+        .values(status=BatchStatus.ACCEPTED, sent_at=now - timedelta(seconds=30))
+    )
+    session.execute(
+        update(Batch).where(Batch.id == batch_ids[2]).values(status=BatchStatus.UNKNOWN)
+    )
     session.commit()
     [row] = issues_in_flight(session, now)
     assert row["number"] == issue.number and row["status"] == "sending"
@@ -60,7 +65,9 @@ def test_no_time_to_drain_while_a_ledger_is_still_written(session, issue, settin
     start.start_editions(session, issue, [ko], get_settings(), utcnow())
     session.commit()
     [row] = issues_in_flight(session, utcnow())
-    assert row["total"] == 4 and row["ledger_pending"] == ["both", "en"] and row["eta_seconds"] is None
+    assert (
+        row["total"] == 4 and row["ledger_pending"] == ["both", "en"] and row["eta_seconds"] is None
+    )
     result = CliRunner().invoke(main, ["ops", "status"])
     assert "4 recipients (ledger still to write: both, en)" in result.output
 
@@ -85,9 +92,25 @@ def test_queue_depth_and_workers_read_from_redis(session, settings, redis_url):
     depths = queue_depths(broker)
     assert depths["ingest"] == 3 and depths["send"] == 0
     env = {**os.environ, "MAILER_BROKER_URL": redis_url}
-    worker = subprocess.Popen([sys.executable, "-m", "mailer.cli", "worker", "-Q", "assemble", "-P", "solo",
-                               "-n", "opsprobe@%h", "--loglevel", "warning"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mailer.cli",
+            "worker",
+            "-Q",
+            "assemble",
+            "-P",
+            "solo",
+            "-n",
+            "opsprobe@%h",
+            "--loglevel",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         seen = []
         for _ in range(30):
@@ -114,5 +137,8 @@ def test_metrics_in_prometheus_format(session, issue, settings, monkeypatch):
     assert f'mailer_deliveries{{issue="{issue.number}",lang="ko",status="sent"}} 4.0' in text
     assert f'mailer_batches{{issue="{issue.number}",status="accepted"}} 5.0' in text
     assert 'mailer_sendgrid_responses_total{status="outbox"} 5.0' in text
-    assert 'mailer_batch_send_seconds_count 5.0' in text and 'mailer_batch_send_seconds_bucket{le="+Inf"} 5.0' in text
+    assert (
+        "mailer_batch_send_seconds_count 5.0" in text
+        and 'mailer_batch_send_seconds_bucket{le="+Inf"} 5.0' in text
+    )
     assert 'mailer_webhook_events_total{event="delivered"} 3.0' in text

@@ -12,7 +12,10 @@ def postal(monkeypatch):
     """A postal address of two lines, one in each language, as production must have."""
     from mailer.config import get_settings
 
-    monkeypatch.setenv("MAILER_POSTAL_ADDRESS", "서울특별시 중구 세종대로 110\\n110 Sejong-daero, Jung-gu, Seoul 04524")
+    monkeypatch.setenv(
+        "MAILER_POSTAL_ADDRESS",
+        "서울특별시 중구 세종대로 110\\n110 Sejong-daero, Jung-gu, Seoul 04524",
+    )
     get_settings.cache_clear()
     yield get_settings().postal_lines
     get_settings.cache_clear()
@@ -30,7 +33,9 @@ def mixed(session, ingested, postal):
     from mailer.issues import editing
     from mailer.issues.service import draft_issue
 
-    en = session.scalar(select(Article).where(Article.lang == "en").order_by(Article.published_at.desc()).limit(1))
+    en = session.scalar(
+        select(Article).where(Article.lang == "en").order_by(Article.published_at.desc()).limit(1)
+    )
     unpair(session, en.id)
     en.published_at = en.published_at + timedelta(minutes=1)
     session.flush()
@@ -38,7 +43,13 @@ def mixed(session, ingested, postal):
     lead = issue.stories[0].article_id
     editing.set_story_note(session, issue, lead, "이번 주 꼭 읽어 보세요", "ko")
     editing.set_story_note(session, issue, lead, "Worth your time this week", "en")
-    editing.update_editions(session, issue, {"ko": {"note": "편집자의 말: 김장철입니다."},
-                                              "en": {"note": "From the editor: kimchi season."}})
+    editing.update_editions(
+        session,
+        issue,
+        {
+            "ko": {"note": "편집자의 말: 김장철입니다."},
+            "en": {"note": "From the editor: kimchi season."},
+        },
+    )
     session.commit()
     return {e.lang: e for e in issue.editions}

@@ -19,7 +19,7 @@ def luminance(hex_colour: str) -> float:
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
 
     h = hex_colour.lstrip("#")
-    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
     return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
 
 
@@ -70,12 +70,21 @@ def test_an_edition_reads_with_images_off(issue, lang):
 
     html = next(e for e in issue.editions if e.lang == lang).html
     head = html.split("</head>")[0]
-    assert re.search(r'<meta name="color-scheme" content="light dark"', head)  # in the head, for dark mode
+    assert re.search(
+        r'<meta name="color-scheme" content="light dark"', head
+    )  # in the head, for dark mode
     headings = re.findall(r"<h([12])\b", html)
-    assert headings[0] == "1" and headings.count("2") >= len(issue.stories)  # one h1, an h2 per story
+    assert headings[0] == "1" and headings.count("2") >= len(
+        issue.stories
+    )  # one h1, an h2 per story
     without_images = re.sub(r"<img\b[^>]*>", "", html)
     for story in stories_of(issue._sa_instance_state.session, issue):
         for side in ("ko", "en"):
             if story[side] and (lang == side or lang == "both"):
-                title = story[side]["title"].replace("&", "&amp;").replace("'", "&#39;").replace('"', "&#34;")
+                title = (
+                    story[side]["title"]
+                    .replace("&", "&amp;")
+                    .replace("'", "&#39;")
+                    .replace('"', "&#34;")
+                )
                 assert title in without_images  # every title is text, never only a picture

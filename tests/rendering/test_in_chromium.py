@@ -17,11 +17,20 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "emails"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
-PICTURE = ('<svg xmlns="http://www.w3.org/2000/svg" width="1104" height="520"><rect width="1104" height="520" '
-           'fill="#5b7c99"/><circle cx="860" cy="150" r="90" fill="#f2c14e"/><path d="M0 520 L360 220 L620 420 '
-           'L800 300 L1104 520 Z" fill="#2f4858"/></svg>')
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PICTURE = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="1104" height="520"><rect width="1104" height="520" '
+    'fill="#5b7c99"/><circle cx="860" cy="150" r="90" fill="#f2c14e"/><path d="M0 520 L360 220 L620 420 '
+    'L800 300 L1104 520 Z" fill="#2f4858"/></svg>'
+)
 
 # The colours a reader sees: the first card's background, the lead headline's and a link's colour.
 COLOURS_JS = """() => {
@@ -35,7 +44,7 @@ COLOURS_JS = """() => {
 
 
 def _luminance(css: str) -> float:
-    r, g, b = (int(v) / 255 for v in css[css.index("(") + 1:css.index(")")].split(",")[:3])
+    r, g, b = (int(v) / 255 for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3])
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
@@ -78,9 +87,14 @@ def test_each_edition_in_light_and_dark_at_600_and_375_px(browser, pictured, lan
     for scheme in ("light", "dark"):
         for width in (600, 375):
             page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
-            page.route("https://news.example.com/img/**",
-                       lambda route: route.fulfill(status=200, content_type="image/svg+xml", body=PICTURE))
-            page.route("**/*", lambda route: route.fallback() if "/img/" in route.request.url else route.abort())
+            page.route(
+                "https://news.example.com/img/**",
+                lambda route: route.fulfill(status=200, content_type="image/svg+xml", body=PICTURE),
+            )
+            page.route(
+                "**/*",
+                lambda route: route.fallback() if "/img/" in route.request.url else route.abort(),
+            )
             page.set_content(html, wait_until="load")
             seen = page.evaluate(COLOURS_JS)
             assert seen["width"] <= width, f"{lang} {scheme}: wider than {width} px"
@@ -89,10 +103,16 @@ def test_each_edition_in_light_and_dark_at_600_and_375_px(browser, pictured, lan
                 assert _luminance(seen["body"]) > 0.8 and _luminance(seen["link"]) > 0.5
             else:
                 assert _luminance(seen["card"]) > 0.95 and _luminance(seen["headline"]) < 0.1
-            assert page.evaluate("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+            assert page.evaluate(
+                "() => [...document.images].every(i => i.complete && i.naturalWidth > 0)"
+            )
             for folder in out:
                 folder.mkdir(parents=True, exist_ok=True)
                 if width == 600 or folder == ARTIFACTS:
-                    name = f"{lang}-{scheme}.png" if folder != ARTIFACTS else f"{lang}-{scheme}-{width}.png"
+                    name = (
+                        f"{lang}-{scheme}.png"
+                        if folder != ARTIFACTS
+                        else f"{lang}-{scheme}-{width}.png"
+                    )
                     page.screenshot(path=str(folder / name), full_page=True)
             page.close()

@@ -16,13 +16,17 @@ MAX_HTML_BYTES = 90 * 1024  # Gmail clips near 102 KB
 
 
 def _files(lang):
-    return sorted(p.relative_to(EMAIL / lang).as_posix() for p in (EMAIL / lang).rglob("*") if p.is_file())
+    return sorted(
+        p.relative_to(EMAIL / lang).as_posix() for p in (EMAIL / lang).rglob("*") if p.is_file()
+    )
 
 
 def test_every_language_has_the_same_emails_and_files():
     assert _files("en") == _files("ko") == _files("both")
     for name in {f.split("/")[0] for f in _files("en")}:
-        assert {"subject.txt", "body.mjml.j2", "body.txt.j2"} <= {f.split("/")[1] for f in _files("en") if f.startswith(name + "/")}
+        assert {"subject.txt", "body.mjml.j2", "body.txt.j2"} <= {
+            f.split("/")[1] for f in _files("en") if f.startswith(name + "/")
+        }
 
 
 def test_babel_dates_per_locale():
@@ -43,7 +47,9 @@ def test_edition_is_fit_for_mail_clients(issue, lang):
     assert "word-break:keep-all" in html  # inline, for Korean line breaking
     assert "Apple SD Gothic Neo" in html and "Malgun Gothic" in html
     assert "<h1" in html and "<h2" in html
-    assert all(re.search(r'\balt="', tag) for tag in re.findall(r"<img\b[^>]*>", html))  # empty: the headline follows
+    assert all(
+        re.search(r'\balt="', tag) for tag in re.findall(r"<img\b[^>]*>", html)
+    )  # empty: the headline follows
     assert "<script" not in html and "googleapis" not in html
     assert "/archive/1/" + lang in html
 
@@ -67,7 +73,9 @@ def test_a_broken_template_fails_with_a_clear_message(tmp_path, monkeypatch):
         (tmp_path / "email" / lang / "broken").mkdir(parents=True)
         (tmp_path / "email" / lang / "broken" / "body.mjml.j2").write_text("{% if %}", "utf-8")
         (tmp_path / "email" / lang / "bad_mjml").mkdir(parents=True)
-        (tmp_path / "email" / lang / "bad_mjml" / "body.mjml.j2").write_text("<mjml><mj-body><mj-section>", "utf-8")
+        (tmp_path / "email" / lang / "bad_mjml" / "body.mjml.j2").write_text(
+            "<mjml><mj-body><mj-section>", "utf-8"
+        )
         (tmp_path / "email" / lang / "bad_mjml" / "body.txt.j2").write_text("x", "utf-8")
     monkeypatch.setattr(render, "templates_dir", lambda: tmp_path)
     environment.cache_clear()

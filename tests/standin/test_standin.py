@@ -20,7 +20,12 @@ from python_http_client import exceptions as http_errors
 from sendgrid.helpers.eventwebhook import EventWebhook
 
 from mailer.standin import Faults, StandIn, parse_spec, sign, validate, verify
-from mailer.standin.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, generate_private_key, public_key_b64
+from mailer.standin.signing import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    generate_private_key,
+    public_key_b64,
+)
 
 KEY = "SG.test-key"
 
@@ -28,14 +33,20 @@ KEY = "SG.test-key"
 def payload(n: int = 3, **overrides) -> dict:
     body = {
         "personalizations": [
-            {"to": [{"email": f"r{i}@example.com"}], "substitutions": {"-unsub-": f"https://x.example/u/{i}"},
-             "headers": {"List-Unsubscribe": f"<https://x.example/u/{i}>"},
-             "custom_args": {"delivery_id": str(100 + i)}}
+            {
+                "to": [{"email": f"r{i}@example.com"}],
+                "substitutions": {"-unsub-": f"https://x.example/u/{i}"},
+                "headers": {"List-Unsubscribe": f"<https://x.example/u/{i}>"},
+                "custom_args": {"delivery_id": str(100 + i)},
+            }
             for i in range(n)
         ],
         "from": {"email": "news@example.com", "name": "뉴스"},
         "subject": "주간 브리핑",
-        "content": [{"type": "text/plain", "value": "hi"}, {"type": "text/html", "value": "<p>hi</p>"}],
+        "content": [
+            {"type": "text/plain", "value": "hi"},
+            {"type": "text/html", "value": "<p>hi</p>"},
+        ],
         "categories": ["digest", "ko"],
         "custom_args": {"issue": "7"},
     }
@@ -87,11 +98,19 @@ def test_valid_payload_is_accepted_and_recorded(standin):
 def test_a_body_that_is_not_declared_json_is_415(standin):
     mail = client(standin).client.mail.send
     with pytest.raises(http_errors.HTTPError) as info:
-        mail.post(request_body=json.dumps(payload(1)), request_headers={"Content-Type": "text/plain"})
+        mail.post(
+            request_body=json.dumps(payload(1)), request_headers={"Content-Type": "text/plain"}
+        )
     assert info.value.status_code == 415
-    assert json.loads(info.value.body)["errors"][0]["message"] == "Content-Type should be application/json."
+    assert (
+        json.loads(info.value.body)["errors"][0]["message"]
+        == "Content-Type should be application/json."
+    )
     # a charset parameter is fine, as from SendGrid's own clients
-    mail.post(request_body=json.dumps(payload(1)), request_headers={"Content-Type": "application/json; charset=utf-8"})
+    mail.post(
+        request_body=json.dumps(payload(1)),
+        request_headers={"Content-Type": "application/json; charset=utf-8"},
+    )
     assert standin.requests_seen == {"415": 1, "202": 1} and len(standin.accepted()) == 1
 
 
@@ -105,7 +124,8 @@ def test_wrong_key_is_refused(standin):
     with pytest.raises(http_errors.UnauthorizedError) as info:
         send(standin, payload(), key="SG.wrong")
     assert json.loads(info.value.body)["errors"][0]["message"] == (
-        "The provided authorization grant is invalid, expired, or revoked")
+        "The provided authorization grant is invalid, expired, or revoked"
+    )
     assert standin.accepted() == [] and standin.requests_seen == {"401": 1}
 
 
@@ -124,19 +144,39 @@ def _reserved(body):
     return body
 
 
-@pytest.mark.parametrize("body, field", [
-    (_bad_email(payload()), "personalizations.1.to.0.email"),
-    (_dup(payload()), "personalizations.2"),
-    (payload(1001), "personalizations"),
-    (payload(categories=[f"c{i}" for i in range(11)]), "categories"),
-    (payload(categories=["digest", "다이제스트"]), "categories.1"),
-    (payload(custom_args={"issue": 7}), "custom_args.issue"),
-    (_reserved(payload()), "personalizations.0.headers.To"),
-    (payload(content=[{"type": "text/html", "value": "<p>x</p>"}, {"type": "text/plain", "value": "x"}]),
-     "content"),
-    (payload(subject=None), "subject"),
-], ids=["bad-email", "duplicate", "1001-personalizations", "11-categories", "non-ascii-category",
-        "non-string-custom-arg", "reserved-header", "html-first", "no-subject"])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (_bad_email(payload()), "personalizations.1.to.0.email"),
+        (_dup(payload()), "personalizations.2"),
+        (payload(1001), "personalizations"),
+        (payload(categories=[f"c{i}" for i in range(11)]), "categories"),
+        (payload(categories=["digest", "다이제스트"]), "categories.1"),
+        (payload(custom_args={"issue": 7}), "custom_args.issue"),
+        (_reserved(payload()), "personalizations.0.headers.To"),
+        (
+            payload(
+                content=[
+                    {"type": "text/html", "value": "<p>x</p>"},
+                    {"type": "text/plain", "value": "x"},
+                ]
+            ),
+            "content",
+        ),
+        (payload(subject=None), "subject"),
+    ],
+    ids=[
+        "bad-email",
+        "duplicate",
+        "1001-personalizations",
+        "11-categories",
+        "non-ascii-category",
+        "non-string-custom-arg",
+        "reserved-header",
+        "html-first",
+        "no-subject",
+    ],
+)
 def test_invalid_payloads_get_400_with_field(standin, body, field):
     assert field in fields_of_400(standin, body)
     assert standin.accepted() == []
@@ -174,7 +214,10 @@ def test_scripted_429_carries_rate_limit_headers():
             send(s, payload())
         reset = int(info.value.headers["X-RateLimit-Reset"])
         assert time.time() <= reset <= time.time() + 2
-        assert info.value.headers["X-RateLimit-Remaining"] == "0" and info.value.headers["X-RateLimit-Limit"]
+        assert (
+            info.value.headers["X-RateLimit-Remaining"] == "0"
+            and info.value.headers["X-RateLimit-Limit"]
+        )
         assert json.loads(info.value.body)["errors"]
         assert s.accepted() == []
         assert send(s, payload()).status_code == 202
@@ -192,7 +235,9 @@ def test_scripted_500_and_503():
 
 def test_scripted_drop_loses_the_answer_but_accepts_the_message():
     with StandIn(api_key=KEY, faults=Faults(script=["drop"])) as s:
-        with pytest.raises((http.client.RemoteDisconnected, urllib.error.URLError, ConnectionError)):
+        with pytest.raises(
+            (http.client.RemoteDisconnected, urllib.error.URLError, ConnectionError)
+        ):
             send(s, payload(2))
         [record] = s.accepted()
         assert record["recipients"] == ["r0@example.com", "r1@example.com"]
@@ -206,13 +251,20 @@ def test_slow_fault_trips_the_client_timeout():
         c.client.timeout = 0.2
         with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
             c.client.mail.send.post(request_body=payload(1))
-        time.sleep(1.2)  # the slow answer has come due: a client that hung up before it has nothing accepted
+        time.sleep(
+            1.2
+        )  # the slow answer has come due: a client that hung up before it has nothing accepted
         assert s.recipients() == [] and s.stats()["accepted"] == 0
 
 
 def test_fault_spec_parsing_and_seeded_draws():
     assert parse_spec("429:0.1, 500:0.05,503:0.02,drop:0.01,slow:0.02") == [
-        ("429", 0.1), ("500", 0.05), ("503", 0.02), ("drop", 0.01), ("slow", 0.02)]
+        ("429", 0.1),
+        ("500", 0.05),
+        ("503", 0.02),
+        ("drop", 0.01),
+        ("slow", 0.02),
+    ]
     for bad in ("429", "418:0.1", "429:2", "429:0.6,500:0.6", "429:x"):
         with pytest.raises(ValueError):
             parse_spec(bad)
@@ -237,13 +289,18 @@ def test_validate_accepts_our_payload_and_names_fields():
     assert validate(no_subject) == []
     fields = lambda body: [e["field"] for e in validate(body)]
     assert fields(payload(personalizations=[])) == ["personalizations"]
-    assert "personalizations.0.to" in fields(payload(personalizations=[{"cc": [{"email": "a@b.co"}]}]))
+    assert "personalizations.0.to" in fields(
+        payload(personalizations=[{"cc": [{"email": "a@b.co"}]}])
+    )
     assert "from.email" in fields(payload(**{"from": {"email": "nobody"}}))
     assert "reply_to.email" in fields(payload(reply_to={"email": "a@@b.co"}))
     assert "send_at" in fields(payload(send_at="soon"))
-    assert "mail_settings.sandbox_mode.enable" in fields(payload(mail_settings={"sandbox_mode": {"enable": 1}}))
-    assert "content.1.value" in fields(payload(content=[{"type": "text/plain", "value": "x"},
-                                                         {"type": "text/html", "value": ""}]))
+    assert "mail_settings.sandbox_mode.enable" in fields(
+        payload(mail_settings={"sandbox_mode": {"enable": 1}})
+    )
+    assert "content.1.value" in fields(
+        payload(content=[{"type": "text/plain", "value": "x"}, {"type": "text/html", "value": ""}])
+    )
     assert "categories.0" in fields(payload(categories=["x" * 256]))
     body = payload(1)
     body["personalizations"][0]["substitutions"] = {"-x-": 1}
@@ -268,14 +325,20 @@ def test_record_file_and_control_endpoints(tmp_path):
         message_id = send(s, payload(2)).headers["X-Message-Id"]
         lines = [json.loads(line) for line in record.read_text().splitlines()]
         # one line per request: its recipients and the custom_args they share
-        assert lines == [{"message_id": message_id, "recipients": ["r0@example.com", "r1@example.com"],
-                          "custom_args": {"issue": "7"}}]
+        assert lines == [
+            {
+                "message_id": message_id,
+                "recipients": ["r0@example.com", "r1@example.com"],
+                "custom_args": {"issue": "7"},
+            }
+        ]
         get = lambda path: json.load(urllib.request.urlopen(s.url + path, timeout=5))
         assert get("/healthz") == {"status": "ok"}
         assert get("/_standin/recipients") == ["r0@example.com", "r1@example.com"]
         assert get("/_standin/stats")["accepted"] == 1
-        urllib.request.urlopen(urllib.request.Request(s.url + "/_standin/reset", data=b"", method="POST"),
-                               timeout=5)
+        urllib.request.urlopen(
+            urllib.request.Request(s.url + "/_standin/reset", data=b"", method="POST"), timeout=5
+        )
         assert get("/_standin/recipients") == [] and s.accepted() == []
 
 
@@ -285,9 +348,21 @@ def test_cli_serves_until_terminated(tmp_path):
         port = sock.getsockname()[1]
     key_file = tmp_path / "webhook.pem"
     code = "from mailer.standin.cli import standin; standin()"
-    args = [sys.executable, "-c", code, "--port", str(port), "--key-file", str(key_file), "--fail", "429:0.5"]
+    args = [
+        sys.executable,
+        "-c",
+        code,
+        "--port",
+        str(port),
+        "--key-file",
+        str(key_file),
+        "--fail",
+        "429:0.5",
+    ]
     env = {**os.environ, "MAILER_SENDGRID_API_KEY": KEY}
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("webhook public key: ")
@@ -300,9 +375,15 @@ def test_cli_serves_until_terminated(tmp_path):
     assert proc.returncode == 0
     # the same key file gives the same public key next time
     from mailer.standin.signing import load_or_create_private_key
+
     assert public_key_b64(load_or_create_private_key(key_file)) == key
-    bad = subprocess.run([sys.executable, "-c", code, "--port", str(port), "--fail", "418:1"],
-                         capture_output=True, text=True, timeout=10, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-c", code, "--port", str(port), "--fail", "418:1"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
     assert bad.returncode != 0 and "418" in bad.stderr
 
 
@@ -328,7 +409,9 @@ class Receiver:
                     failing = receiver.fail_first > 0
                     receiver.fail_first -= 1
                     if not failing:
-                        receiver.posts.append((body, self.headers[SIGNATURE_HEADER], self.headers[TIMESTAMP_HEADER]))
+                        receiver.posts.append(
+                            (body, self.headers[SIGNATURE_HEADER], self.headers[TIMESTAMP_HEADER])
+                        )
                 self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -363,7 +446,9 @@ def receiver():
 
 
 def test_webhook_posts_signed_events_for_every_recipient(receiver):
-    with StandIn(api_key=KEY, webhook_url=receiver.url, webhook_interval=0.05, webhook_batch_size=4) as s:
+    with StandIn(
+        api_key=KEY, webhook_url=receiver.url, webhook_interval=0.05, webhook_batch_size=4
+    ) as s:
         message_id = send(s, payload(3)).headers["X-Message-Id"]
         events = receiver.wait_for(6)
         public_key = s.public_key_b64()
@@ -372,7 +457,9 @@ def test_webhook_posts_signed_events_for_every_recipient(receiver):
         mine = [e for e in events if e["email"] == email]
         assert [e["event"] for e in mine] == ["processed", "delivered"]
         for e in mine:
-            assert e["issue"] == "7" and e["delivery_id"] == "10" + email[1]  # custom_args, flattened
+            assert (
+                e["issue"] == "7" and e["delivery_id"] == "10" + email[1]
+            )  # custom_args, flattened
             assert e["sg_message_id"].startswith(message_id + ".") and e["smtp-id"]
             assert e["category"] == ["digest", "ko"] and isinstance(e["timestamp"], int)
     assert len({e["sg_event_id"] for e in events}) == 6
@@ -388,14 +475,17 @@ def test_webhook_posts_signed_events_for_every_recipient(receiver):
 def test_webhook_retries_failed_posts_and_bounces_repeatably():
     receiver = Receiver(fail_first=2)
     try:
-        with StandIn(api_key=KEY, webhook_url=receiver.url, webhook_interval=0.05, bounce_rate=1.0) as s:
+        with StandIn(
+            api_key=KEY, webhook_url=receiver.url, webhook_interval=0.05, bounce_rate=1.0
+        ) as s:
             send(s, payload(2))
             events = receiver.wait_for(4)
     finally:
         receiver.close()
     bounces = [e for e in events if e["event"] == "bounce"]
-    assert len(bounces) == 2 and all(e["type"] == "bounce" and e["status"] == "5.1.1" and e["reason"]
-                                     for e in bounces)
+    assert len(bounces) == 2 and all(
+        e["type"] == "bounce" and e["status"] == "5.1.1" and e["reason"] for e in bounces
+    )
     assert len({e["sg_event_id"] for e in events}) == 4  # retried, not duplicated or lost
 
 
@@ -403,7 +493,9 @@ def test_sign_matches_the_sendgrid_helper():
     key = generate_private_key()
     body = b'[{"email":"a@example.com","event":"delivered"}]'
     signature = sign(body, "1700000000", key)
-    assert EventWebhook(public_key_b64(key)).verify_signature(body.decode(), signature, "1700000000")
+    assert EventWebhook(public_key_b64(key)).verify_signature(
+        body.decode(), signature, "1700000000"
+    )
     assert not verify(body, "1700000001", signature, public_key_b64(key))
     assert not verify(body, "1700000000", "not base64!", public_key_b64(key))
 
@@ -415,7 +507,9 @@ def test_what_is_kept_of_each_request_is_out_of_the_garbage_collectors_sight():
 
     with StandIn(api_key=KEY) as s:
         send(s, payload(3))
-        for _ in range(3):  # each level of nested tuples is let go one collection after the level inside
+        for _ in range(
+            3
+        ):  # each level of nested tuples is let go one collection after the level inside
             gc.collect()
         [record] = s._accepted
         assert not gc.is_tracked(record["recipients"]) and not gc.is_tracked(record["own_args"])

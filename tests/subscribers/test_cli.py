@@ -41,25 +41,34 @@ def test_add_sends_the_confirmation_mail_unless_confirmed(run, settings):
     assert "confirmation email sent" in added.stdout
     [mail] = list((Path(settings.outbox_dir) / "confirm" / "both").glob("*.eml"))
     assert b"pending@example.com" in mail.read_bytes()
-    assert "confirmation email" not in run("subscribers", "add", "ok@example.com", "--lang", "ko",
-                                           "--confirmed").stdout
+    assert (
+        "confirmation email"
+        not in run("subscribers", "add", "ok@example.com", "--lang", "ko", "--confirmed").stdout
+    )
 
 
 def test_import_reports_bad_lines_on_stderr_and_imports_the_rest(run, session, tmp_path):
-    rows = ["email,lang,status"] + [f"r{i}@example.com,{'ko' if i % 2 else 'en'}," for i in range(200)]
+    rows = ["email,lang,status"] + [
+        f"r{i}@example.com,{'ko' if i % 2 else 'en'}," for i in range(200)
+    ]
     rows[10] = "r9-broken,ko,"
     rows[20] = "r19@example.com,ko,maybe"
     path = _csv(tmp_path, "\n".join(rows) + "\n")
     errors = tmp_path / "errors.csv"
     result = run("subscribers", "import", path, "--errors", str(errors))
     assert result.exit_code == 1  # the good rows are in, but a script must learn that some were not
-    assert result.stdout.strip() == "imported 200 rows: 198 added, 0 already on file, 0 suppressed, 2 bad"
+    assert (
+        result.stdout.strip()
+        == "imported 200 rows: 198 added, 0 already on file, 0 suppressed, 2 bad"
+    )
     assert "line 11: 'r9-broken' is not a valid email address" in result.stderr
     assert "line 21: status must be one of" in result.stderr
     assert list(csv.reader(errors.open()))[1][0] == "11"
     again = run("subscribers", "import", path)
     assert "0 added, 198 already on file" in again.stdout  # idempotent
-    clean = run("subscribers", "import", _csv(tmp_path, "email,lang\nfine@example.com,ko\n", "clean.csv"))
+    clean = run(
+        "subscribers", "import", _csv(tmp_path, "email,lang\nfine@example.com,ko\n", "clean.csv")
+    )
     assert clean.exit_code == 0
 
 
@@ -67,7 +76,9 @@ def test_import_from_stdin_and_a_bad_header(run, tmp_path):
     result = run("subscribers", "import", "-", input="email,lang\nin@example.com,ko\n")
     assert result.exit_code == 0 and "1 added" in result.stdout
     bad = run("subscribers", "import", _csv(tmp_path, "mail,language\nx@example.com,ko\n"))
-    assert bad.exit_code == 1 and bad.stderr.startswith("error: the header row has no email or lang column")
+    assert bad.exit_code == 1 and bad.stderr.startswith(
+        "error: the header row has no email or lang column"
+    )
     latin = tmp_path / "latin1.csv"
     latin.write_bytes("email,lang\nj\xf6rg@example.com,en\n".encode("latin-1"))
     refused = run("subscribers", "import", str(latin))
@@ -78,7 +89,10 @@ def test_import_never_reactivates(run, session, tmp_path):
     run("subscribers", "add", "left@example.com", "--lang", "ko", "--confirmed")
     run("subscribers", "remove", "left@example.com")
     run("subscribers", "import", _csv(tmp_path, "email,lang,status\nleft@example.com,ko,active\n"))
-    assert json.loads(run("subscribers", "show", "left@example.com", "--json").stdout)["status"] == "unsubscribed"
+    assert (
+        json.loads(run("subscribers", "show", "left@example.com", "--json").stdout)["status"]
+        == "unsubscribed"
+    )
 
 
 def test_export_to_stdout_is_csv_only_and_to_a_file_is_private(run, tmp_path):
@@ -86,8 +100,10 @@ def test_export_to_stdout_is_csv_only_and_to_a_file_is_private(run, tmp_path):
     run("subscribers", "add", "b@example.com", "--lang", "en", "--confirmed")
     out = run("subscribers", "export")
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
-    assert [(r["email"], r["lang"], r["status"]) for r in rows] == [("a@example.com", "ko", "active"),
-                                                                    ("b@example.com", "en", "active")]
+    assert [(r["email"], r["lang"], r["status"]) for r in rows] == [
+        ("a@example.com", "ko", "active"),
+        ("b@example.com", "en", "active"),
+    ]
     assert "exported 2 subscribers" in out.stderr
     target = tmp_path / "out.csv"
     assert run("subscribers", "export", str(target), "--status", "active").exit_code == 0
@@ -116,9 +132,22 @@ def sent_to_reader(run, session, ingested):
     number = draft_issue(session, utcnow()).number
     session.commit()
     send_now(number, get_settings())
-    session.add(WebhookEvent(sg_event_id="ev-1", event="open", email="Reader@Example.com", payload={
-        "event": "open", "email": "Reader@Example.com", "ip": "198.51.100.77", "useragent": "Mail/1.0",
-        "sg_event_id": "ev-1", "delivery_id": "1", "timestamp": 1764000000}))
+    session.add(
+        WebhookEvent(
+            sg_event_id="ev-1",
+            event="open",
+            email="Reader@Example.com",
+            payload={
+                "event": "open",
+                "email": "Reader@Example.com",
+                "ip": "198.51.100.77",
+                "useragent": "Mail/1.0",
+                "sg_event_id": "ev-1",
+                "delivery_id": "1",
+                "timestamp": 1764000000,
+            },
+        )
+    )
     session.commit()
     return number
 
@@ -129,7 +158,11 @@ def test_show_json_is_everything_held_about_one_subscriber(run, sent_to_reader):
     assert data["suppression"] is None
     assert [h["action"] for h in data["history"]] == ["added"]
     [delivery] = data["deliveries"]
-    assert (delivery["issue"], delivery["edition"], delivery["status"]) == (sent_to_reader, "ko", "sent")
+    assert (delivery["issue"], delivery["edition"], delivery["status"]) == (
+        sent_to_reader,
+        "ko",
+        "sent",
+    )
     assert delivery["sent_at"] and delivery["email"] == "reader@example.com"
     [event] = data["events"]
     assert event["event"] == "open" and event["payload"]["ip"] == "198.51.100.77"
@@ -137,8 +170,9 @@ def test_show_json_is_everything_held_about_one_subscriber(run, sent_to_reader):
     assert "history" in text.stdout and f"issue #{sent_to_reader} [ko] sent" in text.stdout
 
 
-def test_erase_forgets_the_person_keeps_the_counts_and_blocks_every_way_back(run, session, sent_to_reader,
-                                                                            tmp_path):
+def test_erase_forgets_the_person_keeps_the_counts_and_blocks_every_way_back(
+    run, session, sent_to_reader, tmp_path
+):
     from mailer.delivery.models import Delivery
     from mailer.delivery.stats import delivery_counts
     from mailer.events.models import WebhookEvent
@@ -154,13 +188,21 @@ def test_erase_forgets_the_person_keeps_the_counts_and_blocks_every_way_back(run
     assert delivery_counts(session, issue_id) == counts_before
     orphans = session.scalars(select(Delivery).where(Delivery.subscriber_id.is_(None))).all()
     assert len(orphans) == 1 and orphans[0].email is None
-    assert session.scalar(select(Delivery.email).where(Delivery.email == "other@example.com"))  # others intact
+    assert session.scalar(
+        select(Delivery.email).where(Delivery.email == "other@example.com")
+    )  # others intact
     event = session.scalar(select(WebhookEvent))
-    assert event.email is None and event.payload == {"event": "open", "sg_event_id": "ev-1", "delivery_id": "1",
-                                                     "timestamp": 1764000000}
+    assert event.email is None and event.payload == {
+        "event": "open",
+        "sg_event_id": "ev-1",
+        "delivery_id": "1",
+        "timestamp": 1764000000,
+    }
 
     shown = run("subscribers", "show", "reader@example.com", "--json")
-    assert shown.exit_code == 1 and shown.stdout == "" and "suppression list: erased" in shown.stderr
+    assert (
+        shown.exit_code == 1 and shown.stdout == "" and "suppression list: erased" in shown.stderr
+    )
     imported = run("subscribers", "import", _csv(tmp_path, "email,lang\nreader@example.com,ko\n"))
     assert "0 added, 0 already on file, 1 suppressed" in imported.stdout
     added = run("subscribers", "add", "reader@example.com", "--lang", "ko", "--confirmed")
@@ -195,9 +237,16 @@ def test_an_import_that_stops_midway_says_truly_what_was_imported(run, session, 
     refused = run("subscribers", "import", str(nothing))
     assert refused.exit_code == 1 and "not UTF-8" in refused.stderr
     assert "nothing was imported" in refused.stderr and "rows before" not in refused.stderr
-    some = tmp_path / "some.csv"  # a first chunk (1,000 rows) committed, then blank lines, then the bad byte
+    some = (
+        tmp_path / "some.csv"
+    )  # a first chunk (1,000 rows) committed, then blank lines, then the bad byte
     good = "".join(f"g{i}@example.com,en\n" for i in range(1000)).encode()
-    some.write_bytes(b"email,lang\n" + good + b"\n" * 70_000 + "j\xf6rg@example.com,en\n".encode("latin-1"))
+    some.write_bytes(
+        b"email,lang\n" + good + b"\n" * 70_000 + "j\xf6rg@example.com,en\n".encode("latin-1")
+    )
     refused = run("subscribers", "import", str(some))
-    assert refused.exit_code == 1 and "the first 1000 rows were imported (1000 added)" in refused.stderr
+    assert (
+        refused.exit_code == 1
+        and "the first 1000 rows were imported (1000 added)" in refused.stderr
+    )
     assert session.scalar(select(func.count()).select_from(Subscriber)) == 1000

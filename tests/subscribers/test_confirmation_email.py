@@ -21,26 +21,39 @@ LANGS = ("ko", "en", "both")
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("kind", [service.CONFIRM_MAIL, service.ALREADY_MAIL])
 def test_each_language_and_kind_renders_fit_for_mail_clients(settings, lang, kind):
-    rendered = render_email("confirm", lang, transactional.confirmation_context(5, kind, lang, settings))
+    rendered = render_email(
+        "confirm", lang, transactional.confirmation_context(5, kind, lang, settings)
+    )
     html, text = rendered.html, rendered.text
     assert re.search(rf'<html lang="{"en" if lang == "en" else "ko"}"', html)
-    assert "word-break:keep-all" in html and "Apple SD Gothic Neo" in html and 'name="color-scheme"' in html
+    assert (
+        "word-break:keep-all" in html
+        and "Apple SD Gothic Neo" in html
+        and 'name="color-scheme"' in html
+    )
     assert "<script" not in html and "googleapis" not in html and len(html.encode()) < 30 * 1024
-    url = re.search(r'href="(https://news\.example\.com/(confirm|preferences)/[^"]+)"', html).group(1)
+    url = re.search(r'href="(https://news\.example\.com/(confirm|preferences)/[^"]+)"', html).group(
+        1
+    )
     assert url in text  # the text part carries the same link
     purpose = tokens.CONFIRM if kind == service.CONFIRM_MAIL else tokens.PREFERENCES
     claim = tokens.read(purpose, url.rsplit("/", 1)[1], settings)
-    assert claim.subscriber_id == 5 and claim.lang == (lang if kind == service.CONFIRM_MAIL else None)
+    assert claim.subscriber_id == 5 and claim.lang == (
+        lang if kind == service.CONFIRM_MAIL else None
+    )
     assert "%unsubscribe_url%" not in html  # no placeholders: one recipient, filled at render time
 
 
 def test_subjects_survive_a_mime_round_trip(settings, session):
     for lang in LANGS:
         for kind in (service.CONFIRM_MAIL, service.ALREADY_MAIL):
-            sub, _ = service.add(session, f"{lang}-{kind}@example.com", lang,
-                                 confirmed=kind == service.ALREADY_MAIL)
+            sub, _ = service.add(
+                session, f"{lang}-{kind}@example.com", lang, confirmed=kind == service.ALREADY_MAIL
+            )
             message = transactional.confirmation_message(session, sub.id, lang, 1, settings)
-            parsed = BytesParser(policy=policy.default).parsebytes(to_mime(message, message.recipients[0]))
+            parsed = BytesParser(policy=policy.default).parsebytes(
+                to_mime(message, message.recipients[0])
+            )
             assert parsed["Subject"] == message.subject and parsed["To"] == sub.email
             assert parsed["From"].addresses[0].display_name == settings.from_name(lang)
 
@@ -65,8 +78,12 @@ def test_in_process_it_is_filed_in_the_outbox_under_confirm(settings, session):
     mail_id = _record(session, sub, "en")
     assert transactional.dispatch([mail_id]) == "sent"
     [path] = list(Path(settings.outbox_dir).rglob("*.eml"))
-    assert path.relative_to(settings.outbox_dir).as_posix() == f"confirm/en/{mail_id}.eml"  # named by its row
-    assert transactional.send_mail.apply(args=(mail_id,)).get() == "done"  # a second run sends nothing
+    assert (
+        path.relative_to(settings.outbox_dir).as_posix() == f"confirm/en/{mail_id}.eml"
+    )  # named by its row
+    assert (
+        transactional.send_mail.apply(args=(mail_id,)).get() == "done"
+    )  # a second run sends nothing
     assert len(list(Path(settings.outbox_dir).rglob("*.eml"))) == 1
 
 

@@ -25,7 +25,9 @@ def _cells(text: str) -> list[str]:
 
 def _add_hostile(session):
     for address in HOSTILE:
-        service.add(session, address, "en", source="web")  # an anonymous sign-up: pending, as the form leaves it
+        service.add(
+            session, address, "en", source="web"
+        )  # an anonymous sign-up: pending, as the form leaves it
     service.add(session, "plain@example.org", "ko", confirmed=True)
     session.commit()
 
@@ -35,7 +37,9 @@ def test_a_cell_that_starts_a_formula_is_exported_as_text(session):
     out = io.StringIO()
     write_csv(session, out)
     assert _cells(out.getvalue()) == ["'" + a for a in HOSTILE] + ["plain@example.org"]
-    assert _cells("".join(csv_lines(session))) == _cells(out.getvalue())  # the admin's export, streamed
+    assert _cells("".join(csv_lines(session))) == _cells(
+        out.getvalue()
+    )  # the admin's export, streamed
 
 
 def test_the_command_exports_them_as_text_too(session, tmp_path):

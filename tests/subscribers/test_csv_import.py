@@ -20,7 +20,9 @@ NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 def _import(session, text: str, **kw):
     bad: list[BadRow] = []
-    report = import_rows(session, read_rows(io.StringIO(text)), now=NOW, on_bad_row=bad.append, **kw)
+    report = import_rows(
+        session, read_rows(io.StringIO(text)), now=NOW, on_bad_row=bad.append, **kw
+    )
     return report, bad
 
 
@@ -29,17 +31,34 @@ def _count(session) -> int:
 
 
 def test_parse_row_checks_every_field():
-    assert parse_row({"email": " Ko@Example.com ", "lang": "KO"}, 2) == Row(2, "ko@example.com", "ko", "active", None)
-    row = parse_row({"email": "a@example.com", "lang": "both", "status": "Unsubscribed",
-                     "created_at": "2024-03-01T10:00:00+09:00"}, 3)
+    assert parse_row({"email": " Ko@Example.com ", "lang": "KO"}, 2) == Row(
+        2, "ko@example.com", "ko", "active", None
+    )
+    row = parse_row(
+        {
+            "email": "a@example.com",
+            "lang": "both",
+            "status": "Unsubscribed",
+            "created_at": "2024-03-01T10:00:00+09:00",
+        },
+        3,
+    )
     assert row.status == "unsubscribed" and row.created_at == datetime(2024, 3, 1, 1, 0, tzinfo=UTC)
-    assert parse_row({"email": "a@example.com", "lang": "en", "created_at": "2024-03-01"}, 4).created_at.tzinfo is UTC
+    assert (
+        parse_row(
+            {"email": "a@example.com", "lang": "en", "created_at": "2024-03-01"}, 4
+        ).created_at.tzinfo
+        is UTC
+    )
     for raw, reason in [
         ({"email": "", "lang": "ko"}, "email is empty"),
         ({"email": "nope", "lang": "ko"}, "not a valid email address"),
         ({"email": "a@example.com", "lang": "jp"}, "lang must be one of"),
         ({"email": "a@example.com", "lang": "ko", "status": "vip"}, "status must be one of"),
-        ({"email": "a@example.com", "lang": "ko", "created_at": "yesterday"}, "not an ISO 8601 date"),
+        (
+            {"email": "a@example.com", "lang": "ko", "created_at": "yesterday"},
+            "not an ISO 8601 date",
+        ),
         ({"email": None, "lang": None}, "email is empty"),  # a short row
     ]:
         bad = parse_row(raw, 9)
@@ -54,29 +73,45 @@ def test_a_few_hundred_rows_with_bad_ones_reported_by_line(session):
     lines[101] = "user100@example.com,fr"  # file line 102
     report, bad = _import(session, "\n".join(lines) + "\n", chunk_rows=64)
     assert [(b.line, b.reason.split(":")[0]) for b in bad] == [
-        (52, "'broken-address' is not a valid email address"), (102, "lang must be one of ko, en, both, not 'fr'")]
+        (52, "'broken-address' is not a valid email address"),
+        (102, "lang must be one of ko, en, both, not 'fr'"),
+    ]
     assert (report.added, report.existing, report.suppressed, report.bad) == (298, 0, 0, 2)
     assert _count(session) == 298
     sub = service.get_by_email(session, "user2@example.com")
-    assert (sub.lang, sub.status, sub.consent_source, sub.confirmed_at) == ("both", "active", "import", NOW)
+    assert (sub.lang, sub.status, sub.consent_source, sub.confirmed_at) == (
+        "both",
+        "active",
+        "import",
+        NOW,
+    )
 
 
 def test_line_numbers_are_lines_of_the_file_not_rows(session):
     text = 'email,lang\n"a@example.com",ko\n\n"multi\nline@example.com",ko\nc@example.com,xx\n'
     _, bad = _import(session, text)
-    assert [b.line for b in bad] == [4, 6]  # where each bad row starts, blank and spanned lines counted
+    assert [b.line for b in bad] == [
+        4,
+        6,
+    ]  # where each bad row starts, blank and spanned lines counted
 
 
 def test_importing_again_adds_nothing_and_changes_nobody(session):
-    text = "email,lang,status\na@example.com,ko,\nb@example.com,en,unsubscribed\nA@EXAMPLE.COM,en,\n"
+    text = (
+        "email,lang,status\na@example.com,ko,\nb@example.com,en,unsubscribed\nA@EXAMPLE.COM,en,\n"
+    )
     first, _ = _import(session, text)
     assert (first.added, first.existing) == (2, 1)  # the repeat within the file
     session.expire_all()
-    before = {s.email: (s.lang, s.status, s.updated_at) for s in session.scalars(select(Subscriber))}
+    before = {
+        s.email: (s.lang, s.status, s.updated_at) for s in session.scalars(select(Subscriber))
+    }
     second, _ = _import(session, text)
     assert (second.added, second.existing) == (0, 3)
     session.expire_all()
-    assert {s.email: (s.lang, s.status, s.updated_at) for s in session.scalars(select(Subscriber))} == before
+    assert {
+        s.email: (s.lang, s.status, s.updated_at) for s in session.scalars(select(Subscriber))
+    } == before
 
 
 def test_nobody_unsubscribed_or_suppressed_comes_back(session):
@@ -90,34 +125,49 @@ def test_nobody_unsubscribed_or_suppressed_comes_back(session):
     service.erase(session, "erased@example.com")
     suppress(session, "bounced-long-ago@example.com", "bounced")
     session.commit()
-    text = "email,lang,status\n" + "".join(f"{who}@example.com,en,active\n" for who in (
-        "gone", "bounced", "complained", "erased", "bounced-long-ago", "fresh"))
+    text = "email,lang,status\n" + "".join(
+        f"{who}@example.com,en,active\n"
+        for who in ("gone", "bounced", "complained", "erased", "bounced-long-ago", "fresh")
+    )
     report, _ = _import(session, text)
     assert (report.added, report.existing, report.suppressed) == (1, 3, 2)
     session.expire_all()
     assert {s.email: s.status for s in session.scalars(select(Subscriber))} == {
-        "gone@example.com": "unsubscribed", "bounced@example.com": "bounced",
-        "complained@example.com": "complained", "fresh@example.com": "active"}
+        "gone@example.com": "unsubscribed",
+        "bounced@example.com": "bounced",
+        "complained@example.com": "complained",
+        "fresh@example.com": "active",
+    }
     assert service.get_by_email(session, "gone@example.com").lang == "ko"
 
 
 def test_status_and_created_at_columns_are_honoured(session):
-    text = ("lang,email,created_at,status,extra\n"  # any order; unknown columns ignored
-            "ko,old@example.com,2020-01-02T03:04:05Z,,x\n"
-            "en,left@example.com,,unsubscribed,y\n"
-            "en,waiting@example.com,,pending,z\n")
+    text = (
+        "lang,email,created_at,status,extra\n"  # any order; unknown columns ignored
+        "ko,old@example.com,2020-01-02T03:04:05Z,,x\n"
+        "en,left@example.com,,unsubscribed,y\n"
+        "en,waiting@example.com,,pending,z\n"
+    )
     _import(session, text)
     old = service.get_by_email(session, "old@example.com")
-    assert old.created_at == datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC) == old.consent_at == old.confirmed_at
+    assert (
+        old.created_at
+        == datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
+        == old.consent_at
+        == old.confirmed_at
+    )
     assert service.get_by_email(session, "left@example.com").unsubscribed_at == NOW
     assert service.get_by_email(session, "waiting@example.com").status == Status.PENDING
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("", "empty"),
-    ("address,language\nx@example.com,ko\n", "no email or lang column"),
-    ("email\nx@example.com\n", "no lang column"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ("address,language\nx@example.com,ko\n", "no email or lang column"),
+        ("email\nx@example.com\n", "no lang column"),
+    ],
+)
 def test_a_file_without_the_needed_header_is_refused_whole(session, text, message):
     with pytest.raises(CsvError, match=message):
         _import(session, text)
@@ -191,7 +241,10 @@ def test_export_streams_every_subscriber_and_imports_back_unchanged(session):
     lines = out.getvalue().splitlines()
     assert lines[0] == ",".join(COLUMNS) and len(lines) == 4
     only_active = io.StringIO()
-    assert write_csv(session, only_active, status="active") == 1 and "k@example.com" in only_active.getvalue()
+    assert (
+        write_csv(session, only_active, status="active") == 1
+        and "k@example.com" in only_active.getvalue()
+    )
 
     before = {s.email: (s.lang, s.status) for s in session.scalars(select(Subscriber))}
     for sub in session.scalars(select(Subscriber)):
@@ -214,6 +267,11 @@ def test_export_comes_a_page_of_rows_at_a_time(session, monkeypatch):
     session.commit()
     monkeypatch.setattr(csv_export, "PAGE_ROWS", 2)
     chunks = list(csv_export.csv_lines(session))
-    assert [c.count("\n") for c in chunks] == [1, 2, 2, 1]  # the header, then pages of at most 2 rows
+    assert [c.count("\n") for c in chunks] == [
+        1,
+        2,
+        2,
+        1,
+    ]  # the header, then pages of at most 2 rows
     assert "".join(chunks).splitlines()[1:] == [line for c in chunks[1:] for line in c.splitlines()]
     assert list(csv_export.csv_lines(session, status="unsubscribed")) == [",".join(COLUMNS) + "\n"]

@@ -22,11 +22,15 @@ def _by_email(session, email):
 
 
 def test_imported_times_are_never_later_than_now(session):
-    seoul_now = utcnow().astimezone(ZoneInfo("Asia/Seoul")).replace(tzinfo=None)  # naive: read as UTC, 9 h ahead
-    text = ("email,lang,status,created_at\n"
-            "future@example.com,en,active,2099-01-01T00:00:00+00:00\n"
-            f"seoul@example.com,ko,active,{seoul_now.isoformat()}\n"
-            "past@example.com,en,active,2020-03-01T12:00:00+00:00\n")
+    seoul_now = (
+        utcnow().astimezone(ZoneInfo("Asia/Seoul")).replace(tzinfo=None)
+    )  # naive: read as UTC, 9 h ahead
+    text = (
+        "email,lang,status,created_at\n"
+        "future@example.com,en,active,2099-01-01T00:00:00+00:00\n"
+        f"seoul@example.com,ko,active,{seoul_now.isoformat()}\n"
+        "past@example.com,en,active,2020-03-01T12:00:00+00:00\n"
+    )
     now = utcnow()
     import_rows(session, read_rows(io.StringIO(text)), now=now)
     for email in ("future@example.com", "seoul@example.com"):
@@ -46,5 +50,7 @@ def test_a_row_dated_in_the_future_still_takes_its_links(session, ahead):
     prefs = tokens.make_token(tokens.PREFERENCES, sub.id)
     assert service.from_token(session, tokens.PREFERENCES, prefs)[0].id == sub.id
     # the one-click path: one statement on PostgreSQL, a transaction on SQLite
-    service.unsubscribe_by_link_committed(tokens.make_token(tokens.UNSUBSCRIBE, sub.id), source="one-click")
+    service.unsubscribe_by_link_committed(
+        tokens.make_token(tokens.UNSUBSCRIBE, sub.id), source="one-click"
+    )
     assert _by_email(session, "ahead@example.com").status == Status.UNSUBSCRIBED

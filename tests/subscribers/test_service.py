@@ -33,7 +33,9 @@ def test_add_normalizes_keeps_the_first_and_records_it(session):
     sub, created = service.add(session, "  Hana@Example.COM", "ko", source="cli")
     assert created and sub.email == "hana@example.com" and sub.status == Status.PENDING
     again, created = service.add(session, "HANA@example.com", "en", confirmed=True)
-    assert not created and again.id == sub.id and again.lang == "ko" and again.status == Status.PENDING
+    assert (
+        not created and again.id == sub.id and again.lang == "ko" and again.status == Status.PENDING
+    )
     assert _actions(session, sub) == ["added"]
 
 
@@ -53,11 +55,20 @@ def test_add_refuses_an_unknown_language(session):
 def test_a_web_request_creates_a_pending_subscriber_with_its_consent_record(session):
     sub_id = service.request_subscription(session, "new@example.com", "both", ip="198.51.100.4")
     sub = service.get(session, sub_id)
-    assert (sub.status, sub.lang, sub.consent_source, sub.consent_ip) == (Status.PENDING, "both", "web", "198.51.100.4")
+    assert (sub.status, sub.lang, sub.consent_source, sub.consent_ip) == (
+        Status.PENDING,
+        "both",
+        "web",
+        "198.51.100.4",
+    )
     assert sub.consent_at is not None and sub.confirmed_at is None
     change = service.history(session, sub_id)[0]
-    assert (change.action, change.source, change.ip, change.detail) == ("sign-up requested", "web", "198.51.100.4",
-                                                                        "lang both")
+    assert (change.action, change.source, change.ip, change.detail) == (
+        "sign-up requested",
+        "web",
+        "198.51.100.4",
+        "lang both",
+    )
 
 
 def test_a_web_request_changes_no_known_subscriber(session):
@@ -96,7 +107,9 @@ def test_confirming_after_unsubscribing_needs_a_newer_link(session):
     old = _claim(sub)
     service.confirm(session, sub, old)
     service.unsubscribe(session, sub.id)
-    sub.unsubscribed_at = old.issued_at + timedelta(seconds=5)  # unsubscribed after the link was made
+    sub.unsubscribed_at = old.issued_at + timedelta(
+        seconds=5
+    )  # unsubscribed after the link was made
     with pytest.raises(tokens.InvalidToken):
         service.confirm(session, sub, old)
     assert sub.status == Status.UNSUBSCRIBED
@@ -174,7 +187,9 @@ def test_a_link_made_before_its_subscriber_existed_names_nobody(session, links_m
     with pytest.raises(tokens.InvalidToken):
         service.from_token(session, tokens.PREFERENCES, token)
     with pytest.raises(tokens.InvalidToken):
-        service.from_token(session, tokens.PREFERENCES, tokens.make_token(tokens.PREFERENCES, 999_999))
+        service.from_token(
+            session, tokens.PREFERENCES, tokens.make_token(tokens.PREFERENCES, 999_999)
+        )
 
 
 def test_personal_data_holds_the_record_its_suppression_and_history(session):
@@ -189,15 +204,21 @@ def test_mark_suppressed_takes_only_a_suppression(session):
     with pytest.raises(service.SubscriberError):
         service.mark_suppressed(session, sub.id, Status.ACTIVE)
     service.mark_suppressed(session, sub.id, Status.BOUNCED, detail="550 mailbox unavailable")
-    assert sub.status == Status.BOUNCED and service.history(session, sub.id)[-1].detail == "550 mailbox unavailable"
+    assert (
+        sub.status == Status.BOUNCED
+        and service.history(session, sub.id)[-1].detail == "550 mailbox unavailable"
+    )
 
 
 # --- the one-click path: unsubscribe_active_at_once (PostgreSQL), else unsubscribe_by_link -----------
 
+
 def _one_click(session, sub, **kw):
     """What the one-click route does, on either database (committed, as the route's own work)."""
     session.commit()
-    return service.unsubscribe_by_link_committed(tokens.make_token(tokens.UNSUBSCRIBE, sub.id), **kw)
+    return service.unsubscribe_by_link_committed(
+        tokens.make_token(tokens.UNSUBSCRIBE, sub.id), **kw
+    )
 
 
 def _changes(session, sub):
@@ -219,7 +240,9 @@ def test_a_link_unsubscribes_an_active_subscriber_once_with_its_history(session)
     session.expire_all()
     assert sub.status == Status.UNSUBSCRIBED and sub.unsubscribed_at is not None
     assert sub.updated_at == sub.unsubscribed_at
-    assert _changes(session, sub)[1:] == [("unsubscribed", "one-click", "203.0.113.9", "active -> unsubscribed")]
+    assert _changes(session, sub)[1:] == [
+        ("unsubscribed", "one-click", "203.0.113.9", "active -> unsubscribed")
+    ]
 
 
 def test_on_postgresql_an_active_subscriber_costs_one_statement_committed_at_once(session):
@@ -237,14 +260,21 @@ def test_on_postgresql_an_active_subscriber_costs_one_statement_committed_at_onc
     event.listen(engine, "before_cursor_execute", seen)
     try:
         token = tokens.make_token(tokens.UNSUBSCRIBE, sub.id)
-        assert service.unsubscribe_active_at_once(engine, token, source="one-click") == (sub.id, "ko")
+        assert service.unsubscribe_active_at_once(engine, token, source="one-click") == (
+            sub.id,
+            "ko",
+        )
     finally:
         event.remove(engine, "before_cursor_execute", seen)
     assert statements == ["WITH"]  # the UPDATE and the history INSERT together, no SELECT first
     session.expire_all()  # another transaction sees both rows: they were committed
     assert sub.status == Status.UNSUBSCRIBED
-    assert _changes(session, sub)[1:] == [("unsubscribed", "one-click", None, "active -> unsubscribed")]
-    assert service.unsubscribe_active_at_once(engine, token, source="one-click") is None  # not active now
+    assert _changes(session, sub)[1:] == [
+        ("unsubscribed", "one-click", None, "active -> unsubscribed")
+    ]
+    assert (
+        service.unsubscribe_active_at_once(engine, token, source="one-click") is None
+    )  # not active now
 
 
 def test_on_sqlite_there_is_no_one_statement_path(session):
@@ -258,7 +288,9 @@ def test_on_sqlite_there_is_no_one_statement_path(session):
     assert sub.status == Status.ACTIVE
 
 
-@pytest.mark.parametrize("before", [Status.PENDING, Status.UNSUBSCRIBED, Status.BOUNCED, Status.COMPLAINED])
+@pytest.mark.parametrize(
+    "before", [Status.PENDING, Status.UNSUBSCRIBED, Status.BOUNCED, Status.COMPLAINED]
+)
 def test_a_link_to_anyone_not_active_takes_the_general_path(session, before):
     sub, _ = service.add(session, f"{before}@example.com", "both")
     if before != Status.PENDING:
@@ -270,25 +302,34 @@ def test_a_link_to_anyone_not_active_takes_the_general_path(session, before):
     expected = Status.UNSUBSCRIBED if before in (Status.PENDING, Status.UNSUBSCRIBED) else before
     assert sub.status == expected  # a suppression stays one
     unsubscribed = [c for c in _changes(session, sub) if c[0] == "unsubscribed"]
-    assert unsubscribed == ([("unsubscribed", "one-click", None, "pending -> unsubscribed")]
-                            if before == Status.PENDING else [])
+    assert unsubscribed == (
+        [("unsubscribed", "one-click", None, "pending -> unsubscribed")]
+        if before == Status.PENDING
+        else []
+    )
 
 
 def test_a_bad_link_changes_nothing(session):
     sub, _ = service.add(session, "bad@example.com", "ko", confirmed=True)
     session.commit()
-    for token in ("garbage", tokens.make_token(tokens.PREFERENCES, sub.id),
-                  tokens.make_token(tokens.UNSUBSCRIBE, 999_999)):
+    for token in (
+        "garbage",
+        tokens.make_token(tokens.PREFERENCES, sub.id),
+        tokens.make_token(tokens.UNSUBSCRIBE, 999_999),
+    ):
         with pytest.raises(tokens.InvalidToken):
             service.unsubscribe_by_link_committed(token, source="one-click")
     session.expire_all()
     assert sub.status == Status.ACTIVE and _changes(session, sub)[1:] == []
 
 
-@pytest.mark.parametrize("offset, fits", [(-3.0, True), (0.0, True), (0.999, True), (1.0, False), (5.0, False),
-                                          (120.0, True)])  # a row dated after now was dated by hand
-def test_the_one_statement_path_and_from_token_agree_on_which_row_a_link_names(session, offset, fits,
-                                                                              links_made_earlier):
+@pytest.mark.parametrize(
+    "offset, fits",
+    [(-3.0, True), (0.0, True), (0.999, True), (1.0, False), (5.0, False), (120.0, True)],
+)  # a row dated after now was dated by hand
+def test_the_one_statement_path_and_from_token_agree_on_which_row_a_link_names(
+    session, offset, fits, links_made_earlier
+):
     """Two spellings of one rule (Python for a loaded row, SQL for the one-click statement): a row made
     later than the link's second was made for someone else."""
     _postgres_only(session)
@@ -302,7 +343,10 @@ def test_the_one_statement_path_and_from_token_agree_on_which_row_a_link_names(s
         python_fits = True
     except tokens.InvalidToken:
         python_fits = False
-    sql_fits = service.unsubscribe_active_at_once(session.get_bind(), token, source="one-click") is not None
+    sql_fits = (
+        service.unsubscribe_active_at_once(session.get_bind(), token, source="one-click")
+        is not None
+    )
     session.expire_all()
     assert python_fits == sql_fits == fits
     assert sub.status == (Status.UNSUBSCRIBED if fits else Status.ACTIVE)
@@ -320,14 +364,23 @@ def test_two_unsubscribes_racing_record_one_change(session):
         other.commit()
     assert service.unsubscribe(session, sub.id, source="web").status == Status.UNSUBSCRIBED
     session.commit()
-    assert session.scalar(select(func.count()).where(
-        Change.subscriber_id == sub.id, Change.action == "unsubscribed")) == 1
+    assert (
+        session.scalar(
+            select(func.count()).where(
+                Change.subscriber_id == sub.id, Change.action == "unsubscribed"
+            )
+        )
+        == 1
+    )
 
 
 def test_search_finds_by_part_of_the_address_newest_first(session):
     for name in ("kim.a", "lee.b", "kim.c"):
         service.add(session, f"{name}@example.com", "ko", confirmed=True)
     session.commit()
-    assert [s.email for s in service.search(session, " KIM ")] == ["kim.c@example.com", "kim.a@example.com"]
+    assert [s.email for s in service.search(session, " KIM ")] == [
+        "kim.c@example.com",
+        "kim.a@example.com",
+    ]
     assert [s.email for s in service.search(session, "%")] == []  # a wildcard is only a character
     assert len(service.search(session, "", limit=2)) == 2

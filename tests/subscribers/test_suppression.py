@@ -23,7 +23,9 @@ def test_the_hash_is_stable_keyed_and_independent_of_the_secret_key(settings, mo
 def test_only_the_hash_is_stored(session):
     suppression.suppress(session, "secret@example.com", "erased")
     row = session.scalar(select(Suppression))
-    assert "secret" not in row.email_hash and row.email_hash == suppression.address_hash("secret@example.com")
+    assert "secret" not in row.email_hash and row.email_hash == suppression.address_hash(
+        "secret@example.com"
+    )
 
 
 def test_the_stronger_reason_wins_and_only_an_erasure_is_lifted(session):
@@ -35,6 +37,7 @@ def test_the_stronger_reason_wins_and_only_an_erasure_is_lifted(session):
     suppression.suppress(session, "b@example.com", "erased")
     assert suppression.lift_erasure(session, "b@example.com")
     assert suppression.reason_for(session, "b@example.com") is None
-    assert suppression.suppressed_among(session, [suppression.address_hash("a@example.com"), "x" * 64]) == {
-        suppression.address_hash("a@example.com")}
+    assert suppression.suppressed_among(
+        session, [suppression.address_hash("a@example.com"), "x" * 64]
+    ) == {suppression.address_hash("a@example.com")}
     assert suppression.suppressed_among(session, []) == set()

@@ -16,8 +16,11 @@ def csrf_of(html: str) -> str:
 
 def sign_up(client, email: str, lang: str, *, page_lang: str = "ko", **headers):
     form = client.get(f"/subscribe?lang={page_lang}")
-    return client.post(f"/subscribe?lang={page_lang}", headers=headers,
-                       data={"email": email, "lang": lang, "csrf_token": csrf_of(form.text)})
+    return client.post(
+        f"/subscribe?lang={page_lang}",
+        headers=headers,
+        data={"email": email, "lang": lang, "csrf_token": csrf_of(form.text)},
+    )
 
 
 class Outbox:

@@ -15,7 +15,11 @@ def test_a_sent_edition_is_shown_without_any_subscribers_links(client, drafted):
 
     send_now(1, get_settings())
     listing = client.get("/archive?lang=ko")
-    assert listing.status_code == 200 and 'href="/archive/1/ko"' in listing.text and "제1호" in listing.text
+    assert (
+        listing.status_code == 200
+        and 'href="/archive/1/ko"' in listing.text
+        and "제1호" in listing.text
+    )
     for lang in ("ko", "en", "both"):
         page = client.get(f"/archive/{1}/{lang}")
         assert page.status_code == 200

@@ -6,21 +6,24 @@ from mailer.web.language import choose, from_accept_language
 from mailer.web.texts import EN, KO
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    ("ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7", "ko"),
-    ("en-US,en;q=0.9,ko;q=0.8", "en"),
-    ("ko", "ko"),
-    ("fr-FR,fr;q=0.9", "en"),
-    ("fr,ko;q=0.5", "ko"),
-    ("en;q=0.2, ko;q=0.3", "ko"),
-    ("ko, en", "ko"),  # equal q: the first listed
-    ("en, ko", "en"),
-    ("ko;q=0", "en"),  # q=0 means "not this"
-    ("ko;q=abc,en;q=0.1", "en"),
-    ("*", "en"),
-    ("", "en"),
-    (None, "en"),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7", "ko"),
+        ("en-US,en;q=0.9,ko;q=0.8", "en"),
+        ("ko", "ko"),
+        ("fr-FR,fr;q=0.9", "en"),
+        ("fr,ko;q=0.5", "ko"),
+        ("en;q=0.2, ko;q=0.3", "ko"),
+        ("ko, en", "ko"),  # equal q: the first listed
+        ("en, ko", "en"),
+        ("ko;q=0", "en"),  # q=0 means "not this"
+        ("ko;q=abc,en;q=0.1", "en"),
+        ("*", "en"),
+        ("", "en"),
+        (None, "en"),
+    ],
+)
 def test_accept_language(header, expected):
     assert from_accept_language(header) == expected
 

@@ -33,7 +33,9 @@ def _post(client, url, **data):
 
 def test_the_page_speaks_the_subscribers_language(client, reader):
     page = client.get(_url(reader), headers={"Accept-Language": "en"})
-    assert page.status_code == 200 and '<html lang="ko">' in page.text  # the subscriber's, not the browser's
+    assert (
+        page.status_code == 200 and '<html lang="ko">' in page.text
+    )  # the subscriber's, not the browser's
     assert "구독 설정" in page.text and "reader@example.com" in page.text
     assert "주간 브리핑을 한국어로 받고 계십니다" in page.text
     assert 'value="ko" checked' in page.text
@@ -45,18 +47,28 @@ def test_changing_the_language_takes_effect_and_the_page_follows(client, session
     assert '<html lang="en">' in response.text and "Your language is saved." in response.text
     assert _now(session, reader).lang == "en"
     change = session.scalar(select(Change).where(Change.action == "language changed"))
-    assert change.detail == "ko -> en" and change.source == "preferences" and change.ip == "testclient"
+    assert (
+        change.detail == "ko -> en" and change.source == "preferences" and change.ip == "testclient"
+    )
 
 
 def test_unsubscribe_and_resubscribe(client, session, reader):
     url = _url(reader)
     gone = _post(client, url, action="unsubscribe")
-    assert gone.status_code == 200 and "구독이 취소되었습니다" in gone.text and "다시 구독" in gone.text
+    assert (
+        gone.status_code == 200
+        and "구독이 취소되었습니다" in gone.text
+        and "다시 구독" in gone.text
+    )
     assert _now(session, reader).status == Status.UNSUBSCRIBED
     back = _post(client, url, action="resubscribe")
     assert back.status_code == 200 and "다시 구독하셨습니다" in back.text
     sub = _now(session, reader)
-    assert sub.status == Status.ACTIVE and sub.unsubscribed_at is None and sub.consent_source == "preferences"
+    assert (
+        sub.status == Status.ACTIVE
+        and sub.unsubscribed_at is None
+        and sub.consent_source == "preferences"
+    )
 
 
 def test_a_bounced_address_cannot_be_resubscribed(client, session, reader):
@@ -65,17 +77,23 @@ def test_a_bounced_address_cannot_be_resubscribed(client, session, reader):
     session.commit()
     page = client.get(_url(reader))
     assert "반송되었거나" in page.text and 'value="resubscribe"' not in page.text
-    refused = client.post(_url(reader), data={"csrf_token": csrf_of(page.text), "action": "resubscribe"})
+    refused = client.post(
+        _url(reader), data={"csrf_token": csrf_of(page.text), "action": "resubscribe"}
+    )
     assert refused.status_code == 409 and "다시 구독할 수 없습니다" in refused.text
     assert _now(session, reader).status == Status.BOUNCED
 
 
-@pytest.mark.parametrize(("data", "status", "message"), [
-    ({"action": "lang", "lang": "fr"}, 400, "받아 보실 언어를 골라 주세요"),
-    ({"action": "delete-everything"}, 400, "요청을 처리할 수 없습니다"),
-    ({"action": "unsubscribe", "csrf_token": "forged"}, 400, "양식이 만료되었습니다"),
-    ({"action": "unsubscribe", "csrf_token": ""}, 400, "양식이 만료되었습니다"),
-], ids=["bad-language", "unknown-action", "forged-csrf", "no-csrf"])
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        ({"action": "lang", "lang": "fr"}, 400, "받아 보실 언어를 골라 주세요"),
+        ({"action": "delete-everything"}, 400, "요청을 처리할 수 없습니다"),
+        ({"action": "unsubscribe", "csrf_token": "forged"}, 400, "양식이 만료되었습니다"),
+        ({"action": "unsubscribe", "csrf_token": ""}, 400, "양식이 만료되었습니다"),
+    ],
+    ids=["bad-language", "unknown-action", "forged-csrf", "no-csrf"],
+)
 def test_a_bad_request_says_why_and_changes_nothing(client, session, reader, data, status, message):
     form = client.get(_url(reader))
     response = client.post(_url(reader), data={"csrf_token": csrf_of(form.text), **data})
@@ -93,10 +111,15 @@ def test_a_csrf_token_is_good_for_its_own_subscriber_only(client, session, reade
 
 
 def test_a_bad_or_wrong_purpose_link_is_refused(client, session, reader):
-    for token in ("garbage", tokens.make_token(tokens.UNSUBSCRIBE, reader.id),
-                  tamper(tokens.make_token(tokens.PREFERENCES, reader.id))):
-        for response in (client.get(f"/preferences/{token}"),
-                         client.post(f"/preferences/{token}", data={"action": "unsubscribe"})):
+    for token in (
+        "garbage",
+        tokens.make_token(tokens.UNSUBSCRIBE, reader.id),
+        tamper(tokens.make_token(tokens.PREFERENCES, reader.id)),
+    ):
+        for response in (
+            client.get(f"/preferences/{token}"),
+            client.post(f"/preferences/{token}", data={"action": "unsubscribe"}),
+        ):
             assert response.status_code == 400 and "This link is not valid" in response.text
     assert _now(session, reader).status == Status.ACTIVE
 

@@ -43,8 +43,11 @@ def test_get_shows_a_page_and_changes_nothing(client, session, reader):
 @pytest.mark.parametrize("as_multipart", [False, True], ids=["urlencoded", "multipart"])
 def test_one_click_post_as_a_mailbox_provider_sends_it(client, session, reader, as_multipart):
     url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}"
-    kwargs = ({"files": {"List-Unsubscribe": (None, "One-Click")}} if as_multipart
-              else {"data": {"List-Unsubscribe": "One-Click"}})
+    kwargs = (
+        {"files": {"List-Unsubscribe": (None, "One-Click")}}
+        if as_multipart
+        else {"data": {"List-Unsubscribe": "One-Click"}}
+    )
     client.cookies.clear()
     for _ in range(2):  # repeated posts keep working
         response = client.post(url, **kwargs)
@@ -56,11 +59,15 @@ def test_one_click_post_as_a_mailbox_provider_sends_it(client, session, reader, 
 def test_a_digests_links_share_one_token_that_opens_both_pages(client, session, reader, settings):
     """What a send puts in every digest (one token signed per recipient): the preference centre opens, and
     the one-click POST unsubscribes, on SQLite's path and PostgreSQL's one-statement path alike."""
-    unsubscribe, preferences = tokens.shared_link_maker((tokens.UNSUBSCRIBE, tokens.PREFERENCES), settings)(reader.id)
+    unsubscribe, preferences = tokens.shared_link_maker(
+        (tokens.UNSUBSCRIBE, tokens.PREFERENCES), settings
+    )(reader.id)
     assert unsubscribe.rsplit("/", 1)[1] == preferences.rsplit("/", 1)[1]
     assert client.get(preferences.removeprefix(settings.public_base)).status_code == 200
     assert _status(session, reader) == Status.ACTIVE
-    response = client.post(unsubscribe.removeprefix(settings.public_base), data={"List-Unsubscribe": "One-Click"})
+    response = client.post(
+        unsubscribe.removeprefix(settings.public_base), data={"List-Unsubscribe": "One-Click"}
+    )
     assert response.status_code == 200 and "구독이 취소되었습니다" in response.text
     assert _status(session, reader) == Status.UNSUBSCRIBED
 
@@ -71,7 +78,10 @@ def test_a_tampered_or_wrong_purpose_token_is_refused_in_both_languages(client, 
     for token in (tampered, tokens.make_token(tokens.PREFERENCES, reader.id), "garbage"):
         response = client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
         assert response.status_code == 400
-        assert "링크가 올바르지 않습니다" in response.text and "This link is not valid" in response.text
+        assert (
+            "링크가 올바르지 않습니다" in response.text
+            and "This link is not valid" in response.text
+        )
     assert _status(session, reader) == Status.ACTIVE
 
 
@@ -86,11 +96,15 @@ def test_security_headers(client):
 
 ONE_CLICK_BODIES = {
     "urlencoded": ("application/x-www-form-urlencoded", b"List-Unsubscribe=One-Click"),
-    "multipart": ("multipart/form-data; boundary=----provider7MA4YWxkTrZu0gW",
-                  (b"------provider7MA4YWxkTrZu0gW\r\n"
-                   b'Content-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
-                   b"One-Click\r\n"
-                   b"------provider7MA4YWxkTrZu0gW--\r\n")),
+    "multipart": (
+        "multipart/form-data; boundary=----provider7MA4YWxkTrZu0gW",
+        (
+            b"------provider7MA4YWxkTrZu0gW\r\n"
+            b'Content-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+            b"One-Click\r\n"
+            b"------provider7MA4YWxkTrZu0gW--\r\n"
+        ),
+    ),
     "broken-multipart": ("multipart/form-data; boundary=declared", b"List-Unsubscribe=One-Click"),
     "text": ("text/plain", b"List-Unsubscribe=One-Click"),
 }
@@ -102,15 +116,20 @@ def test_one_click_raw_request_takes_effect_at_once(client, session, reader, kin
     url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}"
     client.cookies.clear()
     for _ in range(3):
-        response = client.post(url, content=body, headers={"Content-Type": content_type,
-                                                           "User-Agent": "Mailbox-Provider-Unsubscriber"})
+        response = client.post(
+            url,
+            content=body,
+            headers={"Content-Type": content_type, "User-Agent": "Mailbox-Provider-Unsubscriber"},
+        )
         assert response.status_code == 200 and "location" not in response.headers
         assert "set-cookie" not in response.headers
         assert _status(session, reader) == Status.UNSUBSCRIBED  # committed before the answer
     from subscribers.models import Change
 
     changes = session.scalars(select(Change).where(Change.subscriber_id == reader.id)).all()
-    assert [(c.action, c.source) for c in changes if c.action == "unsubscribed"] == [("unsubscribed", "one-click")]
+    assert [(c.action, c.source) for c in changes if c.action == "unsubscribed"] == [
+        ("unsubscribed", "one-click")
+    ]
 
 
 def test_the_pages_button_posts_an_empty_form(client, session, reader):
@@ -125,15 +144,19 @@ def test_get_and_head_never_change_anything_however_often(client, session, reade
     url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}"
     for _ in range(3):
         assert client.get(url).status_code == 200
-    assert client.head(url).status_code == 405  # HEAD is not served on this route, so it runs nothing
+    assert (
+        client.head(url).status_code == 405
+    )  # HEAD is not served on this route, so it runs nothing
     assert _status(session, reader) == Status.ACTIVE
 
 
 def test_an_english_reader_gets_english_with_a_korean_line(client, session):
     sub, _ = service.add(session, "en-reader@example.com", "en", confirmed=True)
     session.commit()
-    page = client.get(f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, sub.id)}",
-                      headers={"Accept-Language": "ko"})
+    page = client.get(
+        f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, sub.id)}",
+        headers={"Accept-Language": "ko"},
+    )
     assert '<html lang="en">' in page.text and "Unsubscribe from the weekly digest?" in page.text
     assert 'lang="ko"' in page.text and "버튼을 누르면 구독이 취소됩니다" in page.text
 
@@ -141,12 +164,19 @@ def test_an_english_reader_gets_english_with_a_korean_line(client, session):
 def test_links_sent_before_tokens_carried_a_time_still_work(client, session, reader, settings):
     from itsdangerous import URLSafeSerializer
 
-    old = URLSafeSerializer([settings.secret_key.get_secret_value()], salt="mailer.unsubscribe").dumps(reader.id)
-    assert client.post(f"/unsubscribe/{old}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    old = URLSafeSerializer(
+        [settings.secret_key.get_secret_value()], salt="mailer.unsubscribe"
+    ).dumps(reader.id)
+    assert (
+        client.post(f"/unsubscribe/{old}", data={"List-Unsubscribe": "One-Click"}).status_code
+        == 200
+    )
     assert _status(session, reader) == Status.UNSUBSCRIBED
 
 
-def test_a_link_of_an_erased_subscriber_is_refused_even_if_the_id_comes_back(client, session, reader):
+def test_a_link_of_an_erased_subscriber_is_refused_even_if_the_id_comes_back(
+    client, session, reader
+):
     import time
 
     from mailer.events import privacy
@@ -162,7 +192,10 @@ def test_a_link_of_an_erased_subscriber_is_refused_even_if_the_id_comes_back(cli
     session.add(newcomer)
     session.commit()
     assert client.post(f"/unsubscribe/{token}").status_code == 400
-    assert client.get(f"/preferences/{tokens.make_token(tokens.PREFERENCES, reader.id)}").status_code == 200
+    assert (
+        client.get(f"/preferences/{tokens.make_token(tokens.PREFERENCES, reader.id)}").status_code
+        == 200
+    )
     assert _status(session, newcomer) == Status.ACTIVE
 
 
@@ -170,7 +203,9 @@ def test_pages_are_not_cached_framed_or_scripted(client, session, reader):
     page = client.get(f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}")
     assert page.headers["cache-control"] == "no-store"
     csp = page.headers["content-security-policy"]
-    assert "frame-ancestors 'none'" in csp and "form-action 'self'" in csp and "script-src" not in csp
+    assert (
+        "frame-ancestors 'none'" in csp and "form-action 'self'" in csp and "script-src" not in csp
+    )
     assert page.headers["x-frame-options"] == "DENY"
     assert "<script" not in page.text
     assert client.get("/subscribe").headers["strict-transport-security"]  # public URL is https
@@ -180,21 +215,31 @@ def test_an_unsubscribed_reader_sees_so_and_the_way_back(client, session, reader
     service.unsubscribe(session, reader.id)
     session.commit()
     page = client.get(f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}")
-    assert page.status_code == 200 and "구독이 취소되었습니다" in page.text and "/preferences/" in page.text
+    assert (
+        page.status_code == 200
+        and "구독이 취소되었습니다" in page.text
+        and "/preferences/" in page.text
+    )
     assert 'method="post"' not in page.text
 
 
 # --- how the app is served ------------------------------------------------------------------------
 
+
 def test_security_headers_for_pages_and_for_the_rest():
     from mailer.web.app import security_headers
 
     page = dict(security_headers("text/html; charset=utf-8", https=True))
-    assert page["Cache-Control"] == "no-store" and "frame-ancestors 'none'" in page["Content-Security-Policy"]
+    assert (
+        page["Cache-Control"] == "no-store"
+        and "frame-ancestors 'none'" in page["Content-Security-Policy"]
+    )
     assert page["Strict-Transport-Security"] == "max-age=31536000"
     other = dict(security_headers("application/json", https=False))
     assert other["X-Content-Type-Options"] == "nosniff"
-    assert not {"Cache-Control", "Content-Security-Policy", "Strict-Transport-Security"} & other.keys()
+    assert (
+        not {"Cache-Control", "Content-Security-Policy", "Strict-Transport-Security"} & other.keys()
+    )
 
 
 def test_a_routes_own_header_wins_over_the_default():
@@ -205,7 +250,10 @@ def test_a_routes_own_header_wins_over_the_default():
     inner = HTMLResponse("<p>archive</p>", headers={"Cache-Control": "public, max-age=300"})
     response = TestClient(SecurityHeaders(inner, https=False)).get("/")
     assert response.headers["cache-control"] == "public, max-age=300"
-    assert response.headers["x-frame-options"] == "DENY" and "content-security-policy" in response.headers
+    assert (
+        response.headers["x-frame-options"] == "DENY"
+        and "content-security-policy" in response.headers
+    )
 
 
 def test_requests_get_no_more_threads_than_the_database_pool_has_connections():
@@ -221,7 +269,9 @@ def test_requests_get_no_more_threads_than_the_database_pool_has_connections():
     assert anyio.run(threads_while_serving) == 3
 
 
-@pytest.mark.parametrize("env, reloads", [("development", True), ("production", False), ("test", False)])
+@pytest.mark.parametrize(
+    "env, reloads", [("development", True), ("production", False), ("test", False)]
+)
 def test_templates_are_read_once_except_while_developing(settings, monkeypatch, env, reloads):
     from mailer.config import get_settings
 

@@ -34,7 +34,12 @@ class Clock:
 def test_memory_limiter_keeps_one_bucket_per_key():
     clock = Clock()
     limiter = MemoryLimiter(clock)
-    assert [limiter.hit("signup", "a", LIMIT).allowed for _ in range(4)] == [True, True, True, False]
+    assert [limiter.hit("signup", "a", LIMIT).allowed for _ in range(4)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
     assert limiter.hit("signup", "b", LIMIT).allowed  # another client
     assert limiter.hit("other", "a", LIMIT).allowed  # another limit
     clock.now += 1
@@ -54,7 +59,11 @@ def test_memory_limiter_forgets_full_buckets_when_it_grows(monkeypatch):
 
 def test_clients_are_keyed_by_ipv4_address_or_ipv6_64():
     assert client_key("203.0.113.7") == "203.0.113.7"
-    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::2") == "2001:db8:1:2::/64"
+    assert (
+        client_key("2001:db8:1:2:aaaa::1")
+        == client_key("2001:db8:1:2:bbbb::2")
+        == "2001:db8:1:2::/64"
+    )
     assert client_key("::ffff:203.0.113.7") == "203.0.113.7"
     assert client_key(None) == "unknown" and client_key("testclient") == "testclient"
 
@@ -74,14 +83,21 @@ def test_redis_limiter_shares_buckets_between_processes(redis_client):
     assert not refused.allowed and refused.retry_after == 1
     clock.now += 1
     assert two.hit("signup", key, LIMIT).allowed
-    assert 0 < redis_client.ttl(f"{RedisLimiter.PREFIX}:signup:{key}") <= 4  # forgotten once full again
+    assert (
+        0 < redis_client.ttl(f"{RedisLimiter.PREFIX}:signup:{key}") <= 4
+    )  # forgotten once full again
 
 
 def test_redis_limiter_falls_back_to_the_process_when_redis_is_down(redis_client):
     clock = Clock()
     limiter = RedisLimiter.from_url("redis://127.0.0.1:1/0")  # nothing listens there
     limiter.clock, limiter.fallback = clock, MemoryLimiter(clock)
-    assert [limiter.hit("signup", "x", LIMIT).allowed for _ in range(4)] == [True, True, True, False]
+    assert [limiter.hit("signup", "x", LIMIT).allowed for _ in range(4)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
     limiter.client, limiter._script = redis_client, redis_client.register_script("return {1, '0'}")
     assert not limiter.hit("signup", "x", LIMIT).allowed  # still pausing: Redis is not asked
     clock.now += RedisLimiter.PAUSE_AFTER_ERROR
@@ -90,4 +106,6 @@ def test_redis_limiter_falls_back_to_the_process_when_redis_is_down(redis_client
 
 def test_the_broker_setting_chooses_redis(settings, redis_url):
     assert isinstance(from_settings(settings), MemoryLimiter)
-    assert isinstance(from_settings(settings.model_copy(update={"broker_url": redis_url})), RedisLimiter)
+    assert isinstance(
+        from_settings(settings.model_copy(update={"broker_url": redis_url})), RedisLimiter
+    )

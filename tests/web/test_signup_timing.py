@@ -28,7 +28,9 @@ def statements(settings):
 
 
 @pytest.mark.parametrize("known_status", ["pending", "active", "unsubscribed"])
-def test_a_new_and_a_known_address_run_the_same_statements(client, session, statements, known_status):
+def test_a_new_and_a_known_address_run_the_same_statements(
+    client, session, statements, known_status
+):
     from subscribers import service
 
     known, _ = service.add(session, "known@example.com", "ko", confirmed=known_status != "pending")

@@ -28,23 +28,33 @@ def test_the_form_speaks_the_browsers_language_unless_switched(client):
     switched = client.get("/subscribe?lang=en", headers={"Accept-Language": "ko"})
     assert '<html lang="en">' in switched.text
     assert '<html lang="en">' in client.get("/subscribe").text  # nothing to go on: English
-    assert 'name="csrf_token"' in ko.text and 'name="email"' in ko.text and 'value="both"' in ko.text
+    assert (
+        'name="csrf_token"' in ko.text and 'name="email"' in ko.text and 'value="both"' in ko.text
+    )
 
 
 def test_double_opt_in_from_form_to_confirmed_in_the_chosen_language(client, session, outbox):
     page = sign_up(client, "Min.Ji@Example.com", "en", page_lang="ko")
     assert page.status_code == 200 and "메일함을 확인해 주세요" in page.text
     sub = _fresh("min.ji@example.com")
-    assert sub.status == Status.PENDING and sub.consent_source == "web" and sub.consent_ip == "testclient"
+    assert (
+        sub.status == Status.PENDING
+        and sub.consent_source == "web"
+        and sub.consent_ip == "testclient"
+    )
 
     [mail] = outbox.messages()
     assert mail["To"] == "min.ji@example.com"
-    assert mail["Subject"] == "Confirm your subscription to The Seoul Ledger Weekly"  # the chosen language
+    assert (
+        mail["Subject"] == "Confirm your subscription to The Seoul Ledger Weekly"
+    )  # the chosen language
     assert '<html lang="en"' in mail.get_body(("html",)).get_content()
     assert "List-Unsubscribe" not in mail  # not a newsletter: nothing to unsubscribe from yet
 
     asked = client.get(outbox.link(mail))  # a mail scanner's prefetch too: it must change nothing
-    assert asked.status_code == 200 and "Confirm your subscription to the weekly digest?" in asked.text
+    assert (
+        asked.status_code == 200 and "Confirm your subscription to the weekly digest?" in asked.text
+    )
     assert f'<form method="post" action="{outbox.link(mail)}">' in asked.text
     assert _fresh("min.ji@example.com").status == Status.PENDING
     confirmed = client.post(outbox.link(mail))
@@ -52,7 +62,9 @@ def test_double_opt_in_from_form_to_confirmed_in_the_chosen_language(client, ses
     assert "in English" in confirmed.text and "/preferences/" in confirmed.text
     sub = _fresh("min.ji@example.com")
     assert sub.status == Status.ACTIVE and sub.lang == "en" and sub.confirmed_at is not None
-    assert "Your subscription is confirmed" in client.get(outbox.link(mail)).text  # following it again
+    assert (
+        "Your subscription is confirmed" in client.get(outbox.link(mail)).text
+    )  # following it again
     assert client.post(outbox.link(mail)).status_code == 200  # and pressing again is harmless
     assert _fresh("min.ji@example.com").status == Status.ACTIVE
 
@@ -60,7 +72,9 @@ def test_double_opt_in_from_form_to_confirmed_in_the_chosen_language(client, ses
 def test_a_korean_sign_up_gets_a_korean_mail_and_page(client, outbox):
     sign_up(client, "jiwoo@example.com", "ko", page_lang="ko")
     [mail] = outbox.messages()
-    assert mail["Subject"] == "서울 레저 주간 브리핑 구독을 확인해 주세요"  # round-trips through a parser
+    assert (
+        mail["Subject"] == "서울 레저 주간 브리핑 구독을 확인해 주세요"
+    )  # round-trips through a parser
     html = mail.get_body(("html",)).get_content()
     assert '<html lang="ko"' in html and "word-break:keep-all" in html and "구독 확인" in html
     assert "주간 브리핑 구독을 확인하시겠습니까?" in client.get(outbox.link(mail)).text
@@ -94,14 +108,24 @@ def test_a_known_address_is_answered_exactly_as_a_new_one(client, session, outbo
     session.commit()
 
     new = _answer(client, "new@example.com")
-    for known in ("active@example.com", "gone@example.com", "bounced@example.com", "new@example.com"):
+    for known in (
+        "active@example.com",
+        "gone@example.com",
+        "bounced@example.com",
+        "new@example.com",
+    ):
         assert _answer(client, known) == new
     # The owner of the active address learns of it; the bounced address gets nothing.
     [already] = outbox.messages("active@example.com")
-    assert "이미" in already["Subject"] and "/preferences/" in already.get_body(("plain",)).get_content()
+    assert (
+        "이미" in already["Subject"]
+        and "/preferences/" in already.get_body(("plain",)).get_content()
+    )
     assert outbox.messages("bounced@example.com") == []
     assert _fresh("active@example.com").status == Status.ACTIVE
-    assert _fresh("gone@example.com").status == Status.UNSUBSCRIBED  # unchanged until its owner confirms
+    assert (
+        _fresh("gone@example.com").status == Status.UNSUBSCRIBED
+    )  # unchanged until its owner confirms
     assert _fresh("bounced@example.com").status == Status.BOUNCED
 
 
@@ -116,7 +140,9 @@ def test_an_unsubscribed_reader_comes_back_only_by_confirming(client, session, o
     assert again.status == Status.ACTIVE and again.lang == "en" and again.consent_source == "web"
 
 
-def test_a_confirmation_link_from_before_an_unsubscribe_does_not_resubscribe(client, session, outbox):
+def test_a_confirmation_link_from_before_an_unsubscribe_does_not_resubscribe(
+    client, session, outbox
+):
     sign_up(client, "scanner@example.com", "ko")
     link = outbox.link(outbox.messages()[0])
     assert client.post(link).status_code == 200
@@ -124,34 +150,45 @@ def test_a_confirmation_link_from_before_an_unsubscribe_does_not_resubscribe(cli
     with session_factory()() as s:
         service.unsubscribe(s, service.get_by_email(s, "scanner@example.com").id)
         s.commit()
-    scanned = client.get(link)  # a mail scanner re-visiting the old mail: no button, nothing changed
+    scanned = client.get(
+        link
+    )  # a mail scanner re-visiting the old mail: no button, nothing changed
     assert scanned.status_code == 400 and "This link is not valid" in scanned.text
     replayed = client.post(link)  # nor does posting to it
     assert replayed.status_code == 400 and "This link is not valid" in replayed.text
     assert _fresh("scanner@example.com").status == Status.UNSUBSCRIBED
 
 
-def test_an_expired_or_tampered_confirmation_link_is_refused_in_both_languages(client, session, outbox):
+def test_an_expired_or_tampered_confirmation_link_is_refused_in_both_languages(
+    client, session, outbox
+):
     sign_up(client, "late@example.com", "ko")
     link = outbox.link(outbox.messages()[0])
     with patch("time.time", return_value=time.time() + tokens.CONFIRM_MAX_AGE + 60):
         late = client.get(link)
     assert late.status_code == 400
     assert "링크가 올바르지 않습니다" in late.text and "This link is not valid" in late.text
-    assert client.get(tamper(link)).status_code == 400 and client.post(tamper(link)).status_code == 400
+    assert (
+        client.get(tamper(link)).status_code == 400 and client.post(tamper(link)).status_code == 400
+    )
     sub_id = _fresh("late@example.com").id
     wrong_purpose = tokens.make_token(tokens.UNSUBSCRIBE, sub_id)
     assert client.get(f"/confirm/{wrong_purpose}").status_code == 400
     assert _fresh("late@example.com").status == Status.PENDING
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"email": "not-an-address", "lang": "ko"}, "올바른 이메일 주소를 입력해 주세요"),
-    ({"email": "a@example.com", "lang": "fr"}, "받아 보실 언어를 골라 주세요"),
-    ({"email": "", "lang": "ko"}, "올바른 이메일 주소를 입력해 주세요"),
-], ids=["bad-address", "bad-language", "empty"])
-def test_bad_input_is_explained_in_the_users_language_and_changes_nothing(client, session, outbox, data,
-                                                                          message):
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"email": "not-an-address", "lang": "ko"}, "올바른 이메일 주소를 입력해 주세요"),
+        ({"email": "a@example.com", "lang": "fr"}, "받아 보실 언어를 골라 주세요"),
+        ({"email": "", "lang": "ko"}, "올바른 이메일 주소를 입력해 주세요"),
+    ],
+    ids=["bad-address", "bad-language", "empty"],
+)
+def test_bad_input_is_explained_in_the_users_language_and_changes_nothing(
+    client, session, outbox, data, message
+):
     form = client.get("/subscribe?lang=ko")
     response = client.post("/subscribe?lang=ko", data={**data, "csrf_token": csrf_of(form.text)})
     assert response.status_code == 400 and message in response.text
@@ -161,15 +198,21 @@ def test_bad_input_is_explained_in_the_users_language_and_changes_nothing(client
 
 def test_a_form_without_a_valid_csrf_token_changes_nothing(client, session, outbox):
     for token in (None, "forged", "ImEi.ZZZZ.bad"):
-        data = {"email": "csrf@example.com", "lang": "en"} | ({"csrf_token": token} if token else {})
+        data = {"email": "csrf@example.com", "lang": "en"} | (
+            {"csrf_token": token} if token else {}
+        )
         response = client.post("/subscribe?lang=en", data=data)
         assert response.status_code == 400 and "The form expired" in response.text
         assert 'value="csrf@example.com"' in response.text
     from mailer.web import csrf
 
     other_form = csrf.issue(csrf.PREFERENCES, "")  # a token for another form
-    assert client.post("/subscribe", data={"email": "csrf@example.com", "lang": "en",
-                                           "csrf_token": other_form}).status_code == 400
+    assert (
+        client.post(
+            "/subscribe", data={"email": "csrf@example.com", "lang": "en", "csrf_token": other_form}
+        ).status_code
+        == 400
+    )
     assert session.scalar(select(Subscriber)) is None and outbox.messages() == []
 
 
@@ -187,12 +230,16 @@ def test_sign_ups_are_rate_limited_per_ip(client, session):
 def test_one_address_gets_a_few_mails_however_often_it_is_asked(client, outbox):
     from mailer.web.ratelimit import MAILS_PER_ADDRESS
 
-    answers = {sign_up(client, "victim@example.com", "ko").text for _ in range(MAILS_PER_ADDRESS.burst + 3)}
+    answers = {
+        sign_up(client, "victim@example.com", "ko").text for _ in range(MAILS_PER_ADDRESS.burst + 3)
+    }
     assert len(answers) == 1  # the requester sees no difference
     assert len(outbox.messages("victim@example.com")) == MAILS_PER_ADDRESS.burst
 
 
-def test_an_erased_address_can_come_back_only_through_its_owners_confirmation(client, session, outbox):
+def test_an_erased_address_can_come_back_only_through_its_owners_confirmation(
+    client, session, outbox
+):
     from mailer.events import privacy
 
     service.add(session, "erased@example.com", "ko", confirmed=True)
@@ -200,7 +247,9 @@ def test_an_erased_address_can_come_back_only_through_its_owners_confirmation(cl
     session.commit()
     sign_up(client, "erased@example.com", "en")
     with session_factory()() as s:
-        assert service.suppression_reason(s, "erased@example.com") == "erased"  # still, until confirmed
+        assert (
+            service.suppression_reason(s, "erased@example.com") == "erased"
+        )  # still, until confirmed
     client.post(outbox.link(outbox.messages()[0]))
     with session_factory()() as s:
         assert service.suppression_reason(s, "erased@example.com") is None
@@ -211,12 +260,18 @@ def test_sign_up_history_records_the_request_and_the_confirmation(client, sessio
     sign_up(client, "history@example.com", "both")
     client.post(outbox.link(outbox.messages()[0]))
     sub = _fresh("history@example.com")
-    actions = [c.action for c in session.scalars(select(Change).where(Change.subscriber_id == sub.id)
-                                                 .order_by(Change.id))]
+    actions = [
+        c.action
+        for c in session.scalars(
+            select(Change).where(Change.subscriber_id == sub.id).order_by(Change.id)
+        )
+    ]
     assert actions == ["sign-up requested", "confirmed"]
 
 
-def test_with_a_broker_the_mail_is_queued_after_the_sign_up_is_committed(client, monkeypatch, outbox):
+def test_with_a_broker_the_mail_is_queued_after_the_sign_up_is_committed(
+    client, monkeypatch, outbox
+):
     from mailer.mail import transactional
 
     monkeypatch.setenv("MAILER_BROKER_URL", "redis://127.0.0.1:6379/15")
@@ -234,10 +289,17 @@ def test_with_a_broker_the_mail_is_queued_after_the_sign_up_is_committed(client,
 
     monkeypatch.setattr(transactional.app, "send_task", send_task)
     assert sign_up(client, "queued@example.com", "en").status_code == 200
-    assert queued == [("mailer.send_mail", "send", "queued@example.com", "en")] and outbox.messages() == []
+    assert (
+        queued == [("mailer.send_mail", "send", "queued@example.com", "en")]
+        and outbox.messages() == []
+    )
 
 
 def test_the_sent_page_states_how_long_the_link_lasts(client, outbox, monkeypatch):
     monkeypatch.setattr(tokens, "CONFIRM_MAX_AGE_DAYS", 3)
-    assert "It is valid for 3 days" in sign_up(client, "three@example.com", "en", page_lang="en").text
-    assert "링크는 3일 동안 유효하며" in sign_up(client, "sam@example.com", "ko", page_lang="ko").text
+    assert (
+        "It is valid for 3 days" in sign_up(client, "three@example.com", "en", page_lang="en").text
+    )
+    assert (
+        "링크는 3일 동안 유효하며" in sign_up(client, "sam@example.com", "ko", page_lang="ko").text
+    )

@@ -17,10 +17,22 @@ from mailer.web.admin.texts import TEXTS
 router = APIRouter(prefix="/admin")
 
 
-def _page(request: Request, session, editor: Editor, status_code: int = 200, **extra) -> HTMLResponse:
-    return page(request, "editors", status_code, editor=editor, editors=accounts.editors(session),
-                live=sessions.live_counts(session, utcnow()), roles=Role.ALL, min_length=MIN_LENGTH,
-                notice=request.query_params.get("n"), ended=request.query_params.get("ended", ""), **extra)
+def _page(
+    request: Request, session, editor: Editor, status_code: int = 200, **extra
+) -> HTMLResponse:
+    return page(
+        request,
+        "editors",
+        status_code,
+        editor=editor,
+        editors=accounts.editors(session),
+        live=sessions.live_counts(session, utcnow()),
+        roles=Role.ALL,
+        min_length=MIN_LENGTH,
+        notice=request.query_params.get("n"),
+        ended=request.query_params.get("ended", ""),
+        **extra,
+    )
 
 
 @router.get("/editors", response_class=HTMLResponse)
@@ -32,13 +44,26 @@ def _refusal(exc: Exception) -> str:
     if isinstance(exc, WeakPassword):
         return "weak_password"
     text = str(exc)
-    return "account_exists" if "exists" in text else "no_editor" if "no editor" in text else "account_name"
+    return (
+        "account_exists"
+        if "exists" in text
+        else "no_editor"
+        if "no editor" in text
+        else "account_name"
+    )
 
 
 @router.post("/editors")
-def editors_change(request: Request, session: DbSession, editor: CurrentAdmin, action: FormField = "",
-                   name: FormField = "", password: FormField = "", role: FormField = "",
-                   csrf_token: FormField = ""):
+def editors_change(
+    request: Request,
+    session: DbSession,
+    editor: CurrentAdmin,
+    action: FormField = "",
+    name: FormField = "",
+    password: FormField = "",
+    role: FormField = "",
+    csrf_token: FormField = "",
+):
     check_csrf(request, csrf_token)
     t = TEXTS[page_lang(request)]
     now = utcnow()
@@ -61,4 +86,8 @@ def editors_change(request: Request, session: DbSession, editor: CurrentAdmin, a
     session.commit()
     if name.strip() == editor.name:  # their own sessions ended, this one too: log in again
         return back("/admin/login")
-    return back("/admin/editors", n="password_reset" if action == "password" else "sessions_ended", ended=ended)
+    return back(
+        "/admin/editors",
+        n="password_reset" if action == "password" else "sessions_ended",
+        ended=ended,
+    )

@@ -26,7 +26,11 @@ def create_user(session: Session, name: str, password: str, role: str | None = N
     if _named(session, name):
         raise AccountError(f"user {name!r} exists already")
     if role is None:
-        role = Role.EDITOR if session.scalar(select(Editor.id).where(Editor.role == Role.ADMIN).limit(1)) else Role.ADMIN
+        role = (
+            Role.EDITOR
+            if session.scalar(select(Editor.id).where(Editor.role == Role.ADMIN).limit(1))
+            else Role.ADMIN
+        )
     editor = Editor(name=name, password_hash=hash_password(password), role=role)
     session.add(editor)
     session.flush()

@@ -26,5 +26,7 @@ def editing_error(exc: Exception, issue: Issue | None, lang: str) -> str:
         found = pattern.search(str(exc))
         if found:
             status = t["status_" + issue.status] if issue is not None else ""
-            return t[key].format(number=issue.number if issue else "", status=status, **found.groupdict())
+            return t[key].format(
+                number=issue.number if issue else "", status=status, **found.groupdict()
+            )
     return t["edit_failed"]

@@ -30,10 +30,13 @@ from mailer.web.admin.texts import TEXTS
 router = APIRouter(prefix="/admin")
 RECENT = 10
 # The edition preview is framed by the issue page (same origin only); images come from the news site.
-PREVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'"
+PREVIEW_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'"
+)
 
 
 # --- dashboard --------------------------------------------------------------------------------
+
 
 def _progress(session: Session, issue: Issue) -> dict:
     from mailer.delivery.stats import progress
@@ -41,8 +44,14 @@ def _progress(session: Session, issue: Issue) -> dict:
 
     now = progress(session, issue)
     counts = stored_counts(session, issue, utcnow(), get_settings())
-    return {"done": now.done, "total": now.total, "state": now.state,
-            "unscheduled": now.unscheduled, "stats": counts.stats, "counted_at": counts.counted_at}
+    return {
+        "done": now.done,
+        "total": now.total,
+        "state": now.state,
+        "unscheduled": now.unscheduled,
+        "stats": counts.stats,
+        "counted_at": counts.counted_at,
+    }
 
 
 @router.get("", response_class=HTMLResponse)
@@ -52,23 +61,50 @@ def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
     from subscribers.service import counts
 
     upcoming = session.scalar(
-        select(Issue).where(Issue.status.in_([IssueStatus.DRAFT, IssueStatus.SCHEDULED]))
-        .order_by(Issue.number.desc()).limit(1))
+        select(Issue)
+        .where(Issue.status.in_([IssueStatus.DRAFT, IssueStatus.SCHEDULED]))
+        .order_by(Issue.number.desc())
+        .limit(1)
+    )
     recent = session.scalars(
-        select(Issue).where(Issue.status.not_in([IssueStatus.DRAFT, IssueStatus.SCHEDULED]))
-        .order_by(Issue.number.desc()).limit(RECENT)).all()
-    runs = session.scalars(select(DraftRun).order_by(DraftRun.ran_at.desc(), DraftRun.id.desc()).limit(5)).all()
+        select(Issue)
+        .where(Issue.status.not_in([IssueStatus.DRAFT, IssueStatus.SCHEDULED]))
+        .order_by(Issue.number.desc())
+        .limit(RECENT)
+    ).all()
+    runs = session.scalars(
+        select(DraftRun).order_by(DraftRun.ran_at.desc(), DraftRun.id.desc()).limit(5)
+    ).all()
     by = counts(session)
-    statuses = [s.value for s in Status if any(status == s for _, status in by)]  # the lifecycle's order
-    table = [(lang, [by.get((lang, s), 0) for s in statuses], sum(by.get((lang, s), 0) for s in statuses))
-             for lang in EDITIONS]
-    return page(request, "dashboard", editor=editor, upcoming=upcoming, recent=[(i, _progress(session, i))
-                 for i in recent], runs=runs, statuses=statuses, table=table, notice=request.query_params.get("n"),
-                sending=progress_pages.sending_now(session, page_lang(request), utcnow()))
+    statuses = [
+        s.value for s in Status if any(status == s for _, status in by)
+    ]  # the lifecycle's order
+    table = [
+        (
+            lang,
+            [by.get((lang, s), 0) for s in statuses],
+            sum(by.get((lang, s), 0) for s in statuses),
+        )
+        for lang in EDITIONS
+    ]
+    return page(
+        request,
+        "dashboard",
+        editor=editor,
+        upcoming=upcoming,
+        recent=[(i, _progress(session, i)) for i in recent],
+        runs=runs,
+        statuses=statuses,
+        table=table,
+        notice=request.query_params.get("n"),
+        sending=progress_pages.sending_now(session, page_lang(request), utcnow()),
+    )
 
 
 @router.post("/draft")
-def draft_now(request: Request, session: DbSession, editor: CurrentEditor, csrf_token: FormField = ""):
+def draft_now(
+    request: Request, session: DbSession, editor: CurrentEditor, csrf_token: FormField = ""
+):
     from mailer.issues.service import draft_issue
 
     check_csrf(request, csrf_token)
@@ -79,32 +115,50 @@ def draft_now(request: Request, session: DbSession, editor: CurrentEditor, csrf_
 
 # --- the issue editor -------------------------------------------------------------------------
 
+
 def _with_pairs(session: Session, articles: list) -> list[tuple]:
     """Each candidate story with its translation's title (or None), Korean first: a story shows both titles."""
     from mailer.articles.models import Article
 
     ids = [a.pair_id for a in articles if a.pair_id]
-    rows = session.execute(select(Article.id, Article.title).where(Article.id.in_(ids))) if ids else ()
+    rows = (
+        session.execute(select(Article.id, Article.title).where(Article.id.in_(ids))) if ids else ()
+    )
     pairs = {pair_id: title for pair_id, title in rows}
     return [(a, pairs.get(a.pair_id)) for a in articles]
 
 
-def _issue_page(request: Request, session: Session, editor: Editor, number: int, status_code: int = 200,
-                **extra) -> HTMLResponse:
+def _issue_page(
+    request: Request, session: Session, editor: Editor, number: int, status_code: int = 200, **extra
+) -> HTMLResponse:
     issue = get_issue(session, number)
     tz = get_settings().digest_timezone
     stories = list(zip(issue.stories, stories_of(session, issue), strict=True))
-    return page(request, "issue", status_code, editor=editor, issue=issue, stories=stories,
-                 editable=editing.is_editable(issue),
-                 candidates=_with_pairs(session, editing.candidates(session)), progress=_progress(session, issue),
-                 live=progress_pages.views(session, [issue], page_lang(request), utcnow())[issue.number],
-                 inbox=preview_pages.inbox(issue),
-                 timezones=zone_choices(), usual_zones=USUAL_ZONES, default_tz=tz,
-                 notice=request.query_params.get("n"), actions=actions_for(issue, editor),
-                 status_reason=reason_text(issue.status_reason, page_lang(request)), **extra)
+    return page(
+        request,
+        "issue",
+        status_code,
+        editor=editor,
+        issue=issue,
+        stories=stories,
+        editable=editing.is_editable(issue),
+        candidates=_with_pairs(session, editing.candidates(session)),
+        progress=_progress(session, issue),
+        live=progress_pages.views(session, [issue], page_lang(request), utcnow())[issue.number],
+        inbox=preview_pages.inbox(issue),
+        timezones=zone_choices(),
+        usual_zones=USUAL_ZONES,
+        default_tz=tz,
+        notice=request.query_params.get("n"),
+        actions=actions_for(issue, editor),
+        status_reason=reason_text(issue.status_reason, page_lang(request)),
+        **extra,
+    )
 
 
-issue_view = _issue_page  # for the sending routes (send_pages), which show the issue with their refusal
+issue_view = (
+    _issue_page  # for the sending routes (send_pages), which show the issue with their refusal
+)
 
 
 @router.get("/issues/{number:issue_number}", response_class=HTMLResponse)
@@ -115,19 +169,33 @@ def issue_page(number: int, request: Request, session: DbSession, editor: Curren
         return Response(f"no issue #{number}", status_code=404)
 
 
-def _apply(request: Request, session: Session, editor: Editor, number: int, change, notice: str = "saved"):
+def _apply(
+    request: Request, session: Session, editor: Editor, number: int, change, notice: str = "saved"
+):
     """Run an editing change; a template or state error is shown on the page, and nothing is kept."""
     try:
         change(get_issue(session, number))
         session.commit()
     except RenderError as exc:  # the template's own message: what a designer needs to fix it
         session.rollback()
-        return _issue_page(request, session, editor, number, 422,
-                           error=f"{TEXTS[page_lang(request)]['render_error']}: {exc}")
+        return _issue_page(
+            request,
+            session,
+            editor,
+            number,
+            422,
+            error=f"{TEXTS[page_lang(request)]['render_error']}: {exc}",
+        )
     except (IssueError, InvalidTransition) as exc:
         session.rollback()
-        return _issue_page(request, session, editor, number, 422,
-                           error=editing_error(exc, get_issue(session, number), page_lang(request)))
+        return _issue_page(
+            request,
+            session,
+            editor,
+            number,
+            422,
+            error=editing_error(exc, get_issue(session, number), page_lang(request)),
+        )
     return back(f"/admin/issues/{number}", n=notice)
 
 
@@ -135,15 +203,27 @@ def _apply(request: Request, session: Session, editor: Editor, number: int, chan
 async def save_editions(number: int, request: Request, session: DbSession, editor: CurrentEditor):
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token", "")))
-    fields = {lang: {k: str(form.get(f"{k}_{lang}", "")) for k in ("subject", "preheader", "note")}
-              for lang in EDITIONS}
-    return _apply(request, session, editor, number, lambda i: editing.update_editions(session, i, fields))
+    fields = {
+        lang: {k: str(form.get(f"{k}_{lang}", "")) for k in ("subject", "preheader", "note")}
+        for lang in EDITIONS
+    }
+    return _apply(
+        request, session, editor, number, lambda i: editing.update_editions(session, i, fields)
+    )
 
 
 @router.post("/issues/{number:issue_number}/stories")
-def change_story(number: int, request: Request, session: DbSession, editor: CurrentEditor,
-                 action: FormField = "", article_id: Annotated[int, Form()] = 0, note: FormField = "",
-                 lang: FormField = "", csrf_token: FormField = ""):
+def change_story(
+    number: int,
+    request: Request,
+    session: DbSession,
+    editor: CurrentEditor,
+    action: FormField = "",
+    article_id: Annotated[int, Form()] = 0,
+    note: FormField = "",
+    lang: FormField = "",
+    csrf_token: FormField = "",
+):
     check_csrf(request, csrf_token)
     changes = {
         "up": lambda i: editing.move_story(session, i, article_id, -1),
@@ -166,13 +246,22 @@ def preview(number: int, lang: str, request: Request, session: DbSession, editor
         edition = next(e for e in get_issue(session, number).editions if e.lang == lang)
     except (IssueError, StopIteration):
         return Response("no such edition", status_code=404)
-    return HTMLResponse(archive.archive_html(edition, get_settings()), headers={
-        "Content-Security-Policy": PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN"})
+    return HTMLResponse(
+        archive.archive_html(edition, get_settings()),
+        headers={"Content-Security-Policy": PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN"},
+    )
 
 
 @router.post("/issues/{number:issue_number}/test")
-def test_send(number: int, request: Request, session: DbSession, editor: CurrentEditor, to: FormField = "",
-              lang: FormField = "ko", csrf_token: FormField = ""):
+def test_send(
+    number: int,
+    request: Request,
+    session: DbSession,
+    editor: CurrentEditor,
+    to: FormField = "",
+    lang: FormField = "ko",
+    csrf_token: FormField = "",
+):
     from mailer.mail.senders import SendError
     from subscribers.emails import InvalidEmail
 
@@ -185,6 +274,12 @@ def test_send(number: int, request: Request, session: DbSession, editor: Current
     except SendError:
         return _issue_page(request, session, editor, number, 422, error=t["test_failed"])
     except IssueError as exc:
-        return _issue_page(request, session, editor, number, 422,
-                           error=editing_error(exc, get_issue(session, number), page_lang(request)))
+        return _issue_page(
+            request,
+            session,
+            editor,
+            number,
+            422,
+            error=editing_error(exc, get_issue(session, number), page_lang(request)),
+        )
     return back(f"/admin/issues/{number}", n="test_sent", to=", ".join(sent))

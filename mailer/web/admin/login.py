@@ -36,28 +36,51 @@ def login_form(request: Request, next: str = "/admin"):
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, session: DbSession, name: FormField = "", password: FormField = "",
-          csrf_token: FormField = "", next: FormField = "/admin"):
+def login(
+    request: Request,
+    session: DbSession,
+    name: FormField = "",
+    password: FormField = "",
+    csrf_token: FormField = "",
+    next: FormField = "/admin",
+):
     t = TEXTS[page_lang(request)]
-    throttle, client = request.app.state.login_throttle, client_key(request.client.host if request.client else None)
+    throttle, client = (
+        request.app.state.login_throttle,
+        client_key(request.client.host if request.client else None),
+    )
     status, headers = 401, {}
     if not csrf.verify(csrf_token, csrf.ADMIN_LOGIN):
         error = t["form_expired"]
     elif wait := throttle.retry_after(name, client):
         # Refused before the password is checked: a guess made while locked out is never tried.
-        status, headers, error = 429, {"Retry-After": str(wait)}, t["login_throttled"].format(seconds=wait)
+        status, headers, error = (
+            429,
+            {"Retry-After": str(wait)},
+            t["login_throttled"].format(seconds=wait),
+        )
     else:
         editor = accounts.authenticate(session, name, password)
         if editor is not None:
             throttle.succeeded(name, client)
             response = back(_safe_next(next))
-            response.set_cookie(sessions.COOKIE, sessions.start(session, editor.id, utcnow(), get_settings()),
-                                **sessions.cookie_options(get_settings()))
+            response.set_cookie(
+                sessions.COOKIE,
+                sessions.start(session, editor.id, utcnow(), get_settings()),
+                **sessions.cookie_options(get_settings()),
+            )
             return response
         throttle.failed(name, client)
         error = t["login_failed"]
-    response = page(request, "login", status, login_csrf=csrf.issue(csrf.ADMIN_LOGIN), next=_safe_next(next),
-                     error=error, name=name)
+    response = page(
+        request,
+        "login",
+        status,
+        login_csrf=csrf.issue(csrf.ADMIN_LOGIN),
+        next=_safe_next(next),
+        error=error,
+        name=name,
+    )
     response.headers.update(headers)
     return response
 

@@ -38,21 +38,41 @@ def page_lang(request: Request) -> str:
     if asked in language.PAGE_LANGS:
         return asked
     saved = request.cookies.get(sessions.LANG_COOKIE)
-    return saved if saved in language.PAGE_LANGS else language.from_accept_language(
-        request.headers.get("accept-language"))
+    return (
+        saved
+        if saved in language.PAGE_LANGS
+        else language.from_accept_language(request.headers.get("accept-language"))
+    )
 
 
 def page(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
     lang = page_lang(request)
     other = language.other(lang)
-    response = request.app.state.templates.TemplateResponse(request, f"admin/{template}.html", {
-        "lang": lang, "t": TEXTS[lang], "other_lang": other,
-        "switch_url": f"{request.url.path}?{_switch_param(request)}={other}",
-        "csrf_token": csrf_token(request) if hasattr(request.state, "nonce") else "", **context,
-    }, status_code=status_code)
-    if request.query_params.get(_switch_param(request)) in language.PAGE_LANGS:  # the switch is remembered
-        response.set_cookie(sessions.LANG_COOKIE, lang, max_age=365 * 86400, path="/admin", samesite="lax",
-                            httponly=True, secure=get_settings().public_url.startswith("https://"))
+    response = request.app.state.templates.TemplateResponse(
+        request,
+        f"admin/{template}.html",
+        {
+            "lang": lang,
+            "t": TEXTS[lang],
+            "other_lang": other,
+            "switch_url": f"{request.url.path}?{_switch_param(request)}={other}",
+            "csrf_token": csrf_token(request) if hasattr(request.state, "nonce") else "",
+            **context,
+        },
+        status_code=status_code,
+    )
+    if (
+        request.query_params.get(_switch_param(request)) in language.PAGE_LANGS
+    ):  # the switch is remembered
+        response.set_cookie(
+            sessions.LANG_COOKIE,
+            lang,
+            max_age=365 * 86400,
+            path="/admin",
+            samesite="lax",
+            httponly=True,
+            secure=get_settings().public_url.startswith("https://"),
+        )
     return response
 
 

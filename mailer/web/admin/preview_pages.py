@@ -19,8 +19,15 @@ router = APIRouter(prefix="/admin")
 def inbox(issue: Issue) -> dict[str, dict[str, str]]:
     """{edition lang: {"from_name", "from_email", "subject", "preheader"}}: what the inbox list shows."""
     settings = get_settings()
-    return {e.lang: {"from_name": settings.from_name(e.lang), "from_email": settings.from_email,
-                     "subject": e.subject, "preheader": e.preheader or ""} for e in issue.editions}
+    return {
+        e.lang: {
+            "from_name": settings.from_name(e.lang),
+            "from_email": settings.from_email,
+            "subject": e.subject,
+            "preheader": e.preheader or "",
+        }
+        for e in issue.editions
+    }
 
 
 def dark(html: str) -> str:
@@ -35,5 +42,7 @@ def dark_preview(number: int, lang: str, session: DbSession, editor: CurrentEdit
         edition = next(e for e in get_issue(session, number).editions if e.lang == lang)
     except (IssueError, StopIteration):
         return Response("no such edition", status_code=404)
-    return HTMLResponse(dark(archive.archive_html(edition, get_settings())), headers={
-        "Content-Security-Policy": PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN"})
+    return HTMLResponse(
+        dark(archive.archive_html(edition, get_settings())),
+        headers={"Content-Security-Policy": PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN"},
+    )

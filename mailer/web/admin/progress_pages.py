@@ -28,7 +28,9 @@ from mailer.web.admin.texts import TEXTS
 router = APIRouter(prefix="/admin")
 STATIC = templates_dir() / "web" / "admin" / "static"
 SCRIPTS = frozenset({"progress.js", "localtime.js"})  # served by name from STATIC; nothing else is
-LIVE = frozenset({IssueStatus.SENDING, IssueStatus.PAUSED})  # the figures may still move: the script polls
+LIVE = frozenset(
+    {IssueStatus.SENDING, IssueStatus.PAUSED}
+)  # the figures may still move: the script polls
 
 
 def _eta(seconds: int | None, t: dict) -> str:
@@ -36,7 +38,13 @@ def _eta(seconds: int | None, t: dict) -> str:
         return t["eta_unknown"]
     minutes, s = divmod(int(seconds), 60)
     h, m = divmod(minutes, 60)
-    return t["eta_h"].format(h=h, m=m) if h else t["eta_m"].format(m=m, s=s) if m else t["eta_s"].format(s=s)
+    return (
+        t["eta_h"].format(h=h, m=m)
+        if h
+        else t["eta_m"].format(m=m, s=s)
+        if m
+        else t["eta_s"].format(s=s)
+    )
 
 
 def _bar(key: str, label: str, counts: dict[str, int]) -> dict:
@@ -63,7 +71,7 @@ def _view(session: Session, issue: Issue, t: dict, flight: dict | None) -> dict:
         "src": f"/admin/issues/{issue.number}/progress",
         "fields": {"state": state, "rate": rate, "eta": eta},
         "bars": [_bar("issue", t["whole_issue"], whole_counts)]
-                + [_bar(lang, t[f"lang_{lang}"], by_edition.get(lang, {})) for lang in langs],
+        + [_bar(lang, t[f"lang_{lang}"], by_edition.get(lang, {})) for lang in langs],
     }
 
 
@@ -77,7 +85,9 @@ def views(session: Session, issues: list[Issue], lang: str, now: datetime) -> di
 
 def sending_now(session: Session, lang: str, now: datetime) -> list[dict]:
     """The progress of every issue sending or paused, for the dashboard."""
-    issues = session.scalars(select(Issue).where(Issue.status.in_(LIVE)).order_by(Issue.number)).all()
+    issues = session.scalars(
+        select(Issue).where(Issue.status.in_(LIVE)).order_by(Issue.number)
+    ).all()
     return list(views(session, list(issues), lang, now).values())
 
 
@@ -87,8 +97,10 @@ def progress_json(number: int, request: Request, session: DbSession, editor: Cur
         issue = get_issue(session, number)
     except IssueError:
         return JSONResponse({"error": TEXTS[page_lang(request)]["error"]}, status_code=404)
-    return JSONResponse(views(session, [issue], page_lang(request), utcnow())[number],
-                        headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        views(session, [issue], page_lang(request), utcnow())[number],
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get("/static/{name}")
@@ -96,4 +108,8 @@ def script(name: str, editor: CurrentEditor):
     """The desk's few scripts, from the package (the CSP allows scripts from this origin only)."""
     if name not in SCRIPTS:
         return Response(status_code=404)
-    return FileResponse(STATIC / name, media_type="text/javascript", headers={"Cache-Control": "private, max-age=300"})
+    return FileResponse(
+        STATIC / name,
+        media_type="text/javascript",
+        headers={"Cache-Control": "private, max-age=300"},
+    )

@@ -27,8 +27,13 @@ from subscribers.csv_export import safe_cell
 router = APIRouter(prefix="/admin")
 LAST_ISSUES = 10
 GROWTH_WEEKS = 12
-RATE_COLUMNS = (("delivered", "rate_delivered"), ("bounced", "rate_bounced"), ("complained", "rate_complained"),
-                ("opened", "rate_opened"), ("clicked", "rate_clicked"))
+RATE_COLUMNS = (
+    ("delivered", "rate_delivered"),
+    ("bounced", "rate_bounced"),
+    ("complained", "rate_complained"),
+    ("opened", "rate_opened"),
+    ("clicked", "rate_clicked"),
+)
 
 
 class Table:
@@ -42,17 +47,33 @@ class Table:
             if kind == "pct":
                 return reports.percent(value)
             return f"{value:,}" if kind == "int" else str(value)
-        return [[cell(v, kind) for v, (_, kind) in zip(row, self.columns, strict=True)] for row in self.rows]
+
+        return [
+            [cell(v, kind) for v, (_, kind) in zip(row, self.columns, strict=True)]
+            for row in self.rows
+        ]
 
     def csv(self, filename: str) -> Response:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([label for label, _ in self.columns])
-        for row in self.rows:  # rates as fractions with 4 decimals (0.0123 = 1.23%): a spreadsheet's numbers
-            writer.writerow(["" if v is None else f"{v:.4f}" if kind == "pct" else safe_cell(v)
-                             for v, (_, kind) in zip(row, self.columns, strict=True)])
-        return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="{filename}-{self.name}.csv"', "Cache-Control": "no-store"})
+        for row in (
+            self.rows
+        ):  # rates as fractions with 4 decimals (0.0123 = 1.23%): a spreadsheet's numbers
+            writer.writerow(
+                [
+                    "" if v is None else f"{v:.4f}" if kind == "pct" else safe_cell(v)
+                    for v, (_, kind) in zip(row, self.columns, strict=True)
+                ]
+            )
+        return Response(
+            "\ufeff" + out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}-{self.name}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
 
 
 def _rate_cells(f: reports.Figures) -> list:
@@ -60,24 +81,48 @@ def _rate_cells(f: reports.Figures) -> list:
 
 
 def _rate_columns(t: dict) -> list[tuple[str, str]]:
-    return [(t["sent_count"], "int")] + [(t[label], "pct") for _, label in RATE_COLUMNS] + [(t["unsubscribes"], "int")]
+    return (
+        [(t["sent_count"], "int")]
+        + [(t[label], "pct") for _, label in RATE_COLUMNS]
+        + [(t["unsubscribes"], "int")]
+    )
 
 
-def _warning_texts(figs: dict[str, reports.Figures], t: dict, whole: str | None = None) -> list[str]:
+def _warning_texts(
+    figs: dict[str, reports.Figures], t: dict, whole: str | None = None
+) -> list[str]:
     def edition(lang):
         return (whole or t["whole_issue"]) if lang == "all" else t[f"lang_{lang}"]
-    return [t["warn_complaints" if kind == "complaints" else "warn_bounces"].format(
-        edition=edition(lang), rate=reports.percent(rate)) for lang, kind, rate in reports.warnings(figs)]
+
+    return [
+        t["warn_complaints" if kind == "complaints" else "warn_bounces"].format(
+            edition=edition(lang), rate=reports.percent(rate)
+        )
+        for lang, kind, rate in reports.warnings(figs)
+    ]
 
 
 def _issue_tables(session: Session, issue: Issue, t: dict) -> tuple[dict, list[Table]]:
     figs = reports.figures(session, issue, utcnow(), get_settings())
-    editions = Table("editions", t["editions"], [(t["edition"], "text"), *_rate_columns(t)],
-                     [[t["whole_issue"] if lang == "all" else t[f"lang_{lang}"], *_rate_cells(f)]
-                      for lang, f in figs.items()])
-    links = Table("links", t["top_links"], [(t["edition"], "text"), (t["link"], "text"), (t["clicks"], "int")],
-                  [[t[f"lang_{lang}"], url, n] for lang, found in reports.top_links(session, issue).items()
-                   for url, n in found])
+    editions = Table(
+        "editions",
+        t["editions"],
+        [(t["edition"], "text"), *_rate_columns(t)],
+        [
+            [t["whole_issue"] if lang == "all" else t[f"lang_{lang}"], *_rate_cells(f)]
+            for lang, f in figs.items()
+        ],
+    )
+    links = Table(
+        "links",
+        t["top_links"],
+        [(t["edition"], "text"), (t["link"], "text"), (t["clicks"], "int")],
+        [
+            [t[f"lang_{lang}"], url, n]
+            for lang, found in reports.top_links(session, issue).items()
+            for url, n in found
+        ],
+    )
     return figs, [editions, links]
 
 
@@ -85,7 +130,9 @@ def _issue_or_404(session: Session, number: int, t: dict):
     try:
         return get_issue(session, number), None
     except IssueError:
-        return None, Response(t["error"] + f": #{number}", status_code=404, media_type="text/plain; charset=utf-8")
+        return None, Response(
+            t["error"] + f": #{number}", status_code=404, media_type="text/plain; charset=utf-8"
+        )
 
 
 @router.get("/issues/{number:issue_number}/report", response_class=HTMLResponse)
@@ -97,16 +144,30 @@ def issue_report(number: int, request: Request, session: DbSession, editor: Curr
         return missing
     figs, tables = _issue_tables(session, issue, t)
     series = reports.hourly(session, issue)
-    charts = [line_chart(f"{t['first_72h']} · {t[name]}",
-                         [(code, t[f"lang_{code}"], by_event[event]) for code, by_event in series.items()],
-                         t["hours_after"])
-              for event, name in (("open", "opens"), ("click", "clicks"))]
-    return page(request, "report", editor=editor, issue=issue, tables=tables, charts=charts,
-                warnings=_warning_texts(figs, t), started=issue.started_at is not None)
+    charts = [
+        line_chart(
+            f"{t['first_72h']} · {t[name]}",
+            [(code, t[f"lang_{code}"], by_event[event]) for code, by_event in series.items()],
+            t["hours_after"],
+        )
+        for event, name in (("open", "opens"), ("click", "clicks"))
+    ]
+    return page(
+        request,
+        "report",
+        editor=editor,
+        issue=issue,
+        tables=tables,
+        charts=charts,
+        warnings=_warning_texts(figs, t),
+        started=issue.started_at is not None,
+    )
 
 
 @router.get("/issues/{number:issue_number}/report.csv")
-def issue_report_csv(number: int, request: Request, session: DbSession, editor: CurrentEditor, table: str = ""):
+def issue_report_csv(
+    number: int, request: Request, session: DbSession, editor: CurrentEditor, table: str = ""
+):
     t = TEXTS[page_lang(request)]
     issue, missing = _issue_or_404(session, number, t)
     if missing:
@@ -120,14 +181,40 @@ def issue_report_csv(number: int, request: Request, session: DbSession, editor: 
 def _trend_tables(session: Session, t: dict) -> tuple[list[str], list[Table]]:
     now = utcnow()
     last = reports.last_issues(session, now, get_settings(), LAST_ISSUES)
-    issues = Table("issues", t["last_issues"], [(t["issue"], "text"), (t["sent_on"], "text"), *_rate_columns(t)],
-                   [[t["issue_title"].format(number=i.number), i.started_at.strftime("%Y-%m-%d"), *_rate_cells(f)]
-                    for i, f in last])
-    weeks = Table("growth", t["growth"], [(t["week_of"], "text"), (t["lang"], "text"), (t["signups"], "int"),
-                                         (t["confirmations"], "int"), (t["unsubscribes"], "int"), (t["bounces"], "int")],
-                  [[row["week"].isoformat(), t[f"lang_{row['lang']}"], *(row[k] for k in growth.KINDS)]
-                   for row in growth.weekly(session, now, GROWTH_WEEKS)])
-    warnings = [w for i, f in last for w in _warning_texts({"all": f}, t, t["issue_title"].format(number=i.number))]
+    issues = Table(
+        "issues",
+        t["last_issues"],
+        [(t["issue"], "text"), (t["sent_on"], "text"), *_rate_columns(t)],
+        [
+            [
+                t["issue_title"].format(number=i.number),
+                i.started_at.strftime("%Y-%m-%d"),
+                *_rate_cells(f),
+            ]
+            for i, f in last
+        ],
+    )
+    weeks = Table(
+        "growth",
+        t["growth"],
+        [
+            (t["week_of"], "text"),
+            (t["lang"], "text"),
+            (t["signups"], "int"),
+            (t["confirmations"], "int"),
+            (t["unsubscribes"], "int"),
+            (t["bounces"], "int"),
+        ],
+        [
+            [row["week"].isoformat(), t[f"lang_{row['lang']}"], *(row[k] for k in growth.KINDS)]
+            for row in growth.weekly(session, now, GROWTH_WEEKS)
+        ],
+    )
+    warnings = [
+        w
+        for i, f in last
+        for w in _warning_texts({"all": f}, t, t["issue_title"].format(number=i.number))
+    ]
     return warnings, [issues, weeks]
 
 

@@ -62,7 +62,9 @@ def _issue(request: Request, session, number: int):
     try:
         return get_issue(session, number)
     except IssueError:
-        return Response(TEXTS[page_lang(request)]["no_issue"].format(number=number), status_code=404)
+        return Response(
+            TEXTS[page_lang(request)]["no_issue"].format(number=number), status_code=404
+        )
 
 
 def _show(request: Request, session, editor, number: int, key: str):
@@ -71,13 +73,28 @@ def _show(request: Request, session, editor, number: int, key: str):
     session.rollback()
     issue = get_issue(session, number)
     t = TEXTS[page_lang(request)]
-    return issue_view(request, session, editor, number, 422,
-                      error=t[key].format(number=number, status=t["status_" + issue.status]))
+    return issue_view(
+        request,
+        session,
+        editor,
+        number,
+        422,
+        error=t[key].format(number=number, status=t["status_" + issue.status]),
+    )
 
 
 @router.post("/issues/{number:issue_number}/schedule")
-def schedule(number: int, request: Request, session: DbSession, editor: CurrentEditor, date: FormField = "",
-             time: FormField = "", timezone: FormField = "", lang: FormField = "all", csrf_token: FormField = ""):
+def schedule(
+    number: int,
+    request: Request,
+    session: DbSession,
+    editor: CurrentEditor,
+    date: FormField = "",
+    time: FormField = "",
+    timezone: FormField = "",
+    lang: FormField = "all",
+    csrf_token: FormField = "",
+):
     check_csrf(request, csrf_token)
     tz = timezone.strip() or get_settings().digest_timezone
     issue = _issue(request, session, number)
@@ -88,17 +105,32 @@ def schedule(number: int, request: Request, session: DbSession, editor: CurrentE
     if refused:
         return _show(request, session, editor, number, refused)
     try:
-        scheduling.schedule(session, issue, scheduling.langs_of(lang), scheduling.parse_when(f"{date}T{time}", tz),
-                            now)
+        scheduling.schedule(
+            session,
+            issue,
+            scheduling.langs_of(lang),
+            scheduling.parse_when(f"{date}T{time}", tz),
+            now,
+        )
         session.commit()
-    except (IssueError, InvalidTransition, RenderError):  # moved by someone else meanwhile, or a template error
+    except (
+        IssueError,
+        InvalidTransition,
+        RenderError,
+    ):  # moved by someone else meanwhile, or a template error
         return _show(request, session, editor, number, "cannot_schedule")
     return back(f"/admin/issues/{number}", n="saved")
 
 
 @router.post("/issues/{number:issue_number}/unschedule")
-def unschedule(number: int, request: Request, session: DbSession, editor: CurrentEditor, lang: FormField = "all",
-               csrf_token: FormField = ""):
+def unschedule(
+    number: int,
+    request: Request,
+    session: DbSession,
+    editor: CurrentEditor,
+    lang: FormField = "all",
+    csrf_token: FormField = "",
+):
     """`all`: the whole issue back to a draft; an edition's language: only that edition's send time goes."""
     check_csrf(request, csrf_token)
     issue = _issue(request, session, number)

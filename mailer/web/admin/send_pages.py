@@ -26,7 +26,9 @@ from mailer.web.admin.texts import TEXTS
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin")
 
-ADMIN_ONLY = frozenset({"send", "resume", "cancel"})  # an editor curates, tests, schedules and may pause
+ADMIN_ONLY = frozenset(
+    {"send", "resume", "cancel"}
+)  # an editor curates, tests, schedules and may pause
 CONFIRMED = frozenset({"send", "cancel"})  # a second step naming the recipients
 MAX_REASON = 300
 
@@ -45,7 +47,9 @@ def actions_for(issue: Issue, editor: Editor) -> tuple[str, ...]:
         s.SENDING: (("send",) if _unstarted(issue) else ()) + ("pause", "cancel"),
         s.PAUSED: ("resume", "cancel"),
     }
-    return tuple(a for a in by_status.get(issue.status, ()) if editor.is_admin or a not in ADMIN_ONLY)
+    return tuple(
+        a for a in by_status.get(issue.status, ()) if editor.is_admin or a not in ADMIN_ONLY
+    )
 
 
 def recipients(session: Session, issue: Issue, action: str) -> list[tuple[str, int]]:
@@ -86,18 +90,30 @@ def reason_text(reason: str | None, lang: str) -> str:
 
 def _refusal(issue: Issue, action: str, lang: str) -> str:
     t = TEXTS[lang]
-    return t["cannot_act"].format(number=issue.number, status=t["status_" + issue.status], action=t["act_" + action])
+    return t["cannot_act"].format(
+        number=issue.number, status=t["status_" + issue.status], action=t["act_" + action]
+    )
 
 
-def _issue_page(request: Request, session: Session, editor: Editor, number: int, status_code: int, error: str):
+def _issue_page(
+    request: Request, session: Session, editor: Editor, number: int, status_code: int, error: str
+):
     from mailer.web.admin.issue_pages import issue_view
 
     return issue_view(request, session, editor, number, status_code, error=error)
 
 
 @router.post("/issues/{number:issue_number}/action")
-def issue_action(number: int, request: Request, session: DbSession, editor: CurrentEditor,
-                 action: FormField = "", confirm: FormField = "", reason: FormField = "", csrf_token: FormField = ""):
+def issue_action(
+    number: int,
+    request: Request,
+    session: DbSession,
+    editor: CurrentEditor,
+    action: FormField = "",
+    confirm: FormField = "",
+    reason: FormField = "",
+    csrf_token: FormField = "",
+):
     """Send now, pause, resume, cancel: through the delivery facade, as the CLI and beat do."""
     from mailer.delivery import facade
 
@@ -116,14 +132,29 @@ def issue_action(number: int, request: Request, session: DbSession, editor: Curr
         return _issue_page(request, session, editor, number, 409, _refusal(issue, action, lang))
     if action in CONFIRMED and confirm != "yes":
         reach = recipients(session, issue, action)
-        return page(request, "confirm", editor=editor, issue=issue, action=action, reach=reach,
-                    total=num(sum(n for _, n in reach)),  # the language switch leads back to the issue (a GET)
-                    switch_url=f"/admin/issues/{number}?lang={language.other(lang)}")
+        return page(
+            request,
+            "confirm",
+            editor=editor,
+            issue=issue,
+            action=action,
+            reach=reach,
+            total=num(
+                sum(n for _, n in reach)
+            ),  # the language switch leads back to the issue (a GET)
+            switch_url=f"/admin/issues/{number}?lang={language.other(lang)}",
+        )
     reason = " ".join(reason.split())[:MAX_REASON]
-    why = f"paused by {editor.name}" + (f": {reason}" if reason else "")  # who and why, for the desk and the CLI
+    why = f"paused by {editor.name}" + (
+        f": {reason}" if reason else ""
+    )  # who and why, for the desk and the CLI
     settings = get_settings()
-    actions = {"send": lambda: facade.send_now(number, settings), "resume": lambda: facade.resume(number, settings),
-               "pause": lambda: facade.pause(number, why), "cancel": lambda: facade.cancel(number)}
+    actions = {
+        "send": lambda: facade.send_now(number, settings),
+        "resume": lambda: facade.resume(number, settings),
+        "pause": lambda: facade.pause(number, why),
+        "cancel": lambda: facade.cancel(number),
+    }
     session.commit()  # the facade works in transactions of its own
     try:
         actions[action]()

@@ -36,8 +36,15 @@ def _hash(token: str) -> str:
 def start(session: Session, editor_id: int, now: datetime, settings: Settings) -> str:
     """A new session for the editor; returns the cookie's value (the only copy of the id)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    session.add(EditorSession(editor_id=editor_id, token_hash=_hash(token), created_at=now, last_used_at=now,
-                              expires_at=now + timedelta(hours=settings.admin_session_hours)))
+    session.add(
+        EditorSession(
+            editor_id=editor_id,
+            token_hash=_hash(token),
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + timedelta(hours=settings.admin_session_hours),
+        )
+    )
     session.flush()
     return token
 
@@ -47,12 +54,17 @@ def read(session: Session, token: str | None, now: datetime) -> Claim | None:
     if not token or len(token) > MAX_COOKIE:
         return None
     digest = _hash(token)
-    row = session.execute(select(EditorSession.id, EditorSession.editor_id, EditorSession.last_used_at)
-                          .where(EditorSession.token_hash == digest, EditorSession.expires_at > now)).one_or_none()
+    row = session.execute(
+        select(EditorSession.id, EditorSession.editor_id, EditorSession.last_used_at).where(
+            EditorSession.token_hash == digest, EditorSession.expires_at > now
+        )
+    ).one_or_none()
     if row is None:
         return None
     if now - row.last_used_at >= TOUCH_EVERY:
-        session.execute(update(EditorSession).where(EditorSession.id == row.id).values(last_used_at=now))
+        session.execute(
+            update(EditorSession).where(EditorSession.id == row.id).values(last_used_at=now)
+        )
     return Claim(row.editor_id, digest)
 
 
@@ -64,16 +76,26 @@ def end(session: Session, token: str | None) -> None:
 def end_all(session: Session, editor_id: int, now: datetime) -> int:
     """Every session of the editor, and every expired one of anybody's; returns how many of theirs were live."""
     session.execute(delete(EditorSession).where(EditorSession.expires_at <= now))
-    return session.execute(delete(EditorSession).where(EditorSession.editor_id == editor_id)).rowcount
+    return session.execute(
+        delete(EditorSession).where(EditorSession.editor_id == editor_id)
+    ).rowcount
 
 
 def live_counts(session: Session, now: datetime) -> dict[int, int]:
     """Live sessions per editor id (for the accounts page)."""
-    rows = session.execute(select(EditorSession.editor_id, func.count()).where(EditorSession.expires_at > now)
-                           .group_by(EditorSession.editor_id))
+    rows = session.execute(
+        select(EditorSession.editor_id, func.count())
+        .where(EditorSession.expires_at > now)
+        .group_by(EditorSession.editor_id)
+    )
     return {editor_id: n for editor_id, n in rows}
 
 
 def cookie_options(settings: Settings) -> dict:
-    return {"httponly": True, "samesite": "lax", "secure": settings.public_url.startswith("https://"),
-            "path": "/admin", "max_age": settings.admin_session_hours * 3600}
+    return {
+        "httponly": True,
+        "samesite": "lax",
+        "secure": settings.public_url.startswith("https://"),
+        "path": "/admin",
+        "max_age": settings.admin_session_hours * 3600,
+    }

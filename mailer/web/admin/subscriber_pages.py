@@ -33,18 +33,59 @@ def _list(request: Request, session, editor, status_code: int = 200, **extra) ->
     q, status, lang = params.get("q", "")[:320], params.get("status", ""), params.get("lang", "")
     filters = {"q": q, "status": status, "lang": lang}
     if (status and status not in FILTER_STATUSES) or (lang and lang not in EDITIONS):
-        return page(request, "subscribers", 400, editor=editor, rows=[], total=0, pages=1, current=1,
-                    error=t["bad_filter"], filters=filters, statuses=FILTER_STATUSES, **extra)
+        return page(
+            request,
+            "subscribers",
+            400,
+            editor=editor,
+            rows=[],
+            total=0,
+            pages=1,
+            current=1,
+            error=t["bad_filter"],
+            filters=filters,
+            statuses=FILTER_STATUSES,
+            **extra,
+        )
     raw = params.get("page", "1")
     current = int(raw) if raw.isdigit() and len(raw) < 10 else 0
-    rows, total = search_page(session, q, status=status or None, lang=lang or None,
-                              page=max(current, 1), per_page=PER_PAGE)
+    rows, total = search_page(
+        session,
+        q,
+        status=status or None,
+        lang=lang or None,
+        page=max(current, 1),
+        per_page=PER_PAGE,
+    )
     pages = max(1, ceil(total / PER_PAGE))
     if not 1 <= current <= pages:
-        return page(request, "subscribers", 400, editor=editor, rows=[], total=total, pages=pages, current=1,
-                    error=t["bad_page"].format(pages=pages), filters=filters, statuses=FILTER_STATUSES, **extra)
-    return page(request, "subscribers", status_code, editor=editor, rows=rows, total=total, pages=pages,
-                current=current, filters=filters, statuses=FILTER_STATUSES, **extra)
+        return page(
+            request,
+            "subscribers",
+            400,
+            editor=editor,
+            rows=[],
+            total=total,
+            pages=pages,
+            current=1,
+            error=t["bad_page"].format(pages=pages),
+            filters=filters,
+            statuses=FILTER_STATUSES,
+            **extra,
+        )
+    return page(
+        request,
+        "subscribers",
+        status_code,
+        editor=editor,
+        rows=rows,
+        total=total,
+        pages=pages,
+        current=current,
+        filters=filters,
+        statuses=FILTER_STATUSES,
+        **extra,
+    )
 
 
 @router.get("/subscribers", response_class=HTMLResponse)
@@ -88,13 +129,25 @@ async def subscribers_import(request: Request, session: DbSession, editor: Curre
             bad_rows.append((bad.line, bad_row_reason(bad.reason, lang)))
 
     try:  # import_rows commits chunk by chunk, like the CLI
-        report = import_rows(session, read_rows(text_of(CountedBytes(upload.file))), now=utcnow(),
-                             on_bad_row=on_bad_row)
-    except (ValueError, UnicodeDecodeError):  # a bad header, a subscriber error, or a file that is not UTF-8
+        report = import_rows(
+            session,
+            read_rows(text_of(CountedBytes(upload.file))),
+            now=utcnow(),
+            on_bad_row=on_bad_row,
+        )
+    except (
+        ValueError,
+        UnicodeDecodeError,
+    ):  # a bad header, a subscriber error, or a file that is not UTF-8
         session.rollback()
         return _list(request, session, editor, 400, error=t["import_unreadable"])
-    summary = t["imported"].format(rows=report.rows, added=report.added, existing=report.existing,
-                                   suppressed=report.suppressed, bad=report.bad)
+    summary = t["imported"].format(
+        rows=report.rows,
+        added=report.added,
+        existing=report.existing,
+        suppressed=report.suppressed,
+        bad=report.bad,
+    )
     return _list(request, session, editor, report=summary, bad_rows=bad_rows, bad_total=report.bad)
 
 
@@ -111,11 +164,18 @@ def subscribers_export(session: DbSession, editor: CurrentAdmin, status: str | N
     held in memory. From a session of the stream's own: the request's (the login check) is closed here,
     not held open for the whole download."""
     session.close()
-    return StreamingResponse(_export_stream(status or None), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": 'attachment; filename="subscribers.csv"', "Cache-Control": "no-store"})
+    return StreamingResponse(
+        _export_stream(status or None),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="subscribers.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # --- one subscriber ---------------------------------------------------------------------------
+
 
 def allowed_actions(sub) -> tuple[str, ...]:
     """What an admin may change: a bounce or complaint is a suppression nobody silently undoes, and only
@@ -143,28 +203,51 @@ def detail_text(detail: str | None, lang: str) -> str:
     return re.sub(r"[a-z]+", word, detail or "")
 
 
-def _subscriber_page(request: Request, session, editor, subscriber_id: int, status_code: int = 200, **extra):
+def _subscriber_page(
+    request: Request, session, editor, subscriber_id: int, status_code: int = 200, **extra
+):
     from mailer.events.privacy import deliveries_of, events_of
     from subscribers.service import get, history
 
     sub = get(session, subscriber_id)
     if sub is None:
-        return page(request, "refused", 404, editor=editor, error=TEXTS[page_lang(request)]["no_subscriber"])
-    return page(request, "subscriber", status_code, editor=editor, sub=sub, history=history(session, sub.id),
-                deliveries=deliveries_of(session, sub.id), events=events_of(session, sub.email),
-                actions=allowed_actions(sub), editions=EDITIONS,
-                detail=lambda d: detail_text(d, page_lang(request)), **extra)
+        return page(
+            request, "refused", 404, editor=editor, error=TEXTS[page_lang(request)]["no_subscriber"]
+        )
+    return page(
+        request,
+        "subscriber",
+        status_code,
+        editor=editor,
+        sub=sub,
+        history=history(session, sub.id),
+        deliveries=deliveries_of(session, sub.id),
+        events=events_of(session, sub.email),
+        actions=allowed_actions(sub),
+        editions=EDITIONS,
+        detail=lambda d: detail_text(d, page_lang(request)),
+        **extra,
+    )
 
 
 @router.get("/subscribers/{subscriber_id:issue_number}", response_class=HTMLResponse)
 def subscriber_page(subscriber_id: int, request: Request, session: DbSession, editor: CurrentAdmin):
-    return _subscriber_page(request, session, editor, subscriber_id, notice=request.query_params.get("n"))
+    return _subscriber_page(
+        request, session, editor, subscriber_id, notice=request.query_params.get("n")
+    )
 
 
 @router.post("/subscribers/{subscriber_id:issue_number}/change")
-def change_subscriber(subscriber_id: int, request: Request, session: DbSession, editor: CurrentAdmin,
-                      action: FormField = "", lang: FormField = "", confirm: FormField = "",
-                      csrf_token: FormField = ""):
+def change_subscriber(
+    subscriber_id: int,
+    request: Request,
+    session: DbSession,
+    editor: CurrentAdmin,
+    action: FormField = "",
+    lang: FormField = "",
+    confirm: FormField = "",
+    csrf_token: FormField = "",
+):
     """Language, unsubscribe, resubscribe, erase: a first post asks, a second (confirm=yes) does it."""
     from mailer.events import privacy
     from subscribers import service
@@ -175,10 +258,19 @@ def change_subscriber(subscriber_id: int, request: Request, session: DbSession, 
     if sub is None:
         return page(request, "refused", 404, editor=editor, error=t["no_subscriber"])
     if action not in allowed_actions(sub) or (action == "lang" and lang not in EDITIONS):
-        return _subscriber_page(request, session, editor, subscriber_id, 409, error=t["sub_not_allowed"])
+        return _subscriber_page(
+            request, session, editor, subscriber_id, 409, error=t["sub_not_allowed"]
+        )
     if confirm != "yes":
-        return page(request, "subscriber_confirm", editor=editor, sub=sub, action=action, new_lang=lang,
-                    switch_url=f"/admin/subscribers/{subscriber_id}?lang={language.other(page_lang(request))}")
+        return page(
+            request,
+            "subscriber_confirm",
+            editor=editor,
+            sub=sub,
+            action=action,
+            new_lang=lang,
+            switch_url=f"/admin/subscribers/{subscriber_id}?lang={language.other(page_lang(request))}",
+        )
     ip = request.client.host if request.client else None
     if action == "erase":
         privacy.erase(session, sub.email)
@@ -193,6 +285,8 @@ def change_subscriber(subscriber_id: int, request: Request, session: DbSession, 
             service.resubscribe(session, sub, source="desk", ip=ip)
     except service.SubscriberError:
         session.rollback()
-        return _subscriber_page(request, session, editor, subscriber_id, 409, error=t["sub_not_allowed"])
+        return _subscriber_page(
+            request, session, editor, subscriber_id, 409, error=t["sub_not_allowed"]
+        )
     session.commit()
     return back(f"/admin/subscribers/{subscriber_id}", n="saved")

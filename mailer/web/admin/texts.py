@@ -199,4 +199,7 @@ EN = {
     "error": "Error",
 }
 
-TEXTS = {"ko": {**KO, **report_texts.KO, **care_texts.KO}, "en": {**EN, **report_texts.EN, **care_texts.EN}}
+TEXTS = {
+    "ko": {**KO, **report_texts.KO, **care_texts.KO},
+    "en": {**EN, **report_texts.EN, **care_texts.EN},
+}

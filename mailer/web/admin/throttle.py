@@ -34,12 +34,14 @@ class Rule:
     def wait(self, failures: int) -> float:
         """Seconds to wait after `failures` failures in a row: 0, then 1, 2, 4, ... capped."""
         over = failures - self.free_failures
-        return 0.0 if over < 0 else min(self.max_wait, 2.0 ** over)
+        return 0.0 if over < 0 else min(self.max_wait, 2.0**over)
 
 
 class MemoryStore:
     def __init__(self):
-        self._records: dict[str, tuple[int, float, float]] = {}  # key -> (failures, locked until, last)
+        self._records: dict[
+            str, tuple[int, float, float]
+        ] = {}  # key -> (failures, locked until, last)
         self._lock = threading.Lock()
 
     def locked_until(self, key: str) -> float:
@@ -80,27 +82,40 @@ class RedisStore:
 
 class LoginThrottle:
     def __init__(self, settings: Settings, store=None, clock=time.time):
-        self.client_rule = Rule(settings.login_max_failures, float(settings.login_max_lockout_seconds))
-        self.account_rule = Rule(settings.login_max_failures * ACCOUNT_FACTOR,
-                                 min(ACCOUNT_MAX_WAIT, float(settings.login_max_lockout_seconds)))
+        self.client_rule = Rule(
+            settings.login_max_failures, float(settings.login_max_lockout_seconds)
+        )
+        self.account_rule = Rule(
+            settings.login_max_failures * ACCOUNT_FACTOR,
+            min(ACCOUNT_MAX_WAIT, float(settings.login_max_lockout_seconds)),
+        )
         self.store = store or MemoryStore()
         self.fallback = MemoryStore()
         self.clock = clock
 
     def _keys(self, name: str, client_key: str) -> list[tuple[str, Rule]]:
-        return [(f"client:{client_key}", self.client_rule), (f"account:{name.strip().lower()[:100]}", self.account_rule)]
+        return [
+            (f"client:{client_key}", self.client_rule),
+            (f"account:{name.strip().lower()[:100]}", self.account_rule),
+        ]
 
     def _do(self, action):
         try:
             return action(self.store)
         except redis.RedisError as exc:  # the broker down must not open the door, nor shut it
-            log.warning("login throttle store unavailable (%s); counting in this process", type(exc).__name__)
+            log.warning(
+                "login throttle store unavailable (%s); counting in this process",
+                type(exc).__name__,
+            )
             return action(self.fallback)
 
     def retry_after(self, name: str, client_key: str) -> int:
         """Seconds before this client may try this account again (0: now)."""
         now = self.clock()
-        until = max(self._do(lambda s, key=key: s.locked_until(key)) for key, _ in self._keys(name, client_key))
+        until = max(
+            self._do(lambda s, key=key: s.locked_until(key))
+            for key, _ in self._keys(name, client_key)
+        )
         return max(0, int(until - now + 0.999))
 
     def failed(self, name: str, client_key: str) -> None:
@@ -114,5 +129,9 @@ class LoginThrottle:
 
 
 def from_settings(settings: Settings) -> LoginThrottle:
-    store = RedisStore(client(settings.broker_url, timeout=0.5)) if is_redis(settings.broker_url) else None
+    store = (
+        RedisStore(client(settings.broker_url, timeout=0.5))
+        if is_redis(settings.broker_url)
+        else None
+    )
     return LoginThrottle(settings, store)

@@ -29,8 +29,15 @@ def csrf_of(html: str) -> str:
 
 def log_in(client, name="mina", password=PASSWORD):
     form = client.get("/admin/login")
-    return client.post("/admin/login", data={"name": name, "password": password, "csrf_token": csrf_of(form.text),
-                                             "next": "/admin"})
+    return client.post(
+        "/admin/login",
+        data={
+            "name": name,
+            "password": password,
+            "csrf_token": csrf_of(form.text),
+            "next": "/admin",
+        },
+    )
 
 
 @pytest.fixture

@@ -34,7 +34,9 @@ def test_every_admin_route_refuses_an_anonymous_request(anonymous, drafted):
     for method, path in routes:
         response = anonymous.request(method, path, data={"csrf_token": "x", "action": "send"})
         if method == "GET":
-            assert response.status_code == 303 and response.headers["location"].startswith("/admin/login"), path
+            assert response.status_code == 303 and response.headers["location"].startswith(
+                "/admin/login"
+            ), path
         else:
             assert response.status_code == 401, (method, path)
     assert drafted.status == "draft"
@@ -45,7 +47,12 @@ def test_login_sets_a_hardened_session_cookie_and_logout_ends_it(anonymous, edit
     response = log_in(anonymous)
     assert response.status_code == 303 and response.headers["location"] == "/admin"
     cookie = response.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" in cookie and "path=/admin" in cookie
+    assert (
+        "httponly" in cookie
+        and "samesite=lax" in cookie
+        and "secure" in cookie
+        and "path=/admin" in cookie
+    )
     page = anonymous.get("/admin")
     assert page.status_code == 200 and "mina" in page.text
     anonymous.post("/admin/logout", data={"csrf_token": csrf_of(page.text)})
@@ -55,13 +62,23 @@ def test_login_sets_a_hardened_session_cookie_and_logout_ends_it(anonymous, edit
 
 def test_a_forged_or_missing_csrf_token_is_refused(admin, drafted):
     assert admin.post("/admin/issues/1/action", data={"action": "cancel"}).status_code == 403
-    assert admin.post("/admin/issues/1/action", data={"action": "cancel", "csrf_token": "forged"}).status_code == 403
+    assert (
+        admin.post(
+            "/admin/issues/1/action", data={"action": "cancel", "csrf_token": "forged"}
+        ).status_code
+        == 403
+    )
     # a token from another login is no good either
     other = admin.get("/admin")
     token = csrf_of(other.text)
     admin.cookies.clear()
     log_in(admin)
-    assert admin.post("/admin/issues/1/action", data={"action": "cancel", "csrf_token": token}).status_code == 403
+    assert (
+        admin.post(
+            "/admin/issues/1/action", data={"action": "cancel", "csrf_token": token}
+        ).status_code
+        == 403
+    )
 
 
 def test_a_tampered_session_cookie_is_anonymous(anonymous, editor):
@@ -85,14 +102,27 @@ def test_the_dashboard_shows_next_issue_empty_weeks_sends_and_subscribers(admin,
 def test_edit_stories_and_editions_then_preview(admin, session, drafted):
     page = admin.get("/admin/issues/1")
     token = csrf_of(page.text)
-    first, second = [int(a) for a in re.findall(r'class="story" data-article="(\d+)"', page.text)[:2]]
-    r = admin.post("/admin/issues/1/stories", data={"action": "pin", "article_id": second, "csrf_token": token})
+    first, second = [
+        int(a) for a in re.findall(r'class="story" data-article="(\d+)"', page.text)[:2]
+    ]
+    r = admin.post(
+        "/admin/issues/1/stories", data={"action": "pin", "article_id": second, "csrf_token": token}
+    )
     assert r.status_code == 303
     page = admin.get("/admin/issues/1").text
     assert re.findall(r'data-article="(\d+)"', page)[:2] == [str(second), str(first)]
-    fields = {"csrf_token": token, "subject_ko": "이번 주 소식", "preheader_ko": "", "note_ko": "편집자 메모입니다",
-              "subject_en": "This week", "preheader_en": "", "note_en": "", "subject_both": "", "preheader_both": "",
-              "note_both": ""}
+    fields = {
+        "csrf_token": token,
+        "subject_ko": "이번 주 소식",
+        "preheader_ko": "",
+        "note_ko": "편집자 메모입니다",
+        "subject_en": "This week",
+        "preheader_en": "",
+        "note_en": "",
+        "subject_both": "",
+        "preheader_both": "",
+        "note_both": "",
+    }
     assert admin.post("/admin/issues/1/editions", data=fields).status_code == 303
     preview = admin.get("/admin/issues/1/preview/ko")
     assert "편집자 메모입니다" in preview.text and "<title>이번 주 소식</title>" in preview.text
@@ -111,7 +141,9 @@ def test_a_template_error_shows_on_save_and_nothing_is_kept(admin, session, draf
 
     monkeypatch.setattr(editing, "render_issue", broken)
     token = csrf_of(admin.get("/admin/issues/1").text)
-    r = admin.post("/admin/issues/1/editions", data={"csrf_token": token, "subject_ko": "바뀐 제목"})
+    r = admin.post(
+        "/admin/issues/1/editions", data={"csrf_token": token, "subject_ko": "바뀐 제목"}
+    )
     assert r.status_code == 422 and "line 3: unexpected" in r.text
     session.expire_all()
     assert "바뀐 제목" not in [e.subject for e in drafted.editions]
@@ -123,21 +155,44 @@ def test_schedule_test_send_and_actions(admin, session, drafted, settings):
     from mailer.delivery.models import Delivery
 
     token = csrf_of(admin.get("/admin/issues/1").text)
-    r = admin.post("/admin/issues/1/schedule", data={"csrf_token": token, "lang": "en", "date": "2099-01-05",
-                                                     "time": "07:00", "timezone": "America/New_York"})
+    r = admin.post(
+        "/admin/issues/1/schedule",
+        data={
+            "csrf_token": token,
+            "lang": "en",
+            "date": "2099-01-05",
+            "time": "07:00",
+            "timezone": "America/New_York",
+        },
+    )
     assert r.status_code == 303
     page = admin.get("/admin/issues/1?lang=en").text
-    assert "2099-01-05 07:00 America/New_York" in page and "Scheduled" in page  # in the zone it was chosen in
-    r = admin.post("/admin/issues/1/test", data={"csrf_token": token, "lang": "ko", "to": "ed@example.com"})
+    assert (
+        "2099-01-05 07:00 America/New_York" in page and "Scheduled" in page
+    )  # in the zone it was chosen in
+    r = admin.post(
+        "/admin/issues/1/test", data={"csrf_token": token, "lang": "ko", "to": "ed@example.com"}
+    )
     assert r.status_code == 303 and list((Path(settings.outbox_dir) / "test" / "ko").glob("*.eml"))
     assert session.scalar(select(func.count()).select_from(Delivery)) == 0
     bad = admin.post("/admin/issues/1/test", data={"csrf_token": token, "lang": "ko", "to": "nope"})
     assert bad.status_code == 422
-    assert admin.post("/admin/issues/1/action", data={"csrf_token": token, "action": "pause"}).status_code == 409
-    assert admin.post("/admin/issues/1/action", data={"csrf_token": token, "action": "send",
-                                                      "confirm": "yes"}).status_code == 303
+    assert (
+        admin.post(
+            "/admin/issues/1/action", data={"csrf_token": token, "action": "pause"}
+        ).status_code
+        == 409
+    )
+    assert (
+        admin.post(
+            "/admin/issues/1/action", data={"csrf_token": token, "action": "send", "confirm": "yes"}
+        ).status_code
+        == 303
+    )
     session.expire_all()
-    assert drafted.status == "sent" and session.scalar(select(func.count()).select_from(Delivery)) == 9
+    assert (
+        drafted.status == "sent" and session.scalar(select(func.count()).select_from(Delivery)) == 9
+    )
     assert "Sent" in admin.get("/admin/issues/1?lang=en").text
 
 
@@ -146,8 +201,11 @@ def test_subscriber_search_import_and_export(admin, session, subscribers_by_lang
     assert "ko1@example.com" in page and "ko2@example.com" not in page
     token = csrf_of(admin.get("/admin/subscribers").text)
     csv_body = b"email,lang\nnew1@example.com,ko\nnot-an-address,en\nko1@example.com,en\n"
-    r = admin.post("/admin/subscribers/import?ui=en", data={"csrf_token": token},
-                   files={"file": ("subs.csv", csv_body, "text/csv")})
+    r = admin.post(
+        "/admin/subscribers/import?ui=en",
+        data={"csrf_token": token},
+        files={"file": ("subs.csv", csv_body, "text/csv")},
+    )
     assert r.status_code == 200
     report = r.text
     assert "1 added" in report and "1 already on file" in report and "1 bad" in report

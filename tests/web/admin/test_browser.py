@@ -25,8 +25,15 @@ from .conftest import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = pytest.mark.browser
 
@@ -72,9 +79,12 @@ def serving(env: dict | None = None) -> Iterator[str]:
     (http: the session cookie may not be Secure here)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "mailer.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env={**os.environ, **(env or {}), "MAILER_PUBLIC_URL": base},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mailer.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, **(env or {}), "MAILER_PUBLIC_URL": base},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -85,7 +95,9 @@ def serving(env: dict | None = None) -> Iterator[str]:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError("mailer serve did not start: " + proc.stdout.read().decode(errors="replace"))
+                raise RuntimeError(
+                    "mailer serve did not start: " + proc.stdout.read().decode(errors="replace")
+                )
             time.sleep(0.2)
         yield base
     finally:
@@ -119,7 +131,9 @@ def server(session, ingested, subscribers_by_lang, editor):
 @pytest.fixture
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run browser tests")
+        pytest.skip(
+            f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium) to run browser tests"
+        )
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     from playwright.sync_api import sync_playwright
 
@@ -144,7 +158,10 @@ def test_log_in_edit_preview_schedule_and_screenshot(server, browser, session):
 
     # edit: a subject and a note in Korean, then pin the second story
     page.fill("#subject_ko", "이번 주 서울 레저 브리핑: 김장 물가와 새 지하철 노선")
-    page.fill("#note_ko", "이번 호에서는 김장철 물가와 교통 소식을 먼저 전해 드립니다. 주말 나들이 계획에 참고하세요.")
+    page.fill(
+        "#note_ko",
+        "이번 호에서는 김장철 물가와 교통 소식을 먼저 전해 드립니다. 주말 나들이 계획에 참고하세요.",
+    )
     page.click("form[action$='/editions'] button[type=submit]")
     page.wait_for_selector(".notice")
     second = page.locator("tr.story").nth(1).get_attribute("data-article")
@@ -169,7 +186,9 @@ def test_log_in_edit_preview_schedule_and_screenshot(server, browser, session):
             page.goto(f"{server}/admin/issues/1/preview/{lang}")
             page.screenshot(path=str(ARTIFACTS / f"issue-1-{lang}-{width}.png"), full_page=True)
             result = page.evaluate(SPLIT_WORDS_JS, None)
-            assert result["bad"] == [], f"{lang} at {width}px: Korean split inside a word: {result['bad']}"
+            assert result["bad"] == [], (
+                f"{lang} at {width}px: Korean split inside a word: {result['bad']}"
+            )
             if lang == "ko":
                 checked += result["lines"]
     assert checked > 10  # Korean text did wrap, so the check had lines to look at
@@ -180,10 +199,14 @@ def test_log_in_edit_preview_schedule_and_screenshot(server, browser, session):
 def test_the_line_check_catches_a_word_split(browser):
     """The check is not vacuous: Korean set with break-all (no keep-all) splits words, and it says so."""
     page = browser.new_page(viewport={"width": 375, "height": 600})
-    page.set_content('<p lang="ko" style="width:120px;word-break:break-all;font-size:16px">'
-                     "대한민국의 수도 서울특별시에서 열리는 국제 회의 소식을 전해 드립니다</p>")
+    page.set_content(
+        '<p lang="ko" style="width:120px;word-break:break-all;font-size:16px">'
+        "대한민국의 수도 서울특별시에서 열리는 국제 회의 소식을 전해 드립니다</p>"
+    )
     assert page.evaluate(SPLIT_WORDS_JS, None)["bad"]
-    page.set_content('<p lang="ko" style="width:120px;word-break:keep-all;font-size:16px">'
-                     "대한민국의 수도 서울특별시에서 열리는 국제 회의 소식을 전해 드립니다</p>")
+    page.set_content(
+        '<p lang="ko" style="width:120px;word-break:keep-all;font-size:16px">'
+        "대한민국의 수도 서울특별시에서 열리는 국제 회의 소식을 전해 드립니다</p>"
+    )
     result = page.evaluate(SPLIT_WORDS_JS, None)
     assert result["bad"] == [] and result["lines"] > 2

@@ -19,12 +19,20 @@ from .test_browser import browser, serving  # noqa: F401  (browser: the Chromium
 
 # The README's pictures are taken again only when asked (MAILER_SCREENSHOTS=docs/screenshots); a plain run
 # keeps its screenshots in test-artifacts/ and leaves the checkout as it was.
-SHOTS = Path(__file__).resolve().parents[3] / (os.environ.get("MAILER_SCREENSHOTS") or "test-artifacts")
+SHOTS = Path(__file__).resolve().parents[3] / (
+    os.environ.get("MAILER_SCREENSHOTS") or "test-artifacts"
+)
 pytestmark = [pytest.mark.browser, pytest.mark.celery]
 
 
-def test_the_bar_moves_during_a_real_send_through_a_worker(session, ingested, editor, settings, redis_url,
-                                                            browser):  # noqa: F811
+def test_the_bar_moves_during_a_real_send_through_a_worker(
+    session,
+    ingested,
+    editor,
+    settings,
+    redis_url,
+    browser,  # noqa: F811
+):
     from mailer.issues.service import draft_issue
     from subscribers import service
 
@@ -35,12 +43,31 @@ def test_the_bar_moves_during_a_real_send_through_a_worker(session, ingested, ed
     session.commit()
     redis.Redis.from_url(redis_url).flushdb()
     # one recipient a batch and four a second: the send takes about six seconds, long enough to watch
-    env = {"MAILER_BROKER_URL": redis_url, "MAILER_OUTBOX_DIR": settings.outbox_dir, "MAILER_BATCH_SIZE": "1",
-           "MAILER_SEND_RATE_PER_SECOND": "4"}
+    env = {
+        "MAILER_BROKER_URL": redis_url,
+        "MAILER_OUTBOX_DIR": settings.outbox_dir,
+        "MAILER_BATCH_SIZE": "1",
+        "MAILER_SEND_RATE_PER_SECOND": "4",
+    }
     with serving(env) as base:
         env = {**os.environ, **env, "MAILER_PUBLIC_URL": base}
-        worker = subprocess.Popen([sys.executable, "-m", "mailer.cli", "worker", "-Q", "send", "-c", "1", "--loglevel",
-                                   "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mailer.cli",
+                "worker",
+                "-Q",
+                "send",
+                "-c",
+                "1",
+                "--loglevel",
+                "warning",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             _watch_the_bar(browser, base, env, issue)
         finally:
@@ -55,8 +82,14 @@ def _watch_the_bar(chromium, base: str, env: dict, issue) -> None:
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/admin")
-    sent = subprocess.run([sys.executable, "-m", "mailer.cli", "issue", "send", str(issue.number)], check=False,
-                          env=env, capture_output=True, text=True, timeout=60)
+    sent = subprocess.run(
+        [sys.executable, "-m", "mailer.cli", "issue", "send", str(issue.number)],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert sent.returncode == 0, sent.stderr
     page.goto(f"{base}/admin/issues/{issue.number}?lang=ko")
     bar = page.locator('progress[data-bar="issue"]')
@@ -73,19 +106,33 @@ def _watch_the_bar(chromium, base: str, env: dict, issue) -> None:
         if now != seen[-1]:
             seen.append(now)
         if not shot and 0 < now < 24:
-            page.locator(".live-progress").screenshot(path=str(SHOTS / "progress-issue-ko-1366.png"))
+            page.locator(".live-progress").screenshot(
+                path=str(SHOTS / "progress-issue-ko-1366.png")
+            )
             shot = True
         if now == 24:
             break
         time.sleep(0.25)
     assert seen[-1] == 24 and len(seen) >= 3, seen  # it moved in steps, on one page load
-    assert page.evaluate("window.sameDocument === true") and page.locator('[data-field="issue.sent"]').inner_text() == "24"
-    page.wait_for_function("document.querySelector('.live-progress').dataset.live === 'no'", timeout=15000)
+    assert (
+        page.evaluate("window.sameDocument === true")
+        and page.locator('[data-field="issue.sent"]').inner_text() == "24"
+    )
+    page.wait_for_function(
+        "document.querySelector('.live-progress').dataset.live === 'no'", timeout=15000
+    )
     assert page.locator('.live-progress [data-field="state"]').inner_text() == "발송 완료"
     for lang in ("ko", "en"):
         for width in (1366, 390):
             page.set_viewport_size({"width": width, "height": 900})
-            for name, url in (("report", f"/admin/issues/{issue.number}/report"), ("reports", "/admin/reports")):
+            for name, url in (
+                ("report", f"/admin/issues/{issue.number}/report"),
+                ("reports", "/admin/reports"),
+            ):
                 page.goto(f"{base}{url}?lang={lang}")
-                assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (name, width)
-                page.screenshot(path=str(SHOTS / f"report-{name}-{lang}-{width}.png"), full_page=True)
+                assert page.evaluate(
+                    "document.documentElement.scrollWidth <= window.innerWidth + 1"
+                ), (name, width)
+                page.screenshot(
+                    path=str(SHOTS / f"report-{name}-{lang}-{width}.png"), full_page=True
+                )

@@ -18,7 +18,9 @@ from .test_browser import browser, schedule_from_the_desk, serving  # noqa: F401
 
 # The README's pictures are taken again only when asked (MAILER_SCREENSHOTS=docs/screenshots); a plain run
 # keeps its screenshots in test-artifacts/ and leaves the checkout as it was.
-SHOTS = Path(__file__).resolve().parents[3] / (os.environ.get("MAILER_SCREENSHOTS") or "test-artifacts")
+SHOTS = Path(__file__).resolve().parents[3] / (
+    os.environ.get("MAILER_SCREENSHOTS") or "test-artifacts"
+)
 WIDTHS = (1366, 390)
 pytestmark = pytest.mark.browser
 
@@ -61,7 +63,9 @@ def desk(session, ingested, editor, settings, subscribers_by_lang):
     from subscribers import service
 
     for i in range(60):
-        service.add(session, f"reader{i:02}@example.com", ("ko", "en", "both")[i % 3], confirmed=True)
+        service.add(
+            session, f"reader{i:02}@example.com", ("ko", "en", "both")[i % 3], confirmed=True
+        )
     gone, _ = service.add(session, "bounced@example.com", "ko", confirmed=True)
     service.mark_suppressed(session, gone.id, "bounced")
     draft_issue(session, utcnow())
@@ -86,7 +90,11 @@ def _walk(page, base: str, pages: dict[str, str], problems: list[str]) -> None:
             page.set_viewport_size({"width": width, "height": 900})
             for name, url in pages.items():
                 sep = "&" if "?" in url else "?"
-                switch = "ui" if url.startswith("/admin/subscribers?") or url == "/admin/subscribers" else "lang"
+                switch = (
+                    "ui"
+                    if url.startswith("/admin/subscribers?") or url == "/admin/subscribers"
+                    else "lang"
+                )
                 page.goto(f"{base}{url}{sep}{switch}={lang}")
                 _check(page, name, lang, width, problems)
 
@@ -103,7 +111,9 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
     base, bounced_id = desk
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
-    page = browser.new_page(viewport={"width": 1366, "height": 900}, timezone_id="Asia/Seoul")  # the reader's zone
+    page = browser.new_page(
+        viewport={"width": 1366, "height": 900}, timezone_id="Asia/Seoul"
+    )  # the reader's zone
     for lang in ("ko", "en"):  # the login page, before logging in
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
@@ -115,20 +125,33 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
     page.goto(f"{base}/admin/subscribers?ui=en")
     assert "72 in all" in page.inner_text("#total") and page.locator("tr.subscriber").count() == 50
     page.click("a[rel=next]")
-    assert page.locator("tr.subscriber").count() == 22 and "page 2 of 2" in page.inner_text("#total")
+    assert page.locator("tr.subscriber").count() == 22 and "page 2 of 2" in page.inner_text(
+        "#total"
+    )
     page.select_option("select[name=status]", "suppressed")
     page.click("form.filters button[type=submit]")
-    assert "1 in all" in page.inner_text("#total") and "bounced@example.com" in page.inner_text("table")
+    assert "1 in all" in page.inner_text("#total") and "bounced@example.com" in page.inner_text(
+        "table"
+    )
     page.select_option("select[name=status]", "active")
     page.select_option("select[name=lang]", "both")
     page.click("form.filters button[type=submit]")
     assert "22 in all" in page.inner_text("#total")  # 2 + 20 bilingual readers
 
-    _walk(page, base, {
-        "dashboard": "/admin", "issue": "/admin/issues/1", "subscribers": "/admin/subscribers",
-        "suppressions": "/admin/subscribers?status=suppressed", "subscriber": f"/admin/subscribers/{bounced_id}",
-        "editors": "/admin/editors", "reports": "/admin/reports",
-    }, problems)
+    _walk(
+        page,
+        base,
+        {
+            "dashboard": "/admin",
+            "issue": "/admin/issues/1",
+            "subscribers": "/admin/subscribers",
+            "suppressions": "/admin/subscribers?status=suppressed",
+            "subscriber": f"/admin/subscribers/{bounced_id}",
+            "editors": "/admin/editors",
+            "reports": "/admin/reports",
+        },
+        problems,
+    )
 
     # confirmation steps, each screenshotted: a subscriber's erase, then cancel and send naming the recipients
     for lang in ("ko", "en"):
@@ -146,8 +169,13 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
 
     page.goto(f"{base}/admin/issues/1?lang=ko")
     schedule_from_the_desk(page, "all", "2099-01-05", "07:00", "America/New_York")
-    assert "2099-01-05 07:00 America/New_York" in page.inner_text("#schedule")  # the zone it was chosen in
-    assert page.inner_text(".send-at[data-lang=ko] .local-time") == " (내 시각: 2099-01-05 21:00 Asia/Seoul)"
+    assert "2099-01-05 07:00 America/New_York" in page.inner_text(
+        "#schedule"
+    )  # the zone it was chosen in
+    assert (
+        page.inner_text(".send-at[data-lang=ko] .local-time")
+        == " (내 시각: 2099-01-05 21:00 Asia/Seoul)"
+    )
     page.click("#issue-actions input[value=cancel] ~ button")
     assert re.search(r"69명은", page.inner_text("#confirm-question"))
     _check(page, "cancel-confirm", "ko", 1366, problems)
@@ -157,6 +185,14 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
     page.wait_for_url(re.compile(r"/admin/issues/1\?n=done"))
     assert page.inner_text("#issue-status") == "발송 완료"
 
-    _walk(page, base, {"issue-sent": "/admin/issues/1", "report": "/admin/issues/1/report",
-                       "dashboard-sent": "/admin"}, problems)
+    _walk(
+        page,
+        base,
+        {
+            "issue-sent": "/admin/issues/1",
+            "report": "/admin/issues/1/report",
+            "dashboard-sent": "/admin",
+        },
+        problems,
+    )
     assert not problems, "\n".join(sorted(set(problems)))

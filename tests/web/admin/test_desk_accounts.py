@@ -18,7 +18,9 @@ def _post(client, **data):
 def test_an_admin_lists_adds_resets_and_ends_sessions(admin, session, anonymous):
     page = admin.get("/admin/editors?lang=ko").text
     assert "mina" in page and "관리자" in page
-    assert _post(admin, action="add", name="jun", password=PASSWORD, role="editor").status_code == 303
+    assert (
+        _post(admin, action="add", name="jun", password=PASSWORD, role="editor").status_code == 303
+    )
     jun = session.scalar(select(Editor).where(Editor.name == "jun"))
     assert jun.role == "editor" and not jun.is_admin
     dup = _post(admin, action="add", name="jun", password=PASSWORD, role="editor")
@@ -34,7 +36,10 @@ def test_an_admin_lists_adds_resets_and_ends_sessions(admin, session, anonymous)
     r = _post(admin, action="logout", name="jun")
     assert r.status_code == 303 and "ended=1" in r.headers["location"]
     assert other.get("/admin").status_code == 303  # sent to the login page
-    assert _post(admin, action="password", name="jun", password="a new long password").status_code == 303
+    assert (
+        _post(admin, action="password", name="jun", password="a new long password").status_code
+        == 303
+    )
     assert log_in(other, "jun", "a new long password").status_code == 303
 
 
@@ -49,8 +54,19 @@ def test_an_editor_curates_but_is_kept_out_of_accounts(anonymous, session):
     r = anonymous.get("/admin/editors?lang=en")
     assert r.status_code == 403 and "Only an admin can do that." in html.unescape(r.text)
     token = csrf_of(dash)
-    assert anonymous.post("/admin/editors", data={"csrf_token": token, "action": "add", "name": "x",
-                                                  "password": PASSWORD, "role": "admin"}).status_code == 403
+    assert (
+        anonymous.post(
+            "/admin/editors",
+            data={
+                "csrf_token": token,
+                "action": "add",
+                "name": "x",
+                "password": PASSWORD,
+                "role": "admin",
+            },
+        ).status_code
+        == 403
+    )
 
 
 def test_the_first_account_is_an_admin_and_create_user_takes_a_role(session, monkeypatch):
@@ -60,8 +76,9 @@ def test_the_first_account_is_an_admin_and_create_user_takes_a_role(session, mon
     assert create_user(session, "first", PASSWORD).role == "admin"
     assert create_user(session, "second", PASSWORD).role == "editor"
     session.commit()
-    result = CliRunner().invoke(main, ["admin", "create-user", "boss", "--role", "admin"],
-                                input=f"{PASSWORD}\n{PASSWORD}\n")
+    result = CliRunner().invoke(
+        main, ["admin", "create-user", "boss", "--role", "admin"], input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
     assert result.exit_code == 0 and "created admin boss" in result.output
     result = CliRunner().invoke(main, ["admin", "create-user", "x", "--role", "owner"])
     assert result.exit_code != 0
@@ -78,9 +95,19 @@ def test_the_migration_makes_every_existing_account_an_admin(tmp_path):
     command.upgrade(config, "0012")
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO editors (name, password_hash, created_at) VALUES ('old', 'x', '2026-01-01')"))
+        conn.execute(
+            text(
+                "INSERT INTO editors (name, password_hash, created_at) VALUES ('old', 'x', '2026-01-01')"
+            )
+        )
     command.upgrade(config, "0013")
     with engine.begin() as conn:
         assert conn.execute(text("SELECT role FROM editors")).scalar() == "admin"
-        conn.execute(text("INSERT INTO editors (name, password_hash, created_at) VALUES ('new', 'x', '2026-01-02')"))
-        assert conn.execute(text("SELECT role FROM editors WHERE name = 'new'")).scalar() == "editor"
+        conn.execute(
+            text(
+                "INSERT INTO editors (name, password_hash, created_at) VALUES ('new', 'x', '2026-01-02')"
+            )
+        )
+        assert (
+            conn.execute(text("SELECT role FROM editors WHERE name = 'new'")).scalar() == "editor"
+        )

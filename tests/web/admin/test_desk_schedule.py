@@ -9,17 +9,42 @@ from .conftest import csrf_of
 
 def _schedule(client, page_lang="en", **form):
     token = csrf_of(client.get("/admin/issues/1").text)
-    return client.post(f"/admin/issues/1/schedule?lang={page_lang}", data={"csrf_token": token, **form})
+    return client.post(
+        f"/admin/issues/1/schedule?lang={page_lang}", data={"csrf_token": token, **form}
+    )
 
 
-def test_a_time_is_shown_in_the_zone_it_was_chosen_in_and_any_iana_zone_is_taken(admin, session, drafted):
-    assert _schedule(admin, lang="en", date="2099-01-05", time="07:00", timezone="America/New_York").status_code == 303
-    assert _schedule(admin, lang="ko", date="2099-01-05", time="07:00", timezone="Pacific/Auckland").status_code == 303
+def test_a_time_is_shown_in_the_zone_it_was_chosen_in_and_any_iana_zone_is_taken(
+    admin, session, drafted
+):
+    assert (
+        _schedule(
+            admin, lang="en", date="2099-01-05", time="07:00", timezone="America/New_York"
+        ).status_code
+        == 303
+    )
+    assert (
+        _schedule(
+            admin, lang="ko", date="2099-01-05", time="07:00", timezone="Pacific/Auckland"
+        ).status_code
+        == 303
+    )
     page = admin.get("/admin/issues/1?lang=en").text
-    assert "2099-01-05 07:00 America/New_York" in page and "2099-01-05 07:00 Pacific/Auckland" in page
-    assert 'data-zone="America/New_York"' in page and '<script src="/admin/static/localtime.js"' in page
-    zones = re.findall(r'<option value="([^"]+)">', page[page.index('<datalist id="zones">'):])
-    assert zones[:5] == ["Asia/Seoul", "America/New_York", "America/Los_Angeles", "Europe/London", "UTC"]
+    assert (
+        "2099-01-05 07:00 America/New_York" in page and "2099-01-05 07:00 Pacific/Auckland" in page
+    )
+    assert (
+        'data-zone="America/New_York"' in page
+        and '<script src="/admin/static/localtime.js"' in page
+    )
+    zones = re.findall(r'<option value="([^"]+)">', page[page.index('<datalist id="zones">') :])
+    assert zones[:5] == [
+        "Asia/Seoul",
+        "America/New_York",
+        "America/Los_Angeles",
+        "Europe/London",
+        "UTC",
+    ]
     assert "Pacific/Auckland" in zones and len(zones) > 300
     script = admin.get("/admin/static/localtime.js")
     assert script.status_code == 200 and "resolvedOptions().timeZone" in script.text
@@ -28,7 +53,12 @@ def test_a_time_is_shown_in_the_zone_it_was_chosen_in_and_any_iana_zone_is_taken
 def test_one_edition_is_unscheduled_without_clearing_the_others(admin, session, drafted):
     _schedule(admin, lang="all", date="2099-01-05", time="07:00", timezone="Asia/Seoul")
     token = csrf_of(admin.get("/admin/issues/1").text)
-    assert admin.post("/admin/issues/1/unschedule", data={"csrf_token": token, "lang": "en"}).status_code == 303
+    assert (
+        admin.post(
+            "/admin/issues/1/unschedule", data={"csrf_token": token, "lang": "en"}
+        ).status_code
+        == 303
+    )
     session.expire_all()
     times = {e.lang: e.send_at for e in drafted.editions}
     assert times["en"] is None and times["ko"] and times["both"] and drafted.status == "scheduled"
@@ -38,7 +68,9 @@ def test_one_edition_is_unscheduled_without_clearing_the_others(admin, session, 
     assert drafted.status == "draft" and drafted.scheduled_at is None
 
 
-def test_a_time_in_the_past_or_an_unknown_zone_is_refused_in_the_pages_language(admin, session, drafted):
+def test_a_time_in_the_past_or_an_unknown_zone_is_refused_in_the_pages_language(
+    admin, session, drafted
+):
     r = _schedule(admin, "ko", lang="all", date="2001-01-01", time="07:00", timezone="Asia/Seoul")
     text = html.unescape(r.text)
     assert r.status_code == 422 and "이미 지난 시각입니다. 앞으로의 시각을 골라 주세요." in text
@@ -54,7 +86,7 @@ def test_a_time_in_the_past_or_an_unknown_zone_is_refused_in_the_pages_language(
 def test_editions_are_listed_ko_en_both(admin, drafted):
     assert [e.lang for e in drafted.editions] == ["ko", "en", "both"]
     page = admin.get("/admin/issues/1?lang=ko").text
-    schedule = page[page.index('id="schedule"'):]
+    schedule = page[page.index('id="schedule"') :]
     assert re.findall(r'data-lang="(\w+)"', schedule)[:3] == ["ko", "en", "both"]
 
 
@@ -73,12 +105,18 @@ def test_a_candidate_story_shows_both_titles_korean_first(admin, session, drafte
     assert session.query(Article).filter(Article.title == en).one().lang == "en"
 
 
-def test_the_dashboard_lists_editions_ko_en_both_and_statuses_in_lifecycle_order(admin, drafted, settings):
+def test_the_dashboard_lists_editions_ko_en_both_and_statuses_in_lifecycle_order(
+    admin, drafted, settings
+):
     from mailer.delivery import facade
 
     facade.send_now(1, settings)
     page = admin.get("/admin?lang=ko").text
-    stats = page[page.index("최근 발송"):]
-    assert stats.index("한국어판: 발송됨 4") < stats.index("영어판: 발송됨 3") < stats.index("두 언어판: 발송됨 2")
-    heads = re.findall(r"<th>([^<]+)</th>", page[page.index("언어별"):])
+    stats = page[page.index("최근 발송") :]
+    assert (
+        stats.index("한국어판: 발송됨 4")
+        < stats.index("영어판: 발송됨 3")
+        < stats.index("두 언어판: 발송됨 2")
+    )
+    heads = re.findall(r"<th>([^<]+)</th>", page[page.index("언어별") :])
     assert heads[1:5] == ["확인 대기", "구독 중", "구독 해지", "합계"]

@@ -10,14 +10,16 @@ from .conftest import PASSWORD, csrf_of, log_in
 def _actions(html: str) -> list[str]:
     import re
 
-    block = html[html.index('id="issue-actions"'):]
-    block = block[:block.index("</div>")]
+    block = html[html.index('id="issue-actions"') :]
+    block = block[: block.index("</div>")]
     return re.findall(r'name="action" value="(\w+)"', block)
 
 
 def _post(client, action, **extra):
     token = csrf_of(client.get("/admin/issues/1").text)
-    return client.post("/admin/issues/1/action", data={"csrf_token": token, "action": action, **extra})
+    return client.post(
+        "/admin/issues/1/action", data={"csrf_token": token, "action": action, **extra}
+    )
 
 
 def test_only_the_actions_that_make_sense_in_the_state_are_shown(admin, session, drafted):
@@ -34,11 +36,19 @@ def test_send_now_asks_first_naming_the_recipients_then_sends(admin, session, dr
 
     first = _post(admin, "send")
     assert first.status_code == 200
-    assert "9명에게 보냅니다" in admin.post("/admin/issues/1/action?lang=ko", data={
-        "csrf_token": csrf_of(first.text), "action": "send"}).text
+    assert (
+        "9명에게 보냅니다"
+        in admin.post(
+            "/admin/issues/1/action?lang=ko",
+            data={"csrf_token": csrf_of(first.text), "action": "send"},
+        ).text
+    )
     assert 'name="confirm" value="yes"' in first.text and "9 people" in first.text
     session.expire_all()
-    assert drafted.status == "draft" and session.scalar(select(func.count()).select_from(Delivery)) == 0
+    assert (
+        drafted.status == "draft"
+        and session.scalar(select(func.count()).select_from(Delivery)) == 0
+    )
     assert _post(admin, "send", confirm="yes").status_code == 303
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Delivery)) == 9
@@ -59,7 +69,9 @@ def test_recipient_counts_are_formatted(session, drafted):
 def test_cancel_asks_first_and_a_pause_records_who_and_why(admin, session, drafted, monkeypatch):
     from mailer.delivery import tasks
 
-    monkeypatch.setattr(tasks, "enqueue", lambda ids, settings: None)  # stays sending: nothing is run
+    monkeypatch.setattr(
+        tasks, "enqueue", lambda ids, settings: None
+    )  # stays sending: nothing is run
     from mailer.delivery import facade
 
     monkeypatch.setattr(facade, "enqueue", lambda ids, settings: None)
@@ -70,11 +82,20 @@ def test_cancel_asks_first_and_a_pause_records_who_and_why(admin, session, draft
     assert _post(admin, "pause", reason="wrong headline").status_code == 303
     session.expire_all()
     assert drafted.status == "paused" and drafted.status_reason == "paused by mina: wrong headline"
-    assert "mina 님이 일시 중지했습니다. 사유: wrong headline" in admin.get("/admin/issues/1?lang=ko").text
+    assert (
+        "mina 님이 일시 중지했습니다. 사유: wrong headline"
+        in admin.get("/admin/issues/1?lang=ko").text
+    )
     assert _actions(admin.get("/admin/issues/1").text) == ["resume", "cancel"]
     ask = _post(admin, "cancel")
-    assert ask.status_code == 200 and "9명" in admin.post("/admin/issues/1/action?lang=ko", data={
-        "csrf_token": csrf_of(ask.text), "action": "cancel"}).text
+    assert (
+        ask.status_code == 200
+        and "9명"
+        in admin.post(
+            "/admin/issues/1/action?lang=ko",
+            data={"csrf_token": csrf_of(ask.text), "action": "cancel"},
+        ).text
+    )
     session.expire_all()
     assert drafted.status == "paused"
     assert _post(admin, "cancel", confirm="yes").status_code == 303
@@ -89,7 +110,10 @@ def test_a_refusal_is_a_sentence_in_the_pages_language_not_an_exception(admin, s
     assert ko.status_code == 409
     assert "제1호는 지금 '발송 완료' 상태라서 일시 중지할 수 없습니다." in html.unescape(ko.text)
     assert "cannot become" not in ko.text
-    en = admin.post("/admin/issues/1/action?lang=en", data={"csrf_token": token, "action": "send", "confirm": "yes"})
+    en = admin.post(
+        "/admin/issues/1/action?lang=en",
+        data={"csrf_token": token, "action": "send", "confirm": "yes"},
+    )
     assert en.status_code == 409 and "Issue #1 is Sent, so you cannot send it now." in en.text
 
 
@@ -101,20 +125,33 @@ def test_an_editor_may_pause_but_not_send_or_cancel(anonymous, session, drafted)
     assert log_in(anonymous, "jun").status_code == 303
     assert _actions(anonymous.get("/admin/issues/1").text) == []
     refused = _post(anonymous, "send", confirm="yes")
-    assert refused.status_code == 403 and "Only an admin" in anonymous.post(
-        "/admin/issues/1/action?lang=en", data={"csrf_token": csrf_of(refused.text), "action": "send"}).text
+    assert (
+        refused.status_code == 403
+        and "Only an admin"
+        in anonymous.post(
+            "/admin/issues/1/action?lang=en",
+            data={"csrf_token": csrf_of(refused.text), "action": "send"},
+        ).text
+    )
     session.expire_all()
     assert drafted.status == "draft"
 
 
 def test_editing_and_test_send_refusals_are_sentences_too(admin, session, drafted):
     token = csrf_of(admin.get("/admin/issues/1").text)
-    bad = admin.post("/admin/issues/1/test?lang=ko", data={"csrf_token": token, "lang": "ko", "to": "nope"})
-    assert bad.status_code == 422 and "받는 주소 가운데 올바르지 않은 이메일 주소가 있습니다." in bad.text
+    bad = admin.post(
+        "/admin/issues/1/test?lang=ko", data={"csrf_token": token, "lang": "ko", "to": "nope"}
+    )
+    assert (
+        bad.status_code == 422
+        and "받는 주소 가운데 올바르지 않은 이메일 주소가 있습니다." in bad.text
+    )
     assert _post(admin, "send", confirm="yes").status_code == 303
     story = drafted.stories[0].article_id
-    r = admin.post("/admin/issues/1/stories?lang=ko", data={"csrf_token": token, "action": "remove",
-                                                            "article_id": story})
+    r = admin.post(
+        "/admin/issues/1/stories?lang=ko",
+        data={"csrf_token": token, "action": "remove", "article_id": story},
+    )
     assert r.status_code == 422
     assert "제1호는 지금 '발송 완료' 상태라서 고칠 수 없습니다." in html.unescape(r.text)
     assert "only drafts" not in r.text
@@ -132,9 +169,24 @@ def test_an_editor_schedules_and_sends_tests(anonymous, session, drafted):
     session.commit()
     log_in(anonymous, "jun")
     token = csrf_of(anonymous.get("/admin/issues/1").text)
-    assert anonymous.post("/admin/issues/1/schedule", data={"csrf_token": token, "lang": "all", "date": "2099-01-05",
-                                                            "time": "07:00", "timezone": "UTC"}).status_code == 303
-    assert anonymous.post("/admin/issues/1/test", data={"csrf_token": token, "lang": "ko",
-                                                        "to": "ed@example.com"}).status_code == 303
+    assert (
+        anonymous.post(
+            "/admin/issues/1/schedule",
+            data={
+                "csrf_token": token,
+                "lang": "all",
+                "date": "2099-01-05",
+                "time": "07:00",
+                "timezone": "UTC",
+            },
+        ).status_code
+        == 303
+    )
+    assert (
+        anonymous.post(
+            "/admin/issues/1/test", data={"csrf_token": token, "lang": "ko", "to": "ed@example.com"}
+        ).status_code
+        == 303
+    )
     session.expire_all()
     assert drafted.status == "scheduled"

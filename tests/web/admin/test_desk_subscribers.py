@@ -13,7 +13,9 @@ from .conftest import csrf_of
 
 
 def _emails(page: str) -> list[str]:
-    return re.findall(r'<tr class="subscriber"><td><a href="/admin/subscribers/\d+">([^<]+)</a>', page)
+    return re.findall(
+        r'<tr class="subscriber"><td><a href="/admin/subscribers/\d+">([^<]+)</a>', page
+    )
 
 
 def test_filters_by_text_status_and_language_with_a_total_and_pages_of_50(admin, session):
@@ -27,7 +29,9 @@ def test_filters_by_text_status_and_language_with_a_total_and_pages_of_50(admin,
     assert len(_emails(third)) == 21 and 'rel="next"' not in third and 'rel="prev"' in third
     ko = admin.get("/admin/subscribers?lang=ko&status=active&ui=en").text
     assert "60 in all" in ko and all(int(e[6:9]) % 2 for e in _emails(ko))
-    assert 'lang="ko"' in admin.get("/admin/subscribers?lang=en&ui=ko").text  # ?lang= filters, ?ui= is the page's
+    assert (
+        'lang="ko"' in admin.get("/admin/subscribers?lang=en&ui=ko").text
+    )  # ?lang= filters, ?ui= is the page's
     pending = admin.get("/admin/subscribers?status=pending&q=LATER&ui=en").text
     assert _emails(pending) == ["later@example.com"] and "1 in all" in pending
     assert "1,000" in admin.app.state.templates.env.filters["num"](1000)
@@ -57,7 +61,9 @@ def test_the_bounce_and_complaint_list(admin, session):
 
 def _change(client, sub_id, **data):
     token = csrf_of(client.get(f"/admin/subscribers/{sub_id}").text)
-    return client.post(f"/admin/subscribers/{sub_id}/change?lang=ko", data={"csrf_token": token, **data})
+    return client.post(
+        f"/admin/subscribers/{sub_id}/change?lang=ko", data={"csrf_token": token, **data}
+    )
 
 
 def test_a_subscriber_page_shows_history_and_each_change_is_asked_first(admin, session):
@@ -66,16 +72,23 @@ def test_a_subscriber_page_shows_history_and_each_change_is_asked_first(admin, s
     page = admin.get(f"/admin/subscribers/{sub.id}?lang=ko").text
     assert "변경 기록" in page and "추가" in page and "구독 중" in page
     ask = _change(admin, sub.id, action="lang", lang="en")
-    assert ask.status_code == 200 and "mi@example.com의 언어를 영어판(으)로 바꿉니다." in html.unescape(ask.text)
+    assert (
+        ask.status_code == 200
+        and "mi@example.com의 언어를 영어판(으)로 바꿉니다." in html.unescape(ask.text)
+    )
     session.expire_all()
     assert sub.lang == "ko"
     assert _change(admin, sub.id, action="lang", lang="en", confirm="yes").status_code == 303
     assert _change(admin, sub.id, action="unsubscribe", confirm="yes").status_code == 303
     session.expire_all()
     assert (sub.lang, sub.status) == ("en", "unsubscribed")
-    changes = session.scalars(select(Change).where(Change.subscriber_id == sub.id).order_by(Change.id)).all()
+    changes = session.scalars(
+        select(Change).where(Change.subscriber_id == sub.id).order_by(Change.id)
+    ).all()
     assert [(c.action, c.source, c.ip) for c in changes[-2:]] == [
-        ("language changed", "desk", "testclient"), ("unsubscribed", "desk", "testclient")]
+        ("language changed", "desk", "testclient"),
+        ("unsubscribed", "desk", "testclient"),
+    ]
     page = admin.get(f"/admin/subscribers/{sub.id}?lang=ko").text
     assert "언어 변경" in page and "편집 데스크" in page and "한국어판 -&gt; 영어판" in page
     assert 'value="resubscribe"' in page
@@ -105,16 +118,23 @@ def test_erase_asks_first_then_erases(admin, session):
     assert session.scalar(select(Subscriber).where(Subscriber.email == "erase-me@example.com"))
     assert _change(admin, sub_id, action="erase", confirm="yes").status_code == 303
     session.expunge_all()
-    assert session.scalar(select(Subscriber).where(Subscriber.email == "erase-me@example.com")) is None
+    assert (
+        session.scalar(select(Subscriber).where(Subscriber.email == "erase-me@example.com")) is None
+    )
     assert admin.get(f"/admin/subscribers/{sub_id}").status_code == 404
 
 
 def test_the_import_names_its_bad_rows_by_line_and_takes_the_documented_statuses(admin, session):
     token = csrf_of(admin.get("/admin/subscribers").text)
-    body = (b"email,lang,status\nok@example.com,ko,active\nun@example.com,en,unsubscribed\n"
-            b"pe@example.com,both,pending\nwrong@example.com,ko,subscribed\n,en,\nx@example.com,fr,\n")
-    r = admin.post("/admin/subscribers/import?ui=ko", data={"csrf_token": token},
-                   files={"file": ("s.csv", body, "text/csv")})
+    body = (
+        b"email,lang,status\nok@example.com,ko,active\nun@example.com,en,unsubscribed\n"
+        b"pe@example.com,both,pending\nwrong@example.com,ko,subscribed\n,en,\nx@example.com,fr,\n"
+    )
+    r = admin.post(
+        "/admin/subscribers/import?ui=ko",
+        data={"csrf_token": token},
+        files={"file": ("s.csv", body, "text/csv")},
+    )
     page = html.unescape(r.text)
     assert r.status_code == 200 and "3명 추가" in page and "3행 오류" in page
     assert "5행: status 값 'subscribed'은(는) 쓸 수 없습니다" in page

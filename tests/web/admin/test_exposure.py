@@ -33,7 +33,9 @@ def scraper(settings, session, monkeypatch):
     return TestClient(create_app())
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong", "Basic scrape-me-please", "Bearer scrape-me-pleas"])
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong", "Basic scrape-me-please", "Bearer scrape-me-pleas"]
+)
 def test_metrics_refuses_a_scrape_without_the_token(scraper, authorization):
     headers = {"Authorization": authorization} if authorization else {}
     response = scraper.get("/metrics", headers=headers)

@@ -17,5 +17,7 @@ def test_the_desk_answers_404_to_an_out_of_range_issue_number(admin, number):
 
 
 def test_an_issue_number_in_range_still_reaches_its_page(admin, anonymous):
-    assert admin.get("/admin/issues/999999999").status_code == 404  # in range, no such issue: the route's own 404
+    assert (
+        admin.get("/admin/issues/999999999").status_code == 404
+    )  # in range, no such issue: the route's own 404
     assert anonymous.get("/archive/999999999/en").status_code == 404

@@ -62,7 +62,9 @@ def test_a_cookie_signed_with_the_secret_key_is_no_session(anonymous, editor, se
 
     from subscribers.tokens import signing_keys
 
-    forged = URLSafeTimedSerializer(signing_keys(settings), salt="mailer.admin.session").dumps({"e": editor.id, "n": "x"})
+    forged = URLSafeTimedSerializer(signing_keys(settings), salt="mailer.admin.session").dumps(
+        {"e": editor.id, "n": "x"}
+    )
     assert _replay(anonymous, forged).status_code == 303
 
 
@@ -77,7 +79,9 @@ def test_an_expired_session_is_refused(admin, session):
     assert admin.get("/admin").status_code == 303
 
 
-def test_wrong_passwords_are_throttled_with_retry_after_and_the_right_one_waits_too(anonymous, editor):
+def test_wrong_passwords_are_throttled_with_retry_after_and_the_right_one_waits_too(
+    anonymous, editor
+):
     for _ in range(5):
         assert log_in(anonymous, password="wrong password!").status_code == 401
     throttled = log_in(anonymous, password="wrong password!")
@@ -89,7 +93,13 @@ def test_wrong_passwords_are_throttled_with_retry_after_and_the_right_one_waits_
 
 def test_the_throttle_message_is_in_the_pages_language(anonymous, editor):
     for _ in range(6):
-        response = anonymous.post("/admin/login?lang=ko", data={
-            "name": "mina", "password": "wrong password!",
-            "csrf_token": csrf_of(anonymous.get("/admin/login?lang=ko").text), "next": "/admin"})
+        response = anonymous.post(
+            "/admin/login?lang=ko",
+            data={
+                "name": "mina",
+                "password": "wrong password!",
+                "csrf_token": csrf_of(anonymous.get("/admin/login?lang=ko").text),
+                "next": "/admin",
+            },
+        )
     assert response.status_code == 429 and "로그인 실패가 너무 많습니다" in response.text

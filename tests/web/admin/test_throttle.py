@@ -19,8 +19,11 @@ class Clock:
 
 
 def _throttle(store=None, clock=None):
-    return LoginThrottle(Settings(_env_file=None, login_max_failures=3, login_max_lockout_seconds=900), store,
-                         clock or Clock())
+    return LoginThrottle(
+        Settings(_env_file=None, login_max_failures=3, login_max_lockout_seconds=900),
+        store,
+        clock or Clock(),
+    )
 
 
 def test_waits_double_after_the_free_failures_and_stop_at_the_cap():
@@ -68,7 +71,9 @@ def test_redis_down_counts_in_the_process_instead():
     for _ in range(3):
         throttle.failed("mina", "203.0.113.7")
     assert throttle.retry_after("mina", "203.0.113.7") == 1
-    assert throttle.fallback.locked_until("client:203.0.113.7") == clock.now + 1  # counted here, not lost
+    assert (
+        throttle.fallback.locked_until("client:203.0.113.7") == clock.now + 1
+    )  # counted here, not lost
 
 
 @pytest.mark.parametrize("name", ["Mina", " mina "])
