@@ -1,13 +1,63 @@
-"""Process set-up shared by the long-running processes (Celery workers, web processes)."""
+"""What one process runs on: settings, database sessions, the sender, the key-value store and the
+task dispatcher, built once by the process's entry point (the CLI, `create_app`, a Celery worker's
+start, `mailer demo`) and handed down. Services take the parts they need as parameters."""
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailer.config import Settings
+
+if TYPE_CHECKING:
+    from mailer.mail.senders import Sender
+
+
+class Dispatcher(Protocol):
+    """Where work goes after the rows that describe it are committed: Celery's queues when a broker
+    is configured, the calling process otherwise. One implementation is chosen at start-up; each
+    task has one body, whichever runs it."""
+
+    def send_batches(self, batch_ids: Sequence[int], countdown: float = 0.0) -> None: ...
+
+    def reconcile(self, batch_ids: Sequence[int], countdown: float = 0.0) -> None: ...
+
+    def send_mails(self, mail_ids: Sequence[int]) -> None: ...
+
+    def apply_events(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    sender: Sender
+    tasks: Dispatcher
+    kv: Any = None  # the key-value store (mailer.kv): rate limits, login throttle, counters
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on error."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
 
 
 def freeze_startup_objects() -> None:
-    """Everything loaded at start lives as long as the process: moving it out of the garbage collector's
-    reach keeps each collection small. A send batch or a burst of requests allocates enough to make
-    collections frequent, and each would walk the whole of Celery, SQLAlchemy, FastAPI and the rest."""
+    """Everything loaded at start lives as long as the process: moving it out of the garbage
+    collector's reach keeps each collection small. A send batch or a burst of requests allocates
+    enough to make collections frequent, and each would walk the whole of Celery, SQLAlchemy,
+    FastAPI and the rest."""
     gc.collect()
     gc.freeze()
