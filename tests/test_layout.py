@@ -7,7 +7,7 @@ from pathlib import Path
 from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parent.parent
-MAX_LINES = 450
+MAX_LINES = 600  # formatted at 100 columns
 
 
 def test_packages_import_only_the_layers_below_them(monkeypatch):
@@ -21,7 +21,7 @@ def test_packages_import_only_the_layers_below_them(monkeypatch):
     assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True) == 0
 
 
-def test_no_module_outside_the_migrations_passes_450_lines():
+def test_no_module_outside_the_migrations_passes_max_lines():
     sources = [
         p
         for top in ("mailer", "subscribers")
