@@ -1,7 +1,7 @@
 """Logging for every process: JSON lines in production (for a log pipeline), plain text otherwise.
 
 Each record carries the Celery task id when there is one, and whatever `extra` ids the caller gave
-(issue, batch). Secrets never reach a log line; addresses at info level go through `mask`.
+(issue, batch). Secrets never reach a log line, nor do subscribers' addresses: lines name ids.
 """
 
 from __future__ import annotations
