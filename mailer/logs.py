@@ -23,14 +23,6 @@ def json_lines(settings: Settings) -> bool:
     return settings.env == "production" or settings.log_format == "json"
 
 
-def mask(email: str | None) -> str:
-    """'minji.kim@example.com' -> 'mi***@example.com': enough to tell people apart in a log, no more."""
-    if not email or "@" not in email:
-        return "***"
-    local, _, domain = email.rpartition("@")
-    return f"{local[:2]}***@{domain}"
-
-
 class TaskContext(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
