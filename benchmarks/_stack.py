@@ -24,7 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "mailer" / "demo" / "samples"
-DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
 API_KEY = "SG.bench-standin"
 LANGS = ("ko", "en", "both")
 

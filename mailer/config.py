@@ -1,4 +1,4 @@
-"""The one Settings object. Every MAILER_ variable of DESIGN.md lives here and nowhere else."""
+"""The one Settings object: every MAILER_ variable (the README's settings table) lives here."""
 
 import re
 from functools import lru_cache

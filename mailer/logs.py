@@ -1,7 +1,7 @@
 """Logging for every process: JSON lines in production (for a log pipeline), plain text otherwise.
 
 Each record carries the Celery task id when there is one, and whatever `extra` ids the caller gave
-(issue, batch). Secrets never reach a log line; addresses at info level go through `mask`.
+(issue, batch). Secrets never reach a log line, nor do subscribers' addresses: lines name ids.
 """
 
 from __future__ import annotations
@@ -21,14 +21,6 @@ TASK_ARG_FIELD = {"mailer.send_batch": "batch", "mailer.reconcile_batch": "batch
 def json_lines(settings: Settings) -> bool:
     """JSON lines (for a log pipeline) in production or when MAILER_LOG_FORMAT=json; text otherwise."""
     return settings.env == "production" or settings.log_format == "json"
-
-
-def mask(email: str | None) -> str:
-    """'minji.kim@example.com' -> 'mi***@example.com': enough to tell people apart in a log, no more."""
-    if not email or "@" not in email:
-        return "***"
-    local, _, domain = email.rpartition("@")
-    return f"{local[:2]}***@{domain}"
 
 
 class TaskContext(logging.Filter):

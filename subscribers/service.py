@@ -450,16 +450,6 @@ def erase(session: Session, email: str) -> bool:
     return True
 
 
-def search(session: Session, text: str, *, limit: int = 100) -> list[Subscriber]:
-    """Subscribers whose address contains `text` (everyone, if it is blank), newest first."""
-    query = (
-        select(Subscriber).order_by(Subscriber.created_at.desc(), Subscriber.id.desc()).limit(limit)
-    )
-    if text.strip():
-        query = query.where(Subscriber.email.contains(text.strip().lower(), autoescape=True))
-    return list(session.scalars(query))
-
-
 SUPPRESSED_FILTER = (
     "suppressed"  # a status filter: bounced and complained together (the suppression list)
 )

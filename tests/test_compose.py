@@ -67,7 +67,7 @@ def test_mailer_services_share_one_configuration_and_wait_for_migrations():
     assert re.search(r"MAILER_SECRET_KEY: \$\{MAILER_SECRET_KEY", text)
 
 
-# --- issue 15.8 -------------------------------------------------------------------------------------------
+# --- logs, images and volumes ---------------------------------------------------------------------
 
 
 def _dockerfile() -> str:

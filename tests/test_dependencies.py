@@ -1,5 +1,5 @@
-"""Every package the code imports is declared in pyproject.toml (issue 13: `cryptography` was imported
-and only installed because sendgrid happens to need it)."""
+"""Every package the code imports is declared in pyproject.toml, so nothing works only because
+another package happens to pull it in (as `cryptography` once came only with sendgrid)."""
 
 import ast
 import importlib.metadata

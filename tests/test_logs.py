@@ -2,7 +2,7 @@ import json
 import logging
 
 from mailer.config import Settings
-from mailer.logs import JsonFormatter, TaskContext, TextFormatter, configure, mask
+from mailer.logs import JsonFormatter, TaskContext, TextFormatter, configure
 
 
 def _record(msg="batch %s failed", *args, **extra):
@@ -22,11 +22,6 @@ def test_json_lines_carry_the_ids():
 def test_text_format_shows_context():
     text = TextFormatter("%(levelname)s %(message)s").format(_record(issue=3))
     assert text == "WARNING batch 7 failed [issue=3]"
-
-
-def test_addresses_are_masked():
-    assert mask("minji.kim@example.com") == "mi***@example.com"
-    assert mask(None) == "***"
 
 
 def test_production_logs_json(capsys):

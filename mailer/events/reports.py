@@ -25,7 +25,6 @@ from mailer.langs import EDITIONS
 COMPLAINT_LIMIT = 0.001  # above 0.1% complaints mailbox providers start to filter a sender
 BOUNCE_LIMIT = 0.02  # above 2% bounces the list needs cleaning
 HOURS = 72
-RATES = ("delivered", "bounced", "complained", "opened", "clicked")
 OF_SENT = frozenset({"delivered", "bounced"})  # the others are of mails delivered
 
 

@@ -1,4 +1,4 @@
-"""Which feeds are fetched (issue 13.8): http(s) only, public addresses only (before and after DNS and
+"""Which feeds are fetched: http(s) only, public addresses only (before and after DNS and
 redirects) unless MAILER_FEED_ALLOW_PRIVATE, and one deadline for the whole fetch."""
 
 import socket

@@ -1,4 +1,4 @@
-"""Only http(s) links leave a feed (issue 13.7): a story's link, its image and its translation link are
+"""Only http(s) links leave a feed: a story's link, its image and its translation link are
 what an email and a page link to, so javascript:, data: and the like are left out at ingest."""
 
 from datetime import UTC, datetime

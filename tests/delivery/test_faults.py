@@ -198,7 +198,7 @@ def test_5000_subscribers_through_429s_500s_and_lost_answers(session, stack):
 
 
 def test_a_worker_killed_mid_request_near_the_end_costs_a_minute_not_an_hour(session, stack):
-    """Issue 15: the victim dies inside its request with the send nearly over, so no webhook event comes
+    """The victim dies inside its request with the send nearly over, so no webhook event comes
     after the loss on its own: the probe makes the stream pass it. Every reader has one copy, and the
     issue is `sent`, within lease + grace + 60 s of the kill (the max wait, an hour, never ends it)."""
     emails = _subscribers(session, 5000)

@@ -1,5 +1,5 @@
 """CAN-SPAM in production: `issue send`, `issue schedule` and beat refuse to send without
-MAILER_POSTAL_ADDRESS, with one line that names the setting (issue 14)."""
+MAILER_POSTAL_ADDRESS, with one line that names the setting."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""POST /webhooks/sendgrid under attack (issue 13, items 4-6): oversized posts, bad events beside good
+"""POST /webhooks/sendgrid under attack: oversized posts, bad events beside good
 ones in a signed post, odd timestamp headers, and late events for an erased address."""
 
 import json

@@ -1,4 +1,4 @@
-"""Each edition is dated by the day it is sent, in its send time zone (issue 14): a draft made Monday 06:00
+"""Each edition is dated by the day it is sent, in its send time zone: a draft made Monday 06:00
 in Seoul (Sunday 21:00 UTC) is dated Monday; scheduling, rescheduling and sending re-date it."""
 
 from __future__ import annotations

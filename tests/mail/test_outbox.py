@@ -1,4 +1,4 @@
-"""The transactional outbox (issue 15.3): a sign-up's mail is a row committed with the sign-up, sent once by a
+"""The transactional outbox: a sign-up's mail is a row committed with the sign-up, sent once by a
 task that claims it, and queued again by beat's sweep when the broker lost it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The confirmation mail carries the sender's postal address too (CAN-SPAM; issue 14)."""
+"""The confirmation mail carries the sender's postal address too (CAN-SPAM)."""
 
 import pytest
 

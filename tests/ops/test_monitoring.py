@@ -1,4 +1,4 @@
-"""/metrics (issue 15.7): per-issue series for the issues beat counts, bounded label sets, subscribers, build
+"""/metrics: per-issue series for the issues beat counts, bounded label sets, subscribers, build
 info, beat's last tick, the next send; and the example alert rules and Grafana dashboard name only series
 that /metrics exports (promtool checks the rules too, when it is on PATH)."""
 
@@ -177,3 +177,15 @@ def test_the_grafana_dashboard_loads_and_names_only_exported_series(settings, me
         "mailer_next_send_timestamp_seconds",
     ):
         assert wanted in named
+
+
+def test_every_alert_links_its_runbook_section():
+    """An alert that fires points ops at what to do: its runbook_url names a heading of
+    docs/operations.md (GitHub's anchor: the heading in lower case)."""
+    rules = yaml.safe_load(ALERTS.read_text())
+    runbook = (ROOT / "docs" / "operations.md").read_text()
+    anchors = {h.lower() for h in re.findall(r"^#+ (\S+)$", runbook, re.MULTILINE)}
+    for rule in (rule for group in rules["groups"] for rule in group["rules"]):
+        path, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+        assert path == "docs/operations.md" and anchor == rule["alert"].lower(), rule["alert"]
+        assert anchor in anchors, rule["alert"]

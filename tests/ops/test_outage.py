@@ -1,4 +1,4 @@
-"""A Redis outage mid-run (issue 15): a private redis-server is stopped while an issue is in flight, and ops
+"""A Redis outage mid-run: a private redis-server is stopped while an issue is in flight, and ops
 still see what the database knows (`mailer ops status`, /metrics, an issue partly sent), a sign-up's mail
 waits in the outbox table, and once Redis is back beat's sweep has it sent, once."""
 

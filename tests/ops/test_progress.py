@@ -1,5 +1,5 @@
-"""Progress tells sent, cancelled, failed and suppressed apart (issue 15.6), and an issue with an edition
-left without a send time reads as partly sent (15.5), wherever progress is shown."""
+"""Progress tells sent, cancelled, failed and suppressed apart, and an issue with an edition
+left without a send time reads as partly sent, wherever progress is shown."""
 
 from __future__ import annotations
 

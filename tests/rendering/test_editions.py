@@ -1,4 +1,4 @@
-"""Each edition right on its own terms (issue 14): every text inside the `lang` of its own language, links
+"""Each edition right on its own terms: every text inside the `lang` of its own language, links
 saying their target's language, subjects and preheaders led by the edition's language, notes per language,
 fonts per language, dark mode, the postal address, the text part and the pictures. All three editions."""
 

@@ -1,4 +1,4 @@
-"""The three editions in a real browser (issue 14): Debian's Chromium, through Playwright, at 600 and 375 px,
+"""The three editions in a real browser: Debian's Chromium, through Playwright, at 600 and 375 px,
 in light and in dark mode. Nothing overflows the phone's width; dark mode really turns the cards, the text
 and the links dark-on-light into light-on-dark. Screenshots go to test-artifacts/emails/, and with
 MAILER_SCREENSHOTS=docs/emails to the README's pictures (600 px, light and dark)."""

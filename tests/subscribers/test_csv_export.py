@@ -1,4 +1,4 @@
-"""CSV export against formula injection (issue 13.10): a cell a spreadsheet would run is written as text,
+"""CSV export against formula injection: a cell a spreadsheet would run is written as text,
 and import reads it back as it was."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A date to come never blocks an unsubscribe (issue 13.9): imported times are clamped to now, and a row
+"""A date to come never blocks an unsubscribe: imported times are clamped to now, and a row
 already dated in the future (imported before that) still takes its links."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """batches count their recipients suppressed at send time and refused by the provider, so progress tells
-sent, cancelled, failed and suppressed apart without counting the ledger (issue 15); deliveries dropped at
+sent, cancelled, failed and suppressed apart without counting the ledger; deliveries dropped at
 send time read `suppressed` instead of `cancelled`
 
 Revision ID: 0011

@@ -1,5 +1,6 @@
 """the transactional outbox: a sign-up's confirmation mail is a row written in the sign-up's own
-transaction, sent by a worker and queued again by beat's sweep after a broker outage (issue 15.3)
+transaction, sent by a worker and queued again by beat's sweep after a broker outage, so an outage
+delays the mail and never loses it
 
 Revision ID: 0012
 Revises: 0011

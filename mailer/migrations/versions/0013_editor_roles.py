@@ -1,5 +1,5 @@
 """editor roles: an editor curates, tests and schedules; an admin also sends, cancels, and keeps subscribers
-and accounts (issue 16.9). Every account made before roles becomes an admin, so nobody is locked out.
+and accounts. Every account made before roles becomes an admin, so nobody is locked out.
 
 Revision ID: 0013
 Revises: 0012

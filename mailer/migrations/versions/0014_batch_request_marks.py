@@ -1,5 +1,5 @@
 """batches record when their request starts, so a lease lapsed before it is sent again at once, and when a
-probe last went out to see the webhook stream pass a lost answer (issue 15)
+probe last went out to see the webhook stream pass a lost answer
 
 Revision ID: 0014
 Revises: 0013

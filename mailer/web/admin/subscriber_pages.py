@@ -21,7 +21,6 @@ router = APIRouter(prefix="/admin")
 
 PER_PAGE = 50
 SHOWN_BAD_ROWS = 200  # an import's bad rows listed on the page; the count covers them all
-SUB_ACTIONS = ("lang", "unsubscribe", "resubscribe", "erase")
 
 
 def _list(request: Request, session, editor, status_code: int = 200, **extra) -> HTMLResponse:

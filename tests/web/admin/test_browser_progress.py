@@ -1,5 +1,6 @@
-"""Issue 16.1 and 16.2 in Chromium: the progress bar moves, without a reload, while a real Celery worker on
-Redis sends an issue; the report and trend pages then render. Screenshots go to docs/screenshots/."""
+"""Live progress and reports in Chromium: the progress bar moves, without a reload, while a real
+Celery worker on Redis sends an issue; the report and trend pages then render. Screenshots go to
+docs/screenshots/."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 16, "done when": Chromium walks every desk page in Korean and English at 1366 and 390 px: no page
+"""Chromium walks every desk page in Korean and English at 1366 and 390 px: no page
 scrolls sideways, no Korean page shows an English word outside content, the subscriber filters and paging
 work, and "send now" and "cancel" stop at a step that names the recipients. Screenshots of every page go to
 docs/screenshots/desk-<page>-<lang>-<width>.png."""

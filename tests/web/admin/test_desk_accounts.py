@@ -1,4 +1,4 @@
-"""Issue 16.9: accounts and roles on the desk and on the command line."""
+"""Accounts and roles on the desk and on the command line."""
 
 import html
 

@@ -1,5 +1,5 @@
-"""Issue 16.4 and 16.6: times in the zone they were chosen in, any IANA zone, one edition unscheduled alone,
-refusals in the page's language, editions listed ko, en, both."""
+"""Scheduling on the desk: times in the zone they were chosen in, any IANA zone, one edition
+unscheduled alone, refusals in the page's language, editions listed ko, en, both."""
 
 import html
 import re

@@ -1,4 +1,4 @@
-"""Issue 16.5 and 16.9: no sending by accident, and only admins send or cancel."""
+"""No sending by accident, and only admins send or cancel."""
 
 import html
 

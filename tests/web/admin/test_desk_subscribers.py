@@ -1,5 +1,6 @@
-"""Issue 16.3: subscribers filtered and paged with a total, one subscriber's history and changes (each asked
-first), the bounce and complaint list, and an import that names its bad rows by line."""
+"""The desk's subscriber pages: subscribers filtered and paged with a total, one subscriber's
+history and changes (each asked first), the bounce and complaint list, and an import that names its
+bad rows by line."""
 
 import html
 import re

@@ -1,4 +1,4 @@
-"""Issue 16.1, 16.2, 16.7: live progress JSON, the issue report and the trend page checked against the
+"""Live progress JSON, the issue report and the trend page checked against the
 database, their CSV tables, the warnings, and the reader's preview (inbox line, full size, dark mode)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-// Beside a time shown in the zone it was chosen in, the reader's own local time, where the two zones differ
-// (issue 16.4). The page reads right without this script; it only adds.
+// Beside a time shown in the zone it was chosen in, the reader's own local time, where the two zones
+// differ. The page reads right without this script; it only adds.
 (function () {
   "use strict";
   var mine = Intl.DateTimeFormat().resolvedOptions().timeZone;
