@@ -33,7 +33,7 @@ def _page(
     return request.app.state.templates.TemplateResponse(
         request,
         f"{name}.html",
-        {"lang": lang, "t": texts(lang), "o": texts(other), "other_lang": other, **context},
+        {"lang": lang, "other_lang": other, **context},
         status_code=status_code,
     )
 

@@ -12,7 +12,8 @@ from mailer.web.admin import accounts, sessions
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentAdmin, DbSession, FormField, back, page, page_lang
 from mailer.web.admin.passwords import MIN_LENGTH, WeakPassword
-from mailer.web.admin.texts import TEXTS
+from mailer.web.i18n import texts
+from mailer.web.labels import N_
 
 router = APIRouter(prefix="/admin")
 
@@ -41,15 +42,16 @@ def editors_page(request: Request, session: DbSession, editor: CurrentAdmin):
 
 
 def _refusal(exc: Exception) -> str:
+    """The message id that says why an account change was refused."""
     if isinstance(exc, WeakPassword):
-        return "weak_password"
+        return N_("That password is too weak. Use a longer, less common one.")
     text = str(exc)
     return (
-        "account_exists"
+        N_("An account with that name exists already.")
         if "exists" in text
-        else "no_editor"
+        else N_("There is no such account.")
         if "no editor" in text
-        else "account_name"
+        else N_("A name has 1 to 100 characters.")
     )
 
 
@@ -65,12 +67,12 @@ def editors_change(
     csrf_token: FormField = "",
 ):
     check_csrf(request, csrf_token)
-    t = TEXTS[page_lang(request)]
+    t = texts(page_lang(request))
     now = utcnow()
     try:
         if action == "add":
             if role not in Role.ALL:
-                return _page(request, session, editor, 400, error=t["unknown_action"])
+                return _page(request, session, editor, 400, error=t._("Unknown action."))
             accounts.create_user(session, name, password, role)
             session.commit()
             return back("/admin/editors", n="editor_added")
@@ -79,10 +81,10 @@ def editors_change(
         elif action == "logout":
             ended = accounts.logout_all(session, name, now)
         else:
-            return _page(request, session, editor, 400, error=t["unknown_action"])
+            return _page(request, session, editor, 400, error=t._("Unknown action."))
     except (accounts.AccountError, WeakPassword) as exc:
         session.rollback()
-        return _page(request, session, editor, 400, error=t[_refusal(exc)])
+        return _page(request, session, editor, 400, error=t._(_refusal(exc)))
     session.commit()
     if name.strip() == editor.name:  # their own sessions ended, this one too: log in again
         return back("/admin/login")
