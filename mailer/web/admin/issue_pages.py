@@ -194,7 +194,7 @@ def _apply(
             editor,
             number,
             422,
-            error=editing_error(exc, get_issue(session, number), page_lang(request)),
+            error=editing_error(exc, page_lang(request)),
         )
     return back(f"/admin/issues/{number}", n=notice)
 
@@ -294,6 +294,6 @@ def test_send(
             editor,
             number,
             422,
-            error=editing_error(exc, get_issue(session, number), page_lang(request)),
+            error=editing_error(exc, page_lang(request)),
         )
     return back(f"/admin/issues/{number}", n="test_sent", to=", ".join(sent))
