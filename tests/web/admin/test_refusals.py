@@ -67,3 +67,29 @@ def test_every_code_reads_in_both_languages_and_an_unknown_one_says_nothing_was_
     ):
         assert editing_error(IssueError("something else"), lang) == sentence
         assert editing_error(ValueError("not ours"), lang) == sentence
+
+
+@pytest.mark.parametrize(
+    ("lang", "too_long", "ended"),
+    [
+        ("ko", "이름은 1~100자여야 합니다.", "세션 1개를 종료했습니다."),
+        ("en", "A name has 1 to 100 characters.", "1 session ended."),
+    ],
+)
+def test_account_refusals_and_counts_read_in_the_pages_language(admin, lang, too_long, ended):
+    from .conftest import PASSWORD
+
+    token = csrf_of(admin.get("/admin/editors").text)
+    r = admin.post(
+        f"/admin/editors?lang={lang}",
+        data={
+            "csrf_token": token,
+            "action": "add",
+            "name": "x" * 101,
+            "password": PASSWORD,
+            "role": "editor",
+        },
+    )
+    assert r.status_code == 400 and too_long in html.unescape(r.text)
+    page = admin.get(f"/admin/editors?lang={lang}&n=sessions_ended&ended=1").text
+    assert ended in html.unescape(page)
