@@ -25,7 +25,10 @@ def is_editable(issue: Issue) -> bool:
 def _check_editable(issue: Issue) -> None:
     if not is_editable(issue):
         raise IssueError(
-            f"issue #{issue.number} is {issue.status}: only drafts and scheduled issues can be edited"
+            f"issue #{issue.number} is {issue.status}: only drafts and scheduled issues can be edited",
+            "not_editable",
+            number=issue.number,
+            status=str(issue.status),
         )
 
 
@@ -63,7 +66,12 @@ def pin_story(session: Session, issue: Issue, article_id: int, pinned: bool) -> 
     _check_editable(issue)
     story = next((s for s in issue.stories if s.article_id == article_id), None)
     if story is None:
-        raise IssueError(f"story {article_id} is not in issue #{issue.number}")
+        raise IssueError(
+            f"story {article_id} is not in issue #{issue.number}",
+            "story_missing",
+            article_id=article_id,
+            number=issue.number,
+        )
     story.pinned = pinned
     _refresh(session, issue)
 
@@ -71,7 +79,7 @@ def pin_story(session: Session, issue: Issue, article_id: int, pinned: bool) -> 
 def remove_story(session: Session, issue: Issue, article_id: int) -> None:
     _check_editable(issue)
     if len(issue.stories) <= 1:
-        raise IssueError("an issue needs at least one story")
+        raise IssueError("an issue needs at least one story", "last_story")
     issue.stories = [s for s in issue.stories if s.article_id != article_id]
     _renumber(issue, [s.article_id for s in issue.stories])
     _refresh(session, issue)
@@ -83,14 +91,19 @@ def add_story(session: Session, issue: Issue, article_id: int) -> None:
     _check_editable(issue)
     article = session.get(Article, article_id)
     if article is None:
-        raise IssueError(f"no story {article_id}")
+        raise IssueError(f"no story {article_id}", "story_missing", article_id=article_id)
     sides = {article.id, article.pair_id} - {None}
     used = session.scalar(
         select(IssueStory.issue_id).where(IssueStory.article_id.in_(sides)).limit(1)
     )
     if used is not None:
         number = session.get(Issue, used).number
-        raise IssueError(f"story {article_id} is already in issue #{number}")
+        raise IssueError(
+            f"story {article_id} is already in issue #{number}",
+            "story_there",
+            article_id=article_id,
+            number=number,
+        )
     last = max((s.position for s in issue.stories), default=-1)
     issue.stories.append(IssueStory(article_id=article_id, position=last + 1))
     _refresh(session, issue)
@@ -104,10 +117,15 @@ def set_story_note(
     clears both)."""
     _check_editable(issue)
     if lang is not None and lang not in STORY_LANGS:
-        raise IssueError(f"a story note is in ko or en, not {lang!r}")
+        raise IssueError(f"a story note is in ko or en, not {lang!r}", "note_lang", lang=lang)
     story = next((s for s in issue.stories if s.article_id == article_id), None)
     if story is None:
-        raise IssueError(f"story {article_id} is not in issue #{issue.number}")
+        raise IssueError(
+            f"story {article_id} is not in issue #{issue.number}",
+            "story_missing",
+            article_id=article_id,
+            number=issue.number,
+        )
     text = note.strip() or None
     for code in (lang,) if lang else (written_in(text),) if text else STORY_LANGS:
         setattr(story, f"note_{code}", text)
@@ -124,7 +142,12 @@ def update_editions(session: Session, issue: Issue, fields: dict[str, dict[str, 
             continue
         subject = " ".join(values.get("subject", edition.subject).split())
         if len(subject) > MAX_SUBJECT:
-            raise IssueError(f"the {lang} subject is longer than {MAX_SUBJECT} characters")
+            raise IssueError(
+                f"the {lang} subject is longer than {MAX_SUBJECT} characters",
+                "subject_long",
+                lang=lang,
+                max=MAX_SUBJECT,
+            )
         edition.subject = subject
         edition.preheader = " ".join(values.get("preheader", edition.preheader).split())[
             :MAX_SUBJECT

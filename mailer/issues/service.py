@@ -21,7 +21,13 @@ log = logging.getLogger(__name__)
 
 
 class IssueError(ValueError):
-    pass
+    """A refused issue operation. The message is English, for logs and the CLI; `code` names the
+    refusal and `params` holds its values, so a page can say it in its reader's language."""
+
+    def __init__(self, message: str, code: str | None = None, **params: object):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 def get_issue(session: Session, number: int) -> Issue:

@@ -25,10 +25,17 @@ def proof(issue: Issue, lang: str, addresses: list[str], settings: Settings) -> 
     """The proof message: the stored edition as sent, the subject marked, subscriber links neutral."""
     edition = next((e for e in issue.editions if e.lang == lang), None)
     if edition is None or not edition.html:
-        raise IssueError(f"issue #{issue.number} has no rendered {lang} edition")
+        raise IssueError(
+            f"issue #{issue.number} has no rendered {lang} edition",
+            "not_rendered",
+            number=issue.number,
+            lang=lang,
+        )
     emails = list(dict.fromkeys(normalize(a) for a in addresses))  # InvalidEmail names a bad one
     if not emails or len(emails) > MAX_ADDRESSES:
-        raise IssueError(f"give between 1 and {MAX_ADDRESSES} addresses")
+        raise IssueError(
+            f"give between 1 and {MAX_ADDRESSES} addresses", "test_addresses", max=MAX_ADDRESSES
+        )
     links = neutral_links(lang, settings)
     stamp = time.time_ns() // 1000  # unique per proof: the outbox names files by it
     return OutgoingBatch.compose(

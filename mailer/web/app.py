@@ -10,6 +10,7 @@ from starlette.datastructures import MutableHeaders
 
 from mailer import __version__, templates_dir
 from mailer.config import get_settings
+from mailer.web import i18n
 
 # Pages load nothing from elsewhere and run no script; forms post only here; nobody may frame us.
 CONTENT_SECURITY_POLICY = (
@@ -102,6 +103,7 @@ def create_app() -> FastAPI:
     app.state.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
     app.state.templates.env.auto_reload = settings.env == "development"
     app.state.templates.env.filters["num"] = number  # 1445 -> 1,445 on every page
+    i18n.install(app.state.templates.env)  # _() and ngettext() in the page's language
     app.state.templates.env.globals["zoned"] = (
         schedule_pages.zoned
     )  # a send time in the zone it was chosen in

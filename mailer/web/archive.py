@@ -17,7 +17,6 @@ from mailer.issues import archive
 from mailer.langs import EDITIONS
 from mailer.web import language
 from mailer.web.deps import db_session
-from mailer.web.texts import TEXTS
 
 router = APIRouter()
 DbSession = Annotated[Session, Depends(db_session)]
@@ -38,8 +37,6 @@ def archive_index(request: Request, session: DbSession):
         "archive.html",
         {
             "lang": lang,
-            "t": TEXTS[lang],
-            "o": TEXTS[other],
             "other_lang": other,
             "switch_url": f"/archive?lang={other}",
             "issues": archive.public_issues(session),
@@ -57,7 +54,7 @@ def archive_edition(number: int, lang: str, request: Request, session: DbSession
         return request.app.state.templates.TemplateResponse(
             request,
             "archive_missing.html",
-            {"lang": page_lang, "t": TEXTS[page_lang]},
+            {"lang": page_lang},
             status_code=404,
         )
     return HTMLResponse(

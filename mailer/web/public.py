@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from mailer.langs import EDITIONS
 from mailer.web import csrf, language, ratelimit
 from mailer.web.deps import db_session
-from mailer.web.texts import TEXTS
+from mailer.web.i18n import texts
 from subscribers import service, suppression, tokens
 from subscribers.emails import InvalidEmail, normalize
 from subscribers.models import SUPPRESSED, Status, Subscriber
@@ -33,7 +33,7 @@ def _page(
     return request.app.state.templates.TemplateResponse(
         request,
         f"{name}.html",
-        {"lang": lang, "t": TEXTS[lang], "o": TEXTS[other], "other_lang": other, **context},
+        {"lang": lang, "other_lang": other, **context},
         status_code=status_code,
     )
 
@@ -106,7 +106,7 @@ def subscribe(
 ):
     """Answers alike for a new, pending, active, unsubscribed or suppressed address: no enumeration."""
     page_lang = _page_lang(request)
-    t = TEXTS[page_lang]
+    t = texts(page_lang)
     limiter = request.app.state.rate_limiter
     limited = limiter.hit("signup-ip", ratelimit.client_key(_ip(request)), ratelimit.SIGNUPS_PER_IP)
     if not limited.allowed:
@@ -125,19 +125,24 @@ def subscribe(
             request,
             page_lang,
             status_code=400,
-            error=t["error_form_expired"],
+            error=t._("The form expired. Please submit it once more."),
             email=email,
             chosen=lang,
         )
     if lang not in EDITIONS:
         return _subscribe_form(
-            request, page_lang, status_code=400, error=t["error_lang"], email=email
+            request, page_lang, status_code=400, error=t._("Please choose a language."), email=email
         )
     try:
         address = normalize(email)
     except InvalidEmail:
         return _subscribe_form(
-            request, page_lang, status_code=400, error=t["error_email"], email=email, chosen=lang
+            request,
+            page_lang,
+            status_code=400,
+            error=t._("Please enter a valid email address."),
+            email=email,
+            chosen=lang,
         )
     from mailer.mail import transactional
 
@@ -321,10 +326,14 @@ def preferences(
     if found is None:
         return _invalid_link(request)
     sub, _ = found
-    t = TEXTS[_page_lang(request, sub.lang)]
+    t = texts(_page_lang(request, sub.lang))
     if not csrf.verify(csrf_token, csrf.PREFERENCES, str(sub.id)):
         return _preferences_page(
-            request, sub, token, status_code=400, error=t["error_form_expired"]
+            request,
+            sub,
+            token,
+            status_code=400,
+            error=t._("The form expired. Please submit it once more."),
         )
     ip = _ip(request)
     try:
@@ -335,13 +344,29 @@ def preferences(
         elif action == "resubscribe":
             service.resubscribe(session, sub, source="preferences", ip=ip)
         else:
-            return _preferences_page(request, sub, token, status_code=400, error=t["error_action"])
+            return _preferences_page(
+                request,
+                sub,
+                token,
+                status_code=400,
+                error=t._("We could not do that. Please try again."),
+            )
     except service.NotAllowed:
         session.rollback()
-        return _preferences_page(request, sub, token, status_code=409, error=t["error_suppressed"])
+        return _preferences_page(
+            request,
+            sub,
+            token,
+            status_code=409,
+            error=t._(
+                "Mail to this address bounced or was reported as spam, so it cannot be subscribed again."
+            ),
+        )
     except service.SubscriberError:
         session.rollback()
-        return _preferences_page(request, sub, token, status_code=400, error=t["error_lang"])
+        return _preferences_page(
+            request, sub, token, status_code=400, error=t._("Please choose a language.")
+        )
     session.commit()
-    t = TEXTS[_page_lang(request, sub.lang)]  # a new language speaks at once
-    return _preferences_page(request, sub, token, notice=t[f"saved_{action}"])
+    t = texts(_page_lang(request, sub.lang))  # a new language speaks at once
+    return _preferences_page(request, sub, token, notice=t.label("saved", action))

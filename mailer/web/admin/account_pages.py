@@ -12,7 +12,8 @@ from mailer.web.admin import accounts, sessions
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentAdmin, DbSession, FormField, back, page, page_lang
 from mailer.web.admin.passwords import MIN_LENGTH, WeakPassword
-from mailer.web.admin.texts import TEXTS
+from mailer.web.i18n import Texts, texts
+from mailer.web.labels import N_
 
 router = APIRouter(prefix="/admin")
 
@@ -40,17 +41,20 @@ def editors_page(request: Request, session: DbSession, editor: CurrentAdmin):
     return _page(request, session, editor)
 
 
-def _refusal(exc: Exception) -> str:
+_REFUSALS = {  # AccountError.code -> what the desk says; its params fill the placeholders
+    "exists": N_("An account with that name exists already."),
+    "no_editor": N_("There is no such account."),
+    "name_length": N_("A name has 1 to %(max)s characters."),
+}
+
+
+def _refusal(exc: accounts.AccountError | WeakPassword, t: Texts) -> str:
+    """Why an account change was refused, in the page's language."""
     if isinstance(exc, WeakPassword):
-        return "weak_password"
-    text = str(exc)
-    return (
-        "account_exists"
-        if "exists" in text
-        else "no_editor"
-        if "no editor" in text
-        else "account_name"
-    )
+        return t._("That password is too weak. Use a longer, less common one.")
+    # a role the form does not offer reads as a bad name, as the form can only have been altered
+    message = _REFUSALS.get(exc.code, _REFUSALS["name_length"])
+    return t._(message, **{"max": accounts.MAX_NAME, **exc.params})
 
 
 @router.post("/editors")
@@ -65,12 +69,12 @@ def editors_change(
     csrf_token: FormField = "",
 ):
     check_csrf(request, csrf_token)
-    t = TEXTS[page_lang(request)]
+    t = texts(page_lang(request))
     now = utcnow()
     try:
         if action == "add":
             if role not in Role.ALL:
-                return _page(request, session, editor, 400, error=t["unknown_action"])
+                return _page(request, session, editor, 400, error=t._("Unknown action."))
             accounts.create_user(session, name, password, role)
             session.commit()
             return back("/admin/editors", n="editor_added")
@@ -79,10 +83,10 @@ def editors_change(
         elif action == "logout":
             ended = accounts.logout_all(session, name, now)
         else:
-            return _page(request, session, editor, 400, error=t["unknown_action"])
+            return _page(request, session, editor, 400, error=t._("Unknown action."))
     except (accounts.AccountError, WeakPassword) as exc:
         session.rollback()
-        return _page(request, session, editor, 400, error=t[_refusal(exc)])
+        return _page(request, session, editor, 400, error=_refusal(exc, t))
     session.commit()
     if name.strip() == editor.name:  # their own sessions ended, this one too: log in again
         return back("/admin/login")

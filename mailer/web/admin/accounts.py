@@ -13,18 +13,27 @@ MAX_NAME = 100
 
 
 class AccountError(ValueError):
-    pass
+    """A refused account change: an English message for the CLI, a `code` and `params` for the desk."""
+
+    def __init__(self, message: str, code: str, **params: object):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 def create_user(session: Session, name: str, password: str, role: str | None = None) -> Editor:
     """`role` None: an admin while there is none (the first account can make the others), else an editor."""
     name = name.strip()
     if not name or len(name) > MAX_NAME:
-        raise AccountError(f"a user name has 1 to {MAX_NAME} characters")
+        raise AccountError(
+            f"a user name has 1 to {MAX_NAME} characters", "name_length", max=MAX_NAME
+        )
     if role is not None and role not in Role.ALL:
-        raise AccountError(f"a role is {' or '.join(Role.ALL)}, not {role!r}")
+        raise AccountError(
+            f"a role is {' or '.join(Role.ALL)}, not {role!r}", "bad_role", role=role
+        )
     if _named(session, name):
-        raise AccountError(f"user {name!r} exists already")
+        raise AccountError(f"user {name!r} exists already", "exists", name=name)
     if role is None:
         role = (
             Role.EDITOR
@@ -44,7 +53,7 @@ def _named(session: Session, name: str) -> Editor | None:
 def _existing(session: Session, name: str) -> Editor:
     editor = _named(session, name)
     if editor is None:
-        raise AccountError(f"no editor {name!r}")
+        raise AccountError(f"no editor {name!r}", "no_editor", name=name)
     return editor
 
 

@@ -1,32 +1,34 @@
-"""What the editing layer's refusals say, in the page's language: the desk shows a
-sentence, never an exception's English text."""
+"""What the editing layer's refusals say, in the page's language: the desk shows a sentence made
+from the refusal's code and parameters, never an exception's English text."""
 
 from __future__ import annotations
 
-import re
+from mailer.web.i18n import texts
+from mailer.web.labels import N_
 
-from mailer.issues.models import Issue
-from mailer.web.admin.texts import TEXTS
+# IssueError.code, as mailer.issues.editing and mailer.mail.proofs raise it -> the sentence; its
+# placeholders are the error's params (a status is named in the page's language)
+EDITING = {
+    "not_editable": N_(
+        "Issue #%(number)s is %(status)s, so it cannot be edited; "
+        "only drafts and scheduled issues can."
+    ),
+    "story_there": N_("That story is in this issue already."),
+    "story_missing": N_("That story is not in this issue."),
+    "last_story": N_("An issue needs at least one story."),
+    "subject_long": N_("A subject has at most %(max)s characters."),
+    "not_rendered": N_("This edition is not rendered yet. Save to render it again."),
+    "test_addresses": N_("Give between 1 and %(max)s addresses."),
+}
 
-_EDITING = (  # what mailer.issues.editing and mailer.mail.proofs raise, and the text key that says it
-    (re.compile(r"issue #\d+ is \w+: only drafts"), "not_editable"),
-    (re.compile(r"story \d+ is already in"), "story_there"),
-    (re.compile(r"story \d+ is not in issue|no story \d+"), "story_missing"),
-    (re.compile(r"needs at least one story"), "last_story"),
-    (re.compile(r"subject is longer than (?P<max>\d+)"), "subject_long"),
-    (re.compile(r"has no rendered"), "not_rendered"),
-    (re.compile(r"give between 1 and (?P<max>\d+) addresses"), "test_addresses"),
-)
 
-
-def editing_error(exc: Exception, issue: Issue | None, lang: str) -> str:
+def editing_error(exc: Exception, lang: str) -> str:
     """A refused edit or test send as a sentence; anything unforeseen says only that nothing was kept."""
-    t = TEXTS[lang]
-    for pattern, key in _EDITING:
-        found = pattern.search(str(exc))
-        if found:
-            status = t["status_" + issue.status] if issue is not None else ""
-            return t[key].format(
-                number=issue.number if issue else "", status=status, **found.groupdict()
-            )
-    return t["edit_failed"]
+    t = texts(lang)
+    message = EDITING.get(getattr(exc, "code", None) or "")
+    if message is None:
+        return t._("That change could not be made; nothing was saved.")
+    params = dict(getattr(exc, "params", {}))
+    if "status" in params:
+        params["status"] = t.label("status", str(params["status"]))
+    return t._(message, **params)

@@ -25,7 +25,7 @@ from mailer.web.admin.errors import editing_error
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
 from mailer.web.admin.schedule_pages import USUAL_ZONES, zone_choices
 from mailer.web.admin.send_pages import actions_for, reason_text
-from mailer.web.admin.texts import TEXTS
+from mailer.web.i18n import texts
 
 router = APIRouter(prefix="/admin")
 RECENT = 10
@@ -184,7 +184,7 @@ def _apply(
             editor,
             number,
             422,
-            error=f"{TEXTS[page_lang(request)]['render_error']}: {exc}",
+            error=texts(page_lang(request))._("Rendering error") + f": {exc}",
         )
     except (IssueError, InvalidTransition) as exc:
         session.rollback()
@@ -194,7 +194,7 @@ def _apply(
             editor,
             number,
             422,
-            error=editing_error(exc, get_issue(session, number), page_lang(request)),
+            error=editing_error(exc, page_lang(request)),
         )
     return back(f"/admin/issues/{number}", n=notice)
 
@@ -266,13 +266,27 @@ def test_send(
     from subscribers.emails import InvalidEmail
 
     check_csrf(request, csrf_token)
-    t = TEXTS[page_lang(request)]
+    t = texts(page_lang(request))
     try:
         sent = proofs.send_proof(get_issue(session, number), lang, to.split(), get_settings())
     except InvalidEmail:
-        return _issue_page(request, session, editor, number, 422, error=t["bad_test_address"])
+        return _issue_page(
+            request,
+            session,
+            editor,
+            number,
+            422,
+            error=t._("One of the addresses is not a valid email address."),
+        )
     except SendError:
-        return _issue_page(request, session, editor, number, 422, error=t["test_failed"])
+        return _issue_page(
+            request,
+            session,
+            editor,
+            number,
+            422,
+            error=t._("The test could not be sent. Try again in a moment."),
+        )
     except IssueError as exc:
         return _issue_page(
             request,
@@ -280,6 +294,6 @@ def test_send(
             editor,
             number,
             422,
-            error=editing_error(exc, get_issue(session, number), page_lang(request)),
+            error=editing_error(exc, page_lang(request)),
         )
     return back(f"/admin/issues/{number}", n="test_sent", to=", ".join(sent))

@@ -11,7 +11,7 @@ from mailer.web import csrf
 from mailer.web.admin import accounts, sessions
 from mailer.web.admin.auth import check_csrf, require_editor
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
-from mailer.web.admin.texts import TEXTS
+from mailer.web.i18n import texts
 from mailer.web.ratelimit import client_key
 
 router = APIRouter(prefix="/admin")
@@ -44,20 +44,24 @@ def login(
     csrf_token: FormField = "",
     next: FormField = "/admin",
 ):
-    t = TEXTS[page_lang(request)]
+    t = texts(page_lang(request))
     throttle, client = (
         request.app.state.login_throttle,
         client_key(request.client.host if request.client else None),
     )
     status, headers = 401, {}
     if not csrf.verify(csrf_token, csrf.ADMIN_LOGIN):
-        error = t["form_expired"]
+        error = t._("The form expired. Reload the page and try again.")
     elif wait := throttle.retry_after(name, client):
         # Refused before the password is checked: a guess made while locked out is never tried.
         status, headers, error = (
             429,
             {"Retry-After": str(wait)},
-            t["login_throttled"].format(seconds=wait),
+            t.ngettext(
+                "Too many failed logins. Try again in %(num)s second.",
+                "Too many failed logins. Try again in %(num)s seconds.",
+                wait,
+            ),
         )
     else:
         editor = accounts.authenticate(session, name, password)
@@ -71,7 +75,7 @@ def login(
             )
             return response
         throttle.failed(name, client)
-        error = t["login_failed"]
+        error = t._("Wrong user name or password.")
     response = page(
         request,
         "login",

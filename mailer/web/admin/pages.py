@@ -15,8 +15,8 @@ from mailer.issues.models import Editor
 from mailer.web import language
 from mailer.web.admin import sessions
 from mailer.web.admin.auth import AdminOnly, csrf_token, require_admin, require_editor
-from mailer.web.admin.texts import TEXTS
 from mailer.web.deps import db_session
+from mailer.web.i18n import texts
 
 DbSession = Annotated[Session, Depends(db_session)]
 CurrentEditor = Annotated[Editor, Depends(require_editor)]
@@ -53,7 +53,6 @@ def page(request: Request, template: str, status_code: int = 200, **context) -> 
         f"admin/{template}.html",
         {
             "lang": lang,
-            "t": TEXTS[lang],
             "other_lang": other,
             "switch_url": f"{request.url.path}?{_switch_param(request)}={other}",
             "csrf_token": csrf_token(request) if hasattr(request.state, "nonce") else "",
@@ -82,7 +81,13 @@ def back(url: str, **params) -> RedirectResponse:
 
 def admin_only(request: Request, _exc: AdminOnly) -> HTMLResponse:
     """An editor's request for an admin's page or action: refused in the page's language."""
-    return page(request, "refused", 403, editor=None, error=TEXTS[page_lang(request)]["admin_only"])
+    return page(
+        request,
+        "refused",
+        403,
+        editor=None,
+        error=texts(page_lang(request))._("Only an admin can do that. Ask an admin."),
+    )
 
 
 def number(value: int) -> str:

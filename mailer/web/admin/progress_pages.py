@@ -23,7 +23,7 @@ from mailer.issues.states import IssueStatus
 from mailer.langs import EDITIONS
 from mailer.ops.status import issues_in_flight
 from mailer.web.admin.pages import CurrentEditor, DbSession, page_lang
-from mailer.web.admin.texts import TEXTS
+from mailer.web.i18n import Texts, texts
 
 router = APIRouter(prefix="/admin")
 STATIC = templates_dir() / "web" / "admin" / "static"
@@ -33,17 +33,17 @@ LIVE = frozenset(
 )  # the figures may still move: the script polls
 
 
-def _eta(seconds: int | None, t: dict) -> str:
+def _eta(seconds: int | None, t: Texts) -> str:
     if seconds is None:
-        return t["eta_unknown"]
+        return t._("unknown")
     minutes, s = divmod(int(seconds), 60)
     h, m = divmod(minutes, 60)
     return (
-        t["eta_h"].format(h=h, m=m)
+        t._("about %(h)s h %(m)s min", h=h, m=m)
         if h
-        else t["eta_m"].format(m=m, s=s)
+        else t._("about %(m)s min %(s)s s", m=m, s=s)
         if m
-        else t["eta_s"].format(s=s)
+        else t._("about %(s)s s", s=s)
     )
 
 
@@ -57,12 +57,12 @@ def _bar(key: str, label: str, counts: dict[str, int]) -> dict:
     return {"key": key, "label": label, "value": done, "max": total, "fields": fields}
 
 
-def _view(session: Session, issue: Issue, t: dict, flight: dict | None) -> dict:
+def _view(session: Session, issue: Issue, t: Texts, flight: dict | None) -> dict:
     whole = progress(session, issue)
     by_edition = edition_progress(session, issue)
     langs = [lang for lang in EDITIONS if lang in {e.lang for e in issue.editions}]
-    state = t["partly_sent"] if whole.state == PARTLY_SENT else t[f"status_{issue.status}"]
-    rate = t["per_second"].format(n=f"{flight['per_second']:,}") if flight else "–"
+    state = t._("Partly sent") if whole.state == PARTLY_SENT else t.label("status", issue.status)
+    rate = t._("%(n)s/s", n=format(flight["per_second"], ",")) if flight else "–"
     eta = _eta(flight["eta_seconds"], t) if flight else "–"
     whole_counts = {"total": whole.total, **{o: getattr(whole, o) for o in OUTCOMES[:-1]}}
     return {
@@ -70,8 +70,8 @@ def _view(session: Session, issue: Issue, t: dict, flight: dict | None) -> dict:
         "live": issue.status in LIVE,
         "src": f"/admin/issues/{issue.number}/progress",
         "fields": {"state": state, "rate": rate, "eta": eta},
-        "bars": [_bar("issue", t["whole_issue"], whole_counts)]
-        + [_bar(lang, t[f"lang_{lang}"], by_edition.get(lang, {})) for lang in langs],
+        "bars": [_bar("issue", t._("Whole issue"), whole_counts)]
+        + [_bar(lang, t.label("edition", lang), by_edition.get(lang, {})) for lang in langs],
     }
 
 
@@ -80,7 +80,7 @@ def views(session: Session, issues: list[Issue], lang: str, now: datetime) -> di
     # rate and time left exist only for issues in flight: a draft's page asks nothing of them
     live = any(i.status in LIVE for i in issues)
     flights = {row["number"]: row for row in issues_in_flight(session, now)} if live else {}
-    return {i.number: _view(session, i, TEXTS[lang], flights.get(i.number)) for i in issues}
+    return {i.number: _view(session, i, texts(lang), flights.get(i.number)) for i in issues}
 
 
 def sending_now(session: Session, lang: str, now: datetime) -> list[dict]:
@@ -96,7 +96,7 @@ def progress_json(number: int, request: Request, session: DbSession, editor: Cur
     try:
         issue = get_issue(session, number)
     except IssueError:
-        return JSONResponse({"error": TEXTS[page_lang(request)]["error"]}, status_code=404)
+        return JSONResponse({"error": texts(page_lang(request))._("Error")}, status_code=404)
     return JSONResponse(
         views(session, [issue], page_lang(request), utcnow())[number],
         headers={"Cache-Control": "no-store"},

@@ -20,7 +20,7 @@ from mailer.issues.models import Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.web.admin.charts import line_chart
 from mailer.web.admin.pages import CurrentEditor, DbSession, page, page_lang
-from mailer.web.admin.texts import TEXTS
+from mailer.web.i18n import Texts, texts
 from subscribers import growth
 from subscribers.csv_export import safe_cell
 
@@ -80,45 +80,48 @@ def _rate_cells(f: reports.Figures) -> list:
     return [f.sent] + [f.rate(name) for name, _ in RATE_COLUMNS] + [f.unsubscribed]
 
 
-def _rate_columns(t: dict) -> list[tuple[str, str]]:
+def _rate_columns(t: Texts) -> list[tuple[str, str]]:
     return (
-        [(t["sent_count"], "int")]
-        + [(t[label], "pct") for _, label in RATE_COLUMNS]
-        + [(t["unsubscribes"], "int")]
+        [(t._("Sent"), "int")]
+        + [(t.label("rate", name), "pct") for name, _ in RATE_COLUMNS]
+        + [(t._("Unsubscribes"), "int")]
     )
 
 
 def _warning_texts(
-    figs: dict[str, reports.Figures], t: dict, whole: str | None = None
+    figs: dict[str, reports.Figures], t: Texts, whole: str | None = None
 ) -> list[str]:
     def edition(lang):
-        return (whole or t["whole_issue"]) if lang == "all" else t[f"lang_{lang}"]
+        return (whole or t._("Whole issue")) if lang == "all" else t.label("edition", lang)
 
     return [
-        t["warn_complaints" if kind == "complaints" else "warn_bounces"].format(
-            edition=edition(lang), rate=reports.percent(rate)
+        (
+            t._("%(edition)s: complaint rate %(rate)s, above the 0.1%% limit.", **found)
+            if kind == "complaints"
+            else t._("%(edition)s: bounce rate %(rate)s, above the 2%% limit.", **found)
         )
         for lang, kind, rate in reports.warnings(figs)
+        for found in [{"edition": edition(lang), "rate": reports.percent(rate)}]
     ]
 
 
-def _issue_tables(session: Session, issue: Issue, t: dict) -> tuple[dict, list[Table]]:
+def _issue_tables(session: Session, issue: Issue, t: Texts) -> tuple[dict, list[Table]]:
     figs = reports.figures(session, issue, utcnow(), get_settings())
     editions = Table(
         "editions",
-        t["editions"],
-        [(t["edition"], "text"), *_rate_columns(t)],
+        t._("Editions"),
+        [(t._("Edition"), "text"), *_rate_columns(t)],
         [
-            [t["whole_issue"] if lang == "all" else t[f"lang_{lang}"], *_rate_cells(f)]
+            [t._("Whole issue") if lang == "all" else t.label("edition", lang), *_rate_cells(f)]
             for lang, f in figs.items()
         ],
     )
     links = Table(
         "links",
-        t["top_links"],
-        [(t["edition"], "text"), (t["link"], "text"), (t["clicks"], "int")],
+        t._("Most-clicked links"),
+        [(t._("Edition"), "text"), (t._("Link"), "text"), (t._("Clicks"), "int")],
         [
-            [t[f"lang_{lang}"], url, n]
+            [t.label("edition", lang), url, n]
             for lang, found in reports.top_links(session, issue).items()
             for url, n in found
         ],
@@ -126,19 +129,19 @@ def _issue_tables(session: Session, issue: Issue, t: dict) -> tuple[dict, list[T
     return figs, [editions, links]
 
 
-def _issue_or_404(session: Session, number: int, t: dict):
+def _issue_or_404(session: Session, number: int, t: Texts):
     try:
         return get_issue(session, number), None
     except IssueError:
         return None, Response(
-            t["error"] + f": #{number}", status_code=404, media_type="text/plain; charset=utf-8"
+            t._("Error") + f": #{number}", status_code=404, media_type="text/plain; charset=utf-8"
         )
 
 
 @router.get("/issues/{number:issue_number}/report", response_class=HTMLResponse)
 def issue_report(number: int, request: Request, session: DbSession, editor: CurrentEditor):
     lang = page_lang(request)
-    t = TEXTS[lang]
+    t = texts(lang)
     issue, missing = _issue_or_404(session, number, t)
     if missing:
         return missing
@@ -146,11 +149,14 @@ def issue_report(number: int, request: Request, session: DbSession, editor: Curr
     series = reports.hourly(session, issue)
     charts = [
         line_chart(
-            f"{t['first_72h']} · {t[name]}",
-            [(code, t[f"lang_{code}"], by_event[event]) for code, by_event in series.items()],
-            t["hours_after"],
+            t._("Opens and clicks in the first 72 hours (per hour, by edition)") + " · " + name,
+            [
+                (code, t.label("edition", code), by_event[event])
+                for code, by_event in series.items()
+            ],
+            t._("hours after sending"),
         )
-        for event, name in (("open", "opens"), ("click", "clicks"))
+        for event, name in (("open", t._("Opens")), ("click", t._("Clicks")))
     ]
     return page(
         request,
@@ -168,26 +174,28 @@ def issue_report(number: int, request: Request, session: DbSession, editor: Curr
 def issue_report_csv(
     number: int, request: Request, session: DbSession, editor: CurrentEditor, table: str = ""
 ):
-    t = TEXTS[page_lang(request)]
+    t = texts(page_lang(request))
     issue, missing = _issue_or_404(session, number, t)
     if missing:
         return missing
     found = next((x for x in _issue_tables(session, issue, t)[1] if x.name == table), None)
     if found is None:
-        return Response(t["no_table"], status_code=404, media_type="text/plain; charset=utf-8")
+        return Response(
+            t._("There is no such table."), status_code=404, media_type="text/plain; charset=utf-8"
+        )
     return found.csv(f"issue-{number}")
 
 
-def _trend_tables(session: Session, t: dict) -> tuple[list[str], list[Table]]:
+def _trend_tables(session: Session, t: Texts) -> tuple[list[str], list[Table]]:
     now = utcnow()
     last = reports.last_issues(session, now, get_settings(), LAST_ISSUES)
     issues = Table(
         "issues",
-        t["last_issues"],
-        [(t["issue"], "text"), (t["sent_on"], "text"), *_rate_columns(t)],
+        t._("The last issues compared"),
+        [(t._("Issue"), "text"), (t._("Sent on"), "text"), *_rate_columns(t)],
         [
             [
-                t["issue_title"].format(number=i.number),
+                t._("Issue #%(number)s", number=i.number),
                 i.started_at.strftime("%Y-%m-%d"),
                 *_rate_cells(f),
             ]
@@ -196,38 +204,44 @@ def _trend_tables(session: Session, t: dict) -> tuple[list[str], list[Table]]:
     )
     weeks = Table(
         "growth",
-        t["growth"],
+        t._("Subscriber growth by language (weekly)"),
         [
-            (t["week_of"], "text"),
-            (t["lang"], "text"),
-            (t["signups"], "int"),
-            (t["confirmations"], "int"),
-            (t["unsubscribes"], "int"),
-            (t["bounces"], "int"),
+            (t._("Week of"), "text"),
+            (t._("Language"), "text"),
+            (t._("Sign-ups"), "int"),
+            (t._("Confirmations"), "int"),
+            (t._("Unsubscribes"), "int"),
+            (t._("Bounces"), "int"),
         ],
         [
-            [row["week"].isoformat(), t[f"lang_{row['lang']}"], *(row[k] for k in growth.KINDS)]
+            [
+                row["week"].isoformat(),
+                t.label("edition", row["lang"]),
+                *(row[k] for k in growth.KINDS),
+            ]
             for row in growth.weekly(session, now, GROWTH_WEEKS)
         ],
     )
     warnings = [
         w
         for i, f in last
-        for w in _warning_texts({"all": f}, t, t["issue_title"].format(number=i.number))
+        for w in _warning_texts({"all": f}, t, t._("Issue #%(number)s", number=i.number))
     ]
     return warnings, [issues, weeks]
 
 
 @router.get("/reports", response_class=HTMLResponse)
 def trends(request: Request, session: DbSession, editor: CurrentEditor):
-    warnings, tables = _trend_tables(session, TEXTS[page_lang(request)])
+    warnings, tables = _trend_tables(session, texts(page_lang(request)))
     return page(request, "reports", editor=editor, tables=tables, warnings=warnings)
 
 
 @router.get("/reports.csv")
 def trends_csv(request: Request, session: DbSession, editor: CurrentEditor, table: str = ""):
-    t = TEXTS[page_lang(request)]
+    t = texts(page_lang(request))
     found = next((x for x in _trend_tables(session, t)[1] if x.name == table), None)
     if found is None:
-        return Response(t["no_table"], status_code=404, media_type="text/plain; charset=utf-8")
+        return Response(
+            t._("There is no such table."), status_code=404, media_type="text/plain; charset=utf-8"
+        )
     return found.csv("reports")

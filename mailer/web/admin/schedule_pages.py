@@ -20,7 +20,8 @@ from mailer.langs import EDITIONS
 from mailer.rendering.render import RenderError
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page_lang
-from mailer.web.admin.texts import TEXTS
+from mailer.web.i18n import texts
+from mailer.web.labels import N_
 
 router = APIRouter(prefix="/admin")
 USUAL_ZONES = ("Asia/Seoul", "America/New_York", "America/Los_Angeles", "Europe/London", "UTC")
@@ -40,8 +41,21 @@ def zoned(when: datetime | None, tz: str | None) -> str:
     return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") + f" {tz}"
 
 
+_REFUSALS = {  # what _refusal finds wrong, as the page says it
+    "bad_zone": N_("Unknown time zone. Pick a name from the list, such as Asia/Seoul."),
+    "bad_time": N_("That date and time cannot be read."),
+    "past_time": N_("That time has passed. Pick a time to come."),
+    "edition_started": N_("An edition already started cannot be scheduled again."),
+    "cannot_schedule": N_("Issue #%(number)s is %(status)s, so it cannot be scheduled now."),
+    "sending_refused": N_(
+        "Sending is turned off by the settings (no postal address for the sender). "
+        "Tell whoever runs the mailer."
+    ),
+}
+
+
 def _refusal(issue, lang_choice: str, date: str, time: str, tz: str, now: datetime) -> str | None:
-    """What is wrong with this schedule, as a text key (None: nothing)."""
+    """What is wrong with this schedule, as a key of _REFUSALS (None: nothing)."""
     if tz not in zone_choices():
         return "bad_zone"
     try:
@@ -63,7 +77,8 @@ def _issue(request: Request, session, number: int):
         return get_issue(session, number)
     except IssueError:
         return Response(
-            TEXTS[page_lang(request)]["no_issue"].format(number=number), status_code=404
+            texts(page_lang(request))._("There is no issue #%(number)s.", number=number),
+            status_code=404,
         )
 
 
@@ -72,14 +87,14 @@ def _show(request: Request, session, editor, number: int, key: str):
 
     session.rollback()
     issue = get_issue(session, number)
-    t = TEXTS[page_lang(request)]
+    t = texts(page_lang(request))
     return issue_view(
         request,
         session,
         editor,
         number,
         422,
-        error=t[key].format(number=number, status=t["status_" + issue.status]),
+        error=t._(_REFUSALS[key], number=number, status=t.label("status", issue.status)),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -20,8 +21,7 @@ from mailer.rendering.render import RenderError
 from mailer.web import language
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
-from mailer.web.admin.pages import number as num
-from mailer.web.admin.texts import TEXTS
+from mailer.web.i18n import Texts, texts
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin")
@@ -68,12 +68,21 @@ def recipients(session: Session, issue: Issue, action: str) -> list[tuple[str, i
     return reach
 
 
-_REASONS = (  # what the delivery layer writes in status_reason, and the text key that says it
-    (re.compile(r"paused by an editor$"), "reason_paused_anonymous"),
-    (re.compile(r"paused by (?P<name>.+?): (?P<why>.*)$", re.DOTALL), "reason_paused"),
-    (re.compile(r"paused by (?P<name>.+?)$"), "reason_paused_no_why"),
-    (re.compile(r"cancelled by an editor$"), "reason_cancelled"),
-    (re.compile(r"(?P<count>\d+) batch\(es\) failed$"), "reason_batches_failed"),
+_REASONS: tuple[tuple[re.Pattern, Callable[[Texts, dict[str, str]], str]], ...] = (
+    # what the delivery layer writes in status_reason, and how the page says it
+    (re.compile(r"paused by an editor$"), lambda t, _: t._("Paused by an editor.")),
+    (
+        re.compile(r"paused by (?P<name>.+?): (?P<why>.*)$", re.DOTALL),
+        lambda t, m: t._("Paused by %(name)s: %(why)s", **m),
+    ),
+    (re.compile(r"paused by (?P<name>.+?)$"), lambda t, m: t._("Paused by %(name)s.", **m)),
+    (re.compile(r"cancelled by an editor$"), lambda t, _: t._("Cancelled by an editor.")),
+    (
+        re.compile(r"(?P<count>\d+) batch\(es\) failed$"),
+        lambda t, m: t.ngettext(
+            "%(num)s batch failed.", "%(num)s batches failed.", int(m["count"])
+        ),
+    ),
 )
 
 
@@ -81,17 +90,20 @@ def reason_text(reason: str | None, lang: str) -> str:
     """An issue's status reason in the page's language (an editor's own words are kept as written)."""
     if not reason:
         return ""
-    for pattern, key in _REASONS:
+    for pattern, say in _REASONS:
         found = pattern.match(reason)
         if found:
-            return TEXTS[lang][key].format(**found.groupdict())
+            return say(texts(lang), found.groupdict())
     return reason
 
 
 def _refusal(issue: Issue, action: str, lang: str) -> str:
-    t = TEXTS[lang]
-    return t["cannot_act"].format(
-        number=issue.number, status=t["status_" + issue.status], action=t["act_" + action]
+    t = texts(lang)
+    return t._(
+        "Issue #%(number)s is %(status)s, so you cannot %(action)s it now.",
+        number=issue.number,
+        status=t.label("status", issue.status),
+        action=t.label("act", action),
     )
 
 
@@ -119,16 +131,23 @@ def issue_action(
 
     check_csrf(request, csrf_token)
     lang = page_lang(request)
-    t = TEXTS[lang]
+    t = texts(lang)
     if action not in ("send", "pause", "resume", "cancel"):
-        return Response(t["unknown_action"], status_code=400)
+        return Response(t._("Unknown action."), status_code=400)
     try:
         issue = get_issue(session, number)
     except IssueError:
-        return Response(t["no_issue"].format(number=number), status_code=404)
+        return Response(t._("There is no issue #%(number)s.", number=number), status_code=404)
     if action not in actions_for(issue, editor):
         if action in ADMIN_ONLY and not editor.is_admin:
-            return _issue_page(request, session, editor, number, 403, t["admin_only"])
+            return _issue_page(
+                request,
+                session,
+                editor,
+                number,
+                403,
+                t._("Only an admin can do that. Ask an admin."),
+            )
         return _issue_page(request, session, editor, number, 409, _refusal(issue, action, lang))
     if action in CONFIRMED and confirm != "yes":
         reach = recipients(session, issue, action)
@@ -139,9 +158,7 @@ def issue_action(
             issue=issue,
             action=action,
             reach=reach,
-            total=num(
-                sum(n for _, n in reach)
-            ),  # the language switch leads back to the issue (a GET)
+            total=sum(n for _, n in reach),  # the language switch leads back to the issue (a GET)
             switch_url=f"/admin/issues/{number}?lang={language.other(lang)}",
         )
     reason = " ".join(reason.split())[:MAX_REASON]
@@ -165,6 +182,17 @@ def issue_action(
     except (IssueError, RenderError) as exc:
         session.rollback()
         log.warning("issue #%s: %s refused: %s", number, action, exc)
-        key = "sending_refused" if settings.sending_refused() else "action_failed"
-        return _issue_page(request, session, editor, number, 409, t[key].format(number=number))
+        refusal = (
+            t._(
+                "Sending is turned off by the settings (no postal address for the sender). "
+                "Tell whoever runs the mailer."
+            )
+            if settings.sending_refused()
+            else t._(
+                "Issue #%(number)s could not be sent. "
+                "Check that every edition is rendered, then try again.",
+                number=number,
+            )
+        )
+        return _issue_page(request, session, editor, number, 409, refusal)
     return back(f"/admin/issues/{number}", n="done")

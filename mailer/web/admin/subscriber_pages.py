@@ -15,7 +15,8 @@ from mailer.langs import EDITIONS
 from mailer.web import language
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentAdmin, DbSession, FormField, back, page, page_lang
-from mailer.web.admin.texts import TEXTS
+from mailer.web.i18n import texts
+from mailer.web.labels import N_
 
 router = APIRouter(prefix="/admin")
 
@@ -27,7 +28,7 @@ def _list(request: Request, session, editor, status_code: int = 200, **extra) ->
     """The list, filtered by ?q=&status=&lang= and paged by ?page= (1 to the last page, else a 400)."""
     from subscribers.service import FILTER_STATUSES, search_page
 
-    t = TEXTS[page_lang(request)]
+    t = texts(page_lang(request))
     params = request.query_params
     q, status, lang = params.get("q", "")[:320], params.get("status", ""), params.get("lang", "")
     filters = {"q": q, "status": status, "lang": lang}
@@ -41,7 +42,7 @@ def _list(request: Request, session, editor, status_code: int = 200, **extra) ->
             total=0,
             pages=1,
             current=1,
-            error=t["bad_filter"],
+            error=t._("That status or language is not one the list knows."),
             filters=filters,
             statuses=FILTER_STATUSES,
             **extra,
@@ -67,7 +68,7 @@ def _list(request: Request, session, editor, status_code: int = 200, **extra) ->
             total=total,
             pages=pages,
             current=1,
-            error=t["bad_page"].format(pages=pages),
+            error=t._("A page number is between 1 and %(pages)s.", pages=pages),
             filters=filters,
             statuses=FILTER_STATUSES,
             **extra,
@@ -92,22 +93,33 @@ def subscribers_page(request: Request, session: DbSession, editor: CurrentAdmin)
     return _list(request, session, editor, notice=request.query_params.get("n"))
 
 
-_BAD_ROW_REASONS = (  # what the CSV reader says about a row, and the text key that says it in the page's language
-    (re.compile(r"email is empty$"), "bad_email_empty"),
-    (re.compile(r"lang must be one of .*, not (?P<value>.*)$"), "bad_lang"),
-    (re.compile(r"status must be one of .*, not (?P<value>.*)$"), "bad_status"),
-    (re.compile(r"created_at (?P<value>.*) is not an ISO 8601 date$"), "bad_created_at"),
+_BAD_ROW_REASONS = (  # what the CSV reader says about a row, and how the page's language says it
+    (re.compile(r"email is empty$"), N_("The email address is empty.")),
+    (
+        re.compile(r"lang must be one of .*, not (?P<value>.*)$"),
+        N_("lang %(value)s is not one of ko, en, both."),
+    ),
+    (
+        re.compile(r"status must be one of .*, not (?P<value>.*)$"),
+        N_("status %(value)s is not allowed; the values are: %(statuses)s"),
+    ),
+    (
+        re.compile(r"created_at (?P<value>.*) is not an ISO 8601 date$"),
+        N_("created_at %(value)s is not an ISO 8601 date."),
+    ),
 )
 
 
 def bad_row_reason(reason: str, lang: str) -> str:
     from subscribers.csv_import import STATUSES
 
-    for pattern, key in _BAD_ROW_REASONS:
+    for pattern, message in _BAD_ROW_REASONS:
         found = pattern.match(reason)
         if found:
-            return TEXTS[lang][key].format(statuses=", ".join(STATUSES), **found.groupdict())
-    return TEXTS[lang]["bad_email"]  # the address check's reasons: not an address
+            return texts(lang)._(message, statuses=", ".join(STATUSES), **found.groupdict())
+    return texts(lang)._(
+        "Not a valid email address."
+    )  # the address check's reasons: not an address
 
 
 @router.post("/subscribers/import")
@@ -118,9 +130,9 @@ async def subscribers_import(request: Request, session: DbSession, editor: Curre
     check_csrf(request, str(form.get("csrf_token", "")))
     upload = form.get("file")
     lang = page_lang(request)
-    t = TEXTS[lang]
+    t = texts(lang)
     if not hasattr(upload, "file"):  # a form field, not an uploaded file
-        return _list(request, session, editor, 400, error=t["import_no_file"])
+        return _list(request, session, editor, 400, error=t._("Choose a CSV file to import."))
     bad_rows: list[tuple[int, str]] = []
 
     def on_bad_row(bad) -> None:
@@ -139,8 +151,17 @@ async def subscribers_import(request: Request, session: DbSession, editor: Curre
         UnicodeDecodeError,
     ):  # a bad header, a subscriber error, or a file that is not UTF-8
         session.rollback()
-        return _list(request, session, editor, 400, error=t["import_unreadable"])
-    summary = t["imported"].format(
+        return _list(
+            request,
+            session,
+            editor,
+            400,
+            error=t._(
+                "The file could not be read, so nothing was imported. Check it is a UTF-8 CSV whose first row has email and lang columns."
+            ),
+        )
+    summary = t._(
+        "%(rows)s rows: %(added)s added, %(existing)s already on file, %(suppressed)s suppressed, %(bad)s bad",
         rows=report.rows,
         added=report.added,
         existing=report.existing,
@@ -193,11 +214,15 @@ def allowed_actions(sub) -> tuple[str, ...]:
 def detail_text(detail: str | None, lang: str) -> str:
     """A history row's detail ("active -> unsubscribed", "pending, lang ko") with its statuses and languages
     in the page's language."""
-    t = TEXTS[lang]
+    t = texts(lang)
 
     def word(match: re.Match) -> str:
         w = match.group(0)
-        return t.get(f"sub_{w}") or t.get(f"lang_{w}") or (t["lang"] if w == "lang" else w)
+        return (
+            t.label("sub", w, "")
+            or t.label("edition", w, "")
+            or (t._("Language") if w == "lang" else w)
+        )
 
     return re.sub(r"[a-z]+", word, detail or "")
 
@@ -211,7 +236,11 @@ def _subscriber_page(
     sub = get(session, subscriber_id)
     if sub is None:
         return page(
-            request, "refused", 404, editor=editor, error=TEXTS[page_lang(request)]["no_subscriber"]
+            request,
+            "refused",
+            404,
+            editor=editor,
+            error=texts(page_lang(request))._("There is no such subscriber."),
         )
     return page(
         request,
@@ -252,13 +281,20 @@ def change_subscriber(
     from subscribers import service
 
     check_csrf(request, csrf_token)
-    t = TEXTS[page_lang(request)]
+    t = texts(page_lang(request))
     sub = service.get(session, subscriber_id)
     if sub is None:
-        return page(request, "refused", 404, editor=editor, error=t["no_subscriber"])
+        return page(
+            request, "refused", 404, editor=editor, error=t._("There is no such subscriber.")
+        )
     if action not in allowed_actions(sub) or (action == "lang" and lang not in EDITIONS):
         return _subscriber_page(
-            request, session, editor, subscriber_id, 409, error=t["sub_not_allowed"]
+            request,
+            session,
+            editor,
+            subscriber_id,
+            409,
+            error=t._("That change is not allowed in this subscriber's state."),
         )
     if confirm != "yes":
         return page(
@@ -285,7 +321,12 @@ def change_subscriber(
     except service.SubscriberError:
         session.rollback()
         return _subscriber_page(
-            request, session, editor, subscriber_id, 409, error=t["sub_not_allowed"]
+            request,
+            session,
+            editor,
+            subscriber_id,
+            409,
+            error=t._("That change is not allowed in this subscriber's state."),
         )
     session.commit()
     return back(f"/admin/subscribers/{subscriber_id}", n="saved")

@@ -1,0 +1,153 @@
+"""The names pages show for stored values (an issue's status, a subscriber's language, an event's
+type), as English message ids marked for extraction; i18n translates them in the page's language.
+
+A value is a key of its kind's table; an id that English uses for two meanings carries a context
+(NP_), so Korean can say each its own way.
+"""
+
+from __future__ import annotations
+
+Message = str | tuple[str, str]  # an id, or (context, id)
+
+
+def N_(message: str) -> str:
+    """Marks an id for extraction; translated where it is shown."""
+    return message
+
+
+def NP_(context: str, message: str) -> tuple[str, str]:
+    """Marks an id with its context for extraction (pybabel extract -k NP_:1c,2)."""
+    return (context, message)
+
+
+LABELS: dict[str, dict[str, Message]] = {
+    # the public pages: a subscriber's language, in the form and in a sentence
+    "lang": {
+        "ko": N_("Korean"),
+        "en": N_("English"),
+        "both": N_("Korean and English (bilingual edition)"),
+    },
+    "lang_name": {"ko": N_("Korean"), "en": N_("English"), "both": N_("Korean and English")},
+    "saved": {  # the preferences page after a change
+        "lang": N_("Your language is saved."),
+        "unsubscribe": N_("You are unsubscribed."),
+        "resubscribe": N_("You are subscribed again, from the next issue on."),
+    },
+    # the desk
+    "edition": {
+        "ko": N_("Korean edition"),
+        "en": N_("English edition"),
+        "both": N_("Bilingual edition"),
+    },
+    "status": {
+        "draft": NP_("issue status", "Draft"),
+        "scheduled": NP_("issue status", "Scheduled"),
+        "sending": NP_("issue status", "Sending"),
+        "paused": NP_("issue status", "Paused"),
+        "sent": NP_("issue status", "Sent"),
+        "cancelled": NP_("issue status", "Cancelled"),
+        "failed": NP_("issue status", "Failed"),
+    },
+    "act": {  # "... so you cannot <act> it now"
+        "send": N_("send"),
+        "pause": N_("pause"),
+        "resume": N_("resume"),
+        "cancel": N_("cancel"),
+    },
+    "send_action": {
+        "send": N_("Send now"),
+        "pause": N_("Pause"),
+        "resume": N_("Resume"),
+        "cancel": N_("Cancel the send"),
+    },
+    "story_action": {
+        "up": N_("Up"),
+        "down": N_("Down"),
+        "pin": N_("Pin"),
+        "unpin": N_("Unpin"),
+        "remove": N_("Remove"),
+    },
+    "notice": {  # ?n= after a desk form
+        "saved": N_("Saved."),
+        "done": N_("Done."),
+        "erased": N_("Erased."),
+        "editor_added": N_("Account created."),
+    },
+    "out": {  # the live progress bar's outcomes
+        "sent": N_("sent"),
+        "cancelled": N_("cancelled"),
+        "failed": N_("failed"),
+        "suppressed": N_("suppressed"),
+        "waiting": N_("waiting"),
+    },
+    "rate": {
+        "delivered": N_("Delivered"),
+        "bounced": N_("Bounce rate"),
+        "complained": N_("Complaint rate"),
+        "opened": N_("Open rate"),
+        "clicked": N_("Click rate"),
+    },
+    "sub": {
+        "pending": N_("Pending"),
+        "active": N_("Active"),
+        "unsubscribed": N_("Unsubscribed"),
+        "bounced": N_("Bounced"),
+        "complained": N_("Complained"),
+    },
+    "subscriber_action": {
+        "unsubscribe": NP_("subscriber action", "Unsubscribe"),
+        "resubscribe": N_("Resubscribe"),
+        "erase": N_("Erase personal data"),
+    },
+    "hist": {
+        "added": N_("added"),
+        "sign-up requested": N_("sign-up requested"),
+        "confirmed": N_("confirmed"),
+        "unsubscribed": NP_("history", "unsubscribed"),
+        "resubscribed": N_("resubscribed"),
+        "language changed": N_("language changed"),
+        "bounced": N_("bounced"),
+        "complained": N_("complained"),
+    },
+    "src": {
+        "web": N_("web"),
+        "link": N_("mail link"),
+        "one-click": N_("one-click"),
+        "cli": N_("command line"),
+        "import": N_("CSV import"),
+        "webhook": N_("SendGrid webhook"),
+        "preferences": N_("preferences"),
+        "desk": N_("editor's desk"),
+        "demo": N_("demo"),
+    },
+    "dlv": {
+        "queued": N_("queued"),
+        "sent": N_("sent"),
+        "invalid": N_("address refused"),
+        "failed": N_("failed"),
+        "cancelled": N_("cancelled"),
+        "suppressed": N_("suppressed"),
+        "deferred": N_("deferred"),
+        "delivered": N_("delivered"),
+        "opened": N_("opened"),
+        "clicked": N_("clicked"),
+        "unsubscribed": N_("unsubscribed"),
+        "dropped": N_("dropped"),
+        "bounced": N_("bounced"),
+        "complained": N_("complained"),
+    },
+    "ev": {
+        "processed": N_("processed"),
+        "delivered": N_("delivered"),
+        "open": N_("opened"),
+        "click": N_("clicked"),
+        "bounce": N_("bounced"),
+        "dropped": N_("dropped"),
+        "deferred": N_("deferred"),
+        "spamreport": N_("spam report"),
+        "unsubscribe": N_("unsubscribed"),
+        "group_unsubscribe": N_("group unsubscribe"),
+        "group_resubscribe": N_("group resubscribe"),
+    },
+    "role": {"editor": N_("Editor"), "admin": N_("Admin")},
+}
