@@ -9,7 +9,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
 
 from mailer import __version__, templates_dir
-from mailer.config import get_settings
+from mailer.runtime import Runtime
 
 # Pages load nothing from elsewhere and run no script; forms post only here; nobody may frame us.
 CONTENT_SECURITY_POLICY = (
@@ -71,7 +71,8 @@ def _lifespan(threads: int):
     return lifespan
 
 
-def create_app() -> FastAPI:
+def create_app(runtime: Runtime) -> FastAPI:
+    """The app on `runtime`'s services: routes reach it as app.state.runtime (mailer.web.deps)."""
     from mailer.web import archive, health, metrics, public, ratelimit, webhooks
     from mailer.web.admin import (
         account_pages,
@@ -88,7 +89,7 @@ def create_app() -> FastAPI:
     from mailer.web.admin import auth as admin_auth
     from mailer.web.admin.pages import admin_only, number
 
-    settings = get_settings()
+    settings = runtime.settings
     # No schema at a public address: it lists every admin route. /admin/openapi.json serves it to editors.
     app = FastAPI(
         title="Bilingual newsletter mailer",
@@ -98,6 +99,7 @@ def create_app() -> FastAPI:
         openapi_url=None,
         lifespan=_lifespan(settings.database_pool_size),
     )
+    app.state.runtime = runtime
     # Templates ship with the package: no stat() of each template on every render, except while developing.
     app.state.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
     app.state.templates.env.auto_reload = settings.env == "development"
@@ -127,18 +129,4 @@ def create_app() -> FastAPI:
     app.add_exception_handler(admin_auth.LoginRequired, admin_auth.login_redirect)
     app.add_exception_handler(admin_auth.AdminOnly, admin_only)
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
-    return app
-
-
-def create_served_app() -> FastAPI:
-    """`mailer serve`'s factory, called in each web process: worker processes are spawned afresh, so each
-    sets up logging as every mailer process does before it makes the app."""
-    import logging
-
-    from mailer.logs import configure
-    from mailer.runtime import freeze_startup_objects
-
-    configure(get_settings(), logging.INFO)
-    app = create_app()
-    freeze_startup_objects()
     return app
