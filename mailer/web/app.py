@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
@@ -104,9 +105,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
     app.state.templates.env.auto_reload = settings.env == "development"
     app.state.templates.env.filters["num"] = number  # 1445 -> 1,445 on every page
-    app.state.templates.env.globals["zoned"] = (
-        schedule_pages.zoned
-    )  # a send time in the zone it was chosen in
+    # a send time in the zone it was chosen in
+    app.state.templates.env.globals["zoned"] = partial(
+        schedule_pages.zoned, default_tz=settings.digest_timezone
+    )
     app.state.rate_limiter = ratelimit.from_settings(settings)
     app.state.login_throttle = throttle.from_settings(settings)
     app.include_router(health.router)

@@ -5,11 +5,16 @@ from collections.abc import Iterator
 from fastapi import Request
 from sqlalchemy.orm import Session
 
+from mailer.config import Settings
 from mailer.runtime import Runtime
 
 
 def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
+
+
+def settings_of(request: Request) -> Settings:
+    return get_runtime(request).settings
 
 
 def db_session(request: Request) -> Iterator[Session]:

@@ -3,6 +3,7 @@ ones in a signed post, odd timestamp headers, and late events for an erased addr
 
 import json
 import time
+from dataclasses import replace
 
 import anyio
 import pytest
@@ -19,11 +20,11 @@ LIMIT = 64 * 1024
 
 
 @pytest.fixture
-def small_limit(monkeypatch):
-    from mailer.config import get_settings
-
-    monkeypatch.setenv("MAILER_WEBHOOK_MAX_BYTES", str(LIMIT))
-    get_settings.cache_clear()
+def small_limit(client):
+    """The client's app takes webhook posts of at most LIMIT bytes."""
+    runtime = client.app.state.runtime
+    limited = runtime.settings.model_copy(update={"webhook_max_bytes": LIMIT})
+    client.app.state.runtime = replace(runtime, settings=limited)
 
 
 def _rows(session):
