@@ -66,13 +66,16 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def get_engine(url: str | None = None) -> Engine:
-    """One engine (one connection pool) per URL and process, however the URL is given."""
-    return _engine(url or get_settings().database_url)
+def get_engine(url: str | None = None, pool_size: int | None = None) -> Engine:
+    """One engine (one connection pool) per URL, pool size and process, however the URL is given."""
+    if url is None or pool_size is None:
+        settings = get_settings()
+        url, pool_size = url or settings.database_url, pool_size or settings.database_pool_size
+    return _engine(url, pool_size)
 
 
 @lru_cache(maxsize=8)
-def _engine(url: str) -> Engine:
+def _engine(url: str, pool_size: int) -> Engine:
     # Cached on the URL itself, so get_engine() and get_engine(None) share one pool in a process.
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
@@ -80,10 +83,7 @@ def _engine(url: str) -> Engine:
     else:
         # The web app runs as many threads as this pool holds (mailer.web.app); SQLAlchemy's default of 5
         # (+10) connections left most requests queueing for one under load.
-        settings = get_settings()
-        engine = create_engine(
-            url, pool_size=settings.database_pool_size, max_overflow=settings.database_pool_size * 2
-        )
+        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2)
         _ping_when_idle(engine)
     return engine
 
@@ -113,8 +113,8 @@ def _ping_when_idle(engine: Engine) -> None:
             ) from exc
 
 
-def session_factory(url: str | None = None) -> sessionmaker[Session]:
-    return _session_factory(get_engine(url))
+def session_factory(url: str | None = None, pool_size: int | None = None) -> sessionmaker[Session]:
+    return _session_factory(get_engine(url, pool_size))
 
 
 @lru_cache(maxsize=8)

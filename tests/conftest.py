@@ -26,21 +26,26 @@ def pytest_configure(config):
     url = os.environ.get("MAILER_TEST_DATABASE_URL") or f"sqlite:///{base / 'test.db'}"
     if url.startswith("sqlite"):
         Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-    os.environ.update(
-        {
-            "MAILER_ENV": "test",
-            "MAILER_DATABASE_URL": url,
-            "MAILER_BROKER_URL": "",
-            "MAILER_MAIL_BACKEND": "outbox",
-            "MAILER_OUTBOX_DIR": str(base / "outbox"),
-            "MAILER_SECRET_KEY": "test-secret",
-            "MAILER_PUBLIC_URL": "https://news.example.com",
-            "MAILER_FEED_ALLOW_PRIVATE": "true",  # the sample feeds are files, the test servers on 127.0.0.1
-        }
+    TEST_SETTINGS.update(
+        env="test",
+        database_url=url,
+        broker_url="",
+        mail_backend="outbox",
+        outbox_dir=str(base / "outbox"),
+        secret_key="test-secret",
+        public_url="https://news.example.com",
+        feed_allow_private=True,  # the sample feeds are files, the test servers on 127.0.0.1
     )
-    from mailer.config import get_settings
+    # The same values in the environment, for the processes tests start (`mailer serve`, Celery
+    # workers, the CLI): their entry points read their settings from it.
+    os.environ.update(
+        {f"MAILER_{name.upper()}": str(value) for name, value in TEST_SETTINGS.items()}
+    )
 
-    get_settings.cache_clear()
+
+# The settings every test starts from (filled in by pytest_configure); a test's own are made from
+# them by the `settings` and `make_runtime` fixtures, never by changing the environment.
+TEST_SETTINGS: dict = {}
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +55,7 @@ def database_url() -> str:
     import mailer.models  # noqa: F401
     from mailer.db import Base, get_engine, upgrade_database
 
-    url = os.environ["MAILER_DATABASE_URL"]
+    url = TEST_SETTINGS["database_url"]
     engine = get_engine(url)
     with engine.begin() as conn:  # a clean slate, whatever an earlier run left
         Base.metadata.drop_all(conn)
@@ -61,28 +66,47 @@ def database_url() -> str:
 
 @pytest.fixture
 def settings(database_url, tmp_path, monkeypatch):
-    """Fresh settings for each test, with its own outbox."""
-    from mailer.config import get_settings
+    """The test's settings, with its own outbox."""
+    from mailer.config import Settings, get_settings
 
-    monkeypatch.setenv("MAILER_OUTBOX_DIR", str(tmp_path / "outbox"))
+    made = Settings(_env_file=None, **{**TEST_SETTINGS, "outbox_dir": str(tmp_path / "outbox")})
+    # Until every module is handed its settings, those still reading the environment's see the same.
+    monkeypatch.setenv("MAILER_OUTBOX_DIR", made.outbox_dir)
     get_settings.cache_clear()
-    yield get_settings()
+    yield made
     get_settings.cache_clear()
 
 
 @pytest.fixture
-def session(settings):
+def make_runtime(settings):
+    """A Runtime on the test's settings with some changed: make_runtime(batch_size=2)."""
+    from mailer.wiring import build_runtime
+
+    def make(**changes):
+        return build_runtime(settings.model_copy(update=changes) if changes else settings)
+
+    return make
+
+
+@pytest.fixture
+def runtime(make_runtime):
+    """The process's services, as an entry point builds them, on the test's settings."""
+    return make_runtime()
+
+
+@pytest.fixture
+def session(runtime):
     from sqlalchemy import delete
 
-    from mailer.db import Base, session_factory
+    from mailer.db import Base
 
-    s = session_factory()()
+    s = runtime.sessions()
     try:
         yield s
     finally:
         s.rollback()
         s.close()
-        with session_factory()() as cleaner:
+        with runtime.sessions() as cleaner:
             for table in reversed(Base.metadata.sorted_tables):
                 cleaner.execute(delete(table))
             cleaner.commit()
@@ -129,13 +153,13 @@ def issue(session, ingested):
 
 
 @pytest.fixture
-def client(settings, session):
-    """The web app on the test database (redirects are answers, not followed)."""
+def client(runtime, session):
+    """The web app on the test's runtime (redirects are answers, not followed)."""
     from fastapi.testclient import TestClient
 
     from mailer.web.app import create_app
 
-    return TestClient(create_app(), follow_redirects=False)
+    return TestClient(create_app(runtime), follow_redirects=False)
 
 
 @pytest.fixture

@@ -134,7 +134,7 @@ def test_serve_runs_the_workers_asked_for_without_an_access_log(run, monkeypatch
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
     monkeypatch.setattr(mailer.logs, "configure", lambda *a, **k: None)  # keep pytest's log capture
     assert run("serve", "--port", "8123", "--workers", "2").exit_code == 0
-    assert calls == [("mailer.web.app:create_served_app", uvicorn_options("127.0.0.1", 8123, 2))]
+    assert calls == [("mailer.wiring:web_app", uvicorn_options("127.0.0.1", 8123, 2))]
     options = calls[0][1]
     assert (
         options["access_log"] is False

@@ -95,4 +95,4 @@ def serve(host: str, port: int, workers: int) -> None:
             "%d web processes without a Redis broker: each keeps its own sign-up rate limits",
             workers,
         )
-    uvicorn.run("mailer.web.app:create_served_app", **uvicorn_options(host, port, workers))
+    uvicorn.run("mailer.wiring:web_app", **uvicorn_options(host, port, workers))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
 
 from mailer import __version__, templates_dir
-from mailer.config import get_settings
+from mailer.runtime import Runtime
 from mailer.web import i18n
 
 # Pages load nothing from elsewhere and run no script; forms post only here; nobody may frame us.
@@ -72,7 +73,8 @@ def _lifespan(threads: int):
     return lifespan
 
 
-def create_app() -> FastAPI:
+def create_app(runtime: Runtime) -> FastAPI:
+    """The app on `runtime`'s services: routes reach it as app.state.runtime (mailer.web.deps)."""
     from mailer.web import archive, health, metrics, public, ratelimit, webhooks
     from mailer.web.admin import (
         account_pages,
@@ -89,7 +91,7 @@ def create_app() -> FastAPI:
     from mailer.web.admin import auth as admin_auth
     from mailer.web.admin.pages import admin_only, number
 
-    settings = get_settings()
+    settings = runtime.settings
     # No schema at a public address: it lists every admin route. /admin/openapi.json serves it to editors.
     app = FastAPI(
         title="Bilingual newsletter mailer",
@@ -99,14 +101,16 @@ def create_app() -> FastAPI:
         openapi_url=None,
         lifespan=_lifespan(settings.database_pool_size),
     )
+    app.state.runtime = runtime
     # Templates ship with the package: no stat() of each template on every render, except while developing.
     app.state.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
     app.state.templates.env.auto_reload = settings.env == "development"
     app.state.templates.env.filters["num"] = number  # 1445 -> 1,445 on every page
     i18n.install(app.state.templates.env)  # _() and ngettext() in the page's language
-    app.state.templates.env.globals["zoned"] = (
-        schedule_pages.zoned
-    )  # a send time in the zone it was chosen in
+    # a send time in the zone it was chosen in
+    app.state.templates.env.globals["zoned"] = partial(
+        schedule_pages.zoned, default_tz=settings.digest_timezone
+    )
     app.state.rate_limiter = ratelimit.from_settings(settings)
     app.state.login_throttle = throttle.from_settings(settings)
     app.include_router(health.router)
@@ -129,18 +133,4 @@ def create_app() -> FastAPI:
     app.add_exception_handler(admin_auth.LoginRequired, admin_auth.login_redirect)
     app.add_exception_handler(admin_auth.AdminOnly, admin_only)
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
-    return app
-
-
-def create_served_app() -> FastAPI:
-    """`mailer serve`'s factory, called in each web process: worker processes are spawned afresh, so each
-    sets up logging as every mailer process does before it makes the app."""
-    import logging
-
-    from mailer.logs import configure
-    from mailer.runtime import freeze_startup_objects
-
-    configure(get_settings(), logging.INFO)
-    app = create_app()
-    freeze_startup_objects()
     return app

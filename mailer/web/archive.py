@@ -12,11 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from mailer.config import get_settings
 from mailer.issues import archive
 from mailer.langs import EDITIONS
 from mailer.web import language
-from mailer.web.deps import db_session
+from mailer.web.deps import db_session, settings_of
 
 router = APIRouter()
 DbSession = Annotated[Session, Depends(db_session)]
@@ -58,6 +57,6 @@ def archive_edition(number: int, lang: str, request: Request, session: DbSession
             status_code=404,
         )
     return HTMLResponse(
-        archive.archive_html(edition, get_settings()),
+        archive.archive_html(edition, settings_of(request)),
         headers={"Content-Security-Policy": EDITION_POLICY, "Cache-Control": "public, max-age=300"},
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from mailer.config import Settings, get_settings
+from mailer.config import Settings
 from subscribers.tokens import signing_keys
 
 SUBSCRIBE = "subscribe"
@@ -28,19 +28,14 @@ def _serializer(purpose: str, settings: Settings) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(signing_keys(settings), salt=f"mailer.csrf.{purpose}")
 
 
-def issue(purpose: str, subject: str = "", settings: Settings | None = None) -> str:
-    return _serializer(purpose, settings or get_settings()).dumps(subject)
+def issue(settings: Settings, purpose: str, subject: str = "") -> str:
+    return _serializer(purpose, settings).dumps(subject)
 
 
-def verify(
-    token: str | None, purpose: str, subject: str = "", settings: Settings | None = None
-) -> bool:
+def verify(settings: Settings, token: str | None, purpose: str, subject: str = "") -> bool:
     if not token:
         return False
     try:
-        return (
-            _serializer(purpose, settings or get_settings()).loads(token, max_age=MAX_AGE)
-            == subject
-        )
+        return _serializer(purpose, settings).loads(token, max_age=MAX_AGE) == subject
     except BadData:
         return False

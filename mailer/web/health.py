@@ -1,12 +1,11 @@
 """/healthz: the process answers. /readyz: the database (and broker, when configured) answer too."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from mailer.config import get_settings
-from mailer.db import get_engine
 from mailer.redis_client import client, is_redis
+from mailer.web.deps import get_runtime
 
 router = APIRouter()
 
@@ -17,15 +16,15 @@ def healthz() -> dict:
 
 
 @router.get("/readyz")
-def readyz() -> JSONResponse:
+def readyz(request: Request) -> JSONResponse:
     checks = {}
     try:
-        with get_engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
+        with get_runtime(request).session() as session:
+            session.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which kind, not the URL
         checks["database"] = f"error: {type(exc).__name__}"
-    broker = get_settings().broker_url
+    broker = get_runtime(request).settings.broker_url
     if is_redis(broker):
         try:
             client(broker).ping()

@@ -8,14 +8,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from mailer.config import get_settings
 from mailer.ops.metrics import registry
+from mailer.web.deps import settings_of
 
 router = APIRouter()
 
 
 def _authorized(request: Request) -> bool:
-    token = get_settings().metrics_token.get_secret_value()
+    token = settings_of(request).metrics_token.get_secret_value()
     if not token:
         return True
     scheme, _, given = request.headers.get("authorization", "").partition(" ")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from mailer.langs import EDITIONS
 from mailer.web import csrf, language, ratelimit
-from mailer.web.deps import db_session
+from mailer.web.deps import db_session, settings_of
 from mailer.web.i18n import texts
 from subscribers import service, suppression, tokens
 from subscribers.emails import InvalidEmail, normalize
@@ -85,7 +85,7 @@ def _subscribe_form(
         error=error,
         email=email,
         chosen=chosen if chosen in EDITIONS else lang,
-        csrf_token=csrf.issue(csrf.SUBSCRIBE),
+        csrf_token=csrf.issue(settings_of(request), csrf.SUBSCRIBE),
         switch_url=f"/subscribe?lang={language.other(lang)}",
     )
 
@@ -120,7 +120,7 @@ def subscribe(
         response.headers["Retry-After"] = str(limited.retry_after)
         return response
     email = email.strip()
-    if not csrf.verify(csrf_token, csrf.SUBSCRIBE):
+    if not csrf.verify(settings_of(request), csrf_token, csrf.SUBSCRIBE):
         return _subscribe_form(
             request,
             page_lang,
@@ -300,7 +300,7 @@ def _preferences_page(
         status="suppressed" if sub.status in SUPPRESSED else sub.status,
         notice=notice,
         error=error,
-        csrf_token=csrf.issue(csrf.PREFERENCES, str(sub.id)),
+        csrf_token=csrf.issue(settings_of(request), csrf.PREFERENCES, str(sub.id)),
     )
 
 
@@ -327,7 +327,7 @@ def preferences(
         return _invalid_link(request)
     sub, _ = found
     t = texts(_page_lang(request, sub.lang))
-    if not csrf.verify(csrf_token, csrf.PREFERENCES, str(sub.id)):
+    if not csrf.verify(settings_of(request), csrf_token, csrf.PREFERENCES, str(sub.id)):
         return _preferences_page(
             request,
             sub,

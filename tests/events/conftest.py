@@ -15,12 +15,12 @@ KEY = generate_private_key()
 
 
 @pytest.fixture
-def client(settings, monkeypatch):
+def client(make_runtime, monkeypatch):
     from mailer.config import get_settings
 
     monkeypatch.setenv("MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key_b64(KEY))
     get_settings.cache_clear()
-    return TestClient(create_app())
+    return TestClient(create_app(make_runtime(sendgrid_webhook_public_key=public_key_b64(KEY))))
 
 
 @pytest.fixture

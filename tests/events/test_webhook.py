@@ -83,8 +83,8 @@ def test_forged_unsigned_and_stale_posts_change_nothing(client, session, deliver
     assert _stored(session) == 0 and _statuses(session)[d.id] == DeliveryStatus.QUEUED
 
 
-def test_no_configured_key_refuses_everything(settings, session, deliveries):
-    response = post(TestClient(create_app()), [_event("delivered", deliveries[0])])
+def test_no_configured_key_refuses_everything(runtime, session, deliveries):
+    response = post(TestClient(create_app(runtime)), [_event("delivered", deliveries[0])])
     assert response.status_code == 503 and _stored(session) == 0
 
 

@@ -3,6 +3,7 @@ ones in a signed post, odd timestamp headers, and late events for an erased addr
 
 import json
 import time
+from dataclasses import replace
 
 import anyio
 import pytest
@@ -11,7 +12,6 @@ from sqlalchemy import select
 from mailer.events import privacy
 from mailer.events.models import WebhookEvent
 from mailer.standin.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from mailer.web.app import create_app
 from subscribers import service as subscribers
 
 from .test_webhook import _event, post
@@ -20,11 +20,11 @@ LIMIT = 64 * 1024
 
 
 @pytest.fixture
-def small_limit(monkeypatch):
-    from mailer.config import get_settings
-
-    monkeypatch.setenv("MAILER_WEBHOOK_MAX_BYTES", str(LIMIT))
-    get_settings.cache_clear()
+def small_limit(client):
+    """The client's app takes webhook posts of at most LIMIT bytes."""
+    runtime = client.app.state.runtime
+    limited = runtime.settings.model_copy(update={"webhook_max_bytes": LIMIT})
+    client.app.state.runtime = replace(runtime, settings=limited)
 
 
 def _rows(session):
@@ -42,7 +42,7 @@ def test_a_declared_body_over_the_limit_is_a_413_even_when_signed(
     assert response.status_code == 413 and _rows(session) == []
 
 
-def _asgi(headers: list[tuple[bytes, bytes]], chunks) -> int:
+def _asgi(app, headers: list[tuple[bytes, bytes]], chunks) -> int:
     """Call the app as a server would: header bytes as they came (TestClient re-encodes them as UTF-8),
     the body pulled chunk by chunk from `chunks`. Returns the status answered."""
     scope = {
@@ -69,7 +69,7 @@ def _asgi(headers: list[tuple[bytes, bytes]], chunks) -> int:
         if message["type"] == "http.response.start":
             answer["status"] = message["status"]
 
-    anyio.run(create_app(), scope, receive, send)
+    anyio.run(app, scope, receive, send)
     return answer["status"]
 
 
@@ -86,6 +86,7 @@ def test_a_streamed_body_is_cut_off_at_the_limit_not_read_whole(client, small_li
     pulled = []
     chunks = (pulled.append(n) or b"x" * 8192 for n in range(64 * 128))
     status = _asgi(
+        client.app,
         [(b"transfer-encoding", b"chunked"), *_signed_headers(str(int(time.time())).encode())],
         chunks,
     )
@@ -142,7 +143,7 @@ def test_nan_and_a_hundred_digit_number_reject_their_event_not_the_post(
 @pytest.mark.parametrize("stamp", ["²²²", "¹²³", "9" * 5000])
 def test_a_timestamp_header_of_other_digits_is_a_4xx(client, stamp):
     # "²" passes str.isdigit() and fails int(); latin-1 is how a server reads header bytes
-    status = _asgi(_signed_headers(stamp.encode("latin-1")), iter([b"[]"]))
+    status = _asgi(client.app, _signed_headers(stamp.encode("latin-1")), iter([b"[]"]))
     assert 400 <= status < 500
 
 

@@ -8,24 +8,27 @@ import schemathesis
 from hypothesis import HealthCheck
 from hypothesis import settings as hsettings
 
+from mailer.config import Settings
 from mailer.web.app import create_app
+from mailer.wiring import build_runtime
 
 # The schema as the app makes it: /openapi.json is served to editors only outside development.
-schema = schemathesis.openapi.from_dict(create_app().openapi())
+schema = schemathesis.openapi.from_dict(
+    create_app(build_runtime(Settings(_env_file=None, env="test"))).openapi()
+)
 
 
 @pytest.fixture
-def app(session, monkeypatch):
+def app(make_runtime, session, monkeypatch):
     """A fresh app (its own rate limiter) on the test database, with a webhook key configured (without one
     the webhook answers 503 on purpose, so that SendGrid retries once it is set)."""
     from mailer.config import get_settings
     from mailer.standin import signing
 
-    monkeypatch.setenv(
-        "MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY", signing.public_key_b64(signing.generate_private_key())
-    )
+    key = signing.public_key_b64(signing.generate_private_key())
+    monkeypatch.setenv("MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY", key)
     get_settings.cache_clear()
-    yield create_app()
+    yield create_app(make_runtime(sendgrid_webhook_public_key=key))
     get_settings.cache_clear()
 
 

@@ -30,8 +30,8 @@ DASHBOARD = ROOT / "deploy" / "grafana" / "mailer-dashboard.json"
 SUFFIXES = {"histogram": ("_bucket", "_sum", "_count"), "counter": ("", "_total", "_created")}
 
 
-def _scrape() -> str:
-    response = TestClient(create_web_app()).get("/metrics")
+def _scrape(runtime) -> str:
+    response = TestClient(create_web_app(runtime)).get("/metrics")
     assert response.status_code == 200
     return response.text
 
@@ -56,10 +56,10 @@ def memory_counters(monkeypatch):
 
 
 def test_per_issue_series_cover_the_issues_in_flight_or_finished_lately(
-    session, issue, subscribers_by_lang, settings, memory_counters
+    session, issue, subscribers_by_lang, runtime, memory_counters
 ):
     send_now(issue.number, get_settings())
-    long_ago = utcnow() - timedelta(days=settings.stats_refresh_days + 1)
+    long_ago = utcnow() - timedelta(days=runtime.settings.stats_refresh_days + 1)
     old = Issue(
         number=issue.number + 100,
         window_start=long_ago,
@@ -70,7 +70,7 @@ def test_per_issue_series_cover_the_issues_in_flight_or_finished_lately(
     )
     session.add(old)
     session.commit()
-    text = _scrape()
+    text = _scrape(runtime)
     n = issue.number
     assert f'mailer_deliveries{{issue="{n}",lang="ko",status="sent"}} 4.0' in text
     assert f'mailer_issue_stats{{issue="{n}",lang="en",stat="sent"}} 3.0' in text
@@ -83,10 +83,10 @@ def test_per_issue_series_cover_the_issues_in_flight_or_finished_lately(
     )
 
 
-def test_the_next_scheduled_send(session, issue, memory_counters):
+def test_the_next_scheduled_send(session, issue, runtime, memory_counters):
     from mailer.issues import scheduling
 
-    assert "\nmailer_next_send_timestamp_seconds " not in _scrape()
+    assert "\nmailer_next_send_timestamp_seconds " not in _scrape(runtime)
     at = (utcnow() + timedelta(hours=3)).replace(microsecond=0)
     scheduling.schedule(session, issue, ("ko", "en", "both"), at, utcnow())
     session.commit()
@@ -96,18 +96,20 @@ def test_the_next_scheduled_send(session, issue, memory_counters):
         .values(send_at=at + timedelta(hours=1))
     )
     session.commit()
-    [due] = re.findall(r"^mailer_next_send_timestamp_seconds (\S+)$", _scrape(), re.MULTILINE)
+    [due] = re.findall(
+        r"^mailer_next_send_timestamp_seconds (\S+)$", _scrape(runtime), re.MULTILINE
+    )
     assert float(due) == at.timestamp()  # the earliest edition's time
 
 
-def test_webhook_event_types_are_a_bounded_set(settings, memory_counters):
+def test_webhook_event_types_are_a_bounded_set(runtime, memory_counters):
     counters.record_events(Counter({"delivered": 2, "x" * 40: 1, "made-up": 1}))
-    text = _scrape()
+    text = _scrape(runtime)
     assert 'mailer_webhook_events_total{event="delivered"} 2.0' in text
     assert 'mailer_webhook_events_total{event="other"} 2.0' in text and "made-up" not in text
 
 
-def test_unacked_is_not_a_queue_and_beat_stamps_its_ticks(settings, monkeypatch, redis_url):
+def test_unacked_is_not_a_queue_and_beat_stamps_its_ticks(make_runtime, monkeypatch, redis_url):
     import redis
 
     from mailer.celery_app import BEAT_TICK_KEY, _beat_ticked
@@ -115,9 +117,10 @@ def test_unacked_is_not_a_queue_and_beat_stamps_its_ticks(settings, monkeypatch,
     redis.Redis.from_url(redis_url).delete(BEAT_TICK_KEY)
     monkeypatch.setenv("MAILER_BROKER_URL", redis_url)
     get_settings.cache_clear()
-    assert "\nmailer_beat_last_tick_timestamp_seconds " not in _scrape()
+    runtime = make_runtime(broker_url=redis_url)
+    assert "\nmailer_beat_last_tick_timestamp_seconds " not in _scrape(runtime)
     _beat_ticked()  # what beat's before_task_publish does each time it publishes
-    text = _scrape()
+    text = _scrape(runtime)
     assert 'queue="unacked"' not in text and re.search(
         r"^mailer_tasks_unacked \d", text, re.MULTILINE
     )
@@ -127,7 +130,7 @@ def test_unacked_is_not_a_queue_and_beat_stamps_its_ticks(settings, monkeypatch,
     get_settings.cache_clear()
 
 
-def test_the_example_alerts_load_and_name_only_exported_series(settings, memory_counters):
+def test_the_example_alerts_load_and_name_only_exported_series(runtime, memory_counters):
     rules = yaml.safe_load(ALERTS.read_text())
     alerts = {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"]}
     for name in (
@@ -142,7 +145,7 @@ def test_the_example_alerts_load_and_name_only_exported_series(settings, memory_
         "> 0.001" in alerts["MailerComplaintRateHigh"]["expr"]
         and "> 0.02" in alerts["MailerBounceRateHigh"]["expr"]
     )
-    exported = _exported(_scrape())
+    exported = _exported(_scrape(runtime))
     for rule in alerts.values():
         assert set(rule) >= {"expr", "for", "labels", "annotations"}
         assert _named(rule["expr"]) and _named(rule["expr"]) <= exported, rule["alert"]
@@ -158,14 +161,14 @@ def test_promtool_accepts_the_example_alerts():
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_the_grafana_dashboard_loads_and_names_only_exported_series(settings, memory_counters):
+def test_the_grafana_dashboard_loads_and_names_only_exported_series(runtime, memory_counters):
     dashboard = json.loads(DASHBOARD.read_text())
     assert dashboard["uid"] and dashboard["title"]
     panels = dashboard["panels"]
     assert len({p["id"] for p in panels}) == len(panels)
     exprs = [t["expr"] for p in panels for t in p["targets"]]
     exprs += [v["query"] for v in dashboard["templating"]["list"] if v["type"] == "query"]
-    exported = _exported(_scrape())
+    exported = _exported(_scrape(runtime))
     named = set().union(*(_named(e) for e in exprs))
     assert named <= exported, named - exported
     for wanted in (

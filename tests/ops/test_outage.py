@@ -37,7 +37,7 @@ def _ops_status(*args: str):
 
 
 def test_ops_see_the_database_through_a_redis_outage(
-    session, issue, subscribers_by_lang, on_private_redis, private_redis
+    session, issue, subscribers_by_lang, on_private_redis, private_redis, make_runtime
 ):
     start_send(
         session, issue, on_private_redis, utcnow()
@@ -64,7 +64,7 @@ def test_ops_see_the_database_through_a_redis_outage(
     assert _ops_status("--check").exit_code == 3
 
     # 2. /metrics answers 200 with the database's series and mailer_broker_up 0
-    scrape = TestClient(create_web_app()).get("/metrics")
+    scrape = TestClient(create_web_app(make_runtime(broker_url=private_redis.url))).get("/metrics")
     assert scrape.status_code == 200, scrape.text
     assert "mailer_broker_up 0.0" in scrape.text
     assert (
@@ -74,7 +74,12 @@ def test_ops_see_the_database_through_a_redis_outage(
 
     private_redis.start()
     assert json.loads(_ops_status("--json").stdout)["broker"] == {"status": "up"}
-    assert "mailer_broker_up 1.0" in TestClient(create_web_app()).get("/metrics").text
+    assert (
+        "mailer_broker_up 1.0"
+        in TestClient(create_web_app(make_runtime(broker_url=private_redis.url)))
+        .get("/metrics")
+        .text
+    )
 
 
 @pytest.fixture
@@ -125,7 +130,13 @@ def _run_queued(broker_app) -> list[str]:
 
 
 def test_a_sign_up_in_the_outage_is_mailed_once_it_is_over(
-    session, subscribers_by_lang, only_ko_sent, on_private_redis, private_redis, monkeypatch
+    session,
+    subscribers_by_lang,
+    only_ko_sent,
+    on_private_redis,
+    private_redis,
+    monkeypatch,
+    make_runtime,
 ):
     from pathlib import Path
 
@@ -142,7 +153,7 @@ def test_a_sign_up_in_the_outage_is_mailed_once_it_is_over(
     private_redis.stop()
 
     # 3. the sign-up answers, and its mail is committed with it, waiting for the broker
-    web = TestClient(create_web_app())
+    web = TestClient(create_web_app(make_runtime(broker_url=private_redis.url)))
     assert sign_up(web, "outage@example.com", "en").status_code == 200
     [mail] = session.scalars(select(OutboxMail)).all()
     assert (mail.status, mail.queued_at) == (MailStatus.PENDING, None)

@@ -53,7 +53,7 @@ class Refusing:
         raise SendError("400 from provider: content refused", kind=SendError.PERMANENT)
 
 
-def test_a_cancel_a_failure_and_a_suppression_are_not_counted_as_sent(session, issue):
+def test_a_cancel_a_failure_and_a_suppression_are_not_counted_as_sent(session, issue, make_runtime):
     from mailer.config import get_settings
 
     settings = get_settings()
@@ -93,7 +93,7 @@ def test_a_cancel_a_failure_and_a_suppression_are_not_counted_as_sent(session, i
             }
         )
     )
-    scrape = TestClient(create_web_app()).get("/metrics").text  # /metrics
+    scrape = TestClient(create_web_app(make_runtime(batch_size=2))).get("/metrics").text  # /metrics
     for outcome, n in (
         ("sent", 1),
         ("failed", 2),
@@ -164,7 +164,7 @@ def only_ko_scheduled(session, issue):
 
 
 def test_an_issue_with_an_edition_never_scheduled_reads_as_partly_sent(
-    session, only_ko_scheduled, caplog
+    session, only_ko_scheduled, caplog, runtime
 ):
     from mailer.delivery.tasks import warn_unscheduled
     from mailer.web.admin.accounts import create_user
@@ -206,7 +206,9 @@ def test_an_issue_with_an_edition_never_scheduled_reads_as_partly_sent(
 
     create_user(session, "mina", PASSWORD)  # the desk: the dashboard and the issue's page
     session.commit()
-    desk = TestClient(create_web_app(), base_url="https://testserver", follow_redirects=False)
+    desk = TestClient(
+        create_web_app(runtime), base_url="https://testserver", follow_redirects=False
+    )
     assert log_in(desk).status_code == 303
     for page in ("/admin", f"/admin/issues/{issue.number}"):
         html = desk.get(page, headers={"Accept-Language": "en"}).text

@@ -126,12 +126,12 @@ def test_queue_depth_and_workers_read_from_redis(session, settings, redis_url):
     client.flushdb()
 
 
-def test_metrics_in_prometheus_format(session, issue, settings, monkeypatch):
+def test_metrics_in_prometheus_format(session, issue, make_runtime, monkeypatch):
     store = counters._Memory()
     monkeypatch.setattr(counters, "store", lambda: store)
     send_now(issue.number, get_settings())
     counters.record_events(__import__("collections").Counter({"delivered": 3}))
-    body = TestClient(create_web_app()).get("/metrics")
+    body = TestClient(create_web_app(make_runtime(batch_size=2))).get("/metrics")
     assert body.status_code == 200 and body.headers["content-type"].startswith("text/plain")
     text = body.text
     assert f'mailer_deliveries{{issue="{issue.number}",lang="ko",status="sent"}} 4.0' in text

@@ -10,8 +10,8 @@ from subscribers.models import Status
 
 
 @pytest.fixture
-def client(settings):
-    return TestClient(create_app(), follow_redirects=False)
+def client(runtime):
+    return TestClient(create_app(runtime), follow_redirects=False)
 
 
 @pytest.fixture
@@ -272,19 +272,20 @@ def test_requests_get_no_more_threads_than_the_database_pool_has_connections():
 @pytest.mark.parametrize(
     "env, reloads", [("development", True), ("production", False), ("test", False)]
 )
-def test_templates_are_read_once_except_while_developing(settings, monkeypatch, env, reloads):
+def test_templates_are_read_once_except_while_developing(make_runtime, monkeypatch, env, reloads):
     from mailer.config import get_settings
 
     monkeypatch.setenv("MAILER_ENV", env)
     monkeypatch.setenv("MAILER_SECRET_KEY", "not-the-dev-key-but-a-private-one-32+")
     get_settings.cache_clear()
-    assert create_app().state.templates.env.auto_reload is reloads
+    runtime = make_runtime(env=env)
+    assert create_app(runtime).state.templates.env.auto_reload is reloads
 
 
 def test_the_served_app_sets_up_logging_in_each_process(settings, monkeypatch):
     import mailer.logs
-    from mailer.web.app import create_served_app
+    from mailer.wiring import web_app
 
     configured = []
     monkeypatch.setattr(mailer.logs, "configure", lambda s, level: configured.append(s.env))
-    assert create_served_app().title and configured == ["test"]
+    assert web_app().title and configured == ["test"]

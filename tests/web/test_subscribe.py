@@ -196,7 +196,7 @@ def test_bad_input_is_explained_in_the_users_language_and_changes_nothing(
     assert session.scalar(select(Subscriber)) is None and outbox.messages() == []
 
 
-def test_a_form_without_a_valid_csrf_token_changes_nothing(client, session, outbox):
+def test_a_form_without_a_valid_csrf_token_changes_nothing(client, session, outbox, settings):
     for token in (None, "forged", "ImEi.ZZZZ.bad"):
         data = {"email": "csrf@example.com", "lang": "en"} | (
             {"csrf_token": token} if token else {}
@@ -206,7 +206,7 @@ def test_a_form_without_a_valid_csrf_token_changes_nothing(client, session, outb
         assert 'value="csrf@example.com"' in response.text
     from mailer.web import csrf
 
-    other_form = csrf.issue(csrf.PREFERENCES, "")  # a token for another form
+    other_form = csrf.issue(settings, csrf.PREFERENCES, "")  # a token for another form
     assert (
         client.post(
             "/subscribe", data={"email": "csrf@example.com", "lang": "en", "csrf_token": other_form}

@@ -17,7 +17,7 @@ from mailer.db import utcnow
 from mailer.issues.models import Editor
 from mailer.web import csrf
 from mailer.web.admin import sessions
-from mailer.web.deps import db_session
+from mailer.web.deps import db_session, settings_of
 
 
 class LoginRequired(Exception):
@@ -56,9 +56,9 @@ def require_admin(editor: Annotated[Editor, Depends(require_editor)]) -> Editor:
 
 
 def csrf_token(request: Request) -> str:
-    return csrf.issue(csrf.ADMIN, request.state.nonce)
+    return csrf.issue(settings_of(request), csrf.ADMIN, request.state.nonce)
 
 
 def check_csrf(request: Request, token: str) -> None:
-    if not csrf.verify(token, csrf.ADMIN, request.state.nonce):
+    if not csrf.verify(settings_of(request), token, csrf.ADMIN, request.state.nonce):
         raise HTTPException(status_code=403, detail="the form expired: reload the page")

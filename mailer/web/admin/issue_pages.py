@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailer.config import get_settings
+from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.issues import archive, editing
 from mailer.issues.digest import stories_of
@@ -25,6 +25,7 @@ from mailer.web.admin.errors import editing_error
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
 from mailer.web.admin.schedule_pages import USUAL_ZONES, zone_choices
 from mailer.web.admin.send_pages import actions_for, reason_text
+from mailer.web.deps import settings_of
 from mailer.web.i18n import texts
 
 router = APIRouter(prefix="/admin")
@@ -38,12 +39,12 @@ PREVIEW_POLICY = (
 # --- dashboard --------------------------------------------------------------------------------
 
 
-def _progress(session: Session, issue: Issue) -> dict:
+def _progress(session: Session, issue: Issue, settings: Settings) -> dict:
     from mailer.delivery.stats import progress
     from mailer.events.stats import stored_counts
 
     now = progress(session, issue)
-    counts = stored_counts(session, issue, utcnow(), get_settings())
+    counts = stored_counts(session, issue, utcnow(), settings)
     return {
         "done": now.done,
         "total": now.total,
@@ -92,7 +93,7 @@ def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
         "dashboard",
         editor=editor,
         upcoming=upcoming,
-        recent=[(i, _progress(session, i)) for i in recent],
+        recent=[(i, _progress(session, i, settings_of(request))) for i in recent],
         runs=runs,
         statuses=statuses,
         table=table,
@@ -132,7 +133,8 @@ def _issue_page(
     request: Request, session: Session, editor: Editor, number: int, status_code: int = 200, **extra
 ) -> HTMLResponse:
     issue = get_issue(session, number)
-    tz = get_settings().digest_timezone
+    settings = settings_of(request)
+    tz = settings.digest_timezone
     stories = list(zip(issue.stories, stories_of(session, issue), strict=True))
     return page(
         request,
@@ -143,9 +145,9 @@ def _issue_page(
         stories=stories,
         editable=editing.is_editable(issue),
         candidates=_with_pairs(session, editing.candidates(session)),
-        progress=_progress(session, issue),
+        progress=_progress(session, issue, settings),
         live=progress_pages.views(session, [issue], page_lang(request), utcnow())[issue.number],
-        inbox=preview_pages.inbox(issue),
+        inbox=preview_pages.inbox(issue, settings),
         timezones=zone_choices(),
         usual_zones=USUAL_ZONES,
         default_tz=tz,
@@ -247,7 +249,7 @@ def preview(number: int, lang: str, request: Request, session: DbSession, editor
     except (IssueError, StopIteration):
         return Response("no such edition", status_code=404)
     return HTMLResponse(
-        archive.archive_html(edition, get_settings()),
+        archive.archive_html(edition, settings_of(request)),
         headers={"Content-Security-Policy": PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN"},
     )
 
@@ -268,7 +270,7 @@ def test_send(
     check_csrf(request, csrf_token)
     t = texts(page_lang(request))
     try:
-        sent = proofs.send_proof(get_issue(session, number), lang, to.split(), get_settings())
+        sent = proofs.send_proof(get_issue(session, number), lang, to.split(), settings_of(request))
     except InvalidEmail:
         return _issue_page(
             request,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from mailer.config import get_settings
 from mailer.db import utcnow
 from mailer.web import csrf
 from mailer.web.admin import accounts, sessions
 from mailer.web.admin.auth import check_csrf, require_editor
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
+from mailer.web.deps import settings_of
 from mailer.web.i18n import texts
 from mailer.web.ratelimit import client_key
 
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/admin")
 def openapi_schema(request: Request, session: DbSession):
     """The app's OpenAPI schema, under /admin where the editor's cookie goes: to anyone while developing,
     to a logged-in editor otherwise (it lists every admin route, which is nobody else's business)."""
-    if get_settings().env != "development":
+    if settings_of(request).env != "development":
         require_editor(request, session)
     return JSONResponse(request.app.openapi())
 
@@ -32,7 +32,12 @@ def _safe_next(url: str) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/admin"):
-    return page(request, "login", login_csrf=csrf.issue(csrf.ADMIN_LOGIN), next=_safe_next(next))
+    return page(
+        request,
+        "login",
+        login_csrf=csrf.issue(settings_of(request), csrf.ADMIN_LOGIN),
+        next=_safe_next(next),
+    )
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -45,12 +50,13 @@ def login(
     next: FormField = "/admin",
 ):
     t = texts(page_lang(request))
+    settings = settings_of(request)
     throttle, client = (
         request.app.state.login_throttle,
         client_key(request.client.host if request.client else None),
     )
     status, headers = 401, {}
-    if not csrf.verify(csrf_token, csrf.ADMIN_LOGIN):
+    if not csrf.verify(settings, csrf_token, csrf.ADMIN_LOGIN):
         error = t._("The form expired. Reload the page and try again.")
     elif wait := throttle.retry_after(name, client):
         # Refused before the password is checked: a guess made while locked out is never tried.
@@ -70,8 +76,8 @@ def login(
             response = back(_safe_next(next))
             response.set_cookie(
                 sessions.COOKIE,
-                sessions.start(session, editor.id, utcnow(), get_settings()),
-                **sessions.cookie_options(get_settings()),
+                sessions.start(session, editor.id, utcnow(), settings),
+                **sessions.cookie_options(settings),
             )
             return response
         throttle.failed(name, client)
@@ -80,7 +86,7 @@ def login(
         request,
         "login",
         status,
-        login_csrf=csrf.issue(csrf.ADMIN_LOGIN),
+        login_csrf=csrf.issue(settings, csrf.ADMIN_LOGIN),
         next=_safe_next(next),
         error=error,
         name=name,

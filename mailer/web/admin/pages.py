@@ -10,12 +10,11 @@ from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from mailer.config import get_settings
 from mailer.issues.models import Editor
 from mailer.web import language
 from mailer.web.admin import sessions
 from mailer.web.admin.auth import AdminOnly, csrf_token, require_admin, require_editor
-from mailer.web.deps import db_session
+from mailer.web.deps import db_session, settings_of
 from mailer.web.i18n import texts
 
 DbSession = Annotated[Session, Depends(db_session)]
@@ -70,7 +69,7 @@ def page(request: Request, template: str, status_code: int = 200, **context) -> 
             path="/admin",
             samesite="lax",
             httponly=True,
-            secure=get_settings().public_url.startswith("https://"),
+            secure=settings_of(request).public_url.startswith("https://"),
         )
     return response
 

@@ -4,21 +4,21 @@ layout's dark.css answers; a client following prefers-color-scheme shows the sam
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from mailer.config import get_settings
+from mailer.config import Settings
 from mailer.issues import archive
 from mailer.issues.models import Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.web.admin.pages import CurrentEditor, DbSession
+from mailer.web.deps import settings_of
 
 router = APIRouter(prefix="/admin")
 
 
-def inbox(issue: Issue) -> dict[str, dict[str, str]]:
+def inbox(issue: Issue, settings: Settings) -> dict[str, dict[str, str]]:
     """{edition lang: {"from_name", "from_email", "subject", "preheader"}}: what the inbox list shows."""
-    settings = get_settings()
     return {
         e.lang: {
             "from_name": settings.from_name(e.lang),
@@ -35,7 +35,9 @@ def dark(html: str) -> str:
 
 
 @router.get("/issues/{number:issue_number}/preview/{lang}/dark", response_class=HTMLResponse)
-def dark_preview(number: int, lang: str, session: DbSession, editor: CurrentEditor):
+def dark_preview(
+    number: int, lang: str, request: Request, session: DbSession, editor: CurrentEditor
+):
     from mailer.web.admin.issue_pages import PREVIEW_POLICY  # issue_pages imports this module
 
     try:
@@ -43,6 +45,6 @@ def dark_preview(number: int, lang: str, session: DbSession, editor: CurrentEdit
     except (IssueError, StopIteration):
         return Response("no such edition", status_code=404)
     return HTMLResponse(
-        dark(archive.archive_html(edition, get_settings())),
+        dark(archive.archive_html(edition, settings_of(request))),
         headers={"Content-Security-Policy": PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN"},
     )

@@ -13,13 +13,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from mailer.config import get_settings
+from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.events import reports
 from mailer.issues.models import Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.web.admin.charts import line_chart
 from mailer.web.admin.pages import CurrentEditor, DbSession, page, page_lang
+from mailer.web.deps import settings_of
 from mailer.web.i18n import Texts, texts
 from subscribers import growth
 from subscribers.csv_export import safe_cell
@@ -105,8 +106,10 @@ def _warning_texts(
     ]
 
 
-def _issue_tables(session: Session, issue: Issue, t: Texts) -> tuple[dict, list[Table]]:
-    figs = reports.figures(session, issue, utcnow(), get_settings())
+def _issue_tables(
+    session: Session, issue: Issue, t: Texts, settings: Settings
+) -> tuple[dict, list[Table]]:
+    figs = reports.figures(session, issue, utcnow(), settings)
     editions = Table(
         "editions",
         t._("Editions"),
@@ -145,7 +148,7 @@ def issue_report(number: int, request: Request, session: DbSession, editor: Curr
     issue, missing = _issue_or_404(session, number, t)
     if missing:
         return missing
-    figs, tables = _issue_tables(session, issue, t)
+    figs, tables = _issue_tables(session, issue, t, settings_of(request))
     series = reports.hourly(session, issue)
     charts = [
         line_chart(
@@ -178,7 +181,10 @@ def issue_report_csv(
     issue, missing = _issue_or_404(session, number, t)
     if missing:
         return missing
-    found = next((x for x in _issue_tables(session, issue, t)[1] if x.name == table), None)
+    found = next(
+        (x for x in _issue_tables(session, issue, t, settings_of(request))[1] if x.name == table),
+        None,
+    )
     if found is None:
         return Response(
             t._("There is no such table."), status_code=404, media_type="text/plain; charset=utf-8"
@@ -186,9 +192,9 @@ def issue_report_csv(
     return found.csv(f"issue-{number}")
 
 
-def _trend_tables(session: Session, t: Texts) -> tuple[list[str], list[Table]]:
+def _trend_tables(session: Session, t: Texts, settings: Settings) -> tuple[list[str], list[Table]]:
     now = utcnow()
-    last = reports.last_issues(session, now, get_settings(), LAST_ISSUES)
+    last = reports.last_issues(session, now, settings, LAST_ISSUES)
     issues = Table(
         "issues",
         t._("The last issues compared"),
@@ -232,14 +238,16 @@ def _trend_tables(session: Session, t: Texts) -> tuple[list[str], list[Table]]:
 
 @router.get("/reports", response_class=HTMLResponse)
 def trends(request: Request, session: DbSession, editor: CurrentEditor):
-    warnings, tables = _trend_tables(session, texts(page_lang(request)))
+    warnings, tables = _trend_tables(session, texts(page_lang(request)), settings_of(request))
     return page(request, "reports", editor=editor, tables=tables, warnings=warnings)
 
 
 @router.get("/reports.csv")
 def trends_csv(request: Request, session: DbSession, editor: CurrentEditor, table: str = ""):
     t = texts(page_lang(request))
-    found = next((x for x in _trend_tables(session, t)[1] if x.name == table), None)
+    found = next(
+        (x for x in _trend_tables(session, t, settings_of(request))[1] if x.name == table), None
+    )
     if found is None:
         return Response(
             t._("There is no such table."), status_code=404, media_type="text/plain; charset=utf-8"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from mailer.config import get_settings
+from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.issues import scheduling
 from mailer.issues.service import IssueError, get_issue
@@ -20,6 +20,7 @@ from mailer.langs import EDITIONS
 from mailer.rendering.render import RenderError
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page_lang
+from mailer.web.deps import settings_of
 from mailer.web.i18n import texts
 from mailer.web.labels import N_
 
@@ -33,11 +34,11 @@ def zone_choices() -> tuple[str, ...]:
     return USUAL_ZONES + tuple(sorted(available_timezones() - set(USUAL_ZONES)))
 
 
-def zoned(when: datetime | None, tz: str | None) -> str:
+def zoned(when: datetime | None, tz: str | None, default_tz: str) -> str:
     """A time in the zone it was chosen in (an edition's send_tz), else the digest's zone."""
     if when is None:
         return ""
-    tz = tz or get_settings().digest_timezone
+    tz = tz or default_tz
     return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") + f" {tz}"
 
 
@@ -54,7 +55,9 @@ _REFUSALS = {  # what _refusal finds wrong, as the page says it
 }
 
 
-def _refusal(issue, lang_choice: str, date: str, time: str, tz: str, now: datetime) -> str | None:
+def _refusal(
+    issue, lang_choice: str, date: str, time: str, tz: str, now: datetime, settings: Settings
+) -> str | None:
     """What is wrong with this schedule, as a key of _REFUSALS (None: nothing)."""
     if tz not in zone_choices():
         return "bad_zone"
@@ -69,7 +72,7 @@ def _refusal(issue, lang_choice: str, date: str, time: str, tz: str, now: dateti
         return "edition_started"
     if issue.status not in scheduling.SCHEDULABLE:
         return "cannot_schedule"
-    return "sending_refused" if get_settings().sending_refused() else None
+    return "sending_refused" if settings.sending_refused() else None
 
 
 def _issue(request: Request, session, number: int):
@@ -111,12 +114,13 @@ def schedule(
     csrf_token: FormField = "",
 ):
     check_csrf(request, csrf_token)
-    tz = timezone.strip() or get_settings().digest_timezone
+    settings = settings_of(request)
+    tz = timezone.strip() or settings.digest_timezone
     issue = _issue(request, session, number)
     if isinstance(issue, Response):
         return issue
     now = utcnow()
-    refused = _refusal(issue, lang, date, time, tz, now)
+    refused = _refusal(issue, lang, date, time, tz, now, settings)
     if refused:
         return _show(request, session, editor, number, refused)
     try:

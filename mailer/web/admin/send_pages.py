@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from mailer.config import get_settings
 from mailer.issues.models import Editor, Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.issues.states import InvalidTransition, IssueStatus
@@ -21,6 +20,7 @@ from mailer.rendering.render import RenderError
 from mailer.web import language
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
+from mailer.web.deps import settings_of
 from mailer.web.i18n import Texts, texts
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def issue_action(
     why = f"paused by {editor.name}" + (
         f": {reason}" if reason else ""
     )  # who and why, for the desk and the CLI
-    settings = get_settings()
+    settings = settings_of(request)
     actions = {
         "send": lambda: facade.send_now(number, settings),
         "resume": lambda: facade.resume(number, settings),

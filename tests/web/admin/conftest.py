@@ -16,11 +16,11 @@ def editor(session):
 
 
 @pytest.fixture
-def anonymous(settings, session):
+def anonymous(runtime, session):
     from mailer.web.app import create_app
 
     # https: the session cookie is Secure because MAILER_PUBLIC_URL is https in the tests
-    return TestClient(create_app(), base_url="https://testserver", follow_redirects=False)
+    return TestClient(create_app(runtime), base_url="https://testserver", follow_redirects=False)
 
 
 def csrf_of(html: str) -> str:

@@ -3,6 +3,7 @@
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 
 def test_the_schema_is_refused_to_strangers_and_served_to_an_editor(anonymous, admin):
@@ -14,23 +15,24 @@ def test_the_schema_is_refused_to_strangers_and_served_to_an_editor(anonymous, a
     assert schema.status_code == 200 and "/admin/issues/{number}" in schema.json()["paths"]
 
 
-def test_the_schema_is_open_while_developing(settings, monkeypatch):
+def test_the_schema_is_open_while_developing(make_runtime, monkeypatch):
     from mailer.config import get_settings
     from mailer.web.app import create_app
 
     monkeypatch.setenv("MAILER_ENV", "development")
     get_settings.cache_clear()
-    assert TestClient(create_app()).get("/admin/openapi.json").status_code == 200
+    runtime = make_runtime(env="development")
+    assert TestClient(create_app(runtime)).get("/admin/openapi.json").status_code == 200
 
 
 @pytest.fixture
-def scraper(settings, session, monkeypatch):
+def scraper(make_runtime, session, monkeypatch):
     from mailer.config import get_settings
     from mailer.web.app import create_app
 
     monkeypatch.setenv("MAILER_METRICS_TOKEN", "scrape-me-please")
     get_settings.cache_clear()
-    return TestClient(create_app())
+    return TestClient(create_app(make_runtime(metrics_token=SecretStr("scrape-me-please"))))
 
 
 @pytest.mark.parametrize(
