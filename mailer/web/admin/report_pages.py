@@ -188,7 +188,7 @@ def _trend_tables(session: Session, t: dict) -> tuple[list[str], list[Table]]:
         [
             [
                 t["issue_title"].format(number=i.number),
-                i.started_at.strftime("%Y-%m-%d"),
+                f"{i.started_at:%Y-%m-%d}",  # last_issues: started ones only
                 *_rate_cells(f),
             ]
             for i, f in last
