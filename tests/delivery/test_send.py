@@ -19,10 +19,7 @@ from mailer.mail.senders import OutboxSender, SendError, SendResult
 from subscribers import service as subscribers
 from tests.factories import shown_statuses, start_send
 
-
-@pytest.fixture
-def issue(issue, subscribers_by_lang):  # this module's issue has readers
-    return issue
+pytestmark = pytest.mark.usefixtures("subscribers_by_lang")  # this module's issue has readers
 
 
 def _emls(settings) -> list[Path]:

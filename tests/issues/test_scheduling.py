@@ -14,10 +14,7 @@ from mailer.issues.service import IssueError, draft_issue
 from mailer.issues.states import IssueStatus
 from tests.factories import start_send
 
-
-@pytest.fixture
-def issue(issue, subscribers_by_lang):  # this module's issue has readers
-    return issue
+pytestmark = pytest.mark.usefixtures("subscribers_by_lang")  # this module's issue has readers
 
 
 def _deliveries(session, lang=None):

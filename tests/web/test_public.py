@@ -10,11 +10,6 @@ from subscribers.models import Status
 
 
 @pytest.fixture
-def client(settings):
-    return TestClient(create_app(), follow_redirects=False)
-
-
-@pytest.fixture
 def reader(session):
     sub, _ = service.add(session, "reader@example.com", "ko", confirmed=True)
     session.commit()

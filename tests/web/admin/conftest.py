@@ -1,7 +1,7 @@
-import re
-
 import pytest
 from fastapi.testclient import TestClient
+
+from tests.web.conftest import csrf_of
 
 PASSWORD = "correct horse battery"
 
@@ -21,10 +21,6 @@ def anonymous(settings, session):
 
     # https: the session cookie is Secure because MAILER_PUBLIC_URL is https in the tests
     return TestClient(create_app(), base_url="https://testserver", follow_redirects=False)
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 def log_in(client, name="mina", password=PASSWORD):
