@@ -1,24 +1,27 @@
-"""The webhook's fixtures: the signing key the app knows, and deliveries for events to name."""
+"""The webhook's fixtures: a client that knows the signing key, and deliveries for events to name."""
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mailer.db import utcnow
 from mailer.delivery.models import Delivery
 from mailer.issues.service import draft_issue
 from mailer.standin.signing import generate_private_key, public_key_b64
+from mailer.web.app import create_app
 from tests.factories import start_send
 
 KEY = generate_private_key()
 
 
-@pytest.fixture(autouse=True)
-def webhook_key(settings, monkeypatch):
-    """The app (the root conftest's `client`) checks the webhook's posts against KEY."""
+@pytest.fixture
+def webhook_client(settings, monkeypatch):
+    """The web app checking the webhook's posts against KEY."""
     from mailer.config import get_settings
 
     monkeypatch.setenv("MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key_b64(KEY))
     get_settings.cache_clear()
+    return TestClient(create_app())
 
 
 @pytest.fixture
