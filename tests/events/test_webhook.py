@@ -3,6 +3,7 @@
 import json
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -128,6 +129,7 @@ def test_processed_evidence_reconciles_a_lost_answer(webhook_client, session, de
     )
 
 
+@pytest.mark.slow
 def test_one_post_of_ten_thousand_events(webhook_client, session, deliveries):
     d = deliveries[0]
     events = [_event("open", d, n) for n in range(10_000)]

@@ -10,6 +10,8 @@ from hypothesis import settings as hsettings
 
 from mailer.web.app import create_app
 
+pytestmark = pytest.mark.slow
+
 # The schema as the app makes it: /openapi.json is served to editors only outside development.
 schema = schemathesis.openapi.from_dict(create_app().openapi())
 

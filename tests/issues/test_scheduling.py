@@ -148,6 +148,7 @@ def test_the_beat_task_drafts_and_an_empty_week_returns_none(session, ingested):
     assert task.apply().get() is None
 
 
+@pytest.mark.slow  # waits 1.1 s for the send time
 def test_the_beat_tick_task_sends_what_is_due(session, issue, settings):
     from mailer.delivery.tasks import send_due
 

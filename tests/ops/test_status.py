@@ -86,6 +86,7 @@ def test_ops_status_json_without_a_broker(session, issue):
 
 
 @pytest.mark.celery
+@pytest.mark.slow
 def test_queue_depth_and_workers_read_from_redis(session, settings, redis_url):
     client = redis.Redis.from_url(redis_url)
     client.flushdb()

@@ -6,6 +6,15 @@ from tests.web.conftest import csrf_of
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch):
+    """Editors' passwords hashed at a low scrypt cost, which their hashes carry, so logging in checks at
+    that cost too: at the real one a hash and a check take ~0.1 s of CPU in nearly every desk test."""
+    from mailer.web.admin import passwords
+
+    monkeypatch.setattr(passwords, "N", 2**8)
+
+
 @pytest.fixture
 def editor(session):
     from mailer.web.admin.accounts import create_user
