@@ -167,7 +167,7 @@ def compare_and_set(session: Session, model, row_id: int, allowed_from, **values
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return result.rowcount == 1  # type: ignore[attr-defined]  # execute() is typed Result; DML gives a CursorResult
 
 
 def alembic_config(url: str | None = None):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -82,7 +82,7 @@ def text_of(binary) -> io.TextIOWrapper:
     return io.TextIOWrapper(io.BufferedReader(binary), encoding="utf-8-sig", newline="")
 
 
-def _header(fieldnames: list[str] | None) -> list[str]:
+def _header(fieldnames: Sequence[str] | None) -> list[str]:
     if not fieldnames:
         raise CsvError("the file is empty: expected a header row with email and lang")
     names = [(name or "").strip().lower() for name in fieldnames]
@@ -186,7 +186,7 @@ def _flush(session: Session, chunk: dict[str, Row], now: datetime, report: Impor
     if rows:
         result = session.execute(_insert_new(session), rows)
         inserted = (
-            result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+            result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)  # type: ignore[attr-defined]  # execute() is typed Result; DML gives a CursorResult
         )
     report.added += inserted
     report.existing += len(existing) + len(rows) - inserted

@@ -7,8 +7,9 @@ transaction. Callers commit before they answer, so a change that was answered is
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import String, bindparam, delete, func, insert, literal, or_, select, update
+from sqlalchemy import String, Table, bindparam, delete, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -42,7 +43,8 @@ def _check_lang(lang: str) -> None:
 
 # Built once, not per call: building a statement cost about as much CPU as running it (one-click unsubscribes
 # come in waves when a digest goes out).
-_INSERT_CHANGE = insert(Change.__table__)
+# (declarative's __table__ is typed FromClause; it is a Table)
+_INSERT_CHANGE = insert(cast(Table, Change.__table__))
 
 
 def _record(
@@ -281,9 +283,8 @@ def unsubscribe(
 # data-modifying WITH), run on its own in autocommit: one round trip, no BEGIN or COMMIT, for the wave of
 # one-click posts after every digest. One statement is atomic: both rows are written, or neither.
 # Built once, like _INSERT_CHANGE. The link-age rule is _link_fits, spelled in SQL.
-_SUBSCRIBERS = (
-    Subscriber.__table__
-)  # the table, not the entity: no ORM bookkeeping for a row nobody loaded
+# the table, not the entity: no ORM bookkeeping for a row nobody loaded
+_SUBSCRIBERS = cast(Table, Subscriber.__table__)
 _NOW = bindparam("now", type_=UTCDateTime())
 _CHANGED = (
     update(_SUBSCRIBERS)
@@ -300,7 +301,7 @@ _CHANGED = (
     .cte("changed")
 )
 _UNSUBSCRIBE_ACTIVE_LOGGED = select(_CHANGED.c.lang).add_cte(
-    insert(Change.__table__)
+    insert(cast(Table, Change.__table__))
     .from_select(
         ["subscriber_id", "at", "action", "source", "ip", "detail"],
         select(
@@ -427,7 +428,8 @@ def remove(session: Session, email: str) -> Subscriber:
     sub = get_by_email(session, email)
     if sub is None:
         raise SubscriberError(f"no subscriber {normalize(email)}")
-    return unsubscribe(session, sub.id, source="cli")
+    unsubscribe(session, sub.id, source="cli")
+    return sub  # the same row: the session's identity map holds one object per id
 
 
 def erase(session: Session, email: str) -> bool:

@@ -142,8 +142,8 @@ def make_token(
         return _fast_sign(
             _pads(purpose, settings.secret_key.get_secret_value()), _fast_value(payload, _stamp())
         )
-    payload = subscriber_id if lang is None else [subscriber_id, lang]
-    return _timed(purpose, settings).dumps(payload)
+    value = subscriber_id if lang is None else [subscriber_id, lang]
+    return _timed(purpose, settings).dumps(value)
 
 
 def _claim(value, issued_at: datetime | None) -> Claim:

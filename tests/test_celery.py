@@ -73,6 +73,7 @@ def test_tasks_are_registered_on_their_queues():
 
 
 @pytest.mark.celery
+@pytest.mark.slow
 def test_a_real_worker_on_redis_sends_an_issue_to_everyone_once(
     session, ingested, subscribers_by_lang, settings, redis_url
 ):
@@ -138,6 +139,7 @@ def test_a_real_worker_on_redis_sends_an_issue_to_everyone_once(
 
 
 @pytest.mark.celery
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "command", [["worker", "-Q", "send", "-P", "solo", "-n", "jsonlog@%h"], ["beat"]]
 )

@@ -7,6 +7,8 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+import pytest
+
 
 def _run_demo(directory: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}  # nothing configured
@@ -21,6 +23,7 @@ def _run_demo(directory: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # the demo end to end, in a process of its own
 def test_demo_runs_end_to_end_and_mails_nobody_twice(tmp_path):
     directory = tmp_path / "demo"
     first = _run_demo(directory)
@@ -63,6 +66,7 @@ def test_demo_sample_feeds_meet_the_brief():
     )  # something for the sanitizer to do
 
 
+@pytest.mark.slow
 def test_demo_through_the_sendgrid_api_against_the_stand_in(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
     result = subprocess.run(

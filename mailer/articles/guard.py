@@ -116,7 +116,8 @@ class GuardedBackend(httpcore.SyncBackend):
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        # the host of an AF_INET or AF_INET6 sockaddr is a str (typeshed's union also allows int)
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         if not self.allow_private:
             private = [a for a in addresses if not is_public(a)]
             if private:  # all or nothing: a name with one private address is refused outright

@@ -136,10 +136,10 @@ def parse_feed(
         )
     error = None
     if parsed.bozo:
-        exc = parsed.get("bozo_exception")
+        problem = parsed.get("bozo_exception")
         # A wrong declared charset that feedparser recovered from is not worth an error line.
-        if not isinstance(exc, feedparser.CharacterEncodingOverride):
-            error = f"malformed feed: {exc}"
+        if not isinstance(problem, feedparser.CharacterEncodingOverride):
+            error = f"malformed feed: {problem}"
     items, unlinked = [], 0
     for entry in parsed.entries:
         guid = entry.get("id") or ""

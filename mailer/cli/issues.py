@@ -99,6 +99,7 @@ def issue_preview(number: int, lang: str, out: Path | None, as_text: bool) -> No
         render_issue(session, found)
         edition = next(e for e in found.editions if e.lang == lang)
         body = edition.text if as_text else edition.html
+        assert body is not None  # render_issue has just stored both parts
     if out:
         out.write_text(body, encoding="utf-8")
         click.echo(f"wrote {out} ({len(body.encode()) // 1024} KB)")
@@ -169,16 +170,19 @@ WAIT = click.option(
 def _wait_for(number: int) -> str:
     """A progress bar over the issue's recipients until it is sent, failed, cancelled or paused."""
     from mailer.db import session_scope
-    from mailer.delivery.stats import PARTLY_SENT, progress
+    from mailer.delivery.stats import PARTLY_SENT, Progress, progress
     from mailer.issues.service import get_issue
     from mailer.issues.states import TERMINAL, IssueStatus
+
+    def shown(p: Progress | None) -> str | None:
+        return p.summary() if p else None
 
     with click.progressbar(
         length=1,
         label=f"issue #{number}",
         show_pos=True,
         file=sys.stderr,
-        item_show_func=lambda p: p.summary() if p else None,
+        item_show_func=shown,
     ) as bar:
         while True:
             with session_scope() as session:  # the schema was checked when the send started

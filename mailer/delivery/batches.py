@@ -79,13 +79,15 @@ def _recipients(
         .where(Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.QUEUED)
         .order_by(Delivery.id)
     ).all()
-    recipients, dropped = [], []
+    recipients: list[Recipient] = []
+    dropped: list[int] = []
     links = tokens.shared_link_maker(LINK_PAGES, settings)
-    erased = []
+    erased: list[int] = []
     for delivery_id, email, subscriber_id, status in rows:
         if status != Status.ACTIVE:  # unsubscribed, suppressed or erased since the snapshot
             (dropped if status is not None else erased).append(delivery_id)
             continue
+        assert email is not None  # only an erased subscriber's delivery has lost its address
         unsubscribe, preferences = links(subscriber_id)
         recipients.append(
             Recipient(
@@ -123,7 +125,7 @@ def _set_deliveries(
     )
     if ids is not None:
         query = query.where(Delivery.id.in_(ids))
-    return session.execute(
+    return session.execute(  # type: ignore[attr-defined]  # execute() is typed Result; DML gives a CursorResult
         query.values(status=status, updated_at=now, error=error).execution_options(
             synchronize_session=False
         )
@@ -173,8 +175,8 @@ def _content(session: Session, edition_id: int, started_at: datetime) -> Content
     if key not in _CONTENTS:
         if len(_CONTENTS) >= 16:  # a worker sends a few editions at a time
             _CONTENTS.clear()
-        _CONTENTS[key] = Content(
-            *session.execute(
+        _CONTENTS[key] = Content._make(
+            session.execute(
                 select(Edition.lang, Edition.subject, Edition.html, Edition.text).where(
                     Edition.id == edition_id
                 )
@@ -234,6 +236,7 @@ def send_batch(
             _set_deliveries(session, batch.id, None, DeliveryStatus.CANCELLED, now)
         session.commit()
         return BatchOutcome(batch.status)
+    assert started_at is not None  # a batch is written only once its edition has started
     edition = _content(session, batch.edition_id, started_at)
     # The last moment a request may start and still end (answered or timed out) within the lease: the
     # sweep takes a batch whose lease ran out for lost as of the lease's end.

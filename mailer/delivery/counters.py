@@ -42,7 +42,8 @@ class _Redis:
         pipe.execute()
 
     def read(self) -> dict[str, float]:
-        return {k.decode(): float(v) for k, v in self.client.hgetall(KEY).items()}
+        # redis' stubs say bytes | str; a client without decode_responses gives bytes
+        return {k.decode(): float(v) for k, v in self.client.hgetall(KEY).items()}  # type: ignore[union-attr]
 
 
 @lru_cache(maxsize=4)

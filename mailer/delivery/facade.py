@@ -48,8 +48,8 @@ def send_now(number: int, settings: Settings) -> list[int]:
         with session_scope() as session:
             batch_ids += start_editions(
                 session,
-                session.get(Issue, issue_id),
-                [session.get(Edition, edition_id)],
+                session.get_one(Issue, issue_id),
+                [session.get_one(Edition, edition_id)],
                 settings,
                 utcnow(),
                 lambda ids: enqueue(ids, settings),

@@ -92,7 +92,7 @@ def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool
     )
     if waiting:  # an edition with a later send time, or a ledger still being written, keeps the issue `sending`
         return False
-    issue = session.get(Issue, issue_id, populate_existing=True)
+    issue = session.get_one(Issue, issue_id, populate_existing=True)
     if issue.status != IssueStatus.SENDING:
         return False
     failed = counts.get(BatchStatus.FAILED, 0)

@@ -70,7 +70,7 @@ def start_editions(
     batch_ids: list[int] = []
     for edition in editions:
         claimed = (
-            session.execute(
+            session.execute(  # type: ignore[attr-defined]  # execute() is typed Result; DML gives a CursorResult
                 update(Edition)
                 .where(Edition.id == edition.id, Edition.started_at.is_(None))
                 .values(started_at=now, ledger_heartbeat=utcnow())
@@ -108,7 +108,7 @@ def write_ledger(
         # Compare-and-set first: a writer that went silent for a lease and was taken over stops here. The
         # row stays locked until this block commits, so no one takes over halfway through it.
         still_ours = (
-            session.execute(
+            session.execute(  # type: ignore[attr-defined]  # execute() is typed Result; DML gives a CursorResult
                 update(Edition)
                 .where(
                     Edition.id == edition.id,
@@ -159,7 +159,7 @@ def write_ledger(
     return batch_ids
 
 
-def _issue_status(session: Session, issue_id: int) -> str:
+def _issue_status(session: Session, issue_id: int) -> str | None:
     return session.scalar(select(Issue.status).where(Issue.id == issue_id))
 
 
@@ -197,7 +197,7 @@ def resume_ledger(
 ) -> list[int]:
     """Take over a stalled ledger (compare-and-set on its heartbeat, so one taker) and write the rest."""
     taken = (
-        session.execute(
+        session.execute(  # type: ignore[attr-defined]  # execute() is typed Result; DML gives a CursorResult
             update(Edition)
             .where(Edition.id == edition_id, _ledger_stalled(now, settings))
             .values(ledger_heartbeat=utcnow())
@@ -207,7 +207,7 @@ def resume_ledger(
     )
     if not taken:
         return []
-    edition = session.get(Edition, edition_id, populate_existing=True)
+    edition = session.get_one(Edition, edition_id, populate_existing=True)
     log.warning(
         "issue #%s: the %s ledger's writer went silent after subscriber %s; writing the rest",
         edition.issue.number,
@@ -248,7 +248,7 @@ def start_due(
     (two beats, a restart) it starts each once."""
     batch_ids: list[int] = []
     for issue_id, edition_ids in due_editions(session, now).items():
-        issue = session.get(Issue, issue_id, populate_existing=True)
+        issue = session.get_one(Issue, issue_id, populate_existing=True)
         if issue.status == IssueStatus.SCHEDULED:
             try:
                 transition(session, issue, IssueStatus.SENDING, status_reason=None, started_at=now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import func, select
@@ -124,7 +125,7 @@ def _outcomes(by_status: dict[str, tuple[int, int, int]]) -> dict[str, int]:
     }
 
 
-def _batch_sums(session: Session, issue: Issue, *by) -> list:
+def _batch_sums(session: Session, issue: Issue, *by) -> Sequence:
     """(*by, batch status, size, suppressed, invalid) sums of the issue's batches."""
     query = select(
         *by, Batch.status, func.sum(Batch.size), func.sum(Batch.suppressed), func.sum(Batch.invalid)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -49,7 +50,7 @@ def _configure(directory: Path, standin_url: str | None) -> None:
     """The embedded default, inside DIR, whatever the environment says."""
     from mailer.config import Settings, install
 
-    chosen = {
+    chosen: dict[str, Any] = {
         "database_url": f"sqlite:///{(directory / 'mailer.db').resolve()}",
         "outbox_dir": str((directory / "outbox").resolve()),
         "mail_backend": "sendgrid" if standin_url else "outbox",
@@ -120,7 +121,7 @@ def _run(directory: Path, echo: Callable[[str], None], standin) -> dict:
         echo(f"subscribers: {added} added, {len(SAMPLE_SUBSCRIBERS) - added} already there")
         issue = draft_issue(session, now)
         if issue is None:
-            issue = session.scalar(select(Issue).order_by(Issue.number.desc()).limit(1))
+            issue = session.scalars(select(Issue).order_by(Issue.number.desc()).limit(1)).one()
             echo(f"no new stories since issue #{issue.number}: nothing new drafted")
         else:
             echo(f"drafted issue #{issue.number} with {len(issue.stories)} stories")
@@ -135,9 +136,9 @@ def _run(directory: Path, echo: Callable[[str], None], standin) -> dict:
         echo(f"issue #{number} is already {status}: nobody is mailed twice")
 
     with session_scope() as session:
-        issue = session.scalar(select(Issue).where(Issue.number == number))
+        issue = session.scalars(select(Issue).where(Issue.number == number)).one()
         counts = delivery_counts(session, issue.id)
-        summary = {
+        summary: dict[str, Any] = {
             "issue": number,
             "status": issue.status,
             "recipients": {lang: sum(c.values()) for lang, c in sorted(counts.items())},

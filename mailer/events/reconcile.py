@@ -66,7 +66,7 @@ def reconcile_batch(
                 _probe(session, batch, now, settings, sender)
             return BatchOutcome(batch.status)
         # compare-and-set, so two reconcilers cannot both send the batch again
-        taken = session.execute(
+        taken = session.execute(  # type: ignore[attr-defined]  # execute() is typed Result; DML gives a CursorResult
             update(Batch)
             .where(Batch.id == batch.id, Batch.status == BatchStatus.UNKNOWN)
             .values(status=BatchStatus.RETRYING, updated_at=now)
@@ -103,7 +103,7 @@ def _probe(
         select(Batch.id).where(Batch.probe_sent_at > lost_at, Batch.probe_sent_at > recent).limit(1)
     ):
         return
-    taken = session.execute(
+    taken = session.execute(  # type: ignore[attr-defined]  # execute() is typed Result; DML gives a CursorResult
         update(Batch)
         .where(
             Batch.id == batch.id, or_(Batch.probe_sent_at.is_(None), Batch.probe_sent_at <= recent)

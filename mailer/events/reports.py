@@ -148,7 +148,7 @@ def last_issues(
     return [(issue, figures(session, issue, now, settings)["all"]) for issue in issues]
 
 
-def warnings(figs: dict[str, Figures]) -> list[tuple[str, str, float]]:
+def warnings(figs: dict[str, Figures]) -> list[tuple[str, str, float | None]]:
     """[(edition lang or "all", "complaints" | "bounces", rate)] past their limits."""
     return [
         (lang, kind, f.rate("complained" if kind == "complaints" else "bounced"))

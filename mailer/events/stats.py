@@ -73,7 +73,7 @@ def refresh_counts(session: Session, issue_id: int, now: datetime) -> IssueCount
             set_={k: statement.excluded[k] for k in ("counted_at", "deliveries", "stats")},
         )
     )
-    return session.get(IssueCounts, issue_id, populate_existing=True)
+    return session.get_one(IssueCounts, issue_id, populate_existing=True)
 
 
 def _settled_before(now: datetime, settings: Settings) -> datetime:

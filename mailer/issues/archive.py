@@ -44,4 +44,5 @@ def public_edition(session: Session, number: int, lang: str) -> Edition | None:
 
 
 def archive_html(edition: Edition, settings: Settings) -> str:
+    assert edition.html is not None  # an edition is stored rendered
     return fill(edition.html, neutral_links(edition.lang, settings))

@@ -97,7 +97,7 @@ def add_story(session: Session, issue: Issue, article_id: int) -> None:
         select(IssueStory.issue_id).where(IssueStory.article_id.in_(sides)).limit(1)
     )
     if used is not None:
-        number = session.get(Issue, used).number
+        number = session.get_one(Issue, used).number
         raise IssueError(
             f"story {article_id} is already in issue #{number}",
             "story_there",
@@ -174,6 +174,6 @@ def candidates(session: Session, limit: int = 50) -> list[Article]:
     for a in rows:
         if a.id in seen or (a.pair_id and a.pair_id in used_ids):
             continue
-        seen |= {a.id, a.pair_id} - {None}
+        seen |= {a.id} if a.pair_id is None else {a.id, a.pair_id}
         out.append(a)
     return out[:limit]

@@ -33,7 +33,7 @@ def select_stories(
     groups: dict[frozenset[int], list[Candidate]] = {}
     for c in candidates:
         if start <= c.published_at < end:
-            key = frozenset({c.article_id, c.pair_id} - {None})
+            key = frozenset([c.article_id] if c.pair_id is None else [c.article_id, c.pair_id])
             groups.setdefault(key, []).append(c)
     ranked = []
     for key, sides in groups.items():

@@ -104,7 +104,7 @@ def classify(status: int, body, headers) -> SendError:
     if status == 400:
         fields = [_PERSONALIZATION_FIELD.match(e.get("field") or "") for e in errors]
         if errors and all(fields):  # every error names a recipient: the rest can go
-            invalid = tuple(sorted({int(m.group(1)) for m in fields}))
+            invalid = tuple(sorted({int(m.group(1)) for m in fields if m}))
             return SendError(message, kind=SendError.INVALID, invalid=invalid, status=code)
     return SendError(message, kind=SendError.PERMANENT, status=code)
 

@@ -56,7 +56,7 @@ def confirmation_message(
     """
     sub = service.get(session, subscriber_id)
     kind = service.confirmation_kind(sub)
-    if kind is None:
+    if kind is None or sub is None:
         return None
     rendered = render_email(
         CONFIRM_EMAIL, lang, confirmation_context(subscriber_id, kind, lang, settings)
@@ -151,7 +151,7 @@ def send_mail(self, mail_id: int) -> str:
         if not _claim(session, mail_id, utcnow(), settings):
             return "done"  # sent, skipped or failed already, or held by another worker
         session.commit()
-        row = session.get(OutboxMail, mail_id)
+        row = session.get_one(OutboxMail, mail_id)
         if row.attempts > MAX_RETRIES + 1:  # a mail whose workers keep dying is not tried for ever
             message, attempts = None, row.attempts
         else:

@@ -94,7 +94,7 @@ def issues_in_flight(session: Session, now: datetime) -> list[dict]:
                 Batch.sent_at >= now - RATE_WINDOW,
             )
         )
-        rate = recent / RATE_WINDOW.total_seconds()  # recipients per second lately
+        rate = (recent or 0) / RATE_WINDOW.total_seconds()  # recipients per second lately
         # editions whose ledger is being written, or due and about to be: the total is not final yet
         # (the languages only: the editions' rows carry their rendered HTML, not worth reading on every scrape)
         due = list(
@@ -150,7 +150,7 @@ def stuck_batches(session: Session, now: datetime) -> dict[str, int]:
     return {
         "unknown": counts.get(BatchStatus.UNKNOWN, 0),
         "retrying": counts.get(BatchStatus.RETRYING, 0),
-        "lease_expired": expired,
+        "lease_expired": expired or 0,
     }
 
 

@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Self, TextIO
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -215,7 +215,7 @@ class StandIn:
         # dicts, each full collection walked all of them, stalling every request for 30-70 ms.
         self._recipients: list[tuple[str, ...]] = []
         self._counts: Counter[str] = Counter()
-        self._record_file = None
+        self._record_file: TextIO | None = None
         self._events: deque[dict] = deque()
         self._events_lock = threading.Lock()
         self._webhook_posts = 0
@@ -381,18 +381,19 @@ class StandIn:
     def _accept(self, payload: dict) -> str:
         message_id = secrets.token_urlsafe(16)  # 22 url-safe characters, like SendGrid's ids
         shared = payload.get("custom_args") if isinstance(payload.get("custom_args"), dict) else {}
-        recipients, own_args = [], []
+        each_recipient: list[str] = []
+        each_own: list[tuple] = []
         for p in payload["personalizations"]:
             own = tuple(p["custom_args"].items()) if isinstance(p.get("custom_args"), dict) else ()
             for kind in _ADDRESS_FIELDS:
                 for entry in p.get(kind) or ():
-                    recipients.append(entry["email"])
-                    own_args.append(own)
-        recipients, own_args = tuple(recipients), tuple(own_args)
+                    each_recipient.append(entry["email"])
+                    each_own.append(own)
+        recipients, own_args = tuple(each_recipient), tuple(each_own)
         sender = payload.get("from")
-        categories = (
-            payload.get("categories") if isinstance(payload.get("categories"), list) else []
-        )
+        categories = payload.get("categories")
+        if not isinstance(categories, list):
+            categories = []
         # Each recipient's custom_args are the request's with their personalization's on top; they are
         # merged only when read (accepted(), webhook events), as a send of 1M would pay for it otherwise.
         record = {
@@ -496,6 +497,7 @@ class StandIn:
     def _post_events(self, batch: list[dict], timeout: float) -> bool:
         body = json.dumps(batch, separators=(",", ":")).encode("utf-8")
         timestamp = str(int(time.time()))
+        assert self.webhook_url  # the webhook thread runs only when there is one
         request = urllib.request.Request(
             self.webhook_url,
             data=body,

@@ -130,7 +130,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         preview_pages,
     ):
         app.include_router(desk.router)
-    app.add_exception_handler(admin_auth.LoginRequired, admin_auth.login_redirect)
-    app.add_exception_handler(admin_auth.AdminOnly, admin_only)
+    # Starlette types a handler as taking any Exception; it calls each only with its own class.
+    app.add_exception_handler(admin_auth.LoginRequired, admin_auth.login_redirect)  # type: ignore[arg-type]
+    app.add_exception_handler(admin_auth.AdminOnly, admin_only)  # type: ignore[arg-type]
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     return app

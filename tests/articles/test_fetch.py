@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from mailer.articles.ingest import add_feed, ingest_all
@@ -127,6 +128,7 @@ def test_conditional_get_makes_a_304_cost_nothing(session, feed_server):
     assert session.scalar(select(func.count()).select_from(Article)) == 3
 
 
+@pytest.mark.slow  # servers that stall and drip until the limits cut them off
 def test_hostile_servers_are_recorded_and_never_stop_the_others(session, feed_server, limits):
     limits(feed_timeout_seconds=0.5, feed_max_bytes=20_000)
     big = b"<rss>" + b"x" * 50_000

@@ -13,10 +13,7 @@ from mailer.issues.service import IssueError
 from mailer.issues.states import InvalidTransition, IssueStatus
 from tests.factories import shown_statuses
 
-
-@pytest.fixture
-def issue(issue, subscribers_by_lang):
-    return issue
+pytestmark = pytest.mark.usefixtures("subscribers_by_lang")  # this module's issue has readers
 
 
 def _status(session, number: int) -> str:

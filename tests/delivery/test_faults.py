@@ -27,7 +27,7 @@ from subscribers.models import Subscriber
 from tests.broker import free_port
 from tests.factories import shown_statuses
 
-pytestmark = pytest.mark.celery
+pytestmark = [pytest.mark.celery, pytest.mark.slow]
 PROBE = "probe@news.example.com"
 
 

@@ -7,10 +7,7 @@ from mailer.issues.models import Edition, Issue
 from mailer.issues.states import InvalidTransition, IssueStatus
 from tests.factories import start_send
 
-
-@pytest.fixture
-def issue(issue, subscribers_by_lang):  # this module's issue has readers
-    return issue
+pytestmark = pytest.mark.usefixtures("subscribers_by_lang")  # this module's issue has readers
 
 
 def test_snapshot_writes_one_row_per_active_subscriber_with_their_edition(

@@ -12,10 +12,7 @@ from mailer.delivery.models import Batch, BatchStatus
 from mailer.mail.senders import OutboxSender
 from tests.factories import start_send
 
-
-@pytest.fixture
-def issue(issue, subscribers_by_lang):  # this module's issue has readers
-    return issue
+pytestmark = pytest.mark.usefixtures("subscribers_by_lang")  # this module's issue has readers
 
 
 def _lapsed(settings, leased_at):

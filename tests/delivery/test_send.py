@@ -19,10 +19,7 @@ from mailer.mail.senders import OutboxSender, SendError, SendResult
 from subscribers import service as subscribers
 from tests.factories import shown_statuses, start_send
 
-
-@pytest.fixture
-def issue(issue, subscribers_by_lang):  # this module's issue has readers
-    return issue
+pytestmark = pytest.mark.usefixtures("subscribers_by_lang")  # this module's issue has readers
 
 
 def _emls(settings) -> list[Path]:
@@ -154,6 +151,7 @@ class FlakySender:
         return self.outbox.send(batch)
 
 
+@pytest.mark.slow  # waits out most of a 2 s lease
 def test_no_request_starts_too_late_in_its_lease(session, issue, settings):
     """After a refusal (here a 413, taking its time), a request that could outlive the lease is not made:
     the batch is handed back, as the sweep would take it for lost as of the lease's end."""

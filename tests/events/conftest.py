@@ -15,7 +15,8 @@ KEY = generate_private_key()
 
 
 @pytest.fixture
-def client(make_runtime, monkeypatch):
+def webhook_client(make_runtime, monkeypatch):
+    """The web app checking the webhook's posts against KEY."""
     from mailer.config import get_settings
 
     monkeypatch.setenv("MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key_b64(KEY))

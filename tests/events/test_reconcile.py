@@ -46,7 +46,7 @@ def _with_probe(settings) -> Settings:
 
 
 def test_a_quiet_stream_gets_one_probe_and_its_event_ends_the_wait(
-    client, session, lost, standin, sender, settings
+    webhook_client, session, lost, standin, sender, settings
 ):
     settings = _with_probe(settings)
     after_grace = lost.updated_at + timedelta(seconds=settings.reconcile_grace_seconds + 1)
@@ -68,7 +68,7 @@ def test_a_quiet_stream_gets_one_probe_and_its_event_ends_the_wait(
     stamp = int(after_grace.timestamp()) + 1
     assert (
         post(
-            client,
+            webhook_client,
             [
                 {
                     "event": "processed",

@@ -3,6 +3,7 @@
 import json
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -52,9 +53,9 @@ def _stored(session):
     return session.scalar(select(func.count()).select_from(WebhookEvent))
 
 
-def test_a_signed_post_is_stored_and_applied(client, session, deliveries):
+def test_a_signed_post_is_stored_and_applied(webhook_client, session, deliveries):
     d = deliveries[0]
-    response = post(client, [_event("processed", d), _event("delivered", d)])
+    response = post(webhook_client, [_event("processed", d), _event("delivered", d)])
     assert response.status_code == 200 and response.json() == {
         "received": 2,
         "new": 2,
@@ -64,22 +65,24 @@ def test_a_signed_post_is_stored_and_applied(client, session, deliveries):
     assert session.scalar(select(func.count()).where(WebhookEvent.processed_at.is_(None))) == 0
 
 
-def test_forged_unsigned_and_stale_posts_change_nothing(client, session, deliveries):
+def test_forged_unsigned_and_stale_posts_change_nothing(webhook_client, session, deliveries):
     d = deliveries[0]
     events = [_event("delivered", d)]
     body = json.dumps(events).encode()
     stamp = str(int(time.time()))
     tampered = {SIGNATURE_HEADER: sign(body, stamp, KEY), TIMESTAMP_HEADER: stamp}
     assert (
-        client.post(
+        webhook_client.post(
             "/webhooks/sendgrid", content=body.replace(b"delivered", b"bounce"), headers=tampered
         ).status_code
         == 403
     )
-    assert post(client, events, key=generate_private_key()).status_code == 403  # someone else's key
-    assert client.post("/webhooks/sendgrid", content=body).status_code == 401  # unsigned
+    assert (
+        post(webhook_client, events, key=generate_private_key()).status_code == 403
+    )  # someone else's key
+    assert webhook_client.post("/webhooks/sendgrid", content=body).status_code == 401  # unsigned
     stale = str(int(time.time()) - 11 * 60)
-    assert post(client, events, stamp=stale).status_code == 403
+    assert post(webhook_client, events, stamp=stale).status_code == 403
     assert _stored(session) == 0 and _statuses(session)[d.id] == DeliveryStatus.QUEUED
 
 
@@ -88,29 +91,29 @@ def test_no_configured_key_refuses_everything(runtime, session, deliveries):
     assert response.status_code == 503 and _stored(session) == 0
 
 
-def test_a_signed_post_that_is_not_events_is_a_400(client, session):
-    assert post(client, None, body=b'{"not": "a list"}').status_code == 400
-    assert post(client, None, body=b"\xff\xfe").status_code == 400
+def test_a_signed_post_that_is_not_events_is_a_400(webhook_client, session):
+    assert post(webhook_client, None, body=b'{"not": "a list"}').status_code == 400
+    assert post(webhook_client, None, body=b"\xff\xfe").status_code == 400
     assert _stored(session) == 0
 
 
-def test_replays_are_stored_once(client, session, deliveries):
+def test_replays_are_stored_once(webhook_client, session, deliveries):
     events = [_event("processed", d) for d in deliveries]
-    assert post(client, events).json()["new"] == len(events)
-    assert post(client, events).json() == {"received": len(events), "new": 0, "rejected": 0}
+    assert post(webhook_client, events).json()["new"] == len(events)
+    assert post(webhook_client, events).json() == {"received": len(events), "new": 0, "rejected": 0}
     assert _stored(session) == len(events)
 
 
-def test_out_of_order_events_never_move_a_delivery_backwards(client, session, deliveries):
+def test_out_of_order_events_never_move_a_delivery_backwards(webhook_client, session, deliveries):
     d = deliveries[0]
-    post(client, [_event("delivered", d)])
-    post(client, [_event("processed", d)])  # late
+    post(webhook_client, [_event("delivered", d)])
+    post(webhook_client, [_event("processed", d)])  # late
     assert _statuses(session)[d.id] == DeliveryStatus.DELIVERED
-    post(client, [_event("click", d), _event("open", d)])
+    post(webhook_client, [_event("click", d), _event("open", d)])
     assert _statuses(session)[d.id] == DeliveryStatus.CLICKED
 
 
-def test_processed_evidence_reconciles_a_lost_answer(client, session, deliveries, settings):
+def test_processed_evidence_reconciles_a_lost_answer(webhook_client, session, deliveries, settings):
     from datetime import timedelta
 
     from mailer.delivery.models import Batch, BatchStatus
@@ -119,28 +122,31 @@ def test_processed_evidence_reconciles_a_lost_answer(client, session, deliveries
     members = [d for d in deliveries if d.batch_id == batch_id]
     session.get(Batch, batch_id).status = BatchStatus.UNKNOWN
     session.commit()
-    post(client, [_event("processed", d) for d in members])
+    post(webhook_client, [_event("processed", d) for d in members])
     later = utcnow() + timedelta(seconds=settings.reconcile_grace_seconds + 1)
     assert (
         reconcile.reconcile_batch(session, batch_id, later, settings).status == BatchStatus.ACCEPTED
     )
 
 
-def test_one_post_of_ten_thousand_events(client, session, deliveries):
+@pytest.mark.slow
+def test_one_post_of_ten_thousand_events(webhook_client, session, deliveries):
     d = deliveries[0]
     events = [_event("open", d, n) for n in range(10_000)]
-    response = post(client, events)
+    response = post(webhook_client, events)
     assert response.status_code == 200 and response.json()["new"] == 10_000
     assert _stored(session) == 10_000
     assert _statuses(session)[d.id] == DeliveryStatus.OPENED
 
 
-def test_bounces_complaints_and_unsubscribes_reach_the_subscriber(client, session, deliveries):
+def test_bounces_complaints_and_unsubscribes_reach_the_subscriber(
+    webhook_client, session, deliveries
+):
     from subscribers import service as subscribers
 
     a, b, c, d = deliveries[:4]
     post(
-        client,
+        webhook_client,
         [
             _event("bounce", a, type="bounce", status="5.1.1", reason="550 no such user"),
             _event("spamreport", b),
@@ -157,7 +163,7 @@ def test_bounces_complaints_and_unsubscribes_reach_the_subscriber(client, sessio
         c.email: "unsubscribed",
         d.email: "bounced",
     }
-    post(client, [_event("delivered", b, 9)])  # a later event undoes no suppression
+    post(webhook_client, [_event("delivered", b, 9)])  # a later event undoes no suppression
     session.expire_all()
     assert subscribers.get_by_email(session, b.email).status == "complained"
     assert _statuses(session)[a.id] == DeliveryStatus.BOUNCED

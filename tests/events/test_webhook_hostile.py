@@ -20,11 +20,11 @@ LIMIT = 64 * 1024
 
 
 @pytest.fixture
-def small_limit(client):
+def small_limit(webhook_client):
     """The client's app takes webhook posts of at most LIMIT bytes."""
-    runtime = client.app.state.runtime
+    runtime = webhook_client.app.state.runtime
     limited = runtime.settings.model_copy(update={"webhook_max_bytes": LIMIT})
-    client.app.state.runtime = replace(runtime, settings=limited)
+    webhook_client.app.state.runtime = replace(runtime, settings=limited)
 
 
 def _rows(session):
@@ -33,12 +33,12 @@ def _rows(session):
 
 
 def test_a_declared_body_over_the_limit_is_a_413_even_when_signed(
-    client, session, deliveries, small_limit
+    webhook_client, session, deliveries, small_limit
 ):
     d = deliveries[0]
     events = [_event("open", d, n) for n in range(LIMIT // 200)]
     assert len(json.dumps(events)) > LIMIT
-    response = post(client, events)
+    response = post(webhook_client, events)
     assert response.status_code == 413 and _rows(session) == []
 
 
@@ -80,13 +80,13 @@ def _signed_headers(stamp: bytes) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def test_a_streamed_body_is_cut_off_at_the_limit_not_read_whole(client, small_limit):
+def test_a_streamed_body_is_cut_off_at_the_limit_not_read_whole(webhook_client, small_limit):
     """No Content-Length, a 64 MiB body, a made-up signature: the app stops pulling at the limit (the old
     code read it all, then found the signature bad)."""
     pulled = []
     chunks = (pulled.append(n) or b"x" * 8192 for n in range(64 * 128))
     status = _asgi(
-        client.app,
+        webhook_client.app,
         [(b"transfer-encoding", b"chunked"), *_signed_headers(str(int(time.time())).encode())],
         chunks,
     )
@@ -94,7 +94,7 @@ def test_a_streamed_body_is_cut_off_at_the_limit_not_read_whole(client, small_li
 
 
 def test_bad_events_are_rejected_one_by_one_and_the_bounce_beside_them_is_kept(
-    client, session, deliveries
+    webhook_client, session, deliveries
 ):
     bounced, other = deliveries[0], deliveries[1]
     bad = [
@@ -109,7 +109,7 @@ def test_bad_events_are_rejected_one_by_one_and_the_bounce_beside_them_is_kept(
         "not an event",
     ]
     events = [*bad, _event("bounce", bounced, reason="550 no such user")]
-    response = post(client, events)
+    response = post(webhook_client, events)
     assert response.status_code == 200
     assert response.json() == {"received": 8, "new": 8, "rejected": 7}
     assert subscribers.get_by_email(session, bounced.email).status == "bounced"
@@ -122,7 +122,7 @@ def test_bad_events_are_rejected_one_by_one_and_the_bounce_beside_them_is_kept(
         and r.processed_at is not None
         for r in rejected
     )
-    assert post(client, events).json() == {
+    assert post(webhook_client, events).json() == {
         "received": 8,
         "new": 0,
         "rejected": 7,
@@ -130,24 +130,26 @@ def test_bad_events_are_rejected_one_by_one_and_the_bounce_beside_them_is_kept(
 
 
 def test_nan_and_a_hundred_digit_number_reject_their_event_not_the_post(
-    client, session, deliveries
+    webhook_client, session, deliveries
 ):
     d = deliveries[0]
     good = json.dumps(_event("delivered", d))
     body = f'[{{"event": "open", "timestamp": NaN}}, {{"event": "open", "n": {"9" * 200}}}, {good}]'.encode()
-    response = post(client, None, body=body)
+    response = post(webhook_client, None, body=body)
     assert response.status_code == 200 and response.json()["rejected"] == 2
     assert [r.event for r in _rows(session)].count("delivered") == 1
 
 
 @pytest.mark.parametrize("stamp", ["²²²", "¹²³", "9" * 5000])
-def test_a_timestamp_header_of_other_digits_is_a_4xx(client, stamp):
+def test_a_timestamp_header_of_other_digits_is_a_4xx(webhook_client, stamp):
     # "²" passes str.isdigit() and fails int(); latin-1 is how a server reads header bytes
-    status = _asgi(client.app, _signed_headers(stamp.encode("latin-1")), iter([b"[]"]))
+    status = _asgi(webhook_client.app, _signed_headers(stamp.encode("latin-1")), iter([b"[]"]))
     assert 400 <= status < 500
 
 
-def test_late_events_for_an_erased_address_keep_nothing_personal(client, session, deliveries):
+def test_late_events_for_an_erased_address_keep_nothing_personal(
+    webhook_client, session, deliveries
+):
     d = deliveries[0]
     click = _event(
         "click", d, 7, ip="203.0.113.9", url="https://news.example.com/s/1", useragent="Mozilla/5.0"
@@ -155,15 +157,17 @@ def test_late_events_for_an_erased_address_keep_nothing_personal(client, session
     address, delivery_id = d.email, d.id
     assert privacy.erase(session, address)
     session.commit()
-    assert post(client, [click]).status_code == 200
+    assert post(webhook_client, [click]).status_code == 200
     (row,) = _rows(session)
     assert row.email is None and set(row.payload) <= privacy.EVENT_KEYS_KEPT
     assert address not in json.dumps(row.payload) and "203.0.113.9" not in json.dumps(row.payload)
     assert row.delivery_id == delivery_id  # still counted for the issue
 
 
-def test_a_bounced_subscriber_on_file_keeps_the_events_data(client, session, deliveries):
+def test_a_bounced_subscriber_on_file_keeps_the_events_data(webhook_client, session, deliveries):
     d = deliveries[0]
-    post(client, [_event("bounce", d, reason="550 no such user")])  # listed, but still on file
-    post(client, [_event("click", d, 8, url="https://news.example.com/s/1")])
+    post(
+        webhook_client, [_event("bounce", d, reason="550 no such user")]
+    )  # listed, but still on file
+    post(webhook_client, [_event("click", d, 8, url="https://news.example.com/s/1")])
     assert [r.email for r in _rows(session)] == [d.email, d.email]

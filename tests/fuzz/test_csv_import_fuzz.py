@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -13,6 +14,8 @@ from sqlalchemy import delete, func, select
 from mailer.db import utcnow
 from subscribers.csv_import import BadRow, CsvError, Row, import_rows, read_rows
 from subscribers.models import Subscriber
+
+pytestmark = pytest.mark.slow
 
 FAST = hsettings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

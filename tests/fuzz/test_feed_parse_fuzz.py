@@ -15,6 +15,8 @@ from mailer.articles.models import Article, Feed
 from mailer.articles.parse import parse_feed
 from mailer.db import utcnow
 
+pytestmark = pytest.mark.slow
+
 SAMPLES = Path(__file__).resolve().parents[2] / "mailer" / "demo" / "samples"
 EN = (SAMPLES / "en.xml").read_bytes()
 KO = (SAMPLES / "ko.xml").read_bytes()

@@ -14,6 +14,8 @@ from pydantic import SecretStr
 
 from subscribers import tokens
 
+pytestmark = pytest.mark.slow
+
 FAST = hsettings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

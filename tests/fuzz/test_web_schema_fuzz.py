@@ -12,6 +12,8 @@ from mailer.config import Settings
 from mailer.web.app import create_app
 from mailer.wiring import build_runtime
 
+pytestmark = pytest.mark.slow
+
 # The schema as the app makes it: /openapi.json is served to editors only outside development.
 schema = schemathesis.openapi.from_dict(
     create_app(build_runtime(Settings(_env_file=None, env="test"))).openapi()

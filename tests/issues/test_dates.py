@@ -24,7 +24,8 @@ WRITTEN = {  # how each edition writes a day
 
 
 @pytest.fixture
-def issue(session, ingested):
+def monday_issue(session, ingested):
+    """The next issue drafted at DRAFTED, from stories published two hours before."""
     session.execute(update(Article).values(published_at=DRAFTED - timedelta(hours=2)))
     drafted = draft_issue(session, DRAFTED)
     session.commit()
@@ -51,64 +52,66 @@ def test_the_planned_send_day_is_the_digest_weekday_on_or_after_the_draft_in_its
     )  # drafted Tuesday: next Monday
 
 
-def test_a_draft_made_at_six_in_seoul_is_dated_that_monday_not_the_utc_sunday(issue):
-    _assert_dated(issue, date(2026, 11, 30))
-    assert not any("11월 29일" in e.html or "November 29" in e.html for e in issue.editions)
+def test_a_draft_made_at_six_in_seoul_is_dated_that_monday_not_the_utc_sunday(monday_issue):
+    _assert_dated(monday_issue, date(2026, 11, 30))
+    assert not any("11월 29일" in e.html or "November 29" in e.html for e in monday_issue.editions)
 
 
-def test_scheduling_and_rescheduling_redate_in_the_zone_given(session, issue):
+def test_scheduling_and_rescheduling_redate_in_the_zone_given(session, monday_issue):
     scheduling.schedule(
         session,
-        issue,
+        monday_issue,
         ("ko", "both"),
         scheduling.parse_when("2026-12-01T07:00", "Asia/Seoul"),
         DRAFTED,
     )
-    _assert_dated(issue, date(2026, 12, 1), ("ko", "both"))
-    _assert_dated(issue, date(2026, 11, 30), ("en",))  # not scheduled: the planned day still
+    _assert_dated(monday_issue, date(2026, 12, 1), ("ko", "both"))
+    _assert_dated(monday_issue, date(2026, 11, 30), ("en",))  # not scheduled: the planned day still
     # 20:00 on Monday in New York is already Tuesday in Seoul and in UTC: the English edition says Monday
     scheduling.schedule(
         session,
-        issue,
+        monday_issue,
         ("en",),
         scheduling.parse_when("2026-11-30T20:00", "America/New_York"),
         DRAFTED,
     )
-    en = next(e for e in issue.editions if e.lang == "en")
+    en = next(e for e in monday_issue.editions if e.lang == "en")
     assert (
         en.send_at == datetime(2026, 12, 1, 1, 0, tzinfo=UTC) and en.send_tz == "America/New_York"
     )
-    _assert_dated(issue, date(2026, 11, 30), ("en",))
+    _assert_dated(monday_issue, date(2026, 11, 30), ("en",))
     scheduling.schedule(
         session,
-        issue,
+        monday_issue,
         ("ko", "both"),
         scheduling.parse_when("2026-12-02T07:00", "Asia/Seoul"),
         DRAFTED,
     )
-    _assert_dated(issue, date(2026, 12, 2), ("ko", "both"))
-    scheduling.unschedule(session, issue)
-    _assert_dated(issue, date(2026, 11, 30))
+    _assert_dated(monday_issue, date(2026, 12, 2), ("ko", "both"))
+    scheduling.unschedule(session, monday_issue)
+    _assert_dated(monday_issue, date(2026, 11, 30))
 
 
 def test_an_edition_sent_on_another_day_than_planned_is_dated_the_day_it_went_out(
-    session, issue, settings
+    session, monday_issue, settings
 ):
     scheduling.schedule(
         session,
-        issue,
+        monday_issue,
         ("ko", "en", "both"),
         scheduling.parse_when("2026-11-30T07:00", "Asia/Seoul"),
         DRAFTED,
     )
-    _assert_dated(issue, date(2026, 11, 30))
+    _assert_dated(monday_issue, date(2026, 11, 30))
     sent_at = datetime(
         2026, 12, 2, 0, 30, tzinfo=UTC
     )  # Wednesday 09:30 in Seoul: sent late, by hand
-    start_send(session, issue, settings, sent_at)
+    start_send(session, monday_issue, settings, sent_at)
     session.commit()
     session.expire_all()
-    _assert_dated(issue, date(2026, 12, 2))
+    _assert_dated(monday_issue, date(2026, 12, 2))
     # the archive lists the day each edition went out
     [(listed, editions)] = public_issues(session)
-    assert listed.number == issue.number and {e.dated for e in editions} == {date(2026, 12, 2)}
+    assert listed.number == monday_issue.number and {e.dated for e in editions} == {
+        date(2026, 12, 2)
+    }

@@ -14,10 +14,7 @@ from mailer.issues.service import IssueError, draft_issue
 from mailer.issues.states import IssueStatus
 from tests.factories import start_send
 
-
-@pytest.fixture
-def issue(issue, subscribers_by_lang):  # this module's issue has readers
-    return issue
+pytestmark = pytest.mark.usefixtures("subscribers_by_lang")  # this module's issue has readers
 
 
 def _deliveries(session, lang=None):
@@ -151,6 +148,7 @@ def test_the_beat_task_drafts_and_an_empty_week_returns_none(session, ingested):
     assert task.apply().get() is None
 
 
+@pytest.mark.slow  # waits 1.1 s for the send time
 def test_the_beat_tick_task_sends_what_is_due(session, issue, settings):
     from mailer.delivery.tasks import send_due
 

@@ -16,7 +16,7 @@ from mailer.db import utcnow
 from mailer.web.app import create_app as create_web_app
 from tests.factories import start_send
 
-pytestmark = pytest.mark.celery
+pytestmark = [pytest.mark.celery, pytest.mark.slow]
 
 
 @pytest.fixture

@@ -26,12 +26,16 @@ from tests.factories import start_send
 
 
 @pytest.fixture
-def issue(issue, subscribers_by_lang, settings, monkeypatch):  # 9 readers, two to a batch
+def two_to_a_batch(settings, monkeypatch):
+    """Batches of two recipients (the issue's readers make several)."""
     from mailer.config import get_settings
 
     monkeypatch.setenv("MAILER_BATCH_SIZE", "2")
     get_settings.cache_clear()
-    return issue
+
+
+# 9 readers, two to a batch
+pytestmark = pytest.mark.usefixtures("subscribers_by_lang", "two_to_a_batch")
 
 
 def _ko_batches(session, issue) -> list[Batch]:

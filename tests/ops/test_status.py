@@ -26,12 +26,16 @@ from tests.factories import start_send
 
 
 @pytest.fixture
-def issue(issue, subscribers_by_lang, settings, monkeypatch):  # readers, two to a batch
+def two_to_a_batch(settings, monkeypatch):
+    """Batches of two recipients (the issue's readers make several)."""
     from mailer.config import get_settings
 
     monkeypatch.setenv("MAILER_BATCH_SIZE", "2")
     get_settings.cache_clear()
-    return issue
+
+
+# readers, two to a batch
+pytestmark = pytest.mark.usefixtures("subscribers_by_lang", "two_to_a_batch")
 
 
 def test_progress_and_time_to_drain_of_an_issue_in_flight(session, issue, settings):
@@ -82,6 +86,7 @@ def test_ops_status_json_without_a_broker(session, issue):
 
 
 @pytest.mark.celery
+@pytest.mark.slow
 def test_queue_depth_and_workers_read_from_redis(session, settings, redis_url):
     client = redis.Redis.from_url(redis_url)
     client.flushdb()

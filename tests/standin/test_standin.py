@@ -245,6 +245,7 @@ def test_scripted_drop_loses_the_answer_but_accepts_the_message():
         assert send(s, payload(1)).status_code == 202  # the server carries on
 
 
+@pytest.mark.slow  # waits for a client timeout
 def test_slow_fault_trips_the_client_timeout():
     with StandIn(api_key=KEY, faults=Faults(script=["slow"]), slow_seconds=1.0) as s:
         c = client(s)

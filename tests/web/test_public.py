@@ -10,11 +10,6 @@ from subscribers.models import Status
 
 
 @pytest.fixture
-def client(runtime):
-    return TestClient(create_app(runtime), follow_redirects=False)
-
-
-@pytest.fixture
 def reader(session):
     sub, _ = service.add(session, "reader@example.com", "ko", confirmed=True)
     session.commit()
@@ -174,6 +169,7 @@ def test_links_sent_before_tokens_carried_a_time_still_work(client, session, rea
     assert _status(session, reader) == Status.UNSUBSCRIBED
 
 
+@pytest.mark.slow  # waits 1.1 s: tokens carry whole seconds
 def test_a_link_of_an_erased_subscriber_is_refused_even_if_the_id_comes_back(
     client, session, reader
 ):

@@ -140,6 +140,7 @@ def test_an_unsubscribed_reader_comes_back_only_by_confirming(client, session, o
     assert again.status == Status.ACTIVE and again.lang == "en" and again.consent_source == "web"
 
 
+@pytest.mark.slow  # waits 1.1 s: tokens carry whole seconds
 def test_a_confirmation_link_from_before_an_unsubscribe_does_not_resubscribe(
     client, session, outbox
 ):

@@ -37,7 +37,7 @@ def require_editor(request: Request, session: Annotated[Session, Depends(db_sess
     """FastAPI gives this and the route the same `db_session` (one per request): one connection, not two."""
     claim = sessions.read(session, request.cookies.get(sessions.COOKIE), utcnow())
     editor = session.get(Editor, claim.editor_id) if claim is not None else None
-    if editor is None:
+    if claim is None or editor is None:
         if request.method in ("GET", "HEAD"):
             raise LoginRequired(_here(request))
         raise HTTPException(status_code=401, detail="log in first")

@@ -73,13 +73,13 @@ def login(
         editor = accounts.authenticate(session, name, password)
         if editor is not None:
             throttle.succeeded(name, client)
-            response = back(_safe_next(next))
-            response.set_cookie(
+            redirect = back(_safe_next(next))
+            redirect.set_cookie(
                 sessions.COOKIE,
                 sessions.start(session, editor.id, utcnow(), settings),
                 **sessions.cookie_options(settings),
             )
-            return response
+            return redirect
         throttle.failed(name, client)
         error = t._("Wrong user name or password.")
     response = page(

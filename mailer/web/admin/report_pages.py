@@ -202,7 +202,7 @@ def _trend_tables(session: Session, t: Texts, settings: Settings) -> tuple[list[
         [
             [
                 t._("Issue #%(number)s", number=i.number),
-                i.started_at.strftime("%Y-%m-%d"),
+                f"{i.started_at:%Y-%m-%d}",  # last_issues: started ones only
                 *_rate_cells(f),
             ]
             for i, f in last

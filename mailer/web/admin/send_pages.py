@@ -40,7 +40,7 @@ def _unstarted(issue: Issue) -> list[str]:
 def actions_for(issue: Issue, editor: Editor) -> tuple[str, ...]:
     """What can be done to the issue now, by this editor, in the order the page shows them."""
     s = IssueStatus
-    by_status = {
+    by_status: dict[str, tuple[str, ...]] = {
         s.DRAFT: ("send",),
         s.SCHEDULED: ("send", "cancel"),
         # sending with editions not started (a per-edition schedule): "send now" starts the rest

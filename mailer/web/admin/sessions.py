@@ -76,7 +76,7 @@ def end(session: Session, token: str | None) -> None:
 def end_all(session: Session, editor_id: int, now: datetime) -> int:
     """Every session of the editor, and every expired one of anybody's; returns how many of theirs were live."""
     session.execute(delete(EditorSession).where(EditorSession.expires_at <= now))
-    return session.execute(
+    return session.execute(  # type: ignore[attr-defined]  # execute() is typed Result; DML gives a CursorResult
         delete(EditorSession).where(EditorSession.editor_id == editor_id)
     ).rowcount
 

@@ -9,6 +9,7 @@ from math import ceil
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
+from starlette.datastructures import UploadFile
 
 from mailer.db import utcnow
 from mailer.langs import EDITIONS
@@ -133,7 +134,7 @@ async def subscribers_import(request: Request, session: DbSession, editor: Curre
     upload = form.get("file")
     lang = page_lang(request)
     t = texts(lang)
-    if not hasattr(upload, "file"):  # a form field, not an uploaded file
+    if not isinstance(upload, UploadFile):  # a form field, not an uploaded file
         return _list(request, session, editor, 400, error=t._("Choose a CSV file to import."))
     bad_rows: list[tuple[int, str]] = []
 

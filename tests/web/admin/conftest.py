@@ -1,9 +1,18 @@
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.web.conftest import csrf_of
+
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch):
+    """Editors' passwords hashed at a low scrypt cost, which their hashes carry, so logging in checks at
+    that cost too: at the real one a hash and a check take ~0.1 s of CPU in nearly every desk test."""
+    from mailer.web.admin import passwords
+
+    monkeypatch.setattr(passwords, "N", 2**8)
 
 
 @pytest.fixture
@@ -21,10 +30,6 @@ def anonymous(runtime, session):
 
     # https: the session cookie is Secure because MAILER_PUBLIC_URL is https in the tests
     return TestClient(create_app(runtime), base_url="https://testserver", follow_redirects=False)
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 def log_in(client, name="mina", password=PASSWORD):

@@ -35,7 +35,7 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # For each text node with Hangul: find where each rendered line starts (per-character client rects)
 # and report a line that starts between two letters or digits, i.e. inside a word.

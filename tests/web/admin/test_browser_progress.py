@@ -23,7 +23,7 @@ from .test_browser import browser, serving  # noqa: F401  (browser: the Chromium
 SHOTS = Path(__file__).resolve().parents[3] / (
     os.environ.get("MAILER_SCREENSHOTS") or "test-artifacts"
 )
-pytestmark = [pytest.mark.browser, pytest.mark.celery]
+pytestmark = [pytest.mark.browser, pytest.mark.celery, pytest.mark.slow]
 
 
 def test_the_bar_moves_during_a_real_send_through_a_worker(

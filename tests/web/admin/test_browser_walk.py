@@ -22,7 +22,7 @@ SHOTS = Path(__file__).resolve().parents[3] / (
     os.environ.get("MAILER_SCREENSHOTS") or "test-artifacts"
 )
 WIDTHS = (1366, 390)
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # Text the desk shows in Korean pages outside content. Content is what the newsroom or a reader wrote (titles,
 # subjects, addresses, names): it is marked lang="en" (an English title) or translate="no" (an address, a

@@ -2,6 +2,7 @@
 
 import html
 
+import pytest
 from sqlalchemy import func, select
 
 from .conftest import PASSWORD, csrf_of, log_in
@@ -54,6 +55,7 @@ def test_send_now_asks_first_naming_the_recipients_then_sends(admin, session, dr
     assert session.scalar(select(func.count()).select_from(Delivery)) == 9
 
 
+@pytest.mark.slow  # adds 1,441 subscribers
 def test_recipient_counts_are_formatted(session, drafted):
     from mailer.web.admin.pages import number
     from mailer.web.admin.send_pages import recipients
