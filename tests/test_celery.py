@@ -83,7 +83,7 @@ def test_a_real_worker_on_redis_sends_an_issue_to_everyone_once(
 
     broker = redis.Redis.from_url(redis_url)
     broker.flushdb()
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
     env = {
         **os.environ,

@@ -103,12 +103,12 @@ def test_worker_without_a_broker_explains_itself(run):
     assert result.exit_code == 1 and "MAILER_BROKER_URL" in result.stderr
 
 
-def test_pause_resume_and_cancel(run, ingested, subscribers_by_lang, session):
+def test_pause_resume_and_cancel(run, ingested, subscribers_by_lang, session, settings):
     from mailer.db import utcnow
     from mailer.issues.service import draft_issue, get_issue
     from tests.factories import start_send
 
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
     from mailer.config import get_settings
 

@@ -1,11 +1,10 @@
 """/healthz: the process answers. /readyz: the database (and broker, when configured) answer too."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from mailer.config import get_settings
-from mailer.db import get_engine
 from mailer.redis_client import client, is_redis
 
 router = APIRouter()
@@ -17,10 +16,10 @@ def healthz() -> dict:
 
 
 @router.get("/readyz")
-def readyz() -> JSONResponse:
+def readyz(request: Request) -> JSONResponse:
     checks = {}
     try:
-        with get_engine().connect() as conn:
+        with request.app.state.runtime.sessions.kw["bind"].connect() as conn:
             conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which kind, not the URL

@@ -13,10 +13,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from mailer.config import get_settings
-from mailer.db import session_scope, utcnow
+from mailer.db import utcnow
 from mailer.delivery import counters
 from mailer.events import signature, store
-from mailer.events.tasks import enqueue_processing
+from mailer.runtime import Runtime
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -46,10 +46,10 @@ async def _read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _store(events: list) -> store.Stored:
-    with session_scope() as session:
+def _store(runtime: Runtime, events: list) -> store.Stored:
+    with runtime.session() as session:
         stored = store.store(session, events, utcnow())
-    enqueue_processing()  # only once the events are committed
+    runtime.tasks.apply_events()  # only once the events are committed
     return stored
 
 
@@ -79,6 +79,6 @@ async def sendgrid_events(request: Request) -> JSONResponse:
         events = store.parse(body)
     except store.BadPayload as exc:
         return _refuse(400, str(exc))
-    stored = await run_in_threadpool(_store, events)
+    stored = await run_in_threadpool(_store, request.app.state.runtime, events)
     counters.record_events(Counter(stored.kinds))
     return JSONResponse({"received": len(events), "new": stored.new, "rejected": stored.rejected})

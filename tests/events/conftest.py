@@ -25,7 +25,7 @@ def client(make_runtime, monkeypatch):
 
 @pytest.fixture
 def deliveries(session, ingested, subscribers_by_lang, settings):
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
     start_send(session, issue, settings, utcnow())
     session.commit()

@@ -24,9 +24,9 @@ WRITTEN = {  # how each edition writes a day
 
 
 @pytest.fixture
-def issue(session, ingested):
+def issue(session, ingested, settings):
     session.execute(update(Article).values(published_at=DRAFTED - timedelta(hours=2)))
-    drafted = draft_issue(session, DRAFTED)
+    drafted = draft_issue(session, DRAFTED, settings)
     session.commit()
     return drafted
 
@@ -56,13 +56,14 @@ def test_a_draft_made_at_six_in_seoul_is_dated_that_monday_not_the_utc_sunday(is
     assert not any("11월 29일" in e.html or "November 29" in e.html for e in issue.editions)
 
 
-def test_scheduling_and_rescheduling_redate_in_the_zone_given(session, issue):
+def test_scheduling_and_rescheduling_redate_in_the_zone_given(session, issue, settings):
     scheduling.schedule(
         session,
         issue,
         ("ko", "both"),
         scheduling.parse_when("2026-12-01T07:00", "Asia/Seoul"),
         DRAFTED,
+        settings,
     )
     _assert_dated(issue, date(2026, 12, 1), ("ko", "both"))
     _assert_dated(issue, date(2026, 11, 30), ("en",))  # not scheduled: the planned day still
@@ -73,6 +74,7 @@ def test_scheduling_and_rescheduling_redate_in_the_zone_given(session, issue):
         ("en",),
         scheduling.parse_when("2026-11-30T20:00", "America/New_York"),
         DRAFTED,
+        settings,
     )
     en = next(e for e in issue.editions if e.lang == "en")
     assert (
@@ -85,9 +87,10 @@ def test_scheduling_and_rescheduling_redate_in_the_zone_given(session, issue):
         ("ko", "both"),
         scheduling.parse_when("2026-12-02T07:00", "Asia/Seoul"),
         DRAFTED,
+        settings,
     )
     _assert_dated(issue, date(2026, 12, 2), ("ko", "both"))
-    scheduling.unschedule(session, issue)
+    scheduling.unschedule(session, issue, settings)
     _assert_dated(issue, date(2026, 11, 30))
 
 
@@ -100,6 +103,7 @@ def test_an_edition_sent_on_another_day_than_planned_is_dated_the_day_it_went_ou
         ("ko", "en", "both"),
         scheduling.parse_when("2026-11-30T07:00", "Asia/Seoul"),
         DRAFTED,
+        settings,
     )
     _assert_dated(issue, date(2026, 11, 30))
     sent_at = datetime(

@@ -58,7 +58,7 @@ def memory_counters(monkeypatch):
 def test_per_issue_series_cover_the_issues_in_flight_or_finished_lately(
     session, issue, subscribers_by_lang, runtime, memory_counters
 ):
-    send_now(issue.number, get_settings())
+    send_now(runtime, issue.number)
     long_ago = utcnow() - timedelta(days=runtime.settings.stats_refresh_days + 1)
     old = Issue(
         number=issue.number + 100,
@@ -83,12 +83,12 @@ def test_per_issue_series_cover_the_issues_in_flight_or_finished_lately(
     )
 
 
-def test_the_next_scheduled_send(session, issue, runtime, memory_counters):
+def test_the_next_scheduled_send(session, issue, runtime, memory_counters, settings):
     from mailer.issues import scheduling
 
     assert "\nmailer_next_send_timestamp_seconds " not in _scrape(runtime)
     at = (utcnow() + timedelta(hours=3)).replace(microsecond=0)
-    scheduling.schedule(session, issue, ("ko", "en", "both"), at, utcnow())
+    scheduling.schedule(session, issue, ("ko", "en", "both"), at, utcnow(), settings)
     session.commit()
     session.execute(
         update(Edition)

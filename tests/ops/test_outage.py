@@ -83,7 +83,7 @@ def test_ops_see_the_database_through_a_redis_outage(
 
 
 @pytest.fixture
-def only_ko_sent(session, issue):
+def only_ko_sent(session, issue, settings):
     """Only the Korean edition given a time, and sent (in process, before the broker is configured)."""
     from datetime import timedelta
 
@@ -94,7 +94,7 @@ def only_ko_sent(session, issue):
     from mailer.issues import scheduling
     from mailer.issues.models import Edition
 
-    scheduling.schedule(session, issue, ("ko",), utcnow() + timedelta(hours=1), utcnow())
+    scheduling.schedule(session, issue, ("ko",), utcnow() + timedelta(hours=1), utcnow(), settings)
     session.commit()
     session.execute(
         update(Edition)

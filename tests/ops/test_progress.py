@@ -144,13 +144,13 @@ def test_the_wait_bar_ends_with_what_happened_to_each_recipient(session, issue):
 
 
 @pytest.fixture
-def only_ko_scheduled(session, issue):
+def only_ko_scheduled(session, issue, settings):
     """Only the Korean edition given a time, and that time come: beat's tick sends it, and the others wait."""
     from mailer.config import get_settings
     from mailer.delivery import facade
     from mailer.issues.models import Edition
 
-    scheduling.schedule(session, issue, ("ko",), utcnow() + timedelta(hours=1), utcnow())
+    scheduling.schedule(session, issue, ("ko",), utcnow() + timedelta(hours=1), utcnow(), settings)
     session.commit()
     session.execute(
         update(Edition)

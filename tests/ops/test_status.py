@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from mailer.celery_app import create_app
 from mailer.cli import main
-from mailer.config import Settings, get_settings
+from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.delivery import counters, start
 from mailer.delivery.facade import send_now
@@ -72,8 +72,8 @@ def test_no_time_to_drain_while_a_ledger_is_still_written(session, issue, settin
     assert "4 recipients (ledger still to write: both, en)" in result.output
 
 
-def test_ops_status_json_without_a_broker(session, issue):
-    send_now(issue.number, get_settings())
+def test_ops_status_json_without_a_broker(session, issue, runtime):
+    send_now(runtime, issue.number)
     result = CliRunner().invoke(main, ["ops", "status", "--json"])
     data = json.loads(result.stdout)
     assert data["queues"] is None and data["workers"] is None and data["issues"] == []
@@ -126,10 +126,10 @@ def test_queue_depth_and_workers_read_from_redis(session, settings, redis_url):
     client.flushdb()
 
 
-def test_metrics_in_prometheus_format(session, issue, make_runtime, monkeypatch):
+def test_metrics_in_prometheus_format(session, issue, make_runtime, monkeypatch, runtime):
     store = counters._Memory()
     monkeypatch.setattr(counters, "store", lambda: store)
-    send_now(issue.number, get_settings())
+    send_now(runtime, issue.number)
     counters.record_events(__import__("collections").Counter({"delivered": 3}))
     body = TestClient(create_web_app(make_runtime(batch_size=2))).get("/metrics")
     assert body.status_code == 200 and body.headers["content-type"].startswith("text/plain")

@@ -149,11 +149,12 @@ def issue_action(
         f": {reason}" if reason else ""
     )  # who and why, for the desk and the CLI
     settings = get_settings()
+    runtime = request.app.state.runtime
     actions = {
-        "send": lambda: facade.send_now(number, settings),
-        "resume": lambda: facade.resume(number, settings),
-        "pause": lambda: facade.pause(number, why),
-        "cancel": lambda: facade.cancel(number),
+        "send": lambda: facade.send_now(runtime, number),
+        "resume": lambda: facade.resume(runtime, number),
+        "pause": lambda: facade.pause(runtime, number, why),
+        "cancel": lambda: facade.cancel(runtime, number),
     }
     session.commit()  # the facade works in transactions of its own
     try:

@@ -10,7 +10,7 @@ from math import ceil
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from mailer.db import session_scope, utcnow
+from mailer.db import utcnow
 from mailer.langs import EDITIONS
 from mailer.web import language
 from mailer.web.admin.auth import check_csrf
@@ -151,21 +151,23 @@ async def subscribers_import(request: Request, session: DbSession, editor: Curre
     return _list(request, session, editor, report=summary, bad_rows=bad_rows, bad_total=report.bad)
 
 
-def _export_stream(status: str | None):
+def _export_stream(runtime, status: str | None):
     from subscribers.csv_export import csv_lines
 
-    with session_scope() as session:
+    with runtime.session() as session:
         yield from csv_lines(session, status=status)
 
 
 @router.get("/subscribers/export.csv")
-def subscribers_export(session: DbSession, editor: CurrentAdmin, status: str | None = None):
+def subscribers_export(
+    request: Request, session: DbSession, editor: CurrentAdmin, status: str | None = None
+):
     """Streamed a page of rows at a time, as `mailer subscribers export` writes it: a large list is never
     held in memory. From a session of the stream's own: the request's (the login check) is closed here,
     not held open for the whole download."""
     session.close()
     return StreamingResponse(
-        _export_stream(status or None),
+        _export_stream(request.app.state.runtime, status or None),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": 'attachment; filename="subscribers.csv"',
