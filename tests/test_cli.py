@@ -110,9 +110,8 @@ def test_pause_resume_and_cancel(run, ingested, subscribers_by_lang, session, se
 
     issue = draft_issue(session, utcnow(), settings)
     session.commit()
-    from mailer.config import get_settings
 
-    start_send(session, issue, get_settings(), utcnow())  # in flight, no batch sent yet
+    start_send(session, issue, settings, utcnow())  # in flight, no batch sent yet
     session.commit()
     assert run("issue", "resume", "1").exit_code == 1  # not paused
     assert run("issue", "pause", "1").output == "issue #1: paused\n"
@@ -134,7 +133,7 @@ def test_serve_runs_the_workers_asked_for_without_an_access_log(run, monkeypatch
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
     monkeypatch.setattr(mailer.logs, "configure", lambda *a, **k: None)  # keep pytest's log capture
     assert run("serve", "--port", "8123", "--workers", "2").exit_code == 0
-    assert calls == [("mailer.wiring:web_app", uvicorn_options("127.0.0.1", 8123, 2))]
+    assert calls == [("mailer.wiring:web_app", uvicorn_options("127.0.0.1", 8123, 2, "127.0.0.1"))]
     options = calls[0][1]
     assert (
         options["access_log"] is False

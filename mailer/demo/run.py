@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -52,7 +53,7 @@ def demo_settings(directory: Path, standin_url: str | None = None) -> Settings:
     """The embedded default, inside DIR, whatever the environment says."""
     from mailer.config import Settings
 
-    chosen = {
+    chosen: dict[str, Any] = {
         "database_url": f"sqlite:///{(directory / 'mailer.db').resolve()}",
         "outbox_dir": str((directory / "outbox").resolve()),
         "mail_backend": "sendgrid" if standin_url else "outbox",

@@ -155,6 +155,7 @@ def run_send_mail(rt: Runtime, mail_id: int) -> str:
             return "done"  # sent, skipped or failed already, or held by another worker
         session.commit()
         row = session.get(OutboxMail, mail_id)
+        assert row is not None  # claimed just now
         tries = row.attempts
         if tries > MAX_RETRIES + 1:  # a mail whose workers keep dying is not tried for ever
             message = None

@@ -27,17 +27,14 @@ from tests.factories import start_send
 
 @pytest.fixture
 def issue(issue, subscribers_by_lang, settings, monkeypatch):  # readers, two to a batch
-    from mailer.config import get_settings
 
-    monkeypatch.setenv("MAILER_BATCH_SIZE", "2")
-    get_settings.cache_clear()
+    monkeypatch.setattr(settings, "batch_size", 2)
     return issue
 
 
 def test_progress_and_time_to_drain_of_an_issue_in_flight(session, issue, settings):
-    from mailer.config import get_settings
 
-    batch_ids = start_send(session, issue, get_settings(), utcnow())
+    batch_ids = start_send(session, issue, settings, utcnow())
     session.commit()
     now = utcnow()
     session.execute(
@@ -57,24 +54,23 @@ def test_progress_and_time_to_drain_of_an_issue_in_flight(session, issue, settin
     assert stuck_batches(session, now) == {"unknown": 1, "retrying": 0, "lease_expired": 0}
 
 
-def test_no_time_to_drain_while_a_ledger_is_still_written(session, issue, settings):
-    from mailer.config import get_settings
+def test_no_time_to_drain_while_a_ledger_is_still_written(session, issue, settings, runtime):
 
     editions = start.begin_send(session, issue, utcnow())
     ko = next(e for e in editions if e.lang == "ko")
-    start.start_editions(session, issue, [ko], get_settings(), utcnow())
+    start.start_editions(session, issue, [ko], settings, utcnow())
     session.commit()
     [row] = issues_in_flight(session, utcnow())
     assert (
         row["total"] == 4 and row["ledger_pending"] == ["both", "en"] and row["eta_seconds"] is None
     )
-    result = CliRunner().invoke(main, ["ops", "status"])
+    result = CliRunner().invoke(main, ["ops", "status"], obj=runtime)
     assert "4 recipients (ledger still to write: both, en)" in result.output
 
 
 def test_ops_status_json_without_a_broker(session, issue, runtime):
     send_now(runtime, issue.number)
-    result = CliRunner().invoke(main, ["ops", "status", "--json"])
+    result = CliRunner().invoke(main, ["ops", "status", "--json"], obj=runtime)
     data = json.loads(result.stdout)
     assert data["queues"] is None and data["workers"] is None and data["issues"] == []
     assert set(data) == {"broker", "queues", "workers", "issues", "batches", "failures", "degraded"}
