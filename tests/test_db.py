@@ -134,7 +134,7 @@ def test_a_pooled_connection_the_server_closed_while_idle_is_replaced(database_u
     import mailer.db
 
     own = make_url(database_url).update_query_dict({"application_name": "idle-ping-test"})
-    engine = mailer.db._engine(own.render_as_string(hide_password=False))  # a pool of its own
+    engine = mailer.db.get_engine(own.render_as_string(hide_password=False))  # a pool of its own
     with engine.connect() as conn:
         first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
     with get_engine(database_url).connect() as other:
