@@ -18,6 +18,7 @@ KEY = generate_private_key()
 def client(make_runtime, monkeypatch):
     from mailer.config import get_settings
 
+    # transitional: until the web modules read the runtime's settings
     monkeypatch.setenv("MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key_b64(KEY))
     get_settings.cache_clear()
     return TestClient(create_app(make_runtime(sendgrid_webhook_public_key=public_key_b64(KEY))))

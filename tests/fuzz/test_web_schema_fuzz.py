@@ -26,6 +26,7 @@ def app(make_runtime, session, monkeypatch):
     from mailer.standin import signing
 
     key = signing.public_key_b64(signing.generate_private_key())
+    # transitional: until the web modules read the runtime's settings
     monkeypatch.setenv("MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY", key)
     get_settings.cache_clear()
     yield create_app(make_runtime(sendgrid_webhook_public_key=key))

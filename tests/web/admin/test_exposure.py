@@ -19,6 +19,7 @@ def test_the_schema_is_open_while_developing(make_runtime, monkeypatch):
     from mailer.config import get_settings
     from mailer.web.app import create_app
 
+    # transitional: until the web modules read the runtime's settings
     monkeypatch.setenv("MAILER_ENV", "development")
     get_settings.cache_clear()
     runtime = make_runtime(env="development")
@@ -30,6 +31,7 @@ def scraper(make_runtime, session, monkeypatch):
     from mailer.config import get_settings
     from mailer.web.app import create_app
 
+    # transitional: until the web modules read the runtime's settings
     monkeypatch.setenv("MAILER_METRICS_TOKEN", "scrape-me-please")
     get_settings.cache_clear()
     return TestClient(create_app(make_runtime(metrics_token=SecretStr("scrape-me-please"))))
