@@ -16,7 +16,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from mailer.config import Settings, get_settings
-from mailer.runtime import Dispatcher, Runtime
+from mailer.runtime import Runtime
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -81,6 +81,7 @@ class InProcessDispatcher:
                 wait = min(due - time.monotonic(), IN_PROCESS_MAX_WAIT)
                 if wait > 0:
                     time.sleep(wait)
+                assert self.runtime is not None  # bound by build_runtime
                 outcome = body(self.runtime, arg)
         except BaseException:
             jobs.clear()  # as a task's exception would: nothing after it runs
@@ -172,7 +173,9 @@ class CeleryDispatcher:
         self.celery.send_task(process_events.name, queue=process_events.queue)
 
 
-def dispatcher_for(settings: Settings, celery: Celery | None = None) -> Dispatcher:
+def dispatcher_for(
+    settings: Settings, celery: Celery | None = None
+) -> InProcessDispatcher | CeleryDispatcher:
     """Celery when a broker is configured, in-process otherwise."""
     if settings.broker_url:
         return CeleryDispatcher(settings, celery)
@@ -193,7 +196,7 @@ def build_runtime(
         sender=sender or get_sender(settings),
         tasks=tasks,
     )
-    tasks.runtime = runtime  # type: ignore[attr-defined]
+    tasks.runtime = runtime
     return runtime
 
 
@@ -203,7 +206,7 @@ def celery_app(runtime: Runtime) -> Celery:
     from mailer.celery_app import app, configure
 
     configure(app, runtime.settings)
-    app.mailer_runtime = runtime  # type: ignore[attr-defined]
+    app.mailer_runtime = runtime
     if isinstance(runtime.tasks, CeleryDispatcher):
         runtime.tasks._celery = app
     return app

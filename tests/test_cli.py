@@ -9,13 +9,19 @@ from mailer.cli import main
 
 
 @pytest.fixture
-def run(settings, session):
+def run(runtime, session):
+    """The command on the test's Runtime, as the group would build it from the environment."""
     runner = CliRunner()
 
     def invoke(*args):
-        return runner.invoke(main, list(args), catch_exceptions=False)
+        return runner.invoke(main, list(args), catch_exceptions=False, obj=runtime)
 
     return invoke
+
+
+def test_db_upgrade_migrates_the_database_the_settings_name(run):
+    result = run("db", "upgrade")
+    assert result.exit_code == 0 and result.output == "database at head\n"
 
 
 def test_subscribers_add_and_show_json(run):

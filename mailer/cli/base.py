@@ -74,7 +74,9 @@ class MailerGroup(click.Group):
 
 def runtime() -> Runtime:
     """The command's Runtime (the group built it, or a caller passed its own as `obj`)."""
-    return click.get_current_context().find_object(Runtime)
+    found = click.get_current_context().find_object(Runtime)
+    assert found is not None  # the group's callback made one
+    return found
 
 
 def ensure_schema() -> None:
