@@ -108,27 +108,37 @@ def copy_subscribers(url: str, n: int, chunk: int = 50_000) -> float:
     return time.perf_counter() - t0
 
 
+def runtime():
+    """This benchmark process's Runtime, from the environment it has set up (a script is an entry point
+    of its own): read afresh, since the benchmarks set MAILER_ variables as they go."""
+    from mailer.config import get_settings
+    from mailer.wiring import build_runtime
+
+    get_settings.cache_clear()
+    return build_runtime(get_settings())
+
+
 def draft_from_samples(work: Path) -> int:
     """Ingest the bundled sample feeds (dates moved to this week, as the demo does) and draft an issue."""
     from mailer.articles.ingest import add_feed, ingest_all
-    from mailer.config import get_settings
-    from mailer.db import session_scope, utcnow
+    from mailer.db import utcnow
     from mailer.demo.run import NEWEST_AGE, rebase_dates
     from mailer.issues.service import draft_issue
 
     os.environ["MAILER_FEED_ALLOW_PRIVATE"] = "true"  # the sample feeds are files
-    get_settings.cache_clear()
-    with session_scope() as session:
+    rt = runtime()
+    settings = rt.settings
+    with rt.session() as session:
         for lang in ("en", "ko"):
             path = work / f"{lang}.xml"
             path.write_text(
                 rebase_dates((SAMPLES / f"{lang}.xml").read_text("utf-8"), utcnow() - NEWEST_AGE),
                 "utf-8",
             )
-            add_feed(session, str(path), lang)
+            add_feed(session, str(path), lang, settings)
         session.commit()
-        ingest_all(session, utcnow())
-        issue = draft_issue(session, utcnow())
+        ingest_all(session, utcnow(), settings)
+        issue = draft_issue(session, utcnow(), settings)
         if issue is None:
             raise SystemExit("no issue drafted from the sample feeds")
         session.commit()
@@ -344,7 +354,6 @@ def check_record(record: Path, issue_number: int, probe_email: str = "") -> dict
     (the probes to `probe_email` counted apart)."""
     from sqlalchemy import select
 
-    from mailer.db import session_scope
     from mailer.delivery.models import Delivery
     from mailer.issues.models import Issue
     from subscribers.models import Status, Subscriber
@@ -354,7 +363,7 @@ def check_record(record: Path, issue_number: int, probe_email: str = "") -> dict
         for line in f:
             if line.strip():
                 mailed.update(json.loads(line)["recipients"])
-    with session_scope() as session:
+    with runtime().session() as session:
         issue_id = session.scalar(select(Issue.id).where(Issue.number == issue_number))
         ledger = set(session.scalars(select(Delivery.email).where(Delivery.issue_id == issue_id)))
         active = set(

@@ -84,16 +84,15 @@ def stop_redis(proc: subprocess.Popen) -> None:
 def kill_starter_mid_ledger(stack, number: int, t0: float) -> dict:
     """SIGKILL `mailer issue send` as soon as its first block of ledger rows is committed: beat must start
     the editions it never reached, and take over the one it was writing once its lease runs out."""
+    import _stack as st
     from sqlalchemy import text
-
-    from mailer.db import get_engine
 
     query = text(
         "SELECT count(*), count(*) FILTER (WHERE e.ledger_done_at IS NULL AND e.started_at IS NOT NULL) "
         "FROM editions e JOIN issues i ON i.id = e.issue_id "
         "WHERE i.number = :n AND EXISTS (SELECT 1 FROM batches b WHERE b.edition_id = e.id)"
     )
-    with get_engine().connect() as conn:
+    with st.runtime().sessions.kw["bind"].connect() as conn:
         while stack.alive("starter") and time.time() - t0 < 60:
             started, half_written = conn.execute(query, {"n": number}).one()
             conn.rollback()
@@ -261,11 +260,9 @@ def main(argv=None) -> int:
 
         from sqlalchemy import select
 
-        from mailer.config import get_settings
-        from mailer.db import session_scope
         from mailer.issues.models import Issue
 
-        get_settings.cache_clear()
+        rt = st.runtime()
         tail = st.RecordTail(record)
         tail.start()
         t0 = time.time()
@@ -275,7 +272,7 @@ def main(argv=None) -> int:
         )
         killed = restarted = None
         status, deadline = None, t0 + args.timeout
-        with session_scope() as session:
+        with rt.session() as session:
             while time.time() < deadline:
                 accepted = sum(n for _, n, _ in tail.seen)
                 if killed is None and accepted >= args.subscribers * args.kill_at:
@@ -350,7 +347,7 @@ def main(argv=None) -> int:
             results["peak_rss_mb"][n] or 0 for n in ("worker1", "worker2")
         )
         results.update(st.check_record(record, number, args.probe_email))
-        with session_scope() as session:
+        with rt.session() as session:
             from sqlalchemy import func
 
             from mailer.delivery.models import Batch

@@ -75,12 +75,16 @@ def main() -> int:
 
     from mailer.articles.ingest import add_feed, ingest_all
     from mailer.articles.models import Article, Feed
-    from mailer.db import session_scope, upgrade_database, utcnow
+    from mailer.config import get_settings
+    from mailer.db import upgrade_database, utcnow
+    from mailer.wiring import build_runtime
 
-    upgrade_database()
-    with session_scope() as session:
+    get_settings.cache_clear()
+    rt = build_runtime(get_settings())  # this script's entry point: the environment set above
+    upgrade_database(rt.settings.database_url)
+    with rt.session() as session:
         for lang in ("en", "ko"):
-            add_feed(session, f"{base}/{lang}.xml", lang)
+            add_feed(session, f"{base}/{lang}.xml", lang, rt.settings)
         session.commit()
         for label in (
             "first ingest (all new)",
@@ -90,7 +94,7 @@ def main() -> int:
             if label.startswith("third"):
                 session.execute(update(Feed).values(etag=None, last_modified=None))
             t0 = time.perf_counter()
-            results = ingest_all(session, utcnow())
+            results = ingest_all(session, utcnow(), rt.settings)
             seconds = time.perf_counter() - t0
             total = 2 * args.items
             print(

@@ -32,26 +32,28 @@ def main() -> int:
 
     from mailer.articles.ingest import add_feed, ingest_all
     from mailer.config import get_settings
-    from mailer.db import session_scope, upgrade_database, utcnow
+    from mailer.db import upgrade_database, utcnow
     from mailer.demo.run import NEWEST_AGE, SAMPLES, rebase_dates
     from mailer.issues.digest import digest_context, stories_of
     from mailer.issues.service import draft_issue
     from mailer.rendering.render import render_body
 
-    upgrade_database()
+    settings = get_settings()  # this script's entry point: the environment set above
+    upgrade_database(settings.database_url)
     now = utcnow()
-    with session_scope() as session:
+    from mailer.wiring import build_runtime
+
+    with build_runtime(settings).session() as session:
         for lang in ("en", "ko"):
             path = work / f"{lang}.xml"
             path.write_text(
                 rebase_dates((SAMPLES / f"{lang}.xml").read_text("utf-8"), now - NEWEST_AGE),
                 "utf-8",
             )
-            add_feed(session, str(path), lang)
-        ingest_all(session, now)
-        issue = draft_issue(session, now)
+            add_feed(session, str(path), lang, settings)
+        ingest_all(session, now, settings)
+        issue = draft_issue(session, now, settings)
         stories = stories_of(session, issue)
-        settings = get_settings()
         print(f"issue #{issue.number}: {len(stories)} stories, {args.repeat} renders per edition")
         for edition in issue.editions:
             context = digest_context(issue, edition.lang, stories, settings, day=now.date())

@@ -336,24 +336,21 @@ def run_send(args, number: int, st) -> dict:
     """What `mailer issue send N` does (facade.send_now), split so each phase is timed."""
     from sqlalchemy import select
 
-    from mailer.config import get_settings
-    from mailer.db import session_scope
     from mailer.delivery import facade
     from mailer.issues.models import Issue
 
-    get_settings.cache_clear()
-    get_settings()  # read the benchmark environment afresh
+    rt = st.runtime()  # the benchmark environment, read afresh
     t0 = time.time()
     # each edition's ledger is written and its batches enqueued in turn: workers start on the first
     # edition while the next ledger is written
-    batch_ids = facade.send_now(number, get_settings())
+    batch_ids = facade.send_now(rt, number)
     t1 = time.time()
     print(
         f"send started: {len(batch_ids)} batches written and enqueued in {t1 - t0:.2f} s",
         flush=True,
     )
     status, deadline = None, t0 + args.timeout
-    with session_scope() as session:
+    with rt.session() as session:
         while time.time() < deadline:
             status = session.scalar(select(Issue.status).where(Issue.number == number))
             if status in ("sent", "failed", "cancelled", "paused"):
@@ -381,12 +378,12 @@ def task_times(stack, names: list[str]) -> list[float]:
 
 
 def queue_to_accept(seen) -> list[float]:
+    import _stack as st
     from sqlalchemy import select
 
-    from mailer.db import session_scope
     from mailer.delivery.models import Batch
 
-    with session_scope() as session:
+    with st.runtime().session() as session:
         created = {
             bid: c.timestamp() for bid, c in session.execute(select(Batch.id, Batch.created_at))
         }

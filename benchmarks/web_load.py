@@ -328,10 +328,9 @@ def main(argv=None) -> int:
         results["peak_web_rss_mb"] = web_peak_rss_mb(stack.pid("web"))
         from sqlalchemy import func, select
 
-        from mailer.db import session_scope
         from subscribers.models import Change, Subscriber
 
-        with session_scope() as session:
+        with st.runtime().session() as session:
             results["unsubscribed_in_db"] = session.scalar(
                 select(func.count()).where(Subscriber.status == "unsubscribed")
             )

@@ -1,11 +1,14 @@
 """The Celery app: queues ingest/assemble/send/events, JSON only, late acks, and the beat schedule.
 
-With MAILER_BROKER_URL empty, tasks run in-process (eager), so the embedded default needs no server.
+The app is configured by the process's entry point (mailer.wiring) from its Settings, and carries that
+process's Runtime for the tasks to run on. With MAILER_BROKER_URL empty Celery is not used at all:
+mailer.wiring's in-process dispatcher runs the same task bodies.
 """
 
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
 from celery import Celery, signals
 from celery.schedules import crontab
@@ -13,7 +16,10 @@ from kombu import Queue
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
-from mailer.config import Settings, get_settings
+from mailer.config import Settings
+
+if TYPE_CHECKING:
+    from mailer.runtime import Runtime
 
 # What a publish raises when the broker cannot be reached (a caller leaves the work for beat's sweep).
 BROKER_DOWN = (KombuError, RedisError, OSError)
@@ -71,14 +77,10 @@ def beat_schedule(settings: Settings) -> dict:
     }
 
 
-def create_app(settings: Settings | None = None) -> Celery:
-    settings = settings or get_settings()
-    app = Celery("mailer", include=list(TASK_MODULES))
-    eager = settings.tasks_in_process
-    app.conf.update(
+def configure(celery: Celery, settings: Settings) -> Celery:
+    """Set `celery` up for a broker from `settings`: queues, serialization, acks and the beat schedule."""
+    celery.conf.update(
         broker_url=settings.broker_url or "memory://",
-        task_always_eager=eager,
-        task_eager_propagates=True,
         task_serializer="json",
         accept_content=["json"],
         result_serializer="json",
@@ -99,16 +101,32 @@ def create_app(settings: Settings | None = None) -> Celery:
         beat_schedule=beat_schedule(settings),
         worker_hijack_root_logger=False,
     )
-    return app
+    return celery
 
 
-app = create_app()
+def create_app(settings: Settings) -> Celery:
+    """A Celery app of its own for `settings` (the tasks, declared shared, are registered on it too)."""
+    return configure(Celery("mailer", include=list(TASK_MODULES)), settings)
 
 
-def task_named(name: str):
-    """A task registered by a module of a higher layer, which the caller may not import: by its name."""
-    app.loader.import_default_modules()  # the task modules, as a worker imports them at its start
-    return app.tasks[name]
+# The app the task modules declare their tasks on, and the one a worker or beat runs: configured, and
+# given the process's Runtime, by mailer.wiring when the process starts.
+app = Celery("mailer", include=list(TASK_MODULES))
+
+
+def runtime_of(celery: Celery) -> Runtime:
+    """The Runtime a worker's tasks run on, built once by the process's entry point (mailer.wiring)."""
+    runtime = getattr(celery, "mailer_runtime", None)
+    if runtime is None:
+        raise RuntimeError(
+            "this Celery app was not started through mailer.wiring: it has no Runtime"
+        )
+    return runtime
+
+
+def _settings() -> Settings | None:
+    runtime = getattr(app, "mailer_runtime", None)
+    return runtime.settings if runtime is not None else None
 
 
 @signals.setup_logging.connect
@@ -118,7 +136,9 @@ def _logging(loglevel=None, **_kwargs):
 
     from mailer.logs import configure
 
-    configure(get_settings(), loglevel or logging.INFO)
+    settings = _settings()
+    if settings is not None:
+        configure(settings, loglevel or logging.INFO)
 
 
 def quiet(settings: Settings) -> list[str]:
@@ -147,7 +167,8 @@ def _worker_started(sender=None, instance=None, **_kwargs):
 def _say_shutdown_in_the_log(sender=None, **_kwargs):
     """Celery print()s "worker: Warm shutdown" from its signal handler: where logs are JSON, the handler is
     installed again without that line, and _shutting_down logs it instead."""
-    if not quiet(get_settings()):
+    settings = _settings()
+    if settings is None or not quiet(settings):
         return
     from celery.apps import worker as celery_worker
 
@@ -180,11 +201,19 @@ def _beat_ticked(**_kwargs):
 
     from mailer.redis_client import client, is_redis
 
-    url = get_settings().broker_url
+    url = app.conf.broker_url
     if is_redis(url):
         # the broker is down: the publish itself fails, and the alert on a stale tick is right
         with contextlib.suppress(RedisError):
             client(url).set(BEAT_TICK_KEY, time.time())
+
+
+@signals.worker_process_init.connect
+def _own_connections(**_kwargs):
+    """A forked pool process opens database connections of its own, never its parent's."""
+    runtime = getattr(app, "mailer_runtime", None)
+    if runtime is not None:
+        runtime.sessions.kw["bind"].dispose(close=False)
 
 
 @signals.worker_ready.connect

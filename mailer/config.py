@@ -181,18 +181,8 @@ class Settings(BaseSettings):
         return self.from_name_en if lang == "en" else self.from_name_ko
 
 
-_installed: list[
-    Settings
-] = []  # settings an entry point built itself, instead of the environment's
-
-
 @lru_cache
 def get_settings() -> Settings:
-    return _installed[-1] if _installed else Settings()
-
-
-def install(settings: Settings) -> None:
-    """Make `settings` what every get_settings() in this process returns: for an entry point that builds
-    its own (`mailer demo` runs on the embedded default whatever the environment says)."""
-    _installed[:] = [settings]
-    get_settings.cache_clear()
+    """The environment's settings: read by entry points only (mailer.wiring, the CLI's group, the
+    migrations' env.py), which hand them down."""
+    return Settings()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -13,8 +11,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
-
-from mailer.config import get_settings
 
 # Stable constraint names, so Alembic migrations name things the same way on every backend.
 NAMING = {
@@ -66,17 +62,16 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def get_engine(url: str | None = None, pool_size: int | None = None) -> Engine:
-    """One engine (one connection pool) per URL, pool size and process, however the URL is given."""
-    if url is None or pool_size is None:
-        settings = get_settings()
-        url, pool_size = url or settings.database_url, pool_size or settings.database_pool_size
+DEFAULT_POOL_SIZE = 10  # Settings.database_pool_size's default
+
+
+def get_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
+    """One engine (one connection pool) per URL and pool size in a process."""
     return _engine(url, pool_size)
 
 
 @lru_cache(maxsize=8)
 def _engine(url: str, pool_size: int) -> Engine:
-    # Cached on the URL itself, so get_engine() and get_engine(None) share one pool in a process.
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -113,7 +108,8 @@ def _ping_when_idle(engine: Engine) -> None:
             ) from exc
 
 
-def session_factory(url: str | None = None, pool_size: int | None = None) -> sessionmaker[Session]:
+def session_factory(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> sessionmaker[Session]:
+    """Sessions on the engine for `url` (mailer.wiring's build_runtime makes the process's)."""
     return _session_factory(get_engine(url, pool_size))
 
 
@@ -122,20 +118,6 @@ def _session_factory(engine: Engine) -> sessionmaker[Session]:
     # Made once per engine (so never bound to one the engine cache has let go): a sessionmaker is a new
     # class, and making one per unit of work cost more CPU than a one-click unsubscribe's SQL.
     return sessionmaker(bind=engine, expire_on_commit=False)
-
-
-@contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
-    """A unit of work: commits on success, rolls back on error."""
-    session = session_factory(url)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def is_postgres(session_or_engine) -> bool:
@@ -171,6 +153,7 @@ def compare_and_set(session: Session, model, row_id: int, allowed_from, **values
 
 
 def alembic_config(url: str | None = None):
+    """Alembic's configuration; without `url` the migrations' env.py reads it from the environment."""
     from alembic.config import Config
 
     cfg = Config()
@@ -180,14 +163,14 @@ def alembic_config(url: str | None = None):
     return cfg
 
 
-def upgrade_database(url: str | None = None, revision: str = "head") -> None:
+def upgrade_database(url: str, revision: str = "head") -> None:
     """`mailer db upgrade`: Alembic migrations to head. Safe to run any number of times."""
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
 
 
-def schema_is_current(url: str | None = None) -> bool:
+def schema_is_current(url: str) -> bool:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 

@@ -20,14 +20,21 @@ if TYPE_CHECKING:
 
 class Dispatcher(Protocol):
     """Where work goes after the rows that describe it are committed: Celery's queues when a broker
-    is configured, the calling process otherwise. One implementation is chosen at start-up; each
-    task has one body, whichever runs it."""
+    is configured, the calling process otherwise. One implementation is chosen at start-up
+    (mailer.wiring); each task has one body, whichever runs it. A countdown is in seconds."""
+
+    # True where beat runs (with a broker): its sweep takes up batches left waiting, so a task need
+    # not ask again itself.
+    beat_sweeps: bool
 
     def send_batches(self, batch_ids: Sequence[int], countdown: float = 0.0) -> None: ...
 
     def reconcile(self, batch_ids: Sequence[int], countdown: float = 0.0) -> None: ...
 
-    def send_mails(self, mail_ids: Sequence[int]) -> None: ...
+    def send_mails(self, mail_ids: Sequence[int], countdown: float = 0.0) -> str:
+        """Returns what became of them: in process the last mail's outcome ("sent", "failed",
+        "skipped", "done"); with a broker "queued", or "waiting" when the broker is down."""
+        ...
 
     def apply_events(self) -> None: ...
 

@@ -11,9 +11,9 @@ from typing import cast
 
 from sqlalchemy import String, Table, bindparam, delete, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from mailer.db import UTCDateTime, compare_and_set, get_engine, session_scope, upsert_insert, utcnow
+from mailer.db import UTCDateTime, compare_and_set, upsert_insert, utcnow
 from mailer.langs import EDITIONS
 from subscribers import suppression, tokens
 from subscribers.emails import normalize
@@ -357,13 +357,13 @@ def unsubscribe_by_link(
 
 
 def unsubscribe_by_link_committed(
-    token: str, *, source: str, ip: str | None = None
+    sessions: sessionmaker[Session], token: str, *, source: str, ip: str | None = None
 ) -> tuple[int, str]:
     """The one-click unsubscribe, committed: an active subscriber on PostgreSQL costs one statement;
     anyone else takes unsubscribe_by_link in a transaction. Returns (id, lang); InvalidToken for a bad link."""
-    done = unsubscribe_active_at_once(get_engine(), token, source=source, ip=ip)
+    done = unsubscribe_active_at_once(sessions.kw["bind"], token, source=source, ip=ip)
     if done is None:
-        with session_scope() as session:
+        with sessions.begin() as session:
             done = unsubscribe_by_link(session, token, source=source, ip=ip)
     return done
 

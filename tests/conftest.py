@@ -79,11 +79,14 @@ def settings(database_url, tmp_path, monkeypatch):
 
 @pytest.fixture
 def make_runtime(settings):
-    """A Runtime on the test's settings with some changed: make_runtime(batch_size=2)."""
+    """A Runtime on the test's settings with some changed, make_runtime(batch_size=2), or another
+    sender, make_runtime(sender=...)."""
     from mailer.wiring import build_runtime
 
-    def make(**changes):
-        return build_runtime(settings.model_copy(update=changes) if changes else settings)
+    def make(sender=None, **changes):
+        return build_runtime(
+            settings.model_copy(update=changes) if changes else settings, sender=sender
+        )
 
     return make
 
@@ -130,24 +133,24 @@ def sample_feeds(tmp_path) -> dict[str, Path]:
 
 
 @pytest.fixture
-def ingested(session, sample_feeds):
+def ingested(session, sample_feeds, settings):
     """Both sample feeds added and ingested."""
     from mailer.articles.ingest import add_feed, ingest_all
     from mailer.db import utcnow
 
     for lang, path in sample_feeds.items():
-        add_feed(session, str(path), lang)
+        add_feed(session, str(path), lang, settings)
     session.commit()
-    return ingest_all(session, utcnow())
+    return ingest_all(session, utcnow(), settings)
 
 
 @pytest.fixture
-def issue(session, ingested):
+def issue(session, ingested, settings):
     """The next issue drafted from the sample stories, committed."""
     from mailer.db import utcnow
     from mailer.issues.service import draft_issue
 
-    drafted = draft_issue(session, utcnow())
+    drafted = draft_issue(session, utcnow(), settings)
     session.commit()
     return drafted
 

@@ -40,9 +40,9 @@ def test_app_is_configured_for_safe_delivery():
 
 
 def test_every_scheduled_task_exists():
-    from mailer.celery_app import app
-
+    app = create_app(Settings(_env_file=None))
     app.loader.import_default_modules()
+    assert app.conf.beat_schedule
     assert {entry["task"] for entry in app.conf.beat_schedule.values()} <= set(app.tasks)
 
 
@@ -55,8 +55,13 @@ def test_ingest_interval_is_configurable():
 
 
 def test_without_a_broker_tasks_run_in_process():
-    conf = create_app(Settings(_env_file=None, broker_url="")).conf
-    assert conf.task_always_eager
+    from mailer.wiring import CeleryDispatcher, InProcessDispatcher, build_runtime
+
+    assert isinstance(
+        build_runtime(Settings(_env_file=None, broker_url="")).tasks, InProcessDispatcher
+    )
+    with_broker = Settings(_env_file=None, broker_url="redis://127.0.0.1:6379/0")
+    assert isinstance(build_runtime(with_broker).tasks, CeleryDispatcher)
 
 
 def test_tasks_are_registered_on_their_queues():
@@ -84,7 +89,7 @@ def test_a_real_worker_on_redis_sends_an_issue_to_everyone_once(
 
     broker = redis.Redis.from_url(redis_url)
     broker.flushdb()
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
     env = {
         **os.environ,

@@ -9,13 +9,19 @@ from mailer.cli import main
 
 
 @pytest.fixture
-def run(settings, session):
+def run(runtime, session):
+    """The command on the test's Runtime, as the group would build it from the environment."""
     runner = CliRunner()
 
     def invoke(*args):
-        return runner.invoke(main, list(args), catch_exceptions=False)
+        return runner.invoke(main, list(args), catch_exceptions=False, obj=runtime)
 
     return invoke
+
+
+def test_db_upgrade_migrates_the_database_the_settings_name(run):
+    result = run("db", "upgrade")
+    assert result.exit_code == 0 and result.output == "database at head\n"
 
 
 def test_subscribers_add_and_show_json(run):
@@ -103,16 +109,15 @@ def test_worker_without_a_broker_explains_itself(run):
     assert result.exit_code == 1 and "MAILER_BROKER_URL" in result.stderr
 
 
-def test_pause_resume_and_cancel(run, ingested, subscribers_by_lang, session):
+def test_pause_resume_and_cancel(run, ingested, subscribers_by_lang, session, settings):
     from mailer.db import utcnow
     from mailer.issues.service import draft_issue, get_issue
     from tests.factories import start_send
 
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
-    from mailer.config import get_settings
 
-    start_send(session, issue, get_settings(), utcnow())  # in flight, no batch sent yet
+    start_send(session, issue, settings, utcnow())  # in flight, no batch sent yet
     session.commit()
     assert run("issue", "resume", "1").exit_code == 1  # not paused
     assert run("issue", "pause", "1").output == "issue #1: paused\n"
@@ -134,7 +139,7 @@ def test_serve_runs_the_workers_asked_for_without_an_access_log(run, monkeypatch
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
     monkeypatch.setattr(mailer.logs, "configure", lambda *a, **k: None)  # keep pytest's log capture
     assert run("serve", "--port", "8123", "--workers", "2").exit_code == 0
-    assert calls == [("mailer.wiring:web_app", uvicorn_options("127.0.0.1", 8123, 2))]
+    assert calls == [("mailer.wiring:web_app", uvicorn_options("127.0.0.1", 8123, 2, "127.0.0.1"))]
     options = calls[0][1]
     assert (
         options["access_log"] is False

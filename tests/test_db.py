@@ -117,10 +117,10 @@ def test_migrations_go_down_and_up_again(tmp_path):
 
 
 def test_one_engine_and_one_session_factory_per_database(database_url):
-    from mailer.db import session_factory
+    from mailer.db import DEFAULT_POOL_SIZE, session_factory
 
-    assert get_engine() is get_engine(None) is get_engine(database_url)
-    assert session_factory() is session_factory(database_url)
+    assert get_engine(database_url) is get_engine(database_url, DEFAULT_POOL_SIZE)
+    assert session_factory(database_url) is session_factory(database_url)
 
 
 def test_a_pooled_connection_the_server_closed_while_idle_is_replaced(database_url, monkeypatch):
@@ -134,7 +134,7 @@ def test_a_pooled_connection_the_server_closed_while_idle_is_replaced(database_u
     import mailer.db
 
     own = make_url(database_url).update_query_dict({"application_name": "idle-ping-test"})
-    engine = mailer.db._engine(own.render_as_string(hide_password=False))  # a pool of its own
+    engine = mailer.db.get_engine(own.render_as_string(hide_password=False))  # a pool of its own
     with engine.connect() as conn:
         first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
     with get_engine(database_url).connect() as other:

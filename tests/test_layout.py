@@ -34,3 +34,29 @@ def test_no_module_outside_the_migrations_passes_max_lines():
         if (n := len(p.read_text("utf-8").splitlines())) > MAX_LINES
     }
     assert sources and long == {}
+
+
+# A process's settings are read from the environment in one place, its entry point, and handed down
+# from there (DESIGN.md, "Wiring").
+ENTRY_POINTS = {
+    "mailer/config.py",  # where get_settings is defined
+    "mailer/wiring.py",  # `mailer serve`'s app factory; `celery -A mailer.wiring`
+    "mailer/cli/base.py",  # the `mailer` command's group, for every command (worker, beat, demo too)
+    "mailer/migrations/env.py",  # Alembic's own command line
+}
+# Still reading the environment themselves until their branches are merged: remove each as it is.
+NOT_YET_HANDED_DOWN = {
+    "mailer/delivery/counters.py",
+    "subscribers/tokens.py",
+}
+
+
+def test_settings_are_read_from_the_environment_only_in_entry_points():
+    calling = {
+        str(p.relative_to(ROOT))
+        for top in ("mailer", "subscribers")
+        for p in (ROOT / top).rglob("*.py")
+        if "get_settings" in p.read_text("utf-8")
+    }
+    assert calling - ENTRY_POINTS - NOT_YET_HANDED_DOWN == set()
+    assert calling >= NOT_YET_HANDED_DOWN, "handed down now: take it off NOT_YET_HANDED_DOWN"

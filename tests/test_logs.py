@@ -41,17 +41,20 @@ def _json_handler(stream):
     return handler
 
 
-def test_a_send_task_s_lines_carry_its_batch_id(monkeypatch):
+def test_a_send_task_s_lines_carry_its_batch_id(monkeypatch, runtime):
     import io
 
+    from mailer.celery_app import app
     from mailer.delivery import tasks
-    from mailer.delivery.batches import BatchOutcome
 
-    def send(batch_id, settings):
+    def send(rt, batch_id):
         logging.getLogger("mailer.delivery.batches").warning("provider slow")  # no ids given
-        return BatchOutcome("accepted")
+        return "accepted"
 
-    monkeypatch.setattr(tasks, "_send", send)
+    monkeypatch.setattr(tasks, "run_send_batch", send)
+    monkeypatch.setattr(
+        app, "mailer_runtime", runtime, raising=False
+    )  # as a worker's start sets it
     stream, logger = io.StringIO(), logging.getLogger("mailer.delivery.batches")
     handler = _json_handler(stream)
     logger.addHandler(handler)
@@ -68,31 +71,27 @@ def test_a_send_task_s_lines_carry_its_batch_id(monkeypatch):
 
 
 def test_a_failed_enqueue_is_one_json_line_not_a_traceback(
-    session, issue, subscribers_by_lang, monkeypatch, capsys
+    session, issue, subscribers_by_lang, monkeypatch, capsys, make_runtime
 ):
     """The broker down when an editor sends: the batches wait in the database (beat's sweep queues them) and
     the log says so in a JSON line per block of the ledger, with the batch id."""
     from kombu.exceptions import OperationalError
     from sqlalchemy import select
 
-    from mailer.config import get_settings
-    from mailer.delivery import facade, tasks
+    from mailer.delivery import facade
     from mailer.delivery.models import Batch
 
     def down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
 
-    monkeypatch.setenv("MAILER_BROKER_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.setenv("MAILER_LOG_FORMAT", "json")
-    get_settings.cache_clear()
-    monkeypatch.setattr(tasks.send_batch, "delay", down)
-    configure(get_settings())
+    runtime = make_runtime(broker_url="redis://127.0.0.1:1/0", log_format="json")
+    monkeypatch.setattr(runtime.tasks.celery, "send_task", down)
+    configure(runtime.settings)
     try:
-        batch_ids = facade.send_now(issue.number, get_settings())
+        batch_ids = facade.send_now(runtime, issue.number)
         err = capsys.readouterr().err
     finally:
         configure(Settings(_env_file=None))
-        get_settings.cache_clear()
     lines = [json.loads(line) for line in err.splitlines() if line.strip()]  # every line is JSON
     warnings = [line for line in lines if line["level"] == "warning"]
     assert warnings and all(

@@ -14,7 +14,7 @@ import httpx
 
 from mailer import __version__
 from mailer.articles import guard
-from mailer.config import Settings, get_settings
+from mailer.config import Settings
 
 USER_AGENT = f"bilingual-mailer/{__version__} (newsletter digest feed reader)"
 
@@ -40,9 +40,8 @@ def is_local_file(url: str) -> bool:
     return scheme in ("", "file")
 
 
-def check_feed_url(url: str, settings: Settings | None = None) -> None:
+def check_feed_url(url: str, settings: Settings) -> None:
     """Raise FetchError, saying why, for a feed URL this server will not fetch from."""
-    settings = settings or get_settings()
     if is_local_file(url):
         if not settings.feed_allow_private:
             raise FetchError(
@@ -60,9 +59,9 @@ def fetch(
     url: str,
     etag: str | None = None,
     last_modified: str | None = None,
-    settings: Settings | None = None,
+    *,
+    settings: Settings,
 ) -> Fetched:
-    settings = settings or get_settings()
     check_feed_url(url, settings)
     if not is_local_file(url):
         return _fetch_http(url, etag, last_modified, settings)

@@ -13,7 +13,7 @@ from mailer.articles.fetch import FetchError, check_feed_url, fetch
 from mailer.articles.models import Article, Feed
 from mailer.articles.pairing import pair_unpaired
 from mailer.articles.parse import ParsedItem, parse_feed
-from mailer.config import get_settings
+from mailer.config import Settings
 from mailer.langs import STORY_LANGS
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,11 @@ class IngestResult:
     error: str | None = None
 
 
-def add_feed(session: Session, url: str, lang: str) -> Feed:
+def add_feed(session: Session, url: str, lang: str, settings: Settings) -> Feed:
     if lang not in STORY_LANGS:
         raise FeedError(f"feed language must be en or ko, not {lang!r}")
     try:
-        check_feed_url(url)
+        check_feed_url(url, settings)
     except FetchError as exc:
         raise FeedError(str(exc)) from exc
     if session.scalar(select(Feed).where(Feed.url == url)):
@@ -96,12 +96,12 @@ def _known(session: Session, feed: Feed, items: list[ParsedItem]) -> dict[str, A
     return known
 
 
-def ingest_feed(session: Session, feed: Feed, now: datetime) -> IngestResult:
+def ingest_feed(session: Session, feed: Feed, now: datetime, settings: Settings) -> IngestResult:
     """One feed; a failure is recorded on the feed and never touches what was ingested before."""
     result = IngestResult(feed_url=feed.url)
     feed.last_fetched_at = now
     try:
-        fetched = fetch(feed.url, feed.etag, feed.last_modified)
+        fetched = fetch(feed.url, feed.etag, feed.last_modified, settings=settings)
     except FetchError as exc:
         feed.last_error = result.error = str(exc)
         log.warning("feed %s: %s", feed.url, exc)
@@ -113,7 +113,7 @@ def ingest_feed(session: Session, feed: Feed, now: datetime) -> IngestResult:
     parsed = parse_feed(
         fetched.body,
         now=now,
-        summary_length=get_settings().summary_length,
+        summary_length=settings.summary_length,
         content_type=fetched.content_type,
         lang=feed.lang,
     )
@@ -133,7 +133,9 @@ def ingest_feed(session: Session, feed: Feed, now: datetime) -> IngestResult:
     return result
 
 
-def ingest_all(session: Session, now: datetime, only_url: str | None = None) -> list[IngestResult]:
+def ingest_all(
+    session: Session, now: datetime, settings: Settings, only_url: str | None = None
+) -> list[IngestResult]:
     query = select(Feed).order_by(Feed.id)
     if only_url:
         query = query.where(Feed.url == only_url)
@@ -142,7 +144,7 @@ def ingest_all(session: Session, now: datetime, only_url: str | None = None) -> 
         raise FeedError(f"no such feed: {only_url}")
     results = []
     for feed in feeds:
-        results.append(ingest_feed(session, feed, now))
+        results.append(ingest_feed(session, feed, now, settings))
         session.commit()  # each feed stands alone: one bad feed never rolls back another
     pair_unpaired(session, now)
     session.commit()

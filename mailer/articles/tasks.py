@@ -1,10 +1,15 @@
 from mailer.articles.ingest import ingest_all as ingest_all_feeds
-from mailer.celery_app import app
-from mailer.db import session_scope, utcnow
+from mailer.celery_app import app, runtime_of
+from mailer.db import utcnow
+from mailer.runtime import Runtime
 
 
-@app.task(name="mailer.ingest_all", queue="ingest", acks_late=True)
-def ingest_all() -> dict:
-    with session_scope() as session:
-        results = ingest_all_feeds(session, utcnow())
+def run_ingest_all(rt: Runtime) -> dict:
+    with rt.session() as session:
+        results = ingest_all_feeds(session, utcnow(), rt.settings)
     return {r.feed_url: {"new": r.new, "updated": r.updated, "error": r.error} for r in results}
+
+
+@app.task(name="mailer.ingest_all", queue="ingest", bind=True, acks_late=True)
+def ingest_all(self) -> dict:
+    return run_ingest_all(runtime_of(self.app))

@@ -1,4 +1,5 @@
-"""What every `mailer` command shares: the group, its error handling, a database session, JSON output."""
+"""What every `mailer` command shares: the group, its error handling, the Runtime (built once, from the
+environment's settings, by the group: the click context's obj), a database session, JSON output."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import click
 
 from mailer.config import get_settings
+from mailer.runtime import Runtime
 
 # Commands whose module is imported only when they run: the stand-in brings its HTTP server and cryptography.
 LAZY_COMMANDS = {"standin": "mailer.standin.cli:standin"}
@@ -70,13 +72,21 @@ class MailerGroup(click.Group):
             raise
 
 
+def runtime() -> Runtime:
+    """The command's Runtime (the group built it, or a caller passed its own as `obj`)."""
+    found = click.get_current_context().find_object(Runtime)
+    assert found is not None  # the group's callback made one
+    return found
+
+
 def ensure_schema() -> None:
     """The database schema must be current; the embedded SQLite one is migrated on first use."""
     from mailer.db import schema_is_current, upgrade_database
 
-    if not schema_is_current():
-        if get_settings().database_url.startswith("sqlite"):
-            upgrade_database()
+    url = runtime().settings.database_url
+    if not schema_is_current(url):
+        if url.startswith("sqlite"):
+            upgrade_database(url)
         else:
             raise click.ClickException(
                 "the database schema is not current: run `mailer db upgrade`"
@@ -85,10 +95,8 @@ def ensure_schema() -> None:
 
 def db_session():
     """A unit of work on a database whose schema is current."""
-    from mailer.db import session_scope
-
     ensure_schema()
-    return session_scope()
+    return runtime().session()
 
 
 def print_json(data) -> None:
@@ -97,12 +105,16 @@ def print_json(data) -> None:
 
 @click.group(cls=MailerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="bilingual-mailer")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """A bilingual (Korean/English) newsletter mailer."""
     import logging
 
     from mailer.logs import configure
+    from mailer.wiring import build_runtime
 
+    if not isinstance(ctx.obj, Runtime):  # the process's entry point: settings from the environment
+        ctx.obj = build_runtime(get_settings())
     configure(
-        get_settings(), logging.WARNING
+        ctx.obj.settings, logging.WARNING
     )  # commands print their own results; logs are for trouble

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mailer.cli.base import main
+from mailer.cli.base import main, runtime
 
 
 @main.group()
@@ -18,5 +18,5 @@ def db_upgrade(revision: str) -> None:
     """Apply Alembic migrations up to REVISION."""
     from mailer.db import upgrade_database
 
-    upgrade_database(revision=revision)
+    upgrade_database(runtime().settings.database_url, revision=revision)
     click.echo(f"database at {revision}")

@@ -28,5 +28,6 @@ from mailer.cli.base import main
 def demo(directory: Path, backend: str) -> None:
     """The whole job end to end on the embedded default: SQLite, tasks in-process, outbox files."""
     from mailer.demo.run import run_demo
+    from mailer.wiring import build_runtime
 
-    run_demo(directory, echo=click.echo, backend=backend)
+    run_demo(directory, build_runtime, echo=click.echo, backend=backend)

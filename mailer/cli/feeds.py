@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from mailer.cli.base import db_session, main, print_json
+from mailer.cli.base import db_session, main, print_json, runtime
 from mailer.langs import STORY_LANGS
 
 
@@ -23,7 +23,7 @@ def feeds_add(url: str, lang: str) -> None:
     from mailer.articles.ingest import add_feed
 
     with db_session() as session:
-        feed = add_feed(session, url, lang)
+        feed = add_feed(session, url, lang, runtime().settings)
         click.echo(f"added feed {feed.id} ({lang}): {url}")
 
 
@@ -52,7 +52,7 @@ def ingest(feed_url: str | None) -> None:
     from mailer.db import utcnow
 
     with db_session() as session:
-        results = ingest_all(session, utcnow(), only_url=feed_url)
+        results = ingest_all(session, utcnow(), runtime().settings, only_url=feed_url)
     failed = 0
     for r in results:
         if r.error:

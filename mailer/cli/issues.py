@@ -8,8 +8,7 @@ from pathlib import Path
 
 import click
 
-from mailer.cli.base import db_session, ensure_schema, main, print_json
-from mailer.config import get_settings
+from mailer.cli.base import db_session, ensure_schema, main, print_json, runtime
 from mailer.langs import EDITIONS
 
 
@@ -22,7 +21,7 @@ def _report(session, issue) -> dict:
     from mailer.db import utcnow
     from mailer.events.stats import issue_report
 
-    return issue_report(session, issue, utcnow(), get_settings())
+    return issue_report(session, issue, utcnow(), runtime().settings)
 
 
 @issue.command("draft")
@@ -32,7 +31,7 @@ def issue_draft() -> None:
     from mailer.issues.service import draft_issue
 
     with db_session() as session:
-        new = draft_issue(session, utcnow())
+        new = draft_issue(session, utcnow(), runtime().settings)
         if new is None:
             raise click.ClickException("no new stories since the last issue: nothing drafted")
         for e in new.editions:
@@ -96,7 +95,7 @@ def issue_preview(number: int, lang: str, out: Path | None, as_text: bool) -> No
 
     with db_session() as session:
         found = get_issue(session, number)
-        render_issue(session, found)
+        render_issue(session, found, runtime().settings)
         edition = next(e for e in found.editions if e.lang == lang)
         body = edition.text if as_text else edition.html
         assert body is not None  # render_issue has just stored both parts
@@ -119,7 +118,7 @@ def issue_test(number: int, to: tuple[str, ...], lang: str) -> None:
     from mailer.mail.proofs import send_proof
 
     with db_session() as session:
-        sent = send_proof(get_issue(session, number), lang, list(to), get_settings())
+        sent = send_proof(get_issue(session, number), lang, list(to), runtime().settings)
     click.echo(f"issue #{number} [{lang}]: test sent to {', '.join(sent)}")
 
 
@@ -147,11 +146,13 @@ def issue_schedule(number: int, at: str, lang: str, tz: str | None) -> None:
     from mailer.issues import scheduling
     from mailer.issues.service import get_issue
 
-    zone = tz or get_settings().digest_timezone
+    zone = tz or runtime().settings.digest_timezone
     when = scheduling.parse_when(at, zone)
     with db_session() as session:
         found = get_issue(session, number)
-        scheduling.schedule(session, found, scheduling.langs_of(lang), when, utcnow())
+        scheduling.schedule(
+            session, found, scheduling.langs_of(lang), when, utcnow(), runtime().settings
+        )
         for e in found.editions:
             local = (
                 e.send_at.astimezone(scheduling.zone(zone)).isoformat()
@@ -169,7 +170,6 @@ WAIT = click.option(
 
 def _wait_for(number: int) -> str:
     """A progress bar over the issue's recipients until it is sent, failed, cancelled or paused."""
-    from mailer.db import session_scope
     from mailer.delivery.stats import PARTLY_SENT, Progress, progress
     from mailer.issues.service import get_issue
     from mailer.issues.states import TERMINAL, IssueStatus
@@ -185,7 +185,7 @@ def _wait_for(number: int) -> str:
         item_show_func=shown,
     ) as bar:
         while True:
-            with session_scope() as session:  # the schema was checked when the send started
+            with runtime().session() as session:  # the schema was checked when the send started
                 issue = get_issue(session, number)
                 now = progress(session, issue)
                 reason = issue.status_reason
@@ -220,7 +220,7 @@ def issue_send(number: int, wait: bool) -> None:
     from mailer.delivery import facade
 
     ensure_schema()
-    _queued(number, facade.send_now(number, get_settings()), wait)
+    _queued(number, facade.send_now(runtime(), number), wait)
 
 
 @issue.command("pause")
@@ -230,7 +230,7 @@ def issue_pause(number: int) -> None:
     from mailer.delivery import facade
 
     ensure_schema()
-    facade.pause(number)
+    facade.pause(runtime(), number)
     click.echo(f"issue #{number}: paused")
 
 
@@ -242,7 +242,7 @@ def issue_resume(number: int, wait: bool) -> None:
     from mailer.delivery import facade
 
     ensure_schema()
-    _queued(number, facade.resume(number, get_settings()), wait, "resumed, ")
+    _queued(number, facade.resume(runtime(), number), wait, "resumed, ")
 
 
 @issue.command("cancel")
@@ -252,5 +252,5 @@ def issue_cancel(number: int) -> None:
     from mailer.delivery import facade
 
     ensure_schema()
-    facade.cancel(number)
+    facade.cancel(runtime(), number)
     click.echo(f"issue #{number}: cancelled")

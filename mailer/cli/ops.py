@@ -6,8 +6,7 @@ import sys
 
 import click
 
-from mailer.cli.base import db_session, main, print_json
-from mailer.config import get_settings
+from mailer.cli.base import db_session, main, print_json, runtime
 
 DEGRADED_EXIT = (
     3  # `ops status --check`: it answered, and something stops sending (not a usage error: 2)
@@ -35,7 +34,7 @@ def ops_status(as_json: bool, check: bool) -> None:
     from mailer.ops.status import as_text, degraded, status
 
     with db_session() as session:
-        data = status(session, get_settings(), utcnow())
+        data = status(session, runtime().settings, utcnow())
     reasons = degraded(data)
     if as_json:
         print_json({**data, "degraded": reasons})

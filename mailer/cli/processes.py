@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mailer.cli.base import main
-from mailer.config import get_settings
+from mailer.cli.base import main, runtime
 
 
 @main.command()
@@ -24,13 +23,16 @@ def worker(
     queues: str, concurrency: int | None, pool: str, hostname: str | None, loglevel: str
 ) -> None:
     """A Celery worker with the project's app (needs MAILER_BROKER_URL)."""
-    if get_settings().tasks_in_process:
+    settings = runtime().settings
+    if settings.tasks_in_process:
         raise click.ClickException(
             "MAILER_BROKER_URL is not set: without a broker, tasks run in-process"
         )
-    from mailer.celery_app import app, quiet
+    from mailer.celery_app import quiet
+    from mailer.wiring import celery_app
 
-    argv = [*quiet(get_settings()), "worker", "-Q", queues, "--loglevel", loglevel, "--pool", pool]
+    app = celery_app(runtime())
+    argv = [*quiet(settings), "worker", "-Q", queues, "--loglevel", loglevel, "--pool", pool]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
     if hostname:
@@ -45,14 +47,18 @@ def worker(
 )
 def beat(loglevel: str, schedule: str) -> None:
     """Celery beat: ingest, the weekly draft and stale-batch pickup on schedule."""
-    if get_settings().tasks_in_process:
+    settings = runtime().settings
+    if settings.tasks_in_process:
         raise click.ClickException("MAILER_BROKER_URL is not set: beat needs a broker")
-    from mailer.celery_app import app, quiet
+    from mailer.celery_app import quiet
+    from mailer.wiring import celery_app
 
-    app.start([*quiet(get_settings()), "beat", "--loglevel", loglevel, "--schedule", schedule])
+    celery_app(runtime()).start(
+        [*quiet(settings), "beat", "--loglevel", loglevel, "--schedule", schedule]
+    )
 
 
-def uvicorn_options(host: str, port: int, workers: int) -> dict:
+def uvicorn_options(host: str, port: int, workers: int, trusted_proxies: str) -> dict:
     """How `mailer serve` runs uvicorn."""
     return {
         "factory": True,
@@ -61,7 +67,7 @@ def uvicorn_options(host: str, port: int, workers: int) -> dict:
         "workers": workers,
         # the client's address from X-Forwarded-For, for sign-up rate limits, from trusted proxies only
         "proxy_headers": True,
-        "forwarded_allow_ips": get_settings().trusted_proxies,
+        "forwarded_allow_ips": trusted_proxies,
         "log_config": None,  # uvicorn logs through our handler (JSON lines in production)
         # No access log: a line per request would write every unsubscribe and preference link, tokens that
         # are as good as a password, into the logs (and cost a tenth of a one-click request's CPU).
@@ -88,11 +94,13 @@ def serve(host: str, port: int, workers: int) -> None:
     from mailer.logs import configure
     from mailer.redis_client import is_redis
 
-    settings = get_settings()
+    settings = runtime().settings
     configure(settings, logging.INFO)
     if workers > 1 and not is_redis(settings.broker_url):
         logging.getLogger(__name__).warning(
             "%d web processes without a Redis broker: each keeps its own sign-up rate limits",
             workers,
         )
-    uvicorn.run("mailer.wiring:web_app", **uvicorn_options(host, port, workers))
+    uvicorn.run(
+        "mailer.wiring:web_app", **uvicorn_options(host, port, workers, settings.trusted_proxies)
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mailer.cli.base import db_session, main, print_json
+from mailer.cli.base import db_session, main, print_json, runtime
 from mailer.langs import EDITIONS
 from subscribers.models import Status
 
@@ -19,9 +19,7 @@ def subscribers() -> None:
 
 def _send_confirmation(mail_id: int) -> None:
     """After the commit: the double opt-in mail (in-process without a broker, else queued)."""
-    from mailer.mail.transactional import dispatch
-
-    outcome = dispatch([mail_id])
+    outcome = runtime().tasks.send_mails([mail_id])
     if outcome == "failed":
         click.echo(
             "warning: the confirmation email could not be sent (see the log); run add again to resend",

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 
 from mailer.config import Settings
-from mailer.db import session_scope, utcnow
+from mailer.db import utcnow
 from mailer.delivery.lifecycle import cancel_issue, pause_issue, resume_issue
 from mailer.delivery.start import begin_send, start_due, start_editions
-from mailer.delivery.tasks import enqueue
 from mailer.issues.models import Edition, Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.issues.states import IssueStatus
+from mailer.runtime import Runtime
 
 log = logging.getLogger(__name__)
 PAUSED_BY_EDITOR = "paused by an editor"
@@ -28,63 +28,63 @@ def _check_can_send(settings: Settings) -> None:
         raise IssueError(refused)
 
 
-def send_now(number: int, settings: Settings) -> list[int]:
+def send_now(rt: Runtime, number: int) -> list[int]:
     """Send issue N now to every active subscriber of each edition not started yet; a paused issue goes on
     where it stopped. The issue becomes `sending` first, then each edition's ledger is written a block at
     a time, each block committed and queued before the next, so the first readers get it at once.
     Returns the ids of the batches queued."""
+    settings = rt.settings
     _check_can_send(settings)
     batch_ids: list[int] = []
     editions: list[int] = []
-    with session_scope() as session:
+    with rt.session() as session:
         issue = get_issue(session, number)
         issue_id = issue.id
         if issue.status == IssueStatus.PAUSED:
             batch_ids = resume_issue(session, issue)
         else:
             editions = [e.id for e in begin_send(session, issue, utcnow())]
-    enqueue(batch_ids, settings)
+    rt.tasks.send_batches(batch_ids)
     for edition_id in editions:
-        with session_scope() as session:
+        with rt.session() as session:
             batch_ids += start_editions(
                 session,
                 session.get_one(Issue, issue_id),
                 [session.get_one(Edition, edition_id)],
                 settings,
                 utcnow(),
-                lambda ids: enqueue(ids, settings),
+                rt.tasks.send_batches,
             )
     return batch_ids
 
 
-def resume(number: int, settings: Settings) -> list[int]:
+def resume(rt: Runtime, number: int) -> list[int]:
     """Resume a paused send where it stopped: nobody already mailed is mailed again."""
-    with session_scope() as session:
+    with rt.session() as session:
         if get_issue(session, number).status != IssueStatus.PAUSED:
             raise IssueError(f"issue #{number} is not paused")
-    return send_now(number, settings)
+    return send_now(rt, number)
 
 
-def pause(number: int, reason: str = PAUSED_BY_EDITOR) -> None:
+def pause(rt: Runtime, number: int, reason: str = PAUSED_BY_EDITOR) -> None:
     """Requests already out finish; nothing new goes out until resume."""
-    with session_scope() as session:
+    with rt.session() as session:
         pause_issue(session, get_issue(session, number), reason)
 
 
-def cancel(number: int) -> None:
+def cancel(rt: Runtime, number: int) -> None:
     """Stop for good: every batch not in flight is closed, with its waiting deliveries."""
-    with session_scope() as session:
+    with rt.session() as session:
         cancel_issue(session, get_issue(session, number), utcnow())
 
 
-def send_due(settings: Settings) -> list[int]:
+def send_due(rt: Runtime) -> list[int]:
     """Beat's tick: start every edition whose send time has come, and finish ledgers whose writer died."""
+    settings = rt.settings
     try:
         _check_can_send(settings)
     except IssueError as exc:
         log.error("beat sends nothing: %s", exc)
         return []
-    with session_scope() as session:
-        return start_due(
-            session, settings, utcnow(), after_block=lambda ids: enqueue(ids, settings)
-        )
+    with rt.session() as session:
+        return start_due(session, settings, utcnow(), after_block=rt.tasks.send_batches)

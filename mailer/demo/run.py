@@ -12,6 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mailer.config import Settings
+from mailer.runtime import Runtime
+
 SAMPLES = Path(__file__).parent / "samples"
 SAMPLE_SUBSCRIBERS = [
     ("minji.kim@example.com", "ko"),
@@ -46,9 +49,9 @@ def rebase_dates(xml: str, newest: datetime, span: timedelta = DEMO_SPAN) -> str
     )
 
 
-def _configure(directory: Path, standin_url: str | None) -> None:
+def demo_settings(directory: Path, standin_url: str | None = None) -> Settings:
     """The embedded default, inside DIR, whatever the environment says."""
-    from mailer.config import Settings, install
+    from mailer.config import Settings
 
     chosen: dict[str, Any] = {
         "database_url": f"sqlite:///{(directory / 'mailer.db').resolve()}",
@@ -59,18 +62,25 @@ def _configure(directory: Path, standin_url: str | None) -> None:
     }
     if standin_url:
         chosen.update(sendgrid_host=standin_url, sendgrid_api_key=DEMO_API_KEY)
-    install(Settings(**chosen))
+    return Settings(**chosen)
 
 
-def run_demo(directory: Path, echo: Callable[[str], None] = print, backend: str = "outbox") -> dict:
-    """With backend="sendgrid" the mail goes through the real SendGrid client to a stand-in on this machine."""
+def run_demo(
+    directory: Path,
+    build_runtime: Callable[[Settings], Runtime],
+    echo: Callable[[str], None] = print,
+    backend: str = "outbox",
+) -> dict:
+    """The demo on a Runtime of its own, made by `build_runtime` (the entry point's composition root) from
+    the demo's settings. With backend="sendgrid" the mail goes through the real SendGrid client to a
+    stand-in on this machine."""
     if backend != "sendgrid":
-        return _run(directory, echo, None)
+        return _run(directory, build_runtime, echo, None)
     from mailer.standin import StandIn
 
     with StandIn(api_key=DEMO_API_KEY) as standin:
         echo(f"SendGrid stand-in listening on {standin.url}")
-        summary = _run(directory, echo, standin)
+        summary = _run(directory, build_runtime, echo, standin)
         requests = sum(1 for _ in standin.accepted())
         echo(
             f"SendGrid stand-in accepted {len(standin.recipients())} message(s) in {requests} request(s)"
@@ -78,15 +88,20 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print, backend: str 
     return summary
 
 
-def _run(directory: Path, echo: Callable[[str], None], standin) -> dict:
+def _run(
+    directory: Path,
+    build_runtime: Callable[[Settings], Runtime],
+    echo: Callable[[str], None],
+    standin,
+) -> dict:
     started = time.monotonic()
     directory.mkdir(parents=True, exist_ok=True)
-    _configure(directory, standin.url if standin else None)
+    rt = build_runtime(demo_settings(directory, standin.url if standin else None))
+    settings = rt.settings
 
     from mailer.articles.ingest import add_feed, ingest_all
     from mailer.articles.models import Feed
-    from mailer.config import get_settings
-    from mailer.db import session_scope, upgrade_database, utcnow
+    from mailer.db import upgrade_database, utcnow
     from mailer.delivery.facade import send_now
     from mailer.delivery.stats import delivery_counts
     from mailer.issues.models import Issue
@@ -95,10 +110,10 @@ def _run(directory: Path, echo: Callable[[str], None], standin) -> dict:
     from subscribers import service as subscribers
 
     now = utcnow()
-    upgrade_database()
+    upgrade_database(settings.database_url)
     feeds_dir = directory / "feeds"
     feeds_dir.mkdir(exist_ok=True)
-    with session_scope() as session:
+    with rt.session() as session:
         for lang in ("en", "ko"):
             path = feeds_dir / f"{lang}.xml"
             if not path.exists():  # written once: a second run sees the same stories, not new ones
@@ -106,9 +121,9 @@ def _run(directory: Path, echo: Callable[[str], None], standin) -> dict:
                 path.write_text(rebase_dates(xml, now - NEWEST_AGE), encoding="utf-8")
             url = str(path.resolve())
             if session.scalar(select(Feed).where(Feed.url == url)) is None:
-                add_feed(session, url, lang)
+                add_feed(session, url, lang, settings)
         session.commit()
-        results = ingest_all(session, now)
+        results = ingest_all(session, now, settings)
         for r in results:
             echo(
                 f"ingested {Path(r.feed_url).name}: {r.new} new, {r.updated} updated"
@@ -119,7 +134,7 @@ def _run(directory: Path, echo: Callable[[str], None], standin) -> dict:
             for email, lang in SAMPLE_SUBSCRIBERS
         )
         echo(f"subscribers: {added} added, {len(SAMPLE_SUBSCRIBERS) - added} already there")
-        issue = draft_issue(session, now)
+        issue = draft_issue(session, now, settings)
         if issue is None:
             issue = session.scalars(select(Issue).order_by(Issue.number.desc()).limit(1)).one()
             echo(f"no new stories since issue #{issue.number}: nothing new drafted")
@@ -128,14 +143,14 @@ def _run(directory: Path, echo: Callable[[str], None], standin) -> dict:
         number, status = issue.number, issue.status
 
     if status in (IssueStatus.DRAFT, IssueStatus.SCHEDULED):
-        batches = send_now(number, get_settings())
+        batches = send_now(rt, number)
         echo(
             f"sent issue #{number} in {len(batches)} batch(es) through the {'SendGrid API' if standin else 'outbox'}"
         )
     else:
         echo(f"issue #{number} is already {status}: nobody is mailed twice")
 
-    with session_scope() as session:
+    with rt.session() as session:
         issue = session.scalars(select(Issue).where(Issue.number == number)).one()
         counts = delivery_counts(session, issue.id)
         summary: dict[str, Any] = {

@@ -1,70 +1,63 @@
-"""Thin tasks over the webhook events: apply what is stored, reconcile lost answers, refresh the counts."""
+"""Thin tasks over the webhook events: apply what is stored, reconcile lost answers, refresh the counts.
+
+Each has one body taking the Runtime (run_*), which a worker and the in-process dispatcher both run."""
 
 from __future__ import annotations
 
-import time
-
-from mailer.celery_app import app
-from mailer.config import get_settings
-from mailer.db import session_scope, utcnow
-from mailer.delivery import tasks as delivery
+from mailer.celery_app import app, runtime_of
+from mailer.db import utcnow
 from mailer.delivery.models import BatchStatus
+from mailer.delivery.tasks import follow_up
 from mailer.events.apply import apply_pending
 from mailer.events.reconcile import reconcile_batch as reconcile
 from mailer.events.stats import refresh_active
-from mailer.mail.senders import get_sender
+from mailer.runtime import Runtime
 
 
-def process_stored() -> int:
+def run_process_events(rt: Runtime) -> int:
     """Apply every stored event not yet applied, a chunk per transaction."""
     total = 0
     while True:
-        with session_scope() as session:
+        with rt.session() as session:
             applied = apply_pending(session, utcnow())
         total += applied
         if not applied:
             return total
 
 
-@app.task(name="mailer.process_events", queue="events", acks_late=True)
-def process_events() -> int:
-    return process_stored()
-
-
-def enqueue_processing() -> None:
-    """After the events are committed: on the events queue, or here and now without a broker."""
-    if get_settings().tasks_in_process:
-        process_stored()
-    else:
-        process_events.delay()
-
-
-@app.task(name=delivery.RECONCILE_BATCH, queue="send", bind=True, acks_late=True)
-def reconcile_batch(self, batch_id: int) -> str:
+def run_reconcile_batch(rt: Runtime, batch_id: int) -> str:
     """An `unknown` batch: asked again after its grace period; what it finds unconfirmed is sent again.
 
-    With a broker a batch still waiting for the event stream is asked again by beat's sweep. In process
-    there is no sweep: it is asked again here, after a maintenance interval (waiting briefly, in a loop).
-    """
-    settings = get_settings()
-    in_process = self.request.is_eager or settings.tasks_in_process
-    while True:
-        with session_scope() as session:
-            outcome = reconcile(session, batch_id, utcnow(), settings, get_sender(settings))
-        if outcome.status != BatchStatus.UNKNOWN:
-            return delivery.follow_up(batch_id, outcome, settings, in_process)
-        delay = outcome.reconcile_in
-        if not in_process:
-            if delay is not None:
-                reconcile_batch.apply_async((batch_id,), countdown=delay)
-            return outcome.status
-        time.sleep(
-            min(delay or float(settings.maintenance_interval_seconds), delivery.IN_PROCESS_MAX_WAIT)
-        )
+    A batch still waiting for the event stream is asked again later: by beat's sweep where beat runs,
+    else by this task itself after a maintenance interval."""
+    with rt.session() as session:
+        outcome = reconcile(session, batch_id, utcnow(), rt.settings, rt.sender)
+    if outcome.status != BatchStatus.UNKNOWN:
+        return follow_up(rt, batch_id, outcome)
+    delay = outcome.reconcile_in
+    if delay is None and not rt.tasks.beat_sweeps:
+        delay = float(rt.settings.maintenance_interval_seconds)
+    if delay is not None:
+        rt.tasks.reconcile([batch_id], countdown=delay)
+    return outcome.status
 
 
-@app.task(name="mailer.refresh_issue_counts", queue="assemble")
-def refresh_issue_counts() -> int:
+def run_refresh_issue_counts(rt: Runtime) -> int:
     """Beat: store fresh counts of the issues in flight or recently sent, for the dashboard and /metrics."""
-    with session_scope() as session:
-        return refresh_active(session, utcnow(), get_settings())
+    with rt.session() as session:
+        return refresh_active(session, utcnow(), rt.settings)
+
+
+@app.task(name="mailer.process_events", queue="events", bind=True, acks_late=True)
+def process_events(self) -> int:
+    return run_process_events(runtime_of(self.app))
+
+
+@app.task(name="mailer.reconcile_batch", queue="send", bind=True, acks_late=True)
+def reconcile_batch(self, batch_id: int) -> str:
+    return run_reconcile_batch(runtime_of(self.app), batch_id)
+
+
+@app.task(name="mailer.refresh_issue_counts", queue="assemble", bind=True)
+def refresh_issue_counts(self) -> int:
+    return run_refresh_issue_counts(runtime_of(self.app))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from mailer import langs
 from mailer.articles.models import Article
-from mailer.config import Settings, get_settings
+from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.issues.models import Edition, Issue
 from mailer.rendering.dates import long_date
@@ -145,12 +145,11 @@ def _default_preheader(stories: list[dict], lang: str) -> str:
 def render_issue(
     session: Session,
     issue: Issue,
-    settings: Settings | None = None,
+    settings: Settings,
     editions: list[Edition] | None = None,
 ) -> None:
     """Render editions (every one by default) once and store them, each dated by the day it is sent; a
     template error raises RenderError here, not at send time."""
-    settings = settings or get_settings()
     stories = stories_of(session, issue)
     notes = {e.lang: e.note for e in issue.editions if e.lang in langs.STORY_LANGS}
     for edition in issue.editions if editions is None else editions:

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.articles.models import Article
+from mailer.config import Settings
 from mailer.issues.digest import render_issue
 from mailer.issues.models import Edition, Issue, IssueStory
 from mailer.issues.service import IssueError
@@ -49,19 +50,23 @@ def _renumber(issue: Issue, order: list[int]) -> None:
         by_id[article_id].position = position
 
 
-def _refresh(session: Session, issue: Issue) -> None:
+def _refresh(session: Session, issue: Issue, settings: Settings) -> None:
     session.flush()
     session.expire(issue, ["stories"])  # the relationship's order (pinned, position) is read again
-    render_issue(session, issue)
+    render_issue(session, issue, settings)
 
 
-def move_story(session: Session, issue: Issue, article_id: int, delta: int) -> None:
+def move_story(
+    session: Session, issue: Issue, article_id: int, delta: int, *, settings: Settings
+) -> None:
     _check_editable(issue)
     _renumber(issue, reorder([s.article_id for s in issue.stories], article_id, delta))
-    _refresh(session, issue)
+    _refresh(session, issue, settings)
 
 
-def pin_story(session: Session, issue: Issue, article_id: int, pinned: bool) -> None:
+def pin_story(
+    session: Session, issue: Issue, article_id: int, pinned: bool, *, settings: Settings
+) -> None:
     """Pinned stories lead the issue, in their own order; the rest follow."""
     _check_editable(issue)
     story = next((s for s in issue.stories if s.article_id == article_id), None)
@@ -73,19 +78,19 @@ def pin_story(session: Session, issue: Issue, article_id: int, pinned: bool) -> 
             number=issue.number,
         )
     story.pinned = pinned
-    _refresh(session, issue)
+    _refresh(session, issue, settings)
 
 
-def remove_story(session: Session, issue: Issue, article_id: int) -> None:
+def remove_story(session: Session, issue: Issue, article_id: int, *, settings: Settings) -> None:
     _check_editable(issue)
     if len(issue.stories) <= 1:
         raise IssueError("an issue needs at least one story", "last_story")
     issue.stories = [s for s in issue.stories if s.article_id != article_id]
     _renumber(issue, [s.article_id for s in issue.stories])
-    _refresh(session, issue)
+    _refresh(session, issue, settings)
 
 
-def add_story(session: Session, issue: Issue, article_id: int) -> None:
+def add_story(session: Session, issue: Issue, article_id: int, *, settings: Settings) -> None:
     """Add a story at the end. Either side of a translated pair stands for the story; one already in
     this or another issue is refused."""
     _check_editable(issue)
@@ -106,11 +111,17 @@ def add_story(session: Session, issue: Issue, article_id: int) -> None:
         )
     last = max((s.position for s in issue.stories), default=-1)
     issue.stories.append(IssueStory(article_id=article_id, position=last + 1))
-    _refresh(session, issue)
+    _refresh(session, issue, settings)
 
 
 def set_story_note(
-    session: Session, issue: Issue, article_id: int, note: str, lang: str | None = None
+    session: Session,
+    issue: Issue,
+    article_id: int,
+    note: str,
+    lang: str | None = None,
+    *,
+    settings: Settings,
 ) -> None:
     """The editor's word on a story in one language (ko or en); each edition shows its own language's, the
     bilingual one both. Without `lang`, the note's language is the one it is written in (an empty note then
@@ -129,10 +140,12 @@ def set_story_note(
     text = note.strip() or None
     for code in (lang,) if lang else (written_in(text),) if text else STORY_LANGS:
         setattr(story, f"note_{code}", text)
-    _refresh(session, issue)
+    _refresh(session, issue, settings)
 
 
-def update_editions(session: Session, issue: Issue, fields: dict[str, dict[str, str]]) -> None:
+def update_editions(
+    session: Session, issue: Issue, fields: dict[str, dict[str, str]], *, settings: Settings
+) -> None:
     """{lang: {"subject", "preheader", "note"}}. A blank subject or preheader gets the default back."""
     _check_editable(issue)
     by_lang: dict[str, Edition] = {e.lang: e for e in issue.editions}
@@ -156,7 +169,7 @@ def update_editions(session: Session, issue: Issue, fields: dict[str, dict[str, 
             lang != BOTH
         ):  # the bilingual edition shows the Korean and the English intro, not one of its own
             edition.note = values.get("note", edition.note).strip()
-    _refresh(session, issue)
+    _refresh(session, issue, settings)
 
 
 def candidates(session: Session, limit: int = 50) -> list[Article]:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
-from mailer.config import get_settings
+from mailer.config import Settings
 from mailer.issues.digest import render_issue
 from mailer.issues.editing import EDITABLE
 from mailer.issues.models import Issue
@@ -55,11 +55,16 @@ def langs_of(choice: str) -> tuple[str, ...]:
 
 
 def schedule(
-    session: Session, issue: Issue, langs: tuple[str, ...], when: datetime, now: datetime
+    session: Session,
+    issue: Issue,
+    langs: tuple[str, ...],
+    when: datetime,
+    now: datetime,
+    settings: Settings,
 ) -> None:
     """Give these editions a send time, and re-render them dated by their send day in the zone `when` was
     given in (see parse_when). A broken template is found now, not at send time."""
-    refused = get_settings().sending_refused()
+    refused = settings.sending_refused()
     if refused:
         raise IssueError(refused)
     if when <= now:
@@ -77,21 +82,21 @@ def schedule(
             when,
             getattr(when.tzinfo, "key", None),
         )  # a fixed offset: the digest's zone
-    render_issue(session, issue, editions=editions)
+    render_issue(session, issue, settings, editions=editions)
     if issue.status in EDITABLE:
         first = min(e.send_at for e in issue.editions if e.send_at)
         transition(session, issue, IssueStatus.SCHEDULED, scheduled_at=first)
 
 
-def unschedule(session: Session, issue: Issue) -> None:
+def unschedule(session: Session, issue: Issue, settings: Settings) -> None:
     """Back to a draft: no edition keeps a send time."""
     transition(session, issue, IssueStatus.DRAFT, scheduled_at=None)
     for e in issue.editions:
         e.send_at = e.send_tz = None
-    render_issue(session, issue)  # dated by the planned send day again
+    render_issue(session, issue, settings)  # dated by the planned send day again
 
 
-def unschedule_edition(session: Session, issue: Issue, lang: str) -> None:
+def unschedule_edition(session: Session, issue: Issue, lang: str, settings: Settings) -> None:
     """Take one edition's send time away, leaving the others' as they are. An issue left with no edition
     scheduled goes back to a draft; one already sending (other editions started) keeps sending."""
     edition = next((e for e in issue.editions if e.lang == lang), None)
@@ -110,4 +115,6 @@ def unschedule_edition(session: Session, issue: Issue, lang: str) -> None:
             issue.scheduled_at = min(left)
         else:
             transition(session, issue, IssueStatus.DRAFT, scheduled_at=None)
-    render_issue(session, issue, editions=[edition])  # dated by the planned send day again
+    render_issue(
+        session, issue, settings, editions=[edition]
+    )  # dated by the planned send day again

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.articles.models import Article
-from mailer.config import Settings, get_settings
+from mailer.config import Settings
 from mailer.db import compare_and_set, utcnow
 from mailer.issues.digest import render_issue
 from mailer.issues.models import DraftRun, Edition, Issue, IssueStory
@@ -41,9 +41,8 @@ def newest_first(session: Session) -> list[Issue]:
     return list(session.scalars(select(Issue).order_by(Issue.number.desc())))
 
 
-def draft_issue(session: Session, now: datetime, settings: Settings | None = None) -> Issue | None:
+def draft_issue(session: Session, now: datetime, settings: Settings) -> Issue | None:
     """Draft the next issue from stories since the last cutoff; None (and a log line) for an empty week."""
-    settings = settings or get_settings()
     last = session.scalar(select(Issue).order_by(Issue.number.desc()).limit(1))
     start, end = window(last.window_end if last else None, now)
     rows = session.execute(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from mailer.config import Settings, get_settings
+from mailer.config import Settings
 from mailer.mail.message import OutgoingBatch, to_mime
 
 
@@ -98,8 +98,8 @@ class ConsoleSender:
         return SendResult(message_id=f"console-{batch.batch_id or batch.folder}", status="console")
 
 
-def get_sender(settings: Settings | None = None) -> Sender:
-    settings = settings or get_settings()
+def get_sender(settings: Settings) -> Sender:
+    """The sender MAILER_MAIL_BACKEND chooses."""
     if settings.mail_backend == "outbox":
         return OutboxSender(settings.outbox_dir)
     if settings.mail_backend == "console":

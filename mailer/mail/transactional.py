@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, insert, or_, select, update
 
 from mailer import langs
-from mailer.celery_app import BROKER_DOWN, app
-from mailer.config import Settings, get_settings
-from mailer.db import session_scope, utcnow
+from mailer.celery_app import app, runtime_of
+from mailer.config import Settings
+from mailer.db import utcnow
 from mailer.mail.message import OutgoingBatch, Recipient
 from mailer.mail.models import MailKind, MailStatus, OutboxMail
-from mailer.mail.senders import SendError, backoff, get_sender
+from mailer.mail.senders import SendError, backoff
 from mailer.rendering.render import render_email
+from mailer.runtime import Runtime
 from subscribers import service, tokens
 
 log = logging.getLogger(__name__)
@@ -132,8 +133,10 @@ def _claim(session, mail_id: int, now: datetime, settings: Settings) -> bool:
     )
 
 
-def _close(mail_id: int, status: MailStatus, error: str | None = None, **values) -> None:
-    with session_scope() as session:
+def _close(
+    rt: Runtime, mail_id: int, status: MailStatus, error: str | None = None, **values
+) -> None:
+    with rt.session() as session:
         session.execute(
             update(OutboxMail)
             .where(OutboxMail.id == mail_id, OutboxMail.status == MailStatus.SENDING)
@@ -142,76 +145,58 @@ def _close(mail_id: int, status: MailStatus, error: str | None = None, **values)
         )
 
 
-@app.task(name=SEND_MAIL, queue="send", bind=True, acks_late=True, max_retries=MAX_RETRIES)
-def send_mail(self, mail_id: int) -> str:
+def run_send_mail(rt: Runtime, mail_id: int) -> str:
     """Send one outbox row. The row's id names the message (a rewrite of the same outbox file), and its claim,
-    committed before the request, makes a second run of the task (a retry, a sweep's copy) send nothing."""
-    settings = get_settings()
-    with session_scope() as session:
+    committed before the request, makes a second run of the task (a retry, a sweep's copy) send nothing.
+    A transient failure is tried again later, up to MAX_RETRIES times (the row counts the attempts)."""
+    settings = rt.settings
+    with rt.session() as session:
         if not _claim(session, mail_id, utcnow(), settings):
             return "done"  # sent, skipped or failed already, or held by another worker
         session.commit()
-        row = session.get_one(OutboxMail, mail_id)
-        if row.attempts > MAX_RETRIES + 1:  # a mail whose workers keep dying is not tried for ever
-            message, attempts = None, row.attempts
+        row = session.get_one(OutboxMail, mail_id)  # claimed just now
+        tries = row.attempts
+        if tries > MAX_RETRIES + 1:  # a mail whose workers keep dying is not tried for ever
+            message = None
         else:
-            message, attempts = (
-                confirmation_message(session, row.subscriber_id, row.lang, mail_id, settings),
-                0,
-            )
+            message = confirmation_message(session, row.subscriber_id, row.lang, mail_id, settings)
             subscriber_id = row.subscriber_id
-    if attempts:
-        _close(mail_id, MailStatus.FAILED, f"gave up after {attempts - 1} attempts")
+    if tries > MAX_RETRIES + 1:
+        _close(rt, mail_id, MailStatus.FAILED, f"gave up after {tries - 1} attempts")
         return "failed"
     if message is None:
-        _close(mail_id, MailStatus.SKIPPED, "nothing to send (suppressed or gone)")
+        _close(rt, mail_id, MailStatus.SKIPPED, "nothing to send (suppressed or gone)")
         return "skipped"
     try:
-        get_sender(settings).send(message)
+        rt.sender.send(message)
     except SendError as exc:
-        if exc.transient and not self.request.is_eager and self.request.retries < MAX_RETRIES:
-            _close(
-                mail_id, MailStatus.PENDING, str(exc), queued_at=utcnow()
-            )  # unclaimed: the retry claims it
-            raise self.retry(countdown=exc.retry_after or backoff(self.request.retries)) from exc
+        retries = tries - 1
+        if exc.transient and retries < MAX_RETRIES:
+            # unclaimed: the retry claims it
+            _close(rt, mail_id, MailStatus.PENDING, str(exc), queued_at=utcnow())
+            rt.tasks.send_mails([mail_id], countdown=exc.retry_after or backoff(retries))
+            return "retrying"
         # The subscriber id, never the address or the link: the link is as good as a password.
         log.error("confirmation mail %s for subscriber %s failed: %s", mail_id, subscriber_id, exc)
-        _close(mail_id, MailStatus.FAILED, str(exc))
+        _close(rt, mail_id, MailStatus.FAILED, str(exc))
         return "failed"
-    _close(mail_id, MailStatus.SENT, sent_at=utcnow())
+    _close(rt, mail_id, MailStatus.SENT, sent_at=utcnow())
     return "sent"
 
 
-def dispatch(mail_ids: list[int]) -> str:
-    """Call only after the transaction that wrote the rows has committed. Without a broker they are sent here
-    (returns the last outcome); with the broker down they wait as they are for beat's sweep (`waiting`)."""
-    settings = get_settings()  # read at call time: the web app's settings may change under test
-    outcome = "queued"
-    for n, mail_id in enumerate(mail_ids):
-        if settings.tasks_in_process:
-            outcome = send_mail.apply(args=(mail_id,), throw=True).get()
-            continue
-        try:
-            app.send_task(SEND_MAIL, args=(mail_id,), queue="send")
-        except BROKER_DOWN as exc:
-            left = mail_ids[n:]
-            log.warning(
-                "%d mail(s) not queued, from outbox mail %s on: broker unreachable (%s: %s); beat's sweep "
-                "queues them when it is back",
-                len(left),
-                mail_id,
-                type(exc).__name__,
-                exc,
-            )
-            with session_scope() as session:  # queued by the very next sweep, not a lease later
-                session.execute(
-                    update(OutboxMail)
-                    .where(OutboxMail.id.in_(left))
-                    .values(queued_at=None)
-                    .execution_options(synchronize_session=False)
-                )
-            return "waiting"
-    return outcome
+@app.task(name=SEND_MAIL, queue="send", bind=True, acks_late=True)
+def send_mail(self, mail_id: int) -> str:
+    return run_send_mail(runtime_of(self.app), mail_id)
+
+
+def unqueue(session, mail_ids: list[int]) -> None:
+    """Mails the broker never got: queued by the very next sweep, not a lease later."""
+    session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id.in_(mail_ids))
+        .values(queued_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def due(session, now: datetime, settings: Settings) -> list[int]:

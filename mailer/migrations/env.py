@@ -17,7 +17,11 @@ def render_item(type_, obj, autogen_context):
 
 
 def run_migrations_online() -> None:
-    url = config.get_main_option("sqlalchemy.url") or None
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:  # Alembic's own command line, not upgrade_database(): an entry point of its own
+        from mailer.config import get_settings
+
+        url = get_settings().database_url
     connection = config.attributes.get("connection")
     if connection is not None:
         _run(connection)

@@ -16,8 +16,7 @@ from prometheus_client.registry import CollectorRegistry
 from sqlalchemy import func, or_, select
 
 from mailer.celery_app import BEAT_TICK_KEY
-from mailer.config import get_settings
-from mailer.db import session_scope, utcnow
+from mailer.db import utcnow
 from mailer.delivery import counters
 from mailer.delivery.models import Batch
 from mailer.delivery.stats import OUTCOMES
@@ -27,6 +26,7 @@ from mailer.issues.states import IssueStatus
 from mailer.mail.models import MailStatus, OutboxMail
 from mailer.ops import status
 from mailer.redis_client import client, is_redis
+from mailer.runtime import Runtime
 from subscribers import service as subscribers
 
 MAX_ISSUES = (
@@ -156,10 +156,13 @@ def _build_info():
 
 
 class Collector:
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
     def collect(self):
-        settings, now = get_settings(), utcnow()
+        settings, now = self.runtime.settings, utcnow()
         yield _build_info()
-        with session_scope() as session:
+        with self.runtime.session() as session:
             yield from _issue_series(session, now, settings)
             yield from _database_series(session)
         # The broker's parts: a scrape answers without them when it is down (the database's series above are
@@ -229,7 +232,7 @@ def _from_counters(values: dict[str, float]):
     yield latency
 
 
-def registry() -> CollectorRegistry:
+def registry(runtime: Runtime) -> CollectorRegistry:
     reg = CollectorRegistry(auto_describe=False)
-    reg.register(Collector())
+    reg.register(Collector(runtime))
     return reg

@@ -33,5 +33,5 @@ async def metrics(request: Request) -> Response:
             media_type="text/plain",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
-    body = await run_in_threadpool(generate_latest, registry())
+    body = await run_in_threadpool(generate_latest, registry(request.app.state.runtime))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

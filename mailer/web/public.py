@@ -157,7 +157,7 @@ def subscribe(
     session.commit()
     # Queued only after the commit, and after the answer: the page takes as long whether or not a mail goes.
     if subscriber_id is not None and mails.allowed:
-        background.add_task(transactional.dispatch, [mail_id])
+        background.add_task(request.app.state.runtime.tasks.send_mails, [mail_id])
     return _page(
         request, "subscribe_sent", page_lang, email=email, days=tokens.CONFIRM_MAX_AGE_DAYS
     )
@@ -242,10 +242,12 @@ async def _is_one_click(request: Request) -> bool:
     return b"List-Unsubscribe" in body and b"One-Click" in body
 
 
-def _unsubscribe_committed(token: str, source: str, ip: str | None) -> tuple[int, str] | None:
+def _unsubscribe_committed(
+    sessions, token: str, source: str, ip: str | None
+) -> tuple[int, str] | None:
     """The change and its history, committed together: (subscriber id, lang), or None for a bad link."""
     try:
-        return service.unsubscribe_by_link_committed(token, source=source, ip=ip)
+        return service.unsubscribe_by_link_committed(sessions, token, source=source, ip=ip)
     except tokens.InvalidToken:
         return None
 
@@ -262,7 +264,11 @@ async def unsubscribe(
     the wave of one-click posts that follows every digest.
     """
     done = await run_in_threadpool(
-        _unsubscribe_committed, token, "one-click" if one_click else "web", _ip(request)
+        _unsubscribe_committed,
+        request.app.state.runtime.sessions,
+        token,
+        "one-click" if one_click else "web",
+        _ip(request),
     )
     if done is None:
         return _invalid_link(request)

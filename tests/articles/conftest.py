@@ -82,13 +82,11 @@ def feed_server():
 
 
 @pytest.fixture
-def limits(monkeypatch):
-    from mailer.config import get_settings
+def limits(monkeypatch, settings):
+    """Change the test's settings: limits(feed_timeout_seconds=1)."""
 
     def set_limits(**values):
         for key, value in values.items():
-            monkeypatch.setenv(f"MAILER_{key.upper()}", str(value))
-        get_settings.cache_clear()
+            monkeypatch.setattr(settings, key, value)
 
-    yield set_limits
-    get_settings.cache_clear()
+    return set_limits

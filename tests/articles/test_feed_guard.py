@@ -34,12 +34,9 @@ REFUSED = [
 
 @pytest.fixture
 def public_only(settings, monkeypatch):
-    from mailer.config import get_settings
-
-    monkeypatch.setenv("MAILER_FEED_ALLOW_PRIVATE", "false")
-    get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
+    """The test's settings, refusing private addresses as a public server does."""
+    monkeypatch.setattr(settings, "feed_allow_private", False)
+    return settings
 
 
 @pytest.fixture
@@ -56,16 +53,18 @@ def dns(monkeypatch):
 
 
 @pytest.mark.parametrize("url", REFUSED)
-def test_feeds_add_refuses_what_is_not_a_public_web_address(session, public_only, url):
+def test_feeds_add_refuses_what_is_not_a_public_web_address(session, public_only, url, settings):
     with pytest.raises(FeedError, match="http|private|this machine"):
-        add_feed(session, url, "en")
+        add_feed(session, url, "en", settings)
     with pytest.raises(FetchError):  # a feed already on file is not fetched either
-        fetch(url, settings=public_only)
+        fetch(url, settings=settings)
     assert session.scalar(select(func.count()).select_from(Feed)) == 0
 
 
-def test_the_command_says_why_in_one_line(session, public_only):
-    result = CliRunner().invoke(main, ["feeds", "add", "file:///etc/passwd", "--lang", "en"])
+def test_the_command_says_why_in_one_line(session, public_only, runtime):
+    result = CliRunner().invoke(
+        main, ["feeds", "add", "file:///etc/passwd", "--lang", "en"], obj=runtime
+    )
     assert (
         result.exit_code == 1
         and "http:// or https://" in result.output
@@ -74,20 +73,20 @@ def test_the_command_says_why_in_one_line(session, public_only):
 
 
 def test_a_name_that_resolves_to_a_private_address_is_refused_when_connecting(
-    session, public_only, dns, feed_server
+    session, public_only, dns, feed_server, settings
 ):
     url = feed_server.add("/en.xml", Reply(body=_fixture("en_rss2.xml")))
     dns["feeds.example.org"] = "127.0.0.1"
     named = url.replace("127.0.0.1", "feeds.example.org")
-    add_feed(session, named, "en")  # a name: nothing to tell until it is resolved
+    add_feed(session, named, "en", settings)  # a name: nothing to tell until it is resolved
     session.commit()
-    (result,) = ingest_all(session, utcnow())
+    (result,) = ingest_all(session, utcnow(), settings)
     assert "private address" in result.error and result.new == 0
     assert feed_server.requests == []
 
 
 def test_a_redirect_to_an_internal_address_is_refused(
-    session, public_only, dns, feed_server, monkeypatch, limits
+    session, public_only, dns, feed_server, monkeypatch, limits, settings
 ):
     from mailer.articles import guard
 
@@ -99,7 +98,7 @@ def test_a_redirect_to_an_internal_address_is_refused(
         "/en.xml", Reply(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
     )
     with pytest.raises(FetchError, match="169.254.169.254.*private"):
-        fetch(url.replace("127.0.0.1", "feeds.example.org"))
+        fetch(url.replace("127.0.0.1", "feeds.example.org"), settings=settings)
     assert [path for path, _ in feed_server.requests] == ["/en.xml"]
 
 
@@ -108,21 +107,25 @@ def test_private_addresses_and_files_are_read_when_allowed(
 ):
     assert settings.feed_allow_private  # as the tests and an intranet set it
     url = feed_server.add("/en.xml", Reply(body=_fixture("en_rss2.xml")))
-    assert fetch(url).body == _fixture("en_rss2.xml")
+    assert fetch(url, settings=settings).body == _fixture("en_rss2.xml")
     path = tmp_path / "en.xml"
     path.write_bytes(b"<rss/>")
-    assert fetch(str(path)).body == fetch(f"file://{path}").body == b"<rss/>"
+    assert (
+        fetch(str(path), settings=settings).body
+        == fetch(f"file://{path}", settings=settings).body
+        == b"<rss/>"
+    )
     with pytest.raises(FetchError, match="http:// or https://"):
-        fetch("gopher://127.0.0.1:70/")  # never another scheme
+        fetch("gopher://127.0.0.1:70/", settings=settings)  # never another scheme
 
 
-def test_a_dripping_feed_is_cut_off_at_the_deadline(session, feed_server, limits):
+def test_a_dripping_feed_is_cut_off_at_the_deadline(session, feed_server, limits, settings):
     """Each byte comes well within the per-read wait; the whole fetch still ends at the deadline."""
     limits(feed_timeout_seconds=1)
     url = feed_server.add("/drip.xml", Reply(body=_fixture("rss091.xml")[:40], drip=0.2))
     started = time.monotonic()
     with pytest.raises(FetchError, match="timed out"):
-        fetch(url)
+        fetch(url, settings=settings)
     assert (
         time.monotonic() - started < 4
     )  # the whole drip takes 8 s: cut off, with room for a busy machine

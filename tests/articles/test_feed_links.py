@@ -72,12 +72,12 @@ def test_a_feed_gives_no_link_but_http_and_https():
     assert parsed.error == "4 item(s) left out: no http(s) link"  # said, not silently dropped
 
 
-def test_no_stored_article_links_anywhere_but_the_web(session, tmp_path):
+def test_no_stored_article_links_anywhere_but_the_web(session, tmp_path, settings):
     path = tmp_path / "hostile.xml"
     path.write_text(FEED, encoding="utf-8")
-    add_feed(session, str(path), "en")
+    add_feed(session, str(path), "en", settings)
     session.commit()
-    (result,) = ingest_all(session, utcnow())
+    (result,) = ingest_all(session, utcnow(), settings)
     assert result.new == 2 and "left out" in result.error
     for article in session.scalars(select(Article)):
         for url in (article.url, article.image_url, article.translation_url):

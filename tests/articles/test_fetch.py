@@ -23,11 +23,11 @@ def _korean_cp949() -> bytes:
     return (FEEDS / "ko_template.xml").read_text("utf-8").encode("cp949")
 
 
-def _ingest(session, feed_server, routes: dict[str, tuple[Reply, str]]):
+def _ingest(session, settings, feed_server, routes: dict[str, tuple[Reply, str]]):
     for path, (reply, lang) in routes.items():
-        add_feed(session, feed_server.add(path, reply), lang)
+        add_feed(session, feed_server.add(path, reply), lang, settings)
     session.commit()
-    return {r.feed_url.rsplit("/", 1)[1]: r for r in ingest_all(session, utcnow())}
+    return {r.feed_url.rsplit("/", 1)[1]: r for r in ingest_all(session, utcnow(), settings)}
 
 
 def _articles(session, lang=None):
@@ -35,9 +35,12 @@ def _articles(session, lang=None):
     return session.scalars(query.where(Article.lang == lang) if lang else query).all()
 
 
-def test_english_rss2_and_korean_euckr_are_read_cleaned_deduped_and_paired(session, feed_server):
+def test_english_rss2_and_korean_euckr_are_read_cleaned_deduped_and_paired(
+    session, feed_server, settings
+):
     results = _ingest(
         session,
+        settings,
         feed_server,
         {
             "/en.xml": (
@@ -78,9 +81,10 @@ def test_english_rss2_and_korean_euckr_are_read_cleaned_deduped_and_paired(sessi
     assert en[1].pair_id is None
 
 
-def test_atom_rss1_and_rss091(session, feed_server):
+def test_atom_rss1_and_rss091(session, feed_server, settings):
     results = _ingest(
         session,
+        settings,
         feed_server,
         {
             "/atom.xml": (Reply(body=_fixture("atom.xml")), "ko"),
@@ -96,18 +100,20 @@ def test_atom_rss1_and_rss091(session, feed_server):
     assert "<style" not in atom.content_html and "24시간" in atom.summary
 
 
-def test_a_later_ingest_completes_a_pair_whichever_side_came_first(session, feed_server):
-    add_feed(session, feed_server.add("/ko.xml", Reply(body=_korean_cp949())), "ko")
+def test_a_later_ingest_completes_a_pair_whichever_side_came_first(session, feed_server, settings):
+    add_feed(session, feed_server.add("/ko.xml", Reply(body=_korean_cp949())), "ko", settings)
     session.commit()
-    ingest_all(session, utcnow())
+    ingest_all(session, utcnow(), settings)
     assert all(a.pair_id is None for a in _articles(session))
-    add_feed(session, feed_server.add("/en.xml", Reply(body=_fixture("en_rss2.xml"))), "en")
+    add_feed(
+        session, feed_server.add("/en.xml", Reply(body=_fixture("en_rss2.xml"))), "en", settings
+    )
     session.commit()
-    ingest_all(session, utcnow())
+    ingest_all(session, utcnow(), settings)
     assert sum(a.pair_id is not None for a in _articles(session)) == 4
 
 
-def test_conditional_get_makes_a_304_cost_nothing(session, feed_server):
+def test_conditional_get_makes_a_304_cost_nothing(session, feed_server, settings):
     def etagged(headers):
         if headers.get("if-none-match") == '"v1"':
             return Reply(304)
@@ -116,11 +122,11 @@ def test_conditional_get_makes_a_304_cost_nothing(session, feed_server):
             headers={"ETag": '"v1"', "Last-Modified": "Wed, 25 Nov 2026 00:00:00 GMT"},
         )
 
-    first = _ingest(session, feed_server, {"/en.xml": (etagged, "en")})["en.xml"]
+    first = _ingest(session, settings, feed_server, {"/en.xml": (etagged, "en")})["en.xml"]
     assert first.new == 3
     feed = session.scalar(select(Feed))
     assert feed.etag == '"v1"' and feed.last_modified
-    second = ingest_all(session, utcnow())[0]
+    second = ingest_all(session, utcnow(), settings)[0]
     assert second.not_modified and second.new == second.updated == 0 and second.error is None
     _, headers = feed_server.requests[-1]
     assert headers["if-none-match"] == '"v1"' and headers["if-modified-since"] == feed.last_modified
@@ -129,11 +135,14 @@ def test_conditional_get_makes_a_304_cost_nothing(session, feed_server):
 
 
 @pytest.mark.slow  # servers that stall and drip until the limits cut them off
-def test_hostile_servers_are_recorded_and_never_stop_the_others(session, feed_server, limits):
+def test_hostile_servers_are_recorded_and_never_stop_the_others(
+    session, feed_server, limits, settings
+):
     limits(feed_timeout_seconds=0.5, feed_max_bytes=20_000)
     big = b"<rss>" + b"x" * 50_000
     results = _ingest(
         session,
+        settings,
         feed_server,
         {
             "/loop.xml": (Reply(302, headers={"Location": "/loop.xml"}), "en"),
@@ -159,11 +168,13 @@ def test_hostile_servers_are_recorded_and_never_stop_the_others(session, feed_se
     assert sum(1 for e in errors.values() if e) == 6
 
 
-def test_a_feed_that_breaks_later_keeps_what_it_had(session, feed_server):
+def test_a_feed_that_breaks_later_keeps_what_it_had(session, feed_server, settings):
     state = {"body": _fixture("en_rss2.xml")}
-    _ingest(session, feed_server, {"/en.xml": (lambda _h: Reply(body=state["body"]), "en")})
+    _ingest(
+        session, settings, feed_server, {"/en.xml": (lambda _h: Reply(body=state["body"]), "en")}
+    )
     state["body"] = b"<html>maintenance</html>"
-    result = ingest_all(session, utcnow())[0]
+    result = ingest_all(session, utcnow(), settings)[0]
     assert result.error == "not an RSS or Atom feed"
     assert len(_articles(session)) == 3
 
@@ -173,6 +184,6 @@ def test_feeds_list_shows_the_error_line(session, feed_server, settings):
 
     from mailer.cli import main
 
-    _ingest(session, feed_server, {"/gone.xml": (Reply(503), "ko")})
+    _ingest(session, settings, feed_server, {"/gone.xml": (Reply(503), "ko")})
     out = CliRunner().invoke(main, ["feeds", "list"]).output
     assert "gone.xml" in out and "ERROR: HTTP 503" in out and "items=0" in out

@@ -29,20 +29,20 @@ def test_sample_feeds_ingest_sanitized_and_paired(session, ingested):
     )
 
 
-def test_ingesting_twice_changes_nothing(session, ingested):
+def test_ingesting_twice_changes_nothing(session, ingested, settings):
     before = {a.id: (a.title, a.updated_at) for a in session.scalars(select(Article))}
-    again = ingest_all(session, utcnow())
+    again = ingest_all(session, utcnow(), settings)
     assert [(r.new, r.updated) for r in again] == [(0, 0), (0, 0)]
     after = {a.id: (a.title, a.updated_at) for a in session.scalars(select(Article))}
     assert before == after
 
 
-def test_an_edited_story_updates_its_row(session, ingested, sample_feeds):
+def test_an_edited_story_updates_its_row(session, ingested, sample_feeds, settings):
     en = sample_feeds["en"]
     en.write_text(
         en.read_text("utf-8").replace("Kimjang Costs Ease", "Kimjang Costs Drop"), "utf-8"
     )
-    results = ingest_all(session, utcnow())
+    results = ingest_all(session, utcnow(), settings)
     assert results[0].updated == 1 and results[0].new == 0
     titles = session.scalars(select(Article.title).where(Article.lang == "en")).all()
     assert any(t.startswith("Kimjang Costs Drop") for t in titles)
@@ -64,13 +64,15 @@ def test_item_without_a_date_gets_the_fetch_time():
     assert parsed.items[0].published_at == now
 
 
-def test_a_broken_feed_is_recorded_and_never_stops_the_others(session, ingested, tmp_path):
+def test_a_broken_feed_is_recorded_and_never_stops_the_others(
+    session, ingested, tmp_path, settings
+):
     broken = tmp_path / "broken.xml"
     broken.write_text("<rss><channel><item><title>half", "utf-8")
-    add_feed(session, str(broken), "en")
-    add_feed(session, str(tmp_path / "missing.xml"), "ko")
+    add_feed(session, str(broken), "en", settings)
+    add_feed(session, str(tmp_path / "missing.xml"), "ko", settings)
     session.commit()
-    results = {r.feed_url: r for r in ingest_all(session, utcnow())}
+    results = {r.feed_url: r for r in ingest_all(session, utcnow(), settings)}
     assert results[str(broken)].error and "malformed" in results[str(broken)].error
     assert "cannot read" in results[str(tmp_path / "missing.xml")].error
     feed = session.scalar(select(Feed).where(Feed.url == str(broken)))

@@ -25,44 +25,55 @@ def _sent(session) -> int:
     return shown_statuses(session).count(DeliveryStatus.SENT)
 
 
-def test_send_now_mails_every_reader_once_and_a_second_call_is_refused(session, issue, settings):
-    assert facade.send_now(issue.number, settings)
+def test_send_now_mails_every_reader_once_and_a_second_call_is_refused(
+    session, issue, settings, runtime
+):
+    assert facade.send_now(runtime, issue.number)
     assert _status(session, issue.number) == IssueStatus.SENT and _sent(session) == 9
     with pytest.raises(InvalidTransition):
-        facade.send_now(issue.number, settings)
+        facade.send_now(runtime, issue.number)
     assert _sent(session) == 9
 
 
-def test_resume_refuses_an_issue_that_is_not_paused_and_changes_nothing(session, issue, settings):
+def test_resume_refuses_an_issue_that_is_not_paused_and_changes_nothing(
+    session, issue, settings, runtime
+):
     with pytest.raises(IssueError, match="not paused"):
-        facade.resume(issue.number, settings)
+        facade.resume(runtime, issue.number)
     assert _status(session, issue.number) == IssueStatus.DRAFT and _sent(session) == 0
 
 
-def test_pause_then_resume_sends_the_rest_once(session, issue, settings):
+def test_pause_then_resume_sends_the_rest_once(session, issue, settings, runtime):
     from tests.factories import start_send
 
     start_send(
         session, issue, settings, utcnow()
     )  # the ledger is written; no batch is handed on yet
     session.commit()
-    facade.pause(issue.number, "a typo in the lead")
+    facade.pause(runtime, issue.number, "a typo in the lead")
     assert _status(session, issue.number) == IssueStatus.PAUSED
-    assert facade.resume(issue.number, settings)
+    assert facade.resume(runtime, issue.number)
     assert _status(session, issue.number) == IssueStatus.SENT and _sent(session) == 9
 
 
-def test_cancel_stops_a_scheduled_issue_and_send_due_then_starts_nothing(session, issue, settings):
+def test_cancel_stops_a_scheduled_issue_and_send_due_then_starts_nothing(
+    session, issue, settings, runtime
+):
     from mailer.issues import scheduling
 
     scheduling.schedule(
-        session, issue, scheduling.langs_of("all"), utcnow() + timedelta(minutes=1), utcnow()
+        session,
+        issue,
+        scheduling.langs_of("all"),
+        utcnow() + timedelta(minutes=1),
+        utcnow(),
+        settings,
     )
     session.commit()
-    facade.cancel(issue.number)
+    facade.cancel(runtime, issue.number)
     assert _status(session, issue.number) == IssueStatus.CANCELLED
     session.execute(
         update(Edition).values(send_at=utcnow() - timedelta(minutes=1))
     )  # its time has come
     session.commit()
-    assert facade.send_due(settings) == [] and _sent(session) == 0
+    assert facade.send_due(runtime) == [] and _sent(session) == 0

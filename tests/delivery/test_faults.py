@@ -180,9 +180,9 @@ def _assert_everyone_exactly_once(session, stack, emails, issue):
     }
 
 
-def test_5000_subscribers_through_429s_500s_and_lost_answers(session, stack):
+def test_5000_subscribers_through_429s_500s_and_lost_answers(session, stack, settings):
     emails = _subscribers(session, 5000)
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
     # one of each fault first, so each is seen whatever the dice say, then 10% 429, 5% 500, 1% dropped
     stack.standin.faults = Faults(
@@ -197,12 +197,14 @@ def test_5000_subscribers_through_429s_500s_and_lost_answers(session, stack):
     assert "Traceback" not in stack.log("worker")
 
 
-def test_a_worker_killed_mid_request_near_the_end_costs_a_minute_not_an_hour(session, stack):
+def test_a_worker_killed_mid_request_near_the_end_costs_a_minute_not_an_hour(
+    session, stack, settings
+):
     """The victim dies inside its request with the send nearly over, so no webhook event comes
     after the loss on its own: the probe makes the stream pass it. Every reader has one copy, and the
     issue is `sent`, within lease + grace + 60 s of the kill (the max wait, an hour, never ends it)."""
     emails = _subscribers(session, 5000)
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
     # 5% 429, 3% 500, 2% accepted with the answer lost; every other answer is slow, so there is a "mid"
     stack.standin.faults = Faults("429:0.05,500:0.03,drop:0.02,slow:0.90", seed=11)
@@ -278,7 +280,9 @@ def _wait_for(predicate, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def test_a_broker_restart_loses_no_webhook_evidence(session, stack_on_private_redis, private_redis):
+def test_a_broker_restart_loses_no_webhook_evidence(
+    session, stack_on_private_redis, private_redis, settings
+):
     """A dropped answer leaves its batch `unknown`; SendGrid's `processed` events for it are stored, but
     the task that would apply them is lost when Redis restarts. The batch must be judged on that
     evidence (applied by beat's safety net), not sent again."""
@@ -286,7 +290,7 @@ def test_a_broker_restart_loses_no_webhook_evidence(session, stack_on_private_re
 
     stack = stack_on_private_redis
     emails = _subscribers(session, 300)
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
     stack.standin.faults = Faults(None, script=["drop"])  # the first request: accepted, answer lost
     stack.start(

@@ -27,12 +27,9 @@ def test_snapshot_writes_one_row_per_active_subscriber_with_their_edition(
     assert "pending@example.com" not in emails and "gone@example.com" not in emails
 
 
-def test_batches_are_cut_per_edition_and_cover_every_delivery_once(session, issue, monkeypatch):
-    from mailer.config import get_settings
-
-    monkeypatch.setenv("MAILER_BATCH_SIZE", "2")
-    get_settings.cache_clear()
-    batch_ids = start_send(session, issue, get_settings(), utcnow())
+def test_batches_are_cut_per_edition_and_cover_every_delivery_once(session, issue, settings):
+    two = settings.model_copy(update={"batch_size": 2})
+    batch_ids = start_send(session, issue, two, utcnow())
     session.commit()
     batches = session.scalars(select(Batch).where(Batch.id.in_(batch_ids))).all()
     assert sorted(b.size for b in batches) == [
@@ -65,14 +62,11 @@ def test_starting_twice_starts_once(session, issue, settings):
 @pytest.fixture
 def small_blocks(monkeypatch, settings):
     """Batches of one, blocks of 2 then 3 batches: ko's 4 readers take two blocks."""
-    from mailer.config import get_settings
     from mailer.delivery import start
 
-    monkeypatch.setenv("MAILER_BATCH_SIZE", "1")
     monkeypatch.setattr(start, "LEDGER_FIRST_BLOCK", 2)
     monkeypatch.setattr(start, "LEDGER_BLOCK", 3)
-    get_settings.cache_clear()
-    return get_settings()
+    return settings.model_copy(update={"batch_size": 1})
 
 
 class WriterDied(Exception):
@@ -98,9 +92,8 @@ def _readers(subscribers_by_lang) -> list[tuple[str, str]]:
 
 
 def test_each_block_is_committed_before_it_is_handed_over(
-    session, issue, small_blocks, subscribers_by_lang
+    session, issue, small_blocks, subscribers_by_lang, runtime
 ):
-    from mailer.db import session_factory
     from mailer.delivery.lifecycle import finish_issue_if_done
     from mailer.delivery.start import begin_send, start_editions
 
@@ -116,7 +109,7 @@ def test_each_block_is_committed_before_it_is_handed_over(
 
     def after_block(batch_ids):
         with (
-            session_factory()() as other
+            runtime.sessions() as other
         ):  # another connection sees the block, so a worker can send it
             committed = other.scalar(
                 select(func.count()).select_from(Delivery).where(Delivery.batch_id.in_(batch_ids))
@@ -271,11 +264,10 @@ def test_a_send_cancelled_while_its_ledger_is_written_writes_no_more(session, is
 
 
 def test_a_writer_taken_over_stops_without_writing_twice(
-    session, issue, small_blocks, subscribers_by_lang
+    session, issue, small_blocks, subscribers_by_lang, runtime
 ):
     from datetime import timedelta
 
-    from mailer.db import session_factory
     from mailer.delivery.start import begin_send, resume_ledger, start_editions
 
     editions = begin_send(session, issue, utcnow())
@@ -287,7 +279,7 @@ def test_a_writer_taken_over_stops_without_writing_twice(
         if (
             len(_ledger(session, issue)) == 2
         ):  # after its first block, it goes silent past its lease ...
-            with session_factory()() as other:  # ... and beat takes over and writes the rest
+            with runtime.sessions() as other:  # ... and beat takes over and writes the rest
                 later = utcnow() + timedelta(seconds=small_blocks.batch_lease_seconds + 1)
                 assert len(resume_ledger(other, ko_id, later, small_blocks)) == 2
                 other.commit()

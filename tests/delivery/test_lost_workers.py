@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from mailer.db import session_scope, utcnow
+from mailer.db import utcnow
 from mailer.delivery import batches, lifecycle
 from mailer.delivery.models import Batch, BatchStatus
 from mailer.mail.senders import OutboxSender
@@ -54,7 +54,7 @@ def test_a_lease_lapsed_mid_request_is_reconciled_not_resent(session, issue, set
 
 
 def test_the_mark_is_committed_before_the_request_and_cleared_by_the_next_lease(
-    session, issue, settings
+    session, issue, settings, runtime
 ):
     [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
@@ -62,7 +62,7 @@ def test_the_mark_is_committed_before_the_request_and_cleared_by_the_next_lease(
 
     class Watching(OutboxSender):
         def send(self, batch):
-            with session_scope() as other:  # another connection sees only what is committed
+            with runtime.session() as other:  # another connection sees only what is committed
                 seen.append(
                     other.scalar(select(Batch.request_started_at).where(Batch.id == batch.batch_id))
                 )

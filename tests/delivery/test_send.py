@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from mailer.config import get_settings
 from mailer.db import utcnow
 from mailer.delivery import batches, lifecycle, start
 from mailer.delivery.facade import send_now
@@ -26,8 +25,8 @@ def _emls(settings) -> list[Path]:
     return sorted(Path(settings.outbox_dir).rglob("*.eml"))
 
 
-def test_send_reaches_every_active_subscriber_once(session, issue, settings):
-    send_now(issue.number, get_settings())
+def test_send_reaches_every_active_subscriber_once(session, issue, settings, runtime):
+    send_now(runtime, issue.number)
     session.expire_all()
     assert session.get(Issue, issue.id).status == IssueStatus.SENT
     files = _emls(settings)
@@ -40,8 +39,8 @@ def test_send_reaches_every_active_subscriber_once(session, issue, settings):
     )
 
 
-def test_running_a_batch_again_sends_nothing(session, issue, settings):
-    batch_ids = send_now(issue.number, get_settings())
+def test_running_a_batch_again_sends_nothing(session, issue, settings, runtime):
+    batch_ids = send_now(runtime, issue.number)
     before = {p: p.stat().st_mtime_ns for p in _emls(settings)}
     sender = OutboxSender(settings.outbox_dir)
     for batch_id in batch_ids:
@@ -369,7 +368,9 @@ def test_cancel_closes_every_waiting_batch(session, issue, settings):
     )
 
 
-def test_editions_left_unstarted_by_a_crash_are_started_by_the_tick(session, issue, settings):
+def test_editions_left_unstarted_by_a_crash_are_started_by_the_tick(
+    session, issue, settings, runtime
+):
     # `issue send` committed the issue as sending, then died before writing any edition's ledger
     start.begin_send(session, issue, utcnow())
     session.commit()
@@ -378,9 +379,7 @@ def test_editions_left_unstarted_by_a_crash_are_started_by_the_tick(session, iss
     session.commit()
     assert len(session.scalars(select(Delivery)).all()) == 9
     assert start.start_due(session, settings, utcnow()) == []  # each edition starts once
-    from mailer.delivery.tasks import enqueue
-
-    enqueue(batch_ids, settings)
+    runtime.tasks.send_batches(batch_ids)
     session.expire_all()
     assert session.get(Issue, issue.id).status == IssueStatus.SENT
     assert len(_emls(settings)) == 9
@@ -487,42 +486,37 @@ def test_a_lost_answer_waits_while_the_webhook_stream_lags_behind_it(session, is
 
 
 def test_without_a_broker_a_lost_answer_is_reconciled_in_process_in_a_loop(
-    session, issue, settings, monkeypatch
+    session, issue, settings, make_runtime, monkeypatch
 ):
     """No broker means no sweep: the task itself keeps asking until the wait is over, iteratively (nested
     calls ran out of stack during a long wait), and the batch is neither stuck nor sent twice."""
-    from mailer.config import get_settings
-    from mailer.delivery import tasks
+    from mailer import wiring
 
-    for name, value in {
-        "RECONCILE_GRACE_SECONDS": "0",
-        "RECONCILE_MAX_WAIT_SECONDS": "1",
-        "MAINTENANCE_INTERVAL_SECONDS": "1",
-    }.items():
-        monkeypatch.setenv(f"MAILER_{name}", value)
-    get_settings.cache_clear()
-    [first, *_] = start_send(session, issue, get_settings(), utcnow())
-    session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.UNKNOWN)
-    monkeypatch.setattr(tasks, "get_sender", lambda _settings: sender)
-    monkeypatch.setattr(tasks, "IN_PROCESS_MAX_WAIT", 0.05)
+    runtime = make_runtime(
+        sender=sender,
+        reconcile_grace_seconds=0,
+        reconcile_max_wait_seconds=1,
+        maintenance_interval_seconds=1,
+    )
+    [first, *_] = start_send(session, issue, runtime.settings, utcnow())
+    session.commit()
+    monkeypatch.setattr(wiring, "IN_PROCESS_MAX_WAIT", 0.05)
     monkeypatch.setattr(time, "sleep", lambda seconds: None)  # the waits are not what is tested
-    assert tasks.send_batch.apply(args=(first,), throw=True).get() == BatchStatus.ACCEPTED
+    runtime.tasks.send_batches([first])
     assert sender.calls == 2  # lost once, then (no evidence after the max wait) sent once more
     assert session.get(Batch, first, populate_existing=True).status == BatchStatus.ACCEPTED
 
 
 def test_an_editions_content_is_read_once_per_worker_and_again_for_a_new_start(
-    session, issue, monkeypatch
+    session, issue, runtime
 ):
     from sqlalchemy import event
 
-    from mailer.db import get_engine
     from mailer.issues.models import Edition
 
-    monkeypatch.setenv("MAILER_BATCH_SIZE", "2")
-    get_settings.cache_clear()
-    settings = get_settings()
+    settings = runtime.settings.model_copy(update={"batch_size": 2})
+    engine = runtime.sessions.kw["bind"]
     batches._CONTENTS.clear()
     ids = start_send(session, issue, settings, utcnow())
     session.commit()
@@ -534,7 +528,7 @@ def test_an_editions_content_is_read_once_per_worker_and_again_for_a_new_start(
         if "editions.html" in statement:
             reads.append(statement)
 
-    event.listen(get_engine(), "before_cursor_execute", listener)
+    event.listen(engine, "before_cursor_execute", listener)
     try:
         sender = OutboxSender(settings.outbox_dir)
         for batch_id in same:
@@ -546,4 +540,4 @@ def test_an_editions_content_is_read_once_per_worker_and_again_for_a_new_start(
         )  # a row that took the same id, started later
         assert len(reads) == 2
     finally:
-        event.remove(get_engine(), "before_cursor_execute", listener)
+        event.remove(engine, "before_cursor_execute", listener)

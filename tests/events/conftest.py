@@ -15,18 +15,14 @@ KEY = generate_private_key()
 
 
 @pytest.fixture
-def webhook_client(make_runtime, monkeypatch):
+def webhook_client(make_runtime):
     """The web app checking the webhook's posts against KEY."""
-    from mailer.config import get_settings
-
-    monkeypatch.setenv("MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY", public_key_b64(KEY))
-    get_settings.cache_clear()
     return TestClient(create_app(make_runtime(sendgrid_webhook_public_key=public_key_b64(KEY))))
 
 
 @pytest.fixture
 def deliveries(session, ingested, subscribers_by_lang, settings):
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
     start_send(session, issue, settings, utcnow())
     session.commit()

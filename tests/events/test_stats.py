@@ -1,5 +1,3 @@
-from mailer.config import get_settings
-
 """Per-issue stats by language, in `mailer issue show`."""
 
 import json
@@ -29,10 +27,12 @@ def _event(kind, d, n=0):
     }
 
 
-def test_stats_count_deliveries_per_language(session, ingested, subscribers_by_lang):
-    issue = draft_issue(session, utcnow())
+def test_stats_count_deliveries_per_language(
+    session, ingested, subscribers_by_lang, settings, runtime
+):
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
-    send_now(issue.number, get_settings())
+    send_now(runtime, issue.number)
     rows = session.execute(
         select(Delivery, Edition.lang)
         .join(Edition, Edition.id == Delivery.edition_id)
@@ -78,7 +78,7 @@ def test_stats_count_deliveries_per_language(session, ingested, subscribers_by_l
 
 
 def test_pages_and_scrapes_read_counts_stored_by_beat(
-    session, ingested, subscribers_by_lang, settings
+    session, ingested, subscribers_by_lang, settings, runtime
 ):
     from datetime import timedelta
 
@@ -89,10 +89,10 @@ def test_pages_and_scrapes_read_counts_stored_by_beat(
     from mailer.issues.models import Issue
     from mailer.ops.metrics import Collector
 
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
     assert refresh_active(session, utcnow(), settings) == 0  # not started: nothing to count
-    send_now(issue.number, get_settings())
+    send_now(runtime, issue.number)
     now = utcnow()
     assert refresh_active(session, now, settings) == 1
     stored = session.get(IssueCounts, issue.id)
@@ -106,7 +106,7 @@ def test_pages_and_scrapes_read_counts_stored_by_beat(
     assert stored_counts(session, issue, soon, settings).stats["ko"]["sent"] == 4
     scraped = {
         (s.labels["issue"], s.labels["status"], s.labels["lang"]): s.value
-        for m in Collector().collect()
+        for m in Collector(runtime).collect()
         if m.name == "mailer_deliveries"
         for s in m.samples
     }

@@ -169,14 +169,16 @@ def test_bounces_complaints_and_unsubscribes_reach_the_subscriber(
     assert _statuses(session)[a.id] == DeliveryStatus.BOUNCED
 
 
-def test_stored_but_unapplied_evidence_postpones_reconciliation(session, deliveries, settings):
+def test_stored_but_unapplied_evidence_postpones_reconciliation(
+    session, deliveries, settings, runtime
+):
     """A broker restart can lose the task that applies stored events: judging the batch without them
     would mail its recipients twice."""
     from datetime import timedelta
 
     from mailer.delivery.models import Batch, BatchStatus
     from mailer.events import store
-    from mailer.events.tasks import process_stored
+    from mailer.events.tasks import run_process_events
 
     batch_id = deliveries[0].batch_id
     members = [d for d in deliveries if d.batch_id == batch_id]
@@ -188,7 +190,7 @@ def test_stored_but_unapplied_evidence_postpones_reconciliation(session, deliver
     later = utcnow() + timedelta(seconds=settings.reconcile_grace_seconds + 1)
     waiting = reconcile.reconcile_batch(session, batch_id, later, settings)
     assert waiting == batches.BatchOutcome(BatchStatus.UNKNOWN)  # not resent; the sweep asks again
-    assert process_stored() == len(members)  # what beat's apply-stored-events does
+    assert run_process_events(runtime) == len(members)  # what beat's apply-stored-events does
     session.expire_all()
     assert (
         reconcile.reconcile_batch(session, batch_id, later, settings).status == BatchStatus.ACCEPTED

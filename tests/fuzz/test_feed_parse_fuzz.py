@@ -78,13 +78,13 @@ def test_mutated_sample_feeds_never_raise(body, content_type):
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(body=st.one_of(mutated(), st.binary(max_size=500)))
-def test_ingest_never_raises_and_records_an_error(session, tmp_path_factory, body):
+def test_ingest_never_raises_and_records_an_error(session, tmp_path_factory, body, settings):
     path = tmp_path_factory.mktemp("feed") / "feed.xml"
     path.write_bytes(body)
     parsed = _parse(body, None, "en")
-    feed = add_feed(session, str(path), "en")
+    feed = add_feed(session, str(path), "en", settings)
     session.commit()
-    [result] = ingest_all(session, utcnow())
+    [result] = ingest_all(session, utcnow(), settings)
     if parsed.error:
         assert result.error and session.get(Feed, feed.id).last_error == result.error
     session.execute(delete(Article))
@@ -92,22 +92,22 @@ def test_ingest_never_raises_and_records_an_error(session, tmp_path_factory, bod
     session.commit()
 
 
-def test_a_malformed_feed_records_an_error(session, tmp_path):
+def test_a_malformed_feed_records_an_error(session, tmp_path, settings):
     path = tmp_path / "broken.xml"
     path.write_bytes(EN[: len(EN) // 2])
-    feed = add_feed(session, str(path), "en")
+    feed = add_feed(session, str(path), "en", settings)
     session.commit()
-    [result] = ingest_all(session, utcnow())
+    [result] = ingest_all(session, utcnow(), settings)
     assert result.error and "malformed" in result.error
     assert session.get(Feed, feed.id).last_error == result.error
 
 
-def test_an_empty_feed_records_an_error_instead_of_raising(session, tmp_path):
+def test_an_empty_feed_records_an_error_instead_of_raising(session, tmp_path, settings):
     path = tmp_path / "empty.xml"
     path.write_bytes(b"")
-    add_feed(session, str(path), "en")
+    add_feed(session, str(path), "en", settings)
     session.commit()
-    [result] = ingest_all(session, utcnow())
+    [result] = ingest_all(session, utcnow(), settings)
     assert result.error
 
 

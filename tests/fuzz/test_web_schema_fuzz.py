@@ -21,17 +21,13 @@ schema = schemathesis.openapi.from_dict(
 
 
 @pytest.fixture
-def app(make_runtime, session, monkeypatch):
+def app(make_runtime, session):
     """A fresh app (its own rate limiter) on the test database, with a webhook key configured (without one
     the webhook answers 503 on purpose, so that SendGrid retries once it is set)."""
-    from mailer.config import get_settings
     from mailer.standin import signing
 
     key = signing.public_key_b64(signing.generate_private_key())
-    monkeypatch.setenv("MAILER_SENDGRID_WEBHOOK_PUBLIC_KEY", key)
-    get_settings.cache_clear()
-    yield create_app(make_runtime(sendgrid_webhook_public_key=key))
-    get_settings.cache_clear()
+    return create_app(make_runtime(sendgrid_webhook_public_key=key))
 
 
 @schema.parametrize()

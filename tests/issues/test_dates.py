@@ -24,10 +24,10 @@ WRITTEN = {  # how each edition writes a day
 
 
 @pytest.fixture
-def monday_issue(session, ingested):
+def monday_issue(session, ingested, settings):
     """The next issue drafted at DRAFTED, from stories published two hours before."""
     session.execute(update(Article).values(published_at=DRAFTED - timedelta(hours=2)))
-    drafted = draft_issue(session, DRAFTED)
+    drafted = draft_issue(session, DRAFTED, settings)
     session.commit()
     return drafted
 
@@ -57,13 +57,14 @@ def test_a_draft_made_at_six_in_seoul_is_dated_that_monday_not_the_utc_sunday(mo
     assert not any("11월 29일" in e.html or "November 29" in e.html for e in monday_issue.editions)
 
 
-def test_scheduling_and_rescheduling_redate_in_the_zone_given(session, monday_issue):
+def test_scheduling_and_rescheduling_redate_in_the_zone_given(session, monday_issue, settings):
     scheduling.schedule(
         session,
         monday_issue,
         ("ko", "both"),
         scheduling.parse_when("2026-12-01T07:00", "Asia/Seoul"),
         DRAFTED,
+        settings,
     )
     _assert_dated(monday_issue, date(2026, 12, 1), ("ko", "both"))
     _assert_dated(monday_issue, date(2026, 11, 30), ("en",))  # not scheduled: the planned day still
@@ -74,6 +75,7 @@ def test_scheduling_and_rescheduling_redate_in_the_zone_given(session, monday_is
         ("en",),
         scheduling.parse_when("2026-11-30T20:00", "America/New_York"),
         DRAFTED,
+        settings,
     )
     en = next(e for e in monday_issue.editions if e.lang == "en")
     assert (
@@ -86,9 +88,10 @@ def test_scheduling_and_rescheduling_redate_in_the_zone_given(session, monday_is
         ("ko", "both"),
         scheduling.parse_when("2026-12-02T07:00", "Asia/Seoul"),
         DRAFTED,
+        settings,
     )
     _assert_dated(monday_issue, date(2026, 12, 2), ("ko", "both"))
-    scheduling.unschedule(session, monday_issue)
+    scheduling.unschedule(session, monday_issue, settings)
     _assert_dated(monday_issue, date(2026, 11, 30))
 
 
@@ -101,6 +104,7 @@ def test_an_edition_sent_on_another_day_than_planned_is_dated_the_day_it_went_ou
         ("ko", "en", "both"),
         scheduling.parse_when("2026-11-30T07:00", "Asia/Seoul"),
         DRAFTED,
+        settings,
     )
     _assert_dated(monday_issue, date(2026, 11, 30))
     sent_at = datetime(

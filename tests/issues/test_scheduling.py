@@ -39,12 +39,12 @@ def test_parse_when_reads_a_naive_time_in_the_zone_given():
 
 
 def test_each_edition_goes_out_at_its_own_time_and_only_once(
-    session, issue, settings, subscribers_by_lang
+    session, issue, settings, subscribers_by_lang, runtime
 ):
     now = utcnow()
     ko_at, en_at = now + timedelta(hours=1), now + timedelta(hours=14)
-    scheduling.schedule(session, issue, ("ko", "both"), ko_at, now)
-    scheduling.schedule(session, issue, ("en",), en_at, now)
+    scheduling.schedule(session, issue, ("ko", "both"), ko_at, now, settings)
+    scheduling.schedule(session, issue, ("en",), en_at, now, settings)
     session.commit()
     assert issue.status == IssueStatus.SCHEDULED and issue.scheduled_at == ko_at
 
@@ -58,16 +58,14 @@ def test_each_edition_goes_out_at_its_own_time_and_only_once(
 
     # a second tick, or a tick after beat or the workers restarted, starts nothing again
     assert start_due(session, settings, ko_at + timedelta(minutes=1)) == []
-    from mailer.delivery.tasks import enqueue
-
-    enqueue(first, settings)
+    runtime.tasks.send_batches(first)
     session.expire_all()
     assert session.get(type(issue), issue.id).status == IssueStatus.SENDING  # en is still to go
 
     second = start_due(session, settings, en_at)
     session.commit()
     assert second and _deliveries(session, "en") == 3
-    enqueue(second, settings)
+    runtime.tasks.send_batches(second)
     session.expire_all()
     assert session.get(type(issue), issue.id).status == IssueStatus.SENT
     assert _deliveries(session) == sum(subscribers_by_lang.values())
@@ -75,7 +73,7 @@ def test_each_edition_goes_out_at_its_own_time_and_only_once(
 
 def test_send_now_after_a_partial_schedule_sends_only_the_rest(session, issue, settings):
     now = utcnow()
-    scheduling.schedule(session, issue, ("ko",), now + timedelta(minutes=5), now)
+    scheduling.schedule(session, issue, ("ko",), now + timedelta(minutes=5), now, settings)
     session.commit()
     start_due(session, settings, now + timedelta(minutes=5))
     session.commit()
@@ -97,25 +95,27 @@ def test_a_paused_or_cancelled_issue_starts_no_due_edition(session, issue, setti
     from mailer.delivery.lifecycle import cancel_issue
 
     now = utcnow()
-    scheduling.schedule(session, issue, ("ko",), now + timedelta(minutes=1), now)
+    scheduling.schedule(session, issue, ("ko",), now + timedelta(minutes=1), now, settings)
     cancel_issue(session, issue, now)
     session.commit()
     assert start_due(session, settings, now + timedelta(hours=1)) == []
     assert _deliveries(session) == 0
 
 
-def test_scheduling_refuses_the_past_and_unschedule_clears_every_time(session, issue):
+def test_scheduling_refuses_the_past_and_unschedule_clears_every_time(session, issue, settings):
     now = utcnow()
     with pytest.raises(IssueError, match="in the past"):
-        scheduling.schedule(session, issue, ("ko",), now - timedelta(minutes=1), now)
-    scheduling.schedule(session, issue, scheduling.langs_of("all"), now + timedelta(hours=1), now)
-    scheduling.unschedule(session, issue)
+        scheduling.schedule(session, issue, ("ko",), now - timedelta(minutes=1), now, settings)
+    scheduling.schedule(
+        session, issue, scheduling.langs_of("all"), now + timedelta(hours=1), now, settings
+    )
+    scheduling.unschedule(session, issue, settings)
     assert issue.status == IssueStatus.DRAFT and all(e.send_at is None for e in issue.editions)
 
 
-def test_an_empty_week_is_recorded_for_the_dashboard(session, ingested):
-    assert draft_issue(session, utcnow()) is not None
-    assert draft_issue(session, utcnow()) is None
+def test_an_empty_week_is_recorded_for_the_dashboard(session, ingested, settings):
+    assert draft_issue(session, utcnow(), settings) is not None
+    assert draft_issue(session, utcnow(), settings) is None
     runs = session.scalars(select(DraftRun).order_by(DraftRun.id)).all()
     assert [r.issue_number for r in runs] == [1, None] and runs[1].stories == 0
 
@@ -141,26 +141,28 @@ def test_beat_drafts_on_the_configured_cadence_and_ticks_for_due_sends(monkeypat
     assert create_app(s).conf.timezone == "America/New_York"
 
 
-def test_the_beat_task_drafts_and_an_empty_week_returns_none(session, ingested):
-    from mailer.issues.tasks import draft_issue as task
+def test_the_beat_task_drafts_and_an_empty_week_returns_none(session, ingested, runtime):
+    from mailer.issues.tasks import run_draft_issue
 
-    assert task.apply().get() == 1
-    assert task.apply().get() is None
+    assert run_draft_issue(runtime) == 1
+    assert run_draft_issue(runtime) is None
 
 
 @pytest.mark.slow  # waits 1.1 s for the send time
-def test_the_beat_tick_task_sends_what_is_due(session, issue, settings):
-    from mailer.delivery.tasks import send_due
+def test_the_beat_tick_task_sends_what_is_due(session, issue, settings, runtime):
+    from mailer.delivery.tasks import run_send_due
 
     now = utcnow()
-    scheduling.schedule(session, issue, scheduling.langs_of("all"), now + timedelta(seconds=1), now)
+    scheduling.schedule(
+        session, issue, scheduling.langs_of("all"), now + timedelta(seconds=1), now, settings
+    )
     session.commit()
-    assert send_due.apply().get() == 0  # not yet
+    assert run_send_due(runtime) == 0  # not yet
     import time
 
     time.sleep(1.1)
-    assert send_due.apply().get() > 0
-    assert send_due.apply().get() == 0  # and never twice
+    assert run_send_due(runtime) > 0
+    assert run_send_due(runtime) == 0  # and never twice
     session.expire_all()
     assert (
         session.get(type(issue), issue.id).status == IssueStatus.SENT and _deliveries(session) == 9

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from mailer.config import get_settings
 from mailer.delivery.facade import send_now
 from mailer.mail.message import OutgoingBatch, Recipient, to_mime
 from mailer.rendering.placeholders import UNSUBSCRIBE_URL
@@ -90,13 +89,13 @@ def test_subjects_come_back_unchanged_from_a_standards_parser():
 
 
 @pytest.fixture
-def sent(session, ingested, subscribers_by_lang, settings):
+def sent(session, ingested, subscribers_by_lang, settings, runtime):
     from mailer.db import utcnow
     from mailer.issues.service import draft_issue
 
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
-    send_now(issue.number, get_settings())
+    send_now(runtime, issue.number)
     return {e.lang: e for e in issue.editions}
 
 
@@ -136,19 +135,18 @@ def test_korean_edition_subject_is_korean(sent):
 
 
 def test_every_edition_carries_list_id_feedback_id_reply_to_and_a_real_date_zone(
-    session, ingested, subscribers_by_lang, monkeypatch
+    session, ingested, subscribers_by_lang, monkeypatch, runtime
 ):
     from mailer.db import utcnow
     from mailer.issues.service import draft_issue
     from mailer.mail.sendgrid import build_payload
     from mailer.standin import validate
 
-    monkeypatch.setenv("MAILER_REPLY_TO", "desk@news.example.com")
-    get_settings.cache_clear()
-    settings = get_settings()
-    issue = draft_issue(session, utcnow())
+    settings = runtime.settings
+    monkeypatch.setattr(settings, "reply_to", "desk@news.example.com")
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
-    send_now(issue.number, settings)
+    send_now(runtime, issue.number)
     for lang in ("ko", "en", "both"):
         [path, *_] = sorted((Path(settings.outbox_dir) / "issue-1" / lang).glob("*.eml"))
         raw = path.read_bytes()
@@ -173,16 +171,13 @@ def test_every_edition_carries_list_id_feedback_id_reply_to_and_a_real_date_zone
     assert payload["reply_to"] == {"email": "desk@news.example.com"}
     payload["personalizations"] = [{"to": [{"email": "a@example.com"}]}]
     assert validate(payload) == []
-    get_settings.cache_clear()
 
 
-def test_list_id_comes_from_its_setting(monkeypatch):
-    from mailer.config import Settings
-
-    monkeypatch.setenv("MAILER_LIST_ID", "weekly.news.example.org")
-    assert Settings(_env_file=None).list_id_header == "<weekly.news.example.org>"
+def test_list_id_comes_from_its_setting(settings):
+    chosen = settings.model_copy(update={"list_id": "weekly.news.example.org"})
+    assert chosen.list_id_header == "<weekly.news.example.org>"
     batch = OutgoingBatch.compose(
-        Settings(_env_file=None),
+        chosen,
         "ko",
         subject="s",
         html="h",

@@ -10,15 +10,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from mailer.db import session_factory, utcnow
+from mailer.db import utcnow
 from mailer.mail import transactional
 from mailer.mail.models import MailStatus, OutboxMail
 from subscribers import service
 from tests.web.conftest import sign_up
 
 
-def _mails() -> list[OutboxMail]:
-    with session_factory()() as s:
+def _mails(runtime) -> list[OutboxMail]:
+    with runtime.sessions() as s:
         return list(s.scalars(select(OutboxMail).order_by(OutboxMail.id)))
 
 
@@ -27,27 +27,28 @@ def _files(settings) -> list[Path]:
 
 
 @pytest.fixture
-def broker_down(settings, monkeypatch):
-    """A broker is configured and every publish to it fails, as with Redis stopped."""
+def broker_down(make_runtime, monkeypatch):
+    """A Runtime with a broker configured, to which every publish fails, as with Redis stopped."""
     from kombu.exceptions import OperationalError
-
-    from mailer.config import get_settings
 
     def down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
 
-    monkeypatch.setenv("MAILER_BROKER_URL", "redis://127.0.0.1:1/0")
-    get_settings.cache_clear()
-    monkeypatch.setattr(transactional.app, "send_task", down)
-    yield get_settings()
-    get_settings.cache_clear()
+    runtime = make_runtime(broker_url="redis://127.0.0.1:1/0")
+    monkeypatch.setattr(runtime.tasks.celery, "send_task", down)
+    return runtime
 
 
 def test_a_sign_up_with_the_broker_down_keeps_its_mail_for_the_sweep(
-    client, broker_down, settings, monkeypatch
+    session, broker_down, settings, monkeypatch, runtime
 ):
+    from fastapi.testclient import TestClient
+
+    from mailer.web.app import create_app
+
+    client = TestClient(create_app(broker_down), follow_redirects=False)
     assert sign_up(client, "outage@example.com", "en").status_code == 200
-    [mail] = _mails()
+    [mail] = _mails(runtime)
     assert (mail.status, mail.lang, mail.queued_at) == (
         MailStatus.PENDING,
         "en",
@@ -56,89 +57,95 @@ def test_a_sign_up_with_the_broker_down_keeps_its_mail_for_the_sweep(
     assert _files(settings) == []
     queued = []
     monkeypatch.setattr(
-        transactional.app, "send_task", lambda name, args, queue: queued.append(args[0])
+        broker_down.tasks.celery, "send_task", lambda name, args, **kw: queued.append(args[0])
     )
-    with session_factory()() as s:  # the broker is back: the next sweep queues it at once
-        assert transactional.due(s, utcnow(), broker_down) == [mail.id]
+    with runtime.sessions() as s:  # the broker is back: the next sweep queues it at once
+        assert transactional.due(s, utcnow(), broker_down.settings) == [mail.id]
         assert (
-            transactional.due(s, utcnow(), broker_down) == []
+            transactional.due(s, utcnow(), broker_down.settings) == []
         )  # queued now: not again for a lease
-    transactional.dispatch([mail.id])
+    broker_down.tasks.send_mails([mail.id])
     assert queued == [mail.id]
 
 
-def test_the_task_claims_the_row_so_a_second_copy_sends_nothing(settings, session):
+def test_the_task_claims_the_row_so_a_second_copy_sends_nothing(settings, session, runtime):
     sub, _ = service.add(session, "once@example.com", "ko")
     mail_id = transactional.record(session, sub.id, "ko")
     session.commit()
-    assert transactional.send_mail.apply(args=(mail_id,)).get() == "sent"
-    assert transactional.send_mail.apply(args=(mail_id,)).get() == "done"
-    [mail] = _mails()
+    assert transactional.run_send_mail(runtime, mail_id) == "sent"
+    assert transactional.run_send_mail(runtime, mail_id) == "done"
+    [mail] = _mails(runtime)
     assert (mail.status, mail.attempts) == (MailStatus.SENT, 1) and mail.sent_at is not None
     assert [p.name for p in _files(settings)] == [f"{mail_id}.eml"]
 
 
-def test_a_claim_is_held_until_its_worker_goes_silent(settings, session):
+def test_a_claim_is_held_until_its_worker_goes_silent(settings, session, runtime):
     sub, _ = service.add(session, "held@example.com", "en")
     mail_id = transactional.record(session, sub.id, "en")
     session.commit()
     now = utcnow()
-    with session_factory()() as s:  # another worker holds it
+    with runtime.sessions() as s:  # another worker holds it
         assert transactional._claim(s, mail_id, now, settings)
         s.commit()
         assert transactional.due(s, now, settings) == []
-    assert transactional.send_mail.apply(args=(mail_id,)).get() == "done" and _files(settings) == []
+    assert transactional.run_send_mail(runtime, mail_id) == "done" and _files(settings) == []
     later = now + timedelta(seconds=settings.batch_lease_seconds + 1)
     with (
-        session_factory()() as s
+        runtime.sessions() as s
     ):  # its claim lapsed: the sweep queues it, and the task may claim it
         assert transactional.due(s, later, settings) == [mail_id]
-    with session_factory()() as s:
+    with runtime.sessions() as s:
         assert transactional._claim(s, mail_id, later, settings)
 
 
-def test_the_per_address_limit_still_caps_the_mails(client, settings):
+def test_the_per_address_limit_still_caps_the_mails(client, settings, runtime):
     from mailer.web.ratelimit import MAILS_PER_ADDRESS
 
     for _ in range(MAILS_PER_ADDRESS.burst + 2):
         assert sign_up(client, "capped@example.com", "ko").status_code == 200
-    statuses = [m.status for m in _mails()]
+    statuses = [m.status for m in _mails(runtime)]
     assert statuses == [MailStatus.SENT] * MAILS_PER_ADDRESS.burst + [MailStatus.SKIPPED] * 2
     assert len(_files(settings)) == MAILS_PER_ADDRESS.burst
-    with session_factory()() as s:  # a capped mail is never sent, by the sweep either
+    with runtime.sessions() as s:  # a capped mail is never sent, by the sweep either
         assert transactional.due(s, utcnow() + timedelta(days=1), settings) == []
 
 
-def test_a_mail_to_someone_suppressed_since_is_skipped(settings, session):
+def test_a_mail_to_someone_suppressed_since_is_skipped(settings, session, runtime):
     from subscribers.models import Status
 
     sub, _ = service.add(session, "gone@example.com", "ko")
     mail_id = transactional.record(session, sub.id, "ko")
     service.mark_suppressed(session, sub.id, Status.BOUNCED)
     session.commit()
-    assert transactional.send_mail.apply(args=(mail_id,)).get() == "skipped"
-    assert _mails()[0].status == MailStatus.SKIPPED and _files(settings) == []
+    assert transactional.run_send_mail(runtime, mail_id) == "skipped"
+    assert _mails(runtime)[0].status == MailStatus.SKIPPED and _files(settings) == []
 
 
-def test_subscribers_add_commits_the_mail_with_the_subscriber(settings, session, broker_down):
+def test_subscribers_add_commits_the_mail_with_the_subscriber(
+    settings, session, broker_down, runtime
+):
     from mailer.cli import main
 
-    result = CliRunner().invoke(main, ["subscribers", "add", "cli@example.com", "--lang", "both"])
+    result = CliRunner().invoke(
+        main, ["subscribers", "add", "cli@example.com", "--lang", "both"], obj=broker_down
+    )
     assert result.exit_code == 0, result.output
     assert "confirmation email waiting" in result.output
-    [mail] = _mails()
+    [mail] = _mails(runtime)
     assert (mail.status, mail.lang, mail.queued_at) == (MailStatus.PENDING, "both", None)
 
 
-def test_the_sweep_task_sends_what_the_broker_lost(settings, session):
-    from mailer.delivery.tasks import sweep_batches
+def test_the_sweep_task_sends_what_the_broker_lost(settings, session, runtime):
+    from mailer.delivery.tasks import run_sweep_batches
 
     sub, _ = service.add(session, "swept@example.com", "en")
     mail_id = transactional.record(session, sub.id, "en")
     session.commit()
-    with session_factory()() as s:  # as a failed publish leaves it
+    with runtime.sessions() as s:  # as a failed publish leaves it
         s.get(OutboxMail, mail_id).queued_at = None
         s.commit()
-    assert sweep_batches()["mails"] == 1  # in process (no broker): sent by the sweep itself
-    assert sweep_batches()["mails"] == 0
-    assert _mails()[0].status == MailStatus.SENT and len(_files(settings)) == 1
+    assert (
+        run_sweep_batches(runtime)["mails"] == 1
+    )  # in process (no broker): sent by the sweep itself
+    assert run_sweep_batches(runtime)["mails"] == 0
+    assert _mails(runtime)[0].status == MailStatus.SENT and len(_files(settings)) == 1

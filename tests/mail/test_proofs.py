@@ -16,7 +16,7 @@ from mailer.issues.service import draft_issue
 def test_issue_test_sends_a_marked_proof_through_the_backend_and_records_nothing(
     session, ingested, settings
 ):
-    draft_issue(session, utcnow())
+    draft_issue(session, utcnow(), settings)
     session.commit()
     result = CliRunner().invoke(
         main,
@@ -37,15 +37,15 @@ def test_issue_test_sends_a_marked_proof_through_the_backend_and_records_nothing
     assert session.scalar(select(func.count()).select_from(Delivery)) == 0
 
 
-def test_issue_test_refuses_a_bad_address(session, ingested):
-    draft_issue(session, utcnow())
+def test_issue_test_refuses_a_bad_address(session, ingested, settings):
+    draft_issue(session, utcnow(), settings)
     session.commit()
     result = CliRunner().invoke(main, ["issue", "test", "1", "--to", "not-an-address"])
     assert result.exit_code == 1 and "error:" in result.output
 
 
-def test_issue_schedule_stores_per_edition_times(session, ingested):
-    draft_issue(session, utcnow())
+def test_issue_schedule_stores_per_edition_times(session, ingested, settings):
+    draft_issue(session, utcnow(), settings)
     session.commit()
     runner = CliRunner()
     ok = runner.invoke(main, ["issue", "schedule", "1", "--at", "2099-01-05T07:00", "--lang", "ko"])

@@ -5,6 +5,7 @@ from email import policy
 from email.parser import BytesParser
 
 import pytest
+from pydantic import SecretStr
 
 from mailer.mail.message import OutgoingBatch, Recipient
 from mailer.mail.senders import ConsoleSender, OutboxSender, SendResult, get_sender
@@ -142,14 +143,9 @@ def test_outbox_send_is_idempotent(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
-def test_backend_is_chosen_by_setting(settings, monkeypatch):
-    from mailer.config import get_settings
-
+def test_backend_is_chosen_by_setting(settings, make_runtime):
     assert get_sender(settings).name == "outbox"
-    monkeypatch.setenv("MAILER_MAIL_BACKEND", "console")
-    get_settings.cache_clear()
-    assert get_sender(get_settings()).name == "console"
-    monkeypatch.setenv("MAILER_MAIL_BACKEND", "sendgrid")
-    monkeypatch.setenv("MAILER_SENDGRID_API_KEY", "SG.key")
-    get_settings.cache_clear()
-    assert get_sender(get_settings()).name == "sendgrid"
+    assert get_sender(settings.model_copy(update={"mail_backend": "console"})).name == "console"
+    chosen = {"mail_backend": "sendgrid", "sendgrid_api_key": SecretStr("SG.key")}
+    assert get_sender(settings.model_copy(update=chosen)).name == "sendgrid"
+    assert make_runtime(**chosen).sender.name == "sendgrid"  # what a process is built with

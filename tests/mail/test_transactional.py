@@ -2,7 +2,6 @@
 
 import pytest
 
-from mailer.config import get_settings
 from mailer.mail import transactional
 from mailer.rendering.render import render_email
 from subscribers import service
@@ -15,10 +14,9 @@ LINES = ["서울특별시 중구 세종대로 110", "110 Sejong-daero, Jung-gu, 
 def test_the_confirmation_mail_shows_the_postal_address_in_html_and_text(
     settings, monkeypatch, lang, kind
 ):
-    monkeypatch.setenv("MAILER_POSTAL_ADDRESS", "\n".join(LINES))
-    get_settings.cache_clear()
+    monkeypatch.setattr(settings, "postal_address", "\n".join(LINES))
     rendered = render_email(
-        "confirm", lang, transactional.confirmation_context(5, kind, lang, get_settings())
+        "confirm", lang, transactional.confirmation_context(5, kind, lang, settings)
     )
     footer = rendered.html.rsplit('class="muted"', 1)[1]
     assert (
@@ -28,4 +26,3 @@ def test_the_confirmation_mail_shows_the_postal_address_in_html_and_text(
     for line in LINES:
         assert line in footer and line in rendered.text
     assert rendered.text.rstrip().endswith(LINES[-1])
-    get_settings.cache_clear()

@@ -58,7 +58,7 @@ def memory_counters(monkeypatch):
 def test_per_issue_series_cover_the_issues_in_flight_or_finished_lately(
     session, issue, subscribers_by_lang, runtime, memory_counters
 ):
-    send_now(issue.number, get_settings())
+    send_now(runtime, issue.number)
     long_ago = utcnow() - timedelta(days=runtime.settings.stats_refresh_days + 1)
     old = Issue(
         number=issue.number + 100,
@@ -83,12 +83,12 @@ def test_per_issue_series_cover_the_issues_in_flight_or_finished_lately(
     )
 
 
-def test_the_next_scheduled_send(session, issue, runtime, memory_counters):
+def test_the_next_scheduled_send(session, issue, runtime, memory_counters, settings):
     from mailer.issues import scheduling
 
     assert "\nmailer_next_send_timestamp_seconds " not in _scrape(runtime)
     at = (utcnow() + timedelta(hours=3)).replace(microsecond=0)
-    scheduling.schedule(session, issue, ("ko", "en", "both"), at, utcnow())
+    scheduling.schedule(session, issue, ("ko", "en", "both"), at, utcnow(), settings)
     session.commit()
     session.execute(
         update(Edition)
@@ -112,12 +112,14 @@ def test_webhook_event_types_are_a_bounded_set(runtime, memory_counters):
 def test_unacked_is_not_a_queue_and_beat_stamps_its_ticks(make_runtime, monkeypatch, redis_url):
     import redis
 
-    from mailer.celery_app import BEAT_TICK_KEY, _beat_ticked
+    from mailer.celery_app import BEAT_TICK_KEY, _beat_ticked, app
 
     redis.Redis.from_url(redis_url).delete(BEAT_TICK_KEY)
+    # transitional: the shared counters (delivery.counters) still read the environment's broker
     monkeypatch.setenv("MAILER_BROKER_URL", redis_url)
     get_settings.cache_clear()
     runtime = make_runtime(broker_url=redis_url)
+    monkeypatch.setitem(app.conf, "broker_url", redis_url)  # beat's app, as wiring configures it
     assert "\nmailer_beat_last_tick_timestamp_seconds " not in _scrape(runtime)
     _beat_ticked()  # what beat's before_task_publish does each time it publishes
     text = _scrape(runtime)
@@ -127,7 +129,6 @@ def test_unacked_is_not_a_queue_and_beat_stamps_its_ticks(make_runtime, monkeypa
     assert 'mailer_queue_depth{queue="send"}' in text
     [tick] = re.findall(r"^mailer_beat_last_tick_timestamp_seconds (\S+)$", text, re.MULTILINE)
     assert abs(float(tick) - utcnow().timestamp()) < 600
-    get_settings.cache_clear()
 
 
 def test_the_example_alerts_load_and_name_only_exported_series(runtime, memory_counters):

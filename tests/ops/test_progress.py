@@ -28,13 +28,9 @@ from tests.factories import start_send
 @pytest.fixture
 def two_to_a_batch(settings, monkeypatch):
     """Batches of two recipients (the issue's readers make several)."""
-    from mailer.config import get_settings
-
-    monkeypatch.setenv("MAILER_BATCH_SIZE", "2")
-    get_settings.cache_clear()
+    monkeypatch.setattr(settings, "batch_size", 2)
 
 
-# 9 readers, two to a batch
 pytestmark = pytest.mark.usefixtures("subscribers_by_lang", "two_to_a_batch")
 
 
@@ -57,10 +53,10 @@ class Refusing:
         raise SendError("400 from provider: content refused", kind=SendError.PERMANENT)
 
 
-def test_a_cancel_a_failure_and_a_suppression_are_not_counted_as_sent(session, issue, make_runtime):
-    from mailer.config import get_settings
+def test_a_cancel_a_failure_and_a_suppression_are_not_counted_as_sent(
+    session, issue, make_runtime, settings, runtime
+):
 
-    settings = get_settings()
     start_send(session, issue, settings, utcnow())
     session.commit()
     ko1, ko2 = _ko_batches(session, issue)  # ko0 ko1 | ko2 ko3
@@ -119,12 +115,14 @@ def test_a_cancel_a_failure_and_a_suppression_are_not_counted_as_sent(session, i
         5,
         9,
     )
-    shown = CliRunner().invoke(main, ["issue", "show", str(issue.number)])  # issue show
+    shown = CliRunner().invoke(
+        main, ["issue", "show", str(issue.number)], obj=runtime
+    )  # issue show
     assert "recipients: 1/9 sent (cancelled 5, failed 2, suppressed 1)" in shown.output, (
         shown.output
     )
     data = json.loads(
-        CliRunner().invoke(main, ["issue", "show", str(issue.number), "--json"]).stdout
+        CliRunner().invoke(main, ["issue", "show", str(issue.number), "--json"], obj=runtime).stdout
     )
     assert {
         k: data["progress"][k]
@@ -132,29 +130,27 @@ def test_a_cancel_a_failure_and_a_suppression_are_not_counted_as_sent(session, i
     } == {"sent": 1, "cancelled": 5, "failed": 2, "suppressed": 1, "done": 9, "total": 9}
 
 
-def test_the_wait_bar_ends_with_what_happened_to_each_recipient(session, issue):
-    from mailer.config import get_settings
+def test_the_wait_bar_ends_with_what_happened_to_each_recipient(session, issue, settings, runtime):
     from mailer.issues.service import transition
     from mailer.issues.states import IssueStatus
 
-    start_send(session, issue, get_settings(), utcnow())
+    start_send(session, issue, settings, utcnow())
     transition(session, issue, IssueStatus.PAUSED)
     session.commit()
     subscribers.unsubscribe(session, subscribers.get_by_email(session, "en0@example.com").id)
     session.commit()
-    result = CliRunner().invoke(main, ["issue", "resume", str(issue.number), "--wait"])
+    result = CliRunner().invoke(main, ["issue", "resume", str(issue.number), "--wait"], obj=runtime)
     assert result.exit_code == 0, result.output
     assert f"issue #{issue.number}: sent: 8/9 sent (suppressed 1)" in result.output
 
 
 @pytest.fixture
-def only_ko_scheduled(session, issue):
+def only_ko_scheduled(session, issue, settings, runtime):
     """Only the Korean edition given a time, and that time come: beat's tick sends it, and the others wait."""
-    from mailer.config import get_settings
     from mailer.delivery import facade
     from mailer.issues.models import Edition
 
-    scheduling.schedule(session, issue, ("ko",), utcnow() + timedelta(hours=1), utcnow())
+    scheduling.schedule(session, issue, ("ko",), utcnow() + timedelta(hours=1), utcnow(), settings)
     session.commit()
     session.execute(
         update(Edition)
@@ -162,7 +158,7 @@ def only_ko_scheduled(session, issue):
         .values(send_at=utcnow() - timedelta(seconds=1))
     )  # an hour later
     session.commit()
-    assert facade.send_due(get_settings())  # in-process: ko's batches sent here
+    assert facade.send_due(runtime)  # in-process: ko's batches sent here
     session.expire_all()
     return issue
 
@@ -170,14 +166,14 @@ def only_ko_scheduled(session, issue):
 def test_an_issue_with_an_edition_never_scheduled_reads_as_partly_sent(
     session, only_ko_scheduled, caplog, runtime
 ):
-    from mailer.delivery.tasks import warn_unscheduled
+    from mailer.delivery.tasks import run_warn_unscheduled
     from mailer.web.admin.accounts import create_user
     from tests.web.admin.conftest import PASSWORD, log_in
 
     issue = only_ko_scheduled
     # beat's daily warning (first: the CLI below sets up logging afresh, without pytest's capture)
     with caplog.at_level(logging.WARNING, logger="mailer.delivery.tasks"):
-        assert warn_unscheduled.apply().get() == 1
+        assert run_warn_unscheduled(runtime) == 1
     [warning] = [r for r in caplog.records if r.name == "mailer.delivery.tasks"]
     assert (
         f"issue #{issue.number}: edition(s) " in warning.getMessage()
@@ -194,17 +190,19 @@ def test_an_issue_with_an_edition_never_scheduled_reads_as_partly_sent(
 
     [row] = issues_in_flight(session, utcnow())  # ops status: no "time to drain unknown"
     assert row["state"] == PARTLY_SENT and set(row["unscheduled"]) == {"en", "both"}
-    status = CliRunner().invoke(main, ["ops", "status"]).output
+    status = CliRunner().invoke(main, ["ops", "status"], obj=runtime).output
     assert (
         f"issue #{issue.number}: partly sent 4/4 recipients: 4/4 sent; not scheduled: " in status
     ), status
     assert "time to drain" not in status
 
-    shown = CliRunner().invoke(main, ["issue", "show", str(issue.number)]).output  # issue show
+    shown = (
+        CliRunner().invoke(main, ["issue", "show", str(issue.number)], obj=runtime).output
+    )  # issue show
     assert f"issue #{issue.number}: partly sent" in shown
     assert shown.count("not scheduled: waiting for a send time") == 2, shown
     data = json.loads(
-        CliRunner().invoke(main, ["issue", "show", str(issue.number), "--json"]).stdout
+        CliRunner().invoke(main, ["issue", "show", str(issue.number), "--json"], obj=runtime).stdout
     )
     assert data["status"] == "sending" and data["progress"]["state"] == PARTLY_SENT
 

@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from mailer.celery_app import create_app
 from mailer.cli import main
-from mailer.config import Settings, get_settings
+from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.delivery import counters, start
 from mailer.delivery.facade import send_now
@@ -28,20 +28,15 @@ from tests.factories import start_send
 @pytest.fixture
 def two_to_a_batch(settings, monkeypatch):
     """Batches of two recipients (the issue's readers make several)."""
-    from mailer.config import get_settings
-
-    monkeypatch.setenv("MAILER_BATCH_SIZE", "2")
-    get_settings.cache_clear()
+    monkeypatch.setattr(settings, "batch_size", 2)
 
 
-# readers, two to a batch
 pytestmark = pytest.mark.usefixtures("subscribers_by_lang", "two_to_a_batch")
 
 
 def test_progress_and_time_to_drain_of_an_issue_in_flight(session, issue, settings):
-    from mailer.config import get_settings
 
-    batch_ids = start_send(session, issue, get_settings(), utcnow())
+    batch_ids = start_send(session, issue, settings, utcnow())
     session.commit()
     now = utcnow()
     session.execute(
@@ -61,24 +56,23 @@ def test_progress_and_time_to_drain_of_an_issue_in_flight(session, issue, settin
     assert stuck_batches(session, now) == {"unknown": 1, "retrying": 0, "lease_expired": 0}
 
 
-def test_no_time_to_drain_while_a_ledger_is_still_written(session, issue, settings):
-    from mailer.config import get_settings
+def test_no_time_to_drain_while_a_ledger_is_still_written(session, issue, settings, runtime):
 
     editions = start.begin_send(session, issue, utcnow())
     ko = next(e for e in editions if e.lang == "ko")
-    start.start_editions(session, issue, [ko], get_settings(), utcnow())
+    start.start_editions(session, issue, [ko], settings, utcnow())
     session.commit()
     [row] = issues_in_flight(session, utcnow())
     assert (
         row["total"] == 4 and row["ledger_pending"] == ["both", "en"] and row["eta_seconds"] is None
     )
-    result = CliRunner().invoke(main, ["ops", "status"])
+    result = CliRunner().invoke(main, ["ops", "status"], obj=runtime)
     assert "4 recipients (ledger still to write: both, en)" in result.output
 
 
-def test_ops_status_json_without_a_broker(session, issue):
-    send_now(issue.number, get_settings())
-    result = CliRunner().invoke(main, ["ops", "status", "--json"])
+def test_ops_status_json_without_a_broker(session, issue, runtime):
+    send_now(runtime, issue.number)
+    result = CliRunner().invoke(main, ["ops", "status", "--json"], obj=runtime)
     data = json.loads(result.stdout)
     assert data["queues"] is None and data["workers"] is None and data["issues"] == []
     assert set(data) == {"broker", "queues", "workers", "issues", "batches", "failures", "degraded"}
@@ -131,10 +125,10 @@ def test_queue_depth_and_workers_read_from_redis(session, settings, redis_url):
     client.flushdb()
 
 
-def test_metrics_in_prometheus_format(session, issue, make_runtime, monkeypatch):
+def test_metrics_in_prometheus_format(session, issue, make_runtime, monkeypatch, runtime):
     store = counters._Memory()
     monkeypatch.setattr(counters, "store", lambda: store)
-    send_now(issue.number, get_settings())
+    send_now(runtime, issue.number)
     counters.record_events(__import__("collections").Counter({"delivered": 3}))
     body = TestClient(create_web_app(make_runtime(batch_size=2))).get("/metrics")
     assert body.status_code == 200 and body.headers["content-type"].startswith("text/plain")

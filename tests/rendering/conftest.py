@@ -8,21 +8,18 @@ import pytest
 
 
 @pytest.fixture
-def postal(monkeypatch):
+def postal(monkeypatch, settings):
     """A postal address of two lines, one in each language, as production must have."""
-    from mailer.config import get_settings
-
-    monkeypatch.setenv(
-        "MAILER_POSTAL_ADDRESS",
+    monkeypatch.setattr(
+        settings,
+        "postal_address",
         "서울특별시 중구 세종대로 110\\n110 Sejong-daero, Jung-gu, Seoul 04524",
     )
-    get_settings.cache_clear()
-    yield get_settings().postal_lines
-    get_settings.cache_clear()
+    return settings.postal_lines
 
 
 @pytest.fixture
-def mixed(session, ingested, postal):
+def mixed(session, ingested, postal, settings):
     """Issue 1 with the newest pair split: an English-only story leads (one minute newer) and a Korean-only
     story follows; notes in each language on the first story and on the issue. {lang: Edition}."""
     from sqlalchemy import select
@@ -39,10 +36,12 @@ def mixed(session, ingested, postal):
     unpair(session, en.id)
     en.published_at = en.published_at + timedelta(minutes=1)
     session.flush()
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     lead = issue.stories[0].article_id
-    editing.set_story_note(session, issue, lead, "이번 주 꼭 읽어 보세요", "ko")
-    editing.set_story_note(session, issue, lead, "Worth your time this week", "en")
+    editing.set_story_note(session, issue, lead, "이번 주 꼭 읽어 보세요", "ko", settings=settings)
+    editing.set_story_note(
+        session, issue, lead, "Worth your time this week", "en", settings=settings
+    )
     editing.update_editions(
         session,
         issue,
@@ -50,6 +49,7 @@ def mixed(session, ingested, postal):
             "ko": {"note": "편집자의 말: 김장철입니다."},
             "en": {"note": "From the editor: kimchi season."},
         },
+        settings=settings,
     )
     session.commit()
     return {e.lang: e for e in issue.editions}

@@ -134,24 +134,26 @@ def test_notes_are_per_language_and_the_bilingual_edition_shows_both(mixed):
         )
 
 
-def test_a_missing_note_shows_none_rather_than_the_other_languages(session, mixed):
+def test_a_missing_note_shows_none_rather_than_the_other_languages(session, mixed, settings):
     from mailer.issues import editing
 
     issue = mixed["ko"].issue
-    editing.update_editions(session, issue, {"en": {"note": ""}})
-    editing.set_story_note(session, issue, issue.stories[0].article_id, "", "en")
+    editing.update_editions(session, issue, {"en": {"note": ""}}, settings=settings)
+    editing.set_story_note(session, issue, issue.stories[0].article_id, "", "en", settings=settings)
     assert "편집자의 말" not in mixed["en"].html and "이번 주 꼭" not in mixed["en"].html
     assert 'class="ink rule"' not in mixed["en"].html  # no empty note box either
     assert "편집자의 말" in mixed["ko"].html and "편집자의 말" in mixed["both"].html
 
 
-def test_a_story_note_in_an_unknown_language_is_refused(session, mixed):
+def test_a_story_note_in_an_unknown_language_is_refused(session, mixed, settings):
     from mailer.issues import editing
     from mailer.issues.service import IssueError
 
     issue = mixed["ko"].issue
     with pytest.raises(IssueError, match="ko or en"):
-        editing.set_story_note(session, issue, issue.stories[0].article_id, "Bonjour", "fr")
+        editing.set_story_note(
+            session, issue, issue.stories[0].article_id, "Bonjour", "fr", settings=settings
+        )
 
 
 FONT_KO = "'Apple SD Gothic Neo', 'Malgun Gothic', 'Noto Sans CJK KR', 'Noto Sans KR', sans-serif"
@@ -229,7 +231,9 @@ def test_the_bilingual_text_part_indents_both_languages_alike(mixed):
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_pictures_link_to_the_story_with_an_empty_alt_and_the_body_font(session, mixed, lang):
+def test_pictures_link_to_the_story_with_an_empty_alt_and_the_body_font(
+    session, mixed, lang, settings
+):
     from sqlalchemy import update
 
     from mailer.articles.models import Article
@@ -237,7 +241,7 @@ def test_pictures_link_to_the_story_with_an_empty_alt_and_the_body_font(session,
 
     session.execute(update(Article).values(image_url="https://news.example.com/img/a.jpg"))
     issue = mixed["ko"].issue
-    render_issue(session, issue)
+    render_issue(session, issue, settings)
     html = mixed[lang].html
     pictures = re.findall(
         r'<a href="([^"]+)" hreflang="(\w\w)" aria-hidden="true" tabindex="-1"><img ([^>]*)>', html

@@ -61,26 +61,27 @@ def browser():
 
 
 @pytest.fixture
-def pictured(session, mixed):
+def pictured(session, mixed, settings):
     """The mixed issue cut to four stories (one English-only, one Korean-only, two in both languages), with
     a picture on the lead, served locally."""
     from mailer.issues import editing
 
     issue = mixed["ko"].issue
     for story in issue.stories[4:]:
-        editing.remove_story(session, issue, story.article_id)
+        editing.remove_story(session, issue, story.article_id, settings=settings)
     lead = session.get(Article, issue.stories[0].article_id)
     lead.image_url = "https://news.example.com/img/story.svg"
-    editing.set_story_note(session, issue, lead.id, "Worth your time this week", "en")  # re-renders
+    editing.set_story_note(
+        session, issue, lead.id, "Worth your time this week", "en", settings=settings
+    )  # re-renders
     return mixed
 
 
 @pytest.mark.parametrize("lang", ["ko", "en", "both"])
-def test_each_edition_in_light_and_dark_at_600_and_375_px(browser, pictured, lang):
-    from mailer.config import get_settings
+def test_each_edition_in_light_and_dark_at_600_and_375_px(browser, pictured, lang, settings):
     from mailer.issues.archive import archive_html
 
-    html = archive_html(pictured[lang], get_settings())
+    html = archive_html(pictured[lang], settings)
     out = [ARTIFACTS]
     if os.environ.get("MAILER_SCREENSHOTS"):
         out.append(ROOT / os.environ["MAILER_SCREENSHOTS"])

@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from mailer.cli import main
-from mailer.config import get_settings
 from subscribers import service
 from subscribers.models import Status, Subscriber
 
@@ -120,7 +119,7 @@ def test_remove_keeps_the_record_and_refuses_the_unknown(run):
 
 
 @pytest.fixture
-def sent_to_reader(run, session, ingested):
+def sent_to_reader(run, session, ingested, settings, runtime):
     """An issue sent to reader@example.com, and a provider event about them."""
     from mailer.db import utcnow
     from mailer.delivery.facade import send_now
@@ -129,9 +128,9 @@ def sent_to_reader(run, session, ingested):
 
     service.add(session, "reader@example.com", "ko", confirmed=True, ip="192.0.2.10")
     service.add(session, "other@example.com", "en", confirmed=True)
-    number = draft_issue(session, utcnow()).number
+    number = draft_issue(session, utcnow(), settings).number
     session.commit()
-    send_now(number, get_settings())
+    send_now(runtime, number)
     session.add(
         WebhookEvent(
             sg_event_id="ev-1",

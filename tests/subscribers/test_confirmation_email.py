@@ -71,33 +71,33 @@ def _record(session, sub, lang) -> int:
     return mail_id
 
 
-def test_in_process_it_is_filed_in_the_outbox_under_confirm(settings, session):
+def test_in_process_it_is_filed_in_the_outbox_under_confirm(settings, session, runtime):
     from pathlib import Path
 
     sub, _ = service.add(session, "filed@example.com", "en")
     mail_id = _record(session, sub, "en")
-    assert transactional.dispatch([mail_id]) == "sent"
+    assert runtime.tasks.send_mails([mail_id]) == "sent"
     [path] = list(Path(settings.outbox_dir).rglob("*.eml"))
     assert (
         path.relative_to(settings.outbox_dir).as_posix() == f"confirm/en/{mail_id}.eml"
     )  # named by its row
-    assert (
-        transactional.send_mail.apply(args=(mail_id,)).get() == "done"
-    )  # a second run sends nothing
+    assert transactional.run_send_mail(runtime, mail_id) == "done"  # a second run sends nothing
     assert len(list(Path(settings.outbox_dir).rglob("*.eml"))) == 1
 
 
-def test_sendgrid_accepts_it(settings, session, monkeypatch):
-    from mailer.config import get_settings
+def test_sendgrid_accepts_it(settings, session, make_runtime):
+    from pydantic import SecretStr
+
     from mailer.standin import StandIn
 
     sub, _ = service.add(session, "sg@example.com", "ko")
     with StandIn(api_key="SG.test", keep_payloads=True) as standin:
-        monkeypatch.setenv("MAILER_MAIL_BACKEND", "sendgrid")
-        monkeypatch.setenv("MAILER_SENDGRID_API_KEY", "SG.test")
-        monkeypatch.setenv("MAILER_SENDGRID_HOST", standin.url)
-        get_settings.cache_clear()
-        assert transactional.dispatch([_record(session, sub, "ko")]) == "sent"
+        runtime = make_runtime(
+            mail_backend="sendgrid",
+            sendgrid_api_key=SecretStr("SG.test"),
+            sendgrid_host=standin.url,
+        )
+        assert runtime.tasks.send_mails([_record(session, sub, "ko")]) == "sent"
         [record] = standin.accepted()
     payload = record["payload"]
     assert payload["personalizations"][0]["to"] == [{"email": "sg@example.com"}]
@@ -105,7 +105,7 @@ def test_sendgrid_accepts_it(settings, session, monkeypatch):
     assert "/confirm/" in payload["content"][1]["value"]
 
 
-def test_a_failed_send_is_reported_without_the_link(settings, session, monkeypatch, caplog):
+def test_a_failed_send_is_reported_without_the_link(settings, session, make_runtime, caplog):
     from mailer.mail.senders import SendError
 
     class Broken:
@@ -114,9 +114,9 @@ def test_a_failed_send_is_reported_without_the_link(settings, session, monkeypat
         def send(self, batch):
             raise SendError("SendGrid answered 400: bad request", kind=SendError.PERMANENT)
 
-    monkeypatch.setattr(transactional, "get_sender", lambda settings=None: Broken())
+    runtime = make_runtime(sender=Broken())
     sub, _ = service.add(session, "fail@example.com", "ko")
-    assert transactional.dispatch([_record(session, sub, "ko")]) == "failed"
+    assert runtime.tasks.send_mails([_record(session, sub, "ko")]) == "failed"
     assert "fail@example.com" not in caplog.text and "/confirm/" not in caplog.text
     assert f"subscriber {sub.id}" in caplog.text
 

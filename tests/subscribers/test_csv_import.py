@@ -180,7 +180,7 @@ def test_a_byte_order_mark_and_crlf_lines_are_fine(session):
     assert report.added == 1
 
 
-def test_rows_are_read_as_they_are_imported_and_committed_in_chunks(session):
+def test_rows_are_read_as_they_are_imported_and_committed_in_chunks(session, runtime):
     consumed = 0
 
     def rows():
@@ -194,9 +194,7 @@ def test_rows_are_read_as_they_are_imported_and_committed_in_chunks(session):
     def on_chunk(report):
         # Never more than a chunk read ahead of what is stored; earlier chunks are committed.
         assert consumed - report.rows <= 100
-        from mailer.db import session_factory
-
-        with session_factory()() as other:
+        with runtime.sessions() as other:
             seen.append(other.scalar(select(func.count()).select_from(Subscriber)))
 
     import_rows(session, rows(), now=NOW, chunk_rows=100, on_chunk=on_chunk)

@@ -21,7 +21,7 @@ def _by_email(session, email):
     return session.scalar(select(Subscriber).where(Subscriber.email == email))
 
 
-def test_imported_times_are_never_later_than_now(session):
+def test_imported_times_are_never_later_than_now(session, runtime):
     seoul_now = (
         utcnow().astimezone(ZoneInfo("Asia/Seoul")).replace(tzinfo=None)
     )  # naive: read as UTC, 9 h ahead
@@ -38,12 +38,12 @@ def test_imported_times_are_never_later_than_now(session):
         assert sub.created_at <= now and sub.confirmed_at <= now and sub.consent_at <= now
     assert _by_email(session, "past@example.com").created_at.year == 2020  # a past date is kept
     token = tokens.make_token(tokens.UNSUBSCRIBE, _by_email(session, "future@example.com").id)
-    service.unsubscribe_by_link_committed(token, source="one-click")
+    service.unsubscribe_by_link_committed(runtime.sessions, token, source="one-click")
     assert _by_email(session, "future@example.com").status == Status.UNSUBSCRIBED
 
 
 @pytest.mark.parametrize("ahead", [timedelta(hours=9), timedelta(days=3650)])
-def test_a_row_dated_in_the_future_still_takes_its_links(session, ahead):
+def test_a_row_dated_in_the_future_still_takes_its_links(session, ahead, runtime):
     sub, _ = service.add(session, "ahead@example.com", "en", confirmed=True)
     sub.created_at = utcnow() + ahead  # as an import before the clamp left it
     session.commit()
@@ -51,6 +51,6 @@ def test_a_row_dated_in_the_future_still_takes_its_links(session, ahead):
     assert service.from_token(session, tokens.PREFERENCES, prefs)[0].id == sub.id
     # the one-click path: one statement on PostgreSQL, a transaction on SQLite
     service.unsubscribe_by_link_committed(
-        tokens.make_token(tokens.UNSUBSCRIBE, sub.id), source="one-click"
+        runtime.sessions, tokens.make_token(tokens.UNSUBSCRIBE, sub.id), source="one-click"
     )
     assert _by_email(session, "ahead@example.com").status == Status.UNSUBSCRIBED

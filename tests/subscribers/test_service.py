@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
 
 from subscribers import service, tokens
 from subscribers.models import Change, Status, Subscriber
@@ -216,8 +217,9 @@ def test_mark_suppressed_takes_only_a_suppression(session):
 def _one_click(session, sub, **kw):
     """What the one-click route does, on either database (committed, as the route's own work)."""
     session.commit()
+    sessions = sessionmaker(bind=session.get_bind(), expire_on_commit=False)
     return service.unsubscribe_by_link_committed(
-        tokens.make_token(tokens.UNSUBSCRIBE, sub.id), **kw
+        sessions, tokens.make_token(tokens.UNSUBSCRIBE, sub.id), **kw
     )
 
 
@@ -309,7 +311,7 @@ def test_a_link_to_anyone_not_active_takes_the_general_path(session, before):
     )
 
 
-def test_a_bad_link_changes_nothing(session):
+def test_a_bad_link_changes_nothing(session, runtime):
     sub, _ = service.add(session, "bad@example.com", "ko", confirmed=True)
     session.commit()
     for token in (
@@ -318,7 +320,7 @@ def test_a_bad_link_changes_nothing(session):
         tokens.make_token(tokens.UNSUBSCRIBE, 999_999),
     ):
         with pytest.raises(tokens.InvalidToken):
-            service.unsubscribe_by_link_committed(token, source="one-click")
+            service.unsubscribe_by_link_committed(runtime.sessions, token, source="one-click")
     session.expire_all()
     assert sub.status == Status.ACTIVE and _changes(session, sub)[1:] == []
 
@@ -352,14 +354,13 @@ def test_the_one_statement_path_and_from_token_agree_on_which_row_a_link_names(
     assert sub.status == (Status.UNSUBSCRIBED if fits else Status.ACTIVE)
 
 
-def test_two_unsubscribes_racing_record_one_change(session):
+def test_two_unsubscribes_racing_record_one_change(session, runtime):
     """The preference centre loaded the reader as active; a one-click unsubscribe commits first."""
-    from mailer.db import session_factory
 
     sub, _ = service.add(session, "race@example.com", "ko", confirmed=True)
     session.commit()
     assert session.get(Subscriber, sub.id).status == Status.ACTIVE  # loaded, as the page did
-    with session_factory()() as other:
+    with runtime.sessions() as other:
         service.unsubscribe(other, sub.id, source="one-click")
         other.commit()
     assert service.unsubscribe(session, sub.id, source="web").status == Status.UNSUBSCRIBED

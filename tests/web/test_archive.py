@@ -2,18 +2,16 @@
 
 import re
 
-from mailer.config import get_settings
-
 
 def test_a_draft_is_not_public(client, drafted):
     assert client.get("/archive/1/ko").status_code == 404
     assert "/archive/1/" not in client.get("/archive?lang=en").text
 
 
-def test_a_sent_edition_is_shown_without_any_subscribers_links(client, drafted):
+def test_a_sent_edition_is_shown_without_any_subscribers_links(client, drafted, runtime):
     from mailer.delivery.facade import send_now
 
-    send_now(1, get_settings())
+    send_now(runtime, 1)
     listing = client.get("/archive?lang=ko")
     assert (
         listing.status_code == 200

@@ -268,12 +268,7 @@ def test_requests_get_no_more_threads_than_the_database_pool_has_connections():
 @pytest.mark.parametrize(
     "env, reloads", [("development", True), ("production", False), ("test", False)]
 )
-def test_templates_are_read_once_except_while_developing(make_runtime, monkeypatch, env, reloads):
-    from mailer.config import get_settings
-
-    monkeypatch.setenv("MAILER_ENV", env)
-    monkeypatch.setenv("MAILER_SECRET_KEY", "not-the-dev-key-but-a-private-one-32+")
-    get_settings.cache_clear()
+def test_templates_are_read_once_except_while_developing(make_runtime, env, reloads):
     runtime = make_runtime(env=env)
     assert create_app(runtime).state.templates.env.auto_reload is reloads
 

@@ -6,7 +6,6 @@ import re
 import pytest
 from sqlalchemy import event
 
-from mailer.db import get_engine
 from tests.web.conftest import sign_up
 
 
@@ -15,13 +14,13 @@ def _shape(statement: str) -> str:
 
 
 @pytest.fixture
-def statements(settings):
+def statements(runtime):
     seen: list[str] = []
 
     def record(_conn, _cursor, statement, _params, _context, _many):
         seen.append(_shape(statement))
 
-    engine = get_engine()
+    engine = runtime.sessions.kw["bind"]
     event.listen(engine, "before_cursor_execute", record)
     yield seen
     event.remove(engine, "before_cursor_execute", record)

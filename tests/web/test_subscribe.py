@@ -8,14 +8,13 @@ from unittest.mock import patch
 import pytest
 from sqlalchemy import select
 
-from mailer.db import session_factory
 from subscribers import service, tokens
 from subscribers.models import Change, Status, Subscriber
 from tests.web.conftest import csrf_of, sign_up, tamper
 
 
-def _fresh(email):
-    with session_factory()() as s:  # what another connection sees: only what was committed
+def _fresh(runtime, email):
+    with runtime.sessions() as s:  # what another connection sees: only what was committed
         return service.get_by_email(s, email)
 
 
@@ -33,10 +32,12 @@ def test_the_form_speaks_the_browsers_language_unless_switched(client):
     )
 
 
-def test_double_opt_in_from_form_to_confirmed_in_the_chosen_language(client, session, outbox):
+def test_double_opt_in_from_form_to_confirmed_in_the_chosen_language(
+    client, session, outbox, runtime
+):
     page = sign_up(client, "Min.Ji@Example.com", "en", page_lang="ko")
     assert page.status_code == 200 and "메일함을 확인해 주세요" in page.text
-    sub = _fresh("min.ji@example.com")
+    sub = _fresh(runtime, "min.ji@example.com")
     assert (
         sub.status == Status.PENDING
         and sub.consent_source == "web"
@@ -56,17 +57,17 @@ def test_double_opt_in_from_form_to_confirmed_in_the_chosen_language(client, ses
         asked.status_code == 200 and "Confirm your subscription to the weekly digest?" in asked.text
     )
     assert f'<form method="post" action="{outbox.link(mail)}">' in asked.text
-    assert _fresh("min.ji@example.com").status == Status.PENDING
+    assert _fresh(runtime, "min.ji@example.com").status == Status.PENDING
     confirmed = client.post(outbox.link(mail))
     assert confirmed.status_code == 200 and "Your subscription is confirmed" in confirmed.text
     assert "in English" in confirmed.text and "/preferences/" in confirmed.text
-    sub = _fresh("min.ji@example.com")
+    sub = _fresh(runtime, "min.ji@example.com")
     assert sub.status == Status.ACTIVE and sub.lang == "en" and sub.confirmed_at is not None
     assert (
         "Your subscription is confirmed" in client.get(outbox.link(mail)).text
     )  # following it again
     assert client.post(outbox.link(mail)).status_code == 200  # and pressing again is harmless
-    assert _fresh("min.ji@example.com").status == Status.ACTIVE
+    assert _fresh(runtime, "min.ji@example.com").status == Status.ACTIVE
 
 
 def test_a_korean_sign_up_gets_a_korean_mail_and_page(client, outbox):
@@ -82,16 +83,16 @@ def test_a_korean_sign_up_gets_a_korean_mail_and_page(client, outbox):
     assert '<html lang="ko">' in page.text and "구독이 확인되었습니다" in page.text
 
 
-def test_asking_again_resends_and_either_link_confirms(client, outbox):
+def test_asking_again_resends_and_either_link_confirms(client, outbox, runtime):
     sign_up(client, "again@example.com", "ko")
     sign_up(client, "again@example.com", "both")
     first, second = outbox.messages("again@example.com")
     assert "·" in second["Subject"]  # the bilingual mail, as asked the second time
     assert client.post(outbox.link(second)).status_code == 200
-    assert _fresh("again@example.com").lang == "both"
+    assert _fresh(runtime, "again@example.com").lang == "both"
     # The other link still answers, and changes nothing now: the language is the preference centre's.
     assert client.post(outbox.link(first)).status_code == 200
-    assert _fresh("again@example.com").lang == "both"
+    assert _fresh(runtime, "again@example.com").lang == "both"
 
 
 def _answer(client, email, lang="ko"):
@@ -99,7 +100,7 @@ def _answer(client, email, lang="ko"):
     return response.status_code, response.text.replace(email, "EMAIL")
 
 
-def test_a_known_address_is_answered_exactly_as_a_new_one(client, session, outbox):
+def test_a_known_address_is_answered_exactly_as_a_new_one(client, session, outbox, runtime):
     service.add(session, "active@example.com", "ko", confirmed=True)
     gone, _ = service.add(session, "gone@example.com", "ko", confirmed=True)
     service.unsubscribe(session, gone.id)
@@ -122,33 +123,33 @@ def test_a_known_address_is_answered_exactly_as_a_new_one(client, session, outbo
         and "/preferences/" in already.get_body(("plain",)).get_content()
     )
     assert outbox.messages("bounced@example.com") == []
-    assert _fresh("active@example.com").status == Status.ACTIVE
+    assert _fresh(runtime, "active@example.com").status == Status.ACTIVE
     assert (
-        _fresh("gone@example.com").status == Status.UNSUBSCRIBED
+        _fresh(runtime, "gone@example.com").status == Status.UNSUBSCRIBED
     )  # unchanged until its owner confirms
-    assert _fresh("bounced@example.com").status == Status.BOUNCED
+    assert _fresh(runtime, "bounced@example.com").status == Status.BOUNCED
 
 
-def test_an_unsubscribed_reader_comes_back_only_by_confirming(client, session, outbox):
+def test_an_unsubscribed_reader_comes_back_only_by_confirming(client, session, outbox, runtime):
     sub, _ = service.add(session, "back@example.com", "ko", confirmed=True)
     service.unsubscribe(session, sub.id)
     session.commit()
     sign_up(client, "back@example.com", "en")
-    assert _fresh("back@example.com").status == Status.UNSUBSCRIBED
+    assert _fresh(runtime, "back@example.com").status == Status.UNSUBSCRIBED
     client.post(outbox.link(outbox.messages()[0]))
-    again = _fresh("back@example.com")
+    again = _fresh(runtime, "back@example.com")
     assert again.status == Status.ACTIVE and again.lang == "en" and again.consent_source == "web"
 
 
 @pytest.mark.slow  # waits 1.1 s: tokens carry whole seconds
 def test_a_confirmation_link_from_before_an_unsubscribe_does_not_resubscribe(
-    client, session, outbox
+    client, session, outbox, runtime
 ):
     sign_up(client, "scanner@example.com", "ko")
     link = outbox.link(outbox.messages()[0])
     assert client.post(link).status_code == 200
     time.sleep(1.1)  # tokens carry whole seconds
-    with session_factory()() as s:
+    with runtime.sessions() as s:
         service.unsubscribe(s, service.get_by_email(s, "scanner@example.com").id)
         s.commit()
     scanned = client.get(
@@ -157,11 +158,11 @@ def test_a_confirmation_link_from_before_an_unsubscribe_does_not_resubscribe(
     assert scanned.status_code == 400 and "This link is not valid" in scanned.text
     replayed = client.post(link)  # nor does posting to it
     assert replayed.status_code == 400 and "This link is not valid" in replayed.text
-    assert _fresh("scanner@example.com").status == Status.UNSUBSCRIBED
+    assert _fresh(runtime, "scanner@example.com").status == Status.UNSUBSCRIBED
 
 
 def test_an_expired_or_tampered_confirmation_link_is_refused_in_both_languages(
-    client, session, outbox
+    client, session, outbox, runtime
 ):
     sign_up(client, "late@example.com", "ko")
     link = outbox.link(outbox.messages()[0])
@@ -172,10 +173,10 @@ def test_an_expired_or_tampered_confirmation_link_is_refused_in_both_languages(
     assert (
         client.get(tamper(link)).status_code == 400 and client.post(tamper(link)).status_code == 400
     )
-    sub_id = _fresh("late@example.com").id
+    sub_id = _fresh(runtime, "late@example.com").id
     wrong_purpose = tokens.make_token(tokens.UNSUBSCRIBE, sub_id)
     assert client.get(f"/confirm/{wrong_purpose}").status_code == 400
-    assert _fresh("late@example.com").status == Status.PENDING
+    assert _fresh(runtime, "late@example.com").status == Status.PENDING
 
 
 @pytest.mark.parametrize(
@@ -217,7 +218,7 @@ def test_a_form_without_a_valid_csrf_token_changes_nothing(client, session, outb
     assert session.scalar(select(Subscriber)) is None and outbox.messages() == []
 
 
-def test_sign_ups_are_rate_limited_per_ip(client, session):
+def test_sign_ups_are_rate_limited_per_ip(client, session, runtime):
     from mailer.web.ratelimit import SIGNUPS_PER_IP
 
     for i in range(SIGNUPS_PER_IP.burst):
@@ -225,7 +226,7 @@ def test_sign_ups_are_rate_limited_per_ip(client, session):
     refused = sign_up(client, "one-too-many@example.com", "ko", page_lang="en")
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
     assert "Please try again later" in refused.text
-    assert _fresh("one-too-many@example.com") is None
+    assert _fresh(runtime, "one-too-many@example.com") is None
 
 
 def test_one_address_gets_a_few_mails_however_often_it_is_asked(client, outbox):
@@ -239,7 +240,7 @@ def test_one_address_gets_a_few_mails_however_often_it_is_asked(client, outbox):
 
 
 def test_an_erased_address_can_come_back_only_through_its_owners_confirmation(
-    client, session, outbox
+    client, session, outbox, runtime
 ):
     from mailer.events import privacy
 
@@ -247,20 +248,20 @@ def test_an_erased_address_can_come_back_only_through_its_owners_confirmation(
     privacy.erase(session, "erased@example.com")
     session.commit()
     sign_up(client, "erased@example.com", "en")
-    with session_factory()() as s:
+    with runtime.sessions() as s:
         assert (
             service.suppression_reason(s, "erased@example.com") == "erased"
         )  # still, until confirmed
     client.post(outbox.link(outbox.messages()[0]))
-    with session_factory()() as s:
+    with runtime.sessions() as s:
         assert service.suppression_reason(s, "erased@example.com") is None
         assert service.get_by_email(s, "erased@example.com").status == Status.ACTIVE
 
 
-def test_sign_up_history_records_the_request_and_the_confirmation(client, session, outbox):
+def test_sign_up_history_records_the_request_and_the_confirmation(client, session, outbox, runtime):
     sign_up(client, "history@example.com", "both")
     client.post(outbox.link(outbox.messages()[0]))
-    sub = _fresh("history@example.com")
+    sub = _fresh(runtime, "history@example.com")
     actions = [
         c.action
         for c in session.scalars(
@@ -271,24 +272,23 @@ def test_sign_up_history_records_the_request_and_the_confirmation(client, sessio
 
 
 def test_with_a_broker_the_mail_is_queued_after_the_sign_up_is_committed(
-    client, monkeypatch, outbox
+    session, monkeypatch, outbox, make_runtime
 ):
-    from mailer.mail import transactional
+    from fastapi.testclient import TestClient
 
-    monkeypatch.setenv("MAILER_BROKER_URL", "redis://127.0.0.1:6379/15")
-    from mailer.config import get_settings
-
-    get_settings.cache_clear()
     from mailer.mail.models import OutboxMail
+    from mailer.web.app import create_app
 
+    runtime = make_runtime(broker_url="redis://127.0.0.1:6379/15")
+    client = TestClient(create_app(runtime), follow_redirects=False)
     queued = []
 
-    def send_task(name, args, queue):
-        with session_factory()() as s:  # the row is committed before the task can look for it
+    def send_task(name, args, queue, **_options):
+        with runtime.sessions() as s:  # the row is committed before the task can look for it
             mail = s.get(OutboxMail, args[0])
             queued.append((name, queue, service.get(s, mail.subscriber_id).email, mail.lang))
 
-    monkeypatch.setattr(transactional.app, "send_task", send_task)
+    monkeypatch.setattr(runtime.tasks.celery, "send_task", send_task)
     assert sign_up(client, "queued@example.com", "en").status_code == 200
     assert (
         queued == [("mailer.send_mail", "send", "queued@example.com", "en")]

@@ -109,7 +109,7 @@ def draft_now(
     from mailer.issues.service import draft_issue
 
     check_csrf(request, csrf_token)
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), request.app.state.runtime.settings)
     session.commit()
     return back(f"/admin/issues/{issue.number}") if issue else back("/admin")
 
@@ -209,8 +209,13 @@ async def save_editions(number: int, request: Request, session: DbSession, edito
         lang: {k: str(form.get(f"{k}_{lang}", "")) for k in ("subject", "preheader", "note")}
         for lang in EDITIONS
     }
+    settings = request.app.state.runtime.settings
     return _apply(
-        request, session, editor, number, lambda i: editing.update_editions(session, i, fields)
+        request,
+        session,
+        editor,
+        number,
+        lambda i: editing.update_editions(session, i, fields, settings=settings),
     )
 
 
@@ -227,14 +232,17 @@ def change_story(
     csrf_token: FormField = "",
 ):
     check_csrf(request, csrf_token)
+    settings = request.app.state.runtime.settings
     changes = {
-        "up": lambda i: editing.move_story(session, i, article_id, -1),
-        "down": lambda i: editing.move_story(session, i, article_id, 1),
-        "pin": lambda i: editing.pin_story(session, i, article_id, True),
-        "unpin": lambda i: editing.pin_story(session, i, article_id, False),
-        "remove": lambda i: editing.remove_story(session, i, article_id),
-        "add": lambda i: editing.add_story(session, i, article_id),
-        "note": lambda i: editing.set_story_note(session, i, article_id, note, lang or None),
+        "up": lambda i: editing.move_story(session, i, article_id, -1, settings=settings),
+        "down": lambda i: editing.move_story(session, i, article_id, 1, settings=settings),
+        "pin": lambda i: editing.pin_story(session, i, article_id, True, settings=settings),
+        "unpin": lambda i: editing.pin_story(session, i, article_id, False, settings=settings),
+        "remove": lambda i: editing.remove_story(session, i, article_id, settings=settings),
+        "add": lambda i: editing.add_story(session, i, article_id, settings=settings),
+        "note": lambda i: editing.set_story_note(
+            session, i, article_id, note, lang or None, settings=settings
+        ),
     }
     if action not in changes:
         return Response("unknown action", status_code=400)

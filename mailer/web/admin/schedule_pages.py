@@ -130,6 +130,7 @@ def schedule(
             scheduling.langs_of(lang),
             scheduling.parse_when(f"{date}T{time}", tz),
             now,
+            request.app.state.runtime.settings,
         )
         session.commit()
     except (
@@ -159,9 +160,9 @@ def unschedule(
         return _show(request, session, editor, number, "bad_time")
     try:
         if lang == "all":
-            scheduling.unschedule(session, issue)
+            scheduling.unschedule(session, issue, request.app.state.runtime.settings)
         else:
-            scheduling.unschedule_edition(session, issue, lang)
+            scheduling.unschedule_edition(session, issue, lang, request.app.state.runtime.settings)
         session.commit()
     except (IssueError, InvalidTransition, RenderError):
         return _show(request, session, editor, number, "cannot_schedule")

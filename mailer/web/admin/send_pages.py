@@ -20,7 +20,7 @@ from mailer.rendering.render import RenderError
 from mailer.web import language
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
-from mailer.web.deps import settings_of
+from mailer.web.deps import get_runtime
 from mailer.web.i18n import Texts, texts
 
 log = logging.getLogger(__name__)
@@ -165,12 +165,13 @@ def issue_action(
     why = f"paused by {editor.name}" + (
         f": {reason}" if reason else ""
     )  # who and why, for the desk and the CLI
-    settings = settings_of(request)
+    runtime = get_runtime(request)
+    settings = runtime.settings
     actions = {
-        "send": lambda: facade.send_now(number, settings),
-        "resume": lambda: facade.resume(number, settings),
-        "pause": lambda: facade.pause(number, why),
-        "cancel": lambda: facade.cancel(number),
+        "send": lambda: facade.send_now(runtime, number),
+        "resume": lambda: facade.resume(runtime, number),
+        "pause": lambda: facade.pause(runtime, number, why),
+        "cancel": lambda: facade.cancel(runtime, number),
     }
     session.commit()  # the facade works in transactions of its own
     try:

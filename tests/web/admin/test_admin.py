@@ -89,8 +89,10 @@ def test_a_tampered_session_cookie_is_anonymous(anonymous, editor):
     assert anonymous.get("/admin").status_code == 303
 
 
-def test_the_dashboard_shows_next_issue_empty_weeks_sends_and_subscribers(admin, session, drafted):
-    draft_issue(session, utcnow())  # an empty week
+def test_the_dashboard_shows_next_issue_empty_weeks_sends_and_subscribers(
+    admin, session, drafted, settings
+):
+    draft_issue(session, utcnow(), settings)  # an empty week
     session.commit()
     page = admin.get("/admin?lang=en").text
     assert 'href="/admin/issues/1"' in page and "No new stories, so no issue was drafted" in page

@@ -119,10 +119,10 @@ def schedule_from_the_desk(page, lang: str, date: str, at: str, zone: str) -> No
 
 
 @pytest.fixture
-def server(session, ingested, subscribers_by_lang, editor):
+def server(session, ingested, subscribers_by_lang, editor, settings):
     from mailer.issues.service import draft_issue
 
-    draft_issue(session, utcnow())
+    draft_issue(session, utcnow(), settings)
     session.commit()
     with serving() as base:
         yield base

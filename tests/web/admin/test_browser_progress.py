@@ -40,7 +40,7 @@ def test_the_bar_moves_during_a_real_send_through_a_worker(
     SHOTS.mkdir(parents=True, exist_ok=True)
     for i in range(24):
         service.add(session, f"reader{i}@example.com", ("ko", "en", "both")[i % 3], confirmed=True)
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
     redis.Redis.from_url(redis_url).flushdb()
     # one recipient a batch and four a second: the send takes about six seconds, long enough to watch

@@ -68,7 +68,7 @@ def desk(session, ingested, editor, settings, subscribers_by_lang):
         )
     gone, _ = service.add(session, "bounced@example.com", "ko", confirmed=True)
     service.mark_suppressed(session, gone.id, "bounced")
-    draft_issue(session, utcnow())
+    draft_issue(session, utcnow(), settings)
     session.commit()
     with serving({"MAILER_OUTBOX_DIR": settings.outbox_dir}) as base:
         yield base, gone.id

@@ -90,11 +90,11 @@ def test_editions_are_listed_ko_en_both(admin, drafted):
     assert re.findall(r'data-lang="(\w+)"', schedule)[:3] == ["ko", "en", "both"]
 
 
-def test_a_candidate_story_shows_both_titles_korean_first(admin, session, drafted):
+def test_a_candidate_story_shows_both_titles_korean_first(admin, session, drafted, settings):
     from mailer.articles.models import Article
     from mailer.issues import editing
 
-    editing.remove_story(session, drafted, drafted.stories[-1].article_id)
+    editing.remove_story(session, drafted, drafted.stories[-1].article_id, settings=settings)
     session.commit()
     page = html.unescape(admin.get("/admin/issues/1?lang=ko").text)
     options = re.findall(r'<option value="\d+" translate="no">([^<]+)</option>', page)
@@ -106,11 +106,11 @@ def test_a_candidate_story_shows_both_titles_korean_first(admin, session, drafte
 
 
 def test_the_dashboard_lists_editions_ko_en_both_and_statuses_in_lifecycle_order(
-    admin, drafted, settings
+    admin, drafted, settings, runtime
 ):
     from mailer.delivery import facade
 
-    facade.send_now(1, settings)
+    facade.send_now(runtime, 1)
     page = admin.get("/admin?lang=ko").text
     stats = page[page.index("최근 발송") :]
     assert (

@@ -68,15 +68,11 @@ def test_recipient_counts_are_formatted(session, drafted):
     assert reach[0] == ("ko", 1445) and number(1445) == "1,445"
 
 
-def test_cancel_asks_first_and_a_pause_records_who_and_why(admin, session, drafted, monkeypatch):
-    from mailer.delivery import tasks
-
-    monkeypatch.setattr(
-        tasks, "enqueue", lambda ids, settings: None
-    )  # stays sending: nothing is run
-    from mailer.delivery import facade
-
-    monkeypatch.setattr(facade, "enqueue", lambda ids, settings: None)
+def test_cancel_asks_first_and_a_pause_records_who_and_why(
+    admin, session, drafted, monkeypatch, runtime
+):
+    # stays sending: nothing is run
+    monkeypatch.setattr(runtime.tasks, "send_batches", lambda ids, countdown=0.0: None)
     assert _post(admin, "send", confirm="yes").status_code == 303
     session.expire_all()
     assert drafted.status == "sending"

@@ -15,23 +15,17 @@ def test_the_schema_is_refused_to_strangers_and_served_to_an_editor(anonymous, a
     assert schema.status_code == 200 and "/admin/issues/{number}" in schema.json()["paths"]
 
 
-def test_the_schema_is_open_while_developing(make_runtime, monkeypatch):
-    from mailer.config import get_settings
+def test_the_schema_is_open_while_developing(make_runtime):
     from mailer.web.app import create_app
 
-    monkeypatch.setenv("MAILER_ENV", "development")
-    get_settings.cache_clear()
     runtime = make_runtime(env="development")
     assert TestClient(create_app(runtime)).get("/admin/openapi.json").status_code == 200
 
 
 @pytest.fixture
-def scraper(make_runtime, session, monkeypatch):
-    from mailer.config import get_settings
+def scraper(make_runtime, session):
     from mailer.web.app import create_app
 
-    monkeypatch.setenv("MAILER_METRICS_TOKEN", "scrape-me-please")
-    get_settings.cache_clear()
     return TestClient(create_app(make_runtime(metrics_token=SecretStr("scrape-me-please"))))
 
 

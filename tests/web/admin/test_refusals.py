@@ -33,12 +33,12 @@ def test_a_too_long_subject_is_refused_with_its_limit_in_the_pages_language(
     assert "longer than" not in r.text  # the exception's English stays out of the page
 
 
-def test_the_refusals_carry_codes_and_parameters(session, drafted):
+def test_the_refusals_carry_codes_and_parameters(session, drafted, settings):
     from mailer.issues import editing
 
     with pytest.raises(IssueError, match="only drafts") as refused:
         drafted.status = "sent"
-        editing.remove_story(session, drafted, drafted.stories[0].article_id)
+        editing.remove_story(session, drafted, drafted.stories[0].article_id, settings=settings)
     assert (refused.value.code, refused.value.params) == (
         "not_editable",
         {"number": drafted.number, "status": "sent"},

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from sqlalchemy import distinct, func, select
 
-from mailer.config import get_settings
 from mailer.db import utcnow
 from mailer.delivery.facade import send_now
 from mailer.delivery.models import Delivery
@@ -32,10 +31,10 @@ def _event(kind, d, at, n=0, **extra):
     }
 
 
-def _sent_with_events(session):
-    issue = draft_issue(session, utcnow())
+def _sent_with_events(session, runtime):
+    issue = draft_issue(session, utcnow(), runtime.settings)
     session.commit()
-    send_now(issue.number, get_settings())
+    send_now(runtime, issue.number)
     session.expire_all()
     rows = session.execute(
         select(Delivery, Edition)
@@ -83,9 +82,9 @@ def _csv(response):
 
 
 def test_the_report_shows_rates_links_and_charts_as_the_database_counts_them(
-    admin, session, ingested, subscribers_by_lang
+    admin, session, ingested, subscribers_by_lang, runtime
 ):
-    issue = _sent_with_events(session)
+    issue = _sent_with_events(session, runtime)
     page = admin.get(f"/admin/issues/{issue.number}/report?lang=en")
     assert page.status_code == 200
 
@@ -177,11 +176,11 @@ def test_no_warning_below_the_limits(admin, session, issue):
 
 
 def test_the_trend_page_compares_issues_and_counts_growth_by_week(
-    admin, session, ingested, subscribers_by_lang
+    admin, session, ingested, subscribers_by_lang, runtime
 ):
     from subscribers.models import Change
 
-    issue = _sent_with_events(session)
+    issue = _sent_with_events(session, runtime)
     page = admin.get("/admin/reports?lang=en")
     assert page.status_code == 200 and f"Issue #{issue.number}" in page.text
     assert f"Issue #{issue.number}: complaint rate" in page.text  # 1 of 9 delivered
@@ -207,13 +206,13 @@ def test_the_trend_page_compares_issues_and_counts_growth_by_week(
 
 
 def test_progress_json_has_a_bar_per_edition_and_the_issue(
-    admin, session, ingested, subscribers_by_lang
+    admin, session, ingested, subscribers_by_lang, settings, runtime
 ):
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
     before = admin.get(f"/admin/issues/{issue.number}/progress?lang=en").json()
     assert before["live"] is False and before["bars"][0]["max"] == 0
-    send_now(issue.number, get_settings())
+    send_now(runtime, issue.number)
     data = admin.get(f"/admin/issues/{issue.number}/progress?lang=en").json()
     bars = {b["key"]: b for b in data["bars"]}
     assert list(bars) == ["issue", "ko", "en", "both"]
@@ -235,7 +234,7 @@ def test_the_dashboard_shows_every_issue_sending(
 ):
     from tests.factories import start_send
 
-    issue = draft_issue(session, utcnow())
+    issue = draft_issue(session, utcnow(), settings)
     session.commit()
     start_send(session, issue, settings, utcnow())
     session.commit()
