@@ -24,6 +24,7 @@ from mailer.delivery.ratelimit import limiter
 from mailer.delivery.states import LEASABLE, move, moving
 from mailer.issues.models import Edition, Issue
 from mailer.issues.states import InvalidTransition, IssueStatus
+from mailer.kv import shared_store
 from mailer.mail.message import OutgoingBatch, Recipient
 from mailer.mail.senders import Sender, SendError, backoff
 from mailer.rendering.placeholders import PREFERENCES_URL, UNSUBSCRIBE_URL
@@ -258,6 +259,9 @@ def _send_leased(
     last_start: float,
 ) -> BatchOutcome:
     spawned: list[int] = []
+    store = shared_store(
+        settings.broker_url
+    )  # the send rate and the counters, shared by every worker
     while True:  # each pass sends fewer recipients (invalid ones dropped, or half split off)
         recipients, dropped = _recipients(session, batch, settings)
         if dropped:
@@ -268,7 +272,7 @@ def _send_leased(
             move(batch, BatchStatus.ACCEPTED)
             batch.sent_at = now
             return BatchOutcome(batch.status, spawned=spawned)
-        wait = limiter(settings).reserve(len(recipients))
+        wait = limiter(settings, store).reserve(len(recipients))
         if wait > MAX_INLINE_WAIT:
             # handed back unsent: a wait for the rate limit is not a failed attempt
             move(batch, BatchStatus.RETRYING)
@@ -287,7 +291,7 @@ def _send_leased(
         try:
             result = sender.send(_outgoing(batch, issue, edition, recipients, settings))
         except SendError as exc:
-            counters.record_response(exc.status)
+            counters.record_response(store, exc.status)
             batch.last_error = str(exc)
             if exc.kind == SendError.INVALID and exc.invalid:
                 refused = [recipients[i].delivery_id for i in exc.invalid if i < len(recipients)]
@@ -301,7 +305,7 @@ def _send_leased(
                 session.commit()
                 continue
             return _failed_attempt(session, batch, issue, exc, settings, now, spawned)
-        counters.record_batch(result.status, time.monotonic() - started)
+        counters.record_batch(store, result.status, time.monotonic() - started)
         if result.invalid:
             batch.invalid += _set_deliveries(
                 session, batch.id, result.invalid, DeliveryStatus.INVALID, now

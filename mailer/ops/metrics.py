@@ -24,6 +24,7 @@ from mailer.delivery.stats import OUTCOMES
 from mailer.events.stats import stored_counts
 from mailer.issues.models import Edition, Issue
 from mailer.issues.states import IssueStatus
+from mailer.kv import shared_store
 from mailer.mail.models import MailStatus, OutboxMail
 from mailer.ops import status
 from mailer.redis_client import client, is_redis
@@ -175,7 +176,7 @@ class Collector:
         if broker["status"] != "down":
             try:
                 depths = dict(status.queue_depths(settings) or {})
-                shared = counters.store().read()
+                shared = counters.read(shared_store(settings.broker_url))
                 tick = (
                     client(settings.broker_url).get(BEAT_TICK_KEY)
                     if is_redis(settings.broker_url)

@@ -17,6 +17,7 @@ from mailer.db import session_scope, utcnow
 from mailer.delivery import counters
 from mailer.events import signature, store
 from mailer.events.tasks import enqueue_processing
+from mailer.kv import shared_store
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -80,5 +81,5 @@ async def sendgrid_events(request: Request) -> JSONResponse:
     except store.BadPayload as exc:
         return _refuse(400, str(exc))
     stored = await run_in_threadpool(_store, events)
-    counters.record_events(Counter(stored.kinds))
+    counters.record_events(shared_store(settings.broker_url), Counter(stored.kinds))
     return JSONResponse({"received": len(events), "new": stored.new, "rejected": stored.rejected})

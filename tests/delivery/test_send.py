@@ -411,7 +411,7 @@ def test_a_rate_limit_wait_hands_the_batch_back_without_using_an_attempt(
         def reserve(self, messages, now=None):
             return 3600.0
 
-    monkeypatch.setattr(batches, "limiter", lambda _settings: Full())
+    monkeypatch.setattr(batches, "limiter", lambda _settings, _store: Full())
     [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=0)

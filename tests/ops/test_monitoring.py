@@ -17,6 +17,7 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from mailer import kv
 from mailer.config import get_settings
 from mailer.db import utcnow
 from mailer.delivery import counters
@@ -50,9 +51,7 @@ def _named(expr: str) -> set[str]:
 
 @pytest.fixture
 def memory_counters(monkeypatch):
-    store = counters._Memory()
-    monkeypatch.setattr(counters, "store", lambda: store)
-    return store
+    monkeypatch.setattr(kv, "_SHARED", {})  # this test's own counts
 
 
 def test_per_issue_series_cover_the_issues_in_flight_or_finished_lately(
@@ -101,7 +100,9 @@ def test_the_next_scheduled_send(session, issue, memory_counters):
 
 
 def test_webhook_event_types_are_a_bounded_set(settings, memory_counters):
-    counters.record_events(Counter({"delivered": 2, "x" * 40: 1, "made-up": 1}))
+    counters.record_events(
+        kv.shared_store(settings.broker_url), Counter({"delivered": 2, "x" * 40: 1, "made-up": 1})
+    )
     text = _scrape()
     assert 'mailer_webhook_events_total{event="delivered"} 2.0' in text
     assert 'mailer_webhook_events_total{event="other"} 2.0' in text and "made-up" not in text

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from mailer import kv
 from mailer.celery_app import create_app
 from mailer.cli import main
 from mailer.config import Settings, get_settings
@@ -127,10 +129,9 @@ def test_queue_depth_and_workers_read_from_redis(session, settings, redis_url):
 
 
 def test_metrics_in_prometheus_format(session, issue, settings, monkeypatch):
-    store = counters._Memory()
-    monkeypatch.setattr(counters, "store", lambda: store)
+    monkeypatch.setattr(kv, "_SHARED", {})  # this test's own counts
     send_now(issue.number, get_settings())
-    counters.record_events(__import__("collections").Counter({"delivered": 3}))
+    counters.record_events(kv.shared_store(settings.broker_url), Counter({"delivered": 3}))
     body = TestClient(create_web_app()).get("/metrics")
     assert body.status_code == 200 and body.headers["content-type"].startswith("text/plain")
     text = body.text
