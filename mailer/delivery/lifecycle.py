@@ -1,7 +1,8 @@
 """An issue's send from the outside: resume, pause, cancel, finish, and beat's sweep for what was lost.
 
-A batch moves pending -> sending (leased) -> accepted | retrying | unknown | failed | cancelled; the
-issue is `sent` (or `failed`) once none is open and every edition's ledger is written.
+A batch moves pending -> sending (leased) -> accepted | retrying | unknown | failed | cancelled (the
+table of moves: delivery/states.py); the issue is `sent` (or `failed`) once none is open and every
+edition's ledger is written.
 """
 
 from __future__ import annotations
