@@ -79,3 +79,33 @@ def test_a_batch_leased_twice_is_sent_once(session, issue, settings):
     session.commit()
     assert session.scalar(select(Batch.status).where(Batch.id == batch_id)) == S.UNKNOWN
     assert batches._lease(session, batch_id, now + timedelta(minutes=5), settings) is None
+
+
+def test_a_cancel_that_comes_first_wins_over_reconciling(session, issue, settings, monkeypatch):
+    """A reconciler read the batch as unknown; a cancel closes it (and its waiting deliveries) before
+    the reconciler finds no recipient left unconfirmed: the batch stays cancelled, not accepted."""
+    from mailer.delivery.lifecycle import cancel_issue
+    from mailer.events import reconcile
+    from mailer.issues.models import Issue
+
+    batch_id = start_send(session, issue, settings, utcnow())[0]
+    session.commit()
+    lost_at = utcnow() - timedelta(seconds=settings.reconcile_grace_seconds + 60)
+    batches._lease(session, batch_id, lost_at, settings)
+    session.execute(
+        moving(S.UNKNOWN, from_=[S.SENDING])
+        .where(Batch.id == batch_id)
+        .values(leased_until=None, updated_at=lost_at)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+    def cancel_meanwhile(_session, _moment):
+        with session_factory()() as editor:
+            cancel_issue(editor, editor.get(Issue, issue.id), utcnow())
+            editor.commit()
+        return True
+
+    monkeypatch.setattr(reconcile, "_webhooks_past", cancel_meanwhile)
+    assert reconcile.reconcile_batch(session, batch_id, utcnow(), settings).status == "skipped"
+    assert session.scalar(select(Batch.status).where(Batch.id == batch_id)) == S.CANCELLED
