@@ -92,8 +92,9 @@ class MemoryStore:
             return value
 
     def _ttl_left(self, key: str, now: float) -> float | None:
+        """What is left of a live key's lifetime; None for a key without one, or gone."""
         entry = self._data.get(key)
-        return None if entry is None or entry[1] == math.inf else max(0.0, entry[1] - now)
+        return None if entry is None or entry[1] <= now or entry[1] == math.inf else entry[1] - now
 
     def get(self, key: str) -> str | None:
         with self._lock:

@@ -72,6 +72,8 @@ def test_keys_with_a_lifetime_expire_in_memory():
     clock.now += 2
     assert store.get("window") is None and store.get("record") == "x"
     assert store.incr("window", 1, ttl=2) == 1
+    clock.now += 2
+    assert store.incr("window") == 1 and store.incr("window") == 2  # gone, then for good
 
 
 def test_keys_with_a_lifetime_expire_in_redis(redis_url, key):
