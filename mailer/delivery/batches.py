@@ -259,9 +259,8 @@ def _send_leased(
     last_start: float,
 ) -> BatchOutcome:
     spawned: list[int] = []
-    store = shared_store(
-        settings.broker_url
-    )  # the send rate and the counters, shared by every worker
+    # the send rate and the counters, shared by every worker
+    store = shared_store(settings.broker_url)
     while True:  # each pass sends fewer recipients (invalid ones dropped, or half split off)
         recipients, dropped = _recipients(session, batch, settings)
         if dropped:
