@@ -8,13 +8,14 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailer.config import Settings
 
 if TYPE_CHECKING:
+    from mailer.kv import Store
     from mailer.mail.senders import Sender
 
 
@@ -45,7 +46,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     sender: Sender
     tasks: Dispatcher
-    kv: Any = None  # the key-value store (mailer.kv): rate limits, login throttle, counters
+    kv: Store  # what processes share: rate limits, the login throttle, the send's counters
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -183,10 +183,16 @@ def dispatcher_for(
 
 
 def build_runtime(
-    settings: Settings, *, sender: Sender | None = None, celery: Celery | None = None
+    settings: Settings,
+    *,
+    sender: Sender | None = None,
+    celery: Celery | None = None,
+    kv_timeout: float = 2.0,
 ) -> Runtime:
-    """The services of one process, from its settings (`sender`: another than the settings choose)."""
+    """The services of one process, from its settings (`sender`: another than the settings choose;
+    `kv_timeout`: how long the key-value store may keep the process waiting on Redis)."""
     from mailer.db import session_factory
+    from mailer.kv import open_store
     from mailer.mail.senders import get_sender
 
     tasks = dispatcher_for(settings, celery)
@@ -195,6 +201,7 @@ def build_runtime(
         sessions=session_factory(settings.database_url, settings.database_pool_size),
         sender=sender or get_sender(settings),
         tasks=tasks,
+        kv=open_store(settings.broker_url, timeout=kv_timeout),
     )
     tasks.runtime = runtime
     return runtime
@@ -236,6 +243,8 @@ def web_app() -> FastAPI:
 
     settings = get_settings()
     configure(settings, logging.INFO)
-    app = create_app(build_runtime(settings))
+    # A sign-up or a login must not wait long on a broker that is down: a short timeout, then the
+    # process's own counts.
+    app = create_app(build_runtime(settings, kv_timeout=0.5))
     freeze_startup_objects()
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,20 +75,14 @@ def _b64(data: bytes) -> bytes:
     return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
-
-
 @lru_cache(maxsize=32)
-def _pads(purpose: str, secret: str) -> tuple:
-    """itsdangerous' defaults, set up once per key instead of once per token: the key derived
-    "django-concat" (SHA-1 of salt + b"signer" + secret), then HMAC-SHA1 (RFC 2104), its inner and outer
-    hashes started here and copied for each token. The hmac module does the same, with a Python-level
-    copy() that costs twice as much; a send signs two tokens per recipient."""
+def _mac(purpose: str, secret: str) -> hmac.HMAC:
+    """itsdangerous' defaults with the key derived once per purpose and secret instead of once per
+    token: "django-concat" (SHA-1 of salt + b"signer" + secret), then HMAC-SHA1. Each token signs with
+    a copy of this keyed HMAC, which is never updated itself; a send signs one token per recipient."""
     _check(purpose)
     derived = hashlib.sha1(f"mailer.{purpose}".encode() + b"signer" + secret.encode()).digest()
-    key = derived.ljust(64, b"\0")  # SHA-1's block size
-    return hashlib.sha1(key.translate(_IPAD)), hashlib.sha1(key.translate(_OPAD))
+    return hmac.new(derived, digestmod=hashlib.sha1)
 
 
 _FAST_MAX_DIGITS = (
@@ -104,31 +99,19 @@ def _stamp() -> bytes:
     return b"." + _b64_time(int(time.time()))
 
 
-def _fast_value(payload: bytes, stamp: bytes) -> bytes:
-    """What URLSafeTimedSerializer signs for a short payload: base64(payload) "." base64(time)."""
-    return _b64(payload) + stamp
-
-
-def _signature(pads: tuple, value: bytes) -> str:
-    """The HMAC-SHA1 of the value under the purpose's key, as itsdangerous appends it."""
-    inner, outer = pads[0].copy(), pads[1].copy()
-    inner.update(value)
-    outer.update(inner.digest())
-    return _b64(outer.digest()).decode("ascii")
-
-
-def _fast_sign(pads: tuple, value: bytes) -> str:
-    """Byte for byte what URLSafeTimedSerializer(...).dumps(subscriber_id) makes (a test pins it), at a
-    fraction of the cost."""
-    return f"{value.decode('ascii')}.{_signature(pads, value)}"
-
-
-def _fast_payload(subscriber_id) -> bytes | None:
-    if type(subscriber_id) is int:
-        payload = str(subscriber_id).encode()
-        if len(payload) <= _FAST_MAX_DIGITS:
-            return payload
-    return None
+def _fast_token(mac: hmac.HMAC, subscriber_id: object, stamp: bytes) -> str | None:
+    """Byte for byte what URLSafeTimedSerializer(...).dumps(subscriber_id) makes (a test pins it) for
+    an int of at most ten digits, at a fraction of the cost; None for anything else. The value signed
+    is base64(id) "." base64(time); the token is that value, ".", and its HMAC-SHA1 under the key."""
+    if type(subscriber_id) is not int:
+        return None
+    payload = str(subscriber_id).encode()
+    if len(payload) > _FAST_MAX_DIGITS:
+        return None
+    value = _b64(payload) + stamp
+    signer = mac.copy()
+    signer.update(value)
+    return (value + b"." + _b64(signer.digest())).decode("ascii")
 
 
 def make_token(
@@ -137,13 +120,13 @@ def make_token(
     if lang is not None and (purpose != CONFIRM or lang not in EDITIONS):
         raise ValueError("only a confirmation link carries a language: ko, en or both")
     settings = settings or get_settings()
-    payload = _fast_payload(subscriber_id) if lang is None else None
-    if payload is not None:
-        return _fast_sign(
-            _pads(purpose, settings.secret_key.get_secret_value()), _fast_value(payload, _stamp())
-        )
-    value = subscriber_id if lang is None else [subscriber_id, lang]
-    return _timed(purpose, settings).dumps(value)
+    if lang is None:
+        mac = _mac(purpose, settings.secret_key.get_secret_value())
+        token = _fast_token(mac, subscriber_id, _stamp())
+        if token is not None:
+            return token
+    payload = subscriber_id if lang is None else [subscriber_id, lang]
+    return _timed(purpose, settings).dumps(payload)
 
 
 def _claim(value, issued_at: datetime | None) -> Claim:
@@ -198,16 +181,12 @@ def shared_link_maker(
     was made (a send makes one per batch); each is the link that link() would make with a LINKS token."""
     if not set(pages) <= set(SHARED):
         raise ValueError(f"only {', '.join(SHARED)} pages take a shared token")
-    base, pads = settings.public_base, _pads(LINKS, settings.secret_key.get_secret_value())
+    base, mac = settings.public_base, _mac(LINKS, settings.secret_key.get_secret_value())
     prefixes = [f"{base}/{page}/" for page in pages]
     stamp = _stamp()
 
     def make(subscriber_id: int) -> tuple[str, ...]:
-        payload = _fast_payload(subscriber_id)
-        if payload is None:
-            token = make_token(LINKS, subscriber_id, settings)
-        else:
-            token = _fast_sign(pads, _fast_value(payload, stamp))
-        return tuple(prefix + token for prefix in prefixes)
+        token = _fast_token(mac, subscriber_id, stamp) or make_token(LINKS, subscriber_id, settings)
+        return tuple([prefix + token for prefix in prefixes])  # a list: cheaper than a generator
 
     return make

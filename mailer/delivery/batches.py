@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.delivery import counters
-from mailer.delivery.lifecycle import LEASABLE, finish_issue_if_done, pause_issue
+from mailer.delivery.lifecycle import finish_issue_if_done, pause_issue
 from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
 from mailer.delivery.ratelimit import limiter
+from mailer.delivery.states import LEASABLE, move, moving
 from mailer.issues.models import Edition, Issue
 from mailer.issues.states import InvalidTransition, IssueStatus
+from mailer.kv import Store
 from mailer.mail.message import OutgoingBatch, Recipient
 from mailer.mail.senders import Sender, SendError, backoff
 from mailer.rendering.placeholders import PREFERENCES_URL, UNSUBSCRIBE_URL
@@ -52,10 +54,9 @@ def _lease(session: Session, batch_id: int, now: datetime, settings: Settings) -
     """Take a pending or retrying batch: the batch, leased, or None when it is not to be taken. The lease
     is on record before any request goes out."""
     batch = session.scalars(
-        update(Batch)
-        .where(Batch.id == batch_id, Batch.status.in_(LEASABLE))
+        moving(BatchStatus.SENDING, from_=LEASABLE)
+        .where(Batch.id == batch_id)
         .values(
-            status=BatchStatus.SENDING,
             attempts=Batch.attempts + 1,
             updated_at=now,
             request_started_at=None,
@@ -214,9 +215,11 @@ def send_batch(
     *,
     sender: Sender,
     settings: Settings,
+    store: Store,
     now: datetime | None = None,
 ) -> BatchOutcome:
-    """Send one batch at most once per lease. Safe to run twice: a batch already taken is skipped."""
+    """Send one batch at most once per lease (`store` holds the send rate and the counters, shared
+    by every worker). Safe to run twice: a batch already taken is skipped."""
     now = now or utcnow()
     batch = _lease(session, batch_id, now, settings)
     if batch is None:
@@ -230,7 +233,7 @@ def send_batch(
     if issue.status != IssueStatus.SENDING:
         # Paused: hand the batch back for resume. Cancelled: close it and its deliveries.
         cancelled = issue.status == IssueStatus.CANCELLED
-        batch.status = BatchStatus.CANCELLED if cancelled else BatchStatus.PENDING
+        move(batch, BatchStatus.CANCELLED if cancelled else BatchStatus.PENDING)
         batch.leased_until = None
         if cancelled:
             _set_deliveries(session, batch.id, None, DeliveryStatus.CANCELLED, now)
@@ -241,7 +244,7 @@ def send_batch(
     # The last moment a request may start and still end (answered or timed out) within the lease: the
     # sweep takes a batch whose lease ran out for lost as of the lease's end.
     last_start = time.monotonic() + settings.batch_lease_seconds - settings.sendgrid_timeout_seconds
-    outcome = _send_leased(session, batch, issue, edition, sender, settings, now, last_start)
+    outcome = _send_leased(session, batch, issue, edition, sender, settings, store, now, last_start)
     batch.leased_until = None
     session.commit()
     if outcome.status in (BatchStatus.ACCEPTED, BatchStatus.FAILED):
@@ -257,6 +260,7 @@ def _send_leased(
     edition: Content,
     sender: Sender,
     settings: Settings,
+    store: Store,
     now: datetime,
     last_start: float,
 ) -> BatchOutcome:
@@ -268,19 +272,21 @@ def _send_leased(
                 session, batch.id, dropped, DeliveryStatus.SUPPRESSED, now
             )
         if not recipients:
-            batch.status, batch.sent_at = BatchStatus.ACCEPTED, now
+            move(batch, BatchStatus.ACCEPTED)
+            batch.sent_at = now
             return BatchOutcome(batch.status, spawned=spawned)
-        wait = limiter(settings).reserve(len(recipients))
+        wait = limiter(settings, store).reserve(len(recipients))
         if wait > MAX_INLINE_WAIT:
             # handed back unsent: a wait for the rate limit is not a failed attempt
-            batch.status, batch.attempts = BatchStatus.RETRYING, batch.attempts - 1
+            move(batch, BatchStatus.RETRYING)
+            batch.attempts -= 1
             return BatchOutcome(batch.status, retry_in=wait, spawned=spawned)
         time.sleep(wait)
         started = time.monotonic()
         if started > last_start:
             # Too late in the lease (after refusals and splits, each a request): handed back unsent. Nothing
             # was accepted under this lease, only refusals loop back here.
-            batch.status = BatchStatus.RETRYING
+            move(batch, BatchStatus.RETRYING)
             return BatchOutcome(batch.status, retry_in=0.0, spawned=spawned)
         # On record before the request: a lease that lapses without this mark sent nothing (lifecycle.sweep)
         batch.request_started_at = utcnow()
@@ -288,7 +294,7 @@ def _send_leased(
         try:
             result = sender.send(_outgoing(batch, issue, edition, recipients, settings))
         except SendError as exc:
-            counters.record_response(exc.status)
+            counters.record_response(store, exc.status)
             batch.last_error = str(exc)
             if exc.kind == SendError.INVALID and exc.invalid:
                 refused = [recipients[i].delivery_id for i in exc.invalid if i < len(recipients)]
@@ -302,12 +308,13 @@ def _send_leased(
                 session.commit()
                 continue
             return _failed_attempt(session, batch, issue, exc, settings, now, spawned)
-        counters.record_batch(result.status, time.monotonic() - started)
+        counters.record_batch(store, result.status, time.monotonic() - started)
         if result.invalid:
             batch.invalid += _set_deliveries(
                 session, batch.id, result.invalid, DeliveryStatus.INVALID, now
             )
-        batch.message_id, batch.status, batch.sent_at = result.message_id, BatchStatus.ACCEPTED, now
+        move(batch, BatchStatus.ACCEPTED)
+        batch.message_id, batch.sent_at = result.message_id, now
         return BatchOutcome(batch.status, spawned=spawned)
 
 
@@ -321,7 +328,7 @@ def _failed_attempt(
     spawned: list[int],
 ) -> BatchOutcome:
     if exc.kind == SendError.AUTH:
-        batch.status = BatchStatus.PENDING  # nothing was sent; it goes out on resume
+        move(batch, BatchStatus.PENDING)  # nothing was sent; it goes out on resume
         reason = (
             f"SendGrid refused our credentials ({exc}). Fix MAILER_SENDGRID_API_KEY, "
             f"then run `mailer issue resume {issue.number}`."
@@ -340,7 +347,8 @@ def _failed_attempt(
     if exc.kind == SendError.UNKNOWN:
         # lost as of now, when the request ended (it may have taken its whole timeout), not the task's start:
         # reconciliation waits for the webhook stream to pass this moment
-        batch.status, batch.updated_at = BatchStatus.UNKNOWN, max(now, utcnow())
+        move(batch, BatchStatus.UNKNOWN)
+        batch.updated_at = max(now, utcnow())
         log.warning(
             "batch %s: %s; reconciling in %ss",
             batch.id,
@@ -352,7 +360,7 @@ def _failed_attempt(
             batch.status, reconcile_in=settings.reconcile_grace_seconds, spawned=spawned
         )
     if exc.transient and batch.attempts <= settings.send_max_retries:
-        batch.status = BatchStatus.RETRYING
+        move(batch, BatchStatus.RETRYING)
         retry_in = exc.retry_after if exc.retry_after is not None else backoff(batch.attempts)
         log.warning(
             "batch %s: %s; retrying in %.1fs",
@@ -362,7 +370,7 @@ def _failed_attempt(
             extra={"issue": issue.number, "batch": batch.id},
         )
         return BatchOutcome(batch.status, retry_in=retry_in, spawned=spawned)
-    batch.status = BatchStatus.FAILED
+    move(batch, BatchStatus.FAILED)
     _set_deliveries(session, batch.id, None, DeliveryStatus.FAILED, now, error=str(exc))
     log.error(
         "batch %s failed after %d attempt(s): %s",

@@ -1,7 +1,8 @@
 """An issue's send from the outside: resume, pause, cancel, finish, and beat's sweep for what was lost.
 
-A batch moves pending -> sending (leased) -> accepted | retrying | unknown | failed | cancelled; the
-issue is `sent` (or `failed`) once none is open and every edition's ledger is written.
+A batch moves pending -> sending (leased) -> accepted | retrying | unknown | failed | cancelled (the
+table of moves: delivery/states.py); the issue is `sent` (or `failed`) once none is open and every
+edition's ledger is written.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
-from mailer.delivery.models import BATCH_OPEN, Batch, BatchStatus, Delivery, DeliveryStatus
+from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
+from mailer.delivery.states import BATCH_OPEN, LEASABLE, moving
 from mailer.issues.models import Edition, Issue
 from mailer.issues.service import transition
 from mailer.issues.states import InvalidTransition, IssueStatus
-
-LEASABLE = (BatchStatus.PENDING, BatchStatus.RETRYING)
 
 
 def open_batches(session: Session, issue_id: int) -> list[int]:
@@ -61,9 +61,9 @@ def cancel_issue(session: Session, issue: Issue, now: datetime) -> None:
         .execution_options(synchronize_session=False)
     )
     session.execute(
-        update(Batch)
-        .where(Batch.issue_id == issue.id, Batch.status.in_(closing))
-        .values(status=BatchStatus.CANCELLED, leased_until=None, updated_at=now)
+        moving(BatchStatus.CANCELLED, from_=closing)
+        .where(Batch.issue_id == issue.id)
+        .values(leased_until=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
 
@@ -121,12 +121,11 @@ def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
     once; one whose worker died mid-request may have been sent, so it becomes `unknown` (reconciled, never
     blindly resent); a batch that waited a whole lease for a worker is sent."""
     sending_issues = select(Issue.id).where(Issue.status == IssueStatus.SENDING)
-    lapsed = (Batch.status == BatchStatus.SENDING, Batch.leased_until < now)
+    lapsed = Batch.leased_until < now  # of a batch still `sending`
     never_sent = session.scalars(
-        update(Batch)
-        .where(*lapsed, Batch.request_started_at.is_(None))
+        moving(BatchStatus.PENDING, from_=[BatchStatus.SENDING])
+        .where(lapsed, Batch.request_started_at.is_(None))
         .values(
-            status=BatchStatus.PENDING,
             leased_until=None,
             updated_at=now,
             last_error="lease expired before its request went out: sent again",
@@ -137,10 +136,9 @@ def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
     # The answer is lost as of the lease's end, the last moment its request can have gone out, not as of
     # this sweep: the webhook stream need only pass that moment (events after it may be few, near the end).
     session.execute(
-        update(Batch)
-        .where(*lapsed)
+        moving(BatchStatus.UNKNOWN, from_=[BatchStatus.SENDING])
+        .where(lapsed)
         .values(
-            status=BatchStatus.UNKNOWN,
             leased_until=None,
             updated_at=Batch.leased_until,
             last_error="lease expired mid-request: the worker went silent mid-send",

@@ -23,11 +23,6 @@ class BatchStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-BATCH_OPEN = frozenset(
-    {BatchStatus.PENDING, BatchStatus.SENDING, BatchStatus.RETRYING, BatchStatus.UNKNOWN}
-)
-
-
 class DeliveryStatus(StrEnum):
     # No evidence of its own yet. In an `accepted` batch that means sent: the batch's acceptance is the
     # record (see shown_status), and a row changes only on its own evidence (invalid, webhook events).

@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 def run_send_batch(rt: Runtime, batch_id: int) -> str:
     with rt.session() as session:
-        outcome = send_leased_batch(session, batch_id, sender=rt.sender, settings=rt.settings)
+        outcome = send_leased_batch(
+            session, batch_id, sender=rt.sender, settings=rt.settings, store=rt.kv
+        )
     return follow_up(rt, batch_id, outcome)
 
 

@@ -15,6 +15,7 @@ from mailer.config import Settings
 from mailer.delivery.batches import BatchOutcome
 from mailer.delivery.lifecycle import finish_issue_if_done
 from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
+from mailer.delivery.states import moving
 from mailer.events.models import WebhookEvent
 from mailer.mail.probes import probe
 from mailer.mail.senders import Sender, SendError
@@ -67,9 +68,9 @@ def reconcile_batch(
             return BatchOutcome(batch.status)
         # compare-and-set, so two reconcilers cannot both send the batch again
         taken = session.execute(  # type: ignore[attr-defined]  # execute() is typed Result; DML gives a CursorResult
-            update(Batch)
-            .where(Batch.id == batch.id, Batch.status == BatchStatus.UNKNOWN)
-            .values(status=BatchStatus.RETRYING, updated_at=now)
+            moving(BatchStatus.RETRYING, from_=[BatchStatus.UNKNOWN])
+            .where(Batch.id == batch.id)
+            .values(updated_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
         session.commit()
@@ -84,11 +85,20 @@ def reconcile_batch(
         return (
             BatchOutcome(BatchStatus.RETRYING, retry_in=0.0) if taken else BatchOutcome("skipped")
         )
-    batch.status, batch.sent_at, batch.updated_at = BatchStatus.ACCEPTED, now, now
+    # compare-and-set as well: a cancel, or another reconciler, may have moved it since it was read
+    accepted = session.scalar(
+        moving(BatchStatus.ACCEPTED, from_=[BatchStatus.UNKNOWN])
+        .where(Batch.id == batch.id)
+        .values(sent_at=now, updated_at=now)
+        .returning(Batch.id)
+        .execution_options(synchronize_session="evaluate")  # the batch read above follows
+    )
     session.commit()
+    if accepted is None:
+        return BatchOutcome("skipped")
     finish_issue_if_done(session, batch.issue_id, now)
     session.commit()
-    return BatchOutcome(batch.status)
+    return BatchOutcome(BatchStatus.ACCEPTED)
 
 
 def _probe(

@@ -178,7 +178,7 @@ class Collector:
         if broker["status"] != "down":
             try:
                 depths = dict(status.queue_depths(settings) or {})
-                shared = counters.store().read()
+                shared = counters.read(self.runtime.kv)
                 tick = (
                     client(settings.broker_url).get(BEAT_TICK_KEY)
                     if is_redis(settings.broker_url)

@@ -111,8 +111,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.templates.env.globals["zoned"] = partial(
         schedule_pages.zoned, default_tz=settings.digest_timezone
     )
-    app.state.rate_limiter = ratelimit.from_settings(settings)
-    app.state.login_throttle = throttle.from_settings(settings)
+    app.state.rate_limiter = ratelimit.Limiter(runtime.kv)
+    app.state.login_throttle = throttle.LoginThrottle(settings, runtime.kv)
     app.include_router(health.router)
     app.include_router(public.router)
     app.include_router(webhooks.router)

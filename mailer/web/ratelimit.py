@@ -1,22 +1,18 @@
 """Rate limits on sign-ups: token buckets per client IP, and per address for confirmation mails.
 
-In-process when MAILER_BROKER_URL is empty (the embedded default runs one web process); in Redis
-when it is set, so every web process draws from the same buckets. If Redis stops answering, the
-process falls back to its own buckets rather than refusing every sign-up or letting all through.
+In the key-value store (mailer.kv): in-process when MAILER_BROKER_URL is empty (the embedded default
+runs one web process); in Redis when it is set, so every web process draws from the same buckets.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import logging
 import math
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from mailer.redis_client import is_redis
-
-log = logging.getLogger(__name__)
+from mailer.kv import Fallback, Store
 
 
 @dataclass(frozen=True)
@@ -40,14 +36,6 @@ class Decision:
     retry_after: int = 0  # seconds until one more is allowed
 
 
-def take(tokens: float, at: float, now: float, limit: Limit) -> tuple[Decision, float]:
-    """One request against a bucket that held `tokens` at time `at`. Pure: returns the new token count."""
-    tokens = min(float(limit.burst), tokens + max(0.0, now - at) * limit.rate)
-    if tokens >= 1.0:
-        return Decision(True), tokens - 1.0
-    return Decision(False, max(1, math.ceil((1.0 - tokens) / limit.rate))), tokens
-
-
 def client_key(ip: str | None) -> str:
     """An IPv6 client owns a whole /64, so it is limited as one; IPv4 by address."""
     if not ip:
@@ -63,97 +51,19 @@ def client_key(ip: str | None) -> str:
     return str(address)
 
 
-class MemoryLimiter:
-    MAX_KEYS = 100_000  # past this, full buckets are forgotten (they are the same as new ones)
+class Limiter:
+    """Token buckets in the key-value store: when it does not answer, this process's own buckets for a
+    while rather than refusing every sign-up or letting all through."""
 
-    def __init__(self, clock=time.monotonic):
-        self.clock = clock
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
-        self._lock = threading.Lock()  # sync routes run in a thread pool
-
-    def hit(self, name: str, key: str, limit: Limit) -> Decision:
-        now = self.clock()
-        with self._lock:
-            tokens, at = self._buckets.get((name, key), (float(limit.burst), now))
-            decision, left = take(tokens, at, now, limit)
-            self._buckets[(name, key)] = (left, now)
-            if len(self._buckets) > self.MAX_KEYS:
-                self._forget_full(now, limit)
-        return decision
-
-    def _forget_full(self, now: float, limit: Limit) -> None:
-        full_after = limit.burst / limit.rate
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}
-
-
-# Atomic in Redis: read, refill, take, write. Keys expire once the bucket would be full again.
-_TAKE = """
-local burst = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or burst
-local at = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
-local allowed = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
-return {allowed, tostring(tokens)}
-"""
-
-
-class RedisLimiter:
     PREFIX = "mailer:ratelimit"
-    PAUSE_AFTER_ERROR = 30.0  # seconds of in-process limiting before Redis is tried again
 
-    def __init__(self, client, clock=time.time, fallback: MemoryLimiter | None = None):
-        self.client = client
-        self.clock = clock
-        self.fallback = fallback or MemoryLimiter()
-        self._script = client.register_script(_TAKE)
-        self._down_until = 0.0
-
-    @classmethod
-    def from_url(cls, url: str) -> RedisLimiter:
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        # A sign-up must not wait on retries: one quick try, then this process's own buckets.
-        return cls(
-            redis.Redis.from_url(
-                url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
-            )
-        )
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time):
+        self.store, self.clock = Fallback(store, clock), clock
 
     def hit(self, name: str, key: str, limit: Limit) -> Decision:
-        import redis
-
-        now = self.clock()
-        if now < self._down_until:
-            return self.fallback.hit(name, key, limit)
-        try:
-            allowed, tokens = self._script(
-                keys=[f"{self.PREFIX}:{name}:{key}"], args=[limit.burst, limit.rate, now]
-            )
-        except redis.RedisError as exc:
-            log.warning(
-                "rate limit store unavailable (%s); limiting in this process", type(exc).__name__
-            )
-            self._down_until = now + self.PAUSE_AFTER_ERROR
-            return self.fallback.hit(name, key, limit)
-        if int(allowed):
+        taken, tokens = self.store.take(
+            f"{self.PREFIX}:{name}:{key}", float(limit.burst), limit.rate, self.clock()
+        )
+        if taken:
             return Decision(True)
-        return Decision(False, max(1, math.ceil((1.0 - float(tokens)) / limit.rate)))
-
-
-def from_settings(settings) -> MemoryLimiter | RedisLimiter:
-    return (
-        RedisLimiter.from_url(settings.broker_url)
-        if is_redis(settings.broker_url)
-        else MemoryLimiter()
-    )
+        return Decision(False, max(1, math.ceil((1.0 - tokens) / limit.rate)))

@@ -81,5 +81,5 @@ async def sendgrid_events(request: Request) -> JSONResponse:
     except store.BadPayload as exc:
         return _refuse(400, str(exc))
     stored = await run_in_threadpool(_store, runtime, events)
-    counters.record_events(Counter(stored.kinds))
+    counters.record_events(runtime.kv, Counter(stored.kinds))
     return JSONResponse({"received": len(events), "new": stored.new, "rejected": stored.rejected})

@@ -18,8 +18,8 @@ import redis
 from sqlalchemy import func, insert, select
 
 from mailer.db import utcnow
-from mailer.delivery.lifecycle import LEASABLE
 from mailer.delivery.models import Batch, BatchStatus, DeliveryStatus
+from mailer.delivery.states import LEASABLE
 from mailer.issues.models import Issue
 from mailer.issues.service import draft_issue
 from mailer.standin import Faults, StandIn

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from mailer.db import utcnow
 from mailer.delivery import batches, lifecycle
 from mailer.delivery.models import Batch, BatchStatus
+from mailer.kv import MemoryStore
 from mailer.mail.senders import OutboxSender
 from tests.factories import start_send
 
@@ -32,7 +33,11 @@ def test_a_lease_lapsed_before_its_request_is_sent_again_at_once(session, issue,
     assert batch.status == BatchStatus.PENDING and batch.leased_until is None
     assert "before its request" in batch.last_error
     outcome = batches.send_batch(
-        session, first, sender=OutboxSender(settings.outbox_dir), settings=settings
+        session,
+        first,
+        sender=OutboxSender(settings.outbox_dir),
+        settings=settings,
+        store=MemoryStore(),
     )
     assert outcome.status == BatchStatus.ACCEPTED
 
@@ -68,7 +73,9 @@ def test_the_mark_is_committed_before_the_request_and_cleared_by_the_next_lease(
                 )
             return super().send(batch)
 
-    batches.send_batch(session, first, sender=Watching(settings.outbox_dir), settings=settings)
+    batches.send_batch(
+        session, first, sender=Watching(settings.outbox_dir), settings=settings, store=MemoryStore()
+    )
     assert len(seen) == 1 and seen[0] is not None
     batch = session.get(Batch, first, populate_existing=True)
     batch.status = BatchStatus.RETRYING  # as reconciliation hands a batch back

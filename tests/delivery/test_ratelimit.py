@@ -3,6 +3,7 @@ import uuid
 import pytest
 import redis
 
+from mailer import kv
 from mailer.delivery import ratelimit
 from mailer.delivery.ratelimit import RateLimiter
 
@@ -13,8 +14,8 @@ T0 = 1_800_000_000.25  # a quarter of a second into a window, on the hour
 def counters(request, monkeypatch):
     monkeypatch.setattr(ratelimit, "PREFIX", f"mailer:test:{uuid.uuid4().hex}")
     if request.param == "memory":
-        return ratelimit._MemoryCounters()
-    return ratelimit._RedisCounters(redis.Redis.from_url(request.getfixturevalue("redis_url")))
+        return kv.MemoryStore()
+    return kv.RedisStore(redis.Redis.from_url(request.getfixturevalue("redis_url")))
 
 
 def test_requests_per_second(counters):
@@ -36,10 +37,8 @@ def test_messages_per_hour_for_warming_up_a_domain(counters):
 def test_workers_share_one_limit_through_redis(monkeypatch, redis_url):
     monkeypatch.setattr(ratelimit, "PREFIX", f"mailer:test:{uuid.uuid4().hex}")
     client = redis.Redis.from_url(redis_url)
-    first = RateLimiter(ratelimit._RedisCounters(client), per_second=1, per_hour=0)
-    second = RateLimiter(
-        ratelimit._RedisCounters(redis.Redis.from_url(redis_url)), per_second=1, per_hour=0
-    )
+    first = RateLimiter(kv.RedisStore(client), per_second=1, per_hour=0)
+    second = RateLimiter(kv.RedisStore(redis.Redis.from_url(redis_url)), per_second=1, per_hour=0)
     assert first.reserve(10, now=T0) == 0
     assert second.reserve(10, now=T0 + 0.1) > 0
 

@@ -14,6 +14,7 @@ from mailer.events import reconcile
 from mailer.issues.models import Issue
 from mailer.issues.service import transition
 from mailer.issues.states import IssueStatus
+from mailer.kv import MemoryStore
 from mailer.mail.senders import OutboxSender, SendError, SendResult
 from subscribers import service as subscribers
 from tests.factories import shown_statuses, start_send
@@ -45,7 +46,9 @@ def test_running_a_batch_again_sends_nothing(session, issue, settings, runtime):
     sender = OutboxSender(settings.outbox_dir)
     for batch_id in batch_ids:
         assert (
-            batches.send_batch(session, batch_id, sender=sender, settings=settings).status
+            batches.send_batch(
+                session, batch_id, sender=sender, settings=settings, store=MemoryStore()
+            ).status
             == "skipped"
         )
     assert {p: p.stat().st_mtime_ns for p in _emls(settings)} == before
@@ -59,7 +62,11 @@ def test_an_unsubscribe_after_the_snapshot_is_honoured(session, issue, settings)
     session.commit()
     for batch_id in batch_ids:
         batches.send_batch(
-            session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings
+            session,
+            batch_id,
+            sender=OutboxSender(settings.outbox_dir),
+            settings=settings,
+            store=MemoryStore(),
         )
     d = session.scalar(select(Delivery).where(Delivery.subscriber_id == leaver.id))
     assert d.status == DeliveryStatus.SUPPRESSED  # not sent, and not for a cancel
@@ -82,7 +89,11 @@ def test_a_subscriber_erased_while_the_ledger_was_written_is_not_mailed_nor_kept
     session.commit()
     for batch_id in batch_ids:
         batches.send_batch(
-            session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings
+            session,
+            batch_id,
+            sender=OutboxSender(settings.outbox_dir),
+            settings=settings,
+            store=MemoryStore(),
         )
     assert session.get(Subscriber, gone_id) is None
     assert session.scalar(select(Delivery).where(Delivery.email == "ko0@example.com")) is None
@@ -101,7 +112,9 @@ def test_a_paused_issue_hands_batches_back_and_resume_finishes_it(session, issue
     sender = OutboxSender(settings.outbox_dir)
     for batch_id in batch_ids:
         assert (
-            batches.send_batch(session, batch_id, sender=sender, settings=settings).status
+            batches.send_batch(
+                session, batch_id, sender=sender, settings=settings, store=MemoryStore()
+            ).status
             == BatchStatus.PENDING
         )
     assert _emls(settings) == []
@@ -109,7 +122,7 @@ def test_a_paused_issue_hands_batches_back_and_resume_finishes_it(session, issue
     session.commit()
     assert sorted(resumed) == sorted(batch_ids)
     for batch_id in resumed:
-        batches.send_batch(session, batch_id, sender=sender, settings=settings)
+        batches.send_batch(session, batch_id, sender=sender, settings=settings, store=MemoryStore())
     session.expire_all()
     assert session.get(Issue, issue.id).status == IssueStatus.SENT
     assert len(_emls(settings)) == 9
@@ -121,7 +134,11 @@ def test_a_cancelled_issue_sends_nothing_more(session, issue, settings):
     session.commit()
     for batch_id in batch_ids:
         batches.send_batch(
-            session, batch_id, sender=OutboxSender(settings.outbox_dir), settings=settings
+            session,
+            batch_id,
+            sender=OutboxSender(settings.outbox_dir),
+            settings=settings,
+            store=MemoryStore(),
         )
     assert _emls(settings) == []
     assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.CANCELLED}
@@ -164,7 +181,7 @@ def test_no_request_starts_too_late_in_its_lease(session, issue, settings):
     [first, *_] = start_send(session, issue, tight, utcnow())
     session.commit()
     sender = SlowTooLarge(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.TOO_LARGE)
-    outcome = batches.send_batch(session, first, sender=sender, settings=tight)
+    outcome = batches.send_batch(session, first, sender=sender, settings=tight, store=MemoryStore())
     assert (
         outcome.status == BatchStatus.RETRYING
         and outcome.retry_in == 0
@@ -174,7 +191,9 @@ def test_no_request_starts_too_late_in_its_lease(session, issue, settings):
     batch = session.get(Batch, first, populate_existing=True)
     assert batch.status == BatchStatus.RETRYING and batch.leased_until is None
     assert (
-        batches.send_batch(session, first, sender=sender, settings=tight).status
+        batches.send_batch(
+            session, first, sender=sender, settings=tight, store=MemoryStore()
+        ).status
         == BatchStatus.ACCEPTED
     )
 
@@ -203,10 +222,14 @@ def test_transient_errors_are_retried_with_backoff_then_succeed(session, issue, 
     [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1)
-    outcome = batches.send_batch(session, first, sender=sender, settings=settings)
+    outcome = batches.send_batch(
+        session, first, sender=sender, settings=settings, store=MemoryStore()
+    )
     assert outcome.status == BatchStatus.RETRYING and 0 <= outcome.retry_in <= 4
     assert (
-        batches.send_batch(session, first, sender=sender, settings=settings).status
+        batches.send_batch(
+            session, first, sender=sender, settings=settings, store=MemoryStore()
+        ).status
         == BatchStatus.ACCEPTED
     )
     assert session.get(Batch, first).attempts == 2
@@ -218,7 +241,9 @@ def test_a_permanent_error_fails_the_batch_and_says_why(session, issue, settings
     sender = FlakySender(None, failures=99, kind=SendError.PERMANENT)
     for batch_id in batch_ids:
         assert (
-            batches.send_batch(session, batch_id, sender=sender, settings=settings).status
+            batches.send_batch(
+                session, batch_id, sender=sender, settings=settings, store=MemoryStore()
+            ).status
             == BatchStatus.FAILED
         )
     session.expire_all()
@@ -273,7 +298,9 @@ def test_a_batch_whose_worker_died_is_reconciled_not_blindly_resent(session, iss
     assert reconcile.reconcile_batch(session, first, after_grace, settings).retry_in == 0
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=0)
     assert (
-        batches.send_batch(session, first, sender=sender, settings=settings).status
+        batches.send_batch(
+            session, first, sender=sender, settings=settings, store=MemoryStore()
+        ).status
         == BatchStatus.ACCEPTED
     )
     size = session.get(Batch, first).size
@@ -288,7 +315,9 @@ def test_a_lost_answer_waits_for_evidence_and_resends_only_the_unconfirmed(
     [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.UNKNOWN)
-    outcome = batches.send_batch(session, first, sender=sender, settings=settings)
+    outcome = batches.send_batch(
+        session, first, sender=sender, settings=settings, store=MemoryStore()
+    )
     assert (
         outcome.status == BatchStatus.UNKNOWN
         and outcome.reconcile_in == settings.reconcile_grace_seconds
@@ -312,7 +341,9 @@ def test_a_400_naming_recipients_drops_them_and_sends_the_rest(session, issue, s
         OutboxSender(settings.outbox_dir), failures=1, kind=SendError.INVALID, invalid=(0,)
     )
     assert (
-        batches.send_batch(session, first, sender=sender, settings=settings).status
+        batches.send_batch(
+            session, first, sender=sender, settings=settings, store=MemoryStore()
+        ).status
         == BatchStatus.ACCEPTED
     )
     statuses = shown_statuses(session, Delivery.batch_id == first)
@@ -325,7 +356,9 @@ def test_a_413_splits_the_batch(session, issue, settings):
     session.commit()
     size = session.get(Batch, first).size
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.TOO_LARGE)
-    outcome = batches.send_batch(session, first, sender=sender, settings=settings)
+    outcome = batches.send_batch(
+        session, first, sender=sender, settings=settings, store=MemoryStore()
+    )
     assert outcome.status == BatchStatus.ACCEPTED and len(outcome.spawned) == 1
     spawned = session.get(Batch, outcome.spawned[0])
     assert (
@@ -333,7 +366,9 @@ def test_a_413_splits_the_batch(session, issue, settings):
         and spawned.size + session.get(Batch, first).size == size
     )
     assert (
-        batches.send_batch(session, spawned.id, sender=sender, settings=settings).status
+        batches.send_batch(
+            session, spawned.id, sender=sender, settings=settings, store=MemoryStore()
+        ).status
         == BatchStatus.ACCEPTED
     )
 
@@ -343,7 +378,7 @@ def test_refused_credentials_pause_the_issue_instead_of_burning_batches(session,
     session.commit()
     sender = FlakySender(None, failures=99, kind=SendError.AUTH)
     for batch_id in batch_ids:
-        batches.send_batch(session, batch_id, sender=sender, settings=settings)
+        batches.send_batch(session, batch_id, sender=sender, settings=settings, store=MemoryStore())
     assert sender.calls == 1  # the other batches saw the pause and went back to pending
     session.expire_all()
     issue = session.get(Issue, issue.id)
@@ -361,7 +396,11 @@ def test_cancel_closes_every_waiting_batch(session, issue, settings):
     assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.CANCELLED}
     assert all(
         batches.send_batch(
-            session, b, sender=OutboxSender(settings.outbox_dir), settings=settings
+            session,
+            b,
+            sender=OutboxSender(settings.outbox_dir),
+            settings=settings,
+            store=MemoryStore(),
         ).status
         == "skipped"
         for b in batch_ids
@@ -391,11 +430,15 @@ def test_retries_run_out_and_the_batch_fails(session, issue, settings, monkeypat
     session.commit()
     sender = FlakySender(None, failures=99)
     assert (
-        batches.send_batch(session, first, sender=sender, settings=settings).status
+        batches.send_batch(
+            session, first, sender=sender, settings=settings, store=MemoryStore()
+        ).status
         == BatchStatus.RETRYING
     )
     assert (
-        batches.send_batch(session, first, sender=sender, settings=settings).status
+        batches.send_batch(
+            session, first, sender=sender, settings=settings, store=MemoryStore()
+        ).status
         == BatchStatus.FAILED
     )
     assert sender.calls == 2
@@ -408,12 +451,14 @@ def test_a_rate_limit_wait_hands_the_batch_back_without_using_an_attempt(
         def reserve(self, messages, now=None):
             return 3600.0
 
-    monkeypatch.setattr(batches, "limiter", lambda _settings: Full())
+    monkeypatch.setattr(batches, "limiter", lambda _settings, _store: Full())
     [first, *_] = start_send(session, issue, settings, utcnow())
     session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=0)
     for _ in range(3):
-        outcome = batches.send_batch(session, first, sender=sender, settings=settings)
+        outcome = batches.send_batch(
+            session, first, sender=sender, settings=settings, store=MemoryStore()
+        )
         assert outcome.status == BatchStatus.RETRYING and outcome.retry_in == 3600.0
     assert session.get(Batch, first, populate_existing=True).attempts == 0 and sender.calls == 0
 
@@ -452,7 +497,9 @@ def test_a_lost_answer_is_lost_as_of_the_end_of_its_request(session, issue, sett
     started = utcnow()
     sender = SlowLoss(None, failures=1, kind=SendError.UNKNOWN)
     assert (
-        batches.send_batch(session, first, sender=sender, settings=settings, now=started).status
+        batches.send_batch(
+            session, first, sender=sender, settings=settings, now=started, store=MemoryStore()
+        ).status
         == BatchStatus.UNKNOWN
     )
     assert session.get(Batch, first, populate_existing=True).updated_at >= started + timedelta(
@@ -469,7 +516,9 @@ def test_a_lost_answer_waits_while_the_webhook_stream_lags_behind_it(session, is
     session.commit()
     sender = FlakySender(OutboxSender(settings.outbox_dir), failures=1, kind=SendError.UNKNOWN)
     assert (
-        batches.send_batch(session, first, sender=sender, settings=settings).status
+        batches.send_batch(
+            session, first, sender=sender, settings=settings, store=MemoryStore()
+        ).status
         == BatchStatus.UNKNOWN
     )
     lost_at = session.get(Batch, first, populate_existing=True).updated_at
@@ -532,7 +581,9 @@ def test_an_editions_content_is_read_once_per_worker_and_again_for_a_new_start(
     try:
         sender = OutboxSender(settings.outbox_dir)
         for batch_id in same:
-            batches.send_batch(session, batch_id, sender=sender, settings=settings)
+            batches.send_batch(
+                session, batch_id, sender=sender, settings=settings, store=MemoryStore()
+            )
         assert len(same) >= 2 and len(reads) == 1
         assert batches._content(session, edition.id, edition.started_at).html == edition.html
         batches._content(

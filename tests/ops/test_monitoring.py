@@ -17,7 +17,6 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from mailer.config import get_settings
 from mailer.db import utcnow
 from mailer.delivery import counters
 from mailer.delivery.facade import send_now
@@ -48,15 +47,8 @@ def _named(expr: str) -> set[str]:
     return set(re.findall(r"\bmailer_[a-z_]+\b", expr))
 
 
-@pytest.fixture
-def memory_counters(monkeypatch):
-    store = counters._Memory()
-    monkeypatch.setattr(counters, "store", lambda: store)
-    return store
-
-
 def test_per_issue_series_cover_the_issues_in_flight_or_finished_lately(
-    session, issue, subscribers_by_lang, runtime, memory_counters
+    session, issue, subscribers_by_lang, runtime
 ):
     send_now(runtime, issue.number)
     long_ago = utcnow() - timedelta(days=runtime.settings.stats_refresh_days + 1)
@@ -83,7 +75,7 @@ def test_per_issue_series_cover_the_issues_in_flight_or_finished_lately(
     )
 
 
-def test_the_next_scheduled_send(session, issue, runtime, memory_counters, settings):
+def test_the_next_scheduled_send(session, issue, runtime, settings):
     from mailer.issues import scheduling
 
     assert "\nmailer_next_send_timestamp_seconds " not in _scrape(runtime)
@@ -102,8 +94,8 @@ def test_the_next_scheduled_send(session, issue, runtime, memory_counters, setti
     assert float(due) == at.timestamp()  # the earliest edition's time
 
 
-def test_webhook_event_types_are_a_bounded_set(runtime, memory_counters):
-    counters.record_events(Counter({"delivered": 2, "x" * 40: 1, "made-up": 1}))
+def test_webhook_event_types_are_a_bounded_set(runtime):
+    counters.record_events(runtime.kv, Counter({"delivered": 2, "x" * 40: 1, "made-up": 1}))
     text = _scrape(runtime)
     assert 'mailer_webhook_events_total{event="delivered"} 2.0' in text
     assert 'mailer_webhook_events_total{event="other"} 2.0' in text and "made-up" not in text
@@ -115,9 +107,6 @@ def test_unacked_is_not_a_queue_and_beat_stamps_its_ticks(make_runtime, monkeypa
     from mailer.celery_app import BEAT_TICK_KEY, _beat_ticked, app
 
     redis.Redis.from_url(redis_url).delete(BEAT_TICK_KEY)
-    # transitional: the shared counters (delivery.counters) still read the environment's broker
-    monkeypatch.setenv("MAILER_BROKER_URL", redis_url)
-    get_settings.cache_clear()
     runtime = make_runtime(broker_url=redis_url)
     monkeypatch.setitem(app.conf, "broker_url", redis_url)  # beat's app, as wiring configures it
     assert "\nmailer_beat_last_tick_timestamp_seconds " not in _scrape(runtime)
@@ -131,7 +120,7 @@ def test_unacked_is_not_a_queue_and_beat_stamps_its_ticks(make_runtime, monkeypa
     assert abs(float(tick) - utcnow().timestamp()) < 600
 
 
-def test_the_example_alerts_load_and_name_only_exported_series(runtime, memory_counters):
+def test_the_example_alerts_load_and_name_only_exported_series(runtime):
     rules = yaml.safe_load(ALERTS.read_text())
     alerts = {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"]}
     for name in (
@@ -162,7 +151,7 @@ def test_promtool_accepts_the_example_alerts():
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_the_grafana_dashboard_loads_and_names_only_exported_series(runtime, memory_counters):
+def test_the_grafana_dashboard_loads_and_names_only_exported_series(runtime):
     dashboard = json.loads(DASHBOARD.read_text())
     assert dashboard["uid"] and dashboard["title"]
     panels = dashboard["panels"]

@@ -18,6 +18,7 @@ from mailer.delivery import batches, lifecycle
 from mailer.delivery.models import Batch, Delivery
 from mailer.delivery.stats import PARTLY_SENT, progress
 from mailer.issues import scheduling
+from mailer.kv import MemoryStore
 from mailer.mail.senders import OutboxSender, SendError
 from mailer.ops.status import as_text, issues_in_flight
 from mailer.web.app import create_app as create_web_app
@@ -64,10 +65,16 @@ def test_a_cancel_a_failure_and_a_suppression_are_not_counted_as_sent(
     session.commit()
     outbox = OutboxSender(settings.outbox_dir)
     assert (
-        batches.send_batch(session, ko1.id, sender=outbox, settings=settings).status == "accepted"
+        batches.send_batch(
+            session, ko1.id, sender=outbox, settings=settings, store=MemoryStore()
+        ).status
+        == "accepted"
     )
     assert (
-        batches.send_batch(session, ko2.id, sender=Refusing(), settings=settings).status == "failed"
+        batches.send_batch(
+            session, ko2.id, sender=Refusing(), settings=settings, store=MemoryStore()
+        ).status
+        == "failed"
     )
 
     during = progress(session, issue)
