@@ -282,12 +282,15 @@ def main(argv=None) -> int:
     st.fresh_schema(args.database_url)
     st.copy_subscribers(args.database_url, args.subscribers)
 
+    from mailer.config import get_settings
     from mailer.web import csrf
     from subscribers import tokens
 
+    get_settings.cache_clear()
+    settings = get_settings()  # this script's entry point: the environment set above
     # Ids are 1..N on a fresh schema, in COPY order.
     unsubscribe_paths = [
-        f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, i + 1)}"
+        f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, i + 1, settings)}"
         for i in range(args.subscribers)
     ]
     port = st.free_port()
@@ -323,7 +326,7 @@ def main(argv=None) -> int:
                 f"{results['unsubscribe']['requests']} unsubscribes answered for {args.subscribers} "
                 "subscribers: the repeats do less work; run again with more --subscribers"
             )
-        csrf_field = f"csrf_token={csrf.issue(csrf.SUBSCRIBE)}"
+        csrf_field = f"csrf_token={csrf.issue(settings, csrf.SUBSCRIBE)}"
         results["subscribe"] = run_wrk("subscribe", base, work, [csrf_field], "sign-up", **common)
         results["peak_web_rss_mb"] = web_peak_rss_mb(stack.pid("web"))
         from sqlalchemy import func, select

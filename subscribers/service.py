@@ -13,6 +13,7 @@ from sqlalchemy import String, Table, bindparam, delete, func, insert, literal, 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailer.config import Settings
 from mailer.db import UTCDateTime, compare_and_set, upsert_insert, utcnow
 from mailer.langs import EDITIONS
 from subscribers import suppression, tokens
@@ -99,9 +100,11 @@ def _named_by(session: Session, claim: tokens.Claim) -> Subscriber:
     return sub
 
 
-def from_token(session: Session, purpose: str, token: str) -> tuple[Subscriber, tokens.Claim]:
+def from_token(
+    session: Session, purpose: str, token: str, settings: Settings
+) -> tuple[Subscriber, tokens.Claim]:
     """The subscriber a link names. InvalidToken when it is bad, or names nobody (any more)."""
-    claim = tokens.read(purpose, token)
+    claim = tokens.read(purpose, token, settings)
     return _named_by(session, claim), claim
 
 
@@ -325,14 +328,14 @@ def _made_before(claim: tokens.Claim) -> datetime:
 
 
 def unsubscribe_active_at_once(
-    engine: Engine, token: str, *, source: str, ip: str | None = None
+    engine: Engine, token: str, settings: Settings, *, source: str, ip: str | None = None
 ) -> tuple[int, str] | None:
     """The one-click path on PostgreSQL: (id, lang) of the active subscriber the link names, unsubscribed
     and recorded, committed. None when the subscriber is not active (or named nobody), or the database
     is not PostgreSQL: then unsubscribe_by_link, in a transaction. InvalidToken for a bad link."""
     if engine.dialect.name != "postgresql":
         return None
-    claim = tokens.read(tokens.UNSUBSCRIBE, token)
+    claim = tokens.read(tokens.UNSUBSCRIBE, token, settings)
     params = {
         "subscriber_id": claim.subscriber_id,
         "now": utcnow(),
@@ -346,25 +349,30 @@ def unsubscribe_active_at_once(
 
 
 def unsubscribe_by_link(
-    session: Session, token: str, *, source: str = "link", ip: str | None = None
+    session: Session, token: str, settings: Settings, *, source: str = "link", ip: str | None = None
 ) -> tuple[int, str]:
     """unsubscribe() for the subscriber an unsubscribe link names; returns their (id, lang). InvalidToken as
     from_token, with nothing changed."""
-    sub, _ = from_token(session, tokens.UNSUBSCRIBE, token)
+    sub, _ = from_token(session, tokens.UNSUBSCRIBE, token, settings)
     sub_id, lang = sub.id, sub.lang  # read now: unsubscribe() expires the row
     unsubscribe(session, sub_id, source=source, ip=ip)
     return sub_id, lang
 
 
 def unsubscribe_by_link_committed(
-    sessions: sessionmaker[Session], token: str, *, source: str, ip: str | None = None
+    sessions: sessionmaker[Session],
+    token: str,
+    settings: Settings,
+    *,
+    source: str,
+    ip: str | None = None,
 ) -> tuple[int, str]:
     """The one-click unsubscribe, committed: an active subscriber on PostgreSQL costs one statement;
     anyone else takes unsubscribe_by_link in a transaction. Returns (id, lang); InvalidToken for a bad link."""
-    done = unsubscribe_active_at_once(sessions.kw["bind"], token, source=source, ip=ip)
+    done = unsubscribe_active_at_once(sessions.kw["bind"], token, settings, source=source, ip=ip)
     if done is None:
         with sessions.begin() as session:
-            done = unsubscribe_by_link(session, token, source=source, ip=ip)
+            done = unsubscribe_by_link(session, token, settings, source=source, ip=ip)
     return done
 
 

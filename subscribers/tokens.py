@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
 
-from mailer.config import Settings, get_settings
+from mailer.config import Settings
 from mailer.langs import EDITIONS
 
 CONFIRM = "confirm"
@@ -115,11 +115,10 @@ def _fast_token(mac: hmac.HMAC, subscriber_id: object, stamp: bytes) -> str | No
 
 
 def make_token(
-    purpose: str, subscriber_id: int, settings: Settings | None = None, *, lang: str | None = None
+    purpose: str, subscriber_id: int, settings: Settings, *, lang: str | None = None
 ) -> str:
     if lang is not None and (purpose != CONFIRM or lang not in EDITIONS):
         raise ValueError("only a confirmation link carries a language: ko, en or both")
-    settings = settings or get_settings()
     if lang is None:
         mac = _mac(purpose, settings.secret_key.get_secret_value())
         token = _fast_token(mac, subscriber_id, _stamp())
@@ -143,8 +142,7 @@ def _claim(value, issued_at: datetime | None) -> Claim:
     raise InvalidToken()
 
 
-def read(purpose: str, token: str, settings: Settings | None = None) -> Claim:
-    settings = settings or get_settings()
+def read(purpose: str, token: str, settings: Settings) -> Claim:
     max_age = CONFIRM_MAX_AGE if purpose == CONFIRM else None
     try:
         value, issued_at = _timed(purpose, settings).loads(
@@ -166,10 +164,7 @@ def read(purpose: str, token: str, settings: Settings | None = None) -> Claim:
         raise InvalidToken() from exc
 
 
-def link(
-    purpose: str, subscriber_id: int, settings: Settings | None = None, *, lang: str | None = None
-) -> str:
-    settings = settings or get_settings()
+def link(purpose: str, subscriber_id: int, settings: Settings, *, lang: str | None = None) -> str:
     return f"{settings.public_base}/{purpose}/{make_token(purpose, subscriber_id, settings, lang=lang)}"
 
 

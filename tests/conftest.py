@@ -65,16 +65,11 @@ def database_url() -> str:
 
 
 @pytest.fixture
-def settings(database_url, tmp_path, monkeypatch):
+def settings(database_url, tmp_path):
     """The test's settings, with its own outbox."""
-    from mailer.config import Settings, get_settings
+    from mailer.config import Settings
 
-    made = Settings(_env_file=None, **{**TEST_SETTINGS, "outbox_dir": str(tmp_path / "outbox")})
-    # Until every module is handed its settings, those still reading the environment's see the same.
-    monkeypatch.setenv("MAILER_OUTBOX_DIR", made.outbox_dir)
-    get_settings.cache_clear()
-    yield made
-    get_settings.cache_clear()
+    return Settings(_env_file=None, **{**TEST_SETTINGS, "outbox_dir": str(tmp_path / "outbox")})
 
 
 @pytest.fixture

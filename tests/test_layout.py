@@ -44,10 +44,6 @@ ENTRY_POINTS = {
     "mailer/cli/base.py",  # the `mailer` command's group, for every command (worker, beat, demo too)
     "mailer/migrations/env.py",  # Alembic's own command line
 }
-# Still reading the environment themselves until their branches are merged: remove each as it is.
-NOT_YET_HANDED_DOWN = {
-    "subscribers/tokens.py",
-}
 
 
 def test_settings_are_read_from_the_environment_only_in_entry_points():
@@ -57,5 +53,4 @@ def test_settings_are_read_from_the_environment_only_in_entry_points():
         for p in (ROOT / top).rglob("*.py")
         if "get_settings" in p.read_text("utf-8")
     }
-    assert calling - ENTRY_POINTS - NOT_YET_HANDED_DOWN == set()
-    assert calling >= NOT_YET_HANDED_DOWN, "handed down now: take it off NOT_YET_HANDED_DOWN"
+    assert calling - ENTRY_POINTS == set()

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from mailer.config import Settings
 from mailer.langs import EDITIONS
 from mailer.web import csrf, language, ratelimit
 from mailer.web.deps import db_session, settings_of
@@ -53,16 +54,17 @@ def _invalid_link(request: Request) -> HTMLResponse:
 
 
 def _from_link(
-    session: Session, purpose: str, token: str
+    request: Request, session: Session, purpose: str, token: str
 ) -> tuple[Subscriber, tokens.Claim] | None:
     try:
-        return service.from_token(session, purpose, token)
+        return service.from_token(session, purpose, token, settings_of(request))
     except tokens.InvalidToken:
         return None
 
 
-def _preferences_url(subscriber_id: int) -> str:
-    return f"/preferences/{tokens.make_token(tokens.PREFERENCES, subscriber_id)}"
+def _preferences_url(request: Request, subscriber_id: int) -> str:
+    token = tokens.make_token(tokens.PREFERENCES, subscriber_id, settings_of(request))
+    return f"/preferences/{token}"
 
 
 # --- subscribe --------------------------------------------------------------------------------
@@ -169,7 +171,7 @@ def _confirmed_page(request: Request, sub: Subscriber) -> HTMLResponse:
         "confirmed",
         _page_lang(request, sub.lang),
         subscriber_lang=sub.lang,
-        preferences_url=_preferences_url(sub.id),
+        preferences_url=_preferences_url(request, sub.id),
     )
 
 
@@ -177,7 +179,7 @@ def _confirmed_page(request: Request, sub: Subscriber) -> HTMLResponse:
 def confirm_form(token: str, request: Request, session: DbSession):
     """The double opt-in link from the confirmation mail shows a button and changes nothing: mail
     scanners prefetch links, and a sign-up they confirmed would prove nobody read the mail."""
-    found = _from_link(session, tokens.CONFIRM, token)
+    found = _from_link(request, session, tokens.CONFIRM, token)
     if found is None:
         return _invalid_link(request)
     sub, claim = found
@@ -193,7 +195,7 @@ def confirm_form(token: str, request: Request, session: DbSession):
 @router.post("/confirm/{token}", response_class=HTMLResponse)
 def confirm(token: str, request: Request, session: DbSession):
     """The button on the confirmation page. Pressing it again changes nothing."""
-    found = _from_link(session, tokens.CONFIRM, token)
+    found = _from_link(request, session, tokens.CONFIRM, token)
     if found is None:
         return _invalid_link(request)
     sub, claim = found
@@ -212,7 +214,7 @@ def confirm(token: str, request: Request, session: DbSession):
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 def unsubscribe_form(token: str, request: Request, session: DbSession):
     """Shows a confirmation button and changes nothing: mail scanners prefetch links."""
-    found = _from_link(session, tokens.UNSUBSCRIBE, token)
+    found = _from_link(request, session, tokens.UNSUBSCRIBE, token)
     if found is None:
         return _invalid_link(request)
     sub, _ = found
@@ -224,7 +226,7 @@ def unsubscribe_form(token: str, request: Request, session: DbSession):
         _page_lang(request, sub.lang),
         done=done,
         token=token,
-        preferences_url=_preferences_url(sub.id),
+        preferences_url=_preferences_url(request, sub.id),
     )
 
 
@@ -243,11 +245,13 @@ async def _is_one_click(request: Request) -> bool:
 
 
 def _unsubscribe_committed(
-    sessions, token: str, source: str, ip: str | None
+    sessions, token: str, settings: Settings, source: str, ip: str | None
 ) -> tuple[int, str] | None:
     """The change and its history, committed together: (subscriber id, lang), or None for a bad link."""
     try:
-        return service.unsubscribe_by_link_committed(sessions, token, source=source, ip=ip)
+        return service.unsubscribe_by_link_committed(
+            sessions, token, settings, source=source, ip=ip
+        )
     except tokens.InvalidToken:
         return None
 
@@ -267,6 +271,7 @@ async def unsubscribe(
         _unsubscribe_committed,
         request.app.state.runtime.sessions,
         token,
+        settings_of(request),
         "one-click" if one_click else "web",
         _ip(request),
     )
@@ -279,7 +284,7 @@ async def unsubscribe(
         _page_lang(request, lang),
         done=True,
         token=token,
-        preferences_url=_preferences_url(subscriber_id),
+        preferences_url=_preferences_url(request, subscriber_id),
     )
 
 
@@ -312,7 +317,7 @@ def _preferences_page(
 
 @router.get("/preferences/{token}", response_class=HTMLResponse)
 def preferences_form(token: str, request: Request, session: DbSession):
-    found = _from_link(session, tokens.PREFERENCES, token)
+    found = _from_link(request, session, tokens.PREFERENCES, token)
     if found is None:
         return _invalid_link(request)
     return _preferences_page(request, found[0], token)
@@ -328,7 +333,7 @@ def preferences(
     csrf_token: FormField = "",
 ):
     """Change language, unsubscribe or resubscribe. A bad request changes nothing and says why."""
-    found = _from_link(session, tokens.PREFERENCES, token)
+    found = _from_link(request, session, tokens.PREFERENCES, token)
     if found is None:
         return _invalid_link(request)
     sub, _ = found

@@ -43,12 +43,13 @@ def test_no_route_answers_5xx(case, app):
 def editor_cookie(session, app):
     from fastapi.testclient import TestClient
 
-    from mailer.config import get_settings
     from mailer.db import utcnow
     from mailer.web.admin import accounts, sessions
 
     editor = accounts.create_user(session, "fuzz", "a long enough password")
-    cookie = {sessions.COOKIE: sessions.start(session, editor.id, utcnow(), get_settings())}
+    cookie = {
+        sessions.COOKIE: sessions.start(session, editor.id, utcnow(), app.state.runtime.settings)
+    }
     session.commit()
     desk = TestClient(
         app, base_url="https://testserver", cookies=cookie, follow_redirects=False

@@ -14,13 +14,14 @@ from mailer.issues.service import draft_issue
 
 
 def test_issue_test_sends_a_marked_proof_through_the_backend_and_records_nothing(
-    session, ingested, settings
+    session, ingested, settings, runtime
 ):
     draft_issue(session, utcnow(), settings)
     session.commit()
     result = CliRunner().invoke(
         main,
         ["issue", "test", "1", "--to", "Ed@Example.com", "--to", "b@example.com", "--lang", "en"],
+        obj=runtime,
     )
     assert result.exit_code == 0, result.output
     files = sorted((Path(settings.outbox_dir) / "test" / "en").glob("*.eml"))

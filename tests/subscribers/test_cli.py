@@ -17,11 +17,11 @@ from subscribers.models import Status, Subscriber
 
 
 @pytest.fixture
-def run(settings, session):
+def run(runtime, session):
     runner = CliRunner()
 
     def invoke(*args, input=None):
-        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False, obj=runtime)
 
     return invoke
 

@@ -21,7 +21,7 @@ def _by_email(session, email):
     return session.scalar(select(Subscriber).where(Subscriber.email == email))
 
 
-def test_imported_times_are_never_later_than_now(session, runtime):
+def test_imported_times_are_never_later_than_now(session, runtime, settings):
     seoul_now = (
         utcnow().astimezone(ZoneInfo("Asia/Seoul")).replace(tzinfo=None)
     )  # naive: read as UTC, 9 h ahead
@@ -37,20 +37,25 @@ def test_imported_times_are_never_later_than_now(session, runtime):
         sub = _by_email(session, email)
         assert sub.created_at <= now and sub.confirmed_at <= now and sub.consent_at <= now
     assert _by_email(session, "past@example.com").created_at.year == 2020  # a past date is kept
-    token = tokens.make_token(tokens.UNSUBSCRIBE, _by_email(session, "future@example.com").id)
-    service.unsubscribe_by_link_committed(runtime.sessions, token, source="one-click")
+    token = tokens.make_token(
+        tokens.UNSUBSCRIBE, _by_email(session, "future@example.com").id, settings
+    )
+    service.unsubscribe_by_link_committed(runtime.sessions, token, settings, source="one-click")
     assert _by_email(session, "future@example.com").status == Status.UNSUBSCRIBED
 
 
 @pytest.mark.parametrize("ahead", [timedelta(hours=9), timedelta(days=3650)])
-def test_a_row_dated_in_the_future_still_takes_its_links(session, ahead, runtime):
+def test_a_row_dated_in_the_future_still_takes_its_links(session, ahead, runtime, settings):
     sub, _ = service.add(session, "ahead@example.com", "en", confirmed=True)
     sub.created_at = utcnow() + ahead  # as an import before the clamp left it
     session.commit()
-    prefs = tokens.make_token(tokens.PREFERENCES, sub.id)
-    assert service.from_token(session, tokens.PREFERENCES, prefs)[0].id == sub.id
+    prefs = tokens.make_token(tokens.PREFERENCES, sub.id, settings)
+    assert service.from_token(session, tokens.PREFERENCES, prefs, settings)[0].id == sub.id
     # the one-click path: one statement on PostgreSQL, a transaction on SQLite
     service.unsubscribe_by_link_committed(
-        runtime.sessions, tokens.make_token(tokens.UNSUBSCRIBE, sub.id), source="one-click"
+        runtime.sessions,
+        tokens.make_token(tokens.UNSUBSCRIBE, sub.id, settings),
+        settings,
+        source="one-click",
     )
     assert _by_email(session, "ahead@example.com").status == Status.UNSUBSCRIBED

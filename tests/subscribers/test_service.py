@@ -22,8 +22,12 @@ def links_made_earlier(monkeypatch):
     monkeypatch.setattr(tokens, "_stamp", lambda: b"." + tokens._b64_time(int(time.time()) - 60))
 
 
-def _claim(sub, lang=None, **kw):
-    return tokens.read(tokens.CONFIRM, tokens.make_token(tokens.CONFIRM, sub.id, lang=lang, **kw))
+def _claim(sub, settings, lang=None, **kw):
+    return tokens.read(
+        tokens.CONFIRM,
+        tokens.make_token(tokens.CONFIRM, sub.id, settings, lang=lang, **kw),
+        settings,
+    )
 
 
 def _actions(session, sub):
@@ -94,18 +98,18 @@ def test_a_web_request_for_a_bounced_or_complained_address_mails_nobody(session)
     assert service.confirmation_kind(bounced) is None
 
 
-def test_confirming_activates_in_the_language_of_the_link_once(session):
+def test_confirming_activates_in_the_language_of_the_link_once(session, settings):
     sub = service.get(session, service.request_subscription(session, "c@example.com", "ko"))
-    service.confirm(session, sub, _claim(sub, "en"), ip="192.0.2.1")
+    service.confirm(session, sub, _claim(sub, settings, "en"), ip="192.0.2.1")
     assert (sub.status, sub.lang) == (Status.ACTIVE, "en") and sub.confirmed_at is not None
-    service.confirm(session, sub, _claim(sub, "both"))  # again: nothing changes
+    service.confirm(session, sub, _claim(sub, settings, "both"))  # again: nothing changes
     assert sub.lang == "en"
     assert _actions(session, sub) == ["sign-up requested", "confirmed"]
 
 
-def test_confirming_after_unsubscribing_needs_a_newer_link(session):
+def test_confirming_after_unsubscribing_needs_a_newer_link(session, settings):
     sub = service.get(session, service.request_subscription(session, "u@example.com", "ko"))
-    old = _claim(sub)
+    old = _claim(sub, settings)
     service.confirm(session, sub, old)
     service.unsubscribe(session, sub.id)
     sub.unsubscribed_at = old.issued_at + timedelta(
@@ -119,11 +123,11 @@ def test_confirming_after_unsubscribing_needs_a_newer_link(session):
     assert sub.status == Status.ACTIVE and sub.unsubscribed_at is None
 
 
-def test_a_suppressed_subscriber_cannot_confirm_or_resubscribe(session):
+def test_a_suppressed_subscriber_cannot_confirm_or_resubscribe(session, settings):
     sub, _ = service.add(session, "s@example.com", "ko")
     service.mark_suppressed(session, sub.id, Status.COMPLAINED)
     with pytest.raises(service.NotAllowed):
-        service.confirm(session, sub, _claim(sub))
+        service.confirm(session, sub, _claim(sub, settings))
     with pytest.raises(service.NotAllowed):
         service.resubscribe(session, sub)
     assert sub.status == Status.COMPLAINED
@@ -178,18 +182,23 @@ def test_erasing_a_bounced_subscriber_keeps_the_bounce(session):
     assert service.suppression_reason(session, "b@example.com") == "bounced"
 
 
-def test_a_link_made_before_its_subscriber_existed_names_nobody(session, links_made_earlier):
+def test_a_link_made_before_its_subscriber_existed_names_nobody(
+    session, links_made_earlier, settings
+):
     sub, _ = service.add(session, "late@example.com", "ko", confirmed=True)
     sub.created_at -= timedelta(minutes=2)  # made before its link
-    token = tokens.make_token(tokens.PREFERENCES, sub.id)
-    assert service.from_token(session, tokens.PREFERENCES, token)[0] is sub
-    issued_at = tokens.read(tokens.PREFERENCES, token).issued_at
+    token = tokens.make_token(tokens.PREFERENCES, sub.id, settings)
+    assert service.from_token(session, tokens.PREFERENCES, token, settings)[0] is sub
+    issued_at = tokens.read(tokens.PREFERENCES, token, settings).issued_at
     sub.created_at = issued_at + timedelta(seconds=5)  # as if the id had been handed out again
     with pytest.raises(tokens.InvalidToken):
-        service.from_token(session, tokens.PREFERENCES, token)
+        service.from_token(session, tokens.PREFERENCES, token, settings)
     with pytest.raises(tokens.InvalidToken):
         service.from_token(
-            session, tokens.PREFERENCES, tokens.make_token(tokens.PREFERENCES, 999_999)
+            session,
+            tokens.PREFERENCES,
+            tokens.make_token(tokens.PREFERENCES, 999_999, settings),
+            settings,
         )
 
 
@@ -214,12 +223,12 @@ def test_mark_suppressed_takes_only_a_suppression(session):
 # --- the one-click path: unsubscribe_active_at_once (PostgreSQL), else unsubscribe_by_link -----------
 
 
-def _one_click(session, sub, **kw):
+def _one_click(session, sub, settings, **kw):
     """What the one-click route does, on either database (committed, as the route's own work)."""
     session.commit()
     sessions = sessionmaker(bind=session.get_bind(), expire_on_commit=False)
     return service.unsubscribe_by_link_committed(
-        sessions, tokens.make_token(tokens.UNSUBSCRIBE, sub.id), **kw
+        sessions, tokens.make_token(tokens.UNSUBSCRIBE, sub.id, settings), settings, **kw
     )
 
 
@@ -233,11 +242,12 @@ def _postgres_only(session):
         pytest.skip("the one-statement path is PostgreSQL's")
 
 
-def test_a_link_unsubscribes_an_active_subscriber_once_with_its_history(session):
+def test_a_link_unsubscribes_an_active_subscriber_once_with_its_history(session, settings):
     sub, _ = service.add(session, "oc@example.com", "en", confirmed=True)
     session.commit()
     for _ in range(3):
-        assert _one_click(session, sub, source="one-click", ip="203.0.113.9") == (sub.id, "en")
+        done = _one_click(session, sub, settings, source="one-click", ip="203.0.113.9")
+        assert done == (sub.id, "en")
         session.commit()
     session.expire_all()
     assert sub.status == Status.UNSUBSCRIBED and sub.unsubscribed_at is not None
@@ -247,7 +257,9 @@ def test_a_link_unsubscribes_an_active_subscriber_once_with_its_history(session)
     ]
 
 
-def test_on_postgresql_an_active_subscriber_costs_one_statement_committed_at_once(session):
+def test_on_postgresql_an_active_subscriber_costs_one_statement_committed_at_once(
+    session, settings
+):
     from sqlalchemy import event
 
     _postgres_only(session)
@@ -261,8 +273,8 @@ def test_on_postgresql_an_active_subscriber_costs_one_statement_committed_at_onc
     engine = session.get_bind()
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        token = tokens.make_token(tokens.UNSUBSCRIBE, sub.id)
-        assert service.unsubscribe_active_at_once(engine, token, source="one-click") == (
+        token = tokens.make_token(tokens.UNSUBSCRIBE, sub.id, settings)
+        assert service.unsubscribe_active_at_once(engine, token, settings, source="one-click") == (
             sub.id,
             "ko",
         )
@@ -275,17 +287,20 @@ def test_on_postgresql_an_active_subscriber_costs_one_statement_committed_at_onc
         ("unsubscribed", "one-click", None, "active -> unsubscribed")
     ]
     assert (
-        service.unsubscribe_active_at_once(engine, token, source="one-click") is None
+        service.unsubscribe_active_at_once(engine, token, settings, source="one-click") is None
     )  # not active now
 
 
-def test_on_sqlite_there_is_no_one_statement_path(session):
+def test_on_sqlite_there_is_no_one_statement_path(session, settings):
     if session.get_bind().dialect.name == "postgresql":
         pytest.skip("SQLite's behaviour")
     sub, _ = service.add(session, "lite@example.com", "ko", confirmed=True)
     session.commit()
-    token = tokens.make_token(tokens.UNSUBSCRIBE, sub.id)
-    assert service.unsubscribe_active_at_once(session.get_bind(), token, source="one-click") is None
+    token = tokens.make_token(tokens.UNSUBSCRIBE, sub.id, settings)
+    assert (
+        service.unsubscribe_active_at_once(session.get_bind(), token, settings, source="one-click")
+        is None
+    )
     session.expire_all()
     assert sub.status == Status.ACTIVE
 
@@ -293,12 +308,12 @@ def test_on_sqlite_there_is_no_one_statement_path(session):
 @pytest.mark.parametrize(
     "before", [Status.PENDING, Status.UNSUBSCRIBED, Status.BOUNCED, Status.COMPLAINED]
 )
-def test_a_link_to_anyone_not_active_takes_the_general_path(session, before):
+def test_a_link_to_anyone_not_active_takes_the_general_path(session, before, settings):
     sub, _ = service.add(session, f"{before}@example.com", "both")
     if before != Status.PENDING:
         sub.status = before
     session.commit()
-    assert _one_click(session, sub, source="one-click") == (sub.id, "both")
+    assert _one_click(session, sub, settings, source="one-click") == (sub.id, "both")
     session.commit()
     session.expire_all()
     expected = Status.UNSUBSCRIBED if before in (Status.PENDING, Status.UNSUBSCRIBED) else before
@@ -311,16 +326,18 @@ def test_a_link_to_anyone_not_active_takes_the_general_path(session, before):
     )
 
 
-def test_a_bad_link_changes_nothing(session, runtime):
+def test_a_bad_link_changes_nothing(session, runtime, settings):
     sub, _ = service.add(session, "bad@example.com", "ko", confirmed=True)
     session.commit()
     for token in (
         "garbage",
-        tokens.make_token(tokens.PREFERENCES, sub.id),
-        tokens.make_token(tokens.UNSUBSCRIBE, 999_999),
+        tokens.make_token(tokens.PREFERENCES, sub.id, settings),
+        tokens.make_token(tokens.UNSUBSCRIBE, 999_999, settings),
     ):
         with pytest.raises(tokens.InvalidToken):
-            service.unsubscribe_by_link_committed(runtime.sessions, token, source="one-click")
+            service.unsubscribe_by_link_committed(
+                runtime.sessions, token, settings, source="one-click"
+            )
     session.expire_all()
     assert sub.status == Status.ACTIVE and _changes(session, sub)[1:] == []
 
@@ -330,23 +347,23 @@ def test_a_bad_link_changes_nothing(session, runtime):
     [(-3.0, True), (0.0, True), (0.999, True), (1.0, False), (5.0, False), (120.0, True)],
 )  # a row dated after now was dated by hand
 def test_the_one_statement_path_and_from_token_agree_on_which_row_a_link_names(
-    session, offset, fits, links_made_earlier
+    session, offset, fits, links_made_earlier, settings
 ):
     """Two spellings of one rule (Python for a loaded row, SQL for the one-click statement): a row made
     later than the link's second was made for someone else."""
     _postgres_only(session)
     sub, _ = service.add(session, "when@example.com", "ko", confirmed=True)
-    token = tokens.make_token(tokens.UNSUBSCRIBE, sub.id)
-    issued_at = tokens.read(tokens.UNSUBSCRIBE, token).issued_at
+    token = tokens.make_token(tokens.UNSUBSCRIBE, sub.id, settings)
+    issued_at = tokens.read(tokens.UNSUBSCRIBE, token, settings).issued_at
     sub.created_at = issued_at + timedelta(seconds=offset)
     session.commit()
     try:
-        service.from_token(session, tokens.UNSUBSCRIBE, token)
+        service.from_token(session, tokens.UNSUBSCRIBE, token, settings)
         python_fits = True
     except tokens.InvalidToken:
         python_fits = False
     sql_fits = (
-        service.unsubscribe_active_at_once(session.get_bind(), token, source="one-click")
+        service.unsubscribe_active_at_once(session.get_bind(), token, settings, source="one-click")
         is not None
     )
     session.expire_all()

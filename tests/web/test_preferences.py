@@ -17,8 +17,8 @@ def reader(session):
     return sub
 
 
-def _url(sub) -> str:
-    return f"/preferences/{tokens.make_token(tokens.PREFERENCES, sub.id)}"
+def _url(sub, settings) -> str:
+    return f"/preferences/{tokens.make_token(tokens.PREFERENCES, sub.id, settings)}"
 
 
 def _now(session, sub):
@@ -31,8 +31,8 @@ def _post(client, url, **data):
     return client.post(url, data={"csrf_token": csrf_of(form.text), **data})
 
 
-def test_the_page_speaks_the_subscribers_language(client, reader):
-    page = client.get(_url(reader), headers={"Accept-Language": "en"})
+def test_the_page_speaks_the_subscribers_language(client, reader, settings):
+    page = client.get(_url(reader, settings), headers={"Accept-Language": "en"})
     assert (
         page.status_code == 200 and '<html lang="ko">' in page.text
     )  # the subscriber's, not the browser's
@@ -41,8 +41,8 @@ def test_the_page_speaks_the_subscribers_language(client, reader):
     assert 'value="ko" checked' in page.text
 
 
-def test_changing_the_language_takes_effect_and_the_page_follows(client, session, reader):
-    response = _post(client, _url(reader), action="lang", lang="en")
+def test_changing_the_language_takes_effect_and_the_page_follows(client, session, reader, settings):
+    response = _post(client, _url(reader, settings), action="lang", lang="en")
     assert response.status_code == 200
     assert '<html lang="en">' in response.text and "Your language is saved." in response.text
     assert _now(session, reader).lang == "en"
@@ -52,8 +52,8 @@ def test_changing_the_language_takes_effect_and_the_page_follows(client, session
     )
 
 
-def test_unsubscribe_and_resubscribe(client, session, reader):
-    url = _url(reader)
+def test_unsubscribe_and_resubscribe(client, session, reader, settings):
+    url = _url(reader, settings)
     gone = _post(client, url, action="unsubscribe")
     assert (
         gone.status_code == 200
@@ -71,14 +71,14 @@ def test_unsubscribe_and_resubscribe(client, session, reader):
     )
 
 
-def test_a_bounced_address_cannot_be_resubscribed(client, session, reader):
+def test_a_bounced_address_cannot_be_resubscribed(client, session, reader, settings):
     service.unsubscribe(session, reader.id)
     service.mark_suppressed(session, reader.id, Status.BOUNCED)
     session.commit()
-    page = client.get(_url(reader))
+    page = client.get(_url(reader, settings))
     assert "반송되었거나" in page.text and 'value="resubscribe"' not in page.text
     refused = client.post(
-        _url(reader), data={"csrf_token": csrf_of(page.text), "action": "resubscribe"}
+        _url(reader, settings), data={"csrf_token": csrf_of(page.text), "action": "resubscribe"}
     )
     assert refused.status_code == 409 and "다시 구독할 수 없습니다" in refused.text
     assert _now(session, reader).status == Status.BOUNCED
@@ -94,27 +94,31 @@ def test_a_bounced_address_cannot_be_resubscribed(client, session, reader):
     ],
     ids=["bad-language", "unknown-action", "forged-csrf", "no-csrf"],
 )
-def test_a_bad_request_says_why_and_changes_nothing(client, session, reader, data, status, message):
-    form = client.get(_url(reader))
-    response = client.post(_url(reader), data={"csrf_token": csrf_of(form.text), **data})
+def test_a_bad_request_says_why_and_changes_nothing(
+    client, session, reader, data, status, message, settings
+):
+    form = client.get(_url(reader, settings))
+    response = client.post(_url(reader, settings), data={"csrf_token": csrf_of(form.text), **data})
     assert response.status_code == status and message in response.text
     sub = _now(session, reader)
     assert sub.status == Status.ACTIVE and sub.lang == "ko"
 
 
-def test_a_csrf_token_is_good_for_its_own_subscriber_only(client, session, reader):
+def test_a_csrf_token_is_good_for_its_own_subscriber_only(client, session, reader, settings):
     other, _ = service.add(session, "other@example.com", "en", confirmed=True)
     session.commit()
-    foreign = csrf_of(client.get(_url(other)).text)
-    response = client.post(_url(reader), data={"csrf_token": foreign, "action": "unsubscribe"})
+    foreign = csrf_of(client.get(_url(other, settings)).text)
+    response = client.post(
+        _url(reader, settings), data={"csrf_token": foreign, "action": "unsubscribe"}
+    )
     assert response.status_code == 400 and _now(session, reader).status == Status.ACTIVE
 
 
-def test_a_bad_or_wrong_purpose_link_is_refused(client, session, reader):
+def test_a_bad_or_wrong_purpose_link_is_refused(client, session, reader, settings):
     for token in (
         "garbage",
-        tokens.make_token(tokens.UNSUBSCRIBE, reader.id),
-        tamper(tokens.make_token(tokens.PREFERENCES, reader.id)),
+        tokens.make_token(tokens.UNSUBSCRIBE, reader.id, settings),
+        tamper(tokens.make_token(tokens.PREFERENCES, reader.id, settings)),
     ):
         for response in (
             client.get(f"/preferences/{token}"),
@@ -124,8 +128,11 @@ def test_a_bad_or_wrong_purpose_link_is_refused(client, session, reader):
     assert _now(session, reader).status == Status.ACTIVE
 
 
-def test_a_bilingual_reader_gets_korean_and_may_switch(client, session):
+def test_a_bilingual_reader_gets_korean_and_may_switch(client, session, settings):
     sub, _ = service.add(session, "both@example.com", "both", confirmed=True)
     session.commit()
-    assert '<html lang="ko">' in client.get(_url(sub), headers={"Accept-Language": "en"}).text
-    assert '<html lang="en">' in client.get(_url(sub) + "?lang=en").text
+    assert (
+        '<html lang="ko">'
+        in client.get(_url(sub, settings), headers={"Accept-Language": "en"}).text
+    )
+    assert '<html lang="en">' in client.get(_url(sub, settings) + "?lang=en").text

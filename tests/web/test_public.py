@@ -27,8 +27,8 @@ def test_healthz_and_readyz(client):
     assert ready.status_code == 200 and ready.json()["database"] == "ok"
 
 
-def test_get_shows_a_page_and_changes_nothing(client, session, reader):
-    url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}"
+def test_get_shows_a_page_and_changes_nothing(client, session, reader, settings):
+    url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id, settings)}"
     page = client.get(url)
     assert page.status_code == 200
     assert '<html lang="ko">' in page.text and "구독을 취소하시겠습니까" in page.text
@@ -36,8 +36,10 @@ def test_get_shows_a_page_and_changes_nothing(client, session, reader):
 
 
 @pytest.mark.parametrize("as_multipart", [False, True], ids=["urlencoded", "multipart"])
-def test_one_click_post_as_a_mailbox_provider_sends_it(client, session, reader, as_multipart):
-    url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}"
+def test_one_click_post_as_a_mailbox_provider_sends_it(
+    client, session, reader, as_multipart, settings
+):
+    url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id, settings)}"
     kwargs = (
         {"files": {"List-Unsubscribe": (None, "One-Click")}}
         if as_multipart
@@ -67,10 +69,12 @@ def test_a_digests_links_share_one_token_that_opens_both_pages(client, session, 
     assert _status(session, reader) == Status.UNSUBSCRIBED
 
 
-def test_a_tampered_or_wrong_purpose_token_is_refused_in_both_languages(client, session, reader):
-    good = tokens.make_token(tokens.UNSUBSCRIBE, reader.id)
+def test_a_tampered_or_wrong_purpose_token_is_refused_in_both_languages(
+    client, session, reader, settings
+):
+    good = tokens.make_token(tokens.UNSUBSCRIBE, reader.id, settings)
     tampered = good[:-5] + ("x" if good[-5] != "x" else "y") + good[-4:]
-    for token in (tampered, tokens.make_token(tokens.PREFERENCES, reader.id), "garbage"):
+    for token in (tampered, tokens.make_token(tokens.PREFERENCES, reader.id, settings), "garbage"):
         response = client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
         assert response.status_code == 400
         assert (
@@ -106,9 +110,9 @@ ONE_CLICK_BODIES = {
 
 
 @pytest.mark.parametrize("kind", ONE_CLICK_BODIES)
-def test_one_click_raw_request_takes_effect_at_once(client, session, reader, kind):
+def test_one_click_raw_request_takes_effect_at_once(client, session, reader, kind, settings):
     content_type, body = ONE_CLICK_BODIES[kind]
-    url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}"
+    url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id, settings)}"
     client.cookies.clear()
     for _ in range(3):
         response = client.post(
@@ -127,16 +131,16 @@ def test_one_click_raw_request_takes_effect_at_once(client, session, reader, kin
     ]
 
 
-def test_the_pages_button_posts_an_empty_form(client, session, reader):
-    url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}"
+def test_the_pages_button_posts_an_empty_form(client, session, reader, settings):
+    url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id, settings)}"
     page = client.get(url)
     assert f'action="{url}"' in page.text and 'method="post"' in page.text
     assert client.post(url).status_code == 200
     assert _status(session, reader) == Status.UNSUBSCRIBED
 
 
-def test_get_and_head_never_change_anything_however_often(client, session, reader):
-    url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}"
+def test_get_and_head_never_change_anything_however_often(client, session, reader, settings):
+    url = f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id, settings)}"
     for _ in range(3):
         assert client.get(url).status_code == 200
     assert (
@@ -145,11 +149,11 @@ def test_get_and_head_never_change_anything_however_often(client, session, reade
     assert _status(session, reader) == Status.ACTIVE
 
 
-def test_an_english_reader_gets_english_with_a_korean_line(client, session):
+def test_an_english_reader_gets_english_with_a_korean_line(client, session, settings):
     sub, _ = service.add(session, "en-reader@example.com", "en", confirmed=True)
     session.commit()
     page = client.get(
-        f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, sub.id)}",
+        f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, sub.id, settings)}",
         headers={"Accept-Language": "ko"},
     )
     assert '<html lang="en">' in page.text and "Unsubscribe from the weekly digest?" in page.text
@@ -171,14 +175,14 @@ def test_links_sent_before_tokens_carried_a_time_still_work(client, session, rea
 
 @pytest.mark.slow  # waits 1.1 s: tokens carry whole seconds
 def test_a_link_of_an_erased_subscriber_is_refused_even_if_the_id_comes_back(
-    client, session, reader
+    client, session, reader, settings
 ):
     import time
 
     from mailer.events import privacy
     from subscribers.models import Subscriber
 
-    token = tokens.make_token(tokens.UNSUBSCRIBE, reader.id)
+    token = tokens.make_token(tokens.UNSUBSCRIBE, reader.id, settings)
     privacy.erase(session, reader.email)
     session.commit()
     assert client.post(f"/unsubscribe/{token}").status_code == 400
@@ -189,14 +193,16 @@ def test_a_link_of_an_erased_subscriber_is_refused_even_if_the_id_comes_back(
     session.commit()
     assert client.post(f"/unsubscribe/{token}").status_code == 400
     assert (
-        client.get(f"/preferences/{tokens.make_token(tokens.PREFERENCES, reader.id)}").status_code
+        client.get(
+            f"/preferences/{tokens.make_token(tokens.PREFERENCES, reader.id, settings)}"
+        ).status_code
         == 200
     )
     assert _status(session, newcomer) == Status.ACTIVE
 
 
-def test_pages_are_not_cached_framed_or_scripted(client, session, reader):
-    page = client.get(f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}")
+def test_pages_are_not_cached_framed_or_scripted(client, session, reader, settings):
+    page = client.get(f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id, settings)}")
     assert page.headers["cache-control"] == "no-store"
     csp = page.headers["content-security-policy"]
     assert (
@@ -207,10 +213,10 @@ def test_pages_are_not_cached_framed_or_scripted(client, session, reader):
     assert client.get("/subscribe").headers["strict-transport-security"]  # public URL is https
 
 
-def test_an_unsubscribed_reader_sees_so_and_the_way_back(client, session, reader):
+def test_an_unsubscribed_reader_sees_so_and_the_way_back(client, session, reader, settings):
     service.unsubscribe(session, reader.id)
     session.commit()
-    page = client.get(f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id)}")
+    page = client.get(f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id, settings)}")
     assert (
         page.status_code == 200
         and "구독이 취소되었습니다" in page.text

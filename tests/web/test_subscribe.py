@@ -162,7 +162,7 @@ def test_a_confirmation_link_from_before_an_unsubscribe_does_not_resubscribe(
 
 
 def test_an_expired_or_tampered_confirmation_link_is_refused_in_both_languages(
-    client, session, outbox, runtime
+    client, session, outbox, runtime, settings
 ):
     sign_up(client, "late@example.com", "ko")
     link = outbox.link(outbox.messages()[0])
@@ -174,7 +174,7 @@ def test_an_expired_or_tampered_confirmation_link_is_refused_in_both_languages(
         client.get(tamper(link)).status_code == 400 and client.post(tamper(link)).status_code == 400
     )
     sub_id = _fresh(runtime, "late@example.com").id
-    wrong_purpose = tokens.make_token(tokens.UNSUBSCRIBE, sub_id)
+    wrong_purpose = tokens.make_token(tokens.UNSUBSCRIBE, sub_id, settings)
     assert client.get(f"/confirm/{wrong_purpose}").status_code == 400
     assert _fresh(runtime, "late@example.com").status == Status.PENDING
 
