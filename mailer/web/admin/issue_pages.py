@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailer.config import Settings
 from mailer.db import utcnow
-from mailer.issues import archive, editing
+from mailer.issues import editing
 from mailer.issues.digest import stories_of
 from mailer.issues.models import DraftRun, Editor, Issue
 from mailer.issues.service import IssueError, get_issue
@@ -30,10 +30,6 @@ from mailer.web.i18n import texts
 
 router = APIRouter(prefix="/admin")
 RECENT = 10
-# The edition preview is framed by the issue page (same origin only); images come from the news site.
-PREVIEW_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'"
-)
 
 
 # --- dashboard --------------------------------------------------------------------------------
@@ -247,19 +243,6 @@ def change_story(
     if action not in changes:
         return Response("unknown action", status_code=400)
     return _apply(request, session, editor, number, changes[action])
-
-
-@router.get("/issues/{number:issue_number}/preview/{lang}", response_class=HTMLResponse)
-def preview(number: int, lang: str, request: Request, session: DbSession, editor: CurrentEditor):
-    """The stored edition as a reader sees it (subscriber links neutral), for the issue page's frames."""
-    try:
-        edition = next(e for e in get_issue(session, number).editions if e.lang == lang)
-    except (IssueError, StopIteration):
-        return Response("no such edition", status_code=404)
-    return HTMLResponse(
-        archive.archive_html(edition, settings_of(request)),
-        headers={"Content-Security-Policy": PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN"},
-    )
 
 
 @router.post("/issues/{number:issue_number}/test")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from mailer.config import Settings
 from mailer.issues import archive
@@ -15,6 +16,10 @@ from mailer.web.admin.pages import CurrentEditor, DbSession
 from mailer.web.deps import settings_of
 
 router = APIRouter(prefix="/admin")
+# The edition preview is framed by the issue page (same origin only); images come from the news site.
+PREVIEW_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'"
+)
 
 
 def inbox(issue: Issue, settings: Settings) -> dict[str, dict[str, str]]:
@@ -34,17 +39,26 @@ def dark(html: str) -> str:
     return html.replace("<html", "<html data-ogsc data-ogsb", 1)
 
 
-@router.get("/issues/{number:issue_number}/preview/{lang}/dark", response_class=HTMLResponse)
-def dark_preview(
-    number: int, lang: str, request: Request, session: DbSession, editor: CurrentEditor
-):
-    from mailer.web.admin.issue_pages import PREVIEW_POLICY  # issue_pages imports this module
-
+def _preview(request: Request, session: Session, number: int, lang: str, dark_mode: bool):
     try:
         edition = next(e for e in get_issue(session, number).editions if e.lang == lang)
     except (IssueError, StopIteration):
         return Response("no such edition", status_code=404)
+    html = archive.archive_html(edition, settings_of(request))
     return HTMLResponse(
-        dark(archive.archive_html(edition, settings_of(request))),
+        dark(html) if dark_mode else html,
         headers={"Content-Security-Policy": PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN"},
     )
+
+
+@router.get("/issues/{number:issue_number}/preview/{lang}", response_class=HTMLResponse)
+def preview(number: int, lang: str, request: Request, session: DbSession, editor: CurrentEditor):
+    """The stored edition as a reader sees it (subscriber links neutral), for the issue page's frames."""
+    return _preview(request, session, number, lang, dark_mode=False)
+
+
+@router.get("/issues/{number:issue_number}/preview/{lang}/dark", response_class=HTMLResponse)
+def dark_preview(
+    number: int, lang: str, request: Request, session: DbSession, editor: CurrentEditor
+):
+    return _preview(request, session, number, lang, dark_mode=True)
