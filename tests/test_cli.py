@@ -34,6 +34,7 @@ def test_subscribers_add_and_show_json(run):
         and data["lang"] == "ko"
         and data["status"] == "active"
     )
+    assert [h["detail"] for h in data["history"]] == ["active, lang ko"]  # English, not its code
     again = run("subscribers", "add", "min.ji@example.com", "--lang", "en")
     assert "already subscribed" in again.output
     assert (
