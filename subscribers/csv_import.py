@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -28,6 +28,12 @@ REQUIRED = ("email", "lang")
 OPTIONAL = ("status", "created_at")
 CHUNK_ROWS = 1000  # rows per transaction: memory stays flat, and a crash loses at most one chunk
 STATUSES = tuple(s.value for s in Status)
+# why a row is bad (BadRow.code); the value at fault is params["value"]
+BAD_EMAIL_EMPTY = "email_empty"
+BAD_EMAIL = "email_invalid"  # params["error"]: what the address check said, in English
+BAD_LANG = "lang"
+BAD_STATUS = "status"
+BAD_CREATED_AT = "created_at"
 
 
 class CsvError(SubscriberError):
@@ -45,8 +51,25 @@ class Row:
 
 @dataclass(frozen=True)
 class BadRow:
+    """A row that was skipped: `code` says why (one of BAD_*), with its `params`, so the desk can say it
+    in the page's language; `reason` says it in English (the CLI and its errors file)."""
+
     line: int
-    reason: str
+    code: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        value = self.params.get("value", "")
+        if self.code == BAD_EMAIL_EMPTY:
+            return "email is empty"
+        if self.code == BAD_LANG:
+            return f"lang must be one of {', '.join(EDITIONS)}, not {value!r}"
+        if self.code == BAD_STATUS:
+            return f"status must be one of {', '.join(STATUSES)}, not {value!r}"
+        if self.code == BAD_CREATED_AT:
+            return f"created_at {value!r} is not an ISO 8601 date"
+        return self.params.get("error") or "not a valid email address"  # BAD_EMAIL
 
 
 @dataclass
@@ -95,10 +118,7 @@ def _header(fieldnames: Sequence[str] | None) -> list[str]:
 
 
 def _created_at(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"created_at {value!r} is not an ISO 8601 date") from None
+    parsed = datetime.fromisoformat(value)  # ValueError: not an ISO 8601 date
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -106,22 +126,22 @@ def parse_row(raw: dict, line: int) -> Row | BadRow:
     """One data row: the address normalized, the language and status checked. Pure."""
     email = unescape_cell((raw.get("email") or "").strip())  # an export's '=… imports back as =…
     if not email:
-        return BadRow(line, "email is empty")
+        return BadRow(line, BAD_EMAIL_EMPTY)
     try:
         email = normalize(email)
     except InvalidEmail as exc:
-        return BadRow(line, str(exc))
+        return BadRow(line, BAD_EMAIL, {"value": email, "error": str(exc)})
     lang = (raw.get("lang") or "").strip().lower()
     if lang not in EDITIONS:
-        return BadRow(line, f"lang must be one of {', '.join(EDITIONS)}, not {lang!r}")
+        return BadRow(line, BAD_LANG, {"value": lang})
     status = (raw.get("status") or "").strip().lower() or Status.ACTIVE.value
     if status not in STATUSES:
-        return BadRow(line, f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        return BadRow(line, BAD_STATUS, {"value": status})
     created = (raw.get("created_at") or "").strip()
     try:
         created_at = _created_at(created) if created else None
-    except ValueError as exc:
-        return BadRow(line, str(exc))
+    except ValueError:
+        return BadRow(line, BAD_CREATED_AT, {"value": created})
     return Row(line, email, lang, status, created_at)
 
 

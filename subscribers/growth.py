@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from mailer.langs import EDITIONS
 from subscribers.models import Change, Subscriber
 
 # What each change counts as. An address added by the CLI or an import is a sign-up; one added already
-# active (detail "active, ...") is a confirmation as well.
+# active (its detail's status) is a confirmation as well.
 KINDS = ("signups", "confirmations", "unsubscribes", "bounces")
 _ACTIONS = {
     "sign-up requested": ("signups",),
@@ -35,7 +35,12 @@ def weekly(session: Session, now: datetime, weeks: int = 12) -> list[dict]:
     day = func.date(Change.at)
     # The pattern written into the SQL, not bound: PostgreSQL groups by an expression only when the one in
     # GROUP BY is the select's own, and two bound parameters make two different expressions.
-    active = Change.detail.like(literal_column("'active%'"))
+    # A detail is coded (subscribers.changes.added: {"code":"added",…,"status":"active"}) or, written
+    # before codes, plain English ("active, lang ko").
+    active = or_(
+        Change.detail.like(literal_column("""'%"status":"active"%'""")),
+        Change.detail.like(literal_column("'active%'")),
+    )
     rows = session.execute(
         select(day, Subscriber.lang, Change.action, active, func.count())
         .join(Subscriber, Subscriber.id == Change.subscriber_id)

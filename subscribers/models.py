@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from mailer.db import Base, UTCDateTime, one_of, utcnow
 from mailer.langs import EDITIONS
+from subscribers import changes
 
 
 class Status(StrEnum):
@@ -91,7 +92,7 @@ class Change(Base):
             "action": self.action,
             "source": self.source,
             "ip": self.ip,
-            "detail": self.detail,
+            "detail": changes.english(self.detail),
         }
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailer.config import Settings
 from mailer.db import UTCDateTime, compare_and_set, upsert_insert, utcnow
 from mailer.langs import EDITIONS
-from subscribers import suppression, tokens
+from subscribers import changes, suppression, tokens
 from subscribers.emails import normalize
 from subscribers.models import SUPPRESSED, Change, Status, Subscriber, SuppressionReason
 
@@ -144,7 +144,9 @@ def add(
     )
     session.add(sub)
     session.flush()
-    _record(session, sub.id, "added", source, ip=ip, detail=f"{sub.status}, lang {lang}", now=now)
+    _record(
+        session, sub.id, "added", source, ip=ip, detail=changes.added(sub.status, lang), now=now
+    )
     return sub, True
 
 
@@ -191,7 +193,9 @@ def request_subscription(
     sub = session.scalar(select(Subscriber).where(Subscriber.email == address))
     if sub is None or sub.status in SUPPRESSED:
         return None
-    _record(session, sub.id, "sign-up requested", "web", ip=ip, detail=f"lang {lang}", now=now)
+    _record(
+        session, sub.id, "sign-up requested", "web", ip=ip, detail=changes.requested(lang), now=now
+    )
     return sub.id
 
 
@@ -242,7 +246,7 @@ def confirm(
         "confirmed",
         "link",
         ip=ip,
-        detail=f"{before} -> active, lang {sub.lang}",
+        detail=changes.moved(before, Status.ACTIVE, sub.lang),
         now=now,
     )
     session.flush()
@@ -275,7 +279,7 @@ def unsubscribe(
                 "unsubscribed",
                 source,
                 ip=ip,
-                detail=f"{before} -> unsubscribed",
+                detail=changes.moved(before, Status.UNSUBSCRIBED),
                 now=now,
             )
         session.expire(sub)  # written past the session
@@ -313,7 +317,7 @@ _UNSUBSCRIBE_ACTIVE_LOGGED = select(_CHANGED.c.lang).add_cte(
             literal("unsubscribed"),
             bindparam("source", type_=String()),
             bindparam("ip", type_=String()),
-            literal(f"{Status.ACTIVE} -> unsubscribed"),
+            literal(changes.moved(Status.ACTIVE, Status.UNSUBSCRIBED)),
         ),
     )
     .cte("logged")
@@ -397,7 +401,15 @@ def resubscribe(
     sub.confirmed_at = sub.confirmed_at or now
     sub.consent_source, sub.consent_at, sub.consent_ip = source, now, ip
     suppression.lift_erasure(session, sub.email)
-    _record(session, sub.id, "resubscribed", source, ip=ip, detail=f"{before} -> active", now=now)
+    _record(
+        session,
+        sub.id,
+        "resubscribed",
+        source,
+        ip=ip,
+        detail=changes.moved(before, Status.ACTIVE),
+        now=now,
+    )
     return sub
 
 
@@ -408,7 +420,14 @@ def set_lang(
     if sub.lang == lang:
         return False
     before, sub.lang = sub.lang, lang
-    _record(session, sub.id, "language changed", source, ip=ip, detail=f"{before} -> {lang}")
+    _record(
+        session,
+        sub.id,
+        "language changed",
+        source,
+        ip=ip,
+        detail=changes.lang_changed(before, lang),
+    )
     return True
 
 
@@ -420,14 +439,15 @@ def mark_suppressed(
     source: str = "webhook",
     detail: str | None = None,
 ) -> Subscriber | None:
-    """A bounce or complaint: the address is mailed no more, and nothing silently undoes that."""
+    """A bounce or complaint: the address is mailed no more, and nothing silently undoes that. `detail`
+    is stored as given (subscribers.changes.provider(...), or plain text); by default, the move."""
     if status not in SUPPRESSED:
         raise SubscriberError(f"a suppression is bounced or complained, not {status!r}")
     sub = session.get(Subscriber, subscriber_id)
     if sub is None or sub.status == status:
         return sub
     before, sub.status = sub.status, Status(status)
-    _record(session, sub.id, status, source, detail=detail or f"{before} -> {status}")
+    _record(session, sub.id, status, source, detail=detail or changes.moved(before, status))
     return sub
 
 

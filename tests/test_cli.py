@@ -34,6 +34,7 @@ def test_subscribers_add_and_show_json(run):
         and data["lang"] == "ko"
         and data["status"] == "active"
     )
+    assert [h["detail"] for h in data["history"]] == ["active, lang ko"]  # English, not its code
     again = run("subscribers", "add", "min.ji@example.com", "--lang", "en")
     assert "already subscribed" in again.output
     assert (
@@ -121,6 +122,11 @@ def test_pause_resume_and_cancel(run, ingested, subscribers_by_lang, session, se
     session.commit()
     assert run("issue", "resume", "1").exit_code == 1  # not paused
     assert run("issue", "pause", "1").output == "issue #1: paused\n"
+    # the reason is stored as a code; the CLI says it in English
+    assert run("issue", "show", "1").output.startswith("issue #1: paused (paused by an editor)\n")
+    assert json.loads(run("issue", "show", "1", "--json").stdout)["status_reason"] == (
+        "paused by an editor"
+    )
     resumed = run("issue", "resume", "1", "--wait")
     assert resumed.exit_code == 0 and "issue #1: sent" in resumed.output
     session.expire_all()

@@ -171,6 +171,7 @@ WAIT = click.option(
 def _wait_for(number: int) -> str:
     """A progress bar over the issue's recipients until it is sent, failed, cancelled or paused."""
     from mailer.delivery.stats import PARTLY_SENT, Progress, progress
+    from mailer.issues import reasons
     from mailer.issues.service import get_issue
     from mailer.issues.states import TERMINAL, IssueStatus
 
@@ -188,7 +189,7 @@ def _wait_for(number: int) -> str:
             with runtime().session() as session:  # the schema was checked when the send started
                 issue = get_issue(session, number)
                 now = progress(session, issue)
-                reason = issue.status_reason
+                reason = reasons.english(issue.status_reason)
             bar.length = max(now.total, 1)
             bar.update(
                 now.done - bar.pos, now

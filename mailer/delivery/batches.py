@@ -22,6 +22,7 @@ from mailer.delivery.lifecycle import finish_issue_if_done, pause_issue
 from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
 from mailer.delivery.ratelimit import limiter
 from mailer.delivery.states import LEASABLE, move, moving
+from mailer.issues import reasons
 from mailer.issues.models import Edition, Issue
 from mailer.issues.states import InvalidTransition, IssueStatus
 from mailer.kv import Store
@@ -329,16 +330,13 @@ def _failed_attempt(
 ) -> BatchOutcome:
     if exc.kind == SendError.AUTH:
         move(batch, BatchStatus.PENDING)  # nothing was sent; it goes out on resume
-        reason = (
-            f"SendGrid refused our credentials ({exc}). Fix MAILER_SENDGRID_API_KEY, "
-            f"then run `mailer issue resume {issue.number}`."
-        )
+        reason = reasons.credentials_refused(issue.number, str(exc))
         try:
             pause_issue(session, issue, reason)
             log.error(
                 "issue #%s paused: %s",
                 issue.number,
-                reason,
+                reasons.english(reason),
                 extra={"issue": issue.number, "batch": batch.id},
             )
         except InvalidTransition:

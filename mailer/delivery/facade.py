@@ -12,13 +12,13 @@ from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.delivery.lifecycle import cancel_issue, pause_issue, resume_issue
 from mailer.delivery.start import begin_send, start_due, start_editions
+from mailer.issues import reasons
 from mailer.issues.models import Edition, Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.issues.states import IssueStatus
 from mailer.runtime import Runtime
 
 log = logging.getLogger(__name__)
-PAUSED_BY_EDITOR = "paused by an editor"
 
 
 def _check_can_send(settings: Settings) -> None:
@@ -66,10 +66,11 @@ def resume(rt: Runtime, number: int) -> list[int]:
     return send_now(rt, number)
 
 
-def pause(rt: Runtime, number: int, reason: str = PAUSED_BY_EDITOR) -> None:
-    """Requests already out finish; nothing new goes out until resume."""
+def pause(rt: Runtime, number: int, reason: str | None = None) -> None:
+    """Requests already out finish; nothing new goes out until resume. `reason` is stored as given (one
+    of mailer.issues.reasons' codes); without one, "paused by an editor"."""
     with rt.session() as session:
-        pause_issue(session, get_issue(session, number), reason)
+        pause_issue(session, get_issue(session, number), reason or reasons.paused())
 
 
 def cancel(rt: Runtime, number: int) -> None:

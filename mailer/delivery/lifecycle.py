@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from mailer.config import Settings
 from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
 from mailer.delivery.states import BATCH_OPEN, LEASABLE, moving
+from mailer.issues import reasons
 from mailer.issues.models import Edition, Issue
 from mailer.issues.service import transition
 from mailer.issues.states import InvalidTransition, IssueStatus
@@ -39,7 +40,8 @@ def resume_issue(session: Session, issue: Issue) -> list[int]:
 
 
 def pause_issue(session: Session, issue: Issue, reason: str | None = None) -> None:
-    """Batches in flight finish their request; the others are handed back when a worker picks them up."""
+    """Batches in flight finish their request; the others are handed back when a worker picks them up.
+    `reason` is stored as given: one of mailer.issues.reasons' codes, or plain text."""
     transition(session, issue, IssueStatus.PAUSED, status_reason=reason)
 
 
@@ -50,7 +52,7 @@ def cancel_issue(session: Session, issue: Issue, now: datetime) -> None:
         issue,
         IssueStatus.CANCELLED,
         finished_at=now,
-        status_reason="cancelled by an editor",
+        status_reason=reasons.cancelled(),
     )
     closing = [BatchStatus.PENDING, BatchStatus.RETRYING, BatchStatus.UNKNOWN]
     batch_ids = select(Batch.id).where(Batch.issue_id == issue.id, Batch.status.in_(closing))
@@ -103,7 +105,7 @@ def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool
             issue,
             IssueStatus.FAILED if all_failed else IssueStatus.SENT,
             finished_at=now,
-            status_reason=f"{failed} batch(es) failed" if failed else None,
+            status_reason=reasons.batches_failed(failed) if failed else None,
         )
     except InvalidTransition:  # another worker finished it first
         return False

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from mailer.delivery.models import Delivery, DeliveryStatus, below
 from mailer.events.models import WebhookEvent
+from subscribers import changes
 from subscribers import service as subscribers
 from subscribers.emails import InvalidEmail
 
@@ -72,13 +73,11 @@ def _apply_to_subscriber(session: Session, event: WebhookEvent, effect: str) -> 
             return
     if sub is None:
         return
-    detail = f"SendGrid {event.event}" + (
-        f": {event.payload.get('reason')}" if event.payload.get("reason") else ""
-    )
+    detail = changes.provider(event.event, str(event.payload.get("reason") or ""))
     if effect == "unsubscribed":
         subscribers.unsubscribe(session, sub.id, source="webhook")
     else:
-        subscribers.mark_suppressed(session, sub.id, effect, source="webhook", detail=detail[:500])
+        subscribers.mark_suppressed(session, sub.id, effect, source="webhook", detail=detail)
 
 
 def apply_pending(session: Session, now: datetime, limit: int = BATCH) -> int:

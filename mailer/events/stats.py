@@ -16,6 +16,7 @@ from mailer.db import upsert_insert
 from mailer.delivery.models import DELIVERY_RANK, Delivery, DeliveryStatus
 from mailer.delivery.stats import delivery_counts
 from mailer.events.models import IssueCounts, WebhookEvent
+from mailer.issues import reasons
 from mailer.issues.models import Edition, Issue
 
 STATS = ("sent", "delivered", "bounced", "complained", "opened", "clicked", "unsubscribed")
@@ -122,7 +123,7 @@ def issue_report(session: Session, issue: Issue, now: datetime, settings: Settin
     return {
         "number": issue.number,
         "status": issue.status,
-        "status_reason": issue.status_reason,
+        "status_reason": reasons.english(issue.status_reason) or None,
         "window_start": issue.window_start.isoformat(),
         "window_end": issue.window_end.isoformat(),
         "scheduled_at": _iso(issue.scheduled_at),

@@ -13,6 +13,7 @@ from mailer.celery_app import BROKER_DOWN, QUEUES
 from mailer.config import Settings
 from mailer.delivery.models import Batch, BatchStatus
 from mailer.delivery.stats import PARTLY_SENT, progress
+from mailer.issues import reasons
 from mailer.issues.models import Edition, Issue
 from mailer.issues.states import IssueStatus
 from mailer.redis_client import client, is_redis
@@ -116,7 +117,7 @@ def issues_in_flight(session: Session, now: datetime) -> list[dict]:
                 "number": issue.number,
                 "status": issue.status,
                 "state": p.state,
-                "reason": issue.status_reason,
+                "reason": reasons.english(issue.status_reason) or None,
                 "done": p.done,
                 "total": p.total,
                 "sent": p.sent,

@@ -11,6 +11,7 @@ from mailer.delivery import batches, lifecycle, start
 from mailer.delivery.facade import send_now
 from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
 from mailer.events import reconcile
+from mailer.issues import reasons
 from mailer.issues.models import Issue
 from mailer.issues.service import transition
 from mailer.issues.states import IssueStatus
@@ -248,7 +249,9 @@ def test_a_permanent_error_fails_the_batch_and_says_why(session, issue, settings
         )
     session.expire_all()
     issue = session.get(Issue, issue.id)
-    assert issue.status == IssueStatus.FAILED and "3 batch(es) failed" in issue.status_reason
+    assert issue.status == IssueStatus.FAILED and "3 batch(es) failed" in reasons.english(
+        issue.status_reason
+    )
     assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.FAILED}
 
 
@@ -382,7 +385,9 @@ def test_refused_credentials_pause_the_issue_instead_of_burning_batches(session,
     assert sender.calls == 1  # the other batches saw the pause and went back to pending
     session.expire_all()
     issue = session.get(Issue, issue.id)
-    assert issue.status == IssueStatus.PAUSED and "MAILER_SENDGRID_API_KEY" in issue.status_reason
+    assert issue.status == IssueStatus.PAUSED and "MAILER_SENDGRID_API_KEY" in reasons.english(
+        issue.status_reason
+    )
     assert set(session.scalars(select(Batch.status))) == {BatchStatus.PENDING}
     assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.QUEUED}
 

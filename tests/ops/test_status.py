@@ -140,3 +140,18 @@ def test_metrics_in_prometheus_format(session, issue, make_runtime, runtime):
         and 'mailer_batch_send_seconds_bucket{le="+Inf"} 5.0' in text
     )
     assert 'mailer_webhook_events_total{event="delivered"} 3.0' in text
+
+
+def test_ops_status_says_a_pause_reason_in_english(session, issue, settings, runtime):
+    from mailer.delivery import facade
+    from mailer.issues import reasons
+
+    start_send(session, issue, settings, utcnow())  # in flight, no batch sent yet
+    session.commit()
+    facade.pause(runtime, issue.number, reasons.paused("mina", "a typo in the lead"))
+    text = CliRunner().invoke(main, ["ops", "status"], obj=runtime).output
+    assert (
+        f"issue #{issue.number}: paused" in text and "(paused by mina: a typo in the lead)" in text
+    )
+    data = json.loads(CliRunner().invoke(main, ["ops", "status", "--json"], obj=runtime).stdout)
+    assert [i["reason"] for i in data["issues"]] == ["paused by mina: a typo in the lead"]

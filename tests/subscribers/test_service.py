@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from subscribers import service, tokens
+from subscribers import changes, service, tokens
 from subscribers.models import Change, Status, Subscriber
 from subscribers.suppression import suppress
 
@@ -68,7 +68,7 @@ def test_a_web_request_creates_a_pending_subscriber_with_its_consent_record(sess
     )
     assert sub.consent_at is not None and sub.confirmed_at is None
     change = service.history(session, sub_id)[0]
-    assert (change.action, change.source, change.ip, change.detail) == (
+    assert (change.action, change.source, change.ip, changes.english(change.detail)) == (
         "sign-up requested",
         "web",
         "198.51.100.4",
@@ -234,7 +234,10 @@ def _one_click(session, sub, settings, **kw):
 
 def _changes(session, sub):
     session.expire_all()
-    return [(c.action, c.source, c.ip, c.detail) for c in service.history(session, sub.id)]
+    return [
+        (c.action, c.source, c.ip, changes.english(c.detail))
+        for c in service.history(session, sub.id)
+    ]
 
 
 def _postgres_only(session):

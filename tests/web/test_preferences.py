@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from subscribers import service, tokens
+from subscribers import changes, service, tokens
 from subscribers.models import Change, Status
 from tests.web.conftest import csrf_of, tamper
 
@@ -48,7 +48,9 @@ def test_changing_the_language_takes_effect_and_the_page_follows(client, session
     assert _now(session, reader).lang == "en"
     change = session.scalar(select(Change).where(Change.action == "language changed"))
     assert (
-        change.detail == "ko -> en" and change.source == "preferences" and change.ip == "testclient"
+        changes.english(change.detail) == "ko -> en"
+        and change.source == "preferences"
+        and change.ip == "testclient"
     )
 
 

@@ -5,13 +5,13 @@ why, and every refusal is a sentence in the page's language, never an exception'
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from mailer.coded import decode
+from mailer.issues import reasons
 from mailer.issues.models import Editor, Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.issues.states import InvalidTransition, IssueStatus
@@ -21,7 +21,7 @@ from mailer.web import language
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
 from mailer.web.deps import get_runtime
-from mailer.web.i18n import Texts, texts
+from mailer.web.i18n import texts
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin")
@@ -68,33 +68,31 @@ def recipients(session: Session, issue: Issue, action: str) -> list[tuple[str, i
     return reach
 
 
-_REASONS: tuple[tuple[re.Pattern, Callable[[Texts, dict[str, str]], str]], ...] = (
-    # what the delivery layer writes in status_reason, and how the page says it
-    (re.compile(r"paused by an editor$"), lambda t, _: t._("Paused by an editor.")),
-    (
-        re.compile(r"paused by (?P<name>.+?): (?P<why>.*)$", re.DOTALL),
-        lambda t, m: t._("Paused by %(name)s: %(why)s", **m),
-    ),
-    (re.compile(r"paused by (?P<name>.+?)$"), lambda t, m: t._("Paused by %(name)s.", **m)),
-    (re.compile(r"cancelled by an editor$"), lambda t, _: t._("Cancelled by an editor.")),
-    (
-        re.compile(r"(?P<count>\d+) batch\(es\) failed$"),
-        lambda t, m: t.ngettext(
-            "%(num)s batch failed.", "%(num)s batches failed.", int(m["count"])
-        ),
-    ),
-)
-
-
 def reason_text(reason: str | None, lang: str) -> str:
-    """An issue's status reason in the page's language (an editor's own words are kept as written)."""
-    if not reason:
-        return ""
-    for pattern, say in _REASONS:
-        found = pattern.match(reason)
-        if found:
-            return say(texts(lang), found.groupdict())
-    return reason
+    """An issue's status reason (mailer.issues.reasons) in the page's language. An editor's own words
+    and the provider's error are kept as written, and so is a reason stored before codes."""
+    coded = decode(reason)
+    if coded is None:
+        return reason or ""
+    t, p = texts(lang), coded.params
+    if coded.code == reasons.PAUSED:
+        if "name" not in p:
+            return t._("Paused by an editor.")
+        if "why" not in p:
+            return t._("Paused by %(name)s.", name=p["name"])
+        return t._("Paused by %(name)s: %(why)s", name=p["name"], why=p["why"])
+    if coded.code == reasons.CANCELLED:
+        return t._("Cancelled by an editor.")
+    if coded.code == reasons.BATCHES_FAILED:
+        count = int(p.get("count", 0))
+        return t.ngettext("%(num)s batch failed.", "%(num)s batches failed.", count)
+    if coded.code == reasons.CREDENTIALS_REFUSED:
+        return t._(
+            "SendGrid refused the mailer's credentials (%(error)s). Whoever runs the mailer must "
+            "fix MAILER_SENDGRID_API_KEY; then the issue can be resumed.",
+            error=p.get("error", ""),
+        )
+    return reasons.english(reason)
 
 
 def _refusal(issue: Issue, action: str, lang: str) -> str:
@@ -162,9 +160,7 @@ def issue_action(
             switch_url=f"/admin/issues/{number}?lang={language.other(lang)}",
         )
     reason = " ".join(reason.split())[:MAX_REASON]
-    why = f"paused by {editor.name}" + (
-        f": {reason}" if reason else ""
-    )  # who and why, for the desk and the CLI
+    why = reasons.paused(editor.name, reason)  # who and why, for the desk and the CLI
     runtime = get_runtime(request)
     settings = runtime.settings
     actions = {

@@ -4,13 +4,13 @@ export."""
 
 from __future__ import annotations
 
-import re
 from math import ceil
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from starlette.datastructures import UploadFile
 
+from mailer.coded import decode
 from mailer.db import utcnow
 from mailer.langs import EDITIONS
 from mailer.runtime import Runtime
@@ -20,6 +20,7 @@ from mailer.web.admin.pages import CurrentAdmin, DbSession, FormField, back, pag
 from mailer.web.deps import get_runtime
 from mailer.web.i18n import texts
 from mailer.web.labels import N_
+from subscribers import changes, csv_import
 
 router = APIRouter(prefix="/admin")
 
@@ -96,33 +97,23 @@ def subscribers_page(request: Request, session: DbSession, editor: CurrentAdmin)
     return _list(request, session, editor, notice=request.query_params.get("n"))
 
 
-_BAD_ROW_REASONS = (  # what the CSV reader says about a row, and how the page's language says it
-    (re.compile(r"email is empty$"), N_("The email address is empty.")),
-    (
-        re.compile(r"lang must be one of .*, not (?P<value>.*)$"),
-        N_("lang %(value)s is not one of ko, en, both."),
-    ),
-    (
-        re.compile(r"status must be one of .*, not (?P<value>.*)$"),
-        N_("status %(value)s is not allowed; the values are: %(statuses)s"),
-    ),
-    (
-        re.compile(r"created_at (?P<value>.*) is not an ISO 8601 date$"),
-        N_("created_at %(value)s is not an ISO 8601 date."),
-    ),
-)
+# BadRow.code, as subscribers.csv_import names it -> the sentence; %(value)s is the value at fault
+BAD_ROW_REASONS = {
+    csv_import.BAD_EMAIL_EMPTY: N_("The email address is empty."),
+    csv_import.BAD_EMAIL: N_("Not a valid email address."),
+    csv_import.BAD_LANG: N_("lang %(value)s is not one of ko, en, both."),
+    csv_import.BAD_STATUS: N_("status %(value)s is not allowed; the values are: %(statuses)s"),
+    csv_import.BAD_CREATED_AT: N_("created_at %(value)s is not an ISO 8601 date."),
+}
 
 
-def bad_row_reason(reason: str, lang: str) -> str:
-    from subscribers.csv_import import STATUSES
-
-    for pattern, message in _BAD_ROW_REASONS:
-        found = pattern.match(reason)
-        if found:
-            return texts(lang)._(message, statuses=", ".join(STATUSES), **found.groupdict())
-    return texts(lang)._(
-        "Not a valid email address."
-    )  # the address check's reasons: not an address
+def bad_row_reason(bad: csv_import.BadRow, lang: str) -> str:
+    """Why the CSV reader skipped a row, in the page's language."""
+    message = BAD_ROW_REASONS.get(bad.code)
+    if message is None:
+        return bad.reason
+    value = repr(bad.params.get("value", ""))  # quoted: an empty or spaced value stays visible
+    return texts(lang)._(message, value=value, statuses=", ".join(csv_import.STATUSES))
 
 
 @router.post("/subscribers/import")
@@ -140,7 +131,7 @@ async def subscribers_import(request: Request, session: DbSession, editor: Curre
 
     def on_bad_row(bad) -> None:
         if len(bad_rows) < SHOWN_BAD_ROWS:
-            bad_rows.append((bad.line, bad_row_reason(bad.reason, lang)))
+            bad_rows.append((bad.line, bad_row_reason(bad, lang)))
 
     try:  # import_rows commits chunk by chunk, like the CLI
         report = import_rows(
@@ -217,19 +208,37 @@ def allowed_actions(sub) -> tuple[str, ...]:
 
 
 def detail_text(detail: str | None, lang: str) -> str:
-    """A history row's detail ("active -> unsubscribed", "pending, lang ko") with its statuses and languages
-    in the page's language."""
-    t = texts(lang)
-
-    def word(match: re.Match) -> str:
-        w = match.group(0)
-        return (
-            t.label("sub", w, "")
-            or t.label("edition", w, "")
-            or (t._("Language") if w == "lang" else w)
+    """A history row's detail (subscribers.changes) in the page's language, its statuses and languages
+    named by their labels. A provider's words are kept as written, and so is a detail stored before
+    codes."""
+    coded = decode(detail)
+    if coded is None:
+        return detail or ""
+    t, p = texts(lang), {k: str(v) for k, v in coded.params.items()}
+    if coded.code == changes.ADDED:
+        return t._(
+            "%(status)s, %(edition)s",
+            status=t.label("sub", p.get("status", "")),
+            edition=t.label("edition", p.get("lang", "")),
         )
-
-    return re.sub(r"[a-z]+", word, detail or "")
+    if coded.code == changes.REQUESTED:
+        return t.label("edition", p.get("lang", ""))
+    if coded.code in (changes.MOVED, changes.LANG_CHANGED):
+        kind = "sub" if coded.code == changes.MOVED else "edition"
+        moved = t._(
+            "%(before)s -> %(after)s",
+            before=t.label(kind, p.get("before", "")),
+            after=t.label(kind, p.get("after", "")),
+        )
+        if "lang" not in p:
+            return moved
+        return t._("%(status)s, %(edition)s", status=moved, edition=t.label("edition", p["lang"]))
+    if coded.code == changes.PROVIDER:
+        event = t.label("ev", p.get("event", ""))
+        if "reason" not in p:
+            return t._("SendGrid reported: %(event)s", event=event)
+        return t._("SendGrid reported: %(event)s (%(reason)s)", event=event, reason=p["reason"])
+    return changes.english(detail) or ""
 
 
 def _subscriber_page(

@@ -5,6 +5,8 @@ import html
 import pytest
 from sqlalchemy import func, select
 
+from mailer.issues import reasons
+
 from .conftest import PASSWORD, csrf_of, log_in
 
 
@@ -79,7 +81,10 @@ def test_cancel_asks_first_and_a_pause_records_who_and_why(
     assert _actions(admin.get("/admin/issues/1").text) == ["pause", "cancel"]
     assert _post(admin, "pause", reason="wrong headline").status_code == 303
     session.expire_all()
-    assert drafted.status == "paused" and drafted.status_reason == "paused by mina: wrong headline"
+    assert (
+        drafted.status == "paused"
+        and reasons.english(drafted.status_reason) == "paused by mina: wrong headline"
+    )
     assert (
         "mina 님이 일시 중지했습니다. 사유: wrong headline"
         in admin.get("/admin/issues/1?lang=ko").text
