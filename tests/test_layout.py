@@ -54,3 +54,19 @@ def test_settings_are_read_from_the_environment_only_in_entry_points():
         if "get_settings" in p.read_text("utf-8")
     }
     assert calling - ENTRY_POINTS == set()
+
+
+def test_no_desk_page_module_reaches_another_inside_a_function():
+    """An import inside a function hides a cycle from the layer contract: the desk's page modules share
+    what they share through modules of their own (issue_view, pages), imported at the top."""
+    import ast
+
+    hidden = []
+    for path in (ROOT / "mailer" / "web").rglob("*.py"):
+        for func in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("_pages"):
+                    hidden.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module}")
+    assert hidden == []

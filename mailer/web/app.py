@@ -79,6 +79,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     from mailer.web.admin import (
         account_pages,
         issue_pages,
+        issue_view,
         login,
         preview_pages,
         progress_pages,
@@ -109,7 +110,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     i18n.install(app.state.templates.env)  # _() and ngettext() in the page's language
     # a send time in the zone it was chosen in
     app.state.templates.env.globals["zoned"] = partial(
-        schedule_pages.zoned, default_tz=settings.digest_timezone
+        issue_view.zoned, default_tz=settings.digest_timezone
     )
     app.state.rate_limiter = ratelimit.Limiter(runtime.kv)
     app.state.login_throttle = throttle.LoginThrottle(settings, runtime.kv)

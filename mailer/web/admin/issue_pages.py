@@ -9,22 +9,19 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.issues import editing
-from mailer.issues.digest import stories_of
 from mailer.issues.models import DraftRun, Editor, Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.issues.states import InvalidTransition, IssueStatus
 from mailer.langs import EDITIONS
 from mailer.mail import proofs
 from mailer.rendering.render import RenderError
-from mailer.web.admin import preview_pages, progress_pages
+from mailer.web.admin import progress_pages
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.errors import editing_error
+from mailer.web.admin.issue_view import issue_view, progress_of
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
-from mailer.web.admin.schedule_pages import USUAL_ZONES, zone_choices
-from mailer.web.admin.send_pages import actions_for, reason_text
 from mailer.web.deps import settings_of
 from mailer.web.i18n import texts
 
@@ -33,22 +30,6 @@ RECENT = 10
 
 
 # --- dashboard --------------------------------------------------------------------------------
-
-
-def _progress(session: Session, issue: Issue, settings: Settings) -> dict:
-    from mailer.delivery.stats import progress
-    from mailer.events.stats import stored_counts
-
-    now = progress(session, issue)
-    counts = stored_counts(session, issue, utcnow(), settings)
-    return {
-        "done": now.done,
-        "total": now.total,
-        "state": now.state,
-        "unscheduled": now.unscheduled,
-        "stats": counts.stats,
-        "counted_at": counts.counted_at,
-    }
 
 
 @router.get("", response_class=HTMLResponse)
@@ -89,7 +70,7 @@ def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
         "dashboard",
         editor=editor,
         upcoming=upcoming,
-        recent=[(i, _progress(session, i, settings_of(request))) for i in recent],
+        recent=[(i, progress_of(session, i, settings_of(request))) for i in recent],
         runs=runs,
         statuses=statuses,
         table=table,
@@ -113,56 +94,10 @@ def draft_now(
 # --- the issue editor -------------------------------------------------------------------------
 
 
-def _with_pairs(session: Session, articles: list) -> list[tuple]:
-    """Each candidate story with its translation's title (or None), Korean first: a story shows both titles."""
-    from mailer.articles.models import Article
-
-    ids = [a.pair_id for a in articles if a.pair_id]
-    rows = (
-        session.execute(select(Article.id, Article.title).where(Article.id.in_(ids))) if ids else ()
-    )
-    pairs = {pair_id: title for pair_id, title in rows}
-    return [(a, pairs.get(a.pair_id)) for a in articles]
-
-
-def _issue_page(
-    request: Request, session: Session, editor: Editor, number: int, status_code: int = 200, **extra
-) -> HTMLResponse:
-    issue = get_issue(session, number)
-    settings = settings_of(request)
-    tz = settings.digest_timezone
-    stories = list(zip(issue.stories, stories_of(session, issue), strict=True))
-    return page(
-        request,
-        "issue",
-        status_code,
-        editor=editor,
-        issue=issue,
-        stories=stories,
-        editable=editing.is_editable(issue),
-        candidates=_with_pairs(session, editing.candidates(session)),
-        progress=_progress(session, issue, settings),
-        live=progress_pages.views(session, [issue], page_lang(request), utcnow())[issue.number],
-        inbox=preview_pages.inbox(issue, settings),
-        timezones=zone_choices(),
-        usual_zones=USUAL_ZONES,
-        default_tz=tz,
-        notice=request.query_params.get("n"),
-        actions=actions_for(issue, editor),
-        status_reason=reason_text(issue.status_reason, page_lang(request)),
-        **extra,
-    )
-
-
-issue_view = (
-    _issue_page  # for the sending routes (send_pages), which show the issue with their refusal
-)
-
-
 @router.get("/issues/{number:issue_number}", response_class=HTMLResponse)
 def issue_page(number: int, request: Request, session: DbSession, editor: CurrentEditor):
     try:
-        return _issue_page(request, session, editor, number)
+        return issue_view(request, session, editor, number)
     except IssueError:
         return Response(f"no issue #{number}", status_code=404)
 
@@ -176,7 +111,7 @@ def _apply(
         session.commit()
     except RenderError as exc:  # the template's own message: what a designer needs to fix it
         session.rollback()
-        return _issue_page(
+        return issue_view(
             request,
             session,
             editor,
@@ -186,7 +121,7 @@ def _apply(
         )
     except (IssueError, InvalidTransition) as exc:
         session.rollback()
-        return _issue_page(
+        return issue_view(
             request,
             session,
             editor,
@@ -263,7 +198,7 @@ def test_send(
     try:
         sent = proofs.send_proof(get_issue(session, number), lang, to.split(), settings_of(request))
     except InvalidEmail:
-        return _issue_page(
+        return issue_view(
             request,
             session,
             editor,
@@ -272,7 +207,7 @@ def test_send(
             error=t._("One of the addresses is not a valid email address."),
         )
     except SendError:
-        return _issue_page(
+        return issue_view(
             request,
             session,
             editor,
@@ -281,7 +216,7 @@ def test_send(
             error=t._("The test could not be sent. Try again in a moment."),
         )
     except IssueError as exc:
-        return _issue_page(
+        return issue_view(
             request,
             session,
             editor,

@@ -5,8 +5,6 @@ sentence in the page's language."""
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
-from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -19,29 +17,13 @@ from mailer.issues.states import InvalidTransition
 from mailer.langs import EDITIONS
 from mailer.rendering.render import RenderError
 from mailer.web.admin.auth import check_csrf
+from mailer.web.admin.issue_view import issue_view, zone_choices
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page_lang
 from mailer.web.deps import settings_of
 from mailer.web.i18n import texts
 from mailer.web.labels import N_
 
 router = APIRouter(prefix="/admin")
-USUAL_ZONES = ("Asia/Seoul", "America/New_York", "America/Los_Angeles", "Europe/London", "UTC")
-
-
-@cache
-def zone_choices() -> tuple[str, ...]:
-    """Every IANA zone this system knows, the newsroom's usual ones first."""
-    return USUAL_ZONES + tuple(sorted(available_timezones() - set(USUAL_ZONES)))
-
-
-def zoned(when: datetime | None, tz: str | None, default_tz: str) -> str:
-    """A time in the zone it was chosen in (an edition's send_tz), else the digest's zone."""
-    if when is None:
-        return ""
-    tz = tz or default_tz
-    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") + f" {tz}"
-
-
 _REFUSALS = {  # what _refusal finds wrong, as the page says it
     "bad_zone": N_("Unknown time zone. Pick a name from the list, such as Asia/Seoul."),
     "bad_time": N_("That date and time cannot be read."),
@@ -86,8 +68,6 @@ def _issue(request: Request, session, number: int):
 
 
 def _show(request: Request, session, editor, number: int, key: str):
-    from mailer.web.admin.issue_pages import issue_view
-
     session.rollback()
     issue = get_issue(session, number)
     t = texts(page_lang(request))

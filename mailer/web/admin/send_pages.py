@@ -10,15 +10,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from mailer.coded import decode
 from mailer.issues import reasons
-from mailer.issues.models import Editor, Issue
+from mailer.issues.models import Issue
 from mailer.issues.service import IssueError, get_issue
-from mailer.issues.states import InvalidTransition, IssueStatus
+from mailer.issues.states import InvalidTransition
 from mailer.langs import EDITIONS
 from mailer.rendering.render import RenderError
 from mailer.web import language
 from mailer.web.admin.auth import check_csrf
+from mailer.web.admin.issue_view import ADMIN_ONLY, actions_for, issue_view, unstarted
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
 from mailer.web.deps import get_runtime
 from mailer.web.i18n import texts
@@ -26,30 +26,8 @@ from mailer.web.i18n import texts
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin")
 
-ADMIN_ONLY = frozenset(
-    {"send", "resume", "cancel"}
-)  # an editor curates, tests, schedules and may pause
 CONFIRMED = frozenset({"send", "cancel"})  # a second step naming the recipients
 MAX_REASON = 300
-
-
-def _unstarted(issue: Issue) -> list[str]:
-    return [e.lang for e in issue.editions if e.started_at is None]
-
-
-def actions_for(issue: Issue, editor: Editor) -> tuple[str, ...]:
-    """What can be done to the issue now, by this editor, in the order the page shows them."""
-    s = IssueStatus
-    by_status: dict[str, tuple[str, ...]] = {
-        s.DRAFT: ("send",),
-        s.SCHEDULED: ("send", "cancel"),
-        # sending with editions not started (a per-edition schedule): "send now" starts the rest
-        s.SENDING: (("send",) if _unstarted(issue) else ()) + ("pause", "cancel"),
-        s.PAUSED: ("resume", "cancel"),
-    }
-    return tuple(
-        a for a in by_status.get(issue.status, ()) if editor.is_admin or a not in ADMIN_ONLY
-    )
 
 
 def recipients(session: Session, issue: Issue, action: str) -> list[tuple[str, int]]:
@@ -59,40 +37,13 @@ def recipients(session: Session, issue: Issue, action: str) -> list[tuple[str, i
     from subscribers.service import counts
 
     by = counts(session)
-    unstarted = _unstarted(issue)
-    reach = [(lang, by.get((lang, "active"), 0)) for lang in EDITIONS if lang in unstarted]
+    waiting_langs = unstarted(issue)
+    reach = [(lang, by.get((lang, "active"), 0)) for lang in EDITIONS if lang in waiting_langs]
     if action == "cancel":
         waiting = progress(session, issue).waiting
         if waiting:
             reach.append(("waiting", waiting))
     return reach
-
-
-def reason_text(reason: str | None, lang: str) -> str:
-    """An issue's status reason (mailer.issues.reasons) in the page's language. An editor's own words
-    and the provider's error are kept as written, and so is a reason stored before codes."""
-    coded = decode(reason)
-    if coded is None:
-        return reason or ""
-    t, p = texts(lang), coded.params
-    if coded.code == reasons.PAUSED:
-        if "name" not in p:
-            return t._("Paused by an editor.")
-        if "why" not in p:
-            return t._("Paused by %(name)s.", name=p["name"])
-        return t._("Paused by %(name)s: %(why)s", name=p["name"], why=p["why"])
-    if coded.code == reasons.CANCELLED:
-        return t._("Cancelled by an editor.")
-    if coded.code == reasons.BATCHES_FAILED:
-        count = int(p.get("count", 0))
-        return t.ngettext("%(num)s batch failed.", "%(num)s batches failed.", count)
-    if coded.code == reasons.CREDENTIALS_REFUSED:
-        return t._(
-            "SendGrid refused the mailer's credentials (%(error)s). Whoever runs the mailer must "
-            "fix MAILER_SENDGRID_API_KEY; then the issue can be resumed.",
-            error=p.get("error", ""),
-        )
-    return reasons.english(reason)
 
 
 def _refusal(issue: Issue, action: str, lang: str) -> str:
@@ -103,14 +54,6 @@ def _refusal(issue: Issue, action: str, lang: str) -> str:
         status=t.label("status", issue.status),
         action=t.label("act", action),
     )
-
-
-def _issue_page(
-    request: Request, session: Session, editor: Editor, number: int, status_code: int, error: str
-):
-    from mailer.web.admin.issue_pages import issue_view
-
-    return issue_view(request, session, editor, number, status_code, error=error)
 
 
 @router.post("/issues/{number:issue_number}/action")
@@ -138,15 +81,17 @@ def issue_action(
         return Response(t._("There is no issue #%(number)s.", number=number), status_code=404)
     if action not in actions_for(issue, editor):
         if action in ADMIN_ONLY and not editor.is_admin:
-            return _issue_page(
+            return issue_view(
                 request,
                 session,
                 editor,
                 number,
                 403,
-                t._("Only an admin can do that. Ask an admin."),
+                error=t._("Only an admin can do that. Ask an admin."),
             )
-        return _issue_page(request, session, editor, number, 409, _refusal(issue, action, lang))
+        return issue_view(
+            request, session, editor, number, 409, error=_refusal(issue, action, lang)
+        )
     if action in CONFIRMED and confirm != "yes":
         reach = recipients(session, issue, action)
         return page(
@@ -175,7 +120,9 @@ def issue_action(
     except InvalidTransition:  # another editor or a worker moved it first
         session.rollback()
         issue = get_issue(session, number)
-        return _issue_page(request, session, editor, number, 409, _refusal(issue, action, lang))
+        return issue_view(
+            request, session, editor, number, 409, error=_refusal(issue, action, lang)
+        )
     except (IssueError, RenderError) as exc:
         session.rollback()
         log.warning("issue #%s: %s refused: %s", number, action, exc)
@@ -191,5 +138,5 @@ def issue_action(
                 number=number,
             )
         )
-        return _issue_page(request, session, editor, number, 409, refusal)
+        return issue_view(request, session, editor, number, 409, error=refusal)
     return back(f"/admin/issues/{number}", n="done")

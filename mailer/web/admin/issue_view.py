@@ -1,0 +1,150 @@
+"""The issue page, as its own route and the editing, scheduling and sending routes show it (with
+their refusal): what each of those modules imports, so none imports another."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailer.coded import decode
+from mailer.config import Settings
+from mailer.db import utcnow
+from mailer.issues import editing, reasons
+from mailer.issues.digest import stories_of
+from mailer.issues.models import Editor, Issue
+from mailer.issues.service import get_issue
+from mailer.issues.states import IssueStatus
+from mailer.web.admin import preview_pages, progress_pages
+from mailer.web.admin.pages import page, page_lang
+from mailer.web.deps import settings_of
+from mailer.web.i18n import texts
+
+USUAL_ZONES = ("Asia/Seoul", "America/New_York", "America/Los_Angeles", "Europe/London", "UTC")
+
+
+@cache
+def zone_choices() -> tuple[str, ...]:
+    """Every IANA zone this system knows, the newsroom's usual ones first."""
+    return USUAL_ZONES + tuple(sorted(available_timezones() - set(USUAL_ZONES)))
+
+
+def zoned(when: datetime | None, tz: str | None, default_tz: str) -> str:
+    """A time in the zone it was chosen in (an edition's send_tz), else the digest's zone."""
+    if when is None:
+        return ""
+    tz = tz or default_tz
+    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") + f" {tz}"
+
+
+ADMIN_ONLY = frozenset(
+    {"send", "resume", "cancel"}
+)  # an editor curates, tests, schedules and may pause
+
+
+def unstarted(issue: Issue) -> list[str]:
+    return [e.lang for e in issue.editions if e.started_at is None]
+
+
+def actions_for(issue: Issue, editor: Editor) -> tuple[str, ...]:
+    """What can be done to the issue now, by this editor, in the order the page shows them."""
+    s = IssueStatus
+    by_status: dict[str, tuple[str, ...]] = {
+        s.DRAFT: ("send",),
+        s.SCHEDULED: ("send", "cancel"),
+        # sending with editions not started (a per-edition schedule): "send now" starts the rest
+        s.SENDING: (("send",) if unstarted(issue) else ()) + ("pause", "cancel"),
+        s.PAUSED: ("resume", "cancel"),
+    }
+    return tuple(
+        a for a in by_status.get(issue.status, ()) if editor.is_admin or a not in ADMIN_ONLY
+    )
+
+
+def reason_text(reason: str | None, lang: str) -> str:
+    """An issue's status reason (mailer.issues.reasons) in the page's language. An editor's own words
+    and the provider's error are kept as written, and so is a reason stored before codes."""
+    coded = decode(reason)
+    if coded is None:
+        return reason or ""
+    t, p = texts(lang), coded.params
+    if coded.code == reasons.PAUSED:
+        if "name" not in p:
+            return t._("Paused by an editor.")
+        if "why" not in p:
+            return t._("Paused by %(name)s.", name=p["name"])
+        return t._("Paused by %(name)s: %(why)s", name=p["name"], why=p["why"])
+    if coded.code == reasons.CANCELLED:
+        return t._("Cancelled by an editor.")
+    if coded.code == reasons.BATCHES_FAILED:
+        count = int(p.get("count", 0))
+        return t.ngettext("%(num)s batch failed.", "%(num)s batches failed.", count)
+    if coded.code == reasons.CREDENTIALS_REFUSED:
+        return t._(
+            "SendGrid refused the mailer's credentials (%(error)s). Whoever runs the mailer must "
+            "fix MAILER_SENDGRID_API_KEY; then the issue can be resumed.",
+            error=p.get("error", ""),
+        )
+    return reasons.english(reason)
+
+
+def progress_of(session: Session, issue: Issue, settings: Settings) -> dict:
+    from mailer.delivery.stats import progress
+    from mailer.events.stats import stored_counts
+
+    now = progress(session, issue)
+    counts = stored_counts(session, issue, utcnow(), settings)
+    return {
+        "done": now.done,
+        "total": now.total,
+        "state": now.state,
+        "unscheduled": now.unscheduled,
+        "stats": counts.stats,
+        "counted_at": counts.counted_at,
+    }
+
+
+def _with_pairs(session: Session, articles: list) -> list[tuple]:
+    """Each candidate story with its translation's title (or None), Korean first: a story shows both titles."""
+    from mailer.articles.models import Article
+
+    ids = [a.pair_id for a in articles if a.pair_id]
+    rows = (
+        session.execute(select(Article.id, Article.title).where(Article.id.in_(ids))) if ids else ()
+    )
+    pairs = {pair_id: title for pair_id, title in rows}
+    return [(a, pairs.get(a.pair_id)) for a in articles]
+
+
+def issue_view(
+    request: Request, session: Session, editor: Editor, number: int, status_code: int = 200, **extra
+) -> HTMLResponse:
+    issue = get_issue(session, number)
+    settings = settings_of(request)
+    tz = settings.digest_timezone
+    stories = list(zip(issue.stories, stories_of(session, issue), strict=True))
+    return page(
+        request,
+        "issue",
+        status_code,
+        editor=editor,
+        issue=issue,
+        stories=stories,
+        editable=editing.is_editable(issue),
+        candidates=_with_pairs(session, editing.candidates(session)),
+        progress=progress_of(session, issue, settings),
+        live=progress_pages.views(session, [issue], page_lang(request), utcnow())[issue.number],
+        inbox=preview_pages.inbox(issue, settings),
+        timezones=zone_choices(),
+        usual_zones=USUAL_ZONES,
+        default_tz=tz,
+        notice=request.query_params.get("n"),
+        actions=actions_for(issue, editor),
+        status_reason=reason_text(issue.status_reason, page_lang(request)),
+        **extra,
+    )
