@@ -5,9 +5,10 @@ start, `mailer demo`) and handed down. Services take the parts they need as para
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,9 +45,15 @@ class Dispatcher(Protocol):
 class Runtime:
     settings: Settings
     sessions: sessionmaker[Session]
-    sender: Sender
+    make_sender: Callable[[], Sender]
     tasks: Dispatcher
     kv: Store  # what processes share: rate limits, the login throttle, the send's counters
+
+    @cached_property
+    def sender(self) -> Sender:
+        """Made when first asked for: a process that never sends (`mailer db upgrade`, the desk's
+        pages) needs no SendGrid key."""
+        return self.make_sender()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 from mailer.config import Settings, get_settings
@@ -199,7 +199,7 @@ def build_runtime(
     runtime = Runtime(
         settings=settings,
         sessions=session_factory(settings.database_url, settings.database_pool_size),
-        sender=sender or get_sender(settings),
+        make_sender=(lambda: sender) if sender is not None else partial(get_sender, settings),
         tasks=tasks,
         kv=open_store(settings.broker_url, timeout=kv_timeout),
     )
