@@ -254,9 +254,8 @@ def main(argv=None) -> int:
             "--loglevel",
             "warning",
         )
-        from mailer.celery_app import app
-
-        st.wait_workers(app, 3)
+        # the broker as this process's settings name it
+        st.wait_workers(st.runtime().tasks.celery, 3)
 
         from sqlalchemy import select
 

@@ -186,9 +186,8 @@ def main(argv=None) -> int:
                 "--loglevel",
                 "info",
             )
-        from mailer.celery_app import app
-
-        st.wait_workers(app, args.workers)
+        # the broker as this process's settings name it
+        st.wait_workers(st.runtime().tasks.celery, args.workers)
         if args.profile:
             spy = py_spy()
             for name in [*names, "standin"]:
