@@ -63,7 +63,8 @@ class FeedServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        # a short poll: shutdown() waits for it, at every test's end
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
     def add(self, path: str, reply: Reply | Callable[[dict[str, str]], Reply]) -> str:
         self.routes[path] = reply if callable(reply) else (lambda _headers, r=reply: r)

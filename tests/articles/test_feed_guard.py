@@ -119,6 +119,7 @@ def test_private_addresses_and_files_are_read_when_allowed(
         fetch("gopher://127.0.0.1:70/", settings=settings)  # never another scheme
 
 
+@pytest.mark.slow  # waits for the fetch's deadline
 def test_a_dripping_feed_is_cut_off_at_the_deadline(session, feed_server, limits, settings):
     """Each byte comes well within the per-read wait; the whole fetch still ends at the deadline."""
     limits(feed_timeout_seconds=1)

@@ -539,6 +539,7 @@ def test_a_lost_answer_waits_while_the_webhook_stream_lags_behind_it(session, is
     assert reconcile.reconcile_batch(session, first, too_long, settings).retry_in == 0
 
 
+@pytest.mark.slow  # waits out the grace period in process
 def test_without_a_broker_a_lost_answer_is_reconciled_in_process_in_a_loop(
     session, issue, settings, make_runtime, monkeypatch
 ):

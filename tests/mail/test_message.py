@@ -78,6 +78,7 @@ def _parse(raw: bytes):
     return BytesParser(policy=policy.default).parsebytes(raw)
 
 
+@pytest.mark.slow  # 500 random subjects through a standards parser
 def test_subjects_come_back_unchanged_from_a_standards_parser():
     rng = random.Random(20261128)
     subjects = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 30))) for _ in range(500)]

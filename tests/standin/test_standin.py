@@ -343,6 +343,7 @@ def test_record_file_and_control_endpoints(tmp_path):
         assert get("/_standin/recipients") == [] and s.accepted() == []
 
 
+@pytest.mark.slow  # starts the stand-in's own process
 def test_cli_serves_until_terminated(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
