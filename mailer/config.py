@@ -112,6 +112,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MAILER_OLD_SECRET_KEYS holds the development key: remove it when MAILER_ENV=production"
             )
+        if any(len(old.get_secret_value()) < MIN_SECRET_KEY_LENGTH for old in self.old_secret_keys):
+            raise ValueError(
+                "MAILER_OLD_SECRET_KEYS must hold only private values of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters when MAILER_ENV=production"
+            )
         return self
 
     @model_validator(mode="after")

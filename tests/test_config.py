@@ -55,6 +55,19 @@ def test_production_refuses_the_development_key_among_the_old_ones(monkeypatch):
     assert len(Settings(_env_file=None).old_secret_keys) == 1
 
 
+@pytest.mark.parametrize("old", ["", "x", "o" * 31])
+def test_production_refuses_a_short_old_key(monkeypatch, old):
+    monkeypatch.setenv("MAILER_ENV", "production")
+    monkeypatch.setenv("MAILER_SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("MAILER_OLD_SECRET_KEYS", f'["{"o" * 32}", "{old}"]')
+    with pytest.raises(
+        ValidationError, match="MAILER_OLD_SECRET_KEYS must hold only private values of at least 32"
+    ):
+        Settings(_env_file=None)
+    monkeypatch.setenv("MAILER_ENV", "development")
+    assert len(Settings(_env_file=None).old_secret_keys) == 2
+
+
 def test_a_weak_production_key_is_one_line_from_the_cli(monkeypatch):
     from click.testing import CliRunner
 
