@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -45,10 +46,18 @@ def _number(text: str):
     return _Unreadable(text) if len(text) > 99 else int(text)
 
 
+def _fraction(text: str):
+    # 1e999 reads as an infinity, which no JSON column stores
+    value = float(text)
+    return value if math.isfinite(value) else _Unreadable(text)
+
+
 def parse(body: bytes) -> list:
     """SendGrid posts a JSON array of event objects; the events themselves are checked one by one."""
     try:
-        events = json.loads(body, parse_constant=_Unreadable, parse_int=_number)
+        events = json.loads(
+            body, parse_constant=_Unreadable, parse_int=_number, parse_float=_fraction
+        )
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadPayload("body is not JSON") from exc
     if not isinstance(events, list):

@@ -140,6 +140,24 @@ def test_nan_and_a_hundred_digit_number_reject_their_event_not_the_post(
     assert [r.event for r in _rows(session)].count("delivered") == 1
 
 
+def test_an_overflowing_or_infinite_number_rejects_its_event_not_the_post(
+    webhook_client, session, deliveries
+):
+    d = deliveries[0]
+    good = json.dumps(_event("delivered", d))
+    odd = [
+        '{"event": "open", "n": 1e999}',
+        '{"event": "open", "n": -1e999}',
+        '{"event": "open", "timestamp": 1e999}',
+        '{"event": "open", "n": [Infinity]}',
+        '{"event": "open", "n": {"m": -Infinity}}',
+    ]
+    body = f"[{', '.join(odd)}, {good}]".encode()
+    response = post(webhook_client, None, body=body)
+    assert response.status_code == 200 and response.json()["rejected"] == len(odd)
+    assert [r.event for r in _rows(session)].count("delivered") == 1
+
+
 @pytest.mark.parametrize("stamp", ["²²²", "¹²³", "9" * 5000])
 def test_a_timestamp_header_of_other_digits_is_a_4xx(webhook_client, stamp):
     # "²" passes str.isdigit() and fails int(); latin-1 is how a server reads header bytes
