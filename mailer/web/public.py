@@ -67,6 +67,16 @@ def _preferences_url(request: Request, subscriber_id: int) -> str:
     return f"/preferences/{token}"
 
 
+def _way_back(request: Request, token: str) -> str | None:
+    """The unsubscribe page's link to the preference centre: the same token when it opens that page too
+    (a digest's LINKS token), else none. An unsubscribe-only token is never traded for a wider one."""
+    try:
+        tokens.read(tokens.PREFERENCES, token, settings_of(request))
+    except tokens.InvalidToken:
+        return None
+    return f"/preferences/{token}"
+
+
 # --- subscribe --------------------------------------------------------------------------------
 
 
@@ -226,7 +236,7 @@ def unsubscribe_form(token: str, request: Request, session: DbSession):
         _page_lang(request, sub.lang),
         done=done,
         token=token,
-        preferences_url=_preferences_url(request, sub.id),
+        preferences_url=_way_back(request, token),
     )
 
 
@@ -277,14 +287,14 @@ async def unsubscribe(
     )
     if done is None:
         return _invalid_link(request)
-    subscriber_id, lang = done
+    _, lang = done
     return _page(
         request,
         "unsubscribe",
         _page_lang(request, lang),
         done=True,
         token=token,
-        preferences_url=_preferences_url(request, subscriber_id),
+        preferences_url=_way_back(request, token),
     )
 
 

@@ -216,13 +216,29 @@ def test_pages_are_not_cached_framed_or_scripted(client, session, reader, settin
 def test_an_unsubscribed_reader_sees_so_and_the_way_back(client, session, reader, settings):
     service.unsubscribe(session, reader.id)
     session.commit()
-    page = client.get(f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, reader.id, settings)}")
+    token = tokens.make_token(tokens.LINKS, reader.id, settings)
+    page = client.get(f"/unsubscribe/{token}")
     assert (
         page.status_code == 200
         and "구독이 취소되었습니다" in page.text
-        and "/preferences/" in page.text
+        and f'href="/preferences/{token}"' in page.text
     )
     assert 'method="post"' not in page.text
+
+
+def test_an_unsubscribe_only_token_gets_no_preferences_link(client, session, reader, settings):
+    """A token that opens only the unsubscribe page is not traded for one that opens the preference
+    centre: neither the page before the button nor the answers after it link there."""
+    token = tokens.make_token(tokens.UNSUBSCRIBE, reader.id, settings)
+    pages = [
+        client.get(f"/unsubscribe/{token}"),
+        client.post(f"/unsubscribe/{token}"),
+        client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}),
+        client.get(f"/unsubscribe/{token}"),
+    ]
+    assert all(page.status_code == 200 for page in pages)
+    assert all("/preferences/" not in page.text for page in pages)
+    assert _status(session, reader) == Status.UNSUBSCRIBED
 
 
 # --- how the app is served ------------------------------------------------------------------------
