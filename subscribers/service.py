@@ -388,13 +388,21 @@ def resubscribe(
     ip: str | None = None,
     now: datetime | None = None,
 ) -> Subscriber:
-    """From the preference centre, whose link proves the address. Never undoes a bounce or complaint."""
+    """From the preference centre, whose link proves the address. Never undoes a bounce or complaint,
+    and never activates an address that was not confirmed."""
     if sub.status in SUPPRESSED:
         raise NotAllowed(
             f"{sub.email} is suppressed ({sub.status}) and cannot be resubscribed", "suppressed"
         )
     if sub.status == Status.ACTIVE:
         return sub
+    if sub.status == Status.PENDING or sub.confirmed_at is None:
+        # a preferences link reaches a pending address too (the confirmation mail carries one): the
+        # address is confirmed by the confirmation link alone, never by this
+        raise NotAllowed(
+            f"{sub.email} never confirmed its subscription and cannot be resubscribed",
+            "unconfirmed",
+        )
     now = now or utcnow()
     before = sub.status
     sub.status, sub.unsubscribed_at = Status.ACTIVE, None

@@ -319,6 +319,7 @@ def _preferences_page(
         email=sub.email,
         subscriber_lang=sub.lang,
         status="suppressed" if sub.status in SUPPRESSED else sub.status,
+        confirmed=sub.confirmed_at is not None,
         notice=notice,
         error=error,
         csrf_token=csrf.issue(settings_of(request), csrf.PREFERENCES, str(sub.id)),
@@ -372,8 +373,16 @@ def preferences(
                 status_code=400,
                 error=t._("We could not do that. Please try again."),
             )
-    except service.NotAllowed:
+    except service.NotAllowed as exc:
         session.rollback()
+        if exc.code == "unconfirmed":  # the page itself says how to confirm, when that can be done
+            return _preferences_page(
+                request,
+                sub,
+                token,
+                status_code=409,
+                error=t._("We could not do that. Please try again."),
+            )
         return _preferences_page(
             request,
             sub,

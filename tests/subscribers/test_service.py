@@ -403,3 +403,14 @@ def test_search_finds_by_part_of_the_address_newest_first(session):
     assert [s.email for s in found] == ["kim.c@example.com", "kim.a@example.com"] and total == 2
     assert service.search_page(session, "%") == ([], 0)  # a wildcard is only a character
     assert len(service.search_page(session, "", per_page=2)[0]) == 2
+
+
+def test_an_address_never_confirmed_is_not_resubscribed(session):
+    sub, _ = service.add(session, "p@example.com", "en")
+    with pytest.raises(service.NotAllowed):
+        service.resubscribe(session, sub, source="preferences")
+    assert sub.status == Status.PENDING
+    service.unsubscribe(session, sub.id)
+    with pytest.raises(service.NotAllowed):
+        service.resubscribe(session, sub, source="preferences")
+    assert sub.status == Status.UNSUBSCRIBED and sub.confirmed_at is None

@@ -138,3 +138,27 @@ def test_a_bilingual_reader_gets_korean_and_may_switch(client, session, settings
         in client.get(_url(sub, settings), headers={"Accept-Language": "en"}).text
     )
     assert '<html lang="en">' in client.get(_url(sub, settings) + "?lang=en").text
+
+
+def test_a_pending_subscriber_confirms_only_through_the_confirmation_mail(
+    client, session, settings
+):
+    """The confirmation mail carries a preferences link too; saving there, or posting `resubscribe`, or
+    unsubscribing and then resubscribing, never makes an unconfirmed address active."""
+    sub, _ = service.add(session, "pending@example.com", "ko")
+    session.commit()
+    url = _url(sub, settings)
+    assert _post(client, url, action="lang", lang="en").status_code == 200
+    assert _now(session, sub).status == Status.PENDING
+    refused = _post(client, url, action="resubscribe")
+    assert refused.status_code == 409 and _now(session, sub).status == Status.PENDING
+    assert _post(client, url, action="unsubscribe").status_code == 200
+    page = client.get(url).text
+    assert 'value="resubscribe"' not in page
+    refused = _post(client, url, action="resubscribe")
+    assert refused.status_code == 409
+    now = _now(session, sub)
+    assert now.status == Status.UNSUBSCRIBED and now.confirmed_at is None
+    assert "resubscribed" not in [
+        c.action for c in session.scalars(select(Change).where(Change.subscriber_id == sub.id))
+    ]
