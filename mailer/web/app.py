@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from functools import partial
+from urllib.parse import quote
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
+from starlette.routing import Match, Router, get_route_path
 
 from mailer import __version__, templates_dir
 from mailer.runtime import Runtime
@@ -59,6 +62,28 @@ class SecurityHeaders:
         return await self.app(scope, receive, send_with_headers)
 
 
+class SlashRedirect:
+    """Starlette's redirect_slashes, with a Location that is a path and never a URL: Starlette builds its
+    URL from the request's Host header, so a forged Host made us redirect to another site. Installed as
+    the router's default (what runs when no route matches), in place of the 404 it falls back to."""
+
+    def __init__(self, router: Router):
+        self.router = router
+
+    async def __call__(self, scope, receive, send):
+        path = scope["path"]
+        if scope["type"] == "http" and get_route_path(scope) != "/":
+            other = path.rstrip("/") if path.endswith("/") else path + "/"
+            # "//host" in a Location is another site: such a path is nobody's page here anyway
+            if other.startswith("/") and not other.startswith("//"):
+                redirect_scope = {**scope, "path": other}
+                if any(r.matches(redirect_scope)[0] is not Match.NONE for r in self.router.routes):
+                    query = scope.get("query_string", b"").decode("latin-1")
+                    location = quote(other) + ("?" + query if query else "")
+                    return await RedirectResponse(location)(scope, receive, send)
+        return await self.router.not_found(scope, receive, send)
+
+
 def _lifespan(threads: int):
     @asynccontextmanager
     async def lifespan(_app):
@@ -101,7 +126,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         lifespan=_lifespan(settings.database_pool_size),
+        redirect_slashes=False,
     )
+    app.router.default = SlashRedirect(app.router)
     app.state.runtime = runtime
     # Templates ship with the package: no stat() of each template on every render, except while developing.
     app.state.templates = Jinja2Templates(directory=str(templates_dir() / "web"))

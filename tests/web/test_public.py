@@ -302,3 +302,19 @@ def test_the_served_app_sets_up_logging_in_each_process(settings, monkeypatch):
     configured = []
     monkeypatch.setattr(mailer.logs, "configure", lambda s, level: configured.append(s.env))
     assert web_app().title and configured == ["test"]
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [("/subscribe/", "/subscribe"), ("/subscribe/?lang=en", "/subscribe?lang=en")],
+)
+def test_a_trailing_slash_redirect_never_names_the_requests_host(client, path, location):
+    response = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+    assert response.status_code == 307 and response.headers["location"] == location
+
+
+@pytest.mark.parametrize("path", ["//evil.example/", "//evil.example", "///subscribe/"])
+def test_a_slash_redirect_is_never_to_another_site(client, path):
+    response = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+    location = response.headers.get("location", "")
+    assert not location.startswith("//") and "evil.example" not in location
