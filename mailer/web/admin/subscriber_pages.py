@@ -201,7 +201,12 @@ def allowed_actions(sub) -> tuple[str, ...]:
     actions = ["lang"]
     if sub.status in (Status.ACTIVE, Status.PENDING):
         actions.append("unsubscribe")
-    if sub.status == Status.UNSUBSCRIBED and sub.status not in SUPPRESSED:
+    # an address unsubscribed before it was ever confirmed has not confirmed it is theirs either
+    if (
+        sub.status == Status.UNSUBSCRIBED
+        and sub.status not in SUPPRESSED
+        and sub.confirmed_at is not None
+    ):
         actions.append("resubscribe")
     actions.append("erase")
     return tuple(actions)

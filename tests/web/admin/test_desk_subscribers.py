@@ -154,3 +154,15 @@ def test_an_editor_is_kept_out_of_the_subscribers(anonymous, session):
     r = anonymous.get("/admin/subscribers?ui=ko")
     assert r.status_code == 403 and "관리자만 할 수 있는 일입니다." in r.text
     assert anonymous.get("/admin/subscribers/export.csv").status_code == 403
+
+
+def test_an_address_that_never_confirmed_is_not_resubscribed_from_the_desk(admin, session):
+    sub, _ = service.add(session, "never@example.com", "en")
+    service.unsubscribe(session, sub.id)
+    session.commit()
+    page = admin.get(f"/admin/subscribers/{sub.id}?lang=en").text
+    assert 'value="resubscribe"' not in page
+    r = _change(admin, sub.id, action="resubscribe", confirm="yes")
+    assert r.status_code in (400, 409)
+    session.expire_all()
+    assert sub.status == "unsubscribed" and sub.confirmed_at is None
