@@ -54,7 +54,7 @@ def ingest(feed_url: str | None) -> None:
     try:
         with db_session() as session:
             results = ingest_all(session, utcnow(), runtime().settings, only_url=feed_url)
-    except FeedError:
+    except (FeedError, click.ClickException):  # said in one line already, by the group or click
         raise
     except Exception as exc:  # noqa: BLE001 - the database, most likely: one line, not a traceback
         click.echo(f"error: ingest failed: {one_line(exc)}", err=True)

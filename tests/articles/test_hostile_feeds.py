@@ -176,3 +176,28 @@ def test_relative_links_still_resolve_against_the_feed_base(settings):
     (item,) = parsed.items
     assert 'href="https://news.example.com/a/next"' in item.content_html
     assert 'src="https://news.example.com/i.png"' in item.content_html
+
+
+MEASURE = """
+import resource, sys
+from mailer.articles.parse import parse_feed
+from mailer.db import utcnow
+body = open(sys.argv[1], "rb").read()
+(item,) = parse_feed(body, now=utcnow(), summary_length=200, max_html_bytes=256 * 1024).items
+print(len(item.content_html.encode()), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+@pytest.mark.slow  # a 10 MB item, parsed in a process of its own to measure its peak memory
+def test_a_ten_megabyte_item_of_links_stays_small(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "swell.xml"
+    path.write_bytes(_one_item("<a>" * 3_300_000))
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    stored, peak_kib = int(out[0]), int(out[1])  # ru_maxrss is in KiB on Linux
+    assert stored <= 256 * 1024
+    assert peak_kib < 300 * 1024, f"peak {peak_kib // 1024} MB"
