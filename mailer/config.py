@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     feed_timeout_seconds: float = 20.0
     feed_max_bytes: int = 10 * 1024 * 1024
     feed_max_redirects: int = 5
+    # The newest this many items of a feed are read; the older ones of a larger feed are left out.
+    feed_max_items: int = Field(500, ge=1)
+    # An item's HTML is cut at this many bytes before it is cleaned, and cut again if cleaning swelled it
+    # past them (each link gains a rel attribute); failing that, its summary alone is kept.
+    item_max_html_bytes: int = Field(256 * 1024, ge=1024)
     digest_weekday: int = Field(0, ge=0, le=6)  # 0 = Monday
     digest_hour: int = Field(6, ge=0, le=23)
     digest_timezone: str = "Asia/Seoul"

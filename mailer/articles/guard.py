@@ -26,12 +26,35 @@ class Refused(Exception):
     """A feed URL or address this server will not fetch from; the message says why."""
 
 
+# IPv6 addresses that carry an IPv4 one in their last 32 bits and reach it: NAT64's well-known prefix
+# (64:ff9b::10.0.0.5 is 10.0.0.5 through the gateway) and the deprecated IPv4-compatible ::a.b.c.d.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# NAT64's local-use prefix (RFC 8215): translated by a gateway of the site's own, never public.
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for, if it is one of the forms that lead to it."""
+    if ip.ipv4_mapped:  # ::ffff:127.0.0.1
+        return ip.ipv4_mapped
+    if ip.sixtofour:  # 2002:7f00:1::, 6to4 to 127.0.0.1
+        return ip.sixtofour
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):  # :: and ::1 stay themselves
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def is_public(address: str) -> bool:
     ip = ipaddress.ip_address(
         address.split("%", 1)[0]
     )  # an IPv6 scope (fe80::1%eth0) is link-local anyway
-    if ip.version == 6 and ip.ipv4_mapped:  # ::ffff:127.0.0.1 is 127.0.0.1
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:  # judged by the IPv4 address it leads to
+            return embedded.is_global and not embedded.is_multicast
     return ip.is_global and not ip.is_multicast
 
 

@@ -17,6 +17,8 @@ from mailer.config import Settings
 from mailer.langs import STORY_LANGS
 
 log = logging.getLogger(__name__)
+# Values per `IN` when looking up a feed's items: far under any database's bind-parameter limit.
+LOOKUP_CHUNK = 500
 EDITABLE = (
     "url",
     "title",
@@ -79,21 +81,38 @@ def _upsert(
         result.updated += 1
 
 
-def _known(session: Session, feed: Feed, items: list[ParsedItem]) -> dict[str, Article]:
-    """Existing rows these items may be: same feed and guid, or same language and canonical link."""
-    guids, urls = {i.guid for i in items}, {i.url for i in items}
-    rows = session.scalars(
-        select(Article).where(
-            Article.lang == feed.lang,
-            or_((Article.feed_id == feed.id) & Article.guid.in_(guids), Article.url.in_(urls)),
+def _known_chunk(session: Session, feed: Feed, guids: list[str], urls: list[str]) -> list[Article]:
+    return list(
+        session.scalars(
+            select(Article).where(
+                Article.lang == feed.lang,
+                or_((Article.feed_id == feed.id) & Article.guid.in_(guids), Article.url.in_(urls)),
+            )
         )
     )
+
+
+def _known(session: Session, feed: Feed, items: list[ParsedItem]) -> dict[str, Article]:
+    """Existing rows these items may be: same feed and guid, or same language and canonical link."""
+    guids, urls = sorted({i.guid for i in items}), sorted({i.url for i in items})
+    rows: dict[int, Article] = {}
+    for start in range(0, max(len(guids), len(urls)), LOOKUP_CHUNK):
+        chunk = _known_chunk(
+            session, feed, guids[start : start + LOOKUP_CHUNK], urls[start : start + LOOKUP_CHUNK]
+        )
+        rows.update((a.id, a) for a in chunk)
     known: dict[str, Article] = {}
-    for a in rows:
+    for a in sorted(rows.values(), key=lambda a: a.id):  # the oldest row wins a shared link
         if a.feed_id == feed.id:
             known[a.guid] = a
         known.setdefault(a.url, a)
     return known
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: a database error's own message, without its SQL."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
 
 
 def ingest_feed(session: Session, feed: Feed, now: datetime, settings: Settings) -> IngestResult:
@@ -116,6 +135,8 @@ def ingest_feed(session: Session, feed: Feed, now: datetime, settings: Settings)
         summary_length=settings.summary_length,
         content_type=fetched.content_type,
         lang=feed.lang,
+        max_items=settings.feed_max_items,
+        max_html_bytes=settings.item_max_html_bytes,
     )
     known = _known(session, feed, parsed.items)
     seen = set()
@@ -143,9 +164,19 @@ def ingest_all(
     if only_url and not feeds:
         raise FeedError(f"no such feed: {only_url}")
     results = []
-    for feed in feeds:
-        results.append(ingest_feed(session, feed, now, settings))
-        session.commit()  # each feed stands alone: one bad feed never rolls back another
+    for feed_id, url in [(feed.id, feed.url) for feed in feeds]:
+        try:
+            feed = session.get_one(Feed, feed_id)
+            results.append(ingest_feed(session, feed, now, settings))
+            session.commit()  # each feed stands alone: one bad feed never rolls back another
+        except Exception as exc:  # noqa: BLE001 - whatever it was, it is this feed's and ingest goes on
+            session.rollback()
+            error = f"ingest failed: {one_line(exc)}"
+            log.warning("feed %s: %s", url, error)  # one line, as a fetch error is
+            results.append(IngestResult(feed_url=url, error=error))
+            feed = session.get_one(Feed, feed_id)
+            feed.last_fetched_at, feed.last_error = now, error
+            session.commit()
     pair_unpaired(session, now)
     session.commit()
     return results

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import calendar
+import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import feedparser
 
-from mailer.articles.sanitize import clean_html, summarize, to_text
+from mailer.articles.sanitize import clean_html, cut_html, summarize, to_text
 from mailer.articles.urls import canonical, web_url
 from mailer.langs import STORY_LANGS
 
@@ -29,6 +30,8 @@ KOREAN_LEGACY = {
 }
 _XML_DECL = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])([A-Za-z0-9._:-]+)(["'])""")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
+# Bytes kept free when cleaned HTML is cut again: the end tags the cleaner closes it with.
+HTML_CLOSING_ROOM = 1024
 
 
 @dataclass
@@ -122,12 +125,20 @@ def parse_feed(
     summary_length: int,
     content_type: str | None = None,
     lang: str | None = None,
+    max_items: int | None = None,
+    max_html_bytes: int | None = None,
 ) -> ParsedFeed:
+    """The feed's items, newest `max_items` only; an item's HTML is cut at `max_html_bytes` before it is
+    cleaned, and a cleaned item still over it keeps its summary alone."""
     body, content_type = _to_utf8(body, content_type)
     headers = {"content-type": content_type} if content_type else None
     try:
-        # feedparser's own sanitizer is off: nh3 (clean_html) is the one allow-list for every item
-        parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+        # feedparser's own sanitizer is off: nh3 (clean_html) is the one allow-list for every item. So is
+        # its resolving of relative links (clean_html does it): it parses every item's HTML whole, uncut,
+        # at some 30 bytes of memory a byte of markup.
+        parsed = feedparser.parse(
+            body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        )
     except (UnicodeError, ValueError, LookupError) as exc:  # a mangled encoding declaration
         return ParsedFeed(
             title=None,
@@ -140,23 +151,38 @@ def parse_feed(
         # A wrong declared charset that feedparser recovered from is not worth an error line.
         if not isinstance(problem, feedparser.CharacterEncodingOverride):
             error = f"malformed feed: {problem}"
+    entries, dropped = parsed.entries, 0
+    if max_items is not None and len(entries) > max_items:
+        # the newest kept (sorted is stable: among equal dates, the feed's own order)
+        entries = sorted(entries, key=lambda e: _when(e, now), reverse=True)
+        entries, dropped = entries[:max_items], len(entries) - max_items
     items, unlinked = [], 0
-    for entry in parsed.entries:
+    for entry in entries:
         guid = entry.get("id") or ""
         # the story's link, else a guid that is one (RSS isPermaLink); a story with no web link is left out
         link = _own_link(entry, lang) or web_url(guid)
         if not link:
             unlinked += 1
             continue
-        raw = entry["content"][0]["value"] if entry.get("content") else entry.get("summary", "")
-        content = clean_html(raw)
-        summary_source = to_text(clean_html(entry.get("summary", ""))) or to_text(content)
+        detail = entry["content"][0] if entry.get("content") else entry.get("summary_detail") or {}
+        raw = detail.get("value") or entry.get("summary", "")
+        content = clean_html(cut_html(raw, max_html_bytes), detail.get("base"))
+        summary_source = to_text(
+            clean_html(cut_html(entry.get("summary", ""), max_html_bytes))
+        ) or to_text(content)
+        summary = summarize(summary_source, summary_length)
+        if max_html_bytes is not None and len(content.encode()) > max_html_bytes:
+            # cleaning swelled it (each link gains a rel attribute, each cut tag its end): cut again, with
+            # room for the ends the cleaner adds, else the summary alone is stored
+            again = clean_html(cut_html(content, max_html_bytes - HTML_CLOSING_ROOM))
+            fits = len(again.encode()) <= max_html_bytes
+            content = again if fits else f"<p>{html.escape(summary)}</p>" if summary else ""
         items.append(
             ParsedItem(
                 guid=guid or canonical(link),
                 url=canonical(link),
-                title=to_text(entry.get("title", "")) or "(untitled)",
-                summary=summarize(summary_source, summary_length),
+                title=to_text(cut_html(entry.get("title", ""), max_html_bytes)) or "(untitled)",
+                summary=summary,
                 content_html=content,
                 published_at=_when(entry, now),
                 image_url=_image(entry),
@@ -165,6 +191,8 @@ def parse_feed(
         )
     if unlinked and error is None:
         error = f"{unlinked} item(s) left out: no http(s) link"
+    if dropped and error is None:
+        error = f"{dropped} older item(s) left out: the feed has more than {max_items} (MAILER_FEED_MAX_ITEMS)"
     version = parsed.get("version")  # absent for an empty body
     if not items and error is None and (parsed.bozo or not version):
         error = "not an RSS or Atom feed" if not version else "feed has no readable items"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urljoin
 
 import nh3
 
@@ -63,10 +64,34 @@ _SPACE = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"[.!?。！？](?=\s|$)")
 
 
-def clean_html(raw: str) -> str:
-    """Only the allow-listed markup survives: no scripts, styles, frames, handlers or javascript: URLs."""
+def cut_html(raw: str | None, max_bytes: int | None) -> str:
+    """At most `max_bytes` of UTF-8 (a character is never split); a tag cut in two is the cleaner's to drop."""
+    raw = raw or ""
+    if max_bytes is None or len(raw) <= max_bytes // 4:  # 4 bytes a character at most: surely short
+        return raw
+    encoded = raw.encode("utf-8", "surrogatepass")
+    if len(encoded) <= max_bytes:
+        return raw
+    return encoded[:max_bytes].decode("utf-8", "ignore")
+
+
+_LINK_ATTRIBUTES = {"href", "src", "cite"}
+
+
+def clean_html(raw: str, base: str | None = None) -> str:
+    """Only the allow-listed markup survives: no scripts, styles, frames, handlers or javascript: URLs.
+    Relative links are resolved against `base` (the feed's xml:base), when it is a web URL."""
+
+    resolve = None
+    if base and base.lower().startswith(("http://", "https://")):
+        web_base = base
+
+        def resolve(_tag: str, attribute: str, value: str) -> str | None:
+            return urljoin(web_base, value) if attribute in _LINK_ATTRIBUTES else value
+
     return nh3.clean(
         raw or "",
+        attribute_filter=resolve,
         tags=ALLOWED_TAGS,
         clean_content_tags=DROP_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,

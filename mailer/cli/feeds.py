@@ -48,11 +48,17 @@ def feeds_list(as_json: bool) -> None:
 @click.option("--feed", "feed_url", help="Only this feed's URL.")
 def ingest(feed_url: str | None) -> None:
     """Fetch every feed (or one), store new and edited stories, pair translations."""
-    from mailer.articles.ingest import ingest_all
+    from mailer.articles.ingest import FeedError, ingest_all, one_line
     from mailer.db import utcnow
 
-    with db_session() as session:
-        results = ingest_all(session, utcnow(), runtime().settings, only_url=feed_url)
+    try:
+        with db_session() as session:
+            results = ingest_all(session, utcnow(), runtime().settings, only_url=feed_url)
+    except (FeedError, click.ClickException):  # said in one line already, by the group or click
+        raise
+    except Exception as exc:  # noqa: BLE001 - the database, most likely: one line, not a traceback
+        click.echo(f"error: ingest failed: {one_line(exc)}", err=True)
+        sys.exit(1)
     failed = 0
     for r in results:
         if r.error:

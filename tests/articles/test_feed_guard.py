@@ -130,3 +130,48 @@ def test_a_dripping_feed_is_cut_off_at_the_deadline(session, feed_server, limits
     assert (
         time.monotonic() - started < 4
     )  # the whole drip takes 8 s: cut off, with room for a busy machine
+
+
+# IPv6 forms that lead to an IPv4 address: each is judged by the address it embeds.
+EMBEDDED_PRIVATE = [
+    "::ffff:10.0.0.5",  # IPv4-mapped
+    "64:ff9b::7f00:1",  # NAT64 to 127.0.0.1
+    "64:ff9b::a9fe:a9fe",  # NAT64 to 169.254.169.254
+    "2002:7f00:1::1",  # 6to4 through 127.0.0.1
+    "2002:c0a8:101::",  # 6to4 through 192.168.1.1
+    "::10.0.0.5",  # IPv4-compatible
+    "::127.0.0.1",
+    "64:ff9b:1::808:808",  # NAT64's local-use prefix: a gateway of the site's own
+]
+EMBEDDED_PUBLIC = ["64:ff9b::808:808", "2002:808:808::1", "::8.8.8.8", "2606:4700::1111"]
+
+
+@pytest.mark.parametrize("address", EMBEDDED_PRIVATE)
+def test_ipv6_forms_of_a_private_ipv4_address_are_refused(
+    session, public_only, monkeypatch, settings, address
+):
+    from mailer.articles import guard
+
+    assert not guard.is_public(address)
+    with pytest.raises(FeedError, match="private address"):
+        add_feed(session, f"http://[{address}]/feed.xml", "en", settings)
+    # and a name resolving to it, when connecting (refused before any connection is tried)
+    infos = [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, 80, 0, 0))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: infos)
+    with pytest.raises(FetchError, match="private address"):
+        fetch("http://feeds.example.org/feed.xml", settings=settings)
+
+
+@pytest.mark.parametrize("address", EMBEDDED_PUBLIC)
+def test_ipv6_forms_of_a_public_ipv4_address_pass(address):
+    from mailer.articles import guard
+
+    assert guard.is_public(address)
+
+
+def test_ipv6_forms_of_private_addresses_pass_when_allowed(settings):
+    from mailer.articles import guard
+
+    assert settings.feed_allow_private
+    for address in EMBEDDED_PRIVATE:
+        guard.check_url(f"http://[{address}]/feed.xml", settings.feed_allow_private)
