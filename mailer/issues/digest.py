@@ -176,7 +176,8 @@ def render_issue(
 
 
 def redate(session: Session, issue: Issue, editions: list[Edition], settings: Settings) -> None:
-    """Re-render the editions whose send day is not the day written on them (sent early, or late)."""
-    stale = [e for e in editions if e.dated != send_day(e, issue, settings)]
+    """Re-render the editions whose send day is not the day written on them (sent early, or late), and
+    those rendered before editions had their own link tags (whose shared tags stored content could hold)."""
+    stale = [e for e in editions if e.dated != send_day(e, issue, settings) or not e.link_tag]
     if stale:
         render_issue(session, issue, settings, stale)

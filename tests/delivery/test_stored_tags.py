@@ -4,15 +4,17 @@ request alike, while the template's own links are each reader's."""
 
 from email import message_from_bytes, policy
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from mailer.articles.models import Article
+from mailer.db import utcnow
 from mailer.delivery.facade import send_now
 from mailer.issues.digest import render_issue
 from mailer.mail.sendgrid import SendGridSender
-from mailer.rendering.placeholders import fill
+from mailer.rendering.placeholders import PREFERENCES_URL, UNSUBSCRIBE_URL, fill, tags
 from mailer.standin import Faults, StandIn
 
 pytestmark = pytest.mark.usefixtures("subscribers_by_lang")
@@ -69,6 +71,28 @@ def test_outbox_sends_stored_tags_as_written(session, issue, settings, runtime):
             _check_reader(body, settings)
         unsubscribe = msg["List-Unsubscribe"].strip("<>")
         assert all(unsubscribe in body for body in parts)  # the reader's own link, in the footer
+
+
+def test_an_edition_rendered_with_the_shared_tags_is_rendered_again_when_sent(
+    session, issue, settings, runtime
+):
+    _poison(session, issue, settings)
+    for edition in issue.editions:  # as stored before editions had their own tags
+        own = tags(edition.link_tag)
+        for part in ("html", "text"):
+            legacy = getattr(edition, part).replace(own.unsubscribe, UNSUBSCRIBE_URL)
+            setattr(edition, part, legacy.replace(own.preferences, PREFERENCES_URL))
+        edition.link_tag = None
+        # dated as it goes out today: only its tags call for rendering it again
+        edition.dated = utcnow().astimezone(ZoneInfo(settings.digest_timezone)).date()
+    session.commit()
+    send_now(runtime, issue.number)
+    files = sorted(Path(settings.outbox_dir).rglob("*.eml"))
+    assert len(files) == 9
+    for path in files:
+        msg = message_from_bytes(path.read_bytes(), policy=policy.default)
+        for body in [p.get_content() for p in msg.walk() if p.get_content_maintype() == "text"]:
+            _check_reader(body, settings)
 
 
 def test_sendgrid_request_keeps_stored_tags_as_written(session, issue, settings, make_runtime):
