@@ -1,5 +1,6 @@
 """Canonical links: the key for deduplication and en<->ko pairing; web links: the only ones kept."""
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 TRACKING_PARAMS = {
@@ -32,11 +33,13 @@ def canonical(url: str) -> str:
 
 
 WEB_SCHEMES = ("http", "https")
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")  # a % that begins no %XX escape
 
 
 def web_url(url: str | None) -> str | None:
     """The link as http(s) with a host, rebuilt from what was parsed (so "java\tscript:" cannot hide
-    behind the check), or None: a feed's javascript:, data: or mailto: link never reaches a page or an email."""
+    behind the check), or None: a feed's javascript:, data: or mailto: link never reaches a page or an email.
+    A % that begins no %XX escape is quoted (%25), so no link from a feed reads as a mail's %tag%."""
     if not url:
         return None
     try:
@@ -45,4 +48,4 @@ def web_url(url: str | None) -> str | None:
         return None
     if parts.scheme.lower() not in WEB_SCHEMES or not parts.hostname:
         return None
-    return urlunsplit((parts.scheme.lower(), *parts[1:]))
+    return _STRAY_PERCENT.sub("%25", urlunsplit((parts.scheme.lower(), *parts[1:])))

@@ -28,7 +28,7 @@ from mailer.issues.states import InvalidTransition, IssueStatus
 from mailer.kv import Store
 from mailer.mail.message import OutgoingBatch, Recipient
 from mailer.mail.senders import Sender, SendError, backoff
-from mailer.rendering.placeholders import PREFERENCES_URL, UNSUBSCRIBE_URL
+from mailer.rendering.placeholders import Tags, tags
 from subscribers import tokens
 from subscribers.models import Status, Subscriber
 
@@ -71,10 +71,10 @@ def _lease(session: Session, batch_id: int, now: datetime, settings: Settings) -
 
 
 def _recipients(
-    session: Session, batch: Batch, settings: Settings
+    session: Session, batch: Batch, settings: Settings, links_at: Tags
 ) -> tuple[list[Recipient], list[int]]:
-    """The batch's queued deliveries whose subscriber is still active, and those no longer to be mailed.
-    Clears the address on deliveries whose subscriber has been erased."""
+    """The batch's queued deliveries whose subscriber is still active, and those no longer to be mailed;
+    each one's links go where the edition's own tags (`links_at`) stand. Clears the address on deliveries whose subscriber has been erased."""
     rows = session.execute(
         select(Delivery.id, Delivery.email, Subscriber.id, Subscriber.status)
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
@@ -84,6 +84,7 @@ def _recipients(
     recipients: list[Recipient] = []
     dropped: list[int] = []
     links = tokens.shared_link_maker(LINK_PAGES, settings)
+    unsubscribe_at, preferences_at = links_at
     erased: list[int] = []
     for delivery_id, email, subscriber_id, status in rows:
         if status != Status.ACTIVE:  # unsubscribed, suppressed or erased since the snapshot
@@ -95,7 +96,7 @@ def _recipients(
             Recipient(
                 delivery_id=delivery_id,
                 email=email,
-                substitutions={UNSUBSCRIBE_URL: unsubscribe, PREFERENCES_URL: preferences},
+                substitutions={unsubscribe_at: unsubscribe, preferences_at: preferences},
                 headers={"List-Unsubscribe": f"<{unsubscribe}>"},
                 custom_args={"delivery_id": str(delivery_id)},
             )
@@ -164,6 +165,11 @@ class Content(NamedTuple):
     subject: str
     html: str
     text: str
+    link_tag: str | None  # the key of its subscriber-link tags
+
+    @property
+    def links_at(self) -> Tags:
+        return tags(self.link_tag)
 
 
 _CONTENTS: dict[tuple[int, datetime], Content] = {}
@@ -179,9 +185,9 @@ def _content(session: Session, edition_id: int, started_at: datetime) -> Content
             _CONTENTS.clear()
         _CONTENTS[key] = Content._make(
             session.execute(
-                select(Edition.lang, Edition.subject, Edition.html, Edition.text).where(
-                    Edition.id == edition_id
-                )
+                select(
+                    Edition.lang, Edition.subject, Edition.html, Edition.text, Edition.link_tag
+                ).where(Edition.id == edition_id)
             ).one()
         )
     return _CONTENTS[key]
@@ -267,7 +273,7 @@ def _send_leased(
 ) -> BatchOutcome:
     spawned: list[int] = []
     while True:  # each pass sends fewer recipients (invalid ones dropped, or half split off)
-        recipients, dropped = _recipients(session, batch, settings)
+        recipients, dropped = _recipients(session, batch, settings, edition.links_at)
         if dropped:
             batch.suppressed += _set_deliveries(
                 session, batch.id, dropped, DeliveryStatus.SUPPRESSED, now

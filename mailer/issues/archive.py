@@ -8,17 +8,18 @@ from sqlalchemy.orm import Session
 from mailer.config import Settings
 from mailer.issues.models import Edition, Issue
 from mailer.issues.states import IssueStatus
-from mailer.rendering.placeholders import PREFERENCES_URL, UNSUBSCRIBE_URL, fill
+from mailer.rendering.placeholders import fill, tags
 
 # An edition is public once it has gone out to someone (a cancelled send included: its readers
 # follow "view in browser" too); one scheduled for later is not.
 _PUBLIC = or_(Edition.started_at.is_not(None), Issue.status == IssueStatus.SENT)
 
 
-def neutral_links(lang: str, settings: Settings) -> dict[str, str]:
-    """What stands where a subscriber's own links go: the sign-up page, in the edition's language."""
-    page = f"{settings.public_base}/subscribe?lang={'en' if lang == 'en' else 'ko'}"
-    return {UNSUBSCRIBE_URL: page, PREFERENCES_URL: page}
+def neutral_links(edition: Edition, settings: Settings) -> dict[str, str]:
+    """What stands where a subscriber's own links go (the edition's own tags): the sign-up page, in the
+    edition's language."""
+    page = f"{settings.public_base}/subscribe?lang={'en' if edition.lang == 'en' else 'ko'}"
+    return tags(edition.link_tag).values(page, page)
 
 
 def public_issues(session: Session) -> list[tuple[Issue, list[Edition]]]:
@@ -45,4 +46,4 @@ def public_edition(session: Session, number: int, lang: str) -> Edition | None:
 
 def archive_html(edition: Edition, settings: Settings) -> str:
     assert edition.html is not None  # an edition is stored rendered
-    return fill(edition.html, neutral_links(edition.lang, settings))
+    return fill(edition.html, neutral_links(edition, settings))

@@ -14,7 +14,7 @@ from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.issues.models import Edition, Issue
 from mailer.rendering.dates import long_date
-from mailer.rendering.placeholders import PREFERENCES_URL, UNSUBSCRIBE_URL
+from mailer.rendering.placeholders import Tags, new_key, tags
 from mailer.rendering.render import render_body, render_subject
 
 DIGEST = "digest"  # templates/email/<lang>/digest/
@@ -102,8 +102,11 @@ def digest_context(
     *,
     day: date,
     notes: dict[str, str] | None = None,
+    links: Tags | None = None,
 ) -> dict:
-    """Everything an edition's templates need. `notes`: the issue's intro per language ({"ko", "en"})."""
+    """Everything an edition's templates need. `notes`: the issue's intro per language ({"ko", "en"});
+    `links`: the tags the subscriber links are filled in at (the edition's own, see render_issue)."""
+    links = links or tags(None)
     label = langs.issue_label(issue.number)
     lead = _lead(stories, lang)
     return {
@@ -129,8 +132,8 @@ def digest_context(
         ],
         "postal_lines": langs.marked(settings.postal_lines),  # CAN-SPAM
         "archive_url": f"{settings.public_base}/archive/{issue.number}/{lang}",
-        "unsubscribe_url": UNSUBSCRIBE_URL,
-        "preferences_url": PREFERENCES_URL,
+        "unsubscribe_url": links.unsubscribe,
+        "preferences_url": links.preferences,
     }
 
 
@@ -154,8 +157,15 @@ def render_issue(
     notes = {e.lang: e.note for e in issue.editions if e.lang in langs.STORY_LANGS}
     for edition in issue.editions if editions is None else editions:
         edition.dated = send_day(edition, issue, settings)
+        edition.link_tag = new_key()  # fresh each rendering: only these tags are filled per reader
         context = digest_context(
-            issue, edition.lang, stories, settings, day=edition.dated, notes=notes
+            issue,
+            edition.lang,
+            stories,
+            settings,
+            day=edition.dated,
+            notes=notes,
+            links=tags(edition.link_tag),
         )
         edition.subject = edition.subject or render_subject(DIGEST, edition.lang, context)
         edition.preheader = edition.preheader or _default_preheader(stories, edition.lang)
@@ -166,7 +176,8 @@ def render_issue(
 
 
 def redate(session: Session, issue: Issue, editions: list[Edition], settings: Settings) -> None:
-    """Re-render the editions whose send day is not the day written on them (sent early, or late)."""
-    stale = [e for e in editions if e.dated != send_day(e, issue, settings)]
+    """Re-render the editions whose send day is not the day written on them (sent early, or late), and
+    those rendered before editions had their own link tags (whose shared tags stored content could hold)."""
+    stale = [e for e in editions if e.dated != send_day(e, issue, settings) or not e.link_tag]
     if stale:
         render_issue(session, issue, settings, stale)

@@ -80,6 +80,9 @@ class Edition(Base):
     html: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)
     rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The random key of this rendering's subscriber-link tags (rendering.placeholders.tags): only the
+    # template's tags are filled per reader, never a tag that came in with a feed or a note.
+    link_tag: Mapped[str | None] = mapped_column(String(32))
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     send_tz: Mapped[str | None] = mapped_column(
         String(64)

@@ -36,7 +36,7 @@ def proof(issue: Issue, lang: str, addresses: list[str], settings: Settings) -> 
         raise IssueError(
             f"give between 1 and {MAX_ADDRESSES} addresses", "test_addresses", max=MAX_ADDRESSES
         )
-    links = neutral_links(lang, settings)
+    links = neutral_links(edition, settings)
     stamp = time.time_ns() // 1000  # unique per proof: the outbox names files by it
     return OutgoingBatch.compose(
         settings,

@@ -1,7 +1,38 @@
-"""Per-recipient values: rendered into an edition as tags, filled at send time (SendGrid substitutions)."""
+"""Per-recipient values: rendered into an edition as tags, filled at send time (SendGrid substitutions).
 
+An edition's tags carry a random key made when it is rendered (Edition.link_tag), so no stored value
+(a feed's title, link, picture or summary, an editor's note) can hold a tag that gets filled: a literal
+`%unsubscribe_url%` from a feed is sent as the text it is, never as a reader's signed link."""
+
+from __future__ import annotations
+
+import secrets
+from typing import NamedTuple
+
+# The tags of an edition rendered before editions had their own key.
 UNSUBSCRIBE_URL = "%unsubscribe_url%"
 PREFERENCES_URL = "%preferences_url%"
+
+
+class Tags(NamedTuple):
+    unsubscribe: str
+    preferences: str
+
+    def values(self, unsubscribe: str, preferences: str) -> dict[str, str]:
+        """tag -> value, as a Recipient's substitutions."""
+        return {self.unsubscribe: unsubscribe, self.preferences: preferences}
+
+
+def new_key() -> str:
+    """A fresh, unguessable key for one rendering of an edition."""
+    return secrets.token_hex(16)
+
+
+def tags(key: str | None) -> Tags:
+    """The tags an edition rendered with `key` holds (no key: the old shared tags)."""
+    if not key:
+        return Tags(UNSUBSCRIBE_URL, PREFERENCES_URL)
+    return Tags(f"%unsubscribe_url_{key}%", f"%preferences_url_{key}%")
 
 
 def fill(text: str, values: dict[str, str]) -> str:

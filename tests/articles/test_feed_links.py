@@ -1,6 +1,7 @@
 """Only http(s) links leave a feed: a story's link, its image and its translation link are
 what an email and a page link to, so javascript:, data: and the like are left out at ingest."""
 
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -28,6 +29,9 @@ FEED = """<?xml version="1.0" encoding="utf-8"?>
     <enclosure url="data:image/svg+xml;base64,PHN2Zy8+" type="image/svg+xml" length="1"/>
     <atom:link rel="alternate" hreflang="ko" href="javascript:alert(3)"/>
     <pubDate>Wed, 25 Nov 2026 09:00:00 +0900</pubDate><description>e</description></item>
+  <item><title>Tags in its links</title><link>https://hostile.example/en/%unsubscribe_url%</link><guid>g-7</guid>
+    <enclosure url="https://evil.example/pixel/%preferences_url%.png" type="image/png" length="1"/>
+    <pubDate>Wed, 25 Nov 2026 09:00:00 +0900</pubDate><description>g</description></item>
   <item><title>A good story with a good image</title><link>HTTPS://Hostile.example/en/fine</link><guid>g-6</guid>
     <enclosure url="https://img.hostile.example/a.jpg?w=600" type="image/jpeg" length="1"/>
     <atom:link rel="alternate" hreflang="ko" href="https://hostile.example/ko/fine"/>
@@ -55,13 +59,27 @@ def test_web_url_keeps_http_and_https_only():
         assert web_url(bad) is None, bad
 
 
+def test_a_percent_that_begins_no_escape_is_quoted():
+    """A feed's link cannot carry a mail's %tag%: its stray % are quoted, its escapes kept."""
+    assert (
+        web_url("https://evil.example/p/%preferences_url%.png?u=%unsubscribe_url%")
+        == "https://evil.example/p/%25preferences_url%25.png?u=%25unsubscribe_url%25"
+    )
+    assert web_url("https://news.example/a%2Fb?q=%EA%B0%80&r=100%") == (
+        "https://news.example/a%2Fb?q=%EA%B0%80&r=100%25"
+    )
+
+
 def test_a_feed_gives_no_link_but_http_and_https():
     parsed = parse_feed(FEED.encode(), now=NOW, summary_length=200, lang="en")
     assert [i.title for i in parsed.items] == [
         "A good story with bad extras",
+        "Tags in its links",
         "A good story with a good image",
     ]
-    good, fine = parsed.items
+    good, tagged, fine = parsed.items
+    assert tagged.url == "https://hostile.example/en/%25unsubscribe_url%25"
+    assert tagged.image_url == "https://evil.example/pixel/%25preferences_url%25.png"
     assert (
         good.url == "https://hostile.example/en/good"
     )  # its own link, not the (bad) translation link
@@ -78,7 +96,8 @@ def test_no_stored_article_links_anywhere_but_the_web(session, tmp_path, setting
     add_feed(session, str(path), "en", settings)
     session.commit()
     (result,) = ingest_all(session, utcnow(), settings)
-    assert result.new == 2 and "left out" in result.error
+    assert result.new == 3 and "left out" in result.error
     for article in session.scalars(select(Article)):
         for url in (article.url, article.image_url, article.translation_url):
             assert url is None or url.startswith(("https://", "http://")), url
+            assert url is None or not re.search(r"_url%(?!25)", url), url  # no mail tag in a link
