@@ -6,15 +6,14 @@ transaction. Callers commit before they answer, so a change that was answered is
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import cast
 
-from sqlalchemy import String, Table, bindparam, delete, func, insert, literal, or_, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Table, delete, insert, literal, select
+from sqlalchemy.orm import Session
 
 from mailer.config import Settings
-from mailer.db import UTCDateTime, compare_and_set, upsert_insert, utcnow
+from mailer.db import compare_and_set, upsert_insert, utcnow
 from mailer.langs import EDITIONS
 from subscribers import changes, suppression, tokens
 from subscribers.emails import normalize
@@ -37,7 +36,7 @@ class NotAllowed(SubscriberError):
         self.code = code
 
 
-def _check_lang(lang: str) -> None:
+def check_lang(lang: str) -> None:
     if lang not in EDITIONS:
         raise SubscriberError(f"language must be one of {', '.join(EDITIONS)}, not {lang!r}")
 
@@ -122,7 +121,7 @@ def add(
     A suppressed address (erased, bounced, complained) is refused: only its owner can bring it
     back, by signing up again on the subscribe page.
     """
-    _check_lang(lang)
+    check_lang(lang)
     address = normalize(email)
     existing = session.scalar(select(Subscriber).where(Subscriber.email == address))
     if existing is not None:
@@ -159,7 +158,7 @@ def request_subscription(
     chosen travels in the confirmation link instead and takes effect when the owner confirms.
     Callers answer every request alike, whatever this returns: the page must not tell who is known.
     """
-    _check_lang(lang)
+    check_lang(lang)
     address = normalize(email)
     now = now or utcnow()
     # The same statements for a new and a known address, so that the answer's time tells nobody which it
@@ -286,100 +285,6 @@ def unsubscribe(
     return sub
 
 
-# PostgreSQL's one-click path: an active subscriber's unsubscribe and its history row in one statement (a
-# data-modifying WITH), run on its own in autocommit: one round trip, no BEGIN or COMMIT, for the wave of
-# one-click posts after every digest. One statement is atomic: both rows are written, or neither.
-# Built once, like _INSERT_CHANGE. The link-age rule is _link_fits, spelled in SQL.
-# the table, not the entity: no ORM bookkeeping for a row nobody loaded
-_SUBSCRIBERS = cast(Table, Subscriber.__table__)
-_NOW = bindparam("now", type_=UTCDateTime())
-_CHANGED = (
-    update(_SUBSCRIBERS)
-    .where(
-        _SUBSCRIBERS.c.id == bindparam("subscriber_id"),
-        _SUBSCRIBERS.c.status == Status.ACTIVE,
-        or_(
-            _SUBSCRIBERS.c.created_at < bindparam("made_before", type_=UTCDateTime()),
-            _SUBSCRIBERS.c.created_at > _NOW,
-        ),
-    )
-    .values(status=Status.UNSUBSCRIBED, unsubscribed_at=_NOW, updated_at=_NOW)
-    .returning(_SUBSCRIBERS.c.id, _SUBSCRIBERS.c.lang)
-    .cte("changed")
-)
-_UNSUBSCRIBE_ACTIVE_LOGGED = select(_CHANGED.c.lang).add_cte(
-    insert(cast(Table, Change.__table__))
-    .from_select(
-        ["subscriber_id", "at", "action", "source", "ip", "detail"],
-        select(
-            _CHANGED.c.id,
-            _NOW,
-            literal("unsubscribed"),
-            bindparam("source", type_=String()),
-            bindparam("ip", type_=String()),
-            literal(changes.moved(Status.ACTIVE, Status.UNSUBSCRIBED)),
-        ),
-    )
-    .cte("logged")
-)
-_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
-
-
-def _made_before(claim: tokens.Claim) -> datetime:
-    """_link_fits for SQL, as `created_at < :made_before OR created_at > :now`: a link that carries no time
-    fits any row."""
-    return _FAR_FUTURE if claim.issued_at is None else claim.issued_at + timedelta(seconds=1)
-
-
-def unsubscribe_active_at_once(
-    engine: Engine, token: str, settings: Settings, *, source: str, ip: str | None = None
-) -> tuple[int, str] | None:
-    """The one-click path on PostgreSQL: (id, lang) of the active subscriber the link names, unsubscribed
-    and recorded, committed. None when the subscriber is not active (or named nobody), or the database
-    is not PostgreSQL: then unsubscribe_by_link, in a transaction. InvalidToken for a bad link."""
-    if engine.dialect.name != "postgresql":
-        return None
-    claim = tokens.read(tokens.UNSUBSCRIBE, token, settings)
-    params = {
-        "subscriber_id": claim.subscriber_id,
-        "now": utcnow(),
-        "made_before": _made_before(claim),
-        "source": source,
-        "ip": ip,
-    }
-    with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
-        lang = connection.execute(_UNSUBSCRIBE_ACTIVE_LOGGED, params).scalar()
-    return None if lang is None else (claim.subscriber_id, lang)
-
-
-def unsubscribe_by_link(
-    session: Session, token: str, settings: Settings, *, source: str = "link", ip: str | None = None
-) -> tuple[int, str]:
-    """unsubscribe() for the subscriber an unsubscribe link names; returns their (id, lang). InvalidToken as
-    from_token, with nothing changed."""
-    sub, _ = from_token(session, tokens.UNSUBSCRIBE, token, settings)
-    sub_id, lang = sub.id, sub.lang  # read now: unsubscribe() expires the row
-    unsubscribe(session, sub_id, source=source, ip=ip)
-    return sub_id, lang
-
-
-def unsubscribe_by_link_committed(
-    sessions: sessionmaker[Session],
-    token: str,
-    settings: Settings,
-    *,
-    source: str,
-    ip: str | None = None,
-) -> tuple[int, str]:
-    """The one-click unsubscribe, committed: an active subscriber on PostgreSQL costs one statement;
-    anyone else takes unsubscribe_by_link in a transaction. Returns (id, lang); InvalidToken for a bad link."""
-    done = unsubscribe_active_at_once(sessions.kw["bind"], token, settings, source=source, ip=ip)
-    if done is None:
-        with sessions.begin() as session:
-            done = unsubscribe_by_link(session, token, settings, source=source, ip=ip)
-    return done
-
-
 def resubscribe(
     session: Session,
     sub: Subscriber,
@@ -424,7 +329,7 @@ def resubscribe(
 def set_lang(
     session: Session, sub: Subscriber, lang: str, *, source: str = "web", ip: str | None = None
 ) -> bool:
-    _check_lang(lang)
+    check_lang(lang)
     if sub.lang == lang:
         return False
     before, sub.lang = sub.lang, lang
@@ -486,82 +391,3 @@ def erase(session: Session, email: str) -> bool:
     session.delete(sub)
     session.flush()
     return True
-
-
-SUPPRESSED_FILTER = (
-    "suppressed"  # a status filter: bounced and complained together (the suppression list)
-)
-FILTER_STATUSES = (*(s.value for s in Status), SUPPRESSED_FILTER)
-
-
-def _filtered(query, text: str, status: str | None, lang: str | None):
-    if text.strip():
-        query = query.where(Subscriber.email.contains(text.strip().lower(), autoescape=True))
-    if status == SUPPRESSED_FILTER:
-        query = query.where(Subscriber.status.in_(SUPPRESSED))
-    elif status:
-        query = query.where(Subscriber.status == status)
-    if lang:
-        query = query.where(Subscriber.lang == lang)
-    return query
-
-
-def search_page(
-    session: Session,
-    text: str = "",
-    *,
-    status: str | None = None,
-    lang: str | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> tuple[list[Subscriber], int]:
-    """One page of the subscribers matching an address fragment, a status (or `suppressed`) and a language,
-    newest first, and how many match in all."""
-    if status and status not in FILTER_STATUSES:
-        raise SubscriberError(f"status must be one of {', '.join(FILTER_STATUSES)}, not {status!r}")
-    if lang:
-        _check_lang(lang)
-    total = session.scalar(
-        _filtered(select(func.count()).select_from(Subscriber), text, status, lang)
-    )
-    rows = session.scalars(
-        _filtered(select(Subscriber), text, status, lang)
-        .order_by(Subscriber.created_at.desc(), Subscriber.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
-    return list(rows), int(total or 0)
-
-
-def history(session: Session, subscriber_id: int) -> list[Change]:
-    return list(
-        session.scalars(
-            select(Change)
-            .where(Change.subscriber_id == subscriber_id)
-            .order_by(Change.at, Change.id)
-        )
-    )
-
-
-def personal_data(session: Session, sub: Subscriber) -> dict:
-    """Everything this package holds about one subscriber (GDPR access)."""
-    return {
-        **sub.as_dict(),
-        "suppression": suppression.reason_for(session, sub.email),
-        "history": [c.as_dict() for c in history(session, sub.id)],
-    }
-
-
-def counts(session: Session) -> dict[tuple[str, str], int]:
-    """Subscribers by (lang, status)."""
-    rows = session.execute(
-        select(Subscriber.lang, Subscriber.status, func.count()).group_by(
-            Subscriber.lang, Subscriber.status
-        )
-    )
-    return {(lang, status): n for lang, status, n in rows}
-
-
-def suppression_reason(session: Session, email: str) -> str | None:
-    """Why an address is on the suppression list (erased, bounced, complained), or None."""
-    return suppression.reason_for(session, normalize(email))

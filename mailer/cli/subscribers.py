@@ -198,12 +198,12 @@ def subscribers_export(file: Path | None, status: str | None) -> None:
 def subscribers_show(email: str, as_json: bool) -> None:
     """Everything held about one subscriber: the record, its history, deliveries and provider events."""
     from mailer.events.privacy import subscriber_report
-    from subscribers import service
+    from subscribers import lookup
 
     with db_session() as session:
         data = subscriber_report(session, email)
         if data is None:
-            reason = service.suppression_reason(session, email)
+            reason = lookup.suppression_reason(session, email)
             listed = f" (the address is on the suppression list: {reason})" if reason else ""
             raise click.ClickException(f"no subscriber {email}{listed}")
     if as_json:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from mailer.delivery.models import Batch, Delivery, shown_status
 from mailer.events.models import WebhookEvent
 from mailer.issues.models import Edition, Issue
-from subscribers import service
+from subscribers import lookup, service
 from subscribers.emails import normalize
 
 # What an erased subscriber's webhook events keep: enough to deduplicate and count, nobody's data
@@ -98,7 +98,7 @@ def subscriber_report(session: Session, email: str) -> dict | None:
     if sub is None:
         return None
     return {
-        **service.personal_data(session, sub),
+        **lookup.personal_data(session, sub),
         "deliveries": deliveries_of(session, sub.id),
         "events": events_of(session, sub.email),
     }

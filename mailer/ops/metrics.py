@@ -27,7 +27,7 @@ from mailer.mail.models import MailStatus, OutboxMail
 from mailer.ops import status
 from mailer.redis_client import client, is_redis
 from mailer.runtime import Runtime
-from subscribers import service as subscribers
+from subscribers import lookup
 
 MAX_ISSUES = (
     20  # per-issue series for at most this many issues (the newest), whatever the window holds
@@ -111,7 +111,7 @@ def _issue_series(session, now, settings):
 
 def _database_series(session):
     people = _gauge("mailer_subscribers", "Subscribers by status and language", ("status", "lang"))
-    for (lang, st), n in sorted(subscribers.counts(session).items()):
+    for (lang, st), n in sorted(lookup.counts(session).items()):
         people.add_metric([st, lang], n)
     yield people
     upcoming = session.scalar(

@@ -9,7 +9,6 @@ then accept: record, queue webhook events, answer 202 - or, for a `drop` fault, 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import random
 import secrets
@@ -17,9 +16,7 @@ import select
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections import Counter, deque
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self, TextIO
 
@@ -29,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from mailer.standin import signing
 from mailer.standin.faults import Faults
 from mailer.standin.validate import _ADDRESS_FIELDS, check_limits, validate
+from mailer.standin.webhook import EventStream, custom_args
 
 MAX_BODY_BYTES = 30 * 1024 * 1024
 RATE_LIMIT = 600  # what X-RateLimit-Limit reports; the stand-in only limits when a fault says so
@@ -37,14 +35,6 @@ AUTH_ERROR = "The provided authorization grant is invalid, expired, or revoked"
 
 def _errors(message: str, field: str | None = None) -> dict:
     return {"errors": [{"message": message, "field": field, "help": None}]}
-
-
-def _bounces(email: str, rate: float) -> bool:
-    """Repeatable per address, so a test or a demo sees the same bounces every run."""
-    if rate <= 0:
-        return False
-    digest = hashlib.sha256(email.lower().encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < rate
 
 
 def _hung_up(connection: socket.socket) -> bool:
@@ -159,16 +149,10 @@ class _Handler(BaseHTTPRequestHandler):
         standin._mail_send(self, payload)
 
 
-def _custom_args(record: dict) -> list[dict]:
-    """Each recipient's custom_args: the request's, with their personalization's on top."""
-    shared = record["shared_args"]
-    return [{**shared, **dict(own)} for own in record["own_args"]]
-
-
 def _public(record: dict) -> dict:
     """An accepted request as accepted() shows it: custom_args per recipient."""
     shown = {k: v for k, v in record.items() if k not in ("shared_args", "own_args")}
-    shown["recipients"], shown["custom_args"] = list(record["recipients"]), _custom_args(record)
+    shown["recipients"], shown["custom_args"] = list(record["recipients"]), custom_args(record)
     return shown
 
 
@@ -199,13 +183,9 @@ class StandIn:
         self.host, self.port = host, port
         self.faults = faults if isinstance(faults, Faults) else Faults(faults, seed=seed)
         self.record_path = record_path
-        self.webhook_url = webhook_url
         self.private_key = webhook_private_key or signing.generate_private_key()
-        self.bounce_rate = bounce_rate
         self.validate_sample = validate_sample
         self.slow_seconds = slow_seconds
-        self.webhook_batch_size = max(1, webhook_batch_size)
-        self.webhook_interval = webhook_interval
 
         self._sample_rng = random.Random(seed + 1)  # separate from the fault draws, so both repeat
         self._lock = threading.Lock()
@@ -216,14 +196,20 @@ class StandIn:
         self._recipients: list[tuple[str, ...]] = []
         self._counts: Counter[str] = Counter()
         self._record_file: TextIO | None = None
-        self._events: deque[dict] = deque()
-        self._events_lock = threading.Lock()
-        self._webhook_posts = 0
+        self.events = (
+            EventStream(
+                webhook_url,
+                self.private_key,
+                bounce_rate=bounce_rate,
+                batch_size=webhook_batch_size,
+                interval=webhook_interval,
+            )
+            if webhook_url
+            else None
+        )
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
-        # no proxies: the webhook receiver is local, and an http_proxy in the environment must not reroute it
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     # lifecycle
 
@@ -251,9 +237,14 @@ class StandIn:
                 daemon=True,
             )
         ]
-        if self.webhook_url:
+        if self.events is not None:
             self._threads.append(
-                threading.Thread(target=self._webhook_loop, name="standin-webhook", daemon=True)
+                threading.Thread(
+                    target=self.events.run,
+                    args=(self._stopping,),
+                    name="standin-webhook",
+                    daemon=True,
+                )
             )
         for t in self._threads:
             t.start()
@@ -298,8 +289,7 @@ class StandIn:
             return dict(self._counts)
 
     def webhook_pending(self) -> int:
-        with self._events_lock:
-            return len(self._events)
+        return self.events.pending() if self.events is not None else 0
 
     def stats(self) -> dict:
         with self._lock:
@@ -308,9 +298,8 @@ class StandIn:
                 "accepted": len(self._accepted),
                 "recipients": sum(map(len, self._recipients)),
             }
-        with self._events_lock:
-            stats["webhook_pending"] = len(self._events)
-            stats["webhook_posts"] = self._webhook_posts
+        stats["webhook_pending"] = self.webhook_pending()
+        stats["webhook_posts"] = self.events.posts if self.events is not None else 0
         return stats
 
     def reset(self) -> None:
@@ -318,8 +307,8 @@ class StandIn:
             self._accepted.clear()
             self._recipients.clear()
             self._counts.clear()
-        with self._events_lock:
-            self._events.clear()
+        if self.events is not None:
+            self.events.clear()
 
     def public_key_b64(self) -> str:
         return signing.public_key_b64(self.private_key)
@@ -424,98 +413,6 @@ class StandIn:
             if line and self._record_file:
                 self._record_file.write(line)
                 self._record_file.flush()  # other processes tail this file
-        if self.webhook_url:
-            self._queue_events(record)
+        if self.events is not None:
+            self.events.queue(record)
         return message_id
-
-    # Event Webhook
-
-    def _queue_events(self, record: dict) -> None:
-        now = int(time.time())
-        message_id = record["message_id"]
-        processed, outcomes = [], []
-        # custom_args are flattened into each event, as SendGrid does (_custom_args makes a fresh dict each)
-        for n, (email, base) in enumerate(
-            zip(record["recipients"], _custom_args(record), strict=False)
-        ):
-            base.update(
-                {
-                    "email": email,
-                    "timestamp": now,
-                    "smtp-id": f"<{message_id}@standin.sendgrid.local>",
-                    "sg_message_id": f"{message_id}.{n}",
-                }
-            )
-            if record["categories"]:
-                base["category"] = record["categories"]
-            processed.append(
-                {**base, "event": "processed", "sg_event_id": secrets.token_urlsafe(16)}
-            )
-            if _bounces(email, self.bounce_rate):
-                outcomes.append(
-                    {
-                        **base,
-                        "event": "bounce",
-                        "sg_event_id": secrets.token_urlsafe(16),
-                        "type": "bounce",
-                        "status": "5.1.1",
-                        "reason": "550 5.1.1 The email account that you tried to reach does not exist.",
-                    }
-                )
-            else:
-                outcomes.append(
-                    {
-                        **base,
-                        "event": "delivered",
-                        "sg_event_id": secrets.token_urlsafe(16),
-                        "response": "250 OK",
-                    }
-                )
-        with self._events_lock:
-            self._events.extend(processed)  # every processed event precedes the request's outcomes
-            self._events.extend(outcomes)
-
-    def _webhook_loop(self) -> None:
-        while not self._stopping.wait(self.webhook_interval):
-            self._flush_events(timeout=5.0)
-        self._flush_events(timeout=1.0)  # one last try on the way out
-
-    def _flush_events(self, timeout: float) -> None:
-        while True:
-            with self._events_lock:
-                n = min(self.webhook_batch_size, len(self._events))
-                batch = [self._events.popleft() for _ in range(n)]
-            if not batch:
-                return
-            if not self._post_events(batch, timeout):
-                with (
-                    self._events_lock
-                ):  # SendGrid retries; put them back, in order, for the next round
-                    self._events.extendleft(reversed(batch))
-                return
-
-    def _post_events(self, batch: list[dict], timeout: float) -> bool:
-        body = json.dumps(batch, separators=(",", ":")).encode("utf-8")
-        timestamp = str(int(time.time()))
-        assert self.webhook_url  # the webhook thread runs only when there is one
-        request = urllib.request.Request(
-            self.webhook_url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "SendGrid Event API",
-                signing.SIGNATURE_HEADER: signing.sign(body, timestamp, self.private_key),
-                signing.TIMESTAMP_HEADER: timestamp,
-            },
-        )
-        try:
-            with self._opener.open(request, timeout=timeout) as response:
-                response.read()
-                ok = 200 <= response.status < 300
-        except (urllib.error.URLError, OSError, ValueError):
-            ok = False
-        if ok:
-            with self._events_lock:
-                self._webhook_posts += 1
-        return ok

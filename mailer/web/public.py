@@ -18,7 +18,7 @@ from mailer.langs import EDITIONS
 from mailer.web import csrf, language, ratelimit
 from mailer.web.deps import db_session, settings_of
 from mailer.web.i18n import texts
-from subscribers import service, suppression, tokens
+from subscribers import one_click, service, suppression, tokens
 from subscribers.emails import InvalidEmail, normalize
 from subscribers.models import SUPPRESSED, Status, Subscriber
 
@@ -259,7 +259,7 @@ def _unsubscribe_committed(
 ) -> tuple[int, str] | None:
     """The change and its history, committed together: (subscriber id, lang), or None for a bad link."""
     try:
-        return service.unsubscribe_by_link_committed(
+        return one_click.unsubscribe_by_link_committed(
             sessions, token, settings, source=source, ip=ip
         )
     except tokens.InvalidToken:

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from mailer.cli import main
-from subscribers import service
+from subscribers import lookup, service
 from subscribers.models import Status, Subscriber
 
 
@@ -227,7 +227,7 @@ def test_a_bounced_subscriber_stays_bounced_after_erase_and_add(run, session):
     service.mark_suppressed(session, sub.id, Status.BOUNCED)
     session.commit()
     run("subscribers", "erase", "bounce@example.com")
-    assert service.suppression_reason(session, "bounce@example.com") == "bounced"
+    assert lookup.suppression_reason(session, "bounce@example.com") == "bounced"
 
 
 def test_an_import_that_stops_midway_says_truly_what_was_imported(run, session, tmp_path):

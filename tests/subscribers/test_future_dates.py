@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from mailer.db import utcnow
-from subscribers import service, tokens
+from subscribers import one_click, service, tokens
 from subscribers.csv_import import import_rows, read_rows
 from subscribers.models import Status, Subscriber
 
@@ -40,7 +40,7 @@ def test_imported_times_are_never_later_than_now(session, runtime, settings):
     token = tokens.make_token(
         tokens.UNSUBSCRIBE, _by_email(session, "future@example.com").id, settings
     )
-    service.unsubscribe_by_link_committed(runtime.sessions, token, settings, source="one-click")
+    one_click.unsubscribe_by_link_committed(runtime.sessions, token, settings, source="one-click")
     assert _by_email(session, "future@example.com").status == Status.UNSUBSCRIBED
 
 
@@ -52,7 +52,7 @@ def test_a_row_dated_in_the_future_still_takes_its_links(session, ahead, runtime
     prefs = tokens.make_token(tokens.PREFERENCES, sub.id, settings)
     assert service.from_token(session, tokens.PREFERENCES, prefs, settings)[0].id == sub.id
     # the one-click path: one statement on PostgreSQL, a transaction on SQLite
-    service.unsubscribe_by_link_committed(
+    one_click.unsubscribe_by_link_committed(
         runtime.sessions,
         tokens.make_token(tokens.UNSUBSCRIBE, sub.id, settings),
         settings,

@@ -8,7 +8,7 @@ from unittest.mock import patch
 import pytest
 from sqlalchemy import select
 
-from subscribers import service, tokens
+from subscribers import lookup, service, tokens
 from subscribers.models import Change, Status, Subscriber
 from tests.web.conftest import csrf_of, sign_up, tamper
 
@@ -250,11 +250,11 @@ def test_an_erased_address_can_come_back_only_through_its_owners_confirmation(
     sign_up(client, "erased@example.com", "en")
     with runtime.sessions() as s:
         assert (
-            service.suppression_reason(s, "erased@example.com") == "erased"
+            lookup.suppression_reason(s, "erased@example.com") == "erased"
         )  # still, until confirmed
     client.post(outbox.link(outbox.messages()[0]))
     with runtime.sessions() as s:
-        assert service.suppression_reason(s, "erased@example.com") is None
+        assert lookup.suppression_reason(s, "erased@example.com") is None
         assert service.get_by_email(s, "erased@example.com").status == Status.ACTIVE
 
 

@@ -35,8 +35,8 @@ RECENT = 10
 @router.get("", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
+    from subscribers.lookup import counts
     from subscribers.models import Status
-    from subscribers.service import counts
 
     upcoming = session.scalar(
         select(Issue)

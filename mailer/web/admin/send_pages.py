@@ -34,7 +34,7 @@ def recipients(session: Session, issue: Issue, action: str) -> list[tuple[str, i
     """Who the action reaches, by edition in EDITIONS order: for "send", the active subscribers of each
     edition not started; for "cancel", those and the recipients still waiting in started editions."""
     from mailer.delivery.stats import progress
-    from subscribers.service import counts
+    from subscribers.lookup import counts
 
     by = counts(session)
     waiting_langs = unstarted(issue)

@@ -30,7 +30,7 @@ SHOWN_BAD_ROWS = 200  # an import's bad rows listed on the page; the count cover
 
 def _list(request: Request, session, editor, status_code: int = 200, **extra) -> HTMLResponse:
     """The list, filtered by ?q=&status=&lang= and paged by ?page= (1 to the last page, else a 400)."""
-    from subscribers.service import FILTER_STATUSES, search_page
+    from subscribers.lookup import FILTER_STATUSES, search_page
 
     t = texts(page_lang(request))
     params = request.query_params
@@ -250,7 +250,8 @@ def _subscriber_page(
     request: Request, session, editor, subscriber_id: int, status_code: int = 200, **extra
 ):
     from mailer.events.privacy import deliveries_of, events_of
-    from subscribers.service import get, history
+    from subscribers.lookup import history
+    from subscribers.service import get
 
     sub = get(session, subscriber_id)
     if sub is None:
