@@ -307,7 +307,8 @@ def change_subscriber(
         return page(
             request, "refused", 404, editor=editor, error=t._("There is no such subscriber.")
         )
-    if action not in allowed_actions(sub) or (action == "lang" and lang not in EDITIONS):
+
+    def not_allowed():
         return _subscriber_page(
             request,
             session,
@@ -316,6 +317,9 @@ def change_subscriber(
             409,
             error=t._("That change is not allowed in this subscriber's state."),
         )
+
+    if action not in allowed_actions(sub) or (action == "lang" and lang not in EDITIONS):
+        return not_allowed()
     if confirm != "yes":
         return page(
             request,
@@ -340,13 +344,6 @@ def change_subscriber(
             service.resubscribe(session, sub, source="desk", ip=ip)
     except service.SubscriberError:
         session.rollback()
-        return _subscriber_page(
-            request,
-            session,
-            editor,
-            subscriber_id,
-            409,
-            error=t._("That change is not allowed in this subscriber's state."),
-        )
+        return not_allowed()
     session.commit()
     return back(f"/admin/subscribers/{subscriber_id}", n="saved")
