@@ -30,14 +30,28 @@ def _safe_next(url: str) -> str:
     return url if url.startswith("/admin") and not url.startswith("//") else "/admin"
 
 
-@router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/admin"):
-    return page(
+PRE_COOKIE = "mailer_admin_pre"  # the login form's pre-session cookie (mailer.web.csrf)
+
+
+def login_page(request: Request, status_code: int = 200, **context) -> HTMLResponse:
+    """The login form, bound to the browser's pre-session cookie (set here when it has none)."""
+    settings = settings_of(request)
+    cookie, new = csrf.pre_session_cookie(request.cookies.get(PRE_COOKIE))
+    response = page(
         request,
         "login",
-        login_csrf=csrf.issue(settings_of(request), csrf.ADMIN_LOGIN),
-        next=_safe_next(next),
+        status_code,
+        login_csrf=csrf.issue_bound(settings, csrf.ADMIN_LOGIN, cookie),
+        **context,
     )
+    if new:
+        response.set_cookie(PRE_COOKIE, cookie, **csrf.pre_session_options(settings, "/admin"))
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/admin"):
+    return login_page(request, next=_safe_next(next))
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -56,8 +70,23 @@ def login(
         client_key(request.client.host if request.client else None),
     )
     status, headers = 401, {}
-    if not csrf.verify(settings, csrf_token, csrf.ADMIN_LOGIN):
-        error = t._("The form expired. Reload the page and try again.")
+    pre_session = request.cookies.get(PRE_COOKIE)
+    if not pre_session:
+        # a post from a foreign page carries no cookie of ours (SameSite=Lax): nobody is logged in
+        status, error = (
+            403,
+            t._(
+                "Your browser did not send the login form's cookie. Allow cookies for this site, "
+                "reload the page and try again."
+            ),
+        )
+    elif not csrf.verify_bound(settings, csrf_token, csrf.ADMIN_LOGIN, pre_session):
+        status, error = (
+            403,
+            t._(
+                "This login form expired or was not made for this browser. Reload the page and try again."
+            ),
+        )
     elif wait := throttle.retry_after(name, client):
         # Refused before the password is checked: a guess made while locked out is never tried.
         status, headers, error = (
@@ -82,15 +111,7 @@ def login(
             return redirect
         throttle.failed(name, client)
         error = t._("Wrong user name or password.")
-    response = page(
-        request,
-        "login",
-        status,
-        login_csrf=csrf.issue(settings, csrf.ADMIN_LOGIN),
-        next=_safe_next(next),
-        error=error,
-        name=name,
-    )
+    response = login_page(request, status, next=_safe_next(next), error=error, name=name)
     response.headers.update(headers)
     return response
 
