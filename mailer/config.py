@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     # further failure doubles the wait, up to login_max_lockout_seconds.
     login_max_failures: int = Field(5, ge=1)
     login_max_lockout_seconds: int = Field(900, ge=1)
+    # Admins must turn on two-factor login (an authenticator app's codes): an admin without it who logs
+    # in is sent to enrolment and can do nothing else on the desk until it is on.
+    require_2fa: bool = Field(
+        False, description="admins must enrol two-factor login before using the desk"
+    )
     webhook_max_bytes: int = Field(
         5 * 1024 * 1024, ge=1024
     )  # larger Event Webhook posts are refused (413)

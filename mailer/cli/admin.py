@@ -72,3 +72,16 @@ def admin_logout_all(name: str) -> None:
 
     ended = _account(logout_all, name, utcnow())
     click.echo(f"{ended} session(s) of {name} ended")
+
+
+@admin.command("reset-2fa")
+@click.argument("name")
+def admin_reset_2fa(name: str) -> None:
+    """Turn off an editor's two-factor login (a lost phone and no recovery code left); their recovery
+    codes and every session of theirs end. They can enrol again from the desk."""
+    from mailer.db import utcnow
+    from mailer.web.admin.accounts import reset_2fa
+
+    was_on, ended = _account(reset_2fa, name, utcnow())
+    state = "turned off" if was_on else "was not on"
+    click.echo(f"two-factor login for {name} {state}; {ended} session(s) ended")

@@ -113,6 +113,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         send_pages,
         subscriber_pages,
         throttle,
+        two_factor_pages,
     )
     from mailer.web.admin import auth as admin_auth
     from mailer.web.admin.pages import admin_only, number
@@ -156,10 +157,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         progress_pages,
         report_pages,
         preview_pages,
+        two_factor_pages,
     ):
         app.include_router(desk.router)
     # Starlette types a handler as taking any Exception; it calls each only with its own class.
     app.add_exception_handler(admin_auth.LoginRequired, admin_auth.login_redirect)  # type: ignore[arg-type]
     app.add_exception_handler(admin_auth.AdminOnly, admin_only)  # type: ignore[arg-type]
+    app.add_exception_handler(admin_auth.EnrolmentRequired, admin_auth.enrolment_redirect)  # type: ignore[arg-type]
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     return app

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.issues.models import Editor, Role
-from mailer.web.admin import sessions
+from mailer.web.admin import sessions, two_factor
 from mailer.web.admin.passwords import DUMMY_HASH, hash_password, verify_password
 
 MAX_NAME = 100
@@ -67,6 +67,15 @@ def set_password(session: Session, name: str, password: str, now) -> int:
 def logout_all(session: Session, name: str, now) -> int:
     """`mailer admin logout-all NAME`: end every session of the editor at once."""
     return sessions.end_all(session, _existing(session, name).id, now)
+
+
+def reset_2fa(session: Session, name: str, now) -> tuple[bool, int]:
+    """`mailer admin reset-2fa NAME`, for a lost phone: two-factor login off, recovery codes and every
+    session of the editor gone. Returns whether it was on, and how many sessions were live."""
+    editor = _existing(session, name)
+    was_on = editor.has_2fa
+    two_factor.disable(session, editor)
+    return was_on, sessions.end_all(session, editor.id, now)
 
 
 def editors(session: Session) -> list[Editor]:

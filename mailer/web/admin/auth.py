@@ -33,6 +33,18 @@ def _here(request: Request) -> str:
     return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
+class EnrolmentRequired(Exception):
+    """MAILER_REQUIRE_2FA: an admin without two-factor login asked for anything but enrolling."""
+
+
+ENROLMENT = "/admin/two-factor"
+WHILE_UNENROLLED = frozenset({ENROLMENT, "/admin/logout"})
+
+
+def enrolment_redirect(_request: Request, _exc: EnrolmentRequired) -> RedirectResponse:
+    return RedirectResponse(ENROLMENT, status_code=303)
+
+
 def require_editor(request: Request, session: Annotated[Session, Depends(db_session)]) -> Editor:
     """FastAPI gives this and the route the same `db_session` (one per request): one connection, not two."""
     claim = sessions.read(session, request.cookies.get(sessions.COOKIE), utcnow())
@@ -42,6 +54,13 @@ def require_editor(request: Request, session: Annotated[Session, Depends(db_sess
             raise LoginRequired(_here(request))
         raise HTTPException(status_code=401, detail="log in first")
     request.state.nonce = claim.nonce
+    if (
+        settings_of(request).require_2fa
+        and editor.is_admin
+        and not editor.has_2fa
+        and request.url.path not in WHILE_UNENROLLED
+    ):
+        raise EnrolmentRequired()  # nothing is read or changed until it is on
     return editor
 
 

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 # name, a zone), and skipped. What is left must hold no Latin word but these.
 ENGLISH_WORDS_JS = r"""
 () => {
-  const allowed = new Set(["CSV", "UTC", "IP", "px", "SendGrid"]);  // abbreviations, units, a product
+  const allowed = new Set(["CSV", "UTC", "IP", "QR", "px", "SendGrid"]);  // abbreviations, units, a product
   const found = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
@@ -149,6 +149,7 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
             "subscriber": f"/admin/subscribers/{bounced_id}",
             "editors": "/admin/editors",
             "reports": "/admin/reports",
+            "two-factor": "/admin/two-factor",
         },
         problems,
     )
