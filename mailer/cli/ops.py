@@ -33,8 +33,9 @@ def ops_status(as_json: bool, check: bool) -> None:
     from mailer.db import utcnow
     from mailer.ops.status import as_text, degraded, status
 
+    rt = runtime()
     with db_session() as session:
-        data = status(session, runtime().settings, utcnow())
+        data = status(session, rt.settings, utcnow(), rt.kv)
     reasons = degraded(data)
     if as_json:
         print_json({**data, "degraded": reasons})

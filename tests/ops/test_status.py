@@ -49,7 +49,7 @@ def test_progress_and_time_to_drain_of_an_issue_in_flight(session, issue, settin
         update(Batch).where(Batch.id == batch_ids[2]).values(status=BatchStatus.UNKNOWN)
     )
     session.commit()
-    [row] = issues_in_flight(session, now)
+    [row] = issues_in_flight(session, now, settings)
     assert row["number"] == issue.number and row["status"] == "sending"
     assert (row["done"], row["total"]) == (4, 9)
     assert row["per_second"] == pytest.approx(4 / 300, abs=0.1)
@@ -63,7 +63,7 @@ def test_no_time_to_drain_while_a_ledger_is_still_written(session, issue, settin
     ko = next(e for e in editions if e.lang == "ko")
     start.start_editions(session, issue, [ko], settings, utcnow())
     session.commit()
-    [row] = issues_in_flight(session, utcnow())
+    [row] = issues_in_flight(session, utcnow(), settings)
     assert (
         row["total"] == 4 and row["ledger_pending"] == ["both", "en"] and row["eta_seconds"] is None
     )
