@@ -23,8 +23,8 @@ def ops() -> None:
 @click.option(
     "--check",
     is_flag=True,
-    help=f"Exit {DEGRADED_EXIT} when degraded (broker down, or no worker "
-    "while an issue is sending); without it the exit status is 0 whenever status could be read.",
+    help=f"Exit {DEGRADED_EXIT} when degraded (broker down, no worker while an issue is sending, "
+    "or an issue stalled); without it the exit status is 0 whenever status could be read.",
 )
 def ops_status(as_json: bool, check: bool) -> None:
     """Queues, workers, issues in flight (progress, time to drain), stuck batches, recent failures.

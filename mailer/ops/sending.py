@@ -129,11 +129,15 @@ def signals(
 ) -> Signals:
     """Everything stall_reason weighs, for one stalled issue."""
     depths = depths if depths is not None and "error" not in depths else {}
+    kv = store_signals(settings, store, settings.stall_seconds)
+    batches = batch_signals(session, issue)
     return Signals(
         broker=broker.get("status", "none"),
         send_depth=depths.get("send"),
         unacked=depths.get("unacked"),
         workers_on_send=workers_on_send(workers),
-        **store_signals(settings, store, settings.stall_seconds),
-        **batch_signals(session, issue),
+        database_errors=bool(kv.get("database_errors")),
+        rate_limit_wait=float(kv.get("rate_limit_wait", 0.0)),
+        retrying_with_error=batches["retrying_with_error"],
+        queued_work=batches["queued_work"],
     )

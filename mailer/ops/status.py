@@ -227,23 +227,25 @@ def degraded(data: dict) -> list[str]:
         reasons.append(f"no worker online while issue #{busy[0]} is sending")
     for i in data["issues"]:
         if i["state"] == STALLED:
-            why = STALL_ENGLISH.get(i["stall_reason"] or "", "reason unknown")
-            reasons.append(f"issue #{i['number']} is stalled: {why}")
+            reasons.append(f"issue #{i['number']} is stalled: {_stall_words(i)}")
     return reasons
+
+
+def _stall_words(row: dict) -> str:
+    return STALL_ENGLISH.get(row["stall_reason"] or "", "reason unknown")
 
 
 def _pace(row: dict) -> str:
     """Rate and time left over the sliding window, or what stands in for them."""
     if row["state"] == STALLED:
-        why = STALL_ENGLISH.get(row["stall_reason"] or "", "reason unknown")
-        quiet = f", nothing accepted for {row['stalled_for']}s" if row["stalled_for"] else ""
-        return f"STALLED ({why}){quiet}"
+        return f"nothing accepted for {row['stalled_for']}s" if row["stalled_for"] else "no rate"
     if row["state"] == "starting":
         return "starting: too early for a rate"
     if row["per_second"] is None:
         return "no rate while paused"
     eta = f"{row['eta_seconds']}s" if row["eta_seconds"] is not None else "unknown"
-    return f"{row['per_second']}/s over the last {row['window_seconds']:g}s, time to drain {eta}"
+    window = f"{row['window_seconds']:.0f}s"
+    return f"{row['per_second']}/s over the last {window}, time to drain {eta}"
 
 
 def as_text(data: dict) -> list[str]:
@@ -276,7 +278,8 @@ def as_text(data: dict) -> list[str]:
             if i["ledger_pending"]
             else ""
         )
-        head = f"issue #{i['number']}: {i['state']} {i['done']}/{i['total']} recipients{pending}: {i['summary']}"
+        state = f"{i['state']} ({_stall_words(i)})" if i["state"] == STALLED else i["state"]
+        head = f"issue #{i['number']}: {state} {i['done']}/{i['total']} recipients{pending}: {i['summary']}"
         if i["state"] == PARTLY_SENT:
             later = [f"not scheduled: {', '.join(i['unscheduled'])}"] if i["unscheduled"] else []
             later += [f"scheduled later: {', '.join(i['scheduled'])}"] if i["scheduled"] else []
