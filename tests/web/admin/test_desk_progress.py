@@ -84,3 +84,23 @@ def test_a_stalled_send_shows_stalled_and_why(admin, session, drafted, settings,
             assert _actions(html) == ["pause", "cancel"]
     data = admin.get("/admin/issues/1/progress?lang=en").json()
     assert data["state"] == "stalled" and data["fields"]["state"] == "Stalled"
+
+
+def test_the_page_shows_each_send_figure_once(admin, session, drafted, settings, runtime):
+    """Beat's stored counts lag the batches: a send figure from them beside the live bar would be a
+    second, older truth. The readers' line keeps what only the webhook tells (delivered, opened...)."""
+    from mailer.events.stats import stored_counts
+    from tests.factories import start_send
+
+    start_send(session, drafted, settings, utcnow())
+    session.commit()
+    stored_counts(session, drafted, utcnow(), settings)  # stored now: 0 sent
+    session.commit()
+    outbox = OutboxSender(settings.outbox_dir)
+    first = session.scalars(select(Batch.id).where(Batch.issue_id == drafted.id)).first()
+    send_batch(session, first, sender=outbox, settings=settings, store=MemoryStore())
+    page = admin.get("/admin/issues/1?lang=en").text
+    readers = page[page.index("<h2>Readers</h2>") :]
+    readers = readers[: readers.index("</section>")]
+    assert "delivered 0" in readers and "sent" not in readers
+    assert _field(page, "issue.sent") != "0"
