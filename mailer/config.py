@@ -54,6 +54,9 @@ class Settings(BaseSettings):
         1000, ge=1, le=1000
     )  # SendGrid: at most 1000 personalizations a request
     batch_lease_seconds: int = 300
+    # A send with recipients waiting and nothing accepted this long reads "stalled" (desk, ops status,
+    # /metrics), with the reason when one can be told.
+    stall_seconds: int = Field(60, ge=5)
     reconcile_grace_seconds: int = 900
     # ...and longer while SendGrid's webhook stream lags behind the lost answer: up to this long after it
     reconcile_max_wait_seconds: int = 3600

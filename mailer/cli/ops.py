@@ -23,8 +23,8 @@ def ops() -> None:
 @click.option(
     "--check",
     is_flag=True,
-    help=f"Exit {DEGRADED_EXIT} when degraded (broker down, or no worker "
-    "while an issue is sending); without it the exit status is 0 whenever status could be read.",
+    help=f"Exit {DEGRADED_EXIT} when degraded (broker down, no worker while an issue is sending, "
+    "or an issue stalled); without it the exit status is 0 whenever status could be read.",
 )
 def ops_status(as_json: bool, check: bool) -> None:
     """Queues, workers, issues in flight (progress, time to drain), stuck batches, recent failures.
@@ -33,8 +33,9 @@ def ops_status(as_json: bool, check: bool) -> None:
     from mailer.db import utcnow
     from mailer.ops.status import as_text, degraded, status
 
+    rt = runtime()
     with db_session() as session:
-        data = status(session, runtime().settings, utcnow())
+        data = status(session, rt.settings, utcnow(), rt.kv)
     reasons = degraded(data)
     if as_json:
         print_json({**data, "degraded": reasons})

@@ -22,6 +22,25 @@ def _safe_add(store: Store, items: dict[str, float]) -> None:
         store.add(KEY, items)
 
 
+DB_ERROR_AT = "mailer:db_error_at"  # when a worker last met a database error (Unix time)
+DB_ERROR_TTL = 3600
+
+
+def record_db_error(store: Store, now: float) -> None:
+    """A send task met a database error: a stalled send's reason, for ops status and the desk."""
+    with contextlib.suppress(Unavailable):
+        store.set(DB_ERROR_AT, repr(now), ttl=DB_ERROR_TTL)
+
+
+def db_error_within(store: Store, now: float, seconds: float) -> bool:
+    """Whether a worker met a database error in the last `seconds`."""
+    try:
+        at = store.get(DB_ERROR_AT)
+    except Unavailable:
+        return False
+    return at is not None and now - float(at) <= seconds
+
+
 def record_response(store: Store, status: str) -> None:
     """One provider answer: "202", "429", "500", "lost", "refused", "outbox", ..."""
     _safe_add(store, {f"responses:{status}": 1})

@@ -44,6 +44,23 @@ class RateLimiter:
                 return (hour + 1) * 3600 - now
         return 0.0
 
+    def holding(self, now: float | None = None) -> float:
+        """Seconds until a window has room for one more request, taking nothing (0: it would go now):
+        what a stalled send's reason asks."""
+        now = time.time() if now is None else now
+        waits = [0.0]
+        if self.per_second > 0:
+            window = max(1.0, 1.0 / self.per_second)
+            slot = math.floor(now / window)
+            used = int(self.store.get(f"{PREFIX}:req:{window:g}:{slot}") or 0)
+            if used >= max(1, round(self.per_second * window)):
+                waits.append((slot + 1) * window - now)
+        if self.per_hour > 0:
+            hour = math.floor(now / 3600)
+            if int(self.store.get(f"{PREFIX}:msg:{hour}") or 0) >= self.per_hour:
+                waits.append((hour + 1) * 3600 - now)
+        return max(waits)
+
 
 def limiter(settings: Settings, store: Store) -> RateLimiter:
     return RateLimiter(store, settings.send_rate_per_second, settings.send_rate_per_hour)

@@ -7,9 +7,13 @@ Runtime, and mailer.wiring's in-process dispatcher runs the same body when there
 from __future__ import annotations
 
 import logging
+import time
+
+from sqlalchemy.exc import DBAPIError
 
 from mailer.celery_app import app, runtime_of
 from mailer.db import utcnow
+from mailer.delivery import counters
 from mailer.delivery.batches import BatchOutcome
 from mailer.delivery.batches import send_batch as send_leased_batch
 from mailer.delivery.lifecycle import sweep
@@ -22,10 +26,15 @@ log = logging.getLogger(__name__)
 
 
 def run_send_batch(rt: Runtime, batch_id: int) -> str:
-    with rt.session() as session:
-        outcome = send_leased_batch(
-            session, batch_id, sender=rt.sender, settings=rt.settings, store=rt.kv
-        )
+    try:
+        with rt.session() as session:
+            outcome = send_leased_batch(
+                session, batch_id, sender=rt.sender, settings=rt.settings, store=rt.kv
+            )
+    except DBAPIError:
+        # the batch's lease runs out and the sweep takes it up again; meanwhile a stalled send says why
+        counters.record_db_error(rt.kv, time.time())
+        raise
     return follow_up(rt, batch_id, outcome)
 
 

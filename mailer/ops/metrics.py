@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 from mailer.celery_app import BEAT_TICK_KEY
 from mailer.db import utcnow
 from mailer.delivery import counters
+from mailer.delivery.figures import SENDING, STALLED, UNKNOWN
 from mailer.delivery.models import Batch
 from mailer.delivery.stats import OUTCOMES
 from mailer.events.stats import stored_counts
@@ -55,7 +56,7 @@ def _recent_issues(session, now, settings) -> list[Issue]:
     )
 
 
-def _issue_series(session, now, settings):
+def _issue_series(session, now, settings, store):
     issues = _recent_issues(session, now, settings)
     deliveries = _gauge(
         "mailer_deliveries",
@@ -100,13 +101,39 @@ def _issue_series(session, now, settings):
         "cancelled, failed, suppressed, waiting)",
         ("issue", "outcome"),
     )
-    for row in status.issues_in_flight(session, now):
+    rate = _gauge(
+        "mailer_issue_send_rate",
+        "Recipients a second an issue in flight sends, over the last minute (absent while starting)",
+        ("issue",),
+    )
+    stalled = _gauge(
+        "mailer_issue_stalled",
+        "1 when an issue in flight has recipients waiting and nothing accepted for "
+        "MAILER_STALL_SECONDS (or was paused by the system), else 0",
+        ("issue",),
+    )
+    why = _gauge(
+        "mailer_issue_stall_reason",
+        "1 for the reason a stalled issue is stalled (broker_down, database_errors, no_worker, "
+        "rate_limit, provider_errors, queue_lost, paused_by_system, unknown)",
+        ("issue", "reason"),
+    )
+    for row in status.issues_in_flight(session, now, settings, store):
+        number = str(row["number"])
         for outcome in OUTCOMES:
-            recipients.add_metric([str(row["number"]), outcome], row[outcome])
-        if row["state"] == IssueStatus.SENDING and row["eta_seconds"] is not None:
-            drain.add_metric([str(row["number"])], row["eta_seconds"])
+            recipients.add_metric([number, outcome], row[outcome])
+        if row["state"] == SENDING and row["eta_seconds"] is not None:
+            drain.add_metric([number], row["eta_seconds"])
+        if row["per_second"] is not None:
+            rate.add_metric([number], row["per_second"])
+        stalled.add_metric([number], 1 if row["state"] == STALLED else 0)
+        if row["state"] == STALLED:
+            why.add_metric([number, row["stall_reason"] or UNKNOWN], 1)
     yield drain
     yield recipients
+    yield rate
+    yield stalled
+    yield why
 
 
 def _database_series(session):
@@ -163,7 +190,7 @@ class Collector:
         settings, now = self.runtime.settings, utcnow()
         yield _build_info()
         with self.runtime.session() as session:
-            yield from _issue_series(session, now, settings)
+            yield from _issue_series(session, now, settings, self.runtime.kv)
             yield from _database_series(session)
         # The broker's parts: a scrape answers without them when it is down (the database's series above are
         # what ops need most then), and mailer_broker_up says why they are missing.

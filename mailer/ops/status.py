@@ -3,7 +3,7 @@ recent failures. Each part is a plain function returning data; the CLI and /metr
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -11,14 +11,17 @@ from sqlalchemy.orm import Session
 from mailer.articles.models import Feed
 from mailer.celery_app import BROKER_DOWN, QUEUES
 from mailer.config import Settings
+from mailer.delivery.figures import ENGLISH as STALL_ENGLISH
+from mailer.delivery.figures import STALLED, Figures, Snapshot, figures, stall_reason
 from mailer.delivery.models import Batch, BatchStatus
-from mailer.delivery.stats import PARTLY_SENT, progress
+from mailer.delivery.stats import PARTLY_SENT
 from mailer.issues import reasons
-from mailer.issues.models import Edition, Issue
+from mailer.issues.models import Issue
 from mailer.issues.states import IssueStatus
+from mailer.kv import Store
+from mailer.ops import sending
 from mailer.redis_client import client, is_redis
 
-RATE_WINDOW = timedelta(minutes=5)  # recipients finished in this window give the drain rate
 PRIORITY_SEP = (
     "\x06\x16"  # kombu's Redis transport keeps priority levels in lists named queue + sep + n
 )
@@ -80,60 +83,71 @@ def workers(settings: Settings, timeout: float = 1.0) -> list[dict] | None:
     ]
 
 
-def issues_in_flight(session: Session, now: datetime) -> list[dict]:
+def issues_in_flight(
+    session: Session,
+    now: datetime,
+    settings: Settings,
+    store: Store | None = None,
+    *,
+    broker: dict | None = None,
+    depths: dict | None = None,
+    workers: list[dict] | dict | None = None,
+) -> list[dict]:
+    """Each issue sending or paused, with its figures (delivery.figures). The broker is asked only to
+    explain a stalled send (`broker`, `depths`, `workers` when the caller has them already)."""
     rows = []
     for issue in session.scalars(
         select(Issue)
         .where(Issue.status.in_([IssueStatus.SENDING, IssueStatus.PAUSED]))
         .order_by(Issue.number)
     ):
-        p = progress(session, issue)
-        recent = session.scalar(
-            select(func.coalesce(func.sum(Batch.size), 0)).where(
-                Batch.issue_id == issue.id,
-                Batch.status == BatchStatus.ACCEPTED,
-                Batch.sent_at >= now - RATE_WINDOW,
-            )
-        )
-        rate = (recent or 0) / RATE_WINDOW.total_seconds()  # recipients per second lately
-        # editions whose ledger is being written, or due and about to be: the total is not final yet
-        # (the languages only: the editions' rows carry their rendered HTML, not worth reading on every scrape)
-        due = list(
-            session.scalars(
-                select(Edition.lang).where(
-                    Edition.issue_id == issue.id,
-                    Edition.started_at.is_(None),
-                    Edition.send_at <= now,
-                )
-            )
-        )
-        unwritten = sorted([*p.ledger_pending, *due])
-        if unwritten or (p.waiting and not rate):
-            eta = None
-        else:
-            eta = round(p.waiting / rate) if p.waiting else 0
-        rows.append(
-            {
-                "number": issue.number,
-                "status": issue.status,
-                "state": p.state,
-                "reason": reasons.english(issue.status_reason) or None,
-                "done": p.done,
-                "total": p.total,
-                "sent": p.sent,
-                "cancelled": p.cancelled,
-                "failed": p.failed,
-                "suppressed": p.suppressed,
-                "waiting": p.waiting,
-                "summary": p.summary(),
-                "unscheduled": list(p.unscheduled),
-                "scheduled": [lang for lang in p.scheduled if lang not in due],
-                "per_second": round(rate, 1),
-                "ledger_pending": unwritten,
-                "eta_seconds": eta,
-            }
-        )
+        snap = sending.snapshot(session, issue, now)
+        found = figures(snap, settings.stall_seconds)
+        reason = None
+        if found.state == STALLED:
+            if broker is None:
+                broker = broker_state(settings)
+            if depths is None:
+                depths = _guarded_depths(settings, broker)
+            why = sending.signals(session, issue, settings, store, broker, depths, workers)
+            reason = stall_reason(found, why)
+        rows.append(_row(issue, snap, found, reason))
     return rows
+
+
+def _guarded_depths(settings: Settings, broker: dict) -> dict | None:
+    if broker["status"] != "up":
+        return None
+    try:
+        return queue_depths(settings)
+    except BROKER_ERRORS:
+        return None
+
+
+def _row(issue: Issue, snap: Snapshot, found: Figures, reason: str | None) -> dict:
+    p = snap.progress
+    return {
+        "number": issue.number,
+        "status": issue.status,
+        "state": found.state,
+        "reason": reasons.english(issue.status_reason) or None,
+        "stall_reason": reason,
+        "stalled_for": found.stalled_for,
+        "done": p.done,
+        "total": p.total,
+        "sent": p.sent,
+        "cancelled": p.cancelled,
+        "failed": p.failed,
+        "suppressed": p.suppressed,
+        "waiting": p.waiting,
+        "summary": p.summary(),
+        "unscheduled": list(p.unscheduled),
+        "scheduled": [lang for lang in p.scheduled if lang not in snap.due],
+        "per_second": None if found.per_second is None else round(found.per_second, 1),
+        "window_seconds": round(found.window_seconds, 1),
+        "ledger_pending": sorted([*p.ledger_pending, *snap.due]),
+        "eta_seconds": found.eta_seconds,
+    }
 
 
 def stuck_batches(session: Session, now: datetime) -> dict[str, int]:
@@ -177,7 +191,7 @@ def recent_failures(session: Session, limit: int = 10) -> list[dict]:
     return failures
 
 
-def status(session: Session, settings: Settings, now: datetime) -> dict:
+def status(session: Session, settings: Settings, now: datetime, store: Store | None = None) -> dict:
     """Everything ops watch. The database parts answer whatever the broker does: a Redis outage is when
     this is run most (then "broker" says so, and "queues"/"workers" carry the error instead of data)."""
     broker = broker_state(settings)
@@ -190,11 +204,14 @@ def status(session: Session, settings: Settings, now: datetime) -> dict:
         except BROKER_ERRORS as exc:  # went down since the ping
             return {"error": f"broker unreachable: {type(exc).__name__}"}
 
+    queues, answering = guarded(queue_depths), guarded(workers)
     return {
         "broker": broker,
-        "queues": guarded(queue_depths),
-        "workers": guarded(workers),
-        "issues": issues_in_flight(session, now),
+        "queues": queues,
+        "workers": answering,
+        "issues": issues_in_flight(
+            session, now, settings, store, broker=broker, depths=queues, workers=answering
+        ),
         "batches": stuck_batches(session, now),
         "failures": recent_failures(session),
     }
@@ -205,10 +222,30 @@ def degraded(data: dict) -> list[str]:
     reasons = []
     if data["broker"]["status"] == "down":
         reasons.append("the broker is down")
-    sending = [i["number"] for i in data["issues"] if i["status"] == IssueStatus.SENDING]
-    if data["workers"] == [] and sending:
-        reasons.append(f"no worker online while issue #{sending[0]} is sending")
+    busy = [i["number"] for i in data["issues"] if i["status"] == IssueStatus.SENDING]
+    if data["workers"] == [] and busy:
+        reasons.append(f"no worker online while issue #{busy[0]} is sending")
+    for i in data["issues"]:
+        if i["state"] == STALLED:
+            reasons.append(f"issue #{i['number']} is stalled: {_stall_words(i)}")
     return reasons
+
+
+def _stall_words(row: dict) -> str:
+    return STALL_ENGLISH.get(row["stall_reason"] or "", "reason unknown")
+
+
+def _pace(row: dict) -> str:
+    """Rate and time left over the sliding window, or what stands in for them."""
+    if row["state"] == STALLED:
+        return f"nothing accepted for {row['stalled_for']}s" if row["stalled_for"] else "no rate"
+    if row["state"] == "starting":
+        return "starting: too early for a rate"
+    if row["per_second"] is None:
+        return "no rate while paused"
+    eta = f"{row['eta_seconds']}s" if row["eta_seconds"] is not None else "unknown"
+    window = f"{row['window_seconds']:.0f}s"
+    return f"{row['per_second']}/s over the last {window}, time to drain {eta}"
 
 
 def as_text(data: dict) -> list[str]:
@@ -241,17 +278,14 @@ def as_text(data: dict) -> list[str]:
             if i["ledger_pending"]
             else ""
         )
-        head = f"issue #{i['number']}: {i['state']} {i['done']}/{i['total']} recipients{pending}: {i['summary']}"
+        state = f"{i['state']} ({_stall_words(i)})" if i["state"] == STALLED else i["state"]
+        head = f"issue #{i['number']}: {state} {i['done']}/{i['total']} recipients{pending}: {i['summary']}"
         if i["state"] == PARTLY_SENT:
             later = [f"not scheduled: {', '.join(i['unscheduled'])}"] if i["unscheduled"] else []
             later += [f"scheduled later: {', '.join(i['scheduled'])}"] if i["scheduled"] else []
             lines.append(f"{head}; {'; '.join(later)}")
             continue
-        eta = f"{i['eta_seconds']}s" if i["eta_seconds"] is not None else "unknown"
-        lines.append(
-            f"{head}, {i['per_second']}/s, time to drain {eta}"
-            + (f" ({i['reason']})" if i["reason"] else "")
-        )
+        lines.append(f"{head}, {_pace(i)}" + (f" ({i['reason']})" if i["reason"] else ""))
     if not data["issues"]:
         lines.append("issues:   none in flight")
     b = data["batches"]

@@ -46,3 +46,16 @@ def test_workers_share_one_limit_through_redis(monkeypatch, redis_url):
 def test_no_limit_configured_never_waits(counters):
     limit = RateLimiter(counters, per_second=0, per_hour=0)
     assert all(limit.reserve(1000, now=T0) == 0 for _ in range(100))
+
+
+def test_holding_says_how_long_the_limit_holds_without_taking(counters):
+    """What a stalled send's reason asks: is the limit what holds it, and for how long."""
+    hourly = RateLimiter(counters, per_second=0, per_hour=5000)
+    assert hourly.holding(now=T0) == 0
+    assert hourly.reserve(5000, now=T0) == 0
+    assert hourly.holding(now=T0 + 10) == pytest.approx(3600 - 10.25)
+    assert hourly.holding(now=T0 + 10) == pytest.approx(3600 - 10.25)  # asking took nothing
+    per_second = RateLimiter(counters, per_second=1, per_hour=0)
+    assert per_second.reserve(1, now=T0) == 0
+    assert per_second.holding(now=T0 + 0.5) == pytest.approx(0.25)
+    assert per_second.holding(now=T0 + 1) == 0

@@ -49,7 +49,7 @@ def test_ops_see_the_database_through_a_redis_outage(
     assert text.exit_code == 0, text.output
     assert (
         "broker:   DOWN" in text.output
-        and f"issue #{issue.number}: sending 0/9 recipients" in text.output
+        and f"issue #{issue.number}: starting 0/9 recipients" in text.output
     )
     data = json.loads(_ops_status(on_private_redis, "--json").stdout)
     assert data["broker"]["status"] == "down" and "Connection refused" in data["broker"]["error"]

@@ -20,9 +20,9 @@ from mailer.rendering.render import RenderError
 from mailer.web.admin import progress_pages
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.errors import editing_error
-from mailer.web.admin.issue_view import issue_view, progress_of
+from mailer.web.admin.issue_view import issue_view, live_status, progress_of
 from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
-from mailer.web.deps import settings_of
+from mailer.web.deps import get_runtime, settings_of
 from mailer.web.i18n import texts
 
 router = APIRouter(prefix="/admin")
@@ -75,7 +75,9 @@ def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
         statuses=statuses,
         table=table,
         notice=request.query_params.get("n"),
-        sending=progress_pages.sending_now(session, page_lang(request), utcnow()),
+        sending=progress_pages.sending_now(
+            session, page_lang(request), utcnow(), get_runtime(request)
+        ),
     )
 
 
@@ -100,6 +102,19 @@ def issue_page(number: int, request: Request, session: DbSession, editor: Curren
         return issue_view(request, session, editor, number)
     except IssueError:
         return Response(f"no issue #{number}", status_code=404)
+
+
+@router.get("/issues/{number:issue_number}/live", response_class=HTMLResponse)
+def issue_live(number: int, request: Request, session: DbSession, editor: CurrentEditor):
+    """The issue page's status block (heading, state, figures, buttons) alone, from the same view as
+    the page: the desk's script polls it and swaps in what changed."""
+    try:
+        issue = get_issue(session, number)
+    except IssueError:
+        return Response(f"no issue #{number}", status_code=404)
+    response = page(request, "issue_live", **live_status(request, session, editor, issue))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _apply(

@@ -22,7 +22,7 @@ from mailer.issues.service import get_issue
 from mailer.issues.states import IssueStatus
 from mailer.web.admin import preview_pages, progress_pages
 from mailer.web.admin.pages import page, page_lang
-from mailer.web.deps import settings_of
+from mailer.web.deps import get_runtime, settings_of
 from mailer.web.i18n import texts
 
 USUAL_ZONES = ("Asia/Seoul", "America/New_York", "America/Los_Angeles", "Europe/London", "UTC")
@@ -93,6 +93,20 @@ def reason_text(reason: str | None, lang: str) -> str:
     return reasons.english(reason)
 
 
+def live_status(request: Request, session: Session, editor: Editor, issue: Issue) -> dict:
+    """What the issue page's live block shows, read at one moment: the heading's status, the state, rate,
+    time left and bars (progress_pages.views), the status reason and the buttons the state allows."""
+    view = progress_pages.views(
+        session, [issue], page_lang(request), utcnow(), get_runtime(request)
+    )[issue.number]
+    return {
+        "issue": issue,
+        "live": view,
+        "actions": actions_for(issue, editor),
+        "status_reason": reason_text(issue.status_reason, page_lang(request)),
+    }
+
+
 def progress_of(session: Session, issue: Issue, settings: Settings) -> dict:
     from mailer.delivery.stats import progress
     from mailer.events.stats import stored_counts
@@ -133,18 +147,15 @@ def issue_view(
         "issue",
         status_code,
         editor=editor,
-        issue=issue,
         stories=stories,
         editable=editing.is_editable(issue),
         candidates=_with_pairs(session, editing.candidates(session)),
         progress=progress_of(session, issue, settings),
-        live=progress_pages.views(session, [issue], page_lang(request), utcnow())[issue.number],
         inbox=preview_pages.inbox(issue, settings),
         timezones=zone_choices(),
         usual_zones=USUAL_ZONES,
         default_tz=tz,
         notice=request.query_params.get("n"),
-        actions=actions_for(issue, editor),
-        status_reason=reason_text(issue.status_reason, page_lang(request)),
+        **live_status(request, session, editor, issue),
         **extra,
     )

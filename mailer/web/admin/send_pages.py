@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin")
 
 CONFIRMED = frozenset({"send", "cancel"})  # a second step naming the recipients
+# What the page says happened: a send has started, not finished (the live block says when it is sent)
+NOTICES = {"send": "send_started", "resume": "resumed", "pause": "paused", "cancel": "cancelled"}
 MAX_REASON = 300
 
 
@@ -139,4 +141,4 @@ def issue_action(
             )
         )
         return issue_view(request, session, editor, number, 409, error=refusal)
-    return back(f"/admin/issues/{number}", n="done")
+    return back(f"/admin/issues/{number}", n=NOTICES[action])

@@ -100,6 +100,8 @@ def _watch_the_bar(chromium, base: str, env: dict, issue) -> None:
     page.screenshot(path=str(SHOTS / "progress-dashboard-ko-1366.png"), full_page=True)
     page.goto(f"{base}/admin/issues/{issue.number}?lang=ko")
     page.evaluate("window.sameDocument = true")  # gone if the page reloads
+    heading_at_load = page.locator("#issue-status").inner_text()
+    buttons_at_load = page.locator("#issue-actions button").count()
     deadline = time.monotonic() + 60
     shot = False
     while time.monotonic() < deadline:
@@ -123,6 +125,11 @@ def _watch_the_bar(chromium, base: str, env: dict, issue) -> None:
         "document.querySelector('.live-progress').dataset.live === 'no'", timeout=15000
     )
     assert page.locator('.live-progress [data-field="state"]').inner_text() == "발송 완료"
+    # the heading and the buttons moved with the bar, on the same page load: no "sending" at 100%
+    assert (heading_at_load, buttons_at_load) == ("발송 중", 2)
+    assert page.locator("#issue-status").inner_text() == "발송 완료"
+    assert page.locator("#issue-actions button").count() == 0
+    assert page.evaluate("window.sameDocument === true")
     for lang in ("ko", "en"):
         for width in (1366, 390):
             page.set_viewport_size({"width": width, "height": 900})

@@ -183,7 +183,7 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
     page.click("text=돌아가기")
     page.click("#issue-actions input[value=send] ~ button")
     page.click("#confirm-question ~ form button[type=submit]")
-    page.wait_for_url(re.compile(r"/admin/issues/1\?n=done"))
+    page.wait_for_url(re.compile(r"/admin/issues/1\?n=send_started"))
     assert page.inner_text("#issue-status") == "발송 완료"
 
     _walk(

@@ -34,6 +34,38 @@
       .catch(function () { setTimeout(function () { poll(block); }, PERIOD * 5); });  // logged out, or down
   }
 
+  // The issue page's live block: its heading, state, figures and buttons come as one HTML fragment, read
+  // at one moment on the server. Each part that changed is swapped in; the buttons only when the actions
+  // change (their forms carry a fresh token each time, and a pause reason may be half typed).
+  function swap(block, html) {
+    var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-fragment-src]");
+    if (!fresh) { return false; }
+    fresh.querySelectorAll("[data-part]").forEach(function (part) {
+      var old = block.querySelector('[data-part="' + part.dataset.part + '"]');
+      if (!old) { return; }
+      var same = part.dataset.key !== undefined ? old.dataset.key === part.dataset.key
+                                                : old.outerHTML === part.outerHTML;
+      if (!same) { old.replaceWith(document.importNode(part, true)); }
+    });
+    block.dataset.live = fresh.dataset.live;
+    return fresh.dataset.live === "yes";
+  }
+
+  function pollFragment(block) {
+    fetch(block.dataset.fragmentSrc, {credentials: "same-origin", headers: {Accept: "text/html"}})
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        if (swap(block, html)) { setTimeout(function () { pollFragment(block); }, PERIOD); }
+      })
+      .catch(function () { setTimeout(function () { pollFragment(block); }, PERIOD * 5); });
+  }
+
+  document.querySelectorAll("[data-fragment-src]").forEach(function (block) {
+    if (block.dataset.polled) { return; }
+    block.dataset.polled = "yes";
+    if (block.dataset.live === "yes") { setTimeout(function () { pollFragment(block); }, PERIOD); }
+  });
+
   document.querySelectorAll("[data-progress-src]").forEach(function (block) {
     if (block.dataset.polled) { return; }  // the script is included once per block: poll each once
     block.dataset.polled = "yes";
