@@ -141,9 +141,10 @@ def issue_test(number: int, to: tuple[str, ...], lang: str) -> None:
     "--tz", default=None, help="IANA time zone of --at [default: MAILER_DIGEST_TIMEZONE]."
 )
 def issue_schedule(number: int, at: str, lang: str, tz: str | None) -> None:
-    """Give editions a send time; beat sends each when it is due (stored in the database)."""
+    """Give editions a send time; beat sends each when it is due (stored in the database). Whoever runs
+    the command line holds the server: the schedule is approved as it is made."""
     from mailer.db import utcnow
-    from mailer.issues import scheduling
+    from mailer.issues import approvals, scheduling
     from mailer.issues.service import get_issue
 
     zone = tz or runtime().settings.digest_timezone
@@ -151,7 +152,13 @@ def issue_schedule(number: int, at: str, lang: str, tz: str | None) -> None:
     with db_session() as session:
         found = get_issue(session, number)
         scheduling.schedule(
-            session, found, scheduling.langs_of(lang), when, utcnow(), runtime().settings
+            session,
+            found,
+            scheduling.langs_of(lang),
+            when,
+            utcnow(),
+            runtime().settings,
+            approved_by=approvals.OPERATOR,
         )
         for e in found.editions:
             local = (

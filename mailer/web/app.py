@@ -103,6 +103,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     from mailer.web import archive, health, metrics, public, ratelimit, webhooks
     from mailer.web.admin import (
         account_pages,
+        approval_pages,
         issue_pages,
         issue_view,
         login,
@@ -150,6 +151,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         login,
         issue_pages,
         schedule_pages,
+        approval_pages,
         send_pages,
         subscriber_pages,
         account_pages,

@@ -72,6 +72,7 @@ LABELS: dict[str, dict[str, Message]] = {
         "done": N_("Done."),
         "erased": N_("Erased."),
         "editor_added": N_("Account created."),
+        "approved": N_("Approved: the schedule stands."),
     },
     "out": {  # the live progress bar's outcomes
         "sent": N_("sent"),

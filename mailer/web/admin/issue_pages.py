@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.db import utcnow
-from mailer.issues import editing
+from mailer.issues import approvals, editing
 from mailer.issues.models import DraftRun, Editor, Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.issues.states import InvalidTransition, IssueStatus
@@ -105,9 +105,14 @@ def issue_page(number: int, request: Request, session: DbSession, editor: Curren
 def _apply(
     request: Request, session: Session, editor: Editor, number: int, change, notice: str = "saved"
 ):
-    """Run an editing change; a template or state error is shown on the page, and nothing is kept."""
+    """Run an editing change; a template or state error is shown on the page, and nothing is kept.
+    A change drops the approval of the issue's send times; an admin's own change approves again
+    those that were approved."""
     try:
-        change(get_issue(session, number))
+        issue = get_issue(session, number)
+        kept = approvals.approved(issue) if editor.is_admin else []
+        change(issue)
+        approvals.approve(kept, editor.name, utcnow())
         session.commit()
     except RenderError as exc:  # the template's own message: what a designer needs to fix it
         session.rollback()
