@@ -113,12 +113,13 @@ def issue_preview(number: int, lang: str, out: Path | None, as_text: bool) -> No
 )
 @click.option("--lang", type=click.Choice(EDITIONS), default="ko", show_default=True)
 def issue_test(number: int, to: tuple[str, ...], lang: str) -> None:
-    """Send one edition to chosen addresses as a test ([TEST] in the subject; not a delivery of the issue)."""
+    """Send one edition to chosen addresses as a test ([TEST] in the subject; not a delivery of the issue).
+    Only to desk accounts' addresses and MAILER_PROOF_DOMAINS, never to a suppressed address."""
     from mailer.issues.service import get_issue
     from mailer.mail.proofs import send_proof
 
     with db_session() as session:
-        sent = send_proof(get_issue(session, number), lang, list(to), runtime().settings)
+        sent = send_proof(session, get_issue(session, number), lang, list(to), runtime().settings)
     click.echo(f"issue #{number} [{lang}]: test sent to {', '.join(sent)}")
 
 

@@ -123,7 +123,8 @@ class DraftRun(Base):
 
 
 class Role:
-    """An editor curates, tests and schedules; an admin also sends, cancels, and keeps subscribers and accounts."""
+    """An editor curates, tests and schedules (an admin approves); an admin also approves, sends,
+    cancels, and keeps subscribers and accounts."""
 
     EDITOR = "editor"
     ADMIN = "admin"

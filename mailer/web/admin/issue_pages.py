@@ -15,7 +15,7 @@ from mailer.issues.models import DraftRun, Editor, Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.issues.states import InvalidTransition, IssueStatus
 from mailer.langs import EDITIONS
-from mailer.mail import proofs
+from mailer.mail import proof_rules, proofs
 from mailer.rendering.render import RenderError
 from mailer.web.admin import progress_pages
 from mailer.web.admin.auth import check_csrf
@@ -201,7 +201,17 @@ def test_send(
     check_csrf(request, csrf_token)
     t = texts(page_lang(request))
     try:
-        sent = proofs.send_proof(get_issue(session, number), lang, to.split(), settings_of(request))
+        settings = settings_of(request)
+        sent = proofs.send_proof(
+            session,
+            get_issue(session, number),
+            lang,
+            to.split(),
+            settings,
+            quota=lambda n: proof_rules.take_quota(
+                request.app.state.proof_counts, editor.id, n, settings
+            ),
+        )
     except InvalidEmail:
         return issue_view(
             request,
