@@ -76,6 +76,8 @@ def issue_show(number: int, as_json: bool) -> None:
         click.echo(f"  recipients: {sending.summary()}")
     for e in data["editions"]:
         when = f"  send at {e['send_at']}" if e["send_at"] else ""
+        if e["send_at"] and not e["started_at"] and not e["approved_at"]:
+            when += " (awaiting an admin's approval on the desk)"
         if sending.state == PARTLY_SENT and e["lang"] in sending.unscheduled:
             when = "  not scheduled: waiting for a send time"
         click.echo(f"  [{e['lang']}] {e['subject']}  ({e['html_bytes'] // 1024} KB){when}")

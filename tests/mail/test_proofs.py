@@ -105,6 +105,26 @@ def test_issue_schedule_stores_per_edition_times(session, ingested, settings):
     }
     bad = runner.invoke(main, ["issue", "schedule", "1", "--at", "2001-01-01T07:00"])
     assert bad.exit_code == 1 and "in the past" in bad.output
+    # the command line is the operator's: its schedule is approved as it is made
+    assert {e["lang"]: e["approved_by"] for e in shown["editions"]} == {
+        "ko": "command line",
+        "en": "command line",
+        "both": None,
+    }
+
+
+def test_issue_show_says_which_send_time_awaits_approval(session, ingested, settings):
+    from mailer.issues import scheduling
+
+    issue = draft_issue(session, utcnow(), settings)
+    when = scheduling.parse_when("2099-01-05T07:00", "UTC")
+    scheduling.schedule(session, issue, ("ko",), when, utcnow(), settings, approved_by=None)
+    scheduling.schedule(session, issue, ("en",), when, utcnow(), settings, approved_by="mina")
+    session.commit()
+    lines = CliRunner().invoke(main, ["issue", "show", "1"]).output.splitlines()
+    ko = next(line for line in lines if "[ko]" in line)
+    en = next(line for line in lines if "[en]" in line)
+    assert "awaiting an admin's approval" in ko and "awaiting" not in en
 
 
 def test_admin_create_user_asks_twice_and_stores_a_scrypt_hash(session):
