@@ -200,3 +200,14 @@ def test_an_editor_cannot_send_their_schedule_now(jun, session, drafted):
     assert refused.status_code == 403
     session.expire_all()
     assert _deliveries(session) == 0 and drafted.status == "scheduled"
+
+
+def test_nothing_to_approve_is_said_so(admin, session, drafted):
+    token = csrf_of(admin.get("/admin/issues/1").text)
+    for page, words in (
+        ("en", "No send time of issue #1 waits for approval."),
+        ("ko", "제1호에는 승인을 기다리는 발송 일정이 없습니다."),
+    ):
+        r = admin.post(f"/admin/issues/1/approve?lang={page}", data={"csrf_token": token})
+        assert r.status_code == 409 and words in html.unescape(r.text)
+    assert admin.post("/admin/issues/99/approve", data={"csrf_token": token}).status_code == 404
