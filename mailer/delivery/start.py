@@ -33,8 +33,9 @@ def begin_send(
     session: Session, issue: Issue, now: datetime, by: str = approvals.OPERATOR
 ) -> list[Edition]:
     """The first half of a send: the issue becomes `sending` and every edition not started yet is due
-    now, approved by `by` (whoever may send now may approve). Returns those editions. Committed on its own, it lets each edition's ledger be written and
-    sent in turn; an edition left unstarted by a crash is due, so beat's tick starts it."""
+    now, approved by `by` (whoever may send now may approve). Returns those editions. Committed on
+    its own, it lets each edition's ledger be written and sent in turn; an edition left unstarted by a
+    crash is due (and approved), so beat's tick starts it."""
     unstarted = [e for e in issue.editions if e.started_at is None]
     # Already sending with editions left over from a per-edition schedule: each is claimed later.
     if not (issue.status == IssueStatus.SENDING and unstarted):
