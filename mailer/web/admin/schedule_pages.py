@@ -121,7 +121,7 @@ def schedule(
         RenderError,
     ):  # moved by someone else meanwhile, or a template error
         return _show(request, session, editor, number, "cannot_schedule")
-    return back(f"/admin/issues/{number}", n="saved")
+    return back(f"/admin/issues/{number}", n="saved" if editor.is_admin else "awaiting")
 
 
 @router.post("/issues/{number:issue_number}/unschedule")

@@ -62,7 +62,9 @@ def _approve(admin, lang="en"):
 def test_an_editors_schedule_is_not_sent_until_an_admin_approves_it(
     jun, admin, session, runtime, drafted
 ):
-    assert _schedule(jun).status_code == 303
+    scheduled = _schedule(jun)
+    assert scheduled.status_code == 303 and scheduled.headers["location"].endswith("n=awaiting")
+    assert "goes out once an admin approves it" in jun.get(scheduled.headers["location"]).text
     session.expire_all()
     assert drafted.status == "scheduled"
     assert all(e.approved_at is None for e in drafted.editions)
