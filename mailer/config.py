@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         60.0  # how often beat looks for editions whose send time has come
     )
     admin_session_hours: int = Field(12, ge=1, le=24 * 30)  # an editor's login lasts this long
+    # Proofs (test sends) go only to a desk account's own address (an account named by its address)
+    # and to addresses at these domains (comma-separated; empty: the domain of from_email), never to
+    # a suppressed one; and from each account to at most proofs_per_hour addresses an hour.
+    proof_domains: str = Field("", description="domains proofs may go to; empty: the From domain")
+    proofs_per_hour: int = Field(20, ge=1, description="addresses an account may proof an hour")
     # Wrong passwords before a login is refused for a while (per account and per client address); each
     # further failure doubles the wait, up to login_max_lockout_seconds.
     login_max_failures: int = Field(5, ge=1)
@@ -179,6 +184,11 @@ class Settings(BaseSettings):
             for line in self.postal_address.replace("\\n", "\n").splitlines()
             if line.strip()
         ]
+
+    def proof_domain_set(self) -> frozenset[str]:
+        """The domains proofs may go to, in lower case."""
+        named = {d.strip().lower().lstrip("@") for d in self.proof_domains.split(",")} - {""}
+        return frozenset(named or {self.from_email.rpartition("@")[2].strip().lower()})
 
     def sending_refused(self) -> str | None:
         """Why a send (now, scheduled, or by beat) may not start, or None. CAN-SPAM: no address, no mail."""

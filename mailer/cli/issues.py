@@ -76,6 +76,8 @@ def issue_show(number: int, as_json: bool) -> None:
         click.echo(f"  recipients: {sending.summary()}")
     for e in data["editions"]:
         when = f"  send at {e['send_at']}" if e["send_at"] else ""
+        if e["send_at"] and not e["started_at"] and not e["approved_at"]:
+            when += " (awaiting an admin's approval on the desk)"
         if sending.state == PARTLY_SENT and e["lang"] in sending.unscheduled:
             when = "  not scheduled: waiting for a send time"
         click.echo(f"  [{e['lang']}] {e['subject']}  ({e['html_bytes'] // 1024} KB){when}")
@@ -113,12 +115,13 @@ def issue_preview(number: int, lang: str, out: Path | None, as_text: bool) -> No
 )
 @click.option("--lang", type=click.Choice(EDITIONS), default="ko", show_default=True)
 def issue_test(number: int, to: tuple[str, ...], lang: str) -> None:
-    """Send one edition to chosen addresses as a test ([TEST] in the subject; not a delivery of the issue)."""
+    """Send one edition to chosen addresses as a test ([TEST] in the subject; not a delivery of the issue).
+    Only to desk accounts' addresses and MAILER_PROOF_DOMAINS, never to a suppressed address."""
     from mailer.issues.service import get_issue
     from mailer.mail.proofs import send_proof
 
     with db_session() as session:
-        sent = send_proof(get_issue(session, number), lang, list(to), runtime().settings)
+        sent = send_proof(session, get_issue(session, number), lang, list(to), runtime().settings)
     click.echo(f"issue #{number} [{lang}]: test sent to {', '.join(sent)}")
 
 
@@ -141,9 +144,10 @@ def issue_test(number: int, to: tuple[str, ...], lang: str) -> None:
     "--tz", default=None, help="IANA time zone of --at [default: MAILER_DIGEST_TIMEZONE]."
 )
 def issue_schedule(number: int, at: str, lang: str, tz: str | None) -> None:
-    """Give editions a send time; beat sends each when it is due (stored in the database)."""
+    """Give editions a send time; beat sends each when it is due (stored in the database). Whoever runs
+    the command line holds the server: the schedule is approved as it is made."""
     from mailer.db import utcnow
-    from mailer.issues import scheduling
+    from mailer.issues import approvals, scheduling
     from mailer.issues.service import get_issue
 
     zone = tz or runtime().settings.digest_timezone
@@ -151,7 +155,13 @@ def issue_schedule(number: int, at: str, lang: str, tz: str | None) -> None:
     with db_session() as session:
         found = get_issue(session, number)
         scheduling.schedule(
-            session, found, scheduling.langs_of(lang), when, utcnow(), runtime().settings
+            session,
+            found,
+            scheduling.langs_of(lang),
+            when,
+            utcnow(),
+            runtime().settings,
+            approved_by=approvals.OPERATOR,
         )
         for e in found.editions:
             local = (

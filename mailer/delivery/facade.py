@@ -12,7 +12,7 @@ from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.delivery.lifecycle import cancel_issue, pause_issue, resume_issue
 from mailer.delivery.start import begin_send, start_due, start_editions
-from mailer.issues import reasons
+from mailer.issues import approvals, reasons
 from mailer.issues.models import Edition, Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.issues.states import IssueStatus
@@ -28,10 +28,11 @@ def _check_can_send(settings: Settings) -> None:
         raise IssueError(refused)
 
 
-def send_now(rt: Runtime, number: int) -> list[int]:
+def send_now(rt: Runtime, number: int, by: str = approvals.OPERATOR) -> list[int]:
     """Send issue N now to every active subscriber of each edition not started yet; a paused issue goes on
     where it stopped. The issue becomes `sending` first, then each edition's ledger is written a block at
     a time, each block committed and queued before the next, so the first readers get it at once.
+    `by` (an admin's name; the command line's by default) is recorded as the editions' approval.
     Returns the ids of the batches queued."""
     settings = rt.settings
     _check_can_send(settings)
@@ -43,7 +44,7 @@ def send_now(rt: Runtime, number: int) -> list[int]:
         if issue.status == IssueStatus.PAUSED:
             batch_ids = resume_issue(session, issue)
         else:
-            editions = [e.id for e in begin_send(session, issue, utcnow())]
+            editions = [e.id for e in begin_send(session, issue, utcnow(), by)]
     rt.tasks.send_batches(batch_ids)
     for edition_id in editions:
         with rt.session() as session:
@@ -58,12 +59,12 @@ def send_now(rt: Runtime, number: int) -> list[int]:
     return batch_ids
 
 
-def resume(rt: Runtime, number: int) -> list[int]:
+def resume(rt: Runtime, number: int, by: str = approvals.OPERATOR) -> list[int]:
     """Resume a paused send where it stopped: nobody already mailed is mailed again."""
     with rt.session() as session:
         if get_issue(session, number).status != IssueStatus.PAUSED:
             raise IssueError(f"issue #{number} is not paused")
-    return send_now(rt, number)
+    return send_now(rt, number, by)
 
 
 def pause(rt: Runtime, number: int, reason: str | None = None) -> None:

@@ -16,6 +16,7 @@ from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.delivery.ledger import write_block
 from mailer.delivery.lifecycle import finish_issue_if_done
+from mailer.issues import approvals
 from mailer.issues.digest import redate
 from mailer.issues.models import Edition, Issue
 from mailer.issues.service import IssueError, transition
@@ -28,10 +29,13 @@ LEDGER_FIRST_BLOCK = 10
 LEDGER_BLOCK = 100
 
 
-def begin_send(session: Session, issue: Issue, now: datetime) -> list[Edition]:
+def begin_send(
+    session: Session, issue: Issue, now: datetime, by: str = approvals.OPERATOR
+) -> list[Edition]:
     """The first half of a send: the issue becomes `sending` and every edition not started yet is due
-    now. Returns those editions. Committed on its own, it lets each edition's ledger be written and
-    sent in turn; an edition left unstarted by a crash is due, so beat's tick starts it."""
+    now, approved by `by` (whoever may send now may approve). Returns those editions. Committed on
+    its own, it lets each edition's ledger be written and sent in turn; an edition left unstarted by a
+    crash is due (and approved), so beat's tick starts it."""
     unstarted = [e for e in issue.editions if e.started_at is None]
     # Already sending with editions left over from a per-edition schedule: each is claimed later.
     if not (issue.status == IssueStatus.SENDING and unstarted):
@@ -39,6 +43,7 @@ def begin_send(session: Session, issue: Issue, now: datetime) -> list[Edition]:
         transition(session, issue, IssueStatus.SENDING, status_reason=None, started_at=now)
     for edition in unstarted:
         edition.send_at = now
+    approvals.approve(unstarted, by, now)
     session.flush()
     return unstarted
 
@@ -221,13 +226,15 @@ def resume_ledger(
 
 
 def due_editions(session: Session, now: datetime) -> dict[int, list[int]]:
-    """{issue id: [edition ids]} whose send time has come and that have not started (paused issues wait)."""
+    """{issue id: [edition ids]} whose send time has come, approved, and that have not started (paused
+    issues wait)."""
     rows = session.execute(
         select(Edition.issue_id, Edition.id)
         .join(Issue, Issue.id == Edition.issue_id)
         .where(
             Edition.send_at <= now,
             Edition.started_at.is_(None),
+            Edition.approved_at.is_not(None),  # a plain editor's schedule waits for an admin
             Issue.status.in_([IssueStatus.SCHEDULED, IssueStatus.SENDING]),
         )
         .order_by(Edition.issue_id, Edition.id)

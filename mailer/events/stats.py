@@ -136,6 +136,8 @@ def issue_report(session: Session, issue: Issue, now: datetime, settings: Settin
                 "preheader": e.preheader,
                 "note": e.note,
                 "send_at": _iso(e.send_at),
+                "approved_at": _iso(e.approved_at),  # beat sends a send time only once approved
+                "approved_by": e.approved_by,
                 "started_at": _iso(e.started_at),
                 "html_bytes": len((e.html or "").encode()),
                 "deliveries": counts.deliveries.get(e.lang, {}),

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from mailer.articles.models import Article
 from mailer.config import Settings
+from mailer.issues import approvals
 from mailer.issues.digest import render_issue
 from mailer.issues.models import Edition, Issue, IssueStory
 from mailer.issues.service import IssueError
@@ -51,6 +52,9 @@ def _renumber(issue: Issue, order: list[int]) -> None:
 
 
 def _refresh(session: Session, issue: Issue, settings: Settings) -> None:
+    """After any change of the content: re-rendered, and an approved send time must be approved again
+    (an admin's own change approves it anew: mailer.web.admin.issue_pages)."""
+    approvals.withdraw(issue.editions)
     session.flush()
     session.expire(issue, ["stories"])  # the relationship's order (pinned, position) is read again
     render_issue(session, issue, settings)

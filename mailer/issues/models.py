@@ -99,6 +99,10 @@ class Edition(Base):
     ledger_through: Mapped[int | None] = mapped_column(Integer)
     ledger_heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ledger_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A send time goes out only once approved (mailer.issues.approvals): an admin's schedule at once, a
+    # plain editor's when an admin approves it. Who approved (an account's name) and when.
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by: Mapped[str | None] = mapped_column(String(100))
 
     issue: Mapped[Issue] = relationship(back_populates="editions")
 
@@ -119,7 +123,8 @@ class DraftRun(Base):
 
 
 class Role:
-    """An editor curates, tests and schedules; an admin also sends, cancels, and keeps subscribers and accounts."""
+    """An editor curates, tests and schedules (an admin approves); an admin also approves, sends,
+    cancels, and keeps subscribers and accounts."""
 
     EDITOR = "editor"
     ADMIN = "admin"

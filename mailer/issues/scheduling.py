@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
+from mailer.issues import approvals
 from mailer.issues.digest import render_issue
 from mailer.issues.editing import EDITABLE
 from mailer.issues.models import Issue
@@ -61,9 +62,14 @@ def schedule(
     when: datetime,
     now: datetime,
     settings: Settings,
+    *,
+    approved_by: str | None,
 ) -> None:
     """Give these editions a send time, and re-render them dated by their send day in the zone `when` was
-    given in (see parse_when). A broken template is found now, not at send time."""
+    given in (see parse_when). A broken template is found now, not at send time.
+
+    `approved_by`: the admin (or approvals.OPERATOR) whose schedule this is, approved at once; None (a
+    plain editor's) leaves these editions waiting for an admin's approval, whatever they had before."""
     refused = settings.sending_refused()
     if refused:
         raise IssueError(refused)
@@ -82,6 +88,10 @@ def schedule(
             when,
             getattr(when.tzinfo, "key", None),
         )  # a fixed offset: the digest's zone
+    if approved_by:
+        approvals.approve(editions, approved_by, now)
+    else:
+        approvals.withdraw(editions)
     render_issue(session, issue, settings, editions=editions)
     if issue.status in EDITABLE:
         first = min(e.send_at for e in issue.editions if e.send_at)
@@ -93,6 +103,7 @@ def unschedule(session: Session, issue: Issue, settings: Settings) -> None:
     transition(session, issue, IssueStatus.DRAFT, scheduled_at=None)
     for e in issue.editions:
         e.send_at = e.send_tz = None
+    approvals.withdraw(issue.editions)
     render_issue(session, issue, settings)  # dated by the planned send day again
 
 
@@ -109,6 +120,7 @@ def unschedule_edition(session: Session, issue: Issue, lang: str, settings: Sett
     if issue.status not in (IssueStatus.SCHEDULED, IssueStatus.SENDING):
         raise IssueError(f"issue #{issue.number} is {issue.status}; it has no schedule to change")
     edition.send_at = edition.send_tz = None
+    approvals.withdraw([edition])
     left = [e.send_at for e in issue.editions if e.send_at and e.started_at is None]
     if issue.status == IssueStatus.SCHEDULED:
         if left:

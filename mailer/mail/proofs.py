@@ -7,11 +7,15 @@ mails every subscriber (an editor who is also a subscriber included) exactly onc
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
 
 from mailer.config import Settings
 from mailer.issues.archive import neutral_links
 from mailer.issues.models import Issue
 from mailer.issues.service import IssueError
+from mailer.mail import proof_rules
 from mailer.mail.message import OutgoingBatch, Recipient
 from mailer.mail.senders import get_sender
 from subscribers.emails import normalize
@@ -60,8 +64,22 @@ def proof(issue: Issue, lang: str, addresses: list[str], settings: Settings) -> 
     )
 
 
-def send_proof(issue: Issue, lang: str, addresses: list[str], settings: Settings) -> list[str]:
-    """Send now (SendError on failure, for the caller to show); returns the addresses mailed."""
+def send_proof(
+    session: Session,
+    issue: Issue,
+    lang: str,
+    addresses: list[str],
+    settings: Settings,
+    *,
+    quota: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Send now (SendError on failure, for the caller to show); returns the addresses mailed. Only to
+    addresses proof_rules allows, and `quota` (a desk account's hourly count) is charged one for each
+    address first: any refusal is an IssueError, and nothing is sent."""
     message = proof(issue, lang, addresses, settings)
+    emails = [r.email for r in message.recipients]
+    proof_rules.check_addresses(session, emails, settings)
+    if quota is not None:
+        quota(len(emails))
     get_sender(settings).send(message)
-    return [r.email for r in message.recipients]
+    return emails

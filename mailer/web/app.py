@@ -13,6 +13,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.routing import Match, Router, get_route_path
 
 from mailer import __version__, templates_dir
+from mailer.kv import Fallback
 from mailer.runtime import Runtime
 from mailer.web import i18n
 
@@ -103,6 +104,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     from mailer.web import archive, health, metrics, public, ratelimit, webhooks
     from mailer.web.admin import (
         account_pages,
+        approval_pages,
         issue_pages,
         issue_view,
         login,
@@ -142,6 +144,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.rate_limiter = ratelimit.Limiter(runtime.kv)
     app.state.login_throttle = throttle.LoginThrottle(settings, runtime.kv)
+    app.state.proof_counts = Fallback(runtime.kv)  # each desk account's proofs this hour
     app.include_router(health.router)
     app.include_router(public.router)
     app.include_router(webhooks.router)
@@ -151,6 +154,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         login,
         issue_pages,
         schedule_pages,
+        approval_pages,
         send_pages,
         subscriber_pages,
         account_pages,

@@ -90,6 +90,8 @@ LABELS: dict[str, dict[str, Message]] = {
         "cancelled": N_("The send is cancelled."),
         "erased": N_("Erased."),
         "editor_added": N_("Account created."),
+        "approved": N_("Approved: the schedule stands."),
+        "awaiting": N_("Scheduled. It goes out once an admin approves it."),
     },
     "out": {  # the live progress bar's outcomes
         "sent": N_("sent"),

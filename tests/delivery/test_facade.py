@@ -68,6 +68,7 @@ def test_cancel_stops_a_scheduled_issue_and_send_due_then_starts_nothing(
         utcnow() + timedelta(minutes=1),
         utcnow(),
         settings,
+        approved_by="an admin",
     )
     session.commit()
     facade.cancel(runtime, issue.number)

@@ -42,7 +42,13 @@ def test_beat_sends_nothing_and_says_why(production, session, caplog, settings):
 
     issue = get_issue(session, 1)  # scheduled while the address was still set, say
     scheduling.schedule(
-        session, issue, ("ko",), utcnow() + timedelta(minutes=1), utcnow(), settings
+        session,
+        issue,
+        ("ko",),
+        utcnow() + timedelta(minutes=1),
+        utcnow(),
+        settings,
+        approved_by="an admin",
     )
     next(e for e in issue.editions if e.lang == "ko").send_at = utcnow() - timedelta(
         minutes=1

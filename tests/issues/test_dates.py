@@ -65,6 +65,7 @@ def test_scheduling_and_rescheduling_redate_in_the_zone_given(session, monday_is
         scheduling.parse_when("2026-12-01T07:00", "Asia/Seoul"),
         DRAFTED,
         settings,
+        approved_by="an admin",
     )
     _assert_dated(monday_issue, date(2026, 12, 1), ("ko", "both"))
     _assert_dated(monday_issue, date(2026, 11, 30), ("en",))  # not scheduled: the planned day still
@@ -76,6 +77,7 @@ def test_scheduling_and_rescheduling_redate_in_the_zone_given(session, monday_is
         scheduling.parse_when("2026-11-30T20:00", "America/New_York"),
         DRAFTED,
         settings,
+        approved_by="an admin",
     )
     en = next(e for e in monday_issue.editions if e.lang == "en")
     assert (
@@ -89,6 +91,7 @@ def test_scheduling_and_rescheduling_redate_in_the_zone_given(session, monday_is
         scheduling.parse_when("2026-12-02T07:00", "Asia/Seoul"),
         DRAFTED,
         settings,
+        approved_by="an admin",
     )
     _assert_dated(monday_issue, date(2026, 12, 2), ("ko", "both"))
     scheduling.unschedule(session, monday_issue, settings)
@@ -105,6 +108,7 @@ def test_an_edition_sent_on_another_day_than_planned_is_dated_the_day_it_went_ou
         scheduling.parse_when("2026-11-30T07:00", "Asia/Seoul"),
         DRAFTED,
         settings,
+        approved_by="an admin",
     )
     _assert_dated(monday_issue, date(2026, 11, 30))
     sent_at = datetime(

@@ -43,8 +43,10 @@ def test_each_edition_goes_out_at_its_own_time_and_only_once(
 ):
     now = utcnow()
     ko_at, en_at = now + timedelta(hours=1), now + timedelta(hours=14)
-    scheduling.schedule(session, issue, ("ko", "both"), ko_at, now, settings)
-    scheduling.schedule(session, issue, ("en",), en_at, now, settings)
+    scheduling.schedule(
+        session, issue, ("ko", "both"), ko_at, now, settings, approved_by="an admin"
+    )
+    scheduling.schedule(session, issue, ("en",), en_at, now, settings, approved_by="an admin")
     session.commit()
     assert issue.status == IssueStatus.SCHEDULED and issue.scheduled_at == ko_at
 
@@ -73,7 +75,9 @@ def test_each_edition_goes_out_at_its_own_time_and_only_once(
 
 def test_send_now_after_a_partial_schedule_sends_only_the_rest(session, issue, settings):
     now = utcnow()
-    scheduling.schedule(session, issue, ("ko",), now + timedelta(minutes=5), now, settings)
+    scheduling.schedule(
+        session, issue, ("ko",), now + timedelta(minutes=5), now, settings, approved_by="an admin"
+    )
     session.commit()
     start_due(session, settings, now + timedelta(minutes=5))
     session.commit()
@@ -95,7 +99,9 @@ def test_a_paused_or_cancelled_issue_starts_no_due_edition(session, issue, setti
     from mailer.delivery.lifecycle import cancel_issue
 
     now = utcnow()
-    scheduling.schedule(session, issue, ("ko",), now + timedelta(minutes=1), now, settings)
+    scheduling.schedule(
+        session, issue, ("ko",), now + timedelta(minutes=1), now, settings, approved_by="an admin"
+    )
     cancel_issue(session, issue, now)
     session.commit()
     assert start_due(session, settings, now + timedelta(hours=1)) == []
@@ -105,9 +111,23 @@ def test_a_paused_or_cancelled_issue_starts_no_due_edition(session, issue, setti
 def test_scheduling_refuses_the_past_and_unschedule_clears_every_time(session, issue, settings):
     now = utcnow()
     with pytest.raises(IssueError, match="in the past"):
-        scheduling.schedule(session, issue, ("ko",), now - timedelta(minutes=1), now, settings)
+        scheduling.schedule(
+            session,
+            issue,
+            ("ko",),
+            now - timedelta(minutes=1),
+            now,
+            settings,
+            approved_by="an admin",
+        )
     scheduling.schedule(
-        session, issue, scheduling.langs_of("all"), now + timedelta(hours=1), now, settings
+        session,
+        issue,
+        scheduling.langs_of("all"),
+        now + timedelta(hours=1),
+        now,
+        settings,
+        approved_by="an admin",
     )
     scheduling.unschedule(session, issue, settings)
     assert issue.status == IssueStatus.DRAFT and all(e.send_at is None for e in issue.editions)
@@ -154,7 +174,13 @@ def test_the_beat_tick_task_sends_what_is_due(session, issue, settings, runtime)
 
     now = utcnow()
     scheduling.schedule(
-        session, issue, scheduling.langs_of("all"), now + timedelta(seconds=1), now, settings
+        session,
+        issue,
+        scheduling.langs_of("all"),
+        now + timedelta(seconds=1),
+        now,
+        settings,
+        approved_by="an admin",
     )
     session.commit()
     assert run_send_due(runtime) == 0  # not yet
@@ -167,3 +193,36 @@ def test_the_beat_tick_task_sends_what_is_due(session, issue, settings, runtime)
     assert (
         session.get(type(issue), issue.id).status == IssueStatus.SENT and _deliveries(session) == 9
     )
+
+
+def test_the_migration_keeps_every_send_time_planned_before_approvals(tmp_path):
+    """An upgrade stops no send already planned: a send time set before approvals counts as approved;
+    an edition without one has nothing to approve."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from mailer.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'approvals.db'}"
+    config = alembic_config(url)
+    command.upgrade(config, "0016")
+    engine = create_engine(url)
+    when = "'2099-01-05 07:00:00'"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO issues (id, number, status, window_start, window_end, created_at,"
+                f" updated_at) VALUES (1, 1, 'scheduled', {when}, {when}, {when}, {when})"
+            )
+        )
+        for lang, send_at in (("ko", when), ("en", "NULL")):
+            conn.execute(
+                text(
+                    "INSERT INTO editions (issue_id, lang, subject, preheader, note, send_at)"
+                    f" VALUES (1, '{lang}', 's', '', '', {send_at})"
+                )
+            )
+    command.upgrade(config, "0017")
+    with engine.begin() as conn:
+        rows = dict(conn.execute(text("SELECT lang, approved_at FROM editions")).all())
+    assert rows["ko"] is not None and rows["en"] is None

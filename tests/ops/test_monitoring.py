@@ -80,7 +80,9 @@ def test_the_next_scheduled_send(session, issue, runtime, settings):
 
     assert "\nmailer_next_send_timestamp_seconds " not in _scrape(runtime)
     at = (utcnow() + timedelta(hours=3)).replace(microsecond=0)
-    scheduling.schedule(session, issue, ("ko", "en", "both"), at, utcnow(), settings)
+    scheduling.schedule(
+        session, issue, ("ko", "en", "both"), at, utcnow(), settings, approved_by="an admin"
+    )
     session.commit()
     session.execute(
         update(Edition)

@@ -85,7 +85,15 @@ def only_ko_sent(session, issue, settings, runtime):
     from mailer.issues import scheduling
     from mailer.issues.models import Edition
 
-    scheduling.schedule(session, issue, ("ko",), utcnow() + timedelta(hours=1), utcnow(), settings)
+    scheduling.schedule(
+        session,
+        issue,
+        ("ko",),
+        utcnow() + timedelta(hours=1),
+        utcnow(),
+        settings,
+        approved_by="an admin",
+    )
     session.commit()
     session.execute(
         update(Edition)

@@ -157,7 +157,15 @@ def only_ko_scheduled(session, issue, settings, runtime):
     from mailer.delivery import facade
     from mailer.issues.models import Edition
 
-    scheduling.schedule(session, issue, ("ko",), utcnow() + timedelta(hours=1), utcnow(), settings)
+    scheduling.schedule(
+        session,
+        issue,
+        ("ko",),
+        utcnow() + timedelta(hours=1),
+        utcnow(),
+        settings,
+        approved_by="an admin",
+    )
     session.commit()
     session.execute(
         update(Edition)

@@ -19,6 +19,18 @@ EDITING = {
     "subject_long": N_("A subject has at most %(max)s characters."),
     "not_rendered": N_("This edition is not rendered yet. Save to render it again."),
     "test_addresses": N_("Give between 1 and %(max)s addresses."),
+    "proof_outside": N_(
+        "A test goes only to a desk account's own address or to an address at %(domains)s, "
+        "not to %(email)s. Nothing was sent."
+    ),
+    "proof_suppressed": N_(
+        "%(email)s is on the suppression list (erased, bounced or complained): no test goes "
+        "there. Nothing was sent."
+    ),
+    "proof_quota": N_(
+        "You have sent tests to %(max)s addresses this hour, the most allowed. Try again in "
+        "%(minutes)s minutes. Nothing was sent."
+    ),
 }
 
 

@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.db import utcnow
-from mailer.issues import editing
+from mailer.issues import approvals, editing
 from mailer.issues.models import DraftRun, Editor, Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.issues.states import InvalidTransition, IssueStatus
 from mailer.langs import EDITIONS
-from mailer.mail import proofs
+from mailer.mail import proof_rules, proofs
 from mailer.rendering.render import RenderError
 from mailer.web.admin import progress_pages
 from mailer.web.admin.auth import check_csrf
@@ -120,9 +120,14 @@ def issue_live(number: int, request: Request, session: DbSession, editor: Curren
 def _apply(
     request: Request, session: Session, editor: Editor, number: int, change, notice: str = "saved"
 ):
-    """Run an editing change; a template or state error is shown on the page, and nothing is kept."""
+    """Run an editing change; a template or state error is shown on the page, and nothing is kept.
+    A change drops the approval of the issue's send times; an admin's own change approves again
+    those that were approved."""
     try:
-        change(get_issue(session, number))
+        issue = get_issue(session, number)
+        kept = approvals.approved(issue) if editor.is_admin else []
+        change(issue)
+        approvals.approve(kept, editor.name, utcnow())
         session.commit()
     except RenderError as exc:  # the template's own message: what a designer needs to fix it
         session.rollback()
@@ -211,7 +216,17 @@ def test_send(
     check_csrf(request, csrf_token)
     t = texts(page_lang(request))
     try:
-        sent = proofs.send_proof(get_issue(session, number), lang, to.split(), settings_of(request))
+        settings = settings_of(request)
+        sent = proofs.send_proof(
+            session,
+            get_issue(session, number),
+            lang,
+            to.split(),
+            settings,
+            quota=lambda n: proof_rules.take_quota(
+                request.app.state.proof_counts, editor.id, n, settings
+            ),
+        )
     except InvalidEmail:
         return issue_view(
             request,

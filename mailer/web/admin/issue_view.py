@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from mailer.coded import decode
 from mailer.config import Settings
 from mailer.db import utcnow
-from mailer.issues import editing, reasons
+from mailer.issues import approvals, editing, reasons
 from mailer.issues.digest import stories_of
 from mailer.issues.models import Editor, Issue
 from mailer.issues.service import get_issue
@@ -157,5 +157,6 @@ def issue_view(
         default_tz=tz,
         notice=request.query_params.get("n"),
         **live_status(request, session, editor, issue),
+        awaiting=approvals.waiting(issue),
         **extra,
     )

@@ -1,6 +1,7 @@
 """Scheduling from the desk: any IANA zone (the newsroom's usual ones first), a time shown in
 the zone it was chosen in, one edition unscheduled without touching the others, and every refusal a
-sentence in the page's language."""
+sentence in the page's language. An admin's schedule is approved as it is made; a plain editor's
+waits for an admin's approval (approval_pages) before beat sends it."""
 
 from __future__ import annotations
 
@@ -111,6 +112,7 @@ def schedule(
             scheduling.parse_when(f"{date}T{time}", tz),
             now,
             request.app.state.runtime.settings,
+            approved_by=editor.name if editor.is_admin else None,  # else it waits for an admin
         )
         session.commit()
     except (
@@ -119,7 +121,7 @@ def schedule(
         RenderError,
     ):  # moved by someone else meanwhile, or a template error
         return _show(request, session, editor, number, "cannot_schedule")
-    return back(f"/admin/issues/{number}", n="saved")
+    return back(f"/admin/issues/{number}", n="saved" if editor.is_admin else "awaiting")
 
 
 @router.post("/issues/{number:issue_number}/unschedule")

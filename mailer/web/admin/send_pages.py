@@ -111,8 +111,8 @@ def issue_action(
     runtime = get_runtime(request)
     settings = runtime.settings
     actions = {
-        "send": lambda: facade.send_now(runtime, number),
-        "resume": lambda: facade.resume(runtime, number),
+        "send": lambda: facade.send_now(runtime, number, editor.name),
+        "resume": lambda: facade.resume(runtime, number, editor.name),
         "pause": lambda: facade.pause(runtime, number, why),
         "cancel": lambda: facade.cancel(runtime, number),
     }

@@ -173,7 +173,8 @@ def test_schedule_test_send_and_actions(admin, session, drafted, settings):
         "2099-01-05 07:00 America/New_York" in page and "Scheduled" in page
     )  # in the zone it was chosen in
     r = admin.post(
-        "/admin/issues/1/test", data={"csrf_token": token, "lang": "ko", "to": "ed@example.com"}
+        "/admin/issues/1/test",
+        data={"csrf_token": token, "lang": "ko", "to": "ed@news.example.com"},
     )
     assert r.status_code == 303 and list((Path(settings.outbox_dir) / "test" / "ko").glob("*.eml"))
     assert session.scalar(select(func.count()).select_from(Delivery)) == 0

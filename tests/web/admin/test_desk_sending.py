@@ -187,7 +187,8 @@ def test_an_editor_schedules_and_sends_tests(anonymous, session, drafted):
     )
     assert (
         anonymous.post(
-            "/admin/issues/1/test", data={"csrf_token": token, "lang": "ko", "to": "ed@example.com"}
+            "/admin/issues/1/test",
+            data={"csrf_token": token, "lang": "ko", "to": "ed@news.example.com"},
         ).status_code
         == 303
     )

@@ -53,7 +53,16 @@ def test_the_refusals_carry_codes_and_parameters(session, drafted, settings):
 
 
 def test_every_code_reads_in_both_languages_and_an_unknown_one_says_nothing_was_kept():
-    params = {"number": 3, "status": "draft", "max": MAX_ADDRESSES, "lang": "ko", "article_id": 9}
+    params = {
+        "number": 3,
+        "status": "draft",
+        "max": MAX_ADDRESSES,
+        "lang": "ko",
+        "article_id": 9,
+        "email": "a@b.example",
+        "domains": "news.example.com",
+        "minutes": 5,
+    }
     for code in EDITING:
         for lang in ("ko", "en"):
             said = editing_error(IssueError("refused", code, **params), lang)
