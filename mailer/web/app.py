@@ -103,6 +103,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     from mailer.web import archive, health, metrics, public, ratelimit, webhooks
     from mailer.web.admin import (
         account_pages,
+        import_pages,
         issue_pages,
         issue_view,
         login,
@@ -152,6 +153,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         schedule_pages,
         send_pages,
         subscriber_pages,
+        import_pages,
         account_pages,
         progress_pages,
         report_pages,
