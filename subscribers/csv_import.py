@@ -101,7 +101,7 @@ def _header(fieldnames: Sequence[str] | None) -> list[str]:
         raise CsvError(
             f"the header row has no {' or '.join(missing)} column (found: {found})",
             HEADER,
-            missing=" ".join(missing),
+            missing=", ".join(missing),
             found=found,
         )
     return names

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.coded import encode
 from mailer.db import Base, UTCDateTime, one_of, utcnow
-from subscribers.csv_import import BadRow, CountedBytes, CsvError, import_rows, read_rows, text_of
+from subscribers import csv_import
+from subscribers.csv_import import BadRow, CountedBytes, CsvError, read_rows, text_of
 
 if TYPE_CHECKING:
     from mailer.runtime import Runtime
@@ -144,7 +145,7 @@ def run_import_job(rt: Runtime, job_id: int) -> str:
                 )
                 session.commit()
 
-            import_rows(
+            csv_import.import_rows(
                 session,
                 read_rows(text_of(counted)),
                 now=utcnow(),
