@@ -88,7 +88,11 @@ def create(session, *, path: str, filename: str, size: int, requested_by: str) -
 
 
 def fail_unqueued(session, job_id: int) -> None:
-    """The broker did not take the task: the job says so at once, rather than waiting forever."""
+    """The broker did not take the task: the job says so at once, rather than waiting forever, and its
+    file (addresses) is not kept for nothing."""
+    job = session.get(ImportJob, job_id)
+    if job is not None:
+        _remove(job.path)
     _finish(session, job_id, JobStatus.FAILED, error=encode(QUEUE_DOWN))
 
 

@@ -172,3 +172,35 @@ def test_healthz_answers_while_a_desk_import_runs(runtime, editor, session, monk
             posting.join(60)
     assert health.status_code == 200 and took < 5 and still_running
     assert answers[0].status_code == 303 and _count(session, Subscriber) == 100
+
+
+@pytest.mark.parametrize("broker", ["up", "down"])
+def test_with_a_broker_the_import_is_a_task_on_the_ingest_queue(
+    make_runtime, editor, session, monkeypatch, broker
+):
+    from kombu.exceptions import OperationalError
+
+    from subscribers.tasks import IMPORT_SUBSCRIBERS
+
+    runtime = make_runtime(broker_url="redis://127.0.0.1:1/0")
+    published = []
+
+    def send_task(name, args=(), queue=None, **_kw):
+        if broker == "down":
+            raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+        published.append((name, args, queue))
+
+    monkeypatch.setattr(runtime.tasks.celery, "send_task", send_task)
+    client = TestClient(create_app(runtime), base_url="https://testserver", follow_redirects=False)
+    assert log_in(client).status_code == 303
+    posted = _post(client, _rows(5))
+    page = html.unescape(client.get(posted.headers["location"]).text)
+    job = session.scalars(select(ImportJob)).one()
+    if broker == "up":  # a worker will run it; meanwhile the page waits and reloads
+        assert published == [(IMPORT_SUBSCRIBERS, (job.id,), "ingest")]
+        assert "워커를 기다리는 중" in page and 'http-equiv="refresh"' in page
+        assert Path(job.path).exists()
+    else:  # said at once, not left waiting for ever
+        assert "작업 대기열에 연결할 수 없어" in page and "중단됨" in page
+        assert 'http-equiv="refresh"' not in page and not Path(job.path).exists()
+    assert _count(session, Subscriber) == 0
