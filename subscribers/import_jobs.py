@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Integer, String, Text, update
+from sqlalchemy import JSON, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.coded import encode
@@ -85,6 +85,11 @@ def create(session, *, path: str, filename: str, size: int, requested_by: str) -
     session.add(job)
     session.flush()
     return job
+
+
+def recent(session, limit: int = 5) -> list[ImportJob]:
+    """The newest jobs first, for the subscribers page to link to."""
+    return list(session.scalars(select(ImportJob).order_by(ImportJob.id.desc()).limit(limit)))
 
 
 def fail_unqueued(session, job_id: int) -> None:

@@ -17,7 +17,7 @@ from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentAdmin, DbSession, FormField, back, page, page_lang
 from mailer.web.deps import get_runtime, settings_of
 from mailer.web.i18n import texts
-from subscribers import changes
+from subscribers import changes, import_jobs
 
 router = APIRouter(prefix="/admin")
 
@@ -36,6 +36,7 @@ def list_page(request: Request, session, editor, status_code: int = 200, **extra
 
     t = texts(page_lang(request))
     extra.setdefault("upload_max", upload_limit(request))
+    extra.setdefault("imports", import_jobs.recent(session))
     params = request.query_params
     q, status, lang = params.get("q", "")[:320], params.get("status", ""), params.get("lang", "")
     filters = {"q": q, "status": status, "lang": lang}

@@ -89,6 +89,8 @@ def test_an_upload_under_the_cap_is_imported_and_its_file_removed(capped, sessio
     assert posted.status_code == 303
     page = html.unescape(capped.get(posted.headers["location"]).text)
     assert "50명 추가" in page and "완료" in page
+    listed = capped.get("/admin/subscribers").text  # the list links to its recent imports
+    assert f'href="{posted.headers["location"].split("?")[0]}">list.csv</a>' in listed
     assert _count(session, Subscriber) == 50
     assert list(Path(settings.upload_dir).iterdir()) == []
 
