@@ -5,6 +5,7 @@ its progress and outcome in the page's language."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -27,6 +28,7 @@ from mailer.web.labels import N_
 from subscribers import csv_import, csv_source, import_jobs
 from subscribers.import_jobs import ImportJob, JobStatus
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin")
 
 COPY_CHUNK = 1024 * 1024
@@ -160,7 +162,17 @@ async def subscribers_import(request: Request, session: DbSession, editor: Curre
         upload = form.get("file")
         if not isinstance(upload, UploadFile):  # a form field, not an uploaded file
             return await refused(400, t._("Choose a CSV file to import."))
-        job_id = await run_in_threadpool(_save, runtime, upload, editor.name)
+        try:
+            job_id = await run_in_threadpool(_save, runtime, upload, editor.name)
+        except OSError:
+            log.exception("desk upload not saved in %s", runtime.settings.upload_dir)
+            return await refused(
+                503,
+                t._(
+                    "The file could not be saved on the server, so nothing was imported. "
+                    "The operator should check MAILER_UPLOAD_DIR."
+                ),
+            )
     finally:
         await form.close()
     # Run after the answer is sent, in a thread: with a broker this only queues the task; in process

@@ -206,3 +206,19 @@ def test_with_a_broker_the_import_is_a_task_on_the_ingest_queue(
         assert "작업 대기열에 연결할 수 없어" in page and "중단됨" in page
         assert 'http-equiv="refresh"' not in page and not Path(job.path).exists()
     assert _count(session, Subscriber) == 0
+
+
+def test_an_upload_folder_that_cannot_be_written_is_a_page_not_a_500(
+    make_runtime, editor, session, tmp_path
+):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the upload folder should be")
+    client = TestClient(
+        create_app(make_runtime(upload_dir=str(blocker))),
+        base_url="https://testserver",
+        follow_redirects=False,
+    )
+    assert log_in(client).status_code == 303
+    r = _post(client, _rows(3), lang="en")
+    assert r.status_code == 503 and "MAILER_UPLOAD_DIR" in r.text
+    assert _count(session, ImportJob) == 0 and _count(session, Subscriber) == 0
