@@ -31,6 +31,7 @@ TASK_MODULES = (
     "mailer.delivery.tasks",
     "mailer.events.tasks",
     "mailer.mail.transactional",
+    "subscribers.tasks",
 )
 
 

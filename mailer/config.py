@@ -109,6 +109,17 @@ class Settings(BaseSettings):
     webhook_max_bytes: int = Field(
         5 * 1024 * 1024, ge=1024
     )  # larger Event Webhook posts are refused (413)
+    # The largest desk upload (a subscriber CSV): counted as it arrives, refused (413) past this.
+    upload_max_bytes: int = Field(
+        50 * 1024 * 1024,
+        ge=1024,
+        description="largest desk upload (a subscriber CSV), counted as it arrives",
+    )
+    # Where a desk upload waits for its import task: shared by the web and worker processes (a volume
+    # both mount, with a broker); each file is deleted once its import is over.
+    upload_dir: str = Field(
+        "./uploads", description="where desk uploads wait for their import (web and workers)"
+    )
     feed_allow_private: bool = (
         False  # feeds on private, loopback and link-local addresses (tests, intranets)
     )

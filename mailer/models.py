@@ -5,6 +5,7 @@ import mailer.delivery.models
 import mailer.events.models
 import mailer.issues.models
 import mailer.mail.models  # noqa: F401
+import subscribers.import_jobs
 import subscribers.models  # noqa: F401
 from mailer.db import Base
 

@@ -40,6 +40,11 @@ class Dispatcher(Protocol):
 
     def apply_events(self) -> None: ...
 
+    def import_subscribers(self, job_id: int) -> None:
+        """A desk upload's import (subscribers.import_jobs): in process it runs here and now, so
+        the caller runs it off the web process's event loop."""
+        ...
+
 
 @dataclass(frozen=True)
 class Runtime:

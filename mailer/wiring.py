@@ -65,6 +65,11 @@ class InProcessDispatcher:
 
         self._run(lambda rt, _none: run_process_events(rt), [None], 0.0)
 
+    def import_subscribers(self, job_id: int) -> None:
+        from subscribers.import_jobs import run_import_job
+
+        self._run(run_import_job, [job_id], 0.0)
+
     def _run(self, body: Callable[[Runtime, Any], Any], args: Sequence, countdown: float) -> Any:
         """Queue a run of `body` per argument; the outermost call runs the queue and returns the last
         outcome (None when called from a body: the outer call runs it)."""
@@ -171,6 +176,14 @@ class CeleryDispatcher:
 
         # Not caught: a webhook post whose events cannot be handed on is answered 5xx, and retried.
         self.celery.send_task(process_events.name, queue=process_events.queue)
+
+    def import_subscribers(self, job_id: int) -> None:
+        from subscribers import import_jobs, tasks
+
+        if self._publish(tasks.import_subscribers, [job_id], 0.0, "import job", "import job(s)"):
+            assert self.runtime is not None
+            with self.runtime.session() as session:
+                import_jobs.fail_unqueued(session, job_id)
 
 
 def dispatcher_for(

@@ -8,10 +8,10 @@ set), and an address on the suppression list is never brought back.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import IO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,9 +20,18 @@ from mailer.db import upsert_insert
 from mailer.langs import EDITIONS
 from subscribers import suppression
 from subscribers.csv_export import unescape_cell
+from subscribers.csv_source import (
+    EMPTY,
+    HEADER,
+    UNREADABLE,
+    CountedBytes,
+    CsvError,
+    Lines,
+    cut,
+    text_of,
+)
 from subscribers.emails import InvalidEmail, normalize
 from subscribers.models import Status, Subscriber
-from subscribers.service import SubscriberError
 
 REQUIRED = ("email", "lang")
 OPTIONAL = ("status", "created_at")
@@ -34,10 +43,8 @@ BAD_EMAIL = "email_invalid"  # params["error"]: what the address check said, in 
 BAD_LANG = "lang"
 BAD_STATUS = "status"
 BAD_CREATED_AT = "created_at"
-
-
-class CsvError(SubscriberError):
-    """The file as a whole cannot be imported (no header, a required column missing)."""
+MAX_EMAIL_CHARS = 320  # longer than any address can be (RFC 5321: 64 + 1 + 255)
+__all__ = ["CountedBytes", "CsvError", "text_of"]  # read from here by the CLI and the desk too
 
 
 @dataclass(frozen=True)
@@ -84,35 +91,18 @@ class ImportReport:
         return self.added + self.existing + self.suppressed + self.bad
 
 
-class CountedBytes(io.RawIOBase):
-    """A binary stream that counts the bytes read through it (for a progress bar)."""
-
-    def __init__(self, raw):
-        self.raw, self.count = raw, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self.raw.read(len(buffer))
-        buffer[: len(data)] = data
-        self.count += len(data)
-        return len(data)
-
-
-def text_of(binary) -> io.TextIOWrapper:
-    """UTF-8 text (a leading byte-order mark, as Excel writes, is dropped), newlines as csv wants them."""
-    return io.TextIOWrapper(io.BufferedReader(binary), encoding="utf-8-sig", newline="")
-
-
 def _header(fieldnames: Sequence[str] | None) -> list[str]:
     if not fieldnames:
-        raise CsvError("the file is empty: expected a header row with email and lang")
+        raise CsvError("the file is empty: expected a header row with email and lang", EMPTY)
     names = [(name or "").strip().lower() for name in fieldnames]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
+        found = cut(", ".join(names))
         raise CsvError(
-            f"the header row has no {' or '.join(missing)} column (found: {', '.join(names)})"
+            f"the header row has no {' or '.join(missing)} column (found: {found})",
+            HEADER,
+            missing=", ".join(missing),
+            found=found,
         )
     return names
 
@@ -127,43 +117,66 @@ def parse_row(raw: dict, line: int) -> Row | BadRow:
     email = unescape_cell((raw.get("email") or "").strip())  # an export's '=… imports back as =…
     if not email:
         return BadRow(line, BAD_EMAIL_EMPTY)
+    if len(email) > MAX_EMAIL_CHARS:  # not worth checking, and not worth quoting whole
+        return BadRow(
+            line,
+            BAD_EMAIL,
+            {"value": cut(email), "error": f"{cut(email)!r} is too long to be an email address"},
+        )
     try:
         email = normalize(email)
     except InvalidEmail as exc:
         return BadRow(line, BAD_EMAIL, {"value": email, "error": str(exc)})
     lang = (raw.get("lang") or "").strip().lower()
     if lang not in EDITIONS:
-        return BadRow(line, BAD_LANG, {"value": lang})
+        return BadRow(line, BAD_LANG, {"value": cut(lang)})
     status = (raw.get("status") or "").strip().lower() or Status.ACTIVE.value
     if status not in STATUSES:
-        return BadRow(line, BAD_STATUS, {"value": status})
+        return BadRow(line, BAD_STATUS, {"value": cut(status)})
     created = (raw.get("created_at") or "").strip()
     try:
         created_at = _created_at(created) if created else None
     except ValueError:
-        return BadRow(line, BAD_CREATED_AT, {"value": created})
+        return BadRow(line, BAD_CREATED_AT, {"value": cut(created)})
     return Row(line, email, lang, status, created_at)
 
 
-def read_rows(lines: Iterable[str]) -> Iterator[Row | BadRow]:
-    """Rows of a CSV text stream, one at a time, each with the file line it starts on.
+def read_rows(text: IO[str]) -> Iterator[Row | BadRow]:
+    """Rows of a CSV text stream, one at a time, each with the file line it starts on; no line is read
+    whole past csv_source's limits, so memory does not grow with the file or its lines.
 
     The header is checked here and now (CsvError), before a single row is read.
     """
+    lines = Lines(text)
     reader = csv.DictReader(lines)
-    reader.fieldnames = _header(reader.fieldnames)
-    return _rows(reader)
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise _unreadable(lines, exc) from exc
+    reader.fieldnames = _header(fieldnames)
+    lines.record_done()
+    return _rows(reader, lines)
 
 
-def _rows(reader: csv.DictReader) -> Iterator[Row | BadRow]:
+def _unreadable(lines: Lines, exc: csv.Error) -> CsvError:
+    return CsvError(
+        f"line {lines.number}: unreadable CSV ({exc})",
+        UNREADABLE,
+        line=lines.number,
+        error=str(exc),
+    )
+
+
+def _rows(reader: csv.DictReader, lines: Lines) -> Iterator[Row | BadRow]:
     try:
         for raw in reader:
+            lines.record_done()
             # line_num is where the row ends; a quoted field may have spanned lines
             spanned = sum(v.count("\n") for v in raw.values() if isinstance(v, str))
             yield parse_row(raw, reader.line_num - spanned)
     except csv.Error as exc:  # e.g. an unterminated quote: nothing after it can be read reliably
         # whether rows before it were imported is the caller's to say: it knows what it committed
-        raise CsvError(f"line {reader.line_num}: unreadable CSV ({exc})") from exc
+        raise _unreadable(lines, exc) from exc
 
 
 def _values(row: Row, now: datetime) -> dict:

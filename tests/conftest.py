@@ -32,6 +32,7 @@ def pytest_configure(config):
         broker_url="",
         mail_backend="outbox",
         outbox_dir=str(base / "outbox"),
+        upload_dir=str(base / "uploads"),
         secret_key="test-secret",
         public_url="https://news.example.com",
         feed_allow_private=True,  # the sample feeds are files, the test servers on 127.0.0.1
@@ -69,7 +70,14 @@ def settings(database_url, tmp_path):
     """The test's settings, with its own outbox."""
     from mailer.config import Settings
 
-    return Settings(_env_file=None, **{**TEST_SETTINGS, "outbox_dir": str(tmp_path / "outbox")})
+    return Settings(
+        _env_file=None,
+        **{
+            **TEST_SETTINGS,
+            "outbox_dir": str(tmp_path / "outbox"),
+            "upload_dir": str(tmp_path / "uploads"),
+        },
+    )
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mailer.celery_app import QUEUES, create_app
 from mailer.config import Settings
@@ -73,6 +73,7 @@ def test_tasks_are_registered_on_their_queues():
         ("mailer.draft_issue", "assemble"),
         ("mailer.sweep_batches", "send"),
         ("mailer.reconcile_batch", "send"),
+        ("mailer.import_subscribers", "ingest"),
     ):
         assert name in app.tasks and app.tasks[name].queue == queue
 
@@ -181,3 +182,47 @@ def test_worker_and_beat_write_only_json_lines_where_logs_are_json(
     records = [json.loads(line) for line in lines]  # every line, the banner's too
     [started] = [r for r in records if " started: " in r["message"]]
     assert started["level"] == "info" and redis_url.split("/")[2] in started["message"]
+
+
+@pytest.mark.celery
+@pytest.mark.slow
+def test_a_real_worker_imports_a_desk_upload(session, settings, make_runtime, redis_url, tmp_path):
+    import time
+
+    from subscribers.import_jobs import ImportJob, create
+    from subscribers.models import Subscriber
+
+    redis.Redis.from_url(redis_url).flushdb()
+    upload = tmp_path / "upload.csv"
+    upload.write_text("email,lang\n" + "".join(f"w{i}@example.com,ko\n" for i in range(30)))
+    size = upload.stat().st_size
+    job = create(session, path=str(upload), filename="u.csv", size=size, requested_by="t")
+    session.commit()
+    env = {**os.environ, "MAILER_BROKER_URL": redis_url}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "mailer.cli", "worker", "-Q", "ingest", "-P", "solo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        make_runtime(broker_url=redis_url).tasks.import_subscribers(job.id)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            session.expire_all()
+            if session.get(ImportJob, job.id).status == "done":
+                break
+            time.sleep(0.2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            log = worker.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            log = worker.communicate()[0]
+    assert "Traceback" not in log, log
+    done = session.get(ImportJob, job.id)
+    assert (done.status, done.added, done.bytes_done) == ("done", 30, size)
+    assert session.scalar(select(func.count()).select_from(Subscriber)) == 30
+    assert not upload.exists()

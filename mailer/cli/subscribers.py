@@ -70,20 +70,37 @@ def _size(file) -> int | None:
         return None  # stdin or a pipe: no bar, only the summary
 
 
+def _open(name: str):
+    """The named file (or stdin for -), opened for reading bytes; a path that is no readable file is a
+    one-line error, as any bad input is."""
+    from subscribers.csv_import import CsvError
+
+    if name == "-":
+        return sys.stdin.buffer
+    path = Path(name)
+    if path.is_dir():
+        raise CsvError(f"{name} is a directory, not a CSV file; nothing was imported")
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise CsvError(f"cannot read {name}: {exc.strerror or exc}; nothing was imported") from None
+
+
 @subscribers.command("import")
-@click.argument("file", type=click.File("rb"))
+@click.argument("file")
 @click.option(
     "--errors",
     "errors_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # checked on opening: a bad one is a one-line error too
     help="Also write every bad row (line, reason) to this CSV file.",
 )
-def subscribers_import(file, errors_path: Path | None) -> None:
+def subscribers_import(file: str, errors_path: Path | None) -> None:
     """Import subscribers from a CSV file (or - for stdin) with a header row: email, lang[, status, created_at].
 
     New addresses are added (active unless `status` says otherwise); addresses on file are left
     unchanged, so nobody unsubscribed or suppressed comes back, and importing again adds nothing.
     Bad rows are reported with their line numbers and skipped; the command then exits with status 1.
+    The file is UTF-8 (or UTF-16 with a byte-order mark); a line longer than 64 KiB stops the import.
     """
     import csv
 
@@ -92,26 +109,27 @@ def subscribers_import(file, errors_path: Path | None) -> None:
 
     shown_max = 100
     shown: list[str] = []
-    counted = CountedBytes(file)
-    text = text_of(counted)
-    errors_out = errors_path.open("w", encoding="utf-8", newline="") if errors_path else None
-    errors_csv = csv.writer(errors_out) if errors_out else None
-    if errors_csv:
-        errors_csv.writerow(["line", "reason"])
-
-    def on_bad_row(bad) -> None:
-        if len(shown) < shown_max:
-            shown.append(f"line {bad.line}: {bad.reason}")
-        if errors_csv:
-            errors_csv.writerow([bad.line, bad.reason])
-
-    total = _size(file)
+    binary = _open(file)
+    counted = CountedBytes(binary)
     committed = {
         "rows": 0,
         "added": 0,
     }  # as of the last committed chunk: what a failure midway leaves in
+    errors_out = None
     try:
-        rows = read_rows(text)  # the header first: a file without email and lang is refused whole
+        errors_out = errors_path.open("w", encoding="utf-8", newline="") if errors_path else None
+        errors_csv = csv.writer(errors_out) if errors_out else None
+        if errors_csv:
+            errors_csv.writerow(["line", "reason"])
+
+        def on_bad_row(bad) -> None:
+            if len(shown) < shown_max:
+                shown.append(f"line {bad.line}: {bad.reason}")
+            if errors_csv:
+                errors_csv.writerow([bad.line, bad.reason])
+
+        total = _size(binary)
+        rows = read_rows(text_of(counted))  # the header first: no email and lang, nothing read
         with (
             db_session() as session,
             click.progressbar(
@@ -129,21 +147,23 @@ def subscribers_import(file, errors_path: Path | None) -> None:
             report = import_rows(
                 session, rows, now=utcnow(), on_bad_row=on_bad_row, on_chunk=on_chunk
             )
-    except (UnicodeDecodeError, CsvError) as exc:
+    except (CsvError, OSError) as exc:
         kept = (
             f"the first {committed['rows']} rows were imported ({committed['added']} added)"
             if committed["rows"]
             else "nothing was imported"
         )
         reason = (
-            f"the file is not UTF-8 text (near byte {counted.count})"
-            if isinstance(exc, UnicodeDecodeError)
-            else str(exc)
+            str(exc)
+            if isinstance(exc, CsvError)
+            else f"{exc.filename or file}: {exc.strerror or exc}"  # a disk error, an --errors path
         )
         raise CsvError(f"{reason}; {kept}") from None
     finally:
         if errors_out:
             errors_out.close()
+        if file != "-":
+            binary.close()
     for line in shown:
         click.echo(line, err=True)
     if report.bad > len(shown):

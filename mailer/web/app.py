@@ -105,6 +105,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     from mailer.web.admin import (
         account_pages,
         approval_pages,
+        import_pages,
         issue_pages,
         issue_view,
         login,
@@ -157,6 +158,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         approval_pages,
         send_pages,
         subscriber_pages,
+        import_pages,
         account_pages,
         progress_pages,
         report_pages,

@@ -249,3 +249,65 @@ def test_an_import_that_stops_midway_says_truly_what_was_imported(run, session, 
         and "the first 1000 rows were imported (1000 added)" in refused.stderr
     )
     assert session.scalar(select(func.count()).select_from(Subscriber)) == 1000
+
+
+def _hostile(tmp_path, kind: str) -> str:
+    path = tmp_path / f"{kind}.csv"
+    contents = {
+        "binary": bytes(range(256)) * 64,
+        "all-nul": b"\0" * 200_000,  # one "line" past every limit, as a disk image would be
+        "nul-in-header": b"email\0,lang\nx@example.com,ko\n",
+        "utf-16-no-bom": "email,lang\nx@example.com,ko\n".encode("utf-16-le"),
+        "utf-16-cut": b"\xff\xfee\0m\0a",  # a byte-order mark, then half a character
+        "long-line": b"email,lang\n" + b"a" * 70_000 + b"@example.com,ko\n",
+        "open-quote": b'email,lang\n"never closed,ko\n' + b"x,ko\n" * 40_000,
+        "empty": b"",
+        "no-columns": b"name,phone\nJun,010\n",
+    }
+    if kind == "directory":
+        path.mkdir()
+    elif kind != "missing":
+        path.write_bytes(contents[kind])
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "binary",
+        "all-nul",
+        "nul-in-header",
+        "utf-16-no-bom",
+        "utf-16-cut",
+        "long-line",
+        "open-quote",
+        "empty",
+        "no-columns",
+        "directory",
+        "missing",
+    ],
+)
+def test_import_of_anything_but_a_subscriber_csv_is_one_line_and_imports_nothing(
+    run, session, tmp_path, kind
+):
+    result = run("subscribers", "import", _hostile(tmp_path, kind))
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert "Traceback" not in result.output and len(result.stderr) < 300
+    assert "nothing was imported" in result.stderr
+    assert session.scalar(select(func.count()).select_from(Subscriber)) == 0
+
+
+def test_import_names_the_line_that_is_too_long_or_holds_nul_bytes(run, tmp_path):
+    long = run("subscribers", "import", _hostile(tmp_path, "long-line"))
+    assert "line 2 is longer than 65536 characters" in long.stderr
+    nul = run("subscribers", "import", _hostile(tmp_path, "all-nul"))
+    assert "line 1" in nul.stderr
+
+
+def test_import_reads_utf_16_with_a_byte_order_mark(run, session, tmp_path):
+    path = tmp_path / "unicode.csv"  # what Excel's "Unicode text" and some exports write
+    path.write_bytes("email,lang\n김@example.com,ko\n".encode("utf-16"))
+    result = run("subscribers", "import", str(path))
+    assert result.exit_code == 0 and "1 added" in result.stdout
+    assert service.get_by_email(session, "김@example.com") is not None

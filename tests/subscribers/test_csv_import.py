@@ -6,7 +6,7 @@ import io
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from mailer.db import utcnow
 from subscribers import service
@@ -273,3 +273,47 @@ def test_export_comes_a_page_of_rows_at_a_time(session, monkeypatch):
     ]  # the header, then pages of at most 2 rows
     assert "".join(chunks).splitlines()[1:] == [line for c in chunks[1:] for line in c.splitlines()]
     assert list(csv_export.csv_lines(session, status="unsubscribed")) == [",".join(COLUMNS) + "\n"]
+
+
+class _Endless(io.RawIOBase):
+    """A file that never ends and never has a newline, counting what is read from it."""
+
+    def __init__(self, byte: bytes):
+        self.byte, self.read_bytes = byte, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        buffer[:] = self.byte * len(buffer)
+        self.read_bytes += len(buffer)
+        return len(buffer)
+
+
+@pytest.mark.parametrize(("byte", "code"), [(b"a", "line_too_long"), (b"\0", "line_too_long")])
+def test_a_line_without_end_is_refused_after_64_kib_not_read_to_its_end(session, byte, code):
+    endless = _Endless(byte)
+    with pytest.raises(CsvError, match="line 1 is longer than 65536 characters") as refused:
+        import_rows(session, read_rows(text_of(endless)), now=NOW)
+    assert refused.value.code == code and refused.value.params == {"line": 1, "limit": 65536}
+    assert endless.read_bytes < 1024 * 1024  # stopped near the limit, not at the end of memory
+
+
+def test_nul_bytes_and_a_quote_left_open_name_their_line(session):
+    with pytest.raises(CsvError, match="line 1 holds NUL bytes") as nul:
+        _import(session, "em\0ail,lang\na@example.com,ko\n")
+    assert nul.value.code == "nul"
+    report, bad = _import(session, "email,lang\na@example.com,ko\nb\0@example.com,ko\n")
+    assert report.added == 1 and [b.line for b in bad] == [3]  # a row, not the file, is bad
+    session.execute(delete(Subscriber))
+    session.commit()
+    runaway = 'email,lang\na@example.com,ko\n"open,ko\n' + "short line,en\n" * 20_000
+    with pytest.raises(CsvError, match=r"line \d+: a row longer than 131072") as open_quote:
+        _import(session, runaway)
+    assert open_quote.value.code == "record_too_long"
+    assert _count(session) == 0  # the good row before it waits in the uncommitted chunk
+
+
+def test_a_long_value_is_quoted_cut_in_its_reason(session):
+    _, bad = _import(session, "email,lang\n" + "a" * 5000 + "@example.com,ko\n")
+    assert len(bad) == 1 and len(bad[0].reason) < 200 and "…" in bad[0].reason

@@ -1,6 +1,6 @@
 """The desk's subscriber pages, for admins: search with filters and pages, one subscriber's history and the
-changes an admin may make (each after a confirmation step), the bounce and complaint list, CSV import and
-export."""
+changes an admin may make (each after a confirmation step), the bounce and complaint list, CSV export
+(the import is import_pages)."""
 
 from __future__ import annotations
 
@@ -8,31 +8,35 @@ from math import ceil
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
-from starlette.datastructures import UploadFile
 
 from mailer.coded import decode
-from mailer.db import utcnow
 from mailer.langs import EDITIONS
 from mailer.runtime import Runtime
 from mailer.web import language
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.pages import CurrentAdmin, DbSession, FormField, back, page, page_lang
-from mailer.web.deps import get_runtime
+from mailer.web.deps import get_runtime, settings_of
 from mailer.web.i18n import texts
-from mailer.web.labels import N_
-from subscribers import changes, csv_import
+from subscribers import changes, import_jobs
 
 router = APIRouter(prefix="/admin")
 
 PER_PAGE = 50
-SHOWN_BAD_ROWS = 200  # an import's bad rows listed on the page; the count covers them all
 
 
-def _list(request: Request, session, editor, status_code: int = 200, **extra) -> HTMLResponse:
+def upload_limit(request: Request) -> str:
+    """MAILER_UPLOAD_MAX_BYTES, said in the page's language."""
+    mib = settings_of(request).upload_max_bytes / (1024 * 1024)
+    return texts(page_lang(request))._("%(mib)s MiB", mib=f"{mib:.3g}")
+
+
+def list_page(request: Request, session, editor, status_code: int = 200, **extra) -> HTMLResponse:
     """The list, filtered by ?q=&status=&lang= and paged by ?page= (1 to the last page, else a 400)."""
     from subscribers.lookup import FILTER_STATUSES, search_page
 
     t = texts(page_lang(request))
+    extra.setdefault("upload_max", upload_limit(request))
+    extra.setdefault("imports", import_jobs.recent(session))
     params = request.query_params
     q, status, lang = params.get("q", "")[:320], params.get("status", ""), params.get("lang", "")
     filters = {"q": q, "status": status, "lang": lang}
@@ -94,75 +98,7 @@ def _list(request: Request, session, editor, status_code: int = 200, **extra) ->
 
 @router.get("/subscribers", response_class=HTMLResponse)
 def subscribers_page(request: Request, session: DbSession, editor: CurrentAdmin):
-    return _list(request, session, editor, notice=request.query_params.get("n"))
-
-
-# BadRow.code, as subscribers.csv_import names it -> the sentence; %(value)s is the value at fault
-BAD_ROW_REASONS = {
-    csv_import.BAD_EMAIL_EMPTY: N_("The email address is empty."),
-    csv_import.BAD_EMAIL: N_("Not a valid email address."),
-    csv_import.BAD_LANG: N_("lang %(value)s is not one of ko, en, both."),
-    csv_import.BAD_STATUS: N_("status %(value)s is not allowed; the values are: %(statuses)s"),
-    csv_import.BAD_CREATED_AT: N_("created_at %(value)s is not an ISO 8601 date."),
-}
-
-
-def bad_row_reason(bad: csv_import.BadRow, lang: str) -> str:
-    """Why the CSV reader skipped a row, in the page's language."""
-    message = BAD_ROW_REASONS.get(bad.code)
-    if message is None:
-        return bad.reason
-    value = repr(bad.params.get("value", ""))  # quoted: an empty or spaced value stays visible
-    return texts(lang)._(message, value=value, statuses=", ".join(csv_import.STATUSES))
-
-
-@router.post("/subscribers/import")
-async def subscribers_import(request: Request, session: DbSession, editor: CurrentAdmin):
-    from subscribers.csv_import import CountedBytes, import_rows, read_rows, text_of
-
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token", "")))
-    upload = form.get("file")
-    lang = page_lang(request)
-    t = texts(lang)
-    if not isinstance(upload, UploadFile):  # a form field, not an uploaded file
-        return _list(request, session, editor, 400, error=t._("Choose a CSV file to import."))
-    bad_rows: list[tuple[int, str]] = []
-
-    def on_bad_row(bad) -> None:
-        if len(bad_rows) < SHOWN_BAD_ROWS:
-            bad_rows.append((bad.line, bad_row_reason(bad, lang)))
-
-    try:  # import_rows commits chunk by chunk, like the CLI
-        report = import_rows(
-            session,
-            read_rows(text_of(CountedBytes(upload.file))),
-            now=utcnow(),
-            on_bad_row=on_bad_row,
-        )
-    except (
-        ValueError,
-        UnicodeDecodeError,
-    ):  # a bad header, a subscriber error, or a file that is not UTF-8
-        session.rollback()
-        return _list(
-            request,
-            session,
-            editor,
-            400,
-            error=t._(
-                "The file could not be read, so nothing was imported. Check it is a UTF-8 CSV whose first row has email and lang columns."
-            ),
-        )
-    summary = t._(
-        "%(rows)s rows: %(added)s added, %(existing)s already on file, %(suppressed)s suppressed, %(bad)s bad",
-        rows=report.rows,
-        added=report.added,
-        existing=report.existing,
-        suppressed=report.suppressed,
-        bad=report.bad,
-    )
-    return _list(request, session, editor, report=summary, bad_rows=bad_rows, bad_total=report.bad)
+    return list_page(request, session, editor, notice=request.query_params.get("n"))
 
 
 def _export_stream(runtime: Runtime, status: str | None):

@@ -6,8 +6,9 @@ import pytest
 
 from mailer.coded import decode, encode
 from mailer.issues import reasons
+from mailer.web.admin.import_pages import bad_row_reason
 from mailer.web.admin.issue_view import reason_text
-from mailer.web.admin.subscriber_pages import bad_row_reason, detail_text
+from mailer.web.admin.subscriber_pages import detail_text
 from subscribers import changes
 from subscribers.csv_import import BadRow, parse_row
 

@@ -131,13 +131,16 @@ def test_the_import_names_its_bad_rows_by_line_and_takes_the_documented_statuses
         b"email,lang,status\nok@example.com,ko,active\nun@example.com,en,unsubscribed\n"
         b"pe@example.com,both,pending\nwrong@example.com,ko,subscribed\n,en,\nx@example.com,fr,\n"
     )
-    r = admin.post(
+    posted = admin.post(
         "/admin/subscribers/import?ui=ko",
         data={"csrf_token": token},
         files={"file": ("s.csv", body, "text/csv")},
     )
+    assert posted.status_code == 303  # to the import's own page
+    r = admin.get(posted.headers["location"])
     page = html.unescape(r.text)
     assert r.status_code == 200 and "3명 추가" in page and "3행 오류" in page
+    assert "완료" in page and 'value="100"' in page and "http-equiv" not in page  # over: no reload
     assert "5행: status 값 'subscribed'은(는) 쓸 수 없습니다" in page
     assert "6행: 이메일 주소가 비어 있습니다." in page and "7행: lang 값 'fr'" in page
     assert service.get_by_email(session, "un@example.com").status == "unsubscribed"
