@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-secret-change-me"
 MIN_SECRET_KEY_LENGTH = 32
+MIN_METRICS_TOKEN_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -99,7 +100,8 @@ class Settings(BaseSettings):
     feed_allow_private: bool = (
         False  # feeds on private, loopback and link-local addresses (tests, intranets)
     )
-    # A bearer token /metrics asks for (empty: /metrics is open; bind it to a private address then).
+    # A bearer token /metrics asks for. Empty: /metrics is open, which only development and tests allow
+    # (production refuses to start without one: the series name issues, counts and queue depths).
     metrics_token: SecretStr = SecretStr("")
     summary_length: int = 200
 
@@ -121,6 +123,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MAILER_OLD_SECRET_KEYS must hold only private values of at least "
                 f"{MIN_SECRET_KEY_LENGTH} characters when MAILER_ENV=production"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_need_a_token_in_production(self) -> "Settings":
+        if self.env == "production" and (
+            len(self.metrics_token.get_secret_value()) < MIN_METRICS_TOKEN_LENGTH
+        ):
+            raise ValueError(
+                f"MAILER_METRICS_TOKEN must be a private value of at least {MIN_METRICS_TOKEN_LENGTH} "
+                "characters when MAILER_ENV=production: Prometheus sends it as a bearer token to "
+                "scrape /metrics"
             )
         return self
 
