@@ -152,12 +152,13 @@ def issue(session, ingested, settings):
 
 @pytest.fixture
 def client(runtime, session):
-    """The web app on the test's runtime (redirects are answers, not followed)."""
+    """The web app on the test's runtime (redirects are answers, not followed), over https as the
+    public URL says: the app's cookies are Secure."""
     from fastapi.testclient import TestClient
 
     from mailer.web.app import create_app
 
-    return TestClient(create_app(runtime), follow_redirects=False)
+    return TestClient(create_app(runtime), base_url="https://testserver", follow_redirects=False)
 
 
 @pytest.fixture

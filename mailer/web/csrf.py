@@ -1,12 +1,18 @@
 """CSRF tokens for the subscribe and preference forms: signed, timed, one purpose each.
 
-The public pages keep no session and set no cookie (unsubscribe must work without one), so the
-token is stateless: it proves the form came from this site recently and, for the preference
-centre, for that subscriber. The link's own token stays the credential.
+A token proves the form came from this site recently and, for the preference centre, for that
+subscriber (the link's own token stays the credential). The sign-up form's token is also bound to a
+pre-session cookie (a random value set with the form): a token copied out of our page is no good in
+anybody else's browser, and it lasts two hours, not a day. Unsubscribing needs no cookie at all.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
+
+from fastapi import Request, Response
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from mailer.config import Settings
@@ -20,6 +26,11 @@ ADMIN = (
 )
 PURPOSES = (SUBSCRIBE, PREFERENCES, ADMIN_LOGIN, ADMIN)
 MAX_AGE = 24 * 3600  # a form left open for a day still submits
+# A sign-up form is filled in within minutes; its token is bound to the browser's pre-session too.
+MAX_AGES = {SUBSCRIBE: 2 * 3600}
+
+PRE_SESSION_COOKIE = "mailer_pre"
+_PRE_SESSION_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
 
 def _serializer(purpose: str, settings: Settings) -> URLSafeTimedSerializer:
@@ -36,6 +47,41 @@ def verify(settings: Settings, token: str | None, purpose: str, subject: str = "
     if not token:
         return False
     try:
-        return _serializer(purpose, settings).loads(token, max_age=MAX_AGE) == subject
+        max_age = MAX_AGES.get(purpose, MAX_AGE)
+        return _serializer(purpose, settings).loads(token, max_age=max_age) == subject
     except BadData:
         return False
+
+
+def pre_session_of(request: Request) -> str | None:
+    """The browser's pre-session value, when it sent a well-formed one."""
+    value = request.cookies.get(PRE_SESSION_COOKIE, "")
+    return value if _PRE_SESSION_VALUE.fullmatch(value) else None
+
+
+def pre_session_subject(value: str | None) -> str:
+    """What a form's token is bound to: a digest, so the page never shows the cookie's own value.
+    No cookie binds to a value no token carries."""
+    if value is None:
+        return "no pre-session"
+    return hashlib.sha256(b"mailer.pre-session:" + value.encode()).hexdigest()
+
+
+def pre_session_cookie(request: Request) -> str:
+    """The pre-session a form's token is bound to: the browser's own, or a new random value (which
+    the page then sets with set_pre_session_cookie)."""
+    return pre_session_of(request) or secrets.token_urlsafe(32)
+
+
+def set_pre_session_cookie(response: Response, value: str, settings: Settings) -> None:
+    """Set (again, so it outlives the token just issued) on every page with a bound form. HttpOnly and
+    SameSite=Lax: no script reads it, and no other site's post carries it."""
+    response.set_cookie(
+        PRE_SESSION_COOKIE,
+        value,
+        max_age=MAX_AGES[SUBSCRIBE],
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_url.startswith("https://"),
+    )

@@ -1,7 +1,9 @@
 """Public pages a subscriber meets: sign-up, confirmation, unsubscribe and the preference centre.
 
-No login and no cookie: a signed token in the link is the credential. Every change is committed
-before the page answers, so a page that says "done" is never followed by a lost change.
+No login: a signed token in the link is the credential. The one cookie is the sign-up form's
+pre-session (mailer.web.csrf); confirming, unsubscribing and the preference centre need none.
+Every change is committed before the page answers, so a page that says "done" is never followed by
+a lost change.
 """
 
 from __future__ import annotations
@@ -89,7 +91,9 @@ def _subscribe_form(
     email: str = "",
     chosen: str | None = None,
 ) -> HTMLResponse:
-    return _page(
+    settings = settings_of(request)
+    pre_session = csrf.pre_session_cookie(request)
+    response = _page(
         request,
         "subscribe",
         lang,
@@ -97,9 +101,11 @@ def _subscribe_form(
         error=error,
         email=email,
         chosen=chosen if chosen in EDITIONS else lang,
-        csrf_token=csrf.issue(settings_of(request), csrf.SUBSCRIBE),
+        csrf_token=csrf.issue(settings, csrf.SUBSCRIBE, csrf.pre_session_subject(pre_session)),
         switch_url=f"/subscribe?lang={language.other(lang)}",
     )
+    csrf.set_pre_session_cookie(response, pre_session, settings)
+    return response
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
@@ -132,7 +138,8 @@ def subscribe(
         response.headers["Retry-After"] = str(limited.retry_after)
         return response
     email = email.strip()
-    if not csrf.verify(settings_of(request), csrf_token, csrf.SUBSCRIBE):
+    bound_to = csrf.pre_session_subject(csrf.pre_session_of(request))
+    if not csrf.verify(settings_of(request), csrf_token, csrf.SUBSCRIBE, bound_to):
         return _subscribe_form(
             request,
             page_lang,
