@@ -100,6 +100,14 @@ class Settings(BaseSettings):
     feed_allow_private: bool = (
         False  # feeds on private, loopback and link-local addresses (tests, intranets)
     )
+    # Confirmation mails sign-ups may send: from one network (an IPv4 /24, an IPv6 /48) and from all, an
+    # hour (a bucket that holds as many and refills at that rate). Past either, a sign-up is answered
+    # as ever but its mail is held back (an outbox row `skipped`, a warning, a metric).
+    confirmations_per_network_per_hour: int = Field(30, ge=1)
+    confirmations_per_hour: int = Field(1000, ge=1)
+    # Every valid sign-up is answered no sooner than this after it arrived, whatever the address's
+    # state: how long the answer takes tells nobody whether the address bounced, complained or is new.
+    signup_answer_seconds: float = Field(0.25, ge=0, le=5)
     # A bearer token /metrics asks for. Empty: /metrics is open, which only development and tests allow
     # (production refuses to start without one: the series name issues, counts and queue depths).
     metrics_token: SecretStr = SecretStr("")

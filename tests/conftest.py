@@ -35,6 +35,8 @@ def pytest_configure(config):
         secret_key="test-secret",
         public_url="https://news.example.com",
         feed_allow_private=True,  # the sample feeds are files, the test servers on 127.0.0.1
+        # a sign-up answers at once (tests/web/test_signup_timing.py times it with its floor)
+        signup_answer_seconds=0,
     )
     # The same values in the environment, for the processes tests start (`mailer serve`, Celery
     # workers, the CLI): their entry points read their settings from it.

@@ -8,8 +8,10 @@ a lost change.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
@@ -17,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from mailer.config import Settings
 from mailer.langs import EDITIONS
-from mailer.web import csrf, language, ratelimit
+from mailer.web import csrf, language, ratelimit, signup
 from mailer.web.deps import db_session, settings_of
 from mailer.web.i18n import texts
-from subscribers import one_click, service, suppression, tokens
+from subscribers import one_click, service, tokens
 from subscribers.emails import InvalidEmail, normalize
 from subscribers.models import SUPPRESSED, Status, Subscriber
 
@@ -114,19 +116,25 @@ def subscribe_form(request: Request):
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
-def subscribe(
+async def subscribe(
     request: Request,
-    session: DbSession,
     background: BackgroundTasks,
     email: FormField = "",
     lang: FormField = "",
     csrf_token: FormField = "",
 ):
-    """Answers alike for a new, pending, active, unsubscribed or suppressed address: no enumeration."""
+    """Answers alike for a new, pending, active, unsubscribed or suppressed address: no enumeration.
+
+    Async, with the work in one thread-pool call, so that waiting out MAILER_SIGNUP_ANSWER_SECONDS
+    holds no thread: every valid sign-up is answered that long after it arrived, whoever it names.
+    """
+    arrived = time.monotonic()
     page_lang = _page_lang(request)
     t = texts(page_lang)
+    settings, runtime = settings_of(request), request.app.state.runtime
     limiter = request.app.state.rate_limiter
-    limited = limiter.hit("signup-ip", ratelimit.client_key(_ip(request)), ratelimit.SIGNUPS_PER_IP)
+    client = ratelimit.client_key(_ip(request))
+    limited = await run_in_threadpool(limiter.hit, "signup-ip", client, ratelimit.SIGNUPS_PER_IP)
     if not limited.allowed:
         response = _page(
             request,
@@ -139,7 +147,7 @@ def subscribe(
         return response
     email = email.strip()
     bound_to = csrf.pre_session_subject(csrf.pre_session_of(request))
-    if not csrf.verify(settings_of(request), csrf_token, csrf.SUBSCRIBE, bound_to):
+    if not csrf.verify(settings, csrf_token, csrf.SUBSCRIBE, bound_to):
         return _subscribe_form(
             request,
             page_lang,
@@ -163,20 +171,15 @@ def subscribe(
             email=email,
             chosen=lang,
         )
-    from mailer.mail import transactional
-
-    mails = limiter.hit(
-        "signup-address", suppression.address_hash(address), ratelimit.MAILS_PER_ADDRESS
+    # The mail is written with the sign-up, so a broker outage cannot lose it; it is queued after the
+    # commit and after the answer, for every sign-up (a row that sends nothing is skipped at once).
+    mail_id, held = await run_in_threadpool(
+        signup.sign_up_committed, runtime, limiter, address, lang, _ip(request)
     )
-    subscriber_id = service.request_subscription(session, address, lang, ip=_ip(request))
-    if (
-        subscriber_id is not None
-    ):  # the mail is written with the sign-up, so a broker outage cannot lose it
-        mail_id = transactional.record(session, subscriber_id, lang, allowed=mails.allowed)
-    session.commit()
-    # Queued only after the commit, and after the answer: the page takes as long whether or not a mail goes.
-    if subscriber_id is not None and mails.allowed:
-        background.add_task(request.app.state.runtime.tasks.send_mails, [mail_id])
+    background.add_task(runtime.tasks.send_mails, [mail_id])
+    if held:
+        background.add_task(signup.note_held, runtime, mail_id, held)
+    await anyio.sleep(max(0.0, arrived + settings.signup_answer_seconds - time.monotonic()))
     return _page(
         request, "subscribe_sent", page_lang, email=email, days=tokens.CONFIRM_MAX_AGE_DAYS
     )
