@@ -111,9 +111,14 @@ def test_a_suppressed_address_takes_as_long_as_a_new_one(make_runtime, session, 
     monkeypatch.setattr(ratelimit, "SIGNUPS_PER_IP", roomy)
     monkeypatch.setattr(ratelimit, "MAILS_PER_ADDRESS", roomy)
     floor = 0.05
-    runtime = make_runtime(signup_answer_seconds=floor)
-    client = TestClient(create_app(dataclasses.replace(runtime, tasks=Queued())))
-    client.base_url = "https://testserver"
+    runtime = make_runtime(
+        signup_answer_seconds=floor,
+        confirmations_per_network_per_hour=10**6,
+        confirmations_per_hour=10**6,
+    )
+    client = TestClient(
+        create_app(dataclasses.replace(runtime, tasks=Queued())), base_url="https://testserver"
+    )
     suppressed_kinds = ("bounced", "complained", "complained-then-erased")
     for kind in suppressed_kinds:
         _known(session, f"{kind}@example.com", kind)
