@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import resource
+import secrets
 import shutil
 import subprocess
 import sys
@@ -80,9 +81,11 @@ function request()
   local headers = {["Content-Type"] = FORM["Content-Type"],
                    ["X-Forwarded-For"] = string.format("10.%%d.%%d.%%d", math.floor(n / 65536) %% 256,
                                                        math.floor(n / 256) %% 256, n %% 256)}
+  local pre_session, field = line:match("([^|]*)|(.*)")  -- the form's token is bound to its cookie
+  headers["Cookie"] = "mailer_pre=" .. pre_session
   local langs = {"ko", "en", "both"}
   return wrk.format("POST", "/subscribe", headers,
-                    string.format("email=new%%d%%%%40load.example&lang=%%s&%%s", n, langs[n %% 3 + 1], line))
+                    string.format("email=new%%d%%%%40load.example&lang=%%s&%%s", n, langs[n %% 3 + 1], field))
 end
 
 function response(status, headers, body)
@@ -326,7 +329,9 @@ def main(argv=None) -> int:
                 f"{results['unsubscribe']['requests']} unsubscribes answered for {args.subscribers} "
                 "subscribers: the repeats do less work; run again with more --subscribers"
             )
-        csrf_field = f"csrf_token={csrf.issue(settings, csrf.SUBSCRIBE)}"
+        pre_session = secrets.token_urlsafe(32)  # one browser, as far as the form can tell
+        bound = csrf.issue(settings, csrf.SUBSCRIBE, csrf.pre_session_subject(pre_session))
+        csrf_field = f"{pre_session}|csrf_token={bound}"
         results["subscribe"] = run_wrk("subscribe", base, work, [csrf_field], "sign-up", **common)
         results["peak_web_rss_mb"] = web_peak_rss_mb(stack.pid("web"))
         from sqlalchemy import func, select

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-secret-change-me"
 MIN_SECRET_KEY_LENGTH = 32
+MIN_METRICS_TOKEN_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -123,7 +124,16 @@ class Settings(BaseSettings):
     feed_allow_private: bool = (
         False  # feeds on private, loopback and link-local addresses (tests, intranets)
     )
-    # A bearer token /metrics asks for (empty: /metrics is open; bind it to a private address then).
+    # Confirmation mails sign-ups may send: from one network (an IPv4 /24, an IPv6 /48) and from all, an
+    # hour (a bucket that holds as many and refills at that rate). Past either, a sign-up is answered
+    # as ever but its mail is held back (an outbox row `skipped`, a warning, a metric).
+    confirmations_per_network_per_hour: int = Field(30, ge=1)
+    confirmations_per_hour: int = Field(1000, ge=1)
+    # Every valid sign-up is answered no sooner than this after it arrived, whatever the address's
+    # state: how long the answer takes tells nobody whether the address bounced, complained or is new.
+    signup_answer_seconds: float = Field(0.25, ge=0, le=5)
+    # A bearer token /metrics asks for. Empty: /metrics is open, which only development and tests allow
+    # (production refuses to start without one: the series name issues, counts and queue depths).
     metrics_token: SecretStr = SecretStr("")
     summary_length: int = 200
 
@@ -145,6 +155,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MAILER_OLD_SECRET_KEYS must hold only private values of at least "
                 f"{MIN_SECRET_KEY_LENGTH} characters when MAILER_ENV=production"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_need_a_token_in_production(self) -> "Settings":
+        if self.env == "production" and (
+            len(self.metrics_token.get_secret_value()) < MIN_METRICS_TOKEN_LENGTH
+        ):
+            raise ValueError(
+                f"MAILER_METRICS_TOKEN must be a private value of at least {MIN_METRICS_TOKEN_LENGTH} "
+                "characters when MAILER_ENV=production: Prometheus sends it as a bearer token to "
+                "scrape /metrics"
             )
         return self
 

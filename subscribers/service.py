@@ -190,11 +190,21 @@ def request_subscription(
         .on_conflict_do_nothing(index_elements=["email"])
     )
     sub = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    # The history row through one statement whoever is on file: it adds nothing for a suppressed one.
+    mailable = (Subscriber.email == address) & Subscriber.status.not_in(SUPPRESSED)
+    history = {
+        "subscriber_id": Subscriber.id,
+        "at": literal(now, Change.__table__.c.at.type),
+        "action": literal("sign-up requested"),
+        "source": literal("web"),
+        "ip": literal(ip, Change.__table__.c.ip.type),
+        "detail": literal(changes.requested(lang)),
+    }
+    session.execute(
+        _INSERT_CHANGE.from_select(list(history), select(*history.values()).where(mailable))
+    )
     if sub is None or sub.status in SUPPRESSED:
         return None
-    _record(
-        session, sub.id, "sign-up requested", "web", ip=ip, detail=changes.requested(lang), now=now
-    )
     return sub.id
 
 

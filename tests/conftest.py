@@ -36,6 +36,8 @@ def pytest_configure(config):
         secret_key="test-secret",
         public_url="https://news.example.com",
         feed_allow_private=True,  # the sample feeds are files, the test servers on 127.0.0.1
+        # a sign-up answers at once (tests/web/test_signup_timing.py times it with its floor)
+        signup_answer_seconds=0,
     )
     # The same values in the environment, for the processes tests start (`mailer serve`, Celery
     # workers, the CLI): their entry points read their settings from it.
@@ -160,12 +162,13 @@ def issue(session, ingested, settings):
 
 @pytest.fixture
 def client(runtime, session):
-    """The web app on the test's runtime (redirects are answers, not followed)."""
+    """The web app on the test's runtime (redirects are answers, not followed), over https as the
+    public URL says: the app's cookies are Secure."""
     from fastapi.testclient import TestClient
 
     from mailer.web.app import create_app
 
-    return TestClient(create_app(runtime), follow_redirects=False)
+    return TestClient(create_app(runtime), base_url="https://testserver", follow_redirects=False)
 
 
 @pytest.fixture

@@ -3,6 +3,14 @@ from pydantic import ValidationError
 
 from mailer.config import DEV_SECRET_KEY, Settings
 
+METRICS_TOKEN = "scrape-token-" + "m" * 16
+
+
+@pytest.fixture(autouse=True)
+def _metrics_token(monkeypatch):
+    """Production asks for a metrics token: these tests are about other settings."""
+    monkeypatch.setenv("MAILER_METRICS_TOKEN", METRICS_TOKEN)
+
 
 def test_defaults_are_the_embedded_setup(monkeypatch):
     for name in (
@@ -101,6 +109,24 @@ def test_unknown_backend_is_refused(monkeypatch):
     monkeypatch.setenv("MAILER_MAIL_BACKEND", "carrier-pigeon")
     with pytest.raises(ValidationError):
         Settings(_env_file=None)
+
+
+@pytest.mark.parametrize("token", [None, "", "short-token"])
+def test_production_refuses_to_start_with_metrics_open_or_behind_a_short_token(monkeypatch, token):
+    monkeypatch.setenv("MAILER_ENV", "production")
+    monkeypatch.setenv("MAILER_SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("MAILER_PUBLIC_URL", "https://news.example.com")
+    if token is None:
+        monkeypatch.delenv("MAILER_METRICS_TOKEN")
+    else:
+        monkeypatch.setenv("MAILER_METRICS_TOKEN", token)
+    with pytest.raises(ValidationError, match="MAILER_METRICS_TOKEN must be a private value"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("MAILER_ENV", "development")
+    assert Settings(_env_file=None).env == "development"  # open /metrics is fine while developing
+    monkeypatch.setenv("MAILER_ENV", "production")
+    monkeypatch.setenv("MAILER_METRICS_TOKEN", METRICS_TOKEN)
+    assert Settings(_env_file=None).metrics_token.get_secret_value() == METRICS_TOKEN
 
 
 def test_production_refuses_an_http_public_url(monkeypatch):

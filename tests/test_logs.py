@@ -25,7 +25,9 @@ def test_text_format_shows_context():
 
 
 def test_production_logs_json(capsys):
-    configure(Settings(_env_file=None, env="production", secret_key="x" * 32))
+    configure(
+        Settings(_env_file=None, env="production", secret_key="x" * 32, metrics_token="m" * 16)
+    )
     try:
         handler = logging.getLogger().handlers[0]
         assert isinstance(handler.formatter, JsonFormatter)

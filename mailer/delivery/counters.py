@@ -79,3 +79,11 @@ def record_events(store: Store, kinds: Counter) -> None:
     for kind, n in kinds.items():
         bounded[kind if kind in EVENT_TYPES else "other"] += n
     _safe_add(store, {f"events:{kind}": n for kind, n in bounded.items()})
+
+
+HELD_LIMITS = ("address", "network", "hourly")  # mailer.web.ratelimit.confirmation_held_by
+
+
+def record_held_confirmation(store: Store, limit: str) -> None:
+    """A sign-up's confirmation mail a limit held back."""
+    _safe_add(store, {f"held:{limit if limit in HELD_LIMITS else 'other'}": 1})

@@ -86,25 +86,43 @@ def confirmation_message(
     )
 
 
+# The row a sign-up for a suppressed address writes names nobody (ids start at 1): it is written all the
+# same, `skipped`, so that such a sign-up's transaction writes what every other one does.
+NOBODY = 0
+# What a skipped row says of the limit that held it (mailer.web.ratelimit.confirmation_held_by).
+HELD_BY = {
+    "address": "per-address mail limit",
+    "network": "per-network mail limit",
+    "hourly": "hourly mail limit",
+}
+
+
 def record(
-    session, subscriber_id: int, lang: str, *, allowed: bool = True, now: datetime | None = None
+    session,
+    subscriber_id: int | None,
+    lang: str,
+    *,
+    held: str | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Write the mail to send in the caller's transaction (the sign-up's): committed with it, or not at all.
 
-    The same INSERT whether or not the per-address limit allows the mail (a sign-up's statements must not
-    tell a new address from a known one); a capped mail is written `skipped` and never sent.
+    The same INSERT whether the mail goes, a limit holds it back (`held`: which one) or the address is
+    suppressed (no subscriber to mail): a sign-up's statements must not tell one address from another.
+    A mail that does not go is written `skipped` and never sent.
     """
     now = now or utcnow()
+    reason = "suppressed" if subscriber_id is None else HELD_BY.get(held or "")
     return session.scalar(
         insert(OutboxMail)
         .values(
             kind=MailKind.CONFIRMATION.value,
-            subscriber_id=subscriber_id,
+            subscriber_id=NOBODY if subscriber_id is None else subscriber_id,
             lang=lang,
             created_at=now,
             queued_at=now,
-            status=(MailStatus.PENDING if allowed else MailStatus.SKIPPED).value,
-            last_error=None if allowed else "per-address mail limit",
+            status=(MailStatus.SKIPPED if reason else MailStatus.PENDING).value,
+            last_error=reason,
         )
         .returning(OutboxMail.id)
     )

@@ -242,14 +242,22 @@ def _from_counters(values: dict[str, float]):
     events = CounterMetricFamily(
         "mailer_webhook_events", "Webhook events received by type", labels=["event"]
     )
+    held = CounterMetricFamily(
+        "mailer_confirmation_mails_held",
+        "Sign-ups answered as ever whose confirmation mail a limit held back, by limit",
+        labels=["limit"],
+    )
     for key, value in values.items():
         kind, _, label = key.partition(":")
         if kind == "responses":
             responses.add_metric([label], value)
         elif kind == "events":
             events.add_metric([label], value)
+        elif kind == "held":
+            held.add_metric([label], value)
     yield responses
     yield events
+    yield held
     buckets = [(str(b), values.get(f"batch_seconds:le:{b}", 0.0)) for b in counters.LATENCY_BUCKETS]
     buckets.append(("+Inf", values.get("batch_seconds:count", 0.0)))
     latency = HistogramMetricFamily(

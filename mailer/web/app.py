@@ -101,7 +101,7 @@ def _lifespan(threads: int):
 
 def create_app(runtime: Runtime) -> FastAPI:
     """The app on `runtime`'s services: routes reach it as app.state.runtime (mailer.web.deps)."""
-    from mailer.web import archive, health, metrics, public, ratelimit, webhooks
+    from mailer.web import archive, bodylimit, health, metrics, public, ratelimit, webhooks
     from mailer.web.admin import (
         account_pages,
         approval_pages,
@@ -170,5 +170,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_exception_handler(admin_auth.LoginRequired, admin_auth.login_redirect)  # type: ignore[arg-type]
     app.add_exception_handler(admin_auth.AdminOnly, admin_only)  # type: ignore[arg-type]
     app.add_exception_handler(admin_auth.EnrolmentRequired, admin_auth.enrolment_redirect)  # type: ignore[arg-type]
+    # Inside SecurityHeaders, so that its 413 carries the headers too.
+    app.add_middleware(bodylimit.PublicBodyLimit)
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     return app

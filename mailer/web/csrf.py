@@ -1,20 +1,20 @@
-"""CSRF tokens for the subscribe and preference forms: signed, timed, one purpose each.
+"""CSRF tokens for the desk's and the public pages' forms: signed, timed, one purpose each.
 
-The public pages keep no session and set no cookie (unsubscribe must work without one), so the
-token is stateless: it proves the form came from this site recently and, for the preference
-centre, for that subscriber. The link's own token stays the credential.
-
-A form that starts a session (the desk's login) is bound to a pre-session cookie as well: a random
-value set with the form, HttpOnly and SameSite=Lax, whose hash the token signs. A foreign page can
-post the form (with a token it fetched itself) but cannot make the victim's browser send the cookie
-that token was made for, so it cannot log the victim into the attacker's account.
+A token proves the form came from this site recently and, for the preference centre, for that
+subscriber (the link's own token stays the credential). The forms a stranger could misuse from a
+foreign page, the sign-up (to mail anyone) and the desk's login (to log a victim into the attacker's
+account), are also bound to a pre-session cookie: a random value set with the form, HttpOnly and
+SameSite=Lax, whose digest the token signs. A token copied out of our page is no good in anybody
+else's browser. Unsubscribing needs no cookie at all.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
+from fastapi import Request, Response
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from mailer.config import Settings
@@ -28,6 +28,11 @@ ADMIN = (
 )
 PURPOSES = (SUBSCRIBE, PREFERENCES, ADMIN_LOGIN, ADMIN)
 MAX_AGE = 24 * 3600  # a form left open for a day still submits
+# A sign-up form is filled in within minutes; its token is bound to the browser's pre-session too.
+MAX_AGES = {SUBSCRIBE: 2 * 3600}
+
+PRE_SESSION_COOKIE = "mailer_pre"
+_PRE_SESSION_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
 
 def _serializer(purpose: str, settings: Settings) -> URLSafeTimedSerializer:
@@ -44,43 +49,58 @@ def verify(settings: Settings, token: str | None, purpose: str, subject: str = "
     if not token:
         return False
     try:
-        return _serializer(purpose, settings).loads(token, max_age=MAX_AGE) == subject
+        max_age = MAX_AGES.get(purpose, MAX_AGE)
+        return _serializer(purpose, settings).loads(token, max_age=max_age) == subject
     except BadData:
         return False
 
 
-PRE_SESSION_BYTES = 32
-MAX_PRE_SESSION = 100  # a longer cookie is none of ours: not even hashed
+def pre_session_of(request: Request, name: str = PRE_SESSION_COOKIE) -> str | None:
+    """The browser's pre-session value, when it sent a well-formed one."""
+    value = request.cookies.get(name, "")
+    return value if _PRE_SESSION_VALUE.fullmatch(value) else None
 
 
-def pre_session_cookie(current: str | None) -> tuple[str, bool]:
-    """The pre-session value to bind a form to: the browser's own if it sent one, else a new one.
-    Returns (value, is_new); a new one must be set on the response (`pre_session_options`)."""
-    if current and len(current) <= MAX_PRE_SESSION:
-        return current, False
-    return secrets.token_urlsafe(PRE_SESSION_BYTES), True
+def pre_session_cookie(request: Request, name: str = PRE_SESSION_COOKIE) -> str:
+    """The pre-session a form's token is bound to: the browser's own, or a new random value (which
+    the page then sets with set_pre_session_cookie)."""
+    return pre_session_of(request, name) or secrets.token_urlsafe(32)
 
 
-def pre_session_options(settings: Settings, path: str) -> dict:
-    return {
-        "httponly": True,
-        "samesite": "lax",
-        "secure": settings.public_url.startswith("https://"),
-        "path": path,
-        "max_age": MAX_AGE,
-    }
+def set_pre_session_cookie(
+    response: Response,
+    value: str,
+    settings: Settings,
+    *,
+    name: str = PRE_SESSION_COOKIE,
+    path: str = "/",
+    max_age: int = MAX_AGES[SUBSCRIBE],
+) -> None:
+    """HttpOnly and SameSite=Lax: no script reads it, and no other site's post carries it."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=path,
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_url.startswith("https://"),
+    )
 
 
-def binding(cookie: str) -> str:
-    """What a bound token signs: the cookie's hash, so the page never shows the cookie itself."""
-    return hashlib.sha256(cookie.encode()).hexdigest()
+def binding(value: str | None) -> str:
+    """What a bound token signs: a digest, so the page never shows the cookie's own value. No cookie
+    binds to a value no token carries."""
+    if value is None:
+        return "no pre-session"
+    return hashlib.sha256(b"mailer.pre-session:" + value.encode()).hexdigest()
 
 
-def issue_bound(settings: Settings, purpose: str, cookie: str) -> str:
-    return issue(settings, purpose, binding(cookie))
+def issue_bound(settings: Settings, purpose: str, pre_session: str) -> str:
+    return issue(settings, purpose, binding(pre_session))
 
 
-def verify_bound(settings: Settings, token: str | None, purpose: str, cookie: str | None) -> bool:
-    if not cookie or len(cookie) > MAX_PRE_SESSION:
-        return False
-    return verify(settings, token, purpose, binding(cookie))
+def verify_bound(
+    settings: Settings, token: str | None, purpose: str, pre_session: str | None
+) -> bool:
+    return verify(settings, token, purpose, binding(pre_session))

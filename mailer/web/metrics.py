@@ -1,5 +1,6 @@
-"""GET /metrics in Prometheus' text format. Open unless MAILER_METRICS_TOKEN is set: then a scrape must
-send `Authorization: Bearer <token>` (or bind `mailer serve` to a private address and leave it open)."""
+"""GET /metrics in Prometheus' text format. With MAILER_METRICS_TOKEN set a scrape must send
+`Authorization: Bearer <token>`; production refuses to start without one (mailer.config), so /metrics
+is open only while developing and in tests."""
 
 import hmac
 

@@ -1,13 +1,17 @@
 """Public pages a subscriber meets: sign-up, confirmation, unsubscribe and the preference centre.
 
-No login and no cookie: a signed token in the link is the credential. Every change is committed
-before the page answers, so a page that says "done" is never followed by a lost change.
+No login: a signed token in the link is the credential. The one cookie is the sign-up form's
+pre-session (mailer.web.csrf); confirming, unsubscribing and the preference centre need none.
+Every change is committed before the page answers, so a page that says "done" is never followed by
+a lost change.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
@@ -15,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from mailer.config import Settings
 from mailer.langs import EDITIONS
-from mailer.web import csrf, language, ratelimit
+from mailer.web import csrf, language, ratelimit, signup
 from mailer.web.deps import db_session, settings_of
 from mailer.web.i18n import texts
-from subscribers import one_click, service, suppression, tokens
+from subscribers import one_click, service, tokens
 from subscribers.emails import InvalidEmail, normalize
 from subscribers.models import SUPPRESSED, Status, Subscriber
 
@@ -89,7 +93,9 @@ def _subscribe_form(
     email: str = "",
     chosen: str | None = None,
 ) -> HTMLResponse:
-    return _page(
+    settings = settings_of(request)
+    pre_session = csrf.pre_session_cookie(request)
+    response = _page(
         request,
         "subscribe",
         lang,
@@ -97,9 +103,11 @@ def _subscribe_form(
         error=error,
         email=email,
         chosen=chosen if chosen in EDITIONS else lang,
-        csrf_token=csrf.issue(settings_of(request), csrf.SUBSCRIBE),
+        csrf_token=csrf.issue_bound(settings, csrf.SUBSCRIBE, pre_session),
         switch_url=f"/subscribe?lang={language.other(lang)}",
     )
+    csrf.set_pre_session_cookie(response, pre_session, settings)
+    return response
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
@@ -108,19 +116,25 @@ def subscribe_form(request: Request):
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
-def subscribe(
+async def subscribe(
     request: Request,
-    session: DbSession,
     background: BackgroundTasks,
     email: FormField = "",
     lang: FormField = "",
     csrf_token: FormField = "",
 ):
-    """Answers alike for a new, pending, active, unsubscribed or suppressed address: no enumeration."""
+    """Answers alike for a new, pending, active, unsubscribed or suppressed address: no enumeration.
+
+    Async, with the work in one thread-pool call, so that waiting out MAILER_SIGNUP_ANSWER_SECONDS
+    holds no thread: every valid sign-up is answered that long after it arrived, whoever it names.
+    """
+    arrived = time.monotonic()
     page_lang = _page_lang(request)
     t = texts(page_lang)
+    settings, runtime = settings_of(request), request.app.state.runtime
     limiter = request.app.state.rate_limiter
-    limited = limiter.hit("signup-ip", ratelimit.client_key(_ip(request)), ratelimit.SIGNUPS_PER_IP)
+    client = ratelimit.client_key(_ip(request))
+    limited = await run_in_threadpool(limiter.hit, "signup-ip", client, ratelimit.SIGNUPS_PER_IP)
     if not limited.allowed:
         response = _page(
             request,
@@ -132,7 +146,7 @@ def subscribe(
         response.headers["Retry-After"] = str(limited.retry_after)
         return response
     email = email.strip()
-    if not csrf.verify(settings_of(request), csrf_token, csrf.SUBSCRIBE):
+    if not csrf.verify_bound(settings, csrf_token, csrf.SUBSCRIBE, csrf.pre_session_of(request)):
         return _subscribe_form(
             request,
             page_lang,
@@ -156,20 +170,15 @@ def subscribe(
             email=email,
             chosen=lang,
         )
-    from mailer.mail import transactional
-
-    mails = limiter.hit(
-        "signup-address", suppression.address_hash(address), ratelimit.MAILS_PER_ADDRESS
+    # The mail is written with the sign-up, so a broker outage cannot lose it; it is queued after the
+    # commit and after the answer, for every sign-up (a row that sends nothing is skipped at once).
+    mail_id, held = await run_in_threadpool(
+        signup.sign_up_committed, runtime, limiter, address, lang, _ip(request)
     )
-    subscriber_id = service.request_subscription(session, address, lang, ip=_ip(request))
-    if (
-        subscriber_id is not None
-    ):  # the mail is written with the sign-up, so a broker outage cannot lose it
-        mail_id = transactional.record(session, subscriber_id, lang, allowed=mails.allowed)
-    session.commit()
-    # Queued only after the commit, and after the answer: the page takes as long whether or not a mail goes.
-    if subscriber_id is not None and mails.allowed:
-        background.add_task(request.app.state.runtime.tasks.send_mails, [mail_id])
+    background.add_task(runtime.tasks.send_mails, [mail_id])
+    if held:
+        background.add_task(signup.note_held, runtime, mail_id, held)
+    await anyio.sleep(max(0.0, arrived + settings.signup_answer_seconds - time.monotonic()))
     return _page(
         request, "subscribe_sent", page_lang, email=email, days=tokens.CONFIRM_MAX_AGE_DAYS
     )

@@ -46,7 +46,9 @@ def test_a_sign_up_with_the_broker_down_keeps_its_mail_for_the_sweep(
 
     from mailer.web.app import create_app
 
-    client = TestClient(create_app(broker_down), follow_redirects=False)
+    client = TestClient(
+        create_app(broker_down), base_url="https://testserver", follow_redirects=False
+    )
     assert sign_up(client, "outage@example.com", "en").status_code == 200
     [mail] = _mails(runtime)
     assert (mail.status, mail.lang, mail.queued_at) == (

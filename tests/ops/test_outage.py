@@ -152,7 +152,7 @@ def test_a_sign_up_in_the_outage_is_mailed_once_it_is_over(
     private_redis.stop()
 
     # 3. the sign-up answers, and its mail is committed with it, waiting for the broker
-    web = TestClient(create_web_app(on_private_redis))
+    web = TestClient(create_web_app(on_private_redis), base_url="https://testserver")
     assert sign_up(web, "outage@example.com", "en").status_code == 200
     [mail] = session.scalars(select(OutboxMail)).all()
     assert (mail.status, mail.queued_at) == (MailStatus.PENDING, None)

@@ -282,7 +282,7 @@ def test_with_a_broker_the_mail_is_queued_after_the_sign_up_is_committed(
 
     redis.Redis.from_url(redis_url).flushdb()  # no sign-up counted by an earlier run
     runtime = make_runtime(broker_url=redis_url)
-    client = TestClient(create_app(runtime), follow_redirects=False)
+    client = TestClient(create_app(runtime), base_url="https://testserver", follow_redirects=False)
     queued = []
 
     def send_task(name, args, queue, **_options):

@@ -41,7 +41,7 @@ PRE_COOKIE = "mailer_admin_pre"  # the login form's pre-session cookie (mailer.w
 def login_page(request: Request, status_code: int = 200, **context) -> HTMLResponse:
     """The login form, bound to the browser's pre-session cookie (set here when it has none)."""
     settings = settings_of(request)
-    cookie, new = csrf.pre_session_cookie(request.cookies.get(PRE_COOKIE))
+    cookie = csrf.pre_session_cookie(request, PRE_COOKIE)
     response = page(
         request,
         "login",
@@ -49,8 +49,10 @@ def login_page(request: Request, status_code: int = 200, **context) -> HTMLRespo
         login_csrf=csrf.issue_bound(settings, csrf.ADMIN_LOGIN, cookie),
         **context,
     )
-    if new:
-        response.set_cookie(PRE_COOKIE, cookie, **csrf.pre_session_options(settings, "/admin"))
+    if cookie != csrf.pre_session_of(request, PRE_COOKIE):  # a second tab keeps the first one's
+        csrf.set_pre_session_cookie(
+            response, cookie, settings, name=PRE_COOKIE, path="/admin", max_age=csrf.MAX_AGE
+        )
     return response
 
 
@@ -75,7 +77,7 @@ def login(
         client_key(request.client.host if request.client else None),
     )
     status, headers = 401, {}
-    pre_session = request.cookies.get(PRE_COOKIE)
+    pre_session = csrf.pre_session_of(request, PRE_COOKIE)
     if not pre_session:
         # a post from a foreign page carries no cookie of ours (SameSite=Lax): nobody is logged in
         status, error = (
@@ -148,7 +150,9 @@ def login_code(
     """The second step: a code from the authenticator app, or a recovery code."""
     t = texts(page_lang(request))
     settings = settings_of(request)
-    editor_id = two_factor.second_step_editor(settings, pending, request.cookies.get(PRE_COOKIE))
+    editor_id = two_factor.second_step_editor(
+        settings, pending, csrf.pre_session_of(request, PRE_COOKIE)
+    )
     editor = session.get(Editor, editor_id) if editor_id is not None else None
     if editor is None or not editor.has_2fa:
         error = t._("The login took too long or was not started in this browser. Log in again.")

@@ -164,7 +164,7 @@ def second_step_token(settings: Settings, editor_id: int, pre_session: str) -> s
 
 def second_step_editor(settings: Settings, token: str, pre_session: str | None) -> int | None:
     """The editor whose password was right in this browser within the last minutes, or None."""
-    if not token or not pre_session or len(pre_session) > csrf.MAX_PRE_SESSION:
+    if not token or not pre_session:
         return None
     try:
         editor_id, bound = _second_step(settings).loads(token, max_age=SECOND_STEP_MAX_AGE)
