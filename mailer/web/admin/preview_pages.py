@@ -12,8 +12,8 @@ from mailer.config import Settings
 from mailer.issues import archive
 from mailer.issues.models import Issue
 from mailer.issues.service import IssueError, get_issue
-from mailer.web.admin.pages import CurrentEditor, DbSession
-from mailer.web.deps import settings_of
+from mailer.web.admin.pages import CurrentEditor
+from mailer.web.deps import DbSession, settings_of
 
 router = APIRouter(prefix="/admin")
 # The edition preview is framed by the issue page (same origin only); images come from the news site.

@@ -22,7 +22,8 @@ from mailer.issues.service import IssueError, get_issue
 from mailer.issues.states import IssueStatus
 from mailer.langs import EDITIONS
 from mailer.ops.status import issues_in_flight
-from mailer.web.admin.pages import CurrentEditor, DbSession, page_lang
+from mailer.web.admin.pages import CurrentEditor, page_lang
+from mailer.web.deps import DbSession
 from mailer.web.i18n import Texts, texts
 
 router = APIRouter(prefix="/admin")

@@ -16,8 +16,8 @@ from mailer.langs import EDITIONS
 from mailer.runtime import Runtime
 from mailer.web import language
 from mailer.web.admin.auth import check_csrf
-from mailer.web.admin.pages import CurrentAdmin, DbSession, FormField, back, page, page_lang
-from mailer.web.deps import get_runtime
+from mailer.web.admin.pages import CurrentAdmin, FormField, back, page, page_lang
+from mailer.web.deps import DbSession, get_runtime
 from mailer.web.i18n import texts
 from mailer.web.labels import N_
 from subscribers import changes, csv_import
