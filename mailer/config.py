@@ -97,7 +97,8 @@ class Settings(BaseSettings):
         5 * 1024 * 1024, ge=1024
     )  # larger Event Webhook posts are refused (413)
     feed_allow_private: bool = (
-        False  # feeds on private, loopback and link-local addresses (tests, intranets)
+        False  # feeds on private, loopback and link-local addresses (tests, intranets); local files
+        # too, outside production
     )
     # A bearer token /metrics asks for (empty: /metrics is open; bind it to a private address then).
     metrics_token: SecretStr = SecretStr("")

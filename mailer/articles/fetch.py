@@ -1,6 +1,7 @@
 """Fetching a feed: HTTP(S) on public addresses (mailer.articles.guard) within one deadline, with a size
 cap, bounded redirects and conditional GET (a 304 costs one small request and nothing else). Local files
-(the demo's, the tests') and private addresses only when MAILER_FEED_ALLOW_PRIVATE is true."""
+(the demo's, the tests') and private addresses only when MAILER_FEED_ALLOW_PRIVATE is true, and local files
+never in production."""
 
 from __future__ import annotations
 
@@ -43,6 +44,13 @@ def is_local_file(url: str) -> bool:
 def check_feed_url(url: str, settings: Settings) -> None:
     """Raise FetchError, saying why, for a feed URL this server will not fetch from."""
     if is_local_file(url):
+        # A file path names this server's own files: fine for the demo and the tests, never a feed that
+        # an editor's typo or a copied command should make production read (and publish).
+        if settings.env == "production":
+            raise FetchError(
+                f"a feed URL must start with http:// or https://, not {url!r} "
+                "(local files are for development and tests, never MAILER_ENV=production)"
+            )
         if not settings.feed_allow_private:
             raise FetchError(
                 f"a feed URL must start with http:// or https://, not {url!r} "
