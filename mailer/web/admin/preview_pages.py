@@ -17,8 +17,12 @@ from mailer.web.deps import DbSession, settings_of
 
 router = APIRouter(prefix="/admin")
 # The edition preview is framed by the issue page (same origin only); images come from the news site.
+# The mail is HTML from feeds and editors: it gets a sandbox (an origin of its own, no scripts, no forms)
+# whether framed or opened on its own; links may open a new tab, outside the sandbox, as a reader's would.
+SANDBOX = "allow-popups allow-popups-to-escape-sandbox"
 PREVIEW_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'"
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'; "
+    f"sandbox {SANDBOX}"
 )
 
 
