@@ -5,6 +5,7 @@ never in production."""
 
 from __future__ import annotations
 
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,13 +73,21 @@ def fetch(
 ) -> Fetched:
     check_feed_url(url, settings)
     if not is_local_file(url):
-        return _fetch_http(url, etag, last_modified, settings)
+        try:
+            return _fetch_http(url, etag, last_modified, settings)
+        except (ValueError, httpx.InvalidURL) as exc:  # a host or port no request can be made to
+            raise FetchError(f"not a usable URL: {url!r}: {exc}") from exc
     path = Path(url[len("file://") :] if url.lower().startswith("file://") else url)
     try:
+        # a directory, a pipe or a device is no feed: opening a pipe would wait for a writer forever
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise FetchError(f"cannot read {path}: not a regular file")
         with path.open("rb") as f:
             body = f.read(settings.feed_max_bytes + 1)
     except OSError as exc:
         raise FetchError(f"cannot read {path}: {exc.strerror}") from exc
+    except ValueError as exc:  # a NUL in the path
+        raise FetchError(f"cannot read {url!r}: {exc}") from exc
     if len(body) > settings.feed_max_bytes:
         raise FetchError(f"feed larger than {settings.feed_max_bytes} bytes: {url}")
     return Fetched(body=body)
