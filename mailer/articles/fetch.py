@@ -44,6 +44,8 @@ def is_local_file(url: str) -> bool:
 
 def check_feed_url(url: str, settings: Settings) -> None:
     """Raise FetchError, saying why, for a feed URL this server will not fetch from."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):  # PostgreSQL stores no NUL; no URL has any
+        raise FetchError(f"a feed URL has no control characters: {url!r}")
     if is_local_file(url):
         # A file path names this server's own files: fine for the demo and the tests, never a feed that
         # an editor's typo or a copied command should make production read (and publish).
