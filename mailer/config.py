@@ -122,7 +122,8 @@ class Settings(BaseSettings):
         "./uploads", description="where desk uploads wait for their import (web and workers)"
     )
     feed_allow_private: bool = (
-        False  # feeds on private, loopback and link-local addresses (tests, intranets)
+        False  # feeds on private, loopback and link-local addresses (tests, intranets); local files
+        # too, outside production
     )
     # Confirmation mails sign-ups may send: from one network (an IPv4 /24, an IPv6 /48) and from all, an
     # hour (a bucket that holds as many and refills at that rate). Past either, a sign-up is answered

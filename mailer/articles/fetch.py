@@ -1,9 +1,11 @@
 """Fetching a feed: HTTP(S) on public addresses (mailer.articles.guard) within one deadline, with a size
 cap, bounded redirects and conditional GET (a 304 costs one small request and nothing else). Local files
-(the demo's, the tests') and private addresses only when MAILER_FEED_ALLOW_PRIVATE is true."""
+(the demo's, the tests') and private addresses only when MAILER_FEED_ALLOW_PRIVATE is true, and local files
+never in production."""
 
 from __future__ import annotations
 
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +44,16 @@ def is_local_file(url: str) -> bool:
 
 def check_feed_url(url: str, settings: Settings) -> None:
     """Raise FetchError, saying why, for a feed URL this server will not fetch from."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):  # PostgreSQL stores no NUL; no URL has any
+        raise FetchError(f"a feed URL has no control characters: {url!r}")
     if is_local_file(url):
+        # A file path names this server's own files: fine for the demo and the tests, never a feed that
+        # an editor's typo or a copied command should make production read (and publish).
+        if settings.env == "production":
+            raise FetchError(
+                f"a feed URL must start with http:// or https://, not {url!r} "
+                "(local files are for development and tests, never MAILER_ENV=production)"
+            )
         if not settings.feed_allow_private:
             raise FetchError(
                 f"a feed URL must start with http:// or https://, not {url!r} "
@@ -64,13 +75,21 @@ def fetch(
 ) -> Fetched:
     check_feed_url(url, settings)
     if not is_local_file(url):
-        return _fetch_http(url, etag, last_modified, settings)
+        try:
+            return _fetch_http(url, etag, last_modified, settings)
+        except (ValueError, httpx.InvalidURL) as exc:  # a host or port no request can be made to
+            raise FetchError(f"not a usable URL: {url!r}: {exc}") from exc
     path = Path(url[len("file://") :] if url.lower().startswith("file://") else url)
     try:
+        # a directory, a pipe or a device is no feed: opening a pipe would wait for a writer forever
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise FetchError(f"cannot read {path}: not a regular file")
         with path.open("rb") as f:
             body = f.read(settings.feed_max_bytes + 1)
     except OSError as exc:
         raise FetchError(f"cannot read {path}: {exc.strerror}") from exc
+    except ValueError as exc:  # a NUL in the path
+        raise FetchError(f"cannot read {url!r}: {exc}") from exc
     if len(body) > settings.feed_max_bytes:
         raise FetchError(f"feed larger than {settings.feed_max_bytes} bytes: {url}")
     return Fetched(body=body)

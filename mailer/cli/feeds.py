@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -47,10 +48,17 @@ def feeds_list(as_json: bool) -> None:
 @main.command()
 @click.option("--feed", "feed_url", help="Only this feed's URL.")
 def ingest(feed_url: str | None) -> None:
-    """Fetch every feed (or one), store new and edited stories, pair translations."""
+    """Fetch every feed (or one), store new and edited stories, pair translations.
+
+    One line a feed: on stdout when it was read, on stderr (and as the feed's last error) when not.
+    Exits 1 when every feed failed, or ingest itself did; one bad feed among good ones is no failure."""
     from mailer.articles.ingest import FeedError, ingest_all, one_line
     from mailer.db import utcnow
 
+    # each feed's trouble is this command's own line: the ingest log's warning would say it twice
+    quiet = logging.getLogger("mailer.articles.ingest")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     try:
         with db_session() as session:
             results = ingest_all(session, utcnow(), runtime().settings, only_url=feed_url)
@@ -59,13 +67,16 @@ def ingest(feed_url: str | None) -> None:
     except Exception as exc:  # noqa: BLE001 - the database, most likely: one line, not a traceback
         click.echo(f"error: ingest failed: {one_line(exc)}", err=True)
         sys.exit(1)
-    failed = 0
+    finally:
+        quiet.setLevel(level)
     for r in results:
-        if r.error:
-            failed += 1
         state = "not modified" if r.not_modified else f"{r.new} new, {r.updated} updated"
-        click.echo(f"{r.feed_url}: {state}" + (f"  ERROR: {r.error}" if r.error else ""))
-    if failed and failed == len(results):
+        if r.error:  # a feed that broke off part-way keeps what it gave: said too
+            kept = f" (kept: {state})" if r.new or r.updated else ""
+            click.echo(f"error: {r.feed_url}: {r.error}{kept}", err=True)
+        else:
+            click.echo(f"{r.feed_url}: {state}")
+    if results and all(r.error for r in results):
         sys.exit(1)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from typing import NamedTuple
 
 from mailer.config import Settings
@@ -75,14 +76,36 @@ def _subject(value: str) -> str:
     return Header(value, charset, header_name="Subject").encode(linesep="\r\n", maxlinelen=MAX_LINE)
 
 
+def address(value: str, name: str = "") -> str:
+    """An address header's value ("Name <addr>", or an addr-spec with `name` apart): the display name as an
+    RFC 2047 encoded-word, the addr-spec as it is. Set as a plain header, a non-ASCII address became one
+    encoded-word, which no mail program reads as an address. An IDN domain goes as its ASCII form (the
+    message stays 7-bit) when the local part is ASCII; a non-ASCII local part has no ASCII form and is
+    written in UTF-8 as RFC 6532 (SMTPUTF8) has it."""
+    if not name:
+        name, parsed = parseaddr(value)
+        value = parsed or value
+    local, at, domain = value.rpartition("@")
+    if at and local.isascii() and not domain.isascii():
+        with suppress(UnicodeError):  # no A-label: left in UTF-8 like a non-ASCII local part
+            value = f"{local}@{domain.encode('idna').decode('ascii')}"
+    if value.isascii():
+        return formataddr((name, value), charset="utf-8")
+    # the name as formataddr writes it (quoted, or an encoded-word): it takes no non-ASCII address itself
+    shown = formataddr((name, "x@x"), charset="utf-8").removesuffix(" <x@x>") + f" <{value}>"
+    # compat32 writes a header's surrogate-escaped bytes as they are (anything else non-ASCII becomes an
+    # encoded-word)
+    return (shown if name else value).encode("utf-8").decode("ascii", "surrogateescape")
+
+
 def to_mime(batch: OutgoingBatch, rcpt: Recipient) -> bytes:
     """One recipient's message: multipart/alternative, text first, UTF-8, substitutions filled."""
     msg = MIMEMultipart("alternative")
     msg["Subject"] = _subject(batch.subject)
-    msg["From"] = formataddr((batch.from_name, batch.from_email), charset="utf-8")
-    msg["To"] = rcpt.email
+    msg["From"] = address(batch.from_email, batch.from_name)
+    msg["To"] = address(rcpt.email)
     if batch.reply_to:
-        msg["Reply-To"] = batch.reply_to
+        msg["Reply-To"] = address(batch.reply_to)
     msg["Date"] = format_datetime(
         datetime.now(UTC)
     )  # +0000: a real zone, not -0000 (RFC 5322 "unknown")

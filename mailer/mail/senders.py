@@ -93,7 +93,7 @@ class ConsoleSender:
 
     def send(self, batch: OutgoingBatch) -> SendResult:
         for rcpt in batch.recipients:
-            self.stream.write(to_mime(batch, rcpt).decode("ascii", "replace") + "\n")
+            self.stream.write(to_mime(batch, rcpt).decode("utf-8", "replace") + "\n")
         self.stream.flush()
         return SendResult(message_id=f"console-{batch.batch_id or batch.folder}", status="console")
 

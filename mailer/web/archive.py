@@ -6,19 +6,15 @@ reader's unsubscribe or preference link ever appears here.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session
 
 from mailer.issues import archive
 from mailer.langs import EDITIONS
 from mailer.web import language
-from mailer.web.deps import db_session, settings_of
+from mailer.web.deps import DbSession, settings_of
 
 router = APIRouter()
-DbSession = Annotated[Session, Depends(db_session)]
 # An edition shows its stories' pictures from the news site; it runs no script and may not be framed.
 EDITION_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'none'"

@@ -20,14 +20,13 @@ from sqlalchemy.orm import Session
 from mailer.config import Settings
 from mailer.langs import EDITIONS
 from mailer.web import csrf, language, ratelimit, signup
-from mailer.web.deps import db_session, settings_of
+from mailer.web.deps import DbSession, settings_of
 from mailer.web.i18n import texts
 from subscribers import one_click, service, tokens
 from subscribers.emails import InvalidEmail, normalize
 from subscribers.models import SUPPRESSED, Status, Subscriber
 
 router = APIRouter()
-DbSession = Annotated[Session, Depends(db_session)]
 FormField = Annotated[str, Form()]
 
 

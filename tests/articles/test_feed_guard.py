@@ -72,6 +72,31 @@ def test_the_command_says_why_in_one_line(session, public_only, runtime):
     )
 
 
+@pytest.mark.parametrize("form", ["file://{}", "{}"])
+def test_production_reads_no_local_file_even_with_private_feeds_allowed(
+    session, settings, runtime, monkeypatch, tmp_path, form
+):
+    path = tmp_path / "en.xml"
+    path.write_bytes(_fixture("en_rss2.xml"))
+    url = form.format(path)
+    add_feed(session, url, "en", settings)  # added while developing
+    session.commit()
+    monkeypatch.setattr(settings, "env", "production")
+    assert settings.feed_allow_private
+    with pytest.raises(FeedError, match="never MAILER_ENV=production"):
+        add_feed(session, url + ".2", "en", settings)
+    with pytest.raises(FetchError, match="never MAILER_ENV=production"):
+        fetch(url, settings=settings)
+    (result,) = ingest_all(session, utcnow(), settings)  # the feed on file is not read either
+    assert "never MAILER_ENV=production" in result.error and result.new == 0
+    command = CliRunner().invoke(main, ["feeds", "add", url + ".3", "--lang", "en"], obj=runtime)
+    assert command.exit_code == 1 and "Traceback" not in command.output
+    why = "local files are for development and tests, never MAILER_ENV=production"
+    assert command.stderr.strip().splitlines() == [
+        f"error: a feed URL must start with http:// or https://, not {url + '.3'!r} ({why})"
+    ]
+
+
 def test_a_name_that_resolves_to_a_private_address_is_refused_when_connecting(
     session, public_only, dns, feed_server, settings
 ):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from mailer.articles import ingest as ingest_module
-from mailer.articles.ingest import add_feed, ingest_all
+from mailer.articles.ingest import FeedError, add_feed, ingest_all
 from mailer.articles.models import Article, Feed
 from mailer.cli import main
 from mailer.db import utcnow
@@ -122,6 +125,77 @@ def test_the_ingest_command_says_one_line_when_ingest_itself_fails(
     result = CliRunner().invoke(main, ["ingest"], obj=runtime)
     assert result.exit_code == 1 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "database is locked" in result.stderr
+
+
+def _hostile_feeds(tmp_path) -> list[str]:
+    """Feed URLs that each fail in their own way."""
+    from tests.broker import free_port
+
+    (tmp_path / "malformed.xml").write_bytes(rss(3)[:-30])
+    (tmp_path / "binary.bin").write_bytes(random.Random(3).randbytes(20_000))
+    (tmp_path / "huge.xml").write_bytes(rss(3)[:-20] + b" " * 200_000 + b"</channel></rss>")
+    (tmp_path / "encoding.xml").write_bytes(
+        b'<?xml version="1.0" encoding="x-no-such"?><rss><channel><title>\xff\xfe</title>'
+    )
+    (tmp_path / "a-directory").mkdir()
+    os.mkfifo(tmp_path / "a-pipe")  # opening it waits for a writer that never comes
+    return [
+        *(str(tmp_path / name) for name in ("malformed.xml", "binary.bin", "huge.xml")),
+        f"file://{tmp_path / 'encoding.xml'}",
+        str(tmp_path / "a-directory"),
+        str(tmp_path / "a-pipe"),
+        str(tmp_path / "missing.xml"),
+        f"http://127.0.0.1:{free_port()}/feed.xml",  # nothing listens there
+        "http://" + "a" * 64 + ".example/feed.xml",  # a host no request can name
+    ]
+
+
+def test_mailer_ingest_says_one_line_per_failing_feed_and_never_a_traceback(
+    session, settings, tmp_path
+):
+    """`mailer ingest` as cron runs it: the good feed on stdout, each bad one in one line on stderr and
+    as its last error, exit 0 while some feed was read; 1 when the only feed asked for failed."""
+    hostile = _hostile_feeds(tmp_path)
+    with pytest.raises(
+        FeedError, match="control characters"
+    ):  # PostgreSQL would refuse to store it
+        add_feed(session, "/no\0such", "en", settings)
+    good = tmp_path / "good.xml"
+    good.write_bytes(rss(2, "good"))
+    for url in [*hostile, str(good)]:
+        add_feed(session, url, "en", settings)
+    session.commit()
+
+    def mailer(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "mailer.cli", *args],
+            env={
+                **os.environ,
+                "MAILER_FEED_MAX_BYTES": "100000",
+                "MAILER_FEED_TIMEOUT_SECONDS": "5",
+            },
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=60,
+        )
+
+    run = mailer("ingest")
+    assert "Traceback" not in run.stdout + run.stderr, run.stderr
+    assert run.stdout.splitlines() == [f"{good}: 2 new, 0 updated"]
+    lines = run.stderr.splitlines()
+    assert len(lines) == len(hostile), lines
+    for url, line in zip(hostile, lines, strict=True):
+        assert line.startswith(f"error: {url}: ") and len(line) > len(f"error: {url}: ") + 5
+    assert run.returncode == 0  # one feed was read
+    session.expire_all()
+    errors = dict(session.execute(select(Feed.url, Feed.last_error)).all())
+    assert all(errors[url] and "\n" not in errors[url] for url in hostile), errors
+    alone = mailer("ingest", "--feed", str(tmp_path / "a-pipe"))
+    assert alone.returncode == 1 and alone.stdout == ""
+    assert alone.stderr.splitlines() == [
+        f"error: {tmp_path / 'a-pipe'}: cannot read {tmp_path / 'a-pipe'}: not a regular file"
+    ]
 
 
 def _one_item(markup: str, summary: str = "") -> bytes:

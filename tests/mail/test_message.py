@@ -212,3 +212,38 @@ def test_every_subject_line_on_the_wire_fits_78_columns():
             max(map(len, _subject_lines(to_mime(_batch(subject), _batch(subject).recipients[0]))))
             <= 78
         )
+
+
+def test_the_outbox_writes_unicode_addresses_as_addresses_not_one_encoded_word(tmp_path):
+    """Before, a non-ASCII To or Reply-To was set as plain text, which became one RFC 2047 encoded-word
+    holding the whole address: a parser read no address in it ("local part with no domain")."""
+    from dataclasses import replace
+    from email.parser import Parser
+
+    from mailer.mail.senders import OutboxSender
+
+    addresses = {  # what a subscriber's address may be -> its addr-spec in the file
+        "홍길동@example.com": "홍길동@example.com",  # SMTPUTF8: no ASCII form, so UTF-8 (RFC 6532)
+        "user@bücher.de": "user@xn--bcher-kva.de",  # an IDN domain: its ASCII form
+        "hong@example.com": "hong@example.com",
+    }
+    batch = replace(
+        _batch("주간 브리핑"),
+        reply_to="홍길동 <hong@example.com>",
+        recipients=[Recipient(i, email, {}, {}, {}) for i, email in enumerate(addresses, start=1)],
+    )
+    OutboxSender(tmp_path).send(batch)
+    for delivery_id, addr_spec in enumerate(addresses.values(), start=1):
+        raw = OutboxSender(tmp_path).path_for(batch, delivery_id).read_bytes()
+        to_line = next(line for line in raw.split(b"\r\n") if line.startswith(b"To: "))
+        assert b"=?" not in to_line, to_line
+        message = Parser(policy=policy.default).parsestr(raw.decode("utf-8"))
+        [to] = message["To"].addresses
+        assert to.addr_spec == addr_spec and not [
+            d for d in message["To"].defects if "non-ASCII" not in str(d)
+        ]
+        [reply_to] = message["Reply-To"].addresses
+        assert (reply_to.display_name, reply_to.addr_spec) == ("홍길동", "hong@example.com")
+        [sender] = message["From"].addresses
+        assert (sender.display_name, sender.addr_spec) == (batch.from_name, batch.from_email)
+        assert raw.isascii() == addr_spec.isascii()  # 7-bit unless the address has no ASCII form

@@ -47,3 +47,22 @@ def outbox(settings) -> Outbox:
 def tamper(token: str) -> str:
     """One signature character changed (not the last: its low bits are base64 padding)."""
     return token[:-5] + ("x" if token[-5] != "x" else "y") + token[-4:]
+
+
+class LookAtAnswer:
+    """The app, with a look at the database the moment each answer starts out (http.response.start):
+    what a client acting on the answer at once finds. `seen` holds (method, path, what look returned)."""
+
+    def __init__(self, app, look):
+        self.app, self.look, self.seen = app, look, []
+
+    async def __call__(self, scope, receive, send):
+        async def watched(message):
+            if message["type"] == "http.response.start":
+                self.seen.append((scope["method"], scope["path"], self.look()))
+            await send(message)
+
+        await self.app(scope, receive, watched)
+
+    def after(self, method: str, path: str) -> list:
+        return [found for m, p, found in self.seen if (m, p) == (method, path)]

@@ -10,8 +10,9 @@ from mailer.db import utcnow
 from mailer.issues.models import Editor, Role
 from mailer.web.admin import accounts, sessions
 from mailer.web.admin.auth import check_csrf
-from mailer.web.admin.pages import CurrentAdmin, DbSession, FormField, back, page, page_lang
+from mailer.web.admin.pages import CurrentAdmin, FormField, back, page, page_lang
 from mailer.web.admin.passwords import MIN_LENGTH, WeakPassword
+from mailer.web.deps import DbSession
 from mailer.web.i18n import Texts, texts
 from mailer.web.labels import N_
 

@@ -17,7 +17,8 @@ from mailer.issues.service import IssueError, get_issue
 from mailer.web import language
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.issue_view import issue_view
-from mailer.web.admin.pages import CurrentAdmin, DbSession, FormField, back, page, page_lang
+from mailer.web.admin.pages import CurrentAdmin, FormField, back, page, page_lang
+from mailer.web.deps import DbSession
 from mailer.web.i18n import texts
 
 router = APIRouter(prefix="/admin")

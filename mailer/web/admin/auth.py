@@ -11,13 +11,12 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy.orm import Session
 
 from mailer.db import utcnow
 from mailer.issues.models import Editor
 from mailer.web import csrf
 from mailer.web.admin import sessions
-from mailer.web.deps import db_session, settings_of
+from mailer.web.deps import DbSession, settings_of
 
 
 class LoginRequired(Exception):
@@ -45,7 +44,7 @@ def enrolment_redirect(_request: Request, _exc: EnrolmentRequired) -> RedirectRe
     return RedirectResponse(ENROLMENT, status_code=303)
 
 
-def require_editor(request: Request, session: Annotated[Session, Depends(db_session)]) -> Editor:
+def require_editor(request: Request, session: DbSession) -> Editor:
     """FastAPI gives this and the route the same `db_session` (one per request): one connection, not two."""
     claim = sessions.read(session, request.cookies.get(sessions.COOKIE), utcnow())
     editor = session.get(Editor, claim.editor_id) if claim is not None else None

@@ -20,9 +20,9 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from mailer.coded import decode
 from mailer.runtime import Runtime
 from mailer.web.admin.auth import check_csrf
-from mailer.web.admin.pages import CurrentAdmin, DbSession, page, page_lang
+from mailer.web.admin.pages import CurrentAdmin, page, page_lang
 from mailer.web.admin.subscriber_pages import list_page, upload_limit
-from mailer.web.deps import get_runtime
+from mailer.web.deps import DbSession, get_runtime
 from mailer.web.i18n import texts
 from mailer.web.labels import N_
 from subscribers import csv_import, csv_source, import_jobs

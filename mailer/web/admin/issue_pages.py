@@ -21,8 +21,8 @@ from mailer.web.admin import progress_pages
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.errors import editing_error
 from mailer.web.admin.issue_view import issue_view, live_status, progress_of
-from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
-from mailer.web.deps import get_runtime, settings_of
+from mailer.web.admin.pages import CurrentEditor, FormField, back, page, page_lang
+from mailer.web.deps import DbSession, get_runtime, settings_of
 from mailer.web.i18n import texts
 
 router = APIRouter(prefix="/admin")

@@ -14,8 +14,8 @@ from mailer.issues.models import Editor
 from mailer.web import csrf
 from mailer.web.admin import accounts, sessions, two_factor
 from mailer.web.admin.auth import check_csrf, require_editor
-from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
-from mailer.web.deps import settings_of
+from mailer.web.admin.pages import CurrentEditor, FormField, back, page, page_lang
+from mailer.web.deps import DbSession, settings_of
 from mailer.web.i18n import Texts, texts
 from mailer.web.ratelimit import client_key
 

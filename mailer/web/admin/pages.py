@@ -1,5 +1,6 @@
 """What every page of the editor's desk shares: its language, how a page is rendered, the redirect after a
-form, and the dependencies a route declares (a database session, the editor asking, a form field)."""
+form, and the dependencies a route declares (the editor asking, a form field; its database session is
+mailer.web.deps.DbSession)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,14 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy.orm import Session
 
 from mailer.issues.models import Editor
 from mailer.web import language
 from mailer.web.admin import sessions
 from mailer.web.admin.auth import AdminOnly, csrf_token, require_admin, require_editor
-from mailer.web.deps import db_session, settings_of
+from mailer.web.deps import settings_of
 from mailer.web.i18n import texts
 
-DbSession = Annotated[Session, Depends(db_session)]
 CurrentEditor = Annotated[Editor, Depends(require_editor)]
 CurrentAdmin = Annotated[Editor, Depends(require_admin)]
 FormField = Annotated[str, Form()]

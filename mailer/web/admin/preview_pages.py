@@ -12,13 +12,17 @@ from mailer.config import Settings
 from mailer.issues import archive
 from mailer.issues.models import Issue
 from mailer.issues.service import IssueError, get_issue
-from mailer.web.admin.pages import CurrentEditor, DbSession
-from mailer.web.deps import settings_of
+from mailer.web.admin.pages import CurrentEditor
+from mailer.web.deps import DbSession, settings_of
 
 router = APIRouter(prefix="/admin")
 # The edition preview is framed by the issue page (same origin only); images come from the news site.
+# The mail is HTML from feeds and editors: it gets a sandbox (an origin of its own, no scripts, no forms)
+# whether framed or opened on its own; links may open a new tab, outside the sandbox, as a reader's would.
+SANDBOX = "allow-popups allow-popups-to-escape-sandbox"
 PREVIEW_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'"
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'; "
+    f"sandbox {SANDBOX}"
 )
 
 

@@ -25,8 +25,8 @@ from mailer.issues.states import IssueStatus
 from mailer.langs import EDITIONS
 from mailer.ops.status import issues_in_flight
 from mailer.runtime import Runtime
-from mailer.web.admin.pages import CurrentEditor, DbSession, page_lang
-from mailer.web.deps import get_runtime
+from mailer.web.admin.pages import CurrentEditor, page_lang
+from mailer.web.deps import DbSession, get_runtime
 from mailer.web.i18n import Texts, texts
 
 router = APIRouter(prefix="/admin")

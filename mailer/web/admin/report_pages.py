@@ -19,8 +19,8 @@ from mailer.events import reports
 from mailer.issues.models import Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.web.admin.charts import line_chart
-from mailer.web.admin.pages import CurrentEditor, DbSession, page, page_lang
-from mailer.web.deps import settings_of
+from mailer.web.admin.pages import CurrentEditor, page, page_lang
+from mailer.web.deps import DbSession, settings_of
 from mailer.web.i18n import Texts, texts
 from subscribers import growth
 from subscribers.csv_export import safe_cell

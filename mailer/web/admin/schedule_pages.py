@@ -19,8 +19,8 @@ from mailer.langs import EDITIONS
 from mailer.rendering.render import RenderError
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.issue_view import issue_view, zone_choices
-from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page_lang
-from mailer.web.deps import settings_of
+from mailer.web.admin.pages import CurrentEditor, FormField, back, page_lang
+from mailer.web.deps import DbSession, settings_of
 from mailer.web.i18n import texts
 from mailer.web.labels import N_
 

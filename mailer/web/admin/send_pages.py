@@ -19,8 +19,8 @@ from mailer.rendering.render import RenderError
 from mailer.web import language
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.issue_view import ADMIN_ONLY, actions_for, issue_view, unstarted
-from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
-from mailer.web.deps import get_runtime
+from mailer.web.admin.pages import CurrentEditor, FormField, back, page, page_lang
+from mailer.web.deps import DbSession, get_runtime
 from mailer.web.i18n import texts
 
 log = logging.getLogger(__name__)

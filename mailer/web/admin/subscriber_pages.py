@@ -14,8 +14,8 @@ from mailer.langs import EDITIONS
 from mailer.runtime import Runtime
 from mailer.web import language
 from mailer.web.admin.auth import check_csrf
-from mailer.web.admin.pages import CurrentAdmin, DbSession, FormField, back, page, page_lang
-from mailer.web.deps import get_runtime, settings_of
+from mailer.web.admin.pages import CurrentAdmin, FormField, back, page, page_lang
+from mailer.web.deps import DbSession, get_runtime, settings_of
 from mailer.web.i18n import texts
 from subscribers import changes, import_jobs
 

@@ -11,9 +11,9 @@ from mailer.db import utcnow
 from mailer.issues.models import Editor
 from mailer.web.admin import two_factor
 from mailer.web.admin.auth import ENROLMENT, check_csrf
-from mailer.web.admin.pages import CurrentEditor, DbSession, FormField, back, page, page_lang
+from mailer.web.admin.pages import CurrentEditor, FormField, back, page, page_lang
 from mailer.web.admin.totp import enrolment_secret
-from mailer.web.deps import settings_of
+from mailer.web.deps import DbSession, settings_of
 from mailer.web.i18n import texts
 from mailer.web.ratelimit import client_key
 

@@ -134,6 +134,22 @@ def test_edit_stories_and_editions_then_preview(admin, session, drafted):
     assert 'width="600" src="/admin/issues/1/preview/ko"' in page and 'width="375"' in page
 
 
+def test_previews_are_sandboxed_in_their_frames_and_on_their_own(admin, drafted):
+    """The mail's HTML comes from feeds and editors: in the desk's frames and opened alone it runs no
+    script and submits no form, from an origin of its own (not the desk's, with its cookie)."""
+    from mailer.web.admin.preview_pages import SANDBOX
+
+    page = admin.get("/admin/issues/1").text
+    frames = re.findall(r"<iframe [^>]*>", page)
+    assert len(frames) >= 3 and all(f'sandbox="{SANDBOX}"' in f for f in frames), frames
+    assert "allow-scripts" not in SANDBOX and "allow-same-origin" not in SANDBOX
+    for path in ("/admin/issues/1/preview/ko", "/admin/issues/1/preview/en/dark"):
+        preview = admin.get(path)
+        policy = [p.strip() for p in preview.headers["content-security-policy"].split(";")]
+        assert preview.status_code == 200 and f"sandbox {SANDBOX}" in policy
+        assert "<title>" in preview.text and "default-src 'none'" in policy
+
+
 def test_a_template_error_shows_on_save_and_nothing_is_kept(admin, session, drafted, monkeypatch):
     from mailer.issues import editing
     from mailer.rendering.render import RenderError
