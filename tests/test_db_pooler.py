@@ -126,3 +126,58 @@ def test_a_send_through_pgbouncer_in_transaction_mode_reaches_every_reader_once(
     assert len(ledger) == READERS and set(ledger.values()) == {1}
     assert set(session.scalars(select(Batch.status))) == {BatchStatus.ACCEPTED}
     assert session.scalar(select(func.count()).select_from(Batch)) == 102  # 5,000 in 3 editions
+
+
+def test_the_export_and_one_click_unsubscribes_work_through_pgbouncer_at_once(
+    session, make_runtime, pgbouncer_url
+):
+    """The two places that lean on a connection's state: the export's server-side cursor (it lives
+    inside its transaction) and the one-click path's autocommit; run side by side, sharing the pool."""
+    import io
+
+    from subscribers import tokens
+    from subscribers.csv_export import write_csv
+    from subscribers.one_click import unsubscribe_active_at_once
+
+    readers = 3000
+    now = utcnow()
+    session.execute(
+        insert(Subscriber),
+        [
+            {
+                "email": f"reader{i}@example.com",
+                "lang": "en",
+                "status": Status.ACTIVE,
+                "confirmed_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(readers)
+        ],
+    )
+    session.commit()
+    ids = list(session.scalars(select(Subscriber.id).order_by(Subscriber.id)))
+    rt = make_runtime(database_url=f"{pgbouncer_url}?pooler=pgbouncer")
+    engine = get_engine(rt.settings.database_url)
+    leaving = ids[:40]
+
+    def export(_: int) -> int:
+        with rt.session() as s:
+            return write_csv(s, io.StringIO())
+
+    def one_click(subscriber_id: int):
+        token = tokens.make_token(tokens.UNSUBSCRIBE, subscriber_id, rt.settings)
+        return unsubscribe_active_at_once(engine, token, rt.settings, source="one-click")
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            exports = [pool.submit(export, n) for n in range(4)]
+            left = list(pool.map(one_click, leaving))
+            counts = [f.result(timeout=120) for f in exports]
+    finally:
+        engine.dispose()
+    assert counts == [readers] * 4
+    assert [sub_id for sub_id, _ in left] == leaving
+    session.expire_all()
+    gone = session.scalars(select(Subscriber.id).where(Subscriber.status == Status.UNSUBSCRIBED))
+    assert sorted(gone) == leaving
