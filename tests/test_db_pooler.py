@@ -81,6 +81,7 @@ class Workers(InProcessDispatcher):
 READERS = 5000
 
 
+@pytest.mark.slow  # a volume test: 5,000 readers
 def test_a_send_through_pgbouncer_in_transaction_mode_reaches_every_reader_once(
     session, issue, make_runtime, pgbouncer_url
 ):
