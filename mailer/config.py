@@ -3,7 +3,7 @@
 import re
 from functools import lru_cache
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -168,6 +168,16 @@ class Settings(BaseSettings):
                 f"MAILER_METRICS_TOKEN must be a private value of at least {MIN_METRICS_TOKEN_LENGTH} "
                 "characters when MAILER_ENV=production: Prometheus sends it as a bearer token to "
                 "scrape /metrics"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _known_pooler(self) -> "Settings":
+        # `?pooler=pgbouncer` on the database URL: PgBouncer in transaction mode (mailer.db reads it)
+        poolers = parse_qs(urlsplit(self.database_url).query).get("pooler")
+        if poolers and (poolers != ["pgbouncer"] or not self.database_url.startswith("postgresql")):
+            raise ValueError(
+                "MAILER_DATABASE_URL's pooler option must be pooler=pgbouncer, on a PostgreSQL URL"
             )
         return self
 

@@ -65,6 +65,28 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 DEFAULT_POOL_SIZE = 10  # Settings.database_pool_size's default
 
 
+POOLERS = ("pgbouncer",)  # what a database URL's `pooler` option may name
+
+
+def pooler_of(url: str) -> tuple[str, str | None]:
+    """The URL without its `pooler` option, and that option: `?pooler=pgbouncer` says the URL is a
+    PgBouncer in transaction mode, not PostgreSQL itself. The option is the URL's, so every process
+    and command given the URL (workers, beat, the web, migrations) connects the same way."""
+    from sqlalchemy.engine import make_url
+
+    if "pooler=" not in url:
+        return url, None
+    parsed = make_url(url)
+    pooler = parsed.query.get("pooler")
+    if isinstance(pooler, tuple) or pooler not in POOLERS:
+        raise ValueError(
+            f"unknown database pooler {pooler!r} in the database URL: pooler=pgbouncer"
+        )
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError("a database pooler (pooler=pgbouncer) is for PostgreSQL URLs only")
+    return parsed.difference_update_query(["pooler"]).render_as_string(hide_password=False), pooler
+
+
 def get_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
     """One engine (one connection pool) per URL and pool size in a process."""
     return _engine(url, pool_size)
@@ -76,9 +98,17 @@ def _engine(url: str, pool_size: int) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
+        url, pooler = pooler_of(url)
+        # Behind PgBouncer in transaction mode each transaction may run on another server connection,
+        # so nothing may outlive one. psycopg prepares a statement on the server once it has run five
+        # times on a connection; another client then meets that name on the server connection it is
+        # given (DuplicatePreparedStatement). So no statement is prepared on the server there.
+        connect_args = {"prepare_threshold": None} if pooler else {}
         # The web app runs as many threads as this pool holds (mailer.web.app); SQLAlchemy's default of 5
         # (+10) connections left most requests queueing for one under load.
-        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2)
+        engine = create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size * 2, connect_args=connect_args
+        )
         _ping_when_idle(engine)
     return engine
 

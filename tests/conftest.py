@@ -232,3 +232,29 @@ def private_redis(tmp_path):
         pytest.fail(str(e), pytrace=False)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_url(database_url):
+    """The test database through a PgBouncer of this run's own in transaction mode, two server connections
+    shared by every client (tests/pgbouncer.py), stopped at the end of the run. Only on PostgreSQL; with no
+    pgbouncer installed the tests needing it are skipped, or fail under CI, which installs one."""
+    from tests import pgbouncer
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PgBouncer fronts PostgreSQL: set MAILER_TEST_DATABASE_URL to run this")
+    bouncer, error = pgbouncer.PgBouncer(database_url), None
+    try:
+        bouncer.start()
+    except pgbouncer.NoPgBouncer as e:
+        if not os.environ.get("CI"):
+            pytest.skip(str(e))
+        error = str(e)
+    except RuntimeError as e:
+        error = str(e)
+    if error:  # one line, outside the except: no chained traceback
+        pytest.fail(error, pytrace=False)
+    try:
+        yield bouncer.url
+    finally:
+        bouncer.stop()

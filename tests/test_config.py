@@ -171,3 +171,39 @@ def test_a_probe_address_must_be_an_address():
     with pytest.raises(ValueError, match="MAILER_PROBE_EMAIL"):
         Settings(probe_email="newsroom")
     assert Settings(probe_email="probe@news.example.com").probe_email == "probe@news.example.com"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://app@db/mailer?pooler=pgpool",
+        "postgresql+psycopg://app@db/mailer?pooler=pgbouncer&pooler=pgbouncer",
+        "sqlite:///./mailer.db?pooler=pgbouncer",
+    ],
+)
+def test_a_database_pooler_other_than_pgbouncer_is_refused_in_one_line(monkeypatch, url):
+    from click.testing import CliRunner
+
+    from mailer.cli import main
+    from mailer.config import get_settings
+
+    monkeypatch.setenv("MAILER_DATABASE_URL", url)
+    with pytest.raises(ValidationError, match="pooler option must be pooler=pgbouncer"):
+        Settings(_env_file=None)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["issue", "list"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        (
+            "error: invalid settings: MAILER_DATABASE_URL's pooler option must be pooler=pgbouncer, "
+            "on a PostgreSQL URL"
+        )
+    ]
+
+
+def test_the_pgbouncer_pooler_is_taken(monkeypatch):
+    monkeypatch.setenv("MAILER_DATABASE_URL", "postgresql+psycopg://app@db/mailer?pooler=pgbouncer")
+    assert Settings(_env_file=None).database_url.endswith("?pooler=pgbouncer")
