@@ -4,6 +4,7 @@ send named as stalled, with the reason, whatever the rate of the minutes before.
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import timedelta
 
@@ -63,7 +64,8 @@ def test_rate_and_time_left_come_from_the_last_minute(session, issue, settings, 
     assert row["eta_seconds"] == pytest.approx(25, abs=1)
     shown = CliRunner().invoke(main, ["ops", "status"], obj=runtime).output
     assert f"issue #{issue.number}: sending 4/9 recipients" in shown
-    assert "0.2/s over the last 20s, time to drain 2" in shown, shown
+    # read a moment later than the row above: on a busy machine the window has grown a second or two
+    assert re.search(r"0\.2/s over the last 2[0-3]s, time to drain 2\ds", shown), shown
 
 
 def test_a_send_just_started_reads_as_starting(session, issue, settings, runtime):
