@@ -50,6 +50,8 @@ def _sent_with_events(session, runtime):
         _event("open", ko[0], start["ko"] + timedelta(minutes=10), 1),
         _event("open", ko[0], start["ko"] + timedelta(hours=5, minutes=1), 2),
         _event("open", ko[1], start["ko"] + timedelta(hours=5, minutes=30)),
+        # a proxy fetching every mail (sg_machine_open): no reader's open, in no rate or chart
+        _event("open", ko[3], start["ko"] + timedelta(minutes=1), 1, sg_machine_open=True),
         _event(
             "click",
             ko[1],
@@ -71,7 +73,7 @@ def _sent_with_events(session, runtime):
         _event("unsubscribe", en[2], start["en"]),
     ]
     store(session, events, utcnow())
-    apply_pending(session, utcnow())
+    apply_pending(session, utcnow(), runtime.settings)
     session.commit()
     return issue
 
