@@ -15,7 +15,6 @@ MOVED = "moved"  # before, after: statuses; lang (optional): the language it has
 LANG_CHANGED = "lang_changed"  # before, after: languages
 PROVIDER = "provider"  # event: the provider's event type; reason (optional): its words
 SOFT_BOUNCES = "soft_bounces"  # count: issues in a row that bounced softly
-EDITION_SWITCHED = "edition_switched"  # before, after: editions, from the footer's one-click switch
 MAX_REASON = 100  # the column holds 200 characters, the code and the event included
 
 
@@ -43,10 +42,6 @@ def soft_bounces(count: int) -> str:
     return encode(SOFT_BOUNCES, count=count)
 
 
-def edition_switched(before: str, after: str) -> str:
-    return encode(EDITION_SWITCHED, before=before, after=after)
-
-
 def english(detail: str | None) -> str | None:
     """The detail as English text (the CLI, a data export); None stays None."""
     coded = decode(detail)
@@ -59,7 +54,7 @@ def english(detail: str | None) -> str | None:
         return f"lang {p.get('lang')}"
     if coded.code == SOFT_BOUNCES:
         return f"soft bounces: {p.get('count')} issues in a row"
-    if coded.code in (MOVED, LANG_CHANGED, EDITION_SWITCHED):
+    if coded.code in (MOVED, LANG_CHANGED):
         return f"{p.get('before')} -> {p.get('after')}" + (
             f", lang {p['lang']}" if "lang" in p else ""
         )

@@ -137,6 +137,7 @@ LABELS: dict[str, dict[str, Message]] = {
         "import": N_("CSV import"),
         "webhook": N_("SendGrid webhook"),
         "preferences": N_("preferences"),
+        "edition-link": N_("edition switch in a mail"),
         "desk": N_("editor's desk"),
         "demo": N_("demo"),
     },

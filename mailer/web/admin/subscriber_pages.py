@@ -166,7 +166,7 @@ def detail_text(detail: str | None, lang: str) -> str:
         return t.label("edition", p.get("lang", ""))
     if coded.code == changes.SOFT_BOUNCES:
         return t._("Soft bounces: %(count)s issues in a row", count=p.get("count", ""))
-    if coded.code in (changes.MOVED, changes.LANG_CHANGED, changes.EDITION_SWITCHED):
+    if coded.code in (changes.MOVED, changes.LANG_CHANGED):
         kind = "sub" if coded.code == changes.MOVED else "edition"
         moved = t._(
             "%(before)s -> %(after)s",
