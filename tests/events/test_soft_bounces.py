@@ -119,5 +119,8 @@ def test_late_events_change_nothing_a_later_issue_showed(session, settings, read
 
 
 def test_the_limit_is_a_setting(session, settings, reader, ledger):
-    _apply(session, settings.model_copy(update={"soft_bounce_limit": 1}), [blocked(ledger[1])])
+    two = settings.model_copy(update={"soft_bounce_limit": 2})
+    _apply(session, two, [blocked(ledger[1])])
+    assert _status(session, reader) == "active"
+    _apply(session, two, [blocked(ledger[2])])
     assert _status(session, reader) == "bounced"

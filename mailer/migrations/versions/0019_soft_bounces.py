@@ -22,16 +22,14 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column('soft_bounce_issue', sa.Integer(), nullable=True))
     # Opens stored before machine opens were told apart: those SendGrid marked as a machine's
-    # (sg_machine_open) are filed under their own name, so no figure counts them as a reader's.
-    events = sa.table(
-        'webhook_events',
-        sa.column('event', sa.String(32)),
-        sa.column('payload', sa.JSON()),
-    )
+    # (sg_machine_open: true) are filed under their own name, so no figure counts them as a reader's.
+    # Compared as JSON text, not cast: a stored event may hold anything under that key.
+    if op.get_bind().dialect.name == 'postgresql':
+        marked = "payload->>'sg_machine_open' = 'true'"
+    else:
+        marked = "json_type(payload, '$.sg_machine_open') = 'true'"
     op.execute(
-        events.update()
-        .where(events.c.event == 'open', events.c.payload['sg_machine_open'].as_boolean())
-        .values(event='machine_open')
+        sa.text(f"UPDATE webhook_events SET event = 'machine_open' WHERE event = 'open' AND {marked}")
     )
 
 
