@@ -118,8 +118,10 @@ def test_the_report_shows_rates_links_and_charts_as_the_database_counts_them(
         "Open rate",
         "Click rate",
         "Unsubscribes",
+        "Machine opens",
     ]
     ko = rows["Korean edition"]
+    assert ko[8] == "1"  # the proxy's open, apart from the readers' (the open rate)
     assert (
         ko[1] == "4"
         and ko[5] == f"{ko_opened / ko_delivered:.4f}"
