@@ -20,7 +20,7 @@ from mailer.web.deps import DbSession, settings_of
 from mailer.web.i18n import texts
 from mailer.web.public import _from_link, _invalid_link, _ip, _page, _page_lang
 from subscribers import service, tokens
-from subscribers.models import Subscriber
+from subscribers.models import Status, Subscriber
 
 router = APIRouter()
 SOURCE = "edition-link"  # the history row's source
@@ -44,6 +44,7 @@ def _switch_page(
         token=token,
         current=sub.lang,
         target=target,
+        active=sub.status == Status.ACTIVE,  # whether a next issue comes at all
         done=done,
         error=error,
         csrf_token=csrf.issue(settings_of(request), csrf.PREFERENCES, str(sub.id)),

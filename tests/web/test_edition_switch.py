@@ -132,3 +132,12 @@ def test_the_link_in_a_sent_digest_switches_the_next_issue(
     send_now(runtime, following.number)
     assert _mail_to(settings, following.number, "en", reader.email) is not None
     assert _mail_to(settings, following.number, "ko", reader.email) is None
+
+
+def test_a_reader_not_mailed_is_told_so_with_the_edition_saved(client, session, reader, settings):
+    service.unsubscribe(session, reader.id)
+    session.commit()
+    path = _path(reader, "en", settings)
+    answer = client.post(path, data={"csrf_token": csrf_of(client.get(path).text)})
+    assert answer.status_code == 200 and "do not receive the weekly digest" in answer.text
+    assert "From the next issue on" not in answer.text and _lang(session, reader) == "en"
