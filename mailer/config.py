@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     # A send with recipients waiting and nothing accepted this long reads "stalled" (desk, ops status,
     # /metrics), with the reason when one can be told.
     stall_seconds: int = Field(60, ge=5)
+    soft_bounce_limit: int = Field(
+        3,
+        ge=1,
+        description="issues in a row with a soft bounce (SendGrid's bounce of type blocked) before "
+        "the reader is suppressed; a delivered issue starts the count again",
+    )
     reconcile_grace_seconds: int = 900
     # ...and longer while SendGrid's webhook stream lags behind the lost answer: up to this long after it
     reconcile_max_wait_seconds: int = 3600

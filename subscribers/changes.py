@@ -14,6 +14,7 @@ REQUESTED = "requested"  # lang: a sign-up asked for
 MOVED = "moved"  # before, after: statuses; lang (optional): the language it has now
 LANG_CHANGED = "lang_changed"  # before, after: languages
 PROVIDER = "provider"  # event: the provider's event type; reason (optional): its words
+SOFT_BOUNCES = "soft_bounces"  # count: issues in a row that bounced softly
 MAX_REASON = 100  # the column holds 200 characters, the code and the event included
 
 
@@ -37,6 +38,10 @@ def provider(event: str, reason: str | None = None) -> str:
     return encode(PROVIDER, event=event[:32], reason=(reason or "")[:MAX_REASON] or None)
 
 
+def soft_bounces(count: int) -> str:
+    return encode(SOFT_BOUNCES, count=count)
+
+
 def english(detail: str | None) -> str | None:
     """The detail as English text (the CLI, a data export); None stays None."""
     coded = decode(detail)
@@ -47,6 +52,8 @@ def english(detail: str | None) -> str | None:
         return f"{p.get('status')}, lang {p.get('lang')}"
     if coded.code == REQUESTED:
         return f"lang {p.get('lang')}"
+    if coded.code == SOFT_BOUNCES:
+        return f"soft bounces: {p.get('count')} issues in a row"
     if coded.code in (MOVED, LANG_CHANGED):
         return f"{p.get('before')} -> {p.get('after')}" + (
             f", lang {p['lang']}" if "lang" in p else ""

@@ -43,6 +43,11 @@ class Subscriber(Base):
     consent_ip: Mapped[str | None] = mapped_column(String(45))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Soft bounces in a row (subscribers.bounces): how many issues bounced softly since the last one
+    # delivered, and the issue the count stands at. Issue ids order the issues, so a late or repeated
+    # event counts once and never undoes what a later issue showed.
+    soft_bounces: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    soft_bounce_issue: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -28,7 +28,9 @@ PREFERENCES = "preferences"
 # email, so it grants nothing either does not, and a send signs once per recipient instead of twice. The
 # pages of both purposes take it; a token of one purpose still opens only its own page.
 LINKS = "links"
-PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, LINKS)
+# The footer's switch to another edition: a token of its own, so it opens its own page and nothing else.
+EDITION = "edition"
+PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, LINKS, EDITION)
 SHARED = (UNSUBSCRIBE, PREFERENCES)  # the purposes whose pages also take a LINKS token
 CONFIRM_MAX_AGE_DAYS = 7
 CONFIRM_MAX_AGE = CONFIRM_MAX_AGE_DAYS * 24 * 3600  # what a confirmation link is valid for
@@ -183,5 +185,19 @@ def shared_link_maker(
     def make(subscriber_id: int) -> tuple[str, ...]:
         token = _fast_token(mac, subscriber_id, stamp) or make_token(LINKS, subscriber_id, settings)
         return tuple([prefix + token for prefix in prefixes])  # a list: cheaper than a generator
+
+    return make
+
+
+def link_maker(purpose: str, settings: Settings) -> Callable[[int], str]:
+    """For one subscriber after another, the link that link(purpose, ...) makes, with the keys set up
+    once (a send makes one per batch; the links carry the time it was made)."""
+    prefix = f"{settings.public_base}/{purpose}/"
+    mac, stamp = _mac(purpose, settings.secret_key.get_secret_value()), _stamp()
+
+    def make(subscriber_id: int) -> str:
+        return prefix + (
+            _fast_token(mac, subscriber_id, stamp) or make_token(purpose, subscriber_id, settings)
+        )
 
     return make

@@ -84,7 +84,8 @@ def _recipients(
     recipients: list[Recipient] = []
     dropped: list[int] = []
     links = tokens.shared_link_maker(LINK_PAGES, settings)
-    unsubscribe_at, preferences_at = links_at
+    switch = tokens.link_maker(tokens.EDITION, settings)
+    unsubscribe_at, preferences_at, edition_at = links_at
     erased: list[int] = []
     for delivery_id, email, subscriber_id, status in rows:
         if status != Status.ACTIVE:  # unsubscribed, suppressed or erased since the snapshot
@@ -96,7 +97,11 @@ def _recipients(
             Recipient(
                 delivery_id=delivery_id,
                 email=email,
-                substitutions={unsubscribe_at: unsubscribe, preferences_at: preferences},
+                substitutions={
+                    unsubscribe_at: unsubscribe,
+                    preferences_at: preferences,
+                    edition_at: switch(subscriber_id),
+                },
                 headers={"List-Unsubscribe": f"<{unsubscribe}>"},
                 custom_args={"delivery_id": str(delivery_id)},
             )

@@ -65,6 +65,7 @@ EVENT_TYPES = frozenset(
         "bounce",
         "blocked",
         "open",
+        "machine_open",  # an open SendGrid marks sg_machine_open (mailer.events.store.kind)
         "click",
         "spamreport",
         "unsubscribe",

@@ -1,6 +1,11 @@
 """Acting on stored webhook events: each one a state transition on a delivery (and, for bounces,
 complaints and unsubscribes, on the subscriber). Safe to run twice; order of arrival does not matter:
-delivery statuses only move up their rank, and suppressions are never undone by a later event."""
+delivery statuses only move up their rank, and suppressions are never undone by a later event.
+
+Bounces are read as SendGrid sends them: one event, `bounce`, whose `type` is `bounce` (the address is
+refused: suppressed at once) or `blocked` (this message was refused: a soft bounce, which suppresses only
+after MAILER_SOFT_BOUNCE_LIMIT issues in a row, subscribers.bounces). `deferred` is a delay, not a bounce.
+A machine's open (sg_machine_open, stored as `machine_open` by mailer.events.store) is no reader's."""
 
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailer.config import Settings
 from mailer.delivery.models import Delivery, DeliveryStatus, below
 from mailer.events.models import WebhookEvent
-from subscribers import changes
+from subscribers import bounces, changes
 from subscribers import service as subscribers
 from subscribers.emails import InvalidEmail
 
@@ -25,9 +31,10 @@ DELIVERY_EFFECT = {
     "deferred": DeliveryStatus.DEFERRED,
     "delivered": DeliveryStatus.DELIVERED,
     "open": DeliveryStatus.OPENED,
+    "machine_open": DeliveryStatus.DELIVERED,  # a proxy fetched it: it arrived, nobody read it yet
     "click": DeliveryStatus.CLICKED,
-    "bounce": DeliveryStatus.BOUNCED,
-    "blocked": DeliveryStatus.BOUNCED,
+    "bounce": DeliveryStatus.BOUNCED,  # hard or soft, this message bounced
+    "blocked": DeliveryStatus.BOUNCED,  # no SendGrid event has this name; one stored once reads as soft
     "dropped": DeliveryStatus.DROPPED,
     "spamreport": DeliveryStatus.COMPLAINED,
     "unsubscribe": DeliveryStatus.UNSUBSCRIBED,
@@ -42,24 +49,36 @@ DROPPED_REASON = {
     "spam reporting address": "complained",
     "unsubscribed address": "unsubscribed",
 }
+SOFT_BOUNCE = "soft bounce"  # counted (subscribers.bounces), not a suppression by itself
 SUBSCRIBER_EFFECT = {
-    "bounce": "bounced",
-    "blocked": "bounced",
+    "blocked": SOFT_BOUNCE,
     "spamreport": "complained",
     "unsubscribe": "unsubscribed",
     "group_unsubscribe": "unsubscribed",
 }
 
 
+def is_soft_bounce(event: str, payload: dict) -> bool:
+    """A `bounce` of type `blocked` (SendGrid's soft bounce); any other `bounce` is hard."""
+    return event == "blocked" or (
+        event == "bounce" and str(payload.get("type") or "").lower() == "blocked"
+    )
+
+
 def _subscriber_effect(event: WebhookEvent) -> str | None:
+    if event.event == "bounce":
+        return SOFT_BOUNCE if is_soft_bounce(event.event, event.payload) else "bounced"
     if event.event == "dropped":
         reason = str(event.payload.get("reason") or "").lower()
         return next((effect for key, effect in DROPPED_REASON.items() if key in reason), None)
     return SUBSCRIBER_EFFECT.get(event.event)
 
 
-def _apply_to_subscriber(session: Session, event: WebhookEvent, effect: str) -> None:
-    """Suppress or unsubscribe the address, through the subscribers service (which records the change)."""
+def _apply_to_subscriber(
+    session: Session, event: WebhookEvent, effect: str, settings: Settings
+) -> None:
+    """Suppress or unsubscribe the address, or count a soft bounce, through the subscribers services
+    (which record the change)."""
     sub = None
     if event.delivery_id:
         subscriber_id = session.scalar(
@@ -74,13 +93,32 @@ def _apply_to_subscriber(session: Session, event: WebhookEvent, effect: str) -> 
     if sub is None:
         return
     detail = changes.provider(event.event, str(event.payload.get("reason") or ""))
-    if effect == "unsubscribed":
+    if effect == SOFT_BOUNCE:
+        if (
+            event.issue_id is not None
+        ):  # issues are what is counted; a lone mail's refusal is not one
+            bounces.count_soft_bounce(session, sub.id, event.issue_id, settings.soft_bounce_limit)
+    elif effect == "unsubscribed":
         subscribers.unsubscribe(session, sub.id, source="webhook")
     else:
         subscribers.mark_suppressed(session, sub.id, effect, source="webhook", detail=detail)
 
 
-def apply_pending(session: Session, now: datetime, limit: int = BATCH) -> int:
+def _count_delivered(session: Session, delivered: dict[int, set[int]]) -> None:
+    """Readers an issue reached (by issue: their deliveries) start their soft-bounce count again."""
+    for issue_id, delivery_ids in sorted(delivered.items()):
+        ordered = sorted(delivery_ids)
+        for start in range(0, len(ordered), 1000):
+            readers = session.scalars(
+                select(Delivery.subscriber_id).where(
+                    Delivery.id.in_(ordered[start : start + 1000]),
+                    Delivery.subscriber_id.is_not(None),
+                )
+            ).all()
+            bounces.count_delivered(session, issue_id, [r for r in readers if r is not None])
+
+
+def apply_pending(session: Session, now: datetime, settings: Settings, limit: int = BATCH) -> int:
     """Apply up to `limit` stored, unapplied events; returns how many were applied."""
     events = session.scalars(
         select(WebhookEvent)
@@ -92,14 +130,19 @@ def apply_pending(session: Session, now: datetime, limit: int = BATCH) -> int:
         )  # two events tasks take different events, never the same ones
     ).all()
     moves: dict[DeliveryStatus, set[int]] = defaultdict(set)
+    delivered: dict[int, set[int]] = defaultdict(set)
     for event in events:
         status = DELIVERY_EFFECT.get(event.event)
         if status and event.delivery_id:
             moves[status].add(event.delivery_id)
+        if event.event == "delivered" and event.delivery_id and event.issue_id is not None:
+            delivered[event.issue_id].add(event.delivery_id)
         effect = _subscriber_effect(event)
         if effect:
-            _apply_to_subscriber(session, event, effect)
+            _apply_to_subscriber(session, event, effect, settings)
         event.processed_at = now
+    # after this chunk's soft bounces: a count compares issues, so the order within a chunk is no matter
+    _count_delivered(session, delivered)
     for status, ids in moves.items():
         ordered = sorted(ids)
         for start in range(0, len(ordered), 1000):

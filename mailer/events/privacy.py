@@ -26,6 +26,7 @@ EVENT_KEYS_KEPT = frozenset(
         "category",
         "type",
         "bounce_classification",
+        "sg_machine_open",
         "issue_id",
         "edition_id",
         "batch_id",

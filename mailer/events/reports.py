@@ -39,6 +39,7 @@ class Figures:
     opened: int = 0
     clicked: int = 0
     unsubscribed: int = 0
+    machine_opened: int = 0  # opens SendGrid marks as a machine's: in no rate, counted apart
 
     def rate(self, name: str) -> float | None:
         base = self.sent if name in OF_SENT else self.delivered

@@ -19,7 +19,17 @@ from mailer.events.models import IssueCounts, WebhookEvent
 from mailer.issues import reasons
 from mailer.issues.models import Edition, Issue
 
-STATS = ("sent", "delivered", "bounced", "complained", "opened", "clicked", "unsubscribed")
+# "opened" counts readers; a machine's open (mailer.events.store.kind) is counted apart, never as theirs
+STATS = (
+    "sent",
+    "delivered",
+    "bounced",
+    "complained",
+    "opened",
+    "clicked",
+    "unsubscribed",
+    "machine_opened",
+)
 EVENT_STAT = {
     "delivered": "delivered",
     "bounce": "bounced",
@@ -27,6 +37,7 @@ EVENT_STAT = {
     "dropped": "bounced",
     "spamreport": "complained",
     "open": "opened",
+    "machine_open": "machine_opened",
     "click": "clicked",
     "unsubscribe": "unsubscribed",
     "group_unsubscribe": "unsubscribed",

@@ -149,10 +149,22 @@ def _address(email) -> str | None:
         return None
 
 
+MACHINE_OPEN = "machine_open"
+
+
+def kind(event: dict) -> str:
+    """The event's name as stored: SendGrid's, except that an open it marks as a machine's (Apple Mail
+    Privacy Protection and other proxies fetch every image: `sg_machine_open`) is filed apart, so that
+    no figure or fact about readers counts it, and it stays countable on its own."""
+    if event["event"] == "open" and event.get("sg_machine_open") is True:
+        return MACHINE_OPEN
+    return event["event"]
+
+
 def _row(event: dict, now: datetime, erased: bool) -> dict:
     return {
         "sg_event_id": _event_id(event),
-        "event": event["event"],
+        "event": kind(event),
         "email": None if erased else (event.get("email") or None),
         "occurred_at": _when(event),
         "received_at": now,
@@ -209,7 +221,7 @@ def store(session: Session, events: list, now: datetime) -> Stored:
                 result.rejected += 1
                 rows.append(_rejection(event, reason, now))
             else:
-                result.kinds.append(event["event"])
+                result.kinds.append(kind(event))
                 rows.append(_row(event, now, addresses[event.get("email")] in erased))
         statement = (
             upsert_insert(session, WebhookEvent)

@@ -19,7 +19,7 @@ def run_process_events(rt: Runtime) -> int:
     total = 0
     while True:
         with rt.session() as session:
-            applied = apply_pending(session, utcnow())
+            applied = apply_pending(session, utcnow(), rt.settings)
         total += applied
         if not applied:
             return total

@@ -17,9 +17,10 @@ _PUBLIC = or_(Edition.started_at.is_not(None), Issue.status == IssueStatus.SENT)
 
 def neutral_links(edition: Edition, settings: Settings) -> dict[str, str]:
     """What stands where a subscriber's own links go (the edition's own tags): the sign-up page, in the
-    edition's language."""
+    edition's language; the edition switch shows the issue's other editions in the archive."""
     page = f"{settings.public_base}/subscribe?lang={'en' if edition.lang == 'en' else 'ko'}"
-    return tags(edition.link_tag).values(page, page)
+    issue_page = f"{settings.public_base}/archive/{edition.issue.number}"
+    return tags(edition.link_tag).values(page, page, issue_page)
 
 
 def public_issues(session: Session) -> list[tuple[Issue, list[Edition]]]:

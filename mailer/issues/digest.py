@@ -134,6 +134,7 @@ def digest_context(
         "archive_url": f"{settings.public_base}/archive/{issue.number}/{lang}",
         "unsubscribe_url": links.unsubscribe,
         "preferences_url": links.preferences,
+        "edition_url": links.edition,  # + "/ko", "/en" or "/both": the reader's switch to that edition
     }
 
 

@@ -12,15 +12,18 @@ from typing import NamedTuple
 # The tags of an edition rendered before editions had their own key.
 UNSUBSCRIBE_URL = "%unsubscribe_url%"
 PREFERENCES_URL = "%preferences_url%"
+EDITION_URL = "%edition_url%"
 
 
 class Tags(NamedTuple):
     unsubscribe: str
     preferences: str
+    # the reader's edition switch: the templates add the edition wanted (`<tag>/en`)
+    edition: str
 
-    def values(self, unsubscribe: str, preferences: str) -> dict[str, str]:
+    def values(self, unsubscribe: str, preferences: str, edition: str) -> dict[str, str]:
         """tag -> value, as a Recipient's substitutions."""
-        return {self.unsubscribe: unsubscribe, self.preferences: preferences}
+        return {self.unsubscribe: unsubscribe, self.preferences: preferences, self.edition: edition}
 
 
 def new_key() -> str:
@@ -31,8 +34,8 @@ def new_key() -> str:
 def tags(key: str | None) -> Tags:
     """The tags an edition rendered with `key` holds (no key: the old shared tags)."""
     if not key:
-        return Tags(UNSUBSCRIBE_URL, PREFERENCES_URL)
-    return Tags(f"%unsubscribe_url_{key}%", f"%preferences_url_{key}%")
+        return Tags(UNSUBSCRIBE_URL, PREFERENCES_URL, EDITION_URL)
+    return Tags(f"%unsubscribe_url_{key}%", f"%preferences_url_{key}%", f"%edition_url_{key}%")
 
 
 def fill(text: str, values: dict[str, str]) -> str:

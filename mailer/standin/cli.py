@@ -58,6 +58,14 @@ def _fault_spec(ctx, param, value):
     help="Share of addresses (chosen by hash, repeatably) that bounce instead of being delivered.",
 )
 @click.option(
+    "--soft-bounce-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of addresses (by hash, repeatably) whose mail is refused as SendGrid reports a soft "
+    "bounce: event bounce, type blocked.",
+)
+@click.option(
     "--validate-sample",
     type=click.FloatRange(0, 1),
     default=1.0,
@@ -82,6 +90,7 @@ def standin(
     slow_seconds,
     webhook_url,
     bounce_rate,
+    soft_bounce_rate,
     validate_sample,
     seed,
     key_file,
@@ -100,6 +109,7 @@ def standin(
         webhook_url=webhook_url,
         webhook_private_key=key,
         bounce_rate=bounce_rate,
+        soft_bounce_rate=soft_bounce_rate,
         validate_sample=validate_sample,
         seed=seed,
         slow_seconds=slow_seconds,

@@ -170,6 +170,7 @@ class StandIn:
         webhook_url: str | None = None,
         webhook_private_key: ec.EllipticCurvePrivateKey | None = None,
         bounce_rate: float = 0.0,
+        soft_bounce_rate: float = 0.0,
         validate_sample: float = 1.0,
         seed: int = 0,
         slow_seconds: float = 5.0,
@@ -201,6 +202,7 @@ class StandIn:
                 webhook_url,
                 self.private_key,
                 bounce_rate=bounce_rate,
+                soft_bounce_rate=soft_bounce_rate,
                 batch_size=webhook_batch_size,
                 interval=webhook_interval,
             )

@@ -1,6 +1,9 @@
 """The stand-in's signed Event Webhook: for each accepted request, a `processed` event per recipient
 and then a `delivered` (or `bounce`) one, posted in batches from a thread of its own, signed as SendGrid
-signs them; a post that fails is retried, in order, as SendGrid retries."""
+signs them; a post that fails is retried, in order, as SendGrid retries.
+
+Bounces are one event, as SendGrid sends them: `bounce` with `type` `bounce` (the address is refused,
+5.x.x) or `type` `blocked` (this message was refused: a soft bounce). SendGrid has no event `blocked`."""
 
 from __future__ import annotations
 
@@ -24,12 +27,26 @@ def custom_args(record: dict) -> list[dict]:
     return [{**shared, **dict(own)} for own in record["own_args"]]
 
 
-def _bounces(email: str, rate: float) -> bool:
+def _bounces(email: str, rate: float, salt: bytes = b"") -> bool:
     """Repeatable per address, so a test or a demo sees the same bounces every run."""
     if rate <= 0:
         return False
-    digest = hashlib.sha256(email.lower().encode("utf-8")).digest()
+    digest = hashlib.sha256(salt + email.lower().encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < rate
+
+
+HARD_BOUNCE = {
+    "event": "bounce",
+    "type": "bounce",
+    "status": "5.1.1",
+    "reason": "550 5.1.1 The email account that you tried to reach does not exist.",
+}
+SOFT_BOUNCE = {
+    "event": "bounce",
+    "type": "blocked",
+    "status": "4.7.1",
+    "reason": "421 4.7.1 Messages from this sender are temporarily deferred due to policy.",
+}
 
 
 class EventStream:
@@ -39,10 +56,12 @@ class EventStream:
         private_key: ec.EllipticCurvePrivateKey,
         *,
         bounce_rate: float = 0.0,
+        soft_bounce_rate: float = 0.0,
         batch_size: int = 1000,
         interval: float = 0.2,
     ):
         self.url, self.private_key, self.bounce_rate = url, private_key, bounce_rate
+        self.soft_bounce_rate = soft_bounce_rate
         self.batch_size, self.interval = max(1, batch_size), interval
         self._events: deque[dict] = deque()
         self._events_lock = threading.Lock()
@@ -81,16 +100,9 @@ class EventStream:
                 {**base, "event": "processed", "sg_event_id": secrets.token_urlsafe(16)}
             )
             if _bounces(email, self.bounce_rate):
-                outcomes.append(
-                    {
-                        **base,
-                        "event": "bounce",
-                        "sg_event_id": secrets.token_urlsafe(16),
-                        "type": "bounce",
-                        "status": "5.1.1",
-                        "reason": "550 5.1.1 The email account that you tried to reach does not exist.",
-                    }
-                )
+                outcomes.append({**base, **HARD_BOUNCE, "sg_event_id": secrets.token_urlsafe(16)})
+            elif _bounces(email, self.soft_bounce_rate, b"soft:"):
+                outcomes.append({**base, **SOFT_BOUNCE, "sg_event_id": secrets.token_urlsafe(16)})
             else:
                 outcomes.append(
                     {

@@ -101,7 +101,16 @@ def _lifespan(threads: int):
 
 def create_app(runtime: Runtime) -> FastAPI:
     """The app on `runtime`'s services: routes reach it as app.state.runtime (mailer.web.deps)."""
-    from mailer.web import archive, bodylimit, health, metrics, public, ratelimit, webhooks
+    from mailer.web import (
+        archive,
+        bodylimit,
+        edition_switch,
+        health,
+        metrics,
+        public,
+        ratelimit,
+        webhooks,
+    )
     from mailer.web.admin import (
         account_pages,
         approval_pages,
@@ -148,6 +157,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.proof_counts = Fallback(runtime.kv)  # each desk account's proofs this hour
     app.include_router(health.router)
     app.include_router(public.router)
+    app.include_router(edition_switch.router)
     app.include_router(webhooks.router)
     app.include_router(metrics.router)
     app.include_router(archive.router)

@@ -16,8 +16,9 @@ from mailer.issues.models import Edition
 from mailer.issues.service import draft_issue
 
 
-def _event(kind, d, n=0):
+def _event(kind, d, n=0, **extra):
     return {
+        **extra,
         "event": kind,
         "email": d.email,
         "timestamp": 1800000000,
@@ -46,10 +47,14 @@ def test_stats_count_deliveries_per_language(
         _event("open", ko[0], 2),
         _event("open", ko[1]),
         _event("click", ko[1]),
+        # a proxy's fetch (Apple Mail Privacy Protection): no reader's open, counted apart
+        _event("open", ko[2], 1, sg_machine_open=True),
+        _event("open", ko[3], 1, sg_machine_open=True),
+        _event("open", ko[3], 2, sg_machine_open=False),
     ]
     events += [_event("bounce", en[0]), _event("spamreport", en[1]), _event("unsubscribe", en[2])]
     store(session, events, utcnow())
-    apply_pending(session, utcnow())
+    apply_pending(session, utcnow(), settings)
     session.commit()
     stats = issue_stats(session, issue.id)
     assert stats["ko"] == {
@@ -57,9 +62,10 @@ def test_stats_count_deliveries_per_language(
         "delivered": 4,
         "bounced": 0,
         "complained": 0,
-        "opened": 2,
+        "opened": 3,
         "clicked": 1,
         "unsubscribed": 0,
+        "machine_opened": 2,
     }
     assert stats["en"] == {
         "sent": 3,
@@ -69,8 +75,13 @@ def test_stats_count_deliveries_per_language(
         "opened": 0,
         "clicked": 0,
         "unsubscribed": 1,
+        "machine_opened": 0,
     }
     assert stats["both"] == {**dict.fromkeys(STATS, 0), "sent": 2}
+    # the ledger says the same: a machine's open proves delivery, not a reader
+    session.expire_all()
+    opened = {d.id: d.status for d in session.scalars(select(Delivery)).all()}
+    assert (opened[ko[2].id], opened[ko[3].id]) == ("delivered", "opened")
     shown = json.loads(
         CliRunner().invoke(main, ["issue", "show", str(issue.number), "--json"]).stdout
     )

@@ -491,6 +491,20 @@ def test_webhook_retries_failed_posts_and_bounces_repeatably():
     assert len({e["sg_event_id"] for e in events}) == 4  # retried, not duplicated or lost
 
 
+def test_soft_bounces_are_bounce_events_of_type_blocked(receiver):
+    """As SendGrid sends them: no event is named `blocked`; a soft bounce is a `bounce` of that type."""
+    with StandIn(
+        api_key=KEY, webhook_url=receiver.url, webhook_interval=0.05, soft_bounce_rate=1.0
+    ) as s:
+        send(s, payload(2))
+        events = receiver.wait_for(4)
+    outcomes = [e for e in events if e["event"] != "processed"]
+    assert len(outcomes) == 2 and all(
+        e["event"] == "bounce" and e["type"] == "blocked" and e["status"].startswith("4.")
+        for e in outcomes
+    )
+
+
 def test_sign_matches_the_sendgrid_helper():
     key = generate_private_key()
     body = b'[{"email":"a@example.com","event":"delivered"}]'

@@ -78,14 +78,16 @@ class Table:
 
 
 def _rate_cells(f: reports.Figures) -> list:
-    return [f.sent] + [f.rate(name) for name, _ in RATE_COLUMNS] + [f.unsubscribed]
+    return (
+        [f.sent] + [f.rate(name) for name, _ in RATE_COLUMNS] + [f.unsubscribed, f.machine_opened]
+    )
 
 
 def _rate_columns(t: Texts) -> list[tuple[str, str]]:
     return (
         [(t._("Sent"), "int")]
         + [(t.label("rate", name), "pct") for name, _ in RATE_COLUMNS]
-        + [(t._("Unsubscribes"), "int")]
+        + [(t._("Unsubscribes"), "int"), (t._("Machine opens"), "int")]
     )
 
 

@@ -164,6 +164,8 @@ def detail_text(detail: str | None, lang: str) -> str:
         )
     if coded.code == changes.REQUESTED:
         return t.label("edition", p.get("lang", ""))
+    if coded.code == changes.SOFT_BOUNCES:
+        return t._("Soft bounces: %(count)s issues in a row", count=p.get("count", ""))
     if coded.code in (changes.MOVED, changes.LANG_CHANGED):
         kind = "sub" if coded.code == changes.MOVED else "edition"
         moved = t._(

@@ -50,6 +50,8 @@ def _sent_with_events(session, runtime):
         _event("open", ko[0], start["ko"] + timedelta(minutes=10), 1),
         _event("open", ko[0], start["ko"] + timedelta(hours=5, minutes=1), 2),
         _event("open", ko[1], start["ko"] + timedelta(hours=5, minutes=30)),
+        # a proxy fetching every mail (sg_machine_open): no reader's open, in no rate or chart
+        _event("open", ko[3], start["ko"] + timedelta(minutes=1), 1, sg_machine_open=True),
         _event(
             "click",
             ko[1],
@@ -71,7 +73,7 @@ def _sent_with_events(session, runtime):
         _event("unsubscribe", en[2], start["en"]),
     ]
     store(session, events, utcnow())
-    apply_pending(session, utcnow())
+    apply_pending(session, utcnow(), runtime.settings)
     session.commit()
     return issue
 
@@ -116,8 +118,10 @@ def test_the_report_shows_rates_links_and_charts_as_the_database_counts_them(
         "Open rate",
         "Click rate",
         "Unsubscribes",
+        "Machine opens",
     ]
     ko = rows["Korean edition"]
+    assert ko[8] == "1"  # the proxy's open, apart from the readers' (the open rate)
     assert (
         ko[1] == "4"
         and ko[5] == f"{ko_opened / ko_delivered:.4f}"
