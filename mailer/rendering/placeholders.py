@@ -12,6 +12,10 @@ from typing import NamedTuple
 # The tags of an edition rendered before editions had their own key.
 UNSUBSCRIBE_URL = "%unsubscribe_url%"
 PREFERENCES_URL = "%preferences_url%"
+# Around what only a mailed copy carries (the reader's own links, "why you get this"): the web copy
+# cuts it out and puts its own footer there.
+MAIL_ONLY_START = "<!--mail-only-->"
+MAIL_ONLY_END = "<!--/mail-only-->"
 
 
 class Tags(NamedTuple):

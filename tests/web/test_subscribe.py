@@ -26,7 +26,7 @@ def test_the_form_speaks_the_browsers_language_unless_switched(client):
     assert '<html lang="en">' in en.text and "Subscribe to the weekly digest" in en.text
     switched = client.get("/subscribe?lang=en", headers={"Accept-Language": "ko"})
     assert '<html lang="en">' in switched.text
-    assert '<html lang="en">' in client.get("/subscribe").text  # nothing to go on: English
+    assert '<html lang="en">' in client.get("/subscribe").text  # the switch is remembered
     assert (
         'name="csrf_token"' in ko.text and 'name="email"' in ko.text and 'value="both"' in ko.text
     )
@@ -53,18 +53,17 @@ def test_double_opt_in_from_form_to_confirmed_in_the_chosen_language(
     assert "List-Unsubscribe" not in mail  # not a newsletter: nothing to unsubscribe from yet
 
     asked = client.get(outbox.link(mail))  # a mail scanner's prefetch too: it must change nothing
-    assert (
-        asked.status_code == 200 and "Confirm your subscription to the weekly digest?" in asked.text
-    )
+    # the pages stay in the reader's Korean, whatever edition they chose
+    assert asked.status_code == 200 and "주간 브리핑 구독을 확인하시겠습니까?" in asked.text
     assert f'<form method="post" action="{outbox.link(mail)}">' in asked.text
     assert _fresh(runtime, "min.ji@example.com").status == Status.PENDING
     confirmed = client.post(outbox.link(mail))
-    assert confirmed.status_code == 200 and "Your subscription is confirmed" in confirmed.text
-    assert "in English" in confirmed.text and "/preferences/" in confirmed.text
+    assert confirmed.status_code == 200 and "구독이 확인되었습니다" in confirmed.text
+    assert "영어로 보내드립니다" in confirmed.text and "/preferences/" in confirmed.text
     sub = _fresh(runtime, "min.ji@example.com")
     assert sub.status == Status.ACTIVE and sub.lang == "en" and sub.confirmed_at is not None
     assert (
-        "Your subscription is confirmed" in client.get(outbox.link(mail)).text
+        "구독이 확인되었습니다" in client.get(outbox.link(mail)).text
     )  # following it again
     assert client.post(outbox.link(mail)).status_code == 200  # and pressing again is harmless
     assert _fresh(runtime, "min.ji@example.com").status == Status.ACTIVE
