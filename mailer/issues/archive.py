@@ -59,9 +59,9 @@ def public_editions(session: Session, lang: str) -> list[tuple[Issue, Edition]]:
 def public_langs(session: Session, number: int) -> list[str]:
     """The languages an issue's public editions are in, ko, en, both order."""
     found = session.scalars(
-        select(Edition.lang).join(Issue, Issue.id == Edition.issue_id).where(
-            Issue.number == number, _PUBLIC
-        )
+        select(Edition.lang)
+        .join(Issue, Issue.id == Edition.issue_id)
+        .where(Issue.number == number, _PUBLIC)
     )
     return sorted(found, key=EDITIONS.index)
 

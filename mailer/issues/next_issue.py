@@ -24,7 +24,9 @@ def weekly_slot(settings: Settings, now: datetime) -> datetime:
     return slot if slot > local else slot + timedelta(days=7)
 
 
-def next_issue(session: Session, settings: Settings, lang: str, now: datetime) -> tuple[datetime, str]:
+def next_issue(
+    session: Session, settings: Settings, lang: str, now: datetime
+) -> tuple[datetime, str]:
     """(when, the zone to say it in) of the reader's next issue."""
     scheduled = session.execute(
         select(Edition.send_at, Edition.send_tz)

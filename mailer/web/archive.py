@@ -110,4 +110,3 @@ def archive_edition(number: int, lang: str, request: Request, session: DbSession
         archive.archive_html(edition, settings, footer),
         headers={"Content-Security-Policy": EDITION_POLICY, "Cache-Control": "public, max-age=300"},
     )
-

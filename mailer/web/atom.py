@@ -42,7 +42,9 @@ def feed(
     stamps = [_when(edition) for _, edition in entries]
     _text(root, "updated", _stamp(max(stamps, default=EMPTY_UPDATED)))
     ET.SubElement(root, f"{{{NS}}}link", {"rel": "self", "href": self_url})
-    ET.SubElement(root, f"{{{NS}}}link", {"rel": "alternate", "href": f"{base}/archive?lang={lang}"})
+    ET.SubElement(
+        root, f"{{{NS}}}link", {"rel": "alternate", "href": f"{base}/archive?lang={lang}"}
+    )
     author = ET.SubElement(root, f"{{{NS}}}author")
     _text(author, "name", title)
     for issue, edition in entries:

@@ -302,7 +302,6 @@ async def unsubscribe(
     )
     if done is None:
         return _invalid_link(request)
-    _, lang = done
     return _page(
         request,
         "unsubscribe",

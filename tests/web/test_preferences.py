@@ -144,9 +144,7 @@ def test_a_bad_or_wrong_purpose_link_is_refused(client, session, reader, setting
     assert _now(session, reader).status == Status.ACTIVE
 
 
-def test_a_bilingual_reader_reads_their_browsers_language_and_may_switch(
-    client, session, settings
-):
+def test_a_bilingual_reader_reads_their_browsers_language_and_may_switch(client, session, settings):
     sub, _ = service.add(session, "both@example.com", "both", confirmed=True)
     session.commit()
     assert (

@@ -63,9 +63,7 @@ def test_double_opt_in_from_form_to_confirmed_in_the_chosen_language(
     assert "영어로 보내드립니다" in confirmed.text and "/preferences/" in confirmed.text
     sub = _fresh(runtime, "min.ji@example.com")
     assert sub.status == Status.ACTIVE and sub.lang == "en" and sub.confirmed_at is not None
-    assert (
-        "구독이 확인되었습니다" in client.get(outbox.link(mail)).text
-    )  # following it again
+    assert "구독이 확인되었습니다" in client.get(outbox.link(mail)).text  # following it again
     assert client.post(outbox.link(mail)).status_code == 200  # and pressing again is harmless
     assert _fresh(runtime, "min.ji@example.com").status == Status.ACTIVE
 
