@@ -1,7 +1,8 @@
 """Public pages a subscriber meets: sign-up, confirmation, unsubscribe and the preference centre.
 
-No login: a signed token in the link is the credential. The one cookie is the sign-up form's
-pre-session (mailer.web.csrf); confirming, unsubscribing and the preference centre need none.
+No login: a signed token in the link is the credential. The cookies are the sign-up form's
+pre-session (mailer.web.csrf) and the reader's page language (mailer.web.page); confirming,
+unsubscribing and the preference centre need neither.
 Every change is committed before the page answers, so a page that says "done" is never followed by
 a lost change.
 """
