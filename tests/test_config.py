@@ -171,3 +171,11 @@ def test_a_probe_address_must_be_an_address():
     with pytest.raises(ValueError, match="MAILER_PROBE_EMAIL"):
         Settings(probe_email="newsroom")
     assert Settings(probe_email="probe@news.example.com").probe_email == "probe@news.example.com"
+
+
+@pytest.mark.parametrize("url", ["localhost:8000", "javascript:alert(1)", "//news.example.com"])
+def test_the_public_url_is_http_or_https_in_every_environment(monkeypatch, url):
+    monkeypatch.setenv("MAILER_ENV", "development")
+    monkeypatch.setenv("MAILER_PUBLIC_URL", url)
+    with pytest.raises(ValidationError, match="MAILER_PUBLIC_URL must start with https://"):
+        Settings(_env_file=None)
