@@ -189,6 +189,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _one_click_needs_https(self) -> "Settings":
+        # Every link in an email and in the archive's feeds starts here: never another scheme.
+        if not self.public_url.lower().startswith(("https://", "http://")):
+            raise ValueError(
+                "MAILER_PUBLIC_URL must start with https:// (or http:// while developing)"
+            )
         # RFC 8058: a one-click List-Unsubscribe URI must be https, and every link in an email starts here.
         if self.env == "production" and not self.public_url.lower().startswith("https://"):
             raise ValueError("MAILER_PUBLIC_URL must be an https URL when MAILER_ENV=production")

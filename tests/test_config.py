@@ -207,3 +207,11 @@ def test_a_database_pooler_other_than_pgbouncer_is_refused_in_one_line(monkeypat
 def test_the_pgbouncer_pooler_is_taken(monkeypatch):
     monkeypatch.setenv("MAILER_DATABASE_URL", "postgresql+psycopg://app@db/mailer?pooler=pgbouncer")
     assert Settings(_env_file=None).database_url.endswith("?pooler=pgbouncer")
+
+
+@pytest.mark.parametrize("url", ["localhost:8000", "javascript:alert(1)", "//news.example.com"])
+def test_the_public_url_is_http_or_https_in_every_environment(monkeypatch, url):
+    monkeypatch.setenv("MAILER_ENV", "development")
+    monkeypatch.setenv("MAILER_PUBLIC_URL", url)
+    with pytest.raises(ValidationError, match="MAILER_PUBLIC_URL must start with https://"):
+        Settings(_env_file=None)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, defer
 
 from mailer.config import Settings
 from mailer.issues.models import Edition, Issue
 from mailer.issues.states import IssueStatus
-from mailer.rendering.placeholders import fill, tags
+from mailer.langs import EDITIONS
+from mailer.rendering.placeholders import MAIL_ONLY_END, MAIL_ONLY_START, fill, tags
 
 # An edition is public once it has gone out to someone (a cancelled send included: its readers
 # follow "view in browser" too); one scheduled for later is not.
@@ -23,18 +24,47 @@ def neutral_links(edition: Edition, settings: Settings) -> dict[str, str]:
     return tags(edition.link_tag).values(page, page, issue_page)
 
 
-def public_issues(session: Session) -> list[tuple[Issue, list[Edition]]]:
-    """Newest first, each with its public editions; each edition's `dated` is the day it went out."""
-    rows = session.execute(
+def public_issues(session: Session, latest: bool = False) -> list[tuple[Issue, list[Edition]]]:
+    """Newest first (only the newest, if `latest`), each with its public editions in ko, en, both
+    order; their stored HTML is not loaded."""
+    query = (
         select(Issue, Edition)
         .join(Edition, Edition.issue_id == Issue.id)
         .where(_PUBLIC)
-        .order_by(Issue.number.desc(), Edition.lang)
+        .options(defer(Edition.html), defer(Edition.text))
+        .order_by(Issue.number.desc())
     )
+    if latest:
+        newest = select(func.max(Issue.number)).join(Edition, Edition.issue_id == Issue.id)
+        query = query.where(Issue.number == newest.where(_PUBLIC).scalar_subquery())
+    rows = session.execute(query)
     found: dict[int, tuple[Issue, list[Edition]]] = {}
     for issue, edition in rows:
         found.setdefault(issue.number, (issue, []))[1].append(edition)
+    for _, editions in found.values():
+        editions.sort(key=lambda e: EDITIONS.index(e.lang))
     return list(found.values())
+
+
+def public_editions(session: Session, lang: str) -> list[tuple[Issue, Edition]]:
+    """One language's public editions, newest issue first (the archive's feed)."""
+    rows = session.execute(
+        select(Issue, Edition)
+        .join(Edition, Edition.issue_id == Issue.id)
+        .where(_PUBLIC, Edition.lang == lang)
+        .order_by(Issue.number.desc())
+    )
+    return [(issue, edition) for issue, edition in rows]
+
+
+def public_langs(session: Session, number: int) -> list[str]:
+    """The languages an issue's public editions are in, ko, en, both order."""
+    found = session.scalars(
+        select(Edition.lang)
+        .join(Issue, Issue.id == Edition.issue_id)
+        .where(Issue.number == number, _PUBLIC)
+    )
+    return sorted(found, key=EDITIONS.index)
 
 
 def public_edition(session: Session, number: int, lang: str) -> Edition | None:
@@ -45,6 +75,17 @@ def public_edition(session: Session, number: int, lang: str) -> Edition | None:
     )
 
 
-def archive_html(edition: Edition, settings: Settings) -> str:
+def without_mail_only(html: str, footer: str) -> str:
+    """The web copy: every mail-only part (the reader's links, "view in browser") replaced by `footer`."""
+    while (start := html.find(MAIL_ONLY_START)) != -1:
+        end = html.find(MAIL_ONLY_END, start)
+        if end == -1:
+            break
+        html = html[:start] + footer + html[end + len(MAIL_ONLY_END) :]
+        footer = ""  # one footer, even if a layout marked two parts
+    return html
+
+
+def archive_html(edition: Edition, settings: Settings, footer: str = "") -> str:
     assert edition.html is not None  # an edition is stored rendered
-    return fill(edition.html, neutral_links(edition, settings))
+    return fill(without_mail_only(edition.html, footer), neutral_links(edition, settings))

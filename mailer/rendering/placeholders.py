@@ -13,6 +13,10 @@ from typing import NamedTuple
 UNSUBSCRIBE_URL = "%unsubscribe_url%"
 PREFERENCES_URL = "%preferences_url%"
 EDITION_URL = "%edition_url%"
+# Around what only a mailed copy carries (the reader's own links, "why you get this"): the web copy
+# cuts it out and puts its own footer there.
+MAIL_ONLY_START = "<!--mail-only-->"
+MAIL_ONLY_END = "<!--/mail-only-->"
 
 
 class Tags(NamedTuple):

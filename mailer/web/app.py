@@ -68,8 +68,9 @@ class SlashRedirect:
     URL from the request's Host header, so a forged Host made us redirect to another site. Installed as
     the router's default (what runs when no route matches), in place of the 404 it falls back to."""
 
-    def __init__(self, router: Router):
+    def __init__(self, router: Router, fallback=None):
         self.router = router
+        self.fallback = fallback or router.not_found
 
     async def __call__(self, scope, receive, send):
         path = scope["path"]
@@ -82,7 +83,7 @@ class SlashRedirect:
                     query = scope.get("query_string", b"").decode("latin-1")
                     location = quote(other) + ("?" + query if query else "")
                     return await RedirectResponse(location)(scope, receive, send)
-        return await self.router.not_found(scope, receive, send)
+        return await self.fallback(scope, receive, send)
 
 
 def _lifespan(threads: int):
@@ -106,6 +107,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         bodylimit,
         edition_switch,
         health,
+        home,
         metrics,
         public,
         ratelimit,
@@ -141,7 +143,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         lifespan=_lifespan(settings.database_pool_size),
         redirect_slashes=False,
     )
-    app.router.default = SlashRedirect(app.router)
+    app.router.default = SlashRedirect(app.router, home.not_found(app.router))
     app.state.runtime = runtime
     # Templates ship with the package: no stat() of each template on every render, except while developing.
     app.state.templates = Jinja2Templates(directory=str(templates_dir() / "web"))
@@ -158,6 +160,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health.router)
     app.include_router(public.router)
     app.include_router(edition_switch.router)
+    app.include_router(home.router)
     app.include_router(webhooks.router)
     app.include_router(metrics.router)
     app.include_router(archive.router)

@@ -13,7 +13,7 @@ import contextlib
 
 from fastapi import Request
 
-from mailer.web import language
+from mailer.web import page
 
 PUBLIC_BODY_MAX = 16 * 1024
 # Their own limits: the desk's uploads, SendGrid's event batches (MAILER_WEBHOOK_MAX_BYTES), and the
@@ -76,14 +76,5 @@ class PublicBodyLimit:
 async def _too_large(scope, receive, send) -> None:
     """413 in the page's language, with the connection closed: the rest of the body is not read."""
     request = Request(scope, receive)
-    lang = language.choose(
-        None, request.query_params.get("lang"), request.headers.get("accept-language")
-    )
-    response = request.app.state.templates.TemplateResponse(
-        request,
-        "too_large.html",
-        {"lang": lang, "other_lang": language.other(lang)},
-        status_code=413,
-        headers={"Connection": "close"},
-    )
+    response = page.render(request, "too_large", 413, headers={"Connection": "close"})
     await response(scope, receive, send)

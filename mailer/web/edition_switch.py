@@ -39,7 +39,7 @@ def _switch_page(
     return _page(
         request,
         "edition_switch",
-        _page_lang(request, sub.lang),
+        _page_lang(request),
         status_code,
         token=token,
         current=sub.lang,
@@ -76,7 +76,7 @@ def switch(
         return _invalid_link(request)
     sub, _ = found
     if not csrf.verify(settings_of(request), csrf_token, csrf.PREFERENCES, str(sub.id)):
-        t = texts(_page_lang(request, sub.lang))
+        t = texts(_page_lang(request))
         return _switch_page(
             request,
             sub,
@@ -87,4 +87,4 @@ def switch(
         )
     service.set_lang(session, sub, target, source=SOURCE, ip=_ip(request))
     session.commit()
-    return _switch_page(request, sub, token, target, done=True)  # in the new edition's language
+    return _switch_page(request, sub, token, target, done=True)

@@ -1,7 +1,8 @@
 """Public pages a subscriber meets: sign-up, confirmation, unsubscribe and the preference centre.
 
-No login: a signed token in the link is the credential. The one cookie is the sign-up form's
-pre-session (mailer.web.csrf); confirming, unsubscribing and the preference centre need none.
+No login: a signed token in the link is the credential. The cookies are the sign-up form's
+pre-session (mailer.web.csrf) and the reader's page language (mailer.web.page); confirming,
+unsubscribing and the preference centre need neither.
 Every change is committed before the page answers, so a page that says "done" is never followed by
 a lost change.
 """
@@ -18,8 +19,10 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
+from mailer.db import utcnow
+from mailer.issues.next_issue import next_issue
 from mailer.langs import EDITIONS
-from mailer.web import csrf, language, ratelimit, signup
+from mailer.web import csrf, page, ratelimit, signup
 from mailer.web.deps import DbSession, settings_of
 from mailer.web.i18n import texts
 from subscribers import one_click, service, tokens
@@ -33,23 +36,16 @@ FormField = Annotated[str, Form()]
 def _page(
     request: Request, name: str, lang: str, status_code: int = 200, **context
 ) -> HTMLResponse:
-    other = language.other(lang)
-    return request.app.state.templates.TemplateResponse(
-        request,
-        f"{name}.html",
-        {"lang": lang, "other_lang": other, **context},
-        status_code=status_code,
-    )
+    return page.render(request, name, status_code, lang=lang, **context)
 
 
 def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _page_lang(request: Request, subscriber_lang: str | None = None) -> str:
-    return language.choose(
-        subscriber_lang, request.query_params.get("lang"), request.headers.get("accept-language")
-    )
+def _page_lang(request: Request) -> str:
+    """The reader's page language; the edition they receive never chooses it."""
+    return page.page_lang(request)
 
 
 def _invalid_link(request: Request) -> HTMLResponse:
@@ -83,27 +79,31 @@ def _way_back(request: Request, token: str) -> str | None:
 # --- subscribe --------------------------------------------------------------------------------
 
 
-def _subscribe_form(
+def subscribe_form_page(
     request: Request,
     lang: str,
     *,
+    name: str = "subscribe",
     status_code: int = 200,
     error: str | None = None,
     email: str = "",
     chosen: str | None = None,
+    **extra,
 ) -> HTMLResponse:
+    """A page with the sign-up form (the form itself, the home page, or "check your inbox" with its
+    resend button: the same sign-up again, under the same limits and with the same answer)."""
     settings = settings_of(request)
     pre_session = csrf.pre_session_cookie(request)
     response = _page(
         request,
-        "subscribe",
+        name,
         lang,
         status_code,
         error=error,
         email=email,
         chosen=chosen if chosen in EDITIONS else lang,
         csrf_token=csrf.issue_bound(settings, csrf.SUBSCRIBE, pre_session),
-        switch_url=f"/subscribe?lang={language.other(lang)}",
+        **extra,
     )
     csrf.set_pre_session_cookie(response, pre_session, settings)
     return response
@@ -111,7 +111,7 @@ def _subscribe_form(
 
 @router.get("/subscribe", response_class=HTMLResponse)
 def subscribe_form(request: Request):
-    return _subscribe_form(request, _page_lang(request))
+    return subscribe_form_page(request, _page_lang(request))
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
@@ -146,7 +146,7 @@ async def subscribe(
         return response
     email = email.strip()
     if not csrf.verify_bound(settings, csrf_token, csrf.SUBSCRIBE, csrf.pre_session_of(request)):
-        return _subscribe_form(
+        return subscribe_form_page(
             request,
             page_lang,
             status_code=400,
@@ -155,13 +155,13 @@ async def subscribe(
             chosen=lang,
         )
     if lang not in EDITIONS:
-        return _subscribe_form(
+        return subscribe_form_page(
             request, page_lang, status_code=400, error=t._("Please choose a language."), email=email
         )
     try:
         address = normalize(email)
     except InvalidEmail:
-        return _subscribe_form(
+        return subscribe_form_page(
             request,
             page_lang,
             status_code=400,
@@ -178,17 +178,25 @@ async def subscribe(
     if held:
         background.add_task(signup.note_held, runtime, mail_id, held)
     await anyio.sleep(max(0.0, arrived + settings.signup_answer_seconds - time.monotonic()))
-    return _page(
-        request, "subscribe_sent", page_lang, email=email, days=tokens.CONFIRM_MAX_AGE_DAYS
+    return subscribe_form_page(
+        request,
+        page_lang,
+        name="subscribe_sent",
+        email=email,
+        chosen=lang,
+        days=tokens.CONFIRM_MAX_AGE_DAYS,
     )
 
 
-def _confirmed_page(request: Request, sub: Subscriber) -> HTMLResponse:
+def _confirmed_page(request: Request, session: Session, sub: Subscriber) -> HTMLResponse:
+    lang = _page_lang(request)
+    when, _ = next_issue(session, settings_of(request), sub.lang, utcnow())
     return _page(
         request,
         "confirmed",
-        _page_lang(request, sub.lang),
+        lang,
         subscriber_lang=sub.lang,
+        next_issue=page.say_when(when, lang),
         preferences_url=_preferences_url(request, sub.id),
     )
 
@@ -202,12 +210,12 @@ def confirm_form(token: str, request: Request, session: DbSession):
         return _invalid_link(request)
     sub, claim = found
     if sub.status == Status.ACTIVE:
-        return _confirmed_page(request, sub)
+        return _confirmed_page(request, session, sub)
     try:
         service.check_confirmable(sub, claim)  # no button that could only answer "not valid"
     except (tokens.InvalidToken, service.NotAllowed):
         return _invalid_link(request)
-    return _page(request, "confirm", _page_lang(request, sub.lang), token=token)
+    return _page(request, "confirm", _page_lang(request), token=token)
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
@@ -223,7 +231,7 @@ def confirm(token: str, request: Request, session: DbSession):
         session.rollback()
         return _invalid_link(request)
     session.commit()
-    return _confirmed_page(request, sub)
+    return _confirmed_page(request, session, sub)
 
 
 # --- unsubscribe ------------------------------------------------------------------------------
@@ -241,7 +249,7 @@ def unsubscribe_form(token: str, request: Request, session: DbSession):
     return _page(
         request,
         "unsubscribe",
-        _page_lang(request, sub.lang),
+        _page_lang(request),
         done=done,
         token=token,
         preferences_url=_way_back(request, token),
@@ -295,11 +303,10 @@ async def unsubscribe(
     )
     if done is None:
         return _invalid_link(request)
-    _, lang = done
     return _page(
         request,
         "unsubscribe",
-        _page_lang(request, lang),
+        _page_lang(request),
         done=True,
         token=token,
         preferences_url=_way_back(request, token),
@@ -321,7 +328,7 @@ def _preferences_page(
     return _page(
         request,
         "preferences",
-        _page_lang(request, sub.lang),
+        _page_lang(request),
         status_code,
         token=token,
         email=sub.email,
@@ -356,7 +363,7 @@ def preferences(
     if found is None:
         return _invalid_link(request)
     sub, _ = found
-    t = texts(_page_lang(request, sub.lang))
+    t = texts(_page_lang(request))
     if not csrf.verify(settings_of(request), csrf_token, csrf.PREFERENCES, str(sub.id)):
         return _preferences_page(
             request,
@@ -406,5 +413,4 @@ def preferences(
             request, sub, token, status_code=400, error=t._("Please choose a language.")
         )
     session.commit()
-    t = texts(_page_lang(request, sub.lang))  # a new language speaks at once
     return _preferences_page(request, sub, token, notice=t.label("saved", action))

@@ -52,17 +52,19 @@ def test_get_and_head_show_one_button_and_change_nothing(client, session, reader
     assert _lang(session, reader) == "ko" and _switches(session, reader) == []
 
 
-def test_the_button_switches_and_says_so_in_the_new_language(client, session, reader, settings):
+def test_the_button_switches_the_edition_not_the_pages_language(client, session, reader, settings):
     path = _path(reader, "en", settings)
     form = csrf_of(client.get(path).text)
     answer = client.post(path, data={"csrf_token": form})
-    assert answer.status_code == 200 and 'lang="en"' in answer.text
-    assert "From the next issue on, you receive the English edition." in answer.text
+    # a Korean reader who now receives the English edition still reads our pages in Korean
+    assert answer.status_code == 200 and 'lang="ko"' in answer.text
+    assert "다음 호부터" in answer.text
     assert _lang(session, reader) == "en"
     (row,) = _switches(session, reader)
     assert row.source == "edition-link" and row.ip and "ko" in row.detail and "en" in row.detail
-    # the link again: no button; the button pressed again (a second tab): nothing more happens
-    assert "You already receive the English edition." in client.get(path).text
+    # the link again, the page in English: no button; the button pressed again (a second tab):
+    # nothing more happens
+    assert "You already receive the English edition." in client.get(f"{path}?lang=en").text
     assert client.post(path, data={"csrf_token": form}).status_code == 200
     assert len(_switches(session, reader)) == 1
 
@@ -137,7 +139,7 @@ def test_the_link_in_a_sent_digest_switches_the_next_issue(
 def test_a_reader_not_mailed_is_told_so_with_the_edition_saved(client, session, reader, settings):
     service.unsubscribe(session, reader.id)
     session.commit()
-    path = _path(reader, "en", settings)
+    path = _path(reader, "en", settings) + "?lang=en"  # the page in English
     answer = client.post(path, data={"csrf_token": csrf_of(client.get(path).text)})
     assert answer.status_code == 200 and "do not receive the weekly digest" in answer.text
     assert "From the next issue on" not in answer.text and _lang(session, reader) == "en"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailer.web.language import choose, from_accept_language
+from mailer.web.language import choose, from_accept_language, switch_url
 
 
 @pytest.mark.parametrize(
@@ -27,11 +27,19 @@ def test_accept_language(header, expected):
     assert from_accept_language(header) == expected
 
 
-def test_the_subscriber_wins_then_the_switch_then_the_browser():
-    assert choose("en", "ko", "ko") == "en"
-    assert choose("ko", "en", "en") == "ko"
-    assert choose(None, "ko", "en") == "ko"
-    assert choose(None, None, "ko-KR") == "ko"
-    assert choose(None, "fr", "en") == "en"  # an unknown switch is ignored
-    assert choose("both", None, "en") == "ko"  # a bilingual reader's digest leads with Korean
-    assert choose("both", "en", "ko") == "en"
+def test_the_switch_then_the_cookie_then_the_browser_then_korean():
+    assert choose("en", "ko", "ko") == "en"  # the switch pressed now
+    assert choose(None, "en", "ko") == "en"  # the choice remembered
+    assert choose("fr", "en", "ko") == "en"  # an unknown switch is ignored
+    assert choose(None, "xx", "ko-KR") == "ko"  # so is a forged cookie
+    assert choose(None, None, "en-US") == "en"
+    assert choose(None, None, "fr-FR") == "ko"  # neither language named: Korean
+    assert choose(None, None, None) == "ko"
+    assert from_accept_language("fr-FR") == "en"  # the desk's rule is unchanged
+
+
+def test_the_switch_keeps_the_path_and_query():
+    assert switch_url("/preferences/abc.def", [("lang", "ko"), ("x", "1")], "en") == (
+        "/preferences/abc.def?x=1&lang=en"
+    )
+    assert switch_url("/", [], "ko") == "/?lang=ko"

@@ -31,20 +31,20 @@ def _post(client, url, **data):
     return client.post(url, data={"csrf_token": csrf_of(form.text), **data})
 
 
-def test_the_page_speaks_the_subscribers_language(client, reader, settings):
+def test_the_page_speaks_the_readers_language_not_their_editions(client, reader, settings):
+    """A Korean reader of the English edition reads Korean pages, and the other way round."""
     page = client.get(_url(reader, settings), headers={"Accept-Language": "en"})
-    assert (
-        page.status_code == 200 and '<html lang="ko">' in page.text
-    )  # the subscriber's, not the browser's
-    assert "구독 설정" in page.text and "reader@example.com" in page.text
-    assert "주간 브리핑을 한국어로 받고 계십니다" in page.text
-    assert 'value="ko" checked' in page.text
+    assert page.status_code == 200 and '<html lang="en">' in page.text  # the browser's
+    assert "reader@example.com" in page.text and "in Korean" in page.text
+    assert 'value="ko" checked' in page.text  # the edition they get is still Korean
 
 
-def test_changing_the_language_takes_effect_and_the_page_follows(client, session, reader, settings):
+def test_changing_the_edition_keeps_the_page_language(client, session, reader, settings):
+    client.headers["Accept-Language"] = "ko-KR,ko"
     response = _post(client, _url(reader, settings), action="lang", lang="en")
     assert response.status_code == 200
-    assert '<html lang="en">' in response.text and "Your language is saved." in response.text
+    assert '<html lang="ko">' in response.text and "언어를 저장했습니다" in response.text
+    assert 'value="en" checked' in response.text
     assert _now(session, reader).lang == "en"
     change = session.scalar(select(Change).where(Change.action == "language changed"))
     assert (
@@ -52,6 +52,20 @@ def test_changing_the_language_takes_effect_and_the_page_follows(client, session
         and change.source == "preferences"
         and change.ip == "testclient"
     )
+
+
+def test_the_switch_keeps_the_page_and_is_remembered(client, reader, settings):
+    url = _url(reader, settings)
+    korean = client.get(url, headers={"Accept-Language": "ko"})
+    assert f'href="{url}?lang=en"' in korean.text  # the same page, token and all
+    english = client.get(url + "?lang=en", headers={"Accept-Language": "ko"})
+    assert '<html lang="en">' in english.text
+    cookie = english.headers["set-cookie"]
+    assert cookie.startswith("mailer_lang=en;") and "Max-Age=31536000" in cookie
+    assert "Path=/" in cookie and "samesite=lax" in cookie.lower()
+    again = client.get(url, headers={"Accept-Language": "ko"})  # the cookie, not the browser
+    assert '<html lang="en">' in again.text and f'href="{url}?lang=ko"' in again.text
+    assert '<html lang="en">' in client.get("/subscribe").text  # every page
 
 
 def test_unsubscribe_and_resubscribe(client, session, reader, settings):
@@ -130,13 +144,14 @@ def test_a_bad_or_wrong_purpose_link_is_refused(client, session, reader, setting
     assert _now(session, reader).status == Status.ACTIVE
 
 
-def test_a_bilingual_reader_gets_korean_and_may_switch(client, session, settings):
+def test_a_bilingual_reader_reads_their_browsers_language_and_may_switch(client, session, settings):
     sub, _ = service.add(session, "both@example.com", "both", confirmed=True)
     session.commit()
     assert (
-        '<html lang="ko">'
+        '<html lang="en">'
         in client.get(_url(sub, settings), headers={"Accept-Language": "en"}).text
     )
+    assert '<html lang="ko">' in client.get(_url(sub, settings)).text  # no preference: Korean
     assert '<html lang="en">' in client.get(_url(sub, settings) + "?lang=en").text
 
 

@@ -149,15 +149,17 @@ def test_get_and_head_never_change_anything_however_often(client, session, reade
     assert _status(session, reader) == Status.ACTIVE
 
 
-def test_an_english_reader_gets_english_with_a_korean_line(client, session, settings):
+def test_a_korean_reader_of_the_english_edition_gets_korean_with_an_english_line(
+    client, session, settings
+):
     sub, _ = service.add(session, "en-reader@example.com", "en", confirmed=True)
     session.commit()
     page = client.get(
         f"/unsubscribe/{tokens.make_token(tokens.UNSUBSCRIBE, sub.id, settings)}",
         headers={"Accept-Language": "ko"},
     )
-    assert '<html lang="en">' in page.text and "Unsubscribe from the weekly digest?" in page.text
-    assert 'lang="ko"' in page.text and "버튼을 누르면 구독이 취소됩니다" in page.text
+    assert '<html lang="ko">' in page.text and "구독을 취소하시겠습니까?" in page.text
+    assert 'lang="en"' in page.text and "Press the button to unsubscribe" in page.text
 
 
 def test_links_sent_before_tokens_carried_a_time_still_work(client, session, reader, settings):

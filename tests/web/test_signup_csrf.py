@@ -27,7 +27,9 @@ def test_the_form_sets_a_private_pre_session_cookie(client):
     from mailer.web import csrf
 
     form = client.get("/subscribe?lang=en")
-    cookie = form.headers["set-cookie"]
+    [cookie] = [
+        c for c in form.headers.get_list("set-cookie") if c.startswith(csrf.PRE_SESSION_COOKIE)
+    ]
     assert cookie.startswith(f"{csrf.PRE_SESSION_COOKIE}=")
     attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
     assert {"httponly", "samesite=lax", "secure", "path=/"} <= attributes
@@ -35,11 +37,8 @@ def test_the_form_sets_a_private_pre_session_cookie(client):
     value = client.cookies[csrf.PRE_SESSION_COOKIE]
     assert value not in form.text  # the page carries a token bound to it, never the value itself
     # a second look at the form keeps the browser's pre-session (and sets it again, for as long)
-    assert (
-        client.get("/subscribe?lang=ko")
-        .headers["set-cookie"]
-        .startswith(f"{csrf.PRE_SESSION_COOKIE}={value};")
-    )
+    again = client.get("/subscribe?lang=ko").headers.get_list("set-cookie")
+    assert any(c.startswith(f"{csrf.PRE_SESSION_COOKIE}={value};") for c in again)
 
 
 @pytest.mark.parametrize("page_lang, message", [("en", "The form expired"), ("ko", "만료")])
