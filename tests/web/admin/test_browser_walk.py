@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 # name, a zone), and skipped. What is left must hold no Latin word but these.
 ENGLISH_WORDS_JS = r"""
 () => {
-  const allowed = new Set(["CSV", "UTC", "IP", "QR", "px", "SendGrid"]);  // abbreviations, units, a product
+  const allowed = new Set(["CSV", "UTF", "UTC", "IP", "QR", "px", "KiB", "MiB", "GiB", "SendGrid"]);  // abbreviations, units, a product
   const found = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
