@@ -7,35 +7,80 @@ Runtime, and mailer.wiring's in-process dispatcher runs the same body when there
 from __future__ import annotations
 
 import logging
+import random
 import time
+from datetime import datetime
 
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
 from mailer.celery_app import app, runtime_of
-from mailer.db import utcnow
+from mailer.db import connection_lost, utcnow
 from mailer.delivery import counters
-from mailer.delivery.batches import BatchOutcome
+from mailer.delivery.batches import BatchOutcome, Interrupted
 from mailer.delivery.batches import send_batch as send_leased_batch
-from mailer.delivery.lifecycle import sweep
+from mailer.delivery.lifecycle import hand_back, sweep
 from mailer.delivery.models import BatchStatus
 from mailer.delivery.stats import left_unscheduled
 from mailer.mail import transactional
 from mailer.runtime import Runtime
 
 log = logging.getLogger(__name__)
+# What a send task meets when the database or the broker blinks (a restart, a failover): retried with
+# backoff, never dropped. A batch whose retries run out is pending (or leased) still, and the sweep
+# takes it up.
+STORE_DOWN = (DBAPIError, RedisError, KombuError)  # of which, database errors for connection_lost()
+STORE_RETRIES = 10  # 1 + 2 + ... + 60 s: about four minutes of outage before the sweep takes over
+STORE_RETRY_CAP = 60.0
 
 
-def run_send_batch(rt: Runtime, batch_id: int) -> str:
+def run_send_batch(rt: Runtime, batch_id: int, lease: str | None = None) -> str:
+    """Send one batch. `lease`: a retry's, the lease (ISO time) that an earlier run held when the
+    database stopped answering, handed back first. Raises Interrupted when the database (or Redis)
+    stops answering: the caller retries (with `lease=` the lease it names)."""
     try:
+        if lease is not None:
+            with rt.session() as session:
+                hand_back(session, batch_id, datetime.fromisoformat(lease), utcnow())
         with rt.session() as session:
             outcome = send_leased_batch(
                 session, batch_id, sender=rt.sender, settings=rt.settings, store=rt.kv
             )
-    except DBAPIError:
-        # the batch's lease runs out and the sweep takes it up again; meanwhile a stalled send says why
+    except Interrupted as exc:
         counters.record_db_error(rt.kv, time.time())
-        raise
+        raise _handing_back(rt, exc) from exc.__cause__
+    except STORE_DOWN as exc:
+        counters.record_db_error(rt.kv, time.time())
+        if isinstance(exc, DBAPIError) and not connection_lost(exc):
+            raise
+        # before a lease: the batch is as it was (pending, or leased by this run's earlier attempt)
+        raise Interrupted(batch_id, _lease_of(lease)) from exc
     return follow_up(rt, batch_id, outcome)
+
+
+def _lease_of(lease: str | None) -> datetime | None:
+    return None if lease is None else datetime.fromisoformat(lease)
+
+
+def _handing_back(rt: Runtime, exc: Interrupted) -> Interrupted:
+    """The database may be back already (a blip): the lease is handed back now, so the next sweep, or
+    a duplicate task, need not wait for the retry. Otherwise the retry does it."""
+    if exc.leased_until is not None:
+        try:
+            with rt.session() as session:
+                if hand_back(session, exc.batch_id, exc.leased_until, utcnow()):
+                    return Interrupted(exc.batch_id, None)
+        except STORE_DOWN:
+            pass
+    return exc
+
+
+def store_retry_in(retries: int) -> float:
+    """Seconds before retry number `retries` (from 0) of a task that lost the database or the broker:
+    doubling from 1 s up to a minute, each with jitter so the workers of a whole send do not all come
+    back in the same instant, and never so little that a retry lands inside the same outage."""
+    return min(STORE_RETRY_CAP, 2.0**retries) * random.uniform(0.5, 1.0)
 
 
 def follow_up(rt: Runtime, batch_id: int, outcome: BatchOutcome) -> str:
@@ -88,8 +133,18 @@ def run_warn_unscheduled(rt: Runtime) -> int:
 
 
 @app.task(name="mailer.send_batch", queue="send", bind=True, acks_late=True)
-def send_batch(self, batch_id: int) -> str:
-    return run_send_batch(runtime_of(self.app), batch_id)
+def send_batch(self, batch_id: int, lease: str | None = None) -> str:
+    try:
+        return run_send_batch(runtime_of(self.app), batch_id, lease)
+    except Interrupted as exc:
+        held = None if exc.leased_until is None else exc.leased_until.isoformat()
+        raise self.retry(
+            args=(batch_id,),
+            kwargs={"lease": held},
+            countdown=store_retry_in(self.request.retries),
+            max_retries=STORE_RETRIES,
+            exc=exc,
+        ) from exc
 
 
 @app.task(name="mailer.sweep_batches", queue="send", bind=True)
