@@ -190,10 +190,20 @@ class CeleryDispatcher:
         return "waiting"
 
     def apply_events(self) -> None:
+        from mailer.celery_app import BROKER_DOWN
         from mailer.events.tasks import process_events
 
-        # Not caught: a webhook post whose events cannot be handed on is answered 5xx, and retried.
-        self.celery.send_task(process_events.name, queue=process_events.queue)
+        # The events are committed: a 5xx now would only have SendGrid post them again. Beat's
+        # apply-stored-events applies what is stored, once the broker is back.
+        try:
+            self.celery.send_task(process_events.name, queue=process_events.queue)
+        except BROKER_DOWN as exc:
+            log.warning(
+                "webhook events stored, not yet applied: broker unreachable (%s: %s); beat's "
+                "apply-stored-events applies them when it is back",
+                type(exc).__name__,
+                exc,
+            )
 
     def import_subscribers(self, job_id: int) -> None:
         from subscribers import import_jobs, tasks

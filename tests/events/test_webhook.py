@@ -195,3 +195,30 @@ def test_stored_but_unapplied_evidence_postpones_reconciliation(
     assert (
         reconcile.reconcile_batch(session, batch_id, later, settings).status == BatchStatus.ACCEPTED
     )
+
+
+def test_a_post_with_the_broker_down_is_answered_2xx_and_applied_by_the_sweep(
+    make_runtime, session, deliveries, monkeypatch, caplog
+):
+    """The events are committed before the apply task is queued: a 5xx then would only have SendGrid
+    post them again. Beat's apply-stored-events applies them once the broker is back."""
+    from kombu.exceptions import OperationalError
+
+    from mailer.events.tasks import run_process_events
+    from mailer.standin.signing import public_key_b64
+
+    runtime = make_runtime(
+        broker_url="redis://127.0.0.1:1/0", sendgrid_webhook_public_key=public_key_b64(KEY)
+    )
+
+    def down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+    monkeypatch.setattr(runtime.tasks.celery, "send_task", down)
+    d = deliveries[0]
+    response = post(TestClient(create_app(runtime)), [_event("delivered", d)])
+    assert response.status_code == 200 and response.json()["new"] == 1
+    assert "not yet applied: broker unreachable" in caplog.text
+    assert _statuses(session)[d.id] == DeliveryStatus.QUEUED  # stored, waiting
+    assert run_process_events(runtime) == 1  # beat's apply-stored-events
+    assert _statuses(session)[d.id] == DeliveryStatus.DELIVERED
