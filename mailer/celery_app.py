@@ -1,4 +1,4 @@
-"""The Celery app: queues ingest/assemble/send/events, JSON only, late acks, and the beat schedule.
+"""The Celery app: queues ingest/assemble/mail/send/events, JSON only, late acks, and the beat schedule.
 
 The app is configured by the process's entry point (mailer.wiring) from its Settings, and carries that
 process's Runtime for the tasks to run on. With MAILER_BROKER_URL empty Celery is not used at all:
@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 # What a publish raises when the broker cannot be reached (a caller leaves the work for beat's sweep).
 BROKER_DOWN = (KombuError, RedisError, OSError)
 BEAT_TICK_KEY = "mailer:beat:last_tick"  # epoch seconds of beat's latest publish
-QUEUES = ("ingest", "assemble", "send", "events")
+# `mail`: transactional mail (a sign-up's confirmation), apart from `send` so that it is never queued
+# behind a digest's batches; the sending workers take it first whenever a slot frees (docs/operations.md).
+QUEUES = ("ingest", "assemble", "mail", "send", "events")
 TASK_MODULES = (
     "mailer.articles.tasks",
     "mailer.issues.tasks",

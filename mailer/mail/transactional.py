@@ -1,7 +1,7 @@
 """Transactional mail: one message to one person (the sign-up confirmation), rendered once, sent now.
 
 What to send is a row of the outbox table (mailer.mail.models), written in the sign-up's own transaction;
-after the commit a task on the `send` queue sends it (in-process without a broker). A row the broker never
+after the commit a task on the `mail` queue sends it (in-process without a broker). A row the broker never
 got (it was down) is queued by beat's sweep once it is back: nothing lost, and the row's claim keeps a
 second copy of the task from sending it again.
 """
@@ -202,7 +202,7 @@ def run_send_mail(rt: Runtime, mail_id: int) -> str:
     return "sent"
 
 
-@app.task(name=SEND_MAIL, queue="send", bind=True, acks_late=True)
+@app.task(name=SEND_MAIL, queue="mail", bind=True, acks_late=True)
 def send_mail(self, mail_id: int) -> str:
     return run_send_mail(runtime_of(self.app), mail_id)
 
