@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailer.db import is_postgres
 from mailer.delivery.models import Delivery, DeliveryStatus, below
 from mailer.events.models import WebhookEvent
 from subscribers import changes
@@ -80,6 +81,19 @@ def _apply_to_subscriber(session: Session, event: WebhookEvent, effect: str) -> 
         subscribers.mark_suppressed(session, sub.id, effect, source="webhook", detail=detail)
 
 
+def _lock_deliveries(session: Session, ids: set[int]) -> None:
+    if not ids or not is_postgres(session):  # SQLite locks the whole file at the first write
+        return
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 1000):
+        session.execute(
+            select(Delivery.id)
+            .where(Delivery.id.in_(ordered[start : start + 1000]))
+            .order_by(Delivery.id)
+            .with_for_update()
+        ).all()
+
+
 def apply_pending(session: Session, now: datetime, limit: int = BATCH) -> int:
     """Apply up to `limit` stored, unapplied events; returns how many were applied."""
     events = session.scalars(
@@ -96,11 +110,17 @@ def apply_pending(session: Session, now: datetime, limit: int = BATCH) -> int:
         status = DELIVERY_EFFECT.get(event.event)
         if status and event.delivery_id:
             moves[status].add(event.delivery_id)
+        event.processed_at = now
+    # Two of these at once (two events tasks, or posts applied in process) take different events that
+    # may name the same deliveries and subscribers: each locks them in one order (deliveries by id,
+    # then subscribers by the events' delivery id and address), so one waits for the other, never
+    # both for each other.
+    _lock_deliveries(session, set().union(*moves.values()))
+    for event in sorted(events, key=lambda e: (e.delivery_id or 0, e.email or "", e.id)):
         effect = _subscriber_effect(event)
         if effect:
             _apply_to_subscriber(session, event, effect)
-        event.processed_at = now
-    for status, ids in moves.items():
+    for status, ids in sorted(moves.items()):
         ordered = sorted(ids)
         for start in range(0, len(ordered), 1000):
             session.execute(

@@ -222,3 +222,28 @@ def test_a_post_with_the_broker_down_is_answered_2xx_and_applied_by_the_sweep(
     assert _statuses(session)[d.id] == DeliveryStatus.QUEUED  # stored, waiting
     assert run_process_events(runtime) == 1  # beat's apply-stored-events
     assert _statuses(session)[d.id] == DeliveryStatus.DELIVERED
+
+
+def test_concurrent_posts_with_the_same_events_never_deadlock(make_runtime, session, deliveries):
+    """Eight posts at once, each the same events (SendGrid's retries) in its own order, each stored
+    and applied in its request (in process): on PostgreSQL, rows inserted and locked in one order
+    make one transaction wait for another, never a deadlock answered 500."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mailer.standin.signing import public_key_b64
+
+    runtime = make_runtime(sendgrid_webhook_public_key=public_key_b64(KEY))
+    kinds = ("processed", "delivered", "open", "click")
+    events = [_event(kind, d, n) for d in deliveries for kind in kinds for n in range(3)]
+
+    def poster(seed: int) -> list[int]:
+        mine = random.Random(seed).sample(events, len(events))
+        with TestClient(create_app(runtime)) as client:
+            return [post(client, mine[i : i + 40]).status_code for i in range(0, len(mine), 40)]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = [code for codes in pool.map(poster, range(8)) for code in codes]
+    assert set(answers) == {200}
+    assert _stored(session) == len(events)
+    assert set(_statuses(session).values()) == {DeliveryStatus.CLICKED}
