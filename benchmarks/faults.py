@@ -316,7 +316,7 @@ def main(argv=None) -> int:
                 if (
                     restarted is None
                     and not args.no_redis_restart
-                    and killed is not None
+                    and (killed is not None or args.kill_at >= 1)  # --kill-at 2: no kill
                     and accepted >= 2 * args.subscribers // 5
                 ):
                     stop_redis(redis_proc)
@@ -345,6 +345,8 @@ def main(argv=None) -> int:
         last_copy = max(
             (t for t, _, batch_id in tail.seen if batch_id), default=None
         )  # probes name no batch
+        if restarted is not None and last_copy:
+            results["redis_restart_to_last_copy_s"] = round(last_copy - t0 - restarted, 2)
         if blipped is not None:
             after = sorted(t - t0 for t, _, batch_id in tail.seen if batch_id and t - t0 >= blipped)
             gaps = [b - a for a, b in zip([blipped, *after], after, strict=False)]
@@ -415,6 +417,10 @@ def main(argv=None) -> int:
         f"reader's copy {results.get('kill_to_last_copy_s')} s, to the issue sent {results.get('kill_to_issue_sent_s')} s "
         f"({results.get('probes')} probe(s))"
     )
+    if "redis_restart_to_last_copy_s" in results:
+        print(
+            f"  from Redis's restart to the last reader's copy: {results['redis_restart_to_last_copy_s']} s"
+        )
     if "db_blip" in results:
         print(f"  database blip: {results['db_blip']}")
     st.finish(results, args.json, work, args.keep)
