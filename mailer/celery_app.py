@@ -8,6 +8,7 @@ mailer.wiring's in-process dispatcher runs the same task bodies.
 from __future__ import annotations
 
 import contextlib
+import random
 from typing import TYPE_CHECKING
 
 from celery import Celery, signals
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 
 # What a publish raises when the broker cannot be reached (a caller leaves the work for beat's sweep).
 BROKER_DOWN = (KombuError, RedisError, OSError)
+# A task that loses the database or the broker (a restart, a failover) is retried this many times,
+# 1 + 2 + ... + 60 s: about four minutes, after which beat's sweeps take its work up.
+STORE_RETRIES = 10
+STORE_RETRY_CAP = 60.0
 BEAT_TICK_KEY = "mailer:beat:last_tick"  # epoch seconds of beat's latest publish
 # `mail`: transactional mail (a sign-up's confirmation), apart from `send` so that it is never queued
 # behind a digest's batches; the sending workers take it first whenever a slot frees (docs/operations.md).
@@ -35,6 +40,13 @@ TASK_MODULES = (
     "mailer.mail.transactional",
     "subscribers.tasks",
 )
+
+
+def store_retry_in(retries: int) -> float:
+    """Seconds before retry number `retries` (from 0) of a task that lost the database or the broker:
+    doubling from 1 s up to a minute, each with jitter so the workers of a whole send do not all come
+    back in the same instant, and never so little that a retry lands inside the same outage."""
+    return min(STORE_RETRY_CAP, 2.0**retries) * random.uniform(0.5, 1.0)
 
 
 def beat_schedule(settings: Settings) -> dict:

@@ -7,7 +7,6 @@ Runtime, and mailer.wiring's in-process dispatcher runs the same body when there
 from __future__ import annotations
 
 import logging
-import random
 import time
 from datetime import datetime
 
@@ -15,7 +14,7 @@ from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
-from mailer.celery_app import app, runtime_of
+from mailer.celery_app import STORE_RETRIES, app, runtime_of, store_retry_in
 from mailer.db import connection_lost, utcnow
 from mailer.delivery import counters
 from mailer.delivery.batches import BatchOutcome, Interrupted
@@ -31,8 +30,6 @@ log = logging.getLogger(__name__)
 # backoff, never dropped. A batch whose retries run out is pending (or leased) still, and the sweep
 # takes it up.
 STORE_DOWN = (DBAPIError, RedisError, KombuError)  # of which, database errors for connection_lost()
-STORE_RETRIES = 10  # 1 + 2 + ... + 60 s: about four minutes of outage before the sweep takes over
-STORE_RETRY_CAP = 60.0
 
 
 def run_send_batch(rt: Runtime, batch_id: int, lease: str | None = None) -> str:
@@ -74,13 +71,6 @@ def _handing_back(rt: Runtime, exc: Interrupted) -> Interrupted:
         except STORE_DOWN:
             pass
     return exc
-
-
-def store_retry_in(retries: int) -> float:
-    """Seconds before retry number `retries` (from 0) of a task that lost the database or the broker:
-    doubling from 1 s up to a minute, each with jitter so the workers of a whole send do not all come
-    back in the same instant, and never so little that a retry lands inside the same outage."""
-    return min(STORE_RETRY_CAP, 2.0**retries) * random.uniform(0.5, 1.0)
 
 
 def follow_up(rt: Runtime, batch_id: int, outcome: BatchOutcome) -> str:

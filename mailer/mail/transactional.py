@@ -12,11 +12,12 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from mailer import langs
-from mailer.celery_app import app, runtime_of
+from mailer.celery_app import STORE_RETRIES, app, runtime_of, store_retry_in
 from mailer.config import Settings
-from mailer.db import utcnow
+from mailer.db import connection_lost, utcnow
 from mailer.mail.message import OutgoingBatch, Recipient
 from mailer.mail.models import MailKind, MailStatus, OutboxMail
 from mailer.mail.senders import SendError, backoff
@@ -204,7 +205,16 @@ def run_send_mail(rt: Runtime, mail_id: int) -> str:
 
 @app.task(name=SEND_MAIL, queue="mail", bind=True, acks_late=True)
 def send_mail(self, mail_id: int) -> str:
-    return run_send_mail(runtime_of(self.app), mail_id)
+    try:
+        return run_send_mail(runtime_of(self.app), mail_id)
+    except DBAPIError as exc:
+        if not connection_lost(exc):
+            raise
+        # A claim not committed leaves the row pending, and the retry sends it; one committed is
+        # taken up by the sweep once it lapses (the retry finds it held).
+        raise self.retry(
+            countdown=store_retry_in(self.request.retries), max_retries=STORE_RETRIES, exc=exc
+        ) from exc
 
 
 def unqueue(session, mail_ids: list[int]) -> None:
