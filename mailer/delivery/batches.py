@@ -54,8 +54,8 @@ class BatchOutcome:
 
 class Interrupted(Exception):
     """The database stopped answering while a run held batch `batch_id`'s lease until `leased_until`
-    (None: before it held one). The cause is the database's error; a retry hands the lease back first
-    (lifecycle.hand_back) unless its request may have gone out."""
+    (None: before it held one). The cause is the database's error; the lease is settled at once, or by
+    the retry (lifecycle.hand_back)."""
 
     def __init__(self, batch_id: int, leased_until: datetime | None):
         super().__init__(f"batch {batch_id}: the database stopped answering")

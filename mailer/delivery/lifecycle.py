@@ -112,28 +112,34 @@ def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool
     return True
 
 
-def hand_back(session: Session, batch_id: int, leased_until: datetime, now: datetime) -> bool:
-    """A run that lost the database while it held this lease, before any request of it went out: the
-    batch is pending again at once, and the attempt is not counted against its send retries. A lease
-    taken since (its own `leased_until`) or one whose request mark is on record is left alone: that
-    one's request may have gone out, and only the lease's end may settle it. Returns whether it won."""
-    won = session.execute(
-        moving(BatchStatus.PENDING, from_=[BatchStatus.SENDING])
-        .where(
-            Batch.id == batch_id,
-            Batch.leased_until == leased_until,
-            Batch.request_started_at.is_(None),
-        )
-        .values(
-            leased_until=None,
-            attempts=Batch.attempts - 1,
-            updated_at=now,
-            last_error="the database stopped answering before its request went out: sent again",
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]  # DML gives a CursorResult
-    session.commit()
-    return bool(won)
+def hand_back(
+    session: Session, batch_id: int, leased_until: datetime, now: datetime
+) -> BatchStatus | None:
+    """A lease whose run lost the database: that run is over, so the lease need not lapse. Without
+    the request mark nothing of it went out: `pending` again, the attempt not counted against the send
+    retries. With it, a request may have gone out and its answer is lost as of now: `unknown`,
+    reconciled from webhook evidence as a lapsed lease would be, a lease sooner. Returns the new
+    status, or None when the lease is no longer this run's (taken since, moved on, or its last commit
+    went through after all)."""
+    held = (Batch.id == batch_id, Batch.leased_until == leased_until)
+    for status, unsent, error in (
+        (BatchStatus.PENDING, True, "the database stopped answering before its request went out"),
+        (BatchStatus.UNKNOWN, False, "the database stopped answering mid-send: reconciled"),
+    ):
+        move = moving(status, from_=[BatchStatus.SENDING]).where(*held)
+        if unsent:  # and the attempt is not counted
+            move = move.where(Batch.request_started_at.is_(None)).values(
+                attempts=Batch.attempts - 1
+            )
+        won = session.execute(
+            move.values(leased_until=None, updated_at=now, last_error=error).execution_options(
+                synchronize_session=False
+            )
+        ).rowcount  # type: ignore[attr-defined]  # DML gives a CursorResult
+        session.commit()
+        if won:
+            return status
+    return None
 
 
 def lost_after(settings: Settings) -> timedelta:

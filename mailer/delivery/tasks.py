@@ -34,19 +34,26 @@ STORE_DOWN = (DBAPIError, RedisError, KombuError)  # of which, database errors f
 
 def run_send_batch(rt: Runtime, batch_id: int, lease: str | None = None) -> str:
     """Send one batch. `lease`: a retry's, the lease (ISO time) that an earlier run held when the
-    database stopped answering, handed back first. Raises Interrupted when the database (or Redis)
-    stops answering: the caller retries (with `lease=` the lease it names)."""
+    database stopped answering, settled first. Raises Interrupted when the database (or Redis) stops
+    answering: the caller retries (with `lease=` the lease it names)."""
     try:
         if lease is not None:
             with rt.session() as session:
-                hand_back(session, batch_id, datetime.fromisoformat(lease), utcnow())
+                settled = hand_back(session, batch_id, datetime.fromisoformat(lease), utcnow())
+            if settled == BatchStatus.UNKNOWN:
+                return _reconcile_later(rt, batch_id)
         with rt.session() as session:
             outcome = send_leased_batch(
                 session, batch_id, sender=rt.sender, settings=rt.settings, store=rt.kv
             )
     except Interrupted as exc:
         counters.record_db_error(rt.kv, time.time())
-        raise _handing_back(rt, exc) from exc.__cause__
+        settled = _settle_now(rt, exc)
+        if settled == BatchStatus.UNKNOWN:
+            return _reconcile_later(rt, batch_id)
+        if settled == BatchStatus.PENDING:  # the retry leases it afresh
+            raise Interrupted(batch_id, None) from exc.__cause__
+        raise
     except STORE_DOWN as exc:
         counters.record_db_error(rt.kv, time.time())
         if isinstance(exc, DBAPIError) and not connection_lost(exc):
@@ -60,17 +67,21 @@ def _lease_of(lease: str | None) -> datetime | None:
     return None if lease is None else datetime.fromisoformat(lease)
 
 
-def _handing_back(rt: Runtime, exc: Interrupted) -> Interrupted:
-    """The database may be back already (a blip): the lease is handed back now, so the next sweep, or
-    a duplicate task, need not wait for the retry. Otherwise the retry does it."""
+def _settle_now(rt: Runtime, exc: Interrupted) -> BatchStatus | None:
+    """The database may be back already (a blip): the lease is settled now (lifecycle.hand_back), so
+    that neither the next sweep nor a duplicate task waits for the retry. Otherwise the retry does it."""
     if exc.leased_until is not None:
         try:
             with rt.session() as session:
-                if hand_back(session, exc.batch_id, exc.leased_until, utcnow()):
-                    return Interrupted(exc.batch_id, None)
+                return hand_back(session, exc.batch_id, exc.leased_until, utcnow())
         except STORE_DOWN:
             pass
-    return exc
+    return None
+
+
+def _reconcile_later(rt: Runtime, batch_id: int) -> str:
+    grace = rt.settings.reconcile_grace_seconds
+    return follow_up(rt, batch_id, BatchOutcome(BatchStatus.UNKNOWN, reconcile_in=grace))
 
 
 def follow_up(rt: Runtime, batch_id: int, outcome: BatchOutcome) -> str:

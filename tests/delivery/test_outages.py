@@ -64,6 +64,31 @@ def counting(settings):
     return Counting(settings.outbox_dir)
 
 
+def test_a_send_that_loses_its_answer_s_commit_is_reconciled_at_once_not_a_lease_later(
+    session, issue, settings, make_runtime, blip, counting, monkeypatch
+):
+    """The request went out (it may have been accepted), and recording its answer failed: the batch is
+    `unknown` now, and its reconciliation queued for after the grace period."""
+    from mailer.delivery.tasks import run_send_batch
+
+    rt = make_runtime(sender=counting, broker_url="redis://127.0.0.1:1/0")
+    published = []
+    monkeypatch.setattr(
+        rt.tasks.celery,
+        "send_task",
+        lambda name, args, countdown=None, **kw: published.append((name, args, countdown)),
+    )
+    [first, *_] = start_send(session, issue, settings, utcnow())
+    session.commit()
+    blip.arm("message_id=")  # the answer's commit
+    assert run_send_batch(rt, first) == BatchStatus.UNKNOWN
+    batch = session.get(Batch, first, populate_existing=True)
+    assert (batch.status, batch.leased_until) == (BatchStatus.UNKNOWN, None)
+    assert "mid-send" in batch.last_error
+    assert published == [("mailer.reconcile_batch", (first,), settings.reconcile_grace_seconds)]
+    assert len(counting.mailed) == batch.size  # once: nothing resent blindly
+
+
 @pytest.mark.parametrize(
     "marker",
     [
@@ -105,7 +130,9 @@ def test_the_worker_task_retries_with_the_lease_it_held(
     assert (batch.status, batch.attempts) == (BatchStatus.ACCEPTED, 1)
 
 
-def test_a_lease_is_not_handed_back_once_its_request_may_have_gone_out(session, issue, settings):
+def test_a_lease_whose_request_may_have_gone_out_is_reconciled_not_handed_back(
+    session, issue, settings
+):
     from mailer.delivery import batches
 
     [first, *_] = start_send(session, issue, settings, utcnow())
@@ -115,11 +142,14 @@ def test_a_lease_is_not_handed_back_once_its_request_may_have_gone_out(session, 
     held = leased.leased_until
     leased.request_started_at = now
     session.commit()
-    assert not lifecycle.hand_back(session, first, held, now)
-    assert not lifecycle.hand_back(
-        session, first, held + timedelta(seconds=1), now
-    )  # another lease
+    assert (
+        lifecycle.hand_back(session, first, held + timedelta(seconds=1), now) is None
+    )  # another's
     assert session.get(Batch, first, populate_existing=True).status == BatchStatus.SENDING
+    assert lifecycle.hand_back(session, first, held, now) == BatchStatus.UNKNOWN
+    batch = session.get(Batch, first, populate_existing=True)
+    assert (batch.status, batch.leased_until, batch.attempts) == (BatchStatus.UNKNOWN, None, 1)
+    assert lifecycle.hand_back(session, first, held, now) is None  # settled once
 
 
 def _age(session, batch_ids, seconds: float) -> None:
