@@ -2,7 +2,7 @@
 
     python benchmarks/faults.py [--subscribers 50000] [--json out.json] [--seed 7] [--database-url URL]
                                 [--kill-at 0.2] [--probe-email probe@news.example.com] [--no-redis-restart]
-                                [--no-starter-kill]
+                                [--no-starter-kill] [--db-blip 0.84 --blip-at 0.5]
 
 The stack: PostgreSQL (`bench` database, schema recreated), a redis-server of this benchmark's own on a free
 port (--save "" --appendonly no, so a restart loses every queued task), the stand-in answering
@@ -18,6 +18,11 @@ the time from the worker's kill to the last reader's copy and to the issue `sent
 A worker killed inside a request leaves its batch `unknown`; when the send is nearly over no webhook event comes
 after the loss, and reconciliation sends a probe to --probe-email (counted apart) to see the stream pass it.
 With `slow` in --fail, a request the killed worker had not finished is never accepted (as on a cut upload).
+
+--db-blip S: the processes reach PostgreSQL through a proxy of this benchmark's (benchmarks/_blip.py) that,
+once --blip-at of the recipients are accepted, drops every connection and refuses new ones for S seconds,
+as a restart does; prints the longest wait between two accepted batches after it (the stall) and the time
+from the blip to the issue `sent`. With --kill-at 2 --no-redis-restart --no-starter-kill it is the only fault.
 """
 
 from __future__ import annotations
@@ -149,6 +154,10 @@ def main(argv=None) -> int:
         "--probe-email", default="probe@news.example.com", help="MAILER_PROBE_EMAIL ('' for none)"
     )
     parser.add_argument("--no-redis-restart", action="store_true")
+    parser.add_argument("--db-blip", type=float, default=0.0, help="seconds PostgreSQL is away")
+    parser.add_argument(
+        "--blip-at", type=float, default=0.5, help="fraction accepted when the blip comes"
+    )
     parser.add_argument(
         "--no-starter-kill", action="store_true", help="let `mailer issue send` write every ledger"
     )
@@ -193,6 +202,14 @@ def main(argv=None) -> int:
         in_flight = None
         record = work / "record.jsonl"
         stack = st.Stack(dict(os.environ), work)
+        blip = None
+        if args.db_blip:
+            from _blip import Blip
+            from sqlalchemy.engine import make_url
+
+            pg_port = make_url(args.database_url).port or 5432
+            blip = Blip(pg_port)
+            stack.env["MAILER_DATABASE_URL"] = blip.url(args.database_url, pg_port)
         web_port = st.free_port()
         key_file = work / "webhook-key.pem"
         url, public_key = st.start_standin(
@@ -269,7 +286,7 @@ def main(argv=None) -> int:
         starter_killed = (
             {"at_s": None} if args.no_starter_kill else kill_starter_mid_ledger(stack, number, t0)
         )
-        killed = restarted = None
+        killed = restarted = blipped = None
         status, deadline = None, t0 + args.timeout
         with rt.session() as session:
             while time.time() < deadline:
@@ -299,7 +316,7 @@ def main(argv=None) -> int:
                 if (
                     restarted is None
                     and not args.no_redis_restart
-                    and killed is not None
+                    and (killed is not None or args.kill_at >= 1)  # --kill-at 2: no kill
                     and accepted >= 2 * args.subscribers // 5
                 ):
                     stop_redis(redis_proc)
@@ -308,6 +325,13 @@ def main(argv=None) -> int:
                     restarted = time.time() - t0
                     print(
                         f"{restarted:.1f} s: restarted Redis (empty) at {accepted:,} accepted",
+                        flush=True,
+                    )
+                if blip and blipped is None and accepted >= args.subscribers * args.blip_at:
+                    blip.cut(args.db_blip)
+                    blipped = time.time() - t0
+                    print(
+                        f"{blipped:.1f} s: PostgreSQL away for {args.db_blip} s at {accepted:,} accepted",
                         flush=True,
                     )
                 status = session.scalar(select(Issue.status).where(Issue.number == number))
@@ -321,6 +345,18 @@ def main(argv=None) -> int:
         last_copy = max(
             (t for t, _, batch_id in tail.seen if batch_id), default=None
         )  # probes name no batch
+        if restarted is not None and last_copy:
+            results["redis_restart_to_last_copy_s"] = round(last_copy - t0 - restarted, 2)
+        if blipped is not None:
+            after = sorted(t - t0 for t, _, batch_id in tail.seen if batch_id and t - t0 >= blipped)
+            gaps = [b - a for a, b in zip([blipped, *after], after, strict=False)]
+            results["db_blip"] = {
+                "seconds": args.db_blip,
+                "at_s": round(blipped, 2),
+                "longest_gap_after_s": round(max(gaps, default=0.0), 2),
+                "to_last_copy_s": round(last_copy - t0 - blipped, 2) if last_copy else None,
+                "to_issue_sent_s": round(finished - blipped, 2),
+            }
         if killed is not None:
             results["worker_killed_in_request"] = in_flight
             results["kill_to_last_copy_s"] = (
@@ -340,7 +376,8 @@ def main(argv=None) -> int:
         stats = json.loads(urllib_get(url + "/_standin/stats"))
         results["standin_requests"] = stats["requests"]
         results["peak_rss_mb"] = {
-            n: st.peak_rss_mb(stack.pid(n)) for n in ("worker1", "worker2", "standin", "web")
+            n: st.peak_rss_mb(stack.pid(n)) if n in stack.procs else None
+            for n in ("worker1", "worker2", "standin", "web")
         }
         results["peak_worker_rss_mb"] = max(
             results["peak_rss_mb"][n] or 0 for n in ("worker1", "worker2")
@@ -380,6 +417,12 @@ def main(argv=None) -> int:
         f"reader's copy {results.get('kill_to_last_copy_s')} s, to the issue sent {results.get('kill_to_issue_sent_s')} s "
         f"({results.get('probes')} probe(s))"
     )
+    if "redis_restart_to_last_copy_s" in results:
+        print(
+            f"  from Redis's restart to the last reader's copy: {results['redis_restart_to_last_copy_s']} s"
+        )
+    if "db_blip" in results:
+        print(f"  database blip: {results['db_blip']}")
     st.finish(results, args.json, work, args.keep)
     ok = (
         results.get("lost") == 0

@@ -1,4 +1,4 @@
-"""The Celery app: queues ingest/assemble/send/events, JSON only, late acks, and the beat schedule.
+"""The Celery app: queues ingest/assemble/mail/send/events, JSON only, late acks, and the beat schedule.
 
 The app is configured by the process's entry point (mailer.wiring) from its Settings, and carries that
 process's Runtime for the tasks to run on. With MAILER_BROKER_URL empty Celery is not used at all:
@@ -8,6 +8,7 @@ mailer.wiring's in-process dispatcher runs the same task bodies.
 from __future__ import annotations
 
 import contextlib
+import random
 from typing import TYPE_CHECKING
 
 from celery import Celery, signals
@@ -23,8 +24,14 @@ if TYPE_CHECKING:
 
 # What a publish raises when the broker cannot be reached (a caller leaves the work for beat's sweep).
 BROKER_DOWN = (KombuError, RedisError, OSError)
+# A task that loses the database or the broker (a restart, a failover) is retried this many times,
+# 1 + 2 + ... + 60 s: about four minutes, after which beat's sweeps take its work up.
+STORE_RETRIES = 10
+STORE_RETRY_CAP = 60.0
 BEAT_TICK_KEY = "mailer:beat:last_tick"  # epoch seconds of beat's latest publish
-QUEUES = ("ingest", "assemble", "send", "events")
+# `mail`: transactional mail (a sign-up's confirmation), apart from `send` so that it is never queued
+# behind a digest's batches; the sending workers take it first whenever a slot frees (docs/operations.md).
+QUEUES = ("ingest", "assemble", "mail", "send", "events")
 TASK_MODULES = (
     "mailer.articles.tasks",
     "mailer.issues.tasks",
@@ -33,6 +40,13 @@ TASK_MODULES = (
     "mailer.mail.transactional",
     "subscribers.tasks",
 )
+
+
+def store_retry_in(retries: int) -> float:
+    """Seconds before retry number `retries` (from 0) of a task that lost the database or the broker:
+    doubling from 1 s up to a minute, each with jitter so the workers of a whole send do not all come
+    back in the same instant, and never so little that a retry lands inside the same outage."""
+    return min(STORE_RETRY_CAP, 2.0**retries) * random.uniform(0.5, 1.0)
 
 
 def beat_schedule(settings: Settings) -> dict:

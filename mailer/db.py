@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from sqlalchemy import CheckConstraint, DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -47,6 +47,14 @@ def one_of(column: str, values) -> CheckConstraint:
     """A column that holds one of `values` (an enum's members, a tuple of languages), named after it."""
     listed = ", ".join(f"'{v}'" for v in values)
     return CheckConstraint(f"{column} IN ({listed})", name=column)
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """A database error that says the server is not answering (a restart, a failover, a network cut, a
+    locked SQLite file), not that the statement was wrong: worth retrying."""
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
 
 
 def utcnow() -> datetime:

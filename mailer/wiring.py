@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # In process, a countdown (a retry's backoff, a reconciliation's grace period) is waited out here, for
 # at most this long each time: the caller is a command or a request, not a worker with time to spare.
 IN_PROCESS_MAX_WAIT = 5.0
+IN_PROCESS_STORE_RETRIES = 5  # runs of a batch that lost the database, about 15 s in all
 
 
 class InProcessDispatcher:
@@ -45,9 +46,7 @@ class InProcessDispatcher:
         self._order = itertools.count()
 
     def send_batches(self, batch_ids: Sequence[int], countdown: float = 0.0) -> None:
-        from mailer.delivery.tasks import run_send_batch
-
-        self._run(run_send_batch, batch_ids, countdown)
+        self._run(_retrying_send, batch_ids, countdown)
 
     def reconcile(self, batch_ids: Sequence[int], countdown: float = 0.0) -> None:
         from mailer.events.tasks import run_reconcile_batch
@@ -99,6 +98,25 @@ class InProcessDispatcher:
         if not hasattr(self._local, "jobs"):
             self._local.jobs = []
         return self._local.jobs
+
+
+def _retrying_send(rt: Runtime, batch_id: int) -> str:
+    """In process, a batch whose run lost the database is run again here, as a worker's task is
+    retried, each wait at most IN_PROCESS_MAX_WAIT: a blip costs seconds, and a longer outage ends
+    the command with the database's error (the batch waits for the next send or resume)."""
+    from mailer.delivery.batches import Interrupted
+    from mailer.delivery.tasks import run_send_batch, store_retry_in
+
+    lease, retries = None, 0
+    while True:
+        try:
+            return run_send_batch(rt, batch_id, lease)
+        except Interrupted as exc:
+            if retries == IN_PROCESS_STORE_RETRIES:
+                raise (exc.__cause__ or exc) from None
+            lease = None if exc.leased_until is None else exc.leased_until.isoformat()
+            time.sleep(min(store_retry_in(retries), IN_PROCESS_MAX_WAIT))
+            retries += 1
 
 
 class CeleryDispatcher:
@@ -172,10 +190,20 @@ class CeleryDispatcher:
         return "waiting"
 
     def apply_events(self) -> None:
+        from mailer.celery_app import BROKER_DOWN
         from mailer.events.tasks import process_events
 
-        # Not caught: a webhook post whose events cannot be handed on is answered 5xx, and retried.
-        self.celery.send_task(process_events.name, queue=process_events.queue)
+        # The events are committed: a 5xx now would only have SendGrid post them again. Beat's
+        # apply-stored-events applies what is stored, once the broker is back.
+        try:
+            self.celery.send_task(process_events.name, queue=process_events.queue)
+        except BROKER_DOWN as exc:
+            log.warning(
+                "webhook events stored, not yet applied: broker unreachable (%s: %s); beat's "
+                "apply-stored-events applies them when it is back",
+                type(exc).__name__,
+                exc,
+            )
 
     def import_subscribers(self, job_id: int) -> None:
         from subscribers import import_jobs, tasks

@@ -24,7 +24,7 @@ def test_app_is_configured_for_safe_delivery():
     assert (
         {q.name for q in conf.task_queues}
         == set(QUEUES)
-        == {"ingest", "assemble", "send", "events"}
+        == {"ingest", "assemble", "mail", "send", "events"}
     )
     assert {
         "ingest-feeds",

@@ -154,3 +154,12 @@ def test_serve_runs_the_workers_asked_for_without_an_access_log(run, monkeypatch
     assert options["forwarded_allow_ips"] == "127.0.0.1"  # MAILER_TRUSTED_PROXIES
     assert "each keeps its own sign-up rate limits" in caplog.text  # no broker in tests
     assert run("serve", "--workers", "0").exit_code == 2
+
+
+@pytest.mark.parametrize("args", [["issue", "send", "1"], ["subscribers", "show", "a@example.com"]])
+def test_a_database_that_does_not_answer_is_one_line_not_a_traceback(make_runtime, args):
+    down = make_runtime(database_url="postgresql+psycopg://mailer@127.0.0.1:1/mailer")
+    result = CliRunner().invoke(main, args, obj=down)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: the database is not answering: ")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.output

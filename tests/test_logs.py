@@ -49,7 +49,7 @@ def test_a_send_task_s_lines_carry_its_batch_id(monkeypatch, runtime):
     from mailer.celery_app import app
     from mailer.delivery import tasks
 
-    def send(rt, batch_id):
+    def send(rt, batch_id, lease=None):
         logging.getLogger("mailer.delivery.batches").warning("provider slow")  # no ids given
         return "accepted"
 

@@ -40,6 +40,26 @@ def _user_errors() -> tuple[type[Exception], ...]:
     )
 
 
+def _unreachable() -> tuple[type[Exception], ...]:
+    """The database or the broker not answering (down, restarting, a network cut): not a bug, so
+    one line and exit status 1, as for a user's error; the command can be run again."""
+    from kombu.exceptions import OperationalError as BrokerError
+    from redis.exceptions import ConnectionError as RedisDown
+    from redis.exceptions import TimeoutError as RedisSlow
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return (OperationalError, InterfaceError, BrokerError, RedisDown, RedisSlow)
+
+
+def _unreachable_line(exc: Exception) -> str:
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):  # its str() carries the statement and a link: the cause says it
+        cause = str(exc.orig).strip().splitlines()
+        return f"the database is not answering: {cause[0] if cause else type(exc.orig).__name__}"
+    return f"the broker is not answering: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}"
+
+
 class MailerGroup(click.Group):
     def list_commands(self, ctx) -> list[str]:
         return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
@@ -55,6 +75,9 @@ class MailerGroup(click.Group):
             return super().invoke(ctx)
         except _user_errors() as exc:
             click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except _unreachable() as exc:
+            click.echo(f"error: {_unreachable_line(exc)}", err=True)
             ctx.exit(1)
         except Exception as exc:
             from pydantic import ValidationError

@@ -8,7 +8,7 @@ from mailer.cli.base import main, runtime
 
 
 @main.command()
-@click.option("-Q", "--queues", default="ingest,assemble,send,events", show_default=True)
+@click.option("-Q", "--queues", default="mail,ingest,assemble,send,events", show_default=True)
 @click.option("-c", "--concurrency", type=int, help="Worker processes (default: one per core).")
 @click.option(
     "-P",

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
-from mailer.db import utcnow
+from mailer.db import connection_lost, utcnow
 from mailer.delivery import counters
 from mailer.delivery.lifecycle import finish_issue_if_done, pause_issue
 from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
@@ -49,6 +50,16 @@ class BatchOutcome:
     retry_in: float | None = None  # send again after this many seconds
     reconcile_in: float | None = None  # look for webhook evidence after this many seconds
     spawned: list[int] = field(default_factory=list)  # new batches split off (413): enqueue them
+
+
+class Interrupted(Exception):
+    """The database stopped answering while a run held batch `batch_id`'s lease until `leased_until`
+    (None: before it held one). The cause is the database's error; the lease is settled at once, or by
+    the retry (lifecycle.hand_back)."""
+
+    def __init__(self, batch_id: int, leased_until: datetime | None):
+        super().__init__(f"batch {batch_id}: the database stopped answering")
+        self.batch_id, self.leased_until = batch_id, leased_until
 
 
 def _lease(session: Session, batch_id: int, now: datetime, settings: Settings) -> Batch | None:
@@ -236,6 +247,18 @@ def send_batch(
     batch = _lease(session, batch_id, now, settings)
     if batch is None:
         return BatchOutcome("skipped")
+    held = batch.leased_until
+    try:
+        return _send_held(session, batch, sender, settings, store, now)
+    except DBAPIError as exc:
+        if not connection_lost(exc):
+            raise
+        raise Interrupted(batch_id, held) from exc
+
+
+def _send_held(
+    session: Session, batch: Batch, sender: Sender, settings: Settings, store: Store, now: datetime
+) -> BatchOutcome:
     issue, started_at = session.execute(
         select(Issue, Edition.started_at)
         .join(Edition, Edition.issue_id == Issue.id)

@@ -112,6 +112,43 @@ def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool
     return True
 
 
+def hand_back(
+    session: Session, batch_id: int, leased_until: datetime, now: datetime
+) -> BatchStatus | None:
+    """A lease whose run lost the database: that run is over, so the lease need not lapse. Without
+    the request mark nothing of it went out: `pending` again, the attempt not counted against the send
+    retries. With it, a request may have gone out and its answer is lost as of now: `unknown`,
+    reconciled from webhook evidence as a lapsed lease would be, a lease sooner. Returns the new
+    status, or None when the lease is no longer this run's (taken since, moved on, or its last commit
+    went through after all)."""
+    held = (Batch.id == batch_id, Batch.leased_until == leased_until)
+    for status, unsent, error in (
+        (BatchStatus.PENDING, True, "the database stopped answering before its request went out"),
+        (BatchStatus.UNKNOWN, False, "the database stopped answering mid-send: reconciled"),
+    ):
+        move = moving(status, from_=[BatchStatus.SENDING]).where(*held)
+        if unsent:  # and the attempt is not counted
+            move = move.where(Batch.request_started_at.is_(None)).values(
+                attempts=Batch.attempts - 1
+            )
+        won = session.execute(
+            move.values(leased_until=None, updated_at=now, last_error=error).execution_options(
+                synchronize_session=False
+            )
+        ).rowcount  # type: ignore[attr-defined]  # DML gives a CursorResult
+        session.commit()
+        if won:
+            return status
+    return None
+
+
+def lost_after(settings: Settings) -> timedelta:
+    """How long a pending batch of a sending issue may wait before the sweep queues it again: two
+    sweeps. Its task may have been lost (a broker restarted empty, a task that died on a database blip
+    before it took the lease); one still queued makes a duplicate, which the lease turns away."""
+    return timedelta(seconds=2 * settings.maintenance_interval_seconds)
+
+
 @dataclass
 class Sweep:
     send: list[int]
@@ -121,7 +158,8 @@ class Sweep:
 def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
     """The periodic safety net. A batch whose worker died before its request went out goes out again at
     once; one whose worker died mid-request may have been sent, so it becomes `unknown` (reconciled, never
-    blindly resent); a batch that waited a whole lease for a worker is sent."""
+    blindly resent); a pending batch that waited two sweeps for a worker (its task may be lost), or a
+    retrying one that waited a whole lease, is queued again."""
     sending_issues = select(Issue.id).where(Issue.status == IssueStatus.SENDING)
     lapsed = Batch.leased_until < now  # of a batch still `sending`
     never_sent = session.scalars(
@@ -150,15 +188,32 @@ def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
     session.commit()
     stale = now - timedelta(seconds=settings.batch_lease_seconds)
     grace_over = now - timedelta(seconds=settings.reconcile_grace_seconds)
+    # A retrying batch waits out its backoff or rate-limit countdown in the broker: a lease's time. A
+    # pending one waits for nothing but a worker, so two sweeps without one mean its task may be lost.
+    # Stamped as queued again (by a compare-and-set: of two beats, one queues it).
+    requeued = session.scalars(
+        update(Batch)
+        .where(
+            Batch.issue_id.in_(sending_issues),
+            Batch.status == BatchStatus.PENDING,
+            Batch.updated_at < now - lost_after(settings),
+        )
+        .values(updated_at=now)
+        .returning(Batch.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    session.commit()
     send = session.scalars(
         select(Batch.id).where(
-            Batch.issue_id.in_(sending_issues), Batch.status.in_(LEASABLE), Batch.updated_at < stale
+            Batch.issue_id.in_(sending_issues),
+            Batch.status == BatchStatus.RETRYING,
+            Batch.updated_at < stale,
         )
     )
     reconcile = session.scalars(
         select(Batch.id).where(Batch.status == BatchStatus.UNKNOWN, Batch.updated_at <= grace_over)
     )
-    found = Sweep(send=[*never_sent, *send], reconcile=list(reconcile))
+    found = Sweep(send=[*never_sent, *requeued, *send], reconcile=list(reconcile))
     # An issue still `sending` with nothing open: whoever closed its last batch or ledger block died before
     # finishing it (for the others, finish_issue_if_done's first probe answers at once).
     for issue_id in session.scalars(sending_issues).all():

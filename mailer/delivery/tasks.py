@@ -8,34 +8,80 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 
-from mailer.celery_app import app, runtime_of
-from mailer.db import utcnow
+from mailer.celery_app import STORE_RETRIES, app, runtime_of, store_retry_in
+from mailer.db import connection_lost, utcnow
 from mailer.delivery import counters
-from mailer.delivery.batches import BatchOutcome
+from mailer.delivery.batches import BatchOutcome, Interrupted
 from mailer.delivery.batches import send_batch as send_leased_batch
-from mailer.delivery.lifecycle import sweep
+from mailer.delivery.lifecycle import hand_back, sweep
 from mailer.delivery.models import BatchStatus
 from mailer.delivery.stats import left_unscheduled
 from mailer.mail import transactional
 from mailer.runtime import Runtime
 
 log = logging.getLogger(__name__)
+# What a send task meets when the database or the broker blinks (a restart, a failover): retried with
+# backoff, never dropped. A batch whose retries run out is pending (or leased) still, and the sweep
+# takes it up.
+STORE_DOWN = (DBAPIError, RedisError, KombuError)  # of which, database errors for connection_lost()
 
 
-def run_send_batch(rt: Runtime, batch_id: int) -> str:
+def run_send_batch(rt: Runtime, batch_id: int, lease: str | None = None) -> str:
+    """Send one batch. `lease`: a retry's, the lease (ISO time) that an earlier run held when the
+    database stopped answering, settled first. Raises Interrupted when the database (or Redis) stops
+    answering: the caller retries (with `lease=` the lease it names)."""
     try:
+        if lease is not None:
+            with rt.session() as session:
+                settled = hand_back(session, batch_id, datetime.fromisoformat(lease), utcnow())
+            if settled == BatchStatus.UNKNOWN:
+                return _reconcile_later(rt, batch_id)
         with rt.session() as session:
             outcome = send_leased_batch(
                 session, batch_id, sender=rt.sender, settings=rt.settings, store=rt.kv
             )
-    except DBAPIError:
-        # the batch's lease runs out and the sweep takes it up again; meanwhile a stalled send says why
+    except Interrupted as exc:
         counters.record_db_error(rt.kv, time.time())
+        settled = _settle_now(rt, exc)
+        if settled == BatchStatus.UNKNOWN:
+            return _reconcile_later(rt, batch_id)
+        if settled == BatchStatus.PENDING:  # the retry leases it afresh
+            raise Interrupted(batch_id, None) from exc.__cause__
         raise
+    except STORE_DOWN as exc:
+        counters.record_db_error(rt.kv, time.time())
+        if isinstance(exc, DBAPIError) and not connection_lost(exc):
+            raise
+        # before a lease: the batch is as it was (pending, or leased by this run's earlier attempt)
+        raise Interrupted(batch_id, _lease_of(lease)) from exc
     return follow_up(rt, batch_id, outcome)
+
+
+def _lease_of(lease: str | None) -> datetime | None:
+    return None if lease is None else datetime.fromisoformat(lease)
+
+
+def _settle_now(rt: Runtime, exc: Interrupted) -> BatchStatus | None:
+    """The database may be back already (a blip): the lease is settled now (lifecycle.hand_back), so
+    that neither the next sweep nor a duplicate task waits for the retry. Otherwise the retry does it."""
+    if exc.leased_until is not None:
+        try:
+            with rt.session() as session:
+                return hand_back(session, exc.batch_id, exc.leased_until, utcnow())
+        except STORE_DOWN:
+            pass
+    return None
+
+
+def _reconcile_later(rt: Runtime, batch_id: int) -> str:
+    grace = rt.settings.reconcile_grace_seconds
+    return follow_up(rt, batch_id, BatchOutcome(BatchStatus.UNKNOWN, reconcile_in=grace))
 
 
 def follow_up(rt: Runtime, batch_id: int, outcome: BatchOutcome) -> str:
@@ -88,8 +134,18 @@ def run_warn_unscheduled(rt: Runtime) -> int:
 
 
 @app.task(name="mailer.send_batch", queue="send", bind=True, acks_late=True)
-def send_batch(self, batch_id: int) -> str:
-    return run_send_batch(runtime_of(self.app), batch_id)
+def send_batch(self, batch_id: int, lease: str | None = None) -> str:
+    try:
+        return run_send_batch(runtime_of(self.app), batch_id, lease)
+    except Interrupted as exc:
+        held = None if exc.leased_until is None else exc.leased_until.isoformat()
+        raise self.retry(
+            args=(batch_id,),
+            kwargs={"lease": held},
+            countdown=store_retry_in(self.request.retries),
+            max_retries=STORE_RETRIES,
+            exc=exc,
+        ) from exc
 
 
 @app.task(name="mailer.sweep_batches", queue="send", bind=True)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime
+from itertools import groupby
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
+from mailer.db import is_postgres
 from mailer.delivery.models import Delivery, DeliveryStatus, below
 from mailer.events.models import WebhookEvent
 from subscribers import bounces, changes
@@ -118,6 +120,19 @@ def _count_delivered(session: Session, delivered: dict[int, set[int]]) -> None:
             bounces.count_delivered(session, issue_id, [r for r in readers if r is not None])
 
 
+def _lock_deliveries(session: Session, ids: set[int]) -> None:
+    if not ids or not is_postgres(session):  # SQLite locks the whole file at the first write
+        return
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 1000):
+        session.execute(
+            select(Delivery.id)
+            .where(Delivery.id.in_(ordered[start : start + 1000]))
+            .order_by(Delivery.id)
+            .with_for_update()
+        ).all()
+
+
 def apply_pending(session: Session, now: datetime, settings: Settings, limit: int = BATCH) -> int:
     """Apply up to `limit` stored, unapplied events; returns how many were applied."""
     events = session.scalars(
@@ -137,13 +152,24 @@ def apply_pending(session: Session, now: datetime, settings: Settings, limit: in
             moves[status].add(event.delivery_id)
         if event.event == "delivered" and event.delivery_id and event.issue_id is not None:
             delivered[event.issue_id].add(event.delivery_id)
-        effect = _subscriber_effect(event)
-        if effect:
-            _apply_to_subscriber(session, event, effect, settings)
         event.processed_at = now
-    # after this chunk's soft bounces: a count compares issues, so the order within a chunk is no matter
-    _count_delivered(session, delivered)
-    for status, ids in moves.items():
+    # Two of these at once (two events tasks, or posts applied in process) take different events that
+    # may name the same deliveries and subscribers: each locks them in one order (deliveries by id,
+    # then subscribers by the events' issue, delivery id and address; a later issue's deliveries
+    # have later ids), so one waits for the other, never both for each other.
+    _lock_deliveries(session, set().union(*moves.values()))
+    in_order = sorted(
+        events, key=lambda e: (e.issue_id or 0, e.delivery_id or 0, e.email or "", e.id)
+    )
+    for issue_id, of_issue in groupby(in_order, key=lambda e: e.issue_id or 0):
+        for event in of_issue:
+            effect = _subscriber_effect(event)
+            if effect:
+                _apply_to_subscriber(session, event, effect, settings)
+        # issue by issue: a soft-bounce count is a streak of issues, whatever order the chunk came in
+        if issue_id in delivered:
+            _count_delivered(session, {issue_id: delivered[issue_id]})
+    for status, ids in sorted(moves.items()):
         ordered = sorted(ids)
         for start in range(0, len(ordered), 1000):
             session.execute(

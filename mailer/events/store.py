@@ -202,8 +202,11 @@ class Stored:
 
 
 def store(session: Session, events: list, now: datetime) -> Stored:
-    """Insert the events not seen before; the rejected ones as rejections."""
+    """Insert the events not seen before; the rejected ones as rejections. The rows go in in order of
+    sg_event_id: two posts holding the same events (SendGrid's retries overlap a post still in flight)
+    wait on each other's unique keys in one order, never each on the other's."""
     result = Stored()
+    rows: list[dict] = []
     for start in range(0, len(events), CHUNK):
         chunk, checked = events[start : start + CHUNK], []
         for event in chunk:
@@ -215,7 +218,6 @@ def store(session: Session, events: list, now: datetime) -> Stored:
             e.get("email"): _address(e.get("email")) for e, reason in checked if not reason
         }
         erased = suppression.erased_among(session, {a for a in addresses.values() if a})
-        rows = []
         for event, reason in checked:
             if reason:
                 result.rejected += 1
@@ -223,10 +225,14 @@ def store(session: Session, events: list, now: datetime) -> Stored:
             else:
                 result.kinds.append(kind(event))
                 rows.append(_row(event, now, addresses[event.get("email")] in erased))
-        statement = (
-            upsert_insert(session, WebhookEvent)
-            .on_conflict_do_nothing(index_elements=["sg_event_id"])
-            .returning(WebhookEvent.id)
-        )  # returns only the rows inserted: the new ones
-        result.new += len(session.connection().execute(statement, rows).all())
+    rows.sort(key=lambda row: row["sg_event_id"])
+    statement = (
+        upsert_insert(session, WebhookEvent)
+        .on_conflict_do_nothing(index_elements=["sg_event_id"])
+        .returning(WebhookEvent.id)
+    )  # returns only the rows inserted: the new ones
+    for start in range(0, len(rows), CHUNK):
+        result.new += len(
+            session.connection().execute(statement, rows[start : start + CHUNK]).all()
+        )
     return result

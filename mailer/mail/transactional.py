@@ -1,7 +1,7 @@
 """Transactional mail: one message to one person (the sign-up confirmation), rendered once, sent now.
 
 What to send is a row of the outbox table (mailer.mail.models), written in the sign-up's own transaction;
-after the commit a task on the `send` queue sends it (in-process without a broker). A row the broker never
+after the commit a task on the `mail` queue sends it (in-process without a broker). A row the broker never
 got (it was down) is queued by beat's sweep once it is back: nothing lost, and the row's claim keeps a
 second copy of the task from sending it again.
 """
@@ -12,11 +12,12 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from mailer import langs
-from mailer.celery_app import app, runtime_of
+from mailer.celery_app import STORE_RETRIES, app, runtime_of, store_retry_in
 from mailer.config import Settings
-from mailer.db import utcnow
+from mailer.db import connection_lost, utcnow
 from mailer.mail.message import OutgoingBatch, Recipient
 from mailer.mail.models import MailKind, MailStatus, OutboxMail
 from mailer.mail.senders import SendError, backoff
@@ -202,9 +203,18 @@ def run_send_mail(rt: Runtime, mail_id: int) -> str:
     return "sent"
 
 
-@app.task(name=SEND_MAIL, queue="send", bind=True, acks_late=True)
+@app.task(name=SEND_MAIL, queue="mail", bind=True, acks_late=True)
 def send_mail(self, mail_id: int) -> str:
-    return run_send_mail(runtime_of(self.app), mail_id)
+    try:
+        return run_send_mail(runtime_of(self.app), mail_id)
+    except DBAPIError as exc:
+        if not connection_lost(exc):
+            raise
+        # A claim not committed leaves the row pending, and the retry sends it; one committed is
+        # taken up by the sweep once it lapses (the retry finds it held).
+        raise self.retry(
+            countdown=store_retry_in(self.request.retries), max_retries=STORE_RETRIES, exc=exc
+        ) from exc
 
 
 def unqueue(session, mail_ids: list[int]) -> None:

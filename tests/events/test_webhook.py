@@ -195,3 +195,55 @@ def test_stored_but_unapplied_evidence_postpones_reconciliation(
     assert (
         reconcile.reconcile_batch(session, batch_id, later, settings).status == BatchStatus.ACCEPTED
     )
+
+
+def test_a_post_with_the_broker_down_is_answered_2xx_and_applied_by_the_sweep(
+    make_runtime, session, deliveries, monkeypatch, caplog
+):
+    """The events are committed before the apply task is queued: a 5xx then would only have SendGrid
+    post them again. Beat's apply-stored-events applies them once the broker is back."""
+    from kombu.exceptions import OperationalError
+
+    from mailer.events.tasks import run_process_events
+    from mailer.standin.signing import public_key_b64
+
+    runtime = make_runtime(
+        broker_url="redis://127.0.0.1:1/0", sendgrid_webhook_public_key=public_key_b64(KEY)
+    )
+
+    def down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+    monkeypatch.setattr(runtime.tasks.celery, "send_task", down)
+    d = deliveries[0]
+    response = post(TestClient(create_app(runtime)), [_event("delivered", d)])
+    assert response.status_code == 200 and response.json()["new"] == 1
+    assert "not yet applied: broker unreachable" in caplog.text
+    assert _statuses(session)[d.id] == DeliveryStatus.QUEUED  # stored, waiting
+    assert run_process_events(runtime) == 1  # beat's apply-stored-events
+    assert _statuses(session)[d.id] == DeliveryStatus.DELIVERED
+
+
+def test_concurrent_posts_with_the_same_events_never_deadlock(make_runtime, session, deliveries):
+    """Eight posts at once, each the same events (SendGrid's retries) in its own order, each stored
+    and applied in its request (in process): on PostgreSQL, rows inserted and locked in one order
+    make one transaction wait for another, never a deadlock answered 500."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mailer.standin.signing import public_key_b64
+
+    runtime = make_runtime(sendgrid_webhook_public_key=public_key_b64(KEY))
+    kinds = ("processed", "delivered", "open", "click")
+    events = [_event(kind, d, n) for d in deliveries for kind in kinds for n in range(3)]
+
+    def poster(seed: int) -> list[int]:
+        mine = random.Random(seed).sample(events, len(events))
+        with TestClient(create_app(runtime)) as client:
+            return [post(client, mine[i : i + 40]).status_code for i in range(0, len(mine), 40)]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = [code for codes in pool.map(poster, range(8)) for code in codes]
+    assert set(answers) == {200}
+    assert _stored(session) == len(events)
+    assert set(_statuses(session).values()) == {DeliveryStatus.CLICKED}

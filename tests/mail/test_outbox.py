@@ -151,3 +151,36 @@ def test_the_sweep_task_sends_what_the_broker_lost(settings, session, runtime):
     )  # in process (no broker): sent by the sweep itself
     assert run_sweep_batches(runtime)["mails"] == 0
     assert _mails(runtime)[0].status == MailStatus.SENT and len(_files(settings)) == 1
+
+
+def test_the_task_retries_a_database_that_drops_before_the_claim(
+    settings, session, runtime, monkeypatch
+):
+    """A PostgreSQL restart as the worker claims the row: the task is retried, not dropped to wait
+    for a sweep a lease later."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from mailer.celery_app import app
+
+    monkeypatch.setattr(
+        app, "mailer_runtime", runtime, raising=False
+    )  # as a worker's start sets it
+    sub, _ = service.add(session, "blip@example.com", "ko")
+    mail_id = transactional.record(session, sub.id, "ko")
+    session.commit()
+    engine, dropped = runtime.sessions.kw["bind"], []
+
+    def drop_once(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE outbox_mails") and not dropped:
+            dropped.append(statement)
+            raise OperationalError(statement, parameters, Exception("server closed the connection"))
+
+    event.listen(engine, "before_cursor_execute", drop_once)
+    try:
+        assert transactional.send_mail.apply(args=(mail_id,)).get() == "sent"
+    finally:
+        event.remove(engine, "before_cursor_execute", drop_once)
+    assert dropped
+    [mail] = _mails(runtime)
+    assert (mail.status, mail.attempts) == (MailStatus.SENT, 1)

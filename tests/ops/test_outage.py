@@ -107,7 +107,8 @@ def only_ko_sent(session, issue, settings, runtime):
 
 
 def _run_queued(runtime, monkeypatch) -> list[str]:
-    """What a worker on the `send` queue would do: each queued task run once, here, on `runtime`."""
+    """What a worker on the `mail` and `send` queues would do: each queued task run once, here, on
+    `runtime`."""
     from queue import Empty
 
     from mailer.celery_app import app
@@ -117,18 +118,20 @@ def _run_queued(runtime, monkeypatch) -> list[str]:
     )  # as a worker's start sets it
     outcomes = []
     with runtime.tasks.celery.connection_for_read() as conn:
-        queue = conn.SimpleQueue("send")
-        try:
-            while True:
-                try:
-                    message = queue.get(timeout=1)
-                except Empty:
-                    return outcomes
-                args, kwargs, _ = message.payload
-                outcomes.append(app.tasks[message.headers["task"]].apply(args, kwargs).get())
-                message.ack()
-        finally:
-            queue.close()
+        for name in ("mail", "send"):
+            queue = conn.SimpleQueue(name)
+            try:
+                while True:
+                    try:
+                        message = queue.get(timeout=1)
+                    except Empty:
+                        break
+                    args, kwargs, _ = message.payload
+                    outcomes.append(app.tasks[message.headers["task"]].apply(args, kwargs).get())
+                    message.ack()
+            finally:
+                queue.close()
+    return outcomes
 
 
 def test_a_sign_up_in_the_outage_is_mailed_once_it_is_over(

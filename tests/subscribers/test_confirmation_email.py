@@ -121,11 +121,12 @@ def test_a_failed_send_is_reported_without_the_link(settings, session, make_runt
     assert f"subscriber {sub.id}" in caplog.text
 
 
-def test_the_task_is_registered_on_the_send_queue():
+def test_the_task_is_registered_on_its_own_queue():
+    """A confirmation mail is not queued behind a digest's batches on `send`."""
     from mailer.celery_app import TASK_MODULES, create_app
     from mailer.config import Settings
 
     assert "mailer.mail.transactional" in TASK_MODULES
     app = create_app(Settings(_env_file=None, broker_url="redis://127.0.0.1:6379/0"))
     app.loader.import_default_modules()
-    assert app.tasks["mailer.send_mail"].queue == "send"
+    assert app.tasks["mailer.send_mail"].queue == "mail"

@@ -297,7 +297,7 @@ def test_with_a_broker_the_mail_is_queued_after_the_sign_up_is_committed(
     monkeypatch.setattr(runtime.tasks.celery, "send_task", send_task)
     assert sign_up(client, "queued@example.com", "en").status_code == 200
     assert (
-        queued == [("mailer.send_mail", "send", "queued@example.com", "en")]
+        queued == [("mailer.send_mail", "mail", "queued@example.com", "en")]
         and outbox.messages() == []
     )
 
