@@ -6,6 +6,8 @@ Each table is built once (columns, then raw rows) and shown as HTML or downloade
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import csv
 import io
 
@@ -202,7 +204,8 @@ def _trend_tables(session: Session, t: Texts, settings: Settings) -> tuple[list[
         [
             [
                 t._("Issue #%(number)s", number=i.number),
-                f"{i.started_at:%Y-%m-%d}",  # last_issues: started ones only
+                # last_issues: started ones only; the day it went out where the desk is
+                f"{i.started_at.astimezone(ZoneInfo(settings.desk_zone)):%Y-%m-%d}",
                 *_rate_cells(f),
             ]
             for i, f in last
