@@ -178,7 +178,10 @@ def render_issue(
         )
         # Defaults follow the stories on every change; an editor's own words are kept.
         if not (edition.subject_edited and edition.subject):
-            edition.subject, edition.subject_edited = render_subject(DIGEST, edition.lang, context), False
+            edition.subject, edition.subject_edited = (
+                render_subject(DIGEST, edition.lang, context),
+                False,
+            )
         if not (edition.preheader_edited and edition.preheader):
             edition.preheader = _default_preheader(stories, edition.lang)
             edition.preheader_edited = False
