@@ -31,7 +31,7 @@ def test_an_edited_subject_is_marked_kept_and_warned_about_in_korean(admin, issu
         if sides["ko"]
     )
     page = admin.get("/admin/issues/1?lang=ko").text
-    assert "기사 순서를 따름" in page and "직접 씀" not in page
+    assert "기사 순서를 따름" in page and "직접 수정함" not in page
     form = _form(page)
     form["subject_ko"] = f"놓치지 마세요: {lead}"
     assert admin.post("/admin/issues/1/editions", data=form).status_code == 303
@@ -39,7 +39,7 @@ def test_an_edited_subject_is_marked_kept_and_warned_about_in_korean(admin, issu
 
     page = html.unescape(admin.get("/admin/issues/1?lang=ko").text)
     assert f'value="놓치지 마세요: {lead}"' in page  # kept as written
-    assert 'data-edited="subject_ko"' in page and "직접 씀" in page
+    assert 'data-edited="subject_ko"' in page and "직접 수정함" in page
     assert f"이 제목에 이번 호에서 빠진 기사 “{lead}”이(가) 들어 있습니다." in page
     assert 'name="default" value="subject_ko"' in page
 
