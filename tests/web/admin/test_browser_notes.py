@@ -40,9 +40,7 @@ def test_a_typed_note_survives_another_button_and_the_scroll_is_kept(
     page = browser.new_page(viewport={"width": 1366, "height": 900}, color_scheme="light")
     _log_in(page, server)
     page.goto(f"{server}/admin/issues/1?lang=ko")
-    first, second = (
-        page.locator("tr.story").nth(i).get_attribute("data-article") for i in (0, 1)
-    )
+    first, second = (page.locator("tr.story").nth(i).get_attribute("data-article") for i in (0, 1))
     note = page.locator(f"#story-note-{first}-ko")
     note.scroll_into_view_if_needed()
     page.mouse.wheel(0, 300)
