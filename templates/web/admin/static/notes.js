@@ -94,7 +94,8 @@
       return;
     }
     dirtyForms.delete(form);
-    sessionStorage.setItem("desk-scroll:" + location.pathname, String(window.scrollY));
+    sessionStorage.setItem("desk-scroll:" + location.pathname,
+                           JSON.stringify({y: window.scrollY, at: Date.now()}));
   });
 
   window.addEventListener("beforeunload", function (e) {
@@ -106,9 +107,9 @@
   });
 
   var key = "desk-scroll:" + location.pathname;
-  var y = sessionStorage.getItem(key);
-  if (y !== null) {
-    sessionStorage.removeItem(key);
-    window.scrollTo(0, parseInt(y, 10) || 0);
-  }
+  var kept = null;
+  try { kept = JSON.parse(sessionStorage.getItem(key)); } catch (err) { kept = null; }
+  sessionStorage.removeItem(key);
+  // only straight after a post of this page: a position left by a post that went elsewhere is stale
+  if (kept && Date.now() - kept.at < 30000) { window.scrollTo(0, kept.y || 0); }
 })();
