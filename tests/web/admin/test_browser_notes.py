@@ -86,7 +86,7 @@ def test_an_edited_subject_naming_a_dropped_story_is_warned_about(
     _log_in(page, server)
     page.goto(f"{server}/admin/issues/1?lang=ko")
     page.fill("#subject_ko", f"이번 주 꼭 읽을 기사: {lead}")
-    page.click("#editions-form button[type=submit]:not(.offscreen):not([name])")
+    page.click("form[action$='/editions'] button[type=submit]")
     page.wait_for_selector(".notice")
     page.locator(f"tr.story[data-article='{lead_id}'] button[value=remove]").click()
     page.wait_for_selector(".notice")
