@@ -204,6 +204,24 @@ def set_edition_note(
     _refresh(session, issue, settings)
 
 
+def follow_pairing(session: Session, article_ids: set[int], settings: Settings) -> list[int]:
+    """After a pairing changed: re-render each editable issue holding one of these stories, so its
+    editions show the stories in their new languages, and their default subjects and preheaders follow.
+    The numbers of the issues re-rendered."""
+    issues = session.scalars(
+        select(Issue)
+        .join(IssueStory, IssueStory.issue_id == Issue.id)
+        .where(IssueStory.article_id.in_(article_ids), Issue.status.in_(EDITABLE))
+        .distinct()
+    ).all()
+    done = []
+    for issue in issues:
+        if is_editable(issue):
+            _refresh(session, issue, settings)
+            done.append(issue.number)
+    return done
+
+
 def candidates(session: Session, limit: int = 50) -> list[Article]:
     """Recent stories in no issue (one side of each pair), for the editor's "add" list."""
     used = select(IssueStory.article_id)

@@ -78,3 +78,19 @@ def test_a_title_that_is_part_of_a_story_still_in_the_issue_is_no_warning():
     assert named("주간: 서울 지하철 새 노선", ["서울 지하철", "부산"], []) == ["서울 지하철"]
     assert named("주간: 서울 지하철 새 노선", ["서울 지하철"], ["서울 지하철 새 노선"]) == []
     assert named("AI and more", ["AI"], []) == []  # too short to say a story is named
+
+
+def test_a_pairing_undone_is_followed_by_the_subject_of_the_other_edition(session, issue, settings):
+    from mailer.articles.models import Article
+    from mailer.articles.pairing import unpair
+
+    first = session.get(Article, issue.stories[0].article_id)
+    assert first.pair_id is not None  # the sample's lead story has its translation
+    other = "en" if first.lang == "ko" else "ko"
+    edition = next(e for e in issue.editions if e.lang == other)
+    translated = session.get(Article, first.pair_id).title
+    assert translated in edition.subject
+    before = {first.id, first.pair_id}
+    unpair(session, first.id)
+    assert editing.follow_pairing(session, before, settings) == [issue.number]
+    assert translated not in edition.subject  # the next story with a translation leads now
