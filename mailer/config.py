@@ -4,6 +4,7 @@ import re
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -94,6 +95,9 @@ class Settings(BaseSettings):
     digest_weekday: int = Field(0, ge=0, le=6)  # 0 = Monday
     digest_hour: int = Field(6, ge=0, le=23)
     digest_timezone: str = "Asia/Seoul"
+    desk_timezone: str = Field(
+        "", description="the IANA zone every desk time is shown in; empty: MAILER_DIGEST_TIMEZONE"
+    )
     digest_max_stories: int = 10
     schedule_tick_seconds: float = (
         60.0  # how often beat looks for editions whose send time has come
@@ -221,6 +225,21 @@ class Settings(BaseSettings):
                 "MAILER_BATCH_LEASE_SECONDS must be longer than MAILER_SENDGRID_TIMEOUT_SECONDS"
             )
         return self
+
+    @model_validator(mode="after")
+    def _desk_zone_exists(self) -> "Settings":
+        try:
+            ZoneInfo(self.desk_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"MAILER_DESK_TIMEZONE {self.desk_zone!r} is not an IANA time zone (Asia/Seoul)"
+            ) from None
+        return self
+
+    @property
+    def desk_zone(self) -> str:
+        """The zone the desk shows every time in."""
+        return self.desk_timezone.strip() or self.digest_timezone
 
     @property
     def tasks_in_process(self) -> bool:

@@ -107,19 +107,34 @@ def articles_list(lang: str | None, as_json: bool, limit: int) -> None:
 @click.argument("second", type=int)
 def articles_pair(first: int, second: int) -> None:
     """Pair an English and a Korean story by hand."""
+    from mailer.articles.models import Article
     from mailer.articles.pairing import pair
+    from mailer.issues.editing import follow_pairing
 
     with db_session() as session:
+        before = {first, second} | {
+            a.pair_id for i in (first, second) if (a := session.get(Article, i)) and a.pair_id
+        }
         pair(session, first, second)
+        redone = follow_pairing(session, before, runtime().settings)
     click.echo(f"paired {first} <-> {second}")
+    for number in redone:
+        click.echo(f"issue #{number} rendered again")
 
 
 @articles.command("unpair")
 @click.argument("article_id", type=int)
 def articles_unpair(article_id: int) -> None:
     """Undo a story's pairing (both sides)."""
+    from mailer.articles.models import Article
     from mailer.articles.pairing import unpair
+    from mailer.issues.editing import follow_pairing
 
     with db_session() as session:
+        article = session.get(Article, article_id)
+        before = {article_id} | ({article.pair_id} if article and article.pair_id else set())
         unpair(session, article_id)
+        redone = follow_pairing(session, before, runtime().settings)
     click.echo(f"unpaired {article_id}")
+    for number in redone:
+        click.echo(f"issue #{number} rendered again")

@@ -146,6 +146,15 @@ def _default_preheader(stories: list[dict], lang: str) -> str:
     return text if len(text) <= PREHEADER_LENGTH else text[: PREHEADER_LENGTH - 1].rstrip() + "…"
 
 
+def default_heads(
+    issue: Issue, lang: str, stories: list[dict], settings: Settings, day: date
+) -> tuple[str, str]:
+    """The subject and preheader an edition has unless an editor wrote their own: the lead story's title
+    in the subject, the next stories' in the preheader, from the issue's stories as they are now."""
+    subject = render_subject(DIGEST, lang, digest_context(issue, lang, stories, settings, day=day))
+    return subject, _default_preheader(stories, lang)
+
+
 def render_issue(
     session: Session,
     issue: Issue,
@@ -168,8 +177,15 @@ def render_issue(
             notes=notes,
             links=tags(edition.link_tag),
         )
-        edition.subject = edition.subject or render_subject(DIGEST, edition.lang, context)
-        edition.preheader = edition.preheader or _default_preheader(stories, edition.lang)
+        # Defaults follow the stories on every change; an editor's own words are kept.
+        if not (edition.subject_edited and edition.subject):
+            edition.subject, edition.subject_edited = (
+                render_subject(DIGEST, edition.lang, context),
+                False,
+            )
+        if not (edition.preheader_edited and edition.preheader):
+            edition.preheader = _default_preheader(stories, edition.lang)
+            edition.preheader_edited = False
         context.update(subject=edition.subject, preheader=edition.preheader)
         edition.html, edition.text = render_body(DIGEST, edition.lang, context)
         edition.rendered_at = utcnow()

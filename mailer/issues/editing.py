@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from mailer.articles.models import Article
 from mailer.config import Settings
 from mailer.issues import approvals
-from mailer.issues.digest import render_issue
+from mailer.issues.digest import default_heads, render_issue, send_day, stories_of
 from mailer.issues.models import Edition, Issue, IssueStory
 from mailer.issues.service import IssueError
 from mailer.issues.states import IssueStatus
@@ -147,12 +147,26 @@ def set_story_note(
     _refresh(session, issue, settings)
 
 
+def _kept(given: str, edition: Edition, field: str, default: str) -> None:
+    """An editor's save of a subject or preheader: blank or the default gives the default back (and it
+    follows the stories again), the same words as stored keep their state, other words are their own."""
+    if not given or given == default:
+        given, edited = default, False
+    elif given == getattr(edition, field):
+        edited = getattr(edition, f"{field}_edited")
+    else:
+        edited = True
+    setattr(edition, field, given)
+    setattr(edition, f"{field}_edited", edited)
+
+
 def update_editions(
     session: Session, issue: Issue, fields: dict[str, dict[str, str]], *, settings: Settings
 ) -> None:
     """{lang: {"subject", "preheader", "note"}}. A blank subject or preheader gets the default back."""
     _check_editable(issue)
     by_lang: dict[str, Edition] = {e.lang: e for e in issue.editions}
+    stories = stories_of(session, issue)
     for lang, values in fields.items():
         edition = by_lang.get(lang)
         if edition is None:
@@ -165,15 +179,47 @@ def update_editions(
                 lang=lang,
                 max=MAX_SUBJECT,
             )
-        edition.subject = subject
-        edition.preheader = " ".join(values.get("preheader", edition.preheader).split())[
-            :MAX_SUBJECT
-        ]
+        preheader = " ".join(values.get("preheader", edition.preheader).split())[:MAX_SUBJECT]
+        default_subject, default_preheader = default_heads(
+            issue, lang, stories, settings, send_day(edition, issue, settings)
+        )
+        _kept(subject, edition, "subject", default_subject)
+        _kept(preheader, edition, "preheader", default_preheader)
         if (
             lang != BOTH
         ):  # the bilingual edition shows the Korean and the English intro, not one of its own
             edition.note = values.get("note", edition.note).strip()
     _refresh(session, issue, settings)
+
+
+def set_edition_note(
+    session: Session, issue: Issue, lang: str, note: str, *, settings: Settings
+) -> None:
+    """The issue's intro in one edition's language (ko or en), saved alone as the editor types it."""
+    _check_editable(issue)
+    edition = next((e for e in issue.editions if e.lang == lang), None)
+    if lang not in STORY_LANGS or edition is None:
+        raise IssueError(f"an intro note is in ko or en, not {lang!r}", "note_lang", lang=lang)
+    edition.note = note.strip()
+    _refresh(session, issue, settings)
+
+
+def follow_pairing(session: Session, article_ids: set[int], settings: Settings) -> list[int]:
+    """After a pairing changed: re-render each editable issue holding one of these stories, so its
+    editions show the stories in their new languages, and their default subjects and preheaders follow.
+    The numbers of the issues re-rendered."""
+    issues = session.scalars(
+        select(Issue)
+        .join(IssueStory, IssueStory.issue_id == Issue.id)
+        .where(IssueStory.article_id.in_(article_ids), Issue.status.in_(EDITABLE))
+        .distinct()
+    ).all()
+    done = []
+    for issue in issues:
+        if is_editable(issue):
+            _refresh(session, issue, settings)
+            done.append(issue.number)
+    return done
 
 
 def candidates(session: Session, limit: int = 50) -> list[Article]:

@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, case
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, one_of, utcnow
@@ -75,6 +85,9 @@ class Edition(Base):
     lang: Mapped[str] = mapped_column(String(4))
     subject: Mapped[str] = mapped_column(String(500))
     preheader: Mapped[str] = mapped_column(String(500), default="")
+    # An editor's own subject or preheader is kept; otherwise each follows the stories on every change.
+    subject_edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    preheader_edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The intro in this edition's language (ko, en); the bilingual edition shows both of those.
     note: Mapped[str] = mapped_column(Text, default="")
     html: Mapped[str | None] = mapped_column(Text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from functools import partial
 from urllib.parse import quote
 
 from fastapi import FastAPI
@@ -118,8 +117,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         approval_pages,
         import_pages,
         issue_pages,
-        issue_view,
         login,
+        note_pages,
         preview_pages,
         progress_pages,
         report_pages,
@@ -127,6 +126,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         send_pages,
         subscriber_pages,
         throttle,
+        times,
         two_factor_pages,
     )
     from mailer.web.admin import auth as admin_auth
@@ -150,10 +150,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.templates.env.auto_reload = settings.env == "development"
     app.state.templates.env.filters["num"] = number  # 1445 -> 1,445 on every page
     i18n.install(app.state.templates.env)  # _() and ngettext() in the page's language
-    # a send time in the zone it was chosen in
-    app.state.templates.env.globals["zoned"] = partial(
-        issue_view.zoned, default_tz=settings.digest_timezone
-    )
+    # every time in the desk's zone, a send time in the zone it was chosen in, named in the page's language
+    times.install(app.state.templates.env, settings.desk_zone)
     app.state.rate_limiter = ratelimit.Limiter(runtime.kv)
     app.state.login_throttle = throttle.LoginThrottle(settings, runtime.kv)
     app.state.proof_counts = Fallback(runtime.kv)  # each desk account's proofs this hour
@@ -167,6 +165,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     for desk in (
         login,
         issue_pages,
+        note_pages,
         schedule_pages,
         approval_pages,
         send_pages,

@@ -15,6 +15,7 @@ EDITING = {
     ),
     "story_there": N_("That story is in this issue already."),
     "story_missing": N_("That story is not in this issue."),
+    "note_lang": N_("A note is in Korean or English."),
     "last_story": N_("An issue needs at least one story."),
     "subject_long": N_("A subject has at most %(max)s characters."),
     "not_rendered": N_("This edition is not rendered yet. Save to render it again."),

@@ -156,8 +156,12 @@ def _apply(
 async def save_editions(number: int, request: Request, session: DbSession, editor: CurrentEditor):
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token", "")))
+    reset = str(form.get("default", ""))  # "use the default" of one field: as if left blank
     fields = {
-        lang: {k: str(form.get(f"{k}_{lang}", "")) for k in ("subject", "preheader", "note")}
+        lang: {
+            k: "" if reset == f"{k}_{lang}" else str(form.get(f"{k}_{lang}", ""))
+            for k in ("subject", "preheader", "note")
+        }
         for lang in EDITIONS
     }
     settings = request.app.state.runtime.settings

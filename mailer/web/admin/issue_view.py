@@ -3,9 +3,8 @@ their refusal): what each of those modules imports, so none imports another."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cache
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Session
 from mailer.coded import decode
 from mailer.config import Settings
 from mailer.db import utcnow
-from mailer.issues import approvals, editing, reasons
+from mailer.issues import approvals, editing, heads, reasons
 from mailer.issues.digest import stories_of
 from mailer.issues.models import Editor, Issue
 from mailer.issues.service import get_issue
@@ -32,14 +31,6 @@ USUAL_ZONES = ("Asia/Seoul", "America/New_York", "America/Los_Angeles", "Europe/
 def zone_choices() -> tuple[str, ...]:
     """Every IANA zone this system knows, the newsroom's usual ones first."""
     return USUAL_ZONES + tuple(sorted(available_timezones() - set(USUAL_ZONES)))
-
-
-def zoned(when: datetime | None, tz: str | None, default_tz: str) -> str:
-    """A time in the zone it was chosen in (an edition's send_tz), else the digest's zone."""
-    if when is None:
-        return ""
-    tz = tz or default_tz
-    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") + f" {tz}"
 
 
 ADMIN_ONLY = frozenset(
@@ -140,7 +131,7 @@ def issue_view(
 ) -> HTMLResponse:
     issue = get_issue(session, number)
     settings = settings_of(request)
-    tz = settings.digest_timezone
+    tz = settings.desk_zone
     stories = list(zip(issue.stories, stories_of(session, issue), strict=True))
     return page(
         request,
@@ -158,5 +149,6 @@ def issue_view(
         notice=request.query_params.get("n"),
         **live_status(request, session, editor, issue),
         awaiting=approvals.waiting(issue),
+        stale=heads.stale_names(session, issue),
         **extra,
     )

@@ -31,7 +31,9 @@ from mailer.web.i18n import Texts, texts
 
 router = APIRouter(prefix="/admin")
 STATIC = templates_dir() / "web" / "admin" / "static"
-SCRIPTS = frozenset({"progress.js", "localtime.js"})  # served by name from STATIC; nothing else is
+SCRIPTS = frozenset(
+    {"progress.js", "localtime.js", "notes.js"}
+)  # served by name from STATIC; nothing else is
 LIVE = frozenset(
     {IssueStatus.SENDING, IssueStatus.PAUSED}
 )  # the figures may still move: the script polls

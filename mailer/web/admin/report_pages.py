@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -195,7 +196,7 @@ def issue_report_csv(
 
 
 def _trend_tables(session: Session, t: Texts, settings: Settings) -> tuple[list[str], list[Table]]:
-    now = utcnow()
+    now, desk = utcnow(), ZoneInfo(settings.desk_zone)
     last = reports.last_issues(session, now, settings, LAST_ISSUES)
     issues = Table(
         "issues",
@@ -204,7 +205,8 @@ def _trend_tables(session: Session, t: Texts, settings: Settings) -> tuple[list[
         [
             [
                 t._("Issue #%(number)s", number=i.number),
-                f"{i.started_at:%Y-%m-%d}",  # last_issues: started ones only
+                # last_issues: started ones only; the day it went out where the desk is
+                f"{i.started_at.astimezone(desk):%Y-%m-%d}" if i.started_at else "",
                 *_rate_cells(f),
             ]
             for i, f in last

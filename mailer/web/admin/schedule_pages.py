@@ -96,7 +96,7 @@ def schedule(
 ):
     check_csrf(request, csrf_token)
     settings = settings_of(request)
-    tz = timezone.strip() or settings.digest_timezone
+    tz = timezone.strip() or settings.desk_zone
     issue = _issue(request, session, number)
     if isinstance(issue, Response):
         return issue

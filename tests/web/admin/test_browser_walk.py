@@ -170,9 +170,9 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
 
     page.goto(f"{base}/admin/issues/1?lang=ko")
     schedule_from_the_desk(page, "all", "2099-01-05", "07:00", "America/New_York")
-    assert "2099-01-05 07:00 America/New_York" in page.inner_text(
+    assert "2099-01-05 07:00 (뉴욕 시간) · 2099-01-05 21:00 (서울 시간)" in page.inner_text(
         "#schedule"
-    )  # the zone it was chosen in
+    )  # the zone it was chosen in, and the desk's
     assert (
         page.inner_text(".send-at[data-lang=ko] .local-time")
         == " (내 시각: 2099-01-05 21:00 Asia/Seoul)"

@@ -31,8 +31,9 @@ def test_a_time_is_shown_in_the_zone_it_was_chosen_in_and_any_iana_zone_is_taken
     )
     page = admin.get("/admin/issues/1?lang=en").text
     assert (
-        "2099-01-05 07:00 America/New_York" in page and "2099-01-05 07:00 Pacific/Auckland" in page
-    )
+        "2099-01-05 07:00 (New York Time) · 2099-01-05 21:00 (Seoul Time)" in page
+        and "2099-01-05 07:00 (Auckland Time) · 2099-01-05 03:00 (Seoul Time)" in page
+    )  # in the zone it was chosen in, and where the desk is
     assert (
         'data-zone="America/New_York"' in page
         and '<script src="/admin/static/localtime.js"' in page
