@@ -8,7 +8,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.delivery.models import Delivery, DeliveryStatus, below
@@ -16,6 +16,7 @@ from mailer.events.models import WebhookEvent
 from subscribers import changes
 from subscribers import service as subscribers
 from subscribers.emails import InvalidEmail
+from subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)
 BATCH = 5000
@@ -80,6 +81,40 @@ def _apply_to_subscriber(session: Session, event: WebhookEvent, effect: str) -> 
         subscribers.mark_suppressed(session, sub.id, effect, source="webhook", detail=detail)
 
 
+def _engagement(event: WebhookEvent) -> str | None:
+    """The subscriber's engagement column this event moves, if any. An open that SendGrid flags as a
+    machine's (Apple's Mail Privacy Protection fetches every image) says nothing of the reader."""
+    if event.event == "delivered":
+        return "last_delivered_at"
+    if event.event == "click" or (
+        event.event == "open" and not (event.payload or {}).get("sg_machine_open")
+    ):
+        return "last_engaged_at"
+    return None
+
+
+def _record_engagement(session: Session, latest: dict[str, dict[int, datetime]]) -> None:
+    """Move each subscriber's engagement column forward to the latest event seen (never back: events
+    arrive out of order). The subscriber is found through the delivery the event names."""
+    for column_name, by_delivery in latest.items():
+        column = getattr(Subscriber, column_name)
+        statement = (
+            update(Subscriber)
+            .where(
+                Subscriber.id
+                == select(Delivery.subscriber_id)
+                .where(Delivery.id == bindparam("delivery"))
+                .scalar_subquery(),
+                or_(column.is_(None), column < bindparam("moment")),
+            )
+            # a fact about the reader's mail, not a change of the subscriber's record
+            .values({column_name: bindparam("moment"), "updated_at": Subscriber.updated_at})
+        )
+        params = [{"delivery": d, "moment": at} for d, at in sorted(by_delivery.items())]
+        if params:
+            session.connection().execute(statement, params)
+
+
 def apply_pending(session: Session, now: datetime, limit: int = BATCH) -> int:
     """Apply up to `limit` stored, unapplied events; returns how many were applied."""
     events = session.scalars(
@@ -92,10 +127,16 @@ def apply_pending(session: Session, now: datetime, limit: int = BATCH) -> int:
         )  # two events tasks take different events, never the same ones
     ).all()
     moves: dict[DeliveryStatus, set[int]] = defaultdict(set)
+    latest: dict[str, dict[int, datetime]] = defaultdict(dict)
     for event in events:
         status = DELIVERY_EFFECT.get(event.event)
         if status and event.delivery_id:
             moves[status].add(event.delivery_id)
+        engagement = _engagement(event)
+        if engagement and event.delivery_id:
+            at = event.occurred_at or now
+            seen = latest[engagement].get(event.delivery_id)
+            latest[engagement][event.delivery_id] = max(at, seen) if seen else at
         effect = _subscriber_effect(event)
         if effect:
             _apply_to_subscriber(session, event, effect)
@@ -113,4 +154,5 @@ def apply_pending(session: Session, now: datetime, limit: int = BATCH) -> int:
                 .execution_options(synchronize_session=False)
             )
     session.flush()
+    _record_engagement(session, latest)
     return len(events)

@@ -16,6 +16,7 @@ from mailer.db import upsert_insert
 from mailer.delivery.models import DELIVERY_RANK, Delivery, DeliveryStatus
 from mailer.delivery.stats import delivery_counts
 from mailer.events.models import IssueCounts, WebhookEvent
+from mailer.events.rollup import rollup_issue
 from mailer.issues import reasons
 from mailer.issues.models import Edition, Issue
 
@@ -59,7 +60,12 @@ def issue_stats(
 
 
 def refresh_counts(session: Session, issue_id: int, now: datetime) -> IssueCounts:
-    """Count the issue's deliveries and stats now, and store them (an upsert: beat and a page may race)."""
+    """Count the issue's deliveries and stats now, and store them (an upsert: beat and a page may race),
+    with the issue's aggregates. Counts made final by retention stay as they are: the raw rows they were
+    counted from are gone."""
+    stored = session.get(IssueCounts, issue_id, populate_existing=True)
+    if stored is not None and stored.final_at is not None:
+        return stored
     deliveries = delivery_counts(session, issue_id)
     values = {
         "issue_id": issue_id,
@@ -74,6 +80,7 @@ def refresh_counts(session: Session, issue_id: int, now: datetime) -> IssueCount
             set_={k: statement.excluded[k] for k in ("counted_at", "deliveries", "stats")},
         )
     )
+    rollup_issue(session, issue_id)
     return session.get_one(IssueCounts, issue_id, populate_existing=True)
 
 
@@ -87,6 +94,8 @@ def stored_counts(session: Session, issue: Issue, now: datetime, settings: Setti
     as without beat (tasks in-process), the first time, or the first time after the issue started or
     finished (a `sent` issue never shows the counts of its draft or of its sending)."""
     counts = session.get(IssueCounts, issue.id)
+    if counts is not None and counts.final_at is not None:
+        return counts
     if counts is None or any(
         counts.counted_at < moment for moment in (issue.started_at, issue.finished_at) if moment
     ):
@@ -100,8 +109,10 @@ def refresh_active(session: Session, now: datetime, settings: Settings) -> int:
     """Beat: count again every issue started and not settled. Returns how many; commits each."""
     ids = session.scalars(
         select(Issue.id)
+        .outerjoin(IssueCounts, IssueCounts.issue_id == Issue.id)
         .where(
             Issue.started_at.is_not(None),
+            IssueCounts.final_at.is_(None),
             or_(Issue.finished_at.is_(None), Issue.finished_at >= _settled_before(now, settings)),
         )
         .order_by(Issue.id)
