@@ -78,10 +78,15 @@ def refresh_counts(session: Session, issue_id: int, now: datetime) -> IssueCount
         statement.values(values).on_conflict_do_update(
             index_elements=["issue_id"],
             set_={k: statement.excluded[k] for k in ("counted_at", "deliveries", "stats")},
+            # made final meanwhile (retention counting it a last time): those counts win, whatever
+            # this count saw of rows being deleted
+            where=IssueCounts.final_at.is_(None),
         )
     )
-    rollup_issue(session, issue_id)
-    return session.get_one(IssueCounts, issue_id, populate_existing=True)
+    counts = session.get_one(IssueCounts, issue_id, populate_existing=True)
+    if counts.final_at is None:
+        rollup_issue(session, issue_id)
+    return counts
 
 
 def _settled_before(now: datetime, settings: Settings) -> datetime:

@@ -18,6 +18,7 @@ from mailer.events.models import IssueCounts, WebhookEvent
 from mailer.events.privacy import subscriber_report
 from mailer.events.reports import figures, hourly, top_links
 from mailer.events.retention import Plan, run_prune
+from mailer.events.stats import refresh_counts
 from mailer.events.store import store
 from mailer.issues.models import Edition, Issue
 from mailer.issues.service import draft_issue
@@ -177,6 +178,7 @@ def test_events_go_before_the_ledger_and_the_counts_stay_final(
     issue = session.get(Issue, issue.id)
     figs = figures(session, issue, utcnow() + timedelta(days=400), settings)
     assert figs["ko"].opened == 2 and figs["ko"].delivered == 4
+    assert refresh_counts(session, issue.id, utcnow()).stats["ko"]["opened"] == 2  # beat's too
 
 
 def test_engagement_facts_move_forward_only_and_skip_machine_opens(
