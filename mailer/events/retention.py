@@ -127,32 +127,37 @@ def finalize(session: Session, issue_id: int, now: datetime) -> None:
     )
 
 
-def _delete_chunks(rt: Runtime, model, due: tuple, chunk: int, progress: Progress | None) -> int:
-    """Delete the rows that are `due`, `chunk` of them a transaction, walking the primary key."""
-    table = model.__table__
-    last, total = -1, 0
-    while True:
+def _delete_range(
+    rt: Runtime, model, due: tuple, low: int, high: int, chunk: int, progress: Progress | None
+) -> int:
+    """Delete the rows that are `due` with ids from `low` to `high`, a range of `chunk` ids a
+    transaction. Rows of a kind were written in bulk and in time order, so the due ones run nearly
+    unbroken; a range of the primary key costs the same at the end of a million rows as at the start,
+    where a LIMIT over the rows not deleted yet would read again the dead ones before them."""
+    total = 0
+    for start in range(low, high + 1, chunk):
         with rt.session() as session:
-            ids = select(model.id).where(*due, model.id > last).order_by(model.id).limit(chunk)
             gone = (
-                session.execute(
-                    delete(table).where(table.c.id.in_(ids.scalar_subquery())).returning(table.c.id)
-                )
-                .scalars()
-                .all()
+                session.connection()
+                .execute(delete(model).where(*due, model.id.between(start, start + chunk - 1)))
+                .rowcount
             )
-        if not gone:
-            return total
-        last, total = max(gone), total + len(gone)
-        if progress:
-            progress(table.name, len(gone))
+        total += gone
+        if progress and gone:
+            progress(model.__tablename__, gone)
+    return total
+
+
+def _delete_events(rt: Runtime, due: tuple, chunk: int, progress: Progress | None) -> int:
+    with rt.session() as session:
+        low, high = session.execute(
+            select(func.min(WebhookEvent.id), func.max(WebhookEvent.id)).where(*due)
+        ).one()
+    return 0 if low is None else _delete_range(rt, WebhookEvent, due, low, high, chunk, progress)
 
 
 def _delete_ledger(rt: Runtime, due: tuple, chunk: int, progress: Progress | None) -> int:
-    """Delete the ledger rows that are `due`, issue by issue, walking each issue's range of ids a chunk
-    at a time: an issue's rows were written in bulk, so its ids run nearly unbroken, and a range of the
-    primary key costs the same at the end of a million rows as at the start (a LIMIT over the issue's
-    rows would read again every row not yet deleted)."""
+    """Issue by issue: an issue's ledger ids run nearly unbroken, other issues' may interleave."""
     with rt.session() as session:
         ranges = session.execute(
             select(Delivery.issue_id, func.min(Delivery.id), func.max(Delivery.id))
@@ -160,25 +165,12 @@ def _delete_ledger(rt: Runtime, due: tuple, chunk: int, progress: Progress | Non
             .group_by(Delivery.issue_id)
             .order_by(Delivery.issue_id)
         ).all()
-    total = 0
-    for issue_id, low, high in ranges:
-        for start in range(low, high + 1, chunk):
-            with rt.session() as session:
-                gone = (
-                    session.connection()
-                    .execute(
-                        delete(Delivery).where(
-                            *due,
-                            Delivery.issue_id == issue_id,
-                            Delivery.id.between(start, start + chunk - 1),
-                        )
-                    )
-                    .rowcount
-                )
-            total += gone
-            if progress and gone:
-                progress(Delivery.__tablename__, gone)
-    return total
+    return sum(
+        _delete_range(
+            rt, Delivery, (*due, Delivery.issue_id == issue_id), low, high, chunk, progress
+        )
+        for issue_id, low, high in ranges
+    )
 
 
 def run_prune(
@@ -198,7 +190,7 @@ def run_prune(
             finalize(session, issue_id, now)
     chunk = rt.settings.prune_chunk_rows
     return Plan(
-        events=_delete_chunks(rt, WebhookEvent, events_due(now, rt.settings), chunk, progress),
+        events=_delete_events(rt, events_due(now, rt.settings), chunk, progress),
         deliveries=_delete_ledger(rt, ledger_due(now, rt.settings), chunk, progress),
         finalized=planned.finalized,
     )

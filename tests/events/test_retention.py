@@ -226,3 +226,16 @@ def test_db_prune_says_what_would_go_then_prunes(session, ingested, subscribers_
         runner.invoke(main, ["issue", "show", str(issue.number), "--json"], obj=runtime).stdout
     )
     assert {e["lang"]: e["stats"]["delivered"] for e in shown["editions"]}["ko"] == 4
+
+
+def test_rows_go_a_chunk_a_transaction(session, ingested, subscribers_by_lang, make_runtime):
+    runtime = make_runtime(prune_chunk_rows=3)  # 9 ledger rows, 14 events: several chunks each
+    issue = _sent_issue(session, runtime)
+    _with_events(session, issue)
+    _age(session, issue, 100)
+    chunks: list[tuple[str, int]] = []
+    done = run_prune(runtime, progress=lambda table, n: chunks.append((table, n)))
+    assert all(n <= 3 for _, n in chunks) and len(chunks) >= 8
+    by_table = {t: sum(n for table, n in chunks if table == t) for t, _ in chunks}
+    assert by_table == {"webhook_events": done.events, "deliveries": done.deliveries}
+    assert (done.events, done.deliveries) == (14, 9) and _rows(session, WebhookEvent, issue) == 0
