@@ -5,6 +5,14 @@ the issue (made final), and each table's chunked deletes, with rows per second.
     python benchmarks/prune.py postgresql+psycopg://postgres@127.0.0.1:5432/DB [recipients]
 
 The database's tables are dropped and made again: give it one of its own.
+
+Measured (2 shared cores, PostgreSQL 16 on the same machine, 1,000,000 recipients):
+    webhook_events: 2,600,000 rows, 1,828 MiB; deliveries: 274 MiB
+    plan (--dry-run): 3.1s; last count of the issue, made final: 11.3s
+    prune: 19.0s in chunks of 10,000 rows
+      webhook_events: 2,600,000 rows in 13.1s, 198,999 rows/s
+      deliveries: 1,000,000 rows in 3.7s, 270,873 rows/s
+(Chunks as LIMIT over the rows not yet deleted, before ranges of ids: 55 s, 34,000 ledger rows/s.)
 """
 
 from __future__ import annotations
