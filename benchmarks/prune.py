@@ -6,7 +6,7 @@ the issue (made final), and each table's chunked deletes, with rows per second.
 
 The database's tables are dropped and made again: give it one of its own.
 
-Measured (2 shared cores, PostgreSQL 16 on the same machine, 1,000,000 recipients):
+Measured (2 shared cores, PostgreSQL 15 on the same machine, 1,000,000 recipients):
     webhook_events: 2,600,000 rows, 1,828 MiB; deliveries: 274 MiB
     plan (--dry-run): 3.1s; last count of the issue, made final: 11.3s
     prune: 19.0s in chunks of 10,000 rows
