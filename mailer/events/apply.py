@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mailer.delivery.models import Delivery, DeliveryStatus, below
@@ -93,26 +93,61 @@ def _engagement(event: WebhookEvent) -> str | None:
     return None
 
 
+def _latest_by_subscriber(
+    session: Session, by_delivery: dict[int, datetime]
+) -> dict[int, datetime]:
+    """{subscriber id: latest moment} from {delivery id: latest moment}, through the ledger."""
+    ids = sorted(by_delivery)
+    found: dict[int, datetime] = {}
+    for start in range(0, len(ids), 1000):
+        rows = session.execute(
+            select(Delivery.id, Delivery.subscriber_id).where(
+                Delivery.id.in_(ids[start : start + 1000])
+            )
+        )
+        for delivery_id, subscriber_id in rows:
+            if subscriber_id is None:  # erased
+                continue
+            at, seen = by_delivery[delivery_id], found.get(subscriber_id)
+            found[subscriber_id] = max(at, seen) if seen else at
+    return found
+
+
 def _record_engagement(session: Session, latest: dict[str, dict[int, datetime]]) -> None:
     """Move each subscriber's engagement column forward to the latest event seen (never back: events
     arrive out of order). The subscriber is found through the delivery the event names."""
     for column_name, by_delivery in latest.items():
+        found = _latest_by_subscriber(session, by_delivery)
+        if not found:
+            continue
+        ids = sorted(found)  # the same lock order in every worker
+        if session.get_bind().dialect.name == "postgresql":
+            # one statement for the chunk: a row at a time cost a third of apply's throughput
+            session.execute(
+                text(
+                    f"UPDATE subscribers s SET {column_name} = v.moment FROM "
+                    "unnest(CAST(:ids AS integer[]), CAST(:moments AS timestamp[])) AS v(id, moment) "
+                    f"WHERE s.id = v.id AND (s.{column_name} IS NULL OR s.{column_name} < v.moment)"
+                ),
+                {
+                    "ids": ids,
+                    "moments": [found[i].astimezone(UTC).replace(tzinfo=None) for i in ids],
+                },
+            )
+            continue
         column = getattr(Subscriber, column_name)
         statement = (
             update(Subscriber)
             .where(
-                Subscriber.id
-                == select(Delivery.subscriber_id)
-                .where(Delivery.id == bindparam("delivery"))
-                .scalar_subquery(),
+                Subscriber.id == bindparam("subscriber"),
                 or_(column.is_(None), column < bindparam("moment")),
             )
             # a fact about the reader's mail, not a change of the subscriber's record
             .values({column_name: bindparam("moment"), "updated_at": Subscriber.updated_at})
         )
-        params = [{"delivery": d, "moment": at} for d, at in sorted(by_delivery.items())]
-        if params:
-            session.connection().execute(statement, params)
+        session.connection().execute(
+            statement, [{"subscriber": i, "moment": found[i]} for i in ids]
+        )
 
 
 def apply_pending(session: Session, now: datetime, limit: int = BATCH) -> int:
