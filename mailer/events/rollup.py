@@ -18,18 +18,9 @@ from mailer.delivery.models import Delivery
 from mailer.events.models import IssueHour, IssueLink, WebhookEvent
 from mailer.issues.models import Edition
 
-# the kinds that stats.EVENT_STAT counts: the chart draws opens and clicks, the rest are kept for later
-HOURLY_EVENTS = (
-    "open",
-    "click",
-    "delivered",
-    "bounce",
-    "blocked",
-    "dropped",
-    "spamreport",
-    "unsubscribe",
-    "group_unsubscribe",
-)
+# what the report's chart draws: the other kinds hour by hour would double the rollup's time (1.6M
+# instead of 0.6M events of a 1M-reader issue), at each of beat's refreshes, for no page
+HOURLY_EVENTS = ("open", "click")
 
 
 def _hours_after(session: Session, column, start: datetime):
