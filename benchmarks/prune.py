@@ -1,4 +1,4 @@
-"""Retention on a synthetic year's issue: a 1M-row ledger and 2.6M webhook events with ~450-byte raw
+"""Retention on a synthetic 1M-reader issue: a 1M-row ledger and 2.6M webhook events with ~450-byte raw
 payloads on PostgreSQL, aged past retention, then `run_prune`: the plan (dry run), the last count of
 the issue (made final), and each table's chunked deletes, with rows per second.
 
