@@ -83,6 +83,11 @@ def beat_schedule(settings: Settings) -> dict:
             "task": "mailer.process_events",
             "schedule": settings.maintenance_interval_seconds,
         },
+        # Retention: old raw events and ledger rows go, their figures rolled up first (events/retention.py)
+        "prune-old-rows": {
+            "task": "mailer.prune",
+            "schedule": crontab(minute=15, hour=settings.prune_hour),
+        },
         # Behind a busy `assemble` worker, a refresh older than the next one is dropped, not run back to back.
         "refresh-issue-counts": {
             "task": "mailer.refresh_issue_counts",

@@ -82,6 +82,22 @@ class Settings(BaseSettings):
     # counts stored by beat this often, for issues in flight or finished within stats_refresh_days.
     stats_refresh_seconds: float = 60.0
     stats_refresh_days: int = 7
+    event_retention_days: int = Field(
+        30,
+        ge=1,
+        description="raw webhook events (with their JSON) kept this long once applied; an issue's "
+        "counts, links and hourly figures are rolled up and made final before its first go",
+    )
+    ledger_retention_days: int = Field(
+        90,
+        ge=1,
+        description="ledger rows kept this long after their issue finished (never while it is in "
+        "flight or a batch of it unsettled); its counts are rolled up and made final first",
+    )
+    prune_chunk_rows: int = Field(
+        10_000, ge=100, description="rows retention deletes per transaction (short locks)"
+    )
+    prune_hour: int = Field(3, ge=0, le=23, description="hour (UTC) beat runs retention daily")
 
     ingest_interval_minutes: int = 15
     feed_timeout_seconds: float = 20.0

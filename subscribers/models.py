@@ -50,6 +50,10 @@ class Subscriber(Base):
     soft_bounce_issue: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Engagement facts, kept on the subscriber as webhook events are applied, so that rules about a
+    # reader's lifecycle (sunset of the unengaged) outlive the raw events and the ledger, which are pruned.
+    last_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_engaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a human open or click
 
     @validates("email")
     def _lower(self, _key, value: str) -> str:
@@ -68,6 +72,8 @@ class Subscriber(Base):
             "unsubscribed_at": _iso(self.unsubscribed_at),
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
+            "last_delivered_at": _iso(self.last_delivered_at),
+            "last_engaged_at": _iso(self.last_engaged_at),
         }
 
 

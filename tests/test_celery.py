@@ -46,6 +46,14 @@ def test_every_scheduled_task_exists():
     assert {entry["task"] for entry in app.conf.beat_schedule.values()} <= set(app.tasks)
 
 
+def test_beat_prunes_daily_at_the_configured_hour_on_the_assemble_queue():
+    app = create_app(Settings(_env_file=None, prune_hour=4))
+    app.loader.import_default_modules()
+    entry = app.conf.beat_schedule["prune-old-rows"]
+    assert entry["task"] == "mailer.prune" and app.tasks["mailer.prune"].queue == "assemble"
+    assert entry["schedule"].hour == {4} and entry["schedule"].minute == {15}
+
+
 def test_ingest_interval_is_configurable():
     conf = create_app(Settings(_env_file=None, ingest_interval_minutes=5)).conf
     assert conf.beat_schedule["ingest-feeds"]["schedule"] == 300

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import groupby
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
@@ -24,6 +24,7 @@ from mailer.events.models import WebhookEvent
 from subscribers import bounces, changes
 from subscribers import service as subscribers
 from subscribers.emails import InvalidEmail
+from subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)
 BATCH = 5000
@@ -133,6 +134,75 @@ def _lock_deliveries(session: Session, ids: set[int]) -> None:
         ).all()
 
 
+def _engagement(event: WebhookEvent) -> str | None:
+    """The subscriber's engagement column this event moves, if any. An open that SendGrid flags as a
+    machine's (Apple's Mail Privacy Protection fetches every image) says nothing of the reader."""
+    if event.event == "delivered":
+        return "last_delivered_at"
+    if event.event == "click" or (
+        event.event == "open" and not (event.payload or {}).get("sg_machine_open")
+    ):
+        return "last_engaged_at"
+    return None
+
+
+def _latest_by_subscriber(
+    session: Session, by_delivery: dict[int, datetime]
+) -> dict[int, datetime]:
+    """{subscriber id: latest moment} from {delivery id: latest moment}, through the ledger."""
+    ids = sorted(by_delivery)
+    found: dict[int, datetime] = {}
+    for start in range(0, len(ids), 1000):
+        rows = session.execute(
+            select(Delivery.id, Delivery.subscriber_id).where(
+                Delivery.id.in_(ids[start : start + 1000])
+            )
+        )
+        for delivery_id, subscriber_id in rows:
+            if subscriber_id is None:  # erased
+                continue
+            at, seen = by_delivery[delivery_id], found.get(subscriber_id)
+            found[subscriber_id] = max(at, seen) if seen else at
+    return found
+
+
+def _record_engagement(session: Session, latest: dict[str, dict[int, datetime]]) -> None:
+    """Move each subscriber's engagement column forward to the latest event seen (never back: events
+    arrive out of order). The subscriber is found through the delivery the event names."""
+    for column_name, by_delivery in latest.items():
+        found = _latest_by_subscriber(session, by_delivery)
+        if not found:
+            continue
+        ids = sorted(found)  # the same lock order in every worker
+        if session.get_bind().dialect.name == "postgresql":
+            # one statement for the chunk: a row at a time cost a third of apply's throughput
+            session.execute(
+                text(
+                    f"UPDATE subscribers s SET {column_name} = v.moment FROM "
+                    "unnest(CAST(:ids AS integer[]), CAST(:moments AS timestamp[])) AS v(id, moment) "
+                    f"WHERE s.id = v.id AND (s.{column_name} IS NULL OR s.{column_name} < v.moment)"
+                ),
+                {
+                    "ids": ids,
+                    "moments": [found[i].astimezone(UTC).replace(tzinfo=None) for i in ids],
+                },
+            )
+            continue
+        column = getattr(Subscriber, column_name)
+        statement = (
+            update(Subscriber)
+            .where(
+                Subscriber.id == bindparam("subscriber"),
+                or_(column.is_(None), column < bindparam("moment")),
+            )
+            # a fact about the reader's mail, not a change of the subscriber's record
+            .values({column_name: bindparam("moment"), "updated_at": Subscriber.updated_at})
+        )
+        session.connection().execute(
+            statement, [{"subscriber": i, "moment": found[i]} for i in ids]
+        )
+
+
 def apply_pending(session: Session, now: datetime, settings: Settings, limit: int = BATCH) -> int:
     """Apply up to `limit` stored, unapplied events; returns how many were applied."""
     events = session.scalars(
@@ -146,12 +216,18 @@ def apply_pending(session: Session, now: datetime, settings: Settings, limit: in
     ).all()
     moves: dict[DeliveryStatus, set[int]] = defaultdict(set)
     delivered: dict[int, set[int]] = defaultdict(set)
+    latest: dict[str, dict[int, datetime]] = defaultdict(dict)
     for event in events:
         status = DELIVERY_EFFECT.get(event.event)
         if status and event.delivery_id:
             moves[status].add(event.delivery_id)
         if event.event == "delivered" and event.delivery_id and event.issue_id is not None:
             delivered[event.issue_id].add(event.delivery_id)
+        engagement = _engagement(event)
+        if engagement and event.delivery_id:
+            at = event.occurred_at or now
+            seen = latest[engagement].get(event.delivery_id)
+            latest[engagement][event.delivery_id] = max(at, seen) if seen else at
         event.processed_at = now
     # Two of these at once (two events tasks, or posts applied in process) take different events that
     # may name the same deliveries and subscribers: each locks them in one order (deliveries by id,
@@ -182,4 +258,5 @@ def apply_pending(session: Session, now: datetime, settings: Settings, limit: in
                 .execution_options(synchronize_session=False)
             )
     session.flush()
+    _record_engagement(session, latest)
     return len(events)

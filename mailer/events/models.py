@@ -41,3 +41,34 @@ class IssueCounts(Base):
     counted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deliveries: Mapped[dict] = mapped_column(JSON)  # {lang: {delivery status: n}}
     stats: Mapped[dict] = mapped_column(JSON)  # {lang: {stat: n}}, as issue_stats()
+    # Set when retention first removes the issue's raw rows (events or ledger): from then on these counts
+    # and the issue's aggregates (IssueHour, IssueLink) are final, and nothing counts the issue again.
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IssueHour(Base):
+    """Events of an edition by kind and by whole hour after the edition started, rolled up with the
+    issue's counts: what the report's hourly chart draws once the raw events are gone."""
+
+    __tablename__ = "issue_hours"
+
+    issue_id: Mapped[int] = mapped_column(
+        ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True
+    )
+    lang: Mapped[str] = mapped_column(String(4), primary_key=True)
+    event: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+
+
+class IssueLink(Base):
+    """Readers (deliveries) who clicked a link of an edition, rolled up with the issue's counts: the
+    clicked URL lives only in the raw event payload, which retention removes."""
+
+    __tablename__ = "issue_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    lang: Mapped[str] = mapped_column(String(4))
+    url: Mapped[str] = mapped_column(Text)
+    clicks: Mapped[int] = mapped_column(Integer)

@@ -2,21 +2,21 @@
 after the send, the last issues compared, and the warnings a sender must heed.
 
 Rates come from the stored counts (stats.stored_counts), so a page never counts a million-row ledger; the
-links and the hourly figures read the issue's webhook events by its indexed issue_id.
+links and the hourly figures from the aggregates rolled up with them (rollup.py), which outlive the raw
+events and ledger rows that retention prunes. A page asks for the counts first, which rolls up when they
+are stale.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import Integer, cast, distinct, func, literal, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
-from mailer.db import UTCDateTime
-from mailer.delivery.models import Delivery
-from mailer.events.models import WebhookEvent
+from mailer.events.models import IssueHour, IssueLink
 from mailer.events.stats import stored_counts
 from mailer.issues.models import Issue
 from mailer.issues.states import IssueStatus
@@ -80,59 +80,36 @@ def figures(
 
 
 def top_links(session: Session, issue: Issue, limit: int = 10) -> dict[str, list[tuple[str, int]]]:
-    """{edition lang: [(url, readers who clicked it)]}, most clicked first."""
-    url = WebhookEvent.payload["url"].as_string()
-    clicks = func.count(distinct(WebhookEvent.delivery_id))
+    """{edition lang: [(url, readers who clicked it)]}, most clicked first, as rolled up with the issue's
+    stored counts (rollup.rollup_issue)."""
     found: dict[str, list[tuple[str, int]]] = {}
     for edition in issue.editions:
         rows = session.execute(
-            select(url, clicks)
-            .join(Delivery, Delivery.id == WebhookEvent.delivery_id)
-            .where(
-                WebhookEvent.issue_id == issue.id,
-                WebhookEvent.event == "click",
-                Delivery.edition_id == edition.id,
-                url.is_not(None),
-            )
-            .group_by(url)
-            .order_by(clicks.desc(), url)
+            select(IssueLink.url, IssueLink.clicks)
+            .where(IssueLink.issue_id == issue.id, IssueLink.lang == edition.lang)
+            .order_by(IssueLink.clicks.desc(), IssueLink.url)
             .limit(limit)
         ).all()
         found[edition.lang] = [(u, n) for u, n in rows]
     return found
 
 
-def _hours_after(session: Session, column, start: datetime):
-    """Whole hours from `start` to `column`, in the database (PostgreSQL and SQLite say it differently)."""
-    start_value = literal(start, UTCDateTime)
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.floor(func.extract("epoch", column - start_value) / 3600), Integer)
-    return cast((func.julianday(column) - func.julianday(start_value)) * 24, Integer)
-
-
 def hourly(session: Session, issue: Issue, hours: int = HOURS) -> dict[str, dict[str, list[int]]]:
     """{edition lang: {"open": [n per hour], "click": [...]}} over the first `hours` after the edition
-    started; each figure counts events (a reader opening twice in an hour counts twice)."""
+    started, as rolled up with the issue's stored counts; each figure counts events (a reader opening
+    twice in an hour counts twice)."""
     series: dict[str, dict[str, list[int]]] = {}
     for edition in sorted(issue.editions, key=lambda e: EDITIONS.index(e.lang)):
         series[edition.lang] = {"open": [0] * hours, "click": [0] * hours}
-        if edition.started_at is None:
-            continue
-        hour = _hours_after(session, WebhookEvent.occurred_at, edition.started_at)
-        for event, h, n in session.execute(
-            select(WebhookEvent.event, hour, func.count())
-            .join(Delivery, Delivery.id == WebhookEvent.delivery_id)
-            .where(
-                WebhookEvent.issue_id == issue.id,
-                WebhookEvent.event.in_(["open", "click"]),
-                Delivery.edition_id == edition.id,
-                WebhookEvent.occurred_at >= edition.started_at,
-                WebhookEvent.occurred_at < edition.started_at + timedelta(hours=hours),
-            )
-            .group_by(WebhookEvent.event, hour)
-        ):
-            if 0 <= h < hours:
-                series[edition.lang][event][h] += n
+    for lang, event, h, n in session.execute(
+        select(IssueHour.lang, IssueHour.event, IssueHour.hour, IssueHour.events).where(
+            IssueHour.issue_id == issue.id,
+            IssueHour.event.in_(["open", "click"]),
+            IssueHour.hour < hours,
+        )
+    ):
+        if lang in series and 0 <= h < hours:
+            series[lang][event][h] += n
     return series
 
 

@@ -16,6 +16,7 @@ from mailer.db import upsert_insert
 from mailer.delivery.models import DELIVERY_RANK, Delivery, DeliveryStatus
 from mailer.delivery.stats import delivery_counts
 from mailer.events.models import IssueCounts, WebhookEvent
+from mailer.events.rollup import rollup_issue
 from mailer.issues import reasons
 from mailer.issues.models import Edition, Issue
 
@@ -70,7 +71,12 @@ def issue_stats(
 
 
 def refresh_counts(session: Session, issue_id: int, now: datetime) -> IssueCounts:
-    """Count the issue's deliveries and stats now, and store them (an upsert: beat and a page may race)."""
+    """Count the issue's deliveries and stats now, and store them (an upsert: beat and a page may race),
+    with the issue's aggregates. Counts made final by retention stay as they are: the raw rows they were
+    counted from are gone."""
+    stored = session.get(IssueCounts, issue_id, populate_existing=True)
+    if stored is not None and stored.final_at is not None:
+        return stored
     deliveries = delivery_counts(session, issue_id)
     values = {
         "issue_id": issue_id,
@@ -83,9 +89,15 @@ def refresh_counts(session: Session, issue_id: int, now: datetime) -> IssueCount
         statement.values(values).on_conflict_do_update(
             index_elements=["issue_id"],
             set_={k: statement.excluded[k] for k in ("counted_at", "deliveries", "stats")},
+            # made final meanwhile (retention counting it a last time): those counts win, whatever
+            # this count saw of rows being deleted
+            where=IssueCounts.final_at.is_(None),
         )
     )
-    return session.get_one(IssueCounts, issue_id, populate_existing=True)
+    counts = session.get_one(IssueCounts, issue_id, populate_existing=True)
+    if counts.final_at is None:
+        rollup_issue(session, issue_id)
+    return counts
 
 
 def _settled_before(now: datetime, settings: Settings) -> datetime:
@@ -98,6 +110,8 @@ def stored_counts(session: Session, issue: Issue, now: datetime, settings: Setti
     as without beat (tasks in-process), the first time, or the first time after the issue started or
     finished (a `sent` issue never shows the counts of its draft or of its sending)."""
     counts = session.get(IssueCounts, issue.id)
+    if counts is not None and counts.final_at is not None:
+        return counts
     if counts is None or any(
         counts.counted_at < moment for moment in (issue.started_at, issue.finished_at) if moment
     ):
@@ -111,8 +125,10 @@ def refresh_active(session: Session, now: datetime, settings: Settings) -> int:
     """Beat: count again every issue started and not settled. Returns how many; commits each."""
     ids = session.scalars(
         select(Issue.id)
+        .outerjoin(IssueCounts, IssueCounts.issue_id == Issue.id)
         .where(
             Issue.started_at.is_not(None),
+            IssueCounts.final_at.is_(None),
             or_(Issue.finished_at.is_(None), Issue.finished_at >= _settled_before(now, settings)),
         )
         .order_by(Issue.id)

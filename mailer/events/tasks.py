@@ -10,6 +10,7 @@ from mailer.delivery.models import BatchStatus
 from mailer.delivery.tasks import follow_up
 from mailer.events.apply import apply_pending
 from mailer.events.reconcile import reconcile_batch as reconcile
+from mailer.events.retention import run_prune
 from mailer.events.stats import refresh_active
 from mailer.runtime import Runtime
 
@@ -61,3 +62,10 @@ def reconcile_batch(self, batch_id: int) -> str:
 @app.task(name="mailer.refresh_issue_counts", queue="assemble", bind=True)
 def refresh_issue_counts(self) -> int:
     return run_refresh_issue_counts(runtime_of(self.app))
+
+
+@app.task(name="mailer.prune", queue="assemble", bind=True)
+def prune(self) -> dict:
+    """Beat, daily: retention (mailer.events.retention)."""
+    done = run_prune(runtime_of(self.app))
+    return {"events": done.events, "deliveries": done.deliveries, "finalized": len(done.finalized)}

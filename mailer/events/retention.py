@@ -1,0 +1,196 @@
+"""Retention: raw webhook events and ledger rows go once they are old, the figures they made stay.
+
+Before any raw row of an issue goes, its counts and aggregates (stats.refresh_counts with
+rollup.rollup_issue) are counted one last time and made final; the subscriber's engagement facts are kept
+on the subscriber as events are applied (apply.py). What goes, in chunks of a short transaction each:
+
+- webhook events applied more than event_retention_days ago;
+- the ledger rows of issues finished more than ledger_retention_days ago.
+
+Neither for an issue in flight or with a batch not settled: its counts move, and reconciling a batch
+reads its ledger and its events. Events not applied yet are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from mailer.config import Settings
+from mailer.db import utcnow
+from mailer.delivery.models import Batch, BatchStatus, Delivery
+from mailer.events.models import IssueCounts, WebhookEvent
+from mailer.events.stats import refresh_counts
+from mailer.issues.models import Issue
+from mailer.issues.states import TERMINAL
+from mailer.runtime import Runtime
+
+UNSETTLED = (BatchStatus.PENDING, BatchStatus.SENDING, BatchStatus.RETRYING, BatchStatus.UNKNOWN)
+Progress = Callable[[str, int], None]  # (table, rows just deleted)
+
+
+def _settled_issues(finished_before: datetime | None = None):
+    """Ids of the issues done with: finished (before `finished_before`) and no batch left to settle."""
+    query = select(Issue.id).where(
+        Issue.status.in_([str(s) for s in TERMINAL]),
+        Issue.finished_at.is_not(None),
+        ~exists().where(Batch.issue_id == Issue.id, Batch.status.in_(UNSETTLED)),
+    )
+    if finished_before is not None:
+        query = query.where(Issue.finished_at < finished_before)
+    return query
+
+
+def _held_issues():
+    """Ids of the issues whose rows stay whatever their age: in flight, or with a batch unsettled."""
+    return select(Issue.id).where(Issue.id.not_in(_settled_issues()))
+
+
+def _final_issues():
+    return select(IssueCounts.issue_id).where(IssueCounts.final_at.is_not(None))
+
+
+def events_due(now: datetime, settings: Settings, final_only: bool = True) -> tuple:
+    """The webhook events old enough to go. `final_only`: only of issues whose counts are final (or of
+    no issue we hold), so that an issue settling between a prune's plan and its deletes keeps its rows."""
+    cutoff = now - timedelta(days=settings.event_retention_days)
+    kept = _held_issues()
+    if final_only:
+        kept = kept.union(select(Issue.id).where(Issue.id.not_in(_final_issues())))
+    return (
+        WebhookEvent.processed_at < cutoff,
+        or_(WebhookEvent.issue_id.is_(None), WebhookEvent.issue_id.not_in(kept)),
+    )
+
+
+def ledger_due(now: datetime, settings: Settings, final_only: bool = True) -> tuple:
+    """The ledger rows old enough to go (`final_only` as for events_due)."""
+    cutoff = now - timedelta(days=settings.ledger_retention_days)
+    due = Delivery.issue_id.in_(_settled_issues(cutoff))
+    return (due, Delivery.issue_id.in_(_final_issues())) if final_only else (due,)
+
+
+@dataclass
+class Plan:
+    """What a prune removes (or removed): rows per table, and the issues whose counts it makes final."""
+
+    events: int = 0
+    deliveries: int = 0
+    finalized: list[int] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.events + self.deliveries
+
+    def lines(self, done: bool) -> list[str]:
+        verb = "deleted" if done else "would be deleted"
+        made = "made final" if done else "would be made final"
+        return [
+            f"webhook_events: {self.events} rows {verb}",
+            f"deliveries: {self.deliveries} rows {verb}",
+            f"issue_counts: {len(self.finalized)} issues' counts {made}",
+        ]
+
+
+def plan(session: Session, now: datetime, settings: Settings) -> Plan:
+    """Count what a prune would remove now; nothing changes."""
+    events = events_due(now, settings, final_only=False)
+    ledger = ledger_due(now, settings, final_only=False)
+    touched = (
+        select(WebhookEvent.issue_id)
+        .where(*events)
+        .distinct()
+        .union(select(Issue.id).where(Issue.id.in_(select(Delivery.issue_id).where(*ledger))))
+    )
+    finalized = session.scalars(
+        select(Issue.id)
+        .outerjoin(IssueCounts, IssueCounts.issue_id == Issue.id)
+        .where(Issue.id.in_(touched), IssueCounts.final_at.is_(None))
+        .order_by(Issue.id)
+    ).all()
+    return Plan(
+        events=session.scalar(select(func.count()).select_from(WebhookEvent).where(*events)) or 0,
+        deliveries=session.scalar(select(func.count()).select_from(Delivery).where(*ledger)) or 0,
+        finalized=list(finalized),
+    )
+
+
+def finalize(session: Session, issue_id: int, now: datetime) -> None:
+    """Count the issue one last time from its raw rows, and mark its counts final."""
+    refresh_counts(session, issue_id, now)
+    session.execute(
+        update(IssueCounts).where(IssueCounts.issue_id == issue_id).values(final_at=now)
+    )
+
+
+def _delete_range(
+    rt: Runtime, model, due: tuple, low: int, high: int, chunk: int, progress: Progress | None
+) -> int:
+    """Delete the rows that are `due` with ids from `low` to `high`, a range of `chunk` ids a
+    transaction. Rows of a kind were written in bulk and in time order, so the due ones run nearly
+    unbroken; a range of the primary key costs the same at the end of a million rows as at the start,
+    where a LIMIT over the rows not deleted yet would read again the dead ones before them."""
+    total = 0
+    for start in range(low, high + 1, chunk):
+        with rt.session() as session:
+            gone = (
+                session.connection()
+                .execute(delete(model).where(*due, model.id.between(start, start + chunk - 1)))
+                .rowcount
+            )
+        total += gone
+        if progress and gone:
+            progress(model.__tablename__, gone)
+    return total
+
+
+def _delete_events(rt: Runtime, due: tuple, chunk: int, progress: Progress | None) -> int:
+    with rt.session() as session:
+        low, high = session.execute(
+            select(func.min(WebhookEvent.id), func.max(WebhookEvent.id)).where(*due)
+        ).one()
+    return 0 if low is None else _delete_range(rt, WebhookEvent, due, low, high, chunk, progress)
+
+
+def _delete_ledger(rt: Runtime, due: tuple, chunk: int, progress: Progress | None) -> int:
+    """Issue by issue: an issue's ledger ids run nearly unbroken, other issues' may interleave."""
+    with rt.session() as session:
+        ranges = session.execute(
+            select(Delivery.issue_id, func.min(Delivery.id), func.max(Delivery.id))
+            .where(*due)
+            .group_by(Delivery.issue_id)
+            .order_by(Delivery.issue_id)
+        ).all()
+    return sum(
+        _delete_range(
+            rt, Delivery, (*due, Delivery.issue_id == issue_id), low, high, chunk, progress
+        )
+        for issue_id, low, high in ranges
+    )
+
+
+def run_prune(
+    rt: Runtime,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> Plan:
+    """Beat, daily, and `mailer db prune`: what went (or, dry, what would go)."""
+    now = now or utcnow()
+    with rt.session() as session:
+        planned = plan(session, now, rt.settings)
+    if dry_run:
+        return planned
+    for issue_id in planned.finalized:  # each in its own transaction, before any of its rows go
+        with rt.session() as session:
+            finalize(session, issue_id, now)
+    chunk = rt.settings.prune_chunk_rows
+    return Plan(
+        events=_delete_events(rt, events_due(now, rt.settings), chunk, progress),
+        deliveries=_delete_ledger(rt, ledger_due(now, rt.settings), chunk, progress),
+        finalized=planned.finalized,
+    )
