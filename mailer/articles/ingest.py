@@ -160,6 +160,8 @@ def ingest_all(
     query = select(Feed).order_by(Feed.id)
     if only_url:
         query = query.where(Feed.url == only_url)
+    else:  # a feed named alone is fetched even when paused: asked for by name, it is meant
+        query = query.where(Feed.paused.is_(False))
     feeds = session.scalars(query).all()
     if only_url and not feeds:
         raise FeedError(f"no such feed: {only_url}")
