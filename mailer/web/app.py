@@ -115,8 +115,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     from mailer.web.admin import (
         account_pages,
         approval_pages,
-        import_pages,
         feed_pages,
+        import_pages,
         issue_pages,
         login,
         note_pages,

@@ -12,7 +12,7 @@ from mailer.articles.pairing import unpair
 
 def _line(client, number: int, lang: str) -> str | None:
     text = html.unescape(client.get(f"/admin/issues/{number}?lang={lang}").text)
-    found = re.search(r'<p id="coverage"[^>]*>(.*?)</p>', text, re.S)
+    found = re.search(r'<p id="coverage"[^>]*>(.*?)</p>', text, re.DOTALL)
     return found and " ".join(found.group(1).split())
 
 
