@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from mailer.articles.ingest import add_feed, ingest_all
+from mailer.articles.listing import feed_report
 from mailer.articles.models import Article, Feed
 from mailer.db import utcnow
 from mailer.web.app import create_app
@@ -79,6 +80,7 @@ def test_a_paused_feed_is_not_ingested_until_resumed(admin, session, sample_feed
     assert ingest_all(session, utcnow(), settings) == []
     assert _stories(session, feed.id) == 0
     assert "일시 중지됨" in admin.get("/admin/feeds?lang=ko").text
+    assert [r["paused"] for r in feed_report(session)] == [True]  # `mailer feeds list` says so too
     admin.post(f"/admin/feeds/{feed.id}/resume", data={"csrf_token": token})
     ingest_all(session, utcnow(), settings)
     assert _stories(session, feed.id) > 0
