@@ -157,9 +157,9 @@ def ingest_feed(session: Session, feed: Feed, now: datetime, settings: Settings)
 def ingest_all(
     session: Session, now: datetime, settings: Settings, only_url: str | None = None
 ) -> list[IngestResult]:
-    query = select(Feed).order_by(Feed.id)
-    if only_url:
-        query = query.where(Feed.url == only_url)
+    # a feed named alone is fetched even when paused: asked for by name, it is meant
+    chosen = (Feed.url == only_url) if only_url else Feed.paused.is_(False)
+    query = select(Feed).where(chosen).order_by(Feed.id)
     feeds = session.scalars(query).all()
     if only_url and not feeds:
         raise FeedError(f"no such feed: {only_url}")

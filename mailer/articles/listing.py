@@ -21,6 +21,7 @@ def feed_report(session: Session) -> list[dict]:
             "items": counts.get(f.id, 0),
             "last_fetched_at": f.last_fetched_at.isoformat() if f.last_fetched_at else None,
             "last_error": f.last_error,
+            "paused": f.paused,
         }
         for f in session.scalars(select(Feed).order_by(Feed.id))
     ]

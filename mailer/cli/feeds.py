@@ -40,6 +40,7 @@ def feeds_list(as_json: bool) -> None:
         return print_json(rows)
     for r in rows:
         state = f"ERROR: {r['last_error']}" if r["last_error"] else "ok"
+        state = f"paused, {state}" if r["paused"] else state
         click.echo(
             f"[{r['lang']}] {r['url']}  items={r['items']}  last={r['last_fetched_at'] or 'never'}  {state}"
         )

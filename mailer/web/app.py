@@ -115,6 +115,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     from mailer.web.admin import (
         account_pages,
         approval_pages,
+        feed_pages,
         import_pages,
         issue_pages,
         login,
@@ -171,6 +172,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         send_pages,
         subscriber_pages,
         import_pages,
+        feed_pages,
         account_pages,
         progress_pages,
         report_pages,

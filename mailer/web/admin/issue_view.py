@@ -126,19 +126,31 @@ def _with_pairs(session: Session, articles: list) -> list[tuple]:
     return [(a, pairs.get(a.pair_id)) for a in articles]
 
 
+def coverage(stories: list[dict]) -> dict[str, int]:
+    """How many of an issue's stories (digest.stories_of: each language's side, or None where the
+    story has no pair in it) have no version in each language, said before the issue is sent."""
+    return {
+        "total": len(stories),
+        "no_ko": sum(1 for s in stories if s["ko"] is None),
+        "no_en": sum(1 for s in stories if s["en"] is None),
+    }
+
+
 def issue_view(
     request: Request, session: Session, editor: Editor, number: int, status_code: int = 200, **extra
 ) -> HTMLResponse:
     issue = get_issue(session, number)
     settings = settings_of(request)
     tz = settings.desk_zone
-    stories = list(zip(issue.stories, stories_of(session, issue), strict=True))
+    articles = stories_of(session, issue)
+    stories = list(zip(issue.stories, articles, strict=True))
     return page(
         request,
         "issue",
         status_code,
         editor=editor,
         stories=stories,
+        coverage=coverage(articles),
         editable=editing.is_editable(issue),
         candidates=_with_pairs(session, editing.candidates(session)),
         progress=progress_of(session, issue, settings),

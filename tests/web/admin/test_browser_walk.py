@@ -150,6 +150,7 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
             "editors": "/admin/editors",
             "reports": "/admin/reports",
             "two-factor": "/admin/two-factor",
+            "feeds": "/admin/feeds",
         },
         problems,
     )
