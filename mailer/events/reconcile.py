@@ -27,8 +27,8 @@ WATERMARK_EVENTS = 100
 def reconcile_batch(
     session: Session, batch_id: int, now: datetime, settings: Settings, sender: Sender | None = None
 ) -> BatchOutcome:
-    """An `unknown` batch, once its grace period is over: recipients SendGrid reported `processed` count
-    as sent; only the others go out again, and only once the webhook stream has caught up with the lost
+    """An `unknown` batch: settled `accepted` at once when every recipient already has webhook evidence;
+    otherwise once its grace period is over, recipients SendGrid reported `processed` count as sent; only the others go out again, and only once the webhook stream has caught up with the lost
     answer (a backlog of events must not read as "never accepted")."""
     batch = session.get(Batch, batch_id, populate_existing=True)
     if batch is None or batch.status != BatchStatus.UNKNOWN:
