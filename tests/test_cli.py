@@ -163,3 +163,39 @@ def test_a_database_that_does_not_answer_is_one_line_not_a_traceback(make_runtim
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("error: the database is not answering: ")
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_resend_failed_sends_the_failed_batches_again(
+    run, ingested, subscribers_by_lang, session, settings
+):
+    from sqlalchemy import select
+
+    from mailer.db import utcnow
+    from mailer.delivery import batches
+    from mailer.delivery.models import Delivery, DeliveryStatus
+    from mailer.issues.service import draft_issue, get_issue
+    from mailer.kv import MemoryStore
+    from mailer.mail.senders import SendError
+    from tests.factories import start_send
+
+    class Refusing:
+        name = "refusing"
+
+        def send(self, batch):
+            raise SendError("400 Bad Request", kind=SendError.PERMANENT, status="400")
+
+    issue = draft_issue(session, utcnow(), settings)
+    session.commit()
+    refused = run("issue", "resend-failed", "1")  # a draft: nothing failed
+    assert refused.exit_code == 1 and "only a sent or failed issue" in refused.stderr
+    for batch_id in start_send(session, issue, settings, utcnow()):
+        batches.send_batch(
+            session, batch_id, sender=Refusing(), settings=settings, store=MemoryStore()
+        )
+    session.expire_all()
+    assert get_issue(session, 1).status == "failed"
+    resent = run("issue", "resend-failed", "1", "--wait")
+    assert resent.exit_code == 0 and "failed batches resent, 3 batches queued" in resent.output
+    session.expire_all()
+    assert get_issue(session, 1).status == "sent"
+    assert DeliveryStatus.FAILED not in set(session.scalars(select(Delivery.status)))

@@ -265,3 +265,14 @@ def issue_cancel(number: int) -> None:
     ensure_schema()
     facade.cancel(runtime(), number)
     click.echo(f"issue #{number}: cancelled")
+
+
+@issue.command("resend-failed")
+@click.argument("number", type=int)
+@WAIT
+def issue_resend_failed(number: int, wait: bool) -> None:
+    """Send a sent issue's failed batches again; nobody already mailed is mailed again."""
+    from mailer.delivery import facade
+
+    ensure_schema()
+    _queued(number, facade.resend_failed(runtime(), number), wait, "failed batches resent, ")

@@ -338,7 +338,8 @@ def _send_leased(
                 )
                 session.commit()
                 continue
-            if exc.kind == SendError.TOO_LARGE and len(recipients) > 1:
+            split = exc.kind == SendError.TOO_LARGE or _refused_someone(session, batch, exc)
+            if split and len(recipients) > 1:
                 spawned.append(_split(session, batch, recipients, now))
                 session.commit()
                 continue
@@ -351,6 +352,19 @@ def _send_leased(
         move(batch, BatchStatus.ACCEPTED)
         batch.message_id, batch.sent_at = result.message_id, now
         return BatchOutcome(batch.status, spawned=spawned)
+
+
+def _refused_someone(session: Session, batch: Batch, exc: SendError) -> bool:
+    """A 400 naming no recipient, for an edition the provider has accepted before: the content is
+    fine, so a recipient is at fault. Halving the batch until the refused ones stand alone fails only
+    them. (Before any acceptance the content itself may be refused: every batch would split to single
+    recipients, so the batch fails whole, to be resent once the edition is known good.)"""
+    if exc.kind != SendError.PERMANENT or exc.status != "400":
+        return False
+    accepted = select(Batch.id).where(
+        Batch.edition_id == batch.edition_id, Batch.status == BatchStatus.ACCEPTED
+    )
+    return session.scalar(accepted.limit(1)) is not None
 
 
 def _failed_attempt(

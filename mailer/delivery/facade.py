@@ -67,6 +67,18 @@ def resume(rt: Runtime, number: int, by: str = approvals.OPERATOR) -> list[int]:
     return send_now(rt, number, by)
 
 
+def resend_failed(rt: Runtime, number: int) -> list[int]:
+    """A sent (or failed) issue's failed batches go out again; nobody already mailed is mailed again.
+    Returns the ids of the batches queued."""
+    from mailer.delivery.resend import resend_failed as reopen
+
+    _check_can_send(rt.settings)
+    with rt.session() as session:
+        batch_ids = reopen(session, get_issue(session, number), utcnow())
+    rt.tasks.send_batches(batch_ids)
+    return batch_ids
+
+
 def pause(rt: Runtime, number: int, reason: str | None = None) -> None:
     """Requests already out finish; nothing new goes out until resume. `reason` is stored as given (one
     of mailer.issues.reasons' codes); without one, "paused by an editor"."""

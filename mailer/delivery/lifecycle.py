@@ -210,8 +210,16 @@ def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
             Batch.updated_at < stale,
         )
     )
+    # An unknown batch whose every recipient has webhook evidence is settled now, not after its grace.
+    queued = (
+        select(Delivery.id)
+        .where(Delivery.batch_id == Batch.id, Delivery.status == DeliveryStatus.QUEUED)
+        .exists()
+    )
     reconcile = session.scalars(
-        select(Batch.id).where(Batch.status == BatchStatus.UNKNOWN, Batch.updated_at <= grace_over)
+        select(Batch.id).where(
+            Batch.status == BatchStatus.UNKNOWN, or_(Batch.updated_at <= grace_over, ~queued)
+        )
     )
     found = Sweep(send=[*never_sent, *requeued, *send], reconcile=list(reconcile))
     # An issue still `sending` with nothing open: whoever closed its last batch or ledger block died before

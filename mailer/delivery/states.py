@@ -50,6 +50,12 @@ def moving(to: BatchStatus, *, from_: Iterable[BatchStatus]) -> Update:
     return update(Batch).where(Batch.status.in_(sources)).values(status=to)
 
 
+def resending() -> Update:
+    """UPDATE batches SET status = pending WHERE status = failed: the one move out of a finished state,
+    an admin's resend (delivery/resend.py), never a worker's. A compare-and-set like `moving()`."""
+    return update(Batch).where(Batch.status == S.FAILED).values(status=S.PENDING)
+
+
 def move(batch: Batch, to: BatchStatus) -> None:
     """Move a batch this worker holds under its lease; written with the session's next flush. Raises
     InvalidTransition for a move the table lacks."""

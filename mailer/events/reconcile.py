@@ -27,8 +27,8 @@ WATERMARK_EVENTS = 100
 def reconcile_batch(
     session: Session, batch_id: int, now: datetime, settings: Settings, sender: Sender | None = None
 ) -> BatchOutcome:
-    """An `unknown` batch, once its grace period is over: recipients SendGrid reported `processed` count
-    as sent; only the others go out again, and only once the webhook stream has caught up with the lost
+    """An `unknown` batch: settled `accepted` at once when every recipient already has webhook evidence;
+    otherwise once its grace period is over, recipients SendGrid reported `processed` count as sent; only the others go out again, and only once the webhook stream has caught up with the lost
     answer (a backlog of events must not read as "never accepted")."""
     batch = session.get(Batch, batch_id, populate_existing=True)
     if batch is None or batch.status != BatchStatus.UNKNOWN:
@@ -38,7 +38,10 @@ def reconcile_batch(
         lost_at + timedelta(seconds=settings.reconcile_grace_seconds) - now
     ).total_seconds()
     if remaining > 0:
-        return BatchOutcome(batch.status, reconcile_in=remaining)
+        # Every recipient's webhook evidence already in: the request was accepted, nothing to wait for.
+        if not evidenced(session, batch.id):
+            return BatchOutcome(batch.status, reconcile_in=remaining)
+        return _accept(session, batch, now)
     # Past the grace period a batch that must wait is asked again by the sweep, every maintenance
     # interval: no follow-up of its own, or each tick would start another chain of them.
     waited = (now - lost_at).total_seconds()
@@ -85,6 +88,11 @@ def reconcile_batch(
         return (
             BatchOutcome(BatchStatus.RETRYING, retry_in=0.0) if taken else BatchOutcome("skipped")
         )
+    return _accept(session, batch, now)
+
+
+def _accept(session: Session, batch: Batch, now: datetime) -> BatchOutcome:
+    """Settle the batch as accepted: none of its recipients is left without webhook evidence."""
     # compare-and-set as well: a cancel, or another reconciler, may have moved it since it was read
     accepted = session.scalar(
         moving(BatchStatus.ACCEPTED, from_=[BatchStatus.UNKNOWN])
@@ -143,6 +151,17 @@ def _probe(
         settings.probe_email,
         extra={"batch": batch.id},
     )
+
+
+def evidenced(session: Session, batch_id: int) -> bool:
+    """Whether every recipient of the batch has evidence of its own (none is left `queued`), and no
+    stored event about them is waiting to be applied."""
+    queued = session.scalar(
+        select(Delivery.id)
+        .where(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED)
+        .limit(1)
+    )
+    return queued is None and not _evidence_stored_unapplied(session, batch_id)
 
 
 def _evidence_stored_unapplied(session: Session, batch_id: int) -> bool:

@@ -25,6 +25,9 @@ ISSUE_TRANSITIONS: dict[IssueStatus, frozenset[IssueStatus]] = {
     S.FAILED: frozenset({S.SENDING}),
 }
 TERMINAL = frozenset({S.SENT, S.CANCELLED, S.FAILED})
+# The one way back from a finished send: an admin resending its failed batches (delivery/resend.py).
+# Not in ISSUE_TRANSITIONS, so "send now" can never start a sent issue over.
+RESENDABLE = frozenset({S.SENT, S.FAILED})
 
 
 class InvalidTransition(Exception):

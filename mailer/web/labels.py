@@ -53,12 +53,14 @@ LABELS: dict[str, dict[str, Message]] = {
         "pause": N_("pause"),
         "resume": N_("resume"),
         "cancel": N_("cancel"),
+        "resend": N_("resend"),
     },
     "send_action": {
         "send": N_("Send now"),
         "pause": N_("Pause"),
         "resume": N_("Resume"),
         "cancel": N_("Cancel the send"),
+        "resend": N_("Resend failed batches"),
     },
     "story_action": {
         "up": N_("Up"),
@@ -88,6 +90,7 @@ LABELS: dict[str, dict[str, Message]] = {
         "resumed": N_("Sending resumed."),
         "paused": N_("Paused."),
         "cancelled": N_("The send is cancelled."),
+        "resent": N_("The failed batches are being sent again."),
         "erased": N_("Erased."),
         "editor_added": N_("Account created."),
         "approved": N_("Approved: the schedule stands."),

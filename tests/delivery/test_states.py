@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from mailer.db import utcnow
 from mailer.delivery import batches, states
@@ -111,3 +111,12 @@ def test_a_cancel_that_comes_first_wins_over_reconciling(
     monkeypatch.setattr(reconcile, "_webhooks_past", cancel_meanwhile)
     assert reconcile.reconcile_batch(session, batch_id, utcnow(), settings).status == "skipped"
     assert session.scalar(select(Batch.status).where(Batch.id == batch_id)) == S.CANCELLED
+
+
+def test_only_an_admins_resend_moves_a_failed_batch_and_only_a_failed_one(session, issue, settings):
+    batch_ids = start_send(session, issue, settings, utcnow())
+    session.execute(update(Batch).where(Batch.id == batch_ids[0]).values(status=S.FAILED))
+    session.commit()
+    moved = session.scalars(states.resending().returning(Batch.id)).all()
+    assert moved == [batch_ids[0]]
+    assert session.scalars(states.resending().returning(Batch.id)).all() == []

@@ -18,7 +18,7 @@ from mailer.issues import approvals, editing, heads, reasons
 from mailer.issues.digest import stories_of
 from mailer.issues.models import Editor, Issue
 from mailer.issues.service import get_issue
-from mailer.issues.states import IssueStatus
+from mailer.issues.states import RESENDABLE, IssueStatus
 from mailer.web.admin import preview_pages, progress_pages
 from mailer.web.admin.pages import page, page_lang
 from mailer.web.deps import get_runtime, settings_of
@@ -34,7 +34,7 @@ def zone_choices() -> tuple[str, ...]:
 
 
 ADMIN_ONLY = frozenset(
-    {"send", "resume", "cancel"}
+    {"send", "resume", "cancel", "resend"}
 )  # an editor curates, tests, schedules and may pause
 
 
@@ -52,9 +52,17 @@ def actions_for(issue: Issue, editor: Editor) -> tuple[str, ...]:
         s.SENDING: (("send",) if unstarted(issue) else ()) + ("pause", "cancel"),
         s.PAUSED: ("resume", "cancel"),
     }
+    if issue.status in RESENDABLE and _some_failed(issue):
+        by_status[issue.status] = ("resend",)
     return tuple(
         a for a in by_status.get(issue.status, ()) if editor.is_admin or a not in ADMIN_ONLY
     )
+
+
+def _some_failed(issue: Issue) -> bool:
+    """Whether the finished send left failed batches: its status reason says so (no query)."""
+    coded = decode(issue.status_reason)
+    return coded is not None and coded.code == reasons.BATCHES_FAILED
 
 
 def reason_text(reason: str | None, lang: str) -> str:

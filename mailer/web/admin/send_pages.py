@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from mailer.delivery.resend import NOT_RESENDABLE, NOTHING_FAILED
 from mailer.issues import reasons
 from mailer.issues.models import Issue
 from mailer.issues.service import IssueError, get_issue
@@ -20,24 +21,34 @@ from mailer.web import language
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.issue_view import ADMIN_ONLY, actions_for, issue_view, unstarted
 from mailer.web.admin.pages import CurrentEditor, FormField, back, page, page_lang
-from mailer.web.deps import DbSession, get_runtime
+from mailer.web.deps import DbSession, get_runtime, settings_of
 from mailer.web.i18n import texts
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin")
 
-CONFIRMED = frozenset({"send", "cancel"})  # a second step naming the recipients
+CONFIRMED = frozenset({"send", "cancel", "resend"})  # a second step naming the recipients
 # What the page says happened: a send has started, not finished (the live block says when it is sent)
-NOTICES = {"send": "send_started", "resume": "resumed", "pause": "paused", "cancel": "cancelled"}
+NOTICES = {
+    "send": "send_started",
+    "resume": "resumed",
+    "pause": "paused",
+    "cancel": "cancelled",
+    "resend": "resent",
+}
 MAX_REASON = 300
 
 
 def recipients(session: Session, issue: Issue, action: str) -> list[tuple[str, int]]:
     """Who the action reaches, by edition in EDITIONS order: for "send", the active subscribers of each
-    edition not started; for "cancel", those and the recipients still waiting in started editions."""
+    edition not started; for "cancel", those and the recipients still waiting in started editions; for
+    "resend", the readers of the failed batches that failed with them."""
+    from mailer.delivery.resend import failed_readers
     from mailer.delivery.stats import progress
     from subscribers.lookup import counts
 
+    if action == "resend":
+        return [("failed", failed_readers(session, issue))]
     by = counts(session)
     waiting_langs = unstarted(issue)
     reach = [(lang, by.get((lang, "active"), 0)) for lang in EDITIONS if lang in waiting_langs]
@@ -75,7 +86,7 @@ def issue_action(
     check_csrf(request, csrf_token)
     lang = page_lang(request)
     t = texts(lang)
-    if action not in ("send", "pause", "resume", "cancel"):
+    if action not in NOTICES:
         return Response(t._("Unknown action."), status_code=400)
     try:
         issue = get_issue(session, number)
@@ -109,12 +120,12 @@ def issue_action(
     reason = " ".join(reason.split())[:MAX_REASON]
     why = reasons.paused(editor.name, reason)  # who and why, for the desk and the CLI
     runtime = get_runtime(request)
-    settings = runtime.settings
     actions = {
         "send": lambda: facade.send_now(runtime, number, editor.name),
         "resume": lambda: facade.resume(runtime, number, editor.name),
         "pause": lambda: facade.pause(runtime, number, why),
         "cancel": lambda: facade.cancel(runtime, number),
+        "resend": lambda: facade.resend_failed(runtime, number),
     }
     session.commit()  # the facade works in transactions of its own
     try:
@@ -125,20 +136,40 @@ def issue_action(
         return issue_view(
             request, session, editor, number, 409, error=_refusal(issue, action, lang)
         )
-    except (IssueError, RenderError) as exc:
-        session.rollback()
-        log.warning("issue #%s: %s refused: %s", number, action, exc)
-        refusal = (
-            t._(
-                "Sending is turned off by the settings (no postal address for the sender). "
-                "Tell whoever runs the mailer."
-            )
-            if settings.sending_refused()
-            else t._(
-                "Issue #%(number)s could not be sent. "
-                "Check that every edition is rendered, then try again.",
-                number=number,
-            )
+    except IssueError as exc:
+        if exc.code not in (NOT_RESENDABLE, NOTHING_FAILED):
+            return _not_sent(request, session, editor, number, action, exc)
+        session.rollback()  # another admin resent it first
+        return issue_view(
+            request,
+            session,
+            editor,
+            number,
+            409,
+            error=t._("Issue #%(number)s has no failed batch to resend.", number=number),
         )
-        return issue_view(request, session, editor, number, 409, error=refusal)
+    except RenderError as exc:
+        return _not_sent(request, session, editor, number, action, exc)
+    return back(f"/admin/issues/{number}", n=NOTICES[action])
+
+
+def _not_sent(
+    request: Request, session: Session, editor, number: int, action: str, exc: Exception
+) -> Response:
+    t, settings = texts(page_lang(request)), settings_of(request)
+    session.rollback()
+    log.warning("issue #%s: %s refused: %s", number, action, exc)
+    refusal = (
+        t._(
+            "Sending is turned off by the settings (no postal address for the sender). "
+            "Tell whoever runs the mailer."
+        )
+        if settings.sending_refused()
+        else t._(
+            "Issue #%(number)s could not be sent. "
+            "Check that every edition is rendered, then try again.",
+            number=number,
+        )
+    )
+    return issue_view(request, session, editor, number, 409, error=refusal)
     return back(f"/admin/issues/{number}", n=NOTICES[action])
