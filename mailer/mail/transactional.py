@@ -134,7 +134,7 @@ def record(
 
 def _message(session, row: OutboxMail, settings: Settings) -> OutgoingBatch | None:
     if row.kind == MailKind.WELCOME:
-        return welcome_message(session, row.subscriber_id, row.lang, row.id, settings, utcnow())
+        return welcome_message(session, row.subscriber_id, row.id, settings, utcnow())
     return confirmation_message(session, row.subscriber_id, row.lang, row.id, settings)
 
 

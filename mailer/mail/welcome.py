@@ -64,14 +64,15 @@ def welcome_context(
 
 
 def welcome_message(
-    session: Session, subscriber_id: int, lang: str, number: int, settings: Settings, now: datetime
+    session: Session, subscriber_id: int, number: int, settings: Settings, now: datetime
 ) -> OutgoingBatch | None:
-    """The welcome mail to send now; None when the reader is no longer subscribed (left, suppressed
-    or erased since confirming): a welcome to someone who is not mailed would be a lie."""
+    """The welcome mail to send now, in the edition the reader gets now (they may have changed it
+    since confirming); None when they are no longer subscribed (left, suppressed or erased since):
+    a welcome to someone who is not mailed would be a lie."""
     sub = service.get(session, subscriber_id)
     if sub is None or sub.status != Status.ACTIVE:
         return None
-    lang = sub.lang  # the edition they get now, should they have changed it since
+    lang = sub.lang
     rendered = render_email(
         WELCOME_EMAIL, lang, welcome_context(session, subscriber_id, lang, settings, now)
     )

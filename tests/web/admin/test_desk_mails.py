@@ -47,3 +47,14 @@ def test_only_desk_accounts_see_it(anonymous):
     for path in ("/admin/mails/welcome?lang=ko", "/admin/mails/welcome/ko/frame"):
         answer = anonymous.get(path)
         assert answer.status_code == 303 and "/admin/login" in answer.headers["location"]
+
+
+def test_an_editor_sees_it_as_well_as_an_admin(anonymous, session):
+    from mailer.web.admin.accounts import create_user
+    from tests.web.admin.conftest import PASSWORD, log_in
+
+    create_user(session, "first", PASSWORD, role="admin")
+    create_user(session, "jun", PASSWORD, role="editor")
+    session.commit()
+    assert log_in(anonymous, "jun").status_code == 303
+    assert anonymous.get("/admin/mails/welcome?lang=both").status_code == 200
