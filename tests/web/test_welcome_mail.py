@@ -45,6 +45,7 @@ def test_confirming_writes_one_welcome_that_goes_out_in_the_readers_edition(
     assert mail["List-Unsubscribe"].startswith("<https://news.example.com/unsubscribe/")
     text = mail.get_body(("plain",)).get_content()
     assert re.search(r"Your next issue comes on \w+day, .+ \d{4} .+\.", text)
+    assert "latest issue" not in text  # none sent yet
     assert '<html lang="en"' in mail.get_body(("html",)).get_content()
     preferences = re.search(r"https://news\.example\.com(/preferences/[\w.-]+)", text).group(1)
     page = client.get(preferences)
@@ -90,3 +91,21 @@ def test_a_reader_erased_before_the_welcome_goes_gets_none(session, runtime, set
     session.commit()
     assert transactional.run_send_mail(runtime, mail_id) == "skipped"
     assert _welcomes(settings) == []
+
+
+def test_the_latest_issue_is_linked_in_the_readers_edition_when_there_is_one(
+    client, session, outbox, settings
+):
+    from datetime import date
+
+    from tests.web.test_archive_listing import _sent
+
+    _sent(session, 7, date(2026, 3, 2), {"ko": "칠호", "en": "Seven"})
+    _sent(session, 8, date(2026, 3, 9), {"ko": "팔호"})  # no English edition of the newest
+    sign_up(client, "latest@example.com", "en")
+    client.post(outbox.link(outbox.messages()[0]))
+    [mail] = _welcomes(settings)
+    text = mail.get_body(("plain",)).get_content()
+    url = re.search(r"Read the latest issue: https://news\.example\.com(\S+)", text).group(1)
+    assert url == "/archive/8/ko"  # the newest issue, in an edition it has
+    assert client.get(url).status_code == 200
