@@ -1,6 +1,6 @@
 """The transactional outbox: a mail to send, written in the same transaction as what asks for it.
 
-A sign-up commits its subscriber and its confirmation mail together, so a broker down at that moment
+A sign-up commits its subscriber and its confirmation mail together (a confirmation its welcome mail), so a broker down at that moment
 loses nothing: beat's sweep queues what is still unsent once the broker is back.
 """
 
@@ -29,6 +29,9 @@ class MailStatus(StrEnum):
 class MailKind(StrEnum):
     CONFIRMATION = (
         "confirmation"  # the sign-up's mail: confirm, or "already subscribed" with the preferences
+    )
+    WELCOME = (
+        "welcome"  # the first confirmation's mail: what comes when, the latest issue, the way out
     )
 
 

@@ -1,4 +1,5 @@
-"""Transactional mail: one message to one person (the sign-up confirmation), rendered once, sent now.
+"""Transactional mail: one message to one person (the sign-up confirmation, the welcome mail on the
+first confirmation), rendered once, sent now.
 
 What to send is a row of the outbox table (mailer.mail.models), written in the sign-up's own transaction;
 after the commit a task on the `mail` queue sends it (in-process without a broker). A row the broker never
@@ -21,6 +22,7 @@ from mailer.db import connection_lost, utcnow
 from mailer.mail.message import OutgoingBatch, Recipient
 from mailer.mail.models import MailKind, MailStatus, OutboxMail
 from mailer.mail.senders import SendError, backoff
+from mailer.mail.welcome import welcome_message
 from mailer.rendering.render import render_email
 from mailer.runtime import Runtime
 from subscribers import service, tokens
@@ -105,6 +107,7 @@ def record(
     *,
     held: str | None = None,
     now: datetime | None = None,
+    kind: MailKind = MailKind.CONFIRMATION,
 ) -> int:
     """Write the mail to send in the caller's transaction (the sign-up's): committed with it, or not at all.
 
@@ -117,7 +120,7 @@ def record(
     return session.scalar(
         insert(OutboxMail)
         .values(
-            kind=MailKind.CONFIRMATION.value,
+            kind=kind.value,
             subscriber_id=NOBODY if subscriber_id is None else subscriber_id,
             lang=lang,
             created_at=now,
@@ -127,6 +130,12 @@ def record(
         )
         .returning(OutboxMail.id)
     )
+
+
+def _message(session, row: OutboxMail, settings: Settings) -> OutgoingBatch | None:
+    if row.kind == MailKind.WELCOME:
+        return welcome_message(session, row.subscriber_id, row.id, settings, utcnow())
+    return confirmation_message(session, row.subscriber_id, row.lang, row.id, settings)
 
 
 def _claim(session, mail_id: int, now: datetime, settings: Settings) -> bool:
@@ -178,8 +187,8 @@ def run_send_mail(rt: Runtime, mail_id: int) -> str:
         if tries > MAX_RETRIES + 1:  # a mail whose workers keep dying is not tried for ever
             message = None
         else:
-            message = confirmation_message(session, row.subscriber_id, row.lang, mail_id, settings)
-            subscriber_id = row.subscriber_id
+            message = _message(session, row, settings)
+            subscriber_id, kind = row.subscriber_id, row.kind
     if tries > MAX_RETRIES + 1:
         _close(rt, mail_id, MailStatus.FAILED, f"gave up after {tries - 1} attempts")
         return "failed"
@@ -196,7 +205,7 @@ def run_send_mail(rt: Runtime, mail_id: int) -> str:
             rt.tasks.send_mails([mail_id], countdown=exc.retry_after or backoff(retries))
             return "retrying"
         # The subscriber id, never the address or the link: the link is as good as a password.
-        log.error("confirmation mail %s for subscriber %s failed: %s", mail_id, subscriber_id, exc)
+        log.error("%s mail %s for subscriber %s failed: %s", kind, mail_id, subscriber_id, exc)
         _close(rt, mail_id, MailStatus.FAILED, str(exc))
         return "failed"
     _close(rt, mail_id, MailStatus.SENT, sent_at=utcnow())

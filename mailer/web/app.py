@@ -119,6 +119,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         import_pages,
         issue_pages,
         login,
+        mail_pages,
         note_pages,
         preview_pages,
         progress_pages,
@@ -177,6 +178,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         progress_pages,
         report_pages,
         preview_pages,
+        mail_pages,
         two_factor_pages,
     ):
         app.include_router(desk.router)

@@ -22,6 +22,8 @@ from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.issues.next_issue import next_issue
 from mailer.langs import EDITIONS
+from mailer.mail import transactional
+from mailer.mail.models import MailKind
 from mailer.web import csrf, page, ratelimit, signup
 from mailer.web.deps import DbSession, settings_of
 from mailer.web.i18n import texts
@@ -219,18 +221,25 @@ def confirm_form(token: str, request: Request, session: DbSession):
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
-def confirm(token: str, request: Request, session: DbSession):
+def confirm(token: str, request: Request, session: DbSession, background: BackgroundTasks):
     """The button on the confirmation page. Pressing it again changes nothing."""
     found = _from_link(request, session, tokens.CONFIRM, token)
     if found is None:
         return _invalid_link(request)
     sub, claim = found
+    first = sub.status != Status.ACTIVE  # a second press confirms nothing and welcomes nobody
     try:
         service.confirm(session, sub, claim, ip=_ip(request))
     except (tokens.InvalidToken, service.NotAllowed):
         session.rollback()
         return _invalid_link(request)
+    # Written with the confirmation, so that an outage cannot lose it; queued after the commit.
+    welcome = (
+        transactional.record(session, sub.id, sub.lang, kind=MailKind.WELCOME) if first else None
+    )
     session.commit()
+    if welcome is not None:
+        background.add_task(request.app.state.runtime.tasks.send_mails, [welcome])
     return _confirmed_page(request, session, sub)
 
 

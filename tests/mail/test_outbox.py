@@ -184,3 +184,30 @@ def test_the_task_retries_a_database_that_drops_before_the_claim(
     assert dropped
     [mail] = _mails(runtime)
     assert (mail.status, mail.attempts) == (MailStatus.SENT, 1)
+
+
+def test_a_confirmation_with_the_broker_down_keeps_its_welcome_for_the_sweep(
+    session, broker_down, settings, runtime
+):
+    from fastapi.testclient import TestClient
+
+    from mailer.mail.models import MailKind
+    from mailer.web.app import create_app
+    from subscribers import tokens
+
+    sub, _ = service.add(session, "later@example.com", "ko")
+    session.commit()
+    client = TestClient(
+        create_app(broker_down), base_url="https://testserver", follow_redirects=False
+    )
+    link = tokens.link(tokens.CONFIRM, sub.id, settings, lang="ko").removeprefix(
+        "https://news.example.com"
+    )
+    assert client.post(link).status_code == 200
+    [mail] = _mails(runtime)
+    assert (mail.kind, mail.status, mail.queued_at) == (MailKind.WELCOME, MailStatus.PENDING, None)
+    with runtime.sessions() as s:  # the broker is back: the sweep queues it, a worker sends it
+        assert transactional.due(s, utcnow(), broker_down.settings) == [mail.id]
+    assert transactional.run_send_mail(runtime, mail.id) == "sent"
+    [sent] = _files(settings)
+    assert "welcome" in sent.relative_to(settings.outbox_dir).parts

@@ -1,0 +1,61 @@
+"""The desk's preview of the transactional mails a reader gets (the welcome mail), rendered from the
+same templates and with the same data as the one that goes out, so an edit to them shows here first."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from mailer.db import utcnow
+from mailer.langs import EDITIONS
+from mailer.mail.transactional import NOBODY
+from mailer.mail.welcome import WELCOME_EMAIL, welcome_context
+from mailer.rendering.render import Rendered, render_email
+from mailer.web.admin.pages import CurrentEditor, page, page_lang
+from mailer.web.admin.preview_pages import PREVIEW_POLICY
+from mailer.web.deps import DbSession, settings_of
+from mailer.web.i18n import texts
+
+router = APIRouter(prefix="/admin/mails")
+WELCOME_PATH = "/admin/mails/welcome"  # ?lang= names the edition here; the page's own is ?ui=
+
+
+def _welcome(request: Request, session, lang: str) -> Rendered:
+    # Nobody's links (the id no subscriber has): the preview must not carry a reader's tokens.
+    context = welcome_context(session, NOBODY, lang, settings_of(request), utcnow())
+    return render_email(WELCOME_EMAIL, lang, context)
+
+
+@router.get("/welcome", response_class=HTMLResponse)
+def welcome(request: Request, session: DbSession, editor: CurrentEditor, lang: str = "ko"):
+    """The welcome mail as a reader of the `lang` edition gets it, framed in a sandbox."""
+    if lang not in EDITIONS:
+        t = texts(page_lang(request))
+        return page(
+            request,
+            "mail_preview",
+            status_code=400,
+            error=t._("There is no such edition. Choose Korean, English or both."),
+            edition=None,
+            editions=EDITIONS,
+        )
+    settings = settings_of(request)
+    return page(
+        request,
+        "mail_preview",
+        edition=lang,
+        editions=EDITIONS,
+        subject=_welcome(request, session, lang).subject,
+        from_name=settings.from_name(lang),
+        from_email=settings.from_email,
+    )
+
+
+@router.get("/welcome/{lang}/frame", response_class=HTMLResponse)
+def welcome_frame(lang: str, request: Request, session: DbSession, editor: CurrentEditor):
+    if lang not in EDITIONS:
+        return Response("no such edition", status_code=404)
+    return HTMLResponse(
+        _welcome(request, session, lang).html,
+        headers={"Content-Security-Policy": PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN"},
+    )
