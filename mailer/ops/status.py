@@ -64,22 +64,33 @@ def queue_depths(settings: Settings) -> dict[str, int] | None:
     return depths
 
 
-def workers(settings: Settings, timeout: float = 1.0) -> list[dict] | None:
-    """Workers that answer, with the tasks they are running; None when tasks run in-process."""
+INSPECT_TIMEOUT = 0.3  # seconds a worker has to answer: ops status answers in well under a second
+
+
+def workers(settings: Settings, timeout: float = INSPECT_TIMEOUT) -> list[dict] | None:
+    """Workers that answer, with the tasks they are running; None when tasks run in-process.
+
+    A broadcast waits its whole timeout unless it knows how many answers to expect: a ping finds the
+    workers within `timeout`, then the questions go to them alone and return as soon as all answer."""
     if settings.tasks_in_process:
         return None
     from mailer.celery_app import create_app
 
-    inspect = create_app(settings).control.inspect(timeout=timeout)
+    control = create_app(settings).control
+    names = sorted(control.inspect(timeout=timeout).ping() or {})
+    if not names:
+        return []
+    # they answered: these return as soon as each has, so a longer wait costs only a worker that died
+    inspect = control.inspect(timeout=timeout + 1.0, destination=names, limit=len(names))
     active = inspect.active() or {}
     queues = inspect.active_queues() or {}
     return [
         {
             "name": name,
             "queues": sorted(q["name"] for q in queues.get(name, [])),
-            "active": [{"task": t["name"], "args": t.get("args")} for t in tasks],
+            "active": [{"task": t["name"], "args": t.get("args")} for t in active.get(name, [])],
         }
-        for name, tasks in sorted(active.items())
+        for name in names
     ]
 
 
