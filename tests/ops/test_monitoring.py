@@ -223,3 +223,17 @@ def test_workers_on_send_are_counted_only_while_an_issue_is_sending(
     session.commit()
     # no worker runs in the tests: the broadcast finds none
     assert re.search(r"^mailer_send_workers 0\.0$", _scrape(runtime), re.MULTILINE)
+
+
+def test_every_panel_says_what_it_shows_and_broker_up_reads_as_words():
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    assert all(p.get("description", "").strip() for p in panels), [
+        p["title"] for p in panels if not p.get("description")
+    ]
+    [broker] = [p for p in panels if p["title"] == "Broker up"]
+    defaults = broker["fieldConfig"]["defaults"]
+    [mapping] = defaults["mappings"]
+    shown = {k: (v["text"], v["color"]) for k, v in mapping["options"].items()}
+    assert shown == {"0": ("down", "red"), "1": ("up", "green")}
+    steps = [(s["color"], s["value"]) for s in defaults["thresholds"]["steps"]]
+    assert steps == [("red", None), ("green", 1)]
