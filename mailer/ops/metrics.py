@@ -22,7 +22,7 @@ from mailer.delivery.figures import SENDING, STALLED, UNKNOWN, paused_by_system
 from mailer.delivery.models import Batch
 from mailer.delivery.stats import OUTCOMES
 from mailer.events.stats import stored_counts
-from mailer.issues.models import Edition, Issue
+from mailer.issues.models import Issue
 from mailer.issues.states import IssueStatus
 from mailer.mail.models import MailStatus, OutboxMail
 from mailer.ops import status
@@ -180,21 +180,13 @@ def _database_series(session):
     for (lang, st), n in sorted(lookup.counts(session).items()):
         people.add_metric([st, lang], n)
     yield people
-    upcoming = session.scalar(
-        select(func.min(Edition.send_at))
-        .join(Issue, Issue.id == Edition.issue_id)
-        .where(
-            Edition.send_at.is_not(None),
-            Edition.started_at.is_(None),
-            Issue.status.in_([IssueStatus.SCHEDULED, IssueStatus.SENDING]),
-        )
-    )
+    upcoming = status.next_send(session)
     next_send = _gauge(
         "mailer_next_send_timestamp_seconds",
         "When the next scheduled edition is due (Unix time); absent when none is scheduled",
     )
     if upcoming is not None:
-        next_send.add_metric([], upcoming.timestamp())
+        next_send.add_metric([], upcoming["at"].timestamp())
     yield next_send
     mails = _gauge(
         "mailer_outbox_mails", "Transactional mails not sent yet, by status", ("status",)
