@@ -163,3 +163,20 @@ def test_a_database_that_does_not_answer_is_one_line_not_a_traceback(make_runtim
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("error: the database is not answering: ")
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_ingest_shows_a_progress_bar_on_a_terminal_and_keeps_its_lines(
+    run, sample_feeds, monkeypatch
+):
+    from mailer.cli import feeds
+
+    run("feeds", "add", str(sample_feeds["en"]), "--lang", "en")
+    run("feeds", "add", str(sample_feeds["ko"]), "--lang", "ko")
+    piped = run("ingest")
+    assert "ingesting" not in piped.stderr  # a pipe or a log gets the lines alone
+    monkeypatch.setattr(feeds, "_stderr_is_tty", lambda: True)
+    shown = run("ingest")
+    assert shown.stderr.startswith("ingesting")  # click draws the bar itself on a real terminal
+    assert shown.stdout.splitlines() == [
+        f"{sample_feeds[lang]}: 0 new, 0 updated" for lang in ("en", "ko")
+    ]

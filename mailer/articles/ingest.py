@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -154,15 +155,26 @@ def ingest_feed(session: Session, feed: Feed, now: datetime, settings: Settings)
     return result
 
 
-def ingest_all(
-    session: Session, now: datetime, settings: Settings, only_url: str | None = None
-) -> list[IngestResult]:
+def feeds_to_ingest(session: Session, only_url: str | None = None) -> list[Feed]:
+    """Every feed, or the one at `only_url` (FeedError when there is none)."""
     query = select(Feed).order_by(Feed.id)
     if only_url:
         query = query.where(Feed.url == only_url)
-    feeds = session.scalars(query).all()
+    feeds = list(session.scalars(query).all())
     if only_url and not feeds:
         raise FeedError(f"no such feed: {only_url}")
+    return feeds
+
+
+def ingest_all(
+    session: Session,
+    now: datetime,
+    settings: Settings,
+    only_url: str | None = None,
+    on_feed: Callable[[IngestResult], None] | None = None,
+) -> list[IngestResult]:
+    """Each feed in turn; `on_feed` hears each one's result as it is done (the CLI's progress bar)."""
+    feeds = feeds_to_ingest(session, only_url)
     results = []
     for feed_id, url in [(feed.id, feed.url) for feed in feeds]:
         try:
@@ -177,6 +189,8 @@ def ingest_all(
             feed = session.get_one(Feed, feed_id)
             feed.last_fetched_at, feed.last_error = now, error
             session.commit()
+        if on_feed is not None:
+            on_feed(results[-1])
     pair_unpaired(session, now)
     session.commit()
     return results
