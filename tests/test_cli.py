@@ -199,3 +199,20 @@ def test_resend_failed_sends_the_failed_batches_again(
     session.expire_all()
     assert get_issue(session, 1).status == "sent"
     assert DeliveryStatus.FAILED not in set(session.scalars(select(Delivery.status)))
+
+
+def test_ingest_shows_a_progress_bar_on_a_terminal_and_keeps_its_lines(
+    run, sample_feeds, monkeypatch
+):
+    from mailer.cli import feeds
+
+    run("feeds", "add", str(sample_feeds["en"]), "--lang", "en")
+    run("feeds", "add", str(sample_feeds["ko"]), "--lang", "ko")
+    piped = run("ingest")
+    assert "ingesting" not in piped.stderr  # a pipe or a log gets the lines alone
+    monkeypatch.setattr(feeds, "_stderr_is_tty", lambda: True)
+    shown = run("ingest")
+    assert shown.stderr.startswith("ingesting")  # click draws the bar itself on a real terminal
+    assert shown.stdout.splitlines() == [
+        f"{sample_feeds[lang]}: 0 new, 0 updated" for lang in ("en", "ko")
+    ]

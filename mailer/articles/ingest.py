@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -154,15 +155,25 @@ def ingest_feed(session: Session, feed: Feed, now: datetime, settings: Settings)
     return result
 
 
-def ingest_all(
-    session: Session, now: datetime, settings: Settings, only_url: str | None = None
-) -> list[IngestResult]:
-    # a feed named alone is fetched even when paused: asked for by name, it is meant
+def feeds_to_ingest(session: Session, only_url: str | None = None) -> list[Feed]:
+    """Every feed not paused, or the one at `only_url` (FeedError when there is none): a feed named
+    alone is fetched even when paused, since asked for by name it is meant."""
     chosen = (Feed.url == only_url) if only_url else Feed.paused.is_(False)
-    query = select(Feed).where(chosen).order_by(Feed.id)
-    feeds = session.scalars(query).all()
+    feeds = list(session.scalars(select(Feed).where(chosen).order_by(Feed.id)).all())
     if only_url and not feeds:
         raise FeedError(f"no such feed: {only_url}")
+    return feeds
+
+
+def ingest_all(
+    session: Session,
+    now: datetime,
+    settings: Settings,
+    only_url: str | None = None,
+    on_feed: Callable[[IngestResult], None] | None = None,
+) -> list[IngestResult]:
+    """Each feed in turn; `on_feed` hears each one's result as it is done (the CLI's progress bar)."""
+    feeds = feeds_to_ingest(session, only_url)
     results = []
     for feed_id, url in [(feed.id, feed.url) for feed in feeds]:
         try:
@@ -177,6 +188,8 @@ def ingest_all(
             feed = session.get_one(Feed, feed_id)
             feed.last_fetched_at, feed.last_error = now, error
             session.commit()
+        if on_feed is not None:
+            on_feed(results[-1])
     pair_unpaired(session, now)
     session.commit()
     return results

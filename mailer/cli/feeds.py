@@ -53,7 +53,7 @@ def ingest(feed_url: str | None) -> None:
 
     One line a feed: on stdout when it was read, on stderr (and as the feed's last error) when not.
     Exits 1 when every feed failed, or ingest itself did; one bad feed among good ones is no failure."""
-    from mailer.articles.ingest import FeedError, ingest_all, one_line
+    from mailer.articles.ingest import FeedError, feeds_to_ingest, ingest_all, one_line
     from mailer.db import utcnow
 
     # each feed's trouble is this command's own line: the ingest log's warning would say it twice
@@ -62,7 +62,21 @@ def ingest(feed_url: str | None) -> None:
     quiet.setLevel(logging.ERROR)
     try:
         with db_session() as session:
-            results = ingest_all(session, utcnow(), runtime().settings, only_url=feed_url)
+            total = len(feeds_to_ingest(session, feed_url))
+            # on a terminal, as `subscribers import` does; the lines per feed follow it
+            with click.progressbar(
+                length=total or 1,
+                label="ingesting",
+                file=sys.stderr,
+                hidden=not (total and _stderr_is_tty()),
+            ) as bar:
+                results = ingest_all(
+                    session,
+                    utcnow(),
+                    runtime().settings,
+                    only_url=feed_url,
+                    on_feed=lambda _: bar.update(1),
+                )
     except (FeedError, click.ClickException):  # said in one line already, by the group or click
         raise
     except Exception as exc:  # noqa: BLE001 - the database, most likely: one line, not a traceback
@@ -79,6 +93,10 @@ def ingest(feed_url: str | None) -> None:
             click.echo(f"{r.feed_url}: {state}")
     if results and all(r.error for r in results):
         sys.exit(1)
+
+
+def _stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
 
 
 @main.group()

@@ -18,11 +18,11 @@ from sqlalchemy import func, or_, select
 from mailer.celery_app import BEAT_TICK_KEY
 from mailer.db import utcnow
 from mailer.delivery import counters
-from mailer.delivery.figures import SENDING, STALLED, UNKNOWN
+from mailer.delivery.figures import SENDING, STALLED, UNKNOWN, paused_by_system
 from mailer.delivery.models import Batch
 from mailer.delivery.stats import OUTCOMES
 from mailer.events.stats import stored_counts
-from mailer.issues.models import Edition, Issue
+from mailer.issues.models import Issue
 from mailer.issues.states import IssueStatus
 from mailer.mail.models import MailStatus, OutboxMail
 from mailer.ops import status
@@ -80,6 +80,7 @@ def _issue_series(session, now, settings, store):
                 stats.add_metric([str(issue.number), lang, stat], n)
     yield deliveries
     yield stats
+    yield from _status_series(issues)
     batches = _gauge("mailer_batches", "Batches of an issue by status", ("issue", "status"))
     numbers = {i.id: str(i.number) for i in issues}
     if numbers:
@@ -136,26 +137,56 @@ def _issue_series(session, now, settings, store):
     yield why
 
 
+def _status_series(issues: list[Issue]):
+    """Each recent issue's status, one series per status so an alert can match `status="failed"`, and
+    whether a pause was the system's (a worker's, e.g. refused credentials) rather than an editor's."""
+    current = _gauge(
+        "mailer_issue_status",
+        "1 for an issue's current status, 0 for the others (issues in flight or finished lately)",
+        ("issue", "status"),
+    )
+    by_system = _gauge(
+        "mailer_issue_paused_by_system",
+        "1 when an issue is paused by the system (a worker, e.g. SendGrid refused the credentials), "
+        "0 otherwise",
+        ("issue",),
+    )
+    for issue in issues:
+        number = str(issue.number)
+        for st in IssueStatus:
+            current.add_metric([number, st.value], 1 if issue.status == st else 0)
+        paused = issue.status == IssueStatus.PAUSED and paused_by_system(issue.status_reason)
+        by_system.add_metric([number], 1 if paused else 0)
+    yield current
+    yield by_system
+
+
+def _send_workers(settings, issues_sending: bool) -> GaugeMetricFamily:
+    """Workers consuming `send`: asked of the workers (a short broadcast) only while an issue is
+    sending, so a scrape costs nothing extra the rest of the time."""
+    gauge = _gauge(
+        "mailer_send_workers",
+        "Workers consuming the send queue, counted while an issue is sending (absent otherwise)",
+    )
+    if issues_sending:
+        found = status.workers(settings)
+        if found is not None:
+            gauge.add_metric([], sum(1 for w in found if "send" in w["queues"]))
+    return gauge
+
+
 def _database_series(session):
     people = _gauge("mailer_subscribers", "Subscribers by status and language", ("status", "lang"))
     for (lang, st), n in sorted(lookup.counts(session).items()):
         people.add_metric([st, lang], n)
     yield people
-    upcoming = session.scalar(
-        select(func.min(Edition.send_at))
-        .join(Issue, Issue.id == Edition.issue_id)
-        .where(
-            Edition.send_at.is_not(None),
-            Edition.started_at.is_(None),
-            Issue.status.in_([IssueStatus.SCHEDULED, IssueStatus.SENDING]),
-        )
-    )
+    upcoming = status.next_send(session)
     next_send = _gauge(
         "mailer_next_send_timestamp_seconds",
         "When the next scheduled edition is due (Unix time); absent when none is scheduled",
     )
     if upcoming is not None:
-        next_send.add_metric([], upcoming.timestamp())
+        next_send.add_metric([], upcoming["at"].timestamp())
     yield next_send
     mails = _gauge(
         "mailer_outbox_mails", "Transactional mails not sent yet, by status", ("status",)
@@ -192,6 +223,9 @@ class Collector:
         with self.runtime.session() as session:
             yield from _issue_series(session, now, settings, self.runtime.kv)
             yield from _database_series(session)
+            sending = bool(
+                session.scalar(select(func.count()).where(Issue.status == IssueStatus.SENDING))
+            )
         # The broker's parts: a scrape answers without them when it is down (the database's series above are
         # what ops need most then), and mailer_broker_up says why they are missing.
         broker = status.broker_state(settings)
@@ -202,8 +236,10 @@ class Collector:
         up.add_metric([], 0 if broker["status"] == "down" else 1)
         yield up
         depths, shared, tick = {}, {}, None
+        workers = _send_workers(settings, False)
         if broker["status"] != "down":
             try:
+                workers = _send_workers(settings, sending)
                 depths = dict(status.queue_depths(settings) or {})
                 shared = counters.read(self.runtime.kv)
                 tick = (
@@ -232,6 +268,7 @@ class Collector:
         if tick is not None:
             beat.add_metric([], float(tick))
         yield beat
+        yield workers
         yield from _from_counters(shared)
 
 

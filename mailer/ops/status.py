@@ -15,8 +15,9 @@ from mailer.delivery.figures import ENGLISH as STALL_ENGLISH
 from mailer.delivery.figures import STALLED, Figures, Snapshot, figures, stall_reason
 from mailer.delivery.models import Batch, BatchStatus
 from mailer.delivery.stats import PARTLY_SENT
+from mailer.events import reports
 from mailer.issues import reasons
-from mailer.issues.models import Issue
+from mailer.issues.models import Edition, Issue
 from mailer.issues.states import IssueStatus
 from mailer.kv import Store
 from mailer.ops import sending
@@ -64,22 +65,33 @@ def queue_depths(settings: Settings) -> dict[str, int] | None:
     return depths
 
 
-def workers(settings: Settings, timeout: float = 1.0) -> list[dict] | None:
-    """Workers that answer, with the tasks they are running; None when tasks run in-process."""
+INSPECT_TIMEOUT = 0.3  # seconds a worker has to answer: ops status answers in well under a second
+
+
+def workers(settings: Settings, timeout: float = INSPECT_TIMEOUT) -> list[dict] | None:
+    """Workers that answer, with the tasks they are running; None when tasks run in-process.
+
+    A broadcast waits its whole timeout unless it knows how many answers to expect: a ping finds the
+    workers within `timeout`, then the questions go to them alone and return as soon as all answer."""
     if settings.tasks_in_process:
         return None
     from mailer.celery_app import create_app
 
-    inspect = create_app(settings).control.inspect(timeout=timeout)
+    control = create_app(settings).control
+    names = sorted(control.inspect(timeout=timeout).ping() or {})
+    if not names:
+        return []
+    # they answered: these return as soon as each has, so a longer wait costs only a worker that died
+    inspect = control.inspect(timeout=timeout + 1.0, destination=names, limit=len(names))
     active = inspect.active() or {}
     queues = inspect.active_queues() or {}
     return [
         {
             "name": name,
             "queues": sorted(q["name"] for q in queues.get(name, [])),
-            "active": [{"task": t["name"], "args": t.get("args")} for t in tasks],
+            "active": [{"task": t["name"], "args": t.get("args")} for t in active.get(name, [])],
         }
-        for name, tasks in sorted(active.items())
+        for name in names
     ]
 
 
@@ -191,6 +203,42 @@ def recent_failures(session: Session, limit: int = 10) -> list[dict]:
     return failures
 
 
+def next_send(session: Session) -> dict | None:
+    """The next scheduled edition not started yet: {"number", "lang", "at"}, or None."""
+    found = session.execute(
+        select(Issue.number, Edition.lang, Edition.send_at)
+        .join(Issue, Issue.id == Edition.issue_id)
+        .where(
+            Edition.send_at.is_not(None),
+            Edition.started_at.is_(None),
+            Issue.status.in_([IssueStatus.SCHEDULED, IssueStatus.SENDING]),
+        )
+        .order_by(Edition.send_at, Issue.number)
+        .limit(1)
+    ).first()
+    if found is None:
+        return None
+    number, lang, at = found
+    return {"number": number, "lang": lang, "at": at}
+
+
+def _shown(upcoming: dict | None) -> dict | None:
+    return upcoming and {**upcoming, "at": upcoming["at"].isoformat()}  # JSON has no datetime
+
+
+def last_issue_warnings(session: Session, now: datetime, settings: Settings) -> dict | None:
+    """The last issue that went out, with its complaint and bounce rates past their limits (the desk's
+    report warnings): {"number", "warnings": [(edition lang or "all", kind, rate)]}, or None."""
+    last = reports.last_issues(session, now, settings, limit=1)
+    if not last:
+        return None
+    issue = last[0][0]
+    return {
+        "number": issue.number,
+        "warnings": reports.warnings(reports.figures(session, issue, now, settings)),
+    }
+
+
 def status(session: Session, settings: Settings, now: datetime, store: Store | None = None) -> dict:
     """Everything ops watch. The database parts answer whatever the broker does: a Redis outage is when
     this is run most (then "broker" says so, and "queues"/"workers" carry the error instead of data)."""
@@ -214,6 +262,8 @@ def status(session: Session, settings: Settings, now: datetime, store: Store | N
         ),
         "batches": stuck_batches(session, now),
         "failures": recent_failures(session),
+        "next_send": _shown(next_send(session)),
+        "last_issue": last_issue_warnings(session, now, settings),
     }
 
 
@@ -299,4 +349,20 @@ def as_text(data: dict) -> list[str]:
             else f"feed {f['url']}"
         )
         lines.append(f"failure:  {where}: {f['error']}")
+    upcoming = data.get("next_send")
+    lines.append(
+        f"next scheduled send: #{upcoming['number']} {upcoming['lang']} at "
+        f"{datetime.fromisoformat(upcoming['at']):%Y-%m-%d %H:%M} UTC"
+        if upcoming
+        else "next scheduled send: none"
+    )
+    last = data.get("last_issue")
+    if last:
+        for lang, kind, rate in last["warnings"]:
+            edition = "whole issue" if lang == "all" else f"{lang} edition"
+            limit = "0.1%" if kind == "complaints" else "2%"
+            lines.append(
+                f"warning:  issue #{last['number']} {edition}: {kind[:-1]} rate "
+                f"{reports.percent(rate)}, above the {limit} limit"
+            )
     return lines

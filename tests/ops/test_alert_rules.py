@@ -89,6 +89,69 @@ CASES = [
         20,
         [],
     ),
+    (
+        "MailerIssuePausedBySystem",
+        {'mailer_issue_paused_by_system{issue="9"}': "0 1x10"},
+        5,
+        [({"issue": "9"}, 1)],
+    ),
+    ("MailerIssuePausedBySystem", {'mailer_issue_paused_by_system{issue="9"}': "0x10"}, 5, []),
+    (
+        "MailerIssueFailed",
+        {
+            'mailer_issue_status{issue="4",status="failed"}': "0 1x10",
+            'mailer_issue_status{issue="5",status="failed"}': "0x10",
+        },
+        5,
+        [({"issue": "4"}, 1)],
+    ),
+    ("MailerIssueFailed", {'mailer_issue_status{issue="4",status="failed"}': "0x10"}, 5, []),
+    (
+        "MailerNoSendWorker",
+        {
+            "mailer_send_workers": "0x10",
+            'mailer_issue_status{issue="6",status="sending"}': "1x10",
+        },
+        6,
+        [({}, 0)],
+    ),
+    (  # no issue sending: nobody needs a worker on send
+        "MailerNoSendWorker",
+        {
+            "mailer_send_workers": "0x10",
+            'mailer_issue_status{issue="6",status="sending"}': "0x10",
+        },
+        6,
+        [],
+    ),
+    (
+        "MailerNoSendWorker",
+        {
+            "mailer_send_workers": "2x10",
+            'mailer_issue_status{issue="6",status="sending"}': "1x10",
+        },
+        6,
+        [],
+    ),
+    (  # 60 of every 1000 answers a minute are 5xx or lost: 6%
+        "MailerProviderErrors",
+        {
+            'mailer_sendgrid_responses_total{status="202"}': "0+940x40",
+            'mailer_sendgrid_responses_total{status="500"}': "0+40x40",
+            'mailer_sendgrid_responses_total{status="lost"}': "0+20x40",
+        },
+        30,
+        [({}, 0.06)],
+    ),
+    (  # 2%: retries absorb it
+        "MailerProviderErrors",
+        {
+            'mailer_sendgrid_responses_total{status="202"}': "0+980x40",
+            'mailer_sendgrid_responses_total{status="503"}': "0+20x40",
+        },
+        30,
+        [],
+    ),
 ]
 
 

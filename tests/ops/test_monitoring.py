@@ -186,3 +186,54 @@ def test_every_alert_links_its_runbook_section():
         path, _, anchor = rule["annotations"]["runbook_url"].partition("#")
         assert path == "docs/operations.md" and anchor == rule["alert"].lower(), rule["alert"]
         assert anchor in anchors, rule["alert"]
+
+
+def test_each_issue_status_and_a_pause_by_the_system_are_series(session, issue, runtime):
+    from mailer.issues import reasons
+
+    n = issue.number
+    other = Issue(
+        number=n + 1,
+        window_start=issue.window_start,
+        window_end=issue.window_end,
+        status="paused",
+        status_reason=reasons.credentials_refused(n + 1, "401"),
+        started_at=utcnow(),
+    )
+    issue.status, issue.started_at, issue.finished_at = "failed", utcnow(), utcnow()
+    session.add(other)
+    session.commit()
+    text = _scrape(runtime)
+    assert f'mailer_issue_status{{issue="{n}",status="failed"}} 1.0' in text
+    assert f'mailer_issue_status{{issue="{n}",status="sent"}} 0.0' in text
+    assert f'mailer_issue_status{{issue="{n + 1}",status="paused"}} 1.0' in text
+    assert f'mailer_issue_paused_by_system{{issue="{n + 1}"}} 1.0' in text
+    assert f'mailer_issue_paused_by_system{{issue="{n}"}} 0.0' in text
+    other.status_reason = reasons.paused("an editor")  # an editor's pause pages nobody
+    session.commit()
+    assert f'mailer_issue_paused_by_system{{issue="{n + 1}"}} 0.0' in _scrape(runtime)
+
+
+def test_workers_on_send_are_counted_only_while_an_issue_is_sending(
+    session, issue, make_runtime, redis_url
+):
+    runtime = make_runtime(broker_url=redis_url)
+    assert not re.search(r"^mailer_send_workers ", _scrape(runtime), re.MULTILINE)
+    issue.status, issue.started_at = "sending", utcnow()
+    session.commit()
+    # no worker runs in the tests: the broadcast finds none
+    assert re.search(r"^mailer_send_workers 0\.0$", _scrape(runtime), re.MULTILINE)
+
+
+def test_every_panel_says_what_it_shows_and_broker_up_reads_as_words():
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    assert all(p.get("description", "").strip() for p in panels), [
+        p["title"] for p in panels if not p.get("description")
+    ]
+    [broker] = [p for p in panels if p["title"] == "Broker up"]
+    defaults = broker["fieldConfig"]["defaults"]
+    [mapping] = defaults["mappings"]
+    shown = {k: (v["text"], v["color"]) for k, v in mapping["options"].items()}
+    assert shown == {"0": ("down", "red"), "1": ("up", "green")}
+    steps = [(s["color"], s["value"]) for s in defaults["thresholds"]["steps"]]
+    assert steps == [("red", None), ("green", 1)]

@@ -12,7 +12,7 @@ import pytest
 import redis
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from mailer.celery_app import create_app
 from mailer.cli import main
@@ -81,7 +81,17 @@ def test_ops_status_json_without_a_broker(session, issue, runtime):
     result = CliRunner().invoke(main, ["ops", "status", "--json"], obj=runtime)
     data = json.loads(result.stdout)
     assert data["queues"] is None and data["workers"] is None and data["issues"] == []
-    assert set(data) == {"broker", "queues", "workers", "issues", "batches", "failures", "degraded"}
+    assert set(data) == {
+        "broker",
+        "queues",
+        "workers",
+        "issues",
+        "batches",
+        "failures",
+        "next_send",
+        "last_issue",
+        "degraded",
+    }
     assert data["broker"] == {"status": "none"} and data["degraded"] == [] and result.exit_code == 0
 
 
@@ -160,3 +170,60 @@ def test_ops_status_says_a_pause_reason_in_english(session, issue, settings, run
     )
     data = json.loads(CliRunner().invoke(main, ["ops", "status", "--json"], obj=runtime).stdout)
     assert [i["reason"] for i in data["issues"]] == ["paused by mina: a typo in the lead"]
+
+
+def test_ops_status_names_the_next_scheduled_send(session, issue, runtime, settings):
+    from mailer.issues import scheduling
+
+    output = CliRunner().invoke(main, ["ops", "status"], obj=runtime).output
+    assert "next scheduled send: none" in output.splitlines()
+    due = (utcnow() + timedelta(hours=3)).replace(second=0, microsecond=0)
+    scheduling.schedule(
+        session, issue, ("ko", "en", "both"), due, utcnow(), settings, approved_by="an admin"
+    )
+    session.commit()
+    session.execute(
+        update(Edition)
+        .where(Edition.issue_id == issue.id, Edition.lang == "en")
+        .values(send_at=due - timedelta(hours=1))
+    )
+    session.commit()
+    lines = CliRunner().invoke(main, ["ops", "status"], obj=runtime).output.splitlines()
+    earliest = due - timedelta(hours=1)
+    assert f"next scheduled send: #{issue.number} en at {earliest:%Y-%m-%d %H:%M} UTC" in lines
+
+
+def test_ops_status_names_the_last_issues_warnings(session, issue, runtime, settings):
+    from mailer.delivery.models import Delivery
+    from mailer.events.apply import apply_pending
+    from mailer.events.stats import refresh_counts
+    from mailer.events.store import store
+
+    send_now(runtime, issue.number)
+    session.expire_all()
+    deliveries = session.scalars(select(Delivery).order_by(Delivery.id)).all()
+    complainer, at = deliveries[0], utcnow()
+
+    def event(kind, d):
+        return {
+            "event": kind,
+            "email": d.email,
+            "timestamp": int(at.timestamp()),
+            "sg_event_id": f"{kind}-{d.id}",
+            "issue_id": str(d.issue_id),
+            "delivery_id": str(d.id),
+        }
+
+    store(session, [event("delivered", d) for d in deliveries], at)
+    store(session, [event("spamreport", complainer)], at)
+    apply_pending(session, at, settings)
+    refresh_counts(session, issue.id, utcnow())  # beat's refresh-issue-counts
+    session.commit()
+    lang = session.get(Edition, complainer.edition_id).lang
+    readers = {"ko": 4, "en": 3, "both": 2}[lang]
+    lines = CliRunner().invoke(main, ["ops", "status"], obj=runtime).output.splitlines()
+    n = issue.number
+    assert [line for line in lines if line.startswith("warning:")] == [
+        f"warning:  issue #{n} {lang} edition: complaint rate {100 / readers:.2f}%, above the 0.1% limit",
+        f"warning:  issue #{n} whole issue: complaint rate {100 / 9:.2f}%, above the 0.1% limit",
+    ]
