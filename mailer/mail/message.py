@@ -10,10 +10,13 @@ from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from mailer.config import Settings
 from mailer.rendering.placeholders import fill
+
+if TYPE_CHECKING:
+    from mailer.rendering.render import Rendered
 
 # The subject is folded here, whole, within 78 columns (RFC 5322's SHOULD), "Subject: " included: a
 # non-ASCII one as RFC 2047 encoded-words, an ASCII one at its spaces. Parsers get it back unchanged;
@@ -69,6 +72,46 @@ class OutgoingBatch:
             headers={**common, **(headers or {})},
             **fields,
         )
+
+
+def to_one_reader(
+    settings: Settings,
+    lang: str,
+    rendered: Rendered,
+    *,
+    kind: str,
+    folder: str,
+    number: int,
+    email: str,
+    subscriber_id: int,
+    reader_headers: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> OutgoingBatch:
+    """A transactional mail (confirmation, welcome) to one subscriber. `number`, the outbox row's id,
+    names the message: the outbox backend's file, a custom arg for SendGrid."""
+    return OutgoingBatch.compose(
+        settings,
+        lang,
+        headers=headers,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        recipients=[
+            Recipient(
+                delivery_id=number,
+                email=email,
+                substitutions={},
+                headers=reader_headers or {},
+                custom_args={
+                    "kind": kind,
+                    "subscriber_id": str(subscriber_id),
+                    "outbox_mail": str(number),
+                },
+            )
+        ],
+        categories=(folder, f"lang-{lang}"),
+        folder=folder,
+    )
 
 
 def _subject(value: str) -> str:

@@ -19,7 +19,7 @@ from mailer import langs
 from mailer.celery_app import STORE_RETRIES, app, runtime_of, store_retry_in
 from mailer.config import Settings
 from mailer.db import connection_lost, utcnow
-from mailer.mail.message import OutgoingBatch, Recipient
+from mailer.mail.message import OutgoingBatch, to_one_reader
 from mailer.mail.models import MailKind, MailStatus, OutboxMail
 from mailer.mail.senders import SendError, backoff
 from mailer.mail.welcome import welcome_message
@@ -65,27 +65,15 @@ def confirmation_message(
     rendered = render_email(
         CONFIRM_EMAIL, lang, confirmation_context(subscriber_id, kind, lang, settings)
     )
-    return OutgoingBatch.compose(
+    return to_one_reader(
         settings,
         lang,
-        subject=rendered.subject,
-        html=rendered.html,
-        text=rendered.text,
-        recipients=[
-            Recipient(
-                delivery_id=number,
-                email=sub.email,
-                substitutions={},
-                headers={},
-                custom_args={
-                    "kind": kind,
-                    "subscriber_id": str(subscriber_id),
-                    "outbox_mail": str(number),
-                },
-            )
-        ],
-        categories=(CONFIRM_EMAIL, f"lang-{lang}"),
+        rendered,
+        kind=kind,
         folder=CONFIRM_EMAIL,
+        number=number,
+        email=sub.email,
+        subscriber_id=subscriber_id,
     )
 
 

@@ -16,7 +16,7 @@ from mailer import langs
 from mailer.config import Settings
 from mailer.issues.archive import public_issues
 from mailer.issues.next_issue import next_issue
-from mailer.mail.message import OutgoingBatch, Recipient
+from mailer.mail.message import OutgoingBatch, to_one_reader
 from mailer.rendering.render import render_email
 from subscribers import service, tokens
 from subscribers.models import Status
@@ -77,27 +77,16 @@ def welcome_message(
         WELCOME_EMAIL, lang, welcome_context(session, subscriber_id, lang, settings, now)
     )
     unsubscribe = tokens.link(tokens.UNSUBSCRIBE, subscriber_id, settings)
-    return OutgoingBatch.compose(
+    return to_one_reader(
         settings,
         lang,
-        subject=rendered.subject,
-        html=rendered.html,
-        text=rendered.text,
-        recipients=[
-            Recipient(
-                delivery_id=number,
-                email=sub.email,
-                substitutions={},
-                headers={"List-Unsubscribe": f"<{unsubscribe}>"},
-                custom_args={
-                    "kind": WELCOME_EMAIL,
-                    "subscriber_id": str(subscriber_id),
-                    "outbox_mail": str(number),
-                },
-            )
-        ],
-        categories=(WELCOME_EMAIL, f"lang-{lang}"),
+        rendered,
+        kind=WELCOME_EMAIL,
+        folder=WELCOME_EMAIL,
+        number=number,
+        email=sub.email,
+        subscriber_id=subscriber_id,
+        reader_headers={"List-Unsubscribe": f"<{unsubscribe}>"},
         # RFC 8058, as the digest has it: the one-click POST goes to the reader's own link
         headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-        folder=WELCOME_EMAIL,
     )
