@@ -104,7 +104,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     from mailer.web import (
         archive,
         bodylimit,
+        challenge,
         edition_switch,
+        embed,
         health,
         home,
         metrics,
@@ -157,8 +159,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.rate_limiter = ratelimit.Limiter(runtime.kv)
     app.state.login_throttle = throttle.LoginThrottle(settings, runtime.kv)
     app.state.proof_counts = Fallback(runtime.kv)  # each desk account's proofs this hour
+    app.state.spent_challenges = Fallback(runtime.kv)  # the embedded form's challenges, used once
+    app.state.challenge_difficulty = challenge.DIFFICULTY
     app.include_router(health.router)
     app.include_router(public.router)
+    app.include_router(embed.router)
     app.include_router(edition_switch.router)
     app.include_router(home.router)
     app.include_router(webhooks.router)
@@ -189,4 +194,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     # Inside SecurityHeaders, so that its 413 carries the headers too.
     app.add_middleware(bodylimit.PublicBodyLimit)
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
+    if settings.signup_origin_list:  # outermost: a preflight, a 413 and a 429 answer CORS alike
+        app.add_middleware(embed.SignupCors, origins=settings.signup_origin_list)
     return app
