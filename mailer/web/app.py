@@ -117,6 +117,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     from mailer.web.admin import (
         account_pages,
         approval_pages,
+        embed_pages,
         feed_pages,
         import_pages,
         issue_pages,
@@ -184,6 +185,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         report_pages,
         preview_pages,
         mail_pages,
+        embed_pages,
         two_factor_pages,
     ):
         app.include_router(desk.router)
