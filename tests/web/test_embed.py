@@ -5,6 +5,7 @@ address, and the same per-client limit."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import time
@@ -313,3 +314,20 @@ def test_the_widget_is_served_from_here_pinned(embed):
     assert script.headers["cross-origin-resource-policy"] == "cross-origin"
     assert embed.get("/static/altcha/ko.js").status_code == 404
     assert embed.get("/static/altcha/..%2fREADME.md").status_code == 404
+
+
+def test_a_solution_is_spent_once_across_processes_through_redis(redis_url, settings):
+    """With a broker, every web process marks challenges in the same Redis: two processes (two stores
+    on one server) cannot both accept one solution; the mark lasts until the challenge would expire."""
+    import redis
+
+    from mailer import kv
+
+    payload = solve(challenge.issue(settings, time.time(), QUICK))
+    checked = challenge.check(settings, payload)
+    assert checked.verdict is challenge.Verdict.SOLVED
+    one, other = (kv.RedisStore(redis.Redis.from_url(redis_url)) for _ in range(2))
+    assert challenge.spend(one, checked, time.time()) is True
+    assert challenge.spend(other, checked, time.time()) is False
+    key = f"{challenge.USED_PREFIX}:{hashlib.sha256(checked.signature.encode()).hexdigest()}"
+    assert challenge.MAX_AGE_SECONDS < one.redis.ttl(key) <= challenge.MAX_AGE_SECONDS + 60
