@@ -162,9 +162,9 @@ class Settings(BaseSettings):
     # Every valid sign-up is answered no sooner than this after it arrived, whatever the address's
     # state: how long the answer takes tells nobody whether the address bounced, complained or is new.
     signup_answer_seconds: float = Field(0.25, ge=0, le=5)
-    # Other sites whose pages may post the embeddable sign-up form (POST /signup) and fetch its
-    # challenge from script: a comma-separated list of origins (https://www.news.example.com), matched
-    # exactly. Empty: no other site's script may (a plain form post still works, as any form's does).
+    # The news site's origins where the embeddable sign-up form works: its widget fetches the challenge
+    # (GET /signup/challenge) by script, and the site's script may post JSON to POST /signup and read
+    # the answer. Comma-separated (https://www.news.example.com), matched exactly. Empty: no other site.
     signup_origins: str = ""
     # A bearer token /metrics asks for. Empty: /metrics is open, which only development and tests allow
     # (production refuses to start without one: the series name issues, counts and queue depths).

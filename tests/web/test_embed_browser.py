@@ -193,4 +193,6 @@ def test_the_embedded_form_works_from_another_origin_and_needs_a_solved_challeng
         post, [f"{base}/signup?lang=en", {"email": "x@example.com", "lang": "en"}]
     )
     assert "error" in refused, refused
+    fetch = "async (url) => { try { return (await fetch(url)).status; } catch (e) { return String(e); } }"
+    assert "TypeError" in stranger.evaluate(fetch, f"{base}/signup/challenge")  # no challenge there
     stranger.close()

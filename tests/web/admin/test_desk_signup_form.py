@@ -40,6 +40,7 @@ def test_the_page_gives_a_korean_and_an_english_snippet(admin):
     assert "altcha-3.2.2-ko.js" in ko and "altcha-3.2.2-ko.js" not in en
     assert "Email address" in en and 'value="en" checked' in en
     assert "MAILER_SIGNUP_ORIGINS" in page.text and "아직 없습니다" in page.text
+    assert "양식이 동작하는 사이트" in page.text
     assert admin.get("/static/altcha/altcha-3.2.2-ko.js").status_code == 200
 
 
