@@ -186,7 +186,25 @@ def _sent(request: Request, lang: str, as_json: bool, email: str, edition: str):
     )
 
 
-@router.post(SIGNUP_PATH)
+_FIELDS = {"type": "string", "maxLength": FIELD_MAX_CHARS}
+_BODY = {
+    "type": "object",
+    "required": ["email", "lang", "altcha"],
+    "properties": {"email": _FIELDS, "lang": {"enum": list(EDITIONS)}, "altcha": _FIELDS},
+}
+# Read by hand (a form or JSON alike); the schema says what the route takes, for clients and fuzzing.
+SIGNUP_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _BODY},
+            "application/x-www-form-urlencoded": {"schema": _BODY},
+        },
+    }
+}
+
+
+@router.post(SIGNUP_PATH, openapi_extra=SIGNUP_OPENAPI)
 async def embedded_signup(request: Request, background: BackgroundTasks):
     """Fields as the sign-up page's: `email`, `lang` (the edition), plus `altcha` (the widget's
     solution) and the empty honeypot. The answer's language is the page's (?lang=, else the browser's).
