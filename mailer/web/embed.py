@@ -92,7 +92,7 @@ def new_challenge(request: Request):
         "challenge-ip", ratelimit.client_key(signup.client_ip(request)), CHALLENGES_PER_IP
     )
     if not limited.allowed:
-        return _json_refusal(request, page.page_lang(request), "rate_limited", limited)
+        return _json_refusal(page.page_lang(request), "rate_limited", limited)
     issued = challenge.issue(
         settings_of(request), time.time(), request.app.state.challenge_difficulty
     )
@@ -137,7 +137,7 @@ def _message(lang: str, problem: str, decision: ratelimit.Decision | None = None
 
 
 def _json_refusal(
-    request: Request, lang: str, problem: str, decision: ratelimit.Decision | None = None
+    lang: str, problem: str, decision: ratelimit.Decision | None = None
 ) -> JSONResponse:
     status = 429 if problem == "rate_limited" else 400
     headers = {"Cache-Control": "no-store"}
@@ -151,7 +151,7 @@ def _refusal(request: Request, lang: str, as_json: bool, problem: str, fields: d
     """What a refused post gets: JSON for JSON; for a form, our own sign-up page saying what to
     fix, with our own form (and token), so the reader can finish here."""
     if as_json:
-        return _json_refusal(request, lang, problem)
+        return _json_refusal(lang, problem)
     return subscribe_form_page(
         request,
         lang,
@@ -217,7 +217,7 @@ async def embedded_signup(request: Request, background: BackgroundTasks):
     limited = await signup.client_limited(request)
     if not limited.allowed:
         if as_json:
-            return _json_refusal(request, lang, "rate_limited", limited)
+            return _json_refusal(lang, "rate_limited", limited)
         return signup.rate_limited_page(request, lang, limited)
     fields = await _fields(request, as_json)
     if fields is None:
