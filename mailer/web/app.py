@@ -126,6 +126,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         report_pages,
         schedule_pages,
         send_pages,
+        story_pages,
         subscriber_pages,
         throttle,
         times,
@@ -167,6 +168,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     for desk in (
         login,
         issue_pages,
+        story_pages,
         note_pages,
         schedule_pages,
         approval_pages,
