@@ -68,9 +68,7 @@ def move_story(
     _refresh(session, issue, settings)
 
 
-def set_order(
-    session: Session, issue: Issue, order: list[int], *, settings: Settings
-) -> None:
+def set_order(session: Session, issue: Issue, order: list[int], *, settings: Settings) -> None:
     """The stories in the order the editor dragged them to: `order` names each story once. Pinned
     stories still lead, in the order given among themselves."""
     _check_editable(issue)

@@ -66,7 +66,9 @@ def pair_story(
     return editing.follow_pairing(session, before, settings)
 
 
-def unpair_story(session: Session, issue: Issue, article_id: int, *, settings: Settings) -> list[int]:
+def unpair_story(
+    session: Session, issue: Issue, article_id: int, *, settings: Settings
+) -> list[int]:
     """Undo the pairing of the issue's story: both sides stand alone, the translation free to add."""
     _story(issue, article_id)
     article = session.get_one(Article, article_id)

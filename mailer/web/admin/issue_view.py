@@ -19,6 +19,7 @@ from mailer.issues.digest import stories_of
 from mailer.issues.models import Editor, Issue
 from mailer.issues.service import get_issue
 from mailer.issues.states import RESENDABLE, IssueStatus
+from mailer.langs import EDITIONS
 from mailer.web.admin import preview_pages, progress_pages
 from mailer.web.admin.pages import page, page_lang
 from mailer.web.deps import get_runtime, settings_of
@@ -182,6 +183,14 @@ def stories_fragment(
     return response
 
 
+def audience(session: Session) -> dict[str, int]:
+    """{edition: active subscribers}: whom each edition not yet started would reach now."""
+    from subscribers.lookup import counts
+
+    by = counts(session)
+    return {lang: by.get((lang, "active"), 0) for lang in EDITIONS}
+
+
 def issue_view(
     request: Request, session: Session, editor: Editor, number: int, status_code: int = 200, **extra
 ) -> HTMLResponse:
@@ -201,5 +210,6 @@ def issue_view(
         notice=request.query_params.get("n"),
         **live_status(request, session, editor, issue),
         awaiting=approvals.waiting(issue),
+        audience=audience(session),
         **extra,
     )

@@ -31,7 +31,7 @@ PREVIEW_POLICY = (
 # origin of its own (no allow-same-origin: the desk's cookie stays out of reach).
 FRAME_SANDBOX = f"allow-scripts {SANDBOX}"
 FIT_SCRIPT = (
-    "<script nonce=\"{nonce}\">(function(){{var d=document.documentElement;function tell(){{"
+    '<script nonce="{nonce}">(function(){{var d=document.documentElement;function tell(){{'
     "parent.postMessage({{mailHeight:d.scrollHeight}},'*');}}"
     "new ResizeObserver(tell).observe(d);addEventListener('load',tell);}})();</script>"
 )

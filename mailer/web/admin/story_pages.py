@@ -22,7 +22,7 @@ MAX_ID = 2**31 - 1
 
 
 def parse_order(text: str) -> list[int]:
-    """"12,7,30" -> [12, 7, 30]; anything else (too long, not numbers, out of range) is refused."""
+    """ "12,7,30" -> [12, 7, 30]; anything else (too long, not numbers, out of range) is refused."""
     parts = text.split(",")
     if len(parts) > MAX_STORIES or not all(p.strip().isdigit() for p in parts):
         raise IssueError("the order is not a list of story ids", "order_mismatch")

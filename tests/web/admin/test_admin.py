@@ -133,9 +133,10 @@ def test_edit_stories_and_editions_then_preview(admin, session, drafted):
     assert "frame-ancestors 'self'" in preview.headers["content-security-policy"]
     page = admin.get("/admin/issues/1").text
     # one frame an edition, loaded by the page's script when its tab opens: at 600 px, 375 px or dark
-    assert 'data-src="/admin/issues/1/preview/ko?fit=1"' in page and " src=" not in page.split(
-        "<iframe"
-    )[1].split(">")[0]
+    assert (
+        'data-src="/admin/issues/1/preview/ko?fit=1"' in page
+        and " src=" not in page.split("<iframe")[1].split(">")[0]
+    )
     assert 'data-width="600"' in page and 'data-width="375"' in page
     assert 'data-src="/admin/issues/1/preview/ko/dark?fit=1"' in page
 

@@ -76,6 +76,21 @@
     anchor = null;
   });
 
+  // a refusal the server could not put in the list (an expired form, a lost connection): said at its top
+  function failed(e) {
+    var list = document.getElementById("story-list");
+    if (!list || !e.detail.elt || !list.contains(e.detail.elt)) { return; }
+    var words = (document.getElementById("save-words") || {dataset: {}}).dataset;
+    var p = list.querySelector("p.error") || document.createElement("p");
+    p.className = "error";
+    p.setAttribute("role", "alert");
+    p.textContent = words.actionFailed || "";
+    list.insertBefore(p, list.firstChild);
+    anchor = null;
+  }
+  document.addEventListener("htmx:responseError", failed);
+  document.addEventListener("htmx:sendError", failed);
+
   // --- drag and drop: the handle is dragged, the row shows where it lands ---------------------------
   var dragged = null;
 
