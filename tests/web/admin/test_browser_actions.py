@@ -71,6 +71,13 @@ def test_story_actions_in_place_keep_the_typed_note_and_the_editors_place(
     assert ids.index(second) == 2
     assert page.locator(f"#story-note-{first}-ko").input_value() == "김장 소식부터 읽어 보세요"
 
+    # a preheader being written (not saved yet) is kept when the new defaults come out of band
+    page.fill("#preheader_en", "A preheader of my own, not saved yet")
+    ids = _act(
+        page, lambda: page.locator(f"tr.story[data-article='{second}'] button[value=up]").click()
+    )
+    assert page.locator("#preheader_en").input_value() == "A preheader of my own, not saved yet"
+
     # pin a story further down: it leads, and its neighbour stays where it was on the screen
     target = next(
         i for i in ids[4:-1] if page.locator(f"tr.story[data-article='{i}'] span[lang=ko]").count()
