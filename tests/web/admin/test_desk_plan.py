@@ -11,11 +11,11 @@ from tests.web.admin.conftest import csrf_of
 
 def test_a_draft_names_each_editions_audience(admin, drafted):
     page = admin.get("/admin/issues/1?lang=en").text
-    cells = dict(re.findall(r'<td class="audience" data-lang="(\w+)">([^<]*)</td>', page))
+    cells = dict(re.findall(r'<td class="audience" id="audience-(\w+)">([^<]*)</td>', page))
     # the sample readers: 4 Korean, 3 English, 2 both active (pending and unsubscribed not counted)
     assert cells == {"ko": "4 people", "en": "3 people", "both": "2 people"}
     ko = admin.get("/admin/issues/1?lang=ko").text
-    assert "받는 사람" in ko and '<td class="audience" data-lang="ko">4명</td>' in ko
+    assert "받는 사람" in ko and '<td class="audience" id="audience-ko">4명</td>' in ko
 
 
 def test_send_now_keeps_the_plan_in_view(admin, drafted):
