@@ -129,6 +129,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         report_pages,
         schedule_pages,
         send_pages,
+        story_pages,
         subscriber_pages,
         throttle,
         times,
@@ -173,6 +174,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     for desk in (
         login,
         issue_pages,
+        story_pages,
         note_pages,
         schedule_pages,
         approval_pages,
