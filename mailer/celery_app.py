@@ -40,7 +40,7 @@ TASK_MODULES = (
     "mailer.delivery.tasks",
     "mailer.events.tasks",
     "mailer.mail.transactional",
-    "subscribers.tasks",
+    "mailer.mail.imports",
 )
 
 
