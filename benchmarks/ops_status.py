@@ -97,6 +97,19 @@ def main() -> None:
         )
         command = [py, "-m", "mailer.cli", "ops", "status"]
         print(_line("mailer ops status", *_timed(command, env, args.runs)))
+        # What does not depend on the machine's load: the modules the command loads, and whether the
+        # heavy ones are among them.
+        probe = (
+            "import sys\nfrom mailer.cli import main\n"
+            "main(['ops', 'status'], standalone_mode=False)\n"
+            "heavy = [m for m in ('celery', 'alembic', 'jinja2', 'fastapi') if m in sys.modules]\n"
+            "print('MODULES', len(sys.modules), ' '.join(heavy) or '-')\n"
+        )
+        found = subprocess.run(
+            [py, "-c", probe], env=env, check=True, capture_output=True, text=True
+        ).stdout
+        modules, heavy = found.split("MODULES ", 1)[1].split(maxsplit=1)
+        print(f"{'modules loaded by ops status':<44} {modules}  (heavy: {heavy.strip()})")
     finally:
         if worker is not None:
             worker.terminate()

@@ -10,10 +10,9 @@ import contextlib
 from collections import Counter
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from mailer.db import upsert_insert
 from mailer.delivery.models import MetricCount
 from mailer.kv import Store, Unavailable
 
@@ -52,9 +51,9 @@ def totals(session: Session) -> dict[str, float]:
 
 
 def _add(session: Session, amounts: dict[str, float]) -> None:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # sorted: two folds at once lock the rows in the same order
     rows = [{"name": name, "value": value} for name, value in sorted(amounts.items())]
-    statement = insert(MetricCount).values(rows)
+    statement = upsert_insert(session, MetricCount.__table__).values(rows)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=[MetricCount.name],
