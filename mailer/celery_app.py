@@ -202,11 +202,16 @@ def _shutting_down(sender=None, how=None, sig=None, **_kwargs):
     import logging
 
     _HEARTBEAT_STOP.set()
+    for (
+        beating
+    ) in _HEARTBEAT_THREADS:  # it takes the worker's entry out: a stopped worker is gone at once
+        beating.join(timeout=2.0)
     logging.getLogger("mailer.worker").info("worker %s: %s shutdown (%s)", sender, how, sig)
 
 
 # Set when the worker shuts down: its heartbeat thread stops and takes its entry out.
 _HEARTBEAT_STOP = threading.Event()
+_HEARTBEAT_THREADS: list[threading.Thread] = []
 
 
 @signals.worker_ready.connect
@@ -218,9 +223,11 @@ def _start_heartbeat(sender=None, **_kwargs):
         return
     name, queues = sender.hostname, list(sender.app.amqp.queues.consume_from)
     _HEARTBEAT_STOP.clear()
-    threading.Thread(
+    beating = threading.Thread(
         target=_heartbeat_loop, args=(client(url), name, queues), name="heartbeat", daemon=True
-    ).start()
+    )
+    _HEARTBEAT_THREADS[:] = [beating]
+    beating.start()
 
 
 def _heartbeat_loop(redis_client, name: str, queues: list[str]) -> None:
