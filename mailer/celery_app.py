@@ -9,36 +9,38 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 from typing import TYPE_CHECKING
 
 from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
-from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
+from mailer.broker import (  # noqa: F401  (re-exported: what callers knew from here)
+    BEAT_TICK_KEY,
+    BROKER_DOWN,
+    HEARTBEAT_SECONDS,
+    HEARTBEATS_KEY,
+    QUEUES,
+    beat_heart,
+)
 from mailer.config import Settings
 
 if TYPE_CHECKING:
     from mailer.runtime import Runtime
 
-# What a publish raises when the broker cannot be reached (a caller leaves the work for beat's sweep).
-BROKER_DOWN = (KombuError, RedisError, OSError)
 # A task that loses the database or the broker (a restart, a failover) is retried this many times,
 # 1 + 2 + ... + 60 s: about four minutes, after which beat's sweeps take its work up.
 STORE_RETRIES = 10
 STORE_RETRY_CAP = 60.0
-BEAT_TICK_KEY = "mailer:beat:last_tick"  # epoch seconds of beat's latest publish
-# `mail`: transactional mail (a sign-up's confirmation), apart from `send` so that it is never queued
-# behind a digest's batches; the sending workers take it first whenever a slot frees (docs/operations.md).
-QUEUES = ("ingest", "assemble", "mail", "send", "events")
 TASK_MODULES = (
     "mailer.articles.tasks",
     "mailer.issues.tasks",
     "mailer.delivery.tasks",
     "mailer.events.tasks",
     "mailer.mail.transactional",
-    "subscribers.tasks",
+    "mailer.mail.imports",
 )
 
 
@@ -199,7 +201,51 @@ def _say_shutdown_in_the_log(sender=None, **_kwargs):
 def _shutting_down(sender=None, how=None, sig=None, **_kwargs):
     import logging
 
+    _HEARTBEAT_STOP.set()
+    for (
+        beating
+    ) in _HEARTBEAT_THREADS:  # it takes the worker's entry out: a stopped worker is gone at once
+        beating.join(timeout=2.0)
     logging.getLogger("mailer.worker").info("worker %s: %s shutdown (%s)", sender, how, sig)
+
+
+# Set when the worker shuts down: its heartbeat thread stops and takes its entry out.
+_HEARTBEAT_STOP = threading.Event()
+_HEARTBEAT_THREADS: list[threading.Thread] = []
+
+
+@signals.worker_ready.connect
+def _start_heartbeat(sender=None, **_kwargs):
+    from mailer.redis_client import client, is_redis
+
+    url = sender.app.conf.broker_url if sender is not None else None
+    if not url or not is_redis(url):
+        return
+    name, queues = sender.hostname, list(sender.app.amqp.queues.consume_from)
+    _HEARTBEAT_STOP.clear()
+    beating = threading.Thread(
+        target=_heartbeat_loop, args=(client(url), name, queues), name="heartbeat", daemon=True
+    )
+    _HEARTBEAT_THREADS[:] = [beating]
+    beating.start()
+
+
+def _heartbeat_loop(redis_client, name: str, queues: list[str]) -> None:
+    import time
+
+    from celery.worker import state
+
+    while True:
+        active = [
+            {"task": r.name, "args": getattr(r, "argsrepr", None)}
+            for r in list(state.active_requests)
+        ]
+        with contextlib.suppress(RedisError, OSError):  # a broker away: the next beat says it again
+            beat_heart(redis_client, name, queues, active, time.time())
+        if _HEARTBEAT_STOP.wait(HEARTBEAT_SECONDS):
+            break
+    with contextlib.suppress(RedisError, OSError):
+        redis_client.hdel(HEARTBEATS_KEY, name)
 
 
 @signals.beat_init.connect

@@ -46,6 +46,11 @@ class Store(Protocol):
 
     def counts(self, key: str) -> dict[str, float]: ...
 
+    def drain(self, key: str) -> dict[str, float]:
+        """The counts under `key`, removed in the same step: an amount added meanwhile is either in
+        what is returned or left for the next drain, never both."""
+        ...
+
     def take(self, key: str, burst: float, rate: float, now: float) -> tuple[bool, float]:
         """One token from a bucket of at most `burst` tokens refilled at `rate` a second (new buckets
         are full): whether one was taken, and the tokens left. A bucket is forgotten once it would be
@@ -123,6 +128,12 @@ class MemoryStore:
         with self._lock:
             return dict(self._get(key, self.clock()) or {})
 
+    def drain(self, key: str) -> dict[str, float]:
+        with self._lock:
+            found = self._get(key, self.clock())
+            self._data.pop(key, None)
+            return dict(found or {})
+
     def take(self, key: str, burst: float, rate: float, now: float) -> tuple[bool, float]:
         with self._lock:
             tokens, at = self._get(key, self.clock()) or (burst, now)
@@ -157,6 +168,10 @@ def _answering() -> Iterator[None]:
         yield
     except redis.RedisError as exc:
         raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _decoded(found: Mapping) -> dict[str, float]:
+    return {(k.decode() if isinstance(k, bytes) else k): float(v) for k, v in found.items()}
 
 
 class RedisStore:
@@ -199,7 +214,15 @@ class RedisStore:
     def counts(self, key: str) -> dict[str, float]:
         with _answering():
             found = self.redis.hgetall(key)
-        return {(k.decode() if isinstance(k, bytes) else k): float(v) for k, v in found.items()}
+        return _decoded(found)
+
+    def drain(self, key: str) -> dict[str, float]:
+        with _answering():
+            pipe = self.redis.pipeline(transaction=True)  # MULTI/EXEC: no increment falls between
+            pipe.hgetall(key)
+            pipe.delete(key)
+            found, _ = pipe.execute()
+        return _decoded(found)
 
     def take(self, key: str, burst: float, rate: float, now: float) -> tuple[bool, float]:
         with _answering():
@@ -244,6 +267,9 @@ class Fallback:
 
     def counts(self, key: str) -> dict[str, float]:
         return self._call("counts", key)
+
+    def drain(self, key: str) -> dict[str, float]:
+        return self._call("drain", key)
 
     def take(self, key: str, burst: float, rate: float, now: float) -> tuple[bool, float]:
         return self._call("take", key, burst, rate, now)

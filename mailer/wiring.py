@@ -65,9 +65,9 @@ class InProcessDispatcher:
         self._run(lambda rt, _none: run_process_events(rt), [None], 0.0)
 
     def import_subscribers(self, job_id: int) -> None:
-        from subscribers.import_jobs import run_import_job
+        from mailer.mail.imports import run_import
 
-        self._run(run_import_job, [job_id], 0.0)
+        self._run(run_import, [job_id], 0.0)
 
     def _run(self, body: Callable[[Runtime, Any], Any], args: Sequence, countdown: float) -> Any:
         """Queue a run of `body` per argument; the outermost call runs the queue and returns the last
@@ -206,9 +206,10 @@ class CeleryDispatcher:
             )
 
     def import_subscribers(self, job_id: int) -> None:
-        from subscribers import import_jobs, tasks
+        from mailer.mail import imports
+        from subscribers import import_jobs
 
-        if self._publish(tasks.import_subscribers, [job_id], 0.0, "import job", "import job(s)"):
+        if self._publish(imports.import_subscribers, [job_id], 0.0, "import job", "import job(s)"):
             assert self.runtime is not None
             with self.runtime.session() as session:
                 import_jobs.fail_unqueued(session, job_id)

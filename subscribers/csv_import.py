@@ -2,7 +2,13 @@
 
 Only new addresses are inserted. An address already on file is left exactly as it is (an import
 never re-activates an unsubscribed, bounced or complained subscriber, nor undoes a preference they
-set), and an address on the suppression list is never brought back.
+set), and an address on the suppression list is never brought back: both kinds of blocked address
+are counted as suppressed, however often the file is imported.
+
+What the new rows become is the importer's choice (ImportOptions): confirmed on the strength of a
+consent the editor names (kept on each subscriber), or pending with a confirmation mail each (the
+caller writes the mails, in the chunk's transaction, through `on_added`). Each new reader gets a
+history row (action "added", source "import"), which growth counts as an import, not a sign-up.
 """
 
 from __future__ import annotations
@@ -13,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from mailer.db import upsert_insert
 from mailer.langs import EDITIONS
-from subscribers import suppression
+from subscribers import changes, suppression
 from subscribers.csv_export import unescape_cell
 from subscribers.csv_source import (
     EMPTY,
@@ -31,7 +37,7 @@ from subscribers.csv_source import (
     text_of,
 )
 from subscribers.emails import InvalidEmail, normalize
-from subscribers.models import Status, Subscriber
+from subscribers.models import SUPPRESSED, Change, Status, Subscriber
 
 REQUIRED = ("email", "lang")
 OPTIONAL = ("status", "created_at")
@@ -44,6 +50,14 @@ BAD_LANG = "lang"
 BAD_STATUS = "status"
 BAD_CREATED_AT = "created_at"
 MAX_EMAIL_CHARS = 320  # longer than any address can be (RFC 5321: 64 + 1 + 255)
+# What imported rows become (ImportOptions.mode)
+CONFIRMED = "confirmed"  # active on a consent the editor names (a row's own status still wins)
+CONFIRM_BY_MAIL = (
+    "confirm_by_mail"  # pending, each sent a confirmation mail; active once they click
+)
+MODES = (CONFIRMED, CONFIRM_BY_MAIL)
+MAX_CONSENT_CHARS = 200
+SOURCE = "import"  # Subscriber.consent_source and Change.source of an imported row
 __all__ = ["CountedBytes", "CsvError", "text_of"]  # read from here by the CLI and the desk too
 
 
@@ -79,11 +93,38 @@ class BadRow:
         return self.params.get("error") or "not a valid email address"  # BAD_EMAIL
 
 
+@dataclass(frozen=True)
+class ImportOptions:
+    mode: str = CONFIRMED
+    consent: str | None = None  # the consent's origin, as the editor names it
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        consent = " ".join((self.consent or "").split())[:MAX_CONSENT_CHARS] or None
+        object.__setattr__(self, "consent", consent)
+
+    def status_of(self, row: Row) -> str:
+        """An active row asked to confirm by mail waits for it; other statuses are the file's."""
+        if self.mode == CONFIRM_BY_MAIL and row.status == Status.ACTIVE:
+            return Status.PENDING.value
+        return row.status
+
+
+@dataclass(frozen=True)
+class Added:
+    """A reader this import added: who, in which language, with which status (for `on_added`)."""
+
+    id: int
+    lang: str
+    status: str
+
+
 @dataclass
 class ImportReport:
     added: int = 0
     existing: int = 0  # already on file, or earlier in this file: left unchanged
-    suppressed: int = 0  # on the suppression list: not brought back
+    suppressed: int = 0  # blocked: on the suppression list, or on file bounced or complained
     bad: int = 0
 
     @property
@@ -179,51 +220,82 @@ def _rows(reader: csv.DictReader, lines: Lines) -> Iterator[Row | BadRow]:
         raise _unreadable(lines, exc) from exc
 
 
-def _values(row: Row, now: datetime) -> dict:
+def _values(row: Row, now: datetime, options: ImportOptions) -> dict:
     # never later than now: a date to come (or a naive Korean time read as UTC, nine hours ahead) would
     # make the row look made after every link it is sent, and those links would be refused until then
     when = min(row.created_at, now) if row.created_at else now
+    status = options.status_of(row)
     return {
         "email": row.email,
         "lang": row.lang,
-        "status": row.status,
-        "consent_source": "import",
-        "consent_at": when,
+        "status": status,
+        "consent_source": SOURCE,
+        "consent_detail": options.consent,
+        "consent_at": None if status == Status.PENDING else when,  # not consented yet
         "consent_ip": None,
-        "confirmed_at": when if row.status == Status.ACTIVE else None,
-        "unsubscribed_at": now if row.status == Status.UNSUBSCRIBED else None,
+        "confirmed_at": when if status == Status.ACTIVE else None,
+        "unsubscribed_at": now if status == Status.UNSUBSCRIBED else None,
         "created_at": when,
         "updated_at": now,
     }
 
 
 def _insert_new(session: Session):
-    """INSERT that skips an address someone else added meanwhile (a web sign-up racing the import)."""
-    return upsert_insert(session, Subscriber.__table__).on_conflict_do_nothing(
-        index_elements=["email"]
+    """INSERT that skips an address someone else added meanwhile (a web sign-up racing the import),
+    returning the rows it did add."""
+    return (
+        upsert_insert(session, Subscriber.__table__)
+        .on_conflict_do_nothing(index_elements=["email"])
+        .returning(Subscriber.id, Subscriber.lang, Subscriber.status)
     )
 
 
-def _flush(session: Session, chunk: dict[str, Row], now: datetime, report: ImportReport) -> None:
-    existing = set(
-        session.scalars(select(Subscriber.email).where(Subscriber.email.in_(list(chunk))))
+def _history(session: Session, added: list[Added], now: datetime) -> None:
+    """One history row per reader added: the consent record, and what growth counts as an import."""
+    if added:
+        session.execute(
+            insert(Change),
+            [
+                {
+                    "subscriber_id": a.id,
+                    "at": now,
+                    "action": "added",
+                    "source": SOURCE,
+                    "ip": None,
+                    "detail": changes.added(a.status, a.lang),
+                }
+                for a in added
+            ],
+        )
+
+
+def _flush(
+    session: Session,
+    chunk: dict[str, Row],
+    now: datetime,
+    report: ImportReport,
+    options: ImportOptions,
+    on_added: Callable[[Session, list[Added]], None],
+) -> None:
+    on_file = dict(
+        session.execute(
+            select(Subscriber.email, Subscriber.status).where(Subscriber.email.in_(list(chunk)))
+        ).all()
     )
+    blocked = sum(1 for status in on_file.values() if status in SUPPRESSED)
     fresh = {
-        suppression.address_hash(email): row
-        for email, row in chunk.items()
-        if email not in existing
+        suppression.address_hash(email): row for email, row in chunk.items() if email not in on_file
     }
     listed = suppression.suppressed_among(session, fresh)
-    rows = [_values(row, now) for digest, row in fresh.items() if digest not in listed]
-    inserted = 0
+    rows = [_values(row, now, options) for digest, row in fresh.items() if digest not in listed]
+    added: list[Added] = []
     if rows:
-        result = session.execute(_insert_new(session), rows)
-        inserted = (
-            result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)  # type: ignore[attr-defined]  # execute() is typed Result; DML gives a CursorResult
-        )
-    report.added += inserted
-    report.existing += len(existing) + len(rows) - inserted
-    report.suppressed += len(listed)
+        added = [Added(*r) for r in session.execute(_insert_new(session), rows).all()]
+        _history(session, added, now)
+        on_added(session, added)
+    report.added += len(added)
+    report.existing += len(on_file) - blocked + len(rows) - len(added)
+    report.suppressed += len(listed) + blocked
     session.commit()
     chunk.clear()
 
@@ -233,11 +305,15 @@ def import_rows(
     rows: Iterable[Row | BadRow],
     *,
     now: datetime,
+    options: ImportOptions | None = None,
     chunk_rows: int = CHUNK_ROWS,
     on_bad_row: Callable[[BadRow], None] = lambda bad: None,
+    on_added: Callable[[Session, list[Added]], None] = lambda session, added: None,
     on_chunk: Callable[[ImportReport], None] = lambda report: None,
 ) -> ImportReport:
-    """Insert the new addresses, committing every `chunk_rows`. Running it again adds nothing."""
+    """Insert the new addresses, committing every `chunk_rows`; `on_added` runs in each chunk's
+    transaction with the readers it added, `on_chunk` after its commit. Running it again adds nothing."""
+    options = options or ImportOptions()
     report = ImportReport()
     chunk: dict[str, Row] = {}
     for row in rows:
@@ -251,9 +327,9 @@ def import_rows(
         else:
             chunk[row.email] = row
             if len(chunk) >= chunk_rows:
-                _flush(session, chunk, now, report)
+                _flush(session, chunk, now, report, options, on_added)
                 on_chunk(report)
     if chunk:
-        _flush(session, chunk, now, report)
+        _flush(session, chunk, now, report, options, on_added)
     on_chunk(report)
     return report

@@ -11,9 +11,12 @@ from sqlalchemy.orm import Session
 from mailer.langs import EDITIONS
 from subscribers.models import Change, Subscriber
 
-# What each change counts as. An address added by the CLI or an import is a sign-up; one added already
-# active (its detail's status) is a confirmation as well.
-KINDS = ("signups", "confirmations", "unsubscribes", "bounces")
+# What each change counts as. An address added by hand (the CLI, the desk) is a sign-up; one added
+# already active (its detail's status) is a confirmation as well. An address an import added is an
+# import, apart from both: a list brought in is not readers signing up (one asked to confirm by mail
+# counts as a confirmation when they do).
+KINDS = ("signups", "confirmations", "imports", "unsubscribes", "bounces")
+IMPORT_SOURCE = "import"  # subscribers.csv_import.SOURCE
 _ACTIONS = {
     "sign-up requested": ("signups",),
     "confirmed": ("confirmations",),
@@ -41,22 +44,25 @@ def weekly(session: Session, now: datetime, weeks: int = 12) -> list[dict]:
         Change.detail.like(literal_column("""'%"status":"active"%'""")),
         Change.detail.like(literal_column("'active%'")),
     )
+    imported = Change.source == literal_column(f"'{IMPORT_SOURCE}'")
     rows = session.execute(
-        select(day, Subscriber.lang, Change.action, active, func.count())
+        select(day, Subscriber.lang, Change.action, active, imported, func.count())
         .join(Subscriber, Subscriber.id == Change.subscriber_id)
         .where(Change.at >= since, Change.action.in_([*_ACTIONS, "added"]))
-        .group_by(day, Subscriber.lang, Change.action, active)
+        .group_by(day, Subscriber.lang, Change.action, active, imported)
     )
     table: dict[tuple[date, str], dict[str, int]] = {}
     for when in (first + timedelta(weeks=i) for i in range(weeks)):
         for lang in EDITIONS:
             table[(when, lang)] = dict.fromkeys(KINDS, 0)
-    for on, lang, action, active, n in rows:
+    for on, lang, action, active, imported, n in rows:
         on = (
             on if isinstance(on, date) else date.fromisoformat(str(on)[:10])
         )  # SQLite answers a string
         kinds = (
-            ("signups", "confirmations")
+            ("imports",)
+            if action == "added" and imported
+            else ("signups", "confirmations")
             if action == "added" and active
             else ("signups",)
             if action == "added"

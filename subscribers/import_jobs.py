@@ -57,6 +57,9 @@ class ImportJob(Base):
     existing: Mapped[int] = mapped_column(Integer, default=0)
     suppressed: Mapped[int] = mapped_column(Integer, default=0)
     bad: Mapped[int] = mapped_column(Integer, default=0)
+    # What the rows become (csv_import.CONFIRMED or CONFIRM_BY_MAIL) and the consent the editor named
+    mode: Mapped[str] = mapped_column(String(16), default="confirmed", server_default="confirmed")
+    consent_detail: Mapped[str | None] = mapped_column(String(200))
     bad_rows: Mapped[list | None] = mapped_column(JSON)  # [[line, code, params], ...] first ones
     error: Mapped[str | None] = mapped_column(Text)  # mailer.coded JSON: why the file stopped
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -74,13 +77,24 @@ class ImportJob(Base):
         return min(99, self.bytes_done * 100 // self.bytes_total) if self.bytes_total else 0
 
 
-def create(session, *, path: str, filename: str, size: int, requested_by: str) -> ImportJob:
+def create(
+    session,
+    *,
+    path: str,
+    filename: str,
+    size: int,
+    requested_by: str,
+    options: csv_import.ImportOptions | None = None,
+) -> ImportJob:
+    options = options or csv_import.ImportOptions()
     job = ImportJob(
         path=path,
         filename=filename[:255],
         bytes_total=size,
         requested_by=requested_by[:64],
         status=JobStatus.QUEUED,
+        mode=options.mode,
+        consent_detail=options.consent,
     )
     session.add(job)
     session.flush()
@@ -109,8 +123,9 @@ def _finish(session, job_id: int, status: JobStatus, **values) -> None:
     )
 
 
-def _claim(rt: Runtime, job_id: int) -> str | None:
-    """The job's file, if this run won the job (queued -> running); None if another run has it."""
+def _claim(rt: Runtime, job_id: int) -> tuple[str, csv_import.ImportOptions] | None:
+    """The job's file and options, if this run won the job (queued -> running); None if another run
+    has it."""
     with rt.session() as session:
         won = session.execute(
             update(ImportJob)
@@ -119,15 +134,24 @@ def _claim(rt: Runtime, job_id: int) -> str | None:
         )
         if not won.rowcount:  # type: ignore[attr-defined]  # DML gives a CursorResult
             return None
-        return session.get_one(ImportJob, job_id).path
+        job = session.get_one(ImportJob, job_id)
+        return job.path, csv_import.ImportOptions(job.mode, job.consent_detail)
 
 
-def run_import_job(rt: Runtime, job_id: int) -> str:
+def run_import_job(
+    rt: Runtime,
+    job_id: int,
+    on_added=lambda session, added: None,
+    after_chunk=lambda: None,
+) -> str:
     """The task body: import the job's file, recording progress per committed chunk; returns the
-    job's final status ("skipped" when another run holds it)."""
-    path = _claim(rt, job_id)
-    if path is None:
+    job's final status ("skipped" when another run holds it). `on_added` runs in each chunk's
+    transaction with the readers it added (the confirmation mails are written there), `after_chunk`
+    after its commit (they are handed to the workers)."""
+    claimed = _claim(rt, job_id)
+    if claimed is None:
         return "skipped"
+    path, options = claimed
     bad_rows: list = []
     counts: dict = {}
 
@@ -153,12 +177,16 @@ def run_import_job(rt: Runtime, job_id: int) -> str:
                     .values(bytes_done=counted.count, **counts)
                 )
                 session.commit()
+                after_chunk()
 
             csv_import.import_rows(
                 session,
                 read_rows(text_of(counted)),
                 now=utcnow(),
+                options=options,
                 on_bad_row=on_bad_row,
+                # the mails are asked for by the job, not by a row's own `pending`
+                on_added=on_added if options.mode == csv_import.CONFIRM_BY_MAIL else _nobody,
                 on_chunk=on_chunk,
             )
         status, error = JobStatus.DONE, None
@@ -174,6 +202,10 @@ def run_import_job(rt: Runtime, job_id: int) -> str:
     with rt.session() as session:
         _finish(session, job_id, status, bad_rows=bad_rows, error=error, **counts)
     return status.value
+
+
+def _nobody(session, added) -> None:
+    pass
 
 
 def _plain(params: dict) -> dict:

@@ -41,6 +41,9 @@ class Subscriber(Base):
     consent_source: Mapped[str] = mapped_column(String(32), default="cli")
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consent_ip: Mapped[str | None] = mapped_column(String(45))
+    # What an editor named as the consent's origin when importing ("sign-up sheet, book fair 2026"):
+    # an import's rows are confirmed on the strength of it.
+    consent_detail: Mapped[str | None] = mapped_column(String(200))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Soft bounces in a row (subscribers.bounces): how many issues bounced softly since the last one
@@ -68,6 +71,7 @@ class Subscriber(Base):
             "consent_source": self.consent_source,
             "consent_at": _iso(self.consent_at),
             "consent_ip": self.consent_ip,
+            "consent_detail": self.consent_detail,
             "confirmed_at": _iso(self.confirmed_at),
             "unsubscribed_at": _iso(self.unsubscribed_at),
             "created_at": _iso(self.created_at),

@@ -70,8 +70,16 @@ def database_url() -> str:
 @pytest.fixture
 def settings(database_url, tmp_path):
     """The test's settings, with its own outbox."""
-    from mailer.config import Settings
+    from sqlalchemy import delete
 
+    from mailer.config import Settings
+    from mailer.db import get_engine
+    from mailer.delivery.models import MetricCount
+
+    # Counters' totals live in the database (one per run): each test starts from zero, as it did
+    # when they lived only in its runtime's own store.
+    with get_engine(database_url).begin() as conn:
+        conn.execute(delete(MetricCount))
     return Settings(
         _env_file=None,
         **{

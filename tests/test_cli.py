@@ -1,6 +1,7 @@
 """The `mailer` command as users and scripts drive it: JSON on stdout, one-line errors, exit codes."""
 
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -216,3 +217,39 @@ def test_ingest_shows_a_progress_bar_on_a_terminal_and_keeps_its_lines(
     assert shown.stdout.splitlines() == [
         f"{sample_feeds[lang]}: 0 new, 0 updated" for lang in ("en", "ko")
     ]
+
+
+def test_ops_status_imports_only_what_it_needs(tmp_path, redis_url):
+    """A short command pays for its own imports: no Celery app, Alembic, Jinja, MJML, SendGrid or
+    FastAPI, and no other command group's module."""
+    import subprocess
+    import sys
+    import time
+
+    import redis
+
+    from mailer.broker import HEARTBEATS_KEY, beat_heart
+    from mailer.db import upgrade_database
+
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    upgrade_database(url)
+    heart = redis.Redis.from_url(redis_url)
+    beat_heart(heart, "send-1@probe", ["send"], [], time.time())  # a worker online, as it says
+    probe = (
+        "import sys\n"
+        "from mailer.cli import main\n"
+        "try:\n"
+        "    main(['ops', 'status'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('celery', 'alembic', 'jinja2', 'mjml', 'sendgrid', 'fastapi', 'mailer.cli.issues',"
+        " 'mailer.cli.subscribers', 'mailer.celery_app')\n"
+        "print('LOADED', sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {**os.environ, "MAILER_DATABASE_URL": url, "MAILER_BROKER_URL": redis_url}
+    run = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
+    )
+    heart.hdel(HEARTBEATS_KEY, "send-1@probe")
+    assert "LOADED []" in run.stdout, run.stdout + run.stderr
+    assert "send-1@probe [send]: idle" in run.stdout

@@ -143,3 +143,18 @@ def test_a_pooled_connection_the_server_closed_while_idle_is_replaced(database_u
     with engine.connect() as conn:
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != first
     engine.dispose()
+
+
+def test_the_schema_check_reads_the_head_from_the_migration_files(tmp_path):
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from mailer.db import _head_from_files, alembic_config
+
+    assert [_head_from_files()] == ScriptDirectory.from_config(alembic_config()).get_heads()
+    url = f"sqlite:///{tmp_path / 'behind.db'}"
+    assert not schema_is_current(url)  # no alembic_version at all
+    command.upgrade(alembic_config(url), "0023")
+    assert not schema_is_current(url)
+    command.upgrade(alembic_config(url), "head")
+    assert schema_is_current(url)

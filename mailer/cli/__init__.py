@@ -1,6 +1,6 @@
-"""The `mailer` command: one module per command group, each thin over the services it calls."""
+"""The `mailer` command: one module per command group, each thin over the services it calls, imported
+when one of its commands runs (mailer.cli.base.COMMAND_MODULES)."""
 
-from mailer.cli import admin, db, demo, feeds, issues, ops, processes, subscribers  # noqa: F401  (they register)
 from mailer.cli.base import main
 
 __all__ = ["main"]

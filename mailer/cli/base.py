@@ -13,6 +13,22 @@ from mailer.runtime import Runtime
 
 # Commands whose module is imported only when they run: the stand-in brings its HTTP server and cryptography.
 LAZY_COMMANDS = {"standin": "mailer.standin.cli:standin"}
+# The command groups' modules, imported when one of their commands runs (or help lists them all): a
+# short command such as `ops status` pays for its own imports, not every group's.
+COMMAND_MODULES = {
+    "admin": "mailer.cli.admin",
+    "articles": "mailer.cli.feeds",
+    "beat": "mailer.cli.processes",
+    "db": "mailer.cli.db",
+    "demo": "mailer.cli.demo",
+    "feeds": "mailer.cli.feeds",
+    "ingest": "mailer.cli.feeds",
+    "issue": "mailer.cli.issues",
+    "ops": "mailer.cli.ops",
+    "serve": "mailer.cli.processes",
+    "subscribers": "mailer.cli.subscribers",
+    "worker": "mailer.cli.processes",
+}
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -62,9 +78,11 @@ def _unreachable_line(exc: Exception) -> str:
 
 class MailerGroup(click.Group):
     def list_commands(self, ctx) -> list[str]:
-        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+        return sorted({*super().list_commands(ctx), *COMMAND_MODULES, *LAZY_COMMANDS})
 
     def get_command(self, ctx, name: str):
+        if name not in self.commands and name in COMMAND_MODULES:
+            importlib.import_module(COMMAND_MODULES[name])  # its decorators register it on `main`
         if name in LAZY_COMMANDS:
             module, _, attr = LAZY_COMMANDS[name].partition(":")
             return getattr(importlib.import_module(module), attr)

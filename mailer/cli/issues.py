@@ -188,18 +188,20 @@ def _wait_for(number: int) -> str:
     def shown(p: Progress | None) -> str | None:
         return p.summary() if p else None
 
+    def read() -> tuple[Progress, str | None]:
+        with runtime().session() as session:  # the schema was checked when the send started
+            issue = get_issue(session, number)
+            return progress(session, issue), reasons.english(issue.status_reason)
+
+    now, reason = read()  # the ledger is written: the bar starts at the issue's true total
     with click.progressbar(
-        length=1,
+        length=max(now.total, 1),
         label=f"issue #{number}",
         show_pos=True,
         file=sys.stderr,
         item_show_func=shown,
     ) as bar:
         while True:
-            with runtime().session() as session:  # the schema was checked when the send started
-                issue = get_issue(session, number)
-                now = progress(session, issue)
-                reason = reasons.english(issue.status_reason)
             bar.length = max(now.total, 1)
             bar.update(
                 now.done - bar.pos, now
@@ -211,6 +213,7 @@ def _wait_for(number: int) -> str:
             ):
                 break
             time.sleep(1)
+            now, reason = read()
     click.echo(
         f"issue #{number}: {now.state}" + (f" ({reason})" if reason else "") + f": {now.summary()}"
     )

@@ -94,18 +94,48 @@ def _open(name: str):
     type=click.Path(path_type=Path),  # checked on opening: a bad one is a one-line error too
     help="Also write every bad row (line, reason) to this CSV file.",
 )
-def subscribers_import(file: str, errors_path: Path | None) -> None:
+@click.option(
+    "--consent",
+    help="Where these readers gave their consent (kept on each of them); they are subscribed now.",
+)
+@click.option(
+    "--confirm-by-mail",
+    is_flag=True,
+    help="Add the readers as pending and send each a confirmation mail; they are subscribed once "
+    "they confirm.",
+)
+def subscribers_import(
+    file: str, errors_path: Path | None, consent: str | None, confirm_by_mail: bool
+) -> None:
     """Import subscribers from a CSV file (or - for stdin) with a header row: email, lang[, status, created_at].
 
     New addresses are added (active unless `status` says otherwise); addresses on file are left
     unchanged, so nobody unsubscribed or suppressed comes back, and importing again adds nothing.
-    Bad rows are reported with their line numbers and skipped; the command then exits with status 1.
-    The file is UTF-8 (or UTF-16 with a byte-order mark); a line longer than 64 KiB stops the import.
+    Blocked addresses (bounced, complained, erased) are counted as suppressed. Each reader added gets
+    a history row. Bad rows are reported with their line numbers and skipped; the command then exits
+    with status 1. The file is UTF-8 (or UTF-16 with a byte-order mark); a line longer than 64 KiB
+    stops the import.
     """
     import csv
 
     from mailer.db import utcnow
-    from subscribers.csv_import import CountedBytes, CsvError, import_rows, read_rows, text_of
+    from mailer.mail.imports import write_confirmations
+    from subscribers.csv_import import (
+        CONFIRM_BY_MAIL,
+        CONFIRMED,
+        CountedBytes,
+        CsvError,
+        ImportOptions,
+        import_rows,
+        read_rows,
+        text_of,
+    )
+
+    if consent and confirm_by_mail:
+        raise click.UsageError("--consent and --confirm-by-mail exclude each other")
+    options = ImportOptions(CONFIRM_BY_MAIL if confirm_by_mail else CONFIRMED, consent)
+    mails: list[int] = []
+    mailed = 0
 
     shown_max = 100
     shown: list[str] = []
@@ -140,12 +170,26 @@ def subscribers_import(file: str, errors_path: Path | None) -> None:
             ) as bar,
         ):
 
+            def on_added(session, added) -> None:  # in the chunk's transaction
+                mails.extend(write_confirmations(session, added))
+
             def on_chunk(report) -> None:
                 committed.update(rows=report.rows, added=report.added)
                 bar.update(min(counted.count, total or 1) - bar.pos)
+                nonlocal mailed
+                if mails:  # committed: the workers may send them
+                    runtime().tasks.send_mails(list(mails))
+                    mailed += len(mails)
+                    mails.clear()
 
             report = import_rows(
-                session, rows, now=utcnow(), on_bad_row=on_bad_row, on_chunk=on_chunk
+                session,
+                rows,
+                now=utcnow(),
+                options=options,
+                on_bad_row=on_bad_row,
+                on_added=on_added if confirm_by_mail else (lambda session, added: None),
+                on_chunk=on_chunk,
             )
     except (CsvError, OSError) as exc:
         kept = (
@@ -174,6 +218,7 @@ def subscribers_import(file: str, errors_path: Path | None) -> None:
     click.echo(
         f"imported {report.rows} rows: {report.added} added, {report.existing} already on file, "
         f"{report.suppressed} suppressed, {report.bad} bad"
+        + (f"; {mailed} confirmation mails queued" if confirm_by_mail else "")
     )
     if report.bad:
         sys.exit(1)  # the good rows are in; a script still learns that some were not

@@ -1,11 +1,19 @@
-"""Counters every worker adds to and the web app's /metrics reads, in the key-value store (mailer.kv):
-in Redis when a broker is set (workers run on other hosts), in this process otherwise."""
+"""Counters every worker adds to and the web app's /metrics reads. An increment goes to the key-value
+store (mailer.kv: Redis when a broker is set, this process otherwise), never to the database: the
+send path pays one Redis round trip a batch. Each scrape and each sweep moves what the store holds into
+the database (`fold`), and /metrics exports the database's totals, so a Redis restart that empties it
+costs at most the increments since the last fold and no exported counter ever goes down."""
 
 from __future__ import annotations
 
 import contextlib
 from collections import Counter
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailer.db import upsert_insert
+from mailer.delivery.models import MetricCount
 from mailer.kv import Store, Unavailable
 
 KEY = "mailer:metrics"
@@ -14,7 +22,44 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 def read(store: Store) -> dict[str, float]:
+    """What the store holds and no fold has moved to the database yet."""
     return store.counts(KEY)
+
+
+def fold(store: Store, session: Session) -> dict[str, float]:
+    """Move the store's counts into the database (one statement, committed) and return every total.
+    Two folds at once each move their own share (the store hands out each amount once); a database
+    that refuses gets the amounts back into the store for the next fold."""
+    try:
+        moved = store.drain(KEY)
+    except Unavailable:
+        moved = {}
+    if moved:
+        try:
+            _add(session, moved)
+            session.commit()
+        except Exception:
+            session.rollback()
+            _safe_add(store, moved)
+            raise
+    return totals(session)
+
+
+def totals(session: Session) -> dict[str, float]:
+    rows = session.execute(select(MetricCount.name, MetricCount.value))
+    return {name: value for name, value in rows}
+
+
+def _add(session: Session, amounts: dict[str, float]) -> None:
+    # sorted: two folds at once lock the rows in the same order
+    rows = [{"name": name, "value": value} for name, value in sorted(amounts.items())]
+    statement = upsert_insert(session, MetricCount.__table__).values(rows)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[MetricCount.name],
+            set_={"value": MetricCount.value + statement.excluded.value},
+        )
+    )
 
 
 def _safe_add(store: Store, items: dict[str, float]) -> None:

@@ -3,7 +3,17 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint, and_, case
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    case,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.db import Base, UTCDateTime, one_of, utcnow
@@ -137,3 +147,14 @@ def shown_status():
         ),
         else_=Delivery.status,
     )
+
+
+class MetricCount(Base):
+    """A Prometheus counter's total so far. Workers add to Redis (no database round trip on the send
+    path); each scrape and each sweep moves what Redis holds into these rows (mailer.delivery.counters),
+    so a Redis restart that empties it loses at most what was added since, and no total goes down."""
+
+    __tablename__ = "metric_counts"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    value: Mapped[float] = mapped_column(Float, default=0.0)

@@ -1,4 +1,5 @@
-"""GET /metrics: Prometheus series, read at scrape time from the database, Redis and the shared counters.
+"""GET /metrics: Prometheus series, read at scrape time from the database, Redis and the shared counters
+(moved from Redis into the database at each scrape: mailer.delivery.counters.fold).
 
 Label sets stay bounded: per-issue series cover only the issues in flight or finished within
 MAILER_STATS_REFRESH_DAYS (at most MAX_ISSUES of them), statuses and languages are fixed sets, and webhook
@@ -15,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import CollectorRegistry
 from sqlalchemy import func, or_, select
 
-from mailer.celery_app import BEAT_TICK_KEY
+from mailer.broker import BEAT_TICK_KEY
 from mailer.db import utcnow
 from mailer.delivery import counters
 from mailer.delivery.figures import SENDING, STALLED, UNKNOWN, paused_by_system
@@ -25,7 +26,7 @@ from mailer.events.stats import stored_counts
 from mailer.issues.models import Issue
 from mailer.issues.states import IssueStatus
 from mailer.mail.models import MailStatus, OutboxMail
-from mailer.ops import status
+from mailer.ops import readiness, status
 from mailer.redis_client import client, is_redis
 from mailer.runtime import Runtime
 from subscribers import lookup
@@ -213,6 +214,23 @@ def _build_info():
     return info
 
 
+def _readiness_series(found: dict[str, str]):
+    ready = _gauge(
+        "mailer_ready",
+        "1 when /readyz answers 200 (the database, and the broker when one is set, answer), else 0",
+    )
+    ready.add_metric([], 1 if readiness.ready(found) else 0)
+    yield ready
+    up = _gauge(
+        "mailer_dependency_up",
+        "1 when a dependency /readyz checks answers, 0 when it does not",
+        ("dependency",),
+    )
+    for name, answer in sorted(found.items()):
+        up.add_metric([name], 1 if answer == readiness.OK else 0)
+    yield up
+
+
 class Collector:
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
@@ -220,28 +238,38 @@ class Collector:
     def collect(self):
         settings, now = self.runtime.settings, utcnow()
         yield _build_info()
-        with self.runtime.session() as session:
-            yield from _issue_series(session, now, settings, self.runtime.kv)
-            yield from _database_series(session)
-            sending = bool(
-                session.scalar(select(func.count()).where(Issue.status == IssueStatus.SENDING))
-            )
-        # The broker's parts: a scrape answers without them when it is down (the database's series above are
+        found = readiness.checks(self.runtime)
+        yield from _readiness_series(found)
+        # The broker's parts: a scrape answers without them when it is down (the database's series are
         # what ops need most then), and mailer_broker_up says why they are missing.
         broker = status.broker_state(settings)
+        sending, shared = False, {}
+        # Without the database a scrape still says so (mailer_ready, mailer_dependency_up) and what
+        # the broker holds.
+        if found["database"] == readiness.OK:
+            with self.runtime.session() as session:
+                yield from _issue_series(session, now, settings, self.runtime.kv)
+                yield from _database_series(session)
+                sending = bool(
+                    session.scalar(select(func.count()).where(Issue.status == IssueStatus.SENDING))
+                )
+                shared = (
+                    counters.totals(session)
+                    if broker["status"] == "down"
+                    else counters.fold(self.runtime.kv, session)
+                )
         up = _gauge(
             "mailer_broker_up",
             "1 when the Celery broker answers (or tasks run in-process), 0 when it is down",
         )
         up.add_metric([], 0 if broker["status"] == "down" else 1)
         yield up
-        depths, shared, tick = {}, {}, None
+        depths, tick = {}, None
         workers = _send_workers(settings, False)
         if broker["status"] != "down":
             try:
                 workers = _send_workers(settings, sending)
                 depths = dict(status.queue_depths(settings) or {})
-                shared = counters.read(self.runtime.kv)
                 tick = (
                     client(settings.broker_url).get(BEAT_TICK_KEY)
                     if is_redis(settings.broker_url)

@@ -3,13 +3,14 @@ recent failures. Each part is a plain function returning data; the CLI and /metr
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailer.articles.models import Feed
-from mailer.celery_app import BROKER_DOWN, QUEUES
+from mailer.broker import BROKER_DOWN, QUEUES, heartbeats
 from mailer.config import Settings
 from mailer.delivery.figures import ENGLISH as STALL_ENGLISH
 from mailer.delivery.figures import STALLED, Figures, Snapshot, figures, stall_reason
@@ -71,10 +72,16 @@ INSPECT_TIMEOUT = 0.3  # seconds a worker has to answer: ops status answers in w
 def workers(settings: Settings, timeout: float = INSPECT_TIMEOUT) -> list[dict] | None:
     """Workers that answer, with the tasks they are running; None when tasks run in-process.
 
+    Their heartbeats (mailer.celery_app) answer first, in one Redis round trip; only when none is
+    fresh are the workers asked.
     A broadcast waits its whole timeout unless it knows how many answers to expect: a ping finds the
     workers within `timeout`, then the questions go to them alone and return as soon as all answer."""
     if settings.tasks_in_process:
         return None
+    if is_redis(settings.broker_url):
+        beating = heartbeats(client(settings.broker_url), time.time())
+        if beating:
+            return beating
     from mailer.celery_app import create_app
 
     control = create_app(settings).control

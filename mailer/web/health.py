@@ -1,10 +1,10 @@
-"""/healthz: the process answers. /readyz: the database (and broker, when configured) answer too."""
+"""/healthz: the process answers. /readyz: the database (and broker, when configured) answer too
+(mailer.ops.readiness, which /metrics exports as mailer_ready)."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
-from mailer.redis_client import client, is_redis
+from mailer.ops import readiness
 from mailer.web.deps import get_runtime
 
 router = APIRouter()
@@ -17,21 +17,8 @@ def healthz() -> dict:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    checks = {}
-    try:
-        with get_runtime(request).session() as session:
-            session.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which kind, not the URL
-        checks["database"] = f"error: {type(exc).__name__}"
-    broker = get_runtime(request).settings.broker_url
-    if is_redis(broker):
-        try:
-            client(broker).ping()
-            checks["broker"] = "ok"
-        except Exception as exc:  # noqa: BLE001
-            checks["broker"] = f"error: {type(exc).__name__}"
-    ready = all(v == "ok" for v in checks.values())
+    checks = readiness.checks(get_runtime(request))
+    ready = readiness.ready(checks)
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", **checks}, status_code=200 if ready else 503
     )

@@ -152,6 +152,21 @@ CASES = [
         30,
         [],
     ),
+    (  # the database stopped answering the web app for three minutes
+        "MailerNotReady",
+        {
+            'mailer_ready{instance="web-1"}': "1 1 0x10",
+            'mailer_ready{instance="web-2"}': "1x12",
+        },
+        6,
+        [({}, 0)],
+    ),
+    (  # a one-minute blip answers again before `for:` runs out
+        "MailerNotReady",
+        {'mailer_ready{instance="web-1"}': "1 1 0 1x10"},
+        6,
+        [],
+    ),
 ]
 
 

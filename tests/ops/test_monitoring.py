@@ -237,3 +237,31 @@ def test_every_panel_says_what_it_shows_and_broker_up_reads_as_words():
     assert shown == {"0": ("down", "red"), "1": ("up", "green")}
     steps = [(s["color"], s["value"]) for s in defaults["thresholds"]["steps"]]
     assert steps == [("red", None), ("green", 1)]
+
+
+def test_readiness_is_a_series_with_what_answers(runtime):
+    text = _scrape(runtime)
+    assert re.search(r"^mailer_ready 1\.0$", text, re.MULTILINE)
+    assert re.search(r'^mailer_dependency_up\{dependency="database"\} 1\.0$', text, re.MULTILINE)
+
+
+def test_a_scrape_without_the_database_says_not_ready(make_runtime, tmp_path, redis_url):
+    gone = make_runtime(
+        database_url=f"sqlite:///{tmp_path}/no/such/dir/mailer.db", broker_url=redis_url
+    )
+    ready = TestClient(create_web_app(gone)).get("/readyz")
+    assert ready.status_code == 503 and ready.json()["database"].startswith("error: ")
+    text = _scrape(gone)  # answers all the same, with what it can tell
+    assert re.search(r"^mailer_ready 0\.0$", text, re.MULTILINE)
+    assert re.search(r'^mailer_dependency_up\{dependency="database"\} 0\.0$', text, re.MULTILINE)
+    assert re.search(r'^mailer_dependency_up\{dependency="broker"\} 1\.0$', text, re.MULTILINE)
+    assert re.search(r"^mailer_broker_up 1\.0$", text, re.MULTILINE)
+
+
+def test_the_readiness_panel_reads_as_words():
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    [ready] = [p for p in panels if p["title"] == "Ready (/readyz)"]
+    assert "MailerNotReady" in ready["description"]
+    [mapping] = ready["fieldConfig"]["defaults"]["mappings"]
+    shown = {k: (v["text"], v["color"]) for k, v in mapping["options"].items()}
+    assert shown == {"0": ("not ready", "red"), "1": ("ready", "green")}

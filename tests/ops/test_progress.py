@@ -151,6 +151,28 @@ def test_the_wait_bar_ends_with_what_happened_to_each_recipient(session, issue, 
     assert f"issue #{issue.number}: sent: 8/9 sent (suppressed 1)" in result.output
 
 
+def test_the_send_bar_starts_at_the_issues_true_total(
+    session, issue, runtime, subscribers_by_lang, monkeypatch
+):
+    import click
+
+    from mailer.cli import issues as issue_commands
+
+    opened = []
+    real = click.progressbar
+
+    def recording(*args, **kwargs):  # click's own bar, its starting length noted
+        opened.append(kwargs.get("length"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(issue_commands.click, "progressbar", recording)
+    result = CliRunner().invoke(main, ["issue", "send", str(issue.number), "--wait"], obj=runtime)
+    assert result.exit_code == 0, result.output
+    total = sum(subscribers_by_lang.values())  # the active readers
+    assert f"{total}/{total} sent" in result.output
+    assert opened == [total]
+
+
 @pytest.fixture
 def only_ko_scheduled(session, issue, settings, runtime):
     """Only the Korean edition given a time, and that time come: beat's tick sends it, and the others wait."""

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from mailer.broker import HEARTBEAT_SECONDS, HEARTBEATS_KEY, beat_heart, heartbeats
 from mailer.celery_app import create_app
 from mailer.cli import main
 from mailer.config import Settings
@@ -135,10 +136,41 @@ def test_queue_depth_and_workers_read_from_redis(session, settings, redis_url):
             time.sleep(0.5)
         assert [w["name"].split("@")[0] for w in seen] == ["opsprobe"]
         assert seen[0]["queues"] == ["assemble"]
+        for _ in range(30):  # its heartbeat: what `ops status` reads without asking the workers
+            if client.hexists(HEARTBEATS_KEY, seen[0]["name"]):
+                break
+            time.sleep(0.5)
+        assert heartbeats(client, time.time()) == seen
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+    assert not client.hexists(HEARTBEATS_KEY, seen[0]["name"])  # a worker that stops says so
     client.flushdb()
+
+
+def test_workers_are_read_from_fresh_heartbeats_and_stale_ones_forgotten(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    client.delete(HEARTBEATS_KEY)
+    broker = Settings(_env_file=None, broker_url=redis_url)
+    now = time.time()
+    beat_heart(
+        client,
+        "send-1@host",
+        ["send", "mail"],
+        [{"task": "mailer.send_batch", "args": "(7,)"}],
+        now,
+    )
+    beat_heart(client, "gone@host", ["send"], [], now - 3 * HEARTBEAT_SECONDS - 1)
+    # no worker runs: a broadcast would find none, so these come from the heartbeats alone
+    assert workers(broker) == [
+        {
+            "name": "send-1@host",
+            "queues": ["mail", "send"],
+            "active": [{"task": "mailer.send_batch", "args": "(7,)"}],
+        }
+    ]
+    assert not client.hexists(HEARTBEATS_KEY, "gone@host")
+    client.delete(HEARTBEATS_KEY)
 
 
 def test_metrics_in_prometheus_format(session, issue, make_runtime, runtime):

@@ -311,3 +311,51 @@ def test_import_reads_utf_16_with_a_byte_order_mark(run, session, tmp_path):
     result = run("subscribers", "import", str(path))
     assert result.exit_code == 0 and "1 added" in result.stdout
     assert service.get_by_email(session, "김@example.com") is not None
+
+
+def test_import_names_the_consent_or_asks_each_reader_by_mail(run, session, tmp_path, settings):
+    from pathlib import Path
+
+    named = run(
+        "subscribers",
+        "import",
+        _csv(tmp_path, "email,lang\na@example.com,ko\n"),
+        "--consent",
+        "Book fair sheet",
+    )
+    assert named.exit_code == 0 and "1 added" in named.stdout
+    reader = service.get_by_email(session, "a@example.com")
+    assert (reader.status, reader.consent_detail) == ("active", "Book fair sheet")
+
+    mailed = run(
+        "subscribers",
+        "import",
+        _csv(tmp_path, "email,lang\nb@example.com,en\nc@example.com,both\n", "b.csv"),
+        "--confirm-by-mail",
+    )
+    assert mailed.exit_code == 0, mailed.output
+    assert "2 added" in mailed.stdout and "2 confirmation mails queued" in mailed.stdout
+    session.expire_all()
+    assert service.get_by_email(session, "b@example.com").status == "pending"
+    assert len(list(Path(settings.outbox_dir).rglob("*.eml"))) == 2
+
+    both = CliRunner().invoke(
+        main,
+        [
+            "subscribers",
+            "import",
+            _csv(tmp_path, "email,lang\n"),
+            "--consent",
+            "x",
+            "--confirm-by-mail",
+        ],
+    )
+    assert both.exit_code == 2 and "exclude each other" in both.output
+
+
+def test_a_reimport_counts_bounced_readers_as_suppressed(run, session, tmp_path):
+    sub, _ = service.add(session, "bounced@example.com", "ko", confirmed=True)
+    service.mark_suppressed(session, sub.id, Status.BOUNCED)
+    session.commit()
+    again = run("subscribers", "import", _csv(tmp_path, "email,lang\nbounced@example.com,ko\n"))
+    assert "0 added, 0 already on file, 1 suppressed" in again.stdout

@@ -130,7 +130,10 @@ def test_nobody_unsubscribed_or_suppressed_comes_back(session):
         for who in ("gone", "bounced", "complained", "erased", "bounced-long-ago", "fresh")
     )
     report, _ = _import(session, text)
-    assert (report.added, report.existing, report.suppressed) == (1, 3, 2)
+    # bounced and complained readers on file are blocked, as the suppression list's addresses are
+    assert (report.added, report.existing, report.suppressed) == (1, 1, 4)
+    again, _ = _import(session, text)  # a re-import counts them the same way
+    assert (again.added, again.existing, again.suppressed) == (0, 2, 4)
     session.expire_all()
     assert {s.email: s.status for s in session.scalars(select(Subscriber))} == {
         "gone@example.com": "unsubscribed",
@@ -317,3 +320,67 @@ def test_nul_bytes_and_a_quote_left_open_name_their_line(session):
 def test_a_long_value_is_quoted_cut_in_its_reason(session):
     _, bad = _import(session, "email,lang\n" + "a" * 5000 + "@example.com,ko\n")
     assert len(bad) == 1 and len(bad[0].reason) < 200 and "…" in bad[0].reason
+
+
+def test_each_reader_added_gets_a_history_row_and_the_consent_named(session):
+    from subscribers.csv_import import ImportOptions
+    from subscribers.models import Change
+
+    text = "email,lang,status\na@example.com,ko,\nb@example.com,en,unsubscribed\n"
+    service.add(session, "known@example.com", "ko", confirmed=True)
+    session.commit()
+    report, _ = _import(
+        session,
+        text + "known@example.com,ko,\n",
+        options=ImportOptions("confirmed", "  Book fair   sign-up sheet "),
+    )
+    assert (report.added, report.existing) == (2, 1)
+    a = service.get_by_email(session, "a@example.com")
+    assert (a.status, a.consent_source, a.consent_detail) == (
+        "active",
+        "import",
+        "Book fair sign-up sheet",
+    )
+    history = session.execute(
+        select(Subscriber.email, Change.action, Change.source, Change.detail)
+        .join(Change, Change.subscriber_id == Subscriber.id)
+        .where(Change.source == "import")
+        .order_by(Subscriber.email)
+    ).all()
+    assert [(e, act, src) for e, act, src, _ in history] == [
+        ("a@example.com", "added", "import"),
+        ("b@example.com", "added", "import"),
+    ]
+    assert '"status":"unsubscribed"' in history[1][3]
+
+
+def test_confirm_by_mail_adds_pending_readers_and_hands_them_over(session):
+    from subscribers.csv_import import ImportOptions
+
+    handed = []
+    text = "email,lang,status\na@example.com,ko,\nb@example.com,both,active\nc@example.com,en,unsubscribed\n"
+    report, _ = _import(
+        session,
+        text,
+        options=ImportOptions("confirm_by_mail"),
+        on_added=lambda s, added: handed.extend(added),
+    )
+    assert report.added == 3
+    session.expire_all()
+    by_email = {s.email: s for s in session.scalars(select(Subscriber))}
+    assert by_email["a@example.com"].status == "pending"
+    assert by_email["a@example.com"].confirmed_at is None
+    assert by_email["a@example.com"].consent_at is None
+    assert by_email["c@example.com"].status == "unsubscribed"  # what the file says of one who left
+    assert sorted((a.lang, a.status) for a in handed) == [
+        ("both", "pending"),
+        ("en", "unsubscribed"),
+        ("ko", "pending"),
+    ]
+
+
+def test_an_unknown_mode_is_refused():
+    from subscribers.csv_import import ImportOptions
+
+    with pytest.raises(ValueError):
+        ImportOptions("subscribed")

@@ -12,7 +12,7 @@ import uuid
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -117,7 +117,36 @@ async def _form(request: Request, limit: int) -> FormData:
     return await parser.parse()
 
 
-def _save(runtime: Runtime, upload: UploadFile, requested_by: str) -> int:
+TEMPLATE_CSV = ",".join((*csv_import.REQUIRED, *csv_import.OPTIONAL)) + "\r\n"
+
+
+def import_options(mode: str, consent: str, t) -> csv_import.ImportOptions | str:
+    """What the form asks the rows to become, or why it cannot (in the page's language)."""
+    if mode not in csv_import.MODES:
+        return t._("Choose what the imported readers become.")
+    options = csv_import.ImportOptions(mode, consent)
+    if mode == csv_import.CONFIRMED and not options.consent:
+        return t._(
+            "Say where these readers gave their consent: readers subscribed without it cannot be "
+            "told apart from a bought list."
+        )
+    return options
+
+
+def mode_text(job: ImportJob, t) -> str:
+    if job.mode == csv_import.CONFIRM_BY_MAIL:
+        return t._(
+            "Each new reader is sent a confirmation mail and gets the newsletter once they confirm."
+        )
+    return t._("New readers are subscribed now.")
+
+
+def _save(
+    runtime: Runtime,
+    upload: UploadFile,
+    requested_by: str,
+    options: csv_import.ImportOptions,
+) -> int:
     """Copy the upload where the import task reads it (private to this user: it holds addresses), and
     describe it by a queued job; returns the job's id."""
     folder = os.path.abspath(runtime.settings.upload_dir)
@@ -129,7 +158,12 @@ def _save(runtime: Runtime, upload: UploadFile, requested_by: str) -> int:
         size = out.tell()
     with runtime.session() as session:
         job = import_jobs.create(
-            session, path=path, filename=upload.filename or "", size=size, requested_by=requested_by
+            session,
+            path=path,
+            filename=upload.filename or "",
+            size=size,
+            requested_by=requested_by,
+            options=options,
         )
         return job.id
 
@@ -142,8 +176,19 @@ async def subscribers_import(request: Request, session: DbSession, editor: Curre
     t = texts(lang)
     limit = runtime.settings.upload_max_bytes
 
+    chosen: dict[str, str] = {}
+
     def refused(status: int, message: str):
-        return run_in_threadpool(list_page, request, session, editor, status, error=message)
+        return run_in_threadpool(
+            list_page,
+            request,
+            session,
+            editor,
+            status,
+            error=message,
+            import_mode=chosen.get("mode"),
+            import_consent=chosen.get("consent"),
+        )
 
     try:
         form = await _form(request, limit)
@@ -159,11 +204,15 @@ async def subscribers_import(request: Request, session: DbSession, editor: Curre
         return await refused(400, t._("Choose a CSV file to import."))
     try:
         check_csrf(request, str(form.get("csrf_token", "")))
+        chosen.update(mode=str(form.get("mode", "")), consent=str(form.get("consent", "")))
+        options = import_options(chosen["mode"], chosen["consent"], t)
+        if isinstance(options, str):
+            return await refused(400, options)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):  # a form field, not an uploaded file
             return await refused(400, t._("Choose a CSV file to import."))
         try:
-            job_id = await run_in_threadpool(_save, runtime, upload, editor.name)
+            job_id = await run_in_threadpool(_save, runtime, upload, editor.name, options)
         except OSError:
             log.exception("desk upload not saved in %s", runtime.settings.upload_dir)
             return await refused(
@@ -181,6 +230,16 @@ async def subscribers_import(request: Request, session: DbSession, editor: Curre
         f"/admin/subscribers/imports/{job_id}?lang={lang}",
         status_code=303,
         background=BackgroundTask(runtime.tasks.import_subscribers, job_id),
+    )
+
+
+@router.get("/subscribers/import/template.csv")
+def import_template(editor: CurrentAdmin) -> Response:
+    """The columns an import reads, as a CSV header to fill in (no sample rows: they would be imported)."""
+    return Response(
+        TEMPLATE_CSV,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="subscribers-template.csv"'},
     )
 
 
@@ -217,6 +276,7 @@ def import_job_page(job_id: int, request: Request, session: DbSession, editor: C
         editor=editor,
         job=job,
         state=t._(JOB_STATES[JobStatus(job.status)]),
+        mode=mode_text(job, t),
         summary=summary,
         error=error,
         kept=kept,

@@ -220,6 +220,7 @@ def _trend_tables(session: Session, t: Texts, settings: Settings) -> tuple[list[
             (t._("Language"), "text"),
             (t._("Sign-ups"), "int"),
             (t._("Confirmations"), "int"),
+            (t._("Imports"), "int"),
             (t._("Unsubscribes"), "int"),
             (t._("Bounces"), "int"),
         ],

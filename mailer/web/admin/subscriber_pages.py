@@ -37,6 +37,8 @@ def list_page(request: Request, session, editor, status_code: int = 200, **extra
     t = texts(page_lang(request))
     extra.setdefault("upload_max", upload_limit(request))
     extra.setdefault("imports", import_jobs.recent(session))
+    extra.setdefault("import_mode", None)  # what the import form had chosen, when it is shown again
+    extra.setdefault("import_consent", None)
     params = request.query_params
     q, status, lang = params.get("q", "")[:320], params.get("status", ""), params.get("lang", "")
     filters = {"q": q, "status": status, "lang": lang}

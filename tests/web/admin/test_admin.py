@@ -238,7 +238,7 @@ def test_subscriber_search_import_and_export(admin, session, subscribers_by_lang
     csv_body = b"email,lang\nnew1@example.com,ko\nnot-an-address,en\nko1@example.com,en\n"
     r = admin.post(
         "/admin/subscribers/import?ui=en",
-        data={"csrf_token": token},
+        data={"csrf_token": token, "mode": "confirmed", "consent": "the book fair sheet"},
         files={"file": ("subs.csv", csv_body, "text/csv")},
     )
     assert r.status_code == 303  # to the import's page, which shows how it went

@@ -4,6 +4,7 @@ task with a job page, and a hostile file stops with a sentence in the page's lan
 from __future__ import annotations
 
 import html
+import io
 import threading
 import time
 from pathlib import Path
@@ -35,7 +36,7 @@ def _post(client, body: bytes, name: str = "list.csv", lang: str = "ko"):
     token = csrf_of(client.get("/admin/subscribers").text)
     return client.post(
         f"/admin/subscribers/import?ui={lang}",
-        data={"csrf_token": token},
+        data={"csrf_token": token, "mode": "confirmed", "consent": "the book fair sheet"},
         files={"file": (name, body, "text/csv")},
     )
 
@@ -182,7 +183,7 @@ def test_with_a_broker_the_import_is_a_task_on_the_ingest_queue(
 ):
     from kombu.exceptions import OperationalError
 
-    from subscribers.tasks import IMPORT_SUBSCRIBERS
+    from mailer.mail.imports import IMPORT_SUBSCRIBERS
 
     runtime = make_runtime(broker_url="redis://127.0.0.1:1/0")
     published = []
@@ -222,3 +223,63 @@ def test_an_upload_folder_that_cannot_be_written_is_a_page_not_a_500(
     r = _post(client, _rows(3), lang="en")
     assert r.status_code == 503 and "MAILER_UPLOAD_DIR" in r.text
     assert _count(session, ImportJob) == 0 and _count(session, Subscriber) == 0
+
+
+def _post_choosing(client, body: bytes, lang: str = "ko", **fields):
+    token = csrf_of(client.get("/admin/subscribers").text)
+    return client.post(
+        f"/admin/subscribers/import?ui={lang}",
+        data={"csrf_token": token, **fields},
+        files={"file": ("list.csv", body, "text/csv")},
+    )
+
+
+def test_the_editor_chooses_what_imported_rows_become(admin, session):
+    unchosen = _post_choosing(admin, _rows(2))
+    assert unchosen.status_code == 400
+    assert "가져온 독자를 어떻게 등록할지 고르세요." in html.unescape(unchosen.text)
+    nameless = _post_choosing(admin, _rows(2), mode="confirmed", consent="   ")
+    assert nameless.status_code == 400 and "동의를 받은 곳" in html.unescape(nameless.text)
+    assert 'value="confirmed" required checked' in nameless.text  # the choice is kept
+    assert _count(session, Subscriber) == 0 and _count(session, ImportJob) == 0
+
+    named = _post_choosing(admin, _rows(2), mode="confirmed", consent="Book fair sheet, 2026")
+    assert named.status_code == 303
+    page = html.unescape(admin.get(named.headers["location"]).text)
+    assert (
+        "새 독자는 바로 구독됩니다." in page
+        and '<q translate="no">Book fair sheet, 2026</q>' in page
+    )
+    session.expire_all()
+    reader = session.scalar(select(Subscriber).where(Subscriber.email == "r0@example.com"))
+    assert (reader.status, reader.consent_detail) == ("active", "Book fair sheet, 2026")
+    shown = html.unescape(admin.get(f"/admin/subscribers/{reader.id}").text)
+    assert "Book fair sheet, 2026" in shown
+
+    mailed = _post_choosing(admin, _rows(4, start=2), lang="en", mode="confirm_by_mail")
+    page = admin.get(mailed.headers["location"] + "&lang=en").text
+    assert "Each new reader is sent a confirmation mail" in page
+    session.expire_all()
+    assert session.scalar(
+        select(Subscriber.status).where(Subscriber.email == "r3@example.com")
+    ) == ("pending")
+
+
+def test_the_import_form_explains_its_columns_and_offers_a_template(admin):
+    page = html.unescape(admin.get("/admin/subscribers?ui=ko").text)
+    assert "열 안내" in page and "필수. 받을 판입니다" in page and "서식 내려받기" in page
+    template = admin.get("/admin/subscribers/import/template.csv")
+    assert template.status_code == 200 and template.headers["content-type"].startswith("text/csv")
+    assert "attachment" in template.headers["content-disposition"]
+    assert template.text == "email,lang,status,created_at\r\n"
+    # the template as it comes is a file the import takes (a header, no rows)
+    assert csv_import.read_rows(io.StringIO(template.text)) is not None
+
+
+def test_the_template_is_for_the_desk_only(anonymous):
+    assert anonymous.get("/admin/subscribers/import/template.csv").status_code in (
+        302,
+        303,
+        401,
+        403,
+    )

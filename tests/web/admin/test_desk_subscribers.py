@@ -133,7 +133,7 @@ def test_the_import_names_its_bad_rows_by_line_and_takes_the_documented_statuses
     )
     posted = admin.post(
         "/admin/subscribers/import?ui=ko",
-        data={"csrf_token": token},
+        data={"csrf_token": token, "mode": "confirmed", "consent": "the book fair sheet"},
         files={"file": ("s.csv", body, "text/csv")},
     )
     assert posted.status_code == 303  # to the import's own page

@@ -196,6 +196,7 @@ def test_the_trend_page_compares_issues_and_counts_growth_by_week(
         "Language",
         "Sign-ups",
         "Confirmations",
+        "Imports",
         "Unsubscribes",
         "Bounces",
     ]
@@ -204,8 +205,9 @@ def test_the_trend_page_compares_issues_and_counts_growth_by_week(
     signups = sum(int(r[2]) for r in this_week.values())
     assert signups == added["added"] == 11  # 9 active, the pending one, the one who left
     assert sum(int(r[3]) for r in this_week.values()) == 10  # added active
-    assert this_week["English edition"][4] == "2"  # gone@ and the webhook's unsubscribe
-    assert this_week["English edition"][5] == "1"  # the bounce
+    assert sum(int(r[4]) for r in this_week.values()) == 0  # nobody imported
+    assert this_week["English edition"][5] == "2"  # gone@ and the webhook's unsubscribe
+    assert this_week["English edition"][6] == "1"  # the bounce
     assert len(growth) == 1 + 12 * 3
 
 
