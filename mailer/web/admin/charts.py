@@ -64,16 +64,16 @@ BAR_W, LABEL_W, BAR_H, ROW_GAP, VALUE_W = 400, 96, 9, 8, 52
 
 def bar_chart(
     title: str,
-    rows: list[tuple[str, list[float]]],
+    rows: list[tuple[str, list[float | None]]],
     series: list[tuple[str, str, str]],
-    shown: Callable[[float], str] = lambda v: f"{v:,.0f}",
+    shown: Callable[[float | None], str] = lambda v: "–" if v is None else f"{v:,.0f}",
     top: float | None = None,
     mark: float | None = None,
 ) -> Markup:
     """rows: (label, one value per series); series: (key, label, colour). Bars scale to `top` (the largest
     value when None); each bar ends with its value written out, so the chart reads without colour. `mark`
-    draws a dashed line at that value (a limit)."""
-    top = max([top or 0, mark or 0] + [v for _, values in rows for v in values]) or 1
+    draws a dashed line at that value (a limit). A value of None (no base for a rate) has no bar."""
+    top = max([top or 0, mark or 0] + [v or 0 for _, values in rows for v in values]) or 1
     plot_w = BAR_W - LABEL_W - VALUE_W
     row_h = len(series) * BAR_H + ROW_GAP
     legend_h = 18 if len(series) > 1 else 0
@@ -97,7 +97,7 @@ def bar_chart(
             f'font-size="11" fill="currentColor">{escape(label)}</text>'
         )
         for j, ((key, name, colour), value) in enumerate(zip(series, values, strict=True)):
-            w = plot_w * min(value, top) / top
+            w = plot_w * min(value or 0, top) / top
             y = y0 + j * BAR_H
             parts.append(
                 f'<rect class="bar bar-{escape(key)}" x="{LABEL_W}" y="{y:.1f}" width="{max(w, 1):.1f}" '

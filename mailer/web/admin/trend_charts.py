@@ -66,8 +66,7 @@ def rate_charts(last: list[tuple[Issue, reports.Figures]], t: Texts) -> list[tup
     for name, colour, limit in RATES:
         caption = t.label("rate", name)
         rows = [
-            (t._("Issue #%(number)s", number=issue.number), [f.rate(name) or 0.0])
-            for issue, f in last
+            (t._("Issue #%(number)s", number=issue.number), [f.rate(name)]) for issue, f in last
         ]
         charts.append(
             (

@@ -198,6 +198,7 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
             "issue-sent": "/admin/issues/1",
             "report": "/admin/issues/1/report",
             "dashboard-sent": "/admin",
+            "reports-sent": "/admin/reports",
         },
         problems,
     )
