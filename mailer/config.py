@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SECRET_KEY = "dev-secret-change-me"
 MIN_SECRET_KEY_LENGTH = 32
 MIN_METRICS_TOKEN_LENGTH = 16
+SIGNUP_ORIGIN = re.compile(
+    r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?"
+)
 
 
 class Settings(BaseSettings):
@@ -159,6 +162,10 @@ class Settings(BaseSettings):
     # Every valid sign-up is answered no sooner than this after it arrived, whatever the address's
     # state: how long the answer takes tells nobody whether the address bounced, complained or is new.
     signup_answer_seconds: float = Field(0.25, ge=0, le=5)
+    # The news site's origins where the embeddable sign-up form works: its widget fetches the challenge
+    # (GET /signup/challenge) by script, and the site's script may post JSON to POST /signup and read
+    # the answer. Comma-separated (https://www.news.example.com), matched exactly. Empty: no other site.
+    signup_origins: str = ""
     # A bearer token /metrics asks for. Empty: /metrics is open, which only development and tests allow
     # (production refuses to start without one: the series name issues, counts and queue depths).
     metrics_token: SecretStr = SecretStr("")
@@ -251,6 +258,22 @@ class Settings(BaseSettings):
                 f"MAILER_DESK_TIMEZONE {self.desk_zone!r} is not an IANA time zone (Asia/Seoul)"
             ) from None
         return self
+
+    @model_validator(mode="after")
+    def _signup_origins_are_origins(self) -> "Settings":
+        for origin in self.signup_origin_list:
+            if not SIGNUP_ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"MAILER_SIGNUP_ORIGINS: {origin!r} is not an origin like "
+                    "https://www.news.example.com (scheme and host, an optional port, no path; no *)"
+                )
+        return self
+
+    @property
+    def signup_origin_list(self) -> list[str]:
+        """MAILER_SIGNUP_ORIGINS as browsers send an Origin header: lower case, no trailing slash."""
+        named = (o.strip().rstrip("/").lower() for o in self.signup_origins.split(","))
+        return list(dict.fromkeys(o for o in named if o))
 
     @property
     def desk_zone(self) -> str:

@@ -68,6 +68,20 @@ def move_story(
     _refresh(session, issue, settings)
 
 
+def set_order(session: Session, issue: Issue, order: list[int], *, settings: Settings) -> None:
+    """The stories in the order the editor dragged them to: `order` names each story once. Pinned
+    stories still lead, in the order given among themselves."""
+    _check_editable(issue)
+    if sorted(order) != sorted(s.article_id for s in issue.stories):
+        raise IssueError(
+            f"the order must name each story of issue #{issue.number} once",
+            "order_mismatch",
+            number=issue.number,
+        )
+    _renumber(issue, order)
+    _refresh(session, issue, settings)
+
+
 def pin_story(
     session: Session, issue: Issue, article_id: int, pinned: bool, *, settings: Settings
 ) -> None:

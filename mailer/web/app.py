@@ -104,7 +104,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     from mailer.web import (
         archive,
         bodylimit,
+        challenge,
         edition_switch,
+        embed,
         health,
         home,
         metrics,
@@ -115,6 +117,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     from mailer.web.admin import (
         account_pages,
         approval_pages,
+        embed_pages,
         feed_pages,
         import_pages,
         issue_pages,
@@ -126,6 +129,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         report_pages,
         schedule_pages,
         send_pages,
+        story_pages,
         stylesheet,
         subscriber_pages,
         throttle,
@@ -161,8 +165,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.rate_limiter = ratelimit.Limiter(runtime.kv)
     app.state.login_throttle = throttle.LoginThrottle(settings, runtime.kv)
     app.state.proof_counts = Fallback(runtime.kv)  # each desk account's proofs this hour
+    app.state.spent_challenges = Fallback(runtime.kv)  # the embedded form's challenges, used once
+    app.state.challenge_difficulty = challenge.DIFFICULTY
     app.include_router(health.router)
     app.include_router(public.router)
+    app.include_router(embed.router)
     app.include_router(edition_switch.router)
     app.include_router(home.router)
     app.include_router(webhooks.router)
@@ -172,6 +179,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         stylesheet,
         login,
         issue_pages,
+        story_pages,
         note_pages,
         schedule_pages,
         approval_pages,
@@ -184,6 +192,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         report_pages,
         preview_pages,
         mail_pages,
+        embed_pages,
         two_factor_pages,
     ):
         app.include_router(desk.router)
@@ -194,4 +203,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     # Inside SecurityHeaders, so that its 413 carries the headers too.
     app.add_middleware(bodylimit.PublicBodyLimit)
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
+    if settings.signup_origin_list:  # outermost: a preflight, a 413 and a 429 answer CORS alike
+        app.add_middleware(embed.SignupCors, origins=settings.signup_origin_list)
     return app

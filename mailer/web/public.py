@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
@@ -24,7 +23,7 @@ from mailer.issues.next_issue import next_issue
 from mailer.langs import EDITIONS
 from mailer.mail import transactional
 from mailer.mail.models import MailKind
-from mailer.web import csrf, page, ratelimit, signup
+from mailer.web import csrf, page, signup
 from mailer.web.deps import DbSession, settings_of
 from mailer.web.i18n import texts
 from subscribers import one_click, service, tokens
@@ -132,20 +131,10 @@ async def subscribe(
     arrived = time.monotonic()
     page_lang = _page_lang(request)
     t = texts(page_lang)
-    settings, runtime = settings_of(request), request.app.state.runtime
-    limiter = request.app.state.rate_limiter
-    client = ratelimit.client_key(_ip(request))
-    limited = await run_in_threadpool(limiter.hit, "signup-ip", client, ratelimit.SIGNUPS_PER_IP)
+    settings = settings_of(request)
+    limited = await signup.client_limited(request)
     if not limited.allowed:
-        response = _page(
-            request,
-            "rate_limited",
-            page_lang,
-            status_code=429,
-            minutes=max(1, round(limited.retry_after / 60)),
-        )
-        response.headers["Retry-After"] = str(limited.retry_after)
-        return response
+        return signup.rate_limited_page(request, page_lang, limited)
     email = email.strip()
     if not csrf.verify_bound(settings, csrf_token, csrf.SUBSCRIBE, csrf.pre_session_of(request)):
         return subscribe_form_page(
@@ -171,15 +160,7 @@ async def subscribe(
             email=email,
             chosen=lang,
         )
-    # The mail is written with the sign-up, so a broker outage cannot lose it; it is queued after the
-    # commit and after the answer, for every sign-up (a row that sends nothing is skipped at once).
-    mail_id, held = await run_in_threadpool(
-        signup.sign_up_committed, runtime, limiter, address, lang, _ip(request)
-    )
-    background.add_task(runtime.tasks.send_mails, [mail_id])
-    if held:
-        background.add_task(signup.note_held, runtime, mail_id, held)
-    await anyio.sleep(max(0.0, arrived + settings.signup_answer_seconds - time.monotonic()))
+    await signup.sign_up(request, background, address, lang, arrived)
     return subscribe_form_page(
         request,
         page_lang,

@@ -7,7 +7,7 @@ the session's CSRF token too (403), so nothing changes without a logged-in edito
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
@@ -44,6 +44,15 @@ def enrolment_redirect(_request: Request, _exc: EnrolmentRequired) -> RedirectRe
     return RedirectResponse(ENROLMENT, status_code=303)
 
 
+def _to_login(request: Request) -> dict[str, str]:
+    """A refused post from the page's htmx: where the page goes to log in again (the page it was on)."""
+    if request.headers.get("HX-Request") != "true":
+        return {}
+    referer = urlsplit(request.headers.get("referer", ""))
+    page = referer.path if referer.path.startswith("/admin/") else "/admin"
+    return {"HX-Redirect": f"/admin/login?next={quote(page, safe='/')}"}
+
+
 def require_editor(request: Request, session: DbSession) -> Editor:
     """FastAPI gives this and the route the same `db_session` (one per request): one connection, not two."""
     claim = sessions.read(session, request.cookies.get(sessions.COOKIE), utcnow())
@@ -51,7 +60,7 @@ def require_editor(request: Request, session: DbSession) -> Editor:
     if claim is None or editor is None:
         if request.method in ("GET", "HEAD"):
             raise LoginRequired(_here(request))
-        raise HTTPException(status_code=401, detail="log in first")
+        raise HTTPException(status_code=401, detail="log in first", headers=_to_login(request))
     request.state.nonce = claim.nonce
     if (
         settings_of(request).require_2fa

@@ -17,6 +17,11 @@ EDITING = {
     "story_missing": N_("That story is not in this issue."),
     "note_lang": N_("A note is in Korean or English."),
     "last_story": N_("An issue needs at least one story."),
+    "order_mismatch": N_("The page was out of date; the order was not changed. Try again."),
+    "pair_unavailable": N_(
+        "That story cannot be paired: it is gone or in an issue of its own already."
+    ),
+    "pair_same_lang": N_("A pair is one Korean and one English story."),
     "subject_long": N_("A subject has at most %(max)s characters."),
     "not_rendered": N_("This edition is not rendered yet. Save to render it again."),
     "test_addresses": N_("Give between 1 and %(max)s addresses."),

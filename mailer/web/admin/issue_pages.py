@@ -20,7 +20,13 @@ from mailer.rendering.render import RenderError
 from mailer.web.admin import progress_pages
 from mailer.web.admin.auth import check_csrf
 from mailer.web.admin.errors import editing_error
-from mailer.web.admin.issue_view import issue_view, live_status, progress_of
+from mailer.web.admin.issue_view import (
+    is_fragment,
+    issue_view,
+    live_status,
+    progress_of,
+    stories_fragment,
+)
 from mailer.web.admin.pages import CurrentEditor, FormField, back, page, page_lang
 from mailer.web.deps import DbSession, get_runtime, settings_of
 from mailer.web.i18n import texts
@@ -117,12 +123,18 @@ def issue_live(number: int, request: Request, session: DbSession, editor: Curren
     return response
 
 
-def _apply(
+def apply(
     request: Request, session: Session, editor: Editor, number: int, change, notice: str = "saved"
 ):
     """Run an editing change; a template or state error is shown on the page, and nothing is kept.
     A change drops the approval of the issue's send times; an admin's own change approves again
-    those that were approved."""
+    those that were approved. A story action from the page's htmx gets the story fragment instead of
+    the page (and a refusal in it, with 422)."""
+    shown = (
+        (lambda code, **extra: stories_fragment(request, session, number, code, **extra))
+        if is_fragment(request)
+        else (lambda code, **extra: issue_view(request, session, editor, number, code, **extra))
+    )
     try:
         issue = get_issue(session, number)
         kept = approvals.approved(issue) if editor.is_admin else []
@@ -131,24 +143,12 @@ def _apply(
         session.commit()
     except RenderError as exc:  # the template's own message: what a designer needs to fix it
         session.rollback()
-        return issue_view(
-            request,
-            session,
-            editor,
-            number,
-            422,
-            error=texts(page_lang(request))._("Rendering error") + f": {exc}",
-        )
+        return shown(422, error=texts(page_lang(request))._("Rendering error") + f": {exc}")
     except (IssueError, InvalidTransition) as exc:
         session.rollback()
-        return issue_view(
-            request,
-            session,
-            editor,
-            number,
-            422,
-            error=editing_error(exc, page_lang(request)),
-        )
+        return shown(422, error=editing_error(exc, page_lang(request)))
+    if is_fragment(request):
+        return shown(200, notice=notice)
     return back(f"/admin/issues/{number}", n=notice)
 
 
@@ -165,7 +165,7 @@ async def save_editions(number: int, request: Request, session: DbSession, edito
         for lang in EDITIONS
     }
     settings = request.app.state.runtime.settings
-    return _apply(
+    return apply(
         request,
         session,
         editor,
@@ -201,7 +201,7 @@ def change_story(
     }
     if action not in changes:
         return Response("unknown action", status_code=400)
-    return _apply(request, session, editor, number, changes[action])
+    return apply(request, session, editor, number, changes[action])
 
 
 @router.post("/issues/{number:issue_number}/test")

@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from mailer.coded import decode
 from mailer.config import Settings
 from mailer.db import utcnow
-from mailer.issues import approvals, editing, heads, reasons
+from mailer.issues import approvals, editing, heads, reasons, story_pairs
 from mailer.issues.digest import stories_of
 from mailer.issues.models import Editor, Issue
 from mailer.issues.service import get_issue
 from mailer.issues.states import RESENDABLE, IssueStatus
+from mailer.langs import EDITIONS
 from mailer.web.admin import preview_pages, progress_pages
 from mailer.web.admin.pages import page, page_lang
 from mailer.web.deps import get_runtime, settings_of
@@ -144,31 +145,71 @@ def coverage(stories: list[dict]) -> dict[str, int]:
     }
 
 
+def story_context(request: Request, session: Session, issue: Issue) -> dict:
+    """What the story list and what follows the stories show, for the page and for its fragment."""
+    settings = settings_of(request)
+    articles = stories_of(session, issue)
+    return {
+        "stories": list(zip(issue.stories, articles, strict=True)),
+        "coverage": coverage(articles),
+        "editable": editing.is_editable(issue),
+        "candidates": _with_pairs(session, editing.candidates(session)),
+        "partners": story_pairs.partners(session),
+        "inbox": preview_pages.inbox(issue, settings),
+        "stale": heads.stale_names(session, issue),
+    }
+
+
+def is_fragment(request: Request) -> bool:
+    """A story action sent by the page's htmx (it says so in a header), answered with the fragment."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def stories_fragment(
+    request: Request, session: Session, number: int, status_code: int = 200, **extra
+) -> HTMLResponse:
+    """The story list and, out of band, the subjects, preheaders, coverage and inbox lines."""
+    issue = get_issue(session, number)
+    response = page(
+        request,
+        "issue_stories",
+        status_code,
+        issue=issue,
+        **story_context(request, session, issue),
+        **extra,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def audience(session: Session) -> dict[str, int]:
+    """{edition: active subscribers}: whom each edition not yet started would reach now."""
+    from subscribers.lookup import counts
+
+    by = counts(session)
+    return {lang: by.get((lang, "active"), 0) for lang in EDITIONS}
+
+
 def issue_view(
     request: Request, session: Session, editor: Editor, number: int, status_code: int = 200, **extra
 ) -> HTMLResponse:
     issue = get_issue(session, number)
     settings = settings_of(request)
-    tz = settings.desk_zone
-    articles = stories_of(session, issue)
-    stories = list(zip(issue.stories, articles, strict=True))
     return page(
         request,
         "issue",
         status_code,
         editor=editor,
-        stories=stories,
-        coverage=coverage(articles),
-        editable=editing.is_editable(issue),
-        candidates=_with_pairs(session, editing.candidates(session)),
+        **story_context(request, session, issue),
         progress=progress_of(session, issue, settings),
-        inbox=preview_pages.inbox(issue, settings),
+        frame_sandbox=preview_pages.FRAME_SANDBOX,
         timezones=zone_choices(),
         usual_zones=USUAL_ZONES,
-        default_tz=tz,
+        default_tz=settings.desk_zone,
         notice=request.query_params.get("n"),
         **live_status(request, session, editor, issue),
         awaiting=approvals.waiting(issue),
-        stale=heads.stale_names(session, issue),
+        audience=audience(session),
         **extra,
     )

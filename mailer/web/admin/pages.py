@@ -33,6 +33,17 @@ def _switch_param(request: Request) -> str:
     return "ui" if request.url.path in LANG_FILTER_PATHS else "lang"
 
 
+# A notice after a form (and the addresses a test went to) is said once: the switch does not repeat it.
+ONCE = frozenset({"n", "to"})
+
+
+def switch_url(request: Request, lang: str) -> str:
+    """The same page in `lang`, with its query (a list's filters, its page) kept."""
+    param = _switch_param(request)
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != param and k not in ONCE]
+    return f"{request.url.path}?{urlencode([*kept, (param, lang)])}"
+
+
 def page_lang(request: Request) -> str:
     asked = request.query_params.get(_switch_param(request))
     if asked in language.PAGE_LANGS:
@@ -54,7 +65,7 @@ def page(request: Request, template: str, status_code: int = 200, **context) -> 
         {
             "lang": lang,
             "other_lang": other,
-            "switch_url": f"{request.url.path}?{_switch_param(request)}={other}",
+            "switch_url": switch_url(request, other),
             "csrf_token": csrf_token(request) if hasattr(request.state, "nonce") else "",
             **context,
         },

@@ -4,6 +4,8 @@ layout's dark.css answers; a client following prefers-color-scheme shows the sam
 
 from __future__ import annotations
 
+import secrets
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
@@ -24,6 +26,28 @@ PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'; "
     f"sandbox {SANDBOX}"
 )
+# Framed on the issue page (?fit=1), the mail also tells the page its height, so the frame is sized to
+# it: one script of ours, allowed by its nonce alone (no script of the mail's can run), still from an
+# origin of its own (no allow-same-origin: the desk's cookie stays out of reach).
+FRAME_SANDBOX = f"allow-scripts {SANDBOX}"
+FIT_SCRIPT = (
+    '<script nonce="{nonce}">(function(){{var d=document.documentElement;function tell(){{'
+    "parent.postMessage({{mailHeight:d.scrollHeight}},'*');}}"
+    "new ResizeObserver(tell).observe(d);addEventListener('load',tell);}})();</script>"
+)
+
+
+def fit(html: str) -> tuple[str, str]:
+    """The mail with its height-telling script, and the policy allowing that script only."""
+    nonce = secrets.token_urlsafe(16)
+    script = FIT_SCRIPT.format(nonce=nonce)
+    at = html.rfind("</body>")
+    fitted = html[:at] + script + html[at:] if at >= 0 else html + script
+    policy = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
+        f"script-src 'nonce-{nonce}'; frame-ancestors 'self'; sandbox {FRAME_SANDBOX}"
+    )
+    return fitted, policy
 
 
 def inbox(issue: Issue, settings: Settings) -> dict[str, dict[str, str]]:
@@ -49,9 +73,11 @@ def _preview(request: Request, session: Session, number: int, lang: str, dark_mo
     except (IssueError, StopIteration):
         return Response("no such edition", status_code=404)
     html = archive.archive_html(edition, settings_of(request))
+    html, policy = dark(html) if dark_mode else html, PREVIEW_POLICY
+    if request.query_params.get("fit") == "1":
+        html, policy = fit(html)
     return HTMLResponse(
-        dark(html) if dark_mode else html,
-        headers={"Content-Security-Policy": PREVIEW_POLICY, "X-Frame-Options": "SAMEORIGIN"},
+        html, headers={"Content-Security-Policy": policy, "X-Frame-Options": "SAMEORIGIN"}
     )
 
 

@@ -32,7 +32,7 @@ from mailer.web.i18n import Texts, texts
 router = APIRouter(prefix="/admin")
 STATIC = templates_dir() / "web" / "admin" / "static"
 SCRIPTS = frozenset(
-    {"progress.js", "localtime.js", "notes.js"}
+    {"progress.js", "localtime.js", "notes.js", "htmx.min.js", "stories.js", "previews.js"}
 )  # served by name from STATIC; nothing else is
 LIVE = frozenset(
     {IssueStatus.SENDING, IssueStatus.PAUSED}

@@ -135,18 +135,33 @@ def test_edit_stories_and_editions_then_preview(admin, session, drafted):
     assert "%unsubscribe_url%" not in preview.text
     assert "frame-ancestors 'self'" in preview.headers["content-security-policy"]
     page = admin.get("/admin/issues/1").text
-    assert 'width="600" src="/admin/issues/1/preview/ko"' in page and 'width="375"' in page
+    # one frame an edition, loaded by the page's script when its tab opens: at 600 px, 375 px or dark
+    assert (
+        'data-src="/admin/issues/1/preview/ko?fit=1"' in page
+        and " src=" not in page.split("<iframe")[1].split(">")[0]
+    )
+    assert 'data-width="600"' in page and 'data-width="375"' in page
+    assert 'data-src="/admin/issues/1/preview/ko/dark?fit=1"' in page
 
 
 def test_previews_are_sandboxed_in_their_frames_and_on_their_own(admin, drafted):
     """The mail's HTML comes from feeds and editors: in the desk's frames and opened alone it runs no
-    script and submits no form, from an origin of its own (not the desk's, with its cookie)."""
-    from mailer.web.admin.preview_pages import SANDBOX
+    script of its own and submits no form, from an origin of its own (not the desk's, with its cookie).
+    Framed, the one script allowed is ours, by its nonce: it tells the page the mail's height."""
+    from mailer.web.admin.preview_pages import FRAME_SANDBOX, SANDBOX
 
     page = admin.get("/admin/issues/1").text
     frames = re.findall(r"<iframe [^>]*>", page)
-    assert len(frames) >= 3 and all(f'sandbox="{SANDBOX}"' in f for f in frames), frames
-    assert "allow-scripts" not in SANDBOX and "allow-same-origin" not in SANDBOX
+    assert len(frames) == 3 and all(f'sandbox="{FRAME_SANDBOX}"' in f for f in frames), frames
+    assert "allow-scripts" not in SANDBOX and "allow-same-origin" not in FRAME_SANDBOX
+    assert "allow-forms" not in FRAME_SANDBOX
+    fitted = admin.get("/admin/issues/1/preview/ko?fit=1")
+    policy = [p.strip() for p in fitted.headers["content-security-policy"].split(";")]
+    nonce = re.search(r"script-src 'nonce-([^']+)'", fitted.headers["content-security-policy"])
+    assert f"sandbox {FRAME_SANDBOX}" in policy and "default-src 'none'" in policy and nonce
+    scripts = re.findall(r"<script[^>]*>", fitted.text)
+    assert scripts == [f'<script nonce="{nonce.group(1)}">'], scripts  # ours alone
+    assert "mailHeight" in fitted.text
     for path in ("/admin/issues/1/preview/ko", "/admin/issues/1/preview/en/dark"):
         preview = admin.get(path)
         policy = [p.strip() for p in preview.headers["content-security-policy"].split(";")]

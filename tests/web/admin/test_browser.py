@@ -166,12 +166,13 @@ def test_log_in_edit_preview_schedule_and_screenshot(server, browser, session):
     page.wait_for_selector(".notice")
     second = page.locator("tr.story").nth(1).get_attribute("data-article")
     page.locator(f"tr.story[data-article='{second}'] button[value=pin]").click()
-    page.wait_for_selector(".notice")
+    page.wait_for_selector(".story-notice")  # swapped in place, with its own notice
     assert page.locator("tr.story").first.get_attribute("data-article") == second
 
-    # previews are framed at both widths
-    frames = page.locator("iframe[src='/admin/issues/1/preview/ko']")
-    assert frames.count() == 2 and frames.nth(1).get_attribute("width") == "375"
+    # previews: a frame an edition, shown at 600 or 375 px
+    frames = page.locator("iframe.mail-frame")
+    assert frames.count() == 3
+    assert page.locator("#panel-ko .view[data-width='375']").count() == 2  # phone, dark
 
     # schedule the Korean edition for 07:00 Seoul time
     schedule_from_the_desk(page, "ko", "2099-01-05", "07:00", "Asia/Seoul")

@@ -1,6 +1,7 @@
 """The issue page as an editor's workbench, in Chromium: a note typed and left unsaved survives another
-story's button, the page comes back where it was scrolled to, and an edited subject naming a dropped
-story is marked and warned about (screenshots in both languages at desktop and phone width)."""
+story's button (answered in place, the row acted on kept under the pointer), and an edited subject
+naming a dropped story is marked and warned about (screenshots in both languages at desktop and phone
+width)."""
 
 from __future__ import annotations
 
@@ -50,12 +51,18 @@ def test_a_typed_note_survives_another_button_and_the_scroll_is_kept(
     page.wait_for_timeout(100)
     scrolled = page.evaluate("window.scrollY")
     assert scrolled > 200
-    # at once, before the note's own save is due: another story's button
-    page.locator(f"tr.story[data-article='{second}'] button[value=down]").click()
-    page.wait_for_url("**/admin/issues/1?n=saved")
-    page.wait_for_load_state("load")
+    # at once, before the note's own save is due: another story's button, answered in place
+    moved = page.locator(f"tr.story[data-article='{second}']")
+    under_pointer = moved.evaluate("r => r.getBoundingClientRect().top")
+    moved.locator("button[value=down]").click()
+    page.wait_for_function(
+        "id => document.querySelectorAll('tr.story')[2].dataset.article === id", arg=second
+    )
     assert page.locator(f"#story-note-{first}-ko").input_value() == "김장 소식부터 읽어 보세요"
-    assert abs(page.evaluate("window.scrollY") - scrolled) < 5  # back where the editor was
+    # the row moved stays under the pointer (the page scrolled with it), its button ready again
+    page.wait_for_selector(f"tr.story[data-article='{second}'] button[value=down]:focus")
+    assert abs(moved.evaluate("r => r.getBoundingClientRect().top") - under_pointer) < 3
+    assert page.url.endswith("/admin/issues/1?lang=ko")  # no page was loaded
     session.expire_all()
     saved = session.scalar(select(IssueStory).where(IssueStory.article_id == int(first)))
     assert saved.note_ko == "김장 소식부터 읽어 보세요"
@@ -89,7 +96,8 @@ def test_an_edited_subject_naming_a_dropped_story_is_warned_about(
     page.click("form[action$='/editions'] button[type=submit]")
     page.wait_for_selector(".notice")
     page.locator(f"tr.story[data-article='{lead_id}'] button[value=remove]").click()
-    page.wait_for_selector(".notice")
+    page.wait_for_selector(f"tr.story[data-article='{lead_id}']", state="detached")
+    page.wait_for_selector("#edition-ko .stale-head")
     assert page.locator("#subject_ko").input_value() == f"이번 주 꼭 읽을 기사: {lead}"
     warning = page.locator("#edition-ko .stale-head")
     assert warning.count() == 1 and lead in warning.inner_text()

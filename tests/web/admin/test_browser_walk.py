@@ -155,6 +155,7 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
             "reports": "/admin/reports",
             "two-factor": "/admin/two-factor",
             "feeds": "/admin/feeds",
+            "signup-form": "/admin/signup-form",
         },
         problems,
     )

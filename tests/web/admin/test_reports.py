@@ -259,7 +259,7 @@ def test_the_dashboard_shows_every_issue_sending(
 def test_the_preview_shows_the_inbox_line_full_size_and_dark_mode(admin, session, issue, settings):
     page = admin.get(f"/admin/issues/{issue.number}?lang=en").text
     ko = next(e for e in issue.editions if e.lang == "ko")
-    inbox = page[page.index('<div class="inbox" data-lang="ko">') :]
+    inbox = page[page.index('<div class="inbox" id="inbox-ko" data-lang="ko">') :]
     inbox = inbox[: inbox.index("</div>\n</div>") if "</div>\n</div>" in inbox else 2000]
     assert (
         settings.from_name("ko") in inbox and ko.subject in inbox and settings.from_email in inbox
@@ -268,7 +268,9 @@ def test_the_preview_shows_the_inbox_line_full_size_and_dark_mode(admin, session
     assert (
         f'class="full-size" href="/admin/issues/{issue.number}/preview/ko" target="_blank"' in page
     )
-    assert f'src="/admin/issues/{issue.number}/preview/ko/dark"' in page
+    assert (
+        f'data-src="/admin/issues/{issue.number}/preview/ko/dark?fit=1"' in page
+    )  # its tab's view
     dark = admin.get(f"/admin/issues/{issue.number}/preview/ko/dark")
     assert dark.status_code == 200 and "<html data-ogsc data-ogsb" in dark.text
     assert "frame-ancestors 'self'" in dark.headers["content-security-policy"]

@@ -23,6 +23,7 @@ def test_every_desk_page_links_the_one_stylesheet_and_has_no_style_of_its_own(ad
         "/admin/editors",
         "/admin/two-factor",
         "/admin/mails/welcome",
+        "/admin/signup-form",
     ):
         page = admin.get(url)
         assert page.status_code == 200, url

@@ -2,13 +2,13 @@
 // [data-autosave] field is posted alone (with the page's CSRF token) a moment after the typing stops.
 // While a save is pending or failed the field is marked, leaving the page asks first, and a form sent
 // meanwhile waits for the saves. Every form post keeps the scroll position. Without this script, the
-// page's own forms save the notes as before.
+// page's own forms save the notes as before. Story actions swapped in place by htmx keep each note field
+// (hx-preserve) and wait for its pending save first; a story added brings its fields, bound here too.
 (function () {
   "use strict";
   var DELAY = 700;
   var words = (document.getElementById("save-words") || {dataset: {}}).dataset;
   var token = document.querySelector("input[name=csrf_token]");
-  var fields = Array.prototype.slice.call(document.querySelectorAll("[data-autosave]"));
   var state = new Map();  // field -> {timer, saving (a promise), sent (the value last saved)}
   var dirtyForms = new Set();
 
@@ -21,7 +21,7 @@
 
   function unsaved() {
     var pending = false;
-    state.forEach(function (s, field) { if (field.value !== s.sent) { pending = true; } });
+    state.forEach(function (s, field) { if (field.isConnected && field.value !== s.sent) { pending = true; } });
     return pending || dirtyForms.size > 0;
   }
 
@@ -51,11 +51,27 @@
     return s.saving;
   }
 
-  function saveAll() {
-    return Promise.all(fields.map(save)).then(function (done) { return done.every(Boolean); });
+  function fields() {  // the fields on the page now (a dropped story's are gone)
+    var out = [];
+    state.forEach(function (s, field) { if (field.isConnected) { out.push(field); } });
+    return out;
   }
 
-  fields.forEach(function (field) {
+  function pending() {
+    return fields().some(function (f) { return f.value !== state.get(f).sent || state.get(f).timer; });
+  }
+
+  function saveAll() {
+    return Promise.all(fields().map(save)).then(function (done) { return done.every(Boolean); });
+  }
+
+  function bind(root) {
+    root.querySelectorAll("[data-autosave]").forEach(function (field) {
+      if (!state.has(field)) { watch(field); }
+    });
+  }
+
+  function watch(field) {
     state.set(field, {timer: null, saving: null, sent: field.value});
     field.addEventListener("input", function () {
       var s = state.get(field);
@@ -64,6 +80,15 @@
       s.timer = setTimeout(function () { save(field); }, DELAY);
     });
     field.addEventListener("blur", function () { save(field); });
+  }
+
+  bind(document);
+  document.addEventListener("htmx:load", function (e) { bind(e.target); });
+  // a story action sent by htmx waits for the notes being saved, as a form post does below
+  document.addEventListener("htmx:confirm", function (e) {
+    if (!pending()) { return; }
+    e.preventDefault();
+    saveAll().then(function (ok) { if (ok) { e.detail.issueRequest(true); } });
   });
 
   // Other fields of a guarded form (a subject being written) count as unsaved until the form is sent.
@@ -74,15 +99,15 @@
   });
 
   document.addEventListener("submit", function (e) {
+    if (e.defaultPrevented) { return; }  // htmx's own request (it waits above), not a page post
     var form = e.target;
-    var own = fields.filter(function (f) { return f.form === form && /\/stories$/.test(form.action); });
+    var own = fields().filter(function (f) { return f.form === form && /\/stories$/.test(form.action); });
     if (own.length) {  // a story note's own button (or Enter in it): saved in place, no reload
       e.preventDefault();
       own.forEach(save);
       return;
     }
-    var waiting = fields.some(function (f) { return f.value !== state.get(f).sent || state.get(f).timer; });
-    if (waiting && !form.dataset.flushed) {
+    if (pending() && !form.dataset.flushed) {
       e.preventDefault();
       var submitter = e.submitter;
       saveAll().then(function (ok) {
