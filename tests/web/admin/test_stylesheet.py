@@ -28,7 +28,9 @@ def test_every_desk_page_links_the_one_stylesheet_and_has_no_style_of_its_own(ad
         page = admin.get(url)
         assert page.status_code == 200, url
         _link(page.text)
-        own = re.sub(r"<textarea.*?</textarea>", "", page.text, flags=re.S)  # a snippet to copy is content
+        own = re.sub(
+            r"<textarea.*?</textarea>", "", page.text, flags=re.DOTALL
+        )  # a snippet to copy is content
         assert "<style" not in own and " style=" not in own, url
 
 
