@@ -130,6 +130,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         schedule_pages,
         send_pages,
         story_pages,
+        stylesheet,
         subscriber_pages,
         throttle,
         times,
@@ -158,6 +159,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     i18n.install(app.state.templates.env)  # _() and ngettext() in the page's language
     # every time in the desk's zone, a send time in the zone it was chosen in, named in the page's language
     times.install(app.state.templates.env, settings.desk_zone)
+    app.state.stylesheet = stylesheet.install(
+        app.state.templates.env, reload=settings.env == "development"
+    )
     app.state.rate_limiter = ratelimit.Limiter(runtime.kv)
     app.state.login_throttle = throttle.LoginThrottle(settings, runtime.kv)
     app.state.proof_counts = Fallback(runtime.kv)  # each desk account's proofs this hour
@@ -172,6 +176,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(archive.router)
     for desk in (
+        stylesheet,
         login,
         issue_pages,
         story_pages,

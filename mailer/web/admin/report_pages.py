@@ -21,6 +21,7 @@ from mailer.issues.models import Issue
 from mailer.issues.service import IssueError, get_issue
 from mailer.web.admin.charts import line_chart
 from mailer.web.admin.pages import CurrentEditor, page, page_lang
+from mailer.web.admin.trend_charts import growth_charts, growth_rows, rate_charts
 from mailer.web.deps import DbSession, settings_of
 from mailer.web.i18n import Texts, texts
 from subscribers import growth
@@ -195,7 +196,8 @@ def issue_report_csv(
     return found.csv(f"issue-{number}")
 
 
-def _trend_tables(session: Session, t: Texts, settings: Settings) -> tuple[list[str], list[Table]]:
+def _trends(session: Session, t: Texts, settings: Settings) -> dict:
+    """The trend page's warnings, charts and tables (newest first; a week with no change left out)."""
     now, desk = utcnow(), ZoneInfo(settings.desk_zone)
     last = reports.last_issues(session, now, settings, LAST_ISSUES)
     issues = Table(
@@ -212,6 +214,7 @@ def _trend_tables(session: Session, t: Texts, settings: Settings) -> tuple[list[
             for i, f in last
         ],
     )
+    weekly = growth_rows(growth.weekly(session, now, GROWTH_WEEKS))
     weeks = Table(
         "growth",
         t._("Subscriber growth by language (weekly)"),
@@ -230,7 +233,7 @@ def _trend_tables(session: Session, t: Texts, settings: Settings) -> tuple[list[
                 t.label("edition", row["lang"]),
                 *(row[k] for k in growth.KINDS),
             ]
-            for row in growth.weekly(session, now, GROWTH_WEEKS)
+            for row in weekly
         ],
     )
     warnings = [
@@ -238,20 +241,25 @@ def _trend_tables(session: Session, t: Texts, settings: Settings) -> tuple[list[
         for i, f in last
         for w in _warning_texts({"all": f}, t, t._("Issue #%(number)s", number=i.number))
     ]
-    return warnings, [issues, weeks]
+    return {
+        "warnings": warnings,
+        "tables": [issues, weeks],
+        "rate_charts": rate_charts(last, t),
+        "growth_charts": growth_charts(weekly, t),
+    }
 
 
 @router.get("/reports", response_class=HTMLResponse)
 def trends(request: Request, session: DbSession, editor: CurrentEditor):
-    warnings, tables = _trend_tables(session, texts(page_lang(request)), settings_of(request))
-    return page(request, "reports", editor=editor, tables=tables, warnings=warnings)
+    found = _trends(session, texts(page_lang(request)), settings_of(request))
+    return page(request, "reports", editor=editor, growth_weeks=GROWTH_WEEKS, **found)
 
 
 @router.get("/reports.csv")
 def trends_csv(request: Request, session: DbSession, editor: CurrentEditor, table: str = ""):
     t = texts(page_lang(request))
     found = next(
-        (x for x in _trend_tables(session, t, settings_of(request))[1] if x.name == table), None
+        (x for x in _trends(session, t, settings_of(request))["tables"] if x.name == table), None
     )
     if found is None:
         return Response(

@@ -23,7 +23,8 @@ def _routes(routes, prefix=""):
 def _admin_routes(app):
     for methods, path in _routes(app.routes):
         route = type("R", (), {"methods": methods})
-        if path.startswith("/admin") and path != "/admin/login":
+        # the login page, and the stylesheet it needs (public, nothing secret in it)
+        if path.startswith("/admin") and path not in ("/admin/login", "/admin/desk.css"):
             for method in route.methods - {"HEAD"}:
                 path = re.sub(r"\{\w+:(issue_number|int)\}", "1", path)
                 yield method, path.replace("{lang}", "ko")
@@ -97,7 +98,9 @@ def test_the_dashboard_shows_next_issue_empty_weeks_sends_and_subscribers(
     session.commit()
     page = admin.get("/admin?lang=en").text
     assert 'href="/admin/issues/1"' in page and "No new stories, so no issue was drafted" in page
-    assert "Korean edition" in page and "<td>4</td>" in page  # 4 active Korean subscribers
+    assert "Korean edition" in page and re.search(
+        r"<td[^>]*>4</td>", page
+    )  # 4 active Korean subscribers
     ko = admin.get("/admin?lang=ko").text
     assert "새 기사가 없어 초안을 만들지 않았습니다" in ko and 'lang="ko"' in ko
 

@@ -152,7 +152,8 @@ def test_previews_load_one_edition_when_its_tab_opens_sized_to_the_mail(
     page.on("request", lambda r: previews.append(r.url) if "/preview/" in r.url else None)
     page.goto(f"{server}/admin/issues/1?lang=en")
     page.wait_for_load_state("networkidle")
-    assert previews == []  # the section is below the fold: nothing loaded yet
+    # nothing loaded but, at most, the open tab's frame (lazy: the page is short enough that it is near)
+    assert [u.split("/preview/")[1] for u in previews] in ([], ["ko?fit=1"])
     frames = page.locator("iframe.mail-frame")
     assert frames.count() == 3
     page.locator("#previews").scroll_into_view_if_needed()

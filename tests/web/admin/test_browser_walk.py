@@ -1,7 +1,7 @@
 """Chromium walks every desk page in Korean and English at 1366 and 390 px: no page
 scrolls sideways, no Korean page shows an English word outside content, the subscriber filters and paging
 work, and "send now" and "cancel" stop at a step that names the recipients. Screenshots of every page go to
-docs/screenshots/desk-<page>-<lang>-<width>.png."""
+docs/screenshots/desk-<page>-<lang>-<width>.png (and -dark.png at desktop width)."""
 
 from __future__ import annotations
 
@@ -82,6 +82,10 @@ def _check(page, name: str, lang: str, width: int, problems: list[str]) -> None:
     if lang == "ko":
         problems.extend(f"{name} ko {width}: English: {w}" for w in page.evaluate(ENGLISH_WORDS_JS))
     page.screenshot(path=str(SHOTS / f"desk-{name}-{lang}-{width}.png"), full_page=True)
+    if width == WIDTHS[0]:  # and in dark mode (prefers-color-scheme), at desktop width
+        page.emulate_media(color_scheme="dark")
+        page.screenshot(path=str(SHOTS / f"desk-{name}-{lang}-{width}-dark.png"), full_page=True)
+        page.emulate_media(color_scheme="light")
 
 
 def _walk(page, base: str, pages: dict[str, str], problems: list[str]) -> None:
@@ -195,6 +199,7 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
             "issue-sent": "/admin/issues/1",
             "report": "/admin/issues/1/report",
             "dashboard-sent": "/admin",
+            "reports-sent": "/admin/reports",
         },
         problems,
     )

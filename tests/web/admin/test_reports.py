@@ -200,7 +200,7 @@ def test_the_trend_page_compares_issues_and_counts_growth_by_week(
         "Unsubscribes",
         "Bounces",
     ]
-    this_week = {r[1]: r for r in growth[1:] if r[0] == growth[-1][0]}
+    this_week = {r[1]: r for r in growth[1:] if r[0] == growth[1][0]}  # newest first
     added = dict(session.execute(select(Change.action, func.count()).group_by(Change.action)).all())
     signups = sum(int(r[2]) for r in this_week.values())
     assert signups == added["added"] == 11  # 9 active, the pending one, the one who left
@@ -208,7 +208,13 @@ def test_the_trend_page_compares_issues_and_counts_growth_by_week(
     assert sum(int(r[4]) for r in this_week.values()) == 0  # nobody imported
     assert this_week["English edition"][5] == "2"  # gone@ and the webhook's unsubscribe
     assert this_week["English edition"][6] == "1"  # the bounce
-    assert len(growth) == 1 + 12 * 3
+    # no empty weeks: only this week had changes, one row per language (it was 12 weeks x 3 of zeros)
+    assert len(growth) == 1 + 3 and {r[0] for r in growth[1:]} == {growth[1][0]}
+    # charts drawn on the server: a rate chart each (a bar per issue), growth per language, tables folded
+    assert page.text.count('<svg class="chart bars"') == 5 + 3
+    assert page.text.count('class="bar bar-opened"') == 1 and "bar bar-unsubscribes" in page.text
+    assert page.text.count("<details>") == 2 and 'id="table-growth"' in page.text
+    assert 'class="limit"' in page.text  # the complaint and bounce limits drawn
 
 
 def test_progress_json_has_a_bar_per_edition_and_the_issue(
@@ -271,3 +277,27 @@ def test_the_preview_shows_the_inbox_line_full_size_and_dark_mode(admin, session
     assert dark.status_code == 200 and "<html data-ogsc data-ogsb" in dark.text
     assert "frame-ancestors 'self'" in dark.headers["content-security-policy"]
     assert admin.get(f"/admin/issues/{issue.number}/preview/xx/dark").status_code == 404
+
+
+def test_the_trend_page_lists_issues_and_weeks_newest_first(
+    admin, session, ingested, subscribers_by_lang, runtime
+):
+    """Sign-ups this week and three weeks ago: charts and tables start from the newest, and the empty
+    weeks between are left out."""
+    from subscribers import service
+    from subscribers.models import Change
+
+    _sent_with_events(session, runtime)
+    reader, _ = service.add(session, "old@example.com", "en", confirmed=True)
+    session.flush()
+    for change in session.query(Change).filter(Change.subscriber_id == reader.id):
+        change.at = utcnow() - timedelta(weeks=3)
+    session.commit()
+    page = admin.get("/admin/reports?lang=ko")
+    assert page.status_code == 200 and "Sign-ups" not in page.text and "가입 신청" in page.text
+    growth = _csv(admin.get("/admin/reports.csv?table=growth&lang=en"))
+    weeks = [r[0] for r in growth[1:]]
+    assert weeks == sorted(weeks, reverse=True) and len(set(weeks)) == 2  # no week of zeros between
+    english = page.text.index("영어판")
+    # the English edition's chart: this week's bars above the week three weeks ago
+    assert page.text.index(weeks[0], english) < page.text.index(weeks[-1], english)
