@@ -15,6 +15,7 @@ MOVED = "moved"  # before, after: statuses; lang (optional): the language it has
 LANG_CHANGED = "lang_changed"  # before, after: languages
 PROVIDER = "provider"  # event: the provider's event type; reason (optional): its words
 SOFT_BOUNCES = "soft_bounces"  # count: issues in a row that bounced softly
+UNREAD = "unread"  # count: issues delivered since the last human open or click
 MAX_REASON = 100  # the column holds 200 characters, the code and the event included
 
 
@@ -42,6 +43,10 @@ def soft_bounces(count: int) -> str:
     return encode(SOFT_BOUNCES, count=count)
 
 
+def unread(count: int) -> str:
+    return encode(UNREAD, count=count)
+
+
 def english(detail: str | None) -> str | None:
     """The detail as English text (the CLI, a data export); None stays None."""
     coded = decode(detail)
@@ -54,6 +59,8 @@ def english(detail: str | None) -> str | None:
         return f"lang {p.get('lang')}"
     if coded.code == SOFT_BOUNCES:
         return f"soft bounces: {p.get('count')} issues in a row"
+    if coded.code == UNREAD:
+        return f"{p.get('count')} issues delivered without an open or click"
     if coded.code in (MOVED, LANG_CHANGED):
         return f"{p.get('before')} -> {p.get('after')}" + (
             f", lang {p['lang']}" if "lang" in p else ""

@@ -14,7 +14,9 @@ from subscribers.service import SubscriberError, check_lang
 SUPPRESSED_FILTER = (
     "suppressed"  # a status filter: bounced and complained together (the suppression list)
 )
-FILTER_STATUSES = (*(s.value for s in Status), SUPPRESSED_FILTER)
+# a status filter: active readers asked "still want this?" who have not answered (subscribers.sunset)
+ASKED_FILTER = "asked"
+FILTER_STATUSES = (*(s.value for s in Status), SUPPRESSED_FILTER, ASKED_FILTER)
 
 
 def _filtered(query, text: str, status: str | None, lang: str | None):
@@ -22,6 +24,8 @@ def _filtered(query, text: str, status: str | None, lang: str | None):
         query = query.where(Subscriber.email.contains(text.strip().lower(), autoescape=True))
     if status == SUPPRESSED_FILTER:
         query = query.where(Subscriber.status.in_(SUPPRESSED))
+    elif status == ASKED_FILTER:
+        query = query.where(Subscriber.status == Status.ACTIVE, Subscriber.asked_at.is_not(None))
     elif status:
         query = query.where(Subscriber.status == status)
     if lang:

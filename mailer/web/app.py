@@ -110,6 +110,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         metrics,
         public,
         ratelimit,
+        stay,
         webhooks,
     )
     from mailer.web.admin import (
@@ -160,6 +161,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health.router)
     app.include_router(public.router)
     app.include_router(edition_switch.router)
+    app.include_router(stay.router)
     app.include_router(home.router)
     app.include_router(webhooks.router)
     app.include_router(metrics.router)

@@ -32,6 +32,7 @@ LABELS: dict[str, dict[str, Message]] = {
         "lang": N_("Your language is saved."),
         "unsubscribe": N_("You are unsubscribed."),
         "resubscribe": N_("You are subscribed again, from the next issue on."),
+        "resume": N_("You keep receiving the weekly digest, from the next issue on."),
     },
     # the desk
     "edition": {
@@ -116,6 +117,7 @@ LABELS: dict[str, dict[str, Message]] = {
         "unsubscribed": N_("Unsubscribed"),
         "bounced": N_("Bounced"),
         "complained": N_("Complained"),
+        "paused": NP_("subscriber status", "Paused"),
     },
     "subscriber_action": {
         "unsubscribe": NP_("subscriber action", "Unsubscribe"),
@@ -131,6 +133,10 @@ LABELS: dict[str, dict[str, Message]] = {
         "language changed": N_("language changed"),
         "bounced": N_("bounced"),
         "complained": N_("complained"),
+        "asked to stay": N_("asked whether they still want it"),
+        "paused": NP_("history", "paused for not reading"),
+        "came back": N_("came back"),
+        "still reading": N_("said they still want it"),
     },
     "src": {
         "web": N_("web"),
@@ -141,6 +147,8 @@ LABELS: dict[str, dict[str, Message]] = {
         "webhook": N_("SendGrid webhook"),
         "preferences": N_("preferences"),
         "edition-link": N_("edition switch in a mail"),
+        "sunset": N_("rule for readers who stopped reading"),
+        "stay-link": N_('"still want this?" mail'),
         "desk": N_("editor's desk"),
         "demo": N_("demo"),
     },

@@ -27,7 +27,7 @@ from mailer.mail.models import MailKind
 from mailer.web import csrf, page, ratelimit, signup
 from mailer.web.deps import DbSession, settings_of
 from mailer.web.i18n import texts
-from subscribers import one_click, service, tokens
+from subscribers import one_click, service, sunset, tokens
 from subscribers.emails import InvalidEmail, normalize
 from subscribers.models import SUPPRESSED, Status, Subscriber
 
@@ -389,6 +389,8 @@ def preferences(
             service.unsubscribe(session, sub.id, source="preferences", ip=ip)
         elif action == "resubscribe":
             service.resubscribe(session, sub, source="preferences", ip=ip)
+        elif action == "resume":  # paused for not reading (subscribers.sunset): one click back
+            sunset.come_back(session, sub.id, source="preferences", ip=ip)
         else:
             return _preferences_page(
                 request,

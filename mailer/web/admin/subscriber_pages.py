@@ -135,7 +135,7 @@ def allowed_actions(sub) -> tuple[str, ...]:
     from subscribers.models import SUPPRESSED, Status
 
     actions = ["lang"]
-    if sub.status in (Status.ACTIVE, Status.PENDING):
+    if sub.status in (Status.ACTIVE, Status.PENDING, Status.PAUSED):
         actions.append("unsubscribe")
     # an address unsubscribed before it was ever confirmed has not confirmed it is theirs either
     if (
@@ -164,6 +164,8 @@ def detail_text(detail: str | None, lang: str) -> str:
         )
     if coded.code == changes.REQUESTED:
         return t.label("edition", p.get("lang", ""))
+    if coded.code == changes.UNREAD:
+        return t._("%(count)s issues delivered without an open or click", count=p.get("count", ""))
     if coded.code == changes.SOFT_BOUNCES:
         return t._("Soft bounces: %(count)s issues in a row", count=p.get("count", ""))
     if coded.code in (changes.MOVED, changes.LANG_CHANGED):

@@ -1,0 +1,23 @@
+"""The desk counts and lists readers who stopped reading: asked, and paused."""
+
+from __future__ import annotations
+
+import re
+
+from tests.web.test_stay import _asked
+
+
+def test_the_dashboard_counts_and_the_list_filters_them(admin, session):
+    _asked(session, "paused@example.com", paused=True)
+    _asked(session, "asked@example.com")
+    page = admin.get("/admin?lang=ko")
+    assert "읽지 않는 독자" in page.text
+    assert '/admin/subscribers?status=asked">계속 받을지 물어본 독자</a>: 1' in page.text
+    assert '/admin/subscribers?status=paused">읽지 않아 일시 중지된 독자</a>: 1' in page.text
+    asked = admin.get("/admin/subscribers?status=asked&lang=")
+    assert "asked@example.com" in asked.text and "paused@example.com" not in asked.text
+    paused = admin.get("/admin/subscribers?status=paused&lang=")
+    assert "paused@example.com" in paused.text and "asked@example.com" not in paused.text
+    sub_id = re.search(r'href="/admin/subscribers/(\d+)"', paused.text).group(1)
+    sub_page = admin.get(f"/admin/subscribers/{sub_id}?lang=ko")
+    assert "읽지 않아 일시 중지" in sub_page.text and "12개 호가 전달됨" in sub_page.text
