@@ -92,3 +92,19 @@ def counts(session: Session) -> dict[tuple[str, str], int]:
 def suppression_reason(session: Session, email: str) -> str | None:
     """Why an address is on the suppression list (erased, bounced, complained), or None."""
     return suppression.reason_for(session, normalize(email))
+
+
+def suppression_facts(session: Session, subscribers: list[Subscriber]) -> dict[int, Change]:
+    """For the suppression list: the history row that suppressed each bounced or complained reader of
+    `subscribers` (its detail names the reason and the issue, its time the date). One query."""
+    ids = [s.id for s in subscribers if s.status in SUPPRESSED]
+    if not ids:
+        return {}
+    found: dict[int, Change] = {}
+    for change in session.scalars(
+        select(Change)
+        .where(Change.subscriber_id.in_(ids), Change.action.in_(list(SUPPRESSED)))
+        .order_by(Change.at, Change.id)
+    ):
+        found[change.subscriber_id] = change  # the latest wins
+    return found

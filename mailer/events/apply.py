@@ -95,7 +95,9 @@ def _apply_to_subscriber(
             return
     if sub is None:
         return
-    detail = changes.provider(event.event, str(event.payload.get("reason") or ""))
+    detail = changes.provider(
+        event.event, str(event.payload.get("reason") or ""), issue=event.issue_id
+    )
     if effect == SOFT_BOUNCE:
         if (
             event.issue_id is not None

@@ -116,6 +116,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     from mailer.web.admin import (
         account_pages,
         approval_pages,
+        bounce_pages,
         feed_pages,
         import_pages,
         issue_pages,
@@ -179,6 +180,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         account_pages,
         progress_pages,
         report_pages,
+        bounce_pages,
         preview_pages,
         mail_pages,
         two_factor_pages,
