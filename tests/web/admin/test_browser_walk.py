@@ -149,6 +149,7 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
             "subscriber": f"/admin/subscribers/{bounced_id}",
             "editors": "/admin/editors",
             "reports": "/admin/reports",
+            "bounces": "/admin/issues/1/bounces",
             "two-factor": "/admin/two-factor",
             "feeds": "/admin/feeds",
         },
