@@ -254,7 +254,7 @@ def unsubscribe_form(token: str, request: Request, session: DbSession):
         return _invalid_link(request)
     sub, _ = found
     # Someone already not mailed sees that, with the way back, instead of a button that does nothing.
-    done = sub.status not in (Status.ACTIVE, Status.PENDING)
+    done = sub.status not in (Status.ACTIVE, Status.PENDING, Status.PAUSED)
     return _page(
         request,
         "unsubscribe",

@@ -107,3 +107,13 @@ def test_the_preferences_page_brings_a_paused_reader_back(client, session, setti
     session.expire_all()
     assert service.get(session, sub.id).status == Status.ACTIVE
     assert _last_change(session, sub) == ("came back", "preferences")
+
+
+def test_a_paused_reader_can_still_unsubscribe(client, session, settings):
+    sub = _asked(session, paused=True)
+    link = _link(sub, settings, tokens.UNSUBSCRIBE)
+    page = client.get(link + "?lang=en")
+    assert "<button" in page.text  # not "you are unsubscribed": they are not, yet
+    assert client.post(link).status_code == 200
+    session.expire_all()
+    assert service.get(session, sub.id).status == Status.UNSUBSCRIBED
