@@ -20,4 +20,5 @@ def test_the_dashboard_counts_and_the_list_filters_them(admin, session):
     assert "paused@example.com" in paused.text and "asked@example.com" not in paused.text
     sub_id = re.search(r'href="/admin/subscribers/(\d+)"', paused.text).group(1)
     sub_page = admin.get(f"/admin/subscribers/{sub_id}?lang=ko")
+    assert "연속으로 읽지 않은 호" in sub_page.text
     assert "읽지 않아 일시 중지" in sub_page.text and "12개 호가 전달됨" in sub_page.text
