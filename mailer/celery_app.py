@@ -38,7 +38,7 @@ TASK_MODULES = (
     "mailer.delivery.tasks",
     "mailer.events.tasks",
     "mailer.mail.transactional",
-    "mailer.mail.sunset_task",
+    "mailer.events.sunset_task",
     "subscribers.tasks",
 )
 

@@ -1,9 +1,11 @@
 """Readers who stopped reading: asked once whether they still want the digest, paused without an answer.
 
 Each subscriber counts the issues delivered to them since their last human open or click
-(`unread_issues`, moved as webhook events are applied; a machine's open is no reader's). The count lives
-on the subscriber because the ledger that shows it is pruned. Issues are ordered by id, so a late or
-repeated event counts once, and an open of an issue makes its own late `delivered` count for nothing.
+(`unread_issues`): an issue's readers are counted once its events have settled, from its ledger
+(mailer.events.unread, count_delivered), and a human open or click resets the count as it is applied
+(count_engaged; a machine's open is no reader's). The count lives on the subscriber because the ledger
+that shows it is pruned. Issues are ordered by id, so an issue counts once, and not at all for a reader
+who opened it.
 
 The rule (run by beat once a day): an active reader whose count reached MAILER_SUNSET_ISSUES and who was
 not asked yet is asked, once ("still want this?", a mail with one button, written by the caller in the

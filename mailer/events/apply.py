@@ -251,12 +251,8 @@ def apply_pending(session: Session, now: datetime, settings: Settings, limit: in
                 _apply_to_subscriber(session, event, effect, settings)
         # issue by issue: a soft-bounce count is a streak of issues, whatever order the chunk came in
         if issue_id in delivered:
-            _count_by_issue(
-                session,
-                {issue_id: delivered[issue_id]},
-                bounces.count_delivered,
-                sunset.count_delivered,
-            )
+            # (the sunset's unread count is moved once per issue, days later: mailer.events.unread)
+            _count_by_issue(session, {issue_id: delivered[issue_id]}, bounces.count_delivered)
     for status, ids in sorted(moves.items()):
         ordered = sorted(ids)
         for start in range(0, len(ordered), 1000):

@@ -3,7 +3,7 @@ issues in a row (subscribers.sunset), in their edition's language, with one butt
 
 The button's link is signed and opens a page whose GET shows one button and whose POST says yes
 (mailer.web.stay), so a mail scanner fetching it keeps nobody. Its outbox row is written in the rule's
-own transaction (mailer.mail.sunset_task), as the welcome mail's is written with the confirmation.
+own transaction (mailer.events.sunset_task), as the welcome mail's is written with the confirmation.
 """
 
 from __future__ import annotations

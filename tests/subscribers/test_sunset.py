@@ -10,18 +10,21 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from mailer.db import utcnow
 from mailer.delivery.models import Delivery
+from mailer.events import unread
 from mailer.events.apply import apply_pending
 from mailer.events.store import store
+from mailer.events.sunset_task import run_sunset
+from mailer.issues.models import Issue
 from mailer.mail.models import MailKind, MailStatus, OutboxMail
-from mailer.mail.sunset_task import run_sunset
 from subscribers import service, sunset
 from subscribers.models import Change, Status
 
 ISSUES = range(1, 21)
+BASE = 1000  # the fake issues' ids and numbers: clear of any issue a fixture drafts
 
 
 @pytest.fixture
@@ -33,9 +36,21 @@ def reader(session):
 
 @pytest.fixture
 def ledger(session, reader):
-    """The reader's delivery of each of twenty issues (the ledger holds no foreign keys)."""
+    """Twenty sent issues and the reader's delivery of each (the ledger holds no foreign keys)."""
+    now = utcnow()
+    session.add_all(
+        Issue(
+            id=BASE + n,
+            number=BASE + n,
+            status="sent",
+            window_start=now,
+            window_end=now,
+            started_at=now,
+        )
+        for n in ISSUES
+    )
     rows = {
-        n: Delivery(issue_id=n, edition_id=n, subscriber_id=reader.id, email=reader.email)
+        n: Delivery(issue_id=BASE + n, edition_id=n, subscriber_id=reader.id, email=reader.email)
         for n in ISSUES
     }
     session.add_all(rows.values())
@@ -62,11 +77,25 @@ def _apply(session, settings, events):
     session.expire_all()
 
 
-def _deliver(session, settings, ledger, issues, *, machine_opens=False):
+def _deliver(session, settings, ledger, issues, *, machine_opens=False, settle=True):
+    """The issues delivered (and fetched by a machine), finished, and counted once settled."""
     events = [_event("delivered", ledger[n]) for n in issues]
     if machine_opens:  # Apple's Mail Privacy Protection fetches every image of every mail
         events += [_event("open", ledger[n], 1, sg_machine_open=True) for n in issues]
     _apply(session, settings, events)
+    if settle:
+        _settle(session, issues)
+
+
+def _settle(session, issues):
+    finished = utcnow() - unread.SETTLE
+    session.execute(
+        update(Issue).where(Issue.id.in_([BASE + n for n in issues])).values(finished_at=finished)
+    )
+    for issue_id in unread.settled_issues(session, utcnow()):
+        unread.count_issue(session, issue_id, utcnow())
+    session.commit()
+    session.expire_all()
 
 
 def _asked_mails(runtime) -> list[OutboxMail]:
@@ -125,6 +154,7 @@ def test_a_human_open_or_click_starts_the_count_again(session, runtime, settings
     assert service.get(session, reader.id).unread_issues == 0
     _deliver(session, settings, ledger, range(7, 18))  # 11 more
     _apply(session, settings, [_event("delivered", ledger[6], 5)])  # late: counts for nothing
+    unread.count_issue(session, BASE + 6, utcnow())  # and counted again: nothing more
     assert service.get(session, reader.id).unread_issues == 11
     assert run_sunset(runtime)["asked"] == 0
     _apply(session, settings, [_event("click", ledger[17], 2, url="https://news.example.com/a")])
@@ -149,7 +179,7 @@ def test_reading_after_the_question_is_an_answer(session, runtime, settings, rea
 
 
 def test_no_answer_pauses_and_the_next_send_leaves_them_out(
-    session, settings, reader, ledger, drafted
+    session, settings, drafted, reader, ledger
 ):
     from mailer.delivery.start import begin_send, start_editions
 
@@ -199,3 +229,22 @@ def test_come_back_from_paused_and_twice_changes_nothing(session, settings, read
     service.unsubscribe(session, reader.id)
     assert sunset.come_back(session, reader.id, source="stay-link") is None  # not theirs to undo
     assert service.get(session, reader.id).status == Status.UNSUBSCRIBED
+
+
+def test_an_issue_counts_once_its_events_settled(session, settings, reader, ledger):
+    _deliver(session, settings, ledger, range(1, 4), settle=False)
+    assert service.get(session, reader.id).unread_issues == 0  # not as each event comes
+    session.execute(
+        update(Issue)
+        .where(Issue.id.in_([BASE + 1, BASE + 2, BASE + 3]))
+        .values(finished_at=utcnow() - timedelta(days=1))
+    )
+    assert unread.settled_issues(session, utcnow()) == []  # late deliveries may still come
+    later = utcnow() + unread.SETTLE
+    assert unread.settled_issues(session, later) == [BASE + 1, BASE + 2, BASE + 3]
+    for issue_id in unread.settled_issues(session, later):
+        unread.count_issue(session, issue_id, later)
+    session.commit()
+    session.expire_all()
+    assert service.get(session, reader.id).unread_issues == 3
+    assert unread.settled_issues(session, later) == []  # each issue once

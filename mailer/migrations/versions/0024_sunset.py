@@ -1,5 +1,6 @@
 """sunset of readers who stopped reading: a `paused` status, the count of issues delivered since the last
-human open or click, when the "still want this?" mail was written, and that mail's outbox kind
+human open or click, when the "still want this?" mail was written, that mail's outbox kind, and when an
+issue's readers were counted
 
 Revision ID: 0024
 Revises: 0023
@@ -34,6 +35,10 @@ def upgrade() -> None:
         batch.create_check_constraint(
             op.f('ck_outbox_mails_kind'), "kind IN ('confirmation', 'welcome', 'reengage')"
         )
+    with op.batch_alter_table('issues') as batch:
+        batch.add_column(sa.Column('unread_counted_at', sa.DateTime(), nullable=True))
+    # the issues finished so far are counted below, from their ledger
+    op.execute("UPDATE issues SET unread_counted_at = finished_at WHERE finished_at IS NOT NULL")
     # The count from the ledger still kept: issues delivered (a machine's open leaves a delivery
     # `delivered`) after the latest one the reader opened or clicked. Pruned rows are missing, so the
     # count can only be short: nobody is asked sooner than the rule says. One grouped pass over the
@@ -57,6 +62,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('issues') as batch:
+        batch.drop_column('unread_counted_at')
     op.execute("DELETE FROM outbox_mails WHERE kind = 'reengage'")
     op.execute("UPDATE subscribers SET status = 'active' WHERE status = 'paused'")
     with op.batch_alter_table('outbox_mails') as batch:
