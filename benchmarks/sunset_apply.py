@@ -7,6 +7,14 @@ over the readers (none due: the usual day).
     python benchmarks/sunset_apply.py postgresql+psycopg://postgres@127.0.0.1:5432/DB [readers]
 
 The database's tables are dropped and made again: give it one of its own.
+
+Measured (2 shared cores, PostgreSQL 15 on the same machine, 200,000 readers, 250,000 events):
+    apply, counting as each delivered event comes: 250,000 events in 205.4s, 1,217 events/s
+    apply, as built (opens reset the count): 250,000 events in 181.0s, 1,381 events/s
+    the daily pass counting the issue: 150,000 readers in 12.9s
+    the rule's daily pass over 200,000 readers: 0.266s (0 asked, 0 paused)
+(An earlier, busier run of the first design against apply with no sunset work at all: 1,003 against
+1,826 events/s.)
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ finished: by then its `delivered` events are in (SendGrid retries deferred mail 
 a delivery still `delivered` was neither opened by a human nor clicked (a machine's open leaves it so).
 
 Done by beat's daily sunset pass rather than as each `delivered` event is applied: there it wrote every
-reader's row once more per issue and cost the webhook's apply about half its throughput
-(benchmarks/sunset_apply.py). A human open or click still resets the count as it is applied. Issue ids
+reader's row once more per issue, on the webhook's hot path (benchmarks/sunset_apply.py: 12% to 45% of
+apply's throughput in two runs on a shared machine). A human open or click still resets the count as it is applied. Issue ids
 order the count, so an issue counted twice, or after a reader opened it, counts for nothing more.
 """
 
