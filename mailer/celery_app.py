@@ -41,6 +41,7 @@ TASK_MODULES = (
     "mailer.events.tasks",
     "mailer.mail.transactional",
     "mailer.mail.imports",
+    "mailer.events.sunset_task",
 )
 
 
@@ -89,6 +90,11 @@ def beat_schedule(settings: Settings) -> dict:
         "prune-old-rows": {
             "task": "mailer.prune",
             "schedule": crontab(minute=15, hour=settings.prune_hour),
+        },
+        # Readers who stopped reading: asked once, paused without an answer (subscribers.sunset)
+        "sunset-readers": {
+            "task": "mailer.sunset",
+            "schedule": crontab(minute=45, hour=settings.prune_hour),
         },
         # Behind a busy `assemble` worker, a refresh older than the next one is dropped, not run back to back.
         "refresh-issue-counts": {

@@ -68,6 +68,14 @@ class Settings(BaseSettings):
         description="issues in a row with a soft bounce (SendGrid's bounce of type blocked) before "
         "the reader is suppressed; a delivered issue starts the count again",
     )
+    sunset_issues: int = Field(
+        12,
+        ge=0,
+        le=1000,
+        description="issues delivered without a human open or click before a reader is asked once "
+        "whether they still want the digest, and paused without an answer (subscribers.sunset); "
+        "0 turns the rule off",
+    )
     reconcile_grace_seconds: int = 900
     # ...and longer while SendGrid's webhook stream lags behind the lost answer: up to this long after it
     reconcile_max_wait_seconds: int = 3600

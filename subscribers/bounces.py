@@ -11,12 +11,52 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from subscribers import changes
 from subscribers import service as subscribers
-from subscribers.models import SUPPRESSED, Status, Subscriber
+from subscribers.models import SUPPRESSED, Change, Status, Subscriber
+
+REENABLED = "re-enabled"  # the history action of a desk's re-enabling
+
+
+def suppressing_change(session: Session, sub: Subscriber) -> Change | None:
+    """The history row that suppressed this reader (the latest bounce or complaint), if they are."""
+    if sub.status not in SUPPRESSED:
+        return None
+    return session.scalars(
+        select(Change)
+        .where(Change.subscriber_id == sub.id, Change.action == sub.status)
+        .order_by(Change.at.desc(), Change.id.desc())
+        .limit(1)
+    ).first()
+
+
+def suppressed_softly(session: Session, sub: Subscriber) -> bool:
+    """Bounced for soft bounces in a row: the receiving server refused the mail, not the address, so an
+    admin may mail it again. A hard bounce or a complaint is never undone from the desk."""
+    change = suppressing_change(session, sub)
+    return sub.status == Status.BOUNCED and change is not None and changes.is_soft(change.detail)
+
+
+def reenable(
+    session: Session, sub: Subscriber, *, source: str = "desk", ip: str | None = None
+) -> None:
+    """An admin mails a softly bounced reader again: active, the count started again, a history row.
+    NotAllowed for anyone else (a hard bounce or complaint stays)."""
+    if not suppressed_softly(session, sub):
+        raise subscribers.NotAllowed(f"{sub.email} cannot be re-enabled", "not_soft")
+    sub.status, sub.soft_bounces = Status.ACTIVE, 0
+    subscribers.record(
+        session,
+        sub.id,
+        REENABLED,
+        source,
+        ip=ip,
+        detail=changes.moved(Status.BOUNCED, Status.ACTIVE),
+    )
+    session.flush()
 
 
 def count_soft_bounce(
@@ -37,7 +77,7 @@ def count_soft_bounce(
         sub.id,
         Status.BOUNCED,
         source="webhook",
-        detail=changes.soft_bounces(sub.soft_bounces),
+        detail=changes.soft_bounces(sub.soft_bounces, issue_id),
     )
     return sub
 

@@ -14,7 +14,9 @@ from subscribers.service import SubscriberError, check_lang
 SUPPRESSED_FILTER = (
     "suppressed"  # a status filter: bounced and complained together (the suppression list)
 )
-FILTER_STATUSES = (*(s.value for s in Status), SUPPRESSED_FILTER)
+# a status filter: active readers asked "still want this?" who have not answered (subscribers.sunset)
+ASKED_FILTER = "asked"
+FILTER_STATUSES = (*(s.value for s in Status), SUPPRESSED_FILTER, ASKED_FILTER)
 
 
 def _filtered(query, text: str, status: str | None, lang: str | None):
@@ -22,6 +24,8 @@ def _filtered(query, text: str, status: str | None, lang: str | None):
         query = query.where(Subscriber.email.contains(text.strip().lower(), autoescape=True))
     if status == SUPPRESSED_FILTER:
         query = query.where(Subscriber.status.in_(SUPPRESSED))
+    elif status == ASKED_FILTER:
+        query = query.where(Subscriber.status == Status.ACTIVE, Subscriber.asked_at.is_not(None))
     elif status:
         query = query.where(Subscriber.status == status)
     if lang:
@@ -88,3 +92,19 @@ def counts(session: Session) -> dict[tuple[str, str], int]:
 def suppression_reason(session: Session, email: str) -> str | None:
     """Why an address is on the suppression list (erased, bounced, complained), or None."""
     return suppression.reason_for(session, normalize(email))
+
+
+def suppression_facts(session: Session, subscribers: list[Subscriber]) -> dict[int, Change]:
+    """For the suppression list: the history row that suppressed each bounced or complained reader of
+    `subscribers` (its detail names the reason and the issue, its time the date). One query."""
+    ids = [s.id for s in subscribers if s.status in SUPPRESSED]
+    if not ids:
+        return {}
+    found: dict[int, Change] = {}
+    for change in session.scalars(
+        select(Change)
+        .where(Change.subscriber_id.in_(ids), Change.action.in_(list(SUPPRESSED)))
+        .order_by(Change.at, Change.id)
+    ):
+        found[change.subscriber_id] = change  # the latest wins
+    return found

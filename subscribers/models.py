@@ -17,6 +17,7 @@ class Status(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"  # suppression: nothing silently undoes it
     COMPLAINED = "complained"  # suppression: nothing silently undoes it
+    PAUSED = "paused"  # stopped reading and did not answer "still want this?" (subscribers.sunset)
 
 
 SUPPRESSED = frozenset({Status.BOUNCED, Status.COMPLAINED})
@@ -57,6 +58,13 @@ class Subscriber(Base):
     # reader's lifecycle (sunset of the unengaged) outlive the raw events and the ledger, which are pruned.
     last_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_engaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a human open or click
+    # The sunset rule's own count (subscribers.sunset): issues delivered since the last human open or
+    # click, and the issue it stands at, kept here because the ledger that shows them is pruned. Issue
+    # ids order the issues, so a late or repeated event counts once, as soft bounces do.
+    unread_issues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    unread_issue: Mapped[int | None] = mapped_column(Integer)
+    # When the one "still want this?" mail was written; cleared when they read or answer.
+    asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @validates("email")
     def _lower(self, _key, value: str) -> str:
@@ -78,6 +86,8 @@ class Subscriber(Base):
             "updated_at": _iso(self.updated_at),
             "last_delivered_at": _iso(self.last_delivered_at),
             "last_engaged_at": _iso(self.last_engaged_at),
+            "unread_issues": self.unread_issues,
+            "asked_at": _iso(self.asked_at),
         }
 
 

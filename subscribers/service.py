@@ -70,6 +70,10 @@ def _record(
     )
 
 
+# For the package's other modules (subscribers.bounces, ...): one way to write history.
+record = _record
+
+
 def get(session: Session, subscriber_id: int) -> Subscriber | None:
     return session.get(Subscriber, subscriber_id)
 

@@ -30,7 +30,9 @@ PREFERENCES = "preferences"
 LINKS = "links"
 # The footer's switch to another edition: a token of its own, so it opens its own page and nothing else.
 EDITION = "edition"
-PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, LINKS, EDITION)
+# "Still want this?" (subscribers.sunset): its own purpose, so it opens its own page and nothing else.
+STAY = "stay"
+PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, LINKS, EDITION, STAY)
 SHARED = (UNSUBSCRIBE, PREFERENCES)  # the purposes whose pages also take a LINKS token
 CONFIRM_MAX_AGE_DAYS = 7
 CONFIRM_MAX_AGE = CONFIRM_MAX_AGE_DAYS * 24 * 3600  # what a confirmation link is valid for

@@ -21,7 +21,7 @@ from mailer.config import Settings
 from mailer.db import is_postgres
 from mailer.delivery.models import Delivery, DeliveryStatus, below
 from mailer.events.models import WebhookEvent
-from subscribers import bounces, changes
+from subscribers import bounces, changes, sunset
 from subscribers import service as subscribers
 from subscribers.emails import InvalidEmail
 from subscribers.models import Subscriber
@@ -95,7 +95,9 @@ def _apply_to_subscriber(
             return
     if sub is None:
         return
-    detail = changes.provider(event.event, str(event.payload.get("reason") or ""))
+    detail = changes.provider(
+        event.event, str(event.payload.get("reason") or ""), issue=event.issue_id
+    )
     if effect == SOFT_BOUNCE:
         if (
             event.issue_id is not None
@@ -107,9 +109,10 @@ def _apply_to_subscriber(
         subscribers.mark_suppressed(session, sub.id, effect, source="webhook", detail=detail)
 
 
-def _count_delivered(session: Session, delivered: dict[int, set[int]]) -> None:
-    """Readers an issue reached (by issue: their deliveries) start their soft-bounce count again."""
-    for issue_id, delivery_ids in sorted(delivered.items()):
+def _count_by_issue(session: Session, by_issue: dict[int, set[int]], *counts) -> None:
+    """Readers an issue reached or engaged (by issue: their deliveries), handed to each of `counts`
+    (subscribers.bounces, subscribers.sunset) with the issue's id, a chunk of readers at a time."""
+    for issue_id, delivery_ids in sorted(by_issue.items()):
         ordered = sorted(delivery_ids)
         for start in range(0, len(ordered), 1000):
             readers = session.scalars(
@@ -118,7 +121,8 @@ def _count_delivered(session: Session, delivered: dict[int, set[int]]) -> None:
                     Delivery.subscriber_id.is_not(None),
                 )
             ).all()
-            bounces.count_delivered(session, issue_id, [r for r in readers if r is not None])
+            for count in counts:
+                count(session, issue_id, [r for r in readers if r is not None])
 
 
 def _lock_deliveries(session: Session, ids: set[int]) -> None:
@@ -217,6 +221,7 @@ def apply_pending(session: Session, now: datetime, settings: Settings, limit: in
     moves: dict[DeliveryStatus, set[int]] = defaultdict(set)
     delivered: dict[int, set[int]] = defaultdict(set)
     latest: dict[str, dict[int, datetime]] = defaultdict(dict)
+    engaged: dict[int, set[int]] = defaultdict(set)  # issue: deliveries a human opened or clicked
     for event in events:
         status = DELIVERY_EFFECT.get(event.event)
         if status and event.delivery_id:
@@ -228,6 +233,8 @@ def apply_pending(session: Session, now: datetime, settings: Settings, limit: in
             at = event.occurred_at or now
             seen = latest[engagement].get(event.delivery_id)
             latest[engagement][event.delivery_id] = max(at, seen) if seen else at
+            if engagement == "last_engaged_at" and event.issue_id is not None:
+                engaged[event.issue_id].add(event.delivery_id)
         event.processed_at = now
     # Two of these at once (two events tasks, or posts applied in process) take different events that
     # may name the same deliveries and subscribers: each locks them in one order (deliveries by id,
@@ -244,7 +251,8 @@ def apply_pending(session: Session, now: datetime, settings: Settings, limit: in
                 _apply_to_subscriber(session, event, effect, settings)
         # issue by issue: a soft-bounce count is a streak of issues, whatever order the chunk came in
         if issue_id in delivered:
-            _count_delivered(session, {issue_id: delivered[issue_id]})
+            # (the sunset's unread count is moved once per issue, days later: mailer.events.unread)
+            _count_by_issue(session, {issue_id: delivered[issue_id]}, bounces.count_delivered)
     for status, ids in sorted(moves.items()):
         ordered = sorted(ids)
         for start in range(0, len(ordered), 1000):
@@ -259,4 +267,6 @@ def apply_pending(session: Session, now: datetime, settings: Settings, limit: in
             )
     session.flush()
     _record_engagement(session, latest)
+    # after the chunk's deliveries: of an issue delivered and read in one chunk, the read stands
+    _count_by_issue(session, engaged, sunset.count_engaged)
     return len(events)

@@ -34,6 +34,8 @@ class Issue(Base):
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When its readers' unread counts were moved (mailer.events.unread): once, days after it finished.
+    unread_counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

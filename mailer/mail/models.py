@@ -33,6 +33,9 @@ class MailKind(StrEnum):
     WELCOME = (
         "welcome"  # the first confirmation's mail: what comes when, the latest issue, the way out
     )
+    REENGAGE = (
+        "reengage"  # "still want this?": to a reader who stopped reading (subscribers.sunset)
+    )
 
 
 class OutboxMail(Base):

@@ -1,5 +1,5 @@
 """Transactional mail: one message to one person (the sign-up confirmation, the welcome mail on the
-first confirmation), rendered once, sent now.
+first confirmation, the "still want this?" mail of the sunset rule), rendered once, sent now.
 
 What to send is a row of the outbox table (mailer.mail.models), written in the sign-up's own transaction;
 after the commit a task on the `mail` queue sends it (in-process without a broker). A row the broker never
@@ -21,6 +21,7 @@ from mailer.config import Settings
 from mailer.db import connection_lost, utcnow
 from mailer.mail.message import OutgoingBatch, to_one_reader
 from mailer.mail.models import MailKind, MailStatus, OutboxMail
+from mailer.mail.reengage import reengage_message
 from mailer.mail.senders import SendError, backoff
 from mailer.mail.welcome import welcome_message
 from mailer.rendering.render import render_email
@@ -123,6 +124,8 @@ def record(
 def _message(session, row: OutboxMail, settings: Settings) -> OutgoingBatch | None:
     if row.kind == MailKind.WELCOME:
         return welcome_message(session, row.subscriber_id, row.id, settings, utcnow())
+    if row.kind == MailKind.REENGAGE:
+        return reengage_message(session, row.subscriber_id, row.id, settings)
     return confirmation_message(session, row.subscriber_id, row.lang, row.id, settings)
 
 

@@ -112,11 +112,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         metrics,
         public,
         ratelimit,
+        stay,
         webhooks,
     )
     from mailer.web.admin import (
         account_pages,
         approval_pages,
+        bounce_pages,
         embed_pages,
         feed_pages,
         import_pages,
@@ -171,6 +173,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(public.router)
     app.include_router(embed.router)
     app.include_router(edition_switch.router)
+    app.include_router(stay.router)
     app.include_router(home.router)
     app.include_router(webhooks.router)
     app.include_router(metrics.router)
@@ -190,6 +193,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         account_pages,
         progress_pages,
         report_pages,
+        bounce_pages,
         preview_pages,
         mail_pages,
         embed_pages,

@@ -32,6 +32,7 @@ LABELS: dict[str, dict[str, Message]] = {
         "lang": N_("Your language is saved."),
         "unsubscribe": N_("You are unsubscribed."),
         "resubscribe": N_("You are subscribed again, from the next issue on."),
+        "resume": N_("You keep receiving the weekly digest, from the next issue on."),
     },
     # the desk
     "edition": {
@@ -116,10 +117,12 @@ LABELS: dict[str, dict[str, Message]] = {
         "unsubscribed": N_("Unsubscribed"),
         "bounced": N_("Bounced"),
         "complained": N_("Complained"),
+        "paused": NP_("subscriber status", "Paused"),
     },
     "subscriber_action": {
         "unsubscribe": NP_("subscriber action", "Unsubscribe"),
         "resubscribe": N_("Resubscribe"),
+        "reenable": N_("Re-enable"),
         "erase": N_("Erase personal data"),
     },
     "hist": {
@@ -131,6 +134,11 @@ LABELS: dict[str, dict[str, Message]] = {
         "language changed": N_("language changed"),
         "bounced": N_("bounced"),
         "complained": N_("complained"),
+        "asked to stay": N_("asked whether they still want it"),
+        "paused": NP_("history", "paused for not reading"),
+        "came back": N_("came back"),
+        "still reading": N_("said they still want it"),
+        "re-enabled": N_("re-enabled after soft bounces"),
     },
     "src": {
         "web": N_("web"),
@@ -141,6 +149,8 @@ LABELS: dict[str, dict[str, Message]] = {
         "webhook": N_("SendGrid webhook"),
         "preferences": N_("preferences"),
         "edition-link": N_("edition switch in a mail"),
+        "sunset": N_("rule for readers who stopped reading"),
+        "stay-link": N_('"still want this?" mail'),
         "desk": N_("editor's desk"),
         "demo": N_("demo"),
     },
@@ -176,4 +186,24 @@ LABELS: dict[str, dict[str, Message]] = {
         "group_resubscribe": N_("group resubscribe"),
     },
     "role": {"editor": N_("Editor"), "admin": N_("Admin")},
+    # an issue's bounces and complaints (mailer.events.bounce_list)
+    "bounce_kind": {
+        "hard": N_("Hard bounce"),
+        "soft": N_("Soft bounce"),
+        "complaint": N_("Complaint"),
+        "dropped": N_("Not sent by SendGrid"),
+    },
+    "bounce_reason": {
+        "invalid_address": N_("The address does not exist"),
+        "mailbox_unavailable": N_("The mailbox is unavailable or full"),
+        "technical": N_("A temporary or technical refusal"),
+        "content": N_("Refused for its content"),
+        "reputation": N_("Refused for the sender's reputation"),
+        "volume": N_("Refused for too much mail at once"),
+        "unclassified": N_("Reason not given"),
+        "spam_report": N_("The reader marked it as spam"),
+        "known_bounce": N_("The address bounced before"),
+        "known_complaint": N_("The reader reported spam before"),
+        "known_unsubscribe": N_("The reader unsubscribed before"),
+    },
 }

@@ -26,7 +26,7 @@ from mailer.mail.models import MailKind
 from mailer.web import csrf, page, signup
 from mailer.web.deps import DbSession, settings_of
 from mailer.web.i18n import texts
-from subscribers import one_click, service, tokens
+from subscribers import one_click, service, sunset, tokens
 from subscribers.emails import InvalidEmail, normalize
 from subscribers.models import SUPPRESSED, Status, Subscriber
 
@@ -235,7 +235,7 @@ def unsubscribe_form(token: str, request: Request, session: DbSession):
         return _invalid_link(request)
     sub, _ = found
     # Someone already not mailed sees that, with the way back, instead of a button that does nothing.
-    done = sub.status not in (Status.ACTIVE, Status.PENDING)
+    done = sub.status not in (Status.ACTIVE, Status.PENDING, Status.PAUSED)
     return _page(
         request,
         "unsubscribe",
@@ -370,6 +370,8 @@ def preferences(
             service.unsubscribe(session, sub.id, source="preferences", ip=ip)
         elif action == "resubscribe":
             service.resubscribe(session, sub, source="preferences", ip=ip)
+        elif action == "resume":  # paused for not reading (subscribers.sunset): one click back
+            sunset.come_back(session, sub.id, source="preferences", ip=ip)
         else:
             return _preferences_page(
                 request,

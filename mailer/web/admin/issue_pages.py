@@ -41,6 +41,7 @@ RECENT = 10
 @router.get("", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
+    from subscribers import sunset
     from subscribers.lookup import counts
     from subscribers.models import Status
 
@@ -80,6 +81,9 @@ def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
         runs=runs,
         statuses=statuses,
         table=table,
+        sunset=sunset.counts(session),
+        sunset_issues=settings_of(request).sunset_issues,
+        sunset_days=sunset.ANSWER_DAYS,
         notice=request.query_params.get("n"),
         sending=progress_pages.sending_now(
             session, page_lang(request), utcnow(), get_runtime(request)

@@ -25,7 +25,12 @@ FormField = Annotated[str, Form()]
 # Pages where ?lang= filters by the subscribers' language (as /admin/subscribers?q=&status=&lang= is
 # documented, or the welcome mail's preview by edition): their own language is switched with ?ui= instead.
 LANG_FILTER_PATHS = frozenset(
-    {"/admin/subscribers", "/admin/subscribers/import", "/admin/mails/welcome"}
+    {
+        "/admin/subscribers",
+        "/admin/subscribers/import",
+        "/admin/mails/welcome",
+        "/admin/mails/reengage",
+    }
 )
 
 

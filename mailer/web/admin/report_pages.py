@@ -94,8 +94,11 @@ def _rate_columns(t: Texts) -> list[tuple[str, str]]:
 
 
 def _warning_texts(
-    figs: dict[str, reports.Figures], t: Texts, whole: str | None = None
-) -> list[str]:
+    figs: dict[str, reports.Figures], t: Texts, number: int, whole: str | None = None
+) -> list[tuple[str, str]]:
+    """Each warning, with the page that lists the issue's bounces and complaints behind it."""
+    url = f"/admin/issues/{number}/bounces"
+
     def edition(lang):
         return (whole or t._("Whole issue")) if lang == "all" else t.label("edition", lang)
 
@@ -103,7 +106,8 @@ def _warning_texts(
         (
             t._("%(edition)s: complaint rate %(rate)s, above the 0.1%% limit.", **found)
             if kind == "complaints"
-            else t._("%(edition)s: bounce rate %(rate)s, above the 2%% limit.", **found)
+            else t._("%(edition)s: bounce rate %(rate)s, above the 2%% limit.", **found),
+            url,
         )
         for lang, kind, rate in reports.warnings(figs)
         for found in [{"edition": edition(lang), "rate": reports.percent(rate)}]
@@ -172,7 +176,7 @@ def issue_report(number: int, request: Request, session: DbSession, editor: Curr
         issue=issue,
         tables=tables,
         charts=charts,
-        warnings=_warning_texts(figs, t),
+        warnings=_warning_texts(figs, t, issue.number),
         started=issue.started_at is not None,
     )
 
@@ -239,7 +243,7 @@ def _trends(session: Session, t: Texts, settings: Settings) -> dict:
     warnings = [
         w
         for i, f in last
-        for w in _warning_texts({"all": f}, t, t._("Issue #%(number)s", number=i.number))
+        for w in _warning_texts({"all": f}, t, i.number, t._("Issue #%(number)s", number=i.number))
     ]
     return {
         "warnings": warnings,

@@ -8,6 +8,7 @@ from math import ceil
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
+from sqlalchemy import select
 
 from mailer.coded import decode
 from mailer.langs import EDITIONS
@@ -28,6 +29,40 @@ def upload_limit(request: Request) -> str:
     """MAILER_UPLOAD_MAX_BYTES, said in the page's language."""
     mib = settings_of(request).upload_max_bytes / (1024 * 1024)
     return texts(page_lang(request))._("%(mib)s MiB", mib=f"{mib:.3g}")
+
+
+def suppression_rows(session, rows, lang: str) -> dict[int, dict]:
+    """For the suppression list: each bounced or complained reader's reason (in the page's language),
+    the provider's own words, the issue that suppressed them (its number) and when."""
+    from mailer.issues.models import Issue
+    from subscribers.lookup import suppression_facts
+
+    facts = suppression_facts(session, rows)
+    issue_ids = {i for c in facts.values() if (i := changes.issue_of(c.detail)) is not None}
+    numbers: dict[int, int] = {}
+    if issue_ids:
+        found = session.execute(select(Issue.id, Issue.number).where(Issue.id.in_(issue_ids)))
+        numbers = {issue_id: number for issue_id, number in found}
+    t, shown = texts(lang), {}
+    for sid, change in facts.items():
+        coded = decode(change.detail)
+        params = coded.params if coded else {}
+        if coded and coded.code == changes.PROVIDER:
+            kind = {"bounce": "hard", "spamreport": "complaint"}.get(
+                str(params.get("event")), "dropped"
+            )
+            reason = t.label("bounce_kind", kind)
+        else:
+            reason = detail_text(change.detail, lang) or t.label("hist", change.action)
+        shown[sid] = {
+            "reason": reason,
+            "words": str(params.get("reason", ""))
+            if coded and coded.code == changes.PROVIDER
+            else "",
+            "issue": numbers.get(changes.issue_of(change.detail) or 0),
+            "at": change.at,
+        }
+    return shown
 
 
 def list_page(request: Request, session, editor, status_code: int = 200, **extra) -> HTMLResponse:
@@ -68,6 +103,7 @@ def list_page(request: Request, session, editor, status_code: int = 200, **extra
         per_page=PER_PAGE,
     )
     pages = max(1, ceil(total / PER_PAGE))
+    extra.setdefault("facts", suppression_rows(session, rows, page_lang(request)))
     if not 1 <= current <= pages:
         return page(
             request,
@@ -131,13 +167,14 @@ def subscribers_export(
 # --- one subscriber ---------------------------------------------------------------------------
 
 
-def allowed_actions(sub) -> tuple[str, ...]:
-    """What an admin may change: a bounce or complaint is a suppression nobody silently undoes, and only
-    someone who unsubscribed may be resubscribed (a pending address has not confirmed it is theirs)."""
+def allowed_actions(sub, soft: bool = False) -> tuple[str, ...]:
+    """What an admin may change: a bounce or complaint is a suppression nobody silently undoes (but a
+    reader bounced for soft bounces in a row, `soft`, may be re-enabled), and only someone who
+    unsubscribed may be resubscribed (a pending address has not confirmed it is theirs)."""
     from subscribers.models import SUPPRESSED, Status
 
     actions = ["lang"]
-    if sub.status in (Status.ACTIVE, Status.PENDING):
+    if sub.status in (Status.ACTIVE, Status.PENDING, Status.PAUSED):
         actions.append("unsubscribe")
     # an address unsubscribed before it was ever confirmed has not confirmed it is theirs either
     if (
@@ -146,6 +183,8 @@ def allowed_actions(sub) -> tuple[str, ...]:
         and sub.confirmed_at is not None
     ):
         actions.append("resubscribe")
+    if soft:
+        actions.append("reenable")
     actions.append("erase")
     return tuple(actions)
 
@@ -166,6 +205,8 @@ def detail_text(detail: str | None, lang: str) -> str:
         )
     if coded.code == changes.REQUESTED:
         return t.label("edition", p.get("lang", ""))
+    if coded.code == changes.UNREAD:
+        return t._("%(count)s issues delivered without an open or click", count=p.get("count", ""))
     if coded.code == changes.SOFT_BOUNCES:
         return t._("Soft bounces: %(count)s issues in a row", count=p.get("count", ""))
     if coded.code in (changes.MOVED, changes.LANG_CHANGED):
@@ -190,6 +231,7 @@ def _subscriber_page(
     request: Request, session, editor, subscriber_id: int, status_code: int = 200, **extra
 ):
     from mailer.events.privacy import deliveries_of, events_of
+    from subscribers.bounces import suppressed_softly
     from subscribers.lookup import history
     from subscribers.service import get
 
@@ -211,7 +253,7 @@ def _subscriber_page(
         history=history(session, sub.id),
         deliveries=deliveries_of(session, sub.id),
         events=events_of(session, sub.email),
-        actions=allowed_actions(sub),
+        actions=allowed_actions(sub, suppressed_softly(session, sub)),
         editions=EDITIONS,
         detail=lambda d: detail_text(d, page_lang(request)),
         **extra,
@@ -238,7 +280,7 @@ def change_subscriber(
 ):
     """Language, unsubscribe, resubscribe, erase: a first post asks, a second (confirm=yes) does it."""
     from mailer.events import privacy
-    from subscribers import service
+    from subscribers import bounces, service
 
     check_csrf(request, csrf_token)
     t = texts(page_lang(request))
@@ -258,7 +300,8 @@ def change_subscriber(
             error=t._("That change is not allowed in this subscriber's state."),
         )
 
-    if action not in allowed_actions(sub) or (action == "lang" and lang not in EDITIONS):
+    soft = bounces.suppressed_softly(session, sub)
+    if action not in allowed_actions(sub, soft) or (action == "lang" and lang not in EDITIONS):
         return not_allowed()
     if confirm != "yes":
         return page(
@@ -280,6 +323,8 @@ def change_subscriber(
             service.set_lang(session, sub, lang, source="desk", ip=ip)
         elif action == "unsubscribe":
             service.unsubscribe(session, sub.id, source="desk", ip=ip)
+        elif action == "reenable":
+            bounces.reenable(session, sub, source="desk", ip=ip)
         else:
             service.resubscribe(session, sub, source="desk", ip=ip)
     except service.SubscriberError:

@@ -96,7 +96,8 @@ def _walk(page, base: str, pages: dict[str, str], problems: list[str]) -> None:
                 sep = "&" if "?" in url else "?"
                 switch = (
                     "ui"
-                    if url.startswith("/admin/subscribers?") or url == "/admin/subscribers"
+                    if url.startswith(("/admin/subscribers?", "/admin/mails/"))
+                    or url == "/admin/subscribers"
                     else "lang"
                 )
                 page.goto(f"{base}{url}{sep}{switch}={lang}")
@@ -153,6 +154,8 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
             "subscriber": f"/admin/subscribers/{bounced_id}",
             "editors": "/admin/editors",
             "reports": "/admin/reports",
+            "bounces": "/admin/issues/1/bounces",
+            "reengage-mail": "/admin/mails/reengage",
             "two-factor": "/admin/two-factor",
             "feeds": "/admin/feeds",
             "signup-form": "/admin/signup-form",
