@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailer import partitions
 from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.delivery.ledger import write_block
@@ -84,6 +85,8 @@ def start_editions(
             == 1
         )
         if claimed:
+            # the issue's partitions, if scheduling did not make them: before its first ledger row
+            partitions.ensure(session.connection(), issue.id)
             session.refresh(edition, ["started_at"])
             redate(
                 session, issue, [edition], settings
