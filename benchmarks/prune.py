@@ -113,7 +113,9 @@ def main() -> None:
     with engine.connect() as conn:
         sizes = conn.execute(
             text(
-                "SELECT pg_total_relation_size('webhook_events'), pg_total_relation_size('deliveries'),"
+                # a partitioned table's size is its partitions'
+                "SELECT (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('webhook_events')),"
+                " (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('deliveries')),"
                 " (SELECT count(*) FROM webhook_events)"
             )
         ).one()

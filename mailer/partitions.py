@@ -131,10 +131,6 @@ def ensure(conn: Connection, issue_id: int) -> list[str]:
     return made
 
 
-def rows(conn: Connection, table: str, issue_id: int) -> int:
-    return conn.scalar(text(f"SELECT count(*) FROM {name(table, issue_id)}")) or 0
-
-
 def detach(conn: Connection, table: str, issue_id: int) -> None:
     """Take the issue's partition out of `table`, in the caller's transaction (DROP it, or roll back to
     leave it in place). While the transaction lasts no row can reach the partition: the caller may check

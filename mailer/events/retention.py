@@ -98,6 +98,8 @@ class Plan:
     finalized: list[int] = field(default_factory=list)
     # PostgreSQL: the issues whose partitions go whole, {table: [issue ids]} (their rows are counted above)
     partitions: dict[str, list[int]] = field(default_factory=dict)
+    # {table: {issue id: rows}} as planned: a partition that goes whole is not read to be counted
+    by_issue: dict[str, dict] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def total(self) -> int:
@@ -133,10 +135,25 @@ def plan(session: Session, now: datetime, settings: Settings) -> Plan:
         .where(Issue.id.in_(touched), IssueCounts.final_at.is_(None))
         .order_by(Issue.id)
     ).all()
+    by_issue: dict[str, dict] = {
+        EVENTS: dict(
+            session.execute(
+                select(WebhookEvent.issue_id, func.count())
+                .where(*events)
+                .group_by(WebhookEvent.issue_id)
+            ).all()
+        ),
+        LEDGER: dict(
+            session.execute(
+                select(Delivery.issue_id, func.count()).where(*ledger).group_by(Delivery.issue_id)
+            ).all()
+        ),
+    }
     return Plan(
-        events=session.scalar(select(func.count()).select_from(WebhookEvent).where(*events)) or 0,
-        deliveries=session.scalar(select(func.count()).select_from(Delivery).where(*ledger)) or 0,
+        events=sum(by_issue[EVENTS].values()),
+        deliveries=sum(by_issue[LEDGER].values()),
         finalized=list(finalized),
+        by_issue=by_issue,
         partitions={
             table: issues
             for table, issues in _droppable(session, now, settings, final_only=False).items()
@@ -162,7 +179,7 @@ def _droppable(
 
 
 def _drop_partitions(
-    rt: Runtime, now: datetime, progress: Progress | None
+    rt: Runtime, now: datetime, planned: Plan, progress: Progress | None
 ) -> tuple[dict[str, int], dict[str, list[int]]]:
     """PostgreSQL: the partitions whose rows are all due go whole (see partition_drop)."""
     with rt.session() as session:
@@ -178,7 +195,7 @@ def _drop_partitions(
     rows, dropped = {}, {}
     for table, issue_ids in droppable.items():
         rows[table], dropped[table] = partition_drop.drop(
-            rt, table, issue_ids, checks[table], progress
+            rt, table, issue_ids, planned.by_issue.get(table, {}), checks[table], progress
         )
     return rows, dropped
 
@@ -253,7 +270,7 @@ def run_prune(
         with rt.session() as session:
             finalize(session, issue_id, now)
     chunk = rt.settings.prune_chunk_rows
-    rows, dropped = _drop_partitions(rt, now, progress)
+    rows, dropped = _drop_partitions(rt, now, planned, progress)
     return Plan(
         events=rows.get(EVENTS, 0)
         + _delete_events(rt, events_due(now, rt.settings), chunk, progress),
