@@ -92,7 +92,8 @@ def ensure(conn: Connection, issue_id: int) -> list[str]:
     if not is_postgres(conn):
         return []
     made = []
-    for key, table in enumerate(TABLES):
+    # the events first, then the ledger: the order in which applying events locks them
+    for key, table in enumerate((EVENTS, LEDGER)):
         partition = name(table, issue_id)
         # two starters of one issue (beat and an editor) make it once
         conn.execute(

@@ -188,8 +188,8 @@ def test_the_migration_partitions_a_database_holding_data_and_goes_back(scratch_
             {"t": now},
         )
         assert partitions.ensure(session.connection(), 4) == [
-            "deliveries_p4",
             "webhook_events_p4",
+            "deliveries_p4",
         ]
         assert partitions.ensure(session.connection(), 4) == []
     with engine.begin() as conn:
