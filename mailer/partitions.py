@@ -132,6 +132,16 @@ def ensure(conn: Connection, issue_id: int) -> list[str]:
     return made
 
 
+def analyze(conn: Connection, table: str, issue_id: int) -> None:
+    """Statistics for the issue's new partition, once it holds its first rows. Until autovacuum gets to
+    it (a minute or more, longer than a send's first batches), the planner knows nothing of it, not even
+    that issue_id is the same on every row: a batch's read, which names the issue so as to read its
+    partition alone, then also scans the whole issue's index, and PostgreSQL spends half as much again
+    on the send. ANALYZE samples a bounded number of rows, so it takes milliseconds at any size."""
+    if is_postgres(conn):
+        conn.execute(text(f"ANALYZE {name(table, issue_id)}"))
+
+
 def detach(conn: Connection, table: str, issue_id: int) -> None:
     """Take the issue's partition out of `table`, in the caller's transaction (DROP it, or roll back to
     leave it in place). While the transaction lasts no row can reach the partition: the caller may check

@@ -143,8 +143,11 @@ def write_ledger(
                 [],
             )  # cancelled while being written: the rest is never written
         else:
+            first = through is None
             block = write_block(session, issue, edition, now, settings.batch_size, through, blocks)
             through, block_last, block_ids = block.through, block.last, block.batch_ids
+            if first:
+                partitions.analyze(session.connection(), partitions.LEDGER, issue.id)
         session.execute(
             update(Edition)
             .where(Edition.id == edition.id)
