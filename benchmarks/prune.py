@@ -16,6 +16,17 @@ Measured (2 shared cores, PostgreSQL 15 on the same machine, 1,000,000 recipient
       deliveries: 1,000,000 rows in 1.1s, 875,383 rows/s
 (A busier run: 19.0 s, 199,000 events/s and 271,000 ledger rows/s.)
 (Chunks as LIMIT over the rows not yet deleted, before ranges of ids: 55 s, 34,000 ledger rows/s.)
+
+Partitioned by issue (migration 0024), three runs one after the other on a much busier machine (load
+average 10-15 on 2 cores; the same sizes):
+    plain tables, before partitioning: prune 63.4s (of which its own plan 4.4s)
+      webhook_events: 2,600,000 rows in 46.9s, 55,478 rows/s; deliveries: 1,000,000 rows in 11.3s
+    --delete (rows in the default partitions): prune 33.7s (plan 4.9s)
+      webhook_events: 2,600,000 rows in 23.1s, 112,794 rows/s; deliveries: 1,000,000 rows in 5.9s
+    the issue's own partitions: prune 8.3s (plan 4.7s), partitions dropped whole:
+      webhook_events: 2,600,000 rows in 1.5s; deliveries: 1,000,000 rows in 0.6s
+      (a DETACH and a DROP each; most of the time is the files' removal at commit: 0.4 s for
+      100,000 recipients). Nothing is left for VACUUM, and the 2.1 GiB are back at once.
 """
 
 from __future__ import annotations
