@@ -93,12 +93,12 @@ def ensure(conn: Connection, issue_id: int) -> list[str]:
         return []
     made = []
     # the events first, then the ledger: the order in which applying events locks them
-    for key, table in enumerate((EVENTS, LEDGER)):
+    for table in (EVENTS, LEDGER):
         partition = name(table, issue_id)
         # two starters of one issue (beat and an editor) make it once
         conn.execute(
-            text("SELECT pg_advisory_xact_lock(:key, :issue)"),
-            {"key": 27_000 + key, "issue": issue_id},
+            text("SELECT pg_advisory_xact_lock(hashtext(:table), :issue)"),
+            {"table": partition, "issue": issue_id},
         )
         if conn.scalar(text("SELECT to_regclass(:name)"), {"name": partition}) is not None:
             continue
