@@ -1,8 +1,10 @@
 """Retention on a synthetic 1M-reader issue: a 1M-row ledger and 2.6M webhook events with ~450-byte raw
 payloads on PostgreSQL, aged past retention, then `run_prune`: the plan (dry run), the last count of
-the issue (made final), and each table's chunked deletes, with rows per second.
+the issue (made final), and each table's partition dropped whole (the issue's rows in its own
+partitions, as a send writes them) or, with --delete, its chunked deletes (the rows in the default
+partitions, as for an issue without partitions of its own, and as on SQLite), with rows per second.
 
-    python benchmarks/prune.py postgresql+psycopg://postgres@127.0.0.1:5432/DB [recipients]
+    python benchmarks/prune.py postgresql+psycopg://postgres@127.0.0.1:5432/DB [recipients] [--delete]
 
 The database's tables are dropped and made again: give it one of its own.
 
@@ -14,6 +16,17 @@ Measured (2 shared cores, PostgreSQL 15 on the same machine, 1,000,000 recipient
       deliveries: 1,000,000 rows in 1.1s, 875,383 rows/s
 (A busier run: 19.0 s, 199,000 events/s and 271,000 ledger rows/s.)
 (Chunks as LIMIT over the rows not yet deleted, before ranges of ids: 55 s, 34,000 ledger rows/s.)
+
+Partitioned by issue (migration 0024), three runs one after the other on a much busier machine (load
+average 10-15 on 2 cores; the same sizes):
+    plain tables, before partitioning: prune 63.4s (of which its own plan 4.4s)
+      webhook_events: 2,600,000 rows in 46.9s, 55,478 rows/s; deliveries: 1,000,000 rows in 11.3s
+    --delete (rows in the default partitions): prune 33.7s (plan 4.9s)
+      webhook_events: 2,600,000 rows in 23.1s, 112,794 rows/s; deliveries: 1,000,000 rows in 5.9s
+    the issue's own partitions: prune 8.3s (plan 4.7s), partitions dropped whole:
+      webhook_events: 2,600,000 rows in 1.5s; deliveries: 1,000,000 rows in 0.6s
+      (a DETACH and a DROP each; most of the time is the files' removal at commit: 0.4 s for
+      100,000 recipients). Nothing is left for VACUUM, and the 2.1 GiB are back at once.
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ from datetime import timedelta
 
 from sqlalchemy import create_engine, text
 
+from mailer import partitions
 from mailer.config import Settings
 from mailer.db import upgrade_database, utcnow
 from mailer.events.retention import finalize, plan, run_prune
@@ -33,7 +47,7 @@ from mailer.wiring import build_runtime
 EVENTS = (("processed", 1, 1), ("delivered", 1, 1), ("open", 2, 1), ("click", 10, 1))
 
 
-def fill(url: str, recipients: int) -> None:
+def fill(url: str, recipients: int, own_partitions: bool) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
@@ -47,6 +61,8 @@ def fill(url: str, recipients: int) -> None:
             ),
             {"t": long_ago},
         )
+        if own_partitions:  # as when the send starts
+            partitions.ensure(conn, 1)
         conn.execute(
             text(
                 "INSERT INTO editions (id, issue_id, lang, subject, preheader, note, started_at)"
@@ -94,19 +110,23 @@ def fill(url: str, recipients: int) -> None:
 
 
 def main() -> None:
-    url = sys.argv[1]
-    recipients = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    args = [a for a in sys.argv[1:] if a != "--delete"]
+    by_delete = "--delete" in sys.argv[1:]
+    url = args[0]
+    recipients = int(args[1]) if len(args) > 1 else 1_000_000
     if "127.0.0.1" not in url and "localhost" not in url:
         raise SystemExit(f"refusing a non-local URL: {url}")
     started = time.perf_counter()
-    fill(url, recipients)
+    fill(url, recipients, own_partitions=not by_delete)
     print(f"filled {recipients:,} ledger rows in {time.perf_counter() - started:.1f}s")
     rt = build_runtime(Settings(database_url=url))
     engine = create_engine(url)
     with engine.connect() as conn:
         sizes = conn.execute(
             text(
-                "SELECT pg_total_relation_size('webhook_events'), pg_total_relation_size('deliveries'),"
+                # a partitioned table's size is its partitions'
+                "SELECT (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('webhook_events')),"
+                " (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('deliveries')),"
                 " (SELECT count(*) FROM webhook_events)"
             )
         ).one()
@@ -144,7 +164,12 @@ def main() -> None:
         "webhook_events": (done.events, events_end - t4 - (t4 - t3)),  # run_prune plans again
         "deliveries": (done.deliveries, end - events_end),
     }
-    print(f"prune: {end - t4:.1f}s in chunks of {rt.settings.prune_chunk_rows:,} rows")
+    how = (
+        f"partitions dropped whole: {done.partitions}"
+        if done.partitions
+        else f"in chunks of {rt.settings.prune_chunk_rows:,} rows"
+    )
+    print(f"prune: {end - t4:.1f}s, {how}")
     for table, (rows, seconds) in spans.items():
         print(
             f"  {table}: {rows:,} rows in {seconds:.1f}s, {rows / max(seconds, 1e-9):,.0f} rows/s"

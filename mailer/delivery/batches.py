@@ -89,7 +89,11 @@ def _recipients(
     rows = session.execute(
         select(Delivery.id, Delivery.email, Subscriber.id, Subscriber.status)
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.QUEUED)
+        .where(
+            Delivery.issue_id == batch.issue_id,  # PostgreSQL: the issue's ledger partition alone
+            Delivery.batch_id == batch.id,
+            Delivery.status == DeliveryStatus.QUEUED,
+        )
         .order_by(Delivery.id)
     ).all()
     recipients: list[Recipient] = []
@@ -122,7 +126,7 @@ def _recipients(
         # address goes too, as mailer.events.privacy.erase would have cleared it.
         session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(erased))
+            .where(Delivery.issue_id == batch.issue_id, Delivery.id.in_(erased))
             .values(email=None, subscriber_id=None)
             .execution_options(synchronize_session=False)
         )
@@ -131,7 +135,7 @@ def _recipients(
 
 def _set_deliveries(
     session: Session,
-    batch_id: int,
+    batch: Batch,
     ids: list[int] | None,
     status: str,
     now: datetime,
@@ -140,7 +144,9 @@ def _set_deliveries(
     """Move the batch's still-queued deliveries (or those of `ids`) on; webhook evidence is never overwritten.
     Returns how many moved."""
     query = update(Delivery).where(
-        Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED
+        Delivery.issue_id == batch.issue_id,  # PostgreSQL: the issue's ledger partition alone
+        Delivery.batch_id == batch.id,
+        Delivery.status == DeliveryStatus.QUEUED,
     )
     if ids is not None:
         query = query.where(Delivery.id.in_(ids))
@@ -168,7 +174,7 @@ def _split(session: Session, batch: Batch, recipients: list[Recipient], now: dat
     ).scalar_one()
     session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(half))
+        .where(Delivery.issue_id == batch.issue_id, Delivery.id.in_(half))
         .values(batch_id=new_id)
         .execution_options(synchronize_session=False)
     )
@@ -271,7 +277,7 @@ def _send_held(
         move(batch, BatchStatus.CANCELLED if cancelled else BatchStatus.PENDING)
         batch.leased_until = None
         if cancelled:
-            _set_deliveries(session, batch.id, None, DeliveryStatus.CANCELLED, now)
+            _set_deliveries(session, batch, None, DeliveryStatus.CANCELLED, now)
         session.commit()
         return BatchOutcome(batch.status)
     assert started_at is not None  # a batch is written only once its edition has started
@@ -304,7 +310,7 @@ def _send_leased(
         recipients, dropped = _recipients(session, batch, settings, edition.links_at)
         if dropped:
             batch.suppressed += _set_deliveries(
-                session, batch.id, dropped, DeliveryStatus.SUPPRESSED, now
+                session, batch, dropped, DeliveryStatus.SUPPRESSED, now
             )
         if not recipients:
             move(batch, BatchStatus.ACCEPTED)
@@ -334,7 +340,7 @@ def _send_leased(
             if exc.kind == SendError.INVALID and exc.invalid:
                 refused = [recipients[i].delivery_id for i in exc.invalid if i < len(recipients)]
                 batch.invalid += _set_deliveries(
-                    session, batch.id, refused, DeliveryStatus.INVALID, now, error=str(exc)
+                    session, batch, refused, DeliveryStatus.INVALID, now, error=str(exc)
                 )
                 session.commit()
                 continue
@@ -347,7 +353,7 @@ def _send_leased(
         counters.record_batch(store, result.status, time.monotonic() - started)
         if result.invalid:
             batch.invalid += _set_deliveries(
-                session, batch.id, result.invalid, DeliveryStatus.INVALID, now
+                session, batch, result.invalid, DeliveryStatus.INVALID, now
             )
         move(batch, BatchStatus.ACCEPTED)
         batch.message_id, batch.sent_at = result.message_id, now
@@ -417,7 +423,7 @@ def _failed_attempt(
         )
         return BatchOutcome(batch.status, retry_in=retry_in, spawned=spawned)
     move(batch, BatchStatus.FAILED)
-    _set_deliveries(session, batch.id, None, DeliveryStatus.FAILED, now, error=str(exc))
+    _set_deliveries(session, batch, None, DeliveryStatus.FAILED, now, error=str(exc))
     log.error(
         "batch %s failed after %d attempt(s): %s",
         batch.id,

@@ -110,7 +110,9 @@ def write_block(
     # and those after it are empty: only that one is counted (counting every batch back cost a fifth of the
     # ledger's time).
     last_filled = session.scalar(
-        select(func.max(Delivery.batch_id)).where(Delivery.batch_id.in_(batch_ids))
+        select(func.max(Delivery.batch_id)).where(
+            Delivery.issue_id == issue.id, Delivery.batch_id.in_(batch_ids)
+        )
     )
     filled = [b for b in batch_ids if last_filled is not None and b <= last_filled]
     if len(filled) < len(batch_ids):
@@ -119,7 +121,7 @@ def write_block(
     if filled:
         written, through = session.execute(
             select(func.count(), func.max(Delivery.subscriber_id)).where(
-                Delivery.batch_id == last_filled
+                Delivery.issue_id == issue.id, Delivery.batch_id == last_filled
             )
         ).one()
         if written != size:

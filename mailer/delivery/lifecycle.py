@@ -213,7 +213,11 @@ def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
     # An unknown batch whose every recipient has webhook evidence is settled now, not after its grace.
     queued = (
         select(Delivery.id)
-        .where(Delivery.batch_id == Batch.id, Delivery.status == DeliveryStatus.QUEUED)
+        .where(
+            Delivery.issue_id == Batch.issue_id,  # PostgreSQL: the issue's ledger partition alone
+            Delivery.batch_id == Batch.id,
+            Delivery.status == DeliveryStatus.QUEUED,
+        )
         .exists()
     )
     reconcile = session.scalars(

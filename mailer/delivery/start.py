@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailer import partitions
 from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.delivery.ledger import write_block
@@ -84,6 +85,8 @@ def start_editions(
             == 1
         )
         if claimed:
+            # the issue's partitions, if scheduling did not make them: before its first ledger row
+            partitions.ensure(session.connection(), issue.id)
             session.refresh(edition, ["started_at"])
             redate(
                 session, issue, [edition], settings
@@ -140,8 +143,11 @@ def write_ledger(
                 [],
             )  # cancelled while being written: the rest is never written
         else:
+            first = through is None
             block = write_block(session, issue, edition, now, settings.batch_size, through, blocks)
             through, block_last, block_ids = block.through, block.last, block.batch_ids
+            if first:
+                partitions.analyze(session.connection(), partitions.LEDGER, issue.id)
         session.execute(
             update(Edition)
             .where(Edition.id == edition.id)

@@ -85,7 +85,9 @@ def _apply_to_subscriber(
     sub = None
     if event.delivery_id:
         subscriber_id = session.scalar(
-            select(Delivery.subscriber_id).where(Delivery.id == event.delivery_id)
+            select(Delivery.subscriber_id).where(
+                Delivery.id == event.delivery_id, *_of_issue(event.issue_id)
+            )
         )
         sub = subscribers.get(session, subscriber_id) if subscriber_id else None
     if sub is None and event.email:
@@ -109,6 +111,24 @@ def _apply_to_subscriber(
         subscribers.mark_suppressed(session, sub.id, effect, source="webhook", detail=detail)
 
 
+Key = tuple[int | None, int]  # (the issue its event names, a delivery id)
+
+
+def _of_issue(issue_id: int | None) -> list:
+    """The ledger rows of the issue an event names: on PostgreSQL, its partition alone is read (the
+    ledger is partitioned by issue, mailer.partitions)."""
+    return [Delivery.issue_id == issue_id] if issue_id is not None else []
+
+
+def _by_issue(keys) -> list[tuple[int | None, list[int]]]:
+    """Delivery ids grouped by issue, in one stable order (issues, then ids)."""
+    grouped: dict[int | None, list[int]] = defaultdict(list)
+    for issue_id, delivery_id in keys:
+        grouped[issue_id].append(delivery_id)
+    order = sorted(grouped, key=lambda i: -1 if i is None else i)
+    return [(i, sorted(grouped[i])) for i in order]
+
+
 def _count_by_issue(session: Session, by_issue: dict[int, set[int]], *counts) -> None:
     """Readers an issue reached or engaged (by issue: their deliveries), handed to each of `counts`
     (subscribers.bounces, subscribers.sunset) with the issue's id, a chunk of readers at a time."""
@@ -117,6 +137,7 @@ def _count_by_issue(session: Session, by_issue: dict[int, set[int]], *counts) ->
         for start in range(0, len(ordered), 1000):
             readers = session.scalars(
                 select(Delivery.subscriber_id).where(
+                    Delivery.issue_id == issue_id,
                     Delivery.id.in_(ordered[start : start + 1000]),
                     Delivery.subscriber_id.is_not(None),
                 )
@@ -125,17 +146,17 @@ def _count_by_issue(session: Session, by_issue: dict[int, set[int]], *counts) ->
                 count(session, issue_id, [r for r in readers if r is not None])
 
 
-def _lock_deliveries(session: Session, ids: set[int]) -> None:
-    if not ids or not is_postgres(session):  # SQLite locks the whole file at the first write
+def _lock_deliveries(session: Session, keys: set[Key]) -> None:
+    if not keys or not is_postgres(session):  # SQLite locks the whole file at the first write
         return
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), 1000):
-        session.execute(
-            select(Delivery.id)
-            .where(Delivery.id.in_(ordered[start : start + 1000]))
-            .order_by(Delivery.id)
-            .with_for_update()
-        ).all()
+    for issue_id, ordered in _by_issue(keys):
+        for start in range(0, len(ordered), 1000):
+            session.execute(
+                select(Delivery.id)
+                .where(Delivery.id.in_(ordered[start : start + 1000]), *_of_issue(issue_id))
+                .order_by(Delivery.id)
+                .with_for_update()
+            ).all()
 
 
 def _engagement(event: WebhookEvent) -> str | None:
@@ -151,26 +172,26 @@ def _engagement(event: WebhookEvent) -> str | None:
 
 
 def _latest_by_subscriber(
-    session: Session, by_delivery: dict[int, datetime]
+    session: Session, by_delivery: dict[Key, datetime]
 ) -> dict[int, datetime]:
-    """{subscriber id: latest moment} from {delivery id: latest moment}, through the ledger."""
-    ids = sorted(by_delivery)
+    """{subscriber id: latest moment} from {(issue, delivery id): latest moment}, through the ledger."""
     found: dict[int, datetime] = {}
-    for start in range(0, len(ids), 1000):
-        rows = session.execute(
-            select(Delivery.id, Delivery.subscriber_id).where(
-                Delivery.id.in_(ids[start : start + 1000])
+    for issue_id, ids in _by_issue(by_delivery):
+        for start in range(0, len(ids), 1000):
+            rows = session.execute(
+                select(Delivery.id, Delivery.subscriber_id).where(
+                    Delivery.id.in_(ids[start : start + 1000]), *_of_issue(issue_id)
+                )
             )
-        )
-        for delivery_id, subscriber_id in rows:
-            if subscriber_id is None:  # erased
-                continue
-            at, seen = by_delivery[delivery_id], found.get(subscriber_id)
-            found[subscriber_id] = max(at, seen) if seen else at
+            for delivery_id, subscriber_id in rows:
+                if subscriber_id is None:  # erased
+                    continue
+                at, seen = by_delivery[(issue_id, delivery_id)], found.get(subscriber_id)
+                found[subscriber_id] = max(at, seen) if seen else at
     return found
 
 
-def _record_engagement(session: Session, latest: dict[str, dict[int, datetime]]) -> None:
+def _record_engagement(session: Session, latest: dict[str, dict[Key, datetime]]) -> None:
     """Move each subscriber's engagement column forward to the latest event seen (never back: events
     arrive out of order). The subscriber is found through the delivery the event names."""
     for column_name, by_delivery in latest.items():
@@ -218,21 +239,22 @@ def apply_pending(session: Session, now: datetime, settings: Settings, limit: in
             skip_locked=True
         )  # two events tasks take different events, never the same ones
     ).all()
-    moves: dict[DeliveryStatus, set[int]] = defaultdict(set)
+    moves: dict[DeliveryStatus, set[Key]] = defaultdict(set)
     delivered: dict[int, set[int]] = defaultdict(set)
-    latest: dict[str, dict[int, datetime]] = defaultdict(dict)
+    latest: dict[str, dict[Key, datetime]] = defaultdict(dict)
     engaged: dict[int, set[int]] = defaultdict(set)  # issue: deliveries a human opened or clicked
     for event in events:
+        key = (event.issue_id, event.delivery_id or 0)
         status = DELIVERY_EFFECT.get(event.event)
         if status and event.delivery_id:
-            moves[status].add(event.delivery_id)
+            moves[status].add(key)
         if event.event == "delivered" and event.delivery_id and event.issue_id is not None:
             delivered[event.issue_id].add(event.delivery_id)
         engagement = _engagement(event)
         if engagement and event.delivery_id:
             at = event.occurred_at or now
-            seen = latest[engagement].get(event.delivery_id)
-            latest[engagement][event.delivery_id] = max(at, seen) if seen else at
+            seen = latest[engagement].get(key)
+            latest[engagement][key] = max(at, seen) if seen else at
             if engagement == "last_engaged_at" and event.issue_id is not None:
                 engaged[event.issue_id].add(event.delivery_id)
         event.processed_at = now
@@ -253,18 +275,19 @@ def apply_pending(session: Session, now: datetime, settings: Settings, limit: in
         if issue_id in delivered:
             # (the sunset's unread count is moved once per issue, days later: mailer.events.unread)
             _count_by_issue(session, {issue_id: delivered[issue_id]}, bounces.count_delivered)
-    for status, ids in sorted(moves.items()):
-        ordered = sorted(ids)
-        for start in range(0, len(ordered), 1000):
-            session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.id.in_(ordered[start : start + 1000]),
-                    Delivery.status.in_(below(status)),
+    for status, keys in sorted(moves.items()):
+        for issue_id, ordered in _by_issue(keys):
+            for start in range(0, len(ordered), 1000):
+                session.execute(
+                    update(Delivery)
+                    .where(
+                        Delivery.id.in_(ordered[start : start + 1000]),
+                        *_of_issue(issue_id),
+                        Delivery.status.in_(below(status)),
+                    )
+                    .values(status=status, updated_at=now)
+                    .execution_options(synchronize_session=False)
                 )
-                .values(status=status, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
     session.flush()
     _record_engagement(session, latest)
     # after the chunk's deliveries: of an issue delivered and read in one chunk, the read stands

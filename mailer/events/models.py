@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.db import Base, UTCDateTime, utcnow
@@ -10,19 +10,34 @@ from mailer.delivery.models import BigId
 
 
 class WebhookEvent(Base):
-    """One SendGrid event, stored raw before it is acted on; sg_event_id makes retries harmless."""
+    """One SendGrid event, stored raw before it is acted on; sg_event_id makes retries harmless.
+
+    On PostgreSQL the table is partitioned by issue (mailer.partitions), and a key must hold the
+    partition key: the dedupe key is (issue_id, sg_event_id) there, NULLs not distinct, which holds the
+    same as sg_event_id alone (a retried event carries the same issue id), and there is no primary key
+    (its columns may not be NULL) but a unique (id, issue_id)."""
 
     __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("sg_event_id").ddl_if(dialect="sqlite"),
+        Index("ix_webhook_events_issue_id", "issue_id").ddl_if(dialect="sqlite"),
+        UniqueConstraint("issue_id", "sg_event_id", postgresql_nulls_not_distinct=True).ddl_if(
+            dialect="postgresql"
+        ),
+        UniqueConstraint("id", "issue_id", postgresql_nulls_not_distinct=True).ddl_if(
+            dialect="postgresql"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sg_event_id: Mapped[str] = mapped_column(String(100), unique=True)
+    sg_event_id: Mapped[str] = mapped_column(String(100))
     event: Mapped[str] = mapped_column(String(32), index=True)
     email: Mapped[str | None] = mapped_column(String(320))
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     payload: Mapped[dict] = mapped_column(JSON)
     # Our custom_args, lifted out of the payload so per-issue stats are one indexed query; no foreign
     # keys: an event may name a delivery since erased, and is kept all the same.
-    issue_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    issue_id: Mapped[int | None] = mapped_column(Integer)
     delivery_id: Mapped[int | None] = mapped_column(BigId)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -7,6 +7,8 @@ on the subscriber as events are applied (apply.py). What goes, in chunks of a sh
 - webhook events applied more than event_retention_days ago;
 - the ledger rows of issues finished more than ledger_retention_days ago.
 
+On PostgreSQL an issue's partition whose rows are all due goes whole first (partition_drop).
+
 Neither for an issue in flight or with a batch not settled: its counts move, and reconciling a batch
 reads its ledger and its events. Events not applied yet are never touched.
 """
@@ -23,10 +25,12 @@ from sqlalchemy.orm import Session
 from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.delivery.models import Batch, BatchStatus, Delivery
+from mailer.events import partition_drop
 from mailer.events.models import IssueCounts, WebhookEvent
 from mailer.events.stats import refresh_counts
 from mailer.issues.models import Issue
 from mailer.issues.states import TERMINAL
+from mailer.partitions import EVENTS, LEDGER
 from mailer.runtime import Runtime
 
 UNSETTLED = (BatchStatus.PENDING, BatchStatus.SENDING, BatchStatus.RETRYING, BatchStatus.UNKNOWN)
@@ -54,24 +58,35 @@ def _final_issues():
     return select(IssueCounts.issue_id).where(IssueCounts.final_at.is_not(None))
 
 
-def events_due(now: datetime, settings: Settings, final_only: bool = True) -> tuple:
-    """The webhook events old enough to go. `final_only`: only of issues whose counts are final (or of
-    no issue we hold), so that an issue settling between a prune's plan and its deletes keeps its rows."""
-    cutoff = now - timedelta(days=settings.event_retention_days)
+def events_kept(final_only: bool = True):
+    """Ids of the issues whose events stay whatever their age (`final_only` as for events_due)."""
     kept = _held_issues()
     if final_only:
         kept = kept.union(select(Issue.id).where(Issue.id.not_in(_final_issues())))
+    return kept
+
+
+def events_cutoff(now: datetime, settings: Settings) -> datetime:
+    return now - timedelta(days=settings.event_retention_days)
+
+
+def events_due(now: datetime, settings: Settings, final_only: bool = True) -> tuple:
+    """The webhook events old enough to go. `final_only`: only of issues whose counts are final (or of
+    no issue we hold), so that an issue settling between a prune's plan and its deletes keeps its rows."""
     return (
-        WebhookEvent.processed_at < cutoff,
-        or_(WebhookEvent.issue_id.is_(None), WebhookEvent.issue_id.not_in(kept)),
+        WebhookEvent.processed_at < events_cutoff(now, settings),
+        or_(WebhookEvent.issue_id.is_(None), WebhookEvent.issue_id.not_in(events_kept(final_only))),
     )
 
 
-def ledger_due(now: datetime, settings: Settings, final_only: bool = True) -> tuple:
-    """The ledger rows old enough to go (`final_only` as for events_due)."""
+def ledger_due(
+    now: datetime, settings: Settings, final_only: bool = True, issue_id=Delivery.issue_id
+) -> tuple:
+    """The ledger rows old enough to go (`final_only` as for events_due): as conditions on `issue_id`,
+    the ledger's column or another that names an issue."""
     cutoff = now - timedelta(days=settings.ledger_retention_days)
-    due = Delivery.issue_id.in_(_settled_issues(cutoff))
-    return (due, Delivery.issue_id.in_(_final_issues())) if final_only else (due,)
+    due = issue_id.in_(_settled_issues(cutoff))
+    return (due, issue_id.in_(_final_issues())) if final_only else (due,)
 
 
 @dataclass
@@ -81,6 +96,10 @@ class Plan:
     events: int = 0
     deliveries: int = 0
     finalized: list[int] = field(default_factory=list)
+    # PostgreSQL: the issues whose partitions go whole, {table: [issue ids]} (their rows are counted above)
+    partitions: dict[str, list[int]] = field(default_factory=dict)
+    # {table: {issue id: rows}} as planned: a partition that goes whole is not read to be counted
+    by_issue: dict[str, dict] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def total(self) -> int:
@@ -89,11 +108,15 @@ class Plan:
     def lines(self, done: bool) -> list[str]:
         verb = "deleted" if done else "would be deleted"
         made = "made final" if done else "would be made final"
-        return [
+        lines = [
             f"webhook_events: {self.events} rows {verb}",
             f"deliveries: {self.deliveries} rows {verb}",
             f"issue_counts: {len(self.finalized)} issues' counts {made}",
         ]
+        dropped = "dropped" if done else "would be dropped"
+        for table, issues in self.partitions.items():
+            lines.append(f"{table}: {len(issues)} issue partitions {dropped} whole")
+        return lines
 
 
 def plan(session: Session, now: datetime, settings: Settings) -> Plan:
@@ -112,11 +135,69 @@ def plan(session: Session, now: datetime, settings: Settings) -> Plan:
         .where(Issue.id.in_(touched), IssueCounts.final_at.is_(None))
         .order_by(Issue.id)
     ).all()
+    by_issue: dict[str, dict] = {
+        EVENTS: dict(
+            session.execute(
+                select(WebhookEvent.issue_id, func.count())
+                .where(*events)
+                .group_by(WebhookEvent.issue_id)
+            ).all()
+        ),
+        LEDGER: dict(
+            session.execute(
+                select(Delivery.issue_id, func.count()).where(*ledger).group_by(Delivery.issue_id)
+            ).all()
+        ),
+    }
     return Plan(
-        events=session.scalar(select(func.count()).select_from(WebhookEvent).where(*events)) or 0,
-        deliveries=session.scalar(select(func.count()).select_from(Delivery).where(*ledger)) or 0,
+        events=sum(by_issue[EVENTS].values()),
+        deliveries=sum(by_issue[LEDGER].values()),
         finalized=list(finalized),
+        by_issue=by_issue,
+        partitions={
+            table: issues
+            for table, issues in _droppable(session, now, settings, final_only=False).items()
+            if issues
+        },
     )
+
+
+def _ledger_issues(now: datetime, settings: Settings, final_only: bool = True):
+    """The issues whose ledger goes, as a select of Issue.id."""
+    return select(Issue.id).where(*ledger_due(now, settings, final_only, issue_id=Issue.id))
+
+
+def _droppable(
+    session: Session, now: datetime, settings: Settings, final_only: bool = True
+) -> dict[str, list[int]]:
+    return {
+        EVENTS: partition_drop.events_droppable(
+            session, events_kept(final_only), events_cutoff(now, settings)
+        ),
+        LEDGER: partition_drop.ledger_droppable(session, _ledger_issues(now, settings, final_only)),
+    }
+
+
+def _drop_partitions(
+    rt: Runtime, now: datetime, planned: Plan, progress: Progress | None
+) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """PostgreSQL: the partitions whose rows are all due go whole (see partition_drop)."""
+    with rt.session() as session:
+        droppable = _droppable(session, now, rt.settings)
+    ledger = _ledger_issues(now, rt.settings)
+    kept, cutoff = events_kept(), events_cutoff(now, rt.settings)
+
+    def events_still_due(session: Session, issue_id: int) -> bool:
+        held = session.scalar(select(Issue.id).where(Issue.id == issue_id, Issue.id.in_(kept)))
+        return held is None and partition_drop.all_before(session, issue_id, cutoff)
+
+    checks = {EVENTS: events_still_due, LEDGER: partition_drop.issue_in(ledger)}
+    rows, dropped = {}, {}
+    for table, issue_ids in droppable.items():
+        rows[table], dropped[table] = partition_drop.drop(
+            rt, table, issue_ids, planned.by_issue.get(table, {}), checks[table], progress
+        )
+    return rows, dropped
 
 
 def finalize(session: Session, issue_id: int, now: datetime) -> None:
@@ -189,8 +270,12 @@ def run_prune(
         with rt.session() as session:
             finalize(session, issue_id, now)
     chunk = rt.settings.prune_chunk_rows
+    rows, dropped = _drop_partitions(rt, now, planned, progress)
     return Plan(
-        events=_delete_events(rt, events_due(now, rt.settings), chunk, progress),
-        deliveries=_delete_ledger(rt, ledger_due(now, rt.settings), chunk, progress),
+        events=rows.get(EVENTS, 0)
+        + _delete_events(rt, events_due(now, rt.settings), chunk, progress),
+        deliveries=rows.get(LEDGER, 0)
+        + _delete_ledger(rt, ledger_due(now, rt.settings), chunk, progress),
         finalized=planned.finalized,
+        partitions={table: issues for table, issues in dropped.items() if issues},
     )

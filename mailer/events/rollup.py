@@ -40,6 +40,7 @@ def _links(session: Session, edition: Edition) -> list[dict]:
         .where(
             WebhookEvent.issue_id == edition.issue_id,
             WebhookEvent.event == "click",
+            Delivery.issue_id == edition.issue_id,  # PostgreSQL: one partition of each
             Delivery.edition_id == edition.id,
             url.is_not(None),
         )
@@ -60,6 +61,7 @@ def _hours(session: Session, edition: Edition) -> list[dict]:
         .where(
             WebhookEvent.issue_id == edition.issue_id,
             WebhookEvent.event.in_(HOURLY_EVENTS),
+            Delivery.issue_id == edition.issue_id,
             Delivery.edition_id == edition.id,
             WebhookEvent.occurred_at >= edition.started_at,
         )

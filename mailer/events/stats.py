@@ -61,7 +61,11 @@ def issue_stats(
         select(Edition.lang, WebhookEvent.event, func.count(distinct(WebhookEvent.delivery_id)))
         .join(Delivery, Delivery.id == WebhookEvent.delivery_id)
         .join(Edition, Edition.id == Delivery.edition_id)
-        .where(WebhookEvent.issue_id == issue_id, WebhookEvent.event.in_(list(EVENT_STAT)))
+        .where(
+            WebhookEvent.issue_id == issue_id,
+            Delivery.issue_id == issue_id,  # PostgreSQL: one partition of each
+            WebhookEvent.event.in_(list(EVENT_STAT)),
+        )
         .group_by(Edition.lang, WebhookEvent.event)
     ):
         stats[lang][EVENT_STAT[event]] += (

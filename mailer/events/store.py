@@ -228,7 +228,9 @@ def store(session: Session, events: list, now: datetime) -> Stored:
     rows.sort(key=lambda row: row["sg_event_id"])
     statement = (
         upsert_insert(session, WebhookEvent)
-        .on_conflict_do_nothing(index_elements=["sg_event_id"])
+        # no target: the dedupe key is sg_event_id on SQLite, (issue_id, sg_event_id) on PostgreSQL,
+        # where the table is partitioned by issue (mailer.events.models)
+        .on_conflict_do_nothing()
         .returning(WebhookEvent.id)
     )  # returns only the rows inserted: the new ones
     for start in range(0, len(rows), CHUNK):

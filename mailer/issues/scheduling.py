@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
+from mailer import partitions
 from mailer.config import Settings
 from mailer.issues import approvals
 from mailer.issues.digest import render_issue
@@ -93,6 +94,9 @@ def schedule(
     else:
         approvals.withdraw(editions)
     render_issue(session, issue, settings, editions=editions)
+    partitions.ensure(
+        session.connection(), issue.id
+    )  # ahead of the send: its ledger and its events
     if issue.status in EDITABLE:
         first = min(e.send_at for e in issue.editions if e.send_at)
         transition(session, issue, IssueStatus.SCHEDULED, scheduled_at=first)

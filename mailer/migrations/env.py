@@ -4,6 +4,7 @@ from alembic import context
 
 import mailer.models  # noqa: F401  (fills Base.metadata)
 from mailer.db import Base, UTCDateTime, get_engine
+from mailer.partitions import comparison_filter
 
 config = context.config
 target_metadata = Base.metadata
@@ -38,6 +39,7 @@ def _run(connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying
         render_item=render_item,
         compare_type=True,
+        include_object=comparison_filter(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -7,10 +7,11 @@ import json
 from datetime import timedelta
 
 from click.testing import CliRunner
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
+from mailer import partitions
 from mailer.cli import main
-from mailer.db import utcnow
+from mailer.db import is_postgres, utcnow
 from mailer.delivery.facade import send_now
 from mailer.delivery.models import Batch, BatchStatus, Delivery
 from mailer.events.apply import apply_pending
@@ -100,6 +101,27 @@ def _rows(session, model, issue):
     return session.scalar(select(func.count()).select_from(model).where(model.issue_id == issue.id))
 
 
+def _nothing_of(done: Plan, issue) -> bool:
+    """Nothing of `issue` went: no row (of any issue), and none of its partitions (an empty partition
+    of an issue that an earlier test left may go)."""
+    return (done.events, done.deliveries, done.finalized) == (0, 0, []) and not any(
+        issue.id in issues for issues in done.partitions.values()
+    )
+
+
+def _into_default_partitions(session, issue):
+    """PostgreSQL: the issue's rows moved to the default partitions, as those of an issue that had no
+    partitions of its own when they were written; SQLite: nothing."""
+    if not is_postgres(session):
+        return
+    for table in partitions.TABLES:
+        name = partitions.name(table, issue.id)
+        session.execute(text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
+        session.execute(text(f"INSERT INTO {table} SELECT * FROM {name}"))
+        session.execute(text(f"DROP TABLE {name}"))
+    session.commit()
+
+
 def _sent_issue(session, runtime):
     issue = draft_issue(session, utcnow(), runtime.settings)
     session.commit()
@@ -122,6 +144,7 @@ def test_a_pruned_issue_reports_the_same_figures_and_a_second_prune_deletes_noth
     dry = run_prune(runtime, dry_run=True)
     assert _rows(session, WebhookEvent, issue) == dry.events == 7 + 7
     assert _rows(session, Delivery, issue) == dry.deliveries == 9
+    session.commit()  # a reader's open transaction would hold up a partition's drop
     done = run_prune(runtime)
     assert (done.events, done.deliveries, done.finalized) == (
         dry.events,
@@ -133,7 +156,7 @@ def test_a_pruned_issue_reports_the_same_figures_and_a_second_prune_deletes_noth
 
     issue = session.get(Issue, issue.id)
     assert _report(session, issue, settings) == before  # rates, links and chart: all kept
-    assert run_prune(runtime) == Plan()
+    assert _nothing_of(run_prune(runtime), issue)
 
     # the reader's export answers from what is kept: the engagement facts, no ledger, no events
     kept = subscriber_report(session, reader)
@@ -150,7 +173,7 @@ def test_an_issue_in_flight_keeps_its_ledger_and_events(
     session.commit()
     _with_events(session, issue)
     _age(session, issue, 100)
-    assert run_prune(runtime) == Plan()
+    assert _nothing_of(run_prune(runtime), issue)
     assert _rows(session, Delivery, issue) == 9 and _rows(session, WebhookEvent, issue) == 14
     assert session.get(IssueCounts, issue.id) is None  # nothing made final either
 
@@ -164,7 +187,7 @@ def test_a_finished_issue_with_a_batch_unsettled_keeps_its_rows(
     session.execute(update(Batch).where(Batch.id == batch).values(status=BatchStatus.UNKNOWN))
     session.commit()
     _age(session, issue, 100)
-    assert run_prune(runtime) == Plan()
+    assert _nothing_of(run_prune(runtime), issue)
     assert _rows(session, Delivery, issue) == 9
 
 
@@ -241,6 +264,7 @@ def test_rows_go_a_chunk_a_transaction(session, ingested, subscribers_by_lang, m
     issue = _sent_issue(session, runtime)
     _with_events(session, issue)
     _age(session, issue, 100)
+    _into_default_partitions(session, issue)  # PostgreSQL: no partition of its own to drop
     chunks: list[tuple[str, int]] = []
     done = run_prune(runtime, progress=lambda table, n: chunks.append((table, n)))
     assert all(n <= 3 for _, n in chunks) and len(chunks) >= 8
