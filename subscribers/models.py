@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from mailer.db import Base, UTCDateTime, one_of, utcnow
@@ -31,6 +31,8 @@ class Subscriber(Base):
     __table_args__ = (
         one_of("lang", EDITIONS),
         one_of("status", Status),
+        # the desk's list, newest first: a page is read from the index, not by sorting everyone
+        Index("ix_subscribers_created_at_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

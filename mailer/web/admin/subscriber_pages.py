@@ -22,6 +22,10 @@ from subscribers import changes, import_jobs
 router = APIRouter(prefix="/admin")
 
 PER_PAGE = 50
+# A subscriber's page shows their newest ledger rows and events only: a year of weekly issues, and the
+# events of the last few (retention keeps no more); `mailer subscribers show --json` shows everything.
+DELIVERIES_SHOWN = 52
+EVENTS_SHOWN = 100
 
 
 def upload_limit(request: Request) -> str:
@@ -207,8 +211,9 @@ def _subscriber_page(
         editor=editor,
         sub=sub,
         history=history(session, sub.id),
-        deliveries=deliveries_of(session, sub.id),
-        events=events_of(session, sub.email),
+        deliveries=deliveries_of(session, sub.id, limit=DELIVERIES_SHOWN),
+        events=events_of(session, sub.email, limit=EVENTS_SHOWN),
+        shown={"deliveries": DELIVERIES_SHOWN, "events": EVENTS_SHOWN},
         actions=allowed_actions(sub),
         editions=EDITIONS,
         detail=lambda d: detail_text(d, page_lang(request)),

@@ -169,3 +169,65 @@ def test_an_address_that_never_confirmed_is_not_resubscribed_from_the_desk(admin
     assert r.status_code in (400, 409)
     session.expire_all()
     assert sub.status == "unsubscribed" and sub.confirmed_at is None
+
+
+def test_every_page_holds_the_rows_the_order_puts_there_read_from_either_end(session):
+    from datetime import timedelta
+
+    from mailer.db import utcnow
+    from subscribers.lookup import search_page
+
+    start = utcnow()
+    for i in range(23):
+        sub, _ = service.add(session, f"r{i:02}@example.com", "ko" if i % 3 else "en")
+        sub.created_at = start + timedelta(minutes=i // 4)  # ties: the id decides among them
+    session.commit()
+    everyone = session.scalars(
+        select(Subscriber).order_by(Subscriber.created_at.desc(), Subscriber.id.desc())
+    ).all()
+    for page in range(
+        1, 6
+    ):  # pages of the newer half from the newest end, the rest from the oldest
+        rows, total = search_page(session, page=page, per_page=5)
+        assert total == 23 and rows == list(everyone[(page - 1) * 5 : page * 5]), page
+    assert search_page(session, page=6, per_page=5) == ([], 23)
+    ko = [s for s in everyone if s.lang == "ko"]
+    for page in range(1, 5):
+        rows, total = search_page(session, lang="ko", page=page, per_page=4)
+        assert total == len(ko) and rows == ko[(page - 1) * 4 : page * 4], page
+
+
+def test_a_subscriber_page_shows_the_newest_deliveries_and_events(admin, session, monkeypatch):
+    from mailer.delivery.models import Delivery
+    from mailer.events.models import WebhookEvent
+    from mailer.issues.models import Edition, Issue
+    from mailer.web.admin import subscriber_pages
+
+    monkeypatch.setattr(subscriber_pages, "DELIVERIES_SHOWN", 2)
+    monkeypatch.setattr(subscriber_pages, "EVENTS_SHOWN", 3)
+    sub, _ = service.add(session, "mi@example.com", "en", confirmed=True)
+    now = sub.created_at
+    for n in (1, 2, 3):
+        issue = Issue(number=n, status="sent", window_start=now, window_end=now, started_at=now)
+        session.add(issue)
+        session.flush()
+        edition = Edition(issue_id=issue.id, lang="en", subject=f"Issue {n}")
+        session.add(edition)
+        session.flush()
+        session.add(
+            Delivery(
+                issue_id=issue.id, edition_id=edition.id, subscriber_id=sub.id, email=sub.email
+            )
+        )
+    for i, kind in enumerate(("processed", "delivered", "open", "click")):
+        # the provider's case is not the list's: the address is matched whatever its case
+        session.add(
+            WebhookEvent(sg_event_id=f"e{i}", event=kind, email="Mi@Example.com", payload={})
+        )
+    session.commit()
+    page = admin.get(f"/admin/subscribers/{sub.id}?ui=en").text
+    issues = re.findall(r'<a href="/admin/issues/(\d+)">', page)
+    assert issues == ["2", "3"] and page.count("The newest 2 are shown.") == 1
+    events = re.search(r'<table id="events">(.*?)</table>', page, re.DOTALL).group(1)
+    assert events.count("<td>") == 6 and "The newest 3 are shown." in page
+    assert ">processed<" not in events and ">clicked<" in events
