@@ -42,11 +42,20 @@ EVENTS = (
 LANGS = ("ko", "en", "both")
 
 
-def add_sent_issue(conn, issue_id: int, at: datetime, recipients: int, langs=("ko",)) -> None:
+def add_sent_issue(
+    conn,
+    issue_id: int,
+    at: datetime,
+    recipients: int,
+    langs=("ko",),
+    ledger: bool = True,
+    events: bool = True,
+) -> None:
     """A sent issue `issue_id` (number = id) to subscribers 1..recipients, started at `at`: its editions
     (reader g reads langs[(g - 1) % len(langs)], as _stack.copy_subscribers files them), batches of 1000,
     a ledger row each and their webhook events with ~450-byte raw payloads, occurring over 72 hours and
-    applied at once. Ids are the issue's own ranges, so issues can be added one after another."""
+    applied at once. Ids are the issue's own ranges, so issues can be added one after another. Without
+    `ledger` or `events`, the issue as retention leaves it: those rows gone."""
     n_langs, n_batches = len(langs), (recipients + 999) // 1000
     first_edition, first_batch, first_delivery = (
         (issue_id - 1) * n_langs,
@@ -78,6 +87,8 @@ def add_sent_issue(conn, issue_id: int, at: datetime, recipients: int, langs=("k
         ),
         {**values, "b0": first_batch, "nb": n_batches},
     )
+    if not ledger:
+        return
     conn.execute(
         text(
             "INSERT INTO deliveries (id, issue_id, edition_id, subscriber_id, batch_id, email,"
@@ -88,7 +99,7 @@ def add_sent_issue(conn, issue_id: int, at: datetime, recipients: int, langs=("k
         ),
         {**values, "d0": first_delivery, "b0": first_batch, "bounce": BOUNCE_EVERY},
     )
-    for kind, every, of_delivered in EVENTS:
+    for kind, every, of_delivered in EVENTS if events else ():
         conn.execute(
             text(
                 "INSERT INTO webhook_events (sg_event_id, event, email, occurred_at, payload,"
