@@ -226,7 +226,7 @@ def _beat_ticked(**_kwargs):
 
     from mailer.redis_client import client, is_redis
 
-    url = app.conf.get("mailer_broker_url") or ""
+    url = app.conf.get("mailer_broker_url") or app.conf.broker_url
     if is_redis(url):
         # the broker is down: the publish itself fails, and the alert on a stale tick is right
         with contextlib.suppress(RedisError):

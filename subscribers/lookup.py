@@ -3,6 +3,10 @@ data, and why an address is suppressed."""
 
 from __future__ import annotations
 
+import json
+from contextlib import suppress
+from typing import Protocol
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -93,6 +97,42 @@ def counts(session: Session) -> dict[tuple[str, str], int]:
         )
     )
     return {(lang, status): n for lang, status, n in rows}
+
+
+class Shared(Protocol):
+    """What cached_counts needs of the processes' shared store (mailer.kv)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str, ttl: int | None = None) -> None: ...
+
+
+COUNTS_KEY = "mailer:subscriber-counts"
+
+
+def store_counts(session: Session, store: Shared, max_age: float) -> dict[tuple[str, str], int]:
+    """Count the list now (counts) and keep the figures in the shared store for `max_age` seconds."""
+    found = counts(session)
+    with suppress(ConnectionError):  # the store is down: the figures are right, only not shared
+        store.set(
+            COUNTS_KEY,
+            json.dumps([[lang, status, n] for (lang, status), n in found.items()]),
+            ttl=max(1, round(max_age)),
+        )
+    return found
+
+
+def cached_counts(session: Session, store: Shared, max_age: float) -> dict[tuple[str, str], int]:
+    """counts() as some process counted them within `max_age` seconds (beat does it each minute): the
+    dashboard and /metrics show them, and counting a million subscribers at each view and each scrape
+    would take most of a second. Counted now when the store has none or does not answer."""
+    try:
+        kept = store.get(COUNTS_KEY)
+    except ConnectionError:
+        kept = None
+    if kept:
+        return {(lang, status): n for lang, status, n in json.loads(kept)}
+    return store_counts(session, store, max_age)
 
 
 def suppression_reason(session: Session, email: str) -> str | None:
