@@ -253,7 +253,7 @@ def targets(rt, readers: int, issues: int) -> list[tuple[str, object, int]]:
         ("trends", "/admin/reports"),
         ("feeds", "/admin/feeds"),
         ("editors", "/admin/editors"),
-        ("welcome mail", "/admin/welcome"),
+        ("welcome mail", "/admin/mails/welcome"),
         ("/metrics", "/metrics"),
     ]
     return [
