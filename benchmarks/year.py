@@ -79,7 +79,7 @@ def vacuum(engine) -> None:
     from sqlalchemy import text
 
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE webhook_events, deliveries"))
+        conn.execute(text("VACUUM ANALYZE webhook_events, deliveries, subscribers"))
 
 
 def gib(n: float) -> str:
@@ -245,6 +245,10 @@ def targets(rt, readers: int, issues: int) -> list[tuple[str, object, int]]:
         (f"issue {old}'s report (pruned)", f"/admin/issues/{old}/report"),
         ("subscribers list", "/admin/subscribers"),
         ("subscribers, a deep page", f"/admin/subscribers?page={last_page // 2}"),
+        (
+            "subscribers, a deep page by Next",  # the link carries the last reader of the page before
+            f"/admin/subscribers?page={last_page // 2 + 1}&after={readers - (last_page // 2) * 50 + 1}",
+        ),
         ("subscribers, the last page", f"/admin/subscribers?page={last_page}"),
         ("subscribers, a search", f"/admin/subscribers?q=reader{middle}@"),
         ("subscribers, ko only", "/admin/subscribers?lang=ko"),

@@ -7,7 +7,7 @@ import json
 from contextlib import suppress
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from subscribers import suppression
@@ -41,9 +41,13 @@ def search_page(
     lang: str | None = None,
     page: int = 1,
     per_page: int = 50,
+    after: int | None = None,
+    before: int | None = None,
 ) -> tuple[list[Subscriber], int]:
     """One page of the subscribers matching an address fragment, a status (or `suppressed`) and a language,
-    newest first, and how many match in all."""
+    newest first, and how many match in all. `after` (`before`): the id of the last (first) subscriber
+    of the page before (after) it, which the desk's next and previous links carry: that page is then
+    read from the index where that subscriber stands, however deep (its number is the caller's)."""
     if status and status not in FILTER_STATUSES:
         raise SubscriberError(f"status must be one of {', '.join(FILTER_STATUSES)}, not {status!r}")
     if lang:
@@ -53,6 +57,16 @@ def search_page(
         or 0
     )
     newest = (Subscriber.created_at.desc(), Subscriber.id.desc())
+    anchor = session.get(Subscriber, after or before) if (after or before) else None
+    if anchor is not None:
+        key, at = tuple_(Subscriber.created_at, Subscriber.id), (anchor.created_at, anchor.id)
+        near = _filtered(select(Subscriber), text, status, lang).limit(per_page)
+        if after:
+            found = list(session.scalars(near.where(key < tuple_(*at)).order_by(*newest)))
+        else:
+            oldest = (Subscriber.created_at, Subscriber.id)
+            found = list(session.scalars(near.where(key > tuple_(*at)).order_by(*oldest)))[::-1]
+        return found, total
     skip, take = (page - 1) * per_page, per_page
     ids = _filtered(select(Subscriber.id), text, status, lang)
     if skip + take / 2 > total / 2:

@@ -61,6 +61,12 @@ def list_page(request: Request, session, editor, status_code: int = 200, **extra
         )
     raw = params.get("page", "1")
     current = int(raw) if raw.isdigit() and len(raw) < 10 else 0
+    cursor = {  # the next and previous links' place in the list (search_page)
+        name: int(value)
+        for name in ("after", "before")
+        for value in [params.get(name, "")]
+        if value.isdigit() and len(value) < 10
+    }
     rows, total = search_page(
         session,
         q,
@@ -68,6 +74,7 @@ def list_page(request: Request, session, editor, status_code: int = 200, **extra
         lang=lang or None,
         page=max(current, 1),
         per_page=PER_PAGE,
+        **cursor,
     )
     pages = max(1, ceil(total / PER_PAGE))
     if not 1 <= current <= pages:

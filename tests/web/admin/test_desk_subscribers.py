@@ -38,6 +38,20 @@ def test_filters_by_text_status_and_language_with_a_total_and_pages_of_50(admin,
     assert "1,000" in admin.app.state.templates.env.filters["num"](1000)
 
 
+def test_next_and_previous_links_carry_their_place_in_the_list(admin, session):
+    for i in range(120):
+        service.add(session, f"reader{i:03}@example.com", "ko" if i % 2 else "en", confirmed=True)
+    session.commit()
+    first = admin.get("/admin/subscribers?lang=ko&ui=en").text
+    after = re.search(r'rel="next" href="([^"]+)"', first).group(1)
+    assert "&page=2&after=" in after
+    second = admin.get(html.unescape(after) + "&ui=en").text
+    assert _emails(second) == _emails(admin.get("/admin/subscribers?lang=ko&page=2&ui=en").text)
+    assert "page 2 of 2" in second and not set(_emails(second)) & set(_emails(first))
+    back = html.unescape(re.search(r'rel="prev" href="([^"]+)"', second).group(1))
+    assert _emails(admin.get(back + "&ui=en").text) == _emails(first)
+
+
 def test_page_and_filter_values_are_range_checked(admin, session):
     service.add(session, "one@example.com", "ko", confirmed=True)
     session.commit()
@@ -191,6 +205,10 @@ def test_every_page_holds_the_rows_the_order_puts_there_read_from_either_end(ses
         rows, total = search_page(session, page=page, per_page=5)
         assert total == 23 and rows == list(everyone[(page - 1) * 5 : page * 5]), page
     assert search_page(session, page=6, per_page=5) == ([], 23)
+    pages = [everyone[i : i + 5] for i in range(0, 23, 5)]
+    for n in range(1, 5):  # the next and previous links' cursors read the same pages
+        assert search_page(session, per_page=5, after=pages[n - 1][-1].id)[0] == list(pages[n])
+        assert search_page(session, per_page=5, before=pages[n][0].id)[0] == list(pages[n - 1])
     ko = [s for s in everyone if s.lang == "ko"]
     for page in range(1, 5):
         rows, total = search_page(session, lang="ko", page=page, per_page=4)
