@@ -205,6 +205,9 @@ def test_every_page_holds_the_rows_the_order_puts_there_read_from_either_end(ses
         rows, total = search_page(session, page=page, per_page=5)
         assert total == 23 and rows == list(everyone[(page - 1) * 5 : page * 5]), page
     assert search_page(session, page=6, per_page=5) == ([], 23)
+    ones = [s for s in everyone if s.email.startswith("r1")]  # r10 to r19: a search's two pages
+    assert search_page(session, "R1", page=2, per_page=5) == (ones[5:], 10)
+    assert search_page(session, "r1", page=3, per_page=5) == ([], 10)
     pages = [everyone[i : i + 5] for i in range(0, 23, 5)]
     for n in range(1, 5):  # the next and previous links' cursors read the same pages
         assert search_page(session, per_page=5, after=pages[n - 1][-1].id)[0] == list(pages[n])
