@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import create_engine, text
 
@@ -43,8 +43,106 @@ from mailer.db import upgrade_database, utcnow
 from mailer.events.retention import finalize, plan, run_prune
 from mailer.wiring import build_runtime
 
-# Per recipient: processed + delivered, and open for half, a click for a tenth: 2.6 events.
-EVENTS = (("processed", 1, 1), ("delivered", 1, 1), ("open", 2, 1), ("click", 10, 1))
+# Per recipient, as SendGrid sends them: processed, then delivered (or, for one in BOUNCE_EVERY, a bounce);
+# an open for half the delivered and a click for a tenth: about 2.6 events. (kind, every, of the delivered)
+BOUNCE_EVERY = 200
+EVENTS = (
+    ("processed", 1, False),
+    ("delivered", 1, True),
+    ("bounce", BOUNCE_EVERY, False),
+    ("open", 2, True),
+    ("click", 10, True),
+)
+LANGS = ("ko", "en", "both")
+
+
+def add_sent_issue(
+    conn,
+    issue_id: int,
+    at: datetime,
+    recipients: int,
+    langs=("ko",),
+    ledger: bool = True,
+    events: bool = True,
+    own_partitions: bool = True,
+) -> None:
+    """A sent issue `issue_id` (number = id) to subscribers 1..recipients, started at `at`: its editions
+    (reader g reads langs[(g - 1) % len(langs)], as _stack.copy_subscribers files them), batches of 1000,
+    a ledger row each and their webhook events with ~450-byte raw payloads, occurring over 72 hours and
+    applied at once. Ids are the issue's own ranges, so issues can be added one after another. Without
+    `ledger` or `events`, the issue as retention leaves it: those rows gone."""
+    n_langs, n_batches = len(langs), (recipients + 999) // 1000
+    first_edition, first_batch, first_delivery = (
+        (issue_id - 1) * n_langs,
+        (issue_id - 1) * n_batches,
+        (issue_id - 1) * recipients,
+    )
+    values = {"i": issue_id, "t": at, "n": recipients, "k": n_langs, "e0": first_edition}
+    conn.execute(
+        text(
+            "INSERT INTO issues (id, number, status, window_start, window_end, started_at,"
+            " finished_at, created_at, updated_at) VALUES (:i, :i, 'sent', :t, :t, :t, :t, :t, :t)"
+        ),
+        values,
+    )
+    if own_partitions:  # as when the send starts (else its rows land in the default partitions)
+        partitions.ensure(conn, issue_id)
+    for k, lang in enumerate(langs):
+        conn.execute(
+            text(
+                "INSERT INTO editions (id, issue_id, lang, subject, preheader, note, started_at)"
+                " VALUES (:id, :i, :lang, 'bench', '', '', :t)"
+            ),
+            {**values, "id": first_edition + k + 1, "lang": lang},
+        )
+    # a batch holds one edition's readers in the send; here batch b holds readers of every edition
+    conn.execute(
+        text(
+            "INSERT INTO batches (id, issue_id, edition_id, status, size, attempts, suppressed,"
+            " invalid, created_at, updated_at) SELECT :b0 + g, :i, :e0 + 1, 'accepted', 1000, 1, 0, 0,"
+            " :t, :t FROM generate_series(1, :nb) g"
+        ),
+        {**values, "b0": first_batch, "nb": n_batches},
+    )
+    if not ledger:
+        return
+    conn.execute(
+        text(
+            "INSERT INTO deliveries (id, issue_id, edition_id, subscriber_id, batch_id, email,"
+            " status, updated_at) SELECT :d0 + g, :i, :e0 + 1 + (g - 1) % :k, g,"
+            " :b0 + (g - 1) / 1000 + 1, 'reader' || (g - 1) || '@bench.example',"
+            " CASE WHEN g % :bounce = 0 THEN 'bounced' WHEN g % 10 = 0 THEN 'clicked'"
+            " WHEN g % 2 = 0 THEN 'opened' ELSE 'delivered' END, :t FROM generate_series(1, :n) g"
+        ),
+        {**values, "d0": first_delivery, "b0": first_batch, "bounce": BOUNCE_EVERY},
+    )
+    for kind, every, of_delivered in EVENTS if events else ():
+        conn.execute(
+            text(
+                "INSERT INTO webhook_events (sg_event_id, event, email, occurred_at, payload,"
+                " issue_id, delivery_id, received_at, processed_at)"
+                " SELECT :kind || '-' || :i || '-' || g, :kind, 'reader' || (g - 1) || '@bench.example',"
+                " :t + (g % 72) * interval '1 hour',"
+                " json_build_object('event', :kind, 'email', 'reader' || (g - 1) || '@bench.example',"
+                "  'timestamp', 1800000000 + g, 'sg_event_id', :kind || '-' || :i || '-' || g,"
+                "  'sg_message_id', md5(g::text) || '.filter0001p1las1-12345-5F6A7B8C-1.0',"
+                "  'url', 'https://news.example.com/story/' || (g / 10 % 20),"
+                "  'useragent', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36"
+                " (KHTML, like Gecko) Chrome/120.0 Safari/537.36', 'ip', '203.0.113.' || (g % 250),"
+                "  'issue_id', CAST(:i AS text), 'delivery_id', (:d0 + g)::text,"
+                "  'category', json_build_array('newsletter'))::json,"
+                " :i, :d0 + g, :t, :t FROM generate_series(1, :n) g"
+                " WHERE g % :every = 0 AND (NOT :of_delivered OR g % :bounce <> 0)"
+            ),
+            {
+                **values,
+                "kind": kind,
+                "every": every,
+                "of_delivered": of_delivered,
+                "d0": first_delivery,
+                "bounce": BOUNCE_EVERY,
+            },
+        )
 
 
 def fill(url: str, recipients: int, own_partitions: bool) -> None:
@@ -52,58 +150,10 @@ def fill(url: str, recipients: int, own_partitions: bool) -> None:
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     upgrade_database(url)
-    long_ago = utcnow() - timedelta(days=200)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO issues (id, number, status, window_start, window_end, started_at,"
-                " finished_at, created_at, updated_at) VALUES (1, 1, 'sent', :t, :t, :t, :t, :t, :t)"
-            ),
-            {"t": long_ago},
+        add_sent_issue(
+            conn, 1, utcnow() - timedelta(days=200), recipients, own_partitions=own_partitions
         )
-        if own_partitions:  # as when the send starts
-            partitions.ensure(conn, 1)
-        conn.execute(
-            text(
-                "INSERT INTO editions (id, issue_id, lang, subject, preheader, note, started_at)"
-                " VALUES (1, 1, 'ko', 'bench', '', '', :t)"
-            ),
-            {"t": long_ago},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO batches (id, issue_id, edition_id, status, size, attempts, suppressed,"
-                " invalid, created_at, updated_at) SELECT g, 1, 1, 'accepted', 1000, 1, 0, 0, :t, :t"
-                " FROM generate_series(1, :n) g"
-            ),
-            {"t": long_ago, "n": (recipients + 999) // 1000},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO deliveries (id, issue_id, edition_id, subscriber_id, batch_id, email,"
-                " status, updated_at) SELECT g, 1, 1, g, (g - 1) / 1000 + 1,"
-                " 'reader' || g || '@example.com', 'delivered', :t FROM generate_series(1, :n) g"
-            ),
-            {"t": long_ago, "n": recipients},
-        )
-        for kind, every, _ in EVENTS:
-            conn.execute(
-                text(
-                    "INSERT INTO webhook_events (sg_event_id, event, email, occurred_at, payload,"
-                    " issue_id, delivery_id, received_at, processed_at)"
-                    " SELECT :kind || '-' || g, :kind, 'reader' || g || '@example.com',"
-                    " :t + (g % 72) * interval '1 hour',"
-                    " json_build_object('event', :kind, 'email', 'reader' || g || '@example.com',"
-                    "  'timestamp', 1800000000 + g, 'sg_event_id', :kind || '-' || g,"
-                    "  'sg_message_id', md5(g::text) || '.filter0001p1las1-12345-5F6A7B8C-1.0',"
-                    "  'url', 'https://news.example.com/story/' || (g / 10 % 20),"
-                    "  'useragent', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36"
-                    " (KHTML, like Gecko) Chrome/120.0 Safari/537.36', 'ip', '203.0.113.' || (g % 250),"
-                    "  'issue_id', '1', 'delivery_id', g::text, 'category', json_build_array('newsletter'))::json,"
-                    " 1, g, :t, :t FROM generate_series(1, :n) g WHERE g % :every = 0"
-                ),
-                {"kind": kind, "every": every, "t": long_ago, "n": recipients},
-            )
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     engine.dispose()

@@ -107,8 +107,12 @@ def beat_schedule(settings: Settings) -> dict:
 
 def configure(celery: Celery, settings: Settings) -> Celery:
     """Set `celery` up for a broker from `settings`: queues, serialization, acks and the beat schedule."""
+    from mailer.redis_client import celery_broker
+
+    broker_url, transport = celery_broker(settings.broker_url or "memory://")
     celery.conf.update(
-        broker_url=settings.broker_url or "memory://",
+        broker_url=broker_url,
+        mailer_broker_url=settings.broker_url,  # as given: a sentinel:// URL is kombu's no more
         task_serializer="json",
         accept_content=["json"],
         result_serializer="json",
@@ -122,7 +126,8 @@ def configure(celery: Celery, settings: Settings) -> Celery:
         # A batch that outlives its lease is taken up by beat's sweep-batches; Redis must not
         # redeliver an unacked task much sooner than that.
         broker_transport_options={
-            "visibility_timeout": max(3600, 2 * settings.batch_lease_seconds)
+            "visibility_timeout": max(3600, 2 * settings.batch_lease_seconds),
+            **transport,
         },
         timezone=settings.digest_timezone,
         enable_utc=True,
@@ -273,7 +278,7 @@ def _beat_ticked(**_kwargs):
 
     from mailer.redis_client import client, is_redis
 
-    url = app.conf.broker_url
+    url = app.conf.get("mailer_broker_url") or app.conf.broker_url
     if is_redis(url):
         # the broker is down: the publish itself fails, and the alert on a stale tick is right
         with contextlib.suppress(RedisError):

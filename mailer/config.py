@@ -1,9 +1,10 @@
 """The one Settings object: every MAILER_ variable (the README's settings table) lives here."""
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, model_validator
@@ -15,6 +16,41 @@ MIN_METRICS_TOKEN_LENGTH = 16
 SIGNUP_ORIGIN = re.compile(
     r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?"
 )
+
+
+SENTINEL = "sentinel://"
+
+
+@dataclass(frozen=True)
+class SentinelURL:
+    hosts: tuple[tuple[str, int], ...]
+    master: str
+    db: int = 0
+    password: str | None = None
+
+
+def parse_sentinel(url: str) -> SentinelURL:
+    """The parts of a `sentinel://[:password@]host:port[,host:port...]/master[/db]` URL (a Redis watched
+    by Sentinel, mailer.redis_client); a ValueError saying what is wrong otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme != "sentinel":
+        raise ValueError("a Sentinel URL starts with sentinel://")
+    credentials, _, hostlist = parts.netloc.rpartition("@")
+    password = (unquote(credentials.partition(":")[2]) or None) if credentials else None
+    hosts = []
+    for item in hostlist.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"a sentinel is host:port, not {item!r}")
+        hosts.append((host.strip("[]"), int(port)))
+    path = [p for p in parts.path.split("/") if p]
+    if not path or len(path) > 2:
+        raise ValueError("a Sentinel URL names the master: sentinel://host:26379/mymaster[/db]")
+    if len(path) == 2 and not (path[1].isdigit() and int(path[1]) < 16384):
+        raise ValueError(f"a Redis database is a number, not {path[1]!r}")
+    return SentinelURL(
+        tuple(hosts), unquote(path[0]), int(path[1]) if len(path) == 2 else 0, password
+    )
 
 
 class Settings(BaseSettings):
@@ -220,6 +256,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MAILER_DATABASE_URL's pooler option must be pooler=pgbouncer, on a PostgreSQL URL"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _sentinel_url_is_whole(self) -> "Settings":
+        if self.broker_url.startswith(SENTINEL):
+            try:
+                parse_sentinel(self.broker_url)
+            except ValueError as exc:
+                raise ValueError(f"MAILER_BROKER_URL: {exc}") from None
         return self
 
     @model_validator(mode="after")

@@ -276,8 +276,8 @@ class Fallback:
 
 
 def open_store(url: str, *, timeout: float = 2.0) -> Store:
-    """The store for a broker URL: Redis for redis://, rediss:// and unix://, memory otherwise. Redis
-    clients share one connection pool per URL and timeout in a process."""
+    """The store for a broker URL: Redis for redis://, rediss://, unix:// and sentinel://, memory
+    otherwise. Redis clients share one connection pool per URL and timeout in a process."""
     if is_redis(url):
         return RedisStore(client(url, timeout))
     return MemoryStore()

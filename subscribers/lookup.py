@@ -3,7 +3,11 @@ data, and why an address is suppressed."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import json
+from contextlib import suppress
+from typing import Protocol
+
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from subscribers import suppression
@@ -41,23 +45,58 @@ def search_page(
     lang: str | None = None,
     page: int = 1,
     per_page: int = 50,
+    after: int | None = None,
+    before: int | None = None,
 ) -> tuple[list[Subscriber], int]:
     """One page of the subscribers matching an address fragment, a status (or `suppressed`) and a language,
-    newest first, and how many match in all."""
+    newest first, and how many match in all. `after` (`before`): the id of the last (first) subscriber
+    of the page before (after) it, which the desk's next and previous links carry: that page is then
+    read from the index where that subscriber stands, however deep (its number is the caller's)."""
     if status and status not in FILTER_STATUSES:
         raise SubscriberError(f"status must be one of {', '.join(FILTER_STATUSES)}, not {status!r}")
     if lang:
         check_lang(lang)
-    total = session.scalar(
-        _filtered(select(func.count()).select_from(Subscriber), text, status, lang)
-    )
-    rows = session.scalars(
-        _filtered(select(Subscriber), text, status, lang)
-        .order_by(Subscriber.created_at.desc(), Subscriber.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
-    return list(rows), int(total or 0)
+    newest = (Subscriber.created_at.desc(), Subscriber.id.desc())
+    count = _filtered(select(func.count()).select_from(Subscriber), text, status, lang)
+    if text.strip():
+        # An address fragment matches few rows as a rule, and no index finds them: one scan picks
+        # them out and counts them, then they are sorted (walking the age index instead would test
+        # every row in its order for a page that may hold one).
+        matched = session.execute(
+            _filtered(select(Subscriber, func.count().over()), text, status, lang)
+            .order_by(*newest)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).all()
+        if matched:
+            return [row[0] for row in matched], int(matched[0][1])
+        return [], int(session.scalar(count) or 0)
+    total = int(session.scalar(count) or 0)
+    anchor = session.get(Subscriber, after or before) if (after or before) else None
+    if anchor is not None:
+        key, at = tuple_(Subscriber.created_at, Subscriber.id), (anchor.created_at, anchor.id)
+        near = _filtered(select(Subscriber), text, status, lang).limit(per_page)
+        if after:
+            found = list(session.scalars(near.where(key < tuple_(*at)).order_by(*newest)))
+        else:
+            oldest = (Subscriber.created_at, Subscriber.id)
+            found = list(session.scalars(near.where(key > tuple_(*at)).order_by(*oldest)))[::-1]
+        return found, total
+    skip, take = (page - 1) * per_page, per_page
+    ids = _filtered(select(Subscriber.id), text, status, lang)
+    if skip + take / 2 > total / 2:
+        # a page in the older half is read from the oldest end: the same rows, fewer index entries
+        # walked past (the last page costs what the first does)
+        take = min(per_page, total - skip)
+        if take <= 0:
+            return [], total
+        ids = ids.order_by(Subscriber.created_at, Subscriber.id).offset(total - skip - take)
+    else:
+        ids = ids.order_by(*newest).offset(skip)
+    # the page's ids first, from the (created_at, id) index alone; then only those rows
+    chosen = ids.limit(take).scalar_subquery()
+    rows = session.scalars(select(Subscriber).where(Subscriber.id.in_(chosen)).order_by(*newest))
+    return list(rows), total
 
 
 def history(session: Session, subscriber_id: int) -> list[Change]:
@@ -87,6 +126,42 @@ def counts(session: Session) -> dict[tuple[str, str], int]:
         )
     )
     return {(lang, status): n for lang, status, n in rows}
+
+
+class Shared(Protocol):
+    """What cached_counts needs of the processes' shared store (mailer.kv)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str, ttl: int | None = None) -> None: ...
+
+
+COUNTS_KEY = "mailer:subscriber-counts"
+
+
+def store_counts(session: Session, store: Shared, max_age: float) -> dict[tuple[str, str], int]:
+    """Count the list now (counts) and keep the figures in the shared store for `max_age` seconds."""
+    found = counts(session)
+    with suppress(ConnectionError):  # the store is down: the figures are right, only not shared
+        store.set(
+            COUNTS_KEY,
+            json.dumps([[lang, status, n] for (lang, status), n in found.items()]),
+            ttl=max(1, round(max_age)),
+        )
+    return found
+
+
+def cached_counts(session: Session, store: Shared, max_age: float) -> dict[tuple[str, str], int]:
+    """counts() as some process counted them within `max_age` seconds (beat does it each minute): the
+    dashboard and /metrics show them, and counting a million subscribers at each view and each scrape
+    would take most of a second. Counted now when the store has none or does not answer."""
+    try:
+        kept = store.get(COUNTS_KEY)
+    except ConnectionError:
+        kept = None
+    if kept:
+        return {(lang, status): n for lang, status, n in json.loads(kept)}
+    return store_counts(session, store, max_age)
 
 
 def suppression_reason(session: Session, email: str) -> str | None:

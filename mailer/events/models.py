@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.db import Base, UTCDateTime, utcnow
@@ -42,6 +42,11 @@ class WebhookEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+# A subscriber's events (the desk's page, a GDPR export or erasure) by address, whatever its case:
+# without it each of those reads every event kept.
+Index("ix_webhook_events_email_lower", func.lower(WebhookEvent.email))
 
 
 class IssueCounts(Base):

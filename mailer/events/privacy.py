@@ -44,8 +44,10 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-def deliveries_of(session: Session, subscriber_id: int) -> list[dict]:
-    rows = session.execute(
+def deliveries_of(session: Session, subscriber_id: int, limit: int | None = None) -> list[dict]:
+    """The subscriber's ledger rows, oldest issue first; with `limit`, only the newest that many (the desk's
+    page). Joined from the issues, so that each is one probe of the ledger's (issue, subscriber) key."""
+    newest_first = session.execute(
         select(
             Issue.number,
             Edition.lang,
@@ -58,8 +60,9 @@ def deliveries_of(session: Session, subscriber_id: int) -> list[dict]:
         .join(Edition, Edition.id == Delivery.edition_id)
         .outerjoin(Batch, Batch.id == Delivery.batch_id)
         .where(Delivery.subscriber_id == subscriber_id)
-        .order_by(Issue.number)
-    )
+        .order_by(Issue.number.desc())
+        .limit(limit)
+    ).all()
     return [
         {
             "issue": number,
@@ -69,19 +72,27 @@ def deliveries_of(session: Session, subscriber_id: int) -> list[dict]:
             "sent_at": _iso(sent_at),
             "updated_at": _iso(updated_at),
         }
-        for number, lang, status, email, sent_at, updated_at in rows
+        for number, lang, status, email, sent_at, updated_at in reversed(newest_first)
     ]
 
 
 def _events_query(address: str):
+    # lower(email), as the expression index on webhook_events has it
     return (
         select(WebhookEvent)
-        .where(func.lower(WebhookEvent.email) == address)
+        .where(func.lower(WebhookEvent.email) == address.lower())
         .order_by(WebhookEvent.id)
     )
 
 
-def events_of(session: Session, address: str) -> list[dict]:
+def events_of(session: Session, address: str, limit: int | None = None) -> list[dict]:
+    """The webhook events kept for an address, oldest first; with `limit`, only the newest that many."""
+    query = _events_query(address)
+    if limit is not None:
+        query = query.order_by(None).order_by(WebhookEvent.id.desc()).limit(limit)
+    found = list(session.scalars(query))
+    if limit is not None:
+        found.reverse()
     return [
         {
             "event": e.event,
@@ -89,7 +100,7 @@ def events_of(session: Session, address: str) -> list[dict]:
             "received_at": _iso(e.received_at),
             "payload": e.payload,
         }
-        for e in session.scalars(_events_query(address))
+        for e in found
     ]
 
 

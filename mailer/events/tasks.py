@@ -13,6 +13,7 @@ from mailer.events.reconcile import reconcile_batch as reconcile
 from mailer.events.retention import run_prune
 from mailer.events.stats import refresh_active
 from mailer.runtime import Runtime
+from subscribers.lookup import store_counts
 
 
 def run_process_events(rt: Runtime) -> int:
@@ -44,8 +45,10 @@ def run_reconcile_batch(rt: Runtime, batch_id: int) -> str:
 
 
 def run_refresh_issue_counts(rt: Runtime) -> int:
-    """Beat: store fresh counts of the issues in flight or recently sent, for the dashboard and /metrics."""
+    """Beat: store fresh counts of the issues in flight or recently sent, and of the list, for the
+    dashboard and /metrics."""
     with rt.session() as session:
+        store_counts(session, rt.kv, 2 * rt.settings.stats_refresh_seconds)
         return refresh_active(session, utcnow(), rt.settings)
 
 

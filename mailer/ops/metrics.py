@@ -176,9 +176,14 @@ def _send_workers(settings, issues_sending: bool) -> GaugeMetricFamily:
     return gauge
 
 
-def _database_series(session):
-    people = _gauge("mailer_subscribers", "Subscribers by status and language", ("status", "lang"))
-    for (lang, st), n in sorted(lookup.counts(session).items()):
+def _database_series(session, settings, store):
+    people = _gauge(
+        "mailer_subscribers",
+        "Subscribers by status and language (counted at most MAILER_STATS_REFRESH_SECONDS x 2 ago)",
+        ("status", "lang"),
+    )
+    counted = lookup.cached_counts(session, store, 2 * settings.stats_refresh_seconds)
+    for (lang, st), n in sorted(counted.items()):
         people.add_metric([st, lang], n)
     yield people
     upcoming = status.next_send(session)
@@ -249,7 +254,7 @@ class Collector:
         if found["database"] == readiness.OK:
             with self.runtime.session() as session:
                 yield from _issue_series(session, now, settings, self.runtime.kv)
-                yield from _database_series(session)
+                yield from _database_series(session, settings, self.runtime.kv)
                 sending = bool(
                     session.scalar(select(func.count()).where(Issue.status == IssueStatus.SENDING))
                 )

@@ -265,3 +265,20 @@ def test_the_readiness_panel_reads_as_words():
     [mapping] = ready["fieldConfig"]["defaults"]["mappings"]
     shown = {k: (v["text"], v["color"]) for k, v in mapping["options"].items()}
     assert shown == {"0": ("not ready", "red"), "1": ("ready", "green")}
+
+def test_the_list_is_counted_by_beat_not_at_each_scrape_and_view(runtime, session):
+    from mailer.events.tasks import run_refresh_issue_counts
+    from subscribers import service
+    from subscribers.lookup import COUNTS_KEY
+
+    for i in range(2):
+        service.add(session, f"early{i}@example.com", "ko", confirmed=True)
+    session.commit()
+    run_refresh_issue_counts(runtime)  # beat, each minute
+    service.add(session, "later@example.com", "ko", confirmed=True)
+    session.commit()
+    # until beat counts again (or its figures age past twice its interval) the scrape shows beat's
+    assert 'mailer_subscribers{lang="ko",status="active"} 2.0' in _scrape(runtime)
+    runtime.kv.delete(COUNTS_KEY)
+    assert 'mailer_subscribers{lang="ko",status="active"} 3.0' in _scrape(runtime)
+    assert json.loads(runtime.kv.get(COUNTS_KEY)) == [["ko", "active", 3]]

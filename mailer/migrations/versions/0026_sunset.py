@@ -30,6 +30,7 @@ def upgrade() -> None:
         batch.create_check_constraint(
             op.f('ck_subscribers_status'), f"status IN ({STATUSES}, 'paused')"
         )
+    op.create_index(op.f('ix_subscribers_asked_at'), 'subscribers', ['asked_at'])
     with op.batch_alter_table('outbox_mails') as batch:
         batch.drop_constraint(op.f('ck_outbox_mails_kind'), type_='check')
         batch.create_check_constraint(
@@ -71,6 +72,7 @@ def downgrade() -> None:
         batch.create_check_constraint(
             op.f('ck_outbox_mails_kind'), "kind IN ('confirmation', 'welcome')"
         )
+    op.drop_index(op.f('ix_subscribers_asked_at'), table_name='subscribers')
     with op.batch_alter_table('subscribers') as batch:
         batch.drop_constraint(op.f('ck_subscribers_status'), type_='check')
         batch.create_check_constraint(op.f('ck_subscribers_status'), f"status IN ({STATUSES})")

@@ -42,7 +42,7 @@ RECENT = 10
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
     from subscribers import sunset
-    from subscribers.lookup import counts
+    from subscribers.lookup import cached_counts
     from subscribers.models import Status
 
     upcoming = session.scalar(
@@ -60,7 +60,8 @@ def dashboard(request: Request, session: DbSession, editor: CurrentEditor):
     runs = session.scalars(
         select(DraftRun).order_by(DraftRun.ran_at.desc(), DraftRun.id.desc()).limit(5)
     ).all()
-    by = counts(session)
+    settings = settings_of(request)
+    by = cached_counts(session, get_runtime(request).kv, 2 * settings.stats_refresh_seconds)
     statuses = [
         s.value for s in Status if any(status == s for _, status in by)
     ]  # the lifecycle's order

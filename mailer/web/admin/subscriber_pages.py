@@ -23,6 +23,10 @@ from subscribers import changes, import_jobs
 router = APIRouter(prefix="/admin")
 
 PER_PAGE = 50
+# A subscriber's page shows their newest ledger rows and events only: a year of weekly issues, and the
+# events of the last few (retention keeps no more); `mailer subscribers show --json` shows everything.
+DELIVERIES_SHOWN = 52
+EVENTS_SHOWN = 100
 
 
 def upload_limit(request: Request) -> str:
@@ -94,6 +98,12 @@ def list_page(request: Request, session, editor, status_code: int = 200, **extra
         )
     raw = params.get("page", "1")
     current = int(raw) if raw.isdigit() and len(raw) < 10 else 0
+    cursor = {  # the next and previous links' place in the list (search_page)
+        name: int(value)
+        for name in ("after", "before")
+        for value in [params.get(name, "")]
+        if value.isdigit() and len(value) < 10
+    }
     rows, total = search_page(
         session,
         q,
@@ -101,6 +111,7 @@ def list_page(request: Request, session, editor, status_code: int = 200, **extra
         lang=lang or None,
         page=max(current, 1),
         per_page=PER_PAGE,
+        **cursor,
     )
     pages = max(1, ceil(total / PER_PAGE))
     extra.setdefault("facts", suppression_rows(session, rows, page_lang(request)))
@@ -251,8 +262,9 @@ def _subscriber_page(
         editor=editor,
         sub=sub,
         history=history(session, sub.id),
-        deliveries=deliveries_of(session, sub.id),
-        events=events_of(session, sub.email),
+        deliveries=deliveries_of(session, sub.id, limit=DELIVERIES_SHOWN),
+        events=events_of(session, sub.email, limit=EVENTS_SHOWN),
+        shown={"deliveries": DELIVERIES_SHOWN, "events": EVENTS_SHOWN},
         actions=allowed_actions(sub, suppressed_softly(session, sub)),
         editions=EDITIONS,
         detail=lambda d: detail_text(d, page_lang(request)),

@@ -38,6 +38,20 @@ def test_filters_by_text_status_and_language_with_a_total_and_pages_of_50(admin,
     assert "1,000" in admin.app.state.templates.env.filters["num"](1000)
 
 
+def test_next_and_previous_links_carry_their_place_in_the_list(admin, session):
+    for i in range(120):
+        service.add(session, f"reader{i:03}@example.com", "ko" if i % 2 else "en", confirmed=True)
+    session.commit()
+    first = admin.get("/admin/subscribers?lang=ko&ui=en").text
+    after = re.search(r'rel="next" href="([^"]+)"', first).group(1)
+    assert "&page=2&after=" in after
+    second = admin.get(html.unescape(after) + "&ui=en").text
+    assert _emails(second) == _emails(admin.get("/admin/subscribers?lang=ko&page=2&ui=en").text)
+    assert "page 2 of 2" in second and not set(_emails(second)) & set(_emails(first))
+    back = html.unescape(re.search(r'rel="prev" href="([^"]+)"', second).group(1))
+    assert _emails(admin.get(back + "&ui=en").text) == _emails(first)
+
+
 def test_page_and_filter_values_are_range_checked(admin, session):
     service.add(session, "one@example.com", "ko", confirmed=True)
     session.commit()
@@ -169,3 +183,72 @@ def test_an_address_that_never_confirmed_is_not_resubscribed_from_the_desk(admin
     assert r.status_code in (400, 409)
     session.expire_all()
     assert sub.status == "unsubscribed" and sub.confirmed_at is None
+
+
+def test_every_page_holds_the_rows_the_order_puts_there_read_from_either_end(session):
+    from datetime import timedelta
+
+    from mailer.db import utcnow
+    from subscribers.lookup import search_page
+
+    start = utcnow()
+    for i in range(23):
+        sub, _ = service.add(session, f"r{i:02}@example.com", "ko" if i % 3 else "en")
+        sub.created_at = start + timedelta(minutes=i // 4)  # ties: the id decides among them
+    session.commit()
+    everyone = session.scalars(
+        select(Subscriber).order_by(Subscriber.created_at.desc(), Subscriber.id.desc())
+    ).all()
+    for page in range(
+        1, 6
+    ):  # pages of the newer half from the newest end, the rest from the oldest
+        rows, total = search_page(session, page=page, per_page=5)
+        assert total == 23 and rows == list(everyone[(page - 1) * 5 : page * 5]), page
+    assert search_page(session, page=6, per_page=5) == ([], 23)
+    ones = [s for s in everyone if s.email.startswith("r1")]  # r10 to r19: a search's two pages
+    assert search_page(session, "R1", page=2, per_page=5) == (ones[5:], 10)
+    assert search_page(session, "r1", page=3, per_page=5) == ([], 10)
+    pages = [everyone[i : i + 5] for i in range(0, 23, 5)]
+    for n in range(1, 5):  # the next and previous links' cursors read the same pages
+        assert search_page(session, per_page=5, after=pages[n - 1][-1].id)[0] == list(pages[n])
+        assert search_page(session, per_page=5, before=pages[n][0].id)[0] == list(pages[n - 1])
+    ko = [s for s in everyone if s.lang == "ko"]
+    for page in range(1, 5):
+        rows, total = search_page(session, lang="ko", page=page, per_page=4)
+        assert total == len(ko) and rows == ko[(page - 1) * 4 : page * 4], page
+
+
+def test_a_subscriber_page_shows_the_newest_deliveries_and_events(admin, session, monkeypatch):
+    from mailer.delivery.models import Delivery
+    from mailer.events.models import WebhookEvent
+    from mailer.issues.models import Edition, Issue
+    from mailer.web.admin import subscriber_pages
+
+    monkeypatch.setattr(subscriber_pages, "DELIVERIES_SHOWN", 2)
+    monkeypatch.setattr(subscriber_pages, "EVENTS_SHOWN", 3)
+    sub, _ = service.add(session, "mi@example.com", "en", confirmed=True)
+    now = sub.created_at
+    for n in (1, 2, 3):
+        issue = Issue(number=n, status="sent", window_start=now, window_end=now, started_at=now)
+        session.add(issue)
+        session.flush()
+        edition = Edition(issue_id=issue.id, lang="en", subject=f"Issue {n}")
+        session.add(edition)
+        session.flush()
+        session.add(
+            Delivery(
+                issue_id=issue.id, edition_id=edition.id, subscriber_id=sub.id, email=sub.email
+            )
+        )
+    for i, kind in enumerate(("processed", "delivered", "open", "click")):
+        # the provider's case is not the list's: the address is matched whatever its case
+        session.add(
+            WebhookEvent(sg_event_id=f"e{i}", event=kind, email="Mi@Example.com", payload={})
+        )
+    session.commit()
+    page = admin.get(f"/admin/subscribers/{sub.id}?ui=en").text
+    issues = re.findall(r'<a href="/admin/issues/(\d+)">', page)
+    assert issues == ["2", "3"] and page.count("The newest 2 are shown.") == 1
+    events = re.search(r'<table id="events">(.*?)</table>', page, re.DOTALL).group(1)
+    assert events.count("<td>") == 6 and "The newest 3 are shown." in page
+    assert ">processed<" not in events and ">clicked<" in events

@@ -1,0 +1,333 @@
+"""A year of weekly issues at N readers on PostgreSQL, pruned as it goes, then every desk page timed.
+
+    python benchmarks/year.py [URL] [--readers 100000] [--issues 52] [--runs 5] [--keep] [--reuse]
+        [--steady]
+
+URL: a PostgreSQL database of its own (its schema is dropped and made again); by default the script
+creates `mailer_year_bench` on 127.0.0.1 and drops it at the end (--keep keeps it; --reuse times an
+already built database again, after `db upgrade`, without building it).
+
+What it does, in order:
+- N active readers by COPY (benchmarks/_stack.copy_subscribers, a third each ko/en/both);
+- week by week, issue k started at now - 3 days - (issues - k) weeks: its three editions, batches, a
+  ledger row per reader and its webhook events as SendGrid sends them (benchmarks/prune.add_sent_issue:
+  processed, delivered or for 1 in 200 a bounce, an open for half, a click for a tenth: 2.6 per reader,
+  ~450-byte raw payloads), then retention at that moment (the project's own `run_prune`: the issue's
+  counts and aggregates made final, events older than MAILER_EVENT_RETENTION_DAYS and ledger rows older
+  than MAILER_LEDGER_RETENTION_DAYS deleted in chunks) and a plain VACUUM of the two tables, as
+  autovacuum would, so that the space of deleted rows is used again: the disk stays bounded;
+- retention once more at the real now, beat's stats refresh, and one reader in 200 made `bounced`
+  (the suppression list);
+- then, logged in as an admin through the login form (in-process, FastAPI's TestClient), each desk page,
+  /metrics, `ops status` (the function, the command in this process, and the command as a new process,
+  which includes Python's start) and beat's stats refresh of the current issue (the last one, 3 days
+  old: its raw rows are all still there): one warm-up, then the median, min and max of --runs.
+
+--steady builds only what retention leaves after a year (issue 1 whole, then pruned; its final figures
+copied to the issues past both retentions; the ledger and events of the issues within them): the same
+tables the pages read, at 1M readers in half an hour instead of hours.
+
+Database sizes printed: before retention (a year unpruned, estimated as `issues` x what the first issue
+added), the most it held while pruning as it went, and at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/mailer_year_bench"
+PAGE_TARGET_MS, OPS_TARGET_MS = 300, 1000
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+EDITOR, PASSWORD = "year", "a year of weekly issues"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("url", nargs="?", default=None, help=f"default: {DEFAULT_URL}")
+    parser.add_argument("--readers", type=int, default=100_000)
+    parser.add_argument("--issues", type=int, default=52)
+    parser.add_argument("--runs", type=int, default=5, help="timed runs of each page (median)")
+    parser.add_argument("--keep", action="store_true", help="keep the database the script made")
+    parser.add_argument(
+        "--reuse", action="store_true", help="time an already built database (no build)"
+    )
+    parser.add_argument(
+        "--steady",
+        action="store_true",
+        help="build only what retention keeps (issue 1 whole, then pruned; older issues' figures "
+        "copied from it; the ledger and events of the issues within retention): a year at 1M in "
+        "minutes instead of hours",
+    )
+    return parser.parse_args(argv)
+
+
+def db_size(engine) -> int:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return conn.scalar(text("SELECT pg_database_size(current_database())"))
+
+
+def vacuum(engine) -> None:
+    from sqlalchemy import text
+
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE webhook_events, deliveries, subscribers"))
+
+
+def gib(n: float) -> str:
+    return f"{n / 2**30:,.2f} GiB"
+
+
+def copy_figures(conn, source: int, issue: int) -> None:
+    """Issue `source`'s final counts and aggregates, as issue `issue`'s."""
+    from sqlalchemy import text
+
+    for table, columns in (
+        ("issue_counts", "counted_at, deliveries, stats, final_at"),
+        ("issue_hours", "lang, event, hour, events"),
+        ("issue_links", "lang, url, clicks"),
+    ):
+        sql = f"INSERT INTO {table} (issue_id, {columns}) SELECT :i, {columns} FROM {table}"
+        conn.execute(text(sql + " WHERE issue_id = :s"), {"i": issue, "s": source})
+
+
+def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict:
+    """The year, pruned as it goes (or, `steady`, as retention leaves it); returns the sizes seen."""
+    import _stack
+    from prune import LANGS, add_sent_issue
+    from sqlalchemy import text
+
+    from mailer.db import get_engine, utcnow
+    from mailer.events.retention import run_prune
+    from mailer.events.stats import refresh_counts
+    from mailer.events.tasks import run_refresh_issue_counts
+
+    _stack.fresh_schema(url)
+    engine = get_engine(url)
+    took = _stack.copy_subscribers(url, readers)
+    print(f"{readers:,} readers by COPY in {took:.1f}s", flush=True)
+    now = utcnow()
+    empty = db_size(engine)
+    peak, first_issue = empty, 0
+    for k in range(1, issues + 1):
+        at = now - timedelta(days=3) - timedelta(weeks=issues - k)
+        kept = {  # --steady: only the rows retention would keep now; issue 1 is built whole
+            "ledger": k == 1 or now - at < timedelta(days=rt.settings.ledger_retention_days),
+            "events": k == 1 or now - at < timedelta(days=rt.settings.event_retention_days),
+        }
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            add_sent_issue(conn, k, at, readers, LANGS, **(kept if steady else {}))
+            if steady and k > 1 and not kept["events"]:  # its figures as they were made final
+                copy_figures(conn, 1, k)
+        if not (steady and k > 1 and not kept["events"]):
+            with rt.session() as session:  # as beat counted it in its first days
+                refresh_counts(session, k, min(now, at + timedelta(days=6)))
+                session.commit()
+        t1 = time.perf_counter()
+        size = db_size(engine)
+        peak = max(peak, size)
+        if k == 1:
+            first_issue = size - empty
+        if steady and k > 1:
+            print(
+                f"issue {k:>2}: built in {t1 - t0:5.1f}s ({', '.join(n for n, v in kept.items() if v) or 'figures only'})",
+                flush=True,
+            )
+            continue
+        done = run_prune(rt, now=now if steady else at + timedelta(hours=1))
+        vacuum(engine)
+        t2 = time.perf_counter()
+        print(
+            f"issue {k:>2}: built in {t1 - t0:5.1f}s; pruned {done.events:>9,} events,"
+            f" {done.deliveries:>9,} ledger rows in {t2 - t1:5.1f}s; database {gib(size)}",
+            flush=True,
+        )
+    done = run_prune(rt, now=utcnow())
+    vacuum(engine)
+    with rt.session() as session:
+        session.execute(text("UPDATE subscribers SET status = 'bounced' WHERE id % 200 = 0"))
+        session.commit()
+    run_refresh_issue_counts(rt)
+    vacuum(engine)
+    print(f"retention at now: {done.events:,} events, {done.deliveries:,} ledger rows", flush=True)
+    return {"unpruned": empty + issues * first_issue, "peak": peak}
+
+
+def log_in(client) -> None:
+    form = client.get("/admin/login")
+    answer = client.post(
+        "/admin/login",
+        data={
+            "name": EDITOR,
+            "password": PASSWORD,
+            "csrf_token": CSRF.search(form.text).group(1),
+            "next": "/admin",
+        },
+    )
+    if answer.status_code != 303:
+        raise SystemExit(f"could not log in: {answer.status_code}")
+
+
+def timed(fn, runs: int) -> list[float]:
+    fn()  # warm-up: caches, the first count of stale figures
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def targets(rt, readers: int, issues: int) -> list[tuple[str, object, int]]:
+    """(name, a call, target in ms) for everything timed."""
+    from click.testing import CliRunner
+    from fastapi.testclient import TestClient
+
+    from mailer.cli import main as cli
+    from mailer.db import utcnow
+    from mailer.events.tasks import run_refresh_issue_counts
+    from mailer.ops.status import status
+    from mailer.web.admin.accounts import create_user
+    from mailer.web.app import create_app
+
+    with rt.session() as session:
+        from mailer.issues.models import Editor
+
+        if session.query(Editor).filter_by(name=EDITOR).one_or_none() is None:
+            create_user(session, EDITOR, PASSWORD, role="admin")
+            session.commit()
+    client = TestClient(create_app(rt), base_url="https://testserver", follow_redirects=False)
+    log_in(client)
+
+    def get(path: str):
+        def call():
+            answer = client.get(path)
+            if answer.status_code != 200:
+                raise SystemExit(f"{path}: {answer.status_code}")
+
+        return call
+
+    def ops_function():
+        with rt.session() as session:
+            status(session, rt.settings, utcnow(), rt.kv)
+
+    runner = CliRunner()
+
+    def ops_command():
+        result = runner.invoke(cli, ["ops", "status"], obj=rt)
+        if result.exit_code not in (0, 3):
+            raise SystemExit(f"ops status: {result.output}")
+
+    def ops_process():
+        subprocess.run(
+            [sys.executable, "-m", "mailer.cli", "ops", "status"], check=False, capture_output=True
+        )
+
+    last_page = (readers + 49) // 50
+    middle = readers // 2 + 1
+    old = max(1, issues - 20)
+    pages = [
+        ("dashboard (issues list)", "/admin"),
+        ("current issue's page", f"/admin/issues/{issues}"),
+        ("current issue's live block", f"/admin/issues/{issues}/live"),
+        ("current issue's progress", f"/admin/issues/{issues}/progress"),
+        ("current issue's report", f"/admin/issues/{issues}/report"),
+        ("current issue's report.csv", f"/admin/issues/{issues}/report.csv?table=editions"),
+        (f"issue {old}'s report (pruned)", f"/admin/issues/{old}/report"),
+        ("subscribers list", "/admin/subscribers"),
+        ("subscribers, a deep page", f"/admin/subscribers?page={last_page // 2}"),
+        (
+            "subscribers, a deep page by Next",  # the link carries the last reader of the page before
+            f"/admin/subscribers?page={last_page // 2 + 1}&after={readers - (last_page // 2) * 50 + 1}",
+        ),
+        ("subscribers, the last page", f"/admin/subscribers?page={last_page}"),
+        ("subscribers, a search", f"/admin/subscribers?q=reader{middle}@"),
+        ("subscribers, ko only", "/admin/subscribers?lang=ko"),
+        ("a subscriber's page", f"/admin/subscribers/{middle}"),
+        ("suppression list", "/admin/subscribers?status=suppressed"),
+        ("trends", "/admin/reports"),
+        ("feeds", "/admin/feeds"),
+        ("editors", "/admin/editors"),
+        ("welcome mail", "/admin/mails/welcome"),
+        ("/metrics", "/metrics"),
+    ]
+    return [
+        *((name, get(path), PAGE_TARGET_MS) for name, path in pages),
+        ("ops status (function)", ops_function, OPS_TARGET_MS),
+        ("ops status (command)", ops_command, OPS_TARGET_MS),
+        ("ops status (new process)", ops_process, 0),
+        ("beat's stats refresh", lambda: run_refresh_issue_counts(rt), 0),
+    ]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    url = args.url or DEFAULT_URL
+    if not url.startswith("postgresql"):
+        raise SystemExit("this benchmark needs PostgreSQL (COPY, generate_series)")
+    os.environ.update(
+        {
+            "MAILER_DATABASE_URL": url,
+            "MAILER_BROKER_URL": "",
+            "MAILER_SECRET_KEY": "bench-secret-key",
+            "MAILER_PUBLIC_URL": "https://news.example.com",
+            "MAILER_ENV": "development",
+        }
+    )
+    import _stack
+    from sqlalchemy.engine import make_url
+
+    from mailer.db import get_engine, upgrade_database
+
+    _stack.check_local(url)
+    rt = _stack.runtime()
+    engine = get_engine(url)
+    if args.reuse:
+        upgrade_database(url)
+        sizes = {}
+    else:
+        t0 = time.perf_counter()
+        sizes = build(url, args.readers, args.issues, rt, args.steady)
+        print(f"built a year in {time.perf_counter() - t0:,.0f}s", flush=True)
+    end = db_size(engine)
+    if sizes:
+        print(f"database before retention (a year unpruned, estimated): {gib(sizes['unpruned'])}")
+        print(f"database at most while pruning as it went: {gib(sizes['peak'])}")
+    print(f"database after retention: {gib(end)}")
+    print(f"\n{args.readers:,} readers, {args.issues} weekly issues; median of {args.runs} runs")
+    print(f"{'':34} {'median':>9} {'min':>9} {'max':>9}  target")
+    for name, call, target in targets(rt, args.readers, args.issues):
+        ms = timed(call, args.runs)
+        verdict = "" if not target else ("ok" if statistics.median(ms) < target else "OVER")
+        print(
+            f"{name:34} {statistics.median(ms):7.0f}ms {min(ms):7.0f}ms {max(ms):7.0f}ms"
+            f"  {f'< {target} ms ' + verdict if target else '-'}",
+            flush=True,
+        )
+    engine.dispose()
+    if args.url is None and not args.keep and not args.reuse:
+        admin = get_engine(str(make_url(url).set(database="postgres")))
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            from sqlalchemy import text
+
+            conn.execute(text(f"DROP DATABASE {make_url(url).database} WITH (FORCE)"))
+        print(f"dropped database {make_url(url).database}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
