@@ -163,6 +163,7 @@ def test_the_schema_check_reads_the_head_from_the_migration_files(tmp_path):
     command.upgrade(alembic_config(url), "head")
     assert schema_is_current(url)
 
+
 def test_the_desks_reads_of_a_large_list_are_served_by_indexes(session, database_url):
     """A subscriber's events by address and a page of the list by age, as the desk asks for them, each
     read through its index (a plan, not a timing: benchmarks/year.py times them at a year's size)."""

@@ -266,6 +266,7 @@ def test_the_readiness_panel_reads_as_words():
     shown = {k: (v["text"], v["color"]) for k, v in mapping["options"].items()}
     assert shown == {"0": ("not ready", "red"), "1": ("ready", "green")}
 
+
 def test_the_list_is_counted_by_beat_not_at_each_scrape_and_view(runtime, session):
     from mailer.events.tasks import run_refresh_issue_counts
     from subscribers import service
