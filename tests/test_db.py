@@ -182,7 +182,11 @@ def test_the_desks_reads_of_a_large_list_are_served_by_indexes(session, database
         sql = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
         return " ".join(str(row) for row in session.execute(text(explain + str(sql))))
 
-    assert "ix_webhook_events_email_lower" in plan(_events_query("Mi@Example.com").limit(100))
+    # on PostgreSQL each partition's copy of the index is named after the partition
+    events = plan(_events_query("Mi@Example.com").limit(100))
+    assert (
+        "ix_webhook_events_email_lower" in events or "webhook_events_default_lower_id_idx" in events
+    )
     page = (
         select(Subscriber.id)
         .order_by(Subscriber.created_at.desc(), Subscriber.id.desc())

@@ -45,8 +45,9 @@ class WebhookEvent(Base):
 
 
 # A subscriber's events (the desk's page, a GDPR export or erasure) by address, whatever its case:
-# without it each of those reads every event kept.
-Index("ix_webhook_events_email_lower", func.lower(WebhookEvent.email))
+# without it each of those reads every event kept. With the id, a partition's index gives the
+# newest first already, so the planner never walks every partition by id instead.
+Index("ix_webhook_events_email_lower", func.lower(WebhookEvent.email), WebhookEvent.id)
 
 
 class IssueCounts(Base):

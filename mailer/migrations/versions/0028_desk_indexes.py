@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 INDEXES = (
-    ('ix_webhook_events_email_lower', 'webhook_events', [sa.text('lower(email)')]),
+    ('ix_webhook_events_email_lower', 'webhook_events', [sa.text('lower(email)'), 'id']),
     ('ix_subscribers_created_at_id', 'subscribers', ['created_at', 'id']),
 )
 
