@@ -16,10 +16,14 @@ SQLite keeps plain tables: every function here is a no-op there."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+
+log = logging.getLogger(__name__)
 
 LEDGER = "deliveries"
 EVENTS = "webhook_events"
@@ -35,6 +39,8 @@ MAX_ISSUE = 2**31 - 1
 # a long query would hold up every send and webhook post queued behind it, so the drop gives way
 # (its rows are then deleted in chunks instead).
 DROP_LOCK_TIMEOUT = "2s"
+ATTACH_LOCK_TIMEOUT = "2s"
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 def is_postgres(conn: Connection) -> bool:
@@ -94,42 +100,58 @@ def ensure(conn: Connection, issue_id: int) -> list[str]:
     made = []
     # the events first, then the ledger: the order in which applying events locks them
     for table in (EVENTS, LEDGER):
-        partition = name(table, issue_id)
-        # two starters of one issue (beat and an editor) make it once
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:table), :issue)"),
-            {"table": partition, "issue": issue_id},
-        )
-        if conn.scalar(text("SELECT to_regclass(:name)"), {"name": partition}) is not None:
-            continue
-        check = f"{partition}_key"
-        conn.execute(
-            text(
-                f"CREATE TABLE {partition} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-                f"{STORAGE[table]}"
-            )
-        )
-        conn.execute(  # proves the partition's bound, so ATTACH need not scan it
-            text(
-                f"ALTER TABLE {partition} ADD CONSTRAINT {check}"
-                f" CHECK (issue_id IS NOT NULL AND issue_id = {int(issue_id)})"
-            )
-        )
-        conn.execute(
-            text(
-                f"WITH moved AS (DELETE FROM {table}_default WHERE issue_id = :issue RETURNING *)"
-                f" INSERT INTO {partition} SELECT * FROM moved"
-            ),
-            {"issue": issue_id},
-        )
-        conn.execute(
-            text(
-                f"ALTER TABLE {table} ATTACH PARTITION {partition} FOR VALUES IN ({int(issue_id)})"
-            )
-        )
-        conn.execute(text(f"ALTER TABLE {partition} DROP CONSTRAINT {check}"))
-        made.append(partition)
+        try:
+            with conn.begin_nested():
+                if _make(conn, table, issue_id):
+                    made.append(name(table, issue_id))
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            # A long read holds the default partition: the issue's rows go there for now (retention
+            # deletes them in chunks) and the next ensure (the send's start) tries again.
+            log.warning("partition %s not made: the table is busy", name(table, issue_id))
     return made
+
+
+def _make(conn: Connection, table: str, issue_id: int) -> bool:
+    partition = name(table, issue_id)
+    # two starters of one issue (beat and an editor) make it once
+    conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:table), :issue)"),
+        {"table": partition, "issue": issue_id},
+    )
+    if conn.scalar(text("SELECT to_regclass(:name)"), {"name": partition}) is not None:
+        return False
+    # ATTACH takes the default partition's strongest lock: waiting behind a long read would queue every
+    # send and webhook post behind it, so it gives way instead (reverted with the savepoint or below)
+    previous = conn.scalar(text("SELECT current_setting('lock_timeout')"))
+    conn.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": ATTACH_LOCK_TIMEOUT})
+    check = f"{partition}_key"
+    conn.execute(
+        text(
+            f"CREATE TABLE {partition} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+            f"{STORAGE[table]}"
+        )
+    )
+    conn.execute(  # proves the partition's bound, so ATTACH need not scan it
+        text(
+            f"ALTER TABLE {partition} ADD CONSTRAINT {check}"
+            f" CHECK (issue_id IS NOT NULL AND issue_id = {int(issue_id)})"
+        )
+    )
+    conn.execute(
+        text(
+            f"WITH moved AS (DELETE FROM {table}_default WHERE issue_id = :issue RETURNING *)"
+            f" INSERT INTO {partition} SELECT * FROM moved"
+        ),
+        {"issue": issue_id},
+    )
+    conn.execute(
+        text(f"ALTER TABLE {table} ATTACH PARTITION {partition} FOR VALUES IN ({int(issue_id)})")
+    )
+    conn.execute(text(f"ALTER TABLE {partition} DROP CONSTRAINT {check}"))
+    conn.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": previous})
+    return True
 
 
 def analyze(conn: Connection, table: str, issue_id: int) -> None:

@@ -226,3 +226,22 @@ def test_the_migration_partitions_a_database_holding_data_and_goes_back(scratch_
     with engine.begin() as conn:
         assert _counts(conn) == kept
     engine.dispose()
+
+
+def test_a_partition_gives_way_to_a_long_read_and_comes_later(scratch_url):
+    """ATTACH needs the default partition to itself: behind a read left open it waits a moment, then
+    the issue's rows go to the default partition and the next ensure makes the partition."""
+    command.upgrade(alembic_config(scratch_url), "head")
+    engine = create_engine(scratch_url)
+    with engine.connect() as reader, engine.connect() as starter:
+        reader.begin()
+        reader.scalar(text("SELECT count(*) FROM deliveries"))  # holds every ledger partition
+        with starter.begin():
+            assert partitions.ensure(starter, 7) == ["webhook_events_p7"]
+            # the transaction goes on: the ledger's rows land in the default partition meanwhile
+            assert starter.scalar(text("SELECT to_regclass('deliveries_p7')")) is None
+            assert starter.scalar(text("SELECT current_setting('lock_timeout')")) == "0"
+        reader.rollback()
+        with starter.begin():
+            assert partitions.ensure(starter, 7) == ["deliveries_p7"]
+    engine.dispose()
