@@ -68,6 +68,54 @@ def test_rate_and_time_left_come_from_the_last_minute(session, issue, settings, 
     assert re.search(r"0\.2/s over the last 2[0-3]s, time to drain 2\ds", shown), shown
 
 
+def test_editions_started_seconds_apart_are_one_send(session, issue, settings):
+    """The editions' ledgers are written one after another: the rate counts from the first start, not
+    the newest (from which a steady send read "starting" ten seconds in)."""
+    batch_ids = began(session, issue, settings, 20)
+    newest = (
+        update(Edition)
+        .where(Edition.issue_id == issue.id, Edition.lang == "both")
+        .values(started_at=utcnow() - timedelta(seconds=4))
+    )
+    session.execute(newest)
+    session.commit()
+    accept(session, batch_ids[:1], 10)
+    accept(session, batch_ids[1:2], 5)
+    [row] = issues_in_flight(session, utcnow(), settings)
+    assert row["state"] == "sending" and row["per_second"] == 0.2
+    # an edition long done adds no quiet time to one started since
+    session.execute(
+        update(Edition)
+        .where(Edition.issue_id == issue.id, Edition.lang != "both")
+        .values(started_at=utcnow() - timedelta(minutes=30))
+    )
+    session.execute(
+        update(Batch)
+        .where(Batch.issue_id == issue.id, Batch.edition_id.in_(_editions(session, issue, "both")))
+        .values(status=BatchStatus.PENDING)
+    )
+    session.execute(
+        update(Batch)
+        .where(
+            Batch.issue_id == issue.id, Batch.edition_id.not_in(_editions(session, issue, "both"))
+        )
+        .values(status=BatchStatus.ACCEPTED, sent_at=utcnow() - timedelta(minutes=29))
+    )
+    session.commit()
+    [row] = issues_in_flight(session, utcnow(), settings)
+    assert row["state"] == "starting"  # 4 s since the edition in flight began: too early to say
+
+
+def _editions(session, issue, lang: str) -> list[int]:
+    from sqlalchemy import select
+
+    return list(
+        session.scalars(
+            select(Edition.id).where(Edition.issue_id == issue.id, Edition.lang == lang)
+        )
+    )
+
+
 def test_a_send_just_started_reads_as_starting(session, issue, settings, runtime):
     batch_ids = began(session, issue, settings, 1)
     accept(session, batch_ids[:1], 0.5)
