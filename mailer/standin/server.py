@@ -365,6 +365,8 @@ class StandIn:
             return self._answer(handler, 200)
 
         message_id = self._accept(payload)
+        if outcome == "hang":  # accepted; the answer waits (a client killed now never reads it)
+            self._stopping.wait(self.slow_seconds)
         if outcome == "drop":
             with self._lock:
                 self._counts["drop"] += 1
