@@ -67,8 +67,16 @@ class Live:
         self.tmp_path = tmp_path
 
     def web(self, port: int) -> None:
+        """Started; up() waits for it."""
+        self.web_port = port
         self.stack.start("web", "serve", "--port", str(port))
-        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), 30, "the web app")
+
+    def up(self, *workers: str) -> None:
+        """Until the web app (if started) and the named workers answer: all start at once."""
+        self.stack.wait_workers(*workers)
+        if getattr(self, "web_port", None):
+            url = f"http://127.0.0.1:{self.web_port}/healthz"
+            wait_for(lambda: _answers(url), 30, "the web app")
 
     def worker(self, queues: str = "send", name: str = "worker", wait: bool = True) -> None:
         self.stack.start(
@@ -164,9 +172,10 @@ def test_a_database_restart_mid_send_costs_seconds_not_a_lease(
     )
     _flush(redis_url)
     try:
+        live.beat()  # first, so that its first sweep comes soon after the send's start
         live.web(web_port)
-        live.worker("send,events")
-        live.beat()
+        live.worker("send,events", wait=False)
+        live.up("worker")
         live.mailer("issue", "send", str(issue.number))
         wait_for(lambda: len(standin.recipients()) >= 5 * BATCH, 60, "five batches accepted")
         proxy.cut(1.0)
@@ -265,7 +274,7 @@ def test_lost_answers_with_their_evidence_in_settle_at_the_next_sweep(
         live.web(web_port)
         live.worker("events", name="events", wait=False)
         live.worker("send", name="victim", wait=False)
-        live.stack.wait_workers("events", "victim")
+        live.up("events", "victim")
         live.mailer("issue", "send", str(issue.number))
         wait_for(lambda: len(standin.accepted()) == 1, 30, "the first request accepted")
         live.stack.procs["victim"][0].kill()  # waiting for its 202
