@@ -483,7 +483,7 @@ def main(argv=None) -> int:
 BEFORE = {
     "database blip": "319 s (0.84 s outage; queued tasks dropped, a lease waited out)",
     "Redis restarted": "325 s (queued batches found by the sweep only after a lease)",
-    "worker killed": "lease + grace (20 min) unless evidence came",
+    "worker killed": "lease + grace (20 min) for a request accepted before the kill",
 }
 
 
