@@ -34,9 +34,18 @@ class Blip:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
+    def close(self) -> None:
+        """No more connections taken, and every open one dropped."""
+        self.cut(0)
+        with contextlib.suppress(OSError):
+            self.listener.close()
+
     def _accept(self) -> None:
         while True:
-            client, _ = self.listener.accept()
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed
+                return
             if time.monotonic() < self.down_until:
                 client.close()  # refused, as by a server not yet up
                 continue

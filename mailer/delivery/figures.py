@@ -4,7 +4,7 @@ Pure: the caller reads the snapshot (delivery.stats.send_snapshot, and the signa
 every place that shows a send (the desk, `mailer ops status`, /metrics) shows what this says.
 
 The rate is the recipients settled by accepted batches over a sliding window: the last
-RATE_WINDOW_SECONDS, or since the send last (re)started when that is shorter. A rate taken from a long
+RATE_WINDOW_SECONDS, or since the send's first request after it last (re)started when that is shorter. A rate taken from a long
 fixed window divided by its full length reads a one-minute send as hours long in its first seconds,
 and keeps a stalled send "moving" for the rest of the window. Until there is enough to measure
 (MIN_SECONDS and MIN_BATCHES accepted) the send is "starting"; once recipients wait and nothing has
@@ -124,6 +124,11 @@ def figures(snap: Snapshot, stall_seconds: float) -> Figures:
         return Figures(PARTLY_SENT)
     since = snap.since or now
     window_start = max(now - timedelta(seconds=RATE_WINDOW_SECONDS), since)
+    # A send younger than the window is measured from its first batch's request (a batch's sent_at):
+    # the time before it (the first ledger block written, a worker taking it) is latency, not pace.
+    first = min((at for at, _ in snap.accepted if at >= window_start), default=None)
+    if first is not None and window_start == since:
+        window_start = first
     window = max((now - window_start).total_seconds(), 0.0)
     in_window = [n for at, n in snap.accepted if at >= window_start]
     work_waiting = bool(p.waiting or p.ledger_pending or snap.due)

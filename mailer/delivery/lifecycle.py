@@ -158,8 +158,9 @@ class Sweep:
 def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
     """The periodic safety net. A batch whose worker died before its request went out goes out again at
     once; one whose worker died mid-request may have been sent, so it becomes `unknown` (reconciled, never
-    blindly resent); a pending batch that waited two sweeps for a worker (its task may be lost), or a
-    retrying one that waited a whole lease, is queued again."""
+    blindly resent), at once if webhook evidence covers it, else once its lease lapses; a pending batch
+    that waited two sweeps for a worker (its task may be lost), or a retrying one that waited a whole
+    lease, is queued again."""
     sending_issues = select(Issue.id).where(Issue.status == IssueStatus.SENDING)
     lapsed = Batch.leased_until < now  # of a batch still `sending`
     never_sent = session.scalars(
@@ -182,6 +183,28 @@ def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
             leased_until=None,
             updated_at=Batch.leased_until,
             last_error="lease expired mid-request: the worker went silent mid-send",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    # A request whose every recipient has webhook evidence was accepted, whatever became of its worker
+    # (killed after the provider took it, before it read the 202): reconciled now, not a lease later. A
+    # worker still alive records the same answer.
+    queued = (
+        select(Delivery.id)
+        .where(
+            Delivery.issue_id == Batch.issue_id,  # PostgreSQL: the issue's ledger partition alone
+            Delivery.batch_id == Batch.id,
+            Delivery.status == DeliveryStatus.QUEUED,
+        )
+        .exists()
+    )
+    session.execute(
+        moving(BatchStatus.UNKNOWN, from_=[BatchStatus.SENDING])
+        .where(Batch.request_started_at.is_not(None), ~queued)
+        .values(
+            leased_until=None,
+            updated_at=now,
+            last_error="webhook evidence covers the request: settled without its worker",
         )
         .execution_options(synchronize_session=False)
     )
@@ -211,15 +234,6 @@ def sweep(session: Session, now: datetime, settings: Settings) -> Sweep:
         )
     )
     # An unknown batch whose every recipient has webhook evidence is settled now, not after its grace.
-    queued = (
-        select(Delivery.id)
-        .where(
-            Delivery.issue_id == Batch.issue_id,  # PostgreSQL: the issue's ledger partition alone
-            Delivery.batch_id == Batch.id,
-            Delivery.status == DeliveryStatus.QUEUED,
-        )
-        .exists()
-    )
     reconcile = session.scalars(
         select(Batch.id).where(
             Batch.status == BatchStatus.UNKNOWN, or_(Batch.updated_at <= grace_over, ~queued)

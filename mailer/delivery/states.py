@@ -7,7 +7,8 @@ reconciled, never blindly resent), failed or cancelled. A move is written one of
   workers (or a worker and the sweep, or two reconcilers) racing for a batch, one wins;
 - `move()`: a batch this worker has leased, moved off `sending` with its other changes in the UPDATE
   the session flushes anyway. The lease was the compare-and-set; no one else moves a leased batch
-  before its lease lapses.
+  before its lease lapses, but the sweep when webhook evidence covers its request (it was accepted:
+  its worker, if alive, records the same).
 """
 
 from collections.abc import Iterable

@@ -11,7 +11,7 @@ import contextlib
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
@@ -19,6 +19,7 @@ from mailer.delivery import counters
 from mailer.delivery.figures import RATE_WINDOW_SECONDS, Signals, Snapshot
 from mailer.delivery.models import Batch, BatchStatus
 from mailer.delivery.ratelimit import limiter
+from mailer.delivery.states import BATCH_OPEN
 from mailer.delivery.stats import progress
 from mailer.issues.models import Edition, Issue
 from mailer.issues.states import IssueStatus
@@ -62,11 +63,9 @@ def snapshot(session: Session, issue: Issue, now: datetime) -> Snapshot:
                 Batch.issue_id == issue.id, Batch.status == BatchStatus.ACCEPTED
             )
         )
-    started = session.scalar(
-        select(func.max(Edition.started_at)).where(Edition.issue_id == issue.id)
-    )
-    # The send last (re)started at its newest edition's start or its move to `sending` (a resume): a
-    # pause is no stall, and the time before it no part of the rate.
+    # The send last (re)started at its move to `sending` (a resume: a pause is no stall, and the time
+    # before it no part of the rate) or at the start of what is running now (running_since).
+    started = running_since(session, issue.id)
     since = max((t for t in (started, issue.updated_at) if t is not None), default=None)
     return Snapshot(
         progress=p,
@@ -77,6 +76,25 @@ def snapshot(session: Session, issue: Issue, now: datetime) -> Snapshot:
         last_accepted=last,
         due=due_editions(session, issue, now),
     )
+
+
+def running_since(session: Session, issue_id: int) -> datetime | None:
+    """When the editions still in flight (a ledger being written, or a batch open) started: the earliest
+    of them, so that editions started seconds apart, as one send starts them, count as one send (from
+    the newest one's start, a send read "starting" ten seconds in). With none in flight, the newest
+    start: an edition sent long ago adds no quiet time to one started later."""
+    started = Edition.started_at.is_not(None), Edition.issue_id == issue_id
+    open_batch = (
+        select(Batch.id)
+        .where(Batch.edition_id == Edition.id, Batch.status.in_(BATCH_OPEN))
+        .exists()
+    )
+    in_flight = session.scalar(
+        select(func.min(Edition.started_at)).where(
+            *started, or_(Edition.ledger_done_at.is_(None), open_batch)
+        )
+    )
+    return in_flight or session.scalar(select(func.max(Edition.started_at)).where(*started))
 
 
 def batch_signals(session: Session, issue: Issue) -> dict[str, int]:

@@ -1,7 +1,9 @@
 """Fault injection: which outcome the next mail-send request gets.
 
 Spec syntax: comma-separated `kind:probability`, e.g. "429:0.1,500:0.05,503:0.02,drop:0.01,slow:0.02".
-Kinds: 429, 500, 503 (answer that error without accepting), drop (accept and record, then close the
+Kinds: 429, 500, 503 (answer that error without accepting), 400 (a generic "Bad Request" naming no
+field, as SendGrid sometimes answers; nothing accepted), hang (accept and record, then hold the 202 for
+the slow time: a client that dies meanwhile never learns it was accepted), drop (accept and record, then close the
 connection without a response), slow (the request takes a while to arrive, then is answered normally; a
 client that hangs up meanwhile, timed out or killed, gets nothing accepted). Probabilities must sum to <= 1.
 A script of outcomes (the kinds above, or "202"/"ok" for a normal answer) is consumed first, in order,
@@ -16,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable
 
 OK = "ok"
-KINDS = ("429", "500", "503", "drop", "slow")
+KINDS = ("400", "429", "500", "503", "drop", "hang", "slow")
 _ALIASES = {"202": OK, "ok": OK, "200": OK}
 
 

@@ -2,7 +2,7 @@
 
 Real HTTP on a real socket, so the official `sendgrid` client, timeouts and dropped connections behave as
 they would against api.sendgrid.com. Order of checks per request: bearer key (401), body size (413), JSON
-(400), injected fault (429/500/503, or slow), recipient limits (always) and full validation (sampled),
+(400), injected fault (400/429/500/503, or slow), a refused recipient (a generic 400), recipient limits (always) and full validation (sampled),
 then accept: record, queue webhook events, answer 202 - or, for a `drop` fault, close without answering.
 """
 
@@ -177,8 +177,12 @@ class StandIn:
         webhook_batch_size: int = 1000,
         webhook_interval: float = 0.2,
         keep_payloads: bool = False,
+        refuse: frozenset[str] = frozenset(),
     ):
         self.keep_payloads = keep_payloads
+        # A request holding one of these addresses gets a 400 that names no field: the provider refusing
+        # someone without saying whom (tests of the split that finds them).
+        self.refuse = frozenset(refuse)
         self.api_key = api_key
         self._bearer = f"Bearer {api_key}"
         self.host, self.port = host, port
@@ -335,6 +339,8 @@ class StandIn:
                     "X-RateLimit-Reset": str(int(time.time()) + 1),
                 },
             )
+        if outcome == "400" or self._refuses(payload):
+            return self._answer(handler, 400, _errors("Bad Request"))
         if outcome in ("500", "503"):
             message = "internal server error" if outcome == "500" else "service unavailable"
             return self._answer(handler, int(outcome), _errors(message))
@@ -359,6 +365,8 @@ class StandIn:
             return self._answer(handler, 200)
 
         message_id = self._accept(payload)
+        if outcome == "hang":  # accepted; the answer waits (a client killed now never reads it)
+            self._stopping.wait(self.slow_seconds)
         if outcome == "drop":
             with self._lock:
                 self._counts["drop"] += 1
@@ -368,6 +376,16 @@ class StandIn:
                 handler.connection.shutdown(socket.SHUT_RDWR)
             return
         self._answer(handler, 202, None, {"X-Message-Id": message_id})
+
+    def _refuses(self, payload) -> bool:
+        if not self.refuse or not isinstance(payload, dict):
+            return False
+        for p in payload.get("personalizations") or ():
+            for kind in _ADDRESS_FIELDS:
+                for entry in (p.get(kind) or ()) if isinstance(p, dict) else ():
+                    if isinstance(entry, dict) and entry.get("email") in self.refuse:
+                        return True
+        return False
 
     def _accept(self, payload: dict) -> str:
         message_id = secrets.token_urlsafe(16)  # 22 url-safe characters, like SendGrid's ids

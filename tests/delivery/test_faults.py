@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 import redis
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from mailer.db import utcnow
 from mailer.delivery.models import Batch, BatchStatus, DeliveryStatus
@@ -23,64 +23,12 @@ from mailer.delivery.states import LEASABLE
 from mailer.issues.models import Issue
 from mailer.issues.service import draft_issue
 from mailer.standin import Faults, StandIn
-from subscribers.models import Subscriber
 from tests.broker import free_port
 from tests.factories import shown_statuses
+from tests.live import Stack, add_readers, wait_for
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow]
 PROBE = "probe@news.example.com"
-
-
-class Stack:
-    """Processes started as ops would start them, all on this machine."""
-
-    def __init__(self, env: dict, tmp_path):
-        self.env, self.tmp_path, self.procs = env, tmp_path, {}
-
-    def start(self, name: str, *args: str) -> subprocess.Popen:
-        log = open(self.tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-        self.procs[name] = (
-            subprocess.Popen(
-                [sys.executable, "-m", "mailer.cli", *args],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            ),
-            log,
-        )
-        return self.procs[name][0]
-
-    def log(self, name: str) -> str:
-        return (self.tmp_path / f"{name}.log").read_text()
-
-    def wait_workers(self, *names: str, timeout: float = 60) -> None:
-        """Until each named worker answers a ping (on a slow machine one can take seconds to come up)."""
-        from mailer.celery_app import create_app
-        from mailer.config import Settings
-
-        app = create_app(Settings(broker_url=self.env["MAILER_BROKER_URL"]))
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            up = {
-                host.split("@")[0]
-                for reply in app.control.ping(timeout=0.5) or []
-                for host in reply
-            }
-            if up >= set(names):
-                return
-        raise AssertionError(f"workers {names} did not come up within {timeout} s")
-
-    def stop(self):
-        for proc, _log in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc, log in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.close()
 
 
 def _stack(settings, tmp_path, broker_url: str):
@@ -131,24 +79,6 @@ def stack_on_private_redis(session, ingested, settings, tmp_path, private_redis)
     yield from _stack(settings, tmp_path, private_redis.url)
 
 
-def _subscribers(session, n: int) -> list[str]:
-    langs = ("ko", "en", "both")
-    rows = [
-        {
-            "email": f"reader{i}@example.com",
-            "lang": langs[i % 3],
-            "status": "active",
-            "consent_source": "test",
-            "created_at": utcnow(),
-            "updated_at": utcnow(),
-        }
-        for i in range(n)
-    ]
-    session.execute(insert(Subscriber), rows)
-    session.commit()
-    return [r["email"] for r in rows]
-
-
 def _send_and_wait(stack, number: int, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "mailer.cli", "issue", "send", str(number), "--wait"],
@@ -181,7 +111,7 @@ def _assert_everyone_exactly_once(session, stack, emails, issue):
 
 
 def test_5000_subscribers_through_429s_500s_and_lost_answers(session, stack, settings):
-    emails = _subscribers(session, 5000)
+    emails = add_readers(session, 5000)
     issue = draft_issue(session, utcnow(), settings)
     session.commit()
     # one of each fault first, so each is seen whatever the dice say, then 10% 429, 5% 500, 1% dropped
@@ -203,7 +133,7 @@ def test_a_worker_killed_mid_request_near_the_end_costs_a_minute_not_an_hour(
     """The victim dies inside its request with the send nearly over, so no webhook event comes
     after the loss on its own: the probe makes the stream pass it. Every reader has one copy, and the
     issue is `sent`, within lease + grace + 60 s of the kill (the max wait, an hour, never ends it)."""
-    emails = _subscribers(session, 5000)
+    emails = add_readers(session, 5000)
     issue = draft_issue(session, utcnow(), settings)
     session.commit()
     # 5% 429, 3% 500, 2% accepted with the answer lost; every other answer is slow, so there is a "mid"
@@ -233,7 +163,7 @@ def test_a_worker_killed_mid_request_near_the_end_costs_a_minute_not_an_hour(
         stderr=subprocess.PIPE,
         text=True,
     )
-    _wait_for(lambda: len(stack.standin.recipients()) >= 4000, 120, "four fifths of the send")
+    wait_for(lambda: len(stack.standin.recipients()) >= 4000, 120, "four fifths of the send")
     # Near the end (at most three batches wait for a worker, so the stream goes quiet before the victim's lease
     # ends), with both workers' request marks committed under 0.4 s ago and still `sending` (not a quick 429,
     # 500 or drop): the victim dies inside its 0.5 s request, and the stand-in takes nothing from it.
@@ -257,7 +187,7 @@ def test_a_worker_killed_mid_request_near_the_end_costs_a_minute_not_an_hour(
     killed = time.time()
     env = stack.env
     bound = int(env["MAILER_BATCH_LEASE_SECONDS"]) + int(env["MAILER_RECONCILE_GRACE_SECONDS"]) + 60
-    _wait_for(
+    wait_for(
         lambda: set(_readers_mailed(stack)) == set(emails),
         bound,
         f"every reader within {bound} s of the kill",
@@ -273,13 +203,6 @@ def test_a_worker_killed_mid_request_near_the_end_costs_a_minute_not_an_hour(
     assert any("lease expired mid-request" in e for e in errors), errors
 
 
-def _wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def test_a_broker_restart_loses_no_webhook_evidence(
     session, stack_on_private_redis, private_redis, settings
 ):
@@ -289,7 +212,7 @@ def test_a_broker_restart_loses_no_webhook_evidence(
     from mailer.events.models import WebhookEvent
 
     stack = stack_on_private_redis
-    emails = _subscribers(session, 300)
+    emails = add_readers(session, 300)
     issue = draft_issue(session, utcnow(), settings)
     session.commit()
     stack.standin.faults = Faults(None, script=["drop"])  # the first request: accepted, answer lost
@@ -311,7 +234,7 @@ def test_a_broker_restart_loses_no_webhook_evidence(
         return session.scalar(select(func.count()).where(WebhookEvent.event == "processed"))
 
     # every recipient accepted once and its evidence stored; nobody consumes the events queue yet
-    _wait_for(
+    wait_for(
         lambda: (
             len(stack.standin.recipients()) == len(emails) and processed_stored() == len(emails)
         ),
@@ -338,5 +261,5 @@ def test_a_broker_restart_loses_no_webhook_evidence(
         session.rollback()
         return session.scalar(select(Issue.status).where(Issue.id == issue.id)) == "sent"
 
-    _wait_for(finished, 90, "the issue to finish")
+    wait_for(finished, 90, "the issue to finish")
     _assert_everyone_exactly_once(session, stack, emails, issue)
