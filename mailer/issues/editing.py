@@ -34,6 +34,19 @@ def _check_editable(issue: Issue) -> None:
         )
 
 
+def story_of(issue: Issue, article_id: int) -> IssueStory:
+    """The issue's story of that article, or an IssueError naming what is missing."""
+    story = next((s for s in issue.stories if s.article_id == article_id), None)
+    if story is None:
+        raise IssueError(
+            f"story {article_id} is not in issue #{issue.number}",
+            "story_missing",
+            article_id=article_id,
+            number=issue.number,
+        )
+    return story
+
+
 def reorder(ids: list[int], article_id: int, delta: int) -> list[int]:
     """The list with one id moved `delta` places (clamped at the ends). Pure."""
     if article_id not in ids:
@@ -87,14 +100,7 @@ def pin_story(
 ) -> None:
     """Pinned stories lead the issue, in their own order; the rest follow."""
     _check_editable(issue)
-    story = next((s for s in issue.stories if s.article_id == article_id), None)
-    if story is None:
-        raise IssueError(
-            f"story {article_id} is not in issue #{issue.number}",
-            "story_missing",
-            article_id=article_id,
-            number=issue.number,
-        )
+    story = story_of(issue, article_id)
     story.pinned = pinned
     _refresh(session, issue, settings)
 
@@ -147,14 +153,7 @@ def set_story_note(
     _check_editable(issue)
     if lang is not None and lang not in STORY_LANGS:
         raise IssueError(f"a story note is in ko or en, not {lang!r}", "note_lang", lang=lang)
-    story = next((s for s in issue.stories if s.article_id == article_id), None)
-    if story is None:
-        raise IssueError(
-            f"story {article_id} is not in issue #{issue.number}",
-            "story_missing",
-            article_id=article_id,
-            number=issue.number,
-        )
+    story = story_of(issue, article_id)
     text = note.strip() or None
     for code in (lang,) if lang else (written_in(text),) if text else STORY_LANGS:
         setattr(story, f"note_{code}", text)

@@ -24,15 +24,7 @@ def _story(issue: Issue, article_id: int) -> IssueStory:
             number=issue.number,
             status=str(issue.status),
         )
-    story = next((s for s in issue.stories if s.article_id == article_id), None)
-    if story is None:
-        raise IssueError(
-            f"story {article_id} is not in issue #{issue.number}",
-            "story_missing",
-            article_id=article_id,
-            number=issue.number,
-        )
-    return story
+    return editing.story_of(issue, article_id)
 
 
 def partners(session: Session, limit: int = 50) -> dict[str, list[Article]]:
