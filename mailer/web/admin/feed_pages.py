@@ -29,10 +29,12 @@ NOTICES = ("added", "paused", "resumed", "removed", "fetching")
 
 
 def _rows(session: Session) -> list[tuple[Feed, int]]:
-    counts = dict(
-        session.execute(select(Article.feed_id, func.count()).group_by(Article.feed_id)).all()
+    # One statement: on PostgreSQL each statement reads its own snapshot, and two could straddle a
+    # fetch's commit and show a feed fetched "OK" with none of its stories counted yet.
+    stories = (
+        select(func.count()).where(Article.feed_id == Feed.id).correlate(Feed).scalar_subquery()
     )
-    return [(f, counts.get(f.id, 0)) for f in session.scalars(select(Feed).order_by(Feed.id))]
+    return [(f, n) for f, n in session.execute(select(Feed, stories).order_by(Feed.id)).all()]
 
 
 def _list(
