@@ -107,8 +107,11 @@ def test_story_actions_in_place_keep_the_typed_note_and_the_editors_place(
 
     # drag the last story by its handle above the one two rows up
     last, above = ids[-1], ids[-3]
+    page.wait_for_load_state("networkidle")  # the drop's swap and its preview settled first
     page.locator(f"tr.story[data-article='{above}']").scroll_into_view_if_needed()
-    page.mouse.wheel(0, 200)
+    page.evaluate(
+        "window.scrollBy(0, 200)"
+    )  # at once: a wheel's scroll may land after the measures
     handle = page.locator(f"tr.story[data-article='{last}'] .drag-handle").bounding_box()
     onto = page.locator(f"tr.story[data-article='{above}']").bounding_box()
     expected = [i for i in ids if i != last]
