@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from mailer import langs
 from mailer.config import Settings
-from mailer.mail.message import OutgoingBatch, to_one_reader
+from mailer.mail.message import OutgoingBatch
+from mailer.mail.welcome import to_subscribed_reader
 from mailer.rendering.render import render_email
 from subscribers import service, sunset, tokens
 from subscribers.models import Status
@@ -45,16 +46,4 @@ def reengage_message(
         return None
     lang = sub.lang
     rendered = render_email(REENGAGE_EMAIL, lang, reengage_context(subscriber_id, lang, settings))
-    unsubscribe = tokens.link(tokens.UNSUBSCRIBE, subscriber_id, settings)
-    return to_one_reader(
-        settings,
-        lang,
-        rendered,
-        kind=REENGAGE_EMAIL,
-        folder=REENGAGE_EMAIL,
-        number=number,
-        email=sub.email,
-        subscriber_id=subscriber_id,
-        reader_headers={"List-Unsubscribe": f"<{unsubscribe}>"},
-        headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-    )
+    return to_subscribed_reader(settings, sub, rendered, REENGAGE_EMAIL, number)

@@ -17,9 +17,9 @@ from mailer.config import Settings
 from mailer.issues.archive import public_issues
 from mailer.issues.next_issue import next_issue
 from mailer.mail.message import OutgoingBatch, to_one_reader
-from mailer.rendering.render import render_email
+from mailer.rendering.render import Rendered, render_email
 from subscribers import service, tokens
-from subscribers.models import Status
+from subscribers.models import Status, Subscriber
 
 WELCOME_EMAIL = "welcome"  # templates/email/<lang>/welcome/
 
@@ -76,17 +76,24 @@ def welcome_message(
     rendered = render_email(
         WELCOME_EMAIL, lang, welcome_context(session, subscriber_id, lang, settings, now)
     )
-    unsubscribe = tokens.link(tokens.UNSUBSCRIBE, subscriber_id, settings)
+    return to_subscribed_reader(settings, sub, rendered, WELCOME_EMAIL, number)
+
+
+def to_subscribed_reader(
+    settings: Settings, sub: Subscriber, rendered: Rendered, kind: str, number: int
+) -> OutgoingBatch:
+    """A mail to a reader on the list (the welcome, the sunset's question), in their edition, with the
+    digest's one-click unsubscribe (RFC 8058: the POST goes to the reader's own link)."""
+    unsubscribe = tokens.link(tokens.UNSUBSCRIBE, sub.id, settings)
     return to_one_reader(
         settings,
-        lang,
+        sub.lang,
         rendered,
-        kind=WELCOME_EMAIL,
-        folder=WELCOME_EMAIL,
+        kind=kind,
+        folder=kind,
         number=number,
         email=sub.email,
-        subscriber_id=subscriber_id,
+        subscriber_id=sub.id,
         reader_headers={"List-Unsubscribe": f"<{unsubscribe}>"},
-        # RFC 8058, as the digest has it: the one-click POST goes to the reader's own link
         headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
     )
