@@ -21,7 +21,7 @@ import re
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,15 @@ MAX_ISSUE = 2**31 - 1
 DROP_LOCK_TIMEOUT = "2s"
 ATTACH_LOCK_TIMEOUT = "2s"
 LOCK_NOT_AVAILABLE = "55P03"
+# Making, attaching and dropping a partition needs the parent's owner (or a member of the owning role)
+INSUFFICIENT_PRIVILEGE = "42501"
+GIVE_WAY = (LOCK_NOT_AVAILABLE, INSUFFICIENT_PRIVILEGE)
+
+
+def gives_way(error: DBAPIError) -> bool:
+    """A partition change that failed for a busy table or a login without the owner's rights: the
+    rows stay where they are (the default partition; chunked DELETEs at retention), nothing is lost."""
+    return getattr(error.orig, "sqlstate", None) in GIVE_WAY
 
 
 def is_postgres(conn: Connection) -> bool:
@@ -104,12 +113,12 @@ def ensure(conn: Connection, issue_id: int) -> list[str]:
             with conn.begin_nested():
                 if _make(conn, table, issue_id):
                     made.append(name(table, issue_id))
-        except OperationalError as error:
-            if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+        except DBAPIError as error:
+            if not gives_way(error):
                 raise
-            # A long read holds the default partition: the issue's rows go there for now (retention
-            # deletes them in chunks) and the next ensure (the send's start) tries again.
-            log.warning("partition %s not made: the table is busy", name(table, issue_id))
+            # A long read holds the default partition, or the login may not change the table: the
+            # issue's rows go there for now and the next ensure (the send's start) tries again.
+            log.warning("partition %s not made: %s", name(table, issue_id), error.orig)
     return made
 
 

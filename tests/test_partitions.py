@@ -245,3 +245,50 @@ def test_a_partition_gives_way_to_a_long_read_and_comes_later(scratch_url):
         with starter.begin():
             assert partitions.ensure(starter, 7) == ["deliveries_p7"]
     engine.dispose()
+
+
+def test_a_login_without_the_owners_rights_sends_on_and_one_with_them_makes_partitions(scratch_url):
+    """Making a partition needs the parent table's owner: a login with only read and write rights
+    sends on, its issue's rows in the default partition; a member of the owning role makes them."""
+    import uuid
+
+    command.upgrade(alembic_config(scratch_url), "head")
+    engine = create_engine(scratch_url)
+    app, owner = (f"mailer_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("app", "owner"))
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE ROLE {app}; CREATE ROLE {owner}"))
+        for table in conn.scalars(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ):
+            conn.execute(text(f"ALTER TABLE {table} OWNER TO {owner}"))
+        conn.execute(text(f"GRANT USAGE, CREATE ON SCHEMA public TO {app}, {owner}"))
+        conn.execute(
+            text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app}")
+        )
+        conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {app}"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"SET LOCAL ROLE {app}"))
+            assert partitions.ensure(conn, 7) == []
+            conn.execute(
+                text(
+                    "INSERT INTO webhook_events (sg_event_id, event, payload, issue_id, received_at)"
+                    " VALUES ('e1', 'open', '{}', 7, now())"
+                )
+            )
+        with engine.begin() as conn:
+            assert _partitions(conn, "webhook_events") == {
+                "webhook_events_default",
+                "webhook_events_none",
+            }
+            conn.execute(text(f"GRANT {owner} TO {app}"))
+        with engine.begin() as conn:
+            conn.execute(text(f"SET LOCAL ROLE {app}"))
+            assert partitions.ensure(conn, 7) == ["webhook_events_p7", "deliveries_p7"]
+            # the row that came first was moved in
+            assert conn.scalar(text("SELECT count(*) FROM webhook_events_p7")) == 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {app}, {owner}"))
+            conn.execute(text(f"DROP ROLE {app}; DROP ROLE {owner}"))
+        engine.dispose()

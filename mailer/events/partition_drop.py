@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import Select, bindparam, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from mailer import partitions
@@ -76,7 +76,9 @@ def drop(
                     session.rollback()
                     continue
                 partitions.drop(conn, table, issue_id)
-        except OperationalError as exc:  # its lock not had in time: its rows go in chunks instead
+        except DBAPIError as exc:  # lock not had in time, or no owner's rights: rows go in chunks
+            if not partitions.gives_way(exc):
+                raise
             log.warning("partition of %s for issue %s not dropped: %s", table, issue_id, exc.orig)
             continue
         rows = planned.get(issue_id, 0)
