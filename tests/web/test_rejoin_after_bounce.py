@@ -122,6 +122,23 @@ def test_a_complained_or_softly_bounced_address_is_refused_with_the_same_answer(
     assert sorted(c.action for c in lookup.history(session, sub.id)) == ["added", status]
 
 
+def test_the_embedded_form_asks_a_hard_bounce_to_confirm_and_refuses_a_complaint_alike(
+    web, standin, session
+):
+    from tests.web.test_embed import _post_json, _quick, solved
+
+    _suppressed(session, "hard@example.com", Status.BOUNCED)
+    _suppressed(session, "kept@example.com", Status.COMPLAINED)
+    form = _quick(web)
+    answers = [
+        _post_json(form, email, "en", altcha=solved(form)).text.replace(email, "ADDRESS")
+        for email in ("new@example.com", "hard@example.com", "kept@example.com")
+    ]
+    assert '"ok":true' in answers[0].replace(" ", "") and answers[1] == answers[0] == answers[2]
+    [mail] = _mails_to(standin, "hard@example.com")
+    assert mail["bypass_bounces"] and _mails_to(standin, "kept@example.com") == []
+
+
 def test_a_forget_that_fails_for_a_while_is_retried_until_done(settings, session, make_runtime):
     from mailer.mail import transactional
     from mailer.mail.senders import SendError
