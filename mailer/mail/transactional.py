@@ -152,7 +152,7 @@ def record(
 def _message(session, row: OutboxMail, settings: Settings) -> OutgoingBatch | ForgetBounce | None:
     if row.kind == MailKind.FORGET_BOUNCE:
         sub = service.get(session, row.subscriber_id)
-        return ForgetBounce(sub.email) if sub is not None else None  # erased since: nobody to mail
+        return ForgetBounce(sub.email) if sub is not None else None  # erased since: no address
     if row.kind == MailKind.WELCOME:
         welcome = welcome_message(session, row.subscriber_id, row.id, settings, utcnow())
         # written with a request to forget the bounce, it may go before SendGrid has: past the list, as

@@ -195,9 +195,8 @@ def confirm_form(token: str, request: Request, session: DbSession):
     if sub.status == Status.ACTIVE:
         return _confirmed_page(request, session, sub)
     try:
-        service.check_confirmable(
-            session, sub, claim
-        )  # no button that could only answer "not valid"
+        # no button that could only answer "not valid"
+        service.check_confirmable(session, sub, claim)
     except (tokens.InvalidToken, service.NotAllowed):
         return _invalid_link(request)
     return _page(request, "confirm", _page_lang(request), token=token)
