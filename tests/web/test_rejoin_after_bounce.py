@@ -178,3 +178,36 @@ def test_a_forget_that_fails_for_a_while_is_retried_until_done(settings, session
     assert sender.asked == ["back@example.com"] * 3 and queued.mails == [[mail_id]] * 2
     assert transactional.run_send_mail(runtime, mail_id) == "done"  # a late copy asks nothing
     assert len(sender.asked) == 3
+
+
+def test_a_welcome_that_goes_before_sendgrid_forgot_the_bounce_passes_the_list(
+    session, make_runtime
+):
+    from mailer.mail import transactional
+
+    class Recorder:
+        name = "recorder"
+
+        def __init__(self):
+            self.bypassed: list[bool] = []
+
+        def send(self, batch):
+            from mailer.mail.senders import SendResult
+
+            self.bypassed.append(batch.bypass_bounces)
+            return SendResult(message_id="m")
+
+        def forget_bounce(self, email):
+            pass
+
+    sender = Recorder()
+    runtime = make_runtime(sender=sender)
+    sub, _ = service.add(session, "back@example.com", "ko", confirmed=True)
+    forget = transactional.record(session, sub.id, "ko", kind=MailKind.FORGET_BOUNCE)
+    early = transactional.record(session, sub.id, "ko", kind=MailKind.WELCOME)
+    late = transactional.record(session, sub.id, "ko", kind=MailKind.WELCOME)
+    session.commit()
+    assert transactional.run_send_mail(runtime, early) == "sent"
+    assert transactional.run_send_mail(runtime, forget) == "sent"
+    assert transactional.run_send_mail(runtime, late) == "sent"
+    assert sender.bypassed == [True, False]
