@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from subscribers import changes
@@ -25,12 +25,7 @@ def suppressing_change(session: Session, sub: Subscriber) -> Change | None:
     """The history row that suppressed this reader (the latest bounce or complaint), if they are."""
     if sub.status not in SUPPRESSED:
         return None
-    return session.scalars(
-        select(Change)
-        .where(Change.subscriber_id == sub.id, Change.action == sub.status)
-        .order_by(Change.at.desc(), Change.id.desc())
-        .limit(1)
-    ).first()
+    return subscribers.latest_change(session, sub.id, sub.status)
 
 
 def suppressed_softly(session: Session, sub: Subscriber) -> bool:

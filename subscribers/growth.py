@@ -21,6 +21,7 @@ _ACTIONS = {
     "sign-up requested": ("signups",),
     "confirmed": ("confirmations",),
     "resubscribed": ("confirmations",),
+    "rejoined": ("confirmations",),  # confirmed again after a hard bounce
     "unsubscribed": ("unsubscribes",),
     "bounced": ("bounces",),
 }

@@ -22,6 +22,7 @@ from subscribers.models import SUPPRESSED, Change, Status, Subscriber, Suppressi
 # Mail a sign-up request sends (see confirmation_kind).
 CONFIRM_MAIL = "confirm"  # not subscribed yet: a link to confirm
 ALREADY_MAIL = "already"  # already subscribed: a link to the preferences instead
+REJOINED = "rejoined"  # the history action of a reader who signed up again after a hard bounce
 
 
 class SubscriberError(ValueError):
@@ -123,7 +124,7 @@ def add(
     """Add a subscriber, or return the existing one unchanged. Returns (subscriber, created).
 
     A suppressed address (erased, bounced, complained) is refused: only its owner can bring it
-    back, by signing up again on the subscribe page.
+    back (an erased or hard-bounced one), by signing up again on the subscribe page.
     """
     check_lang(lang)
     address = normalize(email)
@@ -153,25 +154,52 @@ def add(
     return sub, True
 
 
+def latest_change(session: Session, subscriber_id: int, action: str) -> Change | None:
+    """A reader's latest history row of this action (the bounce or complaint that suppressed them)."""
+    return session.scalars(
+        select(Change)
+        .where(Change.subscriber_id == subscriber_id, Change.action == action)
+        .order_by(Change.at.desc(), Change.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _hard(sub: Subscriber | None, bounce: Change | None) -> bool:
+    """Suppressed for a hard bounce: the row that bounced them is no count of soft bounces."""
+    soft = bounce is not None and changes.is_soft(bounce.detail)
+    return sub is not None and sub.status == Status.BOUNCED and not soft
+
+
+def bounced_hard(session: Session, sub: Subscriber) -> bool:
+    """Whether the reader's address bounced hard: suppressed for it, or erased after a bounce and signed
+    up again. A bounce is no word of the reader's (a full disk, a mailbox since restored): they may sign
+    up again themselves, and their confirmation proves the address works. SendGrid still lists it."""
+    if sub.status == Status.BOUNCED:
+        return _hard(sub, latest_change(session, sub.id, Status.BOUNCED))
+    return (
+        sub.status != Status.COMPLAINED
+        and suppression.reason_for(session, sub.email) == SuppressionReason.BOUNCED
+    )
+
+
 def request_subscription(
     session: Session, email: str, lang: str, *, ip: str | None = None, now: datetime | None = None
 ) -> int | None:
     """A sign-up from the web form. Returns the subscriber to mail (see confirmation_kind), or None.
 
     Changes no existing subscriber: the requester may not be the address's owner. The language
-    chosen travels in the confirmation link instead and takes effect when the owner confirms.
-    Callers answer every request alike, whatever this returns: the page must not tell who is known.
+    chosen travels in the confirmation link instead and takes effect when the owner confirms (a
+    hard-bounced reader too: they stay bounced until then). Callers answer every request alike,
+    whatever this returns: the page must not tell who is known.
     """
     check_lang(lang)
     address = normalize(email)
     now = now or utcnow()
     # The same statements for a new and a known address, so that the answer's time tells nobody which it
     # was: the suppression list is read, and the insert tried (it adds nothing for an address on file, and
-    # of two sign-ups racing for one address, one adds it), for every request alike.
-    suppressed = suppression.reason_for(session, address) in (
-        SuppressionReason.BOUNCED,
-        SuppressionReason.COMPLAINED,
-    )
+    # of two sign-ups racing for one address, one adds it), for every request alike. An address erased
+    # after a complaint is not added back; one erased after a bounce comes back pending, as an erased one.
+    refused = suppression.reason_for(session, address) == SuppressionReason.COMPLAINED
     row = {
         "email": address,
         "lang": lang,
@@ -185,17 +213,16 @@ def request_subscription(
     values = [literal(v, Subscriber.__table__.c[k].type) for k, v in row.items()]
     session.execute(
         upsert_insert(session, Subscriber)
-        .from_select(
-            list(row),
-            select(*values).where(
-                literal(not suppressed)
-            ),  # a suppressed address is not added back
-        )
+        .from_select(list(row), select(*values).where(literal(not refused)))
         .on_conflict_do_nothing(index_elements=["email"])
     )
     sub = session.scalar(select(Subscriber).where(Subscriber.email == address))
-    # The history row through one statement whoever is on file: it adds nothing for a suppressed one.
-    mailable = (Subscriber.email == address) & Subscriber.status.not_in(SUPPRESSED)
+    # Read for everyone (nobody's id for an address not on file): whether a bounce was hard.
+    suppressing = latest_change(session, sub.id if sub else 0, Status.BOUNCED)
+    # Mailed: anyone but a complaint or a soft bounce (the desk re-enables those); a hard bounce is
+    # asked to confirm again.
+    mailed = sub is not None and (sub.status not in SUPPRESSED or _hard(sub, suppressing))
+    # The history row through one statement whoever is on file: it adds nothing for one not mailed.
     history = {
         "subscriber_id": Subscriber.id,
         "at": literal(now, Change.__table__.c.at.type),
@@ -205,32 +232,41 @@ def request_subscription(
         "detail": literal(changes.requested(lang)),
     }
     session.execute(
-        _INSERT_CHANGE.from_select(list(history), select(*history.values()).where(mailable))
+        _INSERT_CHANGE.from_select(
+            list(history),
+            select(*history.values()).where(Subscriber.email == address, literal(mailed)),
+        )
     )
-    if sub is None or sub.status in SUPPRESSED:
-        return None
-    return sub.id
+    return sub.id if sub is not None and mailed else None
 
 
-def confirmation_kind(sub: Subscriber | None) -> str | None:
-    """Which mail a sign-up request sends: a link to confirm, a note that they already are, or none."""
-    if sub is None or sub.status in SUPPRESSED:
+def confirmation_kind(sub: Subscriber | None, *, bounced_hard: bool = False) -> str | None:
+    """Which mail a sign-up request sends: a link to confirm, a note that they already are, or none.
+    A reader suppressed for a hard bounce (`bounced_hard`) is asked to confirm again."""
+    if sub is None or (sub.status in SUPPRESSED and not bounced_hard):
         return None
     return ALREADY_MAIL if sub.status == Status.ACTIVE else CONFIRM_MAIL
 
 
-def check_confirmable(sub: Subscriber, claim: tokens.Claim) -> None:
+def check_confirmable(session: Session, sub: Subscriber, claim: tokens.Claim) -> None:
     """NotAllowed or InvalidToken if this confirmation link may not (re)start this subscription."""
     if sub.status in SUPPRESSED:
-        raise NotAllowed(f"{sub.email} is suppressed ({sub.status})", "suppressed")
-    if (
-        sub.status == Status.UNSUBSCRIBED
-        and sub.unsubscribed_at is not None
-        and claim.issued_at is not None
-        and sub.unsubscribed_at.replace(microsecond=0) > claim.issued_at
-    ):
+        bounce = latest_change(session, sub.id, sub.status)
+        if not _hard(sub, bounce):
+            raise NotAllowed(f"{sub.email} is suppressed ({sub.status})", "suppressed")
+        if bounce is not None and _older(claim, bounce.at):
+            raise tokens.InvalidToken()  # a link from before the bounce, not a sign-up since
+    if sub.status == Status.UNSUBSCRIBED and _older(claim, sub.unsubscribed_at):
         # A link from before they unsubscribed (a scanner, an old mail), not a new wish to subscribe.
         raise tokens.InvalidToken()
+
+
+def _older(claim: tokens.Claim, than: datetime | None) -> bool:
+    return (
+        than is not None
+        and claim.issued_at is not None
+        and than.replace(microsecond=0) > claim.issued_at
+    )
 
 
 def confirm(
@@ -241,22 +277,28 @@ def confirm(
     ip: str | None = None,
     now: datetime | None = None,
 ) -> Subscriber:
-    """The double opt-in link was followed. Following it again changes nothing."""
+    """The double opt-in link was followed. Following it again changes nothing.
+
+    A reader whose address bounced hard comes back too: active, a history row saying they signed up
+    again, and off the suppression list. (SendGrid's own bounce list is the caller's to clear.)"""
     now = now or utcnow()
     if sub.status == Status.ACTIVE:
         return sub
-    check_confirmable(sub, claim)
+    check_confirmable(session, sub, claim)
     before = sub.status
-    if before == Status.UNSUBSCRIBED:  # a new consent, given on the form and confirmed now
+    rejoined = bounced_hard(session, sub)
+    if before in (Status.UNSUBSCRIBED, Status.BOUNCED):  # a new consent, given on the form now
         sub.consent_source, sub.consent_at, sub.consent_ip = "web", now, ip
     sub.status, sub.confirmed_at, sub.unsubscribed_at = Status.ACTIVE, now, None
+    if rejoined:
+        sub.soft_bounces = 0
     if claim.lang:
         sub.lang = claim.lang
-    suppression.lift_erasure(session, sub.email)
+    suppression.lift(session, sub.email, bounce=rejoined)
     _record(
         session,
         sub.id,
-        "confirmed",
+        REJOINED if rejoined else "confirmed",
         "link",
         ip=ip,
         detail=changes.moved(before, Status.ACTIVE, sub.lang),
@@ -327,7 +369,7 @@ def resubscribe(
     sub.status, sub.unsubscribed_at = Status.ACTIVE, None
     sub.confirmed_at = sub.confirmed_at or now
     sub.consent_source, sub.consent_at, sub.consent_ip = source, now, ip
-    suppression.lift_erasure(session, sub.email)
+    suppression.lift(session, sub.email)
     _record(
         session,
         sub.id,

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from subscribers.models import Subscriber, Suppression, SuppressionReason
 
 _KEY = b"bilingual-mailer/suppression-list/v1"
-# A bounce or complaint outranks an erasure: the owner may sign up again after erasure, not after those.
+# A bounce or complaint outranks an erasure: the owner may sign up again after an erasure or a hard bounce
+# (confirming it again), never after a complaint.
 _RANK = {SuppressionReason.ERASED: 0, SuppressionReason.BOUNCED: 1, SuppressionReason.COMPLAINED: 1}
 
 
@@ -57,12 +58,18 @@ def suppress(session: Session, normalized_address: str, reason: str) -> None:
     session.flush()
 
 
-def lift_erasure(session: Session, normalized_address: str) -> bool:
-    """The owner confirmed a new sign-up: an erasure no longer stands. A bounce or complaint does."""
+def lift(session: Session, normalized_address: str, *, bounce: bool = False) -> bool:
+    """The owner confirmed a new sign-up: an erasure no longer stands, nor a bounce when `bounce` (the
+    confirmation reached the address, so it works again). A complaint does."""
+    lifted = (
+        {SuppressionReason.ERASED, SuppressionReason.BOUNCED}
+        if bounce
+        else {SuppressionReason.ERASED}
+    )
     row = session.scalar(
         select(Suppression).where(Suppression.email_hash == address_hash(normalized_address))
     )
-    if row is None or row.reason != SuppressionReason.ERASED:
+    if row is None or row.reason not in lifted:
         return False
     session.delete(row)
     session.flush()

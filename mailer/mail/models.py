@@ -36,6 +36,9 @@ class MailKind(StrEnum):
     REENGAGE = (
         "reengage"  # "still want this?": to a reader who stopped reading (subscribers.sunset)
     )
+    # No mail: SendGrid is asked to forget a bounce (DELETE /v3/suppression/bounces/{email}) once a
+    # hard-bounced reader confirmed a new sign-up, recorded and retried as a mail is.
+    FORGET_BOUNCE = "forget_bounce"
 
 
 class OutboxMail(Base):

@@ -60,6 +60,11 @@ class Sender(Protocol):
 
     def send(self, batch: OutgoingBatch) -> SendResult: ...
 
+    def forget_bounce(self, email: str) -> None:
+        """Take the address off the provider's own bounce list (done when it is not on it), so that its
+        mail is no longer dropped there. SendError when it could not be done."""
+        ...
+
 
 class OutboxSender:
     """Writes one .eml per recipient. Files are named by delivery id: a re-run overwrites, never adds."""
@@ -82,6 +87,9 @@ class OutboxSender:
             os.replace(tmp, path)  # atomic: a reader never sees half a message
         return SendResult(message_id=f"outbox-{batch.batch_id or batch.folder}", status="outbox")
 
+    def forget_bounce(self, email: str) -> None:
+        pass  # no provider, no bounce list
+
 
 class ConsoleSender:
     """Prints each message to a stream: for development."""
@@ -96,6 +104,9 @@ class ConsoleSender:
             self.stream.write(to_mime(batch, rcpt).decode("utf-8", "replace") + "\n")
         self.stream.flush()
         return SendResult(message_id=f"console-{batch.batch_id or batch.folder}", status="console")
+
+    def forget_bounce(self, email: str) -> None:
+        pass  # no provider, no bounce list
 
 
 def get_sender(settings: Settings) -> Sender:

@@ -8,10 +8,12 @@ import re
 import socket
 import time
 import urllib.error
+import urllib.parse
 
 import orjson
 from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
+from sendgrid.helpers.mail import BypassBounceManagement, SandBoxMode
 
 from mailer.config import Settings
 from mailer.mail.message import OutgoingBatch
@@ -67,8 +69,13 @@ def build_payload(batch: OutgoingBatch, *, sandbox: bool = False) -> dict:
         payload["reply_to"] = {"email": batch.reply_to}
     if batch.categories:
         payload["categories"] = list(batch.categories)
+    settings = {}
     if sandbox:
-        payload["mail_settings"] = {"sandbox_mode": {"enable": True}}
+        settings["sandbox_mode"] = SandBoxMode(True).get()
+    if batch.bypass_bounces:
+        settings["bypass_bounce_management"] = BypassBounceManagement(True).get()
+    if settings:
+        payload["mail_settings"] = settings
     return payload
 
 
@@ -136,22 +143,37 @@ class SendGridSender:
         )
 
     def send(self, batch: OutgoingBatch) -> SendResult:
-        try:
-            body = _Body(orjson.dumps(build_payload(batch, sandbox=self.sandbox)))
-            response = self.client.client.mail.send.post(
-                request_body=body, request_headers=JSON_UTF8
-            )
-        except http_errors.HTTPError as exc:
-            raise classify(exc.status_code, exc.body, exc.headers) from exc
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            if _never_sent(exc):
-                raise SendError(
-                    f"SendGrid unreachable: {exc}", kind=SendError.TRANSIENT, status="refused"
-                ) from exc
-            # timed out or cut off after the request went out: SendGrid may have accepted it
-            raise SendError(
-                f"SendGrid answer lost: {exc!r}", kind=SendError.UNKNOWN, status="lost"
-            ) from exc
+        body = _Body(orjson.dumps(build_payload(batch, sandbox=self.sandbox)))
+        response = _answer(
+            lambda: self.client.client.mail.send.post(request_body=body, request_headers=JSON_UTF8)
+        )
         return SendResult(
             message_id=response.headers.get("X-Message-Id"), status=str(response.status_code)
         )
+
+    def forget_bounce(self, email: str) -> None:
+        """DELETE /v3/suppression/bounces/{email}: 204 when it was listed, 404 when it was not; both
+        mean done, so a retry after a lost answer is harmless."""
+        listed = self.client.client.suppression.bounces._(urllib.parse.quote(email, safe="@"))
+        try:
+            _answer(listed.delete)
+        except SendError as exc:
+            if exc.status != "404":
+                raise
+
+
+def _answer(request):
+    """The client's answer to `request()`, or the SendError that says what its failure means."""
+    try:
+        return request()
+    except http_errors.HTTPError as exc:
+        raise classify(exc.status_code, exc.body, exc.headers) from exc
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        if _never_sent(exc):
+            raise SendError(
+                f"SendGrid unreachable: {exc}", kind=SendError.TRANSIENT, status="refused"
+            ) from exc
+        # timed out or cut off after the request went out: SendGrid may have accepted it
+        raise SendError(
+            f"SendGrid answer lost: {exc!r}", kind=SendError.UNKNOWN, status="lost"
+        ) from exc

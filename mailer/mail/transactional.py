@@ -1,5 +1,6 @@
 """Transactional mail: one message to one person (the sign-up confirmation, the welcome mail on the
-first confirmation, the "still want this?" mail of the sunset rule), rendered once, sent now.
+first confirmation, the "still want this?" mail of the sunset rule), rendered once, sent now. One row is
+no mail but a request of the same kind: SendGrid asked to forget a bounce (MailKind.FORGET_BOUNCE).
 
 What to send is a row of the outbox table (mailer.mail.models), written in the sign-up's own transaction;
 after the commit a task on the `mail` queue sends it (in-process without a broker). A row the broker never
@@ -9,6 +10,7 @@ second copy of the task from sending it again.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime, timedelta
 
@@ -60,13 +62,15 @@ def confirmation_message(
     What to say is decided now, from the subscriber as they are when the mail goes out.
     """
     sub = service.get(session, subscriber_id)
-    kind = service.confirmation_kind(sub)
+    # An address that bounced hard is still on SendGrid's bounce list: the mail must pass it.
+    bounced = sub is not None and service.bounced_hard(session, sub)
+    kind = service.confirmation_kind(sub, bounced_hard=bounced)
     if kind is None or sub is None:
         return None
     rendered = render_email(
         CONFIRM_EMAIL, lang, confirmation_context(subscriber_id, kind, lang, settings)
     )
-    return to_one_reader(
+    message = to_one_reader(
         settings,
         lang,
         rendered,
@@ -75,6 +79,30 @@ def confirmation_message(
         number=number,
         email=sub.email,
         subscriber_id=subscriber_id,
+    )
+    return dataclasses.replace(message, bypass_bounces=bounced)
+
+
+@dataclasses.dataclass(frozen=True)
+class ForgetBounce:
+    """What a FORGET_BOUNCE row asks of the sender: take this address off SendGrid's bounce list."""
+
+    email: str
+
+
+def forgetting_bounce(session, subscriber_id: int) -> bool:
+    """Whether SendGrid may still list this reader's address as bounced: asked to forget, not done yet."""
+    return (
+        session.scalar(
+            select(OutboxMail.id)
+            .where(
+                OutboxMail.subscriber_id == subscriber_id,
+                OutboxMail.kind == MailKind.FORGET_BOUNCE,
+                OutboxMail.status.in_([MailStatus.PENDING, MailStatus.SENDING]),
+            )
+            .limit(1)
+        )
+        is not None
     )
 
 
@@ -121,9 +149,17 @@ def record(
     )
 
 
-def _message(session, row: OutboxMail, settings: Settings) -> OutgoingBatch | None:
+def _message(session, row: OutboxMail, settings: Settings) -> OutgoingBatch | ForgetBounce | None:
+    if row.kind == MailKind.FORGET_BOUNCE:
+        sub = service.get(session, row.subscriber_id)
+        return ForgetBounce(sub.email) if sub is not None else None  # erased since: no address
     if row.kind == MailKind.WELCOME:
-        return welcome_message(session, row.subscriber_id, row.id, settings, utcnow())
+        welcome = welcome_message(session, row.subscriber_id, row.id, settings, utcnow())
+        # written with a request to forget the bounce, it may go before SendGrid has: past the list, as
+        # its confirmation did (dropped there, it would suppress the reader again)
+        if welcome is not None and forgetting_bounce(session, row.subscriber_id):
+            welcome = dataclasses.replace(welcome, bypass_bounces=True)
+        return welcome
     if row.kind == MailKind.REENGAGE:
         return reengage_message(session, row.subscriber_id, row.id, settings)
     return confirmation_message(session, row.subscriber_id, row.lang, row.id, settings)
@@ -187,10 +223,15 @@ def run_send_mail(rt: Runtime, mail_id: int) -> str:
         _close(rt, mail_id, MailStatus.SKIPPED, "nothing to send (suppressed or gone)")
         return "skipped"
     try:
-        rt.sender.send(message)
+        if isinstance(message, ForgetBounce):
+            rt.sender.forget_bounce(message.email)
+        else:
+            rt.sender.send(message)
     except SendError as exc:
         retries = tries - 1
-        if exc.transient and retries < MAX_RETRIES:
+        # a lost answer to a DELETE is retried too: it is done once, however often it is asked
+        again = exc.transient or (isinstance(message, ForgetBounce) and exc.kind == exc.UNKNOWN)
+        if again and retries < MAX_RETRIES:
             # unclaimed: the retry claims it
             _close(rt, mail_id, MailStatus.PENDING, str(exc), queued_at=utcnow())
             rt.tasks.send_mails([mail_id], countdown=exc.retry_after or backoff(retries))

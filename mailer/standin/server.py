@@ -1,4 +1,4 @@
-"""A local stand-in for SendGrid's v3 mail-send API and its signed Event Webhook.
+"""A local stand-in for SendGrid's v3 mail-send API, its signed Event Webhook and its bounce list.
 
 Real HTTP on a real socket, so the official `sendgrid` client, timeouts and dropped connections behave as
 they would against api.sendgrid.com. Order of checks per request: bearer key (401), body size (413), JSON
@@ -17,13 +17,14 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self, TextIO
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mailer.standin import signing
+from mailer.standin import bounces, signing
 from mailer.standin.faults import Faults
 from mailer.standin.validate import _ADDRESS_FIELDS, check_limits, validate
 from mailer.standin.webhook import EventStream, custom_args
@@ -56,9 +57,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    protocol_version = (
-        "HTTP/1.1"  # keep-alive for clients that want it; every answer has a Content-Length
-    )
+    # keep-alive for clients that want it; every answer has a Content-Length
+    protocol_version = "HTTP/1.1"
     server_version = "SendGridStandIn/1"
     sys_version = ""
     server: _Server
@@ -122,6 +122,17 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._reply(404, _errors("not found"))
 
+    def do_DELETE(self):
+        standin, path = self.server.standin, self.path.split("?", 1)[0]
+        self._drain(self._length() or 0)
+        if not path.startswith(bounces.PATH):
+            return self._reply(404, _errors("not found"))
+        if self.headers.get("Authorization") != standin._bearer:
+            return standin._answer(self, 401, _errors(AUTH_ERROR))
+        if standin.bounces.forget(path):
+            return standin._answer(self, 204)
+        standin._answer(self, 404, _errors("Email not found in bounce list", "email"))
+
     def _mail_send(self) -> None:
         standin = self.server.standin
         length = self._length()
@@ -178,6 +189,7 @@ class StandIn:
         webhook_interval: float = 0.2,
         keep_payloads: bool = False,
         refuse: frozenset[str] = frozenset(),
+        bounced: Iterable[str] = (),
     ):
         self.keep_payloads = keep_payloads
         # A request holding one of these addresses gets a 400 that names no field: the provider refusing
@@ -201,6 +213,7 @@ class StandIn:
         self._recipients: list[tuple[str, ...]] = []
         self._counts: Counter[str] = Counter()
         self._record_file: TextIO | None = None
+        self.bounces = bounces.BounceList(bounced)
         self.events = (
             EventStream(
                 webhook_url,
@@ -349,9 +362,7 @@ class StandIn:
             if _hung_up(handler.connection):
                 return  # the client gave up (or died) before the request was complete: nothing is taken
 
-        settings = payload.get("mail_settings") if isinstance(payload, dict) else None
-        sandbox_mode = settings.get("sandbox_mode") if isinstance(settings, dict) else None
-        sandbox = isinstance(sandbox_mode, dict) and sandbox_mode.get("enable") is True
+        sandbox = bounces.enabled(payload, "sandbox_mode")
         with self._lock:
             full = (
                 sandbox
@@ -414,15 +425,14 @@ class StandIn:
             "from": sender.get("email") if isinstance(sender, dict) else None,
             "categories": list(categories),
             "personalizations": len(payload["personalizations"]),
+            "bypass_bounces": bounces.enabled(payload, "bypass_bounce_management"),
         }
-        if (
-            self.keep_payloads
-        ):  # whole requests, for tests that check what a message would look like
+        # whole requests, for tests that check what a message would look like
+        if self.keep_payloads:
             record["payload"] = payload
         line = None
-        if (
-            self.record_path
-        ):  # who got the request, and its shared custom_args (issue, edition, batch)
+        # who got the request, and its shared custom_args (issue, edition, batch)
+        if self.record_path:
             line = orjson.dumps(
                 {"message_id": message_id, "recipients": recipients, "custom_args": shared},
                 option=orjson.OPT_APPEND_NEWLINE,

@@ -139,6 +139,7 @@ LABELS: dict[str, dict[str, Message]] = {
         "came back": N_("came back"),
         "still reading": N_("said they still want it"),
         "re-enabled": N_("re-enabled after soft bounces"),
+        "rejoined": N_("signed up again after a bounce"),
     },
     "src": {
         "web": N_("web"),

@@ -195,7 +195,8 @@ def confirm_form(token: str, request: Request, session: DbSession):
     if sub.status == Status.ACTIVE:
         return _confirmed_page(request, session, sub)
     try:
-        service.check_confirmable(sub, claim)  # no button that could only answer "not valid"
+        # no button that could only answer "not valid"
+        service.check_confirmable(session, sub, claim)
     except (tokens.InvalidToken, service.NotAllowed):
         return _invalid_link(request)
     return _page(request, "confirm", _page_lang(request), token=token)
@@ -209,18 +210,19 @@ def confirm(token: str, request: Request, session: DbSession, background: Backgr
         return _invalid_link(request)
     sub, claim = found
     first = sub.status != Status.ACTIVE  # a second press confirms nothing and welcomes nobody
+    rejoining = first and service.bounced_hard(session, sub)
     try:
         service.confirm(session, sub, claim, ip=_ip(request))
     except (tokens.InvalidToken, service.NotAllowed):
         session.rollback()
         return _invalid_link(request)
-    # Written with the confirmation, so that an outage cannot lose it; queued after the commit.
-    welcome = (
-        transactional.record(session, sub.id, sub.lang, kind=MailKind.WELCOME) if first else None
-    )
+    # Written with the confirmation, so that an outage cannot lose them; queued after the commit. A
+    # reader back after a hard bounce: SendGrid forgets the bounce first, or it would drop every digest.
+    kinds = [MailKind.FORGET_BOUNCE] * rejoining + [MailKind.WELCOME] * first
+    mails = [transactional.record(session, sub.id, sub.lang, kind=kind) for kind in kinds]
     session.commit()
-    if welcome is not None:
-        background.add_task(request.app.state.runtime.tasks.send_mails, [welcome])
+    if mails:
+        background.add_task(request.app.state.runtime.tasks.send_mails, mails)
     return _confirmed_page(request, session, sub)
 
 

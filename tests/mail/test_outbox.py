@@ -117,7 +117,7 @@ def test_a_mail_to_someone_suppressed_since_is_skipped(settings, session, runtim
 
     sub, _ = service.add(session, "gone@example.com", "ko")
     mail_id = transactional.record(session, sub.id, "ko")
-    service.mark_suppressed(session, sub.id, Status.BOUNCED)
+    service.mark_suppressed(session, sub.id, Status.COMPLAINED)
     session.commit()
     assert transactional.run_send_mail(runtime, mail_id) == "skipped"
     assert _mails(runtime)[0].status == MailStatus.SKIPPED and _files(settings) == []

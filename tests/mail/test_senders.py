@@ -149,3 +149,11 @@ def test_backend_is_chosen_by_setting(settings, make_runtime):
     chosen = {"mail_backend": "sendgrid", "sendgrid_api_key": SecretStr("SG.key")}
     assert get_sender(settings.model_copy(update=chosen)).name == "sendgrid"
     assert make_runtime(**chosen).sender.name == "sendgrid"  # what a process is built with
+
+
+def test_every_sender_is_done_forgetting_a_bounce_it_never_had(backend, tmp_path):
+    """Asked to forget a bounce it does not keep (or never had), every backend is done, mailing nobody
+    (SendGrid answers 404 there: done as well)."""
+    sender = backend.make(tmp_path)
+    assert sender.forget_bounce("r0@example.com") is None
+    assert backend.delivered() == []  # no mail for it

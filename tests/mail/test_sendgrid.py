@@ -140,3 +140,35 @@ def test_classify_other_answers():
     assert (
         classify(400, mixed, {}).kind == SendError.PERMANENT
     )  # not only recipients: resending would not help
+
+
+def test_a_mail_past_the_bounce_list_says_so_and_stays_valid(standin):
+    import dataclasses
+
+    batch = dataclasses.replace(make_batch(1), bypass_bounces=True)
+    payload = build_payload(batch, sandbox=True)
+    assert payload["mail_settings"] == {
+        "sandbox_mode": {"enable": True},
+        "bypass_bounce_management": {"enable": True},
+    }
+    assert validate(payload) == []
+    assert "mail_settings" not in build_payload(make_batch(1))
+    _sender(standin).send(batch)
+    _sender(standin).send(make_batch(1))
+    assert [r["bypass_bounces"] for r in standin.accepted()] == [True, False]
+
+
+def test_forgetting_a_bounce_is_done_whether_or_not_it_was_listed():
+    with StandIn(api_key="SG.test", bounced={"gone+news@example.com"}) as standin:
+        sender = _sender(standin)
+        sender.forget_bounce("gone+news@example.com")  # 204
+        sender.forget_bounce("gone+news@example.com")  # 404: not listed (any more), so done
+        assert standin.bounces.deletes() == ["gone+news@example.com"] * 2
+        assert standin.bounces.listed() == set()
+        assert standin.requests_seen == {"204": 1, "404": 1}
+        with pytest.raises(SendError) as refused:
+            _sender(standin, key="SG.wrong").forget_bounce("a@example.com")
+        assert refused.value.kind == SendError.AUTH
+    with pytest.raises(SendError) as down:
+        sender.forget_bounce("a@example.com")  # the stand-in is gone: nothing was done
+    assert down.value.transient

@@ -120,6 +120,21 @@ def test_recipients_repeat_when_accepted_twice(standin):
     assert sorted(standin.recipients()) == ["r0@example.com", "r0@example.com", "r1@example.com"]
 
 
+def test_the_bounce_list_answers_deletes_and_sees_the_bypass():
+    with StandIn(api_key=KEY, bounced={"Gone@example.com"}) as standin:
+        bounces = client(standin).client.suppression.bounces
+        assert bounces._("gone@example.com").delete().status_code == 204
+        with pytest.raises(http_errors.NotFoundError):
+            bounces._("gone@example.com").delete()
+        with pytest.raises(http_errors.UnauthorizedError):
+            client(standin, "SG.wrong").client.suppression.bounces._("x@example.com").delete()
+        assert standin.bounces.deletes() == ["gone@example.com"] * 2
+        assert standin.bounces.listed() == set()
+        send(standin, payload(1, mail_settings={"bypass_bounce_management": {"enable": True}}))
+        send(standin, payload(1))
+        assert [r["bypass_bounces"] for r in standin.accepted()] == [True, False]
+
+
 def test_wrong_key_is_refused(standin):
     with pytest.raises(http_errors.UnauthorizedError) as info:
         send(standin, payload(), key="SG.wrong")

@@ -24,3 +24,19 @@ def test_imports_are_counted_apart_from_sign_ups(session):
     )
     [week] = [row for row in growth.weekly(session, utcnow(), weeks=1) if row["lang"] == "ko"]
     assert (week["signups"], week["confirmations"], week["imports"]) == (2, 1, 4)
+
+
+def test_a_reader_back_after_a_hard_bounce_is_a_sign_up_and_a_confirmation(session, settings):
+    from subscribers import tokens
+
+    sub, _ = service.add(session, "back@example.com", "en", confirmed=True)
+    service.mark_suppressed(session, sub.id, "bounced")
+    service.request_subscription(session, "back@example.com", "en")
+    claim = tokens.read(
+        tokens.CONFIRM, tokens.make_token(tokens.CONFIRM, sub.id, settings), settings
+    )
+    service.confirm(session, sub, claim)
+    session.commit()
+    [week] = [row for row in growth.weekly(session, utcnow(), weeks=1) if row["lang"] == "en"]
+    # the first sign-up (added active) and the one after the bounce: each a sign-up and a confirmation
+    assert (week["signups"], week["confirmations"], week["bounces"]) == (2, 2, 1)

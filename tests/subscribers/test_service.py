@@ -88,14 +88,55 @@ def test_a_web_request_changes_no_known_subscriber(session):
     assert service.confirmation_kind(gone) == service.CONFIRM_MAIL
 
 
-def test_a_web_request_for_a_bounced_or_complained_address_mails_nobody(session):
-    bounced, _ = service.add(session, "bounced@example.com", "ko", confirmed=True)
-    service.mark_suppressed(session, bounced.id, Status.BOUNCED)
+def test_a_web_request_for_a_complained_or_softly_bounced_address_mails_nobody(session):
+    complained, _ = service.add(session, "complained@example.com", "ko", confirmed=True)
+    service.mark_suppressed(session, complained.id, Status.COMPLAINED)
+    soft, _ = service.add(session, "soft@example.com", "ko", confirmed=True)
+    service.mark_suppressed(session, soft.id, Status.BOUNCED, detail=changes.soft_bounces(3))
     suppress(session, "complained-then-erased@example.com", "complained")
-    assert service.request_subscription(session, "bounced@example.com", "ko") is None
-    assert service.request_subscription(session, "complained-then-erased@example.com", "ko") is None
+    for address in ("complained", "soft", "complained-then-erased"):
+        assert service.request_subscription(session, f"{address}@example.com", "ko") is None
     assert service.get_by_email(session, "complained-then-erased@example.com") is None
-    assert service.confirmation_kind(bounced) is None
+    assert service.confirmation_kind(complained) is None
+    assert not service.bounced_hard(session, soft) and not service.bounced_hard(session, complained)
+    assert _actions(session, complained) == ["added", "complained"]
+
+
+def test_a_hard_bounced_reader_who_signs_up_again_is_asked_to_confirm(session, settings):
+    sub, _ = service.add(session, "hard@example.com", "ko", confirmed=True)
+    service.mark_suppressed(
+        session, sub.id, Status.BOUNCED, detail=changes.provider("bounce", "550 5.1.1 no such user")
+    )
+    sub.soft_bounces = 2
+    old = _claim(sub, settings)  # made before the bounce was recorded
+    session.query(Change).filter_by(subscriber_id=sub.id, action="bounced").update(
+        {"at": old.issued_at + timedelta(seconds=5)}
+    )
+    assert service.request_subscription(session, "hard@example.com", "en") == sub.id
+    assert service.bounced_hard(session, sub)
+    assert service.confirmation_kind(sub, bounced_hard=True) == service.CONFIRM_MAIL
+    assert sub.status == Status.BOUNCED  # nothing changes before the confirmation
+    with pytest.raises(tokens.InvalidToken):  # a link from before the bounce is no new sign-up
+        service.confirm(session, sub, old)
+    newer = tokens.Claim(sub.id, old.issued_at + timedelta(seconds=10), "en")
+    service.confirm(session, sub, newer, ip="192.0.2.4")
+    assert (sub.status, sub.lang, sub.soft_bounces) == (Status.ACTIVE, "en", 0)
+    assert (sub.consent_source, sub.consent_ip) == ("web", "192.0.2.4")
+    assert {"sign-up requested", service.REJOINED} <= set(_actions(session, sub))
+    assert not service.bounced_hard(session, sub)
+
+
+def test_an_address_erased_after_a_bounce_comes_back_by_a_confirmed_sign_up(session, settings):
+    sub, _ = service.add(session, "gone@example.com", "ko", confirmed=True)
+    service.mark_suppressed(session, sub.id, Status.BOUNCED)
+    service.erase(session, "gone@example.com")
+    again = service.get(session, service.request_subscription(session, "gone@example.com", "ko"))
+    assert again.status == Status.PENDING and service.bounced_hard(session, again)
+    assert lookup.suppression_reason(session, "gone@example.com") == "bounced"  # until confirmed
+    service.confirm(session, again, _claim(again, settings))
+    assert again.status == Status.ACTIVE
+    assert lookup.suppression_reason(session, "gone@example.com") is None
+    assert sorted(_actions(session, again)) == [service.REJOINED, "sign-up requested"]
 
 
 def test_confirming_activates_in_the_language_of_the_link_once(session, settings):

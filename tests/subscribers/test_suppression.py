@@ -30,9 +30,9 @@ def test_the_stronger_reason_wins_and_only_an_erasure_is_lifted(session):
     suppression.suppress(session, "a@example.com", "bounced")
     suppression.suppress(session, "a@example.com", "erased")
     assert suppression.reason_for(session, "a@example.com") == "bounced"
-    assert not suppression.lift_erasure(session, "a@example.com")
+    assert not suppression.lift(session, "a@example.com")
     suppression.suppress(session, "b@example.com", "erased")
-    assert suppression.lift_erasure(session, "b@example.com")
+    assert suppression.lift(session, "b@example.com")
     assert suppression.reason_for(session, "b@example.com") is None
     assert suppression.suppressed_among(
         session, [suppression.address_hash("a@example.com"), "x" * 64]

@@ -43,17 +43,17 @@ class Queued:
 
 
 def _known(session, email: str, status: str) -> None:
-    from subscribers import service
+    from subscribers import changes, service
 
     known, _ = service.add(session, email, "ko", confirmed=status != "pending")
     if status == "unsubscribed":
         service.unsubscribe(session, known.id)
-    elif status in ("bounced", "complained", "complained-then-erased"):
+    elif status == "soft-bounced":  # refused: the desk re-enables it
+        service.mark_suppressed(session, known.id, "bounced", detail=changes.soft_bounces(3))
+    elif status.split("-")[0] in ("bounced", "complained"):  # a hard bounce is asked to confirm
         service.mark_suppressed(session, known.id, status.split("-")[0])
-    if status == "complained-then-erased":
+    if status.endswith("erased"):
         service.erase(session, email)  # only the suppression list's hash is left
-    elif status == "erased":
-        service.erase(session, email)
 
 
 STATUSES = [
@@ -61,6 +61,8 @@ STATUSES = [
     "active",
     "unsubscribed",
     "bounced",
+    "soft-bounced",
+    "bounced-then-erased",
     "complained",
     "complained-then-erased",
     "erased",

@@ -72,13 +72,13 @@ def test_both_editions_welcome_in_korean_with_english_below(client, outbox, sett
 
 
 def test_a_suppressed_reader_is_not_welcomed(client, session, outbox, runtime, settings):
-    sub, _ = service.add(session, "bounced@example.com", "ko")
+    sub, _ = service.add(session, "complained@example.com", "ko")
     session.commit()
     link = tokens.link(tokens.CONFIRM, sub.id, settings, lang="ko").removeprefix(
         "https://news.example.com"
     )
     with runtime.sessions() as s:
-        service.get(s, sub.id).status = Status.BOUNCED
+        service.get(s, sub.id).status = Status.COMPLAINED
         s.commit()
     assert client.post(link).status_code == 400
     assert _rows(runtime, MailKind.WELCOME) == [] and _welcomes(settings) == []

@@ -1,9 +1,14 @@
-"""The issue page as a workbench, in Chromium: story actions swap the list in place (no page load),
-a note being typed survives every other action, a pin does not move the list under the editor, a
-dropped lead takes the default subject with it, drag and drop reorders, and the previews load one
-edition at a time, when its tab is opened, sized to the mail."""
+"""The issue page as a workbench, in Chromium, on a desk's screen (1366 px) and a phone's (390 px):
+story actions swap the list in place (no page load), a note being typed survives every other action,
+a pin does not move the list under the editor, a dropped lead takes the default subject with it, drag
+and drop reorders, and the previews load one edition at a time, when its tab is opened, sized to the
+mail. On the phone the handle and the buttons are big enough for a thumb, and nothing runs past the
+edge (screenshots of the page in both languages, light and dark)."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +18,17 @@ from mailer.issues.models import Issue, IssueStory
 from .conftest import PASSWORD
 from .test_browser import browser, server  # noqa: F401  (the Chromium and `mailer serve` fixtures)
 
+# Taken again into docs/screenshots/ only when asked (MAILER_SCREENSHOTS=docs/screenshots); a plain
+# run keeps them in test-artifacts/ and leaves the checkout as it was.
+SHOTS = Path(__file__).resolve().parents[3] / (
+    os.environ.get("MAILER_SCREENSHOTS") or "test-artifacts"
+)
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+WIDTHS = [1366, 390]  # a desk's screen, and a phone's
+
+
+def _viewport(width: int) -> dict:
+    return {"width": width, "height": 900 if width > 600 else 844}
 
 
 def _log_in(page, base):
@@ -44,12 +59,14 @@ def _top(page, article: str) -> float:
     )
 
 
+@pytest.mark.parametrize("width", WIDTHS)
 def test_story_actions_in_place_keep_the_typed_note_and_the_editors_place(
     server,  # noqa: F811
     browser,  # noqa: F811
     session,
+    width,
 ):
-    page = browser.new_page(viewport={"width": 1366, "height": 900}, color_scheme="light")
+    page = browser.new_page(viewport=_viewport(width), color_scheme="light")
     _log_in(page, server)
     page.goto(f"{server}/admin/issues/1?lang=ko")
     loads = []
@@ -60,6 +77,13 @@ def test_story_actions_in_place_keep_the_typed_note_and_the_editors_place(
     )
     ids = _order(page)
     first, second = ids[0], ids[1]
+    if width < 600:  # on a phone: nothing past the edge, a handle and buttons a thumb can hit
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        sizes = page.eval_on_selector_all(
+            "tr.story .drag-handle, tr.story button[name=do]",
+            "els => els.map(e => [e.getBoundingClientRect().width, e.getBoundingClientRect().height])",
+        )
+        assert sizes and all(w >= 44 and h >= 44 for w, h in sizes), sizes
 
     # a note typed, and at once, before its own save is due, another story's button
     note = page.locator(f"#story-note-{first}-ko")
@@ -105,15 +129,19 @@ def test_story_actions_in_place_keep_the_typed_note_and_the_editors_place(
     )
     assert lead not in page.inner_text("#inbox-ko .inbox-subject")
 
-    # drag the last story by its handle above the one two rows up
-    last, above = ids[-1], ids[-3]
+    # drag the last story by its handle above the one two rows up (on a phone, where a card is a third
+    # of the screen, the one just above)
+    last, above = ids[-1], ids[-3] if width > 600 else ids[-2]
     page.wait_for_load_state("networkidle")  # the drop's swap and its preview settled first
-    page.locator(f"tr.story[data-article='{above}']").scroll_into_view_if_needed()
-    page.evaluate(
-        "window.scrollBy(0, 200)"
-    )  # at once: a wheel's scroll may land after the measures
+    # at once (a wheel's or a smooth scroll may land after the measures), the row dropped onto well
+    # below the top edge, where a drag would scroll the page
+    page.locator(f"tr.story[data-article='{above}']").evaluate(
+        "r => { r.scrollIntoView({block: 'start', behavior: 'instant'});"
+        " window.scrollBy({top: -150, behavior: 'instant'}); }"
+    )
     handle = page.locator(f"tr.story[data-article='{last}'] .drag-handle").bounding_box()
     onto = page.locator(f"tr.story[data-article='{above}']").bounding_box()
+    assert onto["y"] > 100 and handle["y"] + handle["height"] < _viewport(width)["height"]
     expected = [i for i in ids if i != last]
     expected.insert(expected.index(above), last)
 
@@ -129,8 +157,9 @@ def test_story_actions_in_place_keep_the_typed_note_and_the_editors_place(
 
     # the keyboard buttons are still there beside the handle, and focus stays on the one pressed
     page.locator(f"tr.story[data-article='{last}'] button[value=down]").focus()
+    at = ids.index(last)
     ids = _act(page, lambda: page.keyboard.press("Enter"))
-    assert ids[-2] == last
+    assert ids.index(last) == at + 1
     assert page.evaluate("document.activeElement.closest('tr').dataset.article") == last
 
     # no page was loaded for any of it, and the typed note is still there, and saved
@@ -143,13 +172,23 @@ def test_story_actions_in_place_keep_the_typed_note_and_the_editors_place(
     assert [str(s.article_id) for s in issue.stories] == ids
     saved = session.scalar(select(IssueStory).where(IssueStory.article_id == int(first)))
     assert saved.note_ko == "김장 소식부터 읽어 보세요"
+    if width < 600:  # the page after the work, on a phone, in both languages, light and dark
+        for lang in ("ko", "en"):
+            page.goto(f"{server}/admin/issues/1?lang={lang}")
+            page.wait_for_load_state("networkidle")
+            for scheme, tail in (("light", ""), ("dark", "-dark")):
+                page.emulate_media(color_scheme=scheme)
+                shot = SHOTS / f"desk-issue-actions-{lang}-{width}{tail}.png"
+                page.screenshot(path=str(shot), full_page=True)
 
 
+@pytest.mark.parametrize("width", WIDTHS)
 def test_previews_load_one_edition_when_its_tab_opens_sized_to_the_mail(
     server,  # noqa: F811
     browser,  # noqa: F811
+    width,
 ):
-    page = browser.new_page(viewport={"width": 1366, "height": 900}, color_scheme="light")
+    page = browser.new_page(viewport=_viewport(width), color_scheme="light")
     _log_in(page, server)
     previews = []
     page.on("request", lambda r: previews.append(r.url) if "/preview/" in r.url else None)
@@ -175,7 +214,11 @@ def test_previews_load_one_edition_when_its_tab_opens_sized_to_the_mail(
     assert page.locator("#panel-ko").is_hidden() and page.locator("#panel-en").is_visible()
     assert [u.split("/preview/")[1] for u in previews] == ["ko?fit=1", "en?fit=1"]
 
-    # the phone view: narrower, so taller
+    # the phone view: narrower, so taller. The frame in sight first, at once: a frame off screen is not
+    # laid out again (Chromium throttles it), and on a phone it is below the fold.
+    page.locator("#panel-en").evaluate(
+        "p => p.scrollIntoView({block: 'start', behavior: 'instant'})"
+    )
     desktop = page.locator("#panel-en iframe").evaluate("f => parseInt(f.style.height)")
     page.locator("#panel-en .view[data-width='375']").first.click()
     page.wait_for_function(

@@ -1,11 +1,13 @@
 """Bounces lead somewhere: the report's warnings link to the issue's bounces and complaints (address,
 hard or soft, reason translated, date, edition); the suppression list says why, which issue and when;
-a reader stopped by soft bounces can be re-enabled from the desk, a hard bounce or complaint cannot."""
+a reader stopped by soft bounces can be re-enabled from the desk, a hard bounce or complaint cannot
+(a hard-bounced reader may sign up again themselves; a complaint stays)."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from mailer.db import utcnow
@@ -153,7 +155,7 @@ def test_a_soft_bounce_can_be_re_enabled_a_hard_one_cannot(
         sub = service.get_by_email(session, d.email)
         page = admin.get(f"/admin/subscribers/{sub.id}?lang=ko")
         assert 'value="reenable"' not in page.text
-        assert "편집실에서 다시 보내기로 할 수 없고" in page.text
+        assert "다시 보내기로 할 수 없습니다" in page.text or "되돌릴 수 없고" in page.text
         refused = admin.post(
             f"/admin/subscribers/{sub.id}/change",
             data={"action": "reenable", "confirm": "yes", "csrf_token": csrf_of(page.text)},
@@ -161,3 +163,45 @@ def test_a_soft_bounce_can_be_re_enabled_a_hard_one_cannot(
         assert refused.status_code == 409
         session.expire_all()
         assert service.get(session, sub.id).status in (Status.BOUNCED, Status.COMPLAINED)
+
+
+NOTES = {
+    "ko": {
+        "hard": "독자가 직접 다시 구독 신청할 수 있으며, 신청하면 확인 메일이 가고",
+        "complaint": "편집실에서 되돌릴 수 없고, 이 주소의 구독 신청도 받지 않으므로",
+        "list": "영구 반송된 독자는 직접 다시 구독 신청할 수 있으며, 메일로 확인하면",
+        "issue": "영구 반송된 독자는 직접 다시 구독 신청할 수 있습니다. 스팸 신고는",
+    },
+    "en": {
+        "hard": "The reader may sign up again themselves: a sign-up sends a confirmation mail",
+        "complaint": "cannot be undone from the desk, and a sign-up from this address is refused",
+        "list": "A reader whose address bounced hard may sign up again themselves: confirming",
+        "issue": "bounced hard may sign up again themselves; a complaint cannot be undone",
+    },
+}
+
+
+def _note(html: str) -> str:
+    found = re.search(r'<p class="muted" id="suppression-note">(.*?)</p>', html, re.DOTALL)
+    return found.group(1) if found else ""
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_the_desk_says_a_hard_bounce_may_sign_up_again_and_a_complaint_cannot(
+    admin, session, ingested, subscribers_by_lang, runtime, lang
+):
+    issue, hard, _, complaint = _bounced_issue(session, runtime)
+    said = NOTES[lang]
+    hard_page = admin.get(
+        f"/admin/subscribers/{service.get_by_email(session, hard.email).id}?lang={lang}"
+    )
+    complaint_page = admin.get(
+        f"/admin/subscribers/{service.get_by_email(session, complaint.email).id}?lang={lang}"
+    )
+    assert said["hard"] in _note(hard_page.text) and said["complaint"] not in hard_page.text
+    assert (
+        said["complaint"] in _note(complaint_page.text) and said["hard"] not in complaint_page.text
+    )
+    listing = admin.get(f"/admin/subscribers?status=suppressed&ui={lang}")
+    assert said["list"] in listing.text
+    assert said["issue"] in admin.get(f"/admin/issues/{issue.number}/bounces?lang={lang}").text
