@@ -19,7 +19,8 @@ Figures (all wall-clock on a shared 2-core machine, so noisy):
   read recipients, sign tokens, build JSON, POST, mark deliveries, commit;
 - queue_to_accept_seconds p50/p95/p99: from the batch row's created_at (cut) to the stand-in recording it
   (observed by tailing the record file every 10 ms): includes the time a batch waits in the queue;
-- peak RSS (VmHWM) of each worker and of the stand-in, read just before they are stopped;
+- peak RSS (VmHWM) of each worker and of the stand-in, read just before they are stopped, and each
+  worker's RSS (VmRSS) sampled every second of the send: flat, or growing with the list;
 - CPU seconds used during the send by each worker, the stand-in, this process (the starter: ledger and
   enqueue) and the PostgreSQL backends of its database with the server's writers: where the machine's two cores went;
 - lost / duplicates: the stand-in's record against the ledger and the active subscribers.
@@ -231,7 +232,12 @@ def main(argv=None) -> int:
         cpu_before.update(
             starter=st.cpu_seconds(os.getpid()), postgres=st.postgres_cpu_seconds(dbname)
         )
+        sampler = st.RssSampler({n: stack.pid(n) for n in names})
+        sampler.start()
         results.update(run_send(args, number, st))
+        sampler.stopping.set()
+        sampler.join(timeout=5)
+        results["worker_rss_mb_during_send"] = sampler.summary()
         cpu_after = {n: st.cpu_seconds(stack.pid(n)) for n in procs}
         cpu_after.update(
             starter=st.cpu_seconds(os.getpid()), postgres=st.postgres_cpu_seconds(dbname)
@@ -407,6 +413,12 @@ def report(r: dict) -> None:
         "  peak RSS (VmHWM):        "
         + ", ".join(f"{k} {v} MB" for k, v in r["peak_rss_mb"].items())
     )
+    for name, rss in r["worker_rss_mb_during_send"].items():
+        print(
+            f"  {name} RSS (VmRSS) in the send: {rss['first']} MB at the start, "
+            f"{' / '.join(str(q) for q in rss['quarters'])} MB at 1/4, 1/2, 3/4, {rss['last']} MB at the "
+            f"end, max {rss['max']} MB ({rss['samples']} samples, one a second)"
+        )
     print(
         "  CPU seconds during send: " + ", ".join(f"{k} {v}" for k, v in r["cpu_seconds"].items())
     )
