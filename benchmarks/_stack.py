@@ -292,9 +292,10 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_seconds(database: str) -> float:
+def postgres_cpu_seconds(database: str | None) -> float:
     """CPU time of the live PostgreSQL backends connected to `database` and of the server's writers
-    (other databases' backends, such as a test run's, are left out)."""
+    (other databases' backends, such as a test run's, are left out); None: the writers alone. A backend
+    that has exited (a parallel worker, a closed connection) is not counted."""
     total = 0.0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -307,7 +308,7 @@ def postgres_cpu_seconds(database: str) -> float:
             except OSError:
                 continue
             words = title.split()
-            if database in words or any(
+            if (database is not None and database in words) or any(
                 w in title for w in ("walwriter", "checkpointer", "background writer")
             ):
                 total += cpu_seconds(int(entry.name)) or 0.0

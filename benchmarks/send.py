@@ -27,7 +27,10 @@ Figures (all wall-clock on a shared 2-core machine, so noisy):
 --sink null sends to benchmarks/floor.py's null sink (reads each body, answers 202) instead of the stand-in:
 no record, so no lost/duplicate check and no cut-to-accepted times, but the sink's cost is the floor's.
 --floor then runs benchmarks/floor.py (as many processes as workers) on the same database and reports
-floor_seconds and ratio_to_floor (end to end / floor): like with like with --sink null.
+floor_seconds and ratio_to_floor (end to end / floor): like with like with --sink null. With the null
+sink it also reports cpu_ratio_to_floor: the CPU seconds of the send (workers, sink, starter, PostgreSQL)
+over the floor's (its processes, the sink, their PostgreSQL backends and the server's writers), which
+other work on a shared machine sways less than wall-clock time.
 --profile samples each worker and the stand-in with py-spy (bench extra) and prints the hot spots.
 """
 
@@ -288,9 +291,16 @@ def main(argv=None) -> int:
         results["worker_tracebacks"] = tracebacks
         stack.stop(names)
         if args.floor:
-            found = floor.run(args.database_url, args.workers, null_port)
+            found = floor.run(args.database_url, args.workers, null_port, null_sink.pid)
             results["floor_seconds"] = found["seconds"]
             results["ratio_to_floor"] = round(results["end_to_end_seconds"] / found["seconds"], 2)
+            # On a shared machine the wall-clock ratio swings with the others' load; CPU seconds less so
+            results["floor_cpu_seconds"] = found["cpu_seconds"]
+            if args.sink == "null":
+                send_cpu = sum(v for v in results["cpu_seconds"].values() if v is not None)
+                results["cpu_ratio_to_floor"] = round(
+                    send_cpu / sum(found["cpu_seconds"].values()), 2
+                )
     finally:
         for proc, _ in spies:
             if proc.poll() is None:
@@ -440,6 +450,16 @@ def report(r: dict) -> None:
         print(
             f"  floor (benchmarks/floor.py, {r['workers']} processes): {r['floor_seconds']:.2f} s; "
             f"ratio to the floor {r['ratio_to_floor']:.2f} ({r['sink']} sink)"
+        )
+        fc = r["floor_cpu_seconds"]
+        print(
+            "  floor CPU seconds:       "
+            + ", ".join(f"{k} {v}" for k, v in fc.items())
+            + (
+                f"; the send's CPU seconds (all of the above) over the floor's: {r['cpu_ratio_to_floor']:.2f}"
+                if "cpu_ratio_to_floor" in r
+                else ""
+            )
         )
     if r["worker_tracebacks"]:
         print(f"  tracebacks in: {r['worker_tracebacks']}")
