@@ -225,6 +225,53 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def rss_mb(pid: int) -> float | None:
+    """VmRSS: the process's resident set now."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+class RssSampler(threading.Thread):
+    """Each process's resident set every `interval` seconds while a send runs: whether a worker's memory
+    stays flat over a long send, which its peak (VmHWM) alone cannot tell."""
+
+    def __init__(self, pids: dict[str, int], interval: float = 1.0):
+        super().__init__(daemon=True, name="rss-sampler")
+        self.pids, self.interval = pids, interval
+        self.samples: dict[str, list[float]] = {name: [] for name in pids}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            for name, pid in self.pids.items():
+                mb = rss_mb(pid)
+                if mb is not None:
+                    self.samples[name].append(mb)
+            if self.stopping.wait(self.interval):
+                return
+
+    def summary(self) -> dict[str, dict]:
+        """Per process: the first sample, the samples at a quarter, half and three quarters of the send,
+        the last, and the largest."""
+        out = {}
+        for name, values in self.samples.items():
+            if values:
+                n = len(values) - 1
+                out[name] = {
+                    "samples": len(values),
+                    "first": values[0],
+                    "quarters": [values[round(n * q / 4)] for q in (1, 2, 3)],
+                    "last": values[-1],
+                    "max": max(values),
+                }
+        return out
+
+
 def finish(results: dict, json_path: Path | None, work: Path, keep: bool) -> None:
     """Every benchmark's last steps: the figures to --json, the work directory kept (--keep) or removed."""
     if json_path:
@@ -245,9 +292,10 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_seconds(database: str) -> float:
+def postgres_cpu_seconds(database: str | None) -> float:
     """CPU time of the live PostgreSQL backends connected to `database` and of the server's writers
-    (other databases' backends, such as a test run's, are left out)."""
+    (other databases' backends, such as a test run's, are left out); None: the writers alone. A backend
+    that has exited (a parallel worker, a closed connection) is not counted."""
     total = 0.0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -260,7 +308,7 @@ def postgres_cpu_seconds(database: str) -> float:
             except OSError:
                 continue
             words = title.split()
-            if database in words or any(
+            if (database is not None and database in words) or any(
                 w in title for w in ("walwriter", "checkpointer", "background writer")
             ):
                 total += cpu_seconds(int(entry.name)) or 0.0

@@ -119,8 +119,10 @@ def _body(rows: list, links) -> bytes:
     return orjson.dumps(build_payload(batch))
 
 
-def _part(job: tuple[str, int, int, int]) -> int:
-    """One process's share, subscribers lo..hi: returns recipients posted."""
+def _part(job: tuple[str, int, int, int]) -> tuple[int, float, float]:
+    """One process's share, subscribers lo..hi: returns recipients posted, the CPU seconds this process
+    used and those its PostgreSQL backend used (read before the connection closes and it exits)."""
+    import _stack as st
     import psycopg
 
     from mailer.delivery.batches import LINK_PAGES
@@ -130,8 +132,10 @@ def _part(job: tuple[str, int, int, int]) -> int:
     url, port, lo, hi = job
     settings = _settings()
     null = http.client.HTTPConnection("127.0.0.1", port)
-    sent = 0
+    sent, cpu = 0, time.process_time()
     with psycopg.connect(_dsn(url)) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        backend_cpu = st.cpu_seconds(backend) or 0.0
         after, block = lo - 1, 0
         while True:
             # the ledger as a send writes it, a block of batches at a time: one statement files each
@@ -157,7 +161,8 @@ def _part(job: tuple[str, int, int, int]) -> int:
                 if answer.status != 202:
                     raise SystemExit("the null sink did not answer 202")
                 sent += len(rows[start : start + BATCH])
-    return sent
+        backend_cpu = (st.cpu_seconds(backend) or backend_cpu) - backend_cpu
+    return sent, time.process_time() - cpu, backend_cpu
 
 
 def _warm(_: int) -> None:
@@ -170,8 +175,10 @@ def _warm(_: int) -> None:
     _settings()
 
 
-def run(url: str, processes: int, port: int) -> dict:
-    """The floor on the subscribers already in the database: seconds and recipients."""
+def run(url: str, processes: int, port: int, sink_pid: int | None = None) -> dict:
+    """The floor on the subscribers already in the database: seconds, recipients, and the CPU seconds
+    used by its processes, their PostgreSQL backends with the server's writers, and the sink (by pid)."""
+    import _stack as st
     import psycopg
 
     with psycopg.connect(_dsn(url), autocommit=True) as conn:
@@ -187,15 +194,27 @@ def run(url: str, processes: int, port: int) -> dict:
     pool = multiprocessing.get_context("spawn").Pool(processes)
     try:
         pool.map(_warm, range(processes))
+        writers, sink = st.postgres_cpu_seconds(None), sink_pid and st.cpu_seconds(sink_pid)
         t0 = time.perf_counter()
-        sent = sum(pool.map(_part, jobs))
+        parts = pool.map(_part, jobs)
         seconds = time.perf_counter() - t0
+        writers = st.postgres_cpu_seconds(None) - writers
+        sink = sink_pid and (st.cpu_seconds(sink_pid) or 0.0) - (sink or 0.0)
     finally:
         pool.close()
         pool.join()
     with psycopg.connect(_dsn(url), autocommit=True) as conn:
         conn.execute(f"DROP TABLE {LEDGER}")
-    return {"recipients": sent, "seconds": round(seconds, 2), "processes": processes}
+    return {
+        "recipients": sum(p[0] for p in parts),
+        "seconds": round(seconds, 2),
+        "processes": processes,
+        "cpu_seconds": {
+            "processes": round(sum(p[1] for p in parts), 2),
+            "postgres": round(sum(p[2] for p in parts) + writers, 2),
+            **({"sink": round(sink, 2)} if sink_pid else {}),
+        },
+    }
 
 
 def main(argv=None) -> int:
@@ -221,12 +240,13 @@ def main(argv=None) -> int:
     st.copy_subscribers(args.database_url, args.subscribers)
     sink, port = start_null_sink()
     try:
-        results = run(args.database_url, args.processes, port)
+        results = run(args.database_url, args.processes, port, sink.pid)
     finally:
         sink.kill()
     print(
         f"floor: {results['recipients']:,} recipients in {results['seconds']:.2f} s with {args.processes} "
-        f"process(es) = {results['recipients'] / results['seconds']:,.0f}/s"
+        f"process(es) = {results['recipients'] / results['seconds']:,.0f}/s; CPU seconds: "
+        + ", ".join(f"{k} {v}" for k, v in results["cpu_seconds"].items())
     )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

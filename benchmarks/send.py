@@ -19,14 +19,18 @@ Figures (all wall-clock on a shared 2-core machine, so noisy):
   read recipients, sign tokens, build JSON, POST, mark deliveries, commit;
 - queue_to_accept_seconds p50/p95/p99: from the batch row's created_at (cut) to the stand-in recording it
   (observed by tailing the record file every 10 ms): includes the time a batch waits in the queue;
-- peak RSS (VmHWM) of each worker and of the stand-in, read just before they are stopped;
+- peak RSS (VmHWM) of each worker and of the stand-in, read just before they are stopped, and each
+  worker's RSS (VmRSS) sampled every second of the send: flat, or growing with the list;
 - CPU seconds used during the send by each worker, the stand-in, this process (the starter: ledger and
   enqueue) and the PostgreSQL backends of its database with the server's writers: where the machine's two cores went;
 - lost / duplicates: the stand-in's record against the ledger and the active subscribers.
 --sink null sends to benchmarks/floor.py's null sink (reads each body, answers 202) instead of the stand-in:
 no record, so no lost/duplicate check and no cut-to-accepted times, but the sink's cost is the floor's.
 --floor then runs benchmarks/floor.py (as many processes as workers) on the same database and reports
-floor_seconds and ratio_to_floor (end to end / floor): like with like with --sink null.
+floor_seconds and ratio_to_floor (end to end / floor): like with like with --sink null. With the null
+sink it also reports cpu_ratio_to_floor: the CPU seconds of the send (workers, sink, starter, PostgreSQL)
+over the floor's (its processes, the sink, their PostgreSQL backends and the server's writers), which
+other work on a shared machine sways less than wall-clock time.
 --profile samples each worker and the stand-in with py-spy (bench extra) and prints the hot spots.
 """
 
@@ -231,7 +235,12 @@ def main(argv=None) -> int:
         cpu_before.update(
             starter=st.cpu_seconds(os.getpid()), postgres=st.postgres_cpu_seconds(dbname)
         )
+        sampler = st.RssSampler({n: stack.pid(n) for n in names})
+        sampler.start()
         results.update(run_send(args, number, st))
+        sampler.stopping.set()
+        sampler.join(timeout=5)
+        results["worker_rss_mb_during_send"] = sampler.summary()
         cpu_after = {n: st.cpu_seconds(stack.pid(n)) for n in procs}
         cpu_after.update(
             starter=st.cpu_seconds(os.getpid()), postgres=st.postgres_cpu_seconds(dbname)
@@ -282,9 +291,16 @@ def main(argv=None) -> int:
         results["worker_tracebacks"] = tracebacks
         stack.stop(names)
         if args.floor:
-            found = floor.run(args.database_url, args.workers, null_port)
+            found = floor.run(args.database_url, args.workers, null_port, null_sink.pid)
             results["floor_seconds"] = found["seconds"]
             results["ratio_to_floor"] = round(results["end_to_end_seconds"] / found["seconds"], 2)
+            # On a shared machine the wall-clock ratio swings with the others' load; CPU seconds less so
+            results["floor_cpu_seconds"] = found["cpu_seconds"]
+            if args.sink == "null":
+                send_cpu = sum(v for v in results["cpu_seconds"].values() if v is not None)
+                results["cpu_ratio_to_floor"] = round(
+                    send_cpu / sum(found["cpu_seconds"].values()), 2
+                )
     finally:
         for proc, _ in spies:
             if proc.poll() is None:
@@ -407,6 +423,12 @@ def report(r: dict) -> None:
         "  peak RSS (VmHWM):        "
         + ", ".join(f"{k} {v} MB" for k, v in r["peak_rss_mb"].items())
     )
+    for name, rss in r["worker_rss_mb_during_send"].items():
+        print(
+            f"  {name} RSS (VmRSS) in the send: {rss['first']} MB at the start, "
+            f"{' / '.join(str(q) for q in rss['quarters'])} MB at 1/4, 1/2, 3/4, {rss['last']} MB at the "
+            f"end, max {rss['max']} MB ({rss['samples']} samples, one a second)"
+        )
     print(
         "  CPU seconds during send: " + ", ".join(f"{k} {v}" for k, v in r["cpu_seconds"].items())
     )
@@ -428,6 +450,16 @@ def report(r: dict) -> None:
         print(
             f"  floor (benchmarks/floor.py, {r['workers']} processes): {r['floor_seconds']:.2f} s; "
             f"ratio to the floor {r['ratio_to_floor']:.2f} ({r['sink']} sink)"
+        )
+        fc = r["floor_cpu_seconds"]
+        print(
+            "  floor CPU seconds:       "
+            + ", ".join(f"{k} {v}" for k, v in fc.items())
+            + (
+                f"; the send's CPU seconds (all of the above) over the floor's: {r['cpu_ratio_to_floor']:.2f}"
+                if "cpu_ratio_to_floor" in r
+                else ""
+            )
         )
     if r["worker_tracebacks"]:
         print(f"  tracebacks in: {r['worker_tracebacks']}")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import CheckConstraint, DateTime, MetaData, create_engine, event
+from sqlalchemy import CheckConstraint, DateTime, MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -167,6 +167,24 @@ def is_postgres(session_or_engine) -> bool:
         else session_or_engine
     )
     return bind.dialect.name == "postgresql"
+
+
+def serial_plans(session: Session) -> None:
+    """No parallel workers for the rest of the session's transaction (PostgreSQL; a no-op on SQLite).
+    For a short statement run many times over a large table, such as a batch's read of its 1,000
+    ledger rows: the planner's estimate for it passes the threshold for parallel plans, and launching
+    the workers (a process each, every time) costs several times the 5 ms the read takes alone."""
+    if is_postgres(session):
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+
+
+def relaxed_commit(session: Session) -> None:
+    """The session's transaction commits without waiting for its WAL to reach the disk (PostgreSQL;
+    SQLite's WAL mode already syncs at checkpoints only). Only for a change that no action outside the
+    database depends on until a later commit that does wait: that one's flush carries this one's too,
+    since the WAL is written in order. Saves a disk flush (3 ms here) each time."""
+    if is_postgres(session):
+        session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
 def upsert_insert(session: Session, table):

@@ -58,7 +58,11 @@ def cancel_issue(session: Session, issue: Issue, now: datetime) -> None:
     batch_ids = select(Batch.id).where(Batch.issue_id == issue.id, Batch.status.in_(closing))
     session.execute(
         update(Delivery)
-        .where(Delivery.batch_id.in_(batch_ids), Delivery.status == DeliveryStatus.QUEUED)
+        .where(
+            Delivery.issue_id == issue.id,  # PostgreSQL: the issue's ledger partition alone
+            Delivery.batch_id.in_(batch_ids),
+            Delivery.status == DeliveryStatus.QUEUED,
+        )
         .values(status=DeliveryStatus.CANCELLED, updated_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -32,7 +32,9 @@ def failed_readers(session: Session, issue: Issue) -> int:
     return (
         session.scalar(
             select(func.count()).where(
-                Delivery.batch_id.in_(_failed(issue.id)), Delivery.status == DeliveryStatus.FAILED
+                Delivery.issue_id == issue.id,  # PostgreSQL: the issue's ledger partition alone
+                Delivery.batch_id.in_(_failed(issue.id)),
+                Delivery.status == DeliveryStatus.FAILED,
             )
         )
         or 0
@@ -75,7 +77,11 @@ def resend_failed(session: Session, issue: Issue, now: datetime) -> list[int]:
         )
     session.execute(
         update(Delivery)
-        .where(Delivery.batch_id.in_(batch_ids), Delivery.status == DeliveryStatus.FAILED)
+        .where(
+            Delivery.issue_id == issue.id,
+            Delivery.batch_id.in_(batch_ids),
+            Delivery.status == DeliveryStatus.FAILED,
+        )
         .values(status=DeliveryStatus.QUEUED, error=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )

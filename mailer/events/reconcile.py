@@ -39,7 +39,7 @@ def reconcile_batch(
     ).total_seconds()
     if remaining > 0:
         # Every recipient's webhook evidence already in: the request was accepted, nothing to wait for.
-        if not evidenced(session, batch.id):
+        if not evidenced(session, batch):
             return BatchOutcome(batch.status, reconcile_in=remaining)
         return _accept(session, batch, now)
     # Past the grace period a batch that must wait is asked again by the sweep, every maintenance
@@ -48,7 +48,7 @@ def reconcile_batch(
     overdue = waited >= settings.reconcile_max_wait_seconds
     # The watermark first: events it has passed were stored before it was read, so the checks below see them.
     caught_up = _webhooks_past(session, lost_at)
-    if _evidence_stored_unapplied(session, batch.id):
+    if _evidence_stored_unapplied(session, batch):
         if not overdue:
             return BatchOutcome(
                 batch.status
@@ -60,9 +60,7 @@ def reconcile_batch(
             extra={"batch": batch.id},
         )
     unconfirmed = session.scalar(
-        select(func.count()).where(
-            Delivery.batch_id == batch.id, Delivery.status == DeliveryStatus.QUEUED
-        )
+        select(func.count()).where(*_members(batch), Delivery.status == DeliveryStatus.QUEUED)
     )
     if unconfirmed:
         if not caught_up and not overdue:
@@ -153,20 +151,26 @@ def _probe(
     )
 
 
-def evidenced(session: Session, batch_id: int) -> bool:
+def _members(batch: Batch):
+    """The batch's ledger rows; on PostgreSQL in the issue's partition alone."""
+    return (Delivery.issue_id == batch.issue_id, Delivery.batch_id == batch.id)
+
+
+def evidenced(session: Session, batch: Batch) -> bool:
     """Whether every recipient of the batch has evidence of its own (none is left `queued`), and no
     stored event about them is waiting to be applied."""
     queued = session.scalar(
         select(Delivery.id)
-        .where(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED)
+        .where(*_members(batch), Delivery.status == DeliveryStatus.QUEUED)
         .limit(1)
     )
-    return queued is None and not _evidence_stored_unapplied(session, batch_id)
+    return queued is None and not _evidence_stored_unapplied(session, batch)
 
 
-def _evidence_stored_unapplied(session: Session, batch_id: int) -> bool:
-    """Whether webhook events about the batch's recipients are stored but not yet applied."""
-    members = select(Delivery.id).where(Delivery.batch_id == batch_id)
+def _evidence_stored_unapplied(session: Session, batch: Batch) -> bool:
+    """Whether webhook events about the batch's recipients are stored but not yet applied (looked for
+    in every partition of the events: one that came without its issue is evidence too)."""
+    members = select(Delivery.id).where(*_members(batch))
     return (
         session.scalar(
             select(WebhookEvent.id)
