@@ -159,7 +159,8 @@ def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict
         t2 = time.perf_counter()
         print(
             f"issue {k:>2}: built in {t1 - t0:5.1f}s; pruned {done.events:>9,} events,"
-            f" {done.deliveries:>9,} ledger rows in {t2 - t1:5.1f}s; database {gib(size)}",
+            f" {done.deliveries:>9,} ledger rows, compacted {len(done.compacted)} ledger"
+            f" partitions in {t2 - t1:5.1f}s; database {gib(size)}",
             flush=True,
         )
     done = run_prune(rt, now=utcnow())
@@ -169,7 +170,11 @@ def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict
         session.commit()
     run_refresh_issue_counts(rt)
     vacuum(engine)
-    print(f"retention at now: {done.events:,} events, {done.deliveries:,} ledger rows", flush=True)
+    print(
+        f"retention at now: {done.events:,} events, {done.deliveries:,} ledger rows;"
+        f" ledger partitions compacted (issues): {done.compacted}",
+        flush=True,
+    )
     return {"unpruned": empty + issues * first_issue, "peak": peak}
 
 
