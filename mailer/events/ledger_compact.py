@@ -7,9 +7,9 @@ any more, yet the half-empty pages stay for the rest of the ledger's retention: 
 about 1.4 GB of a year at a million readers. Retention rewrites such a partition full once (fillfactor
 100, VACUUM FULL); a late event's update then takes a row to another page, as in any full table.
 
-VACUUM FULL holds the partition's strongest lock while it rewrites it (about a second per 1,000,000 rows
-measured, its indexes made again): reads of that issue's ledger wait meanwhile. It waits at most
-partitions.DROP_LOCK_TIMEOUT for its lock behind a long read, then gives way; the next prune tries again.
+VACUUM FULL holds the partition's strongest lock while it rewrites it (its indexes made again): reads of
+that issue's ledger wait meanwhile. Behind a read of the partition it does not wait at all (SKIP_LOCKED):
+the partition stays half full and the next prune tries again.
 SQLite keeps plain tables and its own free pages: nothing happens there."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from mailer.issues.models import Issue
 from mailer.runtime import Runtime
 
 log = logging.getLogger(__name__)
-FULL = "fillfactor=100"
+FULL, HALF = "fillfactor=100", "fillfactor=50"
 
 
 def compact_due(
@@ -58,27 +58,35 @@ def compact_due(
     return sorted(session.scalars(due).all())
 
 
+def _set_fill(engine: Engine, name: str, fill: str) -> None:
+    # in a transaction of its own, its lock wait bounded by SET LOCAL: no session state to leave
+    # behind on a pooled (PgBouncer) connection
+    with engine.begin() as conn:
+        conn.execute(text(f"SET LOCAL lock_timeout = '{partitions.DROP_LOCK_TIMEOUT}'"))
+        conn.execute(text(f"ALTER TABLE {name} SET ({fill})"))
+
+
 def compact(rt: Runtime, issue_ids: list[int]) -> list[int]:
     """Rewrite each issue's ledger partition full; returns the issues whose partition was."""
     done = []
     with rt.session() as session:
         engine = session.get_bind()
     assert isinstance(engine, Engine)  # VACUUM runs outside a transaction: a connection of its own
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f"SET lock_timeout = '{partitions.DROP_LOCK_TIMEOUT}'"))
-        for issue_id in issue_ids:
-            name = partitions.name(partitions.LEDGER, issue_id)
-            try:
-                conn.execute(text(f"ALTER TABLE {name} SET ({FULL})"))
-                try:
-                    conn.execute(text(f"VACUUM (FULL, ANALYZE) {name}"))
-                except OperationalError:
-                    # still half full: marked so again, for the next prune to find it
-                    conn.execute(text(f"ALTER TABLE {name} SET (fillfactor = 50)"))
-                    raise
-            except OperationalError as exc:  # its lock not had in time, or the partition gone
-                log.warning("ledger partition of issue %s not compacted: %s", issue_id, exc.orig)
-                continue
-            done.append(issue_id)
-        conn.execute(text("RESET lock_timeout"))
+    for issue_id in issue_ids:
+        name = partitions.name(partitions.LEDGER, issue_id)
+        try:
+            _set_fill(engine, name, FULL)
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                before = conn.scalar(text("SELECT pg_relation_filenode(:n)"), {"n": name})
+                # SKIP_LOCKED: behind any read of the partition it does nothing instead of waiting
+                conn.execute(text(f"VACUUM (FULL, ANALYZE, SKIP_LOCKED) {name}"))
+                after = conn.scalar(text("SELECT pg_relation_filenode(:n)"), {"n": name})
+        except OperationalError as exc:  # a lock not had in time
+            log.warning("ledger partition of issue %s not compacted: %s", issue_id, exc.orig)
+            continue
+        if before == after:  # skipped: still half full, marked so for the next prune to find it
+            log.warning("ledger partition of issue %s not compacted: it is being read", issue_id)
+            _set_fill(engine, name, HALF)
+            continue
+        done.append(issue_id)
     return done
