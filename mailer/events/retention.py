@@ -206,11 +206,21 @@ def _drop_partitions(
         held = session.scalar(select(Issue.id).where(Issue.id == issue_id, Issue.id.in_(kept)))
         return held is None and partition_drop.all_before(session, issue_id, cutoff)
 
+    def events_not_due(session: Session, issue_id: int) -> int:
+        return partition_drop.move_not_due(session, issue_id, cutoff)
+
     checks = {EVENTS: events_still_due, LEDGER: partition_drop.issue_in(ledger)}
+    moves = {EVENTS: events_not_due, LEDGER: None}
     rows, dropped = {}, {}
     for table, issue_ids in droppable.items():
         rows[table], dropped[table] = partition_drop.drop(
-            rt, table, issue_ids, planned.by_issue.get(table, {}), checks[table], progress
+            rt,
+            table,
+            issue_ids,
+            planned.by_issue.get(table, {}),
+            checks[table],
+            progress,
+            move_out=moves[table],
         )
     return rows, dropped
 
