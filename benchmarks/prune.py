@@ -69,7 +69,7 @@ def add_sent_issue(
     """A sent issue `issue_id` (number = id) to subscribers 1..recipients, started at `at`: its editions
     (reader g reads langs[(g - 1) % len(langs)], as _stack.copy_subscribers files them), batches of 1000,
     a ledger row each and their webhook events with ~450-byte raw payloads, occurring over 72 hours and
-    applied at once. Ids are the issue's own ranges, so issues can be added one after another. Without
+    applied at once (stored as the webhook stores them: mailer.events.raw). Ids are the issue's own ranges, so issues can be added one after another. Without
     `ledger` or `events`, the issue as retention leaves it: those rows gone."""
     n_langs, n_batches = len(langs), (recipients + 999) // 1000
     first_edition, first_batch, first_delivery = (
@@ -123,13 +123,13 @@ def add_sent_issue(
                 " issue_id, delivery_id, received_at, processed_at)"
                 " SELECT :kind || '-' || :i || '-' || g, :kind, 'reader' || (g - 1) || '@bench.example',"
                 " :t + (g % 72) * interval '1 hour',"
-                " json_build_object('event', :kind, 'email', 'reader' || (g - 1) || '@bench.example',"
-                "  'timestamp', 1800000000 + g, 'sg_event_id', :kind || '-' || :i || '-' || g,"
+                # the payload as the webhook stores it (mailer.events.raw): without the keys its
+                # columns hold (event, email, timestamp, sg_event_id, issue_id, delivery_id)
+                " json_build_object("
                 "  'sg_message_id', md5(g::text) || '.filter0001p1las1-12345-5F6A7B8C-1.0',"
                 "  'url', 'https://news.example.com/story/' || (g / 10 % 20),"
                 "  'useragent', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36"
                 " (KHTML, like Gecko) Chrome/120.0 Safari/537.36', 'ip', '203.0.113.' || (g % 250),"
-                "  'issue_id', CAST(:i AS text), 'delivery_id', (:d0 + g)::text,"
                 "  'category', json_build_array('newsletter'))::json,"
                 " :i, :d0 + g, :t, :t FROM generate_series(1, :n) g"
                 " WHERE g % :every = 0 AND (NOT :of_delivered OR g % :bounce <> 0)"

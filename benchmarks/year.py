@@ -28,7 +28,9 @@ copied to the issues past both retentions; the ledger and events of the issues w
 tables the pages read, at 1M readers in half an hour instead of hours.
 
 Database sizes printed: before retention (a year unpruned, estimated as `issues` x what the first issue
-added), the most it held while pruning as it went, and at the end.
+added), the most it held while pruning as it went, and at the end; where the space goes (benchmarks/
+_sizes.py: per table, partitions summed, its heap, TOAST and indexes, then the largest indexes) with
+issue 1 built and before its retention, and at the end.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ def copy_figures(conn, source: int, issue: int) -> None:
 def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict:
     """The year, pruned as it goes (or, `steady`, as retention leaves it); returns the sizes seen."""
     import _stack
+    from _sizes import breakdown
     from prune import LANGS, add_sent_issue
     from sqlalchemy import text
 
@@ -142,6 +145,9 @@ def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict
         peak = max(peak, size)
         if k == 1:
             first_issue = size - empty
+            breakdown(
+                engine, f"where the space goes: {readers:,} readers, issue 1 before retention"
+            )
         if steady and k > 1:
             print(
                 f"issue {k:>2}: built in {t1 - t0:5.1f}s ({', '.join(n for n, v in kept.items() if v) or 'figures only'})",
@@ -153,7 +159,8 @@ def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict
         t2 = time.perf_counter()
         print(
             f"issue {k:>2}: built in {t1 - t0:5.1f}s; pruned {done.events:>9,} events,"
-            f" {done.deliveries:>9,} ledger rows in {t2 - t1:5.1f}s; database {gib(size)}",
+            f" {done.deliveries:>9,} ledger rows, compacted {len(done.compacted)} ledger"
+            f" partitions in {t2 - t1:5.1f}s; database {gib(size)}",
             flush=True,
         )
     done = run_prune(rt, now=utcnow())
@@ -163,7 +170,11 @@ def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict
         session.commit()
     run_refresh_issue_counts(rt)
     vacuum(engine)
-    print(f"retention at now: {done.events:,} events, {done.deliveries:,} ledger rows", flush=True)
+    print(
+        f"retention at now: {done.events:,} events, {done.deliveries:,} ledger rows;"
+        f" ledger partitions compacted (issues): {done.compacted}",
+        flush=True,
+    )
     return {"unpruned": empty + issues * first_issue, "peak": peak}
 
 
@@ -308,6 +319,9 @@ def main(argv=None) -> int:
         print(f"database before retention (a year unpruned, estimated): {gib(sizes['unpruned'])}")
         print(f"database at most while pruning as it went: {gib(sizes['peak'])}")
     print(f"database after retention: {gib(end)}")
+    from _sizes import breakdown
+
+    breakdown(engine, f"where the space goes after retention: {args.readers:,} readers")
     print(f"\n{args.readers:,} readers, {args.issues} weekly issues; median of {args.runs} runs")
     print(f"{'':34} {'median':>9} {'min':>9} {'max':>9}  target")
     for name, call, target in targets(rt, args.readers, args.issues):

@@ -141,6 +141,12 @@ class Settings(BaseSettings):
         description="ledger rows kept this long after their issue finished (never while it is in "
         "flight or a batch of it unsettled); its counts are rolled up and made final first",
     )
+    ledger_compact_days: int = Field(
+        7,
+        ge=0,
+        description="PostgreSQL: an issue's ledger partition, written half full for the updates of its "
+        "first days, is rewritten full (VACUUM FULL) once its issue finished this long ago",
+    )
     prune_chunk_rows: int = Field(
         10_000, ge=100, description="rows retention deletes per transaction (short locks)"
     )

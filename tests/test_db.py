@@ -173,9 +173,18 @@ def test_the_desks_reads_of_a_large_list_are_served_by_indexes(session, database
 
     postgres = database_url.startswith("postgresql")
     explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
-    if (
-        postgres
-    ):  # on a few rows a sequential scan wins; the question is whether the index can serve
+    if postgres:
+        # the planner's statistics of the address (one event each, as for a list's readers): without
+        # them it takes an address to have many events and walks the events by id for the newest
+        session.execute(
+            text(
+                "INSERT INTO webhook_events (sg_event_id, event, email, payload, received_at)"
+                " SELECT 'ev-' || g, 'open', 'reader' || g || '@example.com', '{}', now()"
+                " FROM generate_series(1, 500) g"
+            )
+        )
+        session.execute(text("ANALYZE webhook_events"))
+        # on a few rows a sequential scan wins; the question is whether the index can serve
         session.execute(text("SET LOCAL enable_seqscan = off"))
 
     def plan(query) -> str:
@@ -184,9 +193,7 @@ def test_the_desks_reads_of_a_large_list_are_served_by_indexes(session, database
 
     # on PostgreSQL each partition's copy of the index is named after the partition
     events = plan(_events_query("Mi@Example.com").limit(100))
-    assert (
-        "ix_webhook_events_email_lower" in events or "webhook_events_default_lower_id_idx" in events
-    )
+    assert "ix_webhook_events_email_lower" in events or "webhook_events_none_lower_idx" in events
     page = (
         select(Subscriber.id)
         .order_by(Subscriber.created_at.desc(), Subscriber.id.desc())

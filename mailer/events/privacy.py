@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailer.delivery.models import Batch, Delivery, shown_status
 from mailer.events.models import WebhookEvent
+from mailer.events.raw import raw
 from mailer.issues.models import Edition, Issue
 from subscribers import lookup, service
 from subscribers.emails import normalize
@@ -98,7 +99,7 @@ def events_of(session: Session, address: str, limit: int | None = None) -> list[
             "event": e.event,
             "occurred_at": _iso(e.occurred_at),
             "received_at": _iso(e.received_at),
-            "payload": e.payload,
+            "payload": raw(e),
         }
         for e in found
     ]

@@ -7,7 +7,9 @@ on the subscriber as events are applied (apply.py). What goes, in chunks of a sh
 - webhook events applied more than event_retention_days ago;
 - the ledger rows of issues finished more than ledger_retention_days ago.
 
-On PostgreSQL an issue's partition whose rows are all due goes whole first (partition_drop).
+On PostgreSQL an issue's partition whose rows are all due goes whole first (partition_drop), and the
+ledger partition of an issue done with for ledger_compact_days is rewritten without its free room, once
+(ledger_compact).
 
 Neither for an issue in flight or with a batch not settled: its counts move, and reconciling a batch
 reads its ledger and its events. Events not applied yet are never touched.
@@ -25,7 +27,7 @@ from sqlalchemy.orm import Session
 from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.delivery.models import Batch, BatchStatus, Delivery
-from mailer.events import partition_drop
+from mailer.events import ledger_compact, partition_drop
 from mailer.events.models import IssueCounts, WebhookEvent
 from mailer.events.stats import refresh_counts
 from mailer.issues.models import Issue
@@ -100,6 +102,8 @@ class Plan:
     partitions: dict[str, list[int]] = field(default_factory=dict)
     # {table: {issue id: rows}} as planned: a partition that goes whole is not read to be counted
     by_issue: dict[str, dict] = field(default_factory=dict, compare=False, repr=False)
+    # PostgreSQL: the issues whose ledger partition is rewritten full (ledger_compact)
+    compacted: list[int] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -116,6 +120,9 @@ class Plan:
         dropped = "dropped" if done else "would be dropped"
         for table, issues in self.partitions.items():
             lines.append(f"{table}: {len(issues)} issue partitions {dropped} whole")
+        if self.compacted:
+            compacted = "compacted" if done else "would be compacted"
+            lines.append(f"{LEDGER}: {len(self.compacted)} issue partitions {compacted}")
         return lines
 
 
@@ -149,17 +156,25 @@ def plan(session: Session, now: datetime, settings: Settings) -> Plan:
             ).all()
         ),
     }
+    dropped = {
+        table: issues
+        for table, issues in _droppable(session, now, settings, final_only=False).items()
+        if issues
+    }
     return Plan(
         events=sum(by_issue[EVENTS].values()),
         deliveries=sum(by_issue[LEDGER].values()),
         finalized=list(finalized),
         by_issue=by_issue,
-        partitions={
-            table: issues
-            for table, issues in _droppable(session, now, settings, final_only=False).items()
-            if issues
-        },
+        partitions=dropped,
+        compacted=[
+            i for i in _compact_due(session, now, settings) if i not in dropped.get(LEDGER, [])
+        ],
     )
+
+
+def _compact_due(session: Session, now: datetime, settings: Settings) -> list[int]:
+    return ledger_compact.compact_due(session, _settled_issues, now, settings.ledger_compact_days)
 
 
 def _ledger_issues(now: datetime, settings: Settings, final_only: bool = True):
@@ -191,11 +206,21 @@ def _drop_partitions(
         held = session.scalar(select(Issue.id).where(Issue.id == issue_id, Issue.id.in_(kept)))
         return held is None and partition_drop.all_before(session, issue_id, cutoff)
 
+    def events_not_due(session: Session, issue_id: int) -> int:
+        return partition_drop.move_not_due(session, issue_id, cutoff)
+
     checks = {EVENTS: events_still_due, LEDGER: partition_drop.issue_in(ledger)}
+    moves = {EVENTS: events_not_due, LEDGER: None}
     rows, dropped = {}, {}
     for table, issue_ids in droppable.items():
         rows[table], dropped[table] = partition_drop.drop(
-            rt, table, issue_ids, planned.by_issue.get(table, {}), checks[table], progress
+            rt,
+            table,
+            issue_ids,
+            planned.by_issue.get(table, {}),
+            checks[table],
+            progress,
+            move_out=moves[table],
         )
     return rows, dropped
 
@@ -278,4 +303,12 @@ def run_prune(
         + _delete_ledger(rt, ledger_due(now, rt.settings), chunk, progress),
         finalized=planned.finalized,
         partitions={table: issues for table, issues in dropped.items() if issues},
+        compacted=_compact(rt, now),
     )
+
+
+def _compact(rt: Runtime, now: datetime) -> list[int]:
+    """After the drops and deletes: the partitions that remain, and are due, are rewritten full."""
+    with rt.session() as session:
+        due = _compact_due(session, now, rt.settings)
+    return ledger_compact.compact(rt, due) if due else []

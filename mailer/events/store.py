@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 from mailer.db import upsert_insert
 from mailer.events.models import WebhookEvent
 from mailer.events.privacy import scrub
+from mailer.events.raw import MACHINE_OPEN, REJECTED, given_back, lean
 from subscribers import suppression
 from subscribers.emails import InvalidEmail, normalize
 
 log = logging.getLogger(__name__)
 CHUNK = 1000
-REJECTED = "rejected"  # the `event` of a stored rejection: no stat or effect counts it
 # Column sizes (mailer.events.models) and the ranges of our custom_args' columns
 MAX_EVENT, MAX_EVENT_ID, MAX_EMAIL = 32, 100, 320
 MAX_INT32, MAX_INT64 = 2**31 - 1, 2**63 - 1
@@ -149,9 +149,6 @@ def _address(email) -> str | None:
         return None
 
 
-MACHINE_OPEN = "machine_open"
-
-
 def kind(event: dict) -> str:
     """The event's name as stored: SendGrid's, except that an open it marks as a machine's (Apple Mail
     Privacy Protection and other proxies fetch every image: `sg_machine_open`) is filed apart, so that
@@ -162,18 +159,28 @@ def kind(event: dict) -> str:
 
 
 def _row(event: dict, now: datetime, erased: bool) -> dict:
+    event_id, filed_as, email, when = (
+        _event_id(event),
+        kind(event),
+        None if erased else (event.get("email") or None),
+        _when(event),
+    )
+    # our custom_args, flattened into the event by SendGrid
+    issue_id = _int(event.get("issue_id"), MAX_INT32)
+    delivery_id = _int(event.get("delivery_id"), MAX_INT64)
+    columns = given_back(filed_as, email, when, event_id, issue_id, delivery_id)
     return {
-        "sg_event_id": _event_id(event),
-        "event": kind(event),
-        "email": None if erased else (event.get("email") or None),
-        "occurred_at": _when(event),
+        "sg_event_id": event_id,
+        "event": filed_as,
+        "email": email,
+        "occurred_at": when,
         "received_at": now,
         "processed_at": None,
         "error": None,
-        "payload": scrub(event) if erased else event,
-        # our custom_args, flattened into the event by SendGrid
-        "issue_id": _int(event.get("issue_id"), MAX_INT32),
-        "delivery_id": _int(event.get("delivery_id"), MAX_INT64),
+        # what the columns hold is not stored twice (mailer.events.raw)
+        "payload": lean(scrub(event) if erased else event, columns),
+        "issue_id": issue_id,
+        "delivery_id": delivery_id,
     }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, func, select, text
 from mailer import partitions
 from mailer.db import is_postgres, utcnow
 from mailer.delivery.models import Delivery
+from mailer.events import partition_drop
 from mailer.events.models import WebhookEvent
 from mailer.events.retention import run_prune
 from mailer.events.store import store
@@ -66,9 +67,34 @@ def test_an_issue_past_retention_loses_its_partitions_whole(
         assert session.scalar(text(in_default), {"id": issue.id}) == 1
 
 
-def test_an_issue_with_an_event_not_due_keeps_its_events_partition_and_loses_the_rest(
+def test_an_issue_with_a_few_events_not_due_loses_its_partition_and_keeps_them(
     session, ingested, subscribers_by_lang, runtime
 ):
+    """A late event would keep the partition, its file as large as ever, as long as such events come:
+    the few not due move to the default partition, and the partition goes whole."""
+    issue = _sent_issue(session, runtime)
+    ko, _ = _with_events(session, issue)
+    _age(session, issue, 100)
+    store(session, [_event("open", ko[3], utcnow(), 9)], utcnow())  # today's: not applied yet
+    session.commit()
+    done = run_prune(runtime)
+    whole = {"webhook_events": [issue.id], "deliveries": [issue.id]}
+    assert _of(issue, done) == (whole if is_postgres(session) else {})
+    assert (done.events, done.deliveries) == (14, 9)
+    left = session.scalars(
+        select(WebhookEvent.sg_event_id).where(WebhookEvent.issue_id == issue.id)
+    )
+    assert left.all() == [f"open-{ko[3].id}-9"]
+    if is_postgres(session):
+        assert not _exists(session, "webhook_events", issue)
+        in_default = "SELECT count(*) FROM webhook_events_default WHERE issue_id = :id"
+        assert session.scalar(text(in_default), {"id": issue.id}) == 1
+
+
+def test_an_issue_with_more_events_not_due_keeps_its_events_partition_and_loses_the_rest(
+    session, ingested, subscribers_by_lang, runtime, monkeypatch
+):
+    monkeypatch.setattr(partition_drop, "MOVED_AT_MOST", 0)
     issue = _sent_issue(session, runtime)
     ko, _ = _with_events(session, issue)
     _age(session, issue, 100)
