@@ -1,4 +1,4 @@
-"""Migration 0029 on a database holding events, SQLite and PostgreSQL: a subscriber's events indexed by
+"""Migration 0030 on a database holding events, SQLite and PostgreSQL: a subscriber's events indexed by
 address alone, and back to (address, id); every event stays and is found by its address."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _found(conn) -> list[tuple]:
 
 
 def test_the_migration_indexes_events_by_address_alone_and_goes_back(url):
-    command.upgrade(alembic_config(url), "0028")
+    command.upgrade(alembic_config(url), "0029")
     engine = create_engine(url)
     with engine.begin() as conn:
         for n, (address, issue) in enumerate(
@@ -73,7 +73,7 @@ def test_the_migration_indexes_events_by_address_alone_and_goes_back(url):
         assert _found(conn) == before
         assert conn.scalar(text("SELECT count(*) FROM webhook_events")) == 60
 
-    command.downgrade(alembic_config(url), "0028")
+    command.downgrade(alembic_config(url), "0029")
     with engine.begin() as conn:
         assert _definition(conn).endswith(", id)")
         assert _found(conn) == before

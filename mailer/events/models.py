@@ -47,7 +47,7 @@ class WebhookEvent(Base):
 # A subscriber's events (the desk's page, a GDPR export or erasure) by address, whatever its case:
 # without it each of those reads every event kept. The address alone (no id): PostgreSQL keeps one entry
 # per address for all its rows, a third of the size of one per event; an address's few rows are sorted
-# after they are read (migration 0029).
+# after they are read (migration 0030).
 Index("ix_webhook_events_email_lower", func.lower(WebhookEvent.email))
 
 

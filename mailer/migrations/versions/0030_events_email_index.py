@@ -9,16 +9,16 @@ partition read through its index (tests/test_db.py, benchmarks/year.py).
 
 On PostgreSQL a partitioned table takes no CONCURRENTLY: the index is built as usual (as 0028 did).
 
-Revision ID: 0029
-Revises: 0028
+Revision ID: 0030
+Revises: 0029
 Create Date: 2026-12-08
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0029'
-down_revision = '0028'
+revision = '0030'
+down_revision = '0029'
 branch_labels = None
 depends_on = None
 
