@@ -34,6 +34,8 @@ class Subscriber(Base):
         one_of("status", Status),
         # the desk's list, newest first: a page is read from the index, not by sorting everyone
         Index("ix_subscribers_created_at_id", "created_at", "id"),
+        # the list of one language: its count and its pages read that language's part alone
+        Index("ix_subscribers_lang_created_at_id", "lang", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
