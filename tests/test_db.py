@@ -165,8 +165,8 @@ def test_the_schema_check_reads_the_head_from_the_migration_files(tmp_path):
 
 
 def test_the_desks_reads_of_a_large_list_are_served_by_indexes(session, database_url):
-    """A subscriber's events by address and a page of the list by age (of all, or of one language), as
-    the desk asks for them, each read through its index (a plan, not a timing: benchmarks/year.py times them at a year's size)."""
+    """A subscriber's events by address, a page of the list by age (of all, or of one language) and a
+    search by a fragment of an address, as the desk asks for them, each read through its index (a plan, not a timing: benchmarks/year.py times them at a year's size)."""
     from sqlalchemy import text
 
     from mailer.events.privacy import _events_query
@@ -197,3 +197,7 @@ def test_the_desks_reads_of_a_large_list_are_served_by_indexes(session, database
     assert "ix_subscribers_lang_created_at_id" in plan(page.where(Subscriber.lang == "ko"))
     count = select(func.count()).select_from(Subscriber).where(Subscriber.lang == "ko")
     assert "ix_subscribers_lang_created_at_id" in plan(count)
+    # a search by a fragment of an address, from the addresses' trigrams (PostgreSQL's pg_trgm)
+    if postgres:
+        search = select(Subscriber.id).where(Subscriber.email.contains("reader5", autoescape=True))
+        assert "ix_subscribers_email_trgm" in plan(search)
