@@ -267,6 +267,10 @@ def targets(rt, readers: int, issues: int) -> list[tuple[str, object, int]]:
         ),
         ("subscribers, the last page", f"/admin/subscribers?page={last_page}"),
         ("subscribers, a search", f"/admin/subscribers?q=reader{middle}@"),
+        (  # a fragment a ninth of the list holds ("reader5": reader5, reader50.., reader500..)
+            "subscribers, a search paged deep",
+            f"/admin/subscribers?q=reader5&page={max(1, readers // 9 // 50 * 9 // 10)}",
+        ),
         ("subscribers, ko only", "/admin/subscribers?lang=ko"),
         ("a subscriber's page", f"/admin/subscribers/{middle}"),
         ("suppression list", "/admin/subscribers?status=suppressed"),

@@ -34,6 +34,15 @@ class Subscriber(Base):
         one_of("status", Status),
         # the desk's list, newest first: a page is read from the index, not by sorting everyone
         Index("ix_subscribers_created_at_id", "created_at", "id"),
+        # the list of one language: its count and its pages read that language's part alone
+        Index("ix_subscribers_lang_created_at_id", "lang", "created_at", "id"),
+        # the desk's search by a fragment of an address (LIKE '%...%'), on PostgreSQL (pg_trgm)
+        Index(
+            "ix_subscribers_email_trgm",
+            "email",
+            postgresql_using="gin",
+            postgresql_ops={"email": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

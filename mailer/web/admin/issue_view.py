@@ -183,11 +183,17 @@ def stories_fragment(
     return response
 
 
-def audience(session: Session) -> dict[str, int]:
-    """{edition: active subscribers}: whom each edition not yet started would reach now."""
-    from subscribers.lookup import counts
+def audience(request: Request, session: Session, issue: Issue) -> dict[str, int]:
+    """{edition: active subscribers}: whom each edition not yet started would reach, as the list was
+    counted within beat's refresh interval (the dashboard's figures; counting a million readers at each
+    view took most of the page's time). Empty for an issue whose editions have all started: the page
+    shows none then. The send step itself counts afresh (send_pages.recipients)."""
+    from subscribers.lookup import cached_counts
 
-    by = counts(session)
+    if not unstarted(issue):
+        return {}
+    max_age = 2 * settings_of(request).stats_refresh_seconds
+    by = cached_counts(session, get_runtime(request).kv, max_age)
     return {lang: by.get((lang, "active"), 0) for lang in EDITIONS}
 
 
@@ -210,6 +216,6 @@ def issue_view(
         notice=request.query_params.get("n"),
         **live_status(request, session, editor, issue),
         awaiting=approvals.waiting(issue),
-        audience=audience(session),
+        audience=audience(request, session, issue),
         **extra,
     )
