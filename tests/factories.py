@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
 
 from mailer.config import Settings
@@ -33,3 +34,28 @@ def shown_statuses(session, *where) -> list[str]:
             .order_by(Delivery.id)
         )
     )
+
+
+@contextmanager
+def scratch_database(database_url: str, suffix: str):
+    """A PostgreSQL database of its own beside the tests' one (its URL), dropped afterwards: for
+    migrations that go up and down on data of their own."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from mailer.db import get_engine
+
+    base = make_url(database_url)
+    name = f"{base.database}_{suffix}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    scratch = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield scratch
+    finally:
+        get_engine(scratch).dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()

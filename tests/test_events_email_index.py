@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from mailer.db import alembic_config, get_engine
+from mailer.db import alembic_config
+from tests.factories import scratch_database
 
 NAME = "ix_webhook_events_email_lower"
 
@@ -18,18 +18,8 @@ def url(database_url, tmp_path):
     if not database_url.startswith("postgresql"):
         yield f"sqlite:///{tmp_path / 'email_index.db'}"
         return
-    base = make_url(database_url)
-    name = f"{base.database}_email_index"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    scratch = base.set(database=name).render_as_string(hide_password=False)
-    yield scratch
-    get_engine(scratch).dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with scratch_database(database_url, "email_index") as scratch:
+        yield scratch
 
 
 def _definition(conn) -> str:

@@ -9,15 +9,15 @@ from datetime import timedelta
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from mailer import partitions
 from mailer.config import Settings
-from mailer.db import alembic_config, get_engine, utcnow
+from mailer.db import alembic_config, utcnow
 from mailer.events.retention import run_prune
 from mailer.events.store import store
 from mailer.wiring import build_runtime
+from tests.factories import scratch_database
 
 ISSUES = (1, 2, 3)  # 1 and 2 sent long ago, 3 sending
 READERS = 40
@@ -29,18 +29,8 @@ def scratch_url(database_url):
     """A database of its own, next to the tests' one: migrations go up and down in it."""
     if not database_url.startswith("postgresql"):
         pytest.skip("partitions are PostgreSQL's; SQLite keeps plain tables")
-    url = make_url(database_url)
-    name = f"{url.database}_partitions"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    scratch = url.set(database=name).render_as_string(hide_password=False)
-    yield scratch
-    get_engine(scratch).dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with scratch_database(database_url, "partitions") as scratch:
+        yield scratch
 
 
 def _fill(conn, long_ago) -> None:
