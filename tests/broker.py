@@ -21,6 +21,17 @@ class NoRedis(Exception):
     """Neither a Redis answering nor a redis-server to start; the message is one line saying what to do."""
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """Ask a server of the tests' own to stop; kill it if it has not within `timeout` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def configured_url() -> str:
     return os.environ.get("MAILER_TEST_BROKER_URL") or DEFAULT_URL
 
@@ -109,10 +120,5 @@ class RedisServer:
         )
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
+from tests.broker import stop_process
+
 POOL_SIZE = 2  # server connections per database and user: fewer than the clients, so they share
 
 
@@ -124,13 +126,8 @@ class PgBouncer:
         )
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None

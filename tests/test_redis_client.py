@@ -89,12 +89,7 @@ class SentinelServer:
         raise RuntimeError(f"redis-server --sentinel on port {self.port} knows no master")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        broker.stop_process(self.proc)
 
 
 @pytest.fixture

@@ -108,6 +108,15 @@ def serving(env: dict | None = None) -> Iterator[str]:
             proc.kill()
 
 
+def log_in(page, base: str) -> None:
+    """Log the desk's editor (the `editor` fixture's) in; waits for the dashboard."""
+    page.goto(f"{base}/admin/login")
+    page.fill("#name", "mina")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/admin")
+
+
 def schedule_from_the_desk(page, lang: str, date: str, at: str, zone: str) -> None:
     """Fill and send the issue page's schedule form; waits for the notice."""
     page.select_option("form[action$='/schedule'] select[name=lang]", lang)

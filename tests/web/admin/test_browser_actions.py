@@ -15,8 +15,7 @@ from sqlalchemy import select
 
 from mailer.issues.models import Issue, IssueStory
 
-from .conftest import PASSWORD
-from .test_browser import browser, server  # noqa: F401  (the Chromium and `mailer serve` fixtures)
+from .test_browser import browser, log_in, server  # noqa: F401  (the Chromium and `mailer serve` fixtures)
 
 # Taken again into docs/screenshots/ only when asked (MAILER_SCREENSHOTS=docs/screenshots); a plain
 # run keeps them in test-artifacts/ and leaves the checkout as it was.
@@ -32,11 +31,7 @@ def _viewport(width: int) -> dict:
 
 
 def _log_in(page, base):
-    page.goto(f"{base}/admin/login")
-    page.fill("#name", "mina")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin")
+    log_in(page, base)
 
 
 def _order(page) -> list[str]:

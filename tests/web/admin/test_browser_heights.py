@@ -8,8 +8,7 @@ import pytest
 
 from mailer.db import utcnow
 
-from .conftest import PASSWORD
-from .test_browser import browser, serving  # noqa: F401  (browser: the Chromium fixture)
+from .test_browser import browser, log_in, serving  # noqa: F401  (browser: the Chromium fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 HEIGHT_JS = "Math.ceil(document.body.getBoundingClientRect().height)"  # the content, not the window
@@ -38,11 +37,7 @@ def desk(session, ingested, editor, settings, subscribers_by_lang):
 def test_every_desk_page_fits_in_3000_px_at_desktop_width(desk, browser):  # noqa: F811
     base, bounced_id = desk
     page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.goto(f"{base}/admin/login")
-    page.fill("#name", "mina")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin")
+    log_in(page, base)
     pages = {
         "dashboard": "/admin",
         "issue": "/admin/issues/1",

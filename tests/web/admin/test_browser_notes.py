@@ -14,8 +14,7 @@ from sqlalchemy import select
 from mailer.issues.digest import stories_of
 from mailer.issues.models import IssueStory
 
-from .conftest import PASSWORD
-from .test_browser import browser, server  # noqa: F401  (the Chromium and `mailer serve` fixtures)
+from .test_browser import browser, log_in, server  # noqa: F401  (the Chromium and `mailer serve` fixtures)
 
 # Taken again into docs/screenshots/ only when asked (MAILER_SCREENSHOTS=docs/screenshots); a plain
 # run keeps them in test-artifacts/ and leaves the checkout as it was.
@@ -26,11 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _log_in(page, base):
-    page.goto(f"{base}/admin/login")
-    page.fill("#name", "mina")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin")
+    log_in(page, base)
 
 
 def test_a_typed_note_survives_another_button_and_the_scroll_is_kept(

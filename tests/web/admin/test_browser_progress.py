@@ -15,8 +15,7 @@ import redis
 
 from mailer.db import utcnow
 
-from .conftest import PASSWORD
-from .test_browser import browser, serving  # noqa: F401  (browser: the Chromium fixture)
+from .test_browser import browser, log_in, serving  # noqa: F401  (browser: the Chromium fixture)
 
 # The README's pictures are taken again only when asked (MAILER_SCREENSHOTS=docs/screenshots); a plain run
 # keeps its screenshots in test-artifacts/ and leaves the checkout as it was.
@@ -78,11 +77,7 @@ def test_the_bar_moves_during_a_real_send_through_a_worker(
 
 def _watch_the_bar(chromium, base: str, env: dict, issue) -> None:
     page = chromium.new_page(viewport={"width": 1366, "height": 900})
-    page.goto(f"{base}/admin/login")
-    page.fill("#name", "mina")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin")
+    log_in(page, base)
     sent = subprocess.run(
         [sys.executable, "-m", "mailer.cli", "issue", "send", str(issue.number)],
         check=False,

@@ -11,8 +11,7 @@ import pytest
 from mailer.db import utcnow
 from tests.ops.test_stalls import accept, began
 
-from .conftest import PASSWORD
-from .test_browser import browser, serving  # noqa: F401  (browser: the Chromium fixture)
+from .test_browser import browser, log_in, serving  # noqa: F401  (browser: the Chromium fixture)
 
 SHOTS = Path(__file__).resolve().parents[3] / (
     os.environ.get("MAILER_SCREENSHOTS") or "test-artifacts"
@@ -38,11 +37,7 @@ def test_a_stalled_send_reads_as_stalled_with_its_reason(
     SHOTS.mkdir(parents=True, exist_ok=True)
     with serving({"MAILER_OUTBOX_DIR": settings.outbox_dir}) as base:
         page = browser.new_page(viewport={"width": 1366, "height": 900})
-        page.goto(f"{base}/admin/login")
-        page.fill("#name", "mina")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/admin")
+        log_in(page, base)
         for lang, stalled in (("ko", "발송 멈춤"), ("en", "Stalled")):
             page.goto(f"{base}/admin/issues/{issue.number}?lang={lang}")
             page.wait_for_load_state("networkidle")

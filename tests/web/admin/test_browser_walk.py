@@ -13,8 +13,7 @@ import pytest
 
 from mailer.db import utcnow
 
-from .conftest import PASSWORD
-from .test_browser import browser, schedule_from_the_desk, serving  # noqa: F401  (browser: the Chromium fixture)
+from .test_browser import browser, log_in, schedule_from_the_desk, serving  # noqa: F401  (browser: the Chromium fixture)
 
 # The README's pictures are taken again only when asked (MAILER_SCREENSHOTS=docs/screenshots); a plain run
 # keeps its screenshots in test-artifacts/ and leaves the checkout as it was.
@@ -105,11 +104,7 @@ def _walk(page, base: str, pages: dict[str, str], problems: list[str]) -> None:
 
 
 def _log_in(page, base):
-    page.goto(f"{base}/admin/login")
-    page.fill("#name", "mina")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/admin")
+    log_in(page, base)
 
 
 def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, browser):  # noqa: F811
