@@ -16,6 +16,7 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import BypassBounceManagement, SandBoxMode
 
 from mailer.config import Settings
+from mailer.mail import keepalive
 from mailer.mail.message import OutgoingBatch
 from mailer.mail.senders import SendError, SendResult
 
@@ -129,6 +130,10 @@ class SendGridSender:
         self.client = SendGridAPIClient(api_key=api_key, host=host)
         self.client.client.timeout = timeout  # the client has no timeout by default
         self.sandbox = sandbox
+        self._mail_send = self.client.client.mail.send
+        if keepalive.direct(host):
+            # one connection for a worker's batches, not a TCP and TLS handshake for each
+            self._mail_send._make_request = keepalive.KeepAlive(timeout)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SendGridSender:
@@ -145,7 +150,7 @@ class SendGridSender:
     def send(self, batch: OutgoingBatch) -> SendResult:
         body = _Body(orjson.dumps(build_payload(batch, sandbox=self.sandbox)))
         response = _answer(
-            lambda: self.client.client.mail.send.post(request_body=body, request_headers=JSON_UTF8)
+            lambda: self._mail_send.post(request_body=body, request_headers=JSON_UTF8)
         )
         return SendResult(
             message_id=response.headers.get("X-Message-Id"), status=str(response.status_code)
