@@ -7,7 +7,7 @@ takes its share of the active subscribers (an id range) a block of 10 batches at
 SELECT files the block into a ledger table, each row in its batch of 1000, as the send's ledger is
 written (RETURNING hands the rows back, where a send's tasks read them again). Then, batch by batch, it
 does what a send_batch task does per recipient, with the project's own functions: one LINKS token for
-both links (subscribers.tokens.shared_link_maker), the SendGrid JSON (mailer.mail.sendgrid's
+all three links (subscribers.tokens.shared_link_maker), the SendGrid JSON (mailer.mail.sendgrid's
 build_payload, encoded with orjson), POSTed on one keep-alive connection to the null sink (another
 process that reads the body and answers 202). So the floor never does more work than the project for
 the same step. An earlier floor signed an itsdangerous token per recipient, encoded with the stdlib json
@@ -97,12 +97,16 @@ def _body(rows: list, links) -> bytes:
 
     recipients = []
     for ledger_id, subscriber_id, email in rows:
-        unsubscribe, preferences = links(subscriber_id)
+        unsubscribe, preferences, switch = links(subscriber_id)
         recipients.append(
             Recipient(
                 delivery_id=ledger_id,
                 email=email,
-                substitutions={"-unsubscribe_url-": unsubscribe, "-preferences_url-": preferences},
+                substitutions={
+                    "-unsubscribe_url-": unsubscribe,
+                    "-preferences_url-": preferences,
+                    "-edition_url-": switch,
+                },
                 headers={"List-Unsubscribe": f"<{unsubscribe}>"},
                 custom_args={"delivery_id": str(ledger_id)},
             )
@@ -112,8 +116,8 @@ def _body(rows: list, links) -> bytes:
         from_email="news@example.com",
         from_name="News",
         subject="Weekly",
-        html="<p>-unsubscribe_url- -preferences_url-</p>",
-        text="-unsubscribe_url- -preferences_url-",
+        html="<p>-unsubscribe_url- -preferences_url- -edition_url-/ko</p>",
+        text="-unsubscribe_url- -preferences_url- -edition_url-/ko",
         recipients=recipients,
     )
     return orjson.dumps(build_payload(batch))

@@ -178,15 +178,6 @@ def serial_plans(session: Session) -> None:
         session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
-def relaxed_commit(session: Session) -> None:
-    """The session's transaction commits without waiting for its WAL to reach the disk (PostgreSQL;
-    SQLite's WAL mode already syncs at checkpoints only). Only for a change that no action outside the
-    database depends on until a later commit that does wait: that one's flush carries this one's too,
-    since the WAL is written in order. Saves a disk flush (3 ms here) each time."""
-    if is_postgres(session):
-        session.execute(text("SET LOCAL synchronous_commit = off"))
-
-
 def upsert_insert(session: Session, table):
     """INSERT with ON CONFLICT (PostgreSQL's and SQLite's share the form): for rows two writers may race to add."""
     from sqlalchemy.dialects import postgresql, sqlite

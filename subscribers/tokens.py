@@ -24,16 +24,16 @@ from mailer.langs import EDITIONS
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
-# One token for both of a digest's subscriber links, unsubscribe and preferences: they travel in the same
-# email, so it grants nothing either does not, and a send signs once per recipient instead of twice. The
-# pages of both purposes take it; a token of one purpose still opens only its own page.
+# One token for all of a digest's subscriber links, unsubscribe, preferences and the footer's edition
+# switch: they travel in the same email, and the preference centre alone can do what the other two do,
+# so it grants nothing any of them does not, and a send signs once per recipient instead of three times.
+# The pages of these purposes take it; a token of one purpose still opens only its own page.
 LINKS = "links"
-# The footer's switch to another edition: a token of its own, so it opens its own page and nothing else.
 EDITION = "edition"
 # "Still want this?" (subscribers.sunset): its own purpose, so it opens its own page and nothing else.
 STAY = "stay"
 PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES, LINKS, EDITION, STAY)
-SHARED = (UNSUBSCRIBE, PREFERENCES)  # the purposes whose pages also take a LINKS token
+SHARED = (UNSUBSCRIBE, PREFERENCES, EDITION)  # the purposes whose pages also take a LINKS token
 CONFIRM_MAX_AGE_DAYS = 7
 CONFIRM_MAX_AGE = CONFIRM_MAX_AGE_DAYS * 24 * 3600  # what a confirmation link is valid for
 
@@ -187,19 +187,5 @@ def shared_link_maker(
     def make(subscriber_id: int) -> tuple[str, ...]:
         token = _fast_token(mac, subscriber_id, stamp) or make_token(LINKS, subscriber_id, settings)
         return tuple([prefix + token for prefix in prefixes])  # a list: cheaper than a generator
-
-    return make
-
-
-def link_maker(purpose: str, settings: Settings) -> Callable[[int], str]:
-    """For one subscriber after another, the link that link(purpose, ...) makes, with the keys set up
-    once (a send makes one per batch; the links carry the time it was made)."""
-    prefix = f"{settings.public_base}/{purpose}/"
-    mac, stamp = _mac(purpose, settings.secret_key.get_secret_value()), _stamp()
-
-    def make(subscriber_id: int) -> str:
-        return prefix + (
-            _fast_token(mac, subscriber_id, stamp) or make_token(purpose, subscriber_id, settings)
-        )
 
     return make

@@ -17,12 +17,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
-from mailer.db import connection_lost, relaxed_commit, serial_plans, utcnow
+from mailer.db import connection_lost, serial_plans, utcnow
 from mailer.delivery import counters
 from mailer.delivery.lifecycle import finish_issue_if_done, pause_issue
 from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
 from mailer.delivery.ratelimit import limiter
-from mailer.delivery.states import LEASABLE, move, moving
+from mailer.delivery.states import BATCH_OPEN, LEASABLE, move, moving
 from mailer.issues import reasons
 from mailer.issues.models import Edition, Issue
 from mailer.issues.states import InvalidTransition, IssueStatus
@@ -35,10 +35,8 @@ from subscribers.models import Status, Subscriber
 
 log = logging.getLogger(__name__)
 CATEGORY = "digest"
-LINK_PAGES = (
-    tokens.UNSUBSCRIBE,
-    tokens.PREFERENCES,
-)  # every recipient's links, one token (tokens.LINKS) for both
+# every recipient's links, one token (tokens.LINKS) for all, in the order of placeholders.Tags
+LINK_PAGES = (tokens.UNSUBSCRIBE, tokens.PREFERENCES, tokens.EDITION)
 MAX_INLINE_WAIT = (
     2.0  # a rate-limit wait longer than this hands the batch back instead of holding a worker
 )
@@ -63,11 +61,10 @@ class Interrupted(Exception):
 
 
 def _lease(session: Session, batch_id: int, now: datetime, settings: Settings) -> Batch | None:
-    """Take a pending or retrying batch: the batch, leased, or None when it is not to be taken. The lease
-    is on record before any request goes out: the request mark's commit waits for the disk, and with it
-    for this one's, so this one need not."""
-    relaxed_commit(session)
-    batch = session.scalars(
+    """Take a pending or retrying batch: the batch, leased, or None when it is not to be taken. Not
+    committed here: the lease goes on record with the request mark, in one commit before any request
+    goes out. Until then its row lock turns away anyone else who would take it."""
+    return session.scalars(
         moving(BatchStatus.SENDING, from_=LEASABLE)
         .where(Batch.id == batch_id)
         .values(
@@ -79,8 +76,6 @@ def _lease(session: Session, batch_id: int, now: datetime, settings: Settings) -
         .returning(Batch),  # the batch as leased, without reading it again
         execution_options={"populate_existing": True, "synchronize_session": False},
     ).one_or_none()
-    session.commit()
-    return batch
 
 
 def _recipients(
@@ -88,7 +83,6 @@ def _recipients(
 ) -> tuple[list[Recipient], list[int]]:
     """The batch's queued deliveries whose subscriber is still active, and those no longer to be mailed;
     each one's links go where the edition's own tags (`links_at`) stand. Clears the address on deliveries whose subscriber has been erased."""
-    serial_plans(session)  # PostgreSQL planned parallel workers for these 1,000 rows
     rows = session.execute(
         select(Delivery.id, Delivery.email, Subscriber.id, Subscriber.status)
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
@@ -102,7 +96,6 @@ def _recipients(
     recipients: list[Recipient] = []
     dropped: list[int] = []
     links = tokens.shared_link_maker(LINK_PAGES, settings)
-    switch = tokens.link_maker(tokens.EDITION, settings)
     unsubscribe_at, preferences_at, edition_at = links_at
     erased: list[int] = []
     for delivery_id, email, subscriber_id, status in rows:
@@ -110,7 +103,7 @@ def _recipients(
             (dropped if status is not None else erased).append(delivery_id)
             continue
         assert email is not None  # only an erased subscriber's delivery has lost its address
-        unsubscribe, preferences = links(subscriber_id)
+        unsubscribe, preferences, switch = links(subscriber_id)
         recipients.append(
             Recipient(
                 delivery_id=delivery_id,
@@ -118,7 +111,7 @@ def _recipients(
                 substitutions={
                     unsubscribe_at: unsubscribe,
                     preferences_at: preferences,
-                    edition_at: switch(subscriber_id),
+                    edition_at: switch,
                 },
                 headers={"List-Unsubscribe": f"<{unsubscribe}>"},
                 custom_args={"delivery_id": str(delivery_id)},
@@ -253,8 +246,12 @@ def send_batch(
     """Send one batch at most once per lease (`store` holds the send rate and the counters, shared
     by every worker). Safe to run twice: a batch already taken is skipped."""
     now = now or utcnow()
+    serial_plans(
+        session
+    )  # PostgreSQL would plan parallel workers for the read of 1,000 ledger rows
     batch = _lease(session, batch_id, now, settings)
     if batch is None:
+        session.rollback()
         return BatchOutcome("skipped")
     held = batch.leased_until
     try:
@@ -290,11 +287,33 @@ def _send_held(
     last_start = time.monotonic() + settings.batch_lease_seconds - settings.sendgrid_timeout_seconds
     outcome = _send_leased(session, batch, issue, edition, sender, settings, store, now, last_start)
     batch.leased_until = None
+    closed = outcome.status in (BatchStatus.ACCEPTED, BatchStatus.FAILED)
+    last = closed and not _others_waiting(session, batch)
     session.commit()
-    if outcome.status in (BatchStatus.ACCEPTED, BatchStatus.FAILED):
+    if last:
         finish_issue_if_done(session, issue.id, now)
         session.commit()
     return outcome
+
+
+def _others_waiting(session: Session, batch: Batch) -> bool:
+    """Whether another batch of the issue waits to be sent (pending, retrying or unknown): its own run
+    finishes the issue, so this one need not look once it has committed. Asked before that commit, with
+    this batch's row already updated and locked: a batch being sent by another worker is no proof, as
+    that one may be closing at this moment; then the look after the commit (which waits for such a
+    row's lock) finishes the issue."""
+    session.flush()
+    waiting = BATCH_OPEN - {BatchStatus.SENDING}
+    return (
+        session.scalar(
+            select(Batch.id)
+            .where(
+                Batch.issue_id == batch.issue_id, Batch.status.in_(waiting), Batch.id != batch.id
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _send_leased(

@@ -76,9 +76,14 @@ def cancel_issue(session: Session, issue: Issue, now: datetime) -> None:
 
 def finish_issue_if_done(session: Session, issue_id: int, now: datetime) -> bool:
     """When no batch is open any more: `sent`, or `failed` if every batch failed."""
-    # Asked after every batch: while any is open (almost always), one indexed probe answers it.
+    # While any is open (almost always), one indexed probe answers it. It waits for a row that another
+    # transaction is closing (FOR SHARE on PostgreSQL; SQLite has one writer at a time): that worker
+    # may have left the finish to this one's batch, seen waiting before its commit (batches._others_waiting).
     if session.scalar(
-        select(Batch.id).where(Batch.issue_id == issue_id, Batch.status.in_(BATCH_OPEN)).limit(1)
+        select(Batch.id)
+        .where(Batch.issue_id == issue_id, Batch.status.in_(BATCH_OPEN))
+        .limit(1)
+        .with_for_update(read=True)
     ):
         return False
     counts = dict(

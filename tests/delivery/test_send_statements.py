@@ -1,6 +1,6 @@
-"""How a send task talks to PostgreSQL: a batch's read runs without parallel workers, and of its
-commits only the lease's skips the wait for the disk, the request mark's (before any request) waits,
-and flushes the lease's with it."""
+"""How a send task talks to PostgreSQL: one commit before the request holds the lease, the read of the
+batch (planned without parallel workers) and the request mark; one after it closes the batch; a third
+looks whether the issue is done only when no other batch is waiting to be sent."""
 
 import pytest
 from sqlalchemy import event, text
@@ -9,7 +9,6 @@ from mailer.db import utcnow
 from mailer.delivery import batches
 from mailer.kv import MemoryStore
 from mailer.mail.senders import OutboxSender
-from mailer.rendering.placeholders import tags
 from tests.factories import start_send
 
 pytestmark = pytest.mark.usefixtures("subscribers_by_lang")
@@ -18,45 +17,38 @@ pytestmark = pytest.mark.usefixtures("subscribers_by_lang")
 @pytest.fixture
 def postgres(database_url):
     if not database_url.startswith("postgresql"):
-        pytest.skip("parallel plans and synchronous commit are PostgreSQL's")
+        pytest.skip("parallel plans are PostgreSQL's")
 
 
 def _setting(session, name: str) -> str:
     return session.execute(text(f"SHOW {name}")).scalar_one()
 
 
-def test_a_batch_reads_its_recipients_without_parallel_workers(postgres, session, issue, settings):
-    batch_ids = start_send(session, issue, settings, utcnow())
-    session.commit()
-    default = _setting(session, "max_parallel_workers_per_gather")
-    assert default != "0"  # else this test could not fail
-    batch = batches._lease(session, batch_ids[0], utcnow(), settings)
-    recipients, _ = batches._recipients(session, batch, settings, tags(None))
-    assert recipients
-    assert _setting(session, "max_parallel_workers_per_gather") == "0"
-    session.commit()  # for its transaction only: reports keep their parallel plans
-    assert _setting(session, "max_parallel_workers_per_gather") == default
-
-
-def test_only_the_lease_commits_without_waiting_for_the_disk(postgres, session, issue, settings):
-    batch_ids = start_send(session, issue, settings, utcnow())
-    session.commit()
+def _send(session, batch_id, settings, seen=None) -> list[list[str]]:
+    """Sends the batch; returns the statements of each transaction, in order."""
     engine = session.get_bind()
     transactions: list[list[str]] = [[]]
 
     def statement(conn, cursor, sql, params, context, executemany):
-        transactions[-1].append(" ".join(sql.split()))
+        if not sql.startswith("SHOW"):  # the test's own
+            transactions[-1].append(" ".join(sql.split()))
 
     def committed(conn):
         transactions.append([])
+
+    class Watching(OutboxSender):
+        def send(self, batch):
+            if seen is not None:
+                seen.append(_setting(session, "max_parallel_workers_per_gather"))
+            return super().send(batch)
 
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", committed)
     try:
         outcome = batches.send_batch(
             session,
-            batch_ids[0],
-            sender=OutboxSender(settings.outbox_dir),
+            batch_id,
+            sender=Watching(settings.outbox_dir),
             settings=settings,
             store=MemoryStore(),
         )
@@ -64,9 +56,35 @@ def test_only_the_lease_commits_without_waiting_for_the_disk(postgres, session, 
         event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "commit", committed)
     assert outcome.status == "accepted"
-    relaxed = [t for t in transactions if "SET LOCAL synchronous_commit = off" in t]
-    assert len(relaxed) == 1
-    assert any(s.startswith("UPDATE batches SET status") for s in relaxed[0])  # the lease
-    assert "RETURNING" in " ".join(relaxed[0])
-    marked = [t for t in transactions if any("SET request_started_at" in s for s in t)]
-    assert marked and all(t not in relaxed for t in marked)
+    return [t for t in transactions if t]
+
+
+def test_a_batch_goes_out_in_two_commits_while_others_wait(postgres, session, issue, settings):
+    batch_ids = start_send(session, issue, settings, utcnow())
+    session.commit()
+    assert len(batch_ids) > 1
+    default = _setting(session, "max_parallel_workers_per_gather")
+    assert default != "0"  # else this test could not fail
+    seen: list[str] = []
+    before, after = _send(session, batch_ids[0], settings, seen)
+    assert before[0] == "SET LOCAL max_parallel_workers_per_gather = 0"
+    assert (
+        before[1].startswith("UPDATE batches SET status") and "RETURNING" in before[1]
+    )  # the lease
+    assert any(s.startswith("SELECT deliveries.id") for s in before)  # the read
+    assert "SET request_started_at" in before[-1]  # the mark, committed before the request
+    assert seen == [default]  # for its transaction only: reports keep their parallel plans
+    assert after[0].startswith("UPDATE batches SET status")  # accepted
+    assert "FOR SHARE" not in " ".join(after)  # another batch waits: no look for the issue's end
+
+
+def test_the_last_batch_finishes_the_issue(postgres, session, issue, settings):
+    batch_ids = start_send(session, issue, settings, utcnow())
+    session.commit()
+    for batch_id in batch_ids[:-1]:
+        assert len(_send(session, batch_id, settings)) == 2
+    *_, finishing = _send(session, batch_ids[-1], settings)
+    assert "FOR SHARE" in finishing[0]
+    assert any(s.startswith("UPDATE issues SET status") for s in finishing)
+    session.refresh(issue)
+    assert issue.status == "sent"

@@ -84,7 +84,7 @@ def test_bad_links_are_refused_and_change_nothing(client, session, reader, setti
         f"/edition/{tamper(good)}/en",
         f"/edition/{good}/fr",
         _path(reader, "en", settings, tokens.PREFERENCES),  # another purpose's token
-        _path(reader, "en", settings, tokens.LINKS),
+        _path(reader, "en", settings, tokens.UNSUBSCRIBE),
     ):
         answer = getattr(client, method)(path)
         assert answer.status_code == 400, path
@@ -114,6 +114,11 @@ def test_the_link_in_a_sent_digest_switches_the_next_issue(
     assert set(links) == {"en", "both"}  # the reader's other editions
     assert all(f"https://news.example.com{p}" in html for p in links.values())
     assert "%edition_url" not in text + html
+    # one token signed per reader opens all of a digest's links: the switch, preferences, unsubscribe
+    (token,) = {path.split("/")[2] for path in links.values()}
+    assert f"https://news.example.com/preferences/{token}" in text
+    assert f"https://news.example.com/unsubscribe/{token}" in text
+    assert tokens.read(tokens.LINKS, token, settings).subscriber_id == reader.id
     page = client.get(links["en"])
     assert client.post(links["en"], data={"csrf_token": csrf_of(page.text)}).status_code == 200
 
