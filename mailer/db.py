@@ -178,6 +178,15 @@ def serial_plans(session: Session) -> None:
         session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
+def relaxed_commit(session: Session) -> None:
+    """The session's transaction commits without waiting for its WAL to reach the disk (PostgreSQL;
+    SQLite's WAL mode already syncs at checkpoints only). Only for a change whose loss in a crash of
+    the database the state machine already survives, as it survives the worker's death before it.
+    Saves a disk flush (1-3 ms here) each time."""
+    if is_postgres(session):
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
 def upsert_insert(session: Session, table):
     """INSERT with ON CONFLICT (PostgreSQL's and SQLite's share the form): for rows two writers may race to add."""
     from sqlalchemy.dialects import postgresql, sqlite

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
-from mailer.db import connection_lost, serial_plans, utcnow
+from mailer.db import connection_lost, relaxed_commit, serial_plans, utcnow
 from mailer.delivery import counters
 from mailer.delivery.lifecycle import finish_issue_if_done, pause_issue
 from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
@@ -289,6 +289,9 @@ def _send_held(
     batch.leased_until = None
     closed = outcome.status in (BatchStatus.ACCEPTED, BatchStatus.FAILED)
     last = closed and not _others_waiting(session, batch)
+    # Lost in a crash of the database, this commit leaves the batch as a worker that died before it
+    # would: leased with its request marked, settled from webhook evidence (events.reconcile).
+    relaxed_commit(session)
     session.commit()
     if last:
         finish_issue_if_done(session, issue.id, now)
@@ -344,7 +347,8 @@ def _send_leased(
             move(batch, BatchStatus.RETRYING)
             batch.attempts -= 1
             return BatchOutcome(batch.status, retry_in=wait, spawned=spawned)
-        time.sleep(wait)
+        if wait > 0:  # sleep(0) would still hand the core to another process
+            time.sleep(wait)
         started = time.monotonic()
         if started > last_start:
             # Too late in the lease (after refusals and splits, each a request): handed back unsent. Nothing

@@ -1,6 +1,7 @@
 """How a send task talks to PostgreSQL: one commit before the request holds the lease, the read of the
-batch (planned without parallel workers) and the request mark; one after it closes the batch; a third
-looks whether the issue is done only when no other batch is waiting to be sent."""
+batch (planned without parallel workers) and the request mark, and waits for the disk; one after it
+closes the batch without waiting; a third looks whether the issue is done only when no other batch is
+waiting to be sent."""
 
 import pytest
 from sqlalchemy import event, text
@@ -76,6 +77,10 @@ def test_a_batch_goes_out_in_two_commits_while_others_wait(postgres, session, is
     assert seen == [default]  # for its transaction only: reports keep their parallel plans
     assert after[0].startswith("UPDATE batches SET status")  # accepted
     assert "FOR SHARE" not in " ".join(after)  # another batch waits: no look for the issue's end
+    # the mark's commit waits for the disk; the closing one need not (a crash that loses it leaves
+    # what a worker dying before it leaves)
+    assert "SET LOCAL synchronous_commit = off" in after
+    assert not any("synchronous_commit" in s for s in before)
 
 
 def test_the_last_batch_finishes_the_issue(postgres, session, issue, settings):
