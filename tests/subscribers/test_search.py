@@ -80,3 +80,14 @@ def test_a_search_most_addresses_match_is_counted_up_to_a_limit(readers, monkeyp
     assert lookup.search_page(readers, "example", page=7) == ([], 101)  # 6 pages of 50
     everyone = lookup.find(readers)  # the list without a search is always counted
     assert (everyone.total, everyone.exact) == (300, True)
+
+
+def test_a_search_is_planned_for_its_own_fragment(readers, database_url):
+    """On PostgreSQL: psycopg prepares a statement it has run five times, and a generic plan made from
+    narrow fragments would then read a broad one's every match (docs/scale.md)."""
+    from sqlalchemy import text
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's plan cache")
+    lookup.find(readers, "example")
+    assert readers.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
