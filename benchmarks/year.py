@@ -1,7 +1,7 @@
 """A year of weekly issues at N readers on PostgreSQL, pruned as it goes, then every desk page timed.
 
     python benchmarks/year.py [URL] [--readers 100000] [--issues 52] [--runs 5] [--keep] [--reuse]
-        [--steady]
+        [--steady] [--only TEXT]
 
 URL: a PostgreSQL database of its own (its schema is dropped and made again); by default the script
 creates `mailer_year_bench` on 127.0.0.1 and drops it at the end (--keep keeps it; --reuse times an
@@ -71,6 +71,9 @@ def parse_args(argv=None):
         help="build only what retention keeps (issue 1 whole, then pruned; older issues' figures "
         "copied from it; the ledger and events of the issues within retention): a year at 1M in "
         "minutes instead of hours",
+    )
+    parser.add_argument(
+        "--only", default="", help="time only what has this text in its name (e.g. 'subscribers')"
     )
     return parser.parse_args(argv)
 
@@ -251,6 +254,7 @@ def targets(rt, readers: int, issues: int) -> list[tuple[str, object, int]]:
     last_page = (readers + 49) // 50
     middle = readers // 2 + 1
     old = max(1, issues - 20)
+    broad_deep = min(1000, max(1, last_page // 2))  # page 1,000, or the middle of a smaller list
     pages = [
         ("dashboard (issues list)", "/admin"),
         ("current issue's page", f"/admin/issues/{issues}"),
@@ -270,6 +274,20 @@ def targets(rt, readers: int, issues: int) -> list[tuple[str, object, int]]:
         (  # a fragment a ninth of the list holds ("reader5": reader5, reader50.., reader500..)
             "subscribers, a search paged deep",
             f"/admin/subscribers?q=reader5&page={max(1, readers // 9 // 50 * 9 // 10)}",
+        ),
+        # a fragment every address holds (reader{i}@bench.example): the matches are not all counted
+        ("subscribers, a search of everyone", "/admin/subscribers?q=example"),
+        (
+            f"subscribers, everyone, p. {broad_deep}",
+            f"/admin/subscribers?q=example&page={broad_deep}",
+        ),
+        (
+            f"subscribers, everyone, p. {broad_deep + 1} by Next",
+            f"/admin/subscribers?q=example&page={broad_deep + 1}&after={readers - broad_deep * 50 + 1}",
+        ),
+        (
+            f"subscribers, everyone, p. {broad_deep} by Prev",
+            f"/admin/subscribers?q=example&page={broad_deep}&before={readers - broad_deep * 50}",
         ),
         ("subscribers, ko only", "/admin/subscribers?lang=ko"),
         ("a subscriber's page", f"/admin/subscribers/{middle}"),
@@ -329,6 +347,8 @@ def main(argv=None) -> int:
     print(f"\n{args.readers:,} readers, {args.issues} weekly issues; median of {args.runs} runs")
     print(f"{'':34} {'median':>9} {'min':>9} {'max':>9}  target")
     for name, call, target in targets(rt, args.readers, args.issues):
+        if args.only.lower() not in name.lower():
+            continue
         ms = timed(call, args.runs)
         verdict = "" if not target else ("ok" if statistics.median(ms) < target else "OVER")
         print(

@@ -70,8 +70,10 @@ def suppression_rows(session, rows, lang: str) -> dict[int, dict]:
 
 
 def list_page(request: Request, session, editor, status_code: int = 200, **extra) -> HTMLResponse:
-    """The list, filtered by ?q=&status=&lang= and paged by ?page= (1 to the last page, else a 400)."""
-    from subscribers.lookup import FILTER_STATUSES, search_page
+    """The list, filtered by ?q=&status=&lang= and paged by ?page= (1 to the last page, else a 400).
+    A search that more than lookup.COUNTED addresses match is not counted further: the page says "more
+    than" and numbers its pages without a last one."""
+    from subscribers.lookup import COUNTED, FILTER_STATUSES, Found, find
 
     t = texts(page_lang(request))
     extra.setdefault("upload_max", upload_limit(request))
@@ -80,31 +82,38 @@ def list_page(request: Request, session, editor, status_code: int = 200, **extra
     extra.setdefault("import_consent", None)
     params = request.query_params
     q, status, lang = params.get("q", "")[:320], params.get("status", ""), params.get("lang", "")
-    filters = {"q": q, "status": status, "lang": lang}
-    if (status and status not in FILTER_STATUSES) or (lang and lang not in EDITIONS):
+    shown = {"filters": {"q": q, "status": status, "lang": lang}, "statuses": FILTER_STATUSES}
+
+    def listed(code: int, found: Found, current: int, **more) -> HTMLResponse:
         return page(
             request,
             "subscribers",
-            400,
+            code,
             editor=editor,
-            rows=[],
-            total=0,
-            pages=1,
-            current=1,
-            error=t._("That status or language is not one the list knows."),
-            filters=filters,
-            statuses=FILTER_STATUSES,
+            rows=found.rows,
+            total=found.total,
+            exact=found.exact,
+            counted=COUNTED,
+            pages=max(1, ceil(found.total / PER_PAGE)),
+            current=current,
+            more=found.more,
+            **shown,
+            **more,
             **extra,
         )
+
+    if (status and status not in FILTER_STATUSES) or (lang and lang not in EDITIONS):
+        error = t._("That status or language is not one the list knows.")
+        return listed(400, Found([], 0), 1, error=error)
     raw = params.get("page", "1")
     current = int(raw) if raw.isdigit() and len(raw) < 10 else 0
-    cursor = {  # the next and previous links' place in the list (search_page)
+    cursor = {  # the next and previous links' place in the list (lookup.find)
         name: int(value)
         for name in ("after", "before")
         for value in [params.get(name, "")]
         if value.isdigit() and len(value) < 10
     }
-    rows, total = search_page(
+    found = find(
         session,
         q,
         status=status or None,
@@ -113,36 +122,15 @@ def list_page(request: Request, session, editor, status_code: int = 200, **extra
         per_page=PER_PAGE,
         **cursor,
     )
-    pages = max(1, ceil(total / PER_PAGE))
-    extra.setdefault("facts", suppression_rows(session, rows, page_lang(request)))
-    if not 1 <= current <= pages:
-        return page(
-            request,
-            "subscribers",
-            400,
-            editor=editor,
-            rows=[],
-            total=total,
-            pages=pages,
-            current=1,
-            error=t._("A page number is between 1 and %(pages)s.", pages=pages),
-            filters=filters,
-            statuses=FILTER_STATUSES,
-            **extra,
-        )
-    return page(
-        request,
-        "subscribers",
-        status_code,
-        editor=editor,
-        rows=rows,
-        total=total,
-        pages=pages,
-        current=current,
-        filters=filters,
-        statuses=FILTER_STATUSES,
-        **extra,
-    )
+    pages = max(1, ceil(found.total / PER_PAGE))
+    extra.setdefault("facts", suppression_rows(session, found.rows, page_lang(request)))
+    if found.exact and not 1 <= current <= pages:
+        error = t._("A page number is between 1 and %(pages)s.", pages=pages)
+        return listed(400, Found([], found.total), 1, error=error)
+    if not found.exact and (current < 1 or (current > 1 and not found.rows)):
+        error = t._("This search has no such page.")
+        return listed(400, Found([], found.total, exact=False), 1, error=error)
+    return listed(status_code, found, current)
 
 
 @router.get("/subscribers", response_class=HTMLResponse)

@@ -52,6 +52,39 @@ def test_next_and_previous_links_carry_their_place_in_the_list(admin, session):
     assert _emails(admin.get(back + "&ui=en").text) == _emails(first)
 
 
+def test_a_search_most_addresses_match_says_more_than_and_pages_by_its_links(
+    admin, session, monkeypatch
+):
+    from subscribers import lookup
+
+    monkeypatch.setattr(lookup, "COUNTED", 40)  # 120 readers match, 3 pages of 50
+    for i in range(120):
+        service.add(session, f"reader{i:03}@example.com", "ko" if i % 2 else "en", confirmed=True)
+    session.commit()
+    want = [f"reader{i:03}@example.com" for i in reversed(range(120))]  # newest first
+    url, seen, numbers = "/admin/subscribers?q=example&ui=en", [], []
+    while url:
+        shown = admin.get(html.unescape(url) + "&ui=en").text
+        assert "More than 40 match" in shown and " of " not in _total(shown)
+        seen.append(_emails(shown))
+        numbers.append(re.search(r"page (\d+)", _total(shown)).group(1))
+        url = (re.search(r'rel="next" href="([^"]+)"', shown) or [None, None])[1]
+    assert [e for p in seen for e in p] == want and [len(p) for p in seen] == [50, 50, 20]
+    assert numbers == ["1", "2", "3"]
+    back = html.unescape(re.search(r'rel="prev" href="([^"]+)"', shown).group(1))
+    assert "&page=2&before=" in back and _emails(admin.get(back).text) == seen[1]
+    ko = admin.get("/admin/subscribers?q=example&page=2&ui=ko").text
+    assert "40명 넘게 찾음" in ko and "2쪽" in _total(ko) and _emails(ko) == seen[1]
+    past = admin.get("/admin/subscribers?q=example&page=4&ui=en")
+    assert past.status_code == 400 and "This search has no such page." in past.text
+    few = admin.get("/admin/subscribers?q=reader11&ui=en").text  # reader110 to reader119
+    assert "10 in all" in few and "page 1 of 1" in few and 'rel="next"' not in few
+
+
+def _total(page: str) -> str:
+    return re.search(r'<p id="total">(.*?)</p>', page, re.DOTALL).group(1)
+
+
 def test_page_and_filter_values_are_range_checked(admin, session):
     service.add(session, "one@example.com", "ko", confirmed=True)
     session.commit()
