@@ -10,7 +10,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from mailer.config import Settings
 from mailer.db import connection_lost, relaxed_commit, serial_plans, utcnow
 from mailer.delivery import counters
+from mailer.delivery.content import Content, Sending, content, outgoing
 from mailer.delivery.lifecycle import finish_issue_if_done, pause_issue
 from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
 from mailer.delivery.ratelimit import limiter
@@ -27,14 +27,13 @@ from mailer.issues import reasons
 from mailer.issues.models import Edition, Issue
 from mailer.issues.states import InvalidTransition, IssueStatus
 from mailer.kv import Store
-from mailer.mail.message import OutgoingBatch, Recipient
+from mailer.mail.message import Recipient
 from mailer.mail.senders import Sender, SendError, backoff
-from mailer.rendering.placeholders import Tags, tags
+from mailer.rendering.placeholders import Tags
 from subscribers import tokens
 from subscribers.models import Status, Subscriber
 
 log = logging.getLogger(__name__)
-CATEGORY = "digest"
 # every recipient's links, one token (tokens.LINKS) for all, in the order of placeholders.Tags
 LINK_PAGES = (tokens.UNSUBSCRIBE, tokens.PREFERENCES, tokens.EDITION)
 MAX_INLINE_WAIT = (
@@ -178,62 +177,6 @@ def _split(session: Session, batch: Batch, recipients: list[Recipient], now: dat
     return new_id
 
 
-class Content(NamedTuple):
-    lang: str
-    subject: str
-    html: str
-    text: str
-    link_tag: str | None  # the key of its subscriber-link tags
-
-    @property
-    def links_at(self) -> Tags:
-        return tags(self.link_tag)
-
-
-_CONTENTS: dict[tuple[int, datetime], Content] = {}
-
-
-def _content(session: Session, edition_id: int, started_at: datetime) -> Content:
-    """The edition as it goes out: read once per worker, not per batch (40-60 KB each time). An edition
-    is frozen from its start (issues.editing refuses changes, and it is dated before its first batch),
-    and its start time tells it from another row that later took the same id."""
-    key = (edition_id, started_at)
-    if key not in _CONTENTS:
-        if len(_CONTENTS) >= 16:  # a worker sends a few editions at a time
-            _CONTENTS.clear()
-        _CONTENTS[key] = Content._make(
-            session.execute(
-                select(
-                    Edition.lang, Edition.subject, Edition.html, Edition.text, Edition.link_tag
-                ).where(Edition.id == edition_id)
-            ).one()
-        )
-    return _CONTENTS[key]
-
-
-def _outgoing(
-    batch: Batch, issue: Issue, edition: Content, recipients: list[Recipient], settings: Settings
-) -> OutgoingBatch:
-    return OutgoingBatch.compose(
-        settings,
-        edition.lang,
-        batch_id=batch.id,
-        issue_number=issue.number,
-        subject=edition.subject,
-        html=edition.html,
-        text=edition.text,
-        recipients=recipients,
-        categories=(CATEGORY, f"issue-{issue.number}", f"lang-{edition.lang}"),
-        # RFC 8058: the one-click POST goes to each reader's own List-Unsubscribe link
-        headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-        custom_args={
-            "issue_id": str(batch.issue_id),
-            "edition_id": str(batch.edition_id),
-            "batch_id": str(batch.id),
-        },
-    )
-
-
 def send_batch(
     session: Session,
     batch_id: int,
@@ -265,12 +208,14 @@ def send_batch(
 def _send_held(
     session: Session, batch: Batch, sender: Sender, settings: Settings, store: Store, now: datetime
 ) -> BatchOutcome:
-    issue, started_at = session.execute(
-        select(Issue, Edition.started_at)
-        .join(Edition, Edition.issue_id == Issue.id)
-        .where(Edition.id == batch.edition_id)
-        .execution_options(populate_existing=True)
-    ).one()
+    issue = Sending._make(
+        session.execute(
+            select(Issue.id, Issue.number, Issue.status, Edition.started_at)
+            .join(Edition, Edition.issue_id == Issue.id)
+            .where(Edition.id == batch.edition_id)
+        ).one()
+    )
+    started_at = issue.started_at
     if issue.status != IssueStatus.SENDING:
         # Paused: hand the batch back for resume. Cancelled: close it and its deliveries.
         cancelled = issue.status == IssueStatus.CANCELLED
@@ -281,7 +226,7 @@ def _send_held(
         session.commit()
         return BatchOutcome(batch.status)
     assert started_at is not None  # a batch is written only once its edition has started
-    edition = _content(session, batch.edition_id, started_at)
+    edition = content(session, batch.edition_id, started_at)
     # The last moment a request may start and still end (answered or timed out) within the lease: the
     # sweep takes a batch whose lease ran out for lost as of the lease's end.
     last_start = time.monotonic() + settings.batch_lease_seconds - settings.sendgrid_timeout_seconds
@@ -322,7 +267,7 @@ def _others_waiting(session: Session, batch: Batch) -> bool:
 def _send_leased(
     session: Session,
     batch: Batch,
-    issue: Issue,
+    issue: Sending,
     edition: Content,
     sender: Sender,
     settings: Settings,
@@ -359,7 +304,7 @@ def _send_leased(
         batch.request_started_at = utcnow()
         session.commit()
         try:
-            result = sender.send(_outgoing(batch, issue, edition, recipients, settings))
+            result = sender.send(outgoing(batch, issue, edition, recipients, settings))
         except SendError as exc:
             counters.record_response(store, exc.status)
             batch.last_error = str(exc)
@@ -402,7 +347,7 @@ def _refused_someone(session: Session, batch: Batch, exc: SendError) -> bool:
 def _failed_attempt(
     session: Session,
     batch: Batch,
-    issue: Issue,
+    issue: Sending,
     exc: SendError,
     settings: Settings,
     now: datetime,
@@ -412,7 +357,7 @@ def _failed_attempt(
         move(batch, BatchStatus.PENDING)  # nothing was sent; it goes out on resume
         reason = reasons.credentials_refused(issue.number, str(exc))
         try:
-            pause_issue(session, issue, reason)
+            pause_issue(session, session.get_one(Issue, issue.id, populate_existing=True), reason)
             log.error(
                 "issue #%s paused: %s",
                 issue.number,

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select, update
 
 from mailer.db import utcnow
-from mailer.delivery import batches, lifecycle, start
+from mailer.delivery import batches, content, lifecycle, start
 from mailer.delivery.facade import send_now
 from mailer.delivery.models import Batch, BatchStatus, Delivery, DeliveryStatus
 from mailer.events import reconcile
@@ -572,7 +572,7 @@ def test_an_editions_content_is_read_once_per_worker_and_again_for_a_new_start(
 
     settings = runtime.settings.model_copy(update={"batch_size": 2})
     engine = runtime.sessions.kw["bind"]
-    batches._CONTENTS.clear()
+    content.CONTENTS.clear()
     ids = start_send(session, issue, settings, utcnow())
     session.commit()
     edition = session.get(Edition, session.get(Batch, ids[0]).edition_id)
@@ -591,10 +591,8 @@ def test_an_editions_content_is_read_once_per_worker_and_again_for_a_new_start(
                 session, batch_id, sender=sender, settings=settings, store=MemoryStore()
             )
         assert len(same) >= 2 and len(reads) == 1
-        assert batches._content(session, edition.id, edition.started_at).html == edition.html
-        batches._content(
-            session, edition.id, utcnow()
-        )  # a row that took the same id, started later
+        assert content.content(session, edition.id, edition.started_at).html == edition.html
+        content.content(session, edition.id, utcnow())  # a row that took the same id, started later
         assert len(reads) == 2
     finally:
         event.remove(engine, "before_cursor_execute", listener)

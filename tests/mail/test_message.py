@@ -161,12 +161,12 @@ def test_every_edition_carries_list_id_feedback_id_reply_to_and_a_real_date_zone
         lines = _subject_lines(raw)
         assert len(lines) > 1 and max(map(len, lines)) <= 78
     # the same headers go to SendGrid once per request, and SendGrid accepts them
-    from mailer.delivery.batches import _outgoing  # the message as the send path builds it
+    from mailer.delivery.content import outgoing  # the message as the send path builds it
     from mailer.delivery.models import Batch
 
     batch = session.query(Batch).first()
     edition = next(e for e in issue.editions if e.id == batch.edition_id)
-    payload = build_payload(_outgoing(batch, issue, edition, [], settings))
+    payload = build_payload(outgoing(batch, issue, edition, [], settings))
     assert payload["headers"]["List-Id"] == "<weekly.news.example.com>"
     assert payload["headers"]["Feedback-ID"] == f"issue-1:{edition.lang}:news.example.com"
     assert payload["reply_to"] == {"email": "desk@news.example.com"}
