@@ -82,9 +82,12 @@ def _recipients(
 ) -> tuple[list[Recipient], list[int]]:
     """The batch's queued deliveries whose subscriber is still active, and those no longer to be mailed;
     each one's links go where the edition's own tags (`links_at`) stand. Clears the address on deliveries whose subscriber has been erased."""
+    # Each reader's status looked up by id. Joined, PostgreSQL read every subscriber for each batch of a
+    # list under some 400,000 (into a hash, or along the whole key to merge): 15-30 ms a batch at
+    # 100,000, against 1.4 ms. No row (an erased reader): no status.
+    status_now = select(Subscriber.status).where(Subscriber.id == Delivery.subscriber_id)
     rows = session.execute(
-        select(Delivery.id, Delivery.email, Subscriber.id, Subscriber.status)
-        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        select(Delivery.id, Delivery.email, Delivery.subscriber_id, status_now.scalar_subquery())
         .where(
             Delivery.issue_id == batch.issue_id,  # PostgreSQL: the issue's ledger partition alone
             Delivery.batch_id == batch.id,

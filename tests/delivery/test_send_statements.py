@@ -9,7 +9,7 @@ from sqlalchemy import event, text
 from mailer.db import utcnow
 from mailer.delivery import batches
 from mailer.kv import MemoryStore
-from mailer.mail.senders import OutboxSender
+from mailer.mail.senders import OutboxSender, SendResult
 from tests.factories import start_send
 
 pytestmark = pytest.mark.usefixtures("subscribers_by_lang")
@@ -93,3 +93,52 @@ def test_the_last_batch_finishes_the_issue(postgres, session, issue, settings):
     assert any(s.startswith("UPDATE issues SET status") for s in finishing)
     session.refresh(issue)
     assert issue.status == "sent"
+
+
+class _Nowhere:
+    """Accepts every batch and keeps nothing: a thousand recipients, no thousand files."""
+
+    name = "nowhere"
+
+    def send(self, batch):
+        return SendResult(message_id="nowhere")
+
+
+def test_a_batch_looks_its_readers_up_by_id_however_long_the_list(
+    postgres, session, issue, settings
+):
+    # A list long enough, and a batch full enough, that a join would read every subscriber for each
+    # batch (into a hash, or along the whole key to merge).
+    session.execute(
+        text(
+            "INSERT INTO subscribers (email, lang, status, consent_source, created_at, updated_at)"
+            " SELECT 'many' || g || '@example.com', 'ko', CASE WHEN g <= 2000 THEN 'active'"
+            " ELSE 'unsubscribed' END, 'test', now(), now() FROM generate_series(1, 30000) g"
+        )
+    )
+    session.commit()
+    session.execute(text("ANALYZE subscribers"))
+    batch_ids = start_send(session, issue, settings, utcnow())
+    session.commit()
+    session.execute(text("ANALYZE deliveries"))
+    session.commit()
+    engine, read = session.get_bind(), []
+
+    def statement(conn, cursor, sql, params, context, executemany):
+        if sql.lstrip().startswith("SELECT deliveries.id"):
+            read.append((sql, params))
+
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        outcome = batches.send_batch(
+            session, batch_ids[0], sender=_Nowhere(), settings=settings, store=MemoryStore()
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+    assert outcome.status == "accepted"
+    [(sql, params)] = read
+    raw = session.connection().connection.driver_connection
+    plan = "\n".join(row[0] for row in raw.execute("EXPLAIN " + sql, params).fetchall())
+    session.rollback()
+    # each reader looked up by id, not every subscriber read (a hash, a merge over the whole key)
+    assert "Index Cond: (id = deliveries.subscriber_id)" in plan, plan
