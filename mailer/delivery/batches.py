@@ -192,9 +192,8 @@ def send_batch(
     """Send one batch at most once per lease (`store` holds the send rate and the counters, shared
     by every worker). Safe to run twice: a batch already taken is skipped."""
     now = now or utcnow()
-    serial_plans(
-        session
-    )  # PostgreSQL would plan parallel workers for the read of 1,000 ledger rows
+    # for the whole transaction: PostgreSQL would plan parallel workers for the read of 1,000 ledger rows
+    serial_plans(session)
     batch = _lease(session, batch_id, now, settings)
     if batch is None:
         session.rollback()
