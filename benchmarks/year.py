@@ -14,9 +14,10 @@ What it does, in order:
   (prune.add_events: processed, delivered or for 1 in 200 a bounce, an open for half, a click for a
   tenth: 2.6 per reader, ~450-byte raw payloads, occurring over 72 hours) arriving SLICE_HOURS at a
   time: stored unapplied (processed_at NULL) as the webhook stores them, then applied by the events
-  task's own code (mailer.events.apply.apply_pending, whose marking UPDATE writes each row again) at the
-  slice's end; autovacuum only as the server runs it (its settings are printed first); then retention
-  at that moment (the project's own `run_prune`: the issue's counts and aggregates made final, events
+  task's own run (mailer.events.tasks.run_process_events: apply_pending, whose marking UPDATE writes
+  each row again, then a VACUUM of the partitions it left dead rows enough in) at the slice's end;
+  autovacuum only as the server runs it (its settings are printed first); then retention at that
+  moment (the project's own `run_prune`: the issue's counts and aggregates made final, events
   applied more than MAILER_EVENT_RETENTION_DAYS ago and ledger rows older than
   MAILER_LEDGER_RETENTION_DAYS deleted in chunks or their partitions dropped, partitions compacted)
   and a plain VACUUM of the two tables, so that the space of deleted rows is used again;
@@ -115,8 +116,9 @@ def copy_figures(conn, source: int, issue: int) -> None:
 
 # The events of an issue arrive over prune.EVENT_HOURS (72) hours after its start, each applied by the
 # events task soon after it is stored: here SLICE_HOURS at a time, stored unapplied (processed_at NULL, as
-# the webhook stores them), then applied by the project's own apply_pending (its SELECT of pending events
-# and its marking UPDATE, mailer.events.apply._mark_processed) with `now` the slice's end.
+# the webhook stores them), then applied by the events task's own run (mailer.events.tasks.
+# run_process_events: apply_pending's SELECT of pending events and its marking UPDATE, then its VACUUM of
+# the partitions left with dead rows enough) with `now` the slice's end.
 SLICE_HOURS = 12
 AUTOVACUUM = (
     "autovacuum",
@@ -144,7 +146,9 @@ def autovacuum_settings(engine) -> str:
 
     with engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT name, setting || COALESCE(unit, '') FROM pg_settings WHERE name = ANY(:n)"),
+            text(
+                "SELECT name, setting || COALESCE(unit, '') FROM pg_settings WHERE name = ANY(:n)"
+            ),
             {"n": list(AUTOVACUUM)},
         ).all()
     found = dict(rows)
@@ -156,19 +160,14 @@ def arrive_and_apply(engine, rt, issue_id: int, at, readers: int, now) -> int:
     events task's own code before the next arrives; returns the events applied."""
     from prune import EVENT_HOURS, add_events
 
-    from mailer.events.apply import apply_pending
+    from mailer.events.tasks import run_process_events
 
     applied = 0
     for start in range(0, EVENT_HOURS, SLICE_HOURS):
         with engine.begin() as conn:
             add_events(conn, issue_id, at, readers, (start, start + SLICE_HOURS), applied=False)
-        when = min(now, at + timedelta(hours=start + SLICE_HOURS))
-        while True:  # as mailer.events.tasks.run_process_events, at the slice's moment
-            with rt.session() as session:
-                done = apply_pending(session, when, rt.settings)
-            applied += done
-            if not done:
-                break
+        # the events task's own run, at the slice's end
+        applied += run_process_events(rt, min(now, at + timedelta(hours=start + SLICE_HOURS)))
     return applied
 
 
@@ -200,7 +199,9 @@ def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict
         }
         t0 = time.perf_counter()
         with engine.begin() as conn:
-            add_sent_issue(conn, k, at, readers, LANGS, ledger=kept["ledger"] or not steady, events=False)
+            add_sent_issue(
+                conn, k, at, readers, LANGS, ledger=kept["ledger"] or not steady, events=False
+            )
             if steady and k > 1 and not kept["events"]:  # its figures as they were made final
                 copy_figures(conn, 1, k)
         if kept["events"] or not steady:
