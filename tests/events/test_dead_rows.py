@@ -75,3 +75,15 @@ def test_the_events_task_vacuums_a_partition_its_marking_left_dead_rows_in(
         )
         is None
     )
+
+
+def test_the_subscribers_table_is_vacuumed_once_its_engagement_updates_left_dead_rows(
+    session, ingested, subscribers_by_lang, runtime, monkeypatch
+):
+    if not is_postgres(session):
+        return
+    monkeypatch.setattr(dead_rows, "DEAD_LEAST", 1)
+    # as applying a delivered event moves the reader's fact: each row written again
+    session.execute(text("UPDATE subscribers SET last_delivered_at = now()"))
+    _flush_statistics(session)
+    assert "subscribers" in dead_rows.vacuum_dead(runtime)
