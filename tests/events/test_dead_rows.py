@@ -59,7 +59,7 @@ def test_the_events_task_vacuums_a_partition_its_marking_left_dead_rows_in(
         text(f"UPDATE {name} SET processed_at = now() WHERE processed_at IS NULL")
     )
     _flush_statistics(session)
-    assert dead_rows.vacuum_dead(runtime) == [name]
+    assert name in dead_rows.vacuum_dead(runtime)
     grown = _heap(session, issue)
     _store(session, issue, 2001, 1000)
     if quiet and quiet_server(
