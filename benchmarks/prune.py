@@ -54,6 +54,7 @@ EVENTS = (
     ("click", 10, True),
 )
 LANGS = ("ko", "en", "both")
+EVENT_HOURS = 72  # an issue's events occur over this many hours after its start
 
 
 def add_sent_issue(
@@ -116,13 +117,27 @@ def add_sent_issue(
         ),
         {**values, "d0": first_delivery, "b0": first_batch, "bounce": BOUNCE_EVERY},
     )
-    for kind, every, of_delivered in EVENTS if events else ():
+    if events:
+        add_events(conn, issue_id, at, recipients)
+
+
+def add_events(
+    conn,
+    issue_id: int,
+    at: datetime,
+    recipients: int,
+    hours: tuple[int, int] = (0, EVENT_HOURS),
+    applied: bool = True,
+) -> None:
+    """The issue's webhook events (see add_sent_issue) that occurred in `hours` (from, to) after `at`;
+    `applied`: stamped applied at `at`, else stored as the webhook stores them, not applied yet."""
+    for kind, every, of_delivered in EVENTS:
         conn.execute(
             text(
                 "INSERT INTO webhook_events (sg_event_id, event, email, occurred_at, payload,"
                 " issue_id, delivery_id, received_at, processed_at)"
                 " SELECT :kind || '-' || :i || '-' || g, :kind, 'reader' || (g - 1) || '@bench.example',"
-                " :t + (g % 72) * interval '1 hour',"
+                " :t + (g % :span) * interval '1 hour',"
                 # the payload as the webhook stores it (mailer.events.raw): without the keys its
                 # columns hold (event, email, timestamp, sg_event_id, issue_id, delivery_id)
                 " json_build_object("
@@ -131,16 +146,24 @@ def add_sent_issue(
                 "  'useragent', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36"
                 " (KHTML, like Gecko) Chrome/120.0 Safari/537.36', 'ip', '203.0.113.' || (g % 250),"
                 "  'category', json_build_array('newsletter'))::json,"
-                " :i, :d0 + g, :t, :t FROM generate_series(1, :n) g"
+                " :i, :d0 + g, :t + (g % :span) * interval '1 hour',"
+                " CASE WHEN :applied THEN CAST(:t AS timestamp) END FROM generate_series(1, :n) g"
                 " WHERE g % :every = 0 AND (NOT :of_delivered OR g % :bounce <> 0)"
+                " AND g % :span >= :h0 AND g % :span < :h1"
             ),
             {
-                **values,
+                "i": issue_id,
+                "t": at,
+                "n": recipients,
                 "kind": kind,
                 "every": every,
                 "of_delivered": of_delivered,
-                "d0": first_delivery,
+                "d0": (issue_id - 1) * recipients,
                 "bounce": BOUNCE_EVERY,
+                "h0": hours[0],
+                "h1": hours[1],
+                "applied": applied,
+                "span": EVENT_HOURS,
             },
         )
 

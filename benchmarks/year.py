@@ -10,12 +10,17 @@ already built database again, after `db upgrade`, without building it).
 What it does, in order:
 - N active readers by COPY (benchmarks/_stack.copy_subscribers, a third each ko/en/both);
 - week by week, issue k started at now - 3 days - (issues - k) weeks: its three editions, batches, a
-  ledger row per reader and its webhook events as SendGrid sends them (benchmarks/prune.add_sent_issue:
-  processed, delivered or for 1 in 200 a bounce, an open for half, a click for a tenth: 2.6 per reader,
-  ~450-byte raw payloads), then retention at that moment (the project's own `run_prune`: the issue's
-  counts and aggregates made final, events older than MAILER_EVENT_RETENTION_DAYS and ledger rows older
-  than MAILER_LEDGER_RETENTION_DAYS deleted in chunks) and a plain VACUUM of the two tables, as
-  autovacuum would, so that the space of deleted rows is used again: the disk stays bounded;
+  ledger row per reader (benchmarks/prune.add_sent_issue), and its webhook events as SendGrid sends them
+  (prune.add_events: processed, delivered or for 1 in 200 a bounce, an open for half, a click for a
+  tenth: 2.6 per reader, ~450-byte raw payloads, occurring over 72 hours) arriving SLICE_HOURS at a
+  time: stored unapplied (processed_at NULL) as the webhook stores them, then applied by the events
+  task's own run (mailer.events.tasks.run_process_events: apply_pending, whose marking UPDATE writes
+  each row again, then a VACUUM of the partitions it left dead rows enough in) at the slice's end;
+  autovacuum only as the server runs it (its settings are printed first); then retention at that
+  moment (the project's own `run_prune`: the issue's counts and aggregates made final, events
+  applied more than MAILER_EVENT_RETENTION_DAYS ago and ledger rows older than
+  MAILER_LEDGER_RETENTION_DAYS deleted in chunks or their partitions dropped, partitions compacted)
+  and a plain VACUUM of the two tables, so that the space of deleted rows is used again;
 - retention once more at the real now, beat's stats refresh, and one reader in 200 made `bounced`
   (the suppression list);
 - then, logged in as an admin through the login form (in-process, FastAPI's TestClient), each desk page,
@@ -25,7 +30,10 @@ What it does, in order:
 
 --steady builds only what retention leaves after a year (issue 1 whole, then pruned; its final figures
 copied to the issues past both retentions; the ledger and events of the issues within them): the same
-tables the pages read, at 1M readers in half an hour instead of hours.
+tables the pages read, at 1M readers in half an hour instead of hours. An issue's events stay until the
+first daily prune after its last ones were applied MAILER_EVENT_RETENTION_DAYS before (events_held): 34
+days, so on the day measured (the newest issue 3 days old, all its events in) five issues hold events,
+the oldest (31 days) partly deleted in its partition: the worst day of the week.
 
 Database sizes printed: before retention (a year unpruned, estimated as `issues` x what the first issue
 added), the most it held while pruning as it went, and at the end; where the space goes (benchmarks/
@@ -109,6 +117,63 @@ def copy_figures(conn, source: int, issue: int) -> None:
         conn.execute(text(sql + " WHERE issue_id = :s"), {"i": issue, "s": source})
 
 
+# The events of an issue arrive over prune.EVENT_HOURS (72) hours after its start, each applied by the
+# events task soon after it is stored: here SLICE_HOURS at a time, stored unapplied (processed_at NULL, as
+# the webhook stores them), then applied by the events task's own run (mailer.events.tasks.
+# run_process_events: apply_pending's SELECT of pending events and its marking UPDATE, then its VACUUM of
+# the partitions left with dead rows enough) with `now` the slice's end.
+SLICE_HOURS = 12
+AUTOVACUUM = (
+    "autovacuum",
+    "autovacuum_naptime",
+    "autovacuum_vacuum_threshold",
+    "autovacuum_vacuum_scale_factor",
+    "autovacuum_vacuum_insert_threshold",
+    "autovacuum_vacuum_insert_scale_factor",
+    "autovacuum_vacuum_cost_delay",
+    "autovacuum_vacuum_cost_limit",
+)
+
+
+def events_held(settings) -> timedelta:
+    """How long after its start an issue's events may still be held: retention counts from when each
+    event was applied, the last ones EVENT_HOURS after the start, and its partition goes at the first
+    daily prune after they are all due. The worst day of the week holds every issue younger than this."""
+    from prune import EVENT_HOURS
+
+    return timedelta(days=settings.event_retention_days, hours=EVENT_HOURS) + timedelta(days=1)
+
+
+def autovacuum_settings(engine) -> str:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT name, setting || COALESCE(unit, '') FROM pg_settings WHERE name = ANY(:n)"
+            ),
+            {"n": list(AUTOVACUUM)},
+        ).all()
+    found = dict(rows)
+    return ", ".join(f"{n.removeprefix('autovacuum_') or n}={found.get(n)}" for n in AUTOVACUUM)
+
+
+def arrive_and_apply(engine, rt, issue_id: int, at, readers: int, now) -> int:
+    """The issue's events stored slice by slice as the webhook stores them, each slice applied by the
+    events task's own code before the next arrives; returns the events applied."""
+    from prune import EVENT_HOURS, add_events
+
+    from mailer.events.tasks import run_process_events
+
+    applied = 0
+    for start in range(0, EVENT_HOURS, SLICE_HOURS):
+        with engine.begin() as conn:
+            add_events(conn, issue_id, at, readers, (start, start + SLICE_HOURS), applied=False)
+        # the events task's own run, at the slice's end
+        applied += run_process_events(rt, min(now, at + timedelta(hours=start + SLICE_HOURS)))
+    return applied
+
+
 def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict:
     """The year, pruned as it goes (or, `steady`, as retention leaves it); returns the sizes seen."""
     import _stack
@@ -123,6 +188,7 @@ def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict
 
     _stack.fresh_schema(url)
     engine = get_engine(url)
+    print(f"the server's autovacuum: {autovacuum_settings(engine)}", flush=True)
     took = _stack.copy_subscribers(url, readers)
     print(f"{readers:,} readers by COPY in {took:.1f}s", flush=True)
     now = utcnow()
@@ -132,13 +198,17 @@ def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict
         at = now - timedelta(days=3) - timedelta(weeks=issues - k)
         kept = {  # --steady: only the rows retention would keep now; issue 1 is built whole
             "ledger": k == 1 or now - at < timedelta(days=rt.settings.ledger_retention_days),
-            "events": k == 1 or now - at < timedelta(days=rt.settings.event_retention_days),
+            "events": k == 1 or now - at < events_held(rt.settings),
         }
         t0 = time.perf_counter()
         with engine.begin() as conn:
-            add_sent_issue(conn, k, at, readers, LANGS, **(kept if steady else {}))
+            add_sent_issue(
+                conn, k, at, readers, LANGS, ledger=kept["ledger"] or not steady, events=False
+            )
             if steady and k > 1 and not kept["events"]:  # its figures as they were made final
                 copy_figures(conn, 1, k)
+        if kept["events"] or not steady:
+            applied = arrive_and_apply(engine, rt, k, at, readers, now)
         if not (steady and k > 1 and not kept["events"]):
             with rt.session() as session:  # as beat counted it in its first days
                 refresh_counts(session, k, min(now, at + timedelta(days=6)))
@@ -152,17 +222,24 @@ def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict
                 engine, f"where the space goes: {readers:,} readers, issue 1 before retention"
             )
         if steady and k > 1:
-            print(
-                f"issue {k:>2}: built in {t1 - t0:5.1f}s ({', '.join(n for n, v in kept.items() if v) or 'figures only'})",
-                flush=True,
-            )
+            built = ", ".join(n for n, v in kept.items() if v) or "figures only"
+            if kept["events"]:
+                built += f": {applied:,} applied"
+                # its partitions compacted when retention first could (then its oldest events are
+                # deleted at the end, leaving their room in the file, as on the day measured)
+                compact_at = at + timedelta(days=rt.settings.ledger_compact_days + 1)
+                if compact_at < now:
+                    done = run_prune(rt, now=compact_at)
+                    built += f"; prune at day {rt.settings.ledger_compact_days + 1} compacted {done.compacted}"
+            print(f"issue {k:>2}: built in {t1 - t0:5.1f}s ({built})", flush=True)
             continue
-        done = run_prune(rt, now=now if steady else at + timedelta(hours=1))
+        # after its events have all arrived
+        done = run_prune(rt, now=now if steady else at + timedelta(hours=73))
         vacuum(engine)
         t2 = time.perf_counter()
         print(
             f"issue {k:>2}: built in {t1 - t0:5.1f}s; pruned {done.events:>9,} events,"
-            f" {done.deliveries:>9,} ledger rows, compacted {len(done.compacted)} ledger"
+            f" {done.deliveries:>9,} ledger rows, compacted {len(done.compacted)} issues'"
             f" partitions in {t2 - t1:5.1f}s; database {gib(size)}",
             flush=True,
         )
@@ -175,7 +252,7 @@ def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict
     vacuum(engine)
     print(
         f"retention at now: {done.events:,} events, {done.deliveries:,} ledger rows;"
-        f" ledger partitions compacted (issues): {done.compacted}",
+        f" issues whose partitions were compacted: {done.compacted}",
         flush=True,
     )
     return {"unpruned": empty + issues * first_issue, "peak": peak}

@@ -8,8 +8,8 @@ on the subscriber as events are applied (apply.py). What goes, in chunks of a sh
 - the ledger rows of issues finished more than ledger_retention_days ago.
 
 On PostgreSQL an issue's partition whose rows are all due goes whole first (partition_drop), and the
-ledger partition of an issue done with for ledger_compact_days is rewritten without its free room, once
-(ledger_compact).
+ledger and events partitions of an issue done with for ledger_compact_days are rewritten without their
+free room, once (compact).
 
 Neither for an issue in flight or with a batch not settled: its counts move, and reconciling a batch
 reads its ledger and its events. Events not applied yet are never touched.
@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.delivery.models import Batch, BatchStatus, Delivery
-from mailer.events import ledger_compact, partition_drop
+from mailer.events import compact as compaction
+from mailer.events import partition_drop
 from mailer.events.models import IssueCounts, WebhookEvent
 from mailer.events.stats import refresh_counts
 from mailer.issues.models import Issue
@@ -102,7 +103,7 @@ class Plan:
     partitions: dict[str, list[int]] = field(default_factory=dict)
     # {table: {issue id: rows}} as planned: a partition that goes whole is not read to be counted
     by_issue: dict[str, dict] = field(default_factory=dict, compare=False, repr=False)
-    # PostgreSQL: the issues whose ledger partition is rewritten full (ledger_compact)
+    # PostgreSQL: the issues whose ledger and events partitions are rewritten full (compact)
     compacted: list[int] = field(default_factory=list)
 
     @property
@@ -122,7 +123,9 @@ class Plan:
             lines.append(f"{table}: {len(issues)} issue partitions {dropped} whole")
         if self.compacted:
             compacted = "compacted" if done else "would be compacted"
-            lines.append(f"{LEDGER}: {len(self.compacted)} issue partitions {compacted}")
+            lines.append(
+                f"{LEDGER}, {EVENTS}: partitions of {len(self.compacted)} issues {compacted}"
+            )
         return lines
 
 
@@ -174,7 +177,7 @@ def plan(session: Session, now: datetime, settings: Settings) -> Plan:
 
 
 def _compact_due(session: Session, now: datetime, settings: Settings) -> list[int]:
-    return ledger_compact.compact_due(session, _settled_issues, now, settings.ledger_compact_days)
+    return compaction.compact_due(session, _settled_issues, now, settings.ledger_compact_days)
 
 
 def _ledger_issues(now: datetime, settings: Settings, final_only: bool = True):
@@ -311,4 +314,4 @@ def _compact(rt: Runtime, now: datetime) -> list[int]:
     """After the drops and deletes: the partitions that remain, and are due, are rewritten full."""
     with rt.session() as session:
         due = _compact_due(session, now, rt.settings)
-    return ledger_compact.compact(rt, due) if due else []
+    return compaction.compact(rt, due) if due else []

@@ -4,11 +4,14 @@ Each has one body taking the Runtime (run_*), which a worker and the in-process 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from mailer.celery_app import app, runtime_of
 from mailer.db import utcnow
 from mailer.delivery.models import BatchStatus
 from mailer.delivery.tasks import follow_up
 from mailer.events.apply import apply_pending
+from mailer.events.dead_rows import vacuum_dead
 from mailer.events.reconcile import reconcile_batch as reconcile
 from mailer.events.retention import run_prune
 from mailer.events.stats import refresh_active
@@ -16,15 +19,19 @@ from mailer.runtime import Runtime
 from subscribers.lookup import store_counts
 
 
-def run_process_events(rt: Runtime) -> int:
-    """Apply every stored event not yet applied, a chunk per transaction."""
+def run_process_events(rt: Runtime, now: datetime | None = None) -> int:
+    """Apply every stored event not yet applied, a chunk per transaction (at `now`, by default the
+    moment of each chunk); then the partitions the marking left dead rows enough in are vacuumed."""
     total = 0
     while True:
         with rt.session() as session:
-            applied = apply_pending(session, utcnow(), rt.settings)
+            applied = apply_pending(session, now or utcnow(), rt.settings)
         total += applied
         if not applied:
-            return total
+            break
+    if total:
+        vacuum_dead(rt)
+    return total
 
 
 def run_reconcile_batch(rt: Runtime, batch_id: int) -> str:
