@@ -10,7 +10,7 @@ from mailer.db import is_postgres
 from mailer.events import dead_rows
 from mailer.events.models import WebhookEvent
 from mailer.events.tasks import run_process_events
-from tests.events.test_ledger_compact import quiet_server
+from tests.events.test_compact import quiet_server
 from tests.events.test_retention import _sent_issue
 
 
