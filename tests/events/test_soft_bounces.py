@@ -70,7 +70,9 @@ def test_a_soft_bounce_suppresses_only_at_the_third_issue_in_a_row(
     assert _status(session, reader) == "active"
     _apply(session, settings, [blocked(ledger[3])])
     assert _status(session, reader) == "bounced"
-    history = session.scalars(select(Change).where(Change.subscriber_id == reader.id)).all()
+    history = session.scalars(
+        select(Change).where(Change.subscriber_id == reader.id).order_by(Change.id)
+    ).all()
     assert [(c.action, c.source) for c in history][-1] == ("bounced", "webhook")
     assert changes.english(history[-1].detail) == "soft bounces: 3 issues in a row"
 
