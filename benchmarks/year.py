@@ -178,7 +178,7 @@ def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict
     """The year, pruned as it goes (or, `steady`, as retention leaves it); returns the sizes seen."""
     import _stack
     from _sizes import breakdown
-    from prune import LANGS, add_sent_issue
+    from prune import EVENT_HOURS, LANGS, add_sent_issue
     from sqlalchemy import text
 
     from mailer.db import get_engine, utcnow
@@ -234,7 +234,7 @@ def build(url: str, readers: int, issues: int, rt, steady: bool = False) -> dict
             print(f"issue {k:>2}: built in {t1 - t0:5.1f}s ({built})", flush=True)
             continue
         # after its events have all arrived
-        done = run_prune(rt, now=now if steady else at + timedelta(hours=73))
+        done = run_prune(rt, now=now if steady else at + timedelta(hours=EVENT_HOURS + 1))
         vacuum(engine)
         t2 = time.perf_counter()
         print(

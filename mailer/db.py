@@ -178,6 +178,15 @@ def serial_plans(session: Session) -> None:
         session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
+def custom_plans(session: Session) -> None:
+    """Each statement planned for its own parameters for the rest of the session's transaction
+    (PostgreSQL; a no-op on SQLite). psycopg prepares a statement it has run five times, and PostgreSQL
+    may then keep one generic plan for every value: for a search, one fit for a narrow fragment that
+    sorts all of a broad one's matches."""
+    if is_postgres(session):
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
 def relaxed_commit(session: Session) -> None:
     """The session's transaction commits without waiting for its WAL to reach the disk (PostgreSQL;
     SQLite's WAL mode already syncs at checkpoints only). Only for a change whose loss in a crash of

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import func, select, tuple_
-from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
+from mailer.db import custom_plans
 from subscribers import suppression
 from subscribers.emails import normalize
 from subscribers.models import SUPPRESSED, Change, Status, Subscriber
@@ -116,11 +116,9 @@ def _searched(session, text, status, lang, page, per_page, anchor, after: bool) 
     from the addresses' trigram index (migration 0031) and sorted; when most addresses match, the age
     index is walked and each row tested, which stops at the page (sorting every match took 1.4 s at
     1M readers)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Planned for this fragment each time: psycopg prepares a statement it has run five times, and
-        # PostgreSQL may then keep one generic plan for every fragment, one that picks all of a broad
-        # fragment's matches from the trigram index and sorts them (40 ms instead of 1 at 100k readers)
-        session.execute(sql("SET LOCAL plan_cache_mode = force_custom_plan"))
+    # planned for this fragment each time: a generic plan picked all of a broad fragment's matches from
+    # the trigram index and sorted them (40 ms instead of 1 at 100k readers)
+    custom_plans(session)
     matching = _filtered(select(Subscriber.id), text, status, lang)
     counted = select(func.count()).select_from(matching.limit(COUNTED + 1).subquery())
     total = int(session.scalar(counted) or 0)
@@ -140,12 +138,6 @@ def _searched(session, text, status, lang, page, per_page, anchor, after: bool) 
         select(Subscriber).where(Subscriber.id.in_(ids[:per_page])).order_by(*NEWEST)
     )
     return Found(list(rows), total, exact=total <= COUNTED, more=more)
-
-
-def search_page(session: Session, text: str = "", **how) -> tuple[list[Subscriber], int]:
-    """find()'s rows and total, for a caller that needs no more (`how`: find's keywords)."""
-    found = find(session, text, **how)
-    return found.rows, found.total
 
 
 def history(session: Session, subscriber_id: int) -> list[Change]:

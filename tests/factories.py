@@ -59,3 +59,11 @@ def scratch_database(database_url: str, suffix: str):
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
+
+
+def search_page(session, text: str = "", **how) -> tuple[list, int]:
+    """subscribers.lookup.find()'s rows and total (`how`: its keywords), for tests that need no more."""
+    from subscribers.lookup import find
+
+    found = find(session, text, **how)
+    return found.rows, found.total

@@ -9,6 +9,7 @@ import pytest
 from mailer.db import utcnow
 from subscribers import lookup
 from subscribers.models import SUPPRESSED, Status, Subscriber
+from tests.factories import search_page
 
 STATUSES = (Status.ACTIVE, Status.ACTIVE, Status.PENDING, Status.BOUNCED, Status.UNSUBSCRIBED)
 SEARCHES = ("example", "READER1", "r2", "7@", "nobody")
@@ -77,7 +78,7 @@ def test_a_search_most_addresses_match_is_counted_up_to_a_limit(readers, monkeyp
     assert (found.total, found.exact, found.more, len(found.rows)) == (101, False, True, 50)
     few = lookup.find(readers, "mail.test")  # 30: counted whole
     assert (few.total, few.exact, few.more) == (30, True, False)
-    assert lookup.search_page(readers, "example", page=7) == ([], 101)  # 6 pages of 50
+    assert search_page(readers, "example", page=7) == ([], 101)  # 6 pages of 50
     everyone = lookup.find(readers)  # the list without a search is always counted
     assert (everyone.total, everyone.exact) == (300, True)
 

@@ -222,7 +222,7 @@ def test_every_page_holds_the_rows_the_order_puts_there_read_from_either_end(ses
     from datetime import timedelta
 
     from mailer.db import utcnow
-    from subscribers.lookup import search_page
+    from tests.factories import search_page
 
     start = utcnow()
     for i in range(23):
