@@ -30,10 +30,6 @@ def _viewport(width: int) -> dict:
     return {"width": width, "height": 900 if width > 600 else 844}
 
 
-def _log_in(page, base):
-    log_in(page, base)
-
-
 def _order(page) -> list[str]:
     return page.eval_on_selector_all("tr.story", "rows => rows.map(r => r.dataset.article)")
 
@@ -62,7 +58,7 @@ def test_story_actions_in_place_keep_the_typed_note_and_the_editors_place(
     width,
 ):
     page = browser.new_page(viewport=_viewport(width), color_scheme="light")
-    _log_in(page, server)
+    log_in(page, server)
     page.goto(f"{server}/admin/issues/1?lang=ko")
     loads = []
     page.on("framenavigated", lambda f: loads.append(f.url) if f == page.main_frame else None)
@@ -184,7 +180,7 @@ def test_previews_load_one_edition_when_its_tab_opens_sized_to_the_mail(
     width,
 ):
     page = browser.new_page(viewport=_viewport(width), color_scheme="light")
-    _log_in(page, server)
+    log_in(page, server)
     previews = []
     page.on("request", lambda r: previews.append(r.url) if "/preview/" in r.url else None)
     page.goto(f"{server}/admin/issues/1?lang=en")

@@ -24,17 +24,13 @@ SHOTS = Path(__file__).resolve().parents[3] / (
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def _log_in(page, base):
-    log_in(page, base)
-
-
 def test_a_typed_note_survives_another_button_and_the_scroll_is_kept(
     server,  # noqa: F811
     browser,  # noqa: F811
     session,
 ):
     page = browser.new_page(viewport={"width": 1366, "height": 900}, color_scheme="light")
-    _log_in(page, server)
+    log_in(page, server)
     page.goto(f"{server}/admin/issues/1?lang=ko")
     first, second = (page.locator("tr.story").nth(i).get_attribute("data-article") for i in (0, 1))
     note = page.locator(f"#story-note-{first}-ko")
@@ -85,7 +81,7 @@ def test_an_edited_subject_naming_a_dropped_story_is_warned_about(
         if sides["ko"]
     )
     page = browser.new_page(viewport={"width": 1366, "height": 900}, color_scheme="light")
-    _log_in(page, server)
+    log_in(page, server)
     page.goto(f"{server}/admin/issues/1?lang=ko")
     page.fill("#subject_ko", f"이번 주 꼭 읽을 기사: {lead}")
     page.click("form[action$='/editions'] button[type=submit]")

@@ -103,10 +103,6 @@ def _walk(page, base: str, pages: dict[str, str], problems: list[str]) -> None:
                 _check(page, name, lang, width, problems)
 
 
-def _log_in(page, base):
-    log_in(page, base)
-
-
 def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, browser):  # noqa: F811
     base, bounced_id = desk
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -119,7 +115,7 @@ def test_every_desk_page_in_both_languages_at_desktop_and_phone_width(desk, brow
             page.set_viewport_size({"width": width, "height": 900})
             page.goto(f"{base}/admin/login?lang={lang}")
             _check(page, "login", lang, width, problems)
-    _log_in(page, base)
+    log_in(page, base)
 
     # filters and paging: 72 subscribers are two pages; the status and language filters narrow them
     page.goto(f"{base}/admin/subscribers?ui=en")

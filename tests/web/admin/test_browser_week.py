@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from .test_browser import browser, serving  # noqa: F401  (browser: the Chromium fixture)
-from .test_browser_walk import ENGLISH_WORDS_JS, _log_in
+from .test_browser import browser, log_in, serving  # noqa: F401  (browser: the Chromium fixture)
+from .test_browser_walk import ENGLISH_WORDS_JS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -112,7 +112,7 @@ def test_an_editors_week_adds_and_fetches_a_feed_and_imports_readers(
     problems: list[str] = []
     with serving() as base:
         page = browser.new_page(viewport={"width": 1366, "height": 900}, timezone_id="Asia/Seoul")
-        _log_in(page, base)
+        log_in(page, base)
         for n, (lang, width) in enumerate(ROUNDS, start=1):
             page.set_viewport_size({"width": width, "height": 900})
             _feed_round(page, base, lang, str(sample_feeds["ko"]), problems)
